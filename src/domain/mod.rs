@@ -1,0 +1,15 @@
+//! The roster model and its rules: staff, shift codes, rules, cells, and the
+//! operations that change them. Pure data and logic: no async, no I/O, no SQL.
+//!
+//! The hub (`server`) and the client engine apply the same [`Op`]s through
+//! [`Roster::apply_batch`], so both sides agree on what an edit means.
+
+mod roster;
+mod types;
+
+pub use roster::{Applied, Author, ChangeRecord, Roster, Stamp};
+pub use types::*;
+
+/// Sequence number of an accepted write within one roster (1, 2, 3, ...).
+/// 0 means "nothing yet" (a new roster, a never-written cell).
+pub type Seq = u64;

@@ -1,0 +1,459 @@
+//! Value types of the roster model and their validation. Serde shapes here are
+//! part of the wire protocol (docs/protocol.md), so new fields get `#[serde(default)]`.
+
+use super::Seq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// A plain calendar date, written `YYYY-MM-DD` on the wire and in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub chrono::NaiveDate);
+
+impl Date {
+    pub fn weekday(self) -> chrono::Weekday {
+        chrono::Datelike::weekday(&self.0)
+    }
+    /// The next calendar day, or `None` past the end of the calendar.
+    pub fn succ(self) -> Option<Date> {
+        self.0.succ_opt().map(Date)
+    }
+}
+
+impl FromStr for Date {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Only the strict ISO form: `2026-12-01`, so that dates sort as text.
+        let ok_shape = s.len() == 10
+            && s.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if !ok_shape {
+            return Err(format!("bad date `{s}`: expected YYYY-MM-DD"));
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Date)
+            .map_err(|_| format!("bad date `{s}`: no such day"))
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A member of staff: one row of the roster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Staff {
+    /// Stable id; never reused within a roster.
+    pub id: String,
+    pub name: String,
+    /// e.g. "Nurses", "Porters"; empty for none.
+    #[serde(default)]
+    pub group: String,
+    /// Position in the roster (ascending); ties are broken by id.
+    #[serde(default)]
+    pub order: i64,
+    /// False once removed: the row is hidden but its history is kept.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Seq of the last write to this record (set by the hub; ignored on input).
+    #[serde(default)]
+    pub seq: Seq,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One entry of the roster's catalogue of shift codes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShiftCode {
+    /// 1 to 4 characters, letters and digits: `D`, `N`, `OFF`, `AL`.
+    pub code: String,
+    #[serde(default)]
+    pub label: String,
+    /// A colour name or `#rrggbb`; empty for the editor's default.
+    #[serde(default)]
+    pub colour: String,
+    /// Paid hours the shift counts for.
+    #[serde(default)]
+    pub hours: f64,
+    /// Whether it counts as a worked shift (D, N) or not (OFF, AL).
+    #[serde(default = "yes")]
+    pub worked: bool,
+    /// Start and end time of day, `HH:MM`, when the shift has set times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    #[serde(default)]
+    pub seq: Seq,
+}
+
+/// A rule of the roster, identified by an id chosen by whoever writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: RuleKind,
+    #[serde(default)]
+    pub seq: Seq,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RuleKind {
+    /// Between `min` and `max` people on `code` per date, optionally only on some
+    /// weekdays, only counting one group, or only within a date range.
+    Staffing {
+        code: String,
+        #[serde(default)]
+        min: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<u32>,
+        /// Empty means every day.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        weekdays: Vec<chrono::Weekday>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<Date>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<Date>,
+    },
+    /// `first` may not be followed the next day by `then` (no early after a night).
+    ForbiddenSequence { first: String, then: String },
+    /// A per-person limit, for everyone, one group, or one person.
+    Limit {
+        measure: LimitMeasure,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+        /// Length of the period in days; none means the whole roster.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        period_days: Option<u32>,
+        /// Only count this code (for `shifts`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staff: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitMeasure {
+    ConsecutiveWorked,
+    ConsecutiveOff,
+    Shifts,
+    Hours,
+    WeekendsWorked,
+}
+
+/// How the hub treats a write based on a stale version.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictMode {
+    /// The stale write is refused and its author told (the default).
+    #[default]
+    Strict,
+    /// The stale write is applied and its author told what it overwrote.
+    LastWriterWins,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub conflict_mode: ConflictMode,
+    #[serde(default)]
+    pub seq: Seq,
+}
+
+/// One operation of an edit batch. A batch is applied all or nothing.
+///
+/// `base` is the seq of the version the client based the write on (0 for a
+/// cell it has never seen written). For records it is optional: without it the
+/// write is applied whatever the current version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    SetCell {
+        staff: String,
+        date: Date,
+        /// `null` clears the cell.
+        code: Option<String>,
+        #[serde(default)]
+        base: Seq,
+    },
+    AddStaff {
+        id: String,
+        name: String,
+        #[serde(default)]
+        group: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<i64>,
+    },
+    /// Rename, regroup or reorder: fields left out stay as they are.
+    UpdateStaff {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Seq>,
+    },
+    RemoveStaff {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Seq>,
+    },
+    /// Add or replace a shift code.
+    PutCode {
+        code: ShiftCode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Seq>,
+    },
+    RemoveCode {
+        code: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Seq>,
+    },
+    /// Add or replace a rule.
+    PutRule {
+        rule: Rule,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Seq>,
+    },
+    RemoveRule {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Seq>,
+    },
+    SetConflictMode {
+        mode: ConflictMode,
+    },
+}
+
+/// The resulting state of one thing an accepted batch changed. This is what
+/// other editors receive and what the change log can rebuild.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Cell {
+        staff: String,
+        date: Date,
+        code: Option<String>,
+    },
+    Staff {
+        staff: Staff,
+    },
+    /// `def: null` means the code was removed.
+    Code {
+        code: String,
+        def: Option<ShiftCode>,
+    },
+    /// `rule: null` means the rule was removed.
+    Rule {
+        id: String,
+        rule: Option<Rule>,
+    },
+    Settings {
+        settings: Settings,
+    },
+}
+
+/// What a write refers to, for conflicts and the change log.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "entity", rename_all = "snake_case")]
+pub enum Target {
+    Cell { staff: String, date: Date },
+    Staff { id: String },
+    Code { code: String },
+    Rule { id: String },
+    Settings,
+}
+
+impl Target {
+    /// The entity kind as stored in the change log.
+    pub fn entity(&self) -> &'static str {
+        match self {
+            Target::Cell { .. } => "cell",
+            Target::Staff { .. } => "staff",
+            Target::Code { .. } => "code",
+            Target::Rule { .. } => "rule",
+            Target::Settings => "settings",
+        }
+    }
+    /// A stable key within the entity kind.
+    pub fn key(&self) -> String {
+        match self {
+            Target::Cell { staff, date } => format!("{staff}/{date}"),
+            Target::Staff { id } | Target::Rule { id } => id.clone(),
+            Target::Code { code } => code.clone(),
+            Target::Settings => String::new(),
+        }
+    }
+}
+
+/// A write that was based on a stale version: what it was based on and what
+/// is there now, so the editor can ask its user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// Index of the operation in its batch.
+    pub op: usize,
+    #[serde(flatten)]
+    pub target: Target,
+    pub base: Seq,
+    /// The current value: a code (or null) for a cell, the record for others.
+    pub value: serde_json::Value,
+    pub seq: Seq,
+    pub user: String,
+    pub client: String,
+    /// Unix time in milliseconds of the current version.
+    pub at: i64,
+}
+
+/// Why an operation can never be applied as it stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    pub op: usize,
+    /// Machine-readable: unknown_staff, staff_removed, unknown_code, not_found,
+    /// exists, in_use, invalid_value.
+    pub code: String,
+    pub message: String,
+}
+
+/// Why a batch was not applied.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rejection {
+    /// Permanent problems (the batch can never apply as it stands).
+    Invalid(Vec<Problem>),
+    /// Writes based on stale versions, in strict mode.
+    Conflict(Vec<Conflict>),
+}
+
+/// Checks a staff id or rule id: 1 to 64 printable characters, no `/`.
+pub fn check_id(what: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() || id.chars().count() > 64 {
+        return Err(format!("{what} `{id}` must be 1 to 64 characters"));
+    }
+    if id.chars().any(|c| c.is_control() || c == '/') {
+        return Err(format!("{what} `{id}` has a control character or `/`"));
+    }
+    Ok(())
+}
+
+/// Checks a shift code: 1 to 4 ASCII letters or digits.
+pub fn check_code(code: &str) -> Result<(), String> {
+    if code.is_empty() || code.len() > 4 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "shift code `{code}` must be 1 to 4 letters or digits"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a roster name: 1 to 64 of letters, digits, `.`, `_`, `-`.
+pub fn check_roster_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "roster name `{name}` must be 1 to 64 letters, digits, `.`, `_` or `-`"
+        ))
+    }
+}
+
+/// Checks a time of day written `HH:MM`.
+pub fn check_time(what: &str, t: &str) -> Result<(), String> {
+    let ok = t.len() == 5
+        && t.as_bytes()[2] == b':'
+        && t[..2].parse::<u8>().is_ok_and(|h| h < 24)
+        && t[3..].parse::<u8>().is_ok_and(|m| m < 60);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{what} `{t}` must be a time HH:MM"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_strictly() {
+        assert!("2026-12-01".parse::<Date>().is_ok());
+        assert!("2026-2-01".parse::<Date>().is_err());
+        assert!(
+            "2026-02-30"
+                .parse::<Date>()
+                .unwrap_err()
+                .contains("no such day")
+        );
+        assert!(
+            "01/12/2026"
+                .parse::<Date>()
+                .unwrap_err()
+                .contains("YYYY-MM-DD")
+        );
+    }
+
+    #[test]
+    fn codes_and_ids_are_checked() {
+        assert!(check_code("OFF").is_ok());
+        assert!(check_code("NIGHT").is_err());
+        assert!(check_code("").is_err());
+        assert!(check_code("D-").is_err());
+        assert!(check_id("staff id", "ann/1").is_err());
+        assert!(check_roster_name("ward-7").is_ok());
+        assert!(check_roster_name("ward 7").is_err());
+        assert!(check_time("start", "07:30").is_ok());
+        assert!(check_time("start", "24:00").is_err());
+    }
+
+    #[test]
+    fn rule_round_trips_with_flattened_kind() {
+        let json = r#"{"id":"r1","kind":"forbidden_sequence","first":"N","then":"D"}"#;
+        let rule: Rule = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            rule.kind,
+            RuleKind::ForbiddenSequence {
+                first: "N".into(),
+                then: "D".into()
+            }
+        );
+        let back: Rule = serde_json::from_str(&serde_json::to_string(&rule).unwrap()).unwrap();
+        assert_eq!(back, rule);
+    }
+}

@@ -1,0 +1,20 @@
+//! rota: a terminal shift-roster editor that several people use at once.
+//! One binary is both the hub (`rota --serve`) and, later, the editor.
+//!
+//! Crate map (data flows one way round the loop: editor state -> sync engine
+//! -> WebSocket -> hub writer -> store -> broadcast -> every editor):
+//!
+//! - [`protocol`]: the JSON wire messages shared by hub and clients. No I/O.
+//! - [`domain`]: the roster model (staff, codes, rules, cells) and the one
+//!   place where operations are checked and applied. Pure: no async, no I/O.
+//! - [`store`]: the hub's SQLite store, its schema and migrations, the change
+//!   log and the idempotency answers. Blocking; used by the writer thread only.
+//! - [`server`]: the hub. `server::run(listener, config, shutdown)` is what
+//!   the binary and the tests call.
+//! - [`cli`]: command-line flags and the modes they start.
+
+pub mod cli;
+pub mod domain;
+pub mod protocol;
+pub mod server;
+pub mod store;

@@ -1,0 +1,17 @@
+use clap::Parser;
+use rota::cli::{self, Cli};
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    cli::init_logging(cli.log_level.as_deref());
+    let code = if cli.serve {
+        cli::serve(&cli).await
+    } else {
+        eprintln!(
+            "rota: the editor is not built yet; start a hub with `rota --serve` (see --help)"
+        );
+        2
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,452 @@
+//! Wire messages shared by the hub and its clients: JSON text frames, one
+//! message per frame, tagged by `type`. No I/O here. docs/protocol.md shows
+//! an example of each; new fields must come with `#[serde(default)]` so older
+//! peers keep working within a major version.
+
+use crate::domain::{Change, Conflict, Date, Op, Problem, Rule, Seq, Settings, ShiftCode, Staff};
+use serde::{Deserialize, Serialize};
+
+/// Protocol version spoken by this build. Peers must agree on the major part.
+pub const PROTOCOL_VERSION: &str = "1.0";
+/// Largest text frame the hub will act on. Larger ones are answered with a
+/// `too_large` error (up to [`HARD_MAX_MESSAGE_BYTES`], where the socket closes).
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+/// Beyond this the WebSocket layer itself refuses to buffer the message and the
+/// connection is closed with status 1009.
+pub const HARD_MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// Most operations one `edit` batch may carry.
+pub const MAX_OPS_PER_BATCH: usize = 10_000;
+/// Most requests (edits, history, list) a connection may have unanswered;
+/// past it the hub stops reading from that connection until answers go out.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Most history entries one page may hold.
+pub const MAX_HISTORY_PAGE: u32 = 500;
+
+/// Machine-readable error codes of `error` and `rejected` messages.
+pub mod codes {
+    pub const BAD_JSON: &str = "bad_json";
+    pub const UNKNOWN_TYPE: &str = "unknown_type";
+    pub const BAD_MESSAGE: &str = "bad_message";
+    pub const BAD_DATE: &str = "bad_date";
+    pub const TOO_LARGE: &str = "too_large";
+    pub const TOO_MANY_OPS: &str = "too_many_ops";
+    pub const BINARY_NOT_SUPPORTED: &str = "binary_not_supported";
+    pub const UNSUPPORTED_VERSION: &str = "unsupported_version";
+    pub const NOT_JOINED: &str = "not_joined";
+    pub const ALREADY_JOINED: &str = "already_joined";
+    pub const BAD_ROSTER: &str = "bad_roster";
+    pub const CONFLICT: &str = "conflict";
+    pub const INVALID: &str = "invalid";
+    pub const STORAGE: &str = "storage_failed";
+    pub const SHUTTING_DOWN: &str = "shutting_down";
+}
+
+/// Close codes the hub uses besides the standard ones.
+pub mod close {
+    /// The connection's outbound queue overflowed: the client is too slow.
+    pub const OUTBOUND_OVERFLOW: u16 = 4008;
+    /// Too many protocol errors.
+    pub const TOO_MANY_ERRORS: u16 = 4009;
+    /// Nothing heard from the client within the idle timeout.
+    pub const IDLE: u16 = 4010;
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message of every connection.
+    Hello {
+        protocol: String,
+        user: String,
+        /// Made once per client install and kept across restarts.
+        client_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        #[serde(default = "default_roster")]
+        roster: String,
+        /// The last seq this client has applied (0 for none).
+        #[serde(default)]
+        last_seq: Seq,
+    },
+    /// A batch of operations, applied all or nothing.
+    Edit {
+        /// Grows with every batch a client makes; (client_id, op_id) names the
+        /// batch for ever, so resending it is safe.
+        op_id: u64,
+        ops: Vec<Op>,
+        /// Free text logged with each change, e.g. `apply:leave.csv`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Where this editor's cursor is; relayed to the others, not stored.
+    Presence {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<Cursor>,
+    },
+    /// The change log, newest first, filtered and paged.
+    History {
+        #[serde(default, flatten)]
+        query: HistoryQuery,
+    },
+    ListRosters {},
+}
+
+pub fn default_roster() -> String {
+    "default".to_string()
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    /// Only changes of this staff member (their record and their cells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// Only cells on this date (with `staff`: one cell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<Date>,
+    /// Only cells within this date range (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Date>,
+    /// The `next` cursor of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub staff: String,
+    pub date: Date,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Answer to `hello`: exactly one of `changes` (what was missed since
+    /// `last_seq`, in order) or `snapshot` (the whole roster) is present.
+    Welcome {
+        protocol: String,
+        roster: String,
+        /// The roster's seq the client is at once it has applied this.
+        seq: Seq,
+        /// This connection's id, as others see it in presence messages.
+        session: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changes: Option<Vec<ChangeSet>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<Snapshot>,
+        #[serde(default)]
+        presence: Vec<PresenceInfo>,
+        limits: Limits,
+    },
+    /// An accepted batch of another editor, in seq order, no gaps.
+    Change(ChangeSet),
+    /// Your batch was committed durably under `seq`.
+    Ack {
+        op_id: u64,
+        seq: Seq,
+        /// Under last-writer-wins: what your stale writes overwrote.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        overwritten: Vec<Conflict>,
+    },
+    /// Your batch was not applied; nothing of it was. `code` is `conflict`
+    /// (see `conflicts`, each with the current value) or `invalid` (see
+    /// `problems`).
+    Rejected {
+        op_id: u64,
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        conflicts: Vec<Conflict>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        problems: Vec<Problem>,
+    },
+    Presence(PresenceInfo),
+    /// An editor of this roster went away.
+    Left {
+        session: u64,
+        user: String,
+    },
+    History {
+        entries: Vec<HistoryEntry>,
+        /// Pass as `before` to get the next (older) page; absent at the end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+    },
+    Rosters {
+        rosters: Vec<RosterInfo>,
+    },
+    /// A message could not be acted on. The connection stays usable.
+    Error {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        op_id: Option<u64>,
+    },
+}
+
+/// One accepted batch: everything it changed, under one seq.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    pub seq: Seq,
+    pub user: String,
+    pub client: String,
+    pub op_id: u64,
+    /// Unix time in milliseconds.
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+/// A whole roster. Cells are `[staff, date, code, seq]` (code null when the
+/// cell was cleared) to keep large rosters small on the wire.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub settings: Settings,
+    pub staff: Vec<Staff>,
+    pub codes: Vec<ShiftCode>,
+    pub rules: Vec<Rule>,
+    pub cells: Vec<(String, Date, Option<String>, Seq)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PresenceInfo {
+    pub session: u64,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_ops_per_batch: usize,
+    pub max_in_flight: usize,
+}
+
+impl Limits {
+    pub fn current() -> Limits {
+        Limits {
+            max_message_bytes: MAX_MESSAGE_BYTES,
+            max_ops_per_batch: MAX_OPS_PER_BATCH,
+            max_in_flight: MAX_IN_FLIGHT,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub seq: Seq,
+    pub entity: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<Date>,
+    /// A code (or null) for a cell; the record (or null) otherwise.
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub user: String,
+    pub client: String,
+    pub op_id: u64,
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RosterInfo {
+    pub name: String,
+    pub seq: Seq,
+    pub staff: usize,
+    pub cells: usize,
+}
+
+/// A frame that could not be turned into a message: a code and a sentence
+/// naming the field and value at fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodeError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+const CLIENT_TYPES: [&str; 5] = ["hello", "edit", "presence", "history", "list_rosters"];
+
+/// Decodes one client text frame. The fast path parses straight into the
+/// message; only a frame that fails is looked at again to say what is wrong.
+pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, ClientMsg>(&mut de) {
+        Ok(msg) => match de.end() {
+            Ok(()) => Ok(msg),
+            Err(e) => Err(DecodeError {
+                code: codes::BAD_JSON,
+                message: format!("not JSON: {e}"),
+            }),
+        },
+        Err(err) => Err(explain_decode_error(text, err)),
+    }
+}
+
+fn explain_decode_error(
+    text: &str,
+    err: serde_path_to_error::Error<serde_json::Error>,
+) -> DecodeError {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return DecodeError {
+                code: codes::BAD_JSON,
+                message: format!("not JSON: {e}"),
+            };
+        }
+    };
+    let ty = value.get("type").and_then(|t| t.as_str());
+    match ty {
+        None => {
+            return DecodeError {
+                code: codes::BAD_MESSAGE,
+                message: "message has no string field `type`".into(),
+            };
+        }
+        Some(t) if !CLIENT_TYPES.contains(&t) => {
+            return DecodeError {
+                code: codes::UNKNOWN_TYPE,
+                message: format!(
+                    "unknown message type `{t}`; expected one of {}",
+                    CLIENT_TYPES.join(", ")
+                ),
+            };
+        }
+        Some(_) => {}
+    }
+    let path = err.path().to_string();
+    let inner = err.into_inner().to_string();
+    // serde_json appends " at line L column C"; the field path says more.
+    let inner = inner
+        .split(" at line ")
+        .next()
+        .unwrap_or(&inner)
+        .to_string();
+    let code = if inner.starts_with("bad date") {
+        codes::BAD_DATE
+    } else {
+        codes::BAD_MESSAGE
+    };
+    // Inside tagged enums serde loses the path; find the quoted culprit in
+    // the tree instead.
+    let path = if path == "." || path.is_empty() {
+        quoted_value(&inner).and_then(|needle| find_path(&value, needle, String::new()))
+    } else {
+        Some(path)
+    };
+    let message = match path {
+        Some(p) => format!("{p}: {inner}"),
+        None => inner,
+    };
+    DecodeError { code, message }
+}
+
+/// The first value quoted in a serde message (`x` or "x").
+fn quoted_value(msg: &str) -> Option<&str> {
+    for q in ['`', '"'] {
+        if let Some(start) = msg.find(q) {
+            let rest = &msg[start + 1..];
+            if let Some(end) = rest.find(q) {
+                return Some(&rest[..end]);
+            }
+        }
+    }
+    None
+}
+
+/// The path (`ops[2].date`) of the first leaf whose text is `needle`.
+fn find_path(v: &serde_json::Value, needle: &str, here: String) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s == needle => Some(here),
+        serde_json::Value::Number(n) if n.to_string() == needle => Some(here),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_path(item, needle, format!("{here}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let p = if here.is_empty() {
+                k.clone()
+            } else {
+                format!("{here}.{k}")
+            };
+            find_path(item, needle, p)
+        }),
+        _ => None,
+    }
+}
+
+/// Checks a `hello`'s protocol version: same major as ours.
+pub fn check_version(theirs: &str) -> Result<(), String> {
+    let major = |v: &str| v.split('.').next().map(str::to_string);
+    if major(theirs).is_some_and(|m| Some(m) == major(PROTOCOL_VERSION)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "protocol version `{theirs}` is not supported; this hub speaks {PROTOCOL_VERSION} (major version must match)"
+        ))
+    }
+}
+
+/// Encodes a message to a JSON text frame.
+pub fn encode(msg: &ServerMsg) -> String {
+    // Serializing these types cannot fail: no maps with non-string keys and
+    // no failing Serialize impls. An empty string would only be a bug.
+    serde_json::to_string(msg).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_errors_name_the_field_and_value() {
+        let e = decode_client("{nope").unwrap_err();
+        assert_eq!(e.code, codes::BAD_JSON);
+        let e = decode_client(r#"{"type":"dance"}"#).unwrap_err();
+        assert_eq!(e.code, codes::UNKNOWN_TYPE);
+        assert!(e.message.contains("dance"));
+        let e = decode_client(
+            r#"{"type":"edit","op_id":1,"ops":[{"op":"set_cell","staff":"s1","date":"2026-13-01","code":"D"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, codes::BAD_DATE);
+        assert!(e.message.starts_with("ops[0].date"), "{}", e.message);
+        assert!(e.message.contains("2026-13-01"), "{}", e.message);
+        let e = decode_client(r#"{"type":"edit","ops":[]}"#).unwrap_err();
+        assert_eq!(e.code, codes::BAD_MESSAGE);
+        assert!(e.message.contains("op_id"), "{}", e.message);
+    }
+
+    #[test]
+    fn hello_defaults_roster_and_seq() {
+        let m = decode_client(r#"{"type":"hello","protocol":"1.0","user":"ann","client_id":"c1"}"#)
+            .unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::Hello {
+                protocol: "1.0".into(),
+                user: "ann".into(),
+                client_id: "c1".into(),
+                token: None,
+                roster: "default".into(),
+                last_seq: 0
+            }
+        );
+    }
+
+    #[test]
+    fn versions_must_share_the_major() {
+        assert!(check_version("1.7").is_ok());
+        assert!(check_version("2.0").is_err());
+        assert!(check_version("").is_err());
+    }
+}

@@ -1,0 +1,518 @@
+//! One editor's WebSocket connection: reads its frames, hands edits to the
+//! writer, and forwards what the roster's broadcast carries. It never touches
+//! the store. A slow editor only ever hurts itself: the broadcast ring it reads
+//! from is bounded and the writer never waits for it; when it falls behind by a
+//! whole ring, or a write to it stalls, it is closed and must resync.
+
+use super::writer::{Cmd, Edit, Joined};
+use super::{Config, Event, Metrics, Shared};
+use crate::domain::{Author, Seq, check_roster_name};
+use crate::protocol::{
+    self, ClientMsg, Limits, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_OPS_PER_BATCH, PresenceInfo,
+    ServerMsg, close, codes,
+};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// Most errors a connection may earn within [`ERROR_WINDOW`] before it is closed.
+const MAX_ERRORS_PER_WINDOW: u32 = 50;
+const ERROR_WINDOW: Duration = Duration::from_secs(10);
+/// Most queued broadcast frames forwarded before one flush.
+const FORWARD_BATCH: usize = 64;
+/// How long shutdown waits for this connection's unanswered edits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+struct Member {
+    roster: String,
+    author: Author,
+    events: broadcast::Receiver<Event>,
+    publish: broadcast::Sender<Event>,
+}
+
+/// Why the connection ends, and the close frame the editor gets.
+struct Ending(u16, String);
+
+struct Conn {
+    ws: Ws,
+    session: u64,
+    shared: Arc<Shared>,
+    writer: mpsc::Sender<Cmd>,
+    config: Arc<Config>,
+    direct_tx: mpsc::Sender<Utf8Bytes>,
+    direct_rx: mpsc::Receiver<Utf8Bytes>,
+    member: Option<Member>,
+    in_flight: usize,
+    last_heard: Instant,
+    errors: u32,
+    errors_since: Instant,
+}
+
+pub async fn serve(
+    ws: Ws,
+    shared: Arc<Shared>,
+    writer: mpsc::Sender<Cmd>,
+    config: Arc<Config>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let session = shared.next_session();
+    // Every answer is one of at most MAX_IN_FLIGHT requests, so this never fills.
+    let (direct_tx, direct_rx) = mpsc::channel(MAX_IN_FLIGHT + 8);
+    let mut conn = Conn {
+        ws,
+        session,
+        shared: shared.clone(),
+        writer,
+        config,
+        direct_tx,
+        direct_rx,
+        member: None,
+        in_flight: 0,
+        last_heard: Instant::now(),
+        errors: 0,
+        errors_since: Instant::now(),
+    };
+    Metrics::inc(&shared.metrics.connections_total);
+    shared
+        .metrics
+        .connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let ending = conn.run(shutdown).await;
+    conn.leave();
+    if let Some(Ending(code, reason)) = ending {
+        tracing::debug!(session, code, %reason, "closing connection");
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(conn.config.write_timeout, conn.ws.close(Some(frame))).await;
+    }
+    shared
+        .metrics
+        .connections
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn next_event(member: &mut Option<Member>) -> Result<Event, broadcast::error::RecvError> {
+    match member {
+        Some(m) => m.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Conn {
+    async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> Option<Ending> {
+        let mut ticker = tokio::time::interval(self.config.ping_interval);
+        ticker.tick().await;
+        loop {
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.changed() => return self.finish_for_shutdown().await,
+                ev = next_event(&mut self.member) => self.forward(ev).await,
+                Some(frame) = self.direct_rx.recv() => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    self.send(Message::Text(frame)).await
+                }
+                msg = self.ws.next(), if self.in_flight < MAX_IN_FLIGHT => match msg {
+                    Some(Ok(msg)) => self.incoming(msg).await,
+                    Some(Err(e)) => {
+                        tracing::debug!(session = self.session, "read error: {e}");
+                        return None;
+                    }
+                    None => return None,
+                },
+                _ = ticker.tick() => self.keepalive().await,
+            };
+            if let Err(ending) = step {
+                return ending;
+            }
+        }
+    }
+
+    /// Sends one message within the write timeout. `Err(None)` means the
+    /// socket is gone or stuck: close without ceremony.
+    async fn send(&mut self, msg: Message) -> Result<(), Option<Ending>> {
+        match tokio::time::timeout(self.config.write_timeout, self.ws.send(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(None),
+            Err(_) => {
+                Metrics::inc(&self.shared.metrics.broadcast_drops);
+                Err(Some(Ending(
+                    close::OUTBOUND_OVERFLOW,
+                    "write timed out: client not reading".into(),
+                )))
+            }
+        }
+    }
+
+    fn frame_for(&mut self, ev: Event) -> Option<Utf8Bytes> {
+        match ev {
+            Event::Committed(c) if c.session == self.session => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                Some(c.ack.clone())
+            }
+            Event::Committed(c) => Some(c.frame.clone()),
+            Event::Presence { session, frame } if session != self.session => Some(frame),
+            Event::Presence { .. } => None,
+        }
+    }
+
+    /// Forwards a broadcast event and whatever else is already queued behind
+    /// it, with one flush for all of them.
+    async fn forward(
+        &mut self,
+        ev: Result<Event, broadcast::error::RecvError>,
+    ) -> Result<(), Option<Ending>> {
+        let mut frames = Vec::new();
+        let mut next = ev;
+        loop {
+            match next {
+                Ok(ev) => frames.extend(self.frame_for(ev)),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    Metrics::inc(&self.shared.metrics.broadcast_drops);
+                    tracing::info!(
+                        session = self.session,
+                        "outbound queue overflowed by {n}; closing"
+                    );
+                    return Err(Some(Ending(
+                        close::OUTBOUND_OVERFLOW,
+                        "outbound queue overflowed: reconnect with your last seq to resync".into(),
+                    )));
+                }
+                Err(broadcast::error::RecvError::Closed) => return Err(None),
+            }
+            if frames.len() >= FORWARD_BATCH {
+                break;
+            }
+            match self.member.as_mut().map(|m| m.events.try_recv()) {
+                Some(Ok(ev)) => next = Ok(ev),
+                Some(Err(broadcast::error::TryRecvError::Lagged(n))) => {
+                    next = Err(broadcast::error::RecvError::Lagged(n))
+                }
+                _ => break,
+            }
+        }
+        let write = async {
+            for f in frames {
+                self.ws.feed(Message::Text(f)).await?;
+            }
+            self.ws.flush().await
+        };
+        match tokio::time::timeout(self.config.write_timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(None),
+            Err(_) => {
+                Metrics::inc(&self.shared.metrics.broadcast_drops);
+                Err(Some(Ending(
+                    close::OUTBOUND_OVERFLOW,
+                    "write timed out: client not reading".into(),
+                )))
+            }
+        }
+    }
+
+    async fn keepalive(&mut self) -> Result<(), Option<Ending>> {
+        if self.last_heard.elapsed() > self.config.idle_timeout {
+            return Err(Some(Ending(
+                close::IDLE,
+                "nothing heard within the idle timeout".into(),
+            )));
+        }
+        self.send(Message::Ping(Default::default())).await
+    }
+
+    async fn incoming(&mut self, msg: Message) -> Result<(), Option<Ending>> {
+        self.last_heard = Instant::now();
+        match msg {
+            Message::Text(text) => self.text(&text).await,
+            Message::Binary(_) => {
+                self.error(
+                    codes::BINARY_NOT_SUPPORTED,
+                    "binary frames are not supported; send JSON text frames".into(),
+                    None,
+                )
+                .await
+            }
+            // Pings are answered by the WebSocket layer; pongs only prove life.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(()),
+            // The layer answers the close; the stream then ends.
+            Message::Close(_) => Ok(()),
+        }
+    }
+
+    async fn error(
+        &mut self,
+        code: &str,
+        message: String,
+        op_id: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
+        Metrics::inc(&self.shared.metrics.protocol_errors);
+        if self.errors_since.elapsed() > ERROR_WINDOW {
+            self.errors = 0;
+            self.errors_since = Instant::now();
+        }
+        self.errors += 1;
+        let frame = protocol::encode(&ServerMsg::Error {
+            code: code.to_string(),
+            message,
+            op_id,
+        });
+        self.send(Message::Text(frame.into())).await?;
+        if self.errors > MAX_ERRORS_PER_WINDOW {
+            return Err(Some(Ending(
+                close::TOO_MANY_ERRORS,
+                "too many errors".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    async fn text(&mut self, text: &str) -> Result<(), Option<Ending>> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            let m = format!(
+                "message of {} bytes is over the limit of {MAX_MESSAGE_BYTES}",
+                text.len()
+            );
+            return self.error(codes::TOO_LARGE, m, None).await;
+        }
+        let msg = match protocol::decode_client(text) {
+            Ok(msg) => msg,
+            Err(e) => return self.error(e.code, e.message, None).await,
+        };
+        match msg {
+            ClientMsg::Hello {
+                protocol,
+                user,
+                client_id,
+                token: _,
+                roster,
+                last_seq,
+            } => {
+                self.hello(&protocol, user, client_id, roster, last_seq)
+                    .await
+            }
+            ClientMsg::Edit { op_id, ops, note } => self.edit(op_id, ops, note).await,
+            ClientMsg::Presence { cursor } => {
+                let Some(m) = &self.member else {
+                    return self
+                        .error(codes::NOT_JOINED, "send hello first".into(), None)
+                        .await;
+                };
+                let info = PresenceInfo {
+                    session: self.session,
+                    user: m.author.user.to_string(),
+                    cursor,
+                };
+                self.shared.set_presence(&m.roster, info.clone());
+                let frame = protocol::encode(&ServerMsg::Presence(info)).into();
+                let _ = m.publish.send(Event::Presence {
+                    session: self.session,
+                    frame,
+                });
+                Ok(())
+            }
+            ClientMsg::History { query } => {
+                let Some(m) = &self.member else {
+                    return self
+                        .error(codes::NOT_JOINED, "send hello first".into(), None)
+                        .await;
+                };
+                let cmd = Cmd::History {
+                    roster: m.roster.clone(),
+                    query,
+                    reply: self.direct_tx.clone(),
+                };
+                self.send_to_writer(cmd).await
+            }
+            ClientMsg::ListRosters {} => {
+                let cmd = Cmd::ListRosters {
+                    reply: self.direct_tx.clone(),
+                };
+                self.send_to_writer(cmd).await
+            }
+        }
+    }
+
+    async fn send_to_writer(&mut self, cmd: Cmd) -> Result<(), Option<Ending>> {
+        if self.writer.send(cmd).await.is_err() {
+            return Err(Some(Ending(
+                CloseCode::Away.into(),
+                "hub shutting down".into(),
+            )));
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    async fn hello(
+        &mut self,
+        version: &str,
+        user: String,
+        client_id: String,
+        roster: String,
+        last_seq: Seq,
+    ) -> Result<(), Option<Ending>> {
+        if self.member.is_some() {
+            return self
+                .error(
+                    codes::ALREADY_JOINED,
+                    "hello was already sent on this connection".into(),
+                    None,
+                )
+                .await;
+        }
+        if let Err(m) = protocol::check_version(version) {
+            self.error(codes::UNSUPPORTED_VERSION, m.clone(), None)
+                .await?;
+            return Err(Some(Ending(CloseCode::Protocol.into(), m)));
+        }
+        if let Err(m) = check_roster_name(&roster) {
+            return self.error(codes::BAD_ROSTER, m, None).await;
+        }
+        for (field, v, max) in [("user", &user, 64), ("client_id", &client_id, 128)] {
+            if v.trim().is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+                let m = format!("{field} `{v}` must be 1 to {max} printable characters");
+                return self.error(codes::BAD_MESSAGE, m, None).await;
+            }
+        }
+        let (reply, answer) = oneshot::channel();
+        let cmd = Cmd::Join {
+            roster: roster.clone(),
+            last_seq,
+            reply,
+        };
+        if self.writer.send(cmd).await.is_err() {
+            return Err(Some(Ending(
+                CloseCode::Away.into(),
+                "hub shutting down".into(),
+            )));
+        }
+        let joined: Joined = match answer.await {
+            Ok(Ok(j)) => j,
+            Ok(Err(e)) => return self.error(codes::STORAGE, e, None).await,
+            Err(_) => {
+                return Err(Some(Ending(
+                    CloseCode::Away.into(),
+                    "hub shutting down".into(),
+                )));
+            }
+        };
+        let me = PresenceInfo {
+            session: self.session,
+            user: user.clone(),
+            cursor: None,
+        };
+        let presence = self.shared.presence_of(&roster);
+        self.shared.set_presence(&roster, me.clone());
+        let welcome = protocol::encode(&ServerMsg::Welcome {
+            protocol: protocol::PROTOCOL_VERSION.into(),
+            roster: roster.clone(),
+            seq: joined.seq,
+            session: self.session,
+            changes: joined.changes,
+            snapshot: joined.snapshot,
+            presence,
+            limits: Limits::current(),
+        });
+        let frame = protocol::encode(&ServerMsg::Presence(me)).into();
+        let _ = joined.publish.send(Event::Presence {
+            session: self.session,
+            frame,
+        });
+        self.member = Some(Member {
+            roster,
+            author: Author {
+                user: user.into(),
+                client: client_id.into(),
+            },
+            events: joined.events,
+            publish: joined.publish,
+        });
+        self.send(Message::Text(welcome.into())).await
+    }
+
+    async fn edit(
+        &mut self,
+        op_id: u64,
+        ops: Vec<crate::domain::Op>,
+        note: Option<String>,
+    ) -> Result<(), Option<Ending>> {
+        let Some(m) = &self.member else {
+            return self
+                .error(
+                    codes::NOT_JOINED,
+                    "send hello before editing".into(),
+                    Some(op_id),
+                )
+                .await;
+        };
+        if ops.is_empty() {
+            return self
+                .error(
+                    codes::BAD_MESSAGE,
+                    "ops: an edit needs at least one operation".into(),
+                    Some(op_id),
+                )
+                .await;
+        }
+        if ops.len() > MAX_OPS_PER_BATCH {
+            let msg = format!(
+                "ops: {} operations is over the limit of {MAX_OPS_PER_BATCH} per batch",
+                ops.len()
+            );
+            return self.error(codes::TOO_MANY_OPS, msg, Some(op_id)).await;
+        }
+        let cmd = Cmd::Edit(Edit {
+            roster: m.roster.clone(),
+            author: m.author.clone(),
+            session: self.session,
+            op_id,
+            ops,
+            note: note.map(|n| n.chars().take(200).collect()),
+            reply: self.direct_tx.clone(),
+        });
+        self.send_to_writer(cmd).await
+    }
+
+    /// Shutdown: stop reading, give this editor's unanswered edits a moment
+    /// to be committed and answered, then close normally.
+    async fn finish_for_shutdown(&mut self) -> Option<Ending> {
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.in_flight > 0 {
+            let step = tokio::select! {
+                ev = next_event(&mut self.member) => self.forward(ev).await,
+                Some(frame) = self.direct_rx.recv() => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    self.send(Message::Text(frame)).await
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            };
+            if let Err(ending) = step {
+                return ending;
+            }
+        }
+        Some(Ending(CloseCode::Normal.into(), "hub shutting down".into()))
+    }
+
+    fn leave(&mut self) {
+        if let Some(m) = self.member.take() {
+            self.shared.remove_presence(&m.roster, self.session);
+            let frame = protocol::encode(&ServerMsg::Left {
+                session: self.session,
+                user: m.author.user.to_string(),
+            });
+            let _ = m.publish.send(Event::Presence {
+                session: self.session,
+                frame: frame.into(),
+            });
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The plain-HTTP front of the hub's one port: reads a request head, answers
+//! `GET /health` and `GET /metrics` itself, and upgrades `GET /ws` to a
+//! WebSocket. Everything else gets a short HTTP error. Nothing here knows
+//! about rosters.
+
+use super::Shared;
+use super::metrics::resident_bytes;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+const MAX_HEAD: usize = 16 * 1024;
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a connection turned out to be.
+pub enum Routed {
+    WebSocket(Box<WebSocketStream<TcpStream>>),
+    /// Answered (or dropped) already.
+    Done,
+}
+
+/// Small buffers keep an idle connection cheap: tungstenite's defaults are
+/// 128 KiB each way, 2.5 GB for 10,000 editors.
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(Some(crate::protocol::HARD_MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(crate::protocol::HARD_MAX_MESSAGE_BYTES))
+}
+
+struct Head {
+    method: String,
+    path: String,
+    upgrade_ws: bool,
+    key: Option<String>,
+    version_ok: bool,
+    /// Bytes read past the end of the head (a client that did not wait).
+    rest: Vec<u8>,
+}
+
+pub async fn route(mut stream: TcpStream, shared: &Shared) -> Routed {
+    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
+        Ok(Ok(Some(head))) => head,
+        Ok(Ok(None)) => return Routed::Done,
+        Ok(Err(status)) => {
+            respond(&mut stream, status, "text/plain", status_text(status)).await;
+            return Routed::Done;
+        }
+        Err(_) => return Routed::Done,
+    };
+    let path = head.path.split('?').next().unwrap_or("");
+    match (head.method.as_str(), path) {
+        ("GET", "/health") => {
+            respond(&mut stream, 200, "application/json", &shared.health_json()).await;
+            Routed::Done
+        }
+        ("GET", "/metrics") => {
+            let body = shared.metrics.render(resident_bytes());
+            respond(&mut stream, 200, "text/plain; version=0.0.4", &body).await;
+            Routed::Done
+        }
+        ("GET", "/ws") => upgrade(stream, head).await,
+        (_, "/health" | "/metrics" | "/ws") => {
+            respond(
+                &mut stream,
+                405,
+                "text/plain",
+                "method not allowed: use GET\n",
+            )
+            .await;
+            Routed::Done
+        }
+        _ => {
+            respond(
+                &mut stream,
+                404,
+                "text/plain",
+                "not found: try /ws, /health or /metrics\n",
+            )
+            .await;
+            Routed::Done
+        }
+    }
+}
+
+async fn upgrade(mut stream: TcpStream, head: Head) -> Routed {
+    let key = match (&head.key, head.upgrade_ws, head.version_ok) {
+        (Some(key), true, true) => key,
+        (_, _, false) if head.upgrade_ws => {
+            let body = "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(body.as_bytes()).await;
+            return Routed::Done;
+        }
+        _ => {
+            respond(
+                &mut stream,
+                426,
+                "text/plain",
+                "/ws is a WebSocket endpoint: connect with a WebSocket client\n",
+            )
+            .await;
+            return Routed::Done;
+        }
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    if stream.write_all(response.as_bytes()).await.is_err() {
+        return Routed::Done;
+    }
+    let ws =
+        WebSocketStream::from_partially_read(stream, head.rest, Role::Server, Some(ws_config()))
+            .await;
+    Routed::WebSocket(Box::new(ws))
+}
+
+/// Reads up to the blank line ending the request head. `Ok(None)`: the peer
+/// went away; `Err(status)`: a head we will not serve.
+async fn read_head(stream: &mut TcpStream) -> Result<Option<Head>, u16> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let end = loop {
+        let n = stream.read(&mut chunk).await.map_err(|_| 400u16)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(431);
+        }
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(&buf[..end]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return Err(400),
+    }
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+            .map(str::trim)
+    };
+    let upgrade_ws = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        && header("connection").is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        });
+    Ok(Some(Head {
+        method: req.method.unwrap_or("").to_string(),
+        path: req.path.unwrap_or("").to_string(),
+        upgrade_ws,
+        key: header("sec-websocket-key").map(str::to_string),
+        version_ok: header("sec-websocket-version") == Some("13"),
+        rest: buf[end..].to_vec(),
+    }))
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &str) {
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        status_text(status),
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,334 @@
+//! The hub: `run(listener, config, shutdown)` serves WebSocket editors and
+//! the HTTP status endpoints on one port until `shutdown` resolves, then
+//! stops accepting, lets the writer commit what is in flight, and closes every
+//! editor with a normal close frame.
+//!
+//! Parts: `http` (the port's front door), `conn` (one task per editor),
+//! `writer` (the one thread that owns the store), `metrics`, `lock` (one hub
+//! per data dir). Backpressure is explicit everywhere: a semaphore caps
+//! connections, the writer's queue is bounded, each editor has at most
+//! [`crate::protocol::MAX_IN_FLIGHT`] unanswered requests, and each roster's
+//! broadcast ring is bounded.
+
+mod conn;
+mod http;
+pub mod lock;
+mod metrics;
+mod writer;
+
+pub use lock::{DataDirLock, LockInfo};
+pub use metrics::Metrics;
+pub use writer::snapshot_of;
+
+use crate::domain::Seq;
+use crate::protocol::PresenceInfo;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// File name of the hub's database inside the data dir.
+pub const STORE_FILE: &str = "hub.sqlite3";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// Most editor and HTTP connections open at once; more get HTTP 503.
+    pub max_connections: usize,
+    /// A connection silent this long is closed.
+    pub idle_timeout: Duration,
+    /// How often the hub pings each editor.
+    pub ping_interval: Duration,
+    /// A write to an editor taking longer than this closes it.
+    pub write_timeout: Duration,
+    /// Broadcast ring per roster: how far an editor may fall behind before it
+    /// is closed and must resync.
+    pub outbound_queue: usize,
+    /// Most edit batches in one group commit.
+    pub max_group: usize,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            data_dir,
+            max_connections: 20_000,
+            idle_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(20),
+            write_timeout: Duration::from_secs(10),
+            outbound_queue: 1024,
+            max_group: 1024,
+        }
+    }
+}
+
+/// What a roster's broadcast ring carries.
+#[derive(Clone)]
+pub enum Event {
+    Committed(Arc<writer::Committed>),
+    /// Presence or departure of an editor, relayed as is (not stored).
+    Presence {
+        session: u64,
+        frame: Utf8Bytes,
+    },
+}
+
+/// State shared by the connections, the HTTP endpoints and the writer.
+pub struct Shared {
+    pub metrics: Metrics,
+    started: Instant,
+    /// Each roster's last committed seq (kept by the writer, read by /health).
+    seqs: Mutex<BTreeMap<String, Seq>>,
+    /// Who is on each roster now; in memory only.
+    presence: Mutex<HashMap<String, BTreeMap<u64, PresenceInfo>>>,
+    sessions: AtomicU64,
+}
+
+impl Shared {
+    fn new() -> Shared {
+        Shared {
+            metrics: Metrics::default(),
+            started: Instant::now(),
+            seqs: Mutex::new(BTreeMap::new()),
+            presence: Mutex::new(HashMap::new()),
+            sessions: AtomicU64::new(0),
+        }
+    }
+
+    fn next_session(&self) -> u64 {
+        self.sessions.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn set_presence(&self, roster: &str, info: PresenceInfo) {
+        if let Ok(mut p) = self.presence.lock() {
+            p.entry(roster.to_string())
+                .or_default()
+                .insert(info.session, info);
+        }
+    }
+
+    fn remove_presence(&self, roster: &str, session: u64) {
+        if let Ok(mut p) = self.presence.lock()
+            && let Some(r) = p.get_mut(roster)
+        {
+            r.remove(&session);
+            if r.is_empty() {
+                p.remove(roster);
+            }
+        }
+    }
+
+    fn presence_of(&self, roster: &str) -> Vec<PresenceInfo> {
+        self.presence
+            .lock()
+            .ok()
+            .and_then(|p| p.get(roster).map(|r| r.values().cloned().collect()))
+            .unwrap_or_default()
+    }
+
+    fn health_json(&self) -> String {
+        let seqs = self.seqs.lock().map(|s| s.clone()).unwrap_or_default();
+        serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "protocol": crate::protocol::PROTOCOL_VERSION,
+            "uptime_s": self.started.elapsed().as_secs(),
+            "connections": self.metrics.connections.load(Ordering::Relaxed),
+            "rosters": seqs.len(),
+            "last_seq": seqs.values().copied().max().unwrap_or(0),
+            "seqs": seqs,
+        })
+        .to_string()
+    }
+}
+
+#[derive(Debug)]
+pub enum ServeError {
+    /// Another live hub owns the data dir.
+    Locked {
+        dir: PathBuf,
+        holder: Option<LockInfo>,
+    },
+    Io {
+        what: String,
+        err: std::io::Error,
+    },
+    Store(crate::store::StoreError),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Locked { dir, holder } => {
+                write!(
+                    f,
+                    "data dir {} is in use by another rota hub",
+                    dir.display()
+                )?;
+                if let Some(h) = holder {
+                    write!(f, " (pid {}, listening on {})", h.pid, h.addr)?;
+                }
+                write!(f, "; stop it first, or use --data to pick another dir")
+            }
+            ServeError::Io { what, err } => write!(f, "{what}: {err}"),
+            ServeError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Serves until `shutdown` resolves: [`Hub::bind`] then [`Hub::serve`].
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future,
+) -> Result<(), ServeError> {
+    Hub::bind(listener, config)?.serve(shutdown).await;
+    Ok(())
+}
+
+/// A hub that owns its data dir and is ready to serve.
+pub struct Hub {
+    listener: TcpListener,
+    config: Config,
+    lock: DataDirLock,
+    shared: Arc<Shared>,
+    writer_tx: mpsc::Sender<writer::Cmd>,
+    writer_done: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Hub {
+    /// Takes the data dir's lock, opens the store and starts the writer.
+    /// Fails at once, touching nothing, when another hub holds the dir.
+    pub fn bind(listener: TcpListener, config: Config) -> Result<Hub, ServeError> {
+        let addr = listener.local_addr().map_err(|err| ServeError::Io {
+            what: "reading the listen address".into(),
+            err,
+        })?;
+        let lock = DataDirLock::acquire(&config.data_dir, &addr.to_string())?;
+        let store = crate::store::Store::open(&config.data_dir.join(STORE_FILE))
+            .map_err(ServeError::Store)?;
+        let shared = Arc::new(Shared::new());
+        let writer = writer::Writer::new(
+            store,
+            shared.clone(),
+            config.outbound_queue,
+            config.max_group,
+        )
+        .map_err(ServeError::Store)?;
+        let (writer_tx, writer_rx) = mpsc::channel(4096);
+        let (writer_done_tx, writer_done) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("rota-writer".into())
+            .spawn(move || {
+                writer.run(writer_rx);
+                let _ = writer_done_tx.send(());
+            })
+            .map_err(|err| ServeError::Io {
+                what: "starting the writer thread".into(),
+                err,
+            })?;
+        Ok(Hub {
+            listener,
+            config,
+            lock,
+            shared,
+            writer_tx,
+            writer_done,
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down gracefully.
+    pub async fn serve(self, shutdown: impl Future) {
+        let Hub {
+            listener,
+            config,
+            lock,
+            shared,
+            writer_tx,
+            writer_done,
+        } = self;
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let config = Arc::new(config);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Every connection task holds a clone; when all are dropped, recv() ends.
+        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        let limit = Arc::new(Semaphore::new(config.max_connections));
+        tracing::info!(%addr, data = %config.data_dir.display(), "hub listening");
+
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, go on.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let permit = limit.clone().try_acquire_owned();
+            let shared = shared.clone();
+            let writer_tx = writer_tx.clone();
+            let config = config.clone();
+            let stop = stop_rx.clone();
+            let alive = alive_tx.clone();
+            tokio::spawn(async move {
+                let _alive = alive;
+                let Ok(_permit) = permit else {
+                    let mut stream = stream;
+                    http::respond(
+                        &mut stream,
+                        503,
+                        "text/plain",
+                        "hub is at its connection limit\n",
+                    )
+                    .await;
+                    return;
+                };
+                if let http::Routed::WebSocket(ws) = http::route(stream, &shared).await {
+                    tracing::debug!(%peer, "editor connected");
+                    conn::serve(*ws, shared, writer_tx, config, stop).await;
+                }
+            });
+        }
+
+        tracing::info!("shutting down: closing editors, committing what is in flight");
+        drop(listener);
+        let _ = stop_tx.send(true);
+        drop(alive_tx);
+        drop(writer_tx);
+        if tokio::time::timeout(Duration::from_secs(10), alive_rx.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some editors did not close within 10 s");
+        }
+        // The writer ends once every sender is gone and its queue is committed.
+        if tokio::time::timeout(Duration::from_secs(30), writer_done)
+            .await
+            .is_err()
+        {
+            tracing::error!("the writer did not finish within 30 s");
+        }
+        drop(lock);
+        tracing::info!("hub stopped");
+    }
+}

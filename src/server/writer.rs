@@ -1,0 +1,427 @@
+//! The hub's single writer: one OS thread that owns the store and every
+//! roster held in memory. Connections send it commands through one bounded
+//! channel; it takes every command waiting, applies the edits, commits them in
+//! one transaction (group commit: one fsync for many editors), and only then
+//! broadcasts them. Reads that must be consistent with the broadcast stream
+//! (joining a roster) run after the pending group has committed, so nobody
+//! ever sees state that is not durable.
+
+use super::{Event, Metrics, Shared};
+use crate::domain::{Applied, Author, Op, Rejection, Roster, Seq};
+use crate::protocol::{self, ChangeSet, HistoryQuery, ServerMsg, Snapshot};
+use crate::store::{Group, Store, StoreError};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// A connection's queue for answers meant for it alone.
+pub type Direct = mpsc::Sender<Utf8Bytes>;
+
+pub enum Cmd {
+    Join {
+        roster: String,
+        last_seq: Seq,
+        reply: oneshot::Sender<Result<Joined, String>>,
+    },
+    Edit(Edit),
+    History {
+        roster: String,
+        query: HistoryQuery,
+        reply: Direct,
+    },
+    ListRosters {
+        reply: Direct,
+    },
+}
+
+pub struct Edit {
+    pub roster: String,
+    pub author: Author,
+    pub session: u64,
+    pub op_id: u64,
+    pub ops: Vec<Op>,
+    pub note: Option<String>,
+    pub reply: Direct,
+}
+
+/// What a connection gets on joining a roster: where it stands, and its
+/// subscription to everything committed after that.
+pub struct Joined {
+    pub seq: Seq,
+    pub changes: Option<Vec<ChangeSet>>,
+    pub snapshot: Option<Snapshot>,
+    pub events: broadcast::Receiver<Event>,
+    pub publish: broadcast::Sender<Event>,
+}
+
+/// A batch that has been committed: its frame for the others and the ack for
+/// its author, each encoded once and shared by every connection.
+pub struct Committed {
+    pub seq: Seq,
+    pub session: u64,
+    pub frame: Utf8Bytes,
+    pub ack: Utf8Bytes,
+}
+
+struct Slot {
+    roster: Roster,
+    events: broadcast::Sender<Event>,
+}
+
+enum Outcome {
+    Broadcast(String, Arc<Committed>),
+    Direct(Direct, Utf8Bytes),
+}
+
+pub struct Writer {
+    store: Store,
+    rosters: HashMap<String, Slot>,
+    shared: Arc<Shared>,
+    queue: usize,
+    max_group: usize,
+}
+
+impl Writer {
+    pub fn new(
+        store: Store,
+        shared: Arc<Shared>,
+        queue: usize,
+        max_group: usize,
+    ) -> Result<Writer, StoreError> {
+        // Seed the seqs /health reports.
+        let infos = store.list_rosters()?;
+        if let Ok(mut seqs) = shared.seqs.lock() {
+            for info in infos {
+                seqs.insert(info.name, info.seq);
+            }
+        }
+        Ok(Writer {
+            store,
+            rosters: HashMap::new(),
+            shared,
+            queue,
+            max_group,
+        })
+    }
+
+    /// Runs until every sender of `rx` is gone, then returns after the last
+    /// group has committed.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        let mut cmds = Vec::with_capacity(self.max_group);
+        while let Some(first) = rx.blocking_recv() {
+            cmds.push(first);
+            while cmds.len() < self.max_group {
+                match rx.try_recv() {
+                    Ok(cmd) => cmds.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            self.process(&mut cmds);
+        }
+        tracing::debug!("writer: all senders gone, stopping");
+    }
+
+    fn process(&mut self, cmds: &mut Vec<Cmd>) {
+        let mut edits = Vec::new();
+        for cmd in cmds.drain(..) {
+            match cmd {
+                Cmd::Edit(e) => edits.push(e),
+                read => {
+                    // A read sees only committed state: flush first.
+                    self.commit_edits(std::mem::take(&mut edits));
+                    self.read(read);
+                }
+            }
+        }
+        self.commit_edits(edits);
+    }
+
+    fn read(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Join {
+                roster,
+                last_seq,
+                reply,
+            } => {
+                let joined = self.join(&roster, last_seq).map_err(|e| e.to_string());
+                let _ = reply.send(joined);
+            }
+            Cmd::History {
+                roster,
+                query,
+                reply,
+            } => {
+                let msg = match self.store.history(&roster, &query) {
+                    Ok((entries, next)) => ServerMsg::History { entries, next },
+                    Err(e) => storage_error(None, &e),
+                };
+                let _ = reply.try_send(protocol::encode(&msg).into());
+            }
+            Cmd::ListRosters { reply } => {
+                let msg = match self.store.list_rosters() {
+                    Ok(rosters) => ServerMsg::Rosters { rosters },
+                    Err(e) => storage_error(None, &e),
+                };
+                let _ = reply.try_send(protocol::encode(&msg).into());
+            }
+            Cmd::Edit(_) => {}
+        }
+    }
+
+    fn join(&mut self, name: &str, last_seq: Seq) -> Result<Joined, StoreError> {
+        if !self.rosters.contains_key(name) {
+            let roster = self.store.load_roster(name)?;
+            self.insert_slot(roster);
+        }
+        let Some(slot) = self.rosters.get(name) else {
+            return Err(StoreError::Corrupt(format!("roster `{name}` vanished")));
+        };
+        let seq = slot.roster.seq();
+        let events = slot.events.subscribe();
+        let publish = slot.events.clone();
+        let changes = if last_seq == seq {
+            Some(Vec::new())
+        } else if last_seq < seq {
+            // A delta longer than the roster itself costs more than a snapshot.
+            let max = slot.roster.cell_count().max(1000);
+            self.store.changes_since(name, last_seq, max)?
+        } else {
+            None // the client is ahead of this hub: it must start over
+        };
+        let snapshot = match changes {
+            Some(_) => None,
+            None => Some(snapshot_of(&slot.roster)),
+        };
+        Ok(Joined {
+            seq,
+            changes,
+            snapshot,
+            events,
+            publish,
+        })
+    }
+
+    fn insert_slot(&mut self, roster: Roster) {
+        let (events, _) = broadcast::channel(self.queue);
+        self.rosters
+            .insert(roster.name().to_string(), Slot { roster, events });
+    }
+
+    /// Applies and commits a group of edits, then answers and broadcasts.
+    fn commit_edits(&mut self, edits: Vec<Edit>) {
+        if edits.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let at = now_ms();
+        let mut outcomes = Vec::with_capacity(edits.len());
+        let mut touched = HashSet::new();
+        let result = (|| -> Result<(), StoreError> {
+            let group = self.store.group()?;
+            for e in &edits {
+                outcomes.push(apply_edit(
+                    &mut self.rosters,
+                    &group,
+                    &self.shared.metrics,
+                    self.queue,
+                    e,
+                    at,
+                    &mut touched,
+                )?);
+            }
+            group.commit()
+        })();
+        if let Err(err) = result {
+            self.fail_group(&edits, &touched, &err);
+            return;
+        }
+        let metrics = &self.shared.metrics;
+        metrics.commit_batch_size.observe(edits.len() as f64);
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Broadcast(roster, committed) => {
+                    if let Ok(mut seqs) = self.shared.seqs.lock() {
+                        seqs.insert(roster.clone(), committed.seq);
+                    }
+                    if let Some(slot) = self.rosters.get(&roster) {
+                        // No receivers only means nobody is listening now.
+                        let _ = slot.events.send(Event::Committed(committed));
+                    }
+                }
+                Outcome::Direct(reply, frame) => {
+                    let _ = reply.try_send(frame);
+                }
+            }
+        }
+    }
+
+    /// The group did not commit: nothing of it is stored. Forget the memory
+    /// state it touched (reloaded from the store on next use) and tell every
+    /// author; their batches may be sent again.
+    fn fail_group(&mut self, edits: &[Edit], touched: &HashSet<String>, err: &StoreError) {
+        tracing::error!(
+            "group commit failed, {} batches refused: {err}",
+            edits.len()
+        );
+        Metrics::inc(&self.shared.metrics.commit_failures);
+        for name in touched {
+            if let Some(slot) = self.rosters.get_mut(name) {
+                match self.store.load_roster(name) {
+                    Ok(roster) => slot.roster = roster,
+                    Err(e) => tracing::error!("reloading roster {name} failed: {e}"),
+                }
+            }
+        }
+        for e in edits {
+            let msg = storage_error(Some(e.op_id), err);
+            let _ = e.reply.try_send(protocol::encode(&msg).into());
+        }
+    }
+}
+
+fn apply_edit(
+    rosters: &mut HashMap<String, Slot>,
+    group: &Group,
+    metrics: &Metrics,
+    queue: usize,
+    e: &Edit,
+    at: i64,
+    touched: &mut HashSet<String>,
+) -> Result<Outcome, StoreError> {
+    if let Some(answer) = group.find_answer(&e.author.client, e.op_id)? {
+        Metrics::inc(&metrics.replays);
+        return Ok(Outcome::Direct(e.reply.clone(), answer.into()));
+    }
+    if !rosters.contains_key(&e.roster) {
+        let roster = crate::store::load_roster_in(group, &e.roster)?;
+        let (events, _) = broadcast::channel(queue);
+        rosters.insert(e.roster.clone(), Slot { roster, events });
+    }
+    let Some(slot) = rosters.get_mut(&e.roster) else {
+        return Err(StoreError::Corrupt(format!(
+            "roster `{}` vanished",
+            e.roster
+        )));
+    };
+    touched.insert(e.roster.clone());
+    match slot.roster.apply_batch(&e.ops, &e.author, at) {
+        Ok(applied) => {
+            group.put_applied(
+                &e.roster,
+                &applied,
+                &e.author,
+                e.op_id,
+                e.note.as_deref(),
+                at,
+            )?;
+            let ack = protocol::encode(&ServerMsg::Ack {
+                op_id: e.op_id,
+                seq: applied.seq,
+                overwritten: applied.overwritten.clone(),
+            });
+            group.put_answer(&e.author.client, e.op_id, &e.roster, &ack, at)?;
+            Metrics::inc(&metrics.edits_accepted);
+            metrics
+                .ops_accepted
+                .fetch_add(e.ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok(committed_outcome(e, applied, ack, at))
+        }
+        Err(rejection) => {
+            Metrics::inc(match rejection {
+                Rejection::Conflict(_) => &metrics.conflicts,
+                Rejection::Invalid(_) => &metrics.rejections,
+            });
+            let msg = rejection_msg(e.op_id, rejection);
+            let answer = protocol::encode(&msg);
+            group.put_answer(&e.author.client, e.op_id, &e.roster, &answer, at)?;
+            Ok(Outcome::Direct(e.reply.clone(), answer.into()))
+        }
+    }
+}
+
+fn committed_outcome(e: &Edit, applied: Applied, ack: String, at: i64) -> Outcome {
+    if applied.changes.is_empty() {
+        // Nothing changed (every write already held its value): only the
+        // author needs to hear.
+        return Outcome::Direct(e.reply.clone(), ack.into());
+    }
+    let frame = protocol::encode(&ServerMsg::Change(ChangeSet {
+        seq: applied.seq,
+        user: e.author.user.to_string(),
+        client: e.author.client.to_string(),
+        op_id: e.op_id,
+        at,
+        note: e.note.clone(),
+        changes: applied.changes.into_iter().map(|c| c.change).collect(),
+    }));
+    Outcome::Broadcast(
+        e.roster.clone(),
+        Arc::new(Committed {
+            seq: applied.seq,
+            session: e.session,
+            frame: frame.into(),
+            ack: ack.into(),
+        }),
+    )
+}
+
+fn rejection_msg(op_id: u64, rejection: Rejection) -> ServerMsg {
+    match rejection {
+        Rejection::Conflict(conflicts) => ServerMsg::Rejected {
+            op_id,
+            code: protocol::codes::CONFLICT.into(),
+            message: format!(
+                "{} write(s) based on a version someone else has changed since; nothing applied",
+                conflicts.len()
+            ),
+            conflicts,
+            problems: Vec::new(),
+        },
+        Rejection::Invalid(problems) => ServerMsg::Rejected {
+            op_id,
+            code: protocol::codes::INVALID.into(),
+            message: problems
+                .iter()
+                .map(|p| format!("op {}: {}", p.op, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            conflicts: Vec::new(),
+            problems,
+        },
+    }
+}
+
+fn storage_error(op_id: Option<u64>, e: &StoreError) -> ServerMsg {
+    ServerMsg::Error {
+        code: protocol::codes::STORAGE.into(),
+        message: format!("the hub could not store this, nothing was applied: {e}"),
+        op_id,
+    }
+}
+
+/// The whole roster as the wire carries it.
+pub fn snapshot_of(r: &Roster) -> Snapshot {
+    Snapshot {
+        settings: r.settings(),
+        staff: r.staff(),
+        codes: r.codes(),
+        rules: r.rules(),
+        cells: r
+            .cells()
+            .into_iter()
+            .map(|(s, d, c, q)| (s.to_string(), d, c.map(str::to_string), q))
+            .collect(),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

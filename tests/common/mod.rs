@@ -1,0 +1,311 @@
+//! Test helpers: a real hub on 127.0.0.1 (in process via `server::run`, or the
+//! real binary), and a real WebSocket client speaking the protocol. Every
+//! wait is bounded by a timeout; nothing sleeps to synchronise.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use rota::protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use rota::server::{self, Config, ServeError};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct Hub {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl Hub {
+    pub async fn start(dir: &Path) -> Hub {
+        Hub::start_with(Config::new(dir.to_path_buf())).await
+    }
+
+    pub async fn start_with(config: Config) -> Hub {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let dir = config.data_dir.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        // Bound (lock taken, store open) before start returns.
+        let hub = server::Hub::bind(listener, config).expect("hub binds");
+        let task = tokio::spawn(async move {
+            hub.serve(async move {
+                let _ = stopped.await;
+            })
+            .await;
+            Ok::<(), ServeError>(())
+        });
+        Hub {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Graceful shutdown; returns what `run` returned.
+    pub async fn stop(mut self) -> Result<(), ServeError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .expect("hub stops in time")
+            .unwrap()
+    }
+
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path).await
+    }
+}
+
+/// A bare HTTP/1.1 GET; returns status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Reads a metric's value from /metrics.
+pub async fn metric(addr: SocketAddr, name: &str) -> f64 {
+    let (_, body) = http_get(addr, "/metrics").await;
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("metric {name} missing"))
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub client_id: String,
+    pub user: String,
+}
+
+impl Client {
+    pub async fn raw(url: &str) -> Client {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        Client {
+            ws,
+            client_id: String::new(),
+            user: String::new(),
+        }
+    }
+
+    /// Connects and joins `roster`; returns the client and the welcome.
+    pub async fn join(
+        url: &str,
+        user: &str,
+        client_id: &str,
+        roster: &str,
+        last_seq: u64,
+    ) -> (Client, ServerMsg) {
+        let mut c = Client::raw(url).await;
+        c.client_id = client_id.into();
+        c.user = user.into();
+        c.send(&ClientMsg::Hello {
+            protocol: PROTOCOL_VERSION.into(),
+            user: user.into(),
+            client_id: client_id.into(),
+            token: None,
+            roster: roster.into(),
+            last_seq,
+        })
+        .await;
+        let welcome = c
+            .recv_until(|m| matches!(m, ServerMsg::Welcome { .. }))
+            .await;
+        (c, welcome)
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        self.send_text(&serde_json::to_string(msg).unwrap()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    /// The next protocol message (pings and pongs skipped).
+    pub async fn recv(&mut self) -> ServerMsg {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message in time")
+                .expect("stream open")
+                .expect("no socket error");
+            match msg {
+                Message::Text(t) => {
+                    return serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}: {t}"));
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// Receives until a message matches, skipping others (presence etc.).
+    pub async fn recv_until(&mut self, pred: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
+        for _ in 0..10_000 {
+            let m = self.recv().await;
+            if pred(&m) {
+                return m;
+            }
+        }
+        panic!("no matching message in 10,000");
+    }
+
+    /// The next answer to a request (ack, rejected, error, history, rosters).
+    pub async fn answer(&mut self) -> ServerMsg {
+        self.recv_until(|m| {
+            !matches!(
+                m,
+                ServerMsg::Change(_) | ServerMsg::Presence(_) | ServerMsg::Left { .. }
+            )
+        })
+        .await
+    }
+
+    pub async fn edit(&mut self, op_id: u64, ops: Vec<rota::domain::Op>) -> ServerMsg {
+        self.send(&ClientMsg::Edit {
+            op_id,
+            ops,
+            note: None,
+        })
+        .await;
+        self.answer().await
+    }
+
+    /// Waits for the close frame; returns its code and reason.
+    pub async fn closed(&mut self) -> (u16, String) {
+        for _ in 0..100_000 {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close in time")
+            {
+                Some(Ok(Message::Close(Some(f)))) => return (f.code.into(), f.reason.to_string()),
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return (0, String::new()),
+                Some(Ok(_)) => continue,
+            }
+        }
+        panic!("no close");
+    }
+}
+
+pub fn d(s: &str) -> rota::domain::Date {
+    s.parse().unwrap()
+}
+
+pub fn set(staff: &str, date: &str, code: Option<&str>, base: u64) -> rota::domain::Op {
+    rota::domain::Op::SetCell {
+        staff: staff.into(),
+        date: d(date),
+        code: code.map(String::from),
+        base,
+    }
+}
+
+/// Ops that give a roster shift codes D, N, OFF and staff s1..=sN.
+pub fn setup_ops(staff: usize) -> Vec<rota::domain::Op> {
+    use rota::domain::{Op, ShiftCode};
+    let mut ops: Vec<Op> = ["D", "N", "OFF"]
+        .iter()
+        .map(|c| Op::PutCode {
+            code: ShiftCode {
+                code: c.to_string(),
+                label: String::new(),
+                colour: String::new(),
+                hours: 8.0,
+                worked: *c != "OFF",
+                start: None,
+                end: None,
+                seq: 0,
+            },
+            base: None,
+        })
+        .collect();
+    for i in 1..=staff {
+        ops.push(Op::AddStaff {
+            id: format!("s{i}"),
+            name: format!("Person {i}"),
+            group: "Nurses".into(),
+            order: None,
+        });
+    }
+    ops
+}
+
+pub fn ack_seq(m: &ServerMsg) -> u64 {
+    match m {
+        ServerMsg::Ack { seq, .. } => *seq,
+        other => panic!("expected ack, got {other:?}"),
+    }
+}
+
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves
+/// no hub behind.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real binary as a hub on an ephemeral port. Returns the child and the
+/// address it printed.
+pub fn spawn_hub_binary(dir: &Path) -> (ChildGuard, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args(["--serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir)
+        .arg("--log-level")
+        .arg("warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("ws://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .parse()
+        .unwrap();
+    (ChildGuard(child), addr)
+}

@@ -1,0 +1,627 @@
+//! The hub against real WebSocket clients on 127.0.0.1 (issue 2's tests).
+
+mod common;
+
+use common::*;
+use futures_util::SinkExt;
+use rota::domain::{ConflictMode, Op};
+use rota::protocol::{ClientMsg, HistoryQuery, MAX_MESSAGE_BYTES, MAX_OPS_PER_BATCH, ServerMsg};
+use rota::server::Config;
+use std::time::Duration;
+
+async fn hub_with_staff(dir: &std::path::Path, staff: usize) -> Hub {
+    let hub = Hub::start(dir).await;
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "c-admin", "default", 0).await;
+    ack_seq(&admin.edit(1, setup_ops(staff)).await);
+    hub
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_reaches_the_other_editor_with_its_seq_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 1).await;
+    let seq = ack_seq(
+        &ann.edit(1, vec![set("s1", "2026-12-01", Some("N"), 0)])
+            .await,
+    );
+    let ServerMsg::Change(cs) = bob.recv_until(|m| matches!(m, ServerMsg::Change(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(cs.seq, seq);
+    assert_eq!(
+        (cs.user.as_str(), cs.client.as_str(), cs.op_id),
+        ("ann", "c-ann", 1)
+    );
+    assert_eq!(
+        cs.changes,
+        vec![rota::domain::Change::Cell {
+            staff: "s1".into(),
+            date: d("2026-12-01"),
+            code: Some("N".into())
+        }]
+    );
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_write_conflicts_and_last_writer_wins_reports_what_it_overwrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    let seq = ack_seq(
+        &ann.edit(1, vec![set("s1", "2026-12-01", Some("D"), 0)])
+            .await,
+    );
+
+    // Bob writes based on the empty cell he saw: refused, with the current value.
+    match bob
+        .edit(1, vec![set("s1", "2026-12-01", Some("N"), 0)])
+        .await
+    {
+        ServerMsg::Rejected {
+            op_id,
+            code,
+            conflicts,
+            ..
+        } => {
+            assert_eq!((op_id, code.as_str()), (1, "conflict"));
+            assert_eq!(conflicts.len(), 1);
+            let c = &conflicts[0];
+            assert_eq!(
+                (c.value.clone(), c.seq, c.user.as_str(), c.base),
+                (serde_json::json!("D"), seq, "ann", 0)
+            );
+            assert!(c.at > 0);
+        }
+        other => panic!("expected conflict, got {other:?}"),
+    }
+
+    // Under last-writer-wins the same stale write is applied and reported.
+    ack_seq(
+        &ann.edit(
+            2,
+            vec![Op::SetConflictMode {
+                mode: ConflictMode::LastWriterWins,
+            }],
+        )
+        .await,
+    );
+    match bob
+        .edit(2, vec![set("s1", "2026-12-01", Some("N"), 0)])
+        .await
+    {
+        ServerMsg::Ack { overwritten, .. } => {
+            assert_eq!(overwritten.len(), 1);
+            assert_eq!(overwritten[0].value, serde_json::json!("D"));
+            assert_eq!(overwritten[0].user, "ann");
+        }
+        other => panic!("expected ack, got {other:?}"),
+    }
+    let (_, welcome) = Client::join(&hub.url(), "eve", "c-eve", "default", 999).await;
+    let ServerMsg::Welcome {
+        snapshot: Some(s), ..
+    } = welcome
+    else {
+        panic!("snapshot expected")
+    };
+    assert!(
+        s.cells
+            .iter()
+            .any(|c| c.0 == "s1" && c.2.as_deref() == Some("N"))
+    );
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_own_unacknowledged_write_never_makes_its_next_one_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    // Both sent before either is answered, both based on "never written".
+    for (op_id, code) in [(1, "D"), (2, "N")] {
+        ann.send(&ClientMsg::Edit {
+            op_id,
+            ops: vec![set("s1", "2026-12-01", Some(code), 0)],
+            note: None,
+        })
+        .await;
+    }
+    let (a1, a2) = (ann.answer().await, ann.answer().await);
+    assert!(ack_seq(&a1) < ack_seq(&a2), "{a1:?} then {a2:?}");
+    ann.send(&ClientMsg::History {
+        query: HistoryQuery {
+            staff: Some("s1".into()),
+            date: Some(d("2026-12-01")),
+            ..Default::default()
+        },
+    })
+    .await;
+    let ServerMsg::History { entries, .. } = ann.answer().await else {
+        panic!("history")
+    };
+    let afters: Vec<_> = entries.iter().map(|e| e.after.clone()).collect();
+    assert_eq!(afters, vec![serde_json::json!("N"), serde_json::json!("D")]);
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_sent_twice_is_answered_the_same_and_applied_once_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let batch = ClientMsg::Edit {
+        op_id: 7,
+        ops: vec![
+            set("s1", "2026-12-01", Some("D"), 0),
+            set("s1", "2026-12-02", Some("N"), 0),
+        ],
+        note: Some("twice".into()),
+    };
+    let rejected = ClientMsg::Edit {
+        op_id: 8,
+        ops: vec![set("s1", "2026-12-03", Some("XX"), 0)],
+        note: None,
+    };
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    ann.send(&batch).await;
+    let first = ann.answer().await;
+    ann.send(&rejected).await;
+    let first_rejection = ann.answer().await;
+    assert!(matches!(first_rejection, ServerMsg::Rejected { .. }));
+    ann.send(&batch).await;
+    assert_eq!(ann.answer().await, first);
+    let seq_after = ack_seq(&first);
+    drop(ann);
+    hub.stop().await.unwrap();
+
+    let hub = Hub::start(dir.path()).await;
+    let (mut ann, welcome) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let ServerMsg::Welcome { seq, .. } = welcome else {
+        unreachable!()
+    };
+    assert_eq!(seq, seq_after);
+    ann.send(&batch).await;
+    assert_eq!(ann.answer().await, first);
+    ann.send(&rejected).await;
+    assert_eq!(ann.answer().await, first_rejection);
+    // Applied once: the log has exactly the two cell writes, the seq is unmoved.
+    ann.send(&ClientMsg::History {
+        query: HistoryQuery {
+            staff: Some("s1".into()),
+            from: Some(d("2026-12-01")),
+            to: Some(d("2026-12-31")),
+            ..Default::default()
+        },
+    })
+    .await;
+    let ServerMsg::History { entries, .. } = ann.answer().await else {
+        panic!("history")
+    };
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e.note.as_deref() == Some("twice")));
+    let (_, welcome) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    let ServerMsg::Welcome { seq, .. } = welcome else {
+        unreachable!()
+    };
+    assert_eq!(seq, seq_after);
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_with_the_last_seq_gets_exactly_the_missed_changes_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 3).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let seen = ack_seq(
+        &ann.edit(1, vec![set("s1", "2026-12-01", Some("D"), 0)])
+            .await,
+    );
+    drop(ann);
+
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    let mut missed = Vec::new();
+    for i in 0..5u64 {
+        let staff = format!("s{}", 1 + i % 3);
+        let date = format!("2026-12-1{i}");
+        missed.push(ack_seq(
+            &bob.edit(i + 1, vec![set(&staff, &date, Some("N"), 0)])
+                .await,
+        ));
+    }
+    let (_, welcome) = Client::join(&hub.url(), "ann", "c-ann", "default", seen).await;
+    let ServerMsg::Welcome {
+        changes: Some(changes),
+        snapshot: None,
+        seq,
+        ..
+    } = welcome
+    else {
+        panic!("expected a delta, got {welcome:?}")
+    };
+    assert_eq!(changes.iter().map(|c| c.seq).collect::<Vec<_>>(), missed);
+    assert_eq!(seq, *missed.last().unwrap());
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.user == "bob" && c.changes.len() == 1)
+    );
+
+    // Up to date: an empty delta. From nothing: everything, from seq 1.
+    let (_, welcome) = Client::join(&hub.url(), "ann", "c-ann", "default", seq).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { changes: Some(ref c), .. } if c.is_empty()));
+    let (_, welcome) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let ServerMsg::Welcome {
+        changes: Some(all), ..
+    } = welcome
+    else {
+        panic!("delta")
+    };
+    assert_eq!(all.first().map(|c| c.seq), Some(1));
+    assert_eq!(all.len() as u64, seq);
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_input_gets_an_error_and_the_hub_goes_on_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut watcher, _) = Client::join(&hub.url(), "wat", "c-wat", "default", 0).await;
+
+    let expect_error = |m: ServerMsg, want: &str| match m {
+        ServerMsg::Error { code, message, .. } => {
+            assert_eq!(code, want, "{message}");
+            assert!(!message.is_empty());
+            message
+        }
+        other => panic!("expected {want} error, got {other:?}"),
+    };
+
+    // Before the handshake.
+    let mut c = Client::raw(&hub.url()).await;
+    c.send_text("{not json").await;
+    expect_error(c.answer().await, "bad_json");
+    c.send_text(r#"{"type":"edit","op_id":1,"ops":[{"op":"set_cell","staff":"s1","date":"2026-12-01","code":"D"}]}"#).await;
+    expect_error(c.answer().await, "not_joined");
+    c.ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+        vec![1u8, 2, 3].into(),
+    ))
+    .await
+    .unwrap();
+    expect_error(c.answer().await, "binary_not_supported");
+    c.send_text(
+        r#"{"type":"hello","protocol":"1.0","user":"x","client_id":"c-x","roster":"no spaces"}"#,
+    )
+    .await;
+    expect_error(c.answer().await, "bad_roster");
+
+    // After it.
+    c.send_text(r#"{"type":"hello","protocol":"1.0","user":"x","client_id":"c-x"}"#)
+        .await;
+    assert!(matches!(c.answer().await, ServerMsg::Welcome { .. }));
+    c.send_text(r#"{"type":"hello","protocol":"1.0","user":"x","client_id":"c-x"}"#)
+        .await;
+    expect_error(c.answer().await, "already_joined");
+    c.send_text("[1,2").await;
+    expect_error(c.answer().await, "bad_json");
+    c.send_text(r#"{"type":"dance"}"#).await;
+    expect_error(c.answer().await, "unknown_type");
+    c.send_text(r#"{"type":"edit","op_id":2,"ops":[{"op":"set_cell","staff":"s1","date":"2026-02-30","code":"D"}]}"#).await;
+    let m = expect_error(c.answer().await, "bad_date");
+    assert!(m.contains("ops[0].date") && m.contains("2026-02-30"), "{m}");
+    c.send_text(r#"{"type":"edit","ops":[]}"#).await;
+    assert!(expect_error(c.answer().await, "bad_message").contains("op_id"));
+    c.ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+        vec![0u8; 10].into(),
+    ))
+    .await
+    .unwrap();
+    expect_error(c.answer().await, "binary_not_supported");
+    c.send_text(&format!(
+        r#"{{"type":"presence","pad":"{}"}}"#,
+        "x".repeat(MAX_MESSAGE_BYTES)
+    ))
+    .await;
+    expect_error(c.answer().await, "too_large");
+    let too_many: Vec<Op> = (0..=MAX_OPS_PER_BATCH)
+        .map(|_| set("s1", "2026-12-01", Some("D"), 0))
+        .collect();
+    c.send(&ClientMsg::Edit {
+        op_id: 3,
+        ops: too_many,
+        note: None,
+    })
+    .await;
+    expect_error(c.answer().await, "too_many_ops");
+    // Unknown staff or code: the batch is rejected, naming each bad op.
+    match c
+        .edit(
+            4,
+            vec![
+                set("ghost", "2026-12-01", Some("D"), 0),
+                set("s1", "2026-12-01", Some("ZZ"), 0),
+            ],
+        )
+        .await
+    {
+        ServerMsg::Rejected { code, problems, .. } => {
+            assert_eq!(code, "invalid");
+            let got: Vec<_> = problems.iter().map(|p| (p.op, p.code.as_str())).collect();
+            assert_eq!(got, vec![(0, "unknown_staff"), (1, "unknown_code")]);
+        }
+        other => panic!("expected rejection, got {other:?}"),
+    }
+
+    // Nothing was stored, and the hub still serves this connection and others.
+    let ok = c.edit(5, vec![set("s1", "2026-12-01", Some("D"), 0)]).await;
+    let seq = ack_seq(&ok);
+    let ServerMsg::Change(cs) = watcher
+        .recv_until(|m| matches!(m, ServerMsg::Change(_)))
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(cs.seq, seq);
+    assert_eq!(seq, 2, "only the setup and the good edit were stored");
+    let (status, _) = hub.http_get("/health").await;
+    assert_eq!(status, 200);
+    assert!(metric(hub.addr, "rota_protocol_errors_total").await >= 12.0);
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_major_version_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let mut c = Client::raw(&hub.url()).await;
+    c.send_text(r#"{"type":"hello","protocol":"2.0","user":"x","client_id":"c-x"}"#)
+        .await;
+    match c.answer().await {
+        ServerMsg::Error { code, message, .. } => {
+            assert_eq!(code, "unsupported_version");
+            assert!(
+                message.contains("2.0") && message.contains("1.0"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.closed().await.0, 1002);
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_does_not_hold_up_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.outbound_queue = 16;
+    config.write_timeout = Duration::from_secs(2);
+    let hub = Hub::start_with(config).await;
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "c-admin", "default", 0).await;
+    ack_seq(&admin.edit(1, setup_ops(20)).await);
+
+    // Joins, then never reads again.
+    let (stuck, _) = Client::join(&hub.url(), "stuck", "c-stuck", "default", 0).await;
+    let (mut reader, _) = Client::join(&hub.url(), "reader", "c-reader", "default", 0).await;
+    let (mut writer, _) = Client::join(&hub.url(), "writer", "c-writer", "default", 0).await;
+
+    // Large batches fill the stuck socket's buffers quickly (~40 KB each).
+    let batches = 300u64;
+    let mut sent = Vec::new();
+    for b in 0..batches {
+        let code = if b % 2 == 0 { "D" } else { "N" };
+        let ops: Vec<Op> = (0..500)
+            .map(|i| {
+                set(
+                    &format!("s{}", 1 + i % 20),
+                    &format!("2027-{:02}-{:02}", 1 + (i / 20) % 12, 1 + i / 240),
+                    Some(code),
+                    0,
+                )
+            })
+            .collect();
+        writer
+            .send(&ClientMsg::Edit {
+                op_id: b + 1,
+                ops,
+                note: None,
+            })
+            .await;
+        sent.push(ack_seq(&writer.answer().await));
+        // The reader keeps up as it goes.
+        let ServerMsg::Change(cs) = reader
+            .recv_until(|m| matches!(m, ServerMsg::Change(_)))
+            .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(cs.seq, *sent.last().unwrap());
+    }
+    // The stuck one was cut loose: reading at last, it finds its stream ends
+    // (with a close frame, when the hub could still get one through).
+    let mut stuck = stuck;
+    let (code, _) = stuck.closed().await;
+    assert!(
+        code == 0 || code == rota::protocol::close::OUTBOUND_OVERFLOW,
+        "closed with {code}"
+    );
+    assert!(metric(hub.addr, "rota_broadcast_queue_drops_total").await >= 1.0);
+    drop(stuck);
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_relayed_and_departures_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "ward", 0).await;
+    let (mut bob, welcome) = Client::join(&hub.url(), "bob", "c-bob", "ward", 0).await;
+    let ServerMsg::Welcome {
+        presence,
+        session: bob_session,
+        ..
+    } = welcome
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        presence.iter().map(|p| p.user.as_str()).collect::<Vec<_>>(),
+        vec!["ann"]
+    );
+    bob.send(&ClientMsg::Presence {
+        cursor: Some(rota::protocol::Cursor {
+            staff: "s1".into(),
+            date: d("2026-12-03"),
+        }),
+    })
+    .await;
+    let m = ann
+        .recv_until(|m| matches!(m, ServerMsg::Presence(p) if p.cursor.is_some()))
+        .await;
+    let ServerMsg::Presence(p) = m else {
+        unreachable!()
+    };
+    assert_eq!((p.user.as_str(), p.session), ("bob", bob_session));
+    drop(bob);
+    let m = ann
+        .recv_until(|m| matches!(m, ServerMsg::Left { .. }))
+        .await;
+    assert_eq!(
+        m,
+        ServerMsg::Left {
+            session: bob_session,
+            user: "bob".into()
+        }
+    );
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rosters_are_separate_listed_and_created_by_their_first_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (mut a, welcome) = Client::join(&hub.url(), "ann", "c-ann", "ward-a", 0).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { seq: 0, .. }));
+    a.send(&ClientMsg::ListRosters {}).await;
+    assert_eq!(a.answer().await, ServerMsg::Rosters { rosters: vec![] });
+    ack_seq(&a.edit(1, setup_ops(2)).await);
+    let (mut b, _) = Client::join(&hub.url(), "bob", "c-bob", "ward-b", 0).await;
+    ack_seq(&b.edit(1, setup_ops(3)).await);
+    a.send(&ClientMsg::ListRosters {}).await;
+    let ServerMsg::Rosters { rosters } = a.answer().await else {
+        panic!()
+    };
+    let got: Vec<_> = rosters
+        .iter()
+        .map(|r| (r.name.as_str(), r.seq, r.staff))
+        .collect();
+    assert_eq!(got, vec![("ward-a", 1, 2), ("ward-b", 1, 3)]);
+    let (status, body) = hub.http_get("/health").await;
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["rosters"], 2);
+    assert_eq!(health["status"], "ok");
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    for i in 0..7u64 {
+        let code = if i % 2 == 0 { "D" } else { "N" };
+        ack_seq(
+            &ann.edit(i + 1, vec![set("s1", "2026-12-01", Some(code), 0)])
+                .await,
+        );
+    }
+    let mut seqs = Vec::new();
+    let mut before = None;
+    for _ in 0..10 {
+        ann.send(&ClientMsg::History {
+            query: HistoryQuery {
+                staff: Some("s1".into()),
+                date: Some(d("2026-12-01")),
+                before: before.clone(),
+                limit: Some(3),
+                ..Default::default()
+            },
+        })
+        .await;
+        let ServerMsg::History { entries, next } = ann.answer().await else {
+            panic!()
+        };
+        seqs.extend(entries.iter().map(|e| e.seq));
+        before = next;
+        if before.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seqs, (2..=8).rev().collect::<Vec<u64>>());
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_commits_and_closes_every_editor_normally() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let seq = ack_seq(
+        &ann.edit(1, vec![set("s1", "2026-12-01", Some("D"), 0)])
+            .await,
+    );
+    let url = hub.url();
+    let stopping = tokio::spawn(hub.stop());
+    let (code, reason) = ann.closed().await;
+    assert_eq!(code, 1000, "{reason}");
+    stopping.await.unwrap().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    assert_ne!(hub.url(), "", "{url}");
+    let (_, welcome) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { seq: s, .. } if s == seq));
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_hub_on_the_same_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = rota::server::run(
+        listener,
+        Config::new(dir.path().to_path_buf()),
+        std::future::pending::<()>(),
+    )
+    .await
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("in use by another rota hub"), "{msg}");
+    assert!(msg.contains(&hub.addr.to_string()), "{msg}");
+    hub.stop().await.unwrap();
+    // Once the first is gone, the dir is free again.
+    let hub = Hub::start(dir.path()).await;
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_endpoints_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (status, body) = hub.http_get("/metrics").await;
+    assert_eq!(status, 200);
+    for name in [
+        "rota_connections",
+        "rota_edits_accepted_total",
+        "rota_conflicts_total",
+        "rota_broadcast_queue_drops_total",
+        "rota_commit_batch_size_bucket",
+        "rota_commit_seconds_count",
+    ] {
+        assert!(body.contains(name), "{name} missing");
+    }
+    assert_eq!(hub.http_get("/nowhere").await.0, 404);
+    assert_eq!(hub.http_get("/ws").await.0, 426);
+    hub.stop().await.unwrap();
+}
