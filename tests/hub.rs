@@ -625,3 +625,122 @@ async fn http_endpoints_answer() {
     assert_eq!(hub.http_get("/ws").await.0, 426);
     hub.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.idle_timeout = Duration::from_millis(600);
+    config.ping_interval = Duration::from_millis(200);
+    let hub = Hub::start_with(config).await;
+    // A raw socket that upgrades and then never answers a ping: only
+    // collects what the hub sends until the hub hangs up.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    tcp.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut bytes))
+        .await
+        .expect("hub hangs up")
+        .ok();
+    assert!(bytes.starts_with(b"HTTP/1.1 101"));
+    // An unmasked close frame: 0x88, length, then the status code 4010.
+    let code = rota::protocol::close::IDLE.to_be_bytes();
+    let closed = bytes.windows(4).any(|w| w[0] == 0x88 && w[2..] == code);
+    assert!(closed, "no 4010 close frame in {bytes:?}");
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_changes_are_versioned_logged_and_broadcast_and_removal_keeps_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    ack_seq(
+        &ann.edit(1, vec![set("s2", "2026-12-01", Some("D"), 0)])
+            .await,
+    );
+    let rename = Op::UpdateStaff {
+        id: "s2".into(),
+        name: Some("Sam Jones".into()),
+        group: Some("Porters".into()),
+        order: Some(0),
+        base: Some(1),
+    };
+    let seq = ack_seq(&ann.edit(2, vec![rename]).await);
+    let ServerMsg::Change(cs) = bob
+        .recv_until(|m| matches!(m, ServerMsg::Change(c) if c.seq == seq))
+        .await
+    else {
+        unreachable!()
+    };
+    let rota::domain::Change::Staff { staff } = &cs.changes[0] else {
+        panic!("{cs:?}")
+    };
+    assert_eq!(
+        (
+            staff.name.as_str(),
+            staff.group.as_str(),
+            staff.order,
+            staff.seq
+        ),
+        ("Sam Jones", "Porters", 0, seq)
+    );
+
+    // A second rename based on the old version conflicts.
+    let stale = Op::UpdateStaff {
+        id: "s2".into(),
+        name: Some("Samuel".into()),
+        group: None,
+        order: None,
+        base: Some(1),
+    };
+    assert!(
+        matches!(bob.edit(1, vec![stale]).await, ServerMsg::Rejected { ref code, .. } if code == "conflict")
+    );
+
+    ack_seq(
+        &ann.edit(
+            3,
+            vec![Op::RemoveStaff {
+                id: "s2".into(),
+                base: None,
+            }],
+        )
+        .await,
+    );
+    let (_, welcome) = Client::join(&hub.url(), "eve", "c-eve", "default", 9_999).await;
+    let ServerMsg::Welcome {
+        snapshot: Some(snap),
+        ..
+    } = welcome
+    else {
+        panic!()
+    };
+    let s2 = snap.staff.iter().find(|s| s.id == "s2").unwrap();
+    assert!(!s2.active);
+    assert!(
+        snap.cells
+            .iter()
+            .any(|c| c.0 == "s2" && c.2.as_deref() == Some("D"))
+    );
+    ann.send(&ClientMsg::History {
+        query: HistoryQuery {
+            staff: Some("s2".into()),
+            ..Default::default()
+        },
+    })
+    .await;
+    let ServerMsg::History { entries, .. } = ann.answer().await else {
+        panic!()
+    };
+    let kinds: Vec<_> = entries.iter().map(|e| e.entity.as_str()).collect();
+    assert_eq!(kinds, vec!["staff", "staff", "cell", "staff"]);
+    hub.stop().await.unwrap();
+}
