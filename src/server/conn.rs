@@ -137,10 +137,26 @@ impl Conn {
         }
     }
 
-    /// Sends one message within the write timeout. `Err(None)` means the
-    /// socket is gone or stuck: close without ceremony.
+    /// Sends one message within the write timeout.
     async fn send(&mut self, msg: Message) -> Result<(), Option<Ending>> {
-        match tokio::time::timeout(self.config.write_timeout, self.ws.send(msg)).await {
+        self.write_all(std::iter::once(msg)).await
+    }
+
+    /// Writes messages with one flush, all within the write timeout.
+    /// `Err(None)` means the socket is gone: close without ceremony; a
+    /// timeout means the editor is not reading and is cut loose.
+    async fn write_all(
+        &mut self,
+        msgs: impl IntoIterator<Item = Message>,
+    ) -> Result<(), Option<Ending>> {
+        let ws = &mut self.ws;
+        let write = async {
+            for m in msgs {
+                ws.feed(m).await?;
+            }
+            ws.flush().await
+        };
+        match tokio::time::timeout(self.config.write_timeout, write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(None),
             Err(_) => {
@@ -200,23 +216,7 @@ impl Conn {
                 _ => break,
             }
         }
-        let write = async {
-            for f in frames {
-                self.ws.feed(Message::Text(f)).await?;
-            }
-            self.ws.flush().await
-        };
-        match tokio::time::timeout(self.config.write_timeout, write).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(None),
-            Err(_) => {
-                Metrics::inc(&self.shared.metrics.broadcast_drops);
-                Err(Some(Ending(
-                    close::OUTBOUND_OVERFLOW,
-                    "write timed out: client not reading".into(),
-                )))
-            }
-        }
+        self.write_all(frames.into_iter().map(Message::Text)).await
     }
 
     async fn keepalive(&mut self) -> Result<(), Option<Ending>> {

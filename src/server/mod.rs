@@ -244,10 +244,6 @@ impl Hub {
         })
     }
 
-    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
-        self.listener.local_addr().ok()
-    }
-
     /// Serves until `shutdown` resolves, then shuts down gracefully.
     pub async fn serve(self, shutdown: impl Future) {
         let Hub {
