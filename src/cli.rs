@@ -37,6 +37,11 @@ pub struct Cli {
     /// Seconds of silence after which the hub closes an editor's connection.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
+
+    /// Cap the hub's database at this many MiB; edits past it are refused
+    /// (storage_failed) and nothing stored is harmed. Default: no cap.
+    #[arg(long, value_name = "MIB")]
+    pub max_db_mb: Option<u64>,
 }
 
 /// The platform's data dir for rota, e.g. ~/.local/share/rota on Linux.
@@ -77,6 +82,7 @@ pub async fn serve(cli: &Cli) -> i32 {
     let mut config = Config::new(data_dir.clone());
     config.max_connections = cli.max_connections.max(1);
     config.idle_timeout = Duration::from_secs(cli.idle_timeout.max(1));
+    config.max_db_bytes = cli.max_db_mb.map(|mb| mb.saturating_mul(1 << 20));
     config.ping_interval = config
         .ping_interval
         .min(config.idle_timeout / 2)

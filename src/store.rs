@@ -130,6 +130,17 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Caps the database at about `bytes`: a write past it fails (as on a full
+    /// disk) and its whole group is refused, leaving what is stored intact.
+    pub fn set_max_bytes(&self, bytes: u64) -> Result<()> {
+        let page: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let pages = (bytes / page.max(512) as u64).max(1) as i64;
+        self.conn.pragma_update(None, "max_page_count", pages)?;
+        Ok(())
+    }
+
     pub fn group(&mut self) -> Result<Group<'_>> {
         Ok(Group {
             tx: self

@@ -744,3 +744,116 @@ async fn staff_changes_are_versioned_logged_and_broadcast_and_removal_keeps_hist
     assert_eq!(kinds, vec!["staff", "staff", "cell", "staff"]);
     hub.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_editors_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 20).await;
+    let (clients, per_client) = (20u64, 50u64);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let url = hub.url();
+        tasks.push(tokio::spawn(async move {
+            let (mut cl, _) = Client::join(&url, "u", &format!("c{c}"), "default", 0).await;
+            // Pipelined: all sent, then all answers read.
+            for i in 0..per_client {
+                let date = format!("2027-{:02}-{:02}", 1 + i / 28, 1 + i % 28);
+                cl.send(&ClientMsg::Edit {
+                    op_id: i + 1,
+                    ops: vec![set(&format!("s{}", c + 1), &date, Some("D"), 0)],
+                    note: None,
+                })
+                .await;
+            }
+            for _ in 0..per_client {
+                ack_seq(&cl.answer().await);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let edits = clients * per_client + 1;
+    let commits = metric(hub.addr, "rota_commit_batch_size_count").await as u64;
+    let accepted = metric(hub.addr, "rota_edits_accepted_total").await as u64;
+    assert_eq!(accepted, edits);
+    assert!(
+        commits < edits,
+        "{commits} commits for {edits} edits: no group commit"
+    );
+    hub.stop().await.unwrap();
+}
+
+/// Batch `b` of 400 distinct cells over 30 staff.
+fn fill_batch(b: u64) -> Vec<Op> {
+    (0..400u64)
+        .map(|i| {
+            let day = b * 400 + i;
+            let date = format!(
+                "{}-{:02}-{:02}",
+                2030 + day / 336,
+                1 + (day / 28) % 12,
+                1 + day % 28
+            );
+            set(&format!("s{}", 1 + i % 30), &date, Some("N"), 0)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_refuses_the_batch_and_harms_nothing_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.max_db_bytes = Some(256 * 1024);
+    let hub = Hub::start_with(config).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    ack_seq(&ann.edit(1, setup_ops(30)).await);
+    // Fill until the store refuses: 400 cells a batch.
+    let mut acked = Vec::new();
+    let mut failed = None;
+    for b in 0..200u64 {
+        match ann.edit(b + 2, fill_batch(b)).await {
+            ServerMsg::Ack { seq, .. } => acked.push(seq),
+            ServerMsg::Error { code, op_id, .. } => {
+                assert_eq!((code.as_str(), op_id), ("storage_failed", Some(b + 2)));
+                failed = Some(b + 2);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let failed = failed.expect("the cap was never reached");
+    let last = *acked.last().unwrap();
+    // The refused batch left no trace; everything acknowledged is there.
+    let (_, welcome) = Client::join(&hub.url(), "bob", "c-bob", "default", 999_999).await;
+    let ServerMsg::Welcome {
+        seq,
+        snapshot: Some(before),
+        ..
+    } = welcome
+    else {
+        panic!()
+    };
+    assert_eq!(seq, last);
+    assert_eq!(before.cells.len(), acked.len() * 400);
+    assert!(before.cells.iter().all(|c| c.3 <= last));
+    hub.stop().await.unwrap();
+
+    // Without the cap: the same roster, and the refused batch (same op id,
+    // never answered) now applies whole.
+    let hub = Hub::start(dir.path()).await;
+    let (mut ann, welcome) = Client::join(&hub.url(), "ann", "c-ann", "default", 999_999).await;
+    let ServerMsg::Welcome {
+        snapshot: Some(after),
+        ..
+    } = welcome
+    else {
+        panic!()
+    };
+    assert_eq!(after, before);
+    assert_eq!(
+        ack_seq(&ann.edit(failed, fill_batch(failed - 2)).await),
+        last + 1
+    );
+    hub.stop().await.unwrap();
+}

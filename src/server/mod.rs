@@ -51,6 +51,9 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Most edit batches in one group commit.
     pub max_group: usize,
+    /// Cap on the store's size; writes past it are refused with
+    /// `storage_failed` as on a full disk. None: no cap.
+    pub max_db_bytes: Option<u64>,
 }
 
 impl Config {
@@ -63,6 +66,7 @@ impl Config {
             write_timeout: Duration::from_secs(10),
             outbound_queue: 1024,
             max_group: 1024,
+            max_db_bytes: None,
         }
     }
 }
@@ -214,6 +218,9 @@ impl Hub {
         let lock = DataDirLock::acquire(&config.data_dir, &addr.to_string())?;
         let store = crate::store::Store::open(&config.data_dir.join(STORE_FILE))
             .map_err(ServeError::Store)?;
+        if let Some(bytes) = config.max_db_bytes {
+            store.set_max_bytes(bytes).map_err(ServeError::Store)?;
+        }
         let shared = Arc::new(Shared::new());
         let writer = writer::Writer::new(
             store,
