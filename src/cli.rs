@@ -38,6 +38,12 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
 
+    /// Batches an editor may fall behind on its roster before the hub closes
+    /// it (it then reconnects and catches up). Memory: up to this many recent
+    /// batches are kept per roster.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub outbound_queue: usize,
+
     /// Cap the hub's database at this many MiB; edits past it are refused
     /// (storage_failed) and nothing stored is harmed. Default: no cap.
     #[arg(long, value_name = "MIB")]
@@ -82,6 +88,7 @@ pub async fn serve(cli: &Cli) -> i32 {
     let mut config = Config::new(data_dir.clone());
     config.max_connections = cli.max_connections.max(1);
     config.idle_timeout = Duration::from_secs(cli.idle_timeout.max(1));
+    config.outbound_queue = cli.outbound_queue.max(16);
     config.max_db_bytes = cli.max_db_mb.map(|mb| mb.saturating_mul(1 << 20));
     config.ping_interval = config
         .ping_interval

@@ -64,7 +64,7 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             ping_interval: Duration::from_secs(20),
             write_timeout: Duration::from_secs(10),
-            outbound_queue: 1024,
+            outbound_queue: 4096,
             max_group: 1024,
             max_db_bytes: None,
         }
