@@ -171,13 +171,10 @@ impl Writer {
     }
 
     fn join(&mut self, name: &str, last_seq: Seq) -> Result<Joined, StoreError> {
-        if !self.rosters.contains_key(name) {
-            let roster = self.store.load_roster(name)?;
-            self.insert_slot(roster);
-        }
-        let Some(slot) = self.rosters.get(name) else {
-            return Err(StoreError::Corrupt(format!("roster `{name}` vanished")));
-        };
+        let store = &self.store;
+        let slot = slot_of(&mut self.rosters, self.queue, name, || {
+            store.load_roster(name)
+        })?;
         let seq = slot.roster.seq();
         let events = slot.events.subscribe();
         let publish = slot.events.clone();
@@ -201,12 +198,6 @@ impl Writer {
             events,
             publish,
         })
-    }
-
-    fn insert_slot(&mut self, roster: Roster) {
-        let (events, _) = broadcast::channel(self.queue);
-        self.rosters
-            .insert(roster.name().to_string(), Slot { roster, events });
     }
 
     /// Applies and commits a group of edits, then answers and broadcasts.
@@ -297,18 +288,12 @@ fn apply_edit(
         Metrics::inc(&metrics.replays);
         return Ok(Outcome::Direct(e.reply.clone(), answer.into()));
     }
-    if !rosters.contains_key(&e.roster) {
-        let roster = crate::store::load_roster_in(group, &e.roster)?;
-        let (events, _) = broadcast::channel(queue);
-        rosters.insert(e.roster.clone(), Slot { roster, events });
+    let slot = slot_of(rosters, queue, &e.roster, || {
+        crate::store::load_roster_in(group, &e.roster)
+    })?;
+    if !touched.contains(&e.roster) {
+        touched.insert(e.roster.clone());
     }
-    let Some(slot) = rosters.get_mut(&e.roster) else {
-        return Err(StoreError::Corrupt(format!(
-            "roster `{}` vanished",
-            e.roster
-        )));
-    };
-    touched.insert(e.roster.clone());
     match slot.roster.apply_batch(&e.ops, &e.author, at) {
         Ok(applied) => {
             group.put_applied(
@@ -342,6 +327,29 @@ fn apply_edit(
             Ok(Outcome::Direct(e.reply.clone(), answer.into()))
         }
     }
+}
+
+/// A roster's slot, loaded with `load` (and given its broadcast ring) on
+/// first use.
+fn slot_of<'a>(
+    rosters: &'a mut HashMap<String, Slot>,
+    queue: usize,
+    name: &str,
+    load: impl FnOnce() -> Result<Roster, StoreError>,
+) -> Result<&'a mut Slot, StoreError> {
+    if !rosters.contains_key(name) {
+        let (events, _) = broadcast::channel(queue);
+        rosters.insert(
+            name.to_string(),
+            Slot {
+                roster: load()?,
+                events,
+            },
+        );
+    }
+    rosters
+        .get_mut(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("roster `{name}` vanished")))
 }
 
 fn committed_outcome(e: &Edit, applied: Applied, ack: String, at: i64) -> Outcome {
