@@ -857,3 +857,49 @@ async fn a_failed_commit_refuses_the_batch_and_harms_nothing_stored() {
     );
     hub.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_snapshots_and_changes_arrive_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 20).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    let batch = |year: u64| -> Vec<Op> {
+        (0..10_000u64)
+            .map(|i| {
+                let date = format!(
+                    "{}-{:02}-{:02}",
+                    year + i / 6720,
+                    1 + (i / 560) % 12,
+                    1 + (i / 20) % 28
+                );
+                set(
+                    &format!("s{}", 1 + i % 20),
+                    &date,
+                    Some(if i % 2 == 0 { "D" } else { "N" }),
+                    0,
+                )
+            })
+            .collect()
+    };
+    for (op_id, year) in [(1, 2030), (2, 2040)] {
+        let seq = ack_seq(&ann.edit(op_id, batch(year)).await);
+        let ServerMsg::Change(cs) = bob
+            .recv_until(|m| matches!(m, ServerMsg::Change(c) if c.seq == seq))
+            .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(cs.changes.len(), 10_000);
+    }
+    let (_, welcome) = Client::join(&hub.url(), "eve", "c-eve", "default", 999_999).await;
+    let ServerMsg::Welcome {
+        snapshot: Some(snap),
+        ..
+    } = welcome
+    else {
+        panic!()
+    };
+    assert_eq!(snap.cells.len(), 20_000);
+    hub.stop().await.unwrap();
+}

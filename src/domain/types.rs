@@ -397,6 +397,7 @@ pub fn check_roster_name(name: &str) -> Result<(), String> {
 /// Checks a time of day written `HH:MM`.
 pub fn check_time(what: &str, t: &str) -> Result<(), String> {
     let ok = t.len() == 5
+        && t.is_ascii()
         && t.as_bytes()[2] == b':'
         && t[..2].parse::<u8>().is_ok_and(|h| h < 24)
         && t[3..].parse::<u8>().is_ok_and(|m| m < 60);

@@ -18,8 +18,10 @@ use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -28,6 +30,10 @@ const MAX_ERRORS_PER_WINDOW: u32 = 50;
 const ERROR_WINDOW: Duration = Duration::from_secs(10);
 /// Most queued broadcast frames forwarded before one flush.
 const FORWARD_BATCH: usize = 64;
+/// Most editors a welcome lists as present (those with a cursor first).
+const MAX_PRESENCE_LISTED: usize = 200;
+/// Text messages larger than this go out as fragments of this size.
+const FRAGMENT: usize = 4 * 1024;
 /// How long shutdown waits for this connection's unanswered edits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -101,6 +107,34 @@ pub async fn serve(
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Sends a large text message as continuation frames of [`FRAGMENT`] bytes,
+/// each flushed before the next. The WebSocket layer's write buffer keeps the
+/// capacity of the largest frame it ever held, so without this every editor
+/// that once received a big snapshot would pin that much memory for good.
+async fn send_fragmented(
+    ws: &mut Ws,
+    text: Utf8Bytes,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let bytes = Bytes::from(text);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + FRAGMENT).min(bytes.len());
+        let opcode = if start == 0 {
+            Data::Text
+        } else {
+            Data::Continue
+        };
+        let frame = Frame::message(
+            bytes.slice(start..end),
+            OpCode::Data(opcode),
+            end == bytes.len(),
+        );
+        ws.send(Message::Frame(frame)).await?;
+        start = end;
+    }
+    Ok(())
+}
+
 async fn next_event(member: &mut Option<Member>) -> Result<Event, broadcast::error::RecvError> {
     match member {
         Some(m) => m.events.recv().await,
@@ -152,7 +186,10 @@ impl Conn {
         let ws = &mut self.ws;
         let write = async {
             for m in msgs {
-                ws.feed(m).await?;
+                match m {
+                    Message::Text(t) if t.len() > FRAGMENT => send_fragmented(ws, t).await?,
+                    m => ws.feed(m).await?,
+                }
             }
             ws.flush().await
         };
@@ -410,8 +447,8 @@ impl Conn {
             user: user.clone(),
             cursor: None,
         };
-        let presence = self.shared.presence_of(&roster);
-        self.shared.set_presence(&roster, me.clone());
+        let presence = self.shared.presence_of(&roster, MAX_PRESENCE_LISTED);
+        self.shared.set_presence(&roster, me);
         let welcome = protocol::encode(&ServerMsg::Welcome {
             protocol: protocol::PROTOCOL_VERSION.into(),
             roster: roster.clone(),
@@ -422,11 +459,9 @@ impl Conn {
             presence,
             limits: Limits::current(),
         });
-        let frame = protocol::encode(&ServerMsg::Presence(me)).into();
-        let _ = joined.publish.send(Event::Presence {
-            session: self.session,
-            frame,
-        });
+        // Joining is not announced: with N editors on a roster that costs N^2
+        // frames. Others learn of this editor from its first cursor, or from
+        // the presence list in their own welcome.
         self.member = Some(Member {
             roster,
             author: Author {

@@ -127,12 +127,17 @@ impl Shared {
         }
     }
 
-    fn presence_of(&self, roster: &str) -> Vec<PresenceInfo> {
-        self.presence
-            .lock()
-            .ok()
-            .and_then(|p| p.get(roster).map(|r| r.values().cloned().collect()))
-            .unwrap_or_default()
+    /// Up to `max` editors present on a roster, those with a cursor first.
+    fn presence_of(&self, roster: &str, max: usize) -> Vec<PresenceInfo> {
+        let Ok(p) = self.presence.lock() else {
+            return Vec::new();
+        };
+        let Some(r) = p.get(roster) else {
+            return Vec::new();
+        };
+        let with_cursor = r.values().filter(|i| i.cursor.is_some());
+        let without = r.values().filter(|i| i.cursor.is_none());
+        with_cursor.chain(without).take(max).cloned().collect()
     }
 
     fn health_json(&self) -> String {
