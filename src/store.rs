@@ -288,16 +288,6 @@ impl Store {
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
-
-    /// Number of rows in the change log of a roster (for tests and checks).
-    pub fn change_count(&self, roster: &str) -> Result<u64> {
-        let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM changes WHERE roster = ?1",
-            [roster],
-            |r| r.get(0),
-        )?;
-        Ok(n as u64)
-    }
 }
 
 impl Group<'_> {
@@ -417,7 +407,7 @@ impl Group<'_> {
 }
 
 fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
-    let mut roster = Roster::new(name);
+    let mut roster = Roster::default();
     let seq: Option<i64> = conn
         .query_row("SELECT seq FROM rosters WHERE name = ?1", [name], |r| {
             r.get(0)

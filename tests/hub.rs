@@ -599,7 +599,14 @@ async fn a_second_hub_on_the_same_dir_is_refused() {
     let msg = err.to_string();
     assert!(msg.contains("in use by another rota hub"), "{msg}");
     assert!(msg.contains(&hub.addr.to_string()), "{msg}");
+    // An editor can find the running hub through the lock.
+    let holder = rota::server::lock::holder(dir.path()).expect("a holder");
+    assert_eq!(
+        (holder.addr, holder.pid),
+        (hub.addr.to_string(), std::process::id())
+    );
     hub.stop().await.unwrap();
+    assert_eq!(rota::server::lock::holder(dir.path()), None);
     // Once the first is gone, the dir is free again.
     let hub = Hub::start(dir.path()).await;
     hub.stop().await.unwrap();

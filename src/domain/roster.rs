@@ -83,7 +83,6 @@ struct Batch<'a> {
 
 #[derive(Clone, Debug)]
 pub struct Roster {
-    name: String,
     seq: Seq,
     settings: Entry<Settings>,
     staff: BTreeMap<String, Entry<Staff>>,
@@ -91,6 +90,24 @@ pub struct Roster {
     rules: BTreeMap<String, Entry<Rule>>,
     cells: HashMap<String, BTreeMap<Date, CellEntry>>,
     cell_count: usize,
+}
+
+/// An empty roster: what a roster that was never written looks like.
+impl Default for Roster {
+    fn default() -> Roster {
+        Roster {
+            seq: 0,
+            settings: Entry {
+                value: Settings::default(),
+                stamp: Stamp::none(),
+            },
+            staff: BTreeMap::new(),
+            codes: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            cells: HashMap::new(),
+            cell_count: 0,
+        }
+    }
 }
 
 const MAX_NAME: usize = 200;
@@ -115,26 +132,6 @@ fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 }
 
 impl Roster {
-    /// An empty roster: what a roster that was never written looks like.
-    pub fn new(name: &str) -> Roster {
-        Roster {
-            name: name.to_string(),
-            seq: 0,
-            settings: Entry {
-                value: Settings::default(),
-                stamp: Stamp::none(),
-            },
-            staff: BTreeMap::new(),
-            codes: BTreeMap::new(),
-            rules: BTreeMap::new(),
-            cells: HashMap::new(),
-            cell_count: 0,
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
     pub fn seq(&self) -> Seq {
         self.seq
     }
@@ -156,21 +153,11 @@ impl Roster {
         v.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
         v
     }
-    pub fn staff_member(&self, id: &str) -> Option<Staff> {
-        self.staff
-            .get(id)
-            .map(|e| with_seq(&e.value, e.stamp.seq, |s, q| s.seq = q))
-    }
     pub fn codes(&self) -> Vec<ShiftCode> {
         self.codes
             .values()
             .map(|e| with_seq(&e.value, e.stamp.seq, |c, q| c.seq = q))
             .collect()
-    }
-    pub fn code(&self, code: &str) -> Option<ShiftCode> {
-        self.codes
-            .get(code)
-            .map(|e| with_seq(&e.value, e.stamp.seq, |c, q| c.seq = q))
     }
     pub fn rules(&self) -> Vec<Rule> {
         self.rules
@@ -922,7 +909,7 @@ mod tests {
         }
     }
     fn setup() -> Roster {
-        let mut r = Roster::new("default");
+        let mut r = Roster::default();
         let ops = vec![
             Op::PutCode {
                 code: code("D"),

@@ -10,16 +10,6 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date(pub chrono::NaiveDate);
 
-impl Date {
-    pub fn weekday(self) -> chrono::Weekday {
-        chrono::Datelike::weekday(&self.0)
-    }
-    /// The next calendar day, or `None` past the end of the calendar.
-    pub fn succ(self) -> Option<Date> {
-        self.0.succ_opt().map(Date)
-    }
-}
-
 impl FromStr for Date {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
