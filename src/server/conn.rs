@@ -145,10 +145,12 @@ async fn next_event(member: &mut Option<Member>) -> Result<Event, broadcast::err
 impl Conn {
     async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> Option<Ending> {
         let mut ticker = tokio::time::interval(self.config.ping_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
+            // Not biased: under a steady stream of broadcasts this editor's
+            // own frames (and pongs) must still be read.
             let step = tokio::select! {
-                biased;
                 _ = shutdown.changed() => return self.finish_for_shutdown().await,
                 ev = next_event(&mut self.member) => self.forward(ev).await,
                 Some(frame) = self.direct_rx.recv() => {
