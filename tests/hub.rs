@@ -910,3 +910,131 @@ async fn large_snapshots_and_changes_arrive_whole() {
     assert_eq!(snap.cells.len(), 20_000);
     hub.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_rules_and_settings_travel_like_cells_live_in_catch_up_and_across_restarts() {
+    use rota::domain::{LimitMeasure, Rule, RuleKind, ShiftCode};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let (mut bob, welcome) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    let ServerMsg::Welcome { seq: start, .. } = welcome else {
+        unreachable!()
+    };
+    let early = ShiftCode {
+        code: "E".into(),
+        label: "Early".into(),
+        colour: "#ff9800".into(),
+        hours: 7.5,
+        worked: true,
+        start: Some("07:00".into()),
+        end: Some("14:30".into()),
+        seq: 0,
+    };
+    let rule = |id: &str, kind: RuleKind| Op::PutRule {
+        rule: Rule {
+            id: id.into(),
+            kind,
+            seq: 0,
+        },
+        base: None,
+    };
+    let batches = vec![
+        vec![Op::PutCode {
+            code: early,
+            base: None,
+        }],
+        vec![
+            rule(
+                "no-n-e",
+                RuleKind::ForbiddenSequence {
+                    first: "N".into(),
+                    then: "E".into(),
+                },
+            ),
+            rule(
+                "cover-e",
+                RuleKind::Staffing {
+                    code: "E".into(),
+                    min: 1,
+                    max: Some(2),
+                    weekdays: vec![chrono::Weekday::Mon],
+                    group: Some("Nurses".into()),
+                    from: Some(d("2026-12-01")),
+                    to: Some(d("2026-12-31")),
+                },
+            ),
+            rule(
+                "max-run",
+                RuleKind::Limit {
+                    measure: LimitMeasure::ConsecutiveWorked,
+                    min: None,
+                    max: Some(5.0),
+                    period_days: Some(28),
+                    code: None,
+                    staff: Some("s1".into()),
+                    group: None,
+                },
+            ),
+        ],
+        vec![Op::SetConflictMode {
+            mode: ConflictMode::LastWriterWins,
+        }],
+        vec![
+            Op::RemoveRule {
+                id: "cover-e".into(),
+                base: None,
+            },
+            Op::RemoveCode {
+                code: "OFF".into(),
+                base: None,
+            },
+        ],
+    ];
+    let mut live = Vec::new();
+    for (i, ops) in batches.into_iter().enumerate() {
+        let seq = ack_seq(&ann.edit(i as u64 + 1, ops).await);
+        let m = bob
+            .recv_until(|m| matches!(m, ServerMsg::Change(c) if c.seq == seq))
+            .await;
+        let ServerMsg::Change(cs) = m else {
+            unreachable!()
+        };
+        live.push(cs);
+    }
+    // Catch-up rebuilt from the change log equals what went out live.
+    let (_, welcome) = Client::join(&hub.url(), "bob", "c-bob", "default", start).await;
+    let ServerMsg::Welcome {
+        changes: Some(delta),
+        ..
+    } = welcome
+    else {
+        panic!("delta expected")
+    };
+    assert_eq!(delta, live);
+    let (_, seq, before) = join_snapshot(&hub.url(), "eve", "c-eve").await;
+    assert_eq!(before.settings.conflict_mode, ConflictMode::LastWriterWins);
+    assert_eq!(
+        before
+            .rules
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["max-run", "no-n-e"]
+    );
+    assert_eq!(
+        before
+            .codes
+            .iter()
+            .map(|c| c.code.as_str())
+            .collect::<Vec<_>>(),
+        vec!["D", "E", "N"]
+    );
+    hub.stop().await.unwrap();
+
+    // Reloaded from the store: the same roster, and still last-writer-wins.
+    let hub = Hub::start(dir.path()).await;
+    let (_, seq_after, after) = join_snapshot(&hub.url(), "eve", "c-eve").await;
+    assert_eq!((seq_after, &after), (seq, &before));
+    hub.stop().await.unwrap();
+}

@@ -223,6 +223,24 @@ impl Client {
     }
 }
 
+/// Joins claiming to be ahead of the hub, which always gets a full snapshot;
+/// returns the client, the roster's seq and the snapshot.
+pub async fn join_snapshot(
+    url: &str,
+    user: &str,
+    client_id: &str,
+) -> (Client, u64, rota::protocol::Snapshot) {
+    let (c, welcome) = Client::join(url, user, client_id, "default", u64::MAX).await;
+    match welcome {
+        ServerMsg::Welcome {
+            seq,
+            snapshot: Some(snapshot),
+            ..
+        } => (c, seq, snapshot),
+        other => panic!("expected a snapshot, got {other:?}"),
+    }
+}
+
 pub fn d(s: &str) -> rota::domain::Date {
     s.parse().unwrap()
 }
