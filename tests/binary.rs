@@ -3,7 +3,6 @@
 mod common;
 
 use common::*;
-use rota::protocol::ServerMsg;
 use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,15 +36,7 @@ async fn every_acknowledged_edit_survives_kill_9_and_the_restart_needs_no_manual
 
     let (child, addr) = spawn_hub_binary(dir.path());
     let url = format!("ws://{addr}/ws");
-    let (_, welcome) = Client::join(&url, "bob", "c-bob", "default", 999_999).await;
-    let ServerMsg::Welcome {
-        snapshot: Some(snap),
-        seq,
-        ..
-    } = welcome
-    else {
-        panic!("snapshot expected")
-    };
+    let (_, seq, snap) = join_snapshot(&url, "bob", "c-bob").await;
     assert_eq!(seq, 201);
     for (staff, date, code) in &acked {
         let cell = snap.cells.iter().find(|c| &c.0 == staff && c.1 == d(date));

@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use futures_util::SinkExt;
-use rota::protocol::ServerMsg;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio_tungstenite::tungstenite::Message;
@@ -154,14 +153,7 @@ async fn thousands_of_mutated_frames_never_panic_the_hub() {
     // The hub still serves, and its roster still loads and decodes whole.
     let (status, _) = hub.http_get("/health").await;
     assert_eq!(status, 200);
-    let (mut c, welcome) = Client::join(&hub.url(), "ok", "c-ok", "default", 999_999).await;
-    assert!(matches!(
-        welcome,
-        ServerMsg::Welcome {
-            snapshot: Some(_),
-            ..
-        }
-    ));
+    let (mut c, _, _) = join_snapshot(&hub.url(), "ok", "c-ok").await;
     let seq = ack_seq(
         &c.edit(1, vec![set("s3", "2027-01-01", Some("OFF"), 0)])
             .await,

@@ -100,13 +100,7 @@ async fn a_stale_write_conflicts_and_last_writer_wins_reports_what_it_overwrote(
         }
         other => panic!("expected ack, got {other:?}"),
     }
-    let (_, welcome) = Client::join(&hub.url(), "eve", "c-eve", "default", 999).await;
-    let ServerMsg::Welcome {
-        snapshot: Some(s), ..
-    } = welcome
-    else {
-        panic!("snapshot expected")
-    };
+    let (_, _, s) = join_snapshot(&hub.url(), "eve", "c-eve").await;
     assert!(
         s.cells
             .iter()
@@ -722,14 +716,7 @@ async fn staff_changes_are_versioned_logged_and_broadcast_and_removal_keeps_hist
         )
         .await,
     );
-    let (_, welcome) = Client::join(&hub.url(), "eve", "c-eve", "default", 9_999).await;
-    let ServerMsg::Welcome {
-        snapshot: Some(snap),
-        ..
-    } = welcome
-    else {
-        panic!()
-    };
+    let (_, _, snap) = join_snapshot(&hub.url(), "eve", "c-eve").await;
     let s2 = snap.staff.iter().find(|s| s.id == "s2").unwrap();
     assert!(!s2.active);
     assert!(
@@ -832,15 +819,7 @@ async fn a_failed_commit_refuses_the_batch_and_harms_nothing_stored() {
     let failed = failed.expect("the cap was never reached");
     let last = *acked.last().unwrap();
     // The refused batch left no trace; everything acknowledged is there.
-    let (_, welcome) = Client::join(&hub.url(), "bob", "c-bob", "default", 999_999).await;
-    let ServerMsg::Welcome {
-        seq,
-        snapshot: Some(before),
-        ..
-    } = welcome
-    else {
-        panic!()
-    };
+    let (_, seq, before) = join_snapshot(&hub.url(), "bob", "c-bob").await;
     assert_eq!(seq, last);
     assert_eq!(before.cells.len(), acked.len() * 400);
     assert!(before.cells.iter().all(|c| c.3 <= last));
@@ -849,14 +828,7 @@ async fn a_failed_commit_refuses_the_batch_and_harms_nothing_stored() {
     // Without the cap: the same roster, and the refused batch (same op id,
     // never answered) now applies whole.
     let hub = Hub::start(dir.path()).await;
-    let (mut ann, welcome) = Client::join(&hub.url(), "ann", "c-ann", "default", 999_999).await;
-    let ServerMsg::Welcome {
-        snapshot: Some(after),
-        ..
-    } = welcome
-    else {
-        panic!()
-    };
+    let (mut ann, _, after) = join_snapshot(&hub.url(), "ann", "c-ann").await;
     assert_eq!(after, before);
     assert_eq!(
         ack_seq(&ann.edit(failed, fill_batch(failed - 2)).await),
@@ -899,14 +871,7 @@ async fn large_snapshots_and_changes_arrive_whole() {
         };
         assert_eq!(cs.changes.len(), 10_000);
     }
-    let (_, welcome) = Client::join(&hub.url(), "eve", "c-eve", "default", 999_999).await;
-    let ServerMsg::Welcome {
-        snapshot: Some(snap),
-        ..
-    } = welcome
-    else {
-        panic!()
-    };
+    let (_, _, snap) = join_snapshot(&hub.url(), "eve", "c-eve").await;
     assert_eq!(snap.cells.len(), 20_000);
     hub.stop().await.unwrap();
 }
