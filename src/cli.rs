@@ -2,6 +2,7 @@
 //! that turns flags into a running hub; no roster logic here.
 
 use crate::server::{self, Config};
+use crate::sync::{ConnState, HubAddr, SyncConfig, SyncEngine};
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,11 +19,35 @@ pub struct Cli {
     #[arg(long)]
     pub serve: bool,
 
+    /// Send the outbox, pull the roster into the local cache, and exit:
+    /// 0 when nothing is left unsaved, 3 when edits are conflicted or were
+    /// rejected, 4 when the hub could not be reached (edits stay queued).
+    #[arg(long, conflicts_with = "serve")]
+    pub sync: bool,
+
+    /// Hub to use, `ws://HOST:PORT` (`/ws` implied). Default: the hub that
+    /// owns the data dir, started in this process when none runs.
+    #[arg(long, value_name = "URL", env = "ROTA_SERVER")]
+    pub server: Option<String>,
+
+    /// Your name on the hub (default: your login name).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Roster to work on.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub roster: String,
+
+    /// Seconds `--sync` waits for the hub (to connect, then to acknowledge).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+
     /// Address the hub listens on (WebSocket at /ws, plus /health and /metrics).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
 
-    /// Data directory (default: the platform's data dir for rota).
+    /// Data directory: the hub's store, and every client's local cache and
+    /// outbox (default: the platform's data dir for rota).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
 
@@ -141,5 +166,126 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         async {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// The login name, for `--user`'s default.
+pub fn login_name() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "user".to_string())
+}
+
+/// The sync engine's settings from the client flags.
+pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
+    let data_dir = cli
+        .data
+        .clone()
+        .or_else(default_data_dir)
+        .ok_or("no data dir: the platform has no home directory; pass --data DIR")?;
+    let hub = match &cli.server {
+        Some(s) => HubAddr::parse_server(s)?,
+        None => HubAddr::Local(data_dir.clone()),
+    };
+    let user = cli.user.clone().unwrap_or_else(login_name);
+    crate::domain::check_id("--user", &user)?;
+    crate::domain::check_roster_name(&cli.roster).map_err(|m| format!("--roster: {m}"))?;
+    Ok(SyncConfig::new(hub, &user, &cli.roster, &data_dir))
+}
+
+/// Exit statuses shared by the client modes.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Bad flags or input.
+    pub const USAGE: i32 = 2;
+    /// Edits conflicted or were rejected: someone must decide.
+    pub const CONFLICT: i32 = 3;
+    /// The hub could not be reached in time; edits stay queued.
+    pub const UNREACHABLE: i32 = 4;
+    /// The local store failed.
+    pub const LOCAL: i32 = 5;
+}
+
+/// `rota --sync`: connect, send the outbox, pull the roster, exit.
+pub async fn sync(cli: &Cli) -> i32 {
+    let config = match sync_config(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rota: {e}");
+            return exit::USAGE;
+        }
+    };
+    let engine = match SyncEngine::start(config) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("rota: {e}");
+            return exit::LOCAL;
+        }
+    };
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    // Connected, or failed for the first time: --sync does not retry.
+    let (status, _) = engine
+        .wait_until(timeout, |s| {
+            matches!(s.conn, ConnState::Connected { .. } | ConnState::Retrying { .. })
+        })
+        .await;
+    let code = match &status.conn {
+        ConnState::Connected { .. } => {
+            let (status, done) = engine
+                .wait_until(timeout, |s| {
+                    s.pending == 0 || !matches!(s.conn, ConnState::Connected { .. })
+                })
+                .await;
+            report_sync(&status, done)
+        }
+        ConnState::Retrying { reason, .. } => {
+            eprintln!(
+                "rota: {} still queued: hub unreachable ({reason})",
+                edits(status.pending + status.conflicted)
+            );
+            exit::UNREACHABLE
+        }
+        _ => {
+            eprintln!(
+                "rota: {} still queued: no answer from the hub within {}s",
+                edits(status.pending + status.conflicted),
+                timeout.as_secs()
+            );
+            exit::UNREACHABLE
+        }
+    };
+    tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .ok();
+    code
+}
+
+fn report_sync(status: &crate::sync::Status, done: bool) -> i32 {
+    if status.pending > 0 {
+        let why = match (&status.conn, done) {
+            (ConnState::Retrying { reason, .. }, _) => format!("connection lost ({reason})"),
+            _ => "the hub did not acknowledge them in time".to_string(),
+        };
+        eprintln!("rota: {} still queued: {why}", edits(status.pending));
+        return exit::UNREACHABLE;
+    }
+    if status.conflicted > 0 || status.rejected > 0 {
+        eprintln!(
+            "rota: {} conflicted and {} rejected: resolve them in the editor",
+            edits(status.conflicted),
+            edits(status.rejected)
+        );
+        return exit::CONFLICT;
+    }
+    println!("rota: all changes saved (roster at seq {})", status.seq);
+    exit::OK
+}
+
+fn edits(n: usize) -> String {
+    if n == 1 {
+        "1 edit".into()
+    } else {
+        format!("{n} edits")
     }
 }

@@ -11,6 +11,8 @@
 //!   log and the idempotency answers. Blocking; used by the writer thread only.
 //! - [`server`]: the hub. `server::run(listener, config, shutdown)` is what
 //!   the binary and the tests call.
+//! - [`sync`]: the client engine the editor and scripts use: local SQLite
+//!   cache and outbox, optimistic view, reconnect and replay. No UI.
 //! - [`cli`]: command-line flags and the modes they start.
 
 pub mod cli;
@@ -18,3 +20,4 @@ pub mod domain;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod sync;

@@ -7,6 +7,8 @@ async fn main() {
     cli::init_logging(cli.log_level.as_deref());
     let code = if cli.serve {
         cli::serve(&cli).await
+    } else if cli.sync {
+        cli::sync(&cli).await
     } else {
         eprintln!(
             "rota: the editor is not built yet; start a hub with `rota --serve` (see --help)"

@@ -150,6 +150,10 @@ pub enum ServerMsg {
         /// Under last-writer-wins: what your stale writes overwrote.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         overwritten: Vec<Conflict>,
+        /// Unix time in milliseconds the batch was stamped with (as in the
+        /// `change` the others get), so the author's copy matches theirs.
+        #[serde(default)]
+        at: i64,
     },
     /// Your batch was not applied; nothing of it was. `code` is `conflict`
     /// (see `conflicts`, each with the current value) or `invalid` (see

@@ -171,6 +171,59 @@ impl Roster {
         })
     }
 
+    /// The version (seq of the last write) of what `target` names; 0 when
+    /// it was never written or no longer exists.
+    pub fn version(&self, target: &Target) -> Seq {
+        match target {
+            Target::Cell { staff, date } => self.cell(staff, *date).map_or(0, |(_, s)| s.seq),
+            Target::Staff { id } => self.staff.get(id).map_or(0, |e| e.stamp.seq),
+            Target::Code { code } => self.codes.get(code).map_or(0, |e| e.stamp.seq),
+            Target::Rule { id } => self.rules.get(id).map_or(0, |e| e.stamp.seq),
+            Target::Settings => self.settings.stamp.seq,
+        }
+    }
+
+    /// What `target` holds now, as JSON, leaving out versions: a code (or
+    /// null) for a cell, the record (or null) otherwise. Two rosters agree
+    /// on a target exactly when these are equal.
+    pub fn value_of(&self, target: &Target) -> serde_json::Value {
+        match target {
+            Target::Cell { staff, date } => {
+                to_json(&self.cell(staff, *date).and_then(|(c, _)| c))
+            }
+            Target::Staff { id } => to_json(
+                &self
+                    .staff
+                    .get(id)
+                    .map(|e| with_seq(&e.value, 0, |s, q| s.seq = q)),
+            ),
+            Target::Code { code } => to_json(
+                &self
+                    .codes
+                    .get(code)
+                    .map(|e| with_seq(&e.value, 0, |c, q| c.seq = q)),
+            ),
+            Target::Rule { id } => to_json(
+                &self
+                    .rules
+                    .get(id)
+                    .map(|e| with_seq(&e.value, 0, |r, q| r.seq = q)),
+            ),
+            Target::Settings => to_json(&with_seq(&self.settings.value, 0, |s, q| s.seq = q)),
+        }
+    }
+
+    /// The staff member with this id (removed ones included).
+    pub fn staff_member(&self, id: &str) -> Option<&Staff> {
+        self.staff.get(id).map(|e| &e.value)
+    }
+    pub fn code(&self, code: &str) -> Option<&ShiftCode> {
+        self.codes.get(code).map(|e| &e.value)
+    }
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.get(id).map(|e| &e.value)
+    }
+
     /// The code in a cell (None when empty) and the stamp of its last write.
     pub fn cell(&self, staff: &str, date: Date) -> Option<(Option<&str>, &Stamp)> {
         self.cells
@@ -262,6 +315,20 @@ impl Roster {
         author: &Author,
         at: i64,
     ) -> Result<Applied, Rejection> {
+        self.apply_batch_with(ops, author, at, false)
+    }
+
+    /// [`Roster::apply_batch`], optionally ignoring stale versions (`force`)
+    /// whatever the conflict mode. A client uses this to replay a batch the
+    /// hub has already accepted, and to lay its pending edits over the hub's
+    /// state: neither may be refused for staleness.
+    pub fn apply_batch_with(
+        &mut self,
+        ops: &[Op],
+        author: &Author,
+        at: i64,
+        force: bool,
+    ) -> Result<Applied, Rejection> {
         let stamp = Stamp {
             seq: self.seq + 1,
             user: author.user.clone(),
@@ -270,7 +337,7 @@ impl Roster {
         };
         // The mode in force when the batch arrives decides, even if the batch
         // itself changes it.
-        let strict = self.conflict_mode() == ConflictMode::Strict;
+        let strict = !force && self.conflict_mode() == ConflictMode::Strict;
         let mut batch = Batch {
             stamp: &stamp,
             undo: Vec::new(),

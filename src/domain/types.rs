@@ -288,6 +288,44 @@ pub enum Target {
     Settings,
 }
 
+impl Op {
+    /// What this operation writes.
+    pub fn target(&self) -> Target {
+        match self {
+            Op::SetCell { staff, date, .. } => Target::Cell {
+                staff: staff.clone(),
+                date: *date,
+            },
+            Op::AddStaff { id, .. } | Op::UpdateStaff { id, .. } | Op::RemoveStaff { id, .. } => {
+                Target::Staff { id: id.clone() }
+            }
+            Op::PutCode { code, .. } => Target::Code {
+                code: code.code.clone(),
+            },
+            Op::RemoveCode { code, .. } => Target::Code { code: code.clone() },
+            Op::PutRule { rule, .. } => Target::Rule {
+                id: rule.id.clone(),
+            },
+            Op::RemoveRule { id, .. } => Target::Rule { id: id.clone() },
+            Op::SetConflictMode { .. } => Target::Settings,
+        }
+    }
+
+    /// Sets the version this write is based on (where the op carries one).
+    pub fn set_base(&mut self, seq: Seq) {
+        match self {
+            Op::SetCell { base, .. } => *base = seq,
+            Op::UpdateStaff { base, .. }
+            | Op::RemoveStaff { base, .. }
+            | Op::PutCode { base, .. }
+            | Op::RemoveCode { base, .. }
+            | Op::PutRule { base, .. }
+            | Op::RemoveRule { base, .. } => *base = Some(seq),
+            Op::AddStaff { .. } | Op::SetConflictMode { .. } => {}
+        }
+    }
+}
+
 impl Target {
     /// The entity kind as stored in the change log.
     pub fn entity(&self) -> &'static str {

@@ -308,6 +308,7 @@ fn apply_edit(
                 op_id: e.op_id,
                 seq: applied.seq,
                 overwritten: applied.overwritten.clone(),
+                at,
             });
             group.put_answer(&e.author.client, e.op_id, &e.roster, &ack, at)?;
             Metrics::inc(&metrics.edits_accepted);

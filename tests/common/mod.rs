@@ -327,3 +327,83 @@ pub fn spawn_hub_binary(dir: &Path) -> (ChildGuard, SocketAddr) {
         .unwrap();
     (ChildGuard(child), addr)
 }
+
+pub mod proxy;
+
+use rota::sync::{ConnState, HubAddr, Status, SyncConfig, SyncEngine};
+
+/// An engine's settings for tests: quick backoff and pings so a test that
+/// cuts connections does not wait long, on a data dir of its own.
+pub fn engine_config(url: &str, user: &str, data: &Path) -> SyncConfig {
+    let mut c = SyncConfig::new(HubAddr::Url(url.to_string()), user, "default", data);
+    c.backoff_min = Duration::from_millis(20);
+    c.backoff_max = Duration::from_millis(200);
+    c.ping_interval = Duration::from_secs(2);
+    c
+}
+
+pub fn start_engine(url: &str, user: &str, data: &Path) -> SyncEngine {
+    SyncEngine::start(engine_config(url, user, data)).expect("engine starts")
+}
+
+/// Waits (bounded by WAIT) until the engine's status satisfies `pred`.
+pub async fn wait_status(e: &SyncEngine, what: &str, pred: impl Fn(&Status) -> bool) -> Status {
+    let (st, ok) = e.wait_until(WAIT, pred).await;
+    assert!(ok, "timed out waiting for {what}; status {st:?}");
+    st
+}
+
+pub async fn wait_connected(e: &SyncEngine) -> Status {
+    wait_status(e, "connected", |s| matches!(s.conn, ConnState::Connected { .. })).await
+}
+
+/// Waits until the engine has nothing pending and has applied `seq`.
+pub async fn wait_synced(e: &SyncEngine, seq: u64) -> Status {
+    wait_status(e, "saved and caught up", |s| {
+        s.pending == 0 && s.seq >= seq && matches!(s.conn, ConnState::Connected { .. })
+    })
+    .await
+}
+
+pub type CellRow = (String, rota::domain::Date, Option<String>);
+
+/// The hub's cells (and seq), read with a fresh snapshot.
+pub async fn hub_cells(url: &str) -> (u64, Vec<CellRow>) {
+    let (_c, seq, snap) = join_snapshot(url, "checker", "checker-client").await;
+    let mut cells: Vec<CellRow> = snap.cells.into_iter().map(|(s, d, c, _)| (s, d, c)).collect();
+    cells.sort();
+    (seq, cells)
+}
+
+/// The cells an engine shows.
+pub fn view_cells(e: &SyncEngine) -> Vec<CellRow> {
+    let mut cells: Vec<CellRow> = e.with_view(|r| {
+        r.cells()
+            .into_iter()
+            .map(|(s, d, c, _)| (s.to_string(), d, c.map(str::to_string)))
+            .collect()
+    });
+    cells.sort();
+    cells
+}
+
+/// Rows of the hub's change log: (client, op_id, seq), one per change.
+pub fn change_log(dir: &Path) -> Vec<(String, u64, u64)> {
+    let db = rusqlite::Connection::open(dir.join(rota::server::STORE_FILE)).unwrap();
+    let mut stmt = db
+        .prepare("SELECT client, op_id, seq FROM changes ORDER BY seq, idx")
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+    })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Sets up codes D, N, OFF and staff s1..=sN on the hub; returns its seq.
+pub async fn seed(url: &str, staff: usize) -> u64 {
+    let (mut c, _) = Client::join(url, "admin", "admin-client", "default", 0).await;
+    let ack = c.edit(1, setup_ops(staff)).await;
+    ack_seq(&ack)
+}

@@ -1,0 +1,574 @@
+//! The editor's local SQLite file: the cached roster (every cell and record
+//! with the hub's version), the last seq applied, the client ids of the
+//! editors sharing this file, and each one's outbox. Blocking; owned by one
+//! sync engine. Knows nothing of the network or of the view.
+//!
+//! Several editors (processes) may open one file: each claims a client slot
+//! with an advisory lock, so each has its own client id (kept across
+//! restarts) and sends only its own outbox. The cache is shared: a change is
+//! written only when its seq is past the file's last seq, and every engine
+//! writes changes in seq order without gaps, so the file always holds a
+//! consistent roster as of its last seq.
+
+use super::EntryState;
+use crate::domain::{Change, Date, Op, Roster, Seq, Stamp};
+use crate::protocol::{ChangeSet, Snapshot};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most editors that may use one local file at once.
+const MAX_SLOTS: u32 = 64;
+
+#[derive(Debug)]
+pub enum LocalError {
+    Sqlite { path: PathBuf, err: rusqlite::Error },
+    Io { what: String, err: std::io::Error },
+    Corrupt(String),
+    AllSlotsBusy(PathBuf),
+}
+
+impl fmt::Display for LocalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalError::Sqlite { path, err } => {
+                write!(f, "local store {}: {err}", path.display())
+            }
+            LocalError::Io { what, err } => write!(f, "{what}: {err}"),
+            LocalError::Corrupt(m) => write!(f, "local store is damaged: {m}"),
+            LocalError::AllSlotsBusy(p) => write!(
+                f,
+                "{MAX_SLOTS} editors already use {}; close one",
+                p.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LocalError {}
+
+/// Inside a transaction the path is not at hand; [`LocalStore::tx`] adds it.
+impl From<rusqlite::Error> for LocalError {
+    fn from(err: rusqlite::Error) -> LocalError {
+        LocalError::Sqlite {
+            path: PathBuf::new(),
+            err,
+        }
+    }
+}
+
+/// One outbox row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEntry {
+    pub op_id: u64,
+    pub ops: Vec<Op>,
+    pub note: Option<String>,
+    pub state: EntryState,
+    /// Unix ms when the edit was made.
+    pub created: i64,
+}
+
+pub struct LocalStore {
+    conn: Connection,
+    path: PathBuf,
+    client_id: String,
+    /// Held for the engine's life: this process's claim on its client slot.
+    _slot: File,
+}
+
+type Result<T> = std::result::Result<T, LocalError>;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records(
+    entity TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL,
+    seq INTEGER NOT NULL, user TEXT NOT NULL, client TEXT NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY(entity, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cells(
+    staff TEXT NOT NULL, date TEXT NOT NULL, code TEXT,
+    seq INTEGER NOT NULL, user TEXT NOT NULL, client TEXT NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY(staff, date)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS clients(
+    slot INTEGER PRIMARY KEY, client_id TEXT NOT NULL UNIQUE, next_op_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox(
+    client_id TEXT NOT NULL, op_id INTEGER NOT NULL, ops TEXT NOT NULL, note TEXT,
+    state TEXT NOT NULL, created INTEGER NOT NULL,
+    PRIMARY KEY(client_id, op_id)) WITHOUT ROWID;
+";
+
+impl LocalStore {
+    /// Opens (creating) the file and claims a client slot for this engine.
+    pub fn open(path: &Path) -> Result<LocalStore> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|err| LocalError::Io {
+                what: format!("creating {}", dir.display()),
+                err,
+            })?;
+        }
+        let sql = |err| LocalError::Sqlite {
+            path: path.to_path_buf(),
+            err,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        // Another editor on this file may hold the write lock for a moment.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        // The outbox is the only copy of unsent edits: fsync every commit.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        let (slot, file) = claim_slot(path)?;
+        let mut store = LocalStore {
+            conn,
+            path: path.to_path_buf(),
+            client_id: String::new(),
+            _slot: file,
+        };
+        store.client_id = store.client_for_slot(slot)?;
+        Ok(store)
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one transaction and commits it (durably) when it succeeds.
+    fn tx<T>(&mut self, f: impl FnOnce(&Transaction, &str) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let with_path = |e: LocalError| match e {
+            LocalError::Sqlite { err, .. } => LocalError::Sqlite {
+                path: path.clone(),
+                err,
+            },
+            other => other,
+        };
+        let tx = self.conn.transaction().map_err(|e| with_path(e.into()))?;
+        let out = f(&tx, &self.client_id).map_err(&with_path)?;
+        tx.commit().map_err(|e| with_path(e.into()))?;
+        Ok(out)
+    }
+
+    fn err(&self, err: rusqlite::Error) -> LocalError {
+        LocalError::Sqlite {
+            path: self.path.clone(),
+            err,
+        }
+    }
+
+    fn client_for_slot(&mut self, slot: u32) -> Result<String> {
+        let found: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT client_id FROM clients WHERE slot = ?1",
+                [slot],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+        let id = new_client_id(slot);
+        self.conn
+            .execute(
+                "INSERT INTO clients(slot, client_id, next_op_id) VALUES (?1, ?2, 1)",
+                params![slot, id],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// The cached roster as of the file's last seq.
+    pub fn load_roster(&self) -> Result<Roster> {
+        let mut roster = Roster::default();
+        let seq = last_seq_in(&self.conn).map_err(|e| match e {
+            LocalError::Sqlite { err, .. } => self.err(err),
+            other => other,
+        })?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT entity, key, json, seq, user, client, at FROM records")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    stamp_of(r, 3)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (entity, key, json, stamp) = row.map_err(|e| self.err(e))?;
+            let change = record_change(&entity, &key, &json)?;
+            roster.apply_accepted(&change, stamp);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT staff, date, code, seq, user, client, at FROM cells")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    stamp_of(r, 3)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (staff, date, code, stamp) = row.map_err(|e| self.err(e))?;
+            let date = date
+                .parse::<Date>()
+                .map_err(|m| LocalError::Corrupt(format!("cell {staff}/{date}: {m}")))?;
+            roster.apply_accepted(&Change::Cell { staff, date, code }, stamp);
+        }
+        roster.set_seq(seq);
+        Ok(roster)
+    }
+
+
+    /// This client's outbox, oldest first.
+    pub fn load_outbox(&self) -> Result<Vec<StoredEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT op_id, ops, note, state, created FROM outbox
+                 WHERE client_id = ?1 ORDER BY op_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([&self.client_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (op_id, ops, note, state, created) = row.map_err(|e| self.err(e))?;
+            let bad = |what: &str, e: serde_json::Error| {
+                LocalError::Corrupt(format!("outbox edit {op_id}: {what}: {e}"))
+            };
+            out.push(StoredEntry {
+                op_id: op_id as u64,
+                ops: serde_json::from_str(&ops).map_err(|e| bad("ops", e))?,
+                note,
+                state: serde_json::from_str(&state).map_err(|e| bad("state", e))?,
+                created,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Adds an edit to the outbox under the next op id; durable on return.
+    pub fn queue(&mut self, ops: &[Op], note: Option<&str>, now: i64) -> Result<StoredEntry> {
+        self.tx(|tx, client| Ok(insert_entry(tx, client, ops, note, now)?))
+    }
+
+    /// Replaces an outbox entry by a new one (new op id, at the end): how
+    /// "keep mine" sends a conflicted edit again.
+    pub fn requeue(
+        &mut self,
+        old_op_id: u64,
+        ops: &[Op],
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<StoredEntry> {
+        self.tx(|tx, client| {
+            delete_entry(tx, client, old_op_id)?;
+            Ok(insert_entry(tx, client, ops, note, now)?)
+        })
+    }
+
+    pub fn set_state(&mut self, op_id: u64, state: &EntryState) -> Result<()> {
+        let json = state.json();
+        self.tx(|tx, client| {
+            tx.execute(
+                "UPDATE outbox SET state = ?3 WHERE client_id = ?1 AND op_id = ?2",
+                params![client, op_id as i64, json],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn remove(&mut self, op_id: u64) -> Result<()> {
+        self.tx(|tx, client| Ok(delete_entry(tx, client, op_id)?))
+    }
+
+    /// Records an accepted change set in the cache (unless the file is
+    /// already past it) and, in the same transaction, drops the outbox
+    /// entry it settles.
+    pub fn record(&mut self, cs: &ChangeSet, settles: Option<u64>) -> Result<()> {
+        self.tx(|tx, client| {
+            if cs.seq > last_seq_in(tx)? {
+                let stamp = (cs.seq, cs.user.as_str(), cs.client.as_str(), cs.at);
+                for change in &cs.changes {
+                    write_change(tx, change, stamp)?;
+                }
+                set_last_seq(tx, cs.seq)?;
+            }
+            if let Some(op_id) = settles {
+                delete_entry(tx, client, op_id)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Notes that the hub is at `seq` with nothing this file lacks (an
+    /// empty catch-up).
+    pub fn advance(&mut self, seq: Seq) -> Result<()> {
+        self.tx(|tx, _| {
+            if seq > last_seq_in(tx)? {
+                set_last_seq(tx, seq)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Replaces the whole cached roster by a snapshot at `seq`.
+    pub fn replace(&mut self, snap: &Snapshot, seq: Seq) -> Result<()> {
+        self.tx(|tx, _| Ok(write_snapshot(tx, snap, seq)?))
+    }
+}
+
+fn write_snapshot(tx: &Transaction, snap: &Snapshot, seq: Seq) -> rusqlite::Result<()> {
+        tx.execute("DELETE FROM records", [])?;
+        tx.execute("DELETE FROM cells", [])?;
+        let json = |v: &dyn erased::Json| v.json();
+        let mut put = tx.prepare(
+            "INSERT INTO records(entity, key, json, seq, user, client, at)
+             VALUES (?1, ?2, ?3, ?4, '', '', 0)",
+        )?;
+        put.execute(params![
+            "settings",
+            "",
+            json(&snap.settings),
+            snap.settings.seq as i64
+        ])?;
+        for s in &snap.staff {
+            put.execute(params!["staff", s.id, json(s), s.seq as i64])?;
+        }
+        for c in &snap.codes {
+            put.execute(params!["code", c.code, json(c), c.seq as i64])?;
+        }
+        for r in &snap.rules {
+            put.execute(params!["rule", r.id, json(r), r.seq as i64])?;
+        }
+        let mut cell = tx.prepare(
+            "INSERT INTO cells(staff, date, code, seq, user, client, at)
+             VALUES (?1, ?2, ?3, ?4, '', '', 0)",
+        )?;
+        for (staff, date, code, cseq) in &snap.cells {
+            cell.execute(params![staff, date.to_string(), code, *cseq as i64])?;
+        }
+        set_last_seq(tx, seq)
+}
+
+/// Serialising a record for the cache cannot fail for our own types; a
+/// failure would store `null`, which loading reports as damage.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+        }
+    }
+}
+use erased::Json as _;
+
+fn claim_slot(path: &Path) -> Result<(u32, File)> {
+    for slot in 0..MAX_SLOTS {
+        let lock_path = PathBuf::from(format!("{}.slot{slot}.lock", path.display()));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|err| LocalError::Io {
+                what: format!("opening {}", lock_path.display()),
+                err,
+            })?;
+        if file.try_lock().is_ok() {
+            return Ok((slot, file));
+        }
+    }
+    Err(LocalError::AllSlotsBusy(path.to_path_buf()))
+}
+
+/// A client id unique to this install and slot: random bits from the
+/// standard library's hasher seed, the time and the pid.
+fn new_client_id(slot: u32) -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.write_u32(slot);
+    let a = h.finish();
+    h.write_u64(a);
+    format!("c{:016x}{:08x}", a, h.finish() as u32)
+}
+
+fn stamp_of(r: &rusqlite::Row, from: usize) -> rusqlite::Result<Stamp> {
+    Ok(Stamp {
+        seq: r.get::<_, i64>(from)? as Seq,
+        user: Arc::from(r.get::<_, String>(from + 1)?),
+        client: Arc::from(r.get::<_, String>(from + 2)?),
+        at: r.get(from + 3)?,
+    })
+}
+
+fn record_change(entity: &str, key: &str, json: &str) -> Result<Change> {
+    let bad = |e: serde_json::Error| LocalError::Corrupt(format!("{entity} `{key}`: {e}"));
+    Ok(match entity {
+        "staff" => Change::Staff {
+            staff: serde_json::from_str(json).map_err(bad)?,
+        },
+        "code" => Change::Code {
+            code: key.to_string(),
+            def: Some(serde_json::from_str(json).map_err(bad)?),
+        },
+        "rule" => Change::Rule {
+            id: key.to_string(),
+            rule: Some(serde_json::from_str(json).map_err(bad)?),
+        },
+        "settings" => Change::Settings {
+            settings: serde_json::from_str(json).map_err(bad)?,
+        },
+        other => return Err(LocalError::Corrupt(format!("unknown record kind `{other}`"))),
+    })
+}
+
+fn write_change(tx: &Transaction, change: &Change, stamp: (Seq, &str, &str, i64)) -> rusqlite::Result<()> {
+    let (seq, user, client, at) = stamp;
+    let seq = seq as i64;
+    let put = |entity: &str, key: &str, json: String| {
+        tx.execute(
+            "INSERT OR REPLACE INTO records(entity, key, json, seq, user, client, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![entity, key, json, seq, user, client, at],
+        )
+    };
+    let delete = |entity: &str, key: &str| {
+        tx.execute(
+            "DELETE FROM records WHERE entity = ?1 AND key = ?2",
+            params![entity, key],
+        )
+    };
+    match change {
+        Change::Cell { staff, date, code } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO cells(staff, date, code, seq, user, client, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![staff, date.to_string(), code, seq, user, client, at])?;
+        }
+        Change::Staff { staff } => {
+            put("staff", &staff.id, staff.json())?;
+        }
+        Change::Code { code, def } => match def {
+            Some(def) => {
+                put("code", code, def.json())?;
+            }
+            None => {
+                delete("code", code)?;
+            }
+        },
+        Change::Rule { id, rule } => match rule {
+            Some(rule) => {
+                put("rule", id, rule.json())?;
+            }
+            None => {
+                delete("rule", id)?;
+            }
+        },
+        Change::Settings { settings } => {
+            put("settings", "", settings.json())?;
+        }
+    }
+    Ok(())
+}
+
+fn set_last_seq(tx: &Transaction, seq: Seq) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_seq', ?1)",
+        [seq.to_string()],
+    )?;
+    Ok(())
+}
+
+fn insert_entry(
+    tx: &Transaction,
+    client: &str,
+    ops: &[Op],
+    note: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<StoredEntry> {
+    let op_id: i64 = tx.query_row(
+        "SELECT next_op_id FROM clients WHERE client_id = ?1",
+        [client],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE clients SET next_op_id = ?2 WHERE client_id = ?1",
+        params![client, op_id + 1],
+    )?;
+    let state = EntryState::Pending;
+    tx.execute(
+        "INSERT INTO outbox(client_id, op_id, ops, note, state, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![client, op_id, ops.json(), note, state.json(), now],
+    )?;
+    Ok(StoredEntry {
+        op_id: op_id as u64,
+        ops: ops.to_vec(),
+        note: note.map(str::to_string),
+        state,
+        created: now,
+    })
+}
+
+fn delete_entry(tx: &Transaction, client: &str, op_id: u64) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM outbox WHERE client_id = ?1 AND op_id = ?2",
+        params![client, op_id as i64],
+    )?;
+    Ok(())
+}
+
+fn last_seq_in(conn: &Connection) -> Result<Seq> {
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match v {
+        None => Ok(0),
+        Some(v) => v
+            .parse()
+            .map_err(|_| LocalError::Corrupt(format!("last_seq `{v}`"))),
+    }
+}

@@ -1,0 +1,505 @@
+//! The client sync engine that the editor and the scripts use: optimistic
+//! edits, a durable offline outbox in a local SQLite file, and a connection
+//! to the hub that reconnects and replays. No UI here: the editor reads the
+//! view and subscribes to [`SyncEvent`]s; it never waits on the network.
+//!
+//! - [`local`]: the local SQLite file (cache, client id, outbox).
+//! - [`core`]: the state and its rules (view, outbox, undo), no I/O but the
+//!   local store.
+//! - [`net`]: the connection task (connect, handshake, send, backoff).
+//!
+//! docs/sync.md states the guarantees.
+
+pub mod core;
+pub mod local;
+mod net;
+
+pub use self::core::EditError;
+use self::core::Core;
+use self::local::{LocalError, LocalStore};
+use crate::domain::{Change, Conflict, Date, Op, Problem, Roster, Seq, Target};
+use crate::protocol::{Cursor, PresenceInfo};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{Notify, broadcast, watch};
+
+/// Where the hub is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HubAddr {
+    /// A hub at this WebSocket URL.
+    Url(String),
+    /// The hub that owns this data dir: joined when one runs, otherwise
+    /// started inside this process on a loopback port.
+    Local(PathBuf),
+}
+
+impl HubAddr {
+    /// Parses `--server`: `ws://HOST:PORT` (`/ws` implied), or `HOST:PORT`.
+    pub fn parse_server(s: &str) -> Result<HubAddr, String> {
+        let s = s.trim();
+        let rest = if let Some(r) = s.strip_prefix("ws://") {
+            r
+        } else if s.contains("://") {
+            return Err(format!(
+                "--server `{s}`: only ws:// URLs are supported (e.g. ws://host:7878)"
+            ));
+        } else {
+            s
+        };
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if host.is_empty() || !host.contains(':') {
+            return Err(format!(
+                "--server `{s}`: expected ws://HOST:PORT, e.g. ws://127.0.0.1:7878"
+            ));
+        }
+        let path = if path.is_empty() || path == "/" {
+            "/ws"
+        } else {
+            path
+        };
+        Ok(HubAddr::Url(format!("ws://{host}{path}")))
+    }
+
+    /// A file-name-safe key naming this hub in the local store's name.
+    fn key(&self) -> String {
+        match self {
+            HubAddr::Local(_) => "local".into(),
+            HubAddr::Url(u) => safe_name(u.trim_start_matches("ws://").trim_end_matches("/ws")),
+        }
+    }
+}
+
+fn safe_name(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("_{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Everything an engine needs to start.
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    pub hub: HubAddr,
+    pub user: String,
+    pub roster: String,
+    /// Data dir: the local store lives in `DATA/clients/`.
+    pub data_dir: PathBuf,
+    /// How long to wait for a connection and its welcome.
+    pub connect_timeout: Duration,
+    /// How often to ping the hub; silence for three times this drops the
+    /// connection.
+    pub ping_interval: Duration,
+    /// First and largest delay between reconnect attempts.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl SyncConfig {
+    pub fn new(hub: HubAddr, user: &str, roster: &str, data_dir: &Path) -> SyncConfig {
+        SyncConfig {
+            hub,
+            user: user.to_string(),
+            roster: roster.to_string(),
+            data_dir: data_dir.to_path_buf(),
+            connect_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(15),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+
+    /// The local store's file: one per (hub, roster, user).
+    pub fn local_path(&self) -> PathBuf {
+        self.data_dir.join("clients").join(format!(
+            "{}__{}__{}.sqlite3",
+            self.hub.key(),
+            safe_name(&self.roster),
+            safe_name(&self.user)
+        ))
+    }
+}
+
+/// Where an outbox entry stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EntryState {
+    /// Not yet acknowledged by the hub; shown in the view.
+    Pending,
+    /// Refused because someone else wrote a target since this edit's base:
+    /// kept until the user keeps theirs or keeps mine.
+    Conflict { conflicts: Vec<Conflict> },
+    /// Refused for good (e.g. the staff member was removed meanwhile): kept
+    /// with the reason until dismissed.
+    Rejected {
+        code: String,
+        message: String,
+        #[serde(default)]
+        problems: Vec<Problem>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxEntry {
+    pub op_id: u64,
+    pub ops: Vec<Op>,
+    pub note: Option<String>,
+    pub state: EntryState,
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnState {
+    /// Trying to reach the hub (attempt 1, 2, ...).
+    Connecting { attempt: u32 },
+    /// Joined and caught up to `seq`.
+    Connected { session: u64, seq: Seq },
+    /// Not connected; the next attempt is in `retry_in` (or sooner when asked).
+    Retrying { retry_in: Duration, reason: String },
+    /// Not connected and not trying (the engine is stopping, or has not
+    /// tried yet).
+    Offline { reason: String },
+}
+
+/// What the UI hears about, as it happens.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SyncEvent {
+    Connection(ConnState),
+    /// Another editor's accepted batch, now in the view.
+    Remote {
+        seq: Seq,
+        user: String,
+        note: Option<String>,
+        changes: Vec<Change>,
+    },
+    /// The whole roster was reloaded from the hub.
+    Resynced { seq: Seq },
+    /// An edit was queued (and is in the view).
+    Queued { op_id: u64 },
+    /// The hub stored an edit of ours durably.
+    Acked {
+        op_id: u64,
+        seq: Seq,
+        overwritten: Vec<Conflict>,
+    },
+    Conflicted {
+        op_id: u64,
+        conflicts: Vec<Conflict>,
+    },
+    Rejected {
+        op_id: u64,
+        code: String,
+        message: String,
+        problems: Vec<Problem>,
+    },
+    Presence(PresenceInfo),
+    Left { session: u64, user: String },
+    /// The outbox's counts changed.
+    Outbox {
+        pending: usize,
+        conflicted: usize,
+        rejected: usize,
+    },
+    /// Nothing pending or conflicted: every edit made is on the hub.
+    AllSaved,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    pub conn: ConnState,
+    /// The hub's seq this engine has applied.
+    pub seq: Seq,
+    pub pending: usize,
+    pub conflicted: usize,
+    pub rejected: usize,
+    pub client_id: String,
+}
+
+impl Status {
+    /// Every edit made is stored on the hub (rejected ones aside, which
+    /// will never be).
+    pub fn saved(&self) -> bool {
+        self.pending == 0 && self.conflicted == 0
+    }
+}
+
+#[derive(Debug)]
+pub enum UndoError {
+    /// Someone else changed these since; undo anyway only if the user says so.
+    ChangedSince(Vec<Target>),
+    Edit(EditError),
+}
+
+impl std::fmt::Display for UndoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UndoError::ChangedSince(t) => write!(
+                f,
+                "{} of the things this undo would restore changed since (someone else edited them)",
+                t.len()
+            ),
+            UndoError::Edit(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for UndoError {}
+
+#[derive(Debug)]
+pub enum StartError {
+    Local(LocalError),
+    Runtime(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Local(e) => write!(f, "{e}"),
+            StartError::Runtime(e) => write!(f, "starting the sync engine: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// What the engine's parts share.
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    /// Wakes the connection task: something to send.
+    wake: Notify,
+    /// Asks the connection task to reconnect now.
+    reconnect: Notify,
+}
+
+impl Shared {
+    fn core(&self) -> MutexGuard<'_, Core> {
+        // A panic while holding the lock would be a bug; the state is still
+        // the best we have, so carry on with it.
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running sync engine. Methods are quick and never wait on the network;
+/// edits are durable in the local store when they return.
+pub struct SyncEngine {
+    shared: Arc<Shared>,
+    events: broadcast::Sender<SyncEvent>,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    config: SyncConfig,
+}
+
+impl SyncEngine {
+    /// Opens the local store (the cached roster is readable at once, online
+    /// or not) and starts connecting in the background.
+    pub fn start(config: SyncConfig) -> Result<SyncEngine, StartError> {
+        let store = LocalStore::open(&config.local_path()).map_err(StartError::Local)?;
+        let (events, _) = broadcast::channel(4096);
+        let core = Core::open(store, &config.user, events.clone()).map_err(StartError::Local)?;
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            wake: Notify::new(),
+            reconnect: Notify::new(),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
+        let task_shared = shared.clone();
+        let task_config = config.clone();
+        let thread = std::thread::Builder::new()
+            .name("rota-sync".into())
+            .spawn(move || {
+                runtime.block_on(net::run(task_shared, task_config, stop_rx));
+            })
+            .map_err(StartError::Runtime)?;
+        Ok(SyncEngine {
+            shared,
+            events,
+            stop,
+            thread: Some(thread),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn status(&self) -> Status {
+        self.shared.core().status()
+    }
+
+    /// Reads the view (the hub's roster with this editor's pending edits).
+    pub fn with_view<T>(&self, f: impl FnOnce(&Roster) -> T) -> T {
+        f(self.shared.core().view())
+    }
+
+    /// The code shown in a cell.
+    pub fn cell(&self, staff: &str, date: Date) -> Option<String> {
+        self.with_view(|v| v.cell(staff, date).and_then(|(c, _)| c.map(str::to_string)))
+    }
+
+    /// A copy of the hub's roster as this engine last heard it.
+    pub fn server_roster(&self) -> Roster {
+        self.shared.core().server().clone()
+    }
+
+    pub fn outbox(&self) -> Vec<OutboxEntry> {
+        self.shared.core().outbox()
+    }
+
+    pub fn others(&self) -> Vec<PresenceInfo> {
+        self.shared.core().others()
+    }
+
+    /// Makes an edit: checked against the view, saved to the outbox, shown
+    /// at once, sent when connected. Each write is based on the hub's
+    /// version this editor has seen. None: the edit changes nothing.
+    pub fn edit(&self, ops: Vec<Op>) -> Result<Option<u64>, EditError> {
+        self.edit_noted(ops, None)
+    }
+
+    /// [`SyncEngine::edit`] with a note logged with each change.
+    pub fn edit_noted(&self, ops: Vec<Op>, note: Option<&str>) -> Result<Option<u64>, EditError> {
+        let r = self.shared.core().edit(ops, note, true);
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// Makes an edit whose ops carry their own bases (a script that read
+    /// the roster earlier and must not overwrite what changed since).
+    pub fn edit_based(&self, ops: Vec<Op>, note: Option<&str>) -> Result<Option<u64>, EditError> {
+        let r = self.shared.core().edit(ops, note, false);
+        self.shared.wake.notify_one();
+        r
+    }
+
+    pub fn set_cell(
+        &self,
+        staff: &str,
+        date: Date,
+        code: Option<&str>,
+    ) -> Result<Option<u64>, EditError> {
+        self.edit(vec![Op::SetCell {
+            staff: staff.to_string(),
+            date,
+            code: code.map(str::to_string),
+            base: 0,
+        }])
+    }
+
+    pub fn undo(&self) -> Result<Option<u64>, UndoError> {
+        let r = self.shared.core().undo(false);
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// Undo even though someone else changed a target since.
+    pub fn undo_anyway(&self) -> Result<Option<u64>, UndoError> {
+        let r = self.shared.core().undo(true);
+        self.shared.wake.notify_one();
+        r
+    }
+
+    pub fn redo(&self) -> Result<Option<u64>, UndoError> {
+        let r = self.shared.core().redo();
+        self.shared.wake.notify_one();
+        r
+    }
+
+    pub fn can_undo(&self) -> bool {
+        self.shared.core().can_undo()
+    }
+    pub fn can_redo(&self) -> bool {
+        self.shared.core().can_redo()
+    }
+
+    /// Resolves a conflict by dropping this editor's edit.
+    pub fn keep_theirs(&self, op_id: u64) -> Result<bool, LocalError> {
+        self.shared.core().keep_theirs(op_id)
+    }
+
+    /// Resolves a conflict by sending this editor's edit again over the
+    /// current value. Returns the new op id.
+    pub fn keep_mine(&self, op_id: u64) -> Result<Option<u64>, LocalError> {
+        let r = self.shared.core().keep_mine(op_id);
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// Forgets a rejected edit.
+    pub fn dismiss(&self, op_id: u64) -> Result<bool, LocalError> {
+        self.shared.core().dismiss(op_id)
+    }
+
+    /// Shares this editor's cursor with the others.
+    pub fn set_cursor(&self, cursor: Option<Cursor>) {
+        self.shared.core().set_cursor(cursor);
+        self.shared.wake.notify_one();
+    }
+
+    /// Stops waiting out the backoff and tries to connect now.
+    pub fn reconnect_now(&self) {
+        self.shared.reconnect.notify_one();
+    }
+
+    /// Waits (bounded) until `pred` holds for the status, checking after
+    /// every event. Returns the last status and whether `pred` held.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Status) -> bool,
+    ) -> (Status, bool) {
+        let mut rx = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let st = self.status();
+            if pred(&st) {
+                return (st, true);
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Err(_) => return (self.status(), false),
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    let st = self.status();
+                    let ok = pred(&st);
+                    return (st, ok);
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Stops the connection (and an embedded hub, gracefully). Pending
+    /// edits stay in the outbox for next time.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for SyncEngine {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}

@@ -1,0 +1,276 @@
+//! The connection task: find the hub (or start the embedded one), connect,
+//! handshake with the last seq, hand every message to the core, send what
+//! the core says to send, keep the link alive with pings, and reconnect
+//! with exponential backoff and jitter when it drops. Owns no roster state.
+
+use super::{ConnState, HubAddr, Shared, SyncConfig};
+use crate::protocol::{ClientMsg, ServerMsg};
+use crate::server::{self, ServeError, lock};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// An in-process hub this engine started because none owned the data dir.
+struct Embedded {
+    url: String,
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+/// Why a session ended.
+enum Ended {
+    /// The engine is stopping.
+    Stopped,
+    /// Reconnect after the backoff.
+    Lost(String),
+    /// Reconnect at once (a resync, or the user asked).
+    Again(String),
+}
+
+pub(crate) async fn run(shared: Arc<Shared>, config: SyncConfig, mut stop: watch::Receiver<bool>) {
+    let mut embedded: Option<Embedded> = None;
+    let mut attempt: u32 = 0;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        attempt = attempt.saturating_add(1);
+        shared.core().set_conn(ConnState::Connecting { attempt });
+        let ended = match resolve(&config, &mut embedded).await {
+            Ok(url) => session(&shared, &config, &url, &mut stop, &mut attempt).await,
+            Err(reason) => Ended::Lost(reason),
+        };
+        let reason = match ended {
+            Ended::Stopped => break,
+            Ended::Again(reason) => {
+                tracing::debug!("reconnecting at once: {reason}");
+                continue;
+            }
+            Ended::Lost(reason) => reason,
+        };
+        if *stop.borrow() {
+            break;
+        }
+        let delay = backoff(&config, attempt);
+        tracing::debug!(?delay, "not connected: {reason}");
+        shared.core().set_conn(ConnState::Retrying {
+            retry_in: delay,
+            reason,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shared.reconnect.notified() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    shared.core().set_conn(ConnState::Offline {
+        reason: "stopped".into(),
+    });
+    if let Some(e) = embedded {
+        let _ = e.stop.send(());
+        let _ = e.done.await;
+    }
+}
+
+/// The delay before attempt `attempt + 1`: doubling from `backoff_min` up to
+/// `backoff_max`, then a random point in its upper half, so that many
+/// editors cut off together do not come back together.
+fn backoff(config: &SyncConfig, attempt: u32) -> Duration {
+    let doubled = config
+        .backoff_min
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let full = doubled.min(config.backoff_max);
+    let half = full / 2;
+    half + half.mul_f64(jitter())
+}
+
+/// A number in [0, 1) from the standard library's random hasher seed.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The URL to connect to. For the local data dir: the running hub that owns
+/// it, else a hub started here on a loopback port.
+async fn resolve(config: &SyncConfig, embedded: &mut Option<Embedded>) -> Result<String, String> {
+    let dir = match &config.hub {
+        HubAddr::Url(u) => return Ok(u.clone()),
+        HubAddr::Local(dir) => dir,
+    };
+    if let Some(e) = embedded {
+        return Ok(e.url.clone());
+    }
+    if let Some(h) = lock::holder(dir) {
+        return Ok(format!("ws://{}/ws", h.addr));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot start a local hub: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot start a local hub: {e}"))?;
+    match server::Hub::bind(listener, server::Config::new(dir.clone())) {
+        Ok(hub) => {
+            let (stop, stopped) = oneshot::channel::<()>();
+            let done = tokio::spawn(hub.serve(async move {
+                let _ = stopped.await;
+            }));
+            let url = format!("ws://{addr}/ws");
+            tracing::info!(%url, "started a local hub on {}", dir.display());
+            *embedded = Some(Embedded { url: url.clone(), stop, done });
+            Ok(url)
+        }
+        // Another rota took the dir a moment ago: join it.
+        Err(ServeError::Locked {
+            holder: Some(h), ..
+        }) => Ok(format!("ws://{}/ws", h.addr)),
+        Err(e) => Err(format!("cannot start a local hub: {e}")),
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<
+    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+>;
+
+async fn session(
+    shared: &Shared,
+    config: &SyncConfig,
+    url: &str,
+    stop: &mut watch::Receiver<bool>,
+    attempt: &mut u32,
+) -> Ended {
+    let mut ws = match connect(shared, config, url).await {
+        Ok(ws) => ws,
+        Err(reason) => return Ended::Lost(reason),
+    };
+    *attempt = 0;
+    let mut ping = tokio::time::interval(config.ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    loop {
+        let frames = shared.core().to_send();
+        if !frames.is_empty()
+            && let Err(e) = send_all(&mut ws, frames).await
+        {
+            return Ended::Lost(format!("connection lost: {e}"));
+        }
+        {
+            let core = shared.core();
+            if core.needs_snapshot {
+                return Ended::Again("reloading the roster".into());
+            }
+            if let Some(reason) = core.retry_later.clone() {
+                return Ended::Lost(reason);
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = stop.changed() => {
+                let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+                return Ended::Stopped;
+            }
+            msg = ws.next() => {
+                last_heard = Instant::now();
+                match msg {
+                    Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMsg>(&t) {
+                        Ok(m) => {
+                            if let Err(e) = shared.core().handle(m) {
+                                return Ended::Lost(format!("local store: {e}"));
+                            }
+                        }
+                        Err(e) => tracing::warn!("unreadable message from the hub: {e}"),
+                    },
+                    Some(Ok(Message::Ping(_))) => {
+                        // tungstenite queued the pong; send it now.
+                        if let Err(e) = ws.flush().await {
+                            return Ended::Lost(format!("connection lost: {e}"));
+                        }
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        let why = frame
+                            .map(|f| format!(" ({} {})", u16::from(f.code), f.reason))
+                            .unwrap_or_default();
+                        return Ended::Lost(format!("the hub closed the connection{why}"));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Ended::Lost(format!("connection lost: {e}")),
+                    None => return Ended::Lost("connection closed".into()),
+                }
+            }
+            _ = shared.wake.notified() => {}
+            _ = shared.reconnect.notified() => return Ended::Again("asked to reconnect".into()),
+            _ = ping.tick() => {
+                if last_heard.elapsed() > config.ping_interval * 3 {
+                    return Ended::Lost("no answer from the hub".into());
+                }
+                if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
+                    return Ended::Lost(format!("connection lost: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// Connects, says hello and applies the welcome.
+async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, String> {
+    let within = config.connect_timeout;
+    let (mut ws, _) = tokio::time::timeout(within, tokio_tungstenite::connect_async(url))
+        .await
+        .map_err(|_| format!("no answer from {url} within {within:?}"))?
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let hello = shared.core().hello(&config.roster);
+    send_all(&mut ws, vec![encode(&hello)])
+        .await
+        .map_err(|e| format!("connection lost: {e}"))?;
+    let welcome = tokio::time::timeout(within, first_message(&mut ws))
+        .await
+        .map_err(|_| format!("no welcome from {url} within {within:?}"))??;
+    match welcome {
+        ServerMsg::Welcome { .. } => {
+            let mut core = shared.core();
+            core.connected();
+            core.handle(welcome)
+                .map_err(|e| format!("local store: {e}"))?;
+            Ok(ws)
+        }
+        ServerMsg::Error { code, message, .. } => Err(format!("the hub refused: {code}: {message}")),
+        other => Err(format!("expected a welcome, got {other:?}")),
+    }
+}
+
+async fn first_message(ws: &mut Ws) -> Result<ServerMsg, String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                return serde_json::from_str(&t).map_err(|e| format!("unreadable welcome: {e}"));
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let why = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                return Err(format!("the hub closed the connection: {why}"));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("connection lost: {e}")),
+            None => return Err("connection closed".into()),
+        }
+    }
+}
+
+async fn send_all(
+    ws: &mut Ws,
+    frames: Vec<String>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    for f in frames {
+        ws.feed(Message::Text(f.into())).await?;
+    }
+    ws.flush().await
+}
+
+fn encode(msg: &ClientMsg) -> String {
+    serde_json::to_string(msg).unwrap_or_default()
+}
