@@ -52,6 +52,7 @@ pub struct Cli {
     pub data: Option<PathBuf>,
 
     /// Log level: error, warn, info, debug or trace (overrides RUST_LOG).
+    /// Default: info for the hub, warn for the client modes.
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
@@ -80,11 +81,12 @@ pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "rota").map(|d| d.data_dir().to_path_buf())
 }
 
-pub fn init_logging(level: Option<&str>) {
+/// Logs to stderr at `level`, else RUST_LOG, else `default`.
+pub fn init_logging(level: Option<&str>, default: &str) {
     let filter = match level {
         Some(l) => tracing_subscriber::EnvFilter::new(l),
         None => tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -227,7 +229,10 @@ pub async fn sync(cli: &Cli) -> i32 {
     // Connected, or failed for the first time: --sync does not retry.
     let (status, _) = engine
         .wait_until(timeout, |s| {
-            matches!(s.conn, ConnState::Connected { .. } | ConnState::Retrying { .. })
+            matches!(
+                s.conn,
+                ConnState::Connected { .. } | ConnState::Retrying { .. }
+            )
         })
         .await;
     let code = match &status.conn {
@@ -239,17 +244,20 @@ pub async fn sync(cli: &Cli) -> i32 {
                 .await;
             report_sync(&status, done)
         }
+        ConnState::Retrying { reason, .. } if status.pending + status.conflicted == 0 => {
+            // Nothing is left unsaved, which is what --sync is for; say that
+            // the local copy is as old as it was.
+            eprintln!("rota: nothing queued; hub unreachable ({reason}), local copy not refreshed");
+            exit::OK
+        }
         ConnState::Retrying { reason, .. } => {
-            eprintln!(
-                "rota: {} still queued: hub unreachable ({reason})",
-                edits(status.pending + status.conflicted)
-            );
+            eprintln!("rota: {}: hub unreachable ({reason})", left_over(&status));
             exit::UNREACHABLE
         }
         _ => {
             eprintln!(
-                "rota: {} still queued: no answer from the hub within {}s",
-                edits(status.pending + status.conflicted),
+                "rota: {}: no answer from the hub within {}s",
+                left_over(&status),
                 timeout.as_secs()
             );
             exit::UNREACHABLE
@@ -267,7 +275,7 @@ fn report_sync(status: &crate::sync::Status, done: bool) -> i32 {
             (ConnState::Retrying { reason, .. }, _) => format!("connection lost ({reason})"),
             _ => "the hub did not acknowledge them in time".to_string(),
         };
-        eprintln!("rota: {} still queued: {why}", edits(status.pending));
+        eprintln!("rota: {}: {why}", left_over(status));
         return exit::UNREACHABLE;
     }
     if status.conflicted > 0 || status.rejected > 0 {
@@ -280,6 +288,15 @@ fn report_sync(status: &crate::sync::Status, done: bool) -> i32 {
     }
     println!("rota: all changes saved (roster at seq {})", status.seq);
     exit::OK
+}
+
+/// "2 edits still queued, 1 conflicted".
+fn left_over(status: &crate::sync::Status) -> String {
+    let mut s = format!("{} still queued", edits(status.pending));
+    if status.conflicted > 0 {
+        s.push_str(&format!(", {} conflicted", status.conflicted));
+    }
+    s
 }
 
 fn edits(n: usize) -> String {

@@ -4,7 +4,10 @@ use rota::cli::{self, Cli};
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    cli::init_logging(cli.log_level.as_deref());
+    cli::init_logging(
+        cli.log_level.as_deref(),
+        if cli.serve { "info" } else { "warn" },
+    );
     let code = if cli.serve {
         cli::serve(&cli).await
     } else if cli.sync {

@@ -24,7 +24,10 @@ fn assert_each_batch_once(log: &[(String, u64, u64)]) -> BTreeMap<(String, u64),
     for (client, op_id, seq) in log {
         let prev = seen.insert((client.clone(), *op_id), *seq);
         if let Some(prev) = prev {
-            assert_eq!(prev, *seq, "edit {client}/{op_id} applied twice: seqs {prev} and {seq}");
+            assert_eq!(
+                prev, *seq,
+                "edit {client}/{op_id} applied twice: seqs {prev} and {seq}"
+            );
         }
     }
     seen
@@ -39,10 +42,17 @@ async fn edits_made_while_the_hub_is_down_are_applied_once_when_it_returns() {
     let proxy = Proxy::start(hub.addr).await;
     let ed = start_engine(&proxy.url(), "ann", &dir.path().join("ann"));
     wait_connected(&ed).await;
-    assert_eq!(ed.with_view(|r| r.staff().len()), 20, "roster pulled at connect");
+    assert_eq!(
+        ed.with_view(|r| r.staff().len()),
+        20,
+        "roster pulled at connect"
+    );
 
     hub.stop().await.unwrap();
-    wait_status(&ed, "offline", |s| matches!(s.conn, ConnState::Retrying { .. })).await;
+    wait_status(&ed, "offline", |s| {
+        matches!(s.conn, ConnState::Retrying { .. })
+    })
+    .await;
     // 200 edits offline: 20 staff x 10 days, some cells written twice.
     let mut expected = BTreeMap::new();
     for i in 0..200 {
@@ -57,7 +67,11 @@ async fn edits_made_while_the_hub_is_down_are_applied_once_when_it_returns() {
     let queued = ed.status().pending;
     assert!(queued >= 160, "edits queued offline: {queued}");
     for ((staff, day), code) in &expected {
-        assert_eq!(ed.cell(staff, *day).as_deref(), Some(code.as_str()), "shown at once");
+        assert_eq!(
+            ed.cell(staff, *day).as_deref(),
+            Some(code.as_str()),
+            "shown at once"
+        );
     }
 
     let hub = Hub::start(&hub_dir).await;
@@ -67,7 +81,11 @@ async fn edits_made_while_the_hub_is_down_are_applied_once_when_it_returns() {
     let st = wait_synced(&ed, hub_seq + queued as u64).await;
     let (hub_seq, cells) = hub_cells(&hub.url()).await;
     assert_eq!(st.seq, hub_seq);
-    assert_eq!(view_cells(&ed), cells, "the editor's view equals the hub's roster");
+    assert_eq!(
+        view_cells(&ed),
+        cells,
+        "the editor's view equals the hub's roster"
+    );
     for ((staff, day), code) in &expected {
         assert!(cells.contains(&(staff.clone(), *day, Some(code.clone()))));
     }
@@ -91,7 +109,10 @@ async fn pending_edits_survive_a_restart_of_the_editor() {
     let client = ed.status().client_id;
     proxy.refuse(true);
     proxy.cut_all();
-    wait_status(&ed, "offline", |s| matches!(s.conn, ConnState::Retrying { .. })).await;
+    wait_status(&ed, "offline", |s| {
+        matches!(s.conn, ConnState::Retrying { .. })
+    })
+    .await;
     ed.set_cell("s1", date(0), Some("N")).unwrap();
     ed.set_cell("s2", date(0), Some("D")).unwrap();
     ed.shutdown();
@@ -102,7 +123,11 @@ async fn pending_edits_survive_a_restart_of_the_editor() {
     assert_eq!(st.client_id, client, "the client id is kept");
     assert_eq!(st.pending, 2);
     assert_eq!(ed.cell("s1", date(0)).as_deref(), Some("N"));
-    assert_eq!(ed.with_view(|r| r.staff().len()), 3, "cached roster opens offline");
+    assert_eq!(
+        ed.with_view(|r| r.staff().len()),
+        3,
+        "cached roster opens offline"
+    );
     proxy.refuse(false);
     ed.reconnect_now();
     wait_synced(&ed, 0).await;
@@ -157,7 +182,12 @@ async fn an_editor_killed_with_pending_edits_delivers_them_once() {
     let data = dir.path().join("kim");
     let (mut watcher, _) = Client::join(&hub.url(), "w", "watcher", "default", 1).await;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_editor_process", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_editor_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(
             "ROTA_TEST_CHILD",
             format!("{}|{}", proxy.url(), data.display()),
@@ -230,9 +260,7 @@ async fn an_editor_killed_with_pending_edits_delivers_them_once() {
 
 /// Two editors write one cell while one is offline; the later write
 /// conflicts. Returns (ann, bob, ann's conflicted op id, proxy, hub).
-async fn conflicted(
-    dir: &std::path::Path,
-) -> (SyncEngine, SyncEngine, u64, Proxy, Hub) {
+async fn conflicted(dir: &std::path::Path) -> (SyncEngine, SyncEngine, u64, Proxy, Hub) {
     let hub = Hub::start(&dir.join("hub")).await;
     seed(&hub.url(), 3).await;
     let proxy = Proxy::start(hub.addr).await;
@@ -242,7 +270,10 @@ async fn conflicted(
     wait_connected(&bob).await;
     proxy.refuse(true);
     proxy.cut_all();
-    wait_status(&ann, "offline", |s| matches!(s.conn, ConnState::Retrying { .. })).await;
+    wait_status(&ann, "offline", |s| {
+        matches!(s.conn, ConnState::Retrying { .. })
+    })
+    .await;
     ann.set_cell("s1", date(0), Some("D")).unwrap();
     bob.set_cell("s1", date(0), Some("N")).unwrap();
     wait_synced(&bob, 0).await;
@@ -285,7 +316,11 @@ async fn conflict_keep_mine_overwrites_everywhere() {
     let (ann, bob, op, _proxy, hub) = conflicted(dir.path()).await;
     let new_op = ann.keep_mine(op).unwrap().expect("sent again");
     assert_ne!(new_op, op);
-    assert_eq!(ann.cell("s1", date(0)).as_deref(), Some("D"), "shown at once");
+    assert_eq!(
+        ann.cell("s1", date(0)).as_deref(),
+        Some("D"),
+        "shown at once"
+    );
     let st = wait_synced(&ann, 0).await;
     wait_synced(&bob, st.seq).await;
     let (_, cells) = hub_cells(&hub.url()).await;
@@ -306,7 +341,10 @@ async fn a_rejected_edit_is_kept_until_dismissed_and_does_not_block_the_rest() {
     wait_connected(&bob).await;
     proxy.refuse(true);
     proxy.cut_all();
-    wait_status(&ann, "offline", |s| matches!(s.conn, ConnState::Retrying { .. })).await;
+    wait_status(&ann, "offline", |s| {
+        matches!(s.conn, ConnState::Retrying { .. })
+    })
+    .await;
     // Offline, ann edits s3's row and then s1's; meanwhile bob removes s3.
     ann.set_cell("s3", date(0), Some("D")).unwrap();
     ann.set_cell("s1", date(0), Some("N")).unwrap();
@@ -332,7 +370,11 @@ async fn a_rejected_edit_is_kept_until_dismissed_and_does_not_block_the_rest() {
         other => panic!("expected a rejection, got {other:?}"),
     }
     assert_eq!(ann.cell("s1", date(0)).as_deref(), Some("N"));
-    assert_eq!(ann.cell("s3", date(0)), None, "the refused edit is not shown");
+    assert_eq!(
+        ann.cell("s3", date(0)),
+        None,
+        "the refused edit is not shown"
+    );
     assert!(ann.dismiss(rejected[0].op_id).unwrap());
     assert!(ann.outbox().is_empty());
     assert_eq!(ann.status().rejected, 0);
@@ -361,7 +403,11 @@ async fn undo_and_redo_are_new_edits_and_undo_asks_when_someone_else_changed_the
     wait_synced(&bob, st.seq).await;
     assert_eq!(bob.cell("s1", date(0)), None);
     let (_, cells) = hub_cells(&hub.url()).await;
-    assert_eq!(cells, vec![("s1".into(), date(0), None)], "undos are edits on the hub");
+    assert_eq!(
+        cells,
+        vec![("s1".into(), date(0), None)],
+        "undos are edits on the hub"
+    );
 
     // Ann writes s2; Bob then changes it; Ann's undo asks first.
     ann.set_cell("s2", date(1), Some("OFF")).unwrap();
@@ -374,7 +420,11 @@ async fn undo_and_redo_are_new_edits_and_undo_asks_when_someone_else_changed_the
         Err(UndoError::ChangedSince(targets)) => assert_eq!(targets.len(), 1),
         other => panic!("expected a question, got {other:?}"),
     }
-    assert_eq!(ann.cell("s2", date(1)).as_deref(), Some("N"), "nothing overwritten");
+    assert_eq!(
+        ann.cell("s2", date(1)).as_deref(),
+        Some("N"),
+        "nothing overwritten"
+    );
     ann.undo_anyway().unwrap().expect("undone on request");
     let st = wait_synced(&ann, 0).await;
     wait_synced(&bob, st.seq).await;
@@ -413,7 +463,10 @@ async fn record_edits_show_at_once_and_undo() {
     ann.undo().unwrap();
     wait_synced(&ann, 0).await;
     let r = ann.server_roster();
-    assert_eq!(r.staff_member("s1").map(|s| s.name.as_str()), Some("Person 1"));
+    assert_eq!(
+        r.staff_member("s1").map(|s| s.name.as_str()),
+        Some("Person 1")
+    );
     assert_eq!(r.conflict_mode(), ConflictMode::Strict);
     // An edit the roster cannot take is refused at once, and nothing is queued.
     let err = ann.set_cell("nobody", date(0), Some("D")).unwrap_err();
@@ -437,11 +490,23 @@ async fn a_remote_change_does_not_hide_a_pending_local_edit() {
     bob.set_cell("s2", date(0), Some("N")).unwrap();
     let bob_seq = wait_synced(&bob, 0).await.seq;
     wait_status(&ann, "bob's changes", |s| s.seq >= bob_seq).await;
-    assert_eq!(ann.cell("s1", date(0)).as_deref(), Some("D"), "mine still shown");
-    assert_eq!(ann.cell("s2", date(0)).as_deref(), Some("N"), "theirs shown");
+    assert_eq!(
+        ann.cell("s1", date(0)).as_deref(),
+        Some("D"),
+        "mine still shown"
+    );
+    assert_eq!(
+        ann.cell("s2", date(0)).as_deref(),
+        Some("N"),
+        "theirs shown"
+    );
     proxy.stall_up(false);
     wait_status(&ann, "the conflict", |s| s.conflicted == 1).await;
-    assert_eq!(ann.cell("s1", date(0)).as_deref(), Some("N"), "the hub's value");
+    assert_eq!(
+        ann.cell("s1", date(0)).as_deref(),
+        Some("N"),
+        "the hub's value"
+    );
 }
 
 #[tokio::test]
@@ -537,11 +602,12 @@ async fn the_embedded_hub_serves_the_data_dir_and_a_second_editor_joins_it() {
     let first = SyncEngine::start(cfg("ann")).unwrap();
     wait_connected(&first).await;
     let holder = rota::server::lock::holder(&data).expect("the first editor runs a hub");
-    assert!(holder.addr.starts_with("127.0.0.1:"), "loopback only: {}", holder.addr);
-    first
-        .edit(setup_ops(2))
-        .unwrap()
-        .expect("queued");
+    assert!(
+        holder.addr.starts_with("127.0.0.1:"),
+        "loopback only: {}",
+        holder.addr
+    );
+    first.edit(setup_ops(2)).unwrap().expect("queued");
     let st = wait_synced(&first, 0).await;
     let second = SyncEngine::start(cfg("bob")).unwrap();
     wait_synced(&second, st.seq).await;
@@ -557,8 +623,7 @@ async fn the_embedded_hub_serves_the_data_dir_and_a_second_editor_joins_it() {
     // The editor that runs the hub leaves; the other takes over the dir.
     first.shutdown();
     wait_status(&second, "reconnected to its own hub", |s| {
-        matches!(s.conn, ConnState::Connected { .. })
-            && rota::server::lock::holder(&data).is_some()
+        matches!(s.conn, ConnState::Connected { .. }) && rota::server::lock::holder(&data).is_some()
     })
     .await;
     second.set_cell("s2", date(0), Some("D")).unwrap();
@@ -577,7 +642,14 @@ async fn a_connection_cut_in_the_middle_of_a_batch_loses_and_doubles_nothing() {
     wait_connected(&ed).await;
     let big = |code: &str| -> Vec<Op> {
         (0..2000)
-            .map(|i| set(&format!("s{}", i % 50 + 1), &date(i / 50).to_string(), Some(code), 0))
+            .map(|i| {
+                set(
+                    &format!("s{}", i % 50 + 1),
+                    &date(i / 50).to_string(),
+                    Some(code),
+                    0,
+                )
+            })
             .collect()
     };
     // 1: cut client -> hub half way through a ~100 KB frame.
@@ -609,7 +681,10 @@ async fn a_connection_cut_in_the_middle_of_a_batch_loses_and_doubles_nothing() {
     assert_eq!(cells.len(), 2002);
     let log = change_log(&hub_dir);
     let batches = assert_each_batch_once(&log);
-    assert_eq!(batches.keys().filter(|(c, _)| *c == st.client_id).count(), 4);
+    assert_eq!(
+        batches.keys().filter(|(c, _)| *c == st.client_id).count(),
+        4
+    );
 }
 
 /// A tiny deterministic generator (xorshift), so a failing seed reproduces.
@@ -642,7 +717,11 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
     let mut acked: Vec<tokio::sync::broadcast::Receiver<SyncEvent>> = Vec::new();
     for i in 0..4 {
         let p = Proxy::start(hub.addr).await;
-        let e = start_engine(&p.url(), &format!("user{i}"), &dir.path().join(format!("e{i}")));
+        let e = start_engine(
+            &p.url(),
+            &format!("user{i}"),
+            &dir.path().join(format!("e{i}")),
+        );
         acked.push(e.subscribe());
         proxies.push(p);
         editors.push(e);
@@ -652,7 +731,7 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
     }
     let mut acks: Vec<BTreeMap<u64, u64>> = vec![BTreeMap::new(); editors.len()];
     let drain = |acked: &mut Vec<tokio::sync::broadcast::Receiver<SyncEvent>>,
-                     acks: &mut Vec<BTreeMap<u64, u64>>| {
+                 acks: &mut Vec<BTreeMap<u64, u64>>| {
         for (i, rx) in acked.iter_mut().enumerate() {
             while let Ok(ev) = rx.try_recv() {
                 if let SyncEvent::Acked { op_id, seq, .. } = ev {
@@ -661,7 +740,8 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
             }
         }
     };
-    for step in 0..400 {
+    let (mut restarts, mut cuts, mut resolved) = (0, 0, 0);
+    for step in 0..1000 {
         let who = rng.below(editors.len() as u64) as usize;
         match rng.below(100) {
             0..=79 => {
@@ -673,7 +753,10 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
                 };
                 editors[who].set_cell(&staff, day, code).unwrap();
             }
-            80..=89 => proxies[who].cut_all(),
+            80..=89 => {
+                proxies[who].cut_all();
+                cuts += 1;
+            }
             90..=94 => {
                 // Resolve a conflict either way.
                 let entries = editors[who].outbox();
@@ -681,6 +764,7 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
                     .iter()
                     .find(|e| matches!(e.state, EntryState::Conflict { .. }))
                 {
+                    resolved += 1;
                     if rng.below(2) == 0 {
                         editors[who].keep_mine(c.op_id).unwrap();
                     } else {
@@ -691,6 +775,7 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
             95..=97 => {
                 hub.stop().await.unwrap();
                 hub = Hub::start(&hub_dir).await;
+                restarts += 1;
                 for p in &proxies {
                     p.set_upstream(hub.addr);
                 }
@@ -735,7 +820,18 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
     for e in &editors {
         let st = wait_synced(e, seq).await;
         assert_eq!(st.seq, seq);
-        assert_eq!(view_cells(e), cells, "editor {} converged", st.client_id);
+        let view = view_cells(e);
+        let differ: Vec<_> = view
+            .iter()
+            .filter(|c| !cells.contains(c))
+            .chain(cells.iter().filter(|c| !view.contains(c)))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "editor {} differs from the hub (seed {seed_value:#x}) in {differ:?}; outbox {:?}",
+            st.client_id,
+            e.outbox()
+        );
         assert_eq!(st.rejected, 0);
     }
     drain(&mut acked, &mut acks);
@@ -749,7 +845,10 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
             // An ack with no log row changed nothing (the cell already held
             // that value); one with rows was applied under its seq, once.
             if let Some(logged) = batches.get(&(id.clone(), *op_id)) {
-                assert_eq!(logged, seq, "edit {id}/{op_id} acked at {seq}, logged at {logged}");
+                assert_eq!(
+                    logged, seq,
+                    "edit {id}/{op_id} acked at {seq}, logged at {logged}"
+                );
             }
         }
         for ((client, op_id), _) in batches.iter().filter(|((c, _), _)| c == id) {
@@ -759,5 +858,82 @@ async fn random_edits_disconnects_and_hub_restarts_converge() {
             );
         }
     }
-    assert!(acked_total > 100, "enough edits acknowledged: {acked_total}");
+    assert!(
+        acked_total > 200,
+        "enough edits acknowledged: {acked_total}"
+    );
+    assert!(
+        restarts > 0 && cuts > 0 && resolved > 0,
+        "the chaos happened"
+    );
+    eprintln!(
+        "seed {seed_value:#x}: {acked_total} acked, {} logged, {restarts} hub restarts, \
+         {cuts} cuts, {resolved} conflicts resolved at random",
+        batches.len()
+    );
+}
+
+fn rota_sync(url: &str, user: &str, data: &std::path::Path) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args(["--sync", "--timeout", "5", "--user", user, "--server", url])
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rota_sync_says_what_is_left_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ann, _bob, _op, proxy, _hub) = conflicted(dir.path()).await;
+    ann.shutdown();
+    let data = dir.path().join("ann");
+    let (code, err) = rota_sync(&proxy.url(), "ann", &data);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("1 edit conflicted"), "{err}");
+
+    // Offline with two edits queued: exit 4, and the edits stay queued.
+    let ann = start_engine(&proxy.url(), "ann", &data);
+    wait_connected(&ann).await;
+    proxy.refuse(true);
+    proxy.cut_all();
+    wait_status(&ann, "offline", |s| {
+        matches!(s.conn, ConnState::Retrying { .. })
+    })
+    .await;
+    ann.set_cell("s2", date(1), Some("D")).unwrap();
+    ann.set_cell("s3", date(1), Some("D")).unwrap();
+    ann.shutdown();
+    let (code, err) = rota_sync(&proxy.url(), "ann", &data);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("2 edits still queued, 1 conflicted: hub unreachable"),
+        "{err}"
+    );
+    proxy.refuse(false);
+    let (code, err) = rota_sync(&proxy.url(), "ann", &data);
+    assert_eq!(code, 3, "saved, but the old conflict is still there: {err}");
+    let ann = start_engine(&proxy.url(), "ann", &data);
+    assert_eq!(ann.status().pending, 0);
+    assert_eq!(ann.cell("s2", date(1)).as_deref(), Some("D"));
+}
+
+#[test]
+fn a_damaged_local_file_is_refused_with_its_name_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = engine_config("ws://127.0.0.1:9/ws", "ann", dir.path());
+    let path = cfg.local_path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"this is not a database, it is a shopping list").unwrap();
+    let err = SyncEngine::start(cfg).err().expect("refused").to_string();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("not a database"), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"this is not a database, it is a shopping list"
+    );
 }

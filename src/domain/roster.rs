@@ -188,9 +188,7 @@ impl Roster {
     /// on a target exactly when these are equal.
     pub fn value_of(&self, target: &Target) -> serde_json::Value {
         match target {
-            Target::Cell { staff, date } => {
-                to_json(&self.cell(staff, *date).and_then(|(c, _)| c))
-            }
+            Target::Cell { staff, date } => to_json(&self.cell(staff, *date).and_then(|(c, _)| c)),
             Target::Staff { id } => to_json(
                 &self
                     .staff

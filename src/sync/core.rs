@@ -36,7 +36,10 @@ impl std::fmt::Display for EditError {
                 write!(f, "edit refused: {}", all.join("; "))
             }
             EditError::TooLarge { ops, max } => {
-                write!(f, "edit has {ops} operations; at most {max} fit in one batch")
+                write!(
+                    f,
+                    "edit has {ops} operations; at most {max} fit in one batch"
+                )
             }
             EditError::Store(e) => write!(f, "edit not saved: {e}"),
         }
@@ -748,7 +751,11 @@ impl Core {
         }
         let entry = self.outbox.remove(i);
         self.drop_pending_cells(&entry.ops);
-        if !first_pending {
+        // The view already shows this edit over the server state it was
+        // applied to only when it was the first pending edit and applied at
+        // the tip. An edit the server state already held (brought by a
+        // snapshot) may have been overwritten there since: look again.
+        if !first_pending || record.is_none() {
             self.rebuild_view();
         }
         self.emit(SyncEvent::Acked {

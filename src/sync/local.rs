@@ -237,7 +237,6 @@ impl LocalStore {
         Ok(roster)
     }
 
-
     /// This client's outbox, oldest first.
     pub fn load_outbox(&self) -> Result<Vec<StoredEntry>> {
         let mut stmt = self
@@ -347,36 +346,36 @@ impl LocalStore {
 }
 
 fn write_snapshot(tx: &Transaction, snap: &Snapshot, seq: Seq) -> rusqlite::Result<()> {
-        tx.execute("DELETE FROM records", [])?;
-        tx.execute("DELETE FROM cells", [])?;
-        let json = |v: &dyn erased::Json| v.json();
-        let mut put = tx.prepare(
-            "INSERT INTO records(entity, key, json, seq, user, client, at)
+    tx.execute("DELETE FROM records", [])?;
+    tx.execute("DELETE FROM cells", [])?;
+    let json = |v: &dyn erased::Json| v.json();
+    let mut put = tx.prepare(
+        "INSERT INTO records(entity, key, json, seq, user, client, at)
              VALUES (?1, ?2, ?3, ?4, '', '', 0)",
-        )?;
-        put.execute(params![
-            "settings",
-            "",
-            json(&snap.settings),
-            snap.settings.seq as i64
-        ])?;
-        for s in &snap.staff {
-            put.execute(params!["staff", s.id, json(s), s.seq as i64])?;
-        }
-        for c in &snap.codes {
-            put.execute(params!["code", c.code, json(c), c.seq as i64])?;
-        }
-        for r in &snap.rules {
-            put.execute(params!["rule", r.id, json(r), r.seq as i64])?;
-        }
-        let mut cell = tx.prepare(
-            "INSERT INTO cells(staff, date, code, seq, user, client, at)
+    )?;
+    put.execute(params![
+        "settings",
+        "",
+        json(&snap.settings),
+        snap.settings.seq as i64
+    ])?;
+    for s in &snap.staff {
+        put.execute(params!["staff", s.id, json(s), s.seq as i64])?;
+    }
+    for c in &snap.codes {
+        put.execute(params!["code", c.code, json(c), c.seq as i64])?;
+    }
+    for r in &snap.rules {
+        put.execute(params!["rule", r.id, json(r), r.seq as i64])?;
+    }
+    let mut cell = tx.prepare(
+        "INSERT INTO cells(staff, date, code, seq, user, client, at)
              VALUES (?1, ?2, ?3, ?4, '', '', 0)",
-        )?;
-        for (staff, date, code, cseq) in &snap.cells {
-            cell.execute(params![staff, date.to_string(), code, *cseq as i64])?;
-        }
-        set_last_seq(tx, seq)
+    )?;
+    for (staff, date, code, cseq) in &snap.cells {
+        cell.execute(params![staff, date.to_string(), code, *cseq as i64])?;
+    }
+    set_last_seq(tx, seq)
 }
 
 /// Serialising a record for the cache cannot fail for our own types; a
@@ -458,11 +457,19 @@ fn record_change(entity: &str, key: &str, json: &str) -> Result<Change> {
         "settings" => Change::Settings {
             settings: serde_json::from_str(json).map_err(bad)?,
         },
-        other => return Err(LocalError::Corrupt(format!("unknown record kind `{other}`"))),
+        other => {
+            return Err(LocalError::Corrupt(format!(
+                "unknown record kind `{other}`"
+            )));
+        }
     })
 }
 
-fn write_change(tx: &Transaction, change: &Change, stamp: (Seq, &str, &str, i64)) -> rusqlite::Result<()> {
+fn write_change(
+    tx: &Transaction,
+    change: &Change,
+    stamp: (Seq, &str, &str, i64),
+) -> rusqlite::Result<()> {
     let (seq, user, client, at) = stamp;
     let seq = seq as i64;
     let put = |entity: &str, key: &str, json: String| {
@@ -484,7 +491,15 @@ fn write_change(tx: &Transaction, change: &Change, stamp: (Seq, &str, &str, i64)
                 "INSERT OR REPLACE INTO cells(staff, date, code, seq, user, client, at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![staff, date.to_string(), code, seq, user, client, at])?;
+            .execute(params![
+                staff,
+                date.to_string(),
+                code,
+                seq,
+                user,
+                client,
+                at
+            ])?;
         }
         Change::Staff { staff } => {
             put("staff", &staff.id, staff.json())?;

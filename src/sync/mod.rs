@@ -14,8 +14,8 @@ pub mod core;
 pub mod local;
 mod net;
 
-pub use self::core::EditError;
 use self::core::Core;
+pub use self::core::EditError;
 use self::local::{LocalError, LocalStore};
 use crate::domain::{Change, Conflict, Date, Op, Problem, Roster, Seq, Target};
 use crate::protocol::{Cursor, PresenceInfo};
@@ -182,9 +182,13 @@ pub enum SyncEvent {
         changes: Vec<Change>,
     },
     /// The whole roster was reloaded from the hub.
-    Resynced { seq: Seq },
+    Resynced {
+        seq: Seq,
+    },
     /// An edit was queued (and is in the view).
-    Queued { op_id: u64 },
+    Queued {
+        op_id: u64,
+    },
     /// The hub stored an edit of ours durably.
     Acked {
         op_id: u64,
@@ -202,7 +206,10 @@ pub enum SyncEvent {
         problems: Vec<Problem>,
     },
     Presence(PresenceInfo),
-    Left { session: u64, user: String },
+    Left {
+        session: u64,
+        user: String,
+    },
     /// The outbox's counts changed.
     Outbox {
         pending: usize,
@@ -256,14 +263,17 @@ impl std::error::Error for UndoError {}
 
 #[derive(Debug)]
 pub enum StartError {
-    Local(LocalError),
+    /// The local file (named) could not be opened or read.
+    Local(PathBuf, LocalError),
     Runtime(std::io::Error),
 }
 
 impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StartError::Local(e) => write!(f, "{e}"),
+            StartError::Local(path, e) => {
+                write!(f, "cannot open {}: {e}", path.display())
+            }
             StartError::Runtime(e) => write!(f, "starting the sync engine: {e}"),
         }
     }
@@ -302,9 +312,11 @@ impl SyncEngine {
     /// Opens the local store (the cached roster is readable at once, online
     /// or not) and starts connecting in the background.
     pub fn start(config: SyncConfig) -> Result<SyncEngine, StartError> {
-        let store = LocalStore::open(&config.local_path()).map_err(StartError::Local)?;
+        let path = config.local_path();
+        let local = |e| StartError::Local(path.clone(), e);
+        let store = LocalStore::open(&path).map_err(local)?;
         let (events, _) = broadcast::channel(4096);
-        let core = Core::open(store, &config.user, events.clone()).map_err(StartError::Local)?;
+        let core = Core::open(store, &config.user, events.clone()).map_err(local)?;
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             wake: Notify::new(),

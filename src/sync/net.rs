@@ -122,7 +122,11 @@ async fn resolve(config: &SyncConfig, embedded: &mut Option<Embedded>) -> Result
             }));
             let url = format!("ws://{addr}/ws");
             tracing::info!(%url, "started a local hub on {}", dir.display());
-            *embedded = Some(Embedded { url: url.clone(), stop, done });
+            *embedded = Some(Embedded {
+                url: url.clone(),
+                stop,
+                done,
+            });
             Ok(url)
         }
         // Another rota took the dir a moment ago: join it.
@@ -133,9 +137,8 @@ async fn resolve(config: &SyncConfig, embedded: &mut Option<Embedded>) -> Result
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn session(
     shared: &Shared,
@@ -239,7 +242,9 @@ async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, 
                 .map_err(|e| format!("local store: {e}"))?;
             Ok(ws)
         }
-        ServerMsg::Error { code, message, .. } => Err(format!("the hub refused: {code}: {message}")),
+        ServerMsg::Error { code, message, .. } => {
+            Err(format!("the hub refused: {code}: {message}"))
+        }
         other => Err(format!("expected a welcome, got {other:?}")),
     }
 }

@@ -354,7 +354,10 @@ pub async fn wait_status(e: &SyncEngine, what: &str, pred: impl Fn(&Status) -> b
 }
 
 pub async fn wait_connected(e: &SyncEngine) -> Status {
-    wait_status(e, "connected", |s| matches!(s.conn, ConnState::Connected { .. })).await
+    wait_status(e, "connected", |s| {
+        matches!(s.conn, ConnState::Connected { .. })
+    })
+    .await
 }
 
 /// Waits until the engine has nothing pending and has applied `seq`.
@@ -370,7 +373,11 @@ pub type CellRow = (String, rota::domain::Date, Option<String>);
 /// The hub's cells (and seq), read with a fresh snapshot.
 pub async fn hub_cells(url: &str) -> (u64, Vec<CellRow>) {
     let (_c, seq, snap) = join_snapshot(url, "checker", "checker-client").await;
-    let mut cells: Vec<CellRow> = snap.cells.into_iter().map(|(s, d, c, _)| (s, d, c)).collect();
+    let mut cells: Vec<CellRow> = snap
+        .cells
+        .into_iter()
+        .map(|(s, d, c, _)| (s, d, c))
+        .collect();
     cells.sort();
     (seq, cells)
 }
@@ -394,11 +401,15 @@ pub fn change_log(dir: &Path) -> Vec<(String, u64, u64)> {
         .prepare("SELECT client, op_id, seq FROM changes ORDER BY seq, idx")
         .unwrap();
     stmt.query_map([], |r| {
-        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+        Ok((
+            r.get(0)?,
+            r.get::<_, i64>(1)? as u64,
+            r.get::<_, i64>(2)? as u64,
+        ))
     })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
 }
 
 /// Sets up codes D, N, OFF and staff s1..=sN on the hub; returns its seq.
