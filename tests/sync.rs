@@ -136,13 +136,13 @@ async fn pending_edits_survive_a_restart_of_the_editor() {
     assert_eq!(cells.len(), 2);
 }
 
-/// Started by `an_editor_killed_with_pending_edits_delivers_them_once` as a
-/// separate process; does nothing in a normal test run.
+/// Not a test: the editor process that
+/// `an_editor_killed_with_pending_edits_delivers_them_once` starts (this
+/// test binary, run with `--ignored --exact child_editor_process`) and kills.
 #[tokio::test]
+#[ignore = "helper process for an_editor_killed_with_pending_edits_delivers_them_once"]
 async fn child_editor_process() {
-    let Ok(spec) = std::env::var("ROTA_TEST_CHILD") else {
-        return;
-    };
+    let spec = std::env::var("ROTA_TEST_CHILD").expect("run by the kill -9 test");
     let mut parts = spec.split('|');
     let (url, data) = (parts.next().unwrap(), parts.next().unwrap());
     let ed = SyncEngine::start(engine_config(url, "kim", std::path::Path::new(data))).unwrap();
@@ -183,6 +183,7 @@ async fn an_editor_killed_with_pending_edits_delivers_them_once() {
     let (mut watcher, _) = Client::join(&hub.url(), "w", "watcher", "default", 1).await;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
+            "--ignored",
             "--exact",
             "child_editor_process",
             "--nocapture",
