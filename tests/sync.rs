@@ -18,6 +18,16 @@ fn date(i: usize) -> rota::domain::Date {
 
 const CODES: [&str; 3] = ["D", "N", "OFF"];
 
+/// Cuts the editor off behind its proxy and waits until it knows.
+async fn go_offline(proxy: &Proxy, e: &SyncEngine) {
+    proxy.refuse(true);
+    proxy.cut_all();
+    wait_status(e, "offline", |s| {
+        matches!(s.conn, ConnState::Retrying { .. })
+    })
+    .await;
+}
+
 /// Every (client, op_id) in the change log belongs to exactly one batch.
 fn assert_each_batch_once(log: &[(String, u64, u64)]) -> BTreeMap<(String, u64), u64> {
     let mut seen: BTreeMap<(String, u64), u64> = BTreeMap::new();
@@ -107,12 +117,7 @@ async fn pending_edits_survive_a_restart_of_the_editor() {
     let ed = start_engine(&proxy.url(), "ann", &data);
     wait_connected(&ed).await;
     let client = ed.status().client_id;
-    proxy.refuse(true);
-    proxy.cut_all();
-    wait_status(&ed, "offline", |s| {
-        matches!(s.conn, ConnState::Retrying { .. })
-    })
-    .await;
+    go_offline(&proxy, &ed).await;
     ed.set_cell("s1", date(0), Some("N")).unwrap();
     ed.set_cell("s2", date(0), Some("D")).unwrap();
     ed.shutdown();
@@ -269,12 +274,7 @@ async fn conflicted(dir: &std::path::Path) -> (SyncEngine, SyncEngine, u64, Prox
     let bob = start_engine(&hub.url(), "bob", &dir.join("bob"));
     wait_connected(&ann).await;
     wait_connected(&bob).await;
-    proxy.refuse(true);
-    proxy.cut_all();
-    wait_status(&ann, "offline", |s| {
-        matches!(s.conn, ConnState::Retrying { .. })
-    })
-    .await;
+    go_offline(&proxy, &ann).await;
     ann.set_cell("s1", date(0), Some("D")).unwrap();
     bob.set_cell("s1", date(0), Some("N")).unwrap();
     wait_synced(&bob, 0).await;
@@ -340,12 +340,7 @@ async fn a_rejected_edit_is_kept_until_dismissed_and_does_not_block_the_rest() {
     let bob = start_engine(&hub.url(), "bob", &dir.path().join("bob"));
     wait_connected(&ann).await;
     wait_connected(&bob).await;
-    proxy.refuse(true);
-    proxy.cut_all();
-    wait_status(&ann, "offline", |s| {
-        matches!(s.conn, ConnState::Retrying { .. })
-    })
-    .await;
+    go_offline(&proxy, &ann).await;
     // Offline, ann edits s3's row and then s1's; meanwhile bob removes s3.
     ann.set_cell("s3", date(0), Some("D")).unwrap();
     ann.set_cell("s1", date(0), Some("N")).unwrap();
@@ -900,12 +895,7 @@ async fn rota_sync_says_what_is_left_and_why() {
     // Offline with two edits queued: exit 4, and the edits stay queued.
     let ann = start_engine(&proxy.url(), "ann", &data);
     wait_connected(&ann).await;
-    proxy.refuse(true);
-    proxy.cut_all();
-    wait_status(&ann, "offline", |s| {
-        matches!(s.conn, ConnState::Retrying { .. })
-    })
-    .await;
+    go_offline(&proxy, &ann).await;
     ann.set_cell("s2", date(1), Some("D")).unwrap();
     ann.set_cell("s3", date(1), Some("D")).unwrap();
     ann.shutdown();

@@ -71,6 +71,18 @@ pub struct StoredEntry {
     pub created: i64,
 }
 
+/// How hard a commit must be on disk before it returns.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Durability {
+    /// Fsynced: the commit adds an edit, and the outbox is its only copy.
+    Fsync,
+    /// Safe against a crash of the process (WAL, synchronous=NORMAL); a
+    /// power cut may roll back the latest such commits, which only makes
+    /// the engine fetch a change again or resend an edit the hub then
+    /// answers from its stored answers. Cache writes, acks, conflict marks.
+    Lazy,
+}
+
 pub struct LocalStore {
     conn: Connection,
     path: PathBuf,
@@ -117,8 +129,8 @@ impl LocalStore {
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
-        // The outbox is the only copy of unsent edits: fsync every commit.
-        conn.pragma_update(None, "synchronous", "FULL")
+        // Commits that add edits fsync (see `Durability`); the rest need not.
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
         let (slot, file) = claim_slot(path)?;
@@ -140,8 +152,12 @@ impl LocalStore {
         &self.path
     }
 
-    /// Runs `f` in one transaction and commits it (durably) when it succeeds.
-    fn tx<T>(&mut self, f: impl FnOnce(&Transaction, &str) -> Result<T>) -> Result<T> {
+    /// Runs `f` in one transaction and commits it when it succeeds.
+    fn tx<T>(
+        &mut self,
+        durability: Durability,
+        f: impl FnOnce(&Transaction, &str) -> Result<T>,
+    ) -> Result<T> {
         let path = self.path.clone();
         let with_path = |e: LocalError| match e {
             LocalError::Sqlite { err, .. } => LocalError::Sqlite {
@@ -150,10 +166,25 @@ impl LocalStore {
             },
             other => other,
         };
-        let tx = self.conn.transaction().map_err(|e| with_path(e.into()))?;
-        let out = f(&tx, &self.client_id).map_err(&with_path)?;
-        tx.commit().map_err(|e| with_path(e.into()))?;
-        Ok(out)
+        let full = durability == Durability::Fsync;
+        if full {
+            self.conn
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(|e| with_path(e.into()))?;
+        }
+        let run = |conn: &mut Connection| -> Result<T> {
+            let tx = conn.transaction()?;
+            let out = f(&tx, &self.client_id)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        let out = run(&mut self.conn).map_err(&with_path);
+        if full {
+            // NORMAL again for the next commits; the WAL fsynced above
+            // covers everything before it.
+            let _ = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        }
+        out
     }
 
     fn err(&self, err: rusqlite::Error) -> LocalError {
@@ -276,7 +307,9 @@ impl LocalStore {
 
     /// Adds an edit to the outbox under the next op id; durable on return.
     pub fn queue(&mut self, ops: &[Op], note: Option<&str>, now: i64) -> Result<StoredEntry> {
-        self.tx(|tx, client| Ok(insert_entry(tx, client, ops, note, now)?))
+        self.tx(Durability::Fsync, |tx, client| {
+            Ok(insert_entry(tx, client, ops, note, now)?)
+        })
     }
 
     /// Replaces an outbox entry by a new one (new op id, at the end): how
@@ -288,7 +321,7 @@ impl LocalStore {
         note: Option<&str>,
         now: i64,
     ) -> Result<StoredEntry> {
-        self.tx(|tx, client| {
+        self.tx(Durability::Fsync, |tx, client| {
             delete_entry(tx, client, old_op_id)?;
             Ok(insert_entry(tx, client, ops, note, now)?)
         })
@@ -296,7 +329,7 @@ impl LocalStore {
 
     pub fn set_state(&mut self, op_id: u64, state: &EntryState) -> Result<()> {
         let json = state.json();
-        self.tx(|tx, client| {
+        self.tx(Durability::Lazy, |tx, client| {
             tx.execute(
                 "UPDATE outbox SET state = ?3 WHERE client_id = ?1 AND op_id = ?2",
                 params![client, op_id as i64, json],
@@ -306,14 +339,16 @@ impl LocalStore {
     }
 
     pub fn remove(&mut self, op_id: u64) -> Result<()> {
-        self.tx(|tx, client| Ok(delete_entry(tx, client, op_id)?))
+        self.tx(Durability::Lazy, |tx, client| {
+            Ok(delete_entry(tx, client, op_id)?)
+        })
     }
 
     /// Records an accepted change set in the cache (unless the file is
     /// already past it) and, in the same transaction, drops the outbox
     /// entry it settles.
     pub fn record(&mut self, cs: &ChangeSet, settles: Option<u64>) -> Result<()> {
-        self.tx(|tx, client| {
+        self.tx(Durability::Lazy, |tx, client| {
             if cs.seq > last_seq_in(tx)? {
                 let stamp = (cs.seq, cs.user.as_str(), cs.client.as_str(), cs.at);
                 for change in &cs.changes {
@@ -331,7 +366,7 @@ impl LocalStore {
     /// Notes that the hub is at `seq` with nothing this file lacks (an
     /// empty catch-up).
     pub fn advance(&mut self, seq: Seq) -> Result<()> {
-        self.tx(|tx, _| {
+        self.tx(Durability::Lazy, |tx, _| {
             if seq > last_seq_in(tx)? {
                 set_last_seq(tx, seq)?;
             }
@@ -341,7 +376,7 @@ impl LocalStore {
 
     /// Replaces the whole cached roster by a snapshot at `seq`.
     pub fn replace(&mut self, snap: &Snapshot, seq: Seq) -> Result<()> {
-        self.tx(|tx, _| Ok(write_snapshot(tx, snap, seq)?))
+        self.tx(Durability::Lazy, |tx, _| Ok(write_snapshot(tx, snap, seq)?))
     }
 }
 
