@@ -18,6 +18,19 @@ fn date(i: usize) -> rota::domain::Date {
 
 const CODES: [&str; 3] = ["D", "N", "OFF"];
 
+/// A hub with staff s1..s3; ann connected through a proxy (so a test can
+/// cut her off), bob connected directly.
+async fn ann_and_bob(dir: &std::path::Path) -> (Hub, Proxy, SyncEngine, SyncEngine) {
+    let hub = Hub::start(&dir.join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let ann = start_engine(&proxy.url(), "ann", &dir.join("ann"));
+    let bob = start_engine(&hub.url(), "bob", &dir.join("bob"));
+    wait_connected(&ann).await;
+    wait_connected(&bob).await;
+    (hub, proxy, ann, bob)
+}
+
 /// Cuts the editor off behind its proxy and waits until it knows.
 async fn go_offline(proxy: &Proxy, e: &SyncEngine) {
     proxy.refuse(true);
@@ -267,13 +280,7 @@ async fn an_editor_killed_with_pending_edits_delivers_them_once() {
 /// Two editors write one cell while one is offline; the later write
 /// conflicts. Returns (ann, bob, ann's conflicted op id, proxy, hub).
 async fn conflicted(dir: &std::path::Path) -> (SyncEngine, SyncEngine, u64, Proxy, Hub) {
-    let hub = Hub::start(&dir.join("hub")).await;
-    seed(&hub.url(), 3).await;
-    let proxy = Proxy::start(hub.addr).await;
-    let ann = start_engine(&proxy.url(), "ann", &dir.join("ann"));
-    let bob = start_engine(&hub.url(), "bob", &dir.join("bob"));
-    wait_connected(&ann).await;
-    wait_connected(&bob).await;
+    let (hub, proxy, ann, bob) = ann_and_bob(dir).await;
     go_offline(&proxy, &ann).await;
     ann.set_cell("s1", date(0), Some("D")).unwrap();
     bob.set_cell("s1", date(0), Some("N")).unwrap();
@@ -333,13 +340,7 @@ async fn conflict_keep_mine_overwrites_everywhere() {
 #[tokio::test]
 async fn a_rejected_edit_is_kept_until_dismissed_and_does_not_block_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(&dir.path().join("hub")).await;
-    seed(&hub.url(), 3).await;
-    let proxy = Proxy::start(hub.addr).await;
-    let ann = start_engine(&proxy.url(), "ann", &dir.path().join("ann"));
-    let bob = start_engine(&hub.url(), "bob", &dir.path().join("bob"));
-    wait_connected(&ann).await;
-    wait_connected(&bob).await;
+    let (_hub, proxy, ann, bob) = ann_and_bob(dir.path()).await;
     go_offline(&proxy, &ann).await;
     // Offline, ann edits s3's row and then s1's; meanwhile bob removes s3.
     ann.set_cell("s3", date(0), Some("D")).unwrap();
@@ -473,13 +474,7 @@ async fn record_edits_show_at_once_and_undo() {
 #[tokio::test]
 async fn a_remote_change_does_not_hide_a_pending_local_edit() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(&dir.path().join("hub")).await;
-    seed(&hub.url(), 3).await;
-    let proxy = Proxy::start(hub.addr).await;
-    let ann = start_engine(&proxy.url(), "ann", &dir.path().join("ann"));
-    let bob = start_engine(&hub.url(), "bob", &dir.path().join("bob"));
-    wait_connected(&ann).await;
-    wait_connected(&bob).await;
+    let (_hub, proxy, ann, bob) = ann_and_bob(dir.path()).await;
     proxy.stall_up(true); // ann's edit waits in the proxy
     ann.set_cell("s1", date(0), Some("D")).unwrap();
     bob.set_cell("s1", date(0), Some("N")).unwrap();
