@@ -407,6 +407,11 @@ pub fn encode(msg: &ServerMsg) -> String {
     serde_json::to_string(msg).unwrap_or_default()
 }
 
+/// Encodes a client message to a JSON text frame (see [`encode`]).
+pub fn encode_client(msg: &ClientMsg) -> String {
+    serde_json::to_string(msg).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -500,7 +500,7 @@ impl Core {
         let mut out = Vec::new();
         if self.cursor_dirty {
             self.cursor_dirty = false;
-            out.push(encode(&ClientMsg::Presence {
+            out.push(protocol::encode_client(&ClientMsg::Presence {
                 cursor: self.cursor.clone(),
             }));
         }
@@ -515,7 +515,7 @@ impl Core {
                 continue;
             }
             self.in_flight.insert(e.op_id);
-            out.push(encode(&ClientMsg::Edit {
+            out.push(protocol::encode_client(&ClientMsg::Edit {
                 op_id: e.op_id,
                 ops: e.ops.clone(),
                 note: e.note.clone(),
@@ -798,10 +798,6 @@ impl Core {
         self.outbox_changed();
         Ok(())
     }
-}
-
-fn encode(msg: &ClientMsg) -> String {
-    serde_json::to_string(msg).unwrap_or_default()
 }
 
 fn add_cells(map: &mut HashMap<(String, crate::domain::Date), usize>, ops: &[Op], n: usize) {

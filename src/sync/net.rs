@@ -4,7 +4,7 @@
 //! with exponential backoff and jitter when it drops. Owns no roster state.
 
 use super::{ConnState, HubAddr, Shared, SyncConfig};
-use crate::protocol::{ClientMsg, ServerMsg};
+use crate::protocol::{self, ServerMsg};
 use crate::server::{self, ServeError, lock};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -228,7 +228,7 @@ async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, 
         .map_err(|_| format!("no answer from {url} within {within:?}"))?
         .map_err(|e| format!("cannot connect to {url}: {e}"))?;
     let hello = shared.core().hello(&config.roster);
-    send_all(&mut ws, vec![encode(&hello)])
+    send_all(&mut ws, vec![protocol::encode_client(&hello)])
         .await
         .map_err(|e| format!("connection lost: {e}"))?;
     let welcome = tokio::time::timeout(within, first_message(&mut ws))
@@ -274,8 +274,4 @@ async fn send_all(
         ws.feed(Message::Text(f.into())).await?;
     }
     ws.flush().await
-}
-
-fn encode(msg: &ClientMsg) -> String {
-    serde_json::to_string(msg).unwrap_or_default()
 }
