@@ -14,8 +14,11 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// Beyond this the WebSocket layer itself refuses to buffer the message and the
 /// connection is closed with status 1009.
 pub const HARD_MAX_MESSAGE_BYTES: usize = 16 << 20;
-/// Most operations one `edit` batch may carry.
+/// Most operations one `edit` frame may carry.
 pub const MAX_OPS_PER_BATCH: usize = 10_000;
+/// Most operations one edit may carry in all its parts (an edit larger than
+/// a frame is sent as parts with `more: true`, committed as one change set).
+pub const MAX_OPS_PER_CHANGE_SET: usize = 250_000;
 /// Most requests (edits, history, list) a connection may have unanswered;
 /// past it the hub stops reading from that connection until answers go out.
 pub const MAX_IN_FLIGHT: usize = 64;
@@ -77,6 +80,15 @@ pub enum ClientMsg {
         /// Free text logged with each change, e.g. `apply:leave.csv`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// Apply over stale versions whatever the roster's conflict mode
+        /// (last writer wins for this edit); the ack lists what it overwrote.
+        #[serde(default, skip_serializing_if = "is_false")]
+        force: bool,
+        /// More parts of this edit follow in the next frames. The hub holds
+        /// the parts and commits them as one change set when the last part
+        /// (`more` false) arrives; `note` and `force` are read from the first.
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     /// Where this editor's cursor is; relayed to the others, not stored.
     Presence {
@@ -89,6 +101,10 @@ pub enum ClientMsg {
         query: HistoryQuery,
     },
     ListRosters {},
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 pub fn default_roster() -> String {
@@ -229,6 +245,8 @@ pub struct Limits {
     pub max_message_bytes: usize,
     pub max_ops_per_batch: usize,
     pub max_in_flight: usize,
+    #[serde(default)]
+    pub max_ops_per_change_set: usize,
 }
 
 impl Limits {
@@ -237,6 +255,7 @@ impl Limits {
             max_message_bytes: MAX_MESSAGE_BYTES,
             max_ops_per_batch: MAX_OPS_PER_BATCH,
             max_in_flight: MAX_IN_FLIGHT,
+            max_ops_per_change_set: MAX_OPS_PER_CHANGE_SET,
         }
     }
 }

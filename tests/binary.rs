@@ -21,6 +21,8 @@ async fn every_acknowledged_edit_survives_kill_9_and_the_restart_needs_no_manual
             op_id: i + 2,
             ops: vec![set(&staff, &date, Some(code), 0)],
             note: None,
+            force: false,
+            more: false,
         })
         .await;
         acked.push((staff, date, code));

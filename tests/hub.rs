@@ -120,6 +120,8 @@ async fn a_clients_own_unacknowledged_write_never_makes_its_next_one_stale() {
             op_id,
             ops: vec![set("s1", "2026-12-01", Some(code), 0)],
             note: None,
+            force: false,
+            more: false,
         })
         .await;
     }
@@ -152,11 +154,15 @@ async fn a_batch_sent_twice_is_answered_the_same_and_applied_once_across_restart
             set("s1", "2026-12-02", Some("N"), 0),
         ],
         note: Some("twice".into()),
+        force: false,
+        more: false,
     };
     let rejected = ClientMsg::Edit {
         op_id: 8,
         ops: vec![set("s1", "2026-12-03", Some("XX"), 0)],
         note: None,
+        force: false,
+        more: false,
     };
     let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
     ann.send(&batch).await;
@@ -325,6 +331,8 @@ async fn every_bad_input_gets_an_error_and_the_hub_goes_on_serving() {
         op_id: 3,
         ops: too_many,
         note: None,
+        force: false,
+        more: false,
     })
     .await;
     expect_error(c.answer().await, "too_many_ops");
@@ -420,6 +428,8 @@ async fn a_client_that_stops_reading_does_not_hold_up_the_others() {
                 op_id: b + 1,
                 ops,
                 note: None,
+                force: false,
+                more: false,
             })
             .await;
         sent.push(ack_seq(&writer.answer().await));
@@ -756,6 +766,8 @@ async fn concurrent_editors_share_commits() {
                     op_id: i + 1,
                     ops: vec![set(&format!("s{}", c + 1), &date, Some("D"), 0)],
                     note: None,
+                    force: false,
+                    more: false,
                 })
                 .await;
             }
@@ -1001,5 +1013,179 @@ async fn codes_rules_and_settings_travel_like_cells_live_in_catch_up_and_across_
     let hub = Hub::start(dir.path()).await;
     let (_, seq_after, after) = join_snapshot(&hub.url(), "eve", "c-eve").await;
     assert_eq!((seq_after, &after), (seq, &before));
+    hub.stop().await.unwrap();
+}
+
+fn part(op_id: u64, ops: Vec<Op>, force: bool, more: bool) -> ClientMsg {
+    ClientMsg::Edit {
+        op_id,
+        ops,
+        note: Some("parts".into()),
+        force,
+        more,
+    }
+}
+
+/// Cells s1 on consecutive days from 2026-12-01.
+fn day_cells(from: usize, n: usize, code: &str) -> Vec<Op> {
+    let start = d("2026-12-01").0;
+    (from..from + n)
+        .map(|i| Op::SetCell {
+            staff: "s1".into(),
+            date: rota::domain::Date(start + chrono::Days::new(i as u64)),
+            code: Some(code.into()),
+            base: 0,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_sent_in_parts_is_committed_as_one_change_set_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 1).await;
+
+    // Three parts: nothing is answered or broadcast until the last.
+    ann.send(&part(5, day_cells(0, 10, "D"), false, true)).await;
+    ann.send(&part(5, day_cells(10, 10, "D"), false, true))
+        .await;
+    ann.send(&part(5, day_cells(20, 5, "N"), false, false))
+        .await;
+    let seq = ack_seq(&ann.answer().await);
+    assert_eq!(seq, 2, "one seq for the whole edit");
+    let ServerMsg::Change(cs) = bob.recv_until(|m| matches!(m, ServerMsg::Change(_))).await else {
+        unreachable!()
+    };
+    assert_eq!((cs.seq, cs.op_id, cs.changes.len()), (2, 5, 25));
+    assert_eq!(cs.note.as_deref(), Some("parts"));
+
+    // A bad op in the second part: nothing of any part is applied, and the
+    // problem names the op by its place in the whole edit.
+    let mut bad = day_cells(30, 10, "D");
+    bad[3] = set("nobody", "2026-12-31", Some("D"), 0);
+    ann.send(&part(6, day_cells(40, 10, "D"), false, true))
+        .await;
+    ann.send(&part(6, bad, false, false)).await;
+    match ann.answer().await {
+        ServerMsg::Rejected {
+            op_id: 6, problems, ..
+        } => {
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].op, 13);
+            assert_eq!(problems[0].code, "unknown_staff");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    let (seq_now, cells) = hub_cells(&hub.url()).await;
+    assert_eq!((seq_now, cells.len()), (2, 25));
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_of_two_edits_interleaved_or_broken_are_never_applied_in_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+
+    // Edit 7 begins, edit 8 starts before 7 ends: both refused.
+    ann.send(&part(7, day_cells(0, 3, "D"), false, true)).await;
+    ann.send(&part(8, day_cells(3, 3, "D"), false, true)).await;
+    let mut refused = Vec::new();
+    for _ in 0..2 {
+        match ann.answer().await {
+            ServerMsg::Error {
+                code,
+                op_id: Some(id),
+                message,
+            } => {
+                assert_eq!(code, "bad_message");
+                assert!(message.contains("in parts"), "{message}");
+                refused.push(id);
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+    refused.sort();
+    assert_eq!(refused, vec![7, 8]);
+    // The rest of edit 8 arrives: dropped, never applied as a tail.
+    ann.send(&part(8, day_cells(6, 3, "D"), false, false)).await;
+
+    // Edit 9 begins, then a frame that cannot be read: edit 9 is refused,
+    // and its last part is dropped.
+    ann.send(&part(9, day_cells(10, 3, "D"), false, true)).await;
+    ann.send_text("{not json").await;
+    match ann.answer().await {
+        ServerMsg::Error {
+            op_id: Some(9),
+            code,
+            ..
+        } => assert_eq!(code, "bad_message"),
+        other => panic!("expected edit 9 refused, got {other:?}"),
+    }
+    match ann.answer().await {
+        ServerMsg::Error {
+            op_id: None, code, ..
+        } => assert_eq!(code, "bad_json"),
+        other => panic!("expected bad_json, got {other:?}"),
+    }
+    ann.send(&part(9, day_cells(13, 3, "D"), false, false))
+        .await;
+
+    // A whole edit after all that is applied as usual, and is the only one.
+    let seq = ack_seq(&ann.edit(10, day_cells(20, 1, "N")).await);
+    assert_eq!(seq, 2);
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_edit_applies_over_stale_versions_and_says_what_it_overwrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 1).await;
+    let bobs = ack_seq(
+        &bob.edit(1, vec![set("s1", "2026-12-01", Some("N"), 0)])
+            .await,
+    );
+
+    // Strict roster, stale base: refused without force...
+    ann.send(&part(
+        1,
+        vec![set("s1", "2026-12-01", Some("D"), 0)],
+        false,
+        false,
+    ))
+    .await;
+    assert!(matches!(
+        ann.answer().await,
+        ServerMsg::Rejected { ref code, .. } if code == "conflict"
+    ));
+    // ...applied with it, listing Bob's value.
+    ann.send(&part(
+        2,
+        vec![set("s1", "2026-12-01", Some("D"), 0)],
+        true,
+        false,
+    ))
+    .await;
+    match ann.answer().await {
+        ServerMsg::Ack { overwritten, .. } => {
+            assert_eq!(overwritten.len(), 1);
+            assert_eq!(overwritten[0].value, serde_json::json!("N"));
+            assert_eq!(
+                (overwritten[0].seq, overwritten[0].user.as_str()),
+                (bobs, "bob")
+            );
+        }
+        other => panic!("expected an ack, got {other:?}"),
+    }
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(
+        cells,
+        vec![("s1".into(), d("2026-12-01"), Some("D".into()))]
+    );
     hub.stop().await.unwrap();
 }

@@ -8,8 +8,8 @@ use super::writer::{Cmd, Edit, Joined};
 use super::{Config, Event, Metrics, Shared};
 use crate::domain::{Author, Seq, check_roster_name};
 use crate::protocol::{
-    self, ClientMsg, Limits, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_OPS_PER_BATCH, PresenceInfo,
-    ServerMsg, close, codes,
+    self, ClientMsg, Limits, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_OPS_PER_BATCH,
+    MAX_OPS_PER_CHANGE_SET, PresenceInfo, ServerMsg, close, codes,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -44,6 +44,34 @@ struct Member {
     publish: broadcast::Sender<Event>,
 }
 
+/// An edit arriving in parts (`more: true`): held here, never in the
+/// writer, until its last part comes. At most one per connection, and at
+/// most [`MAX_OPS_PER_CHANGE_SET`] operations, so one connection's memory
+/// stays bounded.
+enum Assembly {
+    Idle,
+    Open {
+        op_id: u64,
+        ops: Vec<crate::domain::Op>,
+        note: Option<String>,
+        force: bool,
+    },
+    /// The edit was refused part-way (an error was sent); its remaining
+    /// parts are dropped so that no tail of it is ever applied alone.
+    Refused {
+        op_id: u64,
+    },
+}
+
+/// One `edit` frame as received.
+struct Part {
+    op_id: u64,
+    ops: Vec<crate::domain::Op>,
+    note: Option<String>,
+    force: bool,
+    more: bool,
+}
+
 /// Why the connection ends, and the close frame the editor gets.
 struct Ending(u16, String);
 
@@ -57,6 +85,7 @@ struct Conn {
     direct_rx: mpsc::Receiver<Utf8Bytes>,
     member: Option<Member>,
     in_flight: usize,
+    assembly: Assembly,
     last_heard: Instant,
     errors: u32,
     errors_since: Instant,
@@ -82,6 +111,7 @@ pub async fn serve(
         direct_rx,
         member: None,
         in_flight: 0,
+        assembly: Assembly::Idle,
         last_heard: Instant::now(),
         errors: 0,
         errors_since: Instant::now(),
@@ -320,11 +350,15 @@ impl Conn {
                 "message of {} bytes is over the limit of {MAX_MESSAGE_BYTES}",
                 text.len()
             );
+            self.abandon_assembly().await?;
             return self.error(codes::TOO_LARGE, m, None).await;
         }
         let msg = match protocol::decode_client(text) {
             Ok(msg) => msg,
-            Err(e) => return self.error(e.code, e.message, None).await,
+            Err(e) => {
+                self.abandon_assembly().await?;
+                return self.error(e.code, e.message, None).await;
+            }
         };
         match msg {
             ClientMsg::Hello {
@@ -338,7 +372,22 @@ impl Conn {
                 self.hello(&protocol, user, client_id, roster, last_seq)
                     .await
             }
-            ClientMsg::Edit { op_id, ops, note } => self.edit(op_id, ops, note).await,
+            ClientMsg::Edit {
+                op_id,
+                ops,
+                note,
+                force,
+                more,
+            } => {
+                let part = Part {
+                    op_id,
+                    ops,
+                    note,
+                    force,
+                    more,
+                };
+                self.edit_part(part).await
+            }
             ClientMsg::Presence { cursor } => {
                 let Some(m) = &self.member else {
                     return self
@@ -476,13 +525,12 @@ impl Conn {
         self.send(Message::Text(welcome.into())).await
     }
 
-    async fn edit(
-        &mut self,
-        op_id: u64,
-        ops: Vec<crate::domain::Op>,
-        note: Option<String>,
-    ) -> Result<(), Option<Ending>> {
-        let Some(m) = &self.member else {
+    /// Takes one frame of an edit. A whole edit (`more` false, nothing
+    /// held) goes straight to the writer; parts are held until the last.
+    async fn edit_part(&mut self, part: Part) -> Result<(), Option<Ending>> {
+        let op_id = part.op_id;
+        if self.member.is_none() {
+            self.assembly = Assembly::Idle;
             return self
                 .error(
                     codes::NOT_JOINED,
@@ -490,23 +538,122 @@ impl Conn {
                     Some(op_id),
                 )
                 .await;
-        };
-        if ops.is_empty() {
+        }
+        if part.ops.is_empty() {
             return self
-                .error(
+                .refuse_part(
+                    part,
                     codes::BAD_MESSAGE,
                     "ops: an edit needs at least one operation".into(),
-                    Some(op_id),
                 )
                 .await;
         }
-        if ops.len() > MAX_OPS_PER_BATCH {
+        if part.ops.len() > MAX_OPS_PER_BATCH {
             let msg = format!(
-                "ops: {} operations is over the limit of {MAX_OPS_PER_BATCH} per batch",
-                ops.len()
+                "ops: {} operations is over the limit of {MAX_OPS_PER_BATCH} per frame \
+                 (send a larger edit in parts with `more`)",
+                part.ops.len()
             );
-            return self.error(codes::TOO_MANY_OPS, msg, Some(op_id)).await;
+            return self.refuse_part(part, codes::TOO_MANY_OPS, msg).await;
         }
+        match std::mem::replace(&mut self.assembly, Assembly::Idle) {
+            Assembly::Refused { op_id: refused } if refused == op_id => {
+                // The rest of an edit already refused: drop it quietly.
+                if part.more {
+                    self.assembly = Assembly::Refused { op_id };
+                }
+                Ok(())
+            }
+            Assembly::Open { op_id: open, .. } if open != op_id => {
+                let msg = format!(
+                    "edit {open} was still arriving in parts when edit {op_id} began; \
+                     neither is applied: send every part of one edit before the next"
+                );
+                self.error(codes::BAD_MESSAGE, msg.clone(), Some(open))
+                    .await?;
+                self.refuse_part(part, codes::BAD_MESSAGE, msg).await
+            }
+            Assembly::Open {
+                op_id,
+                mut ops,
+                note,
+                force,
+            } => {
+                if ops.len() + part.ops.len() > MAX_OPS_PER_CHANGE_SET {
+                    let msg = format!(
+                        "ops: more than {MAX_OPS_PER_CHANGE_SET} operations in one edit \
+                         (its parts together); split it into several edits"
+                    );
+                    return self.refuse_part(part, codes::TOO_MANY_OPS, msg).await;
+                }
+                ops.extend(part.ops);
+                if part.more {
+                    self.assembly = Assembly::Open {
+                        op_id,
+                        ops,
+                        note,
+                        force,
+                    };
+                    return Ok(());
+                }
+                self.submit_edit(op_id, ops, note, force).await
+            }
+            Assembly::Idle | Assembly::Refused { .. } => {
+                if part.more {
+                    self.assembly = Assembly::Open {
+                        op_id,
+                        ops: part.ops,
+                        note: part.note,
+                        force: part.force,
+                    };
+                    return Ok(());
+                }
+                self.submit_edit(op_id, part.ops, part.note, part.force)
+                    .await
+            }
+        }
+    }
+
+    /// A frame that could not be read may have been a part of the edit being
+    /// assembled, so that edit is refused rather than applied with a hole.
+    async fn abandon_assembly(&mut self) -> Result<(), Option<Ending>> {
+        if let Assembly::Open { op_id, .. } = self.assembly {
+            self.assembly = Assembly::Refused { op_id };
+            let msg = format!(
+                "edit {op_id}: a frame that arrived while its parts were coming in \
+                 could not be read; the edit is not applied"
+            );
+            return self.error(codes::BAD_MESSAGE, msg, Some(op_id)).await;
+        }
+        Ok(())
+    }
+
+    /// Answers an edit frame with an error and drops whatever of that edit
+    /// is held; later parts of it are dropped too.
+    async fn refuse_part(
+        &mut self,
+        part: Part,
+        code: &str,
+        message: String,
+    ) -> Result<(), Option<Ending>> {
+        self.assembly = if part.more {
+            Assembly::Refused { op_id: part.op_id }
+        } else {
+            Assembly::Idle
+        };
+        self.error(code, message, Some(part.op_id)).await
+    }
+
+    async fn submit_edit(
+        &mut self,
+        op_id: u64,
+        ops: Vec<crate::domain::Op>,
+        note: Option<String>,
+        force: bool,
+    ) -> Result<(), Option<Ending>> {
+        let Some(m) = &self.member else {
+            return Ok(());
+        };
         let cmd = Cmd::Edit(Edit {
             roster: m.roster.clone(),
             author: m.author.clone(),
@@ -514,6 +661,7 @@ impl Conn {
             op_id,
             ops,
             note: note.map(|n| n.chars().take(200).collect()),
+            force,
             reply: self.direct_tx.clone(),
         });
         self.send_to_writer(cmd).await

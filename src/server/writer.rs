@@ -43,6 +43,8 @@ pub struct Edit {
     pub op_id: u64,
     pub ops: Vec<Op>,
     pub note: Option<String>,
+    /// Apply over stale versions (last writer wins for this batch).
+    pub force: bool,
     pub reply: Direct,
 }
 
@@ -294,7 +296,7 @@ fn apply_edit(
     if !touched.contains(&e.roster) {
         touched.insert(e.roster.clone());
     }
-    match slot.roster.apply_batch(&e.ops, &e.author, at) {
+    match slot.roster.apply_batch_with(&e.ops, &e.author, at, e.force) {
         Ok(applied) => {
             group.put_applied(
                 &e.roster,

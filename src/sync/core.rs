@@ -48,6 +48,30 @@ impl std::fmt::Display for EditError {
 
 impl std::error::Error for EditError {}
 
+/// How an edit is queued.
+struct How<'a> {
+    note: Option<&'a str>,
+    /// Base each write on the hub's version this engine knows (an editor);
+    /// otherwise the ops carry their own bases (a script).
+    fill_bases: bool,
+    /// Goes on this session's undo stack.
+    undoable: bool,
+    /// Applied by the hub over stale versions.
+    force: bool,
+}
+
+impl How<'static> {
+    /// An editor's undo or redo: based on what the editor knows.
+    fn session(note: &'static str, undoable: bool) -> How<'static> {
+        How {
+            note: Some(note),
+            fill_bases: true,
+            undoable,
+            force: false,
+        }
+    }
+}
+
 /// One undoable edit of this session.
 #[derive(Clone, Debug)]
 struct UndoItem {
@@ -157,6 +181,7 @@ impl Core {
                 op_id: e.op_id,
                 ops: e.ops.clone(),
                 note: e.note.clone(),
+                force: e.force,
                 state: e.state.clone(),
                 created: e.created,
             })
@@ -272,24 +297,48 @@ impl Core {
         note: Option<&str>,
         fill_bases: bool,
     ) -> Result<Option<u64>, EditError> {
-        let op_id = self.edit_inner(&mut ops, note, fill_bases, true)?;
+        let how = How {
+            note,
+            fill_bases,
+            undoable: true,
+            force: false,
+        };
+        let op_id = self.edit_inner(&mut ops, how)?;
         if op_id.is_some() {
             self.redo.clear();
         }
         Ok(op_id)
     }
 
-    fn edit_inner(
+    /// Queues a script's edit: its ops carry the bases the script read, it
+    /// is not on this session's undo stack, and with `force` the hub applies
+    /// it over whatever changed since (listing what it overwrote).
+    pub fn edit_script(
         &mut self,
-        ops: &mut [Op],
-        note: Option<&str>,
-        fill_bases: bool,
-        undoable: bool,
+        mut ops: Vec<Op>,
+        note: &str,
+        force: bool,
     ) -> Result<Option<u64>, EditError> {
-        if ops.len() > protocol::MAX_OPS_PER_BATCH {
+        let how = How {
+            note: Some(note),
+            fill_bases: false,
+            undoable: false,
+            force,
+        };
+        self.edit_inner(&mut ops, how)
+    }
+
+    fn edit_inner(&mut self, ops: &mut [Op], how: How<'_>) -> Result<Option<u64>, EditError> {
+        let How {
+            note,
+            fill_bases,
+            undoable,
+            force,
+        } = how;
+        if ops.len() > protocol::MAX_OPS_PER_CHANGE_SET {
             return Err(EditError::TooLarge {
                 ops: ops.len(),
-                max: protocol::MAX_OPS_PER_BATCH,
+                max: protocol::MAX_OPS_PER_CHANGE_SET,
             });
         }
         if fill_bases {
@@ -313,7 +362,7 @@ impl Core {
         if applied.changes.is_empty() {
             return Ok(None);
         }
-        let entry = match self.store.queue(ops, note, now) {
+        let entry = match self.store.queue(ops, note, force, now) {
             Ok(e) => e,
             Err(e) => {
                 self.rebuild_view();
@@ -362,7 +411,7 @@ impl Core {
         }
         let mut ops = item.inverse.clone();
         let op_id = self
-            .edit_inner(&mut ops, Some("undo"), true, false)
+            .edit_inner(&mut ops, How::session("undo", false))
             .map_err(UndoError::Edit)?;
         self.undo.pop();
         self.redo.push(item);
@@ -375,7 +424,7 @@ impl Core {
             return Ok(None);
         };
         let mut ops = item.forward.clone();
-        match self.edit_inner(&mut ops, Some("redo"), true, true) {
+        match self.edit_inner(&mut ops, How::session("redo", true)) {
             Ok(op_id) => Ok(op_id),
             Err(e) => {
                 self.redo.push(item);
@@ -515,11 +564,7 @@ impl Core {
                 continue;
             }
             self.in_flight.insert(e.op_id);
-            out.push(protocol::encode_client(&ClientMsg::Edit {
-                op_id: e.op_id,
-                ops: e.ops.clone(),
-                note: e.note.clone(),
-            }));
+            out.extend(edit_frames(e));
         }
         out
     }
@@ -929,4 +974,37 @@ fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
     }
     inv.reverse();
     Some(inv)
+}
+
+/// Frames that carry an outbox entry: one `edit`, or for an edit larger than
+/// a frame may be, parts (`more: true` on all but the last) that the hub
+/// commits as one change set. A part stays within [`protocol::MAX_OPS_PER_BATCH`]
+/// operations and half of [`protocol::MAX_MESSAGE_BYTES`].
+fn edit_frames(e: &StoredEntry) -> Vec<String> {
+    let budget = protocol::MAX_MESSAGE_BYTES / 2;
+    let mut chunks: Vec<&[Op]> = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, op) in e.ops.iter().enumerate() {
+        let size = serde_json::to_string(op).map_or(0, |s| s.len() + 1);
+        if i > start && (i - start >= protocol::MAX_OPS_PER_BATCH || bytes + size > budget) {
+            chunks.push(&e.ops[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    chunks.push(&e.ops[start..]);
+    let last = chunks.len() - 1;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, ops)| {
+            protocol::encode_client(&ClientMsg::Edit {
+                op_id: e.op_id,
+                ops: ops.to_vec(),
+                note: e.note.clone(),
+                force: e.force,
+                more: i < last,
+            })
+        })
+        .collect()
 }

@@ -66,6 +66,8 @@ pub struct StoredEntry {
     pub op_id: u64,
     pub ops: Vec<Op>,
     pub note: Option<String>,
+    /// Applied over stale versions (a script's `--force`).
+    pub force: bool,
     pub state: EntryState,
     /// Unix ms when the edit was made.
     pub created: i64,
@@ -111,6 +113,17 @@ CREATE TABLE IF NOT EXISTS outbox(
     PRIMARY KEY(client_id, op_id)) WITHOUT ROWID;
 ";
 
+/// Columns added since the first release of this file's schema.
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let has_force = conn
+        .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'force'")?
+        .exists([])?;
+    if !has_force {
+        conn.execute_batch("ALTER TABLE outbox ADD COLUMN force INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
+}
+
 impl LocalStore {
     /// Opens (creating) the file and claims a client slot for this engine.
     pub fn open(path: &Path) -> Result<LocalStore> {
@@ -133,6 +146,7 @@ impl LocalStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        add_missing_columns(&conn).map_err(sql)?;
         let (slot, file) = claim_slot(path)?;
         let mut store = LocalStore {
             conn,
@@ -273,7 +287,7 @@ impl LocalStore {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT op_id, ops, note, state, created FROM outbox
+                "SELECT op_id, ops, note, state, created, force FROM outbox
                  WHERE client_id = ?1 ORDER BY op_id",
             )
             .map_err(|e| self.err(e))?;
@@ -285,12 +299,13 @@ impl LocalStore {
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
+                    r.get::<_, bool>(5)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (op_id, ops, note, state, created) = row.map_err(|e| self.err(e))?;
+            let (op_id, ops, note, state, created, force) = row.map_err(|e| self.err(e))?;
             let bad = |what: &str, e: serde_json::Error| {
                 LocalError::Corrupt(format!("outbox edit {op_id}: {what}: {e}"))
             };
@@ -298,6 +313,7 @@ impl LocalStore {
                 op_id: op_id as u64,
                 ops: serde_json::from_str(&ops).map_err(|e| bad("ops", e))?,
                 note,
+                force,
                 state: serde_json::from_str(&state).map_err(|e| bad("state", e))?,
                 created,
             });
@@ -306,9 +322,15 @@ impl LocalStore {
     }
 
     /// Adds an edit to the outbox under the next op id; durable on return.
-    pub fn queue(&mut self, ops: &[Op], note: Option<&str>, now: i64) -> Result<StoredEntry> {
+    pub fn queue(
+        &mut self,
+        ops: &[Op],
+        note: Option<&str>,
+        force: bool,
+        now: i64,
+    ) -> Result<StoredEntry> {
         self.tx(Durability::Fsync, |tx, client| {
-            Ok(insert_entry(tx, client, ops, note, now)?)
+            Ok(insert_entry(tx, client, ops, note, force, now)?)
         })
     }
 
@@ -323,7 +345,7 @@ impl LocalStore {
     ) -> Result<StoredEntry> {
         self.tx(Durability::Fsync, |tx, client| {
             delete_entry(tx, client, old_op_id)?;
-            Ok(insert_entry(tx, client, ops, note, now)?)
+            Ok(insert_entry(tx, client, ops, note, false, now)?)
         })
     }
 
@@ -575,6 +597,7 @@ fn insert_entry(
     client: &str,
     ops: &[Op],
     note: Option<&str>,
+    force: bool,
     now: i64,
 ) -> rusqlite::Result<StoredEntry> {
     let op_id: i64 = tx.query_row(
@@ -588,14 +611,15 @@ fn insert_entry(
     )?;
     let state = EntryState::Pending;
     tx.execute(
-        "INSERT INTO outbox(client_id, op_id, ops, note, state, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![client, op_id, ops.json(), note, state.json(), now],
+        "INSERT INTO outbox(client_id, op_id, ops, note, state, created, force)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![client, op_id, ops.json(), note, state.json(), now, force],
     )?;
     Ok(StoredEntry {
         op_id: op_id as u64,
         ops: ops.to_vec(),
         note: note.map(str::to_string),
+        force,
         state,
         created: now,
     })

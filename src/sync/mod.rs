@@ -153,6 +153,8 @@ pub struct OutboxEntry {
     pub op_id: u64,
     pub ops: Vec<Op>,
     pub note: Option<String>,
+    /// Applied over stale versions (a script's `--force`).
+    pub force: bool,
     pub state: EntryState,
     pub created: i64,
 }
@@ -393,10 +395,18 @@ impl SyncEngine {
         r
     }
 
-    /// Makes an edit whose ops carry their own bases (a script that read
-    /// the roster earlier and must not overwrite what changed since).
-    pub fn edit_based(&self, ops: Vec<Op>, note: Option<&str>) -> Result<Option<u64>, EditError> {
-        let r = self.shared.core().edit(ops, note, false);
+    /// Makes a script's edit: its ops carry the bases the script read (so
+    /// nothing that changed since is overwritten, unless `force`: then the
+    /// hub applies it anyway and its ack lists what it overwrote). It may be
+    /// as large as [`crate::protocol::MAX_OPS_PER_CHANGE_SET`]; it is sent in
+    /// parts and committed as one change set. Not on the undo stack.
+    pub fn edit_script(
+        &self,
+        ops: Vec<Op>,
+        note: &str,
+        force: bool,
+    ) -> Result<Option<u64>, EditError> {
+        let r = self.shared.core().edit_script(ops, note, force);
         self.shared.wake.notify_one();
         r
     }

@@ -202,6 +202,8 @@ impl Client {
             op_id,
             ops,
             note: None,
+            force: false,
+            more: false,
         })
         .await;
         self.answer().await
