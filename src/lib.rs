@@ -18,6 +18,7 @@
 pub mod cli;
 pub mod domain;
 pub mod protocol;
+pub mod script;
 pub mod server;
 pub mod store;
 pub mod sync;

@@ -9,9 +9,13 @@ async fn main() {
         if cli.serve { "info" } else { "warn" },
     );
     let code = if cli.serve {
-        cli::serve(&cli).await
+        cli::serve::serve(&cli).await
     } else if cli.sync {
-        cli::sync(&cli).await
+        cli::sync::sync(&cli).await
+    } else if let Some(file) = &cli.apply {
+        cli::apply::apply(&cli, file).await
+    } else if let Some(format) = &cli.export {
+        cli::export::export(&cli, format).await
     } else {
         eprintln!(
             "rota: the editor is not built yet; start a hub with `rota --serve` (see --help)"

@@ -232,7 +232,17 @@ pub async fn join_snapshot(
     user: &str,
     client_id: &str,
 ) -> (Client, u64, rota::protocol::Snapshot) {
-    let (c, welcome) = Client::join(url, user, client_id, "default", u64::MAX).await;
+    join_snapshot_of(url, user, client_id, "default").await
+}
+
+/// [`join_snapshot`] of another roster.
+pub async fn join_snapshot_of(
+    url: &str,
+    user: &str,
+    client_id: &str,
+    roster: &str,
+) -> (Client, u64, rota::protocol::Snapshot) {
+    let (c, welcome) = Client::join(url, user, client_id, roster, u64::MAX).await;
     match welcome {
         ServerMsg::Welcome {
             seq,

@@ -19,6 +19,10 @@ struct Rules {
     /// For the next connection only: cut after this many bytes up / down.
     cut_up_after: Option<usize>,
     cut_down_after: Option<usize>,
+    /// Hold client -> hub bytes once the hub has answered twice (the
+    /// WebSocket upgrade, then the welcome): what a client sends after
+    /// reading the roster waits in the proxy until released.
+    hold_after_welcome: bool,
 }
 
 pub struct Proxy {
@@ -29,6 +33,16 @@ pub struct Proxy {
     /// Bumped whenever a rule changes, so stalled pumps look again.
     changed: watch::Sender<u64>,
     accepted: Arc<Mutex<u64>>,
+    /// Bytes held by `hold_after_welcome` so far.
+    held: watch::Sender<usize>,
+}
+
+/// What both pumps of one connection share.
+#[derive(Clone)]
+struct Link {
+    /// Reads forwarded hub -> client.
+    down_reads: Arc<std::sync::atomic::AtomicUsize>,
+    held: watch::Sender<usize>,
 }
 
 impl Proxy {
@@ -42,12 +56,15 @@ impl Proxy {
         let (generation, _) = watch::channel(0u64);
         let (changed, _) = watch::channel(0u64);
         let accepted = Arc::new(Mutex::new(0));
+        let (held, _) = watch::channel(0usize);
+        let held_tx = held.clone();
         let p = Proxy {
             addr,
             rules: rules.clone(),
             generation: generation.clone(),
             changed: changed.clone(),
             accepted: accepted.clone(),
+            held,
         };
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -80,8 +97,13 @@ impl Proxy {
                 let rules_b = rules.clone();
                 let ch_a = changed.subscribe();
                 let ch_b = changed.subscribe();
-                tokio::spawn(pump(cr, sw, stop_a, ch_a, rules_a, true, cut_up));
-                tokio::spawn(pump(sr, cw, stop_b, ch_b, rules_b, false, cut_down));
+                let link = Link {
+                    down_reads: Arc::default(),
+                    held: held_tx.clone(),
+                };
+                let up_pump = pump(cr, sw, stop_a, ch_a, rules_a, true, cut_up, link.clone());
+                tokio::spawn(up_pump);
+                tokio::spawn(pump(sr, cw, stop_b, ch_b, rules_b, false, cut_down, link));
             }
         });
         p
@@ -123,11 +145,29 @@ impl Proxy {
             r.cut_down_after = down;
         });
     }
+    /// Holds what clients send after their welcome (see `Rules`), counting
+    /// from zero, or releases everything held and forwards as usual again.
+    pub fn hold_after_welcome(&self, on: bool) {
+        if on {
+            self.held.send_replace(0);
+        }
+        self.update(|r| r.hold_after_welcome = on);
+    }
+    /// Waits (bounded) until at least `bytes` are held; panics after `WAIT`.
+    pub async fn wait_held(&self, bytes: usize) {
+        let mut rx = self.held.subscribe();
+        let waited = tokio::time::timeout(super::WAIT, rx.wait_for(|&n| n >= bytes)).await;
+        assert!(
+            matches!(waited, Ok(Ok(_))),
+            "the proxy never held {bytes} bytes"
+        );
+    }
     pub fn accepted(&self) -> u64 {
         *self.accepted.lock().unwrap()
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
@@ -136,10 +176,22 @@ async fn pump(
     rules: Arc<Mutex<Rules>>,
     upward: bool,
     mut cut_after: Option<usize>,
+    link: Link,
 ) {
+    use std::sync::atomic::Ordering;
     let start_gen = *stop.borrow_and_update();
     let mut buf = vec![0u8; 16 * 1024];
+    let mut held: Vec<u8> = Vec::new();
     loop {
+        let holding = upward
+            && rules.lock().unwrap().hold_after_welcome
+            && link.down_reads.load(Ordering::SeqCst) >= 2;
+        if !holding && !held.is_empty() {
+            if to.write_all(&held).await.is_err() {
+                return;
+            }
+            held.clear();
+        }
         // While stalled, wait for a rule change or a cut.
         loop {
             let stalled = {
@@ -167,6 +219,19 @@ async fn pump(
         };
         if n == usize::MAX {
             continue;
+        }
+        // Looked at again after the read: the welcome may have passed while
+        // this pump waited.
+        let holding = upward
+            && rules.lock().unwrap().hold_after_welcome
+            && link.down_reads.load(Ordering::SeqCst) >= 2;
+        if holding {
+            held.extend_from_slice(&buf[..n]);
+            link.held.send_modify(|h| *h += n);
+            continue;
+        }
+        if !upward {
+            link.down_reads.fetch_add(1, Ordering::SeqCst);
         }
         let mut chunk = &buf[..n];
         let mut cut = false;

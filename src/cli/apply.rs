@@ -1,0 +1,410 @@
+//! `rota --apply FILE`: read a file of changes, check all of it, and apply
+//! it through the sync engine as one all-or-nothing edit (or show it, with
+//! `--dry-run`). The file's writes are based on the versions read when the
+//! command started, so nothing changed since is overwritten unless
+//! `--force`.
+
+use super::{Cli, connect, exit, start_engine, stop};
+use crate::domain::{Conflict, Date, Roster};
+use crate::script::diff;
+use crate::script::{Format, LineError, Plan, csv, json, nrp};
+use crate::sync::{EditError, EntryState, SyncEngine, SyncEvent};
+use std::io::{IsTerminal, Read, Write};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+/// Inputs with more lines than this show progress (when stderr is a terminal).
+const PROGRESS_LINES: usize = 2000;
+
+/// A file read and checked for shape, before the roster is known.
+enum Parsed {
+    Csv(Vec<csv::Row>),
+    Json(json::Input),
+    Nrp(nrp::Instance, Date),
+}
+
+pub async fn apply(cli: &Cli, path: &str) -> i32 {
+    let file = if path == "-" { "stdin" } else { path };
+    let text = match read_input(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("rota: {file}: {e}");
+            return exit::USAGE;
+        }
+    };
+    let format = match cli.format.as_deref().map(Format::parse) {
+        Some(Err(e)) => {
+            eprintln!("rota: {e}");
+            return exit::USAGE;
+        }
+        Some(Ok(f)) => f,
+        None => Format::detect(path, &text),
+    };
+    let progress = Progress::new(text.lines().count() > PROGRESS_LINES);
+    progress.show(&format!("reading {file}"));
+    // Shape first: these errors need no hub. The good lines are still
+    // checked against the roster, so that every bad line is reported.
+    let (parsed, shape_errors) = match parse(format, &text, cli.start.as_deref()) {
+        Ok(p) => p,
+        Err(errors) => {
+            progress.clear();
+            return report_bad_input(file, errors);
+        }
+    };
+    let engine = match start_engine(cli) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let code = run(cli, file, parsed, shape_errors, &engine, &progress).await;
+    progress.clear();
+    stop(engine).await;
+    code
+}
+
+async fn run(
+    cli: &Cli,
+    file: &str,
+    parsed: Parsed,
+    mut errors: Vec<LineError>,
+    engine: &SyncEngine,
+    progress: &Progress,
+) -> i32 {
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    progress.show("connecting to the hub");
+    let online = match connect(engine, timeout).await {
+        Ok(_) => true,
+        Err(reason) if !errors.is_empty() => {
+            eprintln!(
+                "rota: hub unreachable ({reason}); lines were not checked against the roster"
+            );
+            return report_bad_input(file, errors);
+        }
+        Err(reason) if cli.queue || cli.dry_run => {
+            eprintln!(
+                "rota: hub unreachable ({reason}); checking {file} against the local copy (seq {})",
+                engine.status().seq
+            );
+            false
+        }
+        Err(reason) => {
+            eprintln!(
+                "rota: hub unreachable ({reason}); nothing applied (--queue queues the edit instead)"
+            );
+            return exit::UNREACHABLE;
+        }
+    };
+    // What the script read: its writes are based on these versions.
+    let roster = engine.server_roster();
+    progress.show(&format!(
+        "checking {file} against roster at seq {}",
+        roster.seq()
+    ));
+    let mut plan = match plan(&parsed, &roster) {
+        Ok(p) => p,
+        Err(mut more) => {
+            errors.append(&mut more);
+            Plan::default()
+        }
+    };
+    if let Err(mut more) = plan.check(&roster) {
+        errors.append(&mut more);
+    }
+    if !errors.is_empty() {
+        return report_bad_input(file, errors);
+    }
+    for note in &plan.notes {
+        eprintln!("rota: {file}: note: {note}");
+    }
+    let (lines, summary) = diff::describe(&roster, &plan.ops);
+    if cli.dry_run {
+        progress.clear();
+        let mut out = std::io::stdout().lock();
+        for l in &lines {
+            let _ = writeln!(out, "{l}");
+        }
+        let _ = writeln!(
+            out,
+            "Would change {summary} in roster {} (at seq {}); nothing applied.",
+            cli.roster,
+            roster.seq()
+        );
+        return exit::OK;
+    }
+    if summary.is_empty() {
+        println!(
+            "Nothing to change: roster {} already matches {file}.",
+            cli.roster
+        );
+        return exit::OK;
+    }
+    let mut events = engine.subscribe();
+    let ops = std::mem::take(&mut plan.ops);
+    progress.show(&format!("saving {} changes to the outbox", ops.len()));
+    let op_id = match engine.edit_script(ops, &format!("apply:{file}"), cli.force) {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            println!(
+                "Nothing to change: roster {} already matches {file}.",
+                cli.roster
+            );
+            return exit::OK;
+        }
+        Err(EditError::Invalid(problems)) => {
+            let errors: Vec<LineError> = problems
+                .into_iter()
+                .map(|p| LineError::new(plan.line_of(p.op), p.message))
+                .collect();
+            return report_bad_input(file, errors);
+        }
+        Err(e) => {
+            eprintln!("rota: {e}");
+            return exit::LOCAL;
+        }
+    };
+    if !online {
+        println!(
+            "Queued {summary} in the outbox: the hub is unreachable. `rota --sync` or the editor sends it."
+        );
+        return exit::OK;
+    }
+    let answer = wait_for_answer(engine, &mut events, op_id, timeout, progress).await;
+    progress.clear();
+    match answer {
+        Answer::Acked { seq, overwritten } => {
+            println!("Applied {summary} to roster {} at seq {seq}.", cli.roster);
+            if !overwritten.is_empty() {
+                println!(
+                    "--force overwrote {} changed on the hub since {file} was read:",
+                    diff::plural(overwritten.len(), "value")
+                );
+                for c in &overwritten {
+                    println!("  {}", conflict_line(file, &plan, c));
+                }
+            }
+            exit::OK
+        }
+        Answer::Conflicted(conflicts) => {
+            // Nothing was applied; don't leave the edit for an editor to ask about.
+            let _ = engine.keep_theirs(op_id);
+            eprintln!(
+                "rota: {file}: nothing applied: {} changed on the hub since the file was read:",
+                diff::plural(conflicts.len(), "value")
+            );
+            for c in &conflicts {
+                eprintln!("  {}", conflict_line(file, &plan, c));
+            }
+            eprintln!("rota: run it again to apply over the new values, or add --force");
+            exit::CONFLICT
+        }
+        Answer::Rejected(code, message, problems) => {
+            let _ = engine.dismiss(op_id);
+            eprintln!("rota: {file}: nothing applied: the hub refused it ({code}: {message})");
+            for p in problems {
+                let e = LineError::new(plan.line_of(p.op), p.message);
+                eprintln!("  {}", e.display(file));
+            }
+            exit::CONFLICT
+        }
+        Answer::TimedOut => {
+            eprintln!(
+                "rota: {file}: no answer from the hub within {}s; the edit stays in the outbox \
+                 and `rota --sync` finishes it (it is applied once at most)",
+                timeout.as_secs()
+            );
+            exit::UNREACHABLE
+        }
+    }
+}
+
+fn read_input(path: &str) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    let read = if path == "-" {
+        std::io::stdin().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes))
+    };
+    read.map_err(|e| format!("cannot read: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        format!("line {line}: not UTF-8 text (byte {at})")
+    })
+}
+
+/// The file read for shape: what could be read, and what could not.
+type Shaped = (Parsed, Vec<LineError>);
+
+fn parse(format: Format, text: &str, start: Option<&str>) -> Result<Shaped, Vec<LineError>> {
+    match format {
+        Format::Csv => csv::parse(text).map(|(rows, e)| (Parsed::Csv(rows), e)),
+        Format::Json => json::parse(text).map(|(input, e)| (Parsed::Json(input), e)),
+        Format::Nrp => {
+            let start: Date = match start.map(str::parse) {
+                Some(Ok(d)) => d,
+                Some(Err(m)) => return Err(vec![LineError::new(0, format!("--start: {m}"))]),
+                None => {
+                    return Err(vec![LineError::new(
+                        0,
+                        "--format nrp needs --start DATE, the date of day 0",
+                    )]);
+                }
+            };
+            nrp::parse(text).map(|i| (Parsed::Nrp(i, start), Vec::new()))
+        }
+    }
+}
+
+fn plan(parsed: &Parsed, roster: &Roster) -> Result<Plan, Vec<LineError>> {
+    match parsed {
+        Parsed::Csv(rows) => csv::plan(rows, roster),
+        Parsed::Json(json::Input::Ops(ops)) => {
+            let mut plan = Plan::default();
+            for (line, op) in ops {
+                plan.push(*line, op.clone());
+            }
+            Ok(plan)
+        }
+        Parsed::Json(json::Input::Roster(file)) => Ok(json::plan_roster(file, roster)),
+        Parsed::Nrp(inst, start) => Ok(nrp::plan(inst, *start, roster)),
+    }
+}
+
+/// Prints every problem as `FILE:LINE: what`, in line order, and returns
+/// the bad-input status.
+fn report_bad_input(file: &str, mut errors: Vec<LineError>) -> i32 {
+    errors.sort_by_key(|e| e.line);
+    let mut err = std::io::stderr().lock();
+    for e in &errors {
+        let _ = writeln!(err, "{}", e.display(file));
+    }
+    let _ = writeln!(
+        err,
+        "rota: {file}: {}; nothing applied",
+        diff::plural(errors.len(), "problem")
+    );
+    exit::USAGE
+}
+
+/// "FILE:LINE: s1 2026-12-01 is now N (set by bob at 2026-11-24 10:02 UTC)".
+fn conflict_line(file: &str, plan: &Plan, c: &Conflict) -> String {
+    let what = match &c.target {
+        crate::domain::Target::Cell { staff, date } => format!("{staff} {date}"),
+        other => format!("{} {}", other.entity(), other.key()),
+    };
+    let value = match &c.value {
+        serde_json::Value::Null => "(empty)".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let when = chrono::DateTime::from_timestamp_millis(c.at)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let e = LineError::new(
+        plan.line_of(c.op),
+        format!("{what} is now {value} (set by {} at {when})", c.user),
+    );
+    e.display(file).to_string()
+}
+
+enum Answer {
+    Acked {
+        seq: u64,
+        overwritten: Vec<Conflict>,
+    },
+    Conflicted(Vec<Conflict>),
+    Rejected(String, String, Vec<crate::domain::Problem>),
+    TimedOut,
+}
+
+/// Waits (bounded) for the hub's answer to edit `op_id`. A lost connection
+/// is retried by the engine meanwhile; the edit is sent again and the hub
+/// answers it once.
+async fn wait_for_answer(
+    engine: &SyncEngine,
+    events: &mut broadcast::Receiver<SyncEvent>,
+    op_id: u64,
+    timeout: Duration,
+    progress: &Progress,
+) -> Answer {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(SyncEvent::Acked { op_id: id, seq, overwritten }) if id == op_id => {
+                    return Answer::Acked { seq, overwritten };
+                }
+                Ok(SyncEvent::Conflicted { op_id: id, conflicts }) if id == op_id => {
+                    return Answer::Conflicted(conflicts);
+                }
+                Ok(SyncEvent::Rejected { op_id: id, code, message, problems }) if id == op_id => {
+                    return Answer::Rejected(code, message, problems);
+                }
+                Ok(_) => {}
+                // Events were missed: read where the edit stands instead.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(a) = answer_from_outbox(engine, op_id) {
+                        return a;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    return answer_from_outbox(engine, op_id).unwrap_or(Answer::TimedOut);
+                }
+            },
+            _ = tick.tick() => progress.show(&format!(
+                "waiting for the hub to commit the edit ({:.1}s)",
+                started.elapsed().as_secs_f64()
+            )),
+            _ = tokio::time::sleep_until(deadline) => return Answer::TimedOut,
+        }
+    }
+}
+
+fn answer_from_outbox(engine: &SyncEngine, op_id: u64) -> Option<Answer> {
+    match engine.outbox().into_iter().find(|e| e.op_id == op_id) {
+        None => Some(Answer::Acked {
+            seq: engine.status().seq,
+            overwritten: Vec::new(),
+        }),
+        Some(e) => match e.state {
+            EntryState::Pending => None,
+            EntryState::Conflict { conflicts } => Some(Answer::Conflicted(conflicts)),
+            EntryState::Rejected {
+                code,
+                message,
+                problems,
+            } => Some(Answer::Rejected(code, message, problems)),
+        },
+    }
+}
+
+/// One status line on stderr, rewritten in place; only for large inputs and
+/// only when stderr is a terminal.
+struct Progress {
+    on: bool,
+}
+
+impl Progress {
+    fn new(large: bool) -> Progress {
+        Progress {
+            on: large && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&self, what: &str) {
+        if self.on {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2Krota: {what}...");
+            let _ = err.flush();
+        }
+    }
+
+    fn clear(&self) {
+        if self.on {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Command-line flags and the modes they start, one file per mode. Glue
+//! only: roster logic lives in `domain` and `script`, syncing in `sync`.
+//!
+//! - [`serve`]: `--serve`, the hub.
+//! - [`sync`]: `--sync`, send the outbox and refresh the local copy.
+//! - [`apply`]: `--apply FILE`, scripted changes and imports.
+//! - [`export`]: `--export FORMAT`.
+
+pub mod apply;
+pub mod export;
+pub mod serve;
+pub mod sync;
+
+use crate::sync::{ConnState, HubAddr, Status, SyncConfig, SyncEngine};
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rota",
+    version,
+    about = "A terminal shift-roster editor that several people use at once"
+)]
+pub struct Cli {
+    /// Run the hub: keep rosters durably and sync every editor.
+    #[arg(long)]
+    pub serve: bool,
+
+    /// Send the outbox, pull the roster into the local cache, and exit:
+    /// 0 when nothing is left unsaved, 3 when edits are conflicted or were
+    /// rejected, 4 when the hub could not be reached (edits stay queued).
+    #[arg(long, conflicts_with = "serve")]
+    pub sync: bool,
+
+    /// Apply the changes in FILE (`-` for standard input) to the roster, as
+    /// one all-or-nothing edit. Exit status: 0 applied, 2 bad input, 3
+    /// conflict, 4 hub unreachable, 5 local store.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["serve", "sync"])]
+    pub apply: Option<String>,
+
+    /// Format of the --apply file: csv, json or nrp (default: by the file's
+    /// extension, else by its content).
+    #[arg(long, value_name = "FORMAT", requires = "apply")]
+    pub format: Option<String>,
+
+    /// For --format nrp: the date of day 0 (a Monday in the benchmark data).
+    #[arg(long, value_name = "DATE", requires = "apply")]
+    pub start: Option<String>,
+
+    /// With --apply: print what would change, cell by cell, and change nothing.
+    #[arg(long, requires = "apply")]
+    pub dry_run: bool,
+
+    /// With --apply: apply over cells changed on the hub since the file was
+    /// read (last writer wins), listing what was overwritten.
+    #[arg(long, requires = "apply")]
+    pub force: bool,
+
+    /// With --apply: if the hub cannot be reached, check the file against
+    /// the local copy and queue the edit in the outbox (exit 0); `rota
+    /// --sync` or the editor sends it later.
+    #[arg(long, requires = "apply")]
+    pub queue: bool,
+
+    /// Write the roster out as csv, json, ics (iCalendar) or txt (a
+    /// printable grid), to standard output or --out.
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["serve", "sync", "apply"])]
+    pub export: Option<String>,
+
+    /// With --export: the file to write (replaced whole). For ics, an
+    /// existing directory gets one file per person, named by staff id.
+    #[arg(long, value_name = "PATH", requires = "export")]
+    pub out: Option<PathBuf>,
+
+    /// With --export: the first date to include.
+    #[arg(long, value_name = "DATE", requires = "export")]
+    pub from: Option<String>,
+
+    /// With --export: the last date to include.
+    #[arg(long, value_name = "DATE", requires = "export")]
+    pub to: Option<String>,
+
+    /// With --export: only this person (staff id or unique display name).
+    #[arg(long, value_name = "NAME", requires = "export")]
+    pub staff: Option<String>,
+
+    /// With --export txt: the page width in characters.
+    #[arg(
+        long,
+        value_name = "COLUMNS",
+        default_value_t = 80,
+        requires = "export"
+    )]
+    pub width: usize,
+
+    /// Hub to use, `ws://HOST:PORT` (`/ws` implied). Default: the hub that
+    /// owns the data dir, started in this process when none runs.
+    #[arg(long, value_name = "URL", env = "ROTA_SERVER")]
+    pub server: Option<String>,
+
+    /// Your name on the hub (default: your login name).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Roster to work on.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub roster: String,
+
+    /// Seconds --sync, --apply and --export wait for the hub (to connect,
+    /// then for its answer).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+
+    /// Address the hub listens on (WebSocket at /ws, plus /health and /metrics).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+
+    /// Data directory: the hub's store, and every client's local cache and
+    /// outbox (default: the platform's data dir for rota).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// Log level: error, warn, info, debug or trace (overrides RUST_LOG).
+    /// Default: info for the hub, warn for the client modes.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Most connections the hub keeps open at once.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Seconds of silence after which the hub closes an editor's connection.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub idle_timeout: u64,
+
+    /// Batches an editor may fall behind on its roster before the hub closes
+    /// it (it then reconnects and catches up). Memory: up to this many recent
+    /// batches are kept per roster.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub outbound_queue: usize,
+
+    /// Cap the hub's database at this many MiB; edits past it are refused
+    /// (storage_failed) and nothing stored is harmed. Default: no cap.
+    #[arg(long, value_name = "MIB")]
+    pub max_db_mb: Option<u64>,
+}
+
+/// The platform's data dir for rota, e.g. ~/.local/share/rota on Linux.
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "rota").map(|d| d.data_dir().to_path_buf())
+}
+
+/// Logs to stderr at `level`, else RUST_LOG, else `default`.
+pub fn init_logging(level: Option<&str>, default: &str) {
+    let filter = match level {
+        Some(l) => tracing_subscriber::EnvFilter::new(l),
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The login name, for `--user`'s default.
+pub fn login_name() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "user".to_string())
+}
+
+/// The sync engine's settings from the client flags.
+pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
+    let data_dir = cli
+        .data
+        .clone()
+        .or_else(default_data_dir)
+        .ok_or("no data dir: the platform has no home directory; pass --data DIR")?;
+    let hub = match &cli.server {
+        Some(s) => HubAddr::parse_server(s)?,
+        None => HubAddr::Local(data_dir.clone()),
+    };
+    let user = cli.user.clone().unwrap_or_else(login_name);
+    crate::domain::check_id("--user", &user)?;
+    crate::domain::check_roster_name(&cli.roster).map_err(|m| format!("--roster: {m}"))?;
+    Ok(SyncConfig::new(hub, &user, &cli.roster, &data_dir))
+}
+
+/// Exit statuses shared by the client modes.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Bad flags or input.
+    pub const USAGE: i32 = 2;
+    /// Edits conflicted or were rejected: someone must decide.
+    pub const CONFLICT: i32 = 3;
+    /// The hub could not be reached in time; edits stay queued.
+    pub const UNREACHABLE: i32 = 4;
+    /// The local store failed.
+    pub const LOCAL: i32 = 5;
+}
+
+/// Waits (bounded) until the engine has joined the hub and caught up, or
+/// has failed to reach it once: the client modes do not retry forever.
+/// Err carries why the hub could not be reached.
+pub async fn connect(engine: &SyncEngine, timeout: Duration) -> Result<Status, String> {
+    let (status, _) = engine
+        .wait_until(timeout, |s| {
+            matches!(
+                s.conn,
+                ConnState::Connected { .. } | ConnState::Retrying { .. }
+            )
+        })
+        .await;
+    match &status.conn {
+        ConnState::Connected { .. } => Ok(status),
+        ConnState::Retrying { reason, .. } => Err(reason.clone()),
+        _ => Err(format!("no answer within {}s", timeout.as_secs())),
+    }
+}
+
+/// The sync engine for the client flags, or the exit status to end with
+/// (the reason is already printed).
+pub fn start_engine(cli: &Cli) -> Result<SyncEngine, i32> {
+    let config = sync_config(cli).map_err(|e| {
+        eprintln!("rota: {e}");
+        exit::USAGE
+    })?;
+    SyncEngine::start(config).map_err(|e| {
+        eprintln!("rota: {e}");
+        exit::LOCAL
+    })
+}
+
+/// Stops an engine without blocking the runtime.
+pub async fn stop(engine: SyncEngine) {
+    tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .ok();
+}

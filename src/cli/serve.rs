@@ -1,0 +1,81 @@
+//! `rota --serve`: run the hub until Ctrl-C or SIGTERM.
+
+use super::{Cli, default_data_dir};
+use crate::server::{self, Config};
+use std::time::Duration;
+
+/// Runs `rota --serve` until Ctrl-C or SIGTERM. Returns the process exit code.
+pub async fn serve(cli: &Cli) -> i32 {
+    let Some(data_dir) = cli.data.clone().or_else(default_data_dir) else {
+        eprintln!("rota: no data dir: the platform has no home directory; pass --data DIR");
+        return 2;
+    };
+    let listener = match tokio::net::TcpListener::bind(cli.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rota: cannot listen on {}: {e}", cli.listen);
+            return 1;
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let mut config = Config::new(data_dir.clone());
+    config.max_connections = cli.max_connections.max(1);
+    config.idle_timeout = Duration::from_secs(cli.idle_timeout.max(1));
+    config.outbound_queue = cli.outbound_queue.max(16);
+    config.max_db_bytes = cli.max_db_mb.map(|mb| mb.saturating_mul(1 << 20));
+    config.ping_interval = config
+        .ping_interval
+        .min(config.idle_timeout / 2)
+        .max(Duration::from_millis(500));
+    let hub = match server::Hub::bind(listener, config) {
+        Ok(hub) => hub,
+        Err(e) => {
+            eprintln!("rota: {e}");
+            return 1;
+        }
+    };
+    // Signal handlers go in before the hub says it is ready, so a SIGTERM
+    // sent as soon as the line appears still means a graceful stop.
+    let shutdown = shutdown_signal();
+    // Tests and scripts read this line to find the port when listening on :0.
+    println!(
+        "rota hub listening on ws://{addr}/ws (data: {})",
+        data_dir.display()
+    );
+    hub.serve(shutdown).await;
+    0
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(term) => {}
+                _ = wait(int) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! What a set of operations changes in a roster: each cell old -> new, each
+//! record added, changed or removed, and the counts. Used for `--dry-run`
+//! and for the summary after the hub has acknowledged.
+
+use crate::domain::{Author, Change, Date, Op, Roster};
+use std::collections::HashMap;
+use std::fmt;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Cells that were empty and now hold a code.
+    pub cells_set: usize,
+    /// Cells whose code changed.
+    pub cells_changed: usize,
+    pub cells_cleared: usize,
+    pub staff_added: usize,
+    pub staff_changed: usize,
+    pub staff_removed: usize,
+    pub codes: usize,
+    pub rules: usize,
+    pub settings: usize,
+}
+
+impl Summary {
+    pub fn cells(&self) -> usize {
+        self.cells_set + self.cells_changed + self.cells_cleared
+    }
+    pub fn is_empty(&self) -> bool {
+        *self == Summary::default()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let staff = self.staff_added + self.staff_changed + self.staff_removed;
+        let others = staff + self.codes + self.rules + self.settings;
+        let mut parts = Vec::new();
+        if self.cells() > 0 || others == 0 {
+            parts.push(format!(
+                "{} ({} set, {} changed, {} cleared)",
+                plural(self.cells(), "cell"),
+                self.cells_set,
+                self.cells_changed,
+                self.cells_cleared
+            ));
+        }
+        if staff > 0 {
+            parts.push(format!(
+                "{} ({} added, {} changed, {} removed)",
+                plural(staff, "staff record"),
+                self.staff_added,
+                self.staff_changed,
+                self.staff_removed
+            ));
+        }
+        if self.codes > 0 {
+            parts.push(plural(self.codes, "shift code"));
+        }
+        if self.rules > 0 {
+            parts.push(plural(self.rules, "rule"));
+        }
+        if self.settings > 0 {
+            parts.push("the settings".into());
+        }
+        write!(f, "{}", parts.join(", "))
+    }
+}
+
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// One line of a dry run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Line {
+    Cell {
+        staff: String,
+        date: Date,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Record(String),
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Line::Cell {
+                staff,
+                date,
+                old,
+                new,
+            } => {
+                let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "(empty)".into());
+                write!(f, "{staff} {date}: {} -> {}", show(old), show(new))
+            }
+            Line::Record(s) => f.write_str(s),
+        }
+    }
+}
+
+/// What applying `ops` to `roster` would change (without conflict checks:
+/// the hub decides those).
+pub fn describe(roster: &Roster, ops: &[Op]) -> (Vec<Line>, Summary) {
+    let mut after = roster.clone();
+    let author = Author {
+        user: "".into(),
+        client: "".into(),
+    };
+    let changes = match after.apply_batch_with(ops, &author, 0, true) {
+        Ok(applied) => applied.changes,
+        Err(_) => Vec::new(),
+    };
+    // One entry per thing changed, in the order first touched.
+    let mut order: Vec<String> = Vec::new();
+    let mut last: HashMap<String, Change> = HashMap::new();
+    for c in changes {
+        let c = c.change;
+        let key = key_of(&c);
+        if last.insert(key.clone(), c).is_none() {
+            order.push(key);
+        }
+    }
+    let mut lines = Vec::new();
+    let mut sum = Summary::default();
+    for key in order {
+        let Some(change) = last.remove(&key) else {
+            continue;
+        };
+        if let Some(line) = describe_one(roster, change, &mut sum) {
+            lines.push(line);
+        }
+    }
+    (lines, sum)
+}
+
+fn key_of(c: &Change) -> String {
+    match c {
+        Change::Cell { staff, date, .. } => format!("cell/{staff}/{date}"),
+        Change::Staff { staff } => format!("staff/{}", staff.id),
+        Change::Code { code, .. } => format!("code/{code}"),
+        Change::Rule { id, .. } => format!("rule/{id}"),
+        Change::Settings { .. } => "settings".into(),
+    }
+}
+
+fn describe_one(before: &Roster, change: Change, sum: &mut Summary) -> Option<Line> {
+    match change {
+        Change::Cell { staff, date, code } => {
+            let old = before
+                .cell(&staff, date)
+                .and_then(|(c, _)| c.map(str::to_string));
+            match (&old, &code) {
+                (a, b) if a == b => return None,
+                (None, Some(_)) => sum.cells_set += 1,
+                (Some(_), None) => sum.cells_cleared += 1,
+                _ => sum.cells_changed += 1,
+            }
+            Some(Line::Cell {
+                staff,
+                date,
+                old,
+                new: code,
+            })
+        }
+        Change::Staff { staff } => {
+            let text = match before.staff_member(&staff.id) {
+                None => {
+                    sum.staff_added += 1;
+                    format!("staff {}: added as \"{}\"", staff.id, staff.name)
+                }
+                Some(_) if !staff.active => {
+                    sum.staff_removed += 1;
+                    format!("staff {}: removed", staff.id)
+                }
+                Some(old) => {
+                    sum.staff_changed += 1;
+                    format!(
+                        "staff {}: \"{}\" ({}) -> \"{}\" ({})",
+                        staff.id, old.name, old.group, staff.name, staff.group
+                    )
+                }
+            };
+            Some(Line::Record(text))
+        }
+        Change::Code { code, def } => {
+            sum.codes += 1;
+            let what = match (before.code(&code), def) {
+                (None, _) => "added",
+                (Some(_), None) => "removed",
+                (Some(_), Some(_)) => "changed",
+            };
+            Some(Line::Record(format!("shift code {code}: {what}")))
+        }
+        Change::Rule { id, rule } => {
+            sum.rules += 1;
+            let what = match (before.rule(&id), rule) {
+                (None, _) => "added",
+                (Some(_), None) => "removed",
+                (Some(_), Some(_)) => "changed",
+            };
+            Some(Line::Record(format!("rule {id}: {what}")))
+        }
+        Change::Settings { settings } => {
+            sum.settings += 1;
+            Some(Line::Record(format!(
+                "settings: conflict mode {:?}",
+                settings.conflict_mode
+            )))
+        }
+    }
+}
