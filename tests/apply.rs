@@ -548,6 +548,35 @@ async fn a_file_larger_than_a_batch_is_applied_as_one_change_set() {
     ctx.hub.stop().await.unwrap();
 }
 
+/// `python3` able to import `icalendar`: as installed (.ci/run installs
+/// it), or else installed here once with pip into the target dir, so that
+/// `cargo test` needs nothing installed by hand.
+fn python_with_icalendar() -> Command {
+    let deps = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pydeps");
+    let python = || {
+        let mut c = Command::new("python3");
+        c.env("PYTHONPATH", &deps);
+        c
+    };
+    let has = |mut c: Command| {
+        c.args(["-c", "import icalendar"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has(python()) {
+        let installed = python()
+            .args(["-m", "pip", "install", "--quiet", "--target"])
+            .arg(&deps)
+            .arg("icalendar")
+            .status()
+            .expect("python3 -m pip");
+        assert!(installed.success(), "pip could not install icalendar");
+        assert!(has(python()), "icalendar installed but not importable");
+    }
+    python()
+}
+
 /// Runs Python's `icalendar` on a file: one line per event, `UID|SUMMARY|START|END`.
 fn parse_ics(path: &Path) -> Vec<String> {
     let script = r#"
@@ -557,12 +586,12 @@ for ev in cal.walk('VEVENT'):
     print('|'.join([str(ev['UID']), str(ev['SUMMARY']),
                     ev['DTSTART'].dt.isoformat(), ev['DTEND'].dt.isoformat()]))
 "#;
-    let out = Command::new("python3")
+    let out = python_with_icalendar()
         .arg("-c")
         .arg(script)
         .arg(path)
         .output()
-        .expect("python3 is needed for the iCalendar test (.ci/run installs icalendar)");
+        .expect("python3 is needed for the iCalendar test");
     assert!(
         out.status.success(),
         "python icalendar failed (is it installed?): {}",
@@ -768,5 +797,68 @@ async fn every_benchmark_instance_imports_with_the_expected_counts() {
         ])
         .await;
     assert!(out.stdout.contains("Nothing to change"), "{}", out.stdout);
+    ctx.hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_file_shows_progress_on_a_terminal_and_not_in_a_pipe() {
+    let ctx = Ctx::new(10).await;
+    let mut text = String::from("staff,date,code\n");
+    for i in 1..=10 {
+        for k in 0..300u64 {
+            let date = rota::domain::Date(d("2026-01-01").0 + chrono::Days::new(k));
+            text.push_str(&format!(
+                "s{i},{date},{}\n",
+                ["D", "N", "OFF"][(i + k as usize) % 3]
+            ));
+        }
+    }
+    let file = ctx.file("big.csv", &text);
+
+    // stderr a pipe: only the result, no status line.
+    let out = ctx.run(&["--apply", &file, "--dry-run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("\x1b[2K"), "{:?}", out.stderr);
+
+    // stderr a terminal (a pseudo-terminal from Python's standard `pty`).
+    let mut args = vec![
+        "-c".to_string(),
+        "import pty, sys; pty.spawn(sys.argv[1:])".into(),
+    ];
+    args.push(env!("CARGO_BIN_EXE_rota").into());
+    for a in [
+        "--apply",
+        file.as_str(),
+        "--server",
+        &ctx.hub.url(),
+        "--user",
+        "script",
+        "--timeout",
+        "10",
+        "--data",
+        ctx.data.path().to_str().unwrap(),
+    ] {
+        args.push(a.to_string());
+    }
+    let out = tokio::task::spawn_blocking(move || Command::new("python3").args(&args).output())
+        .await
+        .unwrap()
+        .expect("python3");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    for phase in [
+        "rota: reading",
+        "rota: checking",
+        "rota: saving 3000 changes",
+    ] {
+        assert!(screen.contains(phase), "no {phase:?} in {screen:?}");
+    }
+    // The status line is cleared before the result is printed.
+    let result = screen.find("Applied 3000 cells").expect("result");
+    let last_clear = screen.rfind("\r\x1b[2K").expect("a cleared line");
+    assert!(last_clear < result, "{screen:?}");
+    assert!(
+        !screen[result..].contains('\x1b'),
+        "nothing drawn after the result: {screen:?}"
+    );
     ctx.hub.stop().await.unwrap();
 }

@@ -48,3 +48,84 @@ async fn the_example_edit_applies_to_a_real_hub() {
     assert_eq!(ack_seq(&c.answer().await), 1);
     hub.stop().await.unwrap();
 }
+
+/// The README's example files, applied with the real binary as the README
+/// shows, give the roster the README describes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_example_files_apply_with_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let data = tempfile::tempdir().unwrap();
+    let url = hub.url();
+    let run = |file: &'static str| {
+        let url = url.clone();
+        let data = data.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+                .args([
+                    "--server",
+                    &url,
+                    "--user",
+                    "ann",
+                    "--timeout",
+                    "10",
+                    "--apply",
+                    file,
+                ])
+                .arg("--data")
+                .arg(data)
+                .output()
+                .unwrap()
+        })
+    };
+    for file in ["assets/example-setup.json", "assets/example-rota.csv"] {
+        let out = run(file).await.unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (_c, _, snap) = join_snapshot(&url, "checker", "c-checker").await;
+    let cell = |s: &str, d: &str| {
+        snap.cells
+            .iter()
+            .find(|c| c.0 == s && c.1.to_string() == d)
+            .and_then(|c| c.2.clone())
+    };
+    assert_eq!(snap.staff.len(), 3);
+    assert!(snap.staff.iter().all(|s| s.group == "Nurses"));
+    assert_eq!((snap.codes.len(), snap.rules.len()), (4, 3));
+    assert_eq!(cell("ann", "2026-12-03").as_deref(), Some("N"));
+    assert_eq!(cell("ann", "2026-12-08").as_deref(), Some("D"));
+    assert_eq!(cell("cy", "2026-12-25").as_deref(), Some("AL"));
+    assert_eq!(cell("cy", "2026-12-27"), None);
+    assert_eq!(
+        snap.cells.iter().filter(|c| c.2.is_some()).count(),
+        14 + 3 + 3
+    );
+    hub.stop().await.unwrap();
+}
+
+/// Every long flag `rota --help` lists is in the README's flag table.
+#[test]
+fn every_flag_is_documented_in_the_readme() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let flags: Vec<&str> = help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .collect();
+    assert!(flags.len() > 20, "{help}");
+    for flag in flags {
+        assert!(
+            readme.contains(&format!("`{flag}`")) || readme.contains(&format!("`{flag} ")),
+            "{flag} is not in README.md's flag table"
+        );
+    }
+}

@@ -41,7 +41,7 @@ pub async fn apply(cli: &Cli, path: &str) -> i32 {
         None => Format::detect(path, &text),
     };
     let progress = Progress::new(text.lines().count() > PROGRESS_LINES);
-    progress.show(&format!("reading {file}"));
+    progress.phase(&format!("reading {file}"));
     // Shape first: these errors need no hub. The good lines are still
     // checked against the roster, so that every bad line is reported.
     let (parsed, shape_errors) = match parse(format, &text, cli.start.as_deref()) {
@@ -70,7 +70,7 @@ async fn run(
     progress: &Progress,
 ) -> i32 {
     let timeout = Duration::from_secs(cli.timeout.max(1));
-    progress.show("connecting to the hub");
+    progress.phase("connecting to the hub");
     let online = match connect(engine, timeout).await {
         Ok(_) => true,
         Err(reason) if !errors.is_empty() => {
@@ -95,7 +95,7 @@ async fn run(
     };
     // What the script read: its writes are based on these versions.
     let roster = engine.server_roster();
-    progress.show(&format!(
+    progress.phase(&format!(
         "checking {file} against roster at seq {}",
         roster.seq()
     ));
@@ -106,16 +106,21 @@ async fn run(
             Plan::default()
         }
     };
-    if let Err(mut more) = plan.check(&roster) {
-        errors.append(&mut more);
-    }
+    let changes = match plan.check(&roster) {
+        Ok(changes) => changes,
+        Err(mut more) => {
+            errors.append(&mut more);
+            Vec::new()
+        }
+    };
     if !errors.is_empty() {
         return report_bad_input(file, errors);
     }
     for note in &plan.notes {
         eprintln!("rota: {file}: note: {note}");
     }
-    let (lines, summary) = diff::describe(&roster, &plan.ops);
+    progress.phase("describing the changes");
+    let (lines, summary) = diff::describe(&roster, changes);
     if cli.dry_run {
         progress.clear();
         let mut out = std::io::stdout().lock();
@@ -139,7 +144,7 @@ async fn run(
     }
     let mut events = engine.subscribe();
     let ops = std::mem::take(&mut plan.ops);
-    progress.show(&format!("saving {} changes to the outbox", ops.len()));
+    progress.phase(&format!("saving {} changes to the outbox", ops.len()));
     let op_id = match engine.edit_script(ops, &format!("apply:{file}"), cli.force) {
         Ok(Some(id)) => id,
         Ok(None) => {
@@ -168,6 +173,7 @@ async fn run(
         return exit::OK;
     }
     let answer = wait_for_answer(engine, &mut events, op_id, timeout, progress).await;
+    progress.log("answered");
     progress.clear();
     match answer {
         Answer::Acked { seq, overwritten } => {
@@ -380,16 +386,35 @@ fn answer_from_outbox(engine: &SyncEngine, op_id: u64) -> Option<Answer> {
 }
 
 /// One status line on stderr, rewritten in place; only for large inputs and
-/// only when stderr is a terminal.
+/// only when stderr is a terminal. Each phase is also logged at debug level
+/// with the time since the start (`--log-level debug`).
 struct Progress {
     on: bool,
+    started: Instant,
+    /// A status line is on the screen (and must be cleared).
+    shown: std::cell::Cell<bool>,
 }
 
 impl Progress {
     fn new(large: bool) -> Progress {
         Progress {
             on: large && std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            shown: std::cell::Cell::new(false),
         }
+    }
+
+    fn phase(&self, what: &str) {
+        self.log(what);
+        self.show(what);
+    }
+
+    /// Logs a phase at debug level only.
+    fn log(&self, what: &str) {
+        tracing::debug!(
+            ms = self.started.elapsed().as_millis() as u64,
+            "apply: {what}"
+        );
     }
 
     fn show(&self, what: &str) {
@@ -397,11 +422,12 @@ impl Progress {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2Krota: {what}...");
             let _ = err.flush();
+            self.shown.set(true);
         }
     }
 
     fn clear(&self) {
-        if self.on {
+        if self.shown.replace(false) {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K");
             let _ = err.flush();

@@ -25,15 +25,22 @@ impl FromStr for Date {
         if !ok_shape {
             return Err(format!("bad date `{s}`: expected YYYY-MM-DD"));
         }
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        // The shape is checked, so each part is all digits.
+        let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+        let year = i32::try_from(num(0..4)).unwrap_or(0);
+        chrono::NaiveDate::from_ymd_opt(year, num(5..7), num(8..10))
             .map(Date)
-            .map_err(|_| format!("bad date `{s}`: no such day"))
+            .ok_or_else(|| format!("bad date `{s}`: no such day"))
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        // By hand: chrono's `format` parses its pattern on every call, and
+        // dates are written for every cell on the wire and in the stores.
+        use chrono::Datelike;
+        let d = self.0;
+        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
     }
 }
 

@@ -3,7 +3,7 @@
 //! repeating pattern (`"D,D,N,N,OFF,OFF"`, quoted because of its commas).
 //! An empty code clears. Lines starting with `#` are comments.
 
-use super::{LineError, MAX_RANGE_DAYS, Plan, Selection, StaffNames, add_days, line_at};
+use super::{LineError, Lines, MAX_RANGE_DAYS, Plan, Selection, StaffNames, add_days};
 use crate::domain::{Date, Op, Roster, check_code};
 use std::collections::HashMap;
 
@@ -41,16 +41,19 @@ pub fn parse(text: &str) -> Result<(Vec<Row>, Vec<LineError>), Vec<LineError>> {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut columns: Option<[usize; 3]> = None;
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| line_of(text, p));
+                let line = e.position().map_or(0, |p| line_of(&mut lines, text, p));
                 errors.push(LineError::new(line, format!("unreadable CSV: {e}")));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| line_of(text, p));
+        let line = record
+            .position()
+            .map_or(0, |p| line_of(&mut lines, text, p));
         if record.get(0).is_some_and(|f| f.starts_with('#')) {
             continue; // a comment line
         }
@@ -94,12 +97,14 @@ pub fn parse(text: &str) -> Result<(Vec<Row>, Vec<LineError>), Vec<LineError>> {
 
 /// The line a record starts on. The reader's own count, and its offset,
 /// include the blank lines it skipped before the record.
-fn line_of(text: &str, pos: &::csv::Position) -> usize {
+fn line_of(lines: &mut Lines, text: &str, pos: &::csv::Position) -> usize {
     let start = pos.byte() as usize;
-    let skipped = text.get(start..).map_or(0, |rest| {
-        rest.len() - rest.trim_start_matches(['\r', '\n']).len()
+    let skipped = text.as_bytes().get(start..).map_or(0, |rest| {
+        rest.iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count()
     });
-    line_at(text, start + skipped)
+    lines.at(start + skipped)
 }
 
 fn header_columns(record: &::csv::StringRecord) -> Result<[usize; 3], String> {

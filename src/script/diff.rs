@@ -2,7 +2,7 @@
 //! record added, changed or removed, and the counts. Used for `--dry-run`
 //! and for the summary after the hub has acknowledged.
 
-use crate::domain::{Author, Change, Date, Op, Roster};
+use crate::domain::{Change, ChangeRecord, Date, Roster};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -103,18 +103,9 @@ impl fmt::Display for Line {
     }
 }
 
-/// What applying `ops` to `roster` would change (without conflict checks:
-/// the hub decides those).
-pub fn describe(roster: &Roster, ops: &[Op]) -> (Vec<Line>, Summary) {
-    let mut after = roster.clone();
-    let author = Author {
-        user: "".into(),
-        client: "".into(),
-    };
-    let changes = match after.apply_batch_with(ops, &author, 0, true) {
-        Ok(applied) => applied.changes,
-        Err(_) => Vec::new(),
-    };
+/// Describes the changes a batch made (as [`crate::script::Plan::check`]
+/// returns them) against the roster it was checked on.
+pub fn describe(roster: &Roster, changes: Vec<ChangeRecord>) -> (Vec<Line>, Summary) {
     // One entry per thing changed, in the order first touched.
     let mut order: Vec<String> = Vec::new();
     let mut last: HashMap<String, Change> = HashMap::new();

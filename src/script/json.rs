@@ -3,7 +3,7 @@
 //! or a whole roster as `--export json` writes it. Each operation is
 //! reported at the line its object starts on.
 
-use super::{LineError, Plan, Selection, line_at};
+use super::{LineError, Lines, Plan, Selection};
 use crate::domain::{Date, Op, Roster, Rule, Seq, Settings, ShiftCode, Staff};
 use serde::{Deserialize, Serialize};
 
@@ -75,10 +75,11 @@ pub fn parse(text: &str) -> Result<(Input, Vec<LineError>), Vec<LineError>> {
 
 fn parse_ops(text: &str, items: Vec<serde_json::Value>) -> (Input, Vec<LineError>) {
     let starts = element_starts(text);
+    let mut lines = Lines::new(text);
     let mut ops = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        let line = starts.get(i).map_or(0, |&o| line_at(text, o));
+        let line = starts.get(i).map_or(0, |&o| lines.at(o));
         match serde_path_to_error::deserialize::<_, Op>(item) {
             Ok(op) => ops.push((line, op)),
             Err(e) => {

@@ -19,7 +19,7 @@ pub mod ics;
 pub mod json;
 pub mod nrp;
 
-use crate::domain::{Author, Date, Op, Rejection, Roster, Staff};
+use crate::domain::{Author, ChangeRecord, Date, Op, Rejection, Roster, Staff};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -122,9 +122,9 @@ impl Plan {
     }
 
     /// Bases every write on `roster`'s current versions (what the script
-    /// read), then checks the whole plan against it. Every problem is
-    /// returned at its line.
-    pub fn check(&mut self, roster: &Roster) -> Result<(), Vec<LineError>> {
+    /// read), then checks the whole plan against it. Returns what it would
+    /// change (for [`diff::describe`]), or every problem at its line.
+    pub fn check(&mut self, roster: &Roster) -> Result<Vec<ChangeRecord>, Vec<LineError>> {
         for op in &mut self.ops {
             op.set_base(roster.version(&op.target()));
         }
@@ -134,7 +134,9 @@ impl Plan {
             client: "".into(),
         };
         match scratch.apply_batch_with(&self.ops, &author, 0, true) {
-            Ok(_) | Err(Rejection::Conflict(_)) => Ok(()),
+            Ok(applied) => Ok(applied.changes),
+            // Forced: staleness is never reported here.
+            Err(Rejection::Conflict(_)) => Ok(Vec::new()),
             Err(Rejection::Invalid(problems)) => Err(problems
                 .into_iter()
                 .map(|p| LineError::new(self.line_of(p.op), p.message))
@@ -252,14 +254,37 @@ pub fn add_days(date: Date, days: i64) -> Date {
     Date(date.0 + chrono::Duration::days(days))
 }
 
-/// The line (1-based) that byte `offset` of `text` is on.
-pub fn line_at(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Finds the line (1-based) of byte offsets in one text. Offsets asked for
+/// in increasing order cost only the bytes between them, so numbering every
+/// record of a large file stays linear.
+pub struct Lines<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line that byte `offset` is on.
+    pub fn at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset {
+            (self.offset, self.line) = (0, 1);
+        }
+        self.line += self.text[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
 }
 
 #[cfg(test)]
@@ -301,7 +326,9 @@ mod tests {
         assert_eq!(Format::detect("-", "# c\nSECTION_HORIZON\n14"), Format::Nrp);
         assert_eq!(Format::detect("-", "  [ {}"), Format::Json);
         assert_eq!(Format::detect("-", "staff,date,code"), Format::Csv);
-        assert_eq!(line_at("a\nb\nc", 2), 2);
-        assert_eq!(line_at("a\nb\nc", 0), 1);
+        let mut lines = Lines::new("a\nb\nc");
+        assert_eq!(lines.at(2), 2);
+        assert_eq!(lines.at(4), 3);
+        assert_eq!(lines.at(0), 1);
     }
 }

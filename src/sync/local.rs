@@ -145,6 +145,10 @@ impl LocalStore {
         // Commits that add edits fsync (see `Durability`); the rest need not.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
+        // Room for a large roster's pages (allocated only as used), so that
+        // caching a big change set does not re-read the file for every row.
+        conn.pragma_update(None, "cache_size", -32 * 1024)
+            .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
         add_missing_columns(&conn).map_err(sql)?;
         let (slot, file) = claim_slot(path)?;
