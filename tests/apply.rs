@@ -745,7 +745,7 @@ fn expected_counts(text: &str) -> (usize, usize, usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_benchmark_instance_imports_with_the_expected_counts() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nrp");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nrp");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
