@@ -518,6 +518,16 @@ async fn an_unreachable_hub_fails_fast_unless_queue_then_sync_delivers() {
     let out = ctx.run_on(&url, &["--apply", &bad, "--queue"], None).await;
     assert_eq!(out.code, 2, "{}", out.stderr);
 
+    // Export while the hub is away: the local copy, said so.
+    let out = ctx.run_on(&url, &["--export", "csv"], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("writing the local copy"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "staff,date,code\n");
+
     proxy.refuse(false);
     let sync = ctx.run_on(&url, &["--sync"], None).await;
     assert_eq!(sync.code, 0, "{}", sync.stderr);
