@@ -1189,3 +1189,47 @@ async fn a_forced_edit_applies_over_stale_versions_and_says_what_it_overwrote() 
     );
     hub.stop().await.unwrap();
 }
+
+/// An ack names the roster's seq; the author must have received every
+/// change up to it first, even when its batch changed nothing (a reply sent
+/// beside the stream could overtake the change that made the value current).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_never_overtakes_the_changes_before_its_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 1).await;
+    let mut bob_seq = 1;
+    for i in 0..60u64 {
+        let code = ["D", "N", "OFF"][(i % 3) as usize];
+        // Both write the same value at once: one of them changes nothing.
+        let edit = |op_id| ClientMsg::Edit {
+            op_id,
+            ops: vec![set("s1", "2026-12-01", Some(code), 0)],
+            note: None,
+            force: true,
+            more: false,
+        };
+        ann.send(&edit(i + 1)).await;
+        bob.send(&edit(i + 1)).await;
+        ack_seq(&ann.answer().await);
+        loop {
+            match bob.recv().await {
+                ServerMsg::Change(cs) => {
+                    assert_eq!(cs.seq, bob_seq + 1, "changes in order");
+                    bob_seq = cs.seq;
+                }
+                ServerMsg::Ack { seq, .. } => {
+                    assert!(
+                        seq == bob_seq || seq == bob_seq + 1,
+                        "round {i}: ack at seq {seq} before change {seq} arrived (at {bob_seq})"
+                    );
+                    bob_seq = seq;
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    hub.stop().await.unwrap();
+}

@@ -244,7 +244,7 @@ impl Conn {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 Some(c.ack.clone())
             }
-            Event::Committed(c) => Some(c.frame.clone()),
+            Event::Committed(c) => c.frame.clone(),
             Event::Presence { session, frame } if session != self.session => Some(frame),
             Event::Presence { .. } => None,
         }

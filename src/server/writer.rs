@@ -63,7 +63,9 @@ pub struct Joined {
 pub struct Committed {
     pub seq: Seq,
     pub session: u64,
-    pub frame: Utf8Bytes,
+    /// The `change` for the others; None when the batch changed nothing
+    /// (only its author hears, by its ack).
+    pub frame: Option<Utf8Bytes>,
     pub ack: Utf8Bytes,
 }
 
@@ -356,26 +358,28 @@ fn slot_of<'a>(
 }
 
 fn committed_outcome(e: &Edit, applied: Applied, ack: String, at: i64) -> Outcome {
-    if applied.changes.is_empty() {
-        // Nothing changed (every write already held its value): only the
-        // author needs to hear.
-        return Outcome::Direct(e.reply.clone(), ack.into());
-    }
-    let frame = protocol::encode(&ServerMsg::Change(ChangeSet {
-        seq: applied.seq,
-        user: e.author.user.to_string(),
-        client: e.author.client.to_string(),
-        op_id: e.op_id,
-        at,
-        note: e.note.clone(),
-        changes: applied.changes.into_iter().map(|c| c.change).collect(),
-    }));
+    // Even when nothing changed (every write already held its value), the
+    // ack goes through the roster's ordered stream: it names the current
+    // seq, and must not reach its author before the batches that made it
+    // current (a direct reply could overtake them).
+    let frame = (!applied.changes.is_empty()).then(|| {
+        protocol::encode(&ServerMsg::Change(ChangeSet {
+            seq: applied.seq,
+            user: e.author.user.to_string(),
+            client: e.author.client.to_string(),
+            op_id: e.op_id,
+            at,
+            note: e.note.clone(),
+            changes: applied.changes.into_iter().map(|c| c.change).collect(),
+        }))
+        .into()
+    });
     Outcome::Broadcast(
         e.roster.clone(),
         Arc::new(Committed {
             seq: applied.seq,
             session: e.session,
-            frame: frame.into(),
+            frame,
             ack: ack.into(),
         }),
     )

@@ -1,0 +1,501 @@
+//! One simulated editor: a real WebSocket client speaking the protocol. It
+//! keeps the roster's cells as the hub's stream says (to check convergence),
+//! times every edit it sends (to its ack) and every edit it sees (from when
+//! its author sent it, carried in the edit's note), and, as a writer, sends
+//! edits by its plan: paced, at a rate, or as fast as acks allow.
+
+use futures_util::{SinkExt, StreamExt};
+use rota::domain::{Change, Date, Op, Seq};
+use rota::protocol::{self, ChangeSet, ClientMsg, ServerMsg};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Cell = (String, Date);
+
+pub const CODES: [&str; 3] = ["D", "N", "OFF"];
+
+/// What every editor of a run shares.
+pub struct Shared {
+    pub start: Instant,
+    /// Other editors expected to see each edit.
+    pub observers: u32,
+    /// Per edit id: how many others have seen it, and the longest delay (µs).
+    pub seen: Vec<AtomicU32>,
+    pub last_us: Vec<AtomicU32>,
+    /// Next edit id (edits are numbered across all writers).
+    pub next_id: AtomicUsize,
+    /// Bumped each time an edit has reached every other editor.
+    pub fanned_out: watch::Sender<u64>,
+    /// Bumped whenever an editor's seq moves or a writer finishes.
+    pub progress: watch::Sender<u64>,
+    /// Highest seq acknowledged to anyone.
+    pub top_seq: AtomicU64,
+    pub writers_done: AtomicUsize,
+    /// Each editor's seq, as it moves.
+    pub seqs: Vec<AtomicU64>,
+}
+
+impl Shared {
+    pub fn new(editors: usize, observers: u32, capacity: usize) -> Shared {
+        Shared {
+            start: Instant::now(),
+            observers,
+            seen: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+            last_us: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+            next_id: AtomicUsize::new(0),
+            fanned_out: watch::channel(0).0,
+            progress: watch::channel(0).0,
+            top_seq: AtomicU64::new(0),
+            writers_done: AtomicUsize::new(0),
+            seqs: (0..editors).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn micros(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+}
+
+/// How a writer sends.
+#[derive(Clone, Debug)]
+pub enum Pacing {
+    /// The next edit only once the last has reached every other editor.
+    Paced,
+    /// This many edits per second.
+    Rate(f64),
+    /// As fast as acks allow, this many unanswered at most.
+    Window(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct WritePlan {
+    /// The cells it writes, in turn.
+    pub cells: Vec<Cell>,
+    pub pacing: Pacing,
+    /// Stop after this many edits, or at this time.
+    pub edits: Option<usize>,
+    pub until: Option<Instant>,
+}
+
+struct Pending {
+    id: usize,
+    sent_us: u64,
+    ops: Vec<Op>,
+}
+
+pub struct Editor {
+    pub index: usize,
+    pub seq: Seq,
+    pub cells: HashMap<Cell, (Option<String>, Seq)>,
+    pending: HashMap<u64, Pending>,
+    next_op: u64,
+    pub sent: usize,
+    pub acked: Vec<(usize, Seq)>,
+    pub conflicts: usize,
+    pub ack_us: Vec<u32>,
+    pub fanout_us: Vec<u32>,
+    seen_ids: HashSet<usize>,
+    pub duplicated: usize,
+    pub failures: Vec<String>,
+    /// The id of the last edit sent (paced writers wait for its fan-out).
+    last_id: Option<usize>,
+}
+
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_message_size(Some(protocol::HARD_MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(protocol::HARD_MAX_MESSAGE_BYTES))
+}
+
+/// A joined connection and how long joining took.
+pub struct Joined {
+    pub ws: Ws,
+    pub welcome: ServerMsg,
+    /// Connect, WebSocket handshake, hello -> welcome read and decoded.
+    pub total: Duration,
+    /// Hello sent -> welcome read and decoded.
+    pub welcome_time: Duration,
+}
+
+/// Connects and joins.
+pub async fn join(
+    url: &str,
+    client_id: &str,
+    roster: &str,
+    last_seq: Seq,
+) -> Result<Joined, String> {
+    let started = Instant::now();
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true),
+    )
+    .await
+    .map_err(|_| format!("{client_id}: connect timed out"))?
+    .map_err(|e| format!("{client_id}: connect: {e}"))?;
+    let hello = ClientMsg::Hello {
+        protocol: protocol::PROTOCOL_VERSION.into(),
+        user: format!("load-{client_id}"),
+        client_id: client_id.into(),
+        token: None,
+        roster: roster.into(),
+        last_seq,
+    };
+    let hello_at = Instant::now();
+    send(&mut ws, &hello).await?;
+    loop {
+        match next_msg(&mut ws, Duration::from_secs(60)).await? {
+            w @ ServerMsg::Welcome { .. } => {
+                return Ok(Joined {
+                    ws,
+                    welcome: w,
+                    total: started.elapsed(),
+                    welcome_time: hello_at.elapsed(),
+                });
+            }
+            ServerMsg::Error { code, message, .. } => {
+                return Err(format!("{client_id}: hub error {code}: {message}"));
+            }
+            _ => {}
+        }
+    }
+}
+
+pub async fn send(ws: &mut Ws, msg: &ClientMsg) -> Result<(), String> {
+    ws.send(Message::Text(protocol::encode_client(msg).into()))
+        .await
+        .map_err(|e| format!("send: {e}"))
+}
+
+/// The next protocol message (pings are answered by the library).
+pub async fn next_msg(ws: &mut Ws, timeout: Duration) -> Result<ServerMsg, String> {
+    loop {
+        let msg = tokio::time::timeout(timeout, ws.next())
+            .await
+            .map_err(|_| "no message from the hub in time".to_string())?;
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                return serde_json::from_str(&t).map_err(|e| format!("bad message: {e}"));
+            }
+            Some(Ok(Message::Close(f))) => return Err(format!("closed by the hub: {f:?}")),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("read: {e}")),
+            None => return Err("connection ended".into()),
+        }
+    }
+}
+
+impl Editor {
+    pub fn new(index: usize) -> Editor {
+        Editor {
+            index,
+            seq: 0,
+            cells: HashMap::new(),
+            pending: HashMap::new(),
+            next_op: 1,
+            sent: 0,
+            acked: Vec::new(),
+            conflicts: 0,
+            ack_us: Vec::new(),
+            fanout_us: Vec::new(),
+            seen_ids: HashSet::new(),
+            duplicated: 0,
+            failures: Vec::new(),
+            last_id: None,
+        }
+    }
+
+    /// Takes in a welcome: the whole roster, or the changes missed.
+    pub fn welcome(&mut self, msg: ServerMsg, shared: Option<&Shared>) {
+        let ServerMsg::Welcome {
+            seq,
+            changes,
+            snapshot,
+            ..
+        } = msg
+        else {
+            return;
+        };
+        if let Some(snap) = snapshot {
+            self.cells = snap
+                .cells
+                .into_iter()
+                .map(|(s, d, c, v)| ((s, d), (c, v)))
+                .collect();
+            self.seq = seq;
+        }
+        for cs in changes.unwrap_or_default() {
+            self.change(cs, shared);
+        }
+        self.seq = self.seq.max(seq);
+    }
+
+    fn change(&mut self, cs: ChangeSet, shared: Option<&Shared>) {
+        if cs.seq <= self.seq {
+            self.duplicated += 1;
+            return;
+        }
+        if cs.seq != self.seq + 1 {
+            self.failures.push(format!(
+                "editor {}: seq gap {} -> {}",
+                self.index, self.seq, cs.seq
+            ));
+        }
+        for c in &cs.changes {
+            if let Change::Cell { staff, date, code } = c {
+                self.cells
+                    .insert((staff.clone(), *date), (code.clone(), cs.seq));
+            }
+        }
+        self.seq = cs.seq;
+        let (Some(shared), Some((id, sent_us))) = (shared, parse_note(cs.note.as_deref())) else {
+            return;
+        };
+        if !self.seen_ids.insert(id) {
+            self.duplicated += 1;
+            return;
+        }
+        let delay = shared
+            .micros()
+            .saturating_sub(sent_us)
+            .min(u64::from(u32::MAX)) as u32;
+        self.fanout_us.push(delay);
+        if let (Some(seen), Some(last)) = (shared.seen.get(id), shared.last_us.get(id)) {
+            last.fetch_max(delay, Ordering::Relaxed);
+            if seen.fetch_add(1, Ordering::AcqRel) + 1 == shared.observers {
+                shared.fanned_out.send_modify(|n| *n += 1);
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: ServerMsg, shared: &Shared) {
+        self.handle_msg(msg, shared);
+        if let Some(s) = shared.seqs.get(self.index) {
+            s.store(self.seq, Ordering::Release);
+        }
+        // After the seq is stored: a waiter woken by this looks at it.
+        shared.progress.send_modify(|n| *n += 1);
+    }
+
+    fn handle_msg(&mut self, msg: ServerMsg, shared: &Shared) {
+        match msg {
+            ServerMsg::Change(cs) => {
+                self.change(cs, Some(shared));
+            }
+            ServerMsg::Ack { op_id, seq, .. } => {
+                let Some(p) = self.pending.remove(&op_id) else {
+                    self.duplicated += 1;
+                    return;
+                };
+                let took = shared.micros().saturating_sub(p.sent_us);
+                self.ack_us.push(took.min(u64::from(u32::MAX)) as u32);
+                // Acks come in stream order: the next seq is this edit's;
+                // the current seq means it changed nothing.
+                if seq > self.seq + 1 {
+                    self.failures.push(format!(
+                        "editor {}: ack at seq {seq} while at {}",
+                        self.index, self.seq
+                    ));
+                }
+                if seq > self.seq {
+                    for op in &p.ops {
+                        if let Op::SetCell {
+                            staff, date, code, ..
+                        } = op
+                        {
+                            self.cells
+                                .insert((staff.clone(), *date), (code.clone(), seq));
+                        }
+                    }
+                    self.seq = seq;
+                }
+                self.acked.push((p.id, seq));
+                shared.top_seq.fetch_max(seq, Ordering::AcqRel);
+            }
+            ServerMsg::Rejected {
+                op_id,
+                code,
+                message,
+                ..
+            } => {
+                self.pending.remove(&op_id);
+                if code == protocol::codes::CONFLICT {
+                    self.conflicts += 1;
+                } else {
+                    self.failures
+                        .push(format!("edit refused: {code}: {message}"));
+                }
+                shared.progress.send_modify(|n| *n += 1);
+            }
+            ServerMsg::Error { code, message, .. } => {
+                self.failures.push(format!("hub error {code}: {message}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// The next edit of a plan: the next cell whose last edit is answered,
+    /// set to a code other than the one it holds.
+    fn next_edit(
+        &mut self,
+        plan: &WritePlan,
+        turn: &mut usize,
+        shared: &Shared,
+    ) -> Option<ClientMsg> {
+        let cell = plan.cells.get(*turn % plan.cells.len())?;
+        let busy = self.pending.values().any(|p| {
+            p.ops.iter().any(|op| {
+                matches!(op, Op::SetCell { staff, date, .. } if *staff == cell.0 && *date == cell.1)
+            })
+        });
+        if busy {
+            return None;
+        }
+        let id = shared.next_id.fetch_add(1, Ordering::AcqRel);
+        if id >= shared.seen.len() {
+            return None;
+        }
+        *turn += 1;
+        let (current, version) = self.cells.get(cell).cloned().unwrap_or((None, 0));
+        let code = match current.as_deref() {
+            Some("D") => "N",
+            Some("N") => "OFF",
+            _ => "D",
+        };
+        let ops = vec![Op::SetCell {
+            staff: cell.0.clone(),
+            date: cell.1,
+            code: Some(code.to_string()),
+            base: version,
+        }];
+        let sent_us = shared.micros();
+        let op_id = self.next_op;
+        self.next_op += 1;
+        self.pending.insert(
+            op_id,
+            Pending {
+                id,
+                sent_us,
+                ops: ops.clone(),
+            },
+        );
+        self.sent += 1;
+        self.last_id = Some(id);
+        Some(ClientMsg::Edit {
+            op_id,
+            ops,
+            note: Some(format!("L{id} {sent_us}")),
+            force: false,
+            more: false,
+        })
+    }
+}
+
+fn parse_note(note: Option<&str>) -> Option<(usize, u64)> {
+    let rest = note?.strip_prefix('L')?;
+    let (id, us) = rest.split_once(' ')?;
+    Some((id.parse().ok()?, us.parse().ok()?))
+}
+
+/// Runs an editor until `stop`: reads the hub's stream and, with a plan,
+/// writes. A writer reports itself done (in `shared`) once every edit it
+/// sent is answered.
+pub async fn run(
+    mut ed: Editor,
+    mut ws: Ws,
+    plan: Option<WritePlan>,
+    shared: Arc<Shared>,
+    mut go: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+) -> Editor {
+    let mut turn = ed.index; // writers start at different cells
+    let mut fanned = shared.fanned_out.subscribe();
+    let mut writing = plan.is_some();
+    let mut waiting_fanout = false;
+    let mut tick = tokio::time::interval(match plan.as_ref().map(|p| &p.pacing) {
+        Some(Pacing::Rate(r)) if *r > 0.0 => Duration::from_secs_f64(1.0 / r),
+        _ => Duration::from_secs(3600),
+    });
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Wait for the start signal, reading meanwhile.
+    while !*go.borrow() {
+        tokio::select! {
+            r = go.changed() => if r.is_err() { break },
+            msg = next_msg(&mut ws, Duration::from_secs(3600)) => match msg {
+                Ok(m) => ed.handle(m, &shared),
+                Err(e) => { ed.failures.push(e); return ed; }
+            },
+        }
+    }
+    loop {
+        if waiting_fanout {
+            let id = ed.last_id.unwrap_or(0);
+            let seen = shared
+                .seen
+                .get(id)
+                .map_or(u32::MAX, |s| s.load(Ordering::Acquire));
+            if seen >= shared.observers {
+                waiting_fanout = false;
+            }
+        }
+        if let Some(p) = plan.as_ref().filter(|_| writing) {
+            let out_of_time = p.until.is_some_and(|t| Instant::now() >= t);
+            let all_sent = p.edits.is_some_and(|k| ed.sent >= k) || out_of_time;
+            if all_sent {
+                if ed.pending.is_empty() {
+                    writing = false;
+                    shared.writers_done.fetch_add(1, Ordering::AcqRel);
+                    shared.progress.send_modify(|n| *n += 1);
+                }
+            } else {
+                let room = match p.pacing {
+                    Pacing::Paced => ed.pending.is_empty() && !waiting_fanout,
+                    Pacing::Window(w) => ed.pending.len() < w.max(1),
+                    Pacing::Rate(_) => false, // sent on the tick
+                };
+                if room && let Some(msg) = ed.next_edit(p, &mut turn, &shared) {
+                    if let Err(e) = send(&mut ws, &msg).await {
+                        ed.failures.push(e);
+                        return ed;
+                    }
+                    if matches!(p.pacing, Pacing::Paced) && shared.observers > 0 {
+                        waiting_fanout = true;
+                        fanned.borrow_and_update();
+                    }
+                    continue;
+                }
+            }
+        }
+        tokio::select! {
+            msg = next_msg(&mut ws, Duration::from_secs(120)) => match msg {
+                Ok(m) => ed.handle(m, &shared),
+                Err(e) => { ed.failures.push(format!("editor {}: {e}", ed.index)); return ed; }
+            },
+            // Looked at again at the top of the loop.
+            _ = fanned.changed(), if waiting_fanout => {}
+            _ = tick.tick(), if writing && matches!(plan.as_ref().map(|p| &p.pacing), Some(Pacing::Rate(_))) => {
+                if let Some(p) = plan.as_ref()
+                    && p.edits.is_none_or(|k| ed.sent < k)
+                    && p.until.is_none_or(|t| Instant::now() < t)
+                    && let Some(msg) = ed.next_edit(p, &mut turn, &shared)
+                    && let Err(e) = send(&mut ws, &msg).await
+                {
+                    ed.failures.push(e);
+                    return ed;
+                }
+            }
+            r = stop.changed() => if r.is_err() || *stop.borrow() { break },
+        }
+    }
+    let _ = ws.close(None).await;
+    ed
+}

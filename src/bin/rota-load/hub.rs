@@ -1,0 +1,135 @@
+//! The hub under load: one given by `--server`, or a `rota --serve` of our
+//! own on a temporary data dir (the `rota` binary beside this one), so its
+//! memory can be read from /proc without the load generator's own.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub struct HubUnderTest {
+    pub url: String,
+    /// The hub's address for /metrics, `host:port`.
+    pub addr: String,
+    child: Option<Child>,
+    dir: Option<PathBuf>,
+}
+
+impl HubUnderTest {
+    pub fn remote(url: &str) -> Result<HubUnderTest, String> {
+        let rest = url
+            .strip_prefix("ws://")
+            .ok_or_else(|| format!("--server `{url}`: expected ws://HOST:PORT"))?;
+        let addr = rest.split('/').next().unwrap_or(rest).to_string();
+        Ok(HubUnderTest {
+            url: format!("ws://{addr}/ws"),
+            addr,
+            child: None,
+            dir: None,
+        })
+    }
+
+    /// Starts `rota --serve` on 127.0.0.1:0 with a fresh data dir.
+    pub fn start_own(max_connections: usize) -> Result<HubUnderTest, String> {
+        let bin = rota_binary()?;
+        let dir = std::env::temp_dir().join(format!(
+            "rota-load-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut child = Command::new(&bin)
+            .args(["--serve", "--listen", "127.0.0.1:0", "--log-level", "warn"])
+            .arg("--max-connections")
+            .arg(max_connections.to_string())
+            .arg("--data")
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let Some(url) = line.split_whitespace().find(|w| w.starts_with("ws://")) else {
+            let _ = child.kill();
+            return Err(format!("the hub did not start: {line:?}"));
+        };
+        let mut hub = HubUnderTest::remote(url)?;
+        hub.child = Some(child);
+        hub.dir = Some(dir);
+        Ok(hub)
+    }
+
+    /// Resident memory in MB: from /proc for our own hub, else its /metrics.
+    pub async fn rss_mb(&self) -> Option<f64> {
+        let bytes = match &self.child {
+            Some(c) => proc_rss(c.id()),
+            None => metrics_rss(&self.addr).await,
+        }?;
+        Some(bytes as f64 / 1e6)
+    }
+}
+
+impl Drop for HubUnderTest {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// `rota` beside this executable (cargo puts both in one dir), or ROTA_BIN.
+fn rota_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("ROTA_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let me = std::env::current_exe().map_err(|e| format!("finding myself: {e}"))?;
+    let dir = me.parent().ok_or("no directory for this executable")?;
+    // Integration tests run from target/*/deps; binaries sit one level up.
+    for d in [dir.to_path_buf(), dir.join("..")] {
+        let p = d.join("rota");
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(format!(
+        "no `rota` binary beside {} (build it: cargo build --release), or pass --server",
+        me.display()
+    ))
+}
+
+fn proc_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+async fn metrics_rss(addr: &str) -> Option<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut body = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        s.read_to_string(&mut body),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("process_resident_memory_bytes "))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<f64>()
+        .ok()
+        .map(|v| v as u64)
+}

@@ -1,0 +1,180 @@
+//! rota-load: drives a hub with simulated editors speaking the real protocol
+//! and reports throughput, latency, memory and whether every editor ended
+//! with the hub's roster. docs/performance.md shows how to run each
+//! scenario and the latest figures.
+//!
+//! - `editor`: one simulated editor (a WebSocket client).
+//! - `scenario`: the named scenarios and the end-of-run checks.
+//! - `hub`: the hub under load (given, or started here).
+//! - `report`: percentiles and the table / JSON output.
+
+mod editor;
+mod hub;
+mod report;
+mod scenario;
+
+use clap::Parser;
+use scenario::{Opts, Scenario};
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rota-load",
+    about = "Load generator for a rota hub: simulated editors on the real protocol"
+)]
+struct Cli {
+    /// fanout (one writer, N-1 watchers, paced), throughput (M writers on
+    /// distinct cells, as fast as acks allow), contention (M writers on the
+    /// same 4 cells), connections (N idle editors), catchup (an editor that
+    /// missed K edits comes back), snapshot (new editors load a full roster).
+    #[arg(long, default_value = "fanout")]
+    scenario: String,
+
+    /// Hub to load, ws://HOST:PORT. Default: start `rota --serve` (the
+    /// binary beside this one, or ROTA_BIN) on a temporary data dir.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+
+    /// Editors connected at once.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+
+    /// How many of them write (throughput, contention).
+    #[arg(long, default_value_t = 50)]
+    writers: usize,
+
+    /// Edits in all (split among the writers); catchup: edits missed per
+    /// round. Default: 1000 (catchup 2000), or --duration.
+    #[arg(long, value_name = "K", conflicts_with = "duration")]
+    edits: Option<usize>,
+
+    /// Write for this many seconds instead of a number of edits.
+    #[arg(long, value_name = "S")]
+    duration: Option<f64>,
+
+    /// Edits per second per writer (default: paced for fanout, else as fast
+    /// as acks allow).
+    #[arg(long, value_name = "R", conflicts_with = "paced")]
+    rate: Option<f64>,
+
+    /// Each writer waits until its edit has reached every other editor
+    /// before the next (fanout's default).
+    #[arg(long)]
+    paced: bool,
+
+    /// Unanswered edits a writer may have when not paced or rated.
+    #[arg(long, default_value_t = 32)]
+    window: usize,
+
+    /// Roster size STAFFxDAYS (snapshot default: 150x364).
+    #[arg(long, value_name = "STAFFxDAYS")]
+    roster_size: Option<String>,
+
+    /// Repetitions for catchup and snapshot.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+
+    /// Roster name (default: a new one per run).
+    #[arg(long)]
+    roster: Option<String>,
+
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("--roster-size `{s}`: expected STAFFxDAYS, e.g. 150x364"))?;
+    let n = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("--roster-size `{s}`: `{v}` is not a positive number"))
+    };
+    Ok((n(a)?, n(b)?))
+}
+
+fn opts(cli: &Cli) -> Result<Opts, String> {
+    let scenario = Scenario::parse(&cli.scenario)?;
+    let default_size = match scenario {
+        Scenario::Snapshot => (150, 364),
+        _ => (50, 364),
+    };
+    let (staff, days) = match &cli.roster_size {
+        Some(s) => parse_size(s)?,
+        None => default_size,
+    };
+    let duration = cli.duration.map(Duration::from_secs_f64);
+    let edits = match (cli.edits, duration) {
+        (Some(k), _) => Some(k),
+        (None, Some(_)) => None,
+        (None, None) if scenario == Scenario::Catchup => Some(2000),
+        (None, None) => Some(1000),
+    };
+    let roster = cli.roster.clone().unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        format!("load-{}-{t}", scenario.name())
+    });
+    rota::domain::check_roster_name(&roster)?;
+    Ok(Opts {
+        scenario,
+        clients: cli.clients.max(1),
+        writers: cli.writers,
+        edits,
+        duration,
+        rate: cli.rate,
+        paced: cli.paced,
+        window: cli.window.clamp(1, rota::protocol::MAX_IN_FLIGHT),
+        staff,
+        days,
+        runs: cli.runs,
+        roster,
+    })
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let opts = match opts(&cli) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rota-load: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rota-load: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async {
+        let hub = match &cli.server {
+            Some(url) => hub::HubUnderTest::remote(url),
+            None => hub::HubUnderTest::start_own(opts.clients + 100),
+        };
+        let hub = match hub {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("rota-load: {e}");
+                return 2;
+            }
+        };
+        let report = scenario::run(&opts, &hub).await;
+        if cli.json {
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        } else {
+            print!("{}", report.table());
+        }
+        if report.ok() { 0 } else { 1 }
+    });
+    std::process::exit(code);
+}
