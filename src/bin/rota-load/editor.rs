@@ -4,10 +4,10 @@
 //! its author sent it, carried in the edit's note), and, as a writer, sends
 //! edits by its plan: paced, at a rate, or as fast as acks allow.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use rota::domain::{Change, Date, Op, Seq};
 use rota::protocol::{self, ChangeSet, ClientMsg, ServerMsg};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -27,11 +27,16 @@ pub struct Shared {
     pub start: Instant,
     /// Other editors expected to see each edit.
     pub observers: u32,
+    /// Count deliveries in `seen` as they happen (paced writers wait on
+    /// them); otherwise they are counted after the run, which keeps shared
+    /// counters out of the hot path.
+    pub live_counts: bool,
     /// Per edit id: how many others have seen it, and the longest delay (µs).
     pub seen: Vec<AtomicU32>,
     pub last_us: Vec<AtomicU32>,
-    /// Next edit id (edits are numbered across all writers).
+    /// Next edit id (edits are numbered across all writers), below this.
     pub next_id: AtomicUsize,
+    pub capacity: usize,
     /// Bumped each time an edit has reached every other editor.
     pub fanned_out: watch::Sender<u64>,
     /// Bumped whenever an editor's seq moves or a writer finishes.
@@ -39,22 +44,35 @@ pub struct Shared {
     /// Highest seq acknowledged to anyone.
     pub top_seq: AtomicU64,
     pub writers_done: AtomicUsize,
+    /// Editors that stopped on an error before being told to.
+    pub failed: AtomicUsize,
+    /// Set once the writers are done: from then on every seq move is
+    /// reported (before, that would wake the driver for every message).
+    pub settling: std::sync::atomic::AtomicBool,
     /// Each editor's seq, as it moves.
     pub seqs: Vec<AtomicU64>,
 }
 
 impl Shared {
-    pub fn new(editors: usize, observers: u32, capacity: usize) -> Shared {
+    pub fn new(editors: usize, observers: u32, capacity: usize, live_counts: bool) -> Shared {
         Shared {
             start: Instant::now(),
             observers,
-            seen: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
-            last_us: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+            live_counts,
+            seen: (0..if live_counts { capacity } else { 0 })
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            last_us: (0..if live_counts { capacity } else { 0 })
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            capacity,
             next_id: AtomicUsize::new(0),
             fanned_out: watch::channel(0).0,
             progress: watch::channel(0).0,
             top_seq: AtomicU64::new(0),
             writers_done: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            settling: std::sync::atomic::AtomicBool::new(false),
             seqs: (0..editors).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -101,8 +119,10 @@ pub struct Editor {
     pub acked: Vec<(usize, Seq)>,
     pub conflicts: usize,
     pub ack_us: Vec<u32>,
-    pub fanout_us: Vec<u32>,
-    seen_ids: HashSet<usize>,
+    /// (edit id, µs from its sending to its arrival here), per delivery.
+    pub deliveries: Vec<(u32, u32)>,
+    /// Edit ids seen (a bit each), to catch one seen twice.
+    seen_ids: Vec<u64>,
     pub duplicated: usize,
     pub failures: Vec<String>,
     /// The id of the last edit sent (paced writers wait for its fan-out).
@@ -183,15 +203,86 @@ pub async fn next_msg(ws: &mut Ws, timeout: Duration) -> Result<ServerMsg, Strin
             .await
             .map_err(|_| "no message from the hub in time".to_string())?;
         match msg {
-            Some(Ok(Message::Text(t))) => {
-                return serde_json::from_str(&t).map_err(|e| format!("bad message: {e}"));
-            }
+            Some(Ok(Message::Text(t))) => return decode(&t),
             Some(Ok(Message::Close(f))) => return Err(format!("closed by the hub: {f:?}")),
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(format!("read: {e}")),
             None => return Err("connection ended".into()),
         }
     }
+}
+
+/// A `change` of cells, read without serde's buffering of tagged enums
+/// (which made the load generator, not the hub, the bottleneck).
+#[derive(serde::Deserialize)]
+struct CellChangeSet<'a> {
+    seq: Seq,
+    #[serde(default)]
+    op_id: u64,
+    #[serde(default)]
+    at: i64,
+    #[serde(default, borrow)]
+    note: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    changes: Vec<CellChange<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct CellChange<'a> {
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    staff: std::borrow::Cow<'a, str>,
+    date: Date,
+    #[serde(borrow)]
+    code: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct PlainAck {
+    op_id: u64,
+    seq: Seq,
+    #[serde(default)]
+    at: i64,
+}
+
+/// Decodes a hub message: `change` of cells and `ack` by a fast path, the
+/// rest (and anything the fast path cannot read) as protocol messages.
+fn decode(text: &str) -> Result<ServerMsg, String> {
+    if text.starts_with(r#"{"type":"change""#)
+        && let Ok(cs) = serde_json::from_str::<CellChangeSet>(text)
+        && cs.changes.iter().all(|c| c.kind == "cell")
+    {
+        return Ok(ServerMsg::Change(ChangeSet {
+            seq: cs.seq,
+            user: String::new(),
+            client: String::new(),
+            op_id: cs.op_id,
+            at: cs.at,
+            note: cs.note.map(|n| n.into_owned()),
+            changes: cs
+                .changes
+                .into_iter()
+                .map(|c| Change::Cell {
+                    staff: c.staff.into_owned(),
+                    date: c.date,
+                    code: c.code.map(|c| c.into_owned()),
+                })
+                .collect(),
+        }));
+    }
+    if text.starts_with(r#"{"type":"ack""#)
+        && !text.contains(r#""overwritten""#)
+        && let Ok(a) = serde_json::from_str::<PlainAck>(text)
+    {
+        return Ok(ServerMsg::Ack {
+            op_id: a.op_id,
+            seq: a.seq,
+            overwritten: Vec::new(),
+            at: a.at,
+        });
+    }
+    serde_json::from_str(text).map_err(|e| format!("bad message: {e}"))
 }
 
 impl Editor {
@@ -206,8 +297,8 @@ impl Editor {
             acked: Vec::new(),
             conflicts: 0,
             ack_us: Vec::new(),
-            fanout_us: Vec::new(),
-            seen_ids: HashSet::new(),
+            deliveries: Vec::new(),
+            seen_ids: Vec::new(),
             duplicated: 0,
             failures: Vec::new(),
             last_id: None,
@@ -260,15 +351,23 @@ impl Editor {
         let (Some(shared), Some((id, sent_us))) = (shared, parse_note(cs.note.as_deref())) else {
             return;
         };
-        if !self.seen_ids.insert(id) {
+        let (word, bit) = (id / 64, 1u64 << (id % 64));
+        if self.seen_ids.len() <= word {
+            self.seen_ids.resize(word + 1, 0);
+        }
+        if self.seen_ids[word] & bit != 0 {
             self.duplicated += 1;
             return;
         }
+        self.seen_ids[word] |= bit;
         let delay = shared
             .micros()
             .saturating_sub(sent_us)
             .min(u64::from(u32::MAX)) as u32;
-        self.fanout_us.push(delay);
+        self.deliveries.push((id as u32, delay));
+        if !shared.live_counts {
+            return; // counted at the end, from every editor's deliveries
+        }
         if let (Some(seen), Some(last)) = (shared.seen.get(id), shared.last_us.get(id)) {
             last.fetch_max(delay, Ordering::Relaxed);
             if seen.fetch_add(1, Ordering::AcqRel) + 1 == shared.observers {
@@ -283,7 +382,9 @@ impl Editor {
             s.store(self.seq, Ordering::Release);
         }
         // After the seq is stored: a waiter woken by this looks at it.
-        shared.progress.send_modify(|n| *n += 1);
+        if shared.settling.load(Ordering::Acquire) {
+            shared.progress.send_modify(|n| *n += 1);
+        }
     }
 
     fn handle_msg(&mut self, msg: ServerMsg, shared: &Shared) {
@@ -334,7 +435,6 @@ impl Editor {
                     self.failures
                         .push(format!("edit refused: {code}: {message}"));
                 }
-                shared.progress.send_modify(|n| *n += 1);
             }
             ServerMsg::Error { code, message, .. } => {
                 self.failures.push(format!("hub error {code}: {message}"));
@@ -361,7 +461,7 @@ impl Editor {
             return None;
         }
         let id = shared.next_id.fetch_add(1, Ordering::AcqRel);
-        if id >= shared.seen.len() {
+        if id >= shared.capacity {
             return None;
         }
         *turn += 1;
@@ -410,6 +510,24 @@ fn parse_note(note: Option<&str>) -> Option<(usize, u64)> {
 /// writes. A writer reports itself done (in `shared`) once every edit it
 /// sent is answered.
 pub async fn run(
+    ed: Editor,
+    ws: Ws,
+    plan: Option<WritePlan>,
+    shared: Arc<Shared>,
+    go: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+) -> Editor {
+    let stopped = stop.clone();
+    let ed = run_inner(ed, ws, plan, shared.clone(), go, stop).await;
+    if !*stopped.borrow() {
+        // Ended on its own: an error. Whoever waits on the run looks again.
+        shared.failed.fetch_add(1, Ordering::AcqRel);
+        shared.progress.send_modify(|n| *n += 1);
+    }
+    ed
+}
+
+async fn run_inner(
     mut ed: Editor,
     mut ws: Ws,
     plan: Option<WritePlan>,
@@ -477,7 +595,27 @@ pub async fn run(
         }
         tokio::select! {
             msg = next_msg(&mut ws, Duration::from_secs(120)) => match msg {
-                Ok(m) => ed.handle(m, &shared),
+                Ok(m) => {
+                    ed.handle(m, &shared);
+                    // Take every frame already here before going round the
+                    // select again: per message, its futures and timer
+                    // cost more than reading the frame.
+                    while let Some(ready) = ws.next().now_or_never() {
+                        match ready.map(|r| r.map_err(|e| format!("read: {e}"))) {
+                            Some(Ok(Message::Text(t))) => match decode(&t) {
+                                Ok(m) => ed.handle(m, &shared),
+                                Err(e) => { ed.failures.push(e); return ed; }
+                            },
+                            Some(Ok(Message::Close(f))) => {
+                                ed.failures.push(format!("editor {}: closed by the hub: {f:?}", ed.index));
+                                return ed;
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => { ed.failures.push(e); return ed; }
+                            None => { ed.failures.push("connection ended".into()); return ed; }
+                        }
+                    }
+                }
                 Err(e) => { ed.failures.push(format!("editor {}: {e}", ed.index)); return ed; }
             },
             // Looked at again at the top of the loop.

@@ -105,7 +105,9 @@ fn cell(opts: &Opts, i: usize) -> Cell {
 /// Staff s1..sSTAFF and codes D, N, OFF; with `fill`, every cell of the
 /// grid set. Returns the roster's seq.
 async fn setup(opts: &Opts, url: &str, fill: bool) -> Result<Seq, String> {
-    let mut j = editor::join(url, "load-setup", &opts.roster, 0).await?;
+    // Client ids are new for each run (the roster's name is): a hub answers
+    // a (client, op id) it has seen before with its first answer.
+    let mut j = editor::join(url, &format!("{}-setup", opts.roster), &opts.roster, 0).await?;
     let mut ops: Vec<Op> = CODES
         .iter()
         .map(|c| Op::PutCode {
@@ -167,7 +169,7 @@ async fn setup(opts: &Opts, url: &str, fill: bool) -> Result<Seq, String> {
 
 /// The hub's cells now (a fresh editor's snapshot).
 async fn hub_cells(url: &str, roster: &str) -> Result<HashMap<Cell, String>, String> {
-    let j = editor::join(url, "load-check", roster, u64::MAX).await?;
+    let j = editor::join(url, &format!("{roster}-check"), roster, u64::MAX).await?;
     let mut e = Editor::new(usize::MAX);
     e.welcome(j.welcome, None);
     Ok(codes_of(&e))
@@ -192,7 +194,9 @@ async fn connect_all(
         let joins = batch.iter().map(|&i| {
             let url = url.to_string();
             let roster = opts.roster.clone();
-            tokio::spawn(async move { editor::join(&url, &format!("c{i}"), &roster, 0).await })
+            tokio::spawn(
+                async move { editor::join(&url, &format!("{roster}-c{i}"), &roster, 0).await },
+            )
         });
         for (k, h) in futures_util::future::join_all(joins)
             .await
@@ -233,7 +237,8 @@ async fn live(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result<()
         Some(k) => k + writers,
         None => 4_000_000,
     };
-    let shared = Arc::new(Shared::new(n, (n - 1) as u32, capacity));
+    let paced = opts.rate.is_none() && (opts.paced || opts.scenario == Scenario::Fanout);
+    let shared = Arc::new(Shared::new(n, (n - 1) as u32, capacity, paced));
     let grid = opts.staff * opts.days;
     let per_writer = opts.edits.map(|k| k.div_ceil(writers.max(1)));
     let (go_tx, go_rx) = watch::channel(false);
@@ -279,12 +284,15 @@ async fn live(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result<()
     // Writers done, then everyone caught up to the last seq acknowledged.
     let done = wait_for(&mut progress, limit, || {
         shared.writers_done.load(Ordering::Acquire) >= writers
+            || shared.failed.load(Ordering::Acquire) > 0
     })
     .await;
     let elapsed = started.elapsed();
+    shared.settling.store(true, Ordering::Release);
     let top = shared.top_seq.load(Ordering::Acquire);
     let caught_up = wait_for(&mut progress, Duration::from_secs(120), || {
         shared.seqs.iter().all(|s| s.load(Ordering::Acquire) >= top)
+            || shared.failed.load(Ordering::Acquire) > 0
     })
     .await;
     let _ = stop_tx.send(true);
@@ -345,9 +353,18 @@ fn tally(report: &mut Report, editors: &[Editor], shared: &Shared, elapsed: Dura
     report.fanout_ms = Percentiles::of_micros(
         editors
             .iter()
-            .flat_map(|e| e.fanout_us.iter().copied())
+            .flat_map(|e| e.deliveries.iter().map(|d| d.1))
             .collect(),
     );
+    // Deliveries and the slowest one, per edit, from every editor.
+    let mut seen = vec![0u32; shared.capacity.min(shared.next_id.load(Ordering::Acquire))];
+    let mut slowest = vec![0u32; seen.len()];
+    for (id, delay) in editors.iter().flat_map(|e| e.deliveries.iter()) {
+        if let Some(n) = seen.get_mut(*id as usize) {
+            *n += 1;
+            slowest[*id as usize] = slowest[*id as usize].max(*delay);
+        }
+    }
     // An ack whose seq another ack also has changed nothing (nothing was
     // broadcast); every other acked edit must have reached every editor.
     let mut by_seq: HashMap<Seq, usize> = HashMap::new();
@@ -363,18 +380,10 @@ fn tally(report: &mut Report, editors: &[Editor], shared: &Shared, elapsed: Dura
         if by_seq.get(seq) != Some(&1) {
             continue;
         }
-        let seen = shared
-            .seen
-            .get(*id)
-            .map_or(0, |s| s.load(Ordering::Acquire));
-        report.lost += shared.observers.saturating_sub(seen) as usize;
-        if seen >= shared.observers && shared.observers > 0 {
-            last.push(
-                shared
-                    .last_us
-                    .get(*id)
-                    .map_or(0, |l| l.load(Ordering::Acquire)),
-            );
+        let n = seen.get(*id).copied().unwrap_or(0);
+        report.lost += shared.observers.saturating_sub(n) as usize;
+        if n >= shared.observers && shared.observers > 0 {
+            last.push(slowest[*id]);
         }
     }
     report.fanout_last_ms = Percentiles::of_micros(last);
@@ -390,7 +399,13 @@ async fn catchup(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result
     report.writers = 1;
     report.clients = 2;
     setup(opts, &hub.url, false).await?;
-    let j = editor::join(&hub.url, "c-returner", &opts.roster, 0).await?;
+    let j = editor::join(
+        &hub.url,
+        &format!("{}-returner", opts.roster),
+        &opts.roster,
+        0,
+    )
+    .await?;
     let mut returner = Editor::new(1);
     returner.welcome(j.welcome, None);
     drop(j.ws);
@@ -399,7 +414,13 @@ async fn catchup(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result
     let mut connect = Vec::new();
     let mut writer = Editor::new(0);
     let mut writer_ws = {
-        let j = editor::join(&hub.url, "c-writer", &opts.roster, 0).await?;
+        let j = editor::join(
+            &hub.url,
+            &format!("{}-writer", opts.roster),
+            &opts.roster,
+            0,
+        )
+        .await?;
         writer.welcome(j.welcome, None);
         j.ws
     };
@@ -407,7 +428,7 @@ async fn catchup(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result
     for round in 0..opts.runs.max(1) {
         // The writer makes K edits while the returner is away.
         writer.sent = 0;
-        let shared = Arc::new(Shared::new(1, 0, k + 1));
+        let shared = Arc::new(Shared::new(1, 0, k + 1, false));
         let plan = WritePlan {
             cells: (0..grid)
                 .map(|i| cell(opts, (i + round * k) % grid))
@@ -429,6 +450,7 @@ async fn catchup(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result
         ));
         let done = wait_for(&mut progress, Duration::from_secs(600), || {
             shared.writers_done.load(Ordering::Acquire) >= 1
+                || shared.failed.load(Ordering::Acquire) > 0
         })
         .await;
         let _ = stop_tx.send(true);
@@ -441,11 +463,23 @@ async fn catchup(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result
         report.acked = writer.acked.len();
         report.failures.append(&mut writer.failures);
         // The writer's socket was closed by run(); join again for the next round.
-        let j = editor::join(&hub.url, "c-writer", &opts.roster, writer.seq).await?;
+        let j = editor::join(
+            &hub.url,
+            &format!("{}-writer", opts.roster),
+            &opts.roster,
+            writer.seq,
+        )
+        .await?;
         writer.welcome(j.welcome, None);
         writer_ws = j.ws;
         // The returner catches up.
-        let j = editor::join(&hub.url, "c-returner", &opts.roster, returner.seq).await?;
+        let j = editor::join(
+            &hub.url,
+            &format!("{}-returner", opts.roster),
+            &opts.roster,
+            returner.seq,
+        )
+        .await?;
         let applied = Instant::now();
         let changes =
             matches!(&j.welcome, ServerMsg::Welcome { changes: Some(c), .. } if !c.is_empty());
@@ -480,7 +514,13 @@ async fn snapshot(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Resul
     let mut times = Vec::new();
     let mut connect = Vec::new();
     for r in 0..opts.runs.max(1) {
-        let j = editor::join(&hub.url, &format!("c-new{r}"), &opts.roster, 0).await?;
+        let j = editor::join(
+            &hub.url,
+            &format!("{}-new{r}", opts.roster),
+            &opts.roster,
+            0,
+        )
+        .await?;
         let applied = Instant::now();
         let mut e = Editor::new(r);
         e.welcome(j.welcome, None);
