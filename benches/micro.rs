@@ -1,0 +1,212 @@
+//! Micro-benchmarks of the hub's hot paths: encoding and decoding protocol
+//! messages, applying a batch to the roster and committing it to the store,
+//! and the snapshot of a large roster. `cargo bench --bench micro`. Each
+//! prints the median and p99 of one operation over many runs (same run).
+
+use rota::domain::{Author, Date, Op, Roster, ShiftCode};
+use rota::protocol::{self, ChangeSet, ClientMsg, ServerMsg};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Times `f` `runs` times (after a few warm-up runs) and prints the figures.
+fn bench(name: &str, runs: usize, mut f: impl FnMut()) {
+    for _ in 0..runs.min(10) {
+        f();
+    }
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    println!(
+        "{name:<48} median {:>10.2} us   p99 {:>10.2} us   (runs {runs})",
+        us(p(0.5)),
+        us(p(0.99))
+    );
+}
+
+fn date(i: usize) -> Date {
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+    Date(start + chrono::Days::new(i as u64))
+}
+
+fn setup(staff: usize) -> Vec<Op> {
+    let mut ops: Vec<Op> = ["D", "N", "OFF"]
+        .iter()
+        .map(|c| Op::PutCode {
+            code: ShiftCode {
+                code: c.to_string(),
+                label: String::new(),
+                colour: String::new(),
+                hours: 8.0,
+                worked: true,
+                start: None,
+                end: None,
+                seq: 0,
+            },
+            base: None,
+        })
+        .collect();
+    ops.extend((0..staff).map(|i| Op::AddStaff {
+        id: format!("s{i}"),
+        name: format!("Person {i}"),
+        group: String::new(),
+        order: None,
+    }));
+    ops
+}
+
+fn cells(staff: usize, days: usize, code: &str) -> Vec<Op> {
+    (0..staff * days)
+        .map(|i| Op::SetCell {
+            staff: format!("s{}", i / days),
+            date: date(i % days),
+            code: Some(code.into()),
+            base: 0,
+        })
+        .collect()
+}
+
+fn author() -> Author {
+    Author {
+        user: "bench".into(),
+        client: "bench-client".into(),
+    }
+}
+
+fn main() {
+    let one_cell = cells(1, 1, "D");
+    let edit = protocol::encode_client(&ClientMsg::Edit {
+        op_id: 7,
+        ops: one_cell.clone(),
+        note: None,
+        force: false,
+        more: false,
+    });
+    let edit_100 = protocol::encode_client(&ClientMsg::Edit {
+        op_id: 7,
+        ops: cells(10, 10, "N"),
+        note: Some("bench".into()),
+        force: false,
+        more: false,
+    });
+    bench("decode edit, 1 cell", 100_000, || {
+        black_box(protocol::decode_client(black_box(&edit)).ok());
+    });
+    bench("decode edit, 100 cells", 10_000, || {
+        black_box(protocol::decode_client(black_box(&edit_100)).ok());
+    });
+    let change = ServerMsg::Change(ChangeSet {
+        seq: 12345,
+        user: "ann".into(),
+        client: "ann-laptop".into(),
+        op_id: 7,
+        at: 1_790_000_000_000,
+        note: None,
+        changes: vec![rota::domain::Change::Cell {
+            staff: "s1".into(),
+            date: date(3),
+            code: Some("N".into()),
+        }],
+    });
+    bench("encode change, 1 cell", 100_000, || {
+        black_box(protocol::encode(black_box(&change)));
+    });
+
+    // The roster in memory: a batch of 1 cell and of 1,000 cells.
+    let mut roster = Roster::default();
+    let _ = roster.apply_batch(&setup(150), &author(), 0);
+    let mut flip = 0usize;
+    bench("apply batch to roster, 1 cell", 100_000, || {
+        flip += 1;
+        let ops = vec![Op::SetCell {
+            staff: "s1".into(),
+            date: date(flip % 364),
+            code: Some(["D", "N"][flip / 364 % 2].into()),
+            base: 0,
+        }];
+        black_box(roster.apply_batch_with(&ops, &author(), 0, true).ok());
+    });
+
+    // The store: apply and commit (one fsync) a batch, as the writer does.
+    let dir = std::env::temp_dir().join(format!("rota-bench-micro-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::create_dir_all(&dir);
+    let mut store = match rota::store::Store::open(&dir.join("hub.sqlite3")) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open a store in {}: {e}", dir.display());
+            return;
+        }
+    };
+    let mut on_disk = Roster::default();
+    let commit = |store: &mut rota::store::Store, roster: &mut Roster, ops: &[Op]| {
+        let applied = match roster.apply_batch_with(ops, &author(), 0, true) {
+            Ok(a) => a,
+            Err(_) => return,
+        };
+        if let Ok(group) = store.group() {
+            let _ = group.put_applied("bench", &applied, &author(), 1, None, 0);
+            let _ = group.commit();
+        }
+    };
+    commit(&mut store, &mut on_disk, &setup(150));
+    let mut k = 0usize;
+    bench("apply + commit to store, 1 cell (fsync)", 2_000, || {
+        k += 1;
+        let ops = vec![Op::SetCell {
+            staff: format!("s{}", k % 150),
+            date: date(k / 150 % 364),
+            code: Some(["D", "N"][k / (150 * 364) % 2].into()),
+            base: 0,
+        }];
+        commit(&mut store, &mut on_disk, &ops);
+    });
+    let mut r = 0usize;
+    bench("apply + commit to store, 1,000 cells", 100, || {
+        r += 1;
+        let code = ["D", "N", "OFF"][r % 3];
+        let ops: Vec<Op> = (0..1000)
+            .map(|i| Op::SetCell {
+                staff: format!("s{}", i % 150),
+                date: date((i / 150 + r * 7) % 364),
+                code: Some(code.into()),
+                base: 0,
+            })
+            .collect();
+        commit(&mut store, &mut on_disk, &ops);
+    });
+
+    // The snapshot of a full 150 x 364 roster (what a new editor gets).
+    let mut full = Roster::default();
+    let _ = full.apply_batch(&setup(150), &author(), 0);
+    let _ = full.apply_batch_with(&cells(150, 364, "D"), &author(), 0, true);
+    bench("snapshot of 150x364 roster (54,600 cells)", 50, || {
+        black_box(rota::server::snapshot_of(black_box(&full)));
+    });
+    let snap = rota::server::snapshot_of(&full);
+    let welcome = ServerMsg::Welcome {
+        protocol: protocol::PROTOCOL_VERSION.into(),
+        roster: "bench".into(),
+        seq: 2,
+        session: 1,
+        changes: None,
+        snapshot: Some(snap),
+        presence: Vec::new(),
+        limits: protocol::Limits::current(),
+    };
+    bench("encode welcome with that snapshot", 50, || {
+        black_box(protocol::encode(black_box(&welcome)));
+    });
+    let text = protocol::encode(&welcome);
+    bench("decode welcome with that snapshot (client)", 50, || {
+        black_box(serde_json::from_str::<ServerMsg>(black_box(&text)).ok());
+    });
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
