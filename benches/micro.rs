@@ -207,6 +207,39 @@ fn main() {
     bench("decode welcome with that snapshot (client)", 50, || {
         black_box(serde_json::from_str::<ServerMsg>(black_box(&text)).ok());
     });
+    // What a returning editor gets after missing 2,000 single-cell edits.
+    let missed: Vec<ChangeSet> = (0..2000u64)
+        .map(|i| ChangeSet {
+            seq: 100 + i,
+            user: "ann".into(),
+            client: "ann-laptop".into(),
+            op_id: i,
+            at: 1_790_000_000_000,
+            note: None,
+            changes: vec![rota::domain::Change::Cell {
+                staff: format!("s{}", i % 150),
+                date: date(i as usize % 364),
+                code: Some("N".into()),
+            }],
+        })
+        .collect();
+    let catchup = ServerMsg::Welcome {
+        protocol: protocol::PROTOCOL_VERSION.into(),
+        roster: "bench".into(),
+        seq: 2099,
+        session: 1,
+        changes: Some(missed),
+        snapshot: None,
+        presence: Vec::new(),
+        limits: protocol::Limits::current(),
+    };
+    bench("encode welcome with 2,000 missed changes", 200, || {
+        black_box(protocol::encode(black_box(&catchup)));
+    });
+    let text = protocol::encode(&catchup);
+    bench("decode welcome with 2,000 missed changes", 200, || {
+        black_box(serde_json::from_str::<ServerMsg>(black_box(&text)).ok());
+    });
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }

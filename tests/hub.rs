@@ -1233,3 +1233,50 @@ async fn an_ack_never_overtakes_the_changes_before_its_seq() {
     }
     hub.stop().await.unwrap();
 }
+
+/// A returning editor that missed only the latest batches is served from
+/// memory; one that missed more than memory holds, from the change log. Both
+/// give the same change sets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_from_memory_and_from_the_change_log_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.outbound_queue = 16; // keeps the 16 latest batches in memory
+    let hub = Hub::start_with(config).await;
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "c-admin", "default", 0).await;
+    ack_seq(&admin.edit(1, setup_ops(2)).await);
+    let mut seq = 1;
+    for i in 0..40u64 {
+        let day = format!("2026-12-{:02}", i % 28 + 1);
+        let code = ["D", "N", "OFF"][(i % 3) as usize];
+        seq = ack_seq(
+            &admin
+                .edit(i + 2, vec![set("s1", &day, Some(code), 0)])
+                .await,
+        );
+    }
+    assert_eq!(seq, 41);
+    let changes_after = |last: u64| {
+        let url = hub.url();
+        async move {
+            let (_c, welcome) = Client::join(&url, "bob", "c-bob", "default", last).await;
+            match welcome {
+                ServerMsg::Welcome {
+                    changes: Some(c),
+                    seq,
+                    ..
+                } => (seq, c),
+                other => panic!("expected changes, got {other:?}"),
+            }
+        }
+    };
+    let (s1, recent) = changes_after(36).await; // 5 missed: in memory
+    let (s2, all) = changes_after(1).await; // 40 missed: more than memory
+    assert_eq!((s1, s2), (41, 41));
+    assert_eq!(recent.len(), 5);
+    assert_eq!(all.len(), 40);
+    assert_eq!(&all[35..], &recent[..]);
+    assert_eq!(recent[0].seq, 37);
+    assert_eq!((recent[0].user.as_str(), recent[0].op_id), ("admin", 37));
+    hub.stop().await.unwrap();
+}

@@ -165,6 +165,30 @@ async fn send_fragmented(
     Ok(())
 }
 
+/// Puts change sets already encoded into a welcome encoded with
+/// `"changes":[]`. The field comes before any field that holds user text
+/// (`presence`), and `protocol`, `roster` and the numbers cannot hold it, so
+/// its first occurrence is the field.
+fn splice_changes(welcome: String, sets: &[Arc<str>]) -> String {
+    const EMPTY: &str = r#""changes":[]"#;
+    let Some(at) = welcome.find(EMPTY) else {
+        return welcome;
+    };
+    let size: usize = sets.iter().map(|s| s.len() + 1).sum();
+    let mut out = String::with_capacity(welcome.len() + size);
+    out.push_str(&welcome[..at]);
+    out.push_str(r#""changes":["#);
+    for (i, set) in sets.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(set);
+    }
+    out.push(']');
+    out.push_str(&welcome[at + EMPTY.len()..]);
+    out
+}
+
 async fn next_event(member: &mut Option<Member>) -> Result<Event, broadcast::error::RecvError> {
     match member {
         Some(m) => m.events.recv().await,
@@ -500,6 +524,7 @@ impl Conn {
         };
         let presence = self.shared.presence_of(&roster, MAX_PRESENCE_LISTED);
         self.shared.set_presence(&roster, me);
+        let encoded_changes = joined.encoded_changes;
         let welcome = protocol::encode(&ServerMsg::Welcome {
             protocol: protocol::PROTOCOL_VERSION.into(),
             roster: roster.clone(),
@@ -510,6 +535,10 @@ impl Conn {
             presence,
             limits: Limits::current(),
         });
+        let welcome = match encoded_changes {
+            Some(sets) => splice_changes(welcome, &sets),
+            None => welcome,
+        };
         // Joining is not announced: with N editors on a roster that costs N^2
         // frames. Others learn of this editor from its first cursor, or from
         // the presence list in their own welcome.

@@ -10,7 +10,7 @@ use super::{Event, Metrics, Shared};
 use crate::domain::{Applied, Author, Op, Rejection, Roster, Seq};
 use crate::protocol::{self, ChangeSet, HistoryQuery, ServerMsg, Snapshot};
 use crate::store::{Group, Store, StoreError};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -53,6 +53,9 @@ pub struct Edit {
 pub struct Joined {
     pub seq: Seq,
     pub changes: Option<Vec<ChangeSet>>,
+    /// The changes missed, already encoded (from memory); `changes` is then
+    /// empty and these go in its place.
+    pub encoded_changes: Option<Vec<Arc<str>>>,
     pub snapshot: Option<Snapshot>,
     pub events: broadcast::Receiver<Event>,
     pub publish: broadcast::Sender<Event>,
@@ -72,6 +75,58 @@ pub struct Committed {
 struct Slot {
     roster: Roster,
     events: broadcast::Sender<Event>,
+    /// The latest change sets as JSON, consecutive seqs, oldest first: an
+    /// editor that missed only these catches up from memory, without a read
+    /// of the change log or encoding them again.
+    recent: VecDeque<(Seq, Arc<str>)>,
+    recent_bytes: usize,
+}
+
+/// Most bytes of recent change sets kept per roster.
+const RECENT_BYTES: usize = 16 << 20;
+
+impl Slot {
+    /// Keeps a committed `change` frame for catch-ups.
+    fn remember(&mut self, seq: Seq, frame: &str, max_len: usize) {
+        const TAG: &str = r#"{"type":"change","#;
+        let contiguous = self.recent.back().is_none_or(|(last, _)| *last + 1 == seq);
+        let Some(rest) = frame.strip_prefix(TAG).filter(|_| contiguous) else {
+            // Never a gap in the window: start it again from here.
+            self.forget();
+            return;
+        };
+        let json: Arc<str> = format!("{{{rest}").into();
+        self.recent_bytes += json.len();
+        self.recent.push_back((seq, json));
+        while self.recent.len() > max_len || self.recent_bytes > RECENT_BYTES {
+            match self.recent.pop_front() {
+                Some((_, old)) => self.recent_bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
+    fn forget(&mut self) {
+        self.recent.clear();
+        self.recent_bytes = 0;
+    }
+
+    /// The change sets after `last_seq` up to the roster's seq, if all of
+    /// them are still in memory.
+    fn recent_since(&self, last_seq: Seq) -> Option<Vec<Arc<str>>> {
+        let first = self.recent.front()?.0;
+        let last = self.recent.back()?.0;
+        if first > last_seq + 1 || last != self.roster.seq() {
+            return None;
+        }
+        Some(
+            self.recent
+                .iter()
+                .filter(|(seq, _)| *seq > last_seq)
+                .map(|(_, json)| json.clone())
+                .collect(),
+        )
+    }
 }
 
 enum Outcome {
@@ -182,7 +237,10 @@ impl Writer {
         let seq = slot.roster.seq();
         let events = slot.events.subscribe();
         let publish = slot.events.clone();
-        let changes = if last_seq == seq {
+        let encoded_changes = (last_seq < seq)
+            .then(|| slot.recent_since(last_seq))
+            .flatten();
+        let changes = if last_seq == seq || encoded_changes.is_some() {
             Some(Vec::new())
         } else if last_seq < seq {
             // A delta longer than the roster itself costs more than a snapshot.
@@ -198,6 +256,7 @@ impl Writer {
         Ok(Joined {
             seq,
             changes,
+            encoded_changes,
             snapshot,
             events,
             publish,
@@ -243,7 +302,10 @@ impl Writer {
                     if let Ok(mut seqs) = self.shared.seqs.lock() {
                         seqs.insert(roster.clone(), committed.seq);
                     }
-                    if let Some(slot) = self.rosters.get(&roster) {
+                    if let Some(slot) = self.rosters.get_mut(&roster) {
+                        if let Some(frame) = &committed.frame {
+                            slot.remember(committed.seq, frame, self.queue);
+                        }
                         // No receivers only means nobody is listening now.
                         let _ = slot.events.send(Event::Committed(committed));
                     }
@@ -266,6 +328,7 @@ impl Writer {
         Metrics::inc(&self.shared.metrics.commit_failures);
         for name in touched {
             if let Some(slot) = self.rosters.get_mut(name) {
+                slot.forget();
                 match self.store.load_roster(name) {
                     Ok(roster) => slot.roster = roster,
                     Err(e) => tracing::error!("reloading roster {name} failed: {e}"),
@@ -349,6 +412,8 @@ fn slot_of<'a>(
             Slot {
                 roster: load()?,
                 events,
+                recent: VecDeque::new(),
+                recent_bytes: 0,
             },
         );
     }
