@@ -1280,3 +1280,30 @@ async fn catch_up_from_memory_and_from_the_change_log_agree() {
     assert_eq!((recent[0].user.as_str(), recent[0].op_id), ("admin", 37));
     hub.stop().await.unwrap();
 }
+
+/// Editors joining at the same version share one encoded snapshot; after an
+/// edit, the next joiner gets the new roster, not the shared copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_snapshot_is_never_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    ack_seq(
+        &ann.edit(1, vec![set("s1", "2026-12-01", Some("D"), 0)])
+            .await,
+    );
+    let (_a, seq_a, first) = join_snapshot(&hub.url(), "x", "c-x").await;
+    let (_b, seq_b, second) = join_snapshot(&hub.url(), "y", "c-y").await;
+    assert_eq!((seq_a, seq_b), (2, 2));
+    assert_eq!(first, second);
+    assert_eq!(first.cells.len(), 1);
+    ack_seq(
+        &ann.edit(2, vec![set("s2", "2026-12-02", Some("N"), 0)])
+            .await,
+    );
+    let (_c, seq_c, third) = join_snapshot(&hub.url(), "z", "c-z").await;
+    assert_eq!(seq_c, 3);
+    assert_eq!(third.cells.len(), 2);
+    assert_eq!(third.staff, first.staff);
+    hub.stop().await.unwrap();
+}

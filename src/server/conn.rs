@@ -165,6 +165,22 @@ async fn send_fragmented(
     Ok(())
 }
 
+/// Puts a snapshot already encoded into a welcome encoded without one, as
+/// its `snapshot` field, before `presence` (the first `,"presence":` is the
+/// field: nothing before it can hold that text).
+fn splice_snapshot(welcome: String, json: &str) -> String {
+    const PRESENCE: &str = r#","presence":"#;
+    let Some(at) = welcome.find(PRESENCE) else {
+        return welcome;
+    };
+    let mut out = String::with_capacity(welcome.len() + json.len() + 16);
+    out.push_str(&welcome[..at]);
+    out.push_str(r#","snapshot":"#);
+    out.push_str(json);
+    out.push_str(&welcome[at..]);
+    out
+}
+
 /// Puts change sets already encoded into a welcome encoded with
 /// `"changes":[]`. The field comes before any field that holds user text
 /// (`presence`), and `protocol`, `roster` and the numbers cannot hold it, so
@@ -525,18 +541,35 @@ impl Conn {
         let presence = self.shared.presence_of(&roster, MAX_PRESENCE_LISTED);
         self.shared.set_presence(&roster, me);
         let encoded_changes = joined.encoded_changes;
+        // A snapshot is encoded once per roster version and shared.
+        let (snapshot, snapshot_json) = match (joined.snapshot, joined.snapshot_json) {
+            (Some(snap), _) => match serde_json::to_string(&snap) {
+                Ok(json) => {
+                    let json: Arc<str> = json.into();
+                    self.shared
+                        .cache_snapshot(&roster, joined.seq, json.clone());
+                    (None, Some(json))
+                }
+                Err(_) => (Some(snap), None),
+            },
+            (None, json) => (None, json),
+        };
         let welcome = protocol::encode(&ServerMsg::Welcome {
             protocol: protocol::PROTOCOL_VERSION.into(),
             roster: roster.clone(),
             seq: joined.seq,
             session: self.session,
             changes: joined.changes,
-            snapshot: joined.snapshot,
+            snapshot,
             presence,
             limits: Limits::current(),
         });
         let welcome = match encoded_changes {
             Some(sets) => splice_changes(welcome, &sets),
+            None => welcome,
+        };
+        let welcome = match snapshot_json {
+            Some(json) => splice_snapshot(welcome, &json),
             None => welcome,
         };
         // Joining is not announced: with N editors on a roster that costs N^2

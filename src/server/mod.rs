@@ -91,6 +91,10 @@ pub struct Shared {
     /// Who is on each roster now; in memory only.
     presence: Mutex<HashMap<String, BTreeMap<u64, PresenceInfo>>>,
     sessions: AtomicU64,
+    /// Each roster's latest snapshot as sent (JSON) and the seq it is at:
+    /// editors joining a roster at the same version share one encoding, and
+    /// the writer does not build it again. One per roster.
+    snapshots: Mutex<HashMap<String, (Seq, Arc<str>)>>,
 }
 
 impl Shared {
@@ -101,6 +105,25 @@ impl Shared {
             seqs: Mutex::new(BTreeMap::new()),
             presence: Mutex::new(HashMap::new()),
             sessions: AtomicU64::new(0),
+            snapshots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The snapshot of `roster` at `seq`, if one was encoded.
+    fn cached_snapshot(&self, roster: &str, seq: Seq) -> Option<Arc<str>> {
+        let cache = self.snapshots.lock().ok()?;
+        cache
+            .get(roster)
+            .filter(|(s, _)| *s == seq)
+            .map(|(_, json)| json.clone())
+    }
+
+    fn cache_snapshot(&self, roster: &str, seq: Seq, json: Arc<str>) {
+        if let Ok(mut cache) = self.snapshots.lock() {
+            let newer = cache.get(roster).is_none_or(|(s, _)| *s <= seq);
+            if newer {
+                cache.insert(roster.to_string(), (seq, json));
+            }
         }
     }
 

@@ -56,6 +56,9 @@ pub struct Joined {
     /// The changes missed, already encoded (from memory); `changes` is then
     /// empty and these go in its place.
     pub encoded_changes: Option<Vec<Arc<str>>>,
+    /// The snapshot, already encoded for an earlier joiner at this seq
+    /// (then `snapshot` is None).
+    pub snapshot_json: Option<Arc<str>>,
     pub snapshot: Option<Snapshot>,
     pub events: broadcast::Receiver<Event>,
     pub publish: broadcast::Sender<Event>,
@@ -249,15 +252,19 @@ impl Writer {
         } else {
             None // the client is ahead of this hub: it must start over
         };
-        let snapshot = match changes {
-            Some(_) => None,
-            None => Some(snapshot_of(&slot.roster)),
+        let (snapshot, snapshot_json) = match changes {
+            Some(_) => (None, None),
+            None => match self.shared.cached_snapshot(name, seq) {
+                Some(json) => (None, Some(json)),
+                None => (Some(snapshot_of(&slot.roster)), None),
+            },
         };
         Ok(Joined {
             seq,
             changes,
             encoded_changes,
             snapshot,
+            snapshot_json,
             events,
             publish,
         })
