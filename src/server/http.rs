@@ -26,7 +26,7 @@ pub enum Routed {
 /// 128 KiB each way, 2.5 GB for 10,000 editors.
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(2 * 1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(Some(crate::protocol::HARD_MAX_MESSAGE_BYTES))
         .max_frame_size(Some(crate::protocol::HARD_MAX_MESSAGE_BYTES))
