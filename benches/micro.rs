@@ -39,16 +39,7 @@ fn setup(staff: usize) -> Vec<Op> {
     let mut ops: Vec<Op> = ["D", "N", "OFF"]
         .iter()
         .map(|c| Op::PutCode {
-            code: ShiftCode {
-                code: c.to_string(),
-                label: String::new(),
-                colour: String::new(),
-                hours: 8.0,
-                worked: true,
-                start: None,
-                end: None,
-                seq: 0,
-            },
+            code: ShiftCode::new(c, 8.0, true),
             base: None,
         })
         .collect();

@@ -106,6 +106,23 @@ pub struct ShiftCode {
     pub seq: Seq,
 }
 
+impl ShiftCode {
+    /// A code with its paid hours and whether it is worked; no label,
+    /// colour or set times.
+    pub fn new(code: &str, hours: f64, worked: bool) -> ShiftCode {
+        ShiftCode {
+            code: code.to_string(),
+            label: String::new(),
+            colour: String::new(),
+            hours,
+            worked,
+            start: None,
+            end: None,
+            seq: 0,
+        }
+    }
+}
+
 /// A rule of the roster, identified by an id chosen by whoever writes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rule {

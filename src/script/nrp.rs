@@ -307,14 +307,8 @@ pub fn plan(inst: &Instance, start: Date, roster: &Roster) -> Plan {
         put_code(&mut plan, roster, s.line, shift_code(s));
     }
     let leave = ShiftCode {
-        code: LEAVE_CODE.into(),
         label: "Leave (day off)".into(),
-        colour: String::new(),
-        hours: 0.0,
-        worked: false,
-        start: None,
-        end: None,
-        seq: 0,
+        ..ShiftCode::new(LEAVE_CODE, 0.0, false)
     };
     put_code(&mut plan, roster, 0, leave);
     for (order, p) in inst.staff.iter().enumerate() {
@@ -401,14 +395,8 @@ pub fn plan(inst: &Instance, start: Date, roster: &Roster) -> Plan {
 
 fn shift_code(s: &Shift) -> ShiftCode {
     ShiftCode {
-        code: s.id.clone(),
         label: format!("Shift {} ({} min)", s.id, s.minutes),
-        colour: String::new(),
-        hours: f64::from(s.minutes) / 60.0,
-        worked: true,
-        start: None,
-        end: None,
-        seq: 0,
+        ..ShiftCode::new(&s.id, f64::from(s.minutes) / 60.0, true)
     }
 }
 

@@ -5,7 +5,7 @@
 //! Every change to the outbox is committed to the local store before the
 //! call that made it returns.
 
-use super::local::{LocalError, LocalStore, StoredEntry};
+use super::local::{LocalError, LocalStore};
 use super::{ConnState, EntryState, OutboxEntry, Status, SyncEvent, UndoError};
 use crate::domain::{Author, Change, Conflict, Op, Rejection, Roster, Seq, Stamp, Target};
 use crate::protocol::{self, ChangeSet, ClientMsg, Cursor, PresenceInfo, ServerMsg, Snapshot};
@@ -91,7 +91,7 @@ pub struct Core {
     server: Roster,
     /// `server` with every pending edit applied, in order.
     view: Roster,
-    outbox: Vec<StoredEntry>,
+    outbox: Vec<OutboxEntry>,
     /// How many pending edits write each cell, to keep them in the view.
     pending_cells: HashMap<(String, crate::domain::Date), usize>,
     undo: Vec<UndoItem>,
@@ -175,17 +175,7 @@ impl Core {
     }
 
     pub fn outbox(&self) -> Vec<OutboxEntry> {
-        self.outbox
-            .iter()
-            .map(|e| OutboxEntry {
-                op_id: e.op_id,
-                ops: e.ops.clone(),
-                note: e.note.clone(),
-                force: e.force,
-                state: e.state.clone(),
-                created: e.created,
-            })
-            .collect()
+        self.outbox.clone()
     }
 
     /// (pending, conflicted, rejected)
@@ -980,7 +970,7 @@ fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
 /// a frame may be, parts (`more: true` on all but the last) that the hub
 /// commits as one change set. A part stays within [`protocol::MAX_OPS_PER_BATCH`]
 /// operations and half of [`protocol::MAX_MESSAGE_BYTES`].
-fn edit_frames(e: &StoredEntry) -> Vec<String> {
+fn edit_frames(e: &OutboxEntry) -> Vec<String> {
     let budget = protocol::MAX_MESSAGE_BYTES / 2;
     let mut chunks: Vec<&[Op]> = Vec::new();
     let (mut start, mut bytes) = (0, 0);

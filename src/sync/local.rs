@@ -10,7 +10,7 @@
 //! writes changes in seq order without gaps, so the file always holds a
 //! consistent roster as of its last seq.
 
-use super::EntryState;
+use super::{EntryState, OutboxEntry};
 use crate::domain::{Change, Date, Op, Roster, Seq, Stamp};
 use crate::protocol::{ChangeSet, Snapshot};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -58,19 +58,6 @@ impl From<rusqlite::Error> for LocalError {
             err,
         }
     }
-}
-
-/// One outbox row.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredEntry {
-    pub op_id: u64,
-    pub ops: Vec<Op>,
-    pub note: Option<String>,
-    /// Applied over stale versions (a script's `--force`).
-    pub force: bool,
-    pub state: EntryState,
-    /// Unix ms when the edit was made.
-    pub created: i64,
 }
 
 /// How hard a commit must be on disk before it returns.
@@ -287,7 +274,7 @@ impl LocalStore {
     }
 
     /// This client's outbox, oldest first.
-    pub fn load_outbox(&self) -> Result<Vec<StoredEntry>> {
+    pub fn load_outbox(&self) -> Result<Vec<OutboxEntry>> {
         let mut stmt = self
             .conn
             .prepare(
@@ -313,7 +300,7 @@ impl LocalStore {
             let bad = |what: &str, e: serde_json::Error| {
                 LocalError::Corrupt(format!("outbox edit {op_id}: {what}: {e}"))
             };
-            out.push(StoredEntry {
+            out.push(OutboxEntry {
                 op_id: op_id as u64,
                 ops: serde_json::from_str(&ops).map_err(|e| bad("ops", e))?,
                 note,
@@ -332,7 +319,7 @@ impl LocalStore {
         note: Option<&str>,
         force: bool,
         now: i64,
-    ) -> Result<StoredEntry> {
+    ) -> Result<OutboxEntry> {
         self.tx(Durability::Fsync, |tx, client| {
             Ok(insert_entry(tx, client, ops, note, force, now)?)
         })
@@ -346,7 +333,7 @@ impl LocalStore {
         ops: &[Op],
         note: Option<&str>,
         now: i64,
-    ) -> Result<StoredEntry> {
+    ) -> Result<OutboxEntry> {
         self.tx(Durability::Fsync, |tx, client| {
             delete_entry(tx, client, old_op_id)?;
             Ok(insert_entry(tx, client, ops, note, false, now)?)
@@ -603,7 +590,7 @@ fn insert_entry(
     note: Option<&str>,
     force: bool,
     now: i64,
-) -> rusqlite::Result<StoredEntry> {
+) -> rusqlite::Result<OutboxEntry> {
     let op_id: i64 = tx.query_row(
         "SELECT next_op_id FROM clients WHERE client_id = ?1",
         [client],
@@ -619,7 +606,7 @@ fn insert_entry(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![client, op_id, ops.json(), note, state.json(), now, force],
     )?;
-    Ok(StoredEntry {
+    Ok(OutboxEntry {
         op_id: op_id as u64,
         ops: ops.to_vec(),
         note: note.map(str::to_string),

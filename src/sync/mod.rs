@@ -148,6 +148,7 @@ pub enum EntryState {
     },
 }
 
+/// One edit in the outbox, as the local store keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxEntry {
     pub op_id: u64,
@@ -156,6 +157,7 @@ pub struct OutboxEntry {
     /// Applied over stale versions (a script's `--force`).
     pub force: bool,
     pub state: EntryState,
+    /// Unix ms when the edit was made.
     pub created: i64,
 }
 

@@ -272,16 +272,7 @@ pub fn setup_ops(staff: usize) -> Vec<rota::domain::Op> {
     let mut ops: Vec<Op> = ["D", "N", "OFF"]
         .iter()
         .map(|c| Op::PutCode {
-            code: ShiftCode {
-                code: c.to_string(),
-                label: String::new(),
-                colour: String::new(),
-                hours: 8.0,
-                worked: *c != "OFF",
-                start: None,
-                end: None,
-                seq: 0,
-            },
+            code: ShiftCode::new(c, 8.0, *c != "OFF"),
             base: None,
         })
         .collect();

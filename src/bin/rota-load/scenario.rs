@@ -114,16 +114,7 @@ async fn setup(opts: &Opts, url: &str, fill: bool) -> Result<Seq, String> {
     let mut ops: Vec<Op> = CODES
         .iter()
         .map(|c| Op::PutCode {
-            code: ShiftCode {
-                code: c.to_string(),
-                label: String::new(),
-                colour: String::new(),
-                hours: 8.0,
-                worked: *c != "OFF",
-                start: None,
-                end: None,
-                seq: 0,
-            },
+            code: ShiftCode::new(c, 8.0, *c != "OFF"),
             base: None,
         })
         .collect();
