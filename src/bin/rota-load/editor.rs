@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -31,6 +31,8 @@ pub struct Shared {
     /// them); otherwise they are counted after the run, which keeps shared
     /// counters out of the hot path.
     pub live_counts: bool,
+    /// Editors keep `change` frames and apply them after the run.
+    pub defer: bool,
     /// Per edit id: how many others have seen it, and the longest delay (µs).
     pub seen: Vec<AtomicU32>,
     pub last_us: Vec<AtomicU32>,
@@ -59,6 +61,7 @@ impl Shared {
             start: Instant::now(),
             observers,
             live_counts,
+            defer: false,
             seen: (0..if live_counts { capacity } else { 0 })
                 .map(|_| AtomicU32::new(0))
                 .collect(),
@@ -127,6 +130,27 @@ pub struct Editor {
     pub failures: Vec<String>,
     /// The id of the last edit sent (paced writers wait for its fan-out).
     last_id: Option<usize>,
+    /// What arrived while applying was deferred, in order.
+    deferred: Vec<Deferred>,
+}
+
+enum Deferred {
+    Change(Utf8Bytes),
+    Own(Seq, Vec<Op>),
+}
+
+/// The seq and note of a `change` frame, read without decoding it.
+fn peek_change(text: &str) -> Option<(Seq, Option<(usize, u64)>)> {
+    let rest = text.strip_prefix(r#"{"type":"change","seq":"#)?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    let seq = rest[..end].parse().ok()?;
+    let note = text.find(r#""note":"L"#).and_then(|i| {
+        let body = &text[i + r#""note":"L"#.len()..];
+        let (id, rest) = body.split_once(' ')?;
+        let us = &rest[..rest.find('"')?];
+        Some((id.parse().ok()?, us.parse().ok()?))
+    });
+    Some((seq, note))
 }
 
 pub fn ws_config() -> WebSocketConfig {
@@ -198,17 +222,32 @@ pub async fn send(ws: &mut Ws, msg: &ClientMsg) -> Result<(), String> {
 
 /// The next protocol message (pings are answered by the library).
 pub async fn next_msg(ws: &mut Ws, timeout: Duration) -> Result<ServerMsg, String> {
+    decode(&next_text(ws, timeout).await?)
+}
+
+/// The next text frame, as it came.
+pub async fn next_text(ws: &mut Ws, timeout: Duration) -> Result<Utf8Bytes, String> {
     loop {
         let msg = tokio::time::timeout(timeout, ws.next())
             .await
             .map_err(|_| "no message from the hub in time".to_string())?;
-        match msg {
-            Some(Ok(Message::Text(t))) => return decode(&t),
-            Some(Ok(Message::Close(f))) => return Err(format!("closed by the hub: {f:?}")),
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(format!("read: {e}")),
-            None => return Err("connection ended".into()),
+        if let Some(text) = text_of(msg)? {
+            return Ok(text);
         }
+    }
+}
+
+/// A frame read: its text, None for other frames, Err when the connection
+/// is gone.
+fn text_of(
+    msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+) -> Result<Option<Utf8Bytes>, String> {
+    match msg {
+        Some(Ok(Message::Text(t))) => Ok(Some(t)),
+        Some(Ok(Message::Close(f))) => Err(format!("closed by the hub: {f:?}")),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => Err(format!("read: {e}")),
+        None => Err("connection ended".into()),
     }
 }
 
@@ -302,6 +341,7 @@ impl Editor {
             duplicated: 0,
             failures: Vec::new(),
             last_id: None,
+            deferred: Vec::new(),
         }
     }
 
@@ -331,25 +371,40 @@ impl Editor {
     }
 
     fn change(&mut self, cs: ChangeSet, shared: Option<&Shared>) {
-        if cs.seq <= self.seq {
-            self.duplicated += 1;
+        let note = parse_note(cs.note.as_deref());
+        if !self.arrived(cs.seq, note, shared) {
             return;
         }
-        if cs.seq != self.seq + 1 {
-            self.failures.push(format!(
-                "editor {}: seq gap {} -> {}",
-                self.index, self.seq, cs.seq
-            ));
-        }
+        self.apply_cells(&cs);
+    }
+
+    /// Writes a change set's cells into this editor's copy.
+    fn apply_cells(&mut self, cs: &ChangeSet) {
         for c in &cs.changes {
             if let Change::Cell { staff, date, code } = c {
                 self.cells
                     .insert((staff.clone(), *date), (code.clone(), cs.seq));
             }
         }
-        self.seq = cs.seq;
-        let (Some(shared), Some((id, sent_us))) = (shared, parse_note(cs.note.as_deref())) else {
-            return;
+    }
+
+    /// Books the arrival of change set `seq` (its note naming the edit and
+    /// when it was sent): order, duplicates, latency. False when it is one
+    /// already had.
+    fn arrived(&mut self, seq: Seq, note: Option<(usize, u64)>, shared: Option<&Shared>) -> bool {
+        if seq <= self.seq {
+            self.duplicated += 1;
+            return false;
+        }
+        if seq != self.seq + 1 {
+            self.failures.push(format!(
+                "editor {}: seq gap {} -> {seq}",
+                self.index, self.seq
+            ));
+        }
+        self.seq = seq;
+        let (Some(shared), Some((id, sent_us))) = (shared, note) else {
+            return true;
         };
         let (word, bit) = (id / 64, 1u64 << (id % 64));
         if self.seen_ids.len() <= word {
@@ -357,7 +412,7 @@ impl Editor {
         }
         if self.seen_ids[word] & bit != 0 {
             self.duplicated += 1;
-            return;
+            return true;
         }
         self.seen_ids[word] |= bit;
         let delay = shared
@@ -366,7 +421,7 @@ impl Editor {
             .min(u64::from(u32::MAX)) as u32;
         self.deliveries.push((id as u32, delay));
         if !shared.live_counts {
-            return; // counted at the end, from every editor's deliveries
+            return true; // counted at the end, from every editor's deliveries
         }
         if let (Some(seen), Some(last)) = (shared.seen.get(id), shared.last_us.get(id)) {
             last.fetch_max(delay, Ordering::Relaxed);
@@ -374,10 +429,54 @@ impl Editor {
                 shared.fanned_out.send_modify(|n| *n += 1);
             }
         }
+        true
     }
 
-    fn handle(&mut self, msg: ServerMsg, shared: &Shared) {
-        self.handle_msg(msg, shared);
+    /// Takes one frame from the hub. With `shared.defer`, a `change` is only
+    /// booked now (seq, note) and kept as it came, to be applied after the
+    /// run: what is timed is then the hub and the reading of its frames,
+    /// not this editor's bookkeeping.
+    fn on_text(&mut self, text: Utf8Bytes, shared: &Shared) -> Result<(), String> {
+        if shared.defer
+            && let Some((seq, note)) = peek_change(&text)
+        {
+            if self.arrived(seq, note, Some(shared)) {
+                self.deferred.push(Deferred::Change(text));
+            }
+            self.publish_seq(shared);
+            return Ok(());
+        }
+        let msg = decode(&text)?;
+        self.handle(msg, shared);
+        Ok(())
+    }
+
+    /// Applies what was deferred, in the order it came.
+    pub fn apply_deferred(&mut self) {
+        for d in std::mem::take(&mut self.deferred) {
+            match d {
+                Deferred::Change(text) => match decode(&text) {
+                    Ok(ServerMsg::Change(cs)) => self.apply_cells(&cs),
+                    _ => self.failures.push("a kept change could not be read".into()),
+                },
+                Deferred::Own(seq, ops) => self.apply_own(seq, &ops),
+            }
+        }
+    }
+
+    fn apply_own(&mut self, seq: Seq, ops: &[Op]) {
+        for op in ops {
+            if let Op::SetCell {
+                staff, date, code, ..
+            } = op
+            {
+                self.cells
+                    .insert((staff.clone(), *date), (code.clone(), seq));
+            }
+        }
+    }
+
+    fn publish_seq(&self, shared: &Shared) {
         if let Some(s) = shared.seqs.get(self.index) {
             s.store(self.seq, Ordering::Release);
         }
@@ -385,6 +484,11 @@ impl Editor {
         if shared.settling.load(Ordering::Acquire) {
             shared.progress.send_modify(|n| *n += 1);
         }
+    }
+
+    fn handle(&mut self, msg: ServerMsg, shared: &Shared) {
+        self.handle_msg(msg, shared);
+        self.publish_seq(shared);
     }
 
     fn handle_msg(&mut self, msg: ServerMsg, shared: &Shared) {
@@ -408,14 +512,12 @@ impl Editor {
                     ));
                 }
                 if seq > self.seq {
-                    for op in &p.ops {
-                        if let Op::SetCell {
-                            staff, date, code, ..
-                        } = op
-                        {
-                            self.cells
-                                .insert((staff.clone(), *date), (code.clone(), seq));
-                        }
+                    // At once, so a writer knows what its cells hold (its
+                    // next edit must change them); and, when deferring,
+                    // again in order with the others' changes after the run.
+                    self.apply_own(seq, &p.ops);
+                    if shared.defer {
+                        self.deferred.push(Deferred::Own(seq, p.ops.clone()));
                     }
                     self.seq = seq;
                 }
@@ -548,10 +650,12 @@ async fn run_inner(
     while !*go.borrow() {
         tokio::select! {
             r = go.changed() => if r.is_err() { break },
-            msg = next_msg(&mut ws, Duration::from_secs(3600)) => match msg {
-                Ok(m) => ed.handle(m, &shared),
-                Err(e) => { ed.failures.push(e); return ed; }
-            },
+            text = next_text(&mut ws, Duration::from_secs(3600)) => {
+                if let Err(e) = text.and_then(|t| ed.on_text(t, &shared)) {
+                    ed.failures.push(e);
+                    return ed;
+                }
+            }
         }
     }
     loop {
@@ -594,30 +698,31 @@ async fn run_inner(
             }
         }
         tokio::select! {
-            msg = next_msg(&mut ws, Duration::from_secs(120)) => match msg {
-                Ok(m) => {
-                    ed.handle(m, &shared);
-                    // Take every frame already here before going round the
-                    // select again: per message, its futures and timer
-                    // cost more than reading the frame.
-                    while let Some(ready) = ws.next().now_or_never() {
-                        match ready.map(|r| r.map_err(|e| format!("read: {e}"))) {
-                            Some(Ok(Message::Text(t))) => match decode(&t) {
-                                Ok(m) => ed.handle(m, &shared),
-                                Err(e) => { ed.failures.push(e); return ed; }
-                            },
-                            Some(Ok(Message::Close(f))) => {
-                                ed.failures.push(format!("editor {}: closed by the hub: {f:?}", ed.index));
+            text = next_text(&mut ws, Duration::from_secs(120)) => {
+                let mut next = text.map(Some);
+                // Take every frame already here before going round the
+                // select again: per message, its futures cost more than
+                // reading the frame.
+                loop {
+                    match next {
+                        Ok(Some(t)) => {
+                            if let Err(e) = ed.on_text(t, &shared) {
+                                ed.failures.push(e);
                                 return ed;
                             }
-                            Some(Ok(_)) => {}
-                            Some(Err(e)) => { ed.failures.push(e); return ed; }
-                            None => { ed.failures.push("connection ended".into()); return ed; }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            ed.failures.push(format!("editor {}: {e}", ed.index));
+                            return ed;
                         }
                     }
+                    match ws.next().now_or_never() {
+                        Some(msg) => next = text_of(msg),
+                        None => break,
+                    }
                 }
-                Err(e) => { ed.failures.push(format!("editor {}: {e}", ed.index)); return ed; }
-            },
+            }
             // Looked at again at the top of the loop.
             _ = fanned.changed(), if waiting_fanout => {}
             _ = tick.tick(), if writing && matches!(plan.as_ref().map(|p| &p.pacing), Some(Pacing::Rate(_))) => {
@@ -635,5 +740,6 @@ async fn run_inner(
         }
     }
     let _ = ws.close(None).await;
+    ed.apply_deferred();
     ed
 }

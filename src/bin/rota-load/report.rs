@@ -45,6 +45,9 @@ pub struct Report {
     pub acked: usize,
     /// Edits the hub refused as conflicts (contention).
     pub conflicts: usize,
+    /// Acknowledged edits that changed nothing (their value was already
+    /// there): expected only under contention.
+    pub unchanged: usize,
     pub duration_s: f64,
     pub acked_per_s: f64,
     /// Edit sent -> its ack.

@@ -232,7 +232,11 @@ async fn live(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result<()
         None => 4_000_000,
     };
     let paced = opts.rate.is_none() && (opts.paced || opts.scenario == Scenario::Fanout);
-    let shared = Arc::new(Shared::new(n, (n - 1) as u32, capacity, paced));
+    let mut shared = Shared::new(n, (n - 1) as u32, capacity, paced);
+    // Throughput times the hub: editors book each change as it comes and
+    // apply them all after the run.
+    shared.defer = opts.scenario == Scenario::Throughput;
+    let shared = Arc::new(shared);
     let grid = opts.staff * opts.days;
     let per_writer = opts.edits.map(|k| k.div_ceil(writers.max(1)));
     let (go_tx, go_rx) = watch::channel(false);
@@ -305,6 +309,14 @@ async fn live(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result<()
             .push("editors did not all reach the last seq in time".into());
     }
     tally(report, &editors, &shared, elapsed);
+    if report.unchanged > 0 && opts.scenario != Scenario::Contention {
+        // Every edit of these scenarios sets a cell to a new code; one that
+        // changed nothing means the writers' view of their cells is wrong.
+        report.failures.push(format!(
+            "{} acknowledged edits changed nothing",
+            report.unchanged
+        ));
+    }
     let hub_cells = hub_cells(&hub.url, &opts.roster).await?;
     report.converged = editors.iter().all(|e| codes_of(e) == hub_cells);
     Ok(())
@@ -372,6 +384,7 @@ fn tally(report: &mut Report, editors: &[Editor], shared: &Shared, elapsed: Dura
             report.duplicated += 1;
         }
         if by_seq.get(seq) != Some(&1) {
+            report.unchanged += 1;
             continue;
         }
         let n = seen.get(*id).copied().unwrap_or(0);
