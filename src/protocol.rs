@@ -25,6 +25,11 @@ pub const MAX_IN_FLIGHT: usize = 64;
 /// Most history entries one page may hold.
 pub const MAX_HISTORY_PAGE: u32 = 500;
 
+/// How an encoded `change` message begins: the same object as a
+/// [`ChangeSet`] with its `type` first. The hub keeps these frames and lists
+/// them in a welcome's `changes` without this prefix's tag.
+pub const CHANGE_FRAME_TAG: &str = r#"{"type":"change","#;
+
 /// Machine-readable error codes of `error` and `rejected` messages.
 pub mod codes {
     pub const BAD_JSON: &str = "bad_json";

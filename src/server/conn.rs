@@ -181,24 +181,26 @@ fn splice_snapshot(welcome: String, json: &str) -> String {
     out
 }
 
-/// Puts change sets already encoded into a welcome encoded with
-/// `"changes":[]`. The field comes before any field that holds user text
-/// (`presence`), and `protocol`, `roster` and the numbers cannot hold it, so
-/// its first occurrence is the field.
-fn splice_changes(welcome: String, sets: &[Arc<str>]) -> String {
+/// Puts change sets already encoded (as `change` frames) into a welcome
+/// encoded with `"changes":[]`, each without its `type`. The field comes
+/// before any field that holds user text (`presence`), and `protocol`,
+/// `roster` and the numbers cannot hold it, so its first occurrence is the
+/// field.
+fn splice_changes(welcome: String, frames: &[Utf8Bytes]) -> String {
     const EMPTY: &str = r#""changes":[]"#;
     let Some(at) = welcome.find(EMPTY) else {
         return welcome;
     };
-    let size: usize = sets.iter().map(|s| s.len() + 1).sum();
+    let size: usize = frames.iter().map(|f| f.len()).sum();
     let mut out = String::with_capacity(welcome.len() + size);
     out.push_str(&welcome[..at]);
     out.push_str(r#""changes":["#);
-    for (i, set) in sets.iter().enumerate() {
+    for (i, frame) in frames.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(set);
+        out.push('{');
+        out.push_str(&frame.as_str()[protocol::CHANGE_FRAME_TAG.len()..]);
     }
     out.push(']');
     out.push_str(&welcome[at + EMPTY.len()..]);

@@ -53,9 +53,9 @@ pub struct Edit {
 pub struct Joined {
     pub seq: Seq,
     pub changes: Option<Vec<ChangeSet>>,
-    /// The changes missed, already encoded (from memory); `changes` is then
-    /// empty and these go in its place.
-    pub encoded_changes: Option<Vec<Arc<str>>>,
+    /// The changes missed, as the `change` frames that were broadcast
+    /// (from memory); `changes` is then empty and these go in its place.
+    pub encoded_changes: Option<Vec<Utf8Bytes>>,
     /// The snapshot, already encoded for an earlier joiner at this seq
     /// (then `snapshot` is None).
     pub snapshot_json: Option<Arc<str>>,
@@ -78,10 +78,11 @@ pub struct Committed {
 struct Slot {
     roster: Roster,
     events: broadcast::Sender<Event>,
-    /// The latest change sets as JSON, consecutive seqs, oldest first: an
-    /// editor that missed only these catches up from memory, without a read
-    /// of the change log or encoding them again.
-    recent: VecDeque<(Seq, Arc<str>)>,
+    /// The latest `change` frames as broadcast (shared, not copied),
+    /// consecutive seqs, oldest first: an editor that missed only these
+    /// catches up from memory, without a read of the change log or encoding
+    /// them again.
+    recent: VecDeque<(Seq, Utf8Bytes)>,
     recent_bytes: usize,
 }
 
@@ -89,18 +90,17 @@ struct Slot {
 const RECENT_BYTES: usize = 16 << 20;
 
 impl Slot {
-    /// Keeps a committed `change` frame for catch-ups.
-    fn remember(&mut self, seq: Seq, frame: &str, max_len: usize) {
-        const TAG: &str = r#"{"type":"change","#;
+    /// Keeps a committed `change` frame for catch-ups (a reference to the
+    /// broadcast bytes: nothing is copied on the writer's path).
+    fn remember(&mut self, seq: Seq, frame: &Utf8Bytes, max_len: usize) {
         let contiguous = self.recent.back().is_none_or(|(last, _)| *last + 1 == seq);
-        let Some(rest) = frame.strip_prefix(TAG).filter(|_| contiguous) else {
+        if !contiguous || !frame.as_str().starts_with(protocol::CHANGE_FRAME_TAG) {
             // Never a gap in the window: start it again from here.
             self.forget();
             return;
-        };
-        let json: Arc<str> = format!("{{{rest}").into();
-        self.recent_bytes += json.len();
-        self.recent.push_back((seq, json));
+        }
+        self.recent_bytes += frame.len();
+        self.recent.push_back((seq, frame.clone()));
         while self.recent.len() > max_len || self.recent_bytes > RECENT_BYTES {
             match self.recent.pop_front() {
                 Some((_, old)) => self.recent_bytes -= old.len(),
@@ -116,7 +116,7 @@ impl Slot {
 
     /// The change sets after `last_seq` up to the roster's seq, if all of
     /// them are still in memory.
-    fn recent_since(&self, last_seq: Seq) -> Option<Vec<Arc<str>>> {
+    fn recent_since(&self, last_seq: Seq) -> Option<Vec<Utf8Bytes>> {
         let first = self.recent.front()?.0;
         let last = self.recent.back()?.0;
         if first > last_seq + 1 || last != self.roster.seq() {
@@ -126,7 +126,7 @@ impl Slot {
             self.recent
                 .iter()
                 .filter(|(seq, _)| *seq > last_seq)
-                .map(|(_, json)| json.clone())
+                .map(|(_, frame)| frame.clone())
                 .collect(),
         )
     }
