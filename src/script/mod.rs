@@ -249,9 +249,15 @@ impl Selection {
     }
 }
 
-/// `date` plus `days`.
+/// `date` plus `days` (held at the calendar's ends rather than overflowing:
+/// callers bound their ranges, and input must never panic).
 pub fn add_days(date: Date, days: i64) -> Date {
-    Date(date.0 + chrono::Duration::days(days))
+    let moved = chrono::Duration::try_days(days).and_then(|d| date.0.checked_add_signed(d));
+    Date(moved.unwrap_or(if days < 0 {
+        chrono::NaiveDate::MIN
+    } else {
+        chrono::NaiveDate::MAX
+    }))
 }
 
 /// Finds the line (1-based) of byte offsets in one text. Offsets asked for

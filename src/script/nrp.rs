@@ -132,6 +132,15 @@ pub fn parse(text: &str) -> Result<Instance, Vec<LineError>> {
             0,
             "no SECTION_HORIZON with a number of days",
         ));
+    } else if i64::from(inst.days) > super::MAX_RANGE_DAYS {
+        errors.push(LineError::new(
+            0,
+            format!(
+                "a horizon of {} days is longer than the {} a roster import may cover",
+                inst.days,
+                super::MAX_RANGE_DAYS
+            ),
+        ));
     }
     check_references(&inst, &mut errors);
     if errors.is_empty() {
@@ -523,5 +532,15 @@ mod tests {
         assert_eq!(lines, vec![4, 5, 7, 9, 9, 11]);
         assert!(errors[0].message.contains("`X`"));
         assert!(errors[4].message.contains("past the horizon"));
+        let huge = "SECTION_HORIZON\n4000000000\nSECTION_SHIFTS\nD,480,\n\
+                    SECTION_STAFF\nA,D=7,2400,0,5,1,1,1\nSECTION_DAYS_OFF\nA,3999999999\n";
+        let errors = parse(huge).unwrap_err();
+        assert!(errors[0].message.contains("longer than"), "{errors:?}");
+        // Far dates are held at the calendar's end, never a panic.
+        let start: Date = "2026-01-05".parse().unwrap();
+        assert_eq!(
+            crate::script::add_days(start, i64::MAX).0,
+            chrono::NaiveDate::MAX
+        );
     }
 }
