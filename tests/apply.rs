@@ -5,6 +5,7 @@ mod common;
 
 use common::proxy::Proxy;
 use common::*;
+use rota::domain::Op;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -401,6 +402,28 @@ async fn export_then_apply_to_an_empty_copy_then_export_gives_the_same_bytes() {
     ctx.hub.stop().await.unwrap();
 }
 
+/// Runs the script through the proxy, holding what it sends after reading
+/// the roster; meanwhile `bob` makes `edit` on the hub directly. Returns the
+/// script's result and the seq of Bob's edit.
+async fn race(
+    ctx: &Ctx,
+    proxy: &Proxy,
+    args: &[&str],
+    bob: &mut Client,
+    (op_id, edit): (u64, Op),
+) -> (Out, u64) {
+    proxy.hold_after_welcome(true);
+    let url = proxy.url();
+    let script = ctx.run_on(&url, args, None);
+    let bob_edits = async {
+        proxy.wait_held(1).await;
+        let seq = ack_seq(&bob.edit(op_id, vec![edit]).await);
+        proxy.hold_after_welcome(false);
+        seq
+    };
+    tokio::join!(script, bob_edits)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cell_changed_between_the_scripts_read_and_write_is_a_conflict_unless_forced() {
     let ctx = Ctx::new(2).await;
@@ -413,23 +436,14 @@ async fn a_cell_changed_between_the_scripts_read_and_write_is_a_conflict_unless_
 
     // The script reads the roster; what it sends next waits in the proxy
     // while Bob changes a cell the file also sets.
-    proxy.hold_after_welcome(true);
-    let script = {
-        let url = proxy.url();
-        let f = file.clone();
-        let ctx = &ctx;
-        async move { ctx.run_on(&url, &["--apply", &f], None).await }
-    };
-    let bob_edits = async {
-        proxy.wait_held(1).await;
-        let seq = ack_seq(
-            &bob.edit(1, vec![set("s1", "2026-12-01", Some("N"), 0)])
-                .await,
-        );
-        proxy.hold_after_welcome(false);
-        seq
-    };
-    let (out, bob_seq) = tokio::join!(script, bob_edits);
+    let (out, bob_seq) = race(
+        &ctx,
+        &proxy,
+        &["--apply", &file],
+        &mut bob,
+        (1, set("s1", "2026-12-01", Some("N"), 0)),
+    )
+    .await;
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stderr
@@ -446,23 +460,14 @@ async fn a_cell_changed_between_the_scripts_read_and_write_is_a_conflict_unless_
     );
 
     // Again with --force, Bob changing the cell once more in the window.
-    proxy.hold_after_welcome(true);
-    let script = {
-        let url = proxy.url();
-        let f = file.clone();
-        let ctx = &ctx;
-        async move { ctx.run_on(&url, &["--apply", &f, "--force"], None).await }
-    };
-    let bob_edits = async {
-        proxy.wait_held(1).await;
-        let seq = ack_seq(
-            &bob.edit(2, vec![set("s1", "2026-12-01", Some("OFF"), bob_seq)])
-                .await,
-        );
-        proxy.hold_after_welcome(false);
-        seq
-    };
-    let (out, _) = tokio::join!(script, bob_edits);
+    let (out, _) = race(
+        &ctx,
+        &proxy,
+        &["--apply", &file, "--force"],
+        &mut bob,
+        (2, set("s1", "2026-12-01", Some("OFF"), bob_seq)),
+    )
+    .await;
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("--force overwrote 1 value"),

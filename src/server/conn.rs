@@ -4,7 +4,7 @@
 //! from is bounded and the writer never waits for it; when it falls behind by a
 //! whole ring, or a write to it stalls, it is closed and must resync.
 
-use super::writer::{Cmd, Edit, Joined};
+use super::writer::{Cmd, Edit, Joined, Start};
 use super::{Config, Event, Metrics, Shared};
 use crate::domain::{Author, Seq, check_roster_name};
 use crate::protocol::{
@@ -542,38 +542,7 @@ impl Conn {
         };
         let presence = self.shared.presence_of(&roster, MAX_PRESENCE_LISTED);
         self.shared.set_presence(&roster, me);
-        let encoded_changes = joined.encoded_changes;
-        // A snapshot is encoded once per roster version and shared.
-        let (snapshot, snapshot_json) = match (joined.snapshot, joined.snapshot_json) {
-            (Some(snap), _) => match serde_json::to_string(&snap) {
-                Ok(json) => {
-                    let json: Arc<str> = json.into();
-                    self.shared
-                        .cache_snapshot(&roster, joined.seq, json.clone());
-                    (None, Some(json))
-                }
-                Err(_) => (Some(snap), None),
-            },
-            (None, json) => (None, json),
-        };
-        let welcome = protocol::encode(&ServerMsg::Welcome {
-            protocol: protocol::PROTOCOL_VERSION.into(),
-            roster: roster.clone(),
-            seq: joined.seq,
-            session: self.session,
-            changes: joined.changes,
-            snapshot,
-            presence,
-            limits: Limits::current(),
-        });
-        let welcome = match encoded_changes {
-            Some(sets) => splice_changes(welcome, &sets),
-            None => welcome,
-        };
-        let welcome = match snapshot_json {
-            Some(json) => splice_snapshot(welcome, &json),
-            None => welcome,
-        };
+        let welcome = self.welcome_text(&roster, joined.seq, joined.start, presence);
         // Joining is not announced: with N editors on a roster that costs N^2
         // frames. Others learn of this editor from its first cursor, or from
         // the presence list in their own welcome.
@@ -749,6 +718,55 @@ impl Conn {
             }
         }
         Some(Ending(CloseCode::Normal.into(), "hub shutting down".into()))
+    }
+
+    /// The welcome for `start`. A snapshot is encoded once per roster
+    /// version and shared; encoded parts are spliced in, not encoded again.
+    fn welcome_text(
+        &self,
+        roster: &str,
+        seq: Seq,
+        start: Start,
+        presence: Vec<PresenceInfo>,
+    ) -> String {
+        let mut changes = None;
+        let mut snapshot = None;
+        let mut frames = None;
+        let mut snapshot_json = None;
+        match start {
+            Start::Changes(c) => changes = Some(c),
+            Start::Frames(f) => {
+                changes = Some(Vec::new());
+                frames = Some(f);
+            }
+            Start::Snapshot(snap) => match serde_json::to_string(&snap) {
+                Ok(json) => {
+                    let json: Arc<str> = json.into();
+                    self.shared.cache_snapshot(roster, seq, json.clone());
+                    snapshot_json = Some(json);
+                }
+                Err(_) => snapshot = Some(snap),
+            },
+            Start::SharedSnapshot(json) => snapshot_json = Some(json),
+        }
+        let welcome = protocol::encode(&ServerMsg::Welcome {
+            protocol: protocol::PROTOCOL_VERSION.into(),
+            roster: roster.to_string(),
+            seq,
+            session: self.session,
+            changes,
+            snapshot,
+            presence,
+            limits: Limits::current(),
+        });
+        let welcome = match frames {
+            Some(frames) => splice_changes(welcome, &frames),
+            None => welcome,
+        };
+        match snapshot_json {
+            Some(json) => splice_snapshot(welcome, &json),
+            None => welcome,
+        }
     }
 
     fn leave(&mut self) {

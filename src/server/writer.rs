@@ -52,16 +52,22 @@ pub struct Edit {
 /// subscription to everything committed after that.
 pub struct Joined {
     pub seq: Seq,
-    pub changes: Option<Vec<ChangeSet>>,
-    /// The changes missed, as the `change` frames that were broadcast
-    /// (from memory); `changes` is then empty and these go in its place.
-    pub encoded_changes: Option<Vec<Utf8Bytes>>,
-    /// The snapshot, already encoded for an earlier joiner at this seq
-    /// (then `snapshot` is None).
-    pub snapshot_json: Option<Arc<str>>,
-    pub snapshot: Option<Snapshot>,
+    pub start: Start,
     pub events: broadcast::Receiver<Event>,
     pub publish: broadcast::Sender<Event>,
+}
+
+/// What a joining editor starts from: the changes it missed, or the whole
+/// roster, each in the cheapest form at hand.
+pub enum Start {
+    /// The changes missed (none when it is up to date), from the change log.
+    Changes(Vec<ChangeSet>),
+    /// The changes missed, as the `change` frames broadcast (from memory).
+    Frames(Vec<Utf8Bytes>),
+    /// The whole roster, for the connection to encode (and share).
+    Snapshot(Snapshot),
+    /// The whole roster, already encoded for an earlier joiner at this seq.
+    SharedSnapshot(Arc<str>),
 }
 
 /// A batch that has been committed: its frame for the others and the ack for
@@ -240,31 +246,32 @@ impl Writer {
         let seq = slot.roster.seq();
         let events = slot.events.subscribe();
         let publish = slot.events.clone();
-        let encoded_changes = (last_seq < seq)
+        let frames = (last_seq < seq)
             .then(|| slot.recent_since(last_seq))
             .flatten();
-        let changes = if last_seq == seq || encoded_changes.is_some() {
-            Some(Vec::new())
-        } else if last_seq < seq {
-            // A delta longer than the roster itself costs more than a snapshot.
-            let max = slot.roster.cell_count().max(1000);
-            self.store.changes_since(name, last_seq, max)?
+        let start = if last_seq == seq {
+            Start::Changes(Vec::new())
+        } else if let Some(frames) = frames {
+            Start::Frames(frames)
         } else {
-            None // the client is ahead of this hub: it must start over
-        };
-        let (snapshot, snapshot_json) = match changes {
-            Some(_) => (None, None),
-            None => match self.shared.cached_snapshot(name, seq) {
-                Some(json) => (None, Some(json)),
-                None => (Some(snapshot_of(&slot.roster)), None),
-            },
+            let delta = if last_seq < seq {
+                // A delta longer than the roster itself costs more than a snapshot.
+                let max = slot.roster.cell_count().max(1000);
+                self.store.changes_since(name, last_seq, max)?
+            } else {
+                None // the client is ahead of this hub: it must start over
+            };
+            match delta {
+                Some(changes) => Start::Changes(changes),
+                None => match self.shared.cached_snapshot(name, seq) {
+                    Some(json) => Start::SharedSnapshot(json),
+                    None => Start::Snapshot(snapshot_of(&slot.roster)),
+                },
+            }
         };
         Ok(Joined {
             seq,
-            changes,
-            encoded_changes,
-            snapshot,
-            snapshot_json,
+            start,
             events,
             publish,
         })
