@@ -3,11 +3,12 @@
 //! batch (for idempotent resends). Owns the schema and its migrations. Knows
 //! nothing of sockets or tasks: the server's writer thread is its only user.
 
-use crate::domain::{Applied, Author, Change, Date, Roster, Seq, Stamp, Target};
+use crate::domain::{Applied, Author, Change, Date, Roster, Seq, Stamp};
 use crate::protocol::{ChangeSet, HistoryEntry, HistoryQuery, MAX_HISTORY_PAGE, RosterInfo};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -48,7 +49,15 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Never edit one that has shipped: add another.
-const MIGRATIONS: &[&str] = &[r#"
+enum Migration {
+    Sql(&'static str),
+    /// A step SQL alone cannot do (it runs in the same transaction).
+    Code(fn(&rusqlite::Transaction) -> Result<()>),
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(
+        r#"
 CREATE TABLE rosters (
     name       TEXT PRIMARY KEY,
     seq        INTEGER NOT NULL,
@@ -106,7 +115,47 @@ CREATE TABLE answers (
     at     INTEGER NOT NULL,
     PRIMARY KEY (client, op_id)
 ) WITHOUT ROWID;
-"#];
+"#,
+    ),
+    // The change log as one row per batch (its changes as one JSON array)
+    // instead of one row per change with two indexes: a batch of 100,000
+    // cells wrote 300,000 log rows and index entries, and repeated its
+    // author and note in each. History by staff or date finds its batches
+    // through two narrow tables with one row per staff member and per date a
+    // batch touched.
+    Migration::Sql(
+        r#"
+CREATE TABLE batches (
+    roster  TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    user    TEXT NOT NULL,
+    client  TEXT NOT NULL,
+    op_id   INTEGER NOT NULL,
+    at      INTEGER NOT NULL,
+    note    TEXT,
+    count   INTEGER NOT NULL,
+    -- [[change, before], ...]: the change as the protocol carries it, and
+    -- the value it replaced (a code or null for a cell, else the record).
+    changes TEXT NOT NULL,
+    PRIMARY KEY (roster, seq)
+) WITHOUT ROWID;
+CREATE TABLE batch_staff (
+    roster TEXT NOT NULL,
+    staff  TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (roster, staff, seq)
+) WITHOUT ROWID;
+CREATE TABLE batch_dates (
+    roster TEXT NOT NULL,
+    date   TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (roster, date, seq)
+) WITHOUT ROWID;
+"#,
+    ),
+    Migration::Code(move_changes_to_batches),
+    Migration::Sql("DROP TABLE changes;"),
+];
 
 /// SQLite page cache of the hub's store, in KiB.
 const CACHE_KIB: i64 = 64 * 1024;
@@ -169,113 +218,163 @@ impl Store {
         seq: Seq,
         max_changes: usize,
     ) -> Result<Option<Vec<ChangeSet>>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, entity, key, staff, date, after, user, client, op_id, at, note
-             FROM changes WHERE roster = ?1 AND seq > ?2 ORDER BY seq, idx LIMIT ?3",
+        // The counts first: a long gap is answered without reading its batches.
+        let total: i64 = self.conn.query_row(
+            "SELECT coalesce(sum(count), 0) FROM batches WHERE roster = ?1 AND seq > ?2",
+            params![roster, seq as i64],
+            |r| r.get(0),
         )?;
-        let mut rows = stmt.query(params![roster, seq as i64, (max_changes + 1) as i64])?;
-        let mut sets: Vec<ChangeSet> = Vec::new();
-        let mut count = 0;
+        if total as usize > max_changes {
+            return Ok(None);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, user, client, op_id, at, note, changes
+             FROM batches WHERE roster = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![roster, seq as i64])?;
+        let mut sets = Vec::new();
         while let Some(row) = rows.next()? {
-            count += 1;
-            if count > max_changes {
-                return Ok(None);
-            }
             let seq = row.get::<_, i64>(0)? as Seq;
-            let date = row
-                .get::<_, Option<String>>(4)?
-                .map(|d| parse_date(&d))
-                .transpose()?;
-            let change = change_from_row(
-                &row.get::<_, String>(1)?,
-                &row.get::<_, String>(2)?,
-                row.get::<_, Option<String>>(3)?,
-                date,
-                &row.get::<_, String>(5)?,
-            )?;
-            match sets.last_mut() {
-                Some(set) if set.seq == seq => set.changes.push(change),
-                _ => sets.push(ChangeSet {
-                    seq,
-                    user: row.get(6)?,
-                    client: row.get(7)?,
-                    op_id: row.get::<_, i64>(8)? as u64,
-                    at: row.get(9)?,
-                    note: row.get(10)?,
-                    changes: vec![change],
-                }),
-            }
+            let logged: Vec<(Change, serde::de::IgnoredAny)> =
+                decode_changes(seq, &row.get::<_, String>(6)?)?;
+            sets.push(ChangeSet {
+                seq,
+                user: row.get(1)?,
+                client: row.get(2)?,
+                op_id: row.get::<_, i64>(3)? as u64,
+                at: row.get(4)?,
+                note: row.get(5)?,
+                changes: logged.into_iter().map(|(c, _)| c).collect(),
+            });
         }
         Ok(Some(sets))
     }
 
-    /// One page of the change log, newest first.
+    /// One page of the change log, newest first. The batches that can hold
+    /// a match are found by staff or date; their changes are then filtered
+    /// one by one, so a page reads no more batches than it needs.
     pub fn history(
         &self,
         roster: &str,
         q: &HistoryQuery,
     ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
-        let mut sql = String::from(
-            "SELECT seq, idx, entity, key, staff, date, before, after, user, client, op_id, at, note
-             FROM changes WHERE roster = ?",
-        );
-        let mut args: Vec<rusqlite::types::Value> = vec![roster.to_string().into()];
-        if let Some(staff) = &q.staff {
-            sql.push_str(" AND staff = ?");
-            args.push(staff.clone().into());
-        }
-        if let Some(date) = q.date {
-            sql.push_str(" AND date = ?");
-            args.push(date.to_string().into());
-        }
-        if let Some(from) = q.from {
-            sql.push_str(" AND date >= ?");
-            args.push(from.to_string().into());
-        }
-        if let Some(to) = q.to {
-            sql.push_str(" AND date <= ?");
-            args.push(to.to_string().into());
-        }
-        if let Some((seq, idx)) = q.before.as_deref().and_then(parse_cursor) {
-            sql.push_str(" AND (seq < ? OR (seq = ? AND idx < ?))");
-            args.extend([seq.into(), seq.into(), idx.into()]);
-        }
         let limit = q.limit.unwrap_or(100).clamp(1, MAX_HISTORY_PAGE) as usize;
-        sql.push_str(" ORDER BY seq DESC, idx DESC LIMIT ?");
-        args.push(((limit + 1) as i64).into());
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        let mut entries = Vec::new();
-        let mut next = None;
-        while let Some(row) = rows.next()? {
+        let cursor = q.before.as_deref().and_then(parse_cursor);
+        let top = cursor.map_or(i64::MAX, |(seq, _)| seq);
+        let (from, to) = (q.from.map(|d| d.to_string()), q.to.map(|d| d.to_string()));
+        let (sql, args): (&str, Vec<rusqlite::types::Value>) = if let Some(staff) = &q.staff {
+            (
+                "SELECT seq FROM batch_staff WHERE roster = ?1 AND staff = ?2 AND seq <= ?3
+                 ORDER BY seq DESC",
+                vec![roster.to_string().into(), staff.clone().into(), top.into()],
+            )
+        } else if let Some(date) = q.date {
+            (
+                "SELECT seq FROM batch_dates WHERE roster = ?1 AND date = ?2 AND seq <= ?3
+                 ORDER BY seq DESC",
+                vec![
+                    roster.to_string().into(),
+                    date.to_string().into(),
+                    top.into(),
+                ],
+            )
+        } else if from.is_some() || to.is_some() {
+            (
+                "SELECT DISTINCT seq FROM batch_dates WHERE roster = ?1 AND seq <= ?2
+                 AND (?3 IS NULL OR date >= ?3) AND (?4 IS NULL OR date <= ?4)
+                 ORDER BY seq DESC",
+                vec![
+                    roster.to_string().into(),
+                    top.into(),
+                    from.clone().into(),
+                    to.clone().into(),
+                ],
+            )
+        } else {
+            (
+                "SELECT seq FROM batches WHERE roster = ?1 AND seq <= ?2 ORDER BY seq DESC",
+                vec![roster.to_string().into(), top.into()],
+            )
+        };
+        let mut seqs = self.conn.prepare_cached(sql)?;
+        let mut seqs = seqs.query(rusqlite::params_from_iter(args))?;
+        let mut batch = self.conn.prepare_cached(
+            "SELECT user, client, op_id, at, note, changes FROM batches
+             WHERE roster = ?1 AND seq = ?2",
+        )?;
+        let wanted = |c: &Change| -> bool {
+            let (staff, date) = match c {
+                Change::Cell { staff, date, .. } => (Some(staff.as_str()), Some(*date)),
+                Change::Staff { staff } => (Some(staff.id.as_str()), None),
+                _ => (None, None),
+            };
+            let dated = q.date.is_some() || q.from.is_some() || q.to.is_some();
+            q.staff.as_deref().is_none_or(|s| staff == Some(s))
+                && (!dated || date.is_some())
+                && q.date.is_none_or(|d| date == Some(d))
+                && q.from.is_none_or(|f| date.is_some_and(|d| d >= f))
+                && q.to.is_none_or(|t| date.is_some_and(|d| d <= t))
+        };
+        // One more than a page, to know whether there is a next.
+        let mut found: Vec<(i64, usize, HistoryEntry)> = Vec::new();
+        'batches: while let Some(row) = seqs.next()? {
             let seq: i64 = row.get(0)?;
-            let idx: i64 = row.get(1)?;
-            if entries.len() == limit {
-                break;
+            let Some((user, client, op_id, at, note, json)) = batch
+                .query_row(params![roster, seq], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
+                })
+                .optional()?
+            else {
+                continue;
+            };
+            let logged: Vec<(Change, serde_json::Value)> = decode_changes(seq as Seq, &json)?;
+            for (idx, (change, before)) in logged.into_iter().enumerate().rev() {
+                if cursor.is_some_and(|(cs, ci)| seq == cs && idx as i64 >= ci) || !wanted(&change)
+                {
+                    continue;
+                }
+                let target = change.target();
+                let (staff, date) = match &change {
+                    Change::Cell { staff, date, .. } => (Some(staff.clone()), Some(*date)),
+                    Change::Staff { staff } => (Some(staff.id.clone()), None),
+                    _ => (None, None),
+                };
+                found.push((
+                    seq,
+                    idx,
+                    HistoryEntry {
+                        seq: seq as Seq,
+                        entity: target.entity().to_string(),
+                        key: target.key(),
+                        staff,
+                        date,
+                        before,
+                        after: after_value(&change),
+                        user: user.clone(),
+                        client: client.clone(),
+                        op_id: op_id as u64,
+                        at,
+                        note: note.clone(),
+                    },
+                ));
+                if found.len() > limit {
+                    break 'batches;
+                }
             }
-            next = Some(format!("{seq}:{idx}"));
-            entries.push(HistoryEntry {
-                seq: seq as Seq,
-                entity: row.get(2)?,
-                key: row.get(3)?,
-                staff: row.get(4)?,
-                date: row
-                    .get::<_, Option<String>>(5)?
-                    .map(|d| parse_date(&d))
-                    .transpose()?,
-                before: parse_json(&row.get::<_, String>(6)?)?,
-                after: parse_json(&row.get::<_, String>(7)?)?,
-                user: row.get(8)?,
-                client: row.get(9)?,
-                op_id: row.get::<_, i64>(10)? as u64,
-                at: row.get(11)?,
-                note: row.get(12)?,
-            });
         }
-        if entries.len() < limit {
-            next = None;
-        }
-        Ok((entries, next))
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let next = more
+            .then(|| found.last().map(|(seq, idx, _)| format!("{seq}:{idx}")))
+            .flatten();
+        Ok((found.into_iter().map(|(_, _, e)| e).collect(), next))
     }
 
     pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
@@ -354,58 +453,43 @@ impl Group<'_> {
         let mut del_entity = self
             .tx
             .prepare_cached("DELETE FROM entities WHERE roster = ?1 AND kind = ?2 AND key = ?3")?;
-        let mut log = self.tx.prepare_cached(
-            "INSERT INTO changes (roster, seq, idx, entity, key, staff, date, before, after, user, client, op_id, at, note)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?;
-        for (idx, rec) in applied.changes.iter().enumerate() {
-            let entity = rec.target.entity();
-            let key = rec.target.key();
-            let after = after_json(&rec.change);
-            let (staff, date) = match &rec.target {
-                Target::Cell { staff, date } => (Some(staff.as_str()), Some(date.to_string())),
-                Target::Staff { id } => (Some(id.as_str()), None),
-                _ => (None, None),
-            };
+        let mut date_text = String::with_capacity(10);
+        for rec in &applied.changes {
             match &rec.change {
                 Change::Cell { staff, date, code } => {
+                    date_text.clear();
+                    // Writing into a String cannot fail.
+                    let _ = write!(date_text, "{date}");
                     put_cell.execute(params![
+                        roster, staff, date_text, code, seq, user, client, at
+                    ])?;
+                }
+                Change::Code { def: None, .. } | Change::Rule { rule: None, .. } => {
+                    del_entity.execute(params![roster, rec.target.entity(), rec.target.key()])?;
+                }
+                change => {
+                    put_entity.execute(params![
                         roster,
-                        staff,
-                        date.to_string(),
-                        code,
+                        rec.target.entity(),
+                        rec.target.key(),
+                        after_value(change).to_string(),
                         seq,
                         user,
                         client,
                         at
                     ])?;
                 }
-                Change::Code { def: None, .. } | Change::Rule { rule: None, .. } => {
-                    del_entity.execute(params![roster, entity, key])?;
-                }
-                _ => {
-                    put_entity
-                        .execute(params![roster, entity, key, after, seq, user, client, at])?;
-                }
             }
-            log.execute(params![
-                roster,
-                seq,
-                idx as i64,
-                entity,
-                key,
-                staff,
-                date,
-                rec.before.to_string(),
-                after,
-                user,
-                client,
-                op_id as i64,
-                at,
-                note
-            ])?;
         }
-        Ok(())
+        let meta = BatchMeta {
+            user,
+            client,
+            op_id,
+            at,
+            note,
+        };
+        let logged = applied.changes.iter().map(|r| (&r.change, &r.before));
+        log_batch(&self.tx, roster, seq, &meta, logged)
     }
 
     pub fn commit(self) -> Result<()> {
@@ -462,17 +546,161 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         return Err(StoreError::TooNew { found, known });
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        match step {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Code(run) => run(&tx)?,
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     tx.commit()?;
     Ok(())
 }
 
-/// The JSON kept as a change's `after`: a code (or null) for a cell, the
-/// record (or null) for the others.
-fn after_json(change: &Change) -> String {
+/// Migration 3: the change log of schema 1 (a row per change) rewritten as
+/// a row per batch, in the same transaction as the rest.
+fn move_changes_to_batches(tx: &rusqlite::Transaction) -> Result<()> {
+    let mut stmt = tx.prepare(
+        "SELECT roster, seq, entity, key, staff, date, before, after, user, client, op_id, at, note
+         FROM changes ORDER BY roster, seq, idx",
+    )?;
+    let mut rows = stmt.query([])?;
+    // (roster, seq, user, client, op_id, at, note) and its changes.
+    type Head = (String, i64, String, String, i64, i64, Option<String>);
+    let mut batch: Option<(Head, Vec<(Change, serde_json::Value)>)> = None;
+    let flush = |batch: Option<(Head, Vec<(Change, serde_json::Value)>)>| -> Result<()> {
+        let Some(((roster, seq, user, client, op_id, at, note), changes)) = batch else {
+            return Ok(());
+        };
+        let meta = BatchMeta {
+            user: &user,
+            client: &client,
+            op_id: op_id as u64,
+            at,
+            note: note.as_deref(),
+        };
+        log_batch(tx, &roster, seq, &meta, changes.iter().map(|(c, b)| (c, b)))
+    };
+    while let Some(row) = rows.next()? {
+        let roster: String = row.get(0)?;
+        let seq: i64 = row.get(1)?;
+        let entity: String = row.get(2)?;
+        let key: String = row.get(3)?;
+        let date = row
+            .get::<_, Option<String>>(5)?
+            .map(|d| parse_date(&d))
+            .transpose()?;
+        let change = change_from_row(&entity, &key, row.get(4)?, date, &row.get::<_, String>(7)?)?;
+        let before = parse_json(&row.get::<_, String>(6)?)?;
+        let same = batch
+            .as_ref()
+            .is_some_and(|(head, _)| head.0 == roster && head.1 == seq);
+        if !same {
+            flush(batch.take())?;
+            let head = (
+                roster,
+                seq,
+                row.get(8)?,
+                row.get(9)?,
+                row.get(10)?,
+                row.get(11)?,
+                row.get(12)?,
+            );
+            batch = Some((head, Vec::new()));
+        }
+        if let Some((_, changes)) = batch.as_mut() {
+            changes.push((change, before));
+        }
+    }
+    flush(batch)
+}
+
+/// Who wrote a batch, and why.
+struct BatchMeta<'a> {
+    user: &'a str,
+    client: &'a str,
+    op_id: u64,
+    at: i64,
+    note: Option<&'a str>,
+}
+
+/// A batch's changes as the log keeps them: `[[change, before], ...]`.
+struct Logged<I>(I);
+
+impl<'a, I> serde::Serialize for Logged<I>
+where
+    I: Iterator<Item = (&'a Change, &'a serde_json::Value)> + Clone,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.clone())
+    }
+}
+
+/// Writes one batch to the change log: its row, and a row for each staff
+/// member and each date it touched (how history finds it).
+fn log_batch<'a>(
+    conn: &Connection,
+    roster: &str,
+    seq: i64,
+    meta: &BatchMeta,
+    changes: impl Iterator<Item = (&'a Change, &'a serde_json::Value)> + Clone,
+) -> Result<()> {
+    let mut staff = BTreeSet::new();
+    let mut dates = BTreeSet::new();
+    let mut count = 0i64;
+    for (change, _) in changes.clone() {
+        count += 1;
+        match change {
+            Change::Cell { staff: s, date, .. } => {
+                staff.insert(s.as_str());
+                dates.insert(*date);
+            }
+            Change::Staff { staff: s } => {
+                staff.insert(s.id.as_str());
+            }
+            _ => {}
+        }
+    }
+    let json = serde_json::to_string(&Logged(changes))
+        .map_err(|e| StoreError::Corrupt(format!("batch {seq} could not be encoded: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO batches (roster, seq, user, client, op_id, at, note, count, changes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        roster,
+        seq,
+        meta.user,
+        meta.client,
+        meta.op_id as i64,
+        meta.at,
+        meta.note,
+        count,
+        json
+    ])?;
+    let mut by_staff = conn.prepare_cached(
+        "INSERT OR IGNORE INTO batch_staff (roster, staff, seq) VALUES (?1, ?2, ?3)",
+    )?;
+    for s in staff {
+        by_staff.execute(params![roster, s, seq])?;
+    }
+    let mut by_date = conn.prepare_cached(
+        "INSERT OR IGNORE INTO batch_dates (roster, date, seq) VALUES (?1, ?2, ?3)",
+    )?;
+    for d in dates {
+        by_date.execute(params![roster, d.to_string(), seq])?;
+    }
+    Ok(())
+}
+
+fn decode_changes<T: serde::de::DeserializeOwned>(seq: Seq, json: &str) -> Result<Vec<T>> {
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("change log batch {seq}: {e}")))
+}
+
+/// What a change made its target: a code (or null) for a cell, the record
+/// (or null) for the others.
+fn after_value(change: &Change) -> serde_json::Value {
     let v = match change {
         Change::Cell { code, .. } => serde_json::to_value(code),
         Change::Staff { staff } => serde_json::to_value(staff),
@@ -480,7 +708,7 @@ fn after_json(change: &Change) -> String {
         Change::Rule { rule, .. } => serde_json::to_value(rule),
         Change::Settings { settings } => serde_json::to_value(settings),
     };
-    v.unwrap_or_default().to_string()
+    v.unwrap_or_default()
 }
 
 fn change_from_row(
@@ -559,5 +787,304 @@ impl Interner {
             client: self.get(client),
             at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Op, ShiftCode};
+
+    fn author(user: &str) -> Author {
+        Author {
+            user: user.into(),
+            client: format!("c-{user}").into(),
+        }
+    }
+
+    fn d(s: &str) -> Date {
+        s.parse().unwrap()
+    }
+
+    fn set(staff: &str, date: &str, code: &str) -> Op {
+        Op::SetCell {
+            staff: staff.into(),
+            date: d(date),
+            code: Some(code.into()),
+            base: 0,
+        }
+    }
+
+    /// Applies batches to a roster and commits each, as the writer does.
+    fn commit(store: &mut Store, roster: &mut Roster, batches: Vec<(Vec<Op>, &str, Option<&str>)>) {
+        for (i, (ops, user, note)) in batches.into_iter().enumerate() {
+            let a = author(user);
+            let applied = roster
+                .apply_batch_with(&ops, &a, 1000 + i as i64, true)
+                .unwrap();
+            let group = store.group().unwrap();
+            group
+                .put_applied("r", &applied, &a, i as u64 + 1, note, 1000 + i as i64)
+                .unwrap();
+            group.commit().unwrap();
+        }
+    }
+
+    fn setup_ops() -> Vec<Op> {
+        vec![
+            Op::PutCode {
+                code: ShiftCode::new("D", 8.0, true),
+                base: None,
+            },
+            Op::PutCode {
+                code: ShiftCode::new("N", 8.0, true),
+                base: None,
+            },
+            Op::AddStaff {
+                id: "s1".into(),
+                name: "Ann".into(),
+                group: String::new(),
+                order: None,
+            },
+            Op::AddStaff {
+                id: "s2".into(),
+                name: "Bob".into(),
+                group: String::new(),
+                order: None,
+            },
+        ]
+    }
+
+    fn history(store: &Store, q: HistoryQuery) -> Vec<(Seq, String, serde_json::Value)> {
+        let mut all = Vec::new();
+        let mut q = q;
+        for _ in 0..50 {
+            let (entries, next) = store.history("r", &q).unwrap();
+            all.extend(entries.into_iter().map(|e| (e.seq, e.key, e.after)));
+            match next {
+                Some(n) => q.before = Some(n),
+                None => return all,
+            }
+        }
+        panic!("history did not end");
+    }
+
+    #[test]
+    fn history_filters_and_pages_within_and_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+        let mut roster = Roster::default();
+        commit(
+            &mut store,
+            &mut roster,
+            vec![
+                (setup_ops(), "admin", None),
+                (
+                    vec![
+                        set("s1", "2026-12-01", "D"),
+                        set("s1", "2026-12-02", "D"),
+                        set("s2", "2026-12-01", "N"),
+                        set("s1", "2026-12-03", "D"),
+                    ],
+                    "ann",
+                    Some("week"),
+                ),
+                (vec![set("s1", "2026-12-02", "N")], "bob", None),
+            ],
+        );
+        let key = |s: &str, dt: &str| format!("{s}/{dt}");
+        // One cell: newest first, with the value each replaced.
+        let (cell, _) = store
+            .history(
+                "r",
+                &HistoryQuery {
+                    staff: Some("s1".into()),
+                    date: Some(d("2026-12-02")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let got: Vec<_> = cell
+            .iter()
+            .map(|e| (e.seq, e.before.clone(), e.after.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (3, serde_json::json!("D"), serde_json::json!("N")),
+                (2, serde_json::Value::Null, serde_json::json!("D")),
+            ]
+        );
+        assert_eq!(cell[1].note.as_deref(), Some("week"));
+        assert_eq!(cell[1].user, "ann");
+        // A staff member: their record and their cells, paged one at a time
+        // (the cursor falls inside batch 2).
+        let one =
+            |staff: Option<&str>, date: Option<&str>, from: Option<&str>, to: Option<&str>| {
+                history(
+                    &store,
+                    HistoryQuery {
+                        staff: staff.map(str::to_string),
+                        date: date.map(d),
+                        from: from.map(d),
+                        to: to.map(d),
+                        limit: Some(1),
+                        ..Default::default()
+                    },
+                )
+                .into_iter()
+                .map(|(seq, k, _)| (seq, k))
+                .collect::<Vec<_>>()
+            };
+        assert_eq!(
+            one(Some("s1"), None, None, None),
+            vec![
+                (3, key("s1", "2026-12-02")),
+                (2, key("s1", "2026-12-03")),
+                (2, key("s1", "2026-12-02")),
+                (2, key("s1", "2026-12-01")),
+                (1, "s1".to_string()),
+            ]
+        );
+        // A date: every staff member's cell on it.
+        assert_eq!(
+            one(None, Some("2026-12-01"), None, None),
+            vec![(2, key("s2", "2026-12-01")), (2, key("s1", "2026-12-01"))]
+        );
+        // A range, with and without staff.
+        assert_eq!(
+            one(None, None, Some("2026-12-02"), Some("2026-12-03")),
+            vec![
+                (3, key("s1", "2026-12-02")),
+                (2, key("s1", "2026-12-03")),
+                (2, key("s1", "2026-12-02")),
+            ]
+        );
+        assert_eq!(
+            one(Some("s2"), None, Some("2026-12-02"), None),
+            Vec::<(Seq, String)>::new()
+        );
+        // Everything: 4 setup changes, 4 cells, 1 cell.
+        assert_eq!(history(&store, HistoryQuery::default()).len(), 9);
+        // A page of exactly what is left has no next.
+        let (all, next) = store
+            .history(
+                "r",
+                &HistoryQuery {
+                    limit: Some(9),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!((all.len(), next), (9, None));
+    }
+
+    #[test]
+    fn changes_since_gives_whole_batches_or_none_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+        let mut roster = Roster::default();
+        commit(
+            &mut store,
+            &mut roster,
+            vec![
+                (setup_ops(), "admin", None),
+                (
+                    vec![set("s1", "2026-12-01", "D"), set("s2", "2026-12-01", "N")],
+                    "ann",
+                    Some("x"),
+                ),
+                (vec![set("s1", "2026-12-01", "N")], "bob", None),
+            ],
+        );
+        let sets = store.changes_since("r", 1, 100).unwrap().unwrap();
+        assert_eq!(sets.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(sets[0].changes.len(), 2);
+        assert_eq!(
+            (
+                sets[0].user.as_str(),
+                sets[0].op_id,
+                sets[0].note.as_deref()
+            ),
+            ("ann", 2, Some("x"))
+        );
+        assert_eq!(
+            sets[1].changes,
+            vec![Change::Cell {
+                staff: "s1".into(),
+                date: d("2026-12-01"),
+                code: Some("N".into())
+            }]
+        );
+        assert_eq!(
+            store.changes_since("r", 1, 3).unwrap().map(|s| s.len()),
+            Some(2)
+        );
+        assert!(store.changes_since("r", 1, 2).unwrap().is_none());
+        assert_eq!(store.changes_since("r", 3, 0).unwrap(), Some(Vec::new()));
+    }
+
+    #[test]
+    fn a_schema_1_change_log_is_moved_to_batches_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            let Migration::Sql(v1) = MIGRATIONS[0] else {
+                panic!("schema 1 is SQL")
+            };
+            conn.execute_batch(v1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                r#"
+INSERT INTO rosters VALUES ('r', 2, 1);
+INSERT INTO entities VALUES ('r', 'staff', 's1', '{"id":"s1","name":"Ann","group":"","order":0}', 1, 'admin', 'c-a', 10);
+INSERT INTO entities VALUES ('r', 'code', 'D', '{"code":"D","hours":8.0}', 1, 'admin', 'c-a', 10);
+INSERT INTO cells VALUES ('r', 's1', '2026-12-01', 'D', 2, 'ann', 'c-ann', 20);
+INSERT INTO changes VALUES ('r', 1, 0, 'code', 'D', NULL, NULL, 'null', '{"code":"D","hours":8.0}', 'admin', 'c-a', 1, 10, NULL);
+INSERT INTO changes VALUES ('r', 1, 1, 'staff', 's1', 's1', NULL, 'null', '{"id":"s1","name":"Ann","group":"","order":0}', 'admin', 'c-a', 1, 10, NULL);
+INSERT INTO changes VALUES ('r', 2, 0, 'cell', 's1/2026-12-01', 's1', '2026-12-01', 'null', '"D"', 'ann', 'c-ann', 7, 20, 'hi');
+"#,
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let old: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'changes'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0, "the old change log is dropped");
+        let sets = store.changes_since("r", 0, 100).unwrap().unwrap();
+        assert_eq!(
+            sets.iter()
+                .map(|s| (s.seq, s.changes.len(), s.op_id))
+                .collect::<Vec<_>>(),
+            vec![(1, 2, 1), (2, 1, 7)]
+        );
+        let (entries, _) = store
+            .history(
+                "r",
+                &HistoryQuery {
+                    staff: Some("s1".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let got: Vec<_> = entries
+            .iter()
+            .map(|e| (e.seq, e.entity.as_str(), e.note.as_deref()))
+            .collect();
+        assert_eq!(got, vec![(2, "cell", Some("hi")), (1, "staff", None)]);
+        let roster = store.load_roster("r").unwrap();
+        assert_eq!(roster.seq(), 2);
     }
 }

@@ -279,7 +279,7 @@ async fn a_rotation_line_lays_its_pattern_over_the_range_and_is_logged_with_the_
     // One change set, logged under the user with the file's name.
     let db = rusqlite::Connection::open(ctx.hub_dir.path().join(rota::server::STORE_FILE)).unwrap();
     let rows: Vec<(u64, String, Option<String>)> = db
-        .prepare("SELECT DISTINCT seq, user, note FROM changes WHERE entity = 'cell'")
+        .prepare("SELECT seq, user, note FROM batches WHERE changes LIKE '[[{\"kind\":\"cell\"%'")
         .unwrap()
         .query_map([], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))

@@ -301,6 +301,24 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// What this change was made to.
+    pub fn target(&self) -> Target {
+        match self {
+            Change::Cell { staff, date, .. } => Target::Cell {
+                staff: staff.clone(),
+                date: *date,
+            },
+            Change::Staff { staff } => Target::Staff {
+                id: staff.id.clone(),
+            },
+            Change::Code { code, .. } => Target::Code { code: code.clone() },
+            Change::Rule { id, .. } => Target::Rule { id: id.clone() },
+            Change::Settings { .. } => Target::Settings,
+        }
+    }
+}
+
 /// What a write refers to, for conflicts and the change log.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "entity", rename_all = "snake_case")]

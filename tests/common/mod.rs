@@ -397,22 +397,28 @@ pub fn view_cells(e: &SyncEngine) -> Vec<CellRow> {
     cells
 }
 
-/// Rows of the hub's change log: (client, op_id, seq), one per change.
+/// The hub's change log as (client, op_id, seq), one per change.
 pub fn change_log(dir: &Path) -> Vec<(String, u64, u64)> {
     let db = rusqlite::Connection::open(dir.join(rota::server::STORE_FILE)).unwrap();
     let mut stmt = db
-        .prepare("SELECT client, op_id, seq FROM changes ORDER BY seq, idx")
+        .prepare("SELECT client, op_id, seq, count FROM batches ORDER BY roster, seq")
         .unwrap();
-    stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get::<_, i64>(1)? as u64,
-            r.get::<_, i64>(2)? as u64,
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    let batches: Vec<(String, u64, u64, usize)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as usize,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    batches
+        .into_iter()
+        .flat_map(|(client, op_id, seq, count)| std::iter::repeat_n((client, op_id, seq), count))
+        .collect()
 }
 
 /// Sets up codes D, N, OFF and staff s1..=sN on the hub; returns its seq.
