@@ -106,36 +106,50 @@ impl fmt::Display for Line {
 /// Describes the changes a batch made (as [`crate::script::Plan::check`]
 /// returns them) against the roster it was checked on.
 pub fn describe(roster: &Roster, changes: Vec<ChangeRecord>) -> (Vec<Line>, Summary) {
-    // One entry per thing changed, in the order first touched.
-    let mut order: Vec<String> = Vec::new();
-    let mut last: HashMap<String, Change> = HashMap::new();
-    for c in changes {
-        let c = c.change;
-        let key = key_of(&c);
-        if last.insert(key.clone(), c).is_none() {
-            order.push(key);
+    // One entry per thing changed, in the order first touched, with the last
+    // change made to it.
+    let mut first: Vec<usize> = Vec::new();
+    let mut last: HashMap<Key<'_>, usize> = HashMap::with_capacity(changes.len());
+    for (i, c) in changes.iter().enumerate() {
+        if last.insert(key_of(&c.change), i).is_none() {
+            first.push(i);
         }
     }
-    let mut lines = Vec::new();
+    let last: Vec<usize> = first
+        .iter()
+        .filter_map(|&i| last.get(&key_of(&changes[i].change)).copied())
+        .collect();
+    let mut changes: Vec<Option<Change>> = changes.into_iter().map(|c| Some(c.change)).collect();
+    let mut lines = Vec::with_capacity(last.len());
     let mut sum = Summary::default();
-    for key in order {
-        let Some(change) = last.remove(&key) else {
-            continue;
-        };
-        if let Some(line) = describe_one(roster, change, &mut sum) {
+    for i in last {
+        if let Some(line) = changes[i]
+            .take()
+            .and_then(|change| describe_one(roster, change, &mut sum))
+        {
             lines.push(line);
         }
     }
     (lines, sum)
 }
 
-fn key_of(c: &Change) -> String {
+/// What a change was made to, borrowed from it.
+#[derive(PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Cell(&'a str, Date),
+    Staff(&'a str),
+    Code(&'a str),
+    Rule(&'a str),
+    Settings,
+}
+
+fn key_of(c: &Change) -> Key<'_> {
     match c {
-        Change::Cell { staff, date, .. } => format!("cell/{staff}/{date}"),
-        Change::Staff { staff } => format!("staff/{}", staff.id),
-        Change::Code { code, .. } => format!("code/{code}"),
-        Change::Rule { id, .. } => format!("rule/{id}"),
-        Change::Settings { .. } => "settings".into(),
+        Change::Cell { staff, date, .. } => Key::Cell(staff, *date),
+        Change::Staff { staff } => Key::Staff(&staff.id),
+        Change::Code { code, .. } => Key::Code(code),
+        Change::Rule { id, .. } => Key::Rule(id),
+        Change::Settings { .. } => Key::Settings,
     }
 }
 

@@ -283,7 +283,7 @@ impl Core {
     /// None when the edit changes nothing in the view.
     pub fn edit(
         &mut self,
-        mut ops: Vec<Op>,
+        ops: Vec<Op>,
         note: Option<&str>,
         fill_bases: bool,
     ) -> Result<Option<u64>, EditError> {
@@ -293,7 +293,7 @@ impl Core {
             undoable: true,
             force: false,
         };
-        let op_id = self.edit_inner(&mut ops, how)?;
+        let op_id = self.edit_inner(ops, how)?;
         if op_id.is_some() {
             self.redo.clear();
         }
@@ -305,7 +305,7 @@ impl Core {
     /// it over whatever changed since (listing what it overwrote).
     pub fn edit_script(
         &mut self,
-        mut ops: Vec<Op>,
+        ops: Vec<Op>,
         note: &str,
         force: bool,
     ) -> Result<Option<u64>, EditError> {
@@ -315,10 +315,10 @@ impl Core {
             undoable: false,
             force,
         };
-        self.edit_inner(&mut ops, how)
+        self.edit_inner(ops, how)
     }
 
-    fn edit_inner(&mut self, ops: &mut [Op], how: How<'_>) -> Result<Option<u64>, EditError> {
+    fn edit_inner(&mut self, mut ops: Vec<Op>, how: How<'_>) -> Result<Option<u64>, EditError> {
         let How {
             note,
             fill_bases,
@@ -338,12 +338,12 @@ impl Core {
             }
         }
         let inverse = if undoable {
-            inverse_ops(&self.view, ops)
+            inverse_ops(&self.view, &ops)
         } else {
             None
         };
         let now = now_ms();
-        let applied = match self.view.apply_batch_with(ops, &self.author(), now, true) {
+        let applied = match self.view.apply_batch_with(&ops, &self.author(), now, true) {
             Ok(a) => a,
             Err(Rejection::Invalid(problems)) => return Err(EditError::Invalid(problems)),
             // Forced: staleness never refuses.
@@ -359,10 +359,11 @@ impl Core {
                 return Err(EditError::Store(e));
             }
         };
-        add_cells(&mut self.pending_cells, ops, 1);
+        add_cells(&mut self.pending_cells, &entry.ops, 1);
         let op_id = entry.op_id;
         if let Some(inverse) = inverse {
-            let after = ops
+            let after = entry
+                .ops
                 .iter()
                 .map(|op| {
                     let t = op.target();
@@ -372,7 +373,7 @@ impl Core {
                 .collect();
             self.undo.push(UndoItem {
                 op_id,
-                forward: ops.to_vec(),
+                forward: entry.ops.clone(),
                 inverse,
                 after,
             });
@@ -399,9 +400,8 @@ impl Core {
         if !changed.is_empty() && !anyway {
             return Err(UndoError::ChangedSince(changed));
         }
-        let mut ops = item.inverse.clone();
         let op_id = self
-            .edit_inner(&mut ops, How::session("undo", false))
+            .edit_inner(item.inverse.clone(), How::session("undo", false))
             .map_err(UndoError::Edit)?;
         self.undo.pop();
         self.redo.push(item);
@@ -413,8 +413,7 @@ impl Core {
         let Some(item) = self.redo.pop() else {
             return Ok(None);
         };
-        let mut ops = item.forward.clone();
-        match self.edit_inner(&mut ops, How::session("redo", true)) {
+        match self.edit_inner(item.forward.clone(), How::session("redo", true)) {
             Ok(op_id) => Ok(op_id),
             Err(e) => {
                 self.redo.push(item);
@@ -471,9 +470,9 @@ impl Core {
             op.set_base(v);
         }
         let note = self.outbox[i].note.clone();
-        let entry = self.store.requeue(op_id, &ops, note.as_deref(), now_ms())?;
+        let entry = self.store.requeue(op_id, ops, note.as_deref(), now_ms())?;
         self.outbox.remove(i);
-        add_cells(&mut self.pending_cells, &ops, 1);
+        add_cells(&mut self.pending_cells, &entry.ops, 1);
         let new_id = entry.op_id;
         for u in self.undo.iter_mut().filter(|u| u.op_id == op_id) {
             u.op_id = new_id;
@@ -755,14 +754,16 @@ impl Core {
             return Ok(()); // a replayed answer to an edit already settled
         };
         let first_pending = self.is_first_pending(i);
-        let ops = self.outbox[i].ops.clone();
         let note = self.outbox[i].note.clone();
         let mut record = None;
         if seq == self.server.seq() + 1 {
             // The hub applied it to the state we hold: do the same.
             // All or nothing: on refusal the roster is unchanged.
             let author = self.author();
-            match self.server.apply_batch_with(&ops, &author, at, true) {
+            match self
+                .server
+                .apply_batch_with(&self.outbox[i].ops, &author, at, true)
+            {
                 Ok(applied) if applied.seq == seq => {
                     record = Some(ChangeSet {
                         seq,
@@ -969,32 +970,119 @@ fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
 /// Frames that carry an outbox entry: one `edit`, or for an edit larger than
 /// a frame may be, parts (`more: true` on all but the last) that the hub
 /// commits as one change set. A part stays within [`protocol::MAX_OPS_PER_BATCH`]
-/// operations and half of [`protocol::MAX_MESSAGE_BYTES`].
+/// operations and half of [`protocol::MAX_MESSAGE_BYTES`]. Each operation is
+/// encoded once and the parts are put together around them.
 fn edit_frames(e: &OutboxEntry) -> Vec<String> {
     let budget = protocol::MAX_MESSAGE_BYTES / 2;
-    let mut chunks: Vec<&[Op]> = Vec::new();
+    let encoded: Vec<String> = e
+        .ops
+        .iter()
+        .map(|op| serde_json::to_string(op).unwrap_or_default())
+        .collect();
+    let mut chunks: Vec<&[String]> = Vec::new();
     let (mut start, mut bytes) = (0, 0);
-    for (i, op) in e.ops.iter().enumerate() {
-        let size = serde_json::to_string(op).map_or(0, |s| s.len() + 1);
+    for (i, op) in encoded.iter().enumerate() {
+        let size = op.len() + 1;
         if i > start && (i - start >= protocol::MAX_OPS_PER_BATCH || bytes + size > budget) {
-            chunks.push(&e.ops[start..i]);
+            chunks.push(&encoded[start..i]);
             (start, bytes) = (i, 0);
         }
         bytes += size;
     }
-    chunks.push(&e.ops[start..]);
+    chunks.push(&encoded[start..]);
     let last = chunks.len() - 1;
     chunks
         .into_iter()
         .enumerate()
         .map(|(i, ops)| {
-            protocol::encode_client(&ClientMsg::Edit {
+            let envelope = protocol::encode_client(&ClientMsg::Edit {
                 op_id: e.op_id,
-                ops: ops.to_vec(),
+                ops: Vec::new(),
                 note: e.note.clone(),
                 force: e.force,
                 more: i < last,
-            })
+            });
+            splice_ops(&envelope, ops)
         })
         .collect()
+}
+
+/// Puts operations already encoded into an `edit` encoded with `"ops":[]`.
+/// The field comes before `note`, the only one that holds free text, so its
+/// first occurrence is the field.
+fn splice_ops(envelope: &str, ops: &[String]) -> String {
+    const EMPTY: &str = r#""ops":[]"#;
+    let Some(at) = envelope.find(EMPTY) else {
+        return envelope.to_string();
+    };
+    let size: usize = ops.iter().map(|o| o.len() + 1).sum();
+    let mut out = String::with_capacity(envelope.len() + size);
+    out.push_str(&envelope[..at]);
+    out.push_str(r#""ops":["#);
+    for (i, op) in ops.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(op);
+    }
+    out.push(']');
+    out.push_str(&envelope[at + EMPTY.len()..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Date;
+
+    fn entry(n: usize, note: &str) -> OutboxEntry {
+        let date: Date = "2026-01-01".parse().unwrap();
+        OutboxEntry {
+            op_id: 9,
+            ops: (0..n)
+                .map(|i| Op::SetCell {
+                    staff: format!("s{i}"),
+                    date,
+                    code: Some("D".into()),
+                    base: i as Seq,
+                })
+                .collect(),
+            note: Some(note.into()),
+            force: true,
+            state: EntryState::Pending,
+            created: 0,
+        }
+    }
+
+    #[test]
+    fn an_edit_is_sent_in_parts_that_decode_to_its_ops_in_order() {
+        // A note holding the text the ops are spliced at must not move them.
+        let e = entry(protocol::MAX_OPS_PER_BATCH * 2 + 5, r#"a "ops":[] b"#);
+        let frames = edit_frames(&e);
+        assert_eq!(frames.len(), 3);
+        let mut ops = Vec::new();
+        for (i, frame) in frames.iter().enumerate() {
+            let Ok(ClientMsg::Edit {
+                op_id,
+                ops: part,
+                note,
+                force,
+                more,
+            }) = protocol::decode_client(frame)
+            else {
+                panic!("frame {i} is not an edit: {frame:.200}");
+            };
+            assert_eq!((op_id, force, more), (9, true, i < 2));
+            assert_eq!(note.as_deref(), Some(r#"a "ops":[] b"#));
+            assert!(part.len() <= protocol::MAX_OPS_PER_BATCH);
+            ops.extend(part);
+        }
+        assert_eq!(ops, e.ops);
+        let one = edit_frames(&entry(1, ""));
+        assert_eq!(one.len(), 1);
+        assert!(matches!(
+            protocol::decode_client(&one[0]),
+            Ok(ClientMsg::Edit { more: false, ref ops, .. }) if ops.len() == 1
+        ));
+    }
 }

@@ -315,14 +315,15 @@ impl LocalStore {
     /// Adds an edit to the outbox under the next op id; durable on return.
     pub fn queue(
         &mut self,
-        ops: &[Op],
+        ops: Vec<Op>,
         note: Option<&str>,
         force: bool,
         now: i64,
     ) -> Result<OutboxEntry> {
-        self.tx(Durability::Fsync, |tx, client| {
-            Ok(insert_entry(tx, client, ops, note, force, now)?)
-        })
+        let op_id = self.tx(Durability::Fsync, |tx, client| {
+            Ok(insert_entry(tx, client, &ops, note, force, now)?)
+        })?;
+        Ok(OutboxEntry::pending(op_id, ops, note, force, now))
     }
 
     /// Replaces an outbox entry by a new one (new op id, at the end): how
@@ -330,14 +331,15 @@ impl LocalStore {
     pub fn requeue(
         &mut self,
         old_op_id: u64,
-        ops: &[Op],
+        ops: Vec<Op>,
         note: Option<&str>,
         now: i64,
     ) -> Result<OutboxEntry> {
-        self.tx(Durability::Fsync, |tx, client| {
+        let op_id = self.tx(Durability::Fsync, |tx, client| {
             delete_entry(tx, client, old_op_id)?;
-            Ok(insert_entry(tx, client, ops, note, false, now)?)
-        })
+            Ok(insert_entry(tx, client, &ops, note, false, now)?)
+        })?;
+        Ok(OutboxEntry::pending(op_id, ops, note, false, now))
     }
 
     pub fn set_state(&mut self, op_id: u64, state: &EntryState) -> Result<()> {
@@ -590,7 +592,7 @@ fn insert_entry(
     note: Option<&str>,
     force: bool,
     now: i64,
-) -> rusqlite::Result<OutboxEntry> {
+) -> rusqlite::Result<u64> {
     let op_id: i64 = tx.query_row(
         "SELECT next_op_id FROM clients WHERE client_id = ?1",
         [client],
@@ -600,20 +602,20 @@ fn insert_entry(
         "UPDATE clients SET next_op_id = ?2 WHERE client_id = ?1",
         params![client, op_id + 1],
     )?;
-    let state = EntryState::Pending;
     tx.execute(
         "INSERT INTO outbox(client_id, op_id, ops, note, state, created, force)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![client, op_id, ops.json(), note, state.json(), now, force],
+        params![
+            client,
+            op_id,
+            ops.json(),
+            note,
+            EntryState::Pending.json(),
+            now,
+            force
+        ],
     )?;
-    Ok(OutboxEntry {
-        op_id: op_id as u64,
-        ops: ops.to_vec(),
-        note: note.map(str::to_string),
-        force,
-        state,
-        created: now,
-    })
+    Ok(op_id as u64)
 }
 
 fn delete_entry(tx: &Transaction, client: &str, op_id: u64) -> rusqlite::Result<()> {

@@ -161,6 +161,20 @@ pub struct OutboxEntry {
     pub created: i64,
 }
 
+impl OutboxEntry {
+    /// A new entry, waiting to be sent.
+    pub fn pending(op_id: u64, ops: Vec<Op>, note: Option<&str>, force: bool, now: i64) -> Self {
+        OutboxEntry {
+            op_id,
+            ops,
+            note: note.map(str::to_string),
+            force,
+            state: EntryState::Pending,
+            created: now,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConnState {
     /// Trying to reach the hub (attempt 1, 2, ...).
