@@ -15,6 +15,7 @@ use crate::domain::{Change, Date, Op, Roster, Seq, Stamp};
 use crate::protocol::{ChangeSet, Snapshot};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::fmt;
+use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -366,8 +367,14 @@ impl LocalStore {
         self.tx(Durability::Lazy, |tx, client| {
             if cs.seq > last_seq_in(tx)? {
                 let stamp = (cs.seq, cs.user.as_str(), cs.client.as_str(), cs.at);
+                // One statement and one date buffer for all the cells: a
+                // script's edit may hold 100,000 of them.
+                let mut cells = CellWriter {
+                    put: tx.prepare_cached(PUT_CELL)?,
+                    date: String::with_capacity(10),
+                };
                 for change in &cs.changes {
-                    write_change(tx, change, stamp)?;
+                    write_change(tx, &mut cells, change, stamp)?;
                 }
                 set_last_seq(tx, cs.seq)?;
             }
@@ -515,8 +522,18 @@ fn record_change(entity: &str, key: &str, json: &str) -> Result<Change> {
     })
 }
 
+const PUT_CELL: &str = "INSERT OR REPLACE INTO cells(staff, date, code, seq, user, client, at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// Writes cells to the cache with one prepared statement.
+struct CellWriter<'a> {
+    put: rusqlite::CachedStatement<'a>,
+    date: String,
+}
+
 fn write_change(
     tx: &Transaction,
+    cells: &mut CellWriter,
     change: &Change,
     stamp: (Seq, &str, &str, i64),
 ) -> rusqlite::Result<()> {
@@ -537,13 +554,12 @@ fn write_change(
     };
     match change {
         Change::Cell { staff, date, code } => {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO cells(staff, date, code, seq, user, client, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
+            cells.date.clear();
+            // Writing into a String cannot fail.
+            let _ = write!(cells.date, "{date}");
+            cells.put.execute(params![
                 staff,
-                date.to_string(),
+                cells.date,
                 code,
                 seq,
                 user,
