@@ -88,7 +88,9 @@ pub struct Roster {
     staff: BTreeMap<String, Entry<Staff>>,
     codes: BTreeMap<String, Entry<ShiftCode>>,
     rules: BTreeMap<String, Entry<Rule>>,
-    cells: HashMap<String, BTreeMap<Date, CellEntry>>,
+    /// Keyed with foldhash: hashing staff ids with SipHash was a tenth of
+    /// applying a large batch.
+    cells: HashMap<String, BTreeMap<Date, CellEntry>, foldhash::fast::RandomState>,
     cell_count: usize,
 }
 
@@ -104,7 +106,7 @@ impl Default for Roster {
             staff: BTreeMap::new(),
             codes: BTreeMap::new(),
             rules: BTreeMap::new(),
-            cells: HashMap::new(),
+            cells: HashMap::default(),
             cell_count: 0,
         }
     }
@@ -472,10 +474,10 @@ impl Roster {
                 if let Some(base) = base {
                     note_conflict(
                         i,
-                        Target::Rule { id: id.clone() },
+                        || Target::Rule { id: id.clone() },
                         *base,
                         &cur.stamp,
-                        to_json(&cur.value),
+                        || to_json(&cur.value),
                         b,
                     );
                 }
@@ -547,13 +549,13 @@ impl Roster {
             }
             note_conflict(
                 i,
-                Target::Cell {
+                || Target::Cell {
                     staff: staff.to_string(),
                     date,
                 },
                 base,
                 &cur.stamp,
-                to_json(&cur.value),
+                || to_json(&cur.value),
                 b,
             );
         } else if code.is_none() {
@@ -634,10 +636,10 @@ impl Roster {
         if let Some(base) = base {
             note_conflict(
                 i,
-                Target::Staff { id: id.to_string() },
+                || Target::Staff { id: id.to_string() },
                 base,
                 &cur.stamp,
-                to_json(&cur.value),
+                || to_json(&cur.value),
                 b,
             );
         }
@@ -687,12 +689,12 @@ impl Roster {
         if let (Some(cur), Some(base)) = (self.codes.get(&def.code), base) {
             note_conflict(
                 i,
-                Target::Code {
+                || Target::Code {
                     code: def.code.clone(),
                 },
                 base,
                 &cur.stamp,
-                to_json(&cur.value),
+                || to_json(&cur.value),
                 b,
             );
         }
@@ -736,12 +738,12 @@ impl Roster {
         if let Some(base) = base {
             note_conflict(
                 i,
-                Target::Code {
+                || Target::Code {
                     code: code.to_string(),
                 },
                 base,
                 &cur.stamp,
-                to_json(&cur.value),
+                || to_json(&cur.value),
                 b,
             );
         }
@@ -785,12 +787,12 @@ impl Roster {
         if let (Some(cur), Some(base)) = (self.rules.get(&rule.id), base) {
             note_conflict(
                 i,
-                Target::Rule {
+                || Target::Rule {
                     id: rule.id.clone(),
                 },
                 base,
                 &cur.stamp,
-                to_json(&cur.value),
+                || to_json(&cur.value),
                 b,
             );
         }
@@ -897,20 +899,22 @@ impl Roster {
     }
 }
 
+/// Notes a stale write; what it names is only built when it is stale (most
+/// writes are not, and a script's edit has 100,000).
 fn note_conflict(
     i: usize,
-    target: Target,
+    target: impl FnOnce() -> Target,
     base: Seq,
     cur: &Stamp,
-    value: serde_json::Value,
+    value: impl FnOnce() -> serde_json::Value,
     b: &mut Batch,
 ) {
     if is_stale(cur, base, &b.stamp.client) {
         b.conflicts.push(Conflict {
             op: i,
-            target,
+            target: target(),
             base,
-            value,
+            value: value(),
             seq: cur.seq,
             user: cur.user.to_string(),
             client: cur.client.to_string(),
