@@ -1,12 +1,6 @@
 use clap::Parser;
 use rota::cli::{self, Cli};
 
-/// mimalloc instead of the system allocator: a 100,000-cell edit makes and
-/// frees millions of small strings, and glibc's free lists took over a third
-/// of the time (docs/performance.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
