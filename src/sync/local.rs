@@ -557,15 +557,9 @@ fn write_change(
             cells.date.clear();
             // Writing into a String cannot fail.
             let _ = write!(cells.date, "{date}");
-            cells.put.execute(params![
-                staff,
-                cells.date,
-                code,
-                seq,
-                user,
-                client,
-                at
-            ])?;
+            cells
+                .put
+                .execute(params![staff, cells.date, code, seq, user, client, at])?;
         }
         Change::Staff { staff } => {
             put("staff", &staff.id, staff.json())?;
