@@ -303,6 +303,36 @@ pub struct DecodeError {
 
 const CLIENT_TYPES: [&str; 5] = ["hello", "edit", "presence", "history", "list_rosters"];
 
+/// Puts items already encoded into a message encoded with `"FIELD":[]`:
+/// `write` appends item `i`, `size` is about their length in all. The first
+/// occurrence of `"FIELD":[]` is taken as the field, so the caller must know
+/// that no field before it can hold that text. Returns the message as it was
+/// when the field is not there.
+pub fn splice_list(
+    encoded: &str,
+    field: &str,
+    len: usize,
+    size: usize,
+    mut write: impl FnMut(&mut String, usize),
+) -> String {
+    let empty = format!(r#""{field}":[]"#);
+    let Some(at) = encoded.find(&empty) else {
+        return encoded.to_string();
+    };
+    let mut out = String::with_capacity(encoded.len() + size + len);
+    out.push_str(&encoded[..at]);
+    out.push_str(&empty[..empty.len() - 1]);
+    for i in 0..len {
+        if i > 0 {
+            out.push(',');
+        }
+        write(&mut out, i);
+    }
+    out.push(']');
+    out.push_str(&encoded[at + empty.len()..]);
+    out
+}
+
 /// Decodes one client text frame. The fast path parses straight into the
 /// message; only a frame that fails is looked at again to say what is wrong.
 pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {

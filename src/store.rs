@@ -303,11 +303,7 @@ impl Store {
              WHERE roster = ?1 AND seq = ?2",
         )?;
         let wanted = |c: &Change| -> bool {
-            let (staff, date) = match c {
-                Change::Cell { staff, date, .. } => (Some(staff.as_str()), Some(*date)),
-                Change::Staff { staff } => (Some(staff.id.as_str()), None),
-                _ => (None, None),
-            };
+            let (staff, date) = staff_and_date(c);
             let dated = q.date.is_some() || q.from.is_some() || q.to.is_some();
             q.staff.as_deref().is_none_or(|s| staff == Some(s))
                 && (!dated || date.is_some())
@@ -341,11 +337,8 @@ impl Store {
                     continue;
                 }
                 let target = change.target();
-                let (staff, date) = match &change {
-                    Change::Cell { staff, date, .. } => (Some(staff.clone()), Some(*date)),
-                    Change::Staff { staff } => (Some(staff.id.clone()), None),
-                    _ => (None, None),
-                };
+                let (staff, date) = staff_and_date(&change);
+                let staff = staff.map(str::to_string);
                 found.push((
                     seq,
                     idx,
@@ -465,13 +458,15 @@ impl Group<'_> {
                     ])?;
                 }
                 Change::Code { def: None, .. } | Change::Rule { rule: None, .. } => {
-                    del_entity.execute(params![roster, rec.target.entity(), rec.target.key()])?;
+                    let target = rec.target();
+                    del_entity.execute(params![roster, target.entity(), target.key()])?;
                 }
                 change => {
+                    let target = rec.target();
                     put_entity.execute(params![
                         roster,
-                        rec.target.entity(),
-                        rec.target.key(),
+                        target.entity(),
+                        target.key(),
                         after_value(change).to_string(),
                         seq,
                         user,
@@ -615,6 +610,16 @@ fn move_changes_to_batches(tx: &rusqlite::Transaction) -> Result<()> {
     flush(batch)
 }
 
+/// The staff member and the date a change is filed under in the change log:
+/// a cell has both, a staff record its id, the rest neither.
+fn staff_and_date(change: &Change) -> (Option<&str>, Option<Date>) {
+    match change {
+        Change::Cell { staff, date, .. } => (Some(staff), Some(*date)),
+        Change::Staff { staff } => (Some(&staff.id), None),
+        _ => (None, None),
+    }
+}
+
 /// Who wrote a batch, and why.
 struct BatchMeta<'a> {
     user: &'a str,
@@ -650,16 +655,9 @@ fn log_batch<'a>(
     let mut count = 0i64;
     for (change, _) in changes.clone() {
         count += 1;
-        match change {
-            Change::Cell { staff: s, date, .. } => {
-                staff.insert(s.as_str());
-                dates.insert(*date);
-            }
-            Change::Staff { staff: s } => {
-                staff.insert(s.id.as_str());
-            }
-            _ => {}
-        }
+        let (s, d) = staff_and_date(change);
+        staff.extend(s);
+        dates.extend(d);
     }
     let json = serde_json::to_string(&Logged(changes))
         .map_err(|e| StoreError::Corrupt(format!("batch {seq} could not be encoded: {e}")))?;
@@ -815,8 +813,12 @@ mod tests {
         }
     }
 
-    /// Applies batches to a roster and commits each, as the writer does.
-    fn commit(store: &mut Store, roster: &mut Roster, batches: Vec<(Vec<Op>, &str, Option<&str>)>) {
+    /// A new store with these batches applied to roster `r` and committed
+    /// one by one, as the writer does.
+    fn store_with(batches: Vec<(Vec<Op>, &str, Option<&str>)>) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+        let mut roster = Roster::default();
         for (i, (ops, user, note)) in batches.into_iter().enumerate() {
             let a = author(user);
             let applied = roster
@@ -828,6 +830,7 @@ mod tests {
                 .unwrap();
             group.commit().unwrap();
         }
+        (dir, store)
     }
 
     fn setup_ops() -> Vec<Op> {
@@ -871,27 +874,20 @@ mod tests {
 
     #[test]
     fn history_filters_and_pages_within_and_across_batches() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
-        let mut roster = Roster::default();
-        commit(
-            &mut store,
-            &mut roster,
-            vec![
-                (setup_ops(), "admin", None),
-                (
-                    vec![
-                        set("s1", "2026-12-01", "D"),
-                        set("s1", "2026-12-02", "D"),
-                        set("s2", "2026-12-01", "N"),
-                        set("s1", "2026-12-03", "D"),
-                    ],
-                    "ann",
-                    Some("week"),
-                ),
-                (vec![set("s1", "2026-12-02", "N")], "bob", None),
-            ],
-        );
+        let (_dir, store) = store_with(vec![
+            (setup_ops(), "admin", None),
+            (
+                vec![
+                    set("s1", "2026-12-01", "D"),
+                    set("s1", "2026-12-02", "D"),
+                    set("s2", "2026-12-01", "N"),
+                    set("s1", "2026-12-03", "D"),
+                ],
+                "ann",
+                Some("week"),
+            ),
+            (vec![set("s1", "2026-12-02", "N")], "bob", None),
+        ]);
         let key = |s: &str, dt: &str| format!("{s}/{dt}");
         // One cell: newest first, with the value each replaced.
         let (cell, _) = store
@@ -981,22 +977,15 @@ mod tests {
 
     #[test]
     fn changes_since_gives_whole_batches_or_none_past_the_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
-        let mut roster = Roster::default();
-        commit(
-            &mut store,
-            &mut roster,
-            vec![
-                (setup_ops(), "admin", None),
-                (
-                    vec![set("s1", "2026-12-01", "D"), set("s2", "2026-12-01", "N")],
-                    "ann",
-                    Some("x"),
-                ),
-                (vec![set("s1", "2026-12-01", "N")], "bob", None),
-            ],
-        );
+        let (_dir, store) = store_with(vec![
+            (setup_ops(), "admin", None),
+            (
+                vec![set("s1", "2026-12-01", "D"), set("s2", "2026-12-01", "N")],
+                "ann",
+                Some("x"),
+            ),
+            (vec![set("s1", "2026-12-01", "N")], "bob", None),
+        ]);
         let sets = store.changes_since("r", 1, 100).unwrap().unwrap();
         assert_eq!(sets.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(sets[0].changes.len(), 2);

@@ -49,9 +49,15 @@ type CellEntry = Entry<Option<String>>;
 /// null for a cell, the record or null otherwise) for the change log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangeRecord {
-    pub target: Target,
     pub before: serde_json::Value,
     pub change: Change,
+}
+
+impl ChangeRecord {
+    /// What was changed.
+    pub fn target(&self) -> Target {
+        self.change.target()
+    }
 }
 
 /// What an accepted batch did.
@@ -484,7 +490,6 @@ impl Roster {
                 let prev = self.rules.remove(id);
                 b.undo.push(Undo::Rule(id.clone(), prev.clone()));
                 b.changes.push(ChangeRecord {
-                    target: Target::Rule { id: id.clone() },
                     before: prev.map(|e| to_json(&e.value)).unwrap_or_default(),
                     change: Change::Rule {
                         id: id.clone(),
@@ -508,7 +513,6 @@ impl Roster {
                     stamp: b.stamp.clone(),
                 };
                 b.changes.push(ChangeRecord {
-                    target: Target::Settings,
                     before,
                     change: Change::Settings { settings: value },
                 });
@@ -565,10 +569,6 @@ impl Roster {
         let before = prev.as_ref().map(|e| to_json(&e.value)).unwrap_or_default();
         b.undo.push(Undo::Cell(staff.to_string(), date, prev));
         b.changes.push(ChangeRecord {
-            target: Target::Cell {
-                staff: staff.to_string(),
-                date,
-            },
             before,
             change: Change::Cell {
                 staff: staff.to_string(),
@@ -657,7 +657,6 @@ impl Roster {
             },
         );
         b.changes.push(ChangeRecord {
-            target: Target::Staff { id: id.clone() },
             before: prev.as_ref().map(|e| to_json(&e.value)).unwrap_or_default(),
             change: Change::Staff { staff: s },
         });
@@ -712,9 +711,6 @@ impl Roster {
             },
         );
         b.changes.push(ChangeRecord {
-            target: Target::Code {
-                code: def.code.clone(),
-            },
             before: prev.as_ref().map(|e| to_json(&e.value)).unwrap_or_default(),
             change: Change::Code {
                 code: def.code.clone(),
@@ -762,9 +758,6 @@ impl Roster {
         }
         let prev = self.codes.remove(code);
         b.changes.push(ChangeRecord {
-            target: Target::Code {
-                code: code.to_string(),
-            },
             before: prev.as_ref().map(|e| to_json(&e.value)).unwrap_or_default(),
             change: Change::Code {
                 code: code.to_string(),
@@ -808,9 +801,6 @@ impl Roster {
             },
         );
         b.changes.push(ChangeRecord {
-            target: Target::Rule {
-                id: rule.id.clone(),
-            },
             before: prev.as_ref().map(|e| to_json(&e.value)).unwrap_or_default(),
             change: Change::Rule {
                 id: rule.id.clone(),

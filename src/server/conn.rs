@@ -187,24 +187,11 @@ fn splice_snapshot(welcome: String, json: &str) -> String {
 /// `roster` and the numbers cannot hold it, so its first occurrence is the
 /// field.
 fn splice_changes(welcome: String, frames: &[Utf8Bytes]) -> String {
-    const EMPTY: &str = r#""changes":[]"#;
-    let Some(at) = welcome.find(EMPTY) else {
-        return welcome;
-    };
-    let size: usize = frames.iter().map(|f| f.len()).sum();
-    let mut out = String::with_capacity(welcome.len() + size);
-    out.push_str(&welcome[..at]);
-    out.push_str(r#""changes":["#);
-    for (i, frame) in frames.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+    let size = frames.iter().map(|f| f.len()).sum();
+    protocol::splice_list(&welcome, "changes", frames.len(), size, |out, i| {
         out.push('{');
-        out.push_str(&frame.as_str()[protocol::CHANGE_FRAME_TAG.len()..]);
-    }
-    out.push(']');
-    out.push_str(&welcome[at + EMPTY.len()..]);
-    out
+        out.push_str(&frames[i].as_str()[protocol::CHANGE_FRAME_TAG.len()..]);
+    })
 }
 
 async fn next_event(member: &mut Option<Member>) -> Result<Event, broadcast::error::RecvError> {

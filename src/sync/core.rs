@@ -1008,26 +1008,12 @@ fn edit_frames(e: &OutboxEntry) -> Vec<String> {
 }
 
 /// Puts operations already encoded into an `edit` encoded with `"ops":[]`.
-/// The field comes before `note`, the only one that holds free text, so its
-/// first occurrence is the field.
+/// The field comes before `note`, the only one that holds free text.
 fn splice_ops(envelope: &str, ops: &[String]) -> String {
-    const EMPTY: &str = r#""ops":[]"#;
-    let Some(at) = envelope.find(EMPTY) else {
-        return envelope.to_string();
-    };
-    let size: usize = ops.iter().map(|o| o.len() + 1).sum();
-    let mut out = String::with_capacity(envelope.len() + size);
-    out.push_str(&envelope[..at]);
-    out.push_str(r#""ops":["#);
-    for (i, op) in ops.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(op);
-    }
-    out.push(']');
-    out.push_str(&envelope[at + EMPTY.len()..]);
-    out
+    let size = ops.iter().map(String::len).sum();
+    protocol::splice_list(envelope, "ops", ops.len(), size, |out, i| {
+        out.push_str(&ops[i])
+    })
 }
 
 #[cfg(test)]
