@@ -43,17 +43,25 @@ pub async fn apply(cli: &Cli, path: &str) -> i32 {
     let progress = Progress::new(text.lines().count() > PROGRESS_LINES);
     progress.phase(&format!("reading {file}"));
     // Shape first: these errors need no hub. The good lines are still
-    // checked against the roster, so that every bad line is reported.
-    let (parsed, shape_errors) = match parse(format, &text, cli.start.as_deref()) {
-        Ok(p) => p,
-        Err(errors) => {
+    // checked against the roster, so that every bad line is reported. The
+    // local copy is opened meanwhile, on the other core: for a large roster
+    // that takes about as long as reading a large file.
+    let start = cli.start.clone();
+    let parsing = tokio::task::spawn_blocking(move || parse(format, &text, start.as_deref()));
+    let engine = start_engine(cli);
+    let shaped = parsing
+        .await
+        .unwrap_or_else(|e| Err(vec![LineError::new(0, format!("reading failed: {e}"))]));
+    let ((parsed, shape_errors), engine) = match (shaped, engine) {
+        (Err(errors), engine) => {
+            if let Ok(engine) = engine {
+                stop(engine).await;
+            }
             progress.clear();
             return report_bad_input(file, errors);
         }
-    };
-    let engine = match start_engine(cli) {
-        Ok(e) => e,
-        Err(code) => return code,
+        (Ok(_), Err(code)) => return code,
+        (Ok(shaped), Ok(engine)) => (shaped, engine),
     };
     let code = run(cli, file, parsed, shape_errors, &engine, &progress).await;
     progress.clear();
@@ -94,7 +102,7 @@ async fn run(
         }
     };
     // What the script read: its writes are based on these versions.
-    let roster = engine.server_roster();
+    let mut roster = engine.server_roster();
     progress.phase(&format!(
         "checking {file} against roster at seq {}",
         roster.seq()
@@ -106,7 +114,8 @@ async fn run(
             Plan::default()
         }
     };
-    let changes = match plan.check(&roster) {
+    progress.log("planned: checking the writes against the roster");
+    let changes = match plan.check(&mut roster) {
         Ok(changes) => changes,
         Err(mut more) => {
             errors.append(&mut more);

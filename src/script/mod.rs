@@ -124,16 +124,17 @@ impl Plan {
     /// Bases every write on `roster`'s current versions (what the script
     /// read), then checks the whole plan against it. Returns what it would
     /// change (for [`diff::describe`]), or every problem at its line.
-    pub fn check(&mut self, roster: &Roster) -> Result<Vec<ChangeRecord>, Vec<LineError>> {
+    /// The roster is left as it was (it is borrowed mutably only to try the
+    /// edit on it).
+    pub fn check(&mut self, roster: &mut Roster) -> Result<Vec<ChangeRecord>, Vec<LineError>> {
         for op in &mut self.ops {
             op.set_base(roster.version(&op.target()));
         }
-        let mut scratch = roster.clone();
         let author = Author {
             user: "".into(),
             client: "".into(),
         };
-        match scratch.apply_batch_with(&self.ops, &author, 0, true) {
+        match roster.try_batch(&self.ops, &author, 0, true) {
             Ok(applied) => Ok(applied.changes),
             // Forced: staleness is never reported here.
             Err(Rejection::Conflict(_)) => Ok(Vec::new()),
