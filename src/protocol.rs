@@ -6,8 +6,10 @@
 use crate::domain::{Change, Conflict, Date, Op, Problem, Rule, Seq, Settings, ShiftCode, Staff};
 use serde::{Deserialize, Serialize};
 
-/// Protocol version spoken by this build. Peers must agree on the major part.
-pub const PROTOCOL_VERSION: &str = "1.0";
+/// Protocol version spoken by this build. Peers must agree on the major part;
+/// a minor part of 1 or more in a client's `hello` means it reads `batch`
+/// frames (protocol 1.1).
+pub const PROTOCOL_VERSION: &str = "1.1";
 /// Largest text frame the hub will act on. Larger ones are answered with a
 /// `too_large` error (up to [`HARD_MAX_MESSAGE_BYTES`], where the socket closes).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -210,6 +212,67 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         op_id: Option<u64>,
     },
+    /// Protocol 1.1: several messages in one frame, to be taken in order
+    /// exactly as if each had come in a frame of its own. The hub sends these
+    /// only to clients whose `hello` said 1.1 or later; it never nests them.
+    Batch {
+        msgs: Vec<ServerMsg>,
+    },
+}
+
+/// How a `batch` frame begins; its encoded messages follow, separated by
+/// commas, then [`BATCH_FRAME_TAIL`].
+pub const BATCH_FRAME_HEAD: &str = r#"{"type":"batch","msgs":["#;
+pub const BATCH_FRAME_TAIL: &str = "]}";
+
+/// Encoded messages as one frame: the message itself when there is one, a
+/// `batch` frame when there are more, None when there are none.
+pub fn join_frames<'a, T>(frames: impl Iterator<Item = &'a T> + Clone) -> Option<T>
+where
+    T: AsRef<str> + Clone + From<String> + 'a,
+{
+    let mut it = frames.clone();
+    let first = it.next()?;
+    if it.next().is_none() {
+        return Some(first.clone());
+    }
+    let size: usize = frames.clone().map(|f| f.as_ref().len() + 1).sum();
+    let mut out = String::with_capacity(BATCH_FRAME_HEAD.len() + size + BATCH_FRAME_TAIL.len());
+    out.push_str(BATCH_FRAME_HEAD);
+    for (i, f) in frames.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(f.as_ref());
+    }
+    out.push_str(BATCH_FRAME_TAIL);
+    Some(T::from(out))
+}
+
+/// Whether a client that said `version` in its hello reads `batch` frames.
+pub fn reads_batches(version: &str) -> bool {
+    let mut parts = version.split('.');
+    let major: Option<u32> = parts.next().and_then(|p| p.parse().ok());
+    let minor: Option<u32> = parts.next().and_then(|p| p.parse().ok());
+    major == Some(1) && minor.is_some_and(|m| m >= 1)
+}
+
+/// Decodes one text frame from the hub. A `batch` is read without serde's
+/// buffering of the tagged enum around it (which would copy the whole frame
+/// into an intermediate tree first, then read every message from that).
+pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct BatchBody {
+        #[serde(rename = "type")]
+        _kind: serde::de::IgnoredAny,
+        msgs: Vec<ServerMsg>,
+    }
+    if text.starts_with(BATCH_FRAME_HEAD)
+        && let Ok(body) = serde_json::from_str::<BatchBody>(text)
+    {
+        return Ok(ServerMsg::Batch { msgs: body.msgs });
+    }
+    serde_json::from_str(text)
 }
 
 /// One accepted batch: everything it changed, under one seq.
@@ -551,6 +614,60 @@ mod tests {
         let e = decode_client(r#"{"type":"edit","ops":[]}"#).unwrap_err();
         assert_eq!(e.code, codes::BAD_MESSAGE);
         assert!(e.message.contains("op_id"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_batch_frame_joins_messages_and_reads_back_as_they_were() {
+        let ack = encode(&ServerMsg::Ack {
+            op_id: 7,
+            seq: 3,
+            overwritten: Vec::new(),
+            at: 5,
+        });
+        let left = encode(&ServerMsg::Left {
+            session: 2,
+            user: "a \"quoted\" ]} name".into(),
+        });
+        assert_eq!(
+            join_frames([ack.clone()].iter()),
+            Some(ack.clone()),
+            "one stays as it is"
+        );
+        assert_eq!(join_frames(Vec::<String>::new().iter()), None);
+        let joined = join_frames([ack.clone(), left.clone()].iter()).unwrap_or_default();
+        assert!(joined.starts_with(BATCH_FRAME_HEAD), "{joined}");
+        let want = ServerMsg::Batch {
+            msgs: vec![
+                serde_json::from_str(&ack).unwrap(),
+                serde_json::from_str(&left).unwrap(),
+            ],
+        };
+        assert_eq!(decode_server(&joined).unwrap(), want);
+        assert_eq!(
+            serde_json::from_str::<ServerMsg>(&joined).unwrap(),
+            want,
+            "the general path agrees"
+        );
+        assert_eq!(
+            decode_server(&ack).unwrap(),
+            serde_json::from_str::<ServerMsg>(&ack).unwrap()
+        );
+        assert!(decode_server(r#"{"type":"batch","msgs":[{"type":"nope"}]}"#).is_err());
+    }
+
+    #[test]
+    fn only_a_1_1_or_later_hello_gets_batch_frames() {
+        for (v, reads) in [
+            ("1.0", false),
+            ("1", false),
+            ("1.1", true),
+            ("1.10", true),
+            ("1.x", false),
+            ("2.1", false),
+            ("", false),
+        ] {
+            assert_eq!(reads_batches(v), reads, "{v}");
+        }
     }
 
     #[test]

@@ -167,6 +167,10 @@ pub struct Store {
 /// One group commit: many batches, one transaction, one fsync.
 pub struct Group<'a> {
     tx: rusqlite::Transaction<'a>,
+    /// Each roster's newest seq in this group (and the time of its first
+    /// batch, should the roster be new), written once at commit rather than
+    /// once per batch.
+    seqs: std::cell::RefCell<Vec<(String, i64, i64)>>,
 }
 
 impl Store {
@@ -202,6 +206,7 @@ impl Store {
             tx: self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?,
+            seqs: Default::default(),
         })
     }
 
@@ -430,11 +435,7 @@ impl Group<'_> {
         }
         let seq = applied.seq as i64;
         let (user, client) = (&*author.user, &*author.client);
-        let mut put_roster = self.tx.prepare_cached(
-            "INSERT INTO rosters (name, seq, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-        )?;
-        put_roster.execute(params![roster, seq, at])?;
+        self.note_seq(roster, seq, at);
         let mut put_cell = self.tx.prepare_cached(
             "INSERT OR REPLACE INTO cells (roster, staff, date, code, seq, user, client, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -487,7 +488,33 @@ impl Group<'_> {
         log_batch(&self.tx, roster, seq, &meta, logged)
     }
 
+    fn note_seq(&self, roster: &str, seq: i64, at: i64) {
+        let mut seqs = self.seqs.borrow_mut();
+        match seqs.iter_mut().find(|(name, _, _)| name == roster) {
+            Some(entry) => entry.1 = entry.1.max(seq),
+            None => seqs.push((roster.to_string(), seq, at)),
+        }
+    }
+
+    /// The highest op id `client` has an answer for (0 for none), among
+    /// those stored as non-negative numbers (op ids up to `i64::MAX`).
+    pub fn highest_answered(&self, client: &str) -> Result<u64> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT max(op_id) FROM answers WHERE client = ?1 AND op_id >= 0")?;
+        let max: Option<i64> = stmt.query_row([client], |r| r.get(0))?;
+        Ok(max.map_or(0, |m| m as u64))
+    }
+
     pub fn commit(self) -> Result<()> {
+        let mut put_roster = self.tx.prepare_cached(
+            "INSERT INTO rosters (name, seq, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+        )?;
+        for (roster, seq, at) in self.seqs.take() {
+            put_roster.execute(params![roster, seq, at])?;
+        }
+        drop(put_roster);
         Ok(self.tx.commit()?)
     }
 }
@@ -531,7 +558,13 @@ fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
 
 /// Loads a roster inside a group commit (it sees the group's own writes).
 pub fn load_roster_in(group: &Group, name: &str) -> Result<Roster> {
-    load_roster_from(&group.tx, name)
+    let mut roster = load_roster_from(&group.tx, name)?;
+    // Its seq is written at commit; the rest of the group's writes are in
+    // the transaction already.
+    if let Some((_, seq, _)) = group.seqs.borrow().iter().find(|(n, _, _)| n == name) {
+        roster.set_seq((*seq as Seq).max(roster.seq()));
+    }
+    Ok(roster)
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {

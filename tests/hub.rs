@@ -383,7 +383,7 @@ async fn an_unknown_major_version_is_refused_clearly() {
         ServerMsg::Error { code, message, .. } => {
             assert_eq!(code, "unsupported_version");
             assert!(
-                message.contains("2.0") && message.contains("1.0"),
+                message.contains("2.0") && message.contains(rota::protocol::PROTOCOL_VERSION),
                 "{message}"
             );
         }
@@ -1305,5 +1305,109 @@ async fn a_shared_snapshot_is_never_stale() {
     assert_eq!(seq_c, 3);
     assert_eq!(third.cells.len(), 2);
     assert_eq!(third.staff, first.staff);
+    hub.stop().await.unwrap();
+}
+
+/// Protocol 1.1: the batches one group commit makes reach a 1.1 editor as
+/// one `batch` frame (its own batches as acks, in place) and a 1.0 editor as
+/// a frame per message; both get the same messages in the same order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_commit_reaches_a_1_1_editor_as_one_frame_and_a_1_0_editor_as_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 4).await;
+    let url = hub.url();
+    let (mut ann, _) = Client::join(&url, "ann", "c-ann", "default", 1).await;
+    let (mut old, _) = Client::join_speaking("1.0", &url, "old", "c-old", "default", 1).await;
+    let (mut new, _) = Client::join_speaking("1.1", &url, "new", "c-new", "default", 1).await;
+    // Ann sends rounds of edits without waiting; the writer commits what is
+    // queued as one group, so some group soon holds several of them.
+    let mut acked = Vec::new();
+    let mut op_id = 0u64;
+    for _round in 0..20 {
+        for _ in 0..32 {
+            op_id += 1;
+            let day = format!("2026-12-{:02}", op_id % 28 + 1);
+            let staff = format!("s{}", op_id / 28 % 4 + 1);
+            let code = ["D", "N", "OFF"][(op_id / 112 % 3) as usize];
+            ann.send(&ClientMsg::Edit {
+                op_id,
+                ops: vec![set(&staff, &day, Some(code), 0)],
+                note: None,
+                force: true,
+                more: false,
+            })
+            .await;
+        }
+        for _ in 0..32 {
+            acked.push(ack_seq(&ann.answer().await));
+        }
+        if ann.batch_frames > 0 {
+            break;
+        }
+    }
+    assert!(
+        ann.batch_frames > 0,
+        "no group of several edits in 20 rounds"
+    );
+    let expected: Vec<u64> = (2..2 + op_id).collect();
+    assert_eq!(acked, expected, "one ack per edit, in seq order");
+    for watcher in [&mut old, &mut new] {
+        let mut seen = Vec::new();
+        while seen.len() < expected.len() {
+            if let ServerMsg::Change(cs) = watcher.recv().await {
+                assert_eq!(cs.client, "c-ann");
+                seen.push(cs.seq);
+            }
+        }
+        assert_eq!(
+            seen, expected,
+            "{}: every change once, in order",
+            watcher.user
+        );
+    }
+    assert_eq!(old.batch_frames, 0, "a 1.0 editor never gets a batch frame");
+    assert!(
+        new.batch_frames > 0,
+        "the group ann saw as one frame, new did too"
+    );
+    hub.stop().await.unwrap();
+}
+
+/// The writer skips looking up answers for op ids above a client's highest
+/// answered one. Edits that come out of order, and op ids too large for the
+/// store's signed integers, must still be applied once and answered the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn op_ids_out_of_order_or_huge_are_applied_once_and_answered_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let mut answers = Vec::new();
+    for (op_id, day) in [
+        (10, "2026-12-01"),
+        (3, "2026-12-02"),
+        (u64::MAX, "2026-12-03"),
+    ] {
+        let seq = ack_seq(&ann.edit(op_id, vec![set("s1", day, Some("D"), 0)]).await);
+        answers.push((op_id, seq));
+    }
+    assert_eq!(
+        answers.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [2, 3, 4],
+        "each edit applied, in turn"
+    );
+    for (op_id, seq) in &answers {
+        // Sent again with other content: the first answer, nothing applied.
+        let again = ann
+            .edit(*op_id, vec![set("s2", "2026-12-09", Some("N"), 0)])
+            .await;
+        assert_eq!(
+            ack_seq(&again),
+            *seq,
+            "op {op_id} answered as the first time"
+        );
+    }
+    let (seq, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(seq, 4, "nothing applied twice");
+    assert_eq!(cells.len(), 3, "{cells:?}");
     hub.stop().await.unwrap();
 }

@@ -13,6 +13,7 @@ use crate::protocol::{
 };
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -28,7 +29,8 @@ type Ws = WebSocketStream<TcpStream>;
 /// Most errors a connection may earn within [`ERROR_WINDOW`] before it is closed.
 const MAX_ERRORS_PER_WINDOW: u32 = 50;
 const ERROR_WINDOW: Duration = Duration::from_secs(10);
-/// Most queued broadcast frames forwarded before one flush.
+/// Most queued broadcast events (group commits, presence), or frames,
+/// forwarded before one flush.
 const FORWARD_BATCH: usize = 64;
 /// Most editors a welcome lists as present (those with a cursor first).
 const MAX_PRESENCE_LISTED: usize = 200;
@@ -42,6 +44,8 @@ struct Member {
     author: Author,
     events: broadcast::Receiver<Event>,
     publish: broadcast::Sender<Event>,
+    /// The roster's newest broadcast seq.
+    latest: Arc<AtomicU64>,
 }
 
 /// An edit arriving in parts (`more: true`): held here, never in the
@@ -84,6 +88,8 @@ struct Conn {
     direct_tx: mpsc::Sender<Utf8Bytes>,
     direct_rx: mpsc::Receiver<Utf8Bytes>,
     member: Option<Member>,
+    /// Its hello said protocol 1.1 or later: it reads `batch` frames.
+    reads_batches: bool,
     in_flight: usize,
     assembly: Assembly,
     last_heard: Instant,
@@ -110,6 +116,7 @@ pub async fn serve(
         direct_tx,
         direct_rx,
         member: None,
+        reads_batches: false,
         in_flight: 0,
         assembly: Assembly::Idle,
         last_heard: Instant::now(),
@@ -267,43 +274,69 @@ impl Conn {
         }
     }
 
-    fn frame_for(&mut self, ev: Event) -> Option<Utf8Bytes> {
+    /// What an event puts on this editor's wire: its own batches' acks and
+    /// the others' changes, in seq order; to a 1.1 editor, as one frame.
+    fn frames_for(&mut self, ev: Event, out: &mut Vec<Utf8Bytes>) {
         match ev {
-            Event::Committed(c) if c.session == self.session => {
-                self.in_flight = self.in_flight.saturating_sub(1);
-                Some(c.ack.clone())
+            Event::Committed(group) => {
+                let mine = group
+                    .batches
+                    .iter()
+                    .filter(|c| c.session == self.session)
+                    .count();
+                self.in_flight = self.in_flight.saturating_sub(mine);
+                if self.reads_batches && mine == 0 {
+                    // The same frame for every editor that wrote none of it.
+                    out.extend(group.joined_changes());
+                    return;
+                }
+                let own = group.batches.iter().filter_map(|c| {
+                    if c.session == self.session {
+                        Some(&c.ack)
+                    } else {
+                        c.frame.as_ref()
+                    }
+                });
+                if self.reads_batches {
+                    out.extend(protocol::join_frames(own));
+                } else {
+                    out.extend(own.cloned());
+                }
             }
-            Event::Committed(c) => c.frame.clone(),
-            Event::Presence { session, frame } if session != self.session => Some(frame),
-            Event::Presence { .. } => None,
+            Event::Presence { session, frame } if session != self.session => out.push(frame),
+            Event::Presence { .. } => {}
         }
     }
 
     /// Forwards a broadcast event and whatever else is already queued behind
-    /// it, with one flush for all of them.
+    /// it, with one flush for all of them. An editor more than
+    /// `outbound_queue` batches behind the roster (or a whole ring of events)
+    /// is closed: it must reconnect and catch up.
     async fn forward(
         &mut self,
         ev: Result<Event, broadcast::error::RecvError>,
     ) -> Result<(), Option<Ending>> {
         let mut frames = Vec::new();
+        let mut events = 0;
         let mut next = ev;
         loop {
-            match next {
-                Ok(ev) => frames.extend(self.frame_for(ev)),
+            let ev = match next {
+                Ok(ev) => ev,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    Metrics::inc(&self.shared.metrics.broadcast_drops);
-                    tracing::info!(
-                        session = self.session,
-                        "outbound queue overflowed by {n}; closing"
-                    );
-                    return Err(Some(Ending(
-                        close::OUTBOUND_OVERFLOW,
-                        "outbound queue overflowed: reconnect with your last seq to resync".into(),
-                    )));
+                    return Err(self.overflowed(format!("{n} events")));
                 }
                 Err(broadcast::error::RecvError::Closed) => return Err(None),
+            };
+            if let (Event::Committed(group), Some(m)) = (&ev, &self.member) {
+                let newest = group.batches.last().map_or(0, |c| c.seq);
+                let behind = m.latest.load(Ordering::Acquire).saturating_sub(newest);
+                if behind > self.config.outbound_queue as u64 {
+                    return Err(self.overflowed(format!("{behind} batches")));
+                }
             }
-            if frames.len() >= FORWARD_BATCH {
+            self.frames_for(ev, &mut frames);
+            events += 1;
+            if events >= FORWARD_BATCH || frames.len() >= FORWARD_BATCH {
                 break;
             }
             match self.member.as_mut().map(|m| m.events.try_recv()) {
@@ -315,6 +348,18 @@ impl Conn {
             }
         }
         self.write_all(frames.into_iter().map(Message::Text)).await
+    }
+
+    fn overflowed(&self, by: String) -> Option<Ending> {
+        Metrics::inc(&self.shared.metrics.broadcast_drops);
+        tracing::info!(
+            session = self.session,
+            "outbound queue overflowed by {by}; closing"
+        );
+        Some(Ending(
+            close::OUTBOUND_OVERFLOW,
+            "outbound queue overflowed: reconnect with your last seq to resync".into(),
+        ))
     }
 
     async fn keepalive(&mut self) -> Result<(), Option<Ending>> {
@@ -533,6 +578,7 @@ impl Conn {
         // Joining is not announced: with N editors on a roster that costs N^2
         // frames. Others learn of this editor from its first cursor, or from
         // the presence list in their own welcome.
+        self.reads_batches = protocol::reads_batches(version);
         self.member = Some(Member {
             roster,
             author: Author {
@@ -541,6 +587,7 @@ impl Conn {
             },
             events: joined.events,
             publish: joined.publish,
+            latest: joined.latest,
         });
         self.send(Message::Text(welcome.into())).await
     }

@@ -74,12 +74,10 @@ impl Config {
 /// What a roster's broadcast ring carries.
 #[derive(Clone)]
 pub enum Event {
-    Committed(Arc<writer::Committed>),
+    /// What one group commit made on the roster.
+    Committed(Arc<writer::CommittedGroup>),
     /// Presence or departure of an editor, relayed as is (not stored).
-    Presence {
-        session: u64,
-        frame: Utf8Bytes,
-    },
+    Presence { session: u64, frame: Utf8Bytes },
 }
 
 /// State shared by the connections, the HTTP endpoints and the writer.

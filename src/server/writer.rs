@@ -11,7 +11,8 @@ use crate::domain::{Applied, Author, Op, Rejection, Roster, Seq};
 use crate::protocol::{self, ChangeSet, HistoryQuery, ServerMsg, Snapshot};
 use crate::store::{Group, Store, StoreError};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -55,6 +56,9 @@ pub struct Joined {
     pub start: Start,
     pub events: broadcast::Receiver<Event>,
     pub publish: broadcast::Sender<Event>,
+    /// The roster's newest broadcast seq, for the connection to see how far
+    /// behind it is.
+    pub latest: Arc<AtomicU64>,
 }
 
 /// What a joining editor starts from: the changes it missed, or the whole
@@ -68,6 +72,36 @@ pub enum Start {
     Snapshot(Snapshot),
     /// The whole roster, already encoded for an earlier joiner at this seq.
     SharedSnapshot(Arc<str>),
+}
+
+/// The batches one group commit made on one roster, in seq order: a single
+/// broadcast event, so each connection wakes, receives and writes once per
+/// group rather than once per batch.
+pub struct CommittedGroup {
+    pub batches: Vec<Committed>,
+    /// The batches' `change` frames as one `batch` frame (protocol 1.1),
+    /// built by the first connection that needs it and shared by the rest.
+    joined: OnceLock<Option<Utf8Bytes>>,
+}
+
+impl CommittedGroup {
+    pub fn new(batches: Vec<Committed>) -> CommittedGroup {
+        CommittedGroup {
+            batches,
+            joined: OnceLock::new(),
+        }
+    }
+
+    /// Every `change` frame of the group in one frame, for a connection
+    /// that authored none of its batches: the frame itself when there is one,
+    /// a `batch` frame when there are more, None when none changed anything.
+    pub fn joined_changes(&self) -> Option<Utf8Bytes> {
+        self.joined
+            .get_or_init(|| {
+                protocol::join_frames(self.batches.iter().filter_map(|c| c.frame.as_ref()))
+            })
+            .clone()
+    }
 }
 
 /// A batch that has been committed: its frame for the others and the ack for
@@ -84,6 +118,9 @@ pub struct Committed {
 struct Slot {
     roster: Roster,
     events: broadcast::Sender<Event>,
+    /// The seq of the newest batch broadcast (stored before the event is
+    /// sent, so a connection never sees a group newer than this).
+    latest: Arc<AtomicU64>,
     /// The latest `change` frames as broadcast (shared, not copied),
     /// consecutive seqs, oldest first: an editor that missed only these
     /// catches up from memory, without a read of the change log or encoding
@@ -139,13 +176,14 @@ impl Slot {
 }
 
 enum Outcome {
-    Broadcast(String, Arc<Committed>),
+    Broadcast(String, Committed),
     Direct(Direct, Utf8Bytes),
 }
 
 pub struct Writer {
     store: Store,
     rosters: HashMap<String, Slot>,
+    answered: Answered,
     shared: Arc<Shared>,
     queue: usize,
     max_group: usize,
@@ -168,6 +206,7 @@ impl Writer {
         Ok(Writer {
             store,
             rosters: HashMap::new(),
+            answered: Answered::default(),
             shared,
             queue,
             max_group,
@@ -246,6 +285,7 @@ impl Writer {
         let seq = slot.roster.seq();
         let events = slot.events.subscribe();
         let publish = slot.events.clone();
+        let latest = slot.latest.clone();
         let frames = (last_seq < seq)
             .then(|| slot.recent_since(last_seq))
             .flatten();
@@ -274,6 +314,7 @@ impl Writer {
             start,
             events,
             publish,
+            latest,
         })
     }
 
@@ -289,6 +330,11 @@ impl Writer {
         let result = (|| -> Result<(), StoreError> {
             let group = self.store.group()?;
             for e in &edits {
+                if let Some(replay) = replay_of(&mut self.answered, &group, e)? {
+                    Metrics::inc(&self.shared.metrics.replays);
+                    outcomes.push(replay);
+                    continue;
+                }
                 outcomes.push(apply_edit(
                     &mut self.rosters,
                     &group,
@@ -310,23 +356,37 @@ impl Writer {
         metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
+        let mut groups: Vec<(String, Vec<Committed>)> = Vec::new();
         for outcome in outcomes {
             match outcome {
                 Outcome::Broadcast(roster, committed) => {
-                    if let Ok(mut seqs) = self.shared.seqs.lock() {
-                        seqs.insert(roster.clone(), committed.seq);
+                    if let Some(slot) = self.rosters.get_mut(&roster)
+                        && let Some(frame) = &committed.frame
+                    {
+                        slot.remember(committed.seq, frame, self.queue);
                     }
-                    if let Some(slot) = self.rosters.get_mut(&roster) {
-                        if let Some(frame) = &committed.frame {
-                            slot.remember(committed.seq, frame, self.queue);
-                        }
-                        // No receivers only means nobody is listening now.
-                        let _ = slot.events.send(Event::Committed(committed));
+                    match groups.iter_mut().find(|(name, _)| *name == roster) {
+                        Some((_, batches)) => batches.push(committed),
+                        None => groups.push((roster, vec![committed])),
                     }
                 }
                 Outcome::Direct(reply, frame) => {
                     let _ = reply.try_send(frame);
                 }
+            }
+        }
+        for (roster, batches) in groups {
+            let Some(last) = batches.last().map(|c| c.seq) else {
+                continue;
+            };
+            if let Ok(mut seqs) = self.shared.seqs.lock() {
+                seqs.insert(roster.clone(), last);
+            }
+            if let Some(slot) = self.rosters.get(&roster) {
+                slot.latest.store(last, Ordering::Release);
+                let group = Arc::new(CommittedGroup::new(batches));
+                // No receivers only means nobody is listening now.
+                let _ = slot.events.send(Event::Committed(group));
             }
         }
     }
@@ -356,6 +416,23 @@ impl Writer {
     }
 }
 
+/// The answer given before, when this edit was seen before; a new one is
+/// counted as answered from here on.
+fn replay_of(
+    answered: &mut Answered,
+    group: &Group,
+    e: &Edit,
+) -> Result<Option<Outcome>, StoreError> {
+    let client = &e.author.client;
+    if answered.may_have(group, client, e.op_id)?
+        && let Some(answer) = group.find_answer(client, e.op_id)?
+    {
+        return Ok(Some(Outcome::Direct(e.reply.clone(), answer.into())));
+    }
+    answered.note(client, e.op_id);
+    Ok(None)
+}
+
 fn apply_edit(
     rosters: &mut HashMap<String, Slot>,
     group: &Group,
@@ -365,10 +442,6 @@ fn apply_edit(
     at: i64,
     touched: &mut HashSet<String>,
 ) -> Result<Outcome, StoreError> {
-    if let Some(answer) = group.find_answer(&e.author.client, e.op_id)? {
-        Metrics::inc(&metrics.replays);
-        return Ok(Outcome::Direct(e.reply.clone(), answer.into()));
-    }
     let slot = slot_of(rosters, queue, &e.roster, || {
         crate::store::load_roster_in(group, &e.roster)
     })?;
@@ -411,6 +484,52 @@ fn apply_edit(
     }
 }
 
+/// The highest op id answered per client, as far as this writer knows.
+/// Clients number their edits upwards, so an edit above that cannot have
+/// been answered and its look-up in the store is skipped (a tenth of the
+/// writer's work per edit). Knowing too high is safe (it only costs the
+/// look-up: so are answers of a group that then failed); too low is not, so
+/// a client is read from the store on first sight and every answer counts.
+#[derive(Default)]
+struct Answered {
+    highest: HashMap<Arc<str>, u64>,
+}
+
+/// Clients remembered before the map starts over (then read again).
+const ANSWERED_CLIENTS: usize = 100_000;
+
+impl Answered {
+    fn may_have(
+        &mut self,
+        group: &Group,
+        client: &Arc<str>,
+        op_id: u64,
+    ) -> Result<bool, StoreError> {
+        if op_id > i64::MAX as u64 {
+            return Ok(true); // stored as a negative number: always look
+        }
+        let highest = match self.highest.get(client) {
+            Some(h) => *h,
+            None => {
+                if self.highest.len() >= ANSWERED_CLIENTS {
+                    self.highest.clear();
+                }
+                let h = group.highest_answered(client)?;
+                self.highest.insert(client.clone(), h);
+                h
+            }
+        };
+        Ok(op_id <= highest)
+    }
+
+    /// `op_id` of `client` is answered (or about to be, in this group).
+    fn note(&mut self, client: &Arc<str>, op_id: u64) {
+        if let Some(h) = self.highest.get_mut(client) {
+            *h = (*h).max(op_id);
+        }
+    }
+}
+
 /// A roster's slot, loaded with `load` (and given its broadcast ring) on
 /// first use.
 fn slot_of<'a>(
@@ -426,6 +545,7 @@ fn slot_of<'a>(
             Slot {
                 roster: load()?,
                 events,
+                latest: Arc::new(AtomicU64::new(0)),
                 recent: VecDeque::new(),
                 recent_bytes: 0,
             },
@@ -455,12 +575,12 @@ fn committed_outcome(e: &Edit, applied: Applied, ack: String, at: i64) -> Outcom
     });
     Outcome::Broadcast(
         e.roster.clone(),
-        Arc::new(Committed {
+        Committed {
             seq: applied.seq,
             session: e.session,
             frame,
             ack: ack.into(),
-        }),
+        },
     )
 }
 

@@ -630,6 +630,12 @@ impl Core {
                 Ok(())
             }
             ServerMsg::History { .. } | ServerMsg::Rosters { .. } => Ok(()),
+            ServerMsg::Batch { msgs } => {
+                for msg in msgs {
+                    self.handle(msg)?;
+                }
+                Ok(())
+            }
         }
     }
 

@@ -181,7 +181,7 @@ async fn session(
             msg = ws.next() => {
                 last_heard = Instant::now();
                 match msg {
-                    Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMsg>(&t) {
+                    Some(Ok(Message::Text(t))) => match protocol::decode_server(&t) {
                         Ok(m) => {
                             if let Err(e) = shared.core().handle(m) {
                                 return Ended::Lost(format!("local store: {e}"));

@@ -37,7 +37,7 @@ impl Hub {
         let dir = config.data_dir.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         // Bound (lock taken, store open) before start returns.
-        let hub = server::Hub::bind(listener, config).expect("hub binds");
+        let hub = server::Hub::bind(listener, config).unwrap_or_else(|e| panic!("hub binds: {e}"));
         let task = tokio::spawn(async move {
             hub.serve(async move {
                 let _ = stopped.await;
@@ -108,6 +108,10 @@ pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub client_id: String,
     pub user: String,
+    /// Messages of a `batch` frame not yet returned by `recv`.
+    queued: std::collections::VecDeque<ServerMsg>,
+    /// How many `batch` frames have come (protocol 1.1).
+    pub batch_frames: usize,
 }
 
 impl Client {
@@ -120,6 +124,8 @@ impl Client {
             ws,
             client_id: String::new(),
             user: String::new(),
+            queued: Default::default(),
+            batch_frames: 0,
         }
     }
 
@@ -131,11 +137,23 @@ impl Client {
         roster: &str,
         last_seq: u64,
     ) -> (Client, ServerMsg) {
+        Client::join_speaking(PROTOCOL_VERSION, url, user, client_id, roster, last_seq).await
+    }
+
+    /// [`Client::join`] saying protocol `version` in the hello.
+    pub async fn join_speaking(
+        version: &str,
+        url: &str,
+        user: &str,
+        client_id: &str,
+        roster: &str,
+        last_seq: u64,
+    ) -> (Client, ServerMsg) {
         let mut c = Client::raw(url).await;
         c.client_id = client_id.into();
         c.user = user.into();
         c.send(&ClientMsg::Hello {
-            protocol: PROTOCOL_VERSION.into(),
+            protocol: version.into(),
             user: user.into(),
             client_id: client_id.into(),
             token: None,
@@ -157,8 +175,28 @@ impl Client {
         self.ws.send(Message::Text(text.into())).await.unwrap();
     }
 
-    /// The next protocol message (pings and pongs skipped).
+    /// The next protocol message (pings and pongs skipped; the messages of
+    /// a `batch` frame one by one).
     pub async fn recv(&mut self) -> ServerMsg {
+        if let Some(m) = self.queued.pop_front() {
+            return m;
+        }
+        let msg = self.recv_frame().await;
+        let ServerMsg::Batch { msgs } = msg else {
+            return msg;
+        };
+        self.batch_frames += 1;
+        assert!(msgs.len() > 1, "a batch frame of {} message(s)", msgs.len());
+        assert!(
+            msgs.iter().all(|m| !matches!(m, ServerMsg::Batch { .. })),
+            "a batch inside a batch"
+        );
+        self.queued.extend(msgs);
+        self.queued.pop_front().expect("checked: more than one")
+    }
+
+    /// The next text frame's message as it came (a batch whole).
+    pub async fn recv_frame(&mut self) -> ServerMsg {
         loop {
             let msg = tokio::time::timeout(WAIT, self.ws.next())
                 .await
@@ -167,7 +205,8 @@ impl Client {
                 .expect("no socket error");
             match msg {
                 Message::Text(t) => {
-                    return serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}: {t}"));
+                    return rota::protocol::decode_server(&t)
+                        .unwrap_or_else(|e| panic!("{e}: {t}"));
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("unexpected frame {other:?}"),

@@ -135,8 +135,34 @@ pub struct Editor {
 }
 
 enum Deferred {
-    Change(Utf8Bytes),
+    Change(Kept),
     Own(Seq, Vec<Op>),
+}
+
+/// A message kept for later: a frame (shared, not copied) and where in it.
+struct Kept {
+    frame: Utf8Bytes,
+    range: std::ops::Range<usize>,
+}
+
+impl Kept {
+    fn whole(frame: &Utf8Bytes) -> Kept {
+        Kept {
+            frame: frame.clone(),
+            range: 0..frame.len(),
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        self.frame.get(self.range.clone())
+    }
+}
+
+/// A `batch` frame's messages, each as the text it came as.
+#[derive(serde::Deserialize)]
+struct RawBatch<'a> {
+    #[serde(borrow)]
+    msgs: Vec<&'a serde_json::value::RawValue>,
 }
 
 /// The seq and note of a `change` frame, read without decoding it.
@@ -432,21 +458,48 @@ impl Editor {
         true
     }
 
-    /// Takes one frame from the hub. With `shared.defer`, a `change` is only
-    /// booked now (seq, note) and kept as it came, to be applied after the
-    /// run: what is timed is then the hub and the reading of its frames,
-    /// not this editor's bookkeeping.
+    /// Takes one frame from the hub: a message, or a `batch` of them
+    /// (protocol 1.1), each taken in turn.
     fn on_text(&mut self, text: Utf8Bytes, shared: &Shared) -> Result<(), String> {
+        if !text.starts_with(protocol::BATCH_FRAME_HEAD) {
+            return self.on_msg(&text, || Kept::whole(&text), shared);
+        }
+        let batch: RawBatch = serde_json::from_str(&text).map_err(|e| format!("bad batch: {e}"))?;
+        for item in batch.msgs {
+            let item = item.get();
+            let start = item.as_ptr() as usize - text.as_ptr() as usize;
+            self.on_msg(
+                item,
+                || Kept {
+                    frame: text.clone(),
+                    range: start..start + item.len(),
+                },
+                shared,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Takes one message. With `shared.defer`, a `change` is only booked now
+    /// (seq, note) and kept as it came (`keep`), to be applied after the run:
+    /// what is timed is then the hub and the reading of its frames, not this
+    /// editor's bookkeeping.
+    fn on_msg(
+        &mut self,
+        text: &str,
+        keep: impl FnOnce() -> Kept,
+        shared: &Shared,
+    ) -> Result<(), String> {
         if shared.defer
-            && let Some((seq, note)) = peek_change(&text)
+            && let Some((seq, note)) = peek_change(text)
         {
             if self.arrived(seq, note, Some(shared)) {
-                self.deferred.push(Deferred::Change(text));
+                self.deferred.push(Deferred::Change(keep()));
             }
             self.publish_seq(shared);
             return Ok(());
         }
-        let msg = decode(&text)?;
+        let msg = decode(text)?;
         self.handle(msg, shared);
         Ok(())
     }
@@ -455,8 +508,8 @@ impl Editor {
     pub fn apply_deferred(&mut self) {
         for d in std::mem::take(&mut self.deferred) {
             match d {
-                Deferred::Change(text) => match decode(&text) {
-                    Ok(ServerMsg::Change(cs)) => self.apply_cells(&cs),
+                Deferred::Change(kept) => match kept.text().map(decode) {
+                    Some(Ok(ServerMsg::Change(cs))) => self.apply_cells(&cs),
                     _ => self.failures.push("a kept change could not be read".into()),
                 },
                 Deferred::Own(seq, ops) => self.apply_own(seq, &ops),
