@@ -155,6 +155,36 @@ CREATE TABLE batch_dates (
     ),
     Migration::Code(move_changes_to_batches),
     Migration::Sql("DROP TABLE changes;"),
+    // History's index by group commit, not by batch: a row per staff member
+    // and per date for each group that touched them, naming the span of
+    // seqs that group made on the roster (history reads those batches and
+    // keeps the changes it wants). Under load a group holds hundreds of
+    // one-cell batches, and two index rows for each was two fifths of the
+    // writer's work per edit. Rows from before name one batch each.
+    Migration::Sql(
+        r#"
+CREATE TABLE batch_staff_spans (
+    roster TEXT NOT NULL,
+    staff  TEXT NOT NULL,
+    first  INTEGER NOT NULL,
+    last   INTEGER NOT NULL,
+    PRIMARY KEY (roster, staff, first)
+) WITHOUT ROWID;
+INSERT INTO batch_staff_spans SELECT roster, staff, seq, seq FROM batch_staff;
+DROP TABLE batch_staff;
+ALTER TABLE batch_staff_spans RENAME TO batch_staff;
+CREATE TABLE batch_dates_spans (
+    roster TEXT NOT NULL,
+    date   TEXT NOT NULL,
+    first  INTEGER NOT NULL,
+    last   INTEGER NOT NULL,
+    PRIMARY KEY (roster, date, first)
+) WITHOUT ROWID;
+INSERT INTO batch_dates_spans SELECT roster, date, seq, seq FROM batch_dates;
+DROP TABLE batch_dates;
+ALTER TABLE batch_dates_spans RENAME TO batch_dates;
+"#,
+    ),
 ];
 
 /// SQLite page cache of the hub's store, in KiB.
@@ -167,10 +197,21 @@ pub struct Store {
 /// One group commit: many batches, one transaction, one fsync.
 pub struct Group<'a> {
     tx: rusqlite::Transaction<'a>,
-    /// Each roster's newest seq in this group (and the time of its first
-    /// batch, should the roster be new), written once at commit rather than
-    /// once per batch.
-    seqs: std::cell::RefCell<Vec<(String, i64, i64)>>,
+    /// What this group did to each roster, written once at commit rather
+    /// than once per batch: its seq, and history's index.
+    touched: std::cell::RefCell<Vec<Touched>>,
+}
+
+/// The batches one group wrote on one roster.
+struct Touched {
+    roster: String,
+    /// The span of seqs (consecutive: nothing else writes the roster meanwhile).
+    first: i64,
+    last: i64,
+    /// The time of its first batch (the roster's creation, should it be new).
+    at: i64,
+    staff: BTreeSet<String>,
+    dates: BTreeSet<Date>,
 }
 
 impl Store {
@@ -206,7 +247,7 @@ impl Store {
             tx: self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?,
-            seqs: Default::default(),
+            touched: Default::default(),
         })
     }
 
@@ -267,16 +308,20 @@ impl Store {
         let cursor = q.before.as_deref().and_then(parse_cursor);
         let top = cursor.map_or(i64::MAX, |(seq, _)| seq);
         let (from, to) = (q.from.map(|d| d.to_string()), q.to.map(|d| d.to_string()));
+        // The spans of seqs that may hold what is asked, newest first: each
+        // group commit that touched the staff member or date names the seqs
+        // it made on the roster (spans never overlap; those of one group are
+        // the same span, kept once).
         let (sql, args): (&str, Vec<rusqlite::types::Value>) = if let Some(staff) = &q.staff {
             (
-                "SELECT seq FROM batch_staff WHERE roster = ?1 AND staff = ?2 AND seq <= ?3
-                 ORDER BY seq DESC",
+                "SELECT first, last FROM batch_staff WHERE roster = ?1 AND staff = ?2 AND first <= ?3
+                 ORDER BY first DESC",
                 vec![roster.to_string().into(), staff.clone().into(), top.into()],
             )
         } else if let Some(date) = q.date {
             (
-                "SELECT seq FROM batch_dates WHERE roster = ?1 AND date = ?2 AND seq <= ?3
-                 ORDER BY seq DESC",
+                "SELECT first, last FROM batch_dates WHERE roster = ?1 AND date = ?2 AND first <= ?3
+                 ORDER BY first DESC",
                 vec![
                     roster.to_string().into(),
                     date.to_string().into(),
@@ -285,9 +330,9 @@ impl Store {
             )
         } else if from.is_some() || to.is_some() {
             (
-                "SELECT DISTINCT seq FROM batch_dates WHERE roster = ?1 AND seq <= ?2
+                "SELECT DISTINCT first, last FROM batch_dates WHERE roster = ?1 AND first <= ?2
                  AND (?3 IS NULL OR date >= ?3) AND (?4 IS NULL OR date <= ?4)
-                 ORDER BY seq DESC",
+                 ORDER BY first DESC",
                 vec![
                     roster.to_string().into(),
                     top.into(),
@@ -297,15 +342,15 @@ impl Store {
             )
         } else {
             (
-                "SELECT seq FROM batches WHERE roster = ?1 AND seq <= ?2 ORDER BY seq DESC",
+                "SELECT 0, ?2 WHERE ?1 IS NOT NULL",
                 vec![roster.to_string().into(), top.into()],
             )
         };
-        let mut seqs = self.conn.prepare_cached(sql)?;
-        let mut seqs = seqs.query(rusqlite::params_from_iter(args))?;
-        let mut batch = self.conn.prepare_cached(
-            "SELECT user, client, op_id, at, note, changes FROM batches
-             WHERE roster = ?1 AND seq = ?2",
+        let mut spans = self.conn.prepare_cached(sql)?;
+        let mut spans = spans.query(rusqlite::params_from_iter(args))?;
+        let mut batches = self.conn.prepare_cached(
+            "SELECT seq, user, client, op_id, at, note, changes FROM batches
+             WHERE roster = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
         )?;
         let wanted = |c: &Change| -> bool {
             let (staff, date) = staff_and_date(c);
@@ -318,52 +363,50 @@ impl Store {
         };
         // One more than a page, to know whether there is a next.
         let mut found: Vec<(i64, usize, HistoryEntry)> = Vec::new();
-        'batches: while let Some(row) = seqs.next()? {
-            let seq: i64 = row.get(0)?;
-            let Some((user, client, op_id, at, note, json)) = batch
-                .query_row(params![roster, seq], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, String>(5)?,
-                    ))
-                })
-                .optional()?
-            else {
-                continue;
-            };
-            let logged: Vec<(Change, serde_json::Value)> = decode_changes(seq as Seq, &json)?;
-            for (idx, (change, before)) in logged.into_iter().enumerate().rev() {
-                if cursor.is_some_and(|(cs, ci)| seq == cs && idx as i64 >= ci) || !wanted(&change)
-                {
-                    continue;
-                }
-                let target = change.target();
-                let (staff, date) = staff_and_date(&change);
-                let staff = staff.map(str::to_string);
-                found.push((
-                    seq,
-                    idx,
-                    HistoryEntry {
-                        seq: seq as Seq,
-                        entity: target.entity().to_string(),
-                        key: target.key(),
-                        staff,
-                        date,
-                        before,
-                        after: after_value(&change),
-                        user: user.clone(),
-                        client: client.clone(),
-                        op_id: op_id as u64,
-                        at,
-                        note: note.clone(),
-                    },
-                ));
-                if found.len() > limit {
-                    break 'batches;
+        'spans: while let Some(span) = spans.next()? {
+            let (first, last): (i64, i64) = (span.get(0)?, span.get(1)?);
+            let mut rows = batches.query(params![roster, first, last.min(top)])?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let (user, client, op_id, at, note, json) = (
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, String>(6)?,
+                );
+                let logged: Vec<(Change, serde_json::Value)> = decode_changes(seq as Seq, &json)?;
+                for (idx, (change, before)) in logged.into_iter().enumerate().rev() {
+                    if cursor.is_some_and(|(cs, ci)| seq == cs && idx as i64 >= ci)
+                        || !wanted(&change)
+                    {
+                        continue;
+                    }
+                    let target = change.target();
+                    let (staff, date) = staff_and_date(&change);
+                    let staff = staff.map(str::to_string);
+                    found.push((
+                        seq,
+                        idx,
+                        HistoryEntry {
+                            seq: seq as Seq,
+                            entity: target.entity().to_string(),
+                            key: target.key(),
+                            staff,
+                            date,
+                            before,
+                            after: after_value(&change),
+                            user: user.clone(),
+                            client: client.clone(),
+                            op_id: op_id as u64,
+                            at,
+                            note: note.clone(),
+                        },
+                    ));
+                    if found.len() > limit {
+                        break 'spans;
+                    }
                 }
             }
         }
@@ -435,7 +478,6 @@ impl Group<'_> {
         }
         let seq = applied.seq as i64;
         let (user, client) = (&*author.user, &*author.client);
-        self.note_seq(roster, seq, at);
         let mut put_cell = self.tx.prepare_cached(
             "INSERT OR REPLACE INTO cells (roster, staff, date, code, seq, user, client, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -485,14 +527,46 @@ impl Group<'_> {
             note,
         };
         let logged = applied.changes.iter().map(|r| (&r.change, &r.before));
-        log_batch(&self.tx, roster, seq, &meta, logged)
+        log_batch(&self.tx, roster, seq, &meta, logged.clone())?;
+        self.note_batch(roster, seq, at, logged.map(|(c, _)| c));
+        Ok(())
     }
 
-    fn note_seq(&self, roster: &str, seq: i64, at: i64) {
-        let mut seqs = self.seqs.borrow_mut();
-        match seqs.iter_mut().find(|(name, _, _)| name == roster) {
-            Some(entry) => entry.1 = entry.1.max(seq),
-            None => seqs.push((roster.to_string(), seq, at)),
+    /// Counts a batch in this group's span for the roster and its changes'
+    /// staff and dates in history's index.
+    fn note_batch<'c>(
+        &self,
+        roster: &str,
+        seq: i64,
+        at: i64,
+        changes: impl Iterator<Item = &'c Change>,
+    ) {
+        let mut touched = self.touched.borrow_mut();
+        let i = match touched.iter().position(|t| t.roster == roster) {
+            Some(i) => i,
+            None => {
+                touched.push(Touched {
+                    roster: roster.to_string(),
+                    first: seq,
+                    last: seq,
+                    at,
+                    staff: BTreeSet::new(),
+                    dates: BTreeSet::new(),
+                });
+                touched.len() - 1
+            }
+        };
+        let t = &mut touched[i];
+        t.first = t.first.min(seq);
+        t.last = t.last.max(seq);
+        for change in changes {
+            let (staff, date) = staff_and_date(change);
+            if let Some(s) = staff
+                && !t.staff.contains(s)
+            {
+                t.staff.insert(s.to_string());
+            }
+            t.dates.extend(date);
         }
     }
 
@@ -506,15 +580,28 @@ impl Group<'_> {
         Ok(max.map_or(0, |m| m as u64))
     }
 
+    /// Writes each roster's seq and history's index rows, then commits.
     pub fn commit(self) -> Result<()> {
         let mut put_roster = self.tx.prepare_cached(
             "INSERT INTO rosters (name, seq, created_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
         )?;
-        for (roster, seq, at) in self.seqs.take() {
-            put_roster.execute(params![roster, seq, at])?;
+        let mut by_staff = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO batch_staff (roster, staff, first, last) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut by_date = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO batch_dates (roster, date, first, last) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for t in self.touched.take() {
+            put_roster.execute(params![t.roster, t.last, t.at])?;
+            for s in &t.staff {
+                by_staff.execute(params![t.roster, s, t.first, t.last])?;
+            }
+            for d in &t.dates {
+                by_date.execute(params![t.roster, d.to_string(), t.first, t.last])?;
+            }
         }
-        drop(put_roster);
+        drop((put_roster, by_staff, by_date));
         Ok(self.tx.commit()?)
     }
 }
@@ -561,8 +648,8 @@ pub fn load_roster_in(group: &Group, name: &str) -> Result<Roster> {
     let mut roster = load_roster_from(&group.tx, name)?;
     // Its seq is written at commit; the rest of the group's writes are in
     // the transaction already.
-    if let Some((_, seq, _)) = group.seqs.borrow().iter().find(|(n, _, _)| n == name) {
-        roster.set_seq((*seq as Seq).max(roster.seq()));
+    if let Some(t) = group.touched.borrow().iter().find(|t| t.roster == name) {
+        roster.set_seq((t.last as Seq).max(roster.seq()));
     }
     Ok(roster)
 }
@@ -607,7 +694,30 @@ fn move_changes_to_batches(tx: &rusqlite::Transaction) -> Result<()> {
             at,
             note: note.as_deref(),
         };
-        log_batch(tx, &roster, seq, &meta, changes.iter().map(|(c, b)| (c, b)))
+        log_batch(tx, &roster, seq, &meta, changes.iter().map(|(c, b)| (c, b)))?;
+        // History's index as schema 2 had it: a row per batch (migration 5
+        // turns them into spans of one batch).
+        let staff: BTreeSet<&str> = changes
+            .iter()
+            .filter_map(|(c, _)| staff_and_date(c).0)
+            .collect();
+        let dates: BTreeSet<Date> = changes
+            .iter()
+            .filter_map(|(c, _)| staff_and_date(c).1)
+            .collect();
+        for s in staff {
+            tx.execute(
+                "INSERT OR IGNORE INTO batch_staff (roster, staff, seq) VALUES (?1, ?2, ?3)",
+                params![roster, s, seq],
+            )?;
+        }
+        for d in dates {
+            tx.execute(
+                "INSERT OR IGNORE INTO batch_dates (roster, date, seq) VALUES (?1, ?2, ?3)",
+                params![roster, d.to_string(), seq],
+            )?;
+        }
+        Ok(())
     };
     while let Some(row) = rows.next()? {
         let roster: String = row.get(0)?;
@@ -674,8 +784,8 @@ where
     }
 }
 
-/// Writes one batch to the change log: its row, and a row for each staff
-/// member and each date it touched (how history finds it).
+/// Writes one batch's row to the change log (history's index rows are the
+/// caller's: per group for the writer, per batch in migration 3).
 fn log_batch<'a>(
     conn: &Connection,
     roster: &str,
@@ -683,15 +793,7 @@ fn log_batch<'a>(
     meta: &BatchMeta,
     changes: impl Iterator<Item = (&'a Change, &'a serde_json::Value)> + Clone,
 ) -> Result<()> {
-    let mut staff = BTreeSet::new();
-    let mut dates = BTreeSet::new();
-    let mut count = 0i64;
-    for (change, _) in changes.clone() {
-        count += 1;
-        let (s, d) = staff_and_date(change);
-        staff.extend(s);
-        dates.extend(d);
-    }
+    let count = changes.clone().count() as i64;
     let json = serde_json::to_string(&Logged(changes))
         .map_err(|e| StoreError::Corrupt(format!("batch {seq} could not be encoded: {e}")))?;
     conn.prepare_cached(
@@ -709,18 +811,6 @@ fn log_batch<'a>(
         count,
         json
     ])?;
-    let mut by_staff = conn.prepare_cached(
-        "INSERT OR IGNORE INTO batch_staff (roster, staff, seq) VALUES (?1, ?2, ?3)",
-    )?;
-    for s in staff {
-        by_staff.execute(params![roster, s, seq])?;
-    }
-    let mut by_date = conn.prepare_cached(
-        "INSERT OR IGNORE INTO batch_dates (roster, date, seq) VALUES (?1, ?2, ?3)",
-    )?;
-    for d in dates {
-        by_date.execute(params![roster, d.to_string(), seq])?;
-    }
     Ok(())
 }
 
@@ -849,21 +939,96 @@ mod tests {
     /// A new store with these batches applied to roster `r` and committed
     /// one by one, as the writer does.
     fn store_with(batches: Vec<(Vec<Op>, &str, Option<&str>)>) -> (tempfile::TempDir, Store) {
+        store_in_groups(batches, 1)
+    }
+
+    /// The same, `per_group` batches to a group commit.
+    fn store_in_groups(
+        batches: Vec<(Vec<Op>, &str, Option<&str>)>,
+        per_group: usize,
+    ) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
         let mut roster = Roster::default();
-        for (i, (ops, user, note)) in batches.into_iter().enumerate() {
-            let a = author(user);
-            let applied = roster
-                .apply_batch_with(&ops, &a, 1000 + i as i64, true)
-                .unwrap();
+        let mut batches = batches.into_iter().enumerate().peekable();
+        while batches.peek().is_some() {
             let group = store.group().unwrap();
-            group
-                .put_applied("r", &applied, &a, i as u64 + 1, note, 1000 + i as i64)
-                .unwrap();
+            for (i, (ops, user, note)) in batches.by_ref().take(per_group) {
+                let a = author(user);
+                let at = 1000 + i as i64;
+                let applied = roster.apply_batch_with(&ops, &a, at, true).unwrap();
+                group
+                    .put_applied("r", &applied, &a, i as u64 + 1, note, at)
+                    .unwrap();
+            }
             group.commit().unwrap();
         }
         (dir, store)
+    }
+
+    /// History's index names the span of each group commit: whatever the
+    /// grouping, every query and page gives the same entries.
+    #[test]
+    fn history_is_the_same_however_the_batches_were_grouped() {
+        let batches = || {
+            let mut b = vec![(setup_ops(), "admin", None)];
+            for i in 0..12 {
+                let staff = ["s1", "s2"][i % 2];
+                let day = format!("2026-12-{:02}", 1 + i % 5);
+                let code = ["D", "N"][i / 5 % 2];
+                b.push((vec![set(staff, &day, code)], "ann", None));
+            }
+            b.push((
+                vec![set("s1", "2026-12-09", "D"), set("s2", "2026-12-01", "D")],
+                "bob",
+                None,
+            ));
+            b
+        };
+        let queries = [
+            HistoryQuery::default(),
+            HistoryQuery {
+                staff: Some("s1".into()),
+                ..Default::default()
+            },
+            HistoryQuery {
+                staff: Some("s2".into()),
+                date: Some(d("2026-12-01")),
+                ..Default::default()
+            },
+            HistoryQuery {
+                date: Some(d("2026-12-03")),
+                ..Default::default()
+            },
+            HistoryQuery {
+                from: Some(d("2026-12-02")),
+                to: Some(d("2026-12-04")),
+                ..Default::default()
+            },
+            HistoryQuery {
+                from: Some(d("2026-12-04")),
+                ..Default::default()
+            },
+        ];
+        let (_one, one_by_one) = store_with(batches());
+        for per_group in [2, 5, 14] {
+            let (_dir, grouped) = store_in_groups(batches(), per_group);
+            for q in &queries {
+                for limit in [1, 2, 100] {
+                    let q = HistoryQuery {
+                        limit: Some(limit),
+                        ..q.clone()
+                    };
+                    let want = history(&one_by_one, q.clone());
+                    assert!(!want.is_empty(), "{q:?}");
+                    assert_eq!(
+                        history(&grouped, q.clone()),
+                        want,
+                        "{per_group} per group, {q:?}"
+                    );
+                }
+            }
+        }
     }
 
     fn setup_ops() -> Vec<Op> {
