@@ -32,12 +32,27 @@ impl Hub {
     }
 
     pub async fn start_with(config: Config) -> Hub {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let dir = config.data_dir.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        // Bound (lock taken, store open) before start returns.
-        let hub = server::Hub::bind(listener, config).unwrap_or_else(|e| panic!("hub binds: {e}"));
+        // Bound (lock taken, store open) before start returns. A hub started
+        // again on a dir may find the lock held for a moment longer: tests of
+        // this binary start child processes (itself, rota), and a child holds
+        // a copy of every open descriptor, the previous hub's lock among
+        // them, from its fork until its exec. That alone is tried again, a
+        // bounded number of times; anything else fails at once.
+        let mut held = 0;
+        let (hub, addr) = loop {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            match server::Hub::bind(listener, config.clone()) {
+                Ok(hub) => break (hub, addr),
+                Err(ServeError::Locked { .. }) if held < 200 => {
+                    held += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(e) => panic!("hub binds: {e}"),
+            }
+        };
         let task = tokio::spawn(async move {
             hub.serve(async move {
                 let _ = stopped.await;
