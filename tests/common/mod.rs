@@ -34,25 +34,11 @@ impl Hub {
     pub async fn start_with(config: Config) -> Hub {
         let dir = config.data_dir.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        // Bound (lock taken, store open) before start returns. A hub started
-        // again on a dir may find the lock held for a moment longer: tests of
-        // this binary start child processes (itself, rota), and a child holds
-        // a copy of every open descriptor, the previous hub's lock among
-        // them, from its fork until its exec. That alone is tried again, a
-        // bounded number of times; anything else fails at once.
-        let mut held = 0;
-        let (hub, addr) = loop {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            match server::Hub::bind(listener, config.clone()) {
-                Ok(hub) => break (hub, addr),
-                Err(ServeError::Locked { .. }) if held < 200 => {
-                    held += 1;
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Err(e) => panic!("hub binds: {e}"),
-            }
-        };
+        lock_released(&dir).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Bound (lock taken, store open) before start returns.
+        let hub = server::Hub::bind(listener, config).unwrap_or_else(|e| panic!("hub binds: {e}"));
         let task = tokio::spawn(async move {
             hub.serve(async move {
                 let _ = stopped.await;
@@ -117,6 +103,33 @@ pub async fn metric(addr: SocketAddr, name: &str) -> f64 {
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("metric {name} missing"))
+}
+
+/// Waits until nobody holds `dir`'s data-dir lock (at once when there is
+/// none). A hub started again on a dir may find it held for a moment after
+/// the last one stopped: tests of this binary start child processes
+/// (itself, rota), and a child holds a copy of every open descriptor, the
+/// old hub's lock among them, from its fork until its exec. A blocking lock
+/// taken on a thread of its own is the event; it is let go at once.
+async fn lock_released(dir: &Path) {
+    let path = dir.join(rota::server::lock::LOCK_FILE);
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    else {
+        return; // no lock file yet: no hub has run here
+    };
+    let (taken, released) = oneshot::channel();
+    std::thread::spawn(move || {
+        let locked = file.lock().is_ok();
+        drop(file); // lets the lock go, before saying so
+        let _ = taken.send(locked);
+    });
+    let ok = tokio::time::timeout(WAIT, released)
+        .await
+        .expect("the data dir's lock is let go in time");
+    assert_eq!(ok, Ok(true), "locking the data dir");
 }
 
 pub struct Client {
