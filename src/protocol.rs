@@ -227,26 +227,23 @@ pub const BATCH_FRAME_TAIL: &str = "]}";
 
 /// Encoded messages as one frame: the message itself when there is one, a
 /// `batch` frame when there are more, None when there are none.
-pub fn join_frames<'a, T>(frames: impl Iterator<Item = &'a T> + Clone) -> Option<T>
+pub fn join_frames<'a, T>(frames: impl Iterator<Item = &'a T>) -> Option<T>
 where
     T: AsRef<str> + Clone + From<String> + 'a,
 {
-    let mut it = frames.clone();
-    let first = it.next()?;
-    if it.next().is_none() {
-        return Some(first.clone());
-    }
-    let size: usize = frames.clone().map(|f| f.as_ref().len() + 1).sum();
-    let mut out = String::with_capacity(BATCH_FRAME_HEAD.len() + size + BATCH_FRAME_TAIL.len());
-    out.push_str(BATCH_FRAME_HEAD);
-    for (i, f) in frames.enumerate() {
-        if i > 0 {
-            out.push(',');
+    let frames: Vec<&T> = frames.collect();
+    match frames.as_slice() {
+        [] => None,
+        [one] => Some((*one).clone()),
+        many => {
+            let size = many.iter().map(|f| f.as_ref().len()).sum();
+            let empty = format!("{BATCH_FRAME_HEAD}{BATCH_FRAME_TAIL}");
+            let joined = splice_list(&empty, "msgs", many.len(), size, |out, i| {
+                out.push_str(many[i].as_ref())
+            });
+            Some(T::from(joined))
         }
-        out.push_str(f.as_ref());
     }
-    out.push_str(BATCH_FRAME_TAIL);
-    Some(T::from(out))
 }
 
 /// Whether a client that said `version` in its hello reads `batch` frames.

@@ -224,7 +224,7 @@ impl Client {
     }
 
     /// The next text frame's message as it came (a batch whole).
-    pub async fn recv_frame(&mut self) -> ServerMsg {
+    async fn recv_frame(&mut self) -> ServerMsg {
         loop {
             let msg = tokio::time::timeout(WAIT, self.ws.next())
                 .await
