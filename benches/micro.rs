@@ -84,6 +84,7 @@ fn main() {
         note: None,
         force: false,
         more: false,
+        part: None,
     });
     let edit_100 = protocol::encode_client(&ClientMsg::Edit {
         op_id: 7,
@@ -91,6 +92,7 @@ fn main() {
         note: Some("bench".into()),
         force: false,
         more: false,
+        part: None,
     });
     bench("decode edit, 1 cell", 100_000, || {
         black_box(protocol::decode_client(black_box(&edit)).ok());
@@ -208,7 +210,13 @@ fn main() {
                     r#"{{"type":"ack","op_id":{op_id},"seq":{},"at":0}}"#,
                     applied.seq
                 );
-                let _ = group.put_answer(&client, op_id, "bench", &ack, 0);
+                let key = rota::store::AnswerKey {
+                    roster: "bench",
+                    client: &client,
+                    op_id,
+                };
+                let fingerprint = protocol::edit_fingerprint(&ops, false);
+                let _ = group.put_answer(&key, &fingerprint, &ack, 0);
             }
             let _ = group.commit();
         },

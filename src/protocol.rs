@@ -6,10 +6,17 @@
 use crate::domain::{Change, Conflict, Date, Op, Problem, Rule, Seq, Settings, ShiftCode, Staff};
 use serde::{Deserialize, Serialize};
 
+mod frames;
+pub use frames::{
+    BATCH_FRAME_HEAD, BATCH_FRAME_TAIL, WelcomeBody, WelcomeHead, encode_edit_parts,
+    encode_welcome, is_batch_frame, is_change_frame, join_frames, split_batch,
+};
+
 /// Protocol version spoken by this build. Peers must agree on the major part;
 /// a minor part of 1 or more in a client's `hello` means it reads `batch`
-/// frames (protocol 1.1).
-pub const PROTOCOL_VERSION: &str = "1.1";
+/// frames (protocol 1.1). 1.2 numbers the parts of an edit sent in parts
+/// (`part`) and echoes a request's `req` in its answer.
+pub const PROTOCOL_VERSION: &str = "1.2";
 /// Largest text frame the hub will act on. Larger ones are answered with a
 /// `too_large` error (up to [`HARD_MAX_MESSAGE_BYTES`], where the socket closes).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -26,11 +33,11 @@ pub const MAX_OPS_PER_CHANGE_SET: usize = 250_000;
 pub const MAX_IN_FLIGHT: usize = 64;
 /// Most history entries one page may hold.
 pub const MAX_HISTORY_PAGE: u32 = 500;
-
-/// How an encoded `change` message begins: the same object as a
-/// [`ChangeSet`] with its `type` first. The hub keeps these frames and lists
-/// them in a welcome's `changes` without this prefix's tag.
-pub const CHANGE_FRAME_TAG: &str = r#"{"type":"change","#;
+/// History entries a page holds when the request names no `limit`.
+pub const DEFAULT_HISTORY_PAGE: u32 = 100;
+/// Longest `note` an edit may carry, in characters. A longer one is refused,
+/// never cut.
+pub const MAX_NOTE_CHARS: usize = 200;
 
 /// Machine-readable error codes of `error` and `rejected` messages.
 pub mod codes {
@@ -49,6 +56,8 @@ pub mod codes {
     pub const INVALID: &str = "invalid";
     pub const STORAGE: &str = "storage_failed";
     pub const SHUTTING_DOWN: &str = "shutting_down";
+    /// An op id this client already used on this roster for a different edit.
+    pub const OP_ID_REUSED: &str = "op_id_reused";
 }
 
 /// Close codes the hub uses besides the standard ones.
@@ -96,6 +105,11 @@ pub enum ClientMsg {
         /// (`more` false) arrives; `note` and `force` are read from the first.
         #[serde(default, skip_serializing_if = "is_false")]
         more: bool,
+        /// Protocol 1.2: this frame's place among the parts of an edit sent
+        /// in parts (0 for the first). Every frame of such an edit carries
+        /// it; a whole edit in one frame may leave it out (it is part 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        part: Option<u32>,
     },
     /// Where this editor's cursor is; relayed to the others, not stored.
     Presence {
@@ -104,10 +118,17 @@ pub enum ClientMsg {
     },
     /// The change log, newest first, filtered and paged.
     History {
+        /// The client's own id for this request, echoed in the answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
         #[serde(default, flatten)]
         query: HistoryQuery,
     },
-    ListRosters {},
+    ListRosters {
+        /// The client's own id for this request, echoed in the answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
+    },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -136,6 +157,63 @@ pub struct HistoryQuery {
     pub before: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+}
+
+impl HistoryQuery {
+    /// What is wrong with this query as asked, naming the field.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(limit) = self.limit
+            && !(1..=MAX_HISTORY_PAGE).contains(&limit)
+        {
+            return Err(format!(
+                "limit: {limit} is not between 1 and {MAX_HISTORY_PAGE}"
+            ));
+        }
+        if let Some(before) = &self.before
+            && HistoryCursor::parse(before).is_none()
+        {
+            return Err(format!(
+                "before: `{before}` is not a `next` cursor from a history answer"
+            ));
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from > to
+        {
+            return Err(format!("from: {from} is after to: {to}"));
+        }
+        Ok(())
+    }
+
+    /// Entries per page: `limit`, or the default.
+    pub fn page_size(&self) -> usize {
+        self.limit
+            .unwrap_or(DEFAULT_HISTORY_PAGE)
+            .clamp(1, MAX_HISTORY_PAGE) as usize
+    }
+}
+
+/// Where a history page ended: the `next` of an answer, `SEQ:INDEX` (the
+/// batch and the change's place in it), passed back as `before`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub seq: Seq,
+    pub index: u32,
+}
+
+impl HistoryCursor {
+    pub fn parse(s: &str) -> Option<HistoryCursor> {
+        let (seq, index) = s.split_once(':')?;
+        Some(HistoryCursor {
+            seq: seq.parse().ok()?,
+            index: index.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for HistoryCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.index)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -197,12 +275,18 @@ pub enum ServerMsg {
         user: String,
     },
     History {
+        /// The request's `req`, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
         entries: Vec<HistoryEntry>,
         /// Pass as `before` to get the next (older) page; absent at the end.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next: Option<String>,
     },
     Rosters {
+        /// The request's `req`, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
         rosters: Vec<RosterInfo>,
     },
     /// A message could not be acted on. The connection stays usable.
@@ -211,6 +295,9 @@ pub enum ServerMsg {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         op_id: Option<u64>,
+        /// The `req` of the request it is about, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
     },
     /// Protocol 1.1: several messages in one frame, to be taken in order
     /// exactly as if each had come in a frame of its own. The hub sends these
@@ -218,32 +305,6 @@ pub enum ServerMsg {
     Batch {
         msgs: Vec<ServerMsg>,
     },
-}
-
-/// How a `batch` frame begins; its encoded messages follow, separated by
-/// commas, then [`BATCH_FRAME_TAIL`].
-pub const BATCH_FRAME_HEAD: &str = r#"{"type":"batch","msgs":["#;
-pub const BATCH_FRAME_TAIL: &str = "]}";
-
-/// Encoded messages as one frame: the message itself when there is one, a
-/// `batch` frame when there are more, None when there are none.
-pub fn join_frames<'a, T>(frames: impl Iterator<Item = &'a T>) -> Option<T>
-where
-    T: AsRef<str> + Clone + From<String> + 'a,
-{
-    let frames: Vec<&T> = frames.collect();
-    match frames.as_slice() {
-        [] => None,
-        [one] => Some((*one).clone()),
-        many => {
-            let size = many.iter().map(|f| f.as_ref().len()).sum();
-            let empty = format!("{BATCH_FRAME_HEAD}{BATCH_FRAME_TAIL}");
-            let joined = splice_list(&empty, "msgs", many.len(), size, |out, i| {
-                out.push_str(many[i].as_ref())
-            });
-            Some(T::from(joined))
-        }
-    }
 }
 
 /// Whether a client that said `version` in its hello reads `batch` frames.
@@ -264,7 +325,7 @@ pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
         _kind: serde::de::IgnoredAny,
         msgs: Vec<ServerMsg>,
     }
-    if text.starts_with(BATCH_FRAME_HEAD)
+    if frames::is_batch_frame(text)
         && let Ok(body) = serde_json::from_str::<BatchBody>(text)
     {
         return Ok(ServerMsg::Batch { msgs: body.msgs });
@@ -353,45 +414,76 @@ pub struct RosterInfo {
     pub cells: usize,
 }
 
-/// A frame that could not be turned into a message: a code and a sentence
-/// naming the field and value at fault.
+/// A frame that could not be turned into a message: a code, a sentence
+/// naming the field and value at fault, and what the frame was about when
+/// that much could be read (an edit's `op_id`, a request's `req`), so the
+/// client can tell which of its requests failed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecodeError {
     pub code: &'static str,
     pub message: String,
+    pub op_id: Option<u64>,
+    pub req: Option<u64>,
+    /// The frame was a part of an edit with more parts to come.
+    pub more: bool,
+}
+
+impl DecodeError {
+    fn new(code: &'static str, message: String) -> DecodeError {
+        DecodeError {
+            code,
+            message,
+            op_id: None,
+            req: None,
+            more: false,
+        }
+    }
+}
+
+/// What a frame is about, read without reading the rest of it: its type, an
+/// edit's op id and `more`, a request's `req`. Used for frames that cannot
+/// be taken whole (too large, or with a bad field), so that the error names
+/// the edit or request it answers.
+#[derive(Default, Deserialize)]
+pub struct FrameHeader {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub op_id: Option<serde_json::Value>,
+    #[serde(default)]
+    pub req: Option<serde_json::Value>,
+    #[serde(default)]
+    pub more: Option<serde_json::Value>,
+}
+
+impl FrameHeader {
+    /// The header of `text`, or an empty one when it is not a JSON object.
+    pub fn read(text: &str) -> FrameHeader {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+
+    /// Puts the edit's op id (or the request's id) on an error about it.
+    fn mark(&self, mut e: DecodeError) -> DecodeError {
+        match self.kind.as_deref() {
+            Some("edit") => {
+                e.op_id = self.op_id.as_ref().and_then(serde_json::Value::as_u64);
+                e.more = self.more.as_ref().and_then(serde_json::Value::as_bool) == Some(true);
+            }
+            Some("history" | "list_rosters") => {
+                e.req = self.req.as_ref().and_then(serde_json::Value::as_u64);
+            }
+            _ => {}
+        }
+        e
+    }
+
+    /// An error about this frame, naming what it was about.
+    pub fn error(&self, code: &'static str, message: String) -> DecodeError {
+        self.mark(DecodeError::new(code, message))
+    }
 }
 
 const CLIENT_TYPES: [&str; 5] = ["hello", "edit", "presence", "history", "list_rosters"];
-
-/// Puts items already encoded into a message encoded with `"FIELD":[]`:
-/// `write` appends item `i`, `size` is about their length in all. The first
-/// occurrence of `"FIELD":[]` is taken as the field, so the caller must know
-/// that no field before it can hold that text. Returns the message as it was
-/// when the field is not there.
-pub fn splice_list(
-    encoded: &str,
-    field: &str,
-    len: usize,
-    size: usize,
-    mut write: impl FnMut(&mut String, usize),
-) -> String {
-    let empty = format!(r#""{field}":[]"#);
-    let Some(at) = encoded.find(&empty) else {
-        return encoded.to_string();
-    };
-    let mut out = String::with_capacity(encoded.len() + size + len);
-    out.push_str(&encoded[..at]);
-    out.push_str(&empty[..empty.len() - 1]);
-    for i in 0..len {
-        if i > 0 {
-            out.push(',');
-        }
-        write(&mut out, i);
-    }
-    out.push(']');
-    out.push_str(&encoded[at + empty.len()..]);
-    out
-}
 
 /// Decodes one client text frame. The fast path parses straight into the
 /// message; only a frame that fails is looked at again to say what is wrong.
@@ -403,10 +495,7 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
     match serde_path_to_error::deserialize::<_, ClientMsg>(&mut de) {
         Ok(msg) => match de.end() {
             Ok(()) => Ok(msg),
-            Err(e) => Err(DecodeError {
-                code: codes::BAD_JSON,
-                message: format!("not JSON: {e}"),
-            }),
+            Err(e) => Err(DecodeError::new(codes::BAD_JSON, format!("not JSON: {e}"))),
         },
         Err(err) => Err(explain_decode_error(text, err)),
     }
@@ -431,6 +520,8 @@ fn decode_edit_fast(text: &str) -> Option<ClientMsg> {
         force: bool,
         #[serde(default)]
         more: bool,
+        #[serde(default)]
+        part: Option<u32>,
     }
     /// A `set_cell` op exactly (any other op, or any other field, and the
     /// general path reads the frame).
@@ -450,7 +541,7 @@ fn decode_edit_fast(text: &str) -> Option<ClientMsg> {
     enum SetCellTag {
         SetCell,
     }
-    if !text.starts_with(r#"{"type":"edit","#) {
+    if !frames::is_edit_frame(text) {
         return None;
     }
     let e: EditFrame = serde_json::from_str(text).ok()?;
@@ -470,7 +561,42 @@ fn decode_edit_fast(text: &str) -> Option<ClientMsg> {
         note: e.note,
         force: e.force,
         more: e.more,
+        part: e.part,
     })
+}
+
+/// What makes two sends one edit: a digest of its operations and `force`
+/// (not its `note`, nor how it was cut into parts). The hub stores it with
+/// its answer, so a resend is told from another edit under a used op id.
+/// Stored fingerprints must stay valid across versions: the test
+/// `an_edit_fingerprint_is_pinned` fails if the encoding it digests changes.
+pub type Fingerprint = [u8; 16];
+
+pub fn edit_fingerprint(ops: &[Op], force: bool) -> Fingerprint {
+    use sha2::Digest;
+    /// Feeds what serde writes straight into the digest.
+    struct Feed(sha2::Sha256);
+    impl std::io::Write for Feed {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut feed = Feed(sha2::Sha256::new());
+    feed.0.update(b"rota edit 1\n");
+    feed.0.update([u8::from(force)]);
+    for op in ops {
+        // Writing into a digest cannot fail, nor can encoding an Op.
+        let _ = serde_json::to_writer(&mut feed, op);
+        feed.0.update(b"\n");
+    }
+    let digest = feed.0.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
 }
 
 fn explain_decode_error(
@@ -479,57 +605,149 @@ fn explain_decode_error(
 ) -> DecodeError {
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => {
-            return DecodeError {
-                code: codes::BAD_JSON,
-                message: format!("not JSON: {e}"),
-            };
+        Err(e) => return DecodeError::new(codes::BAD_JSON, format!("not JSON: {e}")),
+    };
+    if !value.is_object() {
+        return DecodeError::new(
+            codes::BAD_JSON,
+            format!("not a JSON object but {}", json_kind(&value)),
+        );
+    }
+    let header = FrameHeader::read(text);
+    let ty = match value.get("type") {
+        None => {
+            return header.error(codes::BAD_MESSAGE, "type: missing field".into());
+        }
+        Some(serde_json::Value::String(t)) => t.as_str(),
+        Some(other) => {
+            return header.error(
+                codes::BAD_MESSAGE,
+                format!("type: expected a string, found {}", json_kind(other)),
+            );
         }
     };
-    let ty = value.get("type").and_then(|t| t.as_str());
-    match ty {
-        None => {
-            return DecodeError {
-                code: codes::BAD_MESSAGE,
-                message: "message has no string field `type`".into(),
-            };
-        }
-        Some(t) if !CLIENT_TYPES.contains(&t) => {
-            return DecodeError {
-                code: codes::UNKNOWN_TYPE,
-                message: format!(
-                    "unknown message type `{t}`; expected one of {}",
-                    CLIENT_TYPES.join(", ")
-                ),
-            };
-        }
-        Some(_) => {}
+    if !CLIENT_TYPES.contains(&ty) {
+        return header.error(
+            codes::UNKNOWN_TYPE,
+            format!(
+                "unknown message type `{ty}`; expected one of {}",
+                CLIENT_TYPES.join(", ")
+            ),
+        );
     }
-    let path = err.path().to_string();
-    let inner = err.into_inner().to_string();
-    // serde_json appends " at line L column C"; the field path says more.
-    let inner = inner
-        .split(" at line ")
-        .next()
-        .unwrap_or(&inner)
-        .to_string();
+    let found = locate_in_ops(&value, ty).unwrap_or_else(|| {
+        let path = err.path().to_string();
+        let inner = serde_message(err.into_inner());
+        place(&value, "", &path, inner)
+    });
+    let (path, inner) = found;
     let code = if inner.starts_with("bad date") {
         codes::BAD_DATE
     } else {
         codes::BAD_MESSAGE
     };
-    // Inside tagged enums serde loses the path; find the quoted culprit in
-    // the tree instead.
-    let path = if path == "." || path.is_empty() {
-        quoted_value(&inner).and_then(|needle| find_path(&value, needle, String::new()))
+    let message = if path.is_empty() {
+        inner
     } else {
-        Some(path)
+        format!("{path}: {inner}")
     };
-    let message = match path {
-        Some(p) => format!("{p}: {inner}"),
-        None => inner,
+    header.error(code, message)
+}
+
+/// serde_json's message without the " at line L column C" it appends (the
+/// field path says more).
+fn serde_message(e: serde_json::Error) -> String {
+    let inner = e.to_string();
+    inner
+        .split(" at line ")
+        .next()
+        .unwrap_or(&inner)
+        .to_string()
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The path and message of an error serde reported at `path` (relative to
+/// `value`, itself at `base`). Inside tagged enums serde loses the path, so
+/// a missing field is named from the message, and another culprit is found
+/// by its quoted value in the tree.
+fn place(value: &serde_json::Value, base: &str, path: &str, inner: String) -> (String, String) {
+    let join = |p: &str| match (base.is_empty(), p.is_empty()) {
+        (_, true) => base.to_string(),
+        (true, false) => p.to_string(),
+        (false, false) if p.starts_with('[') => format!("{base}{p}"),
+        (false, false) => format!("{base}.{p}"),
     };
-    DecodeError { code, message }
+    let here = if path == "." { "" } else { path };
+    if let Some(field) = inner
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        let at = if here.is_empty() {
+            field.to_string()
+        } else {
+            format!("{here}.{field}")
+        };
+        return (join(&at), "missing field".into());
+    }
+    if !here.is_empty() {
+        return (join(here), inner);
+    }
+    let found = quoted_value(&inner).and_then(|needle| find_path(value, needle, String::new()));
+    (join(found.as_deref().unwrap_or("")), inner)
+}
+
+/// For an `edit`, the first operation that does not decode, with the path
+/// inside it (`ops[2].staff`), looking into a `put_code`'s code and a
+/// `put_rule`'s rule on their own so that their fields are named too.
+fn locate_in_ops(value: &serde_json::Value, ty: &str) -> Option<(String, String)> {
+    if ty != "edit" {
+        return None;
+    }
+    let ops = value.get("ops")?.as_array()?;
+    ops.iter().enumerate().find_map(|(i, op)| {
+        let base = format!("ops[{i}]");
+        let (path, inner) = first_error::<Op>(op)?;
+        let nested = match op.get("op").and_then(serde_json::Value::as_str) {
+            Some("put_code") => op
+                .get("code")
+                .filter(|c| c.is_object())
+                .and_then(|c| first_error::<ShiftCode>(c).map(|e| (c, "code", e))),
+            Some("put_rule") => op
+                .get("rule")
+                .filter(|r| r.is_object())
+                .and_then(|r| first_error::<Rule>(r).map(|e| (r, "rule", e))),
+            _ => None,
+        };
+        Some(match nested {
+            Some((inner_value, field, (p, m))) => {
+                place(inner_value, &format!("{base}.{field}"), &p, m)
+            }
+            None => place(op, &base, &path, inner),
+        })
+    })
+}
+
+/// The path and message of the first error decoding `value` as a `T`.
+fn first_error<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+) -> Option<(String, String)> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(_) => None,
+        Err(e) => {
+            let path = e.path().to_string();
+            Some((path, serde_message(e.into_inner())))
+        }
+    }
 }
 
 /// The first value quoted in a serde message (`x` or "x").

@@ -4,7 +4,7 @@
 //! nothing of sockets or tasks: the server's writer thread is its only user.
 
 use crate::domain::{Applied, Author, Change, Date, Roster, Seq, Stamp};
-use crate::protocol::{ChangeSet, HistoryEntry, HistoryQuery, MAX_HISTORY_PAGE, RosterInfo};
+use crate::protocol::{ChangeSet, HistoryCursor, HistoryEntry, HistoryQuery, RosterInfo};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -185,13 +185,50 @@ DROP TABLE batch_dates;
 ALTER TABLE batch_dates_spans RENAME TO batch_dates;
 "#,
     ),
+    // Answers keyed per roster, with a fingerprint of the edit they answer.
+    // Keyed by (client, op_id) alone, a client with one op counter per
+    // roster had its edit to a second roster answered with the first
+    // roster's ack, and an op id reused for another edit got the old answer.
+    // Answers from before have no fingerprint: a resend of one is answered
+    // as it was (there is nothing to tell it from another edit by).
+    Migration::Sql(
+        r#"
+CREATE TABLE answers_by_roster (
+    roster      TEXT NOT NULL,
+    client      TEXT NOT NULL,
+    op_id       INTEGER NOT NULL,
+    fingerprint BLOB,
+    answer      TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (roster, client, op_id)
+) WITHOUT ROWID;
+INSERT INTO answers_by_roster SELECT roster, client, op_id, NULL, answer, at FROM answers;
+DROP TABLE answers;
+ALTER TABLE answers_by_roster RENAME TO answers;
+"#,
+    ),
 ];
+
+/// The answer stored for a batch, and the fingerprint of the edit it
+/// answered (None for answers stored before fingerprints were kept).
+pub struct StoredAnswer {
+    pub answer: String,
+    pub fingerprint: Option<Vec<u8>>,
+}
 
 /// SQLite page cache of the hub's store, in KiB.
 const CACHE_KIB: i64 = 64 * 1024;
 
 pub struct Store {
     conn: Connection,
+}
+
+/// What names a batch for ever: its roster, its client and the client's op
+/// id. The same client and op id on another roster is another batch.
+pub struct AnswerKey<'a> {
+    pub roster: &'a str,
+    pub client: &'a str,
+    pub op_id: u64,
 }
 
 /// One group commit: many batches, one transaction, one fsync.
@@ -296,6 +333,61 @@ impl Store {
         Ok(Some(sets))
     }
 
+    /// One page of the change log (see [`Reads::history`]).
+    pub fn history(
+        &self,
+        roster: &str,
+        q: &HistoryQuery,
+    ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
+        Reads(&self.conn).history(roster, q)
+    }
+
+    /// Every roster (see [`Reads::list_rosters`]).
+    pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
+        Reads(&self.conn).list_rosters()
+    }
+}
+
+/// A read-only connection to the hub's store, for reads served beside the
+/// writer (WAL lets them run while it commits). It sees only committed
+/// state, as of the start of each read.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// Opens the store at `path` (already created and migrated) to read.
+    pub fn open(path: &Path) -> Result<Reader> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "cache_size", -(CACHE_KIB / 4))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Reader { conn })
+    }
+
+    /// One page of history, read in one transaction (one view of the store).
+    pub fn history(
+        &self,
+        roster: &str,
+        q: &HistoryQuery,
+    ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
+        let tx = self.conn.unchecked_transaction()?;
+        let page = Reads(&tx).history(roster, q)?;
+        tx.finish()?;
+        Ok(page)
+    }
+
+    pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
+        Reads(&self.conn).list_rosters()
+    }
+}
+
+/// The reads of the store, on any connection to it.
+struct Reads<'c>(&'c Connection);
+
+impl Reads<'_> {
     /// One page of the change log, newest first. The batches that can hold
     /// a match are found by staff or date; their changes are then filtered
     /// one by one, so a page reads no more batches than it needs.
@@ -304,8 +396,12 @@ impl Store {
         roster: &str,
         q: &HistoryQuery,
     ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
-        let limit = q.limit.unwrap_or(100).clamp(1, MAX_HISTORY_PAGE) as usize;
-        let cursor = q.before.as_deref().and_then(parse_cursor);
+        let limit = q.page_size();
+        let cursor = q
+            .before
+            .as_deref()
+            .and_then(HistoryCursor::parse)
+            .map(|c| (c.seq.min(i64::MAX as Seq) as i64, i64::from(c.index)));
         let top = cursor.map_or(i64::MAX, |(seq, _)| seq);
         let (from, to) = (q.from.map(|d| d.to_string()), q.to.map(|d| d.to_string()));
         // The spans of seqs that may hold what is asked, newest first: each
@@ -346,9 +442,9 @@ impl Store {
                 vec![roster.to_string().into(), top.into()],
             )
         };
-        let mut spans = self.conn.prepare_cached(sql)?;
+        let mut spans = self.0.prepare_cached(sql)?;
         let mut spans = spans.query(rusqlite::params_from_iter(args))?;
-        let mut batches = self.conn.prepare_cached(
+        let mut batches = self.0.prepare_cached(
             "SELECT seq, user, client, op_id, at, note, changes FROM batches
              WHERE roster = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
         )?;
@@ -413,13 +509,21 @@ impl Store {
         let more = found.len() > limit;
         found.truncate(limit);
         let next = more
-            .then(|| found.last().map(|(seq, idx, _)| format!("{seq}:{idx}")))
+            .then(|| {
+                found.last().map(|(seq, idx, _)| {
+                    HistoryCursor {
+                        seq: *seq as Seq,
+                        index: *idx as u32,
+                    }
+                    .to_string()
+                })
+            })
             .flatten();
         Ok((found.into_iter().map(|(_, _, e)| e).collect(), next))
     }
 
     pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.0.prepare(
             "SELECT name, seq,
                 (SELECT count(*) FROM entities e WHERE e.roster = r.name AND e.kind = 'staff'),
                 (SELECT count(*) FROM cells c WHERE c.roster = r.name AND c.code IS NOT NULL)
@@ -438,28 +542,47 @@ impl Store {
 }
 
 impl Group<'_> {
-    /// The answer given earlier to this batch, if any.
-    pub fn find_answer(&self, client: &str, op_id: u64) -> Result<Option<String>> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT answer FROM answers WHERE client = ?1 AND op_id = ?2")?;
+    /// The answer given earlier to this client's batch `op_id` on `roster`.
+    pub fn find_answer(
+        &self,
+        roster: &str,
+        client: &str,
+        op_id: u64,
+    ) -> Result<Option<StoredAnswer>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT answer, fingerprint FROM answers WHERE roster = ?1 AND client = ?2 AND op_id = ?3",
+        )?;
         Ok(stmt
-            .query_row(params![client, op_id as i64], |r| r.get(0))
+            .query_row(params![roster, client, op_id as i64], |r| {
+                Ok(StoredAnswer {
+                    answer: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                })
+            })
             .optional()?)
     }
 
+    /// Stores the answer to a batch under its roster, client and op id,
+    /// with the fingerprint of its content.
     pub fn put_answer(
         &self,
-        client: &str,
-        op_id: u64,
-        roster: &str,
+        key: &AnswerKey<'_>,
+        fingerprint: &[u8],
         answer: &str,
         at: i64,
     ) -> Result<()> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT OR REPLACE INTO answers (client, op_id, roster, answer, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO answers (roster, client, op_id, fingerprint, answer, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        stmt.execute(params![client, op_id as i64, roster, answer, at])?;
+        stmt.execute(params![
+            key.roster,
+            key.client,
+            key.op_id as i64,
+            fingerprint,
+            answer,
+            at
+        ])?;
         Ok(())
     }
 
@@ -570,13 +693,14 @@ impl Group<'_> {
         }
     }
 
-    /// The highest op id `client` has an answer for (0 for none), among
-    /// those stored as non-negative numbers (op ids up to `i64::MAX`).
-    pub fn highest_answered(&self, client: &str) -> Result<u64> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT max(op_id) FROM answers WHERE client = ?1 AND op_id >= 0")?;
-        let max: Option<i64> = stmt.query_row([client], |r| r.get(0))?;
+    /// The highest op id `client` has an answer for on `roster` (0 for
+    /// none), among those stored as non-negative numbers (op ids up to
+    /// `i64::MAX`).
+    pub fn highest_answered(&self, roster: &str, client: &str) -> Result<u64> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT max(op_id) FROM answers WHERE roster = ?1 AND client = ?2 AND op_id >= 0",
+        )?;
+        let max: Option<i64> = stmt.query_row([roster, client], |r| r.get(0))?;
         Ok(max.map_or(0, |m| m as u64))
     }
 
@@ -881,11 +1005,6 @@ fn parse_date(s: &str) -> Result<Date> {
 
 fn parse_json(s: &str) -> Result<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn parse_cursor(s: &str) -> Option<(i64, i64)> {
-    let (a, b) = s.split_once(':')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 /// Shares one `Arc<str>` per distinct user and client name while loading.

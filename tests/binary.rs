@@ -23,6 +23,7 @@ async fn every_acknowledged_edit_survives_kill_9_and_the_restart_needs_no_manual
             note: None,
             force: false,
             more: false,
+            part: None,
         })
         .await;
         acked.push((staff, date, code));

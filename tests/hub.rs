@@ -122,12 +122,14 @@ async fn a_clients_own_unacknowledged_write_never_makes_its_next_one_stale() {
             note: None,
             force: false,
             more: false,
+            part: None,
         })
         .await;
     }
     let (a1, a2) = (ann.answer().await, ann.answer().await);
     assert!(ack_seq(&a1) < ack_seq(&a2), "{a1:?} then {a2:?}");
     ann.send(&ClientMsg::History {
+        req: None,
         query: HistoryQuery {
             staff: Some("s1".into()),
             date: Some(d("2026-12-01")),
@@ -156,6 +158,7 @@ async fn a_batch_sent_twice_is_answered_the_same_and_applied_once_across_restart
         note: Some("twice".into()),
         force: false,
         more: false,
+        part: None,
     };
     let rejected = ClientMsg::Edit {
         op_id: 8,
@@ -163,6 +166,7 @@ async fn a_batch_sent_twice_is_answered_the_same_and_applied_once_across_restart
         note: None,
         force: false,
         more: false,
+        part: None,
     };
     let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
     ann.send(&batch).await;
@@ -188,6 +192,7 @@ async fn a_batch_sent_twice_is_answered_the_same_and_applied_once_across_restart
     assert_eq!(ann.answer().await, first_rejection);
     // Applied once: the log has exactly the two cell writes, the seq is unmoved.
     ann.send(&ClientMsg::History {
+        req: None,
         query: HistoryQuery {
             staff: Some("s1".into()),
             from: Some(d("2026-12-01")),
@@ -333,6 +338,7 @@ async fn every_bad_input_gets_an_error_and_the_hub_goes_on_serving() {
         note: None,
         force: false,
         more: false,
+        part: None,
     })
     .await;
     expect_error(c.answer().await, "too_many_ops");
@@ -430,6 +436,7 @@ async fn a_client_that_stops_reading_does_not_hold_up_the_others() {
                 note: None,
                 force: false,
                 more: false,
+                part: None,
             })
             .await;
         sent.push(ack_seq(&writer.answer().await));
@@ -507,13 +514,19 @@ async fn rosters_are_separate_listed_and_created_by_their_first_write() {
     let hub = Hub::start(dir.path()).await;
     let (mut a, welcome) = Client::join(&hub.url(), "ann", "c-ann", "ward-a", 0).await;
     assert!(matches!(welcome, ServerMsg::Welcome { seq: 0, .. }));
-    a.send(&ClientMsg::ListRosters {}).await;
-    assert_eq!(a.answer().await, ServerMsg::Rosters { rosters: vec![] });
+    a.send(&ClientMsg::ListRosters { req: None }).await;
+    assert_eq!(
+        a.answer().await,
+        ServerMsg::Rosters {
+            rosters: vec![],
+            req: None
+        }
+    );
     ack_seq(&a.edit(1, setup_ops(2)).await);
     let (mut b, _) = Client::join(&hub.url(), "bob", "c-bob", "ward-b", 0).await;
     ack_seq(&b.edit(1, setup_ops(3)).await);
-    a.send(&ClientMsg::ListRosters {}).await;
-    let ServerMsg::Rosters { rosters } = a.answer().await else {
+    a.send(&ClientMsg::ListRosters { req: None }).await;
+    let ServerMsg::Rosters { rosters, .. } = a.answer().await else {
         panic!()
     };
     let got: Vec<_> = rosters
@@ -545,6 +558,7 @@ async fn history_pages_newest_first() {
     let mut before = None;
     for _ in 0..10 {
         ann.send(&ClientMsg::History {
+            req: None,
             query: HistoryQuery {
                 staff: Some("s1".into()),
                 date: Some(d("2026-12-01")),
@@ -554,7 +568,7 @@ async fn history_pages_newest_first() {
             },
         })
         .await;
-        let ServerMsg::History { entries, next } = ann.answer().await else {
+        let ServerMsg::History { entries, next, .. } = ann.answer().await else {
             panic!()
         };
         seqs.extend(entries.iter().map(|e| e.seq));
@@ -735,6 +749,7 @@ async fn staff_changes_are_versioned_logged_and_broadcast_and_removal_keeps_hist
             .any(|c| c.0 == "s2" && c.2.as_deref() == Some("D"))
     );
     ann.send(&ClientMsg::History {
+        req: None,
         query: HistoryQuery {
             staff: Some("s2".into()),
             ..Default::default()
@@ -768,6 +783,7 @@ async fn concurrent_editors_share_commits() {
                     note: None,
                     force: false,
                     more: false,
+                    part: None,
                 })
                 .await;
             }
@@ -1016,13 +1032,15 @@ async fn codes_rules_and_settings_travel_like_cells_live_in_catch_up_and_across_
     hub.stop().await.unwrap();
 }
 
-fn part(op_id: u64, ops: Vec<Op>, force: bool, more: bool) -> ClientMsg {
+/// Part `n` of edit `op_id` (numbered when the edit is in parts).
+fn part(op_id: u64, n: u32, ops: Vec<Op>, force: bool, more: bool) -> ClientMsg {
     ClientMsg::Edit {
         op_id,
         ops,
         note: Some("parts".into()),
         force,
         more,
+        part: (more || n > 0).then_some(n),
     }
 }
 
@@ -1047,10 +1065,11 @@ async fn an_edit_sent_in_parts_is_committed_as_one_change_set_or_not_at_all() {
     let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 1).await;
 
     // Three parts: nothing is answered or broadcast until the last.
-    ann.send(&part(5, day_cells(0, 10, "D"), false, true)).await;
-    ann.send(&part(5, day_cells(10, 10, "D"), false, true))
+    ann.send(&part(5, 0, day_cells(0, 10, "D"), false, true))
         .await;
-    ann.send(&part(5, day_cells(20, 5, "N"), false, false))
+    ann.send(&part(5, 1, day_cells(10, 10, "D"), false, true))
+        .await;
+    ann.send(&part(5, 2, day_cells(20, 5, "N"), false, false))
         .await;
     let seq = ack_seq(&ann.answer().await);
     assert_eq!(seq, 2, "one seq for the whole edit");
@@ -1064,9 +1083,9 @@ async fn an_edit_sent_in_parts_is_committed_as_one_change_set_or_not_at_all() {
     // problem names the op by its place in the whole edit.
     let mut bad = day_cells(30, 10, "D");
     bad[3] = set("nobody", "2026-12-31", Some("D"), 0);
-    ann.send(&part(6, day_cells(40, 10, "D"), false, true))
+    ann.send(&part(6, 0, day_cells(40, 10, "D"), false, true))
         .await;
-    ann.send(&part(6, bad, false, false)).await;
+    ann.send(&part(6, 1, bad, false, false)).await;
     match ann.answer().await {
         ServerMsg::Rejected {
             op_id: 6, problems, ..
@@ -1089,8 +1108,10 @@ async fn parts_of_two_edits_interleaved_or_broken_are_never_applied_in_pieces() 
     let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
 
     // Edit 7 begins, edit 8 starts before 7 ends: both refused.
-    ann.send(&part(7, day_cells(0, 3, "D"), false, true)).await;
-    ann.send(&part(8, day_cells(3, 3, "D"), false, true)).await;
+    ann.send(&part(7, 0, day_cells(0, 3, "D"), false, true))
+        .await;
+    ann.send(&part(8, 0, day_cells(3, 3, "D"), false, true))
+        .await;
     let mut refused = Vec::new();
     for _ in 0..2 {
         match ann.answer().await {
@@ -1098,6 +1119,7 @@ async fn parts_of_two_edits_interleaved_or_broken_are_never_applied_in_pieces() 
                 code,
                 op_id: Some(id),
                 message,
+                ..
             } => {
                 assert_eq!(code, "bad_message");
                 assert!(message.contains("in parts"), "{message}");
@@ -1109,11 +1131,13 @@ async fn parts_of_two_edits_interleaved_or_broken_are_never_applied_in_pieces() 
     refused.sort();
     assert_eq!(refused, vec![7, 8]);
     // The rest of edit 8 arrives: dropped, never applied as a tail.
-    ann.send(&part(8, day_cells(6, 3, "D"), false, false)).await;
+    ann.send(&part(8, 1, day_cells(6, 3, "D"), false, false))
+        .await;
 
     // Edit 9 begins, then a frame that cannot be read: edit 9 is refused,
     // and its last part is dropped.
-    ann.send(&part(9, day_cells(10, 3, "D"), false, true)).await;
+    ann.send(&part(9, 0, day_cells(10, 3, "D"), false, true))
+        .await;
     ann.send_text("{not json").await;
     match ann.answer().await {
         ServerMsg::Error {
@@ -1129,7 +1153,7 @@ async fn parts_of_two_edits_interleaved_or_broken_are_never_applied_in_pieces() 
         } => assert_eq!(code, "bad_json"),
         other => panic!("expected bad_json, got {other:?}"),
     }
-    ann.send(&part(9, day_cells(13, 3, "D"), false, false))
+    ann.send(&part(9, 1, day_cells(13, 3, "D"), false, false))
         .await;
 
     // A whole edit after all that is applied as usual, and is the only one.
@@ -1154,6 +1178,7 @@ async fn a_forced_edit_applies_over_stale_versions_and_says_what_it_overwrote() 
     // Strict roster, stale base: refused without force...
     ann.send(&part(
         1,
+        0,
         vec![set("s1", "2026-12-01", Some("D"), 0)],
         false,
         false,
@@ -1166,6 +1191,7 @@ async fn a_forced_edit_applies_over_stale_versions_and_says_what_it_overwrote() 
     // ...applied with it, listing Bob's value.
     ann.send(&part(
         2,
+        0,
         vec![set("s1", "2026-12-01", Some("D"), 0)],
         true,
         false,
@@ -1209,6 +1235,7 @@ async fn an_ack_never_overtakes_the_changes_before_its_seq() {
             note: None,
             force: true,
             more: false,
+            part: None,
         };
         ann.send(&edit(i + 1)).await;
         bob.send(&edit(i + 1)).await;
@@ -1335,6 +1362,7 @@ async fn a_group_commit_reaches_a_1_1_editor_as_one_frame_and_a_1_0_editor_as_ma
                 note: None,
                 force: true,
                 more: false,
+                part: None,
             })
             .await;
         }
@@ -1382,11 +1410,12 @@ async fn op_ids_out_of_order_or_huge_are_applied_once_and_answered_the_same() {
     let hub = hub_with_staff(dir.path(), 2).await;
     let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
     let mut answers = Vec::new();
-    for (op_id, day) in [
+    let days = [
         (10, "2026-12-01"),
         (3, "2026-12-02"),
         (u64::MAX, "2026-12-03"),
-    ] {
+    ];
+    for (op_id, day) in days {
         let seq = ack_seq(&ann.edit(op_id, vec![set("s1", day, Some("D"), 0)]).await);
         answers.push((op_id, seq));
     }
@@ -1395,11 +1424,9 @@ async fn op_ids_out_of_order_or_huge_are_applied_once_and_answered_the_same() {
         [2, 3, 4],
         "each edit applied, in turn"
     );
-    for (op_id, seq) in &answers {
-        // Sent again with other content: the first answer, nothing applied.
-        let again = ann
-            .edit(*op_id, vec![set("s2", "2026-12-09", Some("N"), 0)])
-            .await;
+    for ((op_id, seq), (_, day)) in answers.iter().zip(days) {
+        // Sent again as it was: the first answer, nothing applied.
+        let again = ann.edit(*op_id, vec![set("s1", day, Some("D"), 0)]).await;
         assert_eq!(
             ack_seq(&again),
             *seq,
@@ -1409,5 +1436,194 @@ async fn op_ids_out_of_order_or_huge_are_applied_once_and_answered_the_same() {
     let (seq, cells) = hub_cells(&hub.url()).await;
     assert_eq!(seq, 4, "nothing applied twice");
     assert_eq!(cells.len(), 3, "{cells:?}");
+    hub.stop().await.unwrap();
+}
+
+/// The error an op id reused for another edit gets.
+fn expect_reused(m: ServerMsg, want_op: u64) {
+    match m {
+        ServerMsg::Error {
+            code,
+            op_id,
+            message,
+            ..
+        } => {
+            assert_eq!(code, "op_id_reused", "{message}");
+            assert_eq!(op_id, Some(want_op));
+            assert!(message.contains(&want_op.to_string()), "{message}");
+        }
+        other => panic!("expected op_id_reused, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_op_id_reused_for_another_edit_is_refused_by_name_and_a_resend_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let first = ann
+        .edit(5, vec![set("s1", "2026-12-01", Some("D"), 0)])
+        .await;
+    let seq = ack_seq(&first);
+    let rejected = ann
+        .edit(6, vec![set("s1", "2026-12-02", Some("ZZ"), 0)])
+        .await;
+    assert!(matches!(rejected, ServerMsg::Rejected { op_id: 6, .. }));
+    // Another edit under a used op id: refused by name, nothing applied,
+    // whether the first was acked or rejected.
+    let other = vec![set("s2", "2026-12-09", Some("N"), 0)];
+    expect_reused(ann.edit(5, other.clone()).await, 5);
+    expect_reused(ann.edit(6, other.clone()).await, 6);
+    // A forced write of the same cells is another edit too.
+    ann.send(&ClientMsg::Edit {
+        op_id: 5,
+        ops: vec![set("s1", "2026-12-01", Some("D"), 0)],
+        note: None,
+        force: true,
+        more: false,
+        part: None,
+    })
+    .await;
+    expect_reused(ann.answer().await, 5);
+    // The same edit again, even with another note or cut into parts, is a
+    // resend: the first answer word for word.
+    ann.send(&ClientMsg::Edit {
+        op_id: 5,
+        ops: vec![set("s1", "2026-12-01", Some("D"), 0)],
+        note: Some("another note".into()),
+        force: false,
+        more: false,
+        part: None,
+    })
+    .await;
+    assert_eq!(ann.answer().await, first);
+    assert_eq!(
+        ann.edit(6, vec![set("s1", "2026-12-02", Some("ZZ"), 0)])
+            .await,
+        rejected
+    );
+    let (now, cells) = hub_cells(&hub.url()).await;
+    assert_eq!((now, cells.len()), (seq, 1), "{cells:?}");
+    // And so after a restart, from the store.
+    hub.stop().await.unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", seq).await;
+    expect_reused(ann.edit(5, other).await, 5);
+    assert_eq!(
+        ann.edit(5, vec![set("s1", "2026-12-01", Some("D"), 0)])
+            .await,
+        first
+    );
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_client_and_op_id_on_two_rosters_are_two_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    // One client id, one op counter per roster: op 1 on each roster.
+    let (mut a, _) = Client::join(&hub.url(), "ann", "c-ann", "ward-a", 0).await;
+    let seq_a = ack_seq(&a.edit(1, setup_ops(2)).await);
+    let (mut b, _) = Client::join(&hub.url(), "ann", "c-ann", "ward-b", 0).await;
+    let mut more = setup_ops(3);
+    more.push(set("s3", "2026-12-01", Some("N"), 0));
+    let ack_b = b.edit(1, more.clone()).await;
+    assert_eq!(ack_seq(&ack_b), 1, "applied on ward-b under its own seq");
+    let (_, seq_b, snap_b) = join_snapshot_of(&hub.url(), "x", "c-x", "ward-b").await;
+    assert_eq!((seq_b, snap_b.staff.len(), snap_b.cells.len()), (1, 3, 1));
+    // Each roster answers a resend with its own answer.
+    assert_eq!(ack_seq(&a.edit(1, setup_ops(2)).await), seq_a);
+    assert_eq!(b.edit(1, more).await, ack_b);
+    hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_of_a_refused_edit_is_never_applied_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let parts = [
+        day_cells(0, 3, "D"),
+        day_cells(3, 3, "N"),
+        day_cells(6, 3, "OFF"),
+    ];
+    // Part 0 of edit 20, then another edit: both refused.
+    ann.send(&part(20, 0, parts[0].clone(), false, true)).await;
+    ann.send(&part(21, 0, day_cells(20, 1, "D"), false, false))
+        .await;
+    let mut refused: Vec<u64> = Vec::new();
+    for _ in 0..2 {
+        match ann.answer().await {
+            ServerMsg::Error {
+                op_id: Some(id), ..
+            } => refused.push(id),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+    refused.sort();
+    assert_eq!(refused, [20, 21]);
+    // Edit 20 sent again from part 1: dropped, nothing answered or applied.
+    ann.send(&part(20, 1, parts[1].clone(), false, true)).await;
+    ann.send(&part(20, 2, parts[2].clone(), false, false)).await;
+    let probe = ann.edit(30, day_cells(30, 1, "D")).await;
+    assert_eq!(
+        ack_seq(&probe),
+        2,
+        "the probe is the next answer: {probe:?}"
+    );
+    // Sent again whole from part 0: applied whole, under one seq.
+    for (n, ops) in parts.iter().enumerate() {
+        ann.send(&part(20, n as u32, ops.clone(), false, n < 2))
+            .await;
+    }
+    assert_eq!(ack_seq(&ann.answer().await), 3);
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(
+        cells.len(),
+        10,
+        "9 cells of edit 20 and the probe: {cells:?}"
+    );
+
+    // On a new connection, a part that is not part 0 starts nothing.
+    let (mut again, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 3).await;
+    again
+        .send(&part(40, 1, day_cells(40, 2, "D"), false, false))
+        .await;
+    match again.answer().await {
+        ServerMsg::Error {
+            op_id: Some(40),
+            code,
+            message,
+            ..
+        } => assert!(
+            code == "bad_message" && message.contains("part 0"),
+            "{message}"
+        ),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    // A part in parts without a number is refused, naming the edit.
+    again
+        .send(&part(41, 0, day_cells(42, 2, "D"), false, false))
+        .await;
+    let unnumbered = ClientMsg::Edit {
+        op_id: 42,
+        ops: day_cells(44, 2, "D"),
+        note: None,
+        force: false,
+        more: true,
+        part: None,
+    };
+    assert_eq!(ack_seq(&again.answer().await), 4);
+    again.send(&unnumbered).await;
+    match again.answer().await {
+        ServerMsg::Error {
+            op_id: Some(42),
+            message,
+            ..
+        } => assert!(message.starts_with("part:"), "{message}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let (seq, cells) = hub_cells(&hub.url()).await;
+    assert_eq!((seq, cells.len()), (4, 12), "{cells:?}");
     hub.stop().await.unwrap();
 }

@@ -4,14 +4,17 @@
 //! from is bounded and the writer never waits for it; when it falls behind by a
 //! whole ring, or a write to it stalls, it is closed and must resync.
 
+use super::reader::{MAX_READS_WAITING, Read};
 use super::writer::{Cmd, Edit, Joined, Start};
 use super::{Config, Event, Metrics, Shared};
-use crate::domain::{Author, Seq, check_roster_name};
+use crate::domain::{Author, Op, Seq, check_roster_name};
 use crate::protocol::{
-    self, ClientMsg, Limits, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_OPS_PER_BATCH,
-    MAX_OPS_PER_CHANGE_SET, PresenceInfo, ServerMsg, close, codes,
+    self, ClientMsg, DecodeError, FrameHeader, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_NOTE_CHARS,
+    MAX_OPS_PER_BATCH, MAX_OPS_PER_CHANGE_SET, PresenceInfo, ServerMsg, WelcomeBody, WelcomeHead,
+    close, codes,
 };
 use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -48,33 +51,36 @@ struct Member {
     latest: Arc<AtomicU64>,
 }
 
-/// An edit arriving in parts (`more: true`): held here, never in the
-/// writer, until its last part comes. At most one per connection, and at
-/// most [`MAX_OPS_PER_CHANGE_SET`] operations, so one connection's memory
-/// stays bounded.
-enum Assembly {
-    Idle,
-    Open {
-        op_id: u64,
-        ops: Vec<crate::domain::Op>,
-        note: Option<String>,
-        force: bool,
-    },
-    /// The edit was refused part-way (an error was sent); its remaining
-    /// parts are dropped so that no tail of it is ever applied alone.
-    Refused {
-        op_id: u64,
-    },
+/// An edit arriving in parts (`more: true`, numbered by `part`): held here,
+/// never in the writer, until its last part comes. At most one per
+/// connection, and at most [`MAX_OPS_PER_CHANGE_SET`] operations, so one
+/// connection's memory stays bounded. It is only ever submitted whole: it
+/// opens only at part 0 and takes only the next part in order.
+struct Assembly {
+    op_id: u64,
+    /// The number the next part must carry.
+    next_part: u32,
+    ops: Vec<Op>,
+    note: Option<String>,
+    force: bool,
 }
 
 /// One `edit` frame as received.
 struct Part {
     op_id: u64,
-    ops: Vec<crate::domain::Op>,
+    ops: Vec<Op>,
     note: Option<String>,
     force: bool,
     more: bool,
+    /// Its number among the parts of its edit (None: a whole edit, part 0).
+    part: Option<u32>,
 }
+
+/// Edits refused part-way whose later parts are dropped without a word
+/// (their author was told once). Bounded: a part of an edit forgotten here
+/// is still never applied (it has no part 0 before it), it only earns an
+/// error of its own.
+const REFUSED_REMEMBERED: usize = 64;
 
 /// Why the connection ends, and the close frame the editor gets.
 struct Ending(u16, String);
@@ -87,26 +93,42 @@ struct Conn {
     config: Arc<Config>,
     direct_tx: mpsc::Sender<Utf8Bytes>,
     direct_rx: mpsc::Receiver<Utf8Bytes>,
+    /// The read pool, and this connection's queue for its answers.
+    reads: mpsc::Sender<Read>,
+    read_tx: mpsc::Sender<Utf8Bytes>,
+    read_rx: mpsc::Receiver<Utf8Bytes>,
+    /// Reads sent to the pool and not yet answered.
+    reads_waiting: usize,
     member: Option<Member>,
     /// Its hello said protocol 1.1 or later: it reads `batch` frames.
     reads_batches: bool,
     in_flight: usize,
-    assembly: Assembly,
+    assembly: Option<Assembly>,
+    refused: VecDeque<u64>,
     last_heard: Instant,
     errors: u32,
     errors_since: Instant,
 }
 
-pub async fn serve(
-    ws: Ws,
-    shared: Arc<Shared>,
-    writer: mpsc::Sender<Cmd>,
-    config: Arc<Config>,
-    shutdown: watch::Receiver<bool>,
-) {
+/// What a connection is given to reach the rest of the hub.
+pub struct Links {
+    pub shared: Arc<Shared>,
+    pub writer: mpsc::Sender<Cmd>,
+    pub reads: mpsc::Sender<Read>,
+    pub config: Arc<Config>,
+}
+
+pub async fn serve(ws: Ws, links: Links, shutdown: watch::Receiver<bool>) {
+    let Links {
+        shared,
+        writer,
+        reads,
+        config,
+    } = links;
     let session = shared.next_session();
     // Every answer is one of at most MAX_IN_FLIGHT requests, so this never fills.
     let (direct_tx, direct_rx) = mpsc::channel(MAX_IN_FLIGHT + 8);
+    let (read_tx, read_rx) = mpsc::channel(MAX_READS_WAITING);
     let mut conn = Conn {
         ws,
         session,
@@ -115,10 +137,15 @@ pub async fn serve(
         config,
         direct_tx,
         direct_rx,
+        reads,
+        read_tx,
+        read_rx,
+        reads_waiting: 0,
         member: None,
         reads_batches: false,
         in_flight: 0,
-        assembly: Assembly::Idle,
+        assembly: None,
+        refused: VecDeque::new(),
         last_heard: Instant::now(),
         errors: 0,
         errors_since: Instant::now(),
@@ -172,35 +199,6 @@ async fn send_fragmented(
     Ok(())
 }
 
-/// Puts a snapshot already encoded into a welcome encoded without one, as
-/// its `snapshot` field, before `presence` (the first `,"presence":` is the
-/// field: nothing before it can hold that text).
-fn splice_snapshot(welcome: String, json: &str) -> String {
-    const PRESENCE: &str = r#","presence":"#;
-    let Some(at) = welcome.find(PRESENCE) else {
-        return welcome;
-    };
-    let mut out = String::with_capacity(welcome.len() + json.len() + 16);
-    out.push_str(&welcome[..at]);
-    out.push_str(r#","snapshot":"#);
-    out.push_str(json);
-    out.push_str(&welcome[at..]);
-    out
-}
-
-/// Puts change sets already encoded (as `change` frames) into a welcome
-/// encoded with `"changes":[]`, each without its `type`. The field comes
-/// before any field that holds user text (`presence`), and `protocol`,
-/// `roster` and the numbers cannot hold it, so its first occurrence is the
-/// field.
-fn splice_changes(welcome: String, frames: &[Utf8Bytes]) -> String {
-    let size = frames.iter().map(|f| f.len()).sum();
-    protocol::splice_list(&welcome, "changes", frames.len(), size, |out, i| {
-        out.push('{');
-        out.push_str(&frames[i].as_str()[protocol::CHANGE_FRAME_TAG.len()..]);
-    })
-}
-
 async fn next_event(member: &mut Option<Member>) -> Result<Event, broadcast::error::RecvError> {
     match member {
         Some(m) => m.events.recv().await,
@@ -223,7 +221,13 @@ impl Conn {
                     self.in_flight = self.in_flight.saturating_sub(1);
                     self.send(Message::Text(frame)).await
                 }
-                msg = self.ws.next(), if self.in_flight < MAX_IN_FLIGHT => match msg {
+                Some(frame) = self.read_rx.recv() => {
+                    self.reads_waiting = self.reads_waiting.saturating_sub(1);
+                    self.send(Message::Text(frame)).await
+                }
+                msg = self.ws.next(),
+                    if self.in_flight < MAX_IN_FLIGHT && self.reads_waiting < MAX_READS_WAITING =>
+                match msg {
                     Some(Ok(msg)) => self.incoming(msg).await,
                     Some(Err(e)) => {
                         tracing::debug!(session = self.session, "read error: {e}");
@@ -397,6 +401,17 @@ impl Conn {
         message: String,
         op_id: Option<u64>,
     ) -> Result<(), Option<Ending>> {
+        self.error_about(code, message, op_id, None).await
+    }
+
+    /// An error naming the edit (`op_id`) or request (`req`) it is about.
+    async fn error_about(
+        &mut self,
+        code: &str,
+        message: String,
+        op_id: Option<u64>,
+        req: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
         Metrics::inc(&self.shared.metrics.protocol_errors);
         if self.errors_since.elapsed() > ERROR_WINDOW {
             self.errors = 0;
@@ -407,6 +422,7 @@ impl Conn {
             code: code.to_string(),
             message,
             op_id,
+            req,
         });
         self.send(Message::Text(frame.into())).await?;
         if self.errors > MAX_ERRORS_PER_WINDOW {
@@ -424,15 +440,12 @@ impl Conn {
                 "message of {} bytes is over the limit of {MAX_MESSAGE_BYTES}",
                 text.len()
             );
-            self.abandon_assembly().await?;
-            return self.error(codes::TOO_LARGE, m, None).await;
+            let e = FrameHeader::read(text).error(codes::TOO_LARGE, m);
+            return self.unreadable(e).await;
         }
         let msg = match protocol::decode_client(text) {
             Ok(msg) => msg,
-            Err(e) => {
-                self.abandon_assembly().await?;
-                return self.error(e.code, e.message, None).await;
-            }
+            Err(e) => return self.unreadable(e).await,
         };
         match msg {
             ClientMsg::Hello {
@@ -452,6 +465,7 @@ impl Conn {
                 note,
                 force,
                 more,
+                part,
             } => {
                 let part = Part {
                     op_id,
@@ -459,6 +473,7 @@ impl Conn {
                     note,
                     force,
                     more,
+                    part,
                 };
                 self.edit_part(part).await
             }
@@ -481,26 +496,42 @@ impl Conn {
                 });
                 Ok(())
             }
-            ClientMsg::History { query } => {
+            ClientMsg::History { req, query } => {
                 let Some(m) = &self.member else {
                     return self
-                        .error(codes::NOT_JOINED, "send hello first".into(), None)
+                        .error_about(codes::NOT_JOINED, "send hello first".into(), None, req)
                         .await;
                 };
-                let cmd = Cmd::History {
+                if let Err(m) = query.check() {
+                    return self.error_about(codes::BAD_MESSAGE, m, None, req).await;
+                }
+                let read = Read::History {
                     roster: m.roster.clone(),
+                    req,
                     query,
-                    reply: self.direct_tx.clone(),
+                    reply: self.read_tx.clone(),
                 };
-                self.send_to_writer(cmd).await
+                self.send_to_readers(read).await
             }
-            ClientMsg::ListRosters {} => {
-                let cmd = Cmd::ListRosters {
-                    reply: self.direct_tx.clone(),
+            ClientMsg::ListRosters { req } => {
+                let read = Read::ListRosters {
+                    req,
+                    reply: self.read_tx.clone(),
                 };
-                self.send_to_writer(cmd).await
+                self.send_to_readers(read).await
             }
         }
+    }
+
+    async fn send_to_readers(&mut self, read: Read) -> Result<(), Option<Ending>> {
+        if self.reads.send(read).await.is_err() {
+            return Err(Some(Ending(
+                CloseCode::Away.into(),
+                "hub shutting down".into(),
+            )));
+        }
+        self.reads_waiting += 1;
+        Ok(())
     }
 
     async fn send_to_writer(&mut self, cmd: Cmd) -> Result<(), Option<Ending>> {
@@ -592,12 +623,14 @@ impl Conn {
         self.send(Message::Text(welcome.into())).await
     }
 
-    /// Takes one frame of an edit. A whole edit (`more` false, nothing
-    /// held) goes straight to the writer; parts are held until the last.
+    /// Takes one frame of an edit. A whole edit (one frame, nothing held)
+    /// goes straight to the writer; parts are held until the last. Only an
+    /// edit begun at part 0 and continued part by part in order is ever
+    /// submitted: anything else refuses it whole.
     async fn edit_part(&mut self, part: Part) -> Result<(), Option<Ending>> {
         let op_id = part.op_id;
         if self.member.is_none() {
-            self.assembly = Assembly::Idle;
+            self.assembly = None;
             return self
                 .error(
                     codes::NOT_JOINED,
@@ -606,115 +639,141 @@ impl Conn {
                 )
                 .await;
         }
-        if part.ops.is_empty() {
-            return self
-                .refuse_part(
-                    part,
-                    codes::BAD_MESSAGE,
-                    "ops: an edit needs at least one operation".into(),
-                )
-                .await;
+        if let Some((code, msg)) = frame_problem(&part) {
+            return self.refuse_frame(op_id, code, msg).await;
         }
-        if part.ops.len() > MAX_OPS_PER_BATCH {
-            let msg = format!(
-                "ops: {} operations is over the limit of {MAX_OPS_PER_BATCH} per frame \
-                 (send a larger edit in parts with `more`)",
-                part.ops.len()
-            );
-            return self.refuse_part(part, codes::TOO_MANY_OPS, msg).await;
-        }
-        match std::mem::replace(&mut self.assembly, Assembly::Idle) {
-            Assembly::Refused { op_id: refused } if refused == op_id => {
-                // The rest of an edit already refused: drop it quietly.
-                if part.more {
-                    self.assembly = Assembly::Refused { op_id };
-                }
-                Ok(())
-            }
-            Assembly::Open { op_id: open, .. } if open != op_id => {
-                let msg = format!(
-                    "edit {open} was still arriving in parts when edit {op_id} began; \
-                     neither is applied: send every part of one edit before the next"
-                );
-                self.error(codes::BAD_MESSAGE, msg.clone(), Some(open))
-                    .await?;
-                self.refuse_part(part, codes::BAD_MESSAGE, msg).await
-            }
-            Assembly::Open {
-                op_id,
-                mut ops,
-                note,
-                force,
-            } => {
-                if ops.len() + part.ops.len() > MAX_OPS_PER_CHANGE_SET {
+        match self.assembly.take() {
+            Some(mut open) if open.op_id == op_id && part.part == Some(open.next_part) => {
+                if open.ops.len() + part.ops.len() > MAX_OPS_PER_CHANGE_SET {
                     let msg = format!(
                         "ops: more than {MAX_OPS_PER_CHANGE_SET} operations in one edit \
                          (its parts together); split it into several edits"
                     );
-                    return self.refuse_part(part, codes::TOO_MANY_OPS, msg).await;
+                    return self.refuse_frame(op_id, codes::TOO_MANY_OPS, msg).await;
                 }
-                ops.extend(part.ops);
+                open.ops.extend(part.ops);
+                open.next_part += 1;
                 if part.more {
-                    self.assembly = Assembly::Open {
-                        op_id,
-                        ops,
-                        note,
-                        force,
-                    };
+                    self.assembly = Some(open);
                     return Ok(());
                 }
-                self.submit_edit(op_id, ops, note, force).await
-            }
-            Assembly::Idle | Assembly::Refused { .. } => {
-                if part.more {
-                    self.assembly = Assembly::Open {
-                        op_id,
-                        ops: part.ops,
-                        note: part.note,
-                        force: part.force,
-                    };
-                    return Ok(());
-                }
-                self.submit_edit(op_id, part.ops, part.note, part.force)
+                self.submit_edit(open.op_id, open.ops, open.note, open.force)
                     .await
             }
+            Some(open) => {
+                let msg = if open.op_id == op_id {
+                    format!(
+                        "edit {op_id}: part {} came where part {} was due; the edit is not \
+                         applied: send it again from part 0",
+                        part.part
+                            .map_or("without a number".into(), |n| n.to_string()),
+                        open.next_part
+                    )
+                } else {
+                    format!(
+                        "edit {} was still arriving in parts when edit {op_id} began; \
+                         neither is applied: send every part of one edit before the next",
+                        open.op_id
+                    )
+                };
+                if open.op_id != op_id {
+                    self.remember_refused(open.op_id);
+                    self.error(codes::BAD_MESSAGE, msg.clone(), Some(open.op_id))
+                        .await?;
+                }
+                self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
+            }
+            None => match part.part.unwrap_or(0) {
+                0 => {
+                    self.refused.retain(|id| *id != op_id);
+                    if part.more {
+                        self.assembly = Some(Assembly {
+                            op_id,
+                            next_part: 1,
+                            ops: part.ops,
+                            note: part.note,
+                            force: part.force,
+                        });
+                        return Ok(());
+                    }
+                    self.submit_edit(op_id, part.ops, part.note, part.force)
+                        .await
+                }
+                // The rest of an edit already refused: dropped quietly.
+                _ if self.refused.contains(&op_id) => Ok(()),
+                n => {
+                    let msg = format!(
+                        "edit {op_id}: part {n} came without the parts before it; nothing of \
+                         it is applied: send the edit again from part 0"
+                    );
+                    self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
+                }
+            },
         }
     }
 
-    /// A frame that could not be read may have been a part of the edit being
-    /// assembled, so that edit is refused rather than applied with a hole.
-    async fn abandon_assembly(&mut self) -> Result<(), Option<Ending>> {
-        if let Assembly::Open { op_id, .. } = self.assembly {
-            self.assembly = Assembly::Refused { op_id };
+    /// A frame that could not be read. When it names an edit, that edit is
+    /// refused (with the error, which carries its op id) and the rest of it
+    /// dropped; an edit still arriving in parts is refused too, since the
+    /// frame may have been one of its parts.
+    async fn unreadable(&mut self, e: DecodeError) -> Result<(), Option<Ending>> {
+        let open = self.assembly.take();
+        if let Some(op_id) = e.op_id {
+            self.remember_refused(op_id);
+        }
+        if let Some(open) = open
+            && Some(open.op_id) != e.op_id
+        {
+            self.remember_refused(open.op_id);
             let msg = format!(
-                "edit {op_id}: a frame that arrived while its parts were coming in \
-                 could not be read; the edit is not applied"
+                "edit {}: a frame that arrived while its parts were coming in \
+                 could not be read; the edit is not applied",
+                open.op_id
             );
-            return self.error(codes::BAD_MESSAGE, msg, Some(op_id)).await;
+            self.error(codes::BAD_MESSAGE, msg, Some(open.op_id))
+                .await?;
         }
-        Ok(())
+        self.error_about(e.code, e.message, e.op_id, e.req).await
     }
 
-    /// Answers an edit frame with an error and drops whatever of that edit
-    /// is held; later parts of it are dropped too.
-    async fn refuse_part(
+    /// Refuses the edit `op_id` with an error: whatever of it is held is
+    /// dropped, and so are its later parts. An edit of another op id still
+    /// arriving is refused too, since this frame came between its parts.
+    async fn refuse_frame(
         &mut self,
-        part: Part,
+        op_id: u64,
         code: &str,
         message: String,
     ) -> Result<(), Option<Ending>> {
-        self.assembly = if part.more {
-            Assembly::Refused { op_id: part.op_id }
-        } else {
-            Assembly::Idle
-        };
-        self.error(code, message, Some(part.op_id)).await
+        if let Some(open) = self.assembly.take()
+            && open.op_id != op_id
+        {
+            self.remember_refused(open.op_id);
+            let msg = format!(
+                "edit {} was still arriving in parts when edit {op_id} came; \
+                 neither is applied: send every part of one edit before the next",
+                open.op_id
+            );
+            self.error(codes::BAD_MESSAGE, msg, Some(open.op_id))
+                .await?;
+        }
+        self.remember_refused(op_id);
+        self.error(code, message, Some(op_id)).await
+    }
+
+    fn remember_refused(&mut self, op_id: u64) {
+        if !self.refused.contains(&op_id) {
+            if self.refused.len() >= REFUSED_REMEMBERED {
+                self.refused.pop_front();
+            }
+            self.refused.push_back(op_id);
+        }
     }
 
     async fn submit_edit(
         &mut self,
         op_id: u64,
-        ops: Vec<crate::domain::Op>,
+        ops: Vec<Op>,
         note: Option<String>,
         force: bool,
     ) -> Result<(), Option<Ending>> {
@@ -726,8 +785,9 @@ impl Conn {
             author: m.author.clone(),
             session: self.session,
             op_id,
+            fingerprint: protocol::edit_fingerprint(&ops, force),
             ops,
-            note: note.map(|n| n.chars().take(200).collect()),
+            note,
             force,
             reply: self.direct_tx.clone(),
         });
@@ -755,7 +815,7 @@ impl Conn {
     }
 
     /// The welcome for `start`. A snapshot is encoded once per roster
-    /// version and shared; encoded parts are spliced in, not encoded again.
+    /// version and shared; encoded parts are put in, not encoded again.
     fn welcome_text(
         &self,
         roster: &str,
@@ -763,43 +823,24 @@ impl Conn {
         start: Start,
         presence: Vec<PresenceInfo>,
     ) -> String {
-        let mut changes = None;
-        let mut snapshot = None;
-        let mut frames = None;
-        let mut snapshot_json = None;
-        match start {
-            Start::Changes(c) => changes = Some(c),
-            Start::Frames(f) => {
-                changes = Some(Vec::new());
-                frames = Some(f);
-            }
-            Start::Snapshot(snap) => match serde_json::to_string(&snap) {
-                Ok(json) => {
-                    let json: Arc<str> = json.into();
-                    self.shared.cache_snapshot(roster, seq, json.clone());
-                    snapshot_json = Some(json);
-                }
-                Err(_) => snapshot = Some(snap),
-            },
-            Start::SharedSnapshot(json) => snapshot_json = Some(json),
-        }
-        let welcome = protocol::encode(&ServerMsg::Welcome {
-            protocol: protocol::PROTOCOL_VERSION.into(),
+        let head = WelcomeHead {
             roster: roster.to_string(),
             seq,
             session: self.session,
-            changes,
-            snapshot,
             presence,
-            limits: Limits::current(),
-        });
-        let welcome = match frames {
-            Some(frames) => splice_changes(welcome, &frames),
-            None => welcome,
         };
-        match snapshot_json {
-            Some(json) => splice_snapshot(welcome, &json),
-            None => welcome,
+        match start {
+            Start::Changes(c) => protocol::encode_welcome::<&str>(head, WelcomeBody::Changes(c)),
+            Start::Frames(f) => protocol::encode_welcome(head, WelcomeBody::ChangeFrames(&f)),
+            Start::Snapshot(snap) => {
+                // Encoding a snapshot cannot fail (string keys only).
+                let json: Arc<str> = serde_json::to_string(&snap).unwrap_or_default().into();
+                self.shared.cache_snapshot(roster, seq, json.clone());
+                protocol::encode_welcome::<&str>(head, WelcomeBody::Snapshot(&json))
+            }
+            Start::SharedSnapshot(json) => {
+                protocol::encode_welcome::<&str>(head, WelcomeBody::Snapshot(&json))
+            }
         }
     }
 
@@ -816,4 +857,40 @@ impl Conn {
             });
         }
     }
+}
+
+/// What is wrong with an edit frame on its own, whatever came before it.
+fn frame_problem(part: &Part) -> Option<(&'static str, String)> {
+    if part.ops.is_empty() {
+        return Some((
+            codes::BAD_MESSAGE,
+            "ops: an edit needs at least one operation".into(),
+        ));
+    }
+    if part.ops.len() > MAX_OPS_PER_BATCH {
+        return Some((
+            codes::TOO_MANY_OPS,
+            format!(
+                "ops: {} operations is over the limit of {MAX_OPS_PER_BATCH} per frame \
+                 (send a larger edit in parts with `more` and `part`)",
+                part.ops.len()
+            ),
+        ));
+    }
+    if part.more && part.part.is_none() {
+        return Some((
+            codes::BAD_MESSAGE,
+            "part: a part of an edit sent in parts must carry its number \
+             (0 for the first; protocol 1.2)"
+                .into(),
+        ));
+    }
+    let note_chars = part.note.as_deref().map_or(0, |n| n.chars().count());
+    if note_chars > MAX_NOTE_CHARS {
+        return Some((
+            codes::BAD_MESSAGE,
+            format!("note: {note_chars} characters is over the limit of {MAX_NOTE_CHARS}"),
+        ));
+    }
+    None
 }

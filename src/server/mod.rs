@@ -4,7 +4,8 @@
 //! editor with a normal close frame.
 //!
 //! Parts: `http` (the port's front door), `conn` (one task per editor),
-//! `writer` (the one thread that owns the store), `metrics`, `lock` (one hub
+//! `writer` (the one thread that writes the store), `reader` (a few threads
+//! that serve history and roster lists beside it), `metrics`, `lock` (one hub
 //! per data dir). Backpressure is explicit everywhere: a semaphore caps
 //! connections, the writer's queue is bounded, each editor has at most
 //! [`crate::protocol::MAX_IN_FLIGHT`] unanswered requests, and each roster's
@@ -14,6 +15,7 @@ mod conn;
 mod http;
 pub mod lock;
 mod metrics;
+mod reader;
 mod writer;
 
 pub use lock::{DataDirLock, LockInfo};
@@ -231,6 +233,7 @@ pub struct Hub {
     shared: Arc<Shared>,
     writer_tx: mpsc::Sender<writer::Cmd>,
     writer_done: tokio::sync::oneshot::Receiver<()>,
+    reads: mpsc::Sender<reader::Read>,
 }
 
 impl Hub {
@@ -247,6 +250,8 @@ impl Hub {
         if let Some(bytes) = config.max_db_bytes {
             store.set_max_bytes(bytes).map_err(ServeError::Store)?;
         }
+        // Opened after the store, which created and migrated the file.
+        let reads = reader::start(&config.data_dir.join(STORE_FILE)).map_err(ServeError::Store)?;
         let shared = Arc::new(Shared::new());
         let writer = writer::Writer::new(
             store,
@@ -274,6 +279,7 @@ impl Hub {
             shared,
             writer_tx,
             writer_done,
+            reads,
         })
     }
 
@@ -286,6 +292,7 @@ impl Hub {
             shared,
             writer_tx,
             writer_done,
+            reads,
         } = self;
         let addr = listener
             .local_addr()
@@ -315,8 +322,12 @@ impl Hub {
             let _ = stream.set_nodelay(true);
             let permit = limit.clone().try_acquire_owned();
             let shared = shared.clone();
-            let writer_tx = writer_tx.clone();
-            let config = config.clone();
+            let links = conn::Links {
+                shared: shared.clone(),
+                writer: writer_tx.clone(),
+                reads: reads.clone(),
+                config: config.clone(),
+            };
             let stop = stop_rx.clone();
             let alive = alive_tx.clone();
             tokio::spawn(async move {
@@ -334,7 +345,7 @@ impl Hub {
                 };
                 if let http::Routed::WebSocket(ws) = http::route(stream, &shared).await {
                     tracing::debug!(%peer, "editor connected");
-                    conn::serve(*ws, shared, writer_tx, config, stop).await;
+                    conn::serve(*ws, links, stop).await;
                 }
             });
         }
@@ -344,6 +355,7 @@ impl Hub {
         let _ = stop_tx.send(true);
         drop(alive_tx);
         drop(writer_tx);
+        drop(reads);
         if tokio::time::timeout(Duration::from_secs(10), alive_rx.recv())
             .await
             .is_err()

@@ -8,8 +8,8 @@
 
 use super::{Event, Metrics, Shared};
 use crate::domain::{Applied, Author, Op, Rejection, Roster, Seq};
-use crate::protocol::{self, ChangeSet, HistoryQuery, ServerMsg, Snapshot};
-use crate::store::{Group, Store, StoreError};
+use crate::protocol::{self, ChangeSet, ServerMsg, Snapshot};
+use crate::store::{AnswerKey, Group, Store, StoreError};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -27,14 +27,6 @@ pub enum Cmd {
         reply: oneshot::Sender<Result<Joined, String>>,
     },
     Edit(Edit),
-    History {
-        roster: String,
-        query: HistoryQuery,
-        reply: Direct,
-    },
-    ListRosters {
-        reply: Direct,
-    },
 }
 
 pub struct Edit {
@@ -42,6 +34,8 @@ pub struct Edit {
     pub author: Author,
     pub session: u64,
     pub op_id: u64,
+    /// What tells a resend of this edit from another edit under its op id.
+    pub fingerprint: protocol::Fingerprint,
     pub ops: Vec<Op>,
     pub note: Option<String>,
     /// Apply over stale versions (last writer wins for this batch).
@@ -137,7 +131,7 @@ impl Slot {
     /// broadcast bytes: nothing is copied on the writer's path).
     fn remember(&mut self, seq: Seq, frame: &Utf8Bytes, max_len: usize) {
         let contiguous = self.recent.back().is_none_or(|(last, _)| *last + 1 == seq);
-        if !contiguous || !frame.as_str().starts_with(protocol::CHANGE_FRAME_TAG) {
+        if !contiguous || !protocol::is_change_frame(frame.as_str()) {
             // Never a gap in the window: start it again from here.
             self.forget();
             return;
@@ -246,34 +240,14 @@ impl Writer {
     }
 
     fn read(&mut self, cmd: Cmd) {
-        match cmd {
-            Cmd::Join {
-                roster,
-                last_seq,
-                reply,
-            } => {
-                let joined = self.join(&roster, last_seq).map_err(|e| e.to_string());
-                let _ = reply.send(joined);
-            }
-            Cmd::History {
-                roster,
-                query,
-                reply,
-            } => {
-                let msg = match self.store.history(&roster, &query) {
-                    Ok((entries, next)) => ServerMsg::History { entries, next },
-                    Err(e) => storage_error(None, &e),
-                };
-                let _ = reply.try_send(protocol::encode(&msg).into());
-            }
-            Cmd::ListRosters { reply } => {
-                let msg = match self.store.list_rosters() {
-                    Ok(rosters) => ServerMsg::Rosters { rosters },
-                    Err(e) => storage_error(None, &e),
-                };
-                let _ = reply.try_send(protocol::encode(&msg).into());
-            }
-            Cmd::Edit(_) => {}
+        if let Cmd::Join {
+            roster,
+            last_seq,
+            reply,
+        } = cmd
+        {
+            let joined = self.join(&roster, last_seq).map_err(|e| e.to_string());
+            let _ = reply.send(joined);
         }
     }
 
@@ -330,9 +304,10 @@ impl Writer {
         let result = (|| -> Result<(), StoreError> {
             let group = self.store.group()?;
             for e in &edits {
-                if let Some(replay) = replay_of(&mut self.answered, &group, e)? {
-                    Metrics::inc(&self.shared.metrics.replays);
-                    outcomes.push(replay);
+                if let Some(earlier) =
+                    answered_before(&mut self.answered, &group, &self.shared.metrics, e)?
+                {
+                    outcomes.push(earlier);
                     continue;
                 }
                 outcomes.push(apply_edit(
@@ -416,21 +391,50 @@ impl Writer {
     }
 }
 
-/// The answer given before, when this edit was seen before; a new one is
-/// counted as answered from here on.
-fn replay_of(
+/// The answer to an edit whose roster, client and op id were answered
+/// before: that answer again, word for word, when it is the same edit (a
+/// resend), else an `op_id_reused` error (nothing applied, nothing stored).
+/// None for an edit never answered, which is counted as answered from here.
+fn answered_before(
     answered: &mut Answered,
     group: &Group,
+    metrics: &Metrics,
     e: &Edit,
 ) -> Result<Option<Outcome>, StoreError> {
-    let client = &e.author.client;
-    if answered.may_have(group, client, e.op_id)?
-        && let Some(answer) = group.find_answer(client, e.op_id)?
+    if answered.may_have(group, e)?
+        && let Some(stored) = group.find_answer(&e.roster, &e.author.client, e.op_id)?
     {
-        return Ok(Some(Outcome::Direct(e.reply.clone(), answer.into())));
+        let same = stored
+            .fingerprint
+            .as_deref()
+            .is_none_or(|f| f == e.fingerprint.as_slice());
+        let frame = if same {
+            Metrics::inc(&metrics.replays);
+            stored.answer
+        } else {
+            protocol::encode(&ServerMsg::Error {
+                code: protocol::codes::OP_ID_REUSED.into(),
+                message: format!(
+                    "op_id {} was already used by this client on roster `{}` for a different \
+                     edit; nothing applied: send this edit under a new op_id",
+                    e.op_id, e.roster
+                ),
+                op_id: Some(e.op_id),
+                req: None,
+            })
+        };
+        return Ok(Some(Outcome::Direct(e.reply.clone(), frame.into())));
     }
-    answered.note(client, e.op_id);
+    answered.note(e);
     Ok(None)
+}
+
+fn answer_key(e: &Edit) -> AnswerKey<'_> {
+    AnswerKey {
+        roster: &e.roster,
+        client: &e.author.client,
+        op_id: e.op_id,
+    }
 }
 
 fn apply_edit(
@@ -464,7 +468,7 @@ fn apply_edit(
                 overwritten: applied.overwritten.clone(),
                 at,
             });
-            group.put_answer(&e.author.client, e.op_id, &e.roster, &ack, at)?;
+            group.put_answer(&answer_key(e), &e.fingerprint, &ack, at)?;
             Metrics::inc(&metrics.edits_accepted);
             metrics
                 .ops_accepted
@@ -478,54 +482,66 @@ fn apply_edit(
             });
             let msg = rejection_msg(e.op_id, rejection);
             let answer = protocol::encode(&msg);
-            group.put_answer(&e.author.client, e.op_id, &e.roster, &answer, at)?;
+            group.put_answer(&answer_key(e), &e.fingerprint, &answer, at)?;
             Ok(Outcome::Direct(e.reply.clone(), answer.into()))
         }
     }
 }
 
-/// The highest op id answered per client, as far as this writer knows.
-/// Clients number their edits upwards, so an edit above that cannot have
-/// been answered and its look-up in the store is skipped (a tenth of the
-/// writer's work per edit). Knowing too high is safe (it only costs the
+/// The highest op id answered per roster and client, as far as this writer
+/// knows. Clients number their edits upwards, so an edit above that cannot
+/// have been answered and its look-up in the store is skipped (a tenth of
+/// the writer's work per edit). Knowing too high is safe (it only costs the
 /// look-up: so are answers of a group that then failed); too low is not, so
 /// a client is read from the store on first sight and every answer counts.
+/// Op ids need not grow: one below the highest is simply looked up.
 #[derive(Default)]
 struct Answered {
-    highest: HashMap<Arc<str>, u64>,
+    /// Per roster, per client.
+    highest: HashMap<String, HashMap<Arc<str>, u64>>,
+    clients: usize,
 }
 
-/// Clients remembered before the map starts over (then read again).
+/// Roster and client pairs remembered before the map starts over (then
+/// read again).
 const ANSWERED_CLIENTS: usize = 100_000;
 
 impl Answered {
-    fn may_have(
-        &mut self,
-        group: &Group,
-        client: &Arc<str>,
-        op_id: u64,
-    ) -> Result<bool, StoreError> {
-        if op_id > i64::MAX as u64 {
+    fn may_have(&mut self, group: &Group, e: &Edit) -> Result<bool, StoreError> {
+        if e.op_id > i64::MAX as u64 {
             return Ok(true); // stored as a negative number: always look
         }
-        let highest = match self.highest.get(client) {
+        let known = self
+            .highest
+            .get(e.roster.as_str())
+            .and_then(|r| r.get(&*e.author.client));
+        let highest = match known {
             Some(h) => *h,
             None => {
-                if self.highest.len() >= ANSWERED_CLIENTS {
+                if self.clients >= ANSWERED_CLIENTS {
                     self.highest.clear();
+                    self.clients = 0;
                 }
-                let h = group.highest_answered(client)?;
-                self.highest.insert(client.clone(), h);
+                let h = group.highest_answered(&e.roster, &e.author.client)?;
+                self.highest
+                    .entry(e.roster.clone())
+                    .or_default()
+                    .insert(e.author.client.clone(), h);
+                self.clients += 1;
                 h
             }
         };
-        Ok(op_id <= highest)
+        Ok(e.op_id <= highest)
     }
 
-    /// `op_id` of `client` is answered (or about to be, in this group).
-    fn note(&mut self, client: &Arc<str>, op_id: u64) {
-        if let Some(h) = self.highest.get_mut(client) {
-            *h = (*h).max(op_id);
+    /// `e` is answered (or about to be, in this group).
+    fn note(&mut self, e: &Edit) {
+        if let Some(h) = self
+            .highest
+            .get_mut(e.roster.as_str())
+            .and_then(|r| r.get_mut(&*e.author.client))
+        {
+            *h = (*h).max(e.op_id);
         }
     }
 }
@@ -615,6 +631,7 @@ fn storage_error(op_id: Option<u64>, e: &StoreError) -> ServerMsg {
         code: protocol::codes::STORAGE.into(),
         message: format!("the hub could not store this, nothing was applied: {e}"),
         op_id,
+        req: None,
     }
 }
 

@@ -599,6 +599,7 @@ impl Core {
                 code,
                 message,
                 op_id: Some(op_id),
+                ..
             } => {
                 self.in_flight.remove(&op_id);
                 if code == protocol::codes::STORAGE || code == protocol::codes::SHUTTING_DOWN {
@@ -973,108 +974,8 @@ fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
     Some(inv)
 }
 
-/// Frames that carry an outbox entry: one `edit`, or for an edit larger than
-/// a frame may be, parts (`more: true` on all but the last) that the hub
-/// commits as one change set. A part stays within [`protocol::MAX_OPS_PER_BATCH`]
-/// operations and half of [`protocol::MAX_MESSAGE_BYTES`]. Each operation is
-/// encoded once and the parts are put together around them.
+/// Frames that carry an outbox entry: one `edit`, or numbered parts of it
+/// when it is larger than a frame may be.
 fn edit_frames(e: &OutboxEntry) -> Vec<String> {
-    let budget = protocol::MAX_MESSAGE_BYTES / 2;
-    let encoded: Vec<String> = e
-        .ops
-        .iter()
-        .map(|op| serde_json::to_string(op).unwrap_or_default())
-        .collect();
-    let mut chunks: Vec<&[String]> = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, op) in encoded.iter().enumerate() {
-        let size = op.len() + 1;
-        if i > start && (i - start >= protocol::MAX_OPS_PER_BATCH || bytes + size > budget) {
-            chunks.push(&encoded[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += size;
-    }
-    chunks.push(&encoded[start..]);
-    let last = chunks.len() - 1;
-    chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, ops)| {
-            let envelope = protocol::encode_client(&ClientMsg::Edit {
-                op_id: e.op_id,
-                ops: Vec::new(),
-                note: e.note.clone(),
-                force: e.force,
-                more: i < last,
-            });
-            splice_ops(&envelope, ops)
-        })
-        .collect()
-}
-
-/// Puts operations already encoded into an `edit` encoded with `"ops":[]`.
-/// The field comes before `note`, the only one that holds free text.
-fn splice_ops(envelope: &str, ops: &[String]) -> String {
-    let size = ops.iter().map(String::len).sum();
-    protocol::splice_list(envelope, "ops", ops.len(), size, |out, i| {
-        out.push_str(&ops[i])
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Date;
-
-    fn entry(n: usize, note: &str) -> OutboxEntry {
-        let date: Date = "2026-01-01".parse().unwrap();
-        OutboxEntry {
-            op_id: 9,
-            ops: (0..n)
-                .map(|i| Op::SetCell {
-                    staff: format!("s{i}"),
-                    date,
-                    code: Some("D".into()),
-                    base: i as Seq,
-                })
-                .collect(),
-            note: Some(note.into()),
-            force: true,
-            state: EntryState::Pending,
-            created: 0,
-        }
-    }
-
-    #[test]
-    fn an_edit_is_sent_in_parts_that_decode_to_its_ops_in_order() {
-        // A note holding the text the ops are spliced at must not move them.
-        let e = entry(protocol::MAX_OPS_PER_BATCH * 2 + 5, r#"a "ops":[] b"#);
-        let frames = edit_frames(&e);
-        assert_eq!(frames.len(), 3);
-        let mut ops = Vec::new();
-        for (i, frame) in frames.iter().enumerate() {
-            let Ok(ClientMsg::Edit {
-                op_id,
-                ops: part,
-                note,
-                force,
-                more,
-            }) = protocol::decode_client(frame)
-            else {
-                panic!("frame {i} is not an edit: {frame:.200}");
-            };
-            assert_eq!((op_id, force, more), (9, true, i < 2));
-            assert_eq!(note.as_deref(), Some(r#"a "ops":[] b"#));
-            assert!(part.len() <= protocol::MAX_OPS_PER_BATCH);
-            ops.extend(part);
-        }
-        assert_eq!(ops, e.ops);
-        let one = edit_frames(&entry(1, ""));
-        assert_eq!(one.len(), 1);
-        assert!(matches!(
-            protocol::decode_client(&one[0]),
-            Ok(ClientMsg::Edit { more: false, ref ops, .. }) if ops.len() == 1
-        ));
-    }
+    protocol::encode_edit_parts(e.op_id, e.note.as_deref(), e.force, &e.ops)
 }

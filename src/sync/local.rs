@@ -213,7 +213,7 @@ impl LocalStore {
         if let Some(id) = found {
             return Ok(id);
         }
-        let id = new_client_id(slot);
+        let id = new_client_id()?;
         self.conn
             .execute(
                 "INSERT INTO clients(slot, client_id, next_op_id) VALUES (?1, ?2, 1)",
@@ -469,23 +469,21 @@ fn claim_slot(path: &Path) -> Result<(u32, File)> {
     Err(LocalError::AllSlotsBusy(path.to_path_buf()))
 }
 
-/// A client id unique to this install and slot: random bits from the
-/// standard library's hasher seed, the time and the pid.
-fn new_client_id(slot: u32) -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.write_u32(std::process::id());
-    h.write_u32(slot);
-    let a = h.finish();
-    h.write_u64(a);
-    format!("c{:016x}{:08x}", a, h.finish() as u32)
+/// A client id unique to this install and slot: 128 random bits from the
+/// operating system's generator (the hub's resend key: two installs must
+/// never share one).
+fn new_client_id() -> Result<String> {
+    let mut bits = [0u8; 16];
+    getrandom::fill(&mut bits).map_err(|e| LocalError::Io {
+        what: "making a client id from the system's random generator".into(),
+        err: std::io::Error::other(e.to_string()),
+    })?;
+    let mut id = String::with_capacity(33);
+    id.push('c');
+    for b in bits {
+        id.push_str(&format!("{b:02x}"));
+    }
+    Ok(id)
 }
 
 fn stamp_of(r: &rusqlite::Row, from: usize) -> rusqlite::Result<Stamp> {

@@ -271,6 +271,7 @@ impl Client {
             note: None,
             force: false,
             more: false,
+            part: None,
         })
         .await;
         self.answer().await

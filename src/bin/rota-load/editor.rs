@@ -158,40 +158,6 @@ impl Kept {
     }
 }
 
-/// Where each message of a `batch` frame lies, found without parsing it:
-/// every message the hub puts in one is an object whose first key is `type`,
-/// and `{"type":"` cannot occur inside a JSON string (its quotes would be
-/// escaped) nor in any nested object of those messages, so each occurrence
-/// starts a message. None when the frame does not look as expected (the
-/// caller then parses it).
-fn split_batch(text: &str) -> Option<Vec<std::ops::Range<usize>>> {
-    const START: &str = r#"{"type":""#;
-    let body = text
-        .strip_prefix(protocol::BATCH_FRAME_HEAD)?
-        .strip_suffix(protocol::BATCH_FRAME_TAIL)?;
-    let offset = protocol::BATCH_FRAME_HEAD.len();
-    let mut starts = Vec::new();
-    let mut from = 0;
-    while let Some(i) = body[from..].find(START) {
-        starts.push(from + i);
-        from += i + START.len();
-    }
-    if starts.first() != Some(&0) {
-        return None;
-    }
-    let mut items = Vec::with_capacity(starts.len());
-    for (k, &start) in starts.iter().enumerate() {
-        let end = match starts.get(k + 1) {
-            Some(&next) => next
-                .checked_sub(1)
-                .filter(|&e| body.as_bytes()[e] == b',')?,
-            None => body.len(),
-        };
-        items.push(offset + start..offset + end);
-    }
-    Some(items)
-}
-
 /// A `batch` frame's messages, each as the text it came as.
 #[derive(serde::Deserialize)]
 struct RawBatch<'a> {
@@ -495,10 +461,10 @@ impl Editor {
     /// Takes one frame from the hub: a message, or a `batch` of them
     /// (protocol 1.1), each taken in turn.
     fn on_text(&mut self, text: Utf8Bytes, shared: &Shared) -> Result<(), String> {
-        if !text.starts_with(protocol::BATCH_FRAME_HEAD) {
+        if !protocol::is_batch_frame(&text) {
             return self.on_msg(&text, || Kept::whole(&text), shared);
         }
-        let items = match split_batch(&text) {
+        let items = match protocol::split_batch(&text) {
             Some(items) => items,
             None => {
                 let batch: RawBatch =
@@ -700,6 +666,7 @@ impl Editor {
             note: Some(format!("L{id} {sent_us}")),
             force: false,
             more: false,
+            part: None,
         })
     }
 }
@@ -844,46 +811,4 @@ async fn run_inner(
     let _ = ws.close(None).await;
     ed.apply_deferred();
     ed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_is_split_where_a_parser_splits_it() {
-        let change = |seq: u64, note: &str| {
-            protocol::encode(&ServerMsg::Change(ChangeSet {
-                seq,
-                user: "u".into(),
-                client: "c".into(),
-                op_id: seq,
-                at: 1,
-                note: Some(note.into()),
-                changes: vec![Change::Cell {
-                    staff: r#"s{"type":"x"},{"#.into(),
-                    date: "2026-12-01".parse().unwrap(),
-                    code: Some("D".into()),
-                }],
-            }))
-        };
-        let ack = protocol::encode(&ServerMsg::Ack {
-            op_id: 9,
-            seq: 3,
-            overwritten: Vec::new(),
-            at: 1,
-        });
-        let frames = [change(1, r#"L1 5 ,{"type":"#), ack, change(4, "L2 6")];
-        let text = protocol::join_frames(frames.iter()).unwrap();
-        let parsed: RawBatch = serde_json::from_str(&text).unwrap();
-        let want: Vec<&str> = parsed.msgs.iter().map(|m| m.get()).collect();
-        let got: Vec<&str> = split_batch(&text)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|r| text.get(r))
-            .collect();
-        assert_eq!(want.len(), 3);
-        assert_eq!(got, want);
-        assert_eq!(split_batch(r#"{"type":"batch","msgs":[1,2]}"#), None);
-    }
 }

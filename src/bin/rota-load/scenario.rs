@@ -143,6 +143,7 @@ async fn setup(opts: &Opts, url: &str, fill: bool) -> Result<Seq, String> {
             note: Some("rota-load setup".into()),
             force: true,
             more: false,
+            part: None,
         };
         editor::send(&mut j.ws, &msg).await?;
         loop {
