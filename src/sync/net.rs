@@ -223,10 +223,13 @@ async fn session(
 /// Connects, says hello and applies the welcome.
 async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, String> {
     let within = config.connect_timeout;
-    let (mut ws, _) = tokio::time::timeout(within, tokio_tungstenite::connect_async(url))
-        .await
-        .map_err(|_| format!("no answer from {url} within {within:?}"))?
-        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let (mut ws, _) = tokio::time::timeout(
+        within,
+        tokio_tungstenite::connect_async_with_config(url, None, true),
+    )
+    .await
+    .map_err(|_| format!("no answer from {url} within {within:?}"))?
+    .map_err(|e| format!("cannot connect to {url}: {e}"))?;
     let hello = shared.core().hello(&config.roster);
     send_all(&mut ws, vec![protocol::encode_client(&hello)])
         .await
