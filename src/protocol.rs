@@ -638,7 +638,7 @@ fn explain_decode_error(
     let found = locate_in_ops(&value, ty).unwrap_or_else(|| {
         let path = err.path().to_string();
         let inner = serde_message(err.into_inner());
-        place(&value, "", &path, inner)
+        place(&value, "", &path, inner, &error_as::<ClientMsg>)
     });
     let (path, inner) = found;
     let code = if inner.starts_with("bad date") {
@@ -680,7 +680,13 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 /// `value`, itself at `base`). Inside tagged enums serde loses the path, so
 /// a missing field is named from the message, and another culprit is found
 /// by its quoted value in the tree.
-fn place(value: &serde_json::Value, base: &str, path: &str, inner: String) -> (String, String) {
+fn place(
+    value: &serde_json::Value,
+    base: &str,
+    path: &str,
+    inner: String,
+    decode: &dyn Fn(&serde_json::Value) -> Option<String>,
+) -> (String, String) {
     let join = |p: &str| match (base.is_empty(), p.is_empty()) {
         (_, true) => base.to_string(),
         (true, false) => p.to_string(),
@@ -702,8 +708,48 @@ fn place(value: &serde_json::Value, base: &str, path: &str, inner: String) -> (S
     if !here.is_empty() {
         return (join(here), inner);
     }
-    let found = quoted_value(&inner).and_then(|needle| find_path(value, needle, String::new()));
+    let found = culprit(value, &inner, decode).or_else(|| {
+        quoted_value(&inner).and_then(|needle| find_path(value, needle, String::new()))
+    });
     (join(found.as_deref().unwrap_or("")), inner)
+}
+
+/// The field of an object that the error `inner` is about, found by taking
+/// each field out in turn: the culprit is one whose absence makes the error
+/// go away (an optional field), else the one whose absence turns it into
+/// "missing field" for that field (a required one). Serde loses the path
+/// inside tagged and flattened types; this finds it again.
+fn culprit(
+    value: &serde_json::Value,
+    inner: &str,
+    decode: &dyn Fn(&serde_json::Value) -> Option<String>,
+) -> Option<String> {
+    // Real operations have a handful of fields; a hostile one with
+    // thousands is not worth a search that grows with its square.
+    let map = value.as_object().filter(|m| m.len() <= 32)?;
+    let mut missing = None;
+    for k in map.keys() {
+        if ["type", "op", "kind"].contains(&k.as_str()) {
+            continue;
+        }
+        let mut without = map.clone();
+        without.remove(k);
+        match decode(&serde_json::Value::Object(without)) {
+            None => return Some(k.clone()),
+            Some(e) if e != inner && e == format!("missing field `{k}`") => {
+                missing.get_or_insert_with(|| k.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    missing
+}
+
+/// The error decoding `value` as a `T`, if any.
+fn error_as<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Option<String> {
+    serde_json::from_value::<T>(value.clone())
+        .err()
+        .map(serde_message)
 }
 
 /// For an `edit`, the first operation that does not decode, with the path
@@ -730,9 +776,14 @@ fn locate_in_ops(value: &serde_json::Value, ty: &str) -> Option<(String, String)
         };
         Some(match nested {
             Some((inner_value, field, (p, m))) => {
-                place(inner_value, &format!("{base}.{field}"), &p, m)
+                let decode: &dyn Fn(&serde_json::Value) -> Option<String> = if field == "code" {
+                    &error_as::<ShiftCode>
+                } else {
+                    &error_as::<Rule>
+                };
+                place(inner_value, &format!("{base}.{field}"), &p, m, decode)
             }
-            None => place(op, &base, &path, inner),
+            None => place(op, &base, &path, inner, &error_as::<Op>),
         })
     })
 }
@@ -829,6 +880,70 @@ mod tests {
         let e = decode_client(r#"{"type":"edit","ops":[]}"#).unwrap_err();
         assert_eq!(e.code, codes::BAD_MESSAGE);
         assert!(e.message.contains("op_id"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_field_error_names_its_path_and_the_edit() {
+        let cases = [
+            (
+                r#"{"type":"edit","op_id":4,"more":true,"ops":[{"op":"set_cell","date":"2026-12-01"}]}"#,
+                "ops[0].staff: missing field",
+            ),
+            (
+                r#"{"type":"edit","op_id":4,"ops":[{"op":"put_rule","rule":{"id":"r","kind":"staffing","code":"D","min":"three"}}]}"#,
+                r#"ops[0].rule.min: invalid type: string "three", expected u32"#,
+            ),
+            (
+                r#"{"type":"edit","op_id":4,"ops":[{"op":"put_rule","rule":{"id":"r","kind":"limit"}}]}"#,
+                "ops[0].rule.measure: missing field",
+            ),
+            (
+                r#"{"type":"edit","op_id":4,"ops":[{"op":"add_staff","id":"x","name":"X","group":["g"]}]}"#,
+                "ops[0].group: invalid type: sequence, expected a string",
+            ),
+            (
+                r#"{"type":"edit","op_id":4,"force":"yes","ops":[{"op":"remove_staff","id":"x"}]}"#,
+                r#"force: invalid type: string "yes", expected a boolean"#,
+            ),
+        ];
+        for (frame, want) in cases {
+            let e = decode_client(frame).unwrap_err();
+            assert_eq!(e.message, want, "{frame}");
+            assert_eq!(e.op_id, Some(4), "{frame}");
+        }
+        let e = decode_client(cases[0].0).unwrap_err();
+        assert!(e.more, "a part with more to come");
+        let e = decode_client(r#"{"type":"history","req":3,"limit":"x"}"#).unwrap_err();
+        assert_eq!((e.req, e.op_id), (Some(3), None));
+        assert!(e.message.starts_with("limit: "), "{}", e.message);
+    }
+
+    #[test]
+    fn an_edit_fingerprint_is_pinned() {
+        // Stored with every answer: if this changes, resends of edits
+        // answered before an upgrade would be refused as op_id_reused.
+        let ops = vec![
+            Op::SetCell {
+                staff: "ann".into(),
+                date: "2026-12-01".parse().unwrap(),
+                code: Some("夜".into()),
+                base: 3,
+            },
+            Op::RemoveStaff {
+                id: "bob".into(),
+                base: None,
+            },
+        ];
+        let hex: String = edit_fingerprint(&ops, false)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, "823d8dd78768c09b432927ced7e3a5e8");
+        assert_ne!(edit_fingerprint(&ops, true), edit_fingerprint(&ops, false));
+        assert_ne!(
+            edit_fingerprint(&ops[..1], false),
+            edit_fingerprint(&ops, false)
+        );
     }
 
     #[test]
