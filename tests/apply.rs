@@ -877,3 +877,122 @@ async fn a_large_file_shows_progress_on_a_terminal_and_not_in_a_pipe() {
     );
     ctx.hub.stop().await.unwrap();
 }
+
+/// The display columns of every `|` in a line.
+fn bar_columns(line: &str) -> Vec<usize> {
+    let mut col = 0;
+    let mut at = Vec::new();
+    for c in line.chars() {
+        if c == '|' {
+            at.push(col);
+        }
+        col += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+    }
+    at
+}
+
+/// A JSON export without what differs between two rosters of the same
+/// content: the roster's name and every seq.
+fn without_seqs(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| k != "seq" && k != "roster")
+                .map(|(k, v)| (k, without_seqs(v)))
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(without_seqs).collect())
+        }
+        other => other,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn japanese_codes_and_names_round_trip_through_apply_and_export() {
+    let ctx = Ctx::new(1).await;
+    let codes = ["○", "△", "×", "◎", "★", "夜", "休", "日勤"];
+    let mut setup: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|c| {
+            serde_json::json!({"op": "put_code", "code": {"code": c, "label": format!("記号 {c}"), "hours": 8, "worked": *c != "休"}})
+        })
+        .collect();
+    for (id, name) in [("sato", "佐藤 花子"), ("takahashi", "高橋 一郎")] {
+        setup.push(serde_json::json!({"op": "add_staff", "id": id, "name": name, "group": "病棟"}));
+    }
+    setup.push(serde_json::json!({"op": "set_cell", "staff": "takahashi", "date": "2026-12-10", "code": "日勤"}));
+    let setup = ctx.file("setup.json", &serde_json::to_string_pretty(&setup).unwrap());
+    for roster in ["jp", "jp-csv"] {
+        let out = ctx.run(&["--apply", &setup, "--roster", roster]).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let cells = ctx.file(
+        "cells.csv",
+        "staff,date,code\n\
+         sato,2026-12-01..2026-12-08,\"○,△,×,◎,★,夜,休,日勤\"\n\
+         佐藤 花子,2026-12-09,夜\n\
+         takahashi,2026-12-03,×\n",
+    );
+    let out = ctx.run(&["--apply", &cells, "--roster", "jp"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let csv = export(&ctx, "csv", "jp", "jp.csv").await;
+    for code in codes {
+        assert!(csv.contains(&format!(",{code}\n")), "{code} in {csv}");
+    }
+    assert!(csv.contains("sato,2026-12-09,夜\n"), "{csv}");
+    let json = export(&ctx, "json", "jp", "jp.json").await;
+
+    // The JSON export makes a new roster whole; the CSV fills a copy.
+    let out = ctx
+        .run(&[
+            "--apply",
+            ctx.path("jp.json").to_str().unwrap(),
+            "--roster",
+            "jp-json",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ctx
+        .run(&[
+            "--apply",
+            ctx.path("jp.csv").to_str().unwrap(),
+            "--roster",
+            "jp-csv",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(export(&ctx, "csv", "jp-json", "b.csv").await, csv);
+    assert_eq!(export(&ctx, "csv", "jp-csv", "c.csv").await, csv);
+    let again: serde_json::Value =
+        serde_json::from_str(&export(&ctx, "json", "jp-json", "b.json").await).unwrap();
+    let first: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(without_seqs(again), without_seqs(first));
+
+    // The text grid lines up by display width.
+    let txt = export(&ctx, "txt", "jp", "jp.txt").await;
+    let rows: Vec<&str> = txt.lines().filter(|l| l.contains('|')).collect();
+    assert!(rows.iter().any(|l| l.starts_with("佐藤 花子")), "{txt}");
+    for row in &rows {
+        assert_eq!(bar_columns(row), bar_columns(rows[0]), "misaligned:\n{txt}");
+    }
+    ctx.hub.stop().await.unwrap();
+}
+
+/// `--export FORMAT` of `roster` into the file `name`; its text.
+async fn export(ctx: &Ctx, format: &str, roster: &str, name: &str) -> String {
+    let path = ctx.path(name);
+    let out = ctx
+        .run(&[
+            "--export",
+            format,
+            "--roster",
+            roster,
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    std::fs::read_to_string(&path).unwrap()
+}

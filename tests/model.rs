@@ -150,16 +150,21 @@ enum Expect {
     Ack(u64),
     Rejected,
     /// The first answer to this (roster, client, op id), word for word.
-    Same(ServerMsg),
+    Same(Box<ServerMsg>),
     Reused,
 }
+
+/// (roster, client, op id): what the hub keys its answers by.
+type AnswerKey = (usize, usize, u64);
+/// An edit's content and the answer it got (once it has come).
+type Answered = (Vec<Cell>, Option<ServerMsg>);
 
 #[derive(Default)]
 struct Model {
     seqs: [u64; ROSTERS],
     cells: [BTreeMap<(u8, u8), u8>; ROSTERS],
     /// The content and the answer given, per (roster, client, op id).
-    answers: HashMap<(usize, usize, u64), (Vec<Cell>, Option<ServerMsg>)>,
+    answers: HashMap<AnswerKey, Answered>,
 }
 
 impl Model {
@@ -171,7 +176,7 @@ impl Model {
                 return Expect::Reused;
             }
             if let Some(answer) = answer {
-                return Expect::Same(answer.clone());
+                return Expect::Same(Box::new(answer.clone()));
             }
         }
         let expect = if e.cells.iter().any(|&(_, _, c)| c == 2) {
@@ -372,7 +377,7 @@ fn check(expect: &Expect, got: &ServerMsg, op: u64) -> Result<(), TestCaseError>
         (Expect::Rejected, ServerMsg::Rejected { op_id, code, .. }) => {
             *op_id == op && code == "invalid"
         }
-        (Expect::Same(first), got) => first == got,
+        (Expect::Same(first), got) => **first == *got,
         (Expect::Reused, ServerMsg::Error { code, op_id, .. }) => {
             code == "op_id_reused" && *op_id == Some(op)
         }

@@ -438,14 +438,48 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a shift code: 1 to 4 ASCII letters or digits.
+/// Most characters (Unicode scalar values, not bytes) in a shift code.
+pub const MAX_CODE_CHARS: usize = 4;
+
+/// Checks a shift code: 1 to 4 printable characters (`D`, `OFF`, `○`, `夜`,
+/// `日勤`), none of them whitespace, a comma (patterns separate codes with
+/// it), a quote, a control character or one that takes no room on screen
+/// (a combining mark, a zero-width joiner), so that every code can be seen,
+/// typed and written in CSV and patterns as it is.
 pub fn check_code(code: &str) -> Result<(), String> {
-    if code.is_empty() || code.len() > 4 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    use unicode_width::UnicodeWidthChar;
+    let n = code.chars().count();
+    if n == 0 || n > MAX_CODE_CHARS {
         return Err(format!(
-            "shift code `{code}` must be 1 to 4 letters or digits"
+            "shift code `{code}` must be 1 to {MAX_CODE_CHARS} characters, not {n}"
         ));
     }
-    Ok(())
+    let bad = code.chars().find(|&c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, ',' | '"' | '\'' | '`')
+            || c.width().is_none_or(|w| w == 0)
+    });
+    match bad {
+        Some(c) => Err(format!(
+            "shift code `{}` has {} (U+{:04X}): codes may not hold whitespace, commas, \
+             quotes, control or invisible characters",
+            code.escape_debug(),
+            describe_char(c),
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
+fn describe_char(c: char) -> &'static str {
+    match c {
+        ',' => "a comma",
+        '"' | '\'' | '`' => "a quote",
+        c if c.is_whitespace() => "whitespace",
+        c if c.is_control() => "a control character",
+        _ => "an invisible character",
+    }
 }
 
 /// Checks a roster name: 1 to 64 of letters, digits, `.`, `_`, `-`.
@@ -502,10 +536,42 @@ mod tests {
 
     #[test]
     fn codes_and_ids_are_checked() {
-        assert!(check_code("OFF").is_ok());
-        assert!(check_code("NIGHT").is_err());
-        assert!(check_code("").is_err());
-        assert!(check_code("D-").is_err());
+        for ok in [
+            "OFF",
+            "D",
+            "D-",
+            "○",
+            "△",
+            "×",
+            "◎",
+            "★",
+            "夜",
+            "休",
+            "日勤",
+            "夜勤明け",
+        ] {
+            assert!(check_code(ok).is_ok(), "{ok}: {:?}", check_code(ok));
+        }
+        for bad in [
+            "NIGHT",
+            "",
+            "夜勤明けX",
+            "D N",
+            "D,N",
+            "\"D",
+            "D'",
+            "\tD",
+            "D\u{200B}",
+            "\u{301}",
+            "D\n",
+            "\u{00A0}",
+        ] {
+            assert!(check_code(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            check_code("夜勤明け休").unwrap_err().contains("not 5"),
+            "counted in characters, not bytes"
+        );
         assert!(check_id("staff id", "ann/1").is_err());
         assert!(check_roster_name("ward-7").is_ok());
         assert!(check_roster_name("ward 7").is_err());

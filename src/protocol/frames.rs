@@ -491,7 +491,7 @@ mod tests {
 
     #[test]
     fn a_batch_frame_splits_where_a_parser_finds_its_messages() {
-        let msgs = vec![
+        let msgs = [
             encode(&ServerMsg::Change(change_set(4))),
             encode(&ServerMsg::Ack {
                 op_id: 2,

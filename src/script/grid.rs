@@ -1,16 +1,19 @@
 //! A printable text grid of the roster: staff down, days across, split into
 //! whole weeks (Monday to Sunday) and as many weeks side by side as fit the
 //! page width. `.` is an empty cell; days outside the period are blank.
+//! Laid out by display width (`unicode-width`), so names and codes in any
+//! script line up: 佐藤 花子 takes eight columns, 夜 two. Characters of
+//! ambiguous width (○ △ ×) count as one column, as terminals draw them
+//! outside East Asian locales.
 
 use super::{Selection, add_days};
 use crate::domain::{Date, Roster};
 use chrono::Datelike;
 use std::collections::HashMap;
+use unicode_width::UnicodeWidthStr;
 
-/// Characters per day column: a code of up to 4 and a space.
-const DAY: usize = 5;
-/// `| ` before each week.
-const WEEK: usize = 7 * DAY + 2;
+/// Columns a code gets at least (4 ASCII characters), before its space.
+const MIN_CODE: usize = 4;
 const MAX_NAME: usize = 24;
 
 /// The grid for the selection, at most `width` characters wide (one week
@@ -30,11 +33,20 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection, width: usize) -> Str
         .collect();
     let name_w = staff
         .iter()
-        .map(|s| s.name.chars().count())
+        .map(|s| s.name.width())
         .max()
         .unwrap_or(0)
         .clamp(5, MAX_NAME);
-    let per_band = (width.saturating_sub(name_w) / WEEK).max(1);
+    // Columns per day: the widest code (夜勤明け takes eight) and a space.
+    let day_w = cells
+        .iter()
+        .map(|c| c.2.width())
+        .max()
+        .unwrap_or(0)
+        .max(MIN_CODE)
+        + 1;
+    let week_w = 7 * day_w + 2; // `| ` before each week
+    let per_band = (width.saturating_sub(name_w) / week_w).max(1);
     let first_monday = add_days(from, -i64::from(from.0.weekday().num_days_from_monday()));
     let mut weeks = Vec::new();
     let mut w = first_monday;
@@ -47,18 +59,14 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection, width: usize) -> Str
         out.push('\n');
         let mut head = [pad("Staff", name_w), pad("", name_w), pad("", name_w)];
         for &monday in band {
-            head[0].push_str(&format!(
-                "| {:<w$}",
-                format!("week of {monday}"),
-                w = 7 * DAY
-            ));
+            head[0].push_str("| ");
+            head[0].push_str(&fill(&format!("week of {monday}"), 7 * day_w));
             head[1].push_str("| ");
             head[2].push_str("| ");
             for k in 0..7 {
                 let d = add_days(monday, k);
-                let wd = d.0.format("%a").to_string();
-                head[1].push_str(&format!("{wd:<DAY$}"));
-                head[2].push_str(&format!("{:<DAY$}", d.0.day()));
+                head[1].push_str(&fill(&d.0.format("%a").to_string(), day_w));
+                head[2].push_str(&fill(&d.0.day().to_string(), day_w));
             }
         }
         for h in head {
@@ -76,7 +84,7 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection, width: usize) -> Str
                     } else {
                         codes.get(&(s.id.as_str(), d)).copied().unwrap_or(".")
                     };
-                    row.push_str(&format!("{shown:<DAY$}"));
+                    row.push_str(&fill(shown, day_w));
                 }
             }
             out.push_str(row.trim_end());
@@ -86,17 +94,127 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection, width: usize) -> Str
     out
 }
 
-/// `s` cut or padded to `w` characters, then a space.
+/// `s` followed by spaces up to `w` display columns.
+fn fill(s: &str, w: usize) -> String {
+    let mut out = s.to_string();
+    out.extend(std::iter::repeat_n(' ', w.saturating_sub(s.width())));
+    out
+}
+
+/// `s` cut (with `~`) or padded to `w` display columns, then a space.
 fn pad(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    let mut out: String = if n > w {
-        let mut t: String = s.chars().take(w - 1).collect();
-        t.push('~');
-        t
-    } else {
-        s.to_string()
-    };
-    out.extend(std::iter::repeat_n(' ', w.saturating_sub(n.min(w))));
+    use unicode_width::UnicodeWidthChar;
+    if s.width() <= w {
+        let mut out = fill(s, w);
+        out.push(' ');
+        return out;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if used + cw > w.saturating_sub(1) {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    out.push('~');
+    let mut out = fill(&out, w);
     out.push(' ');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Author, Op, ShiftCode};
+
+    fn roster(names: &[(&str, &str)], codes: &[&str], cells: &[(&str, &str, &str)]) -> Roster {
+        let mut ops: Vec<Op> = codes
+            .iter()
+            .map(|c| Op::PutCode {
+                code: ShiftCode::new(c, 8.0, true),
+                base: None,
+            })
+            .collect();
+        for (id, name) in names {
+            ops.push(Op::AddStaff {
+                id: id.to_string(),
+                name: name.to_string(),
+                group: "g".into(),
+                order: None,
+            });
+        }
+        for (s, d, c) in cells {
+            ops.push(Op::SetCell {
+                staff: s.to_string(),
+                date: d.parse().unwrap(),
+                code: Some(c.to_string()),
+                base: 0,
+            });
+        }
+        let mut r = Roster::default();
+        let author = Author {
+            user: "t".into(),
+            client: "t".into(),
+        };
+        r.apply_batch(&ops, &author, 0).unwrap();
+        r
+    }
+
+    /// Every line's `|` at the same display columns as the header's.
+    fn assert_aligned(text: &str) {
+        let bars = |line: &str| -> Vec<usize> {
+            let mut col = 0;
+            let mut at = Vec::new();
+            for c in line.chars() {
+                if c == '|' {
+                    at.push(col);
+                }
+                col += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            }
+            at
+        };
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains('|')).collect();
+        assert!(lines.len() > 3, "{text}");
+        for l in &lines {
+            assert_eq!(bars(l), bars(lines[0]), "misaligned:\n{text}");
+        }
+    }
+
+    #[test]
+    fn japanese_names_and_codes_line_up_by_display_width() {
+        let r = roster(
+            &[
+                ("a", "佐藤 花子"),
+                ("b", "Ann Lee"),
+                ("c", "高橋 一郎太郎次郎三郎四郎五郎"),
+            ],
+            &["○", "△", "夜", "日勤", "夜勤明け", "D"],
+            &[
+                ("a", "2026-12-01", "夜勤明け"),
+                ("a", "2026-12-02", "○"),
+                ("b", "2026-12-01", "D"),
+                ("b", "2026-12-03", "日勤"),
+                ("c", "2026-12-04", "△"),
+                ("c", "2026-12-05", "夜"),
+            ],
+        );
+        let sel = Selection {
+            from: Some("2026-11-30".parse().unwrap()),
+            to: Some("2026-12-13".parse().unwrap()),
+            ..Selection::default()
+        };
+        let text = export(&r, "病棟", &sel, 200);
+        assert_aligned(&text);
+        assert!(text.contains("夜勤明け "), "{text}");
+        // A name wider than the column is cut by columns, not characters.
+        let long = text.lines().find(|l| l.starts_with("高橋")).unwrap();
+        let name = long.split(" |").next().unwrap();
+        assert_eq!(name.width(), MAX_NAME, "{name:?}");
+        assert!(name.trim_end().ends_with('~'));
+        // Narrow pages put one week per band, still aligned.
+        assert_aligned(&export(&r, "病棟", &sel, 40));
+    }
 }
