@@ -1331,6 +1331,47 @@ mod tests {
     }
 
     #[test]
+    fn answers_of_schema_5_are_keyed_by_roster_on_open_without_a_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for step in &MIGRATIONS[..5] {
+                match step {
+                    Migration::Sql(sql) => tx.execute_batch(sql).unwrap(),
+                    Migration::Code(run) => run(&tx).unwrap(),
+                }
+            }
+            tx.pragma_update(None, "user_version", 5).unwrap();
+            tx.execute_batch(
+                r#"INSERT INTO answers (client, op_id, roster, answer, at)
+                   VALUES ('c-ann', 7, 'ward-a', '{"type":"ack","op_id":7,"seq":3,"at":5}', 5);"#,
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let group = store.group().unwrap();
+        let found = group.find_answer("ward-a", "c-ann", 7).unwrap().unwrap();
+        assert_eq!(found.answer, r#"{"type":"ack","op_id":7,"seq":3,"at":5}"#);
+        assert_eq!(found.fingerprint, None, "nothing to tell a resend by");
+        assert!(group.find_answer("ward-b", "c-ann", 7).unwrap().is_none());
+        assert_eq!(group.highest_answered("ward-a", "c-ann").unwrap(), 7);
+        assert_eq!(group.highest_answered("ward-b", "c-ann").unwrap(), 0);
+        // The same client and op id on another roster is another batch.
+        let key = AnswerKey {
+            roster: "ward-b",
+            client: "c-ann",
+            op_id: 7,
+        };
+        group.put_answer(&key, &[1; 16], "{}", 6).unwrap();
+        let found = group.find_answer("ward-b", "c-ann", 7).unwrap().unwrap();
+        assert_eq!(found.fingerprint.as_deref(), Some(&[1u8; 16][..]));
+        group.commit().unwrap();
+    }
+
+    #[test]
     fn a_schema_1_change_log_is_moved_to_batches_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hub.sqlite3");

@@ -154,7 +154,7 @@ async fn run(
     let mut events = engine.subscribe();
     let ops = std::mem::take(&mut plan.ops);
     progress.phase(&format!("saving {} changes to the outbox", ops.len()));
-    let op_id = match engine.edit_script(ops, &format!("apply:{file}"), cli.force) {
+    let op_id = match engine.edit_script(ops, &apply_note(file), cli.force) {
         Ok(Some(id)) => id,
         Ok(None) => {
             println!(
@@ -441,5 +441,35 @@ impl Progress {
             let _ = write!(err, "\r\x1b[2K");
             let _ = err.flush();
         }
+    }
+}
+
+/// The note an applied file's edit is logged with: `apply:FILE`, the path
+/// cut from the front (keeping the file's name) to fit the hub's limit.
+fn apply_note(file: &str) -> String {
+    const PREFIX: &str = "apply:";
+    let room = crate::protocol::MAX_NOTE_CHARS - PREFIX.len();
+    let n = file.chars().count();
+    if n <= room {
+        return format!("{PREFIX}{file}");
+    }
+    let tail: String = file.chars().skip(n - (room - 1)).collect();
+    format!("{PREFIX}…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_path_is_cut_from_the_front_to_fit_the_note() {
+        assert_eq!(apply_note("leave.csv"), "apply:leave.csv");
+        let long = format!("/{}/rota-年間.csv", "d".repeat(300));
+        let note = apply_note(&long);
+        assert_eq!(note.chars().count(), crate::protocol::MAX_NOTE_CHARS);
+        assert!(
+            note.starts_with("apply:…") && note.ends_with("/rota-年間.csv"),
+            "{note}"
+        );
     }
 }

@@ -23,6 +23,8 @@ pub enum EditError {
     TooLarge { ops: usize, max: usize },
     /// The local store could not record it. Nothing was queued.
     Store(LocalError),
+    /// A note longer than the hub keeps. Nothing was queued.
+    NoteTooLong { chars: usize, max: usize },
 }
 
 impl std::fmt::Display for EditError {
@@ -42,6 +44,9 @@ impl std::fmt::Display for EditError {
                 )
             }
             EditError::Store(e) => write!(f, "edit not saved: {e}"),
+            EditError::NoteTooLong { chars, max } => {
+                write!(f, "note of {chars} characters; at most {max}")
+            }
         }
     }
 }
@@ -329,6 +334,13 @@ impl Core {
             return Err(EditError::TooLarge {
                 ops: ops.len(),
                 max: protocol::MAX_OPS_PER_CHANGE_SET,
+            });
+        }
+        let chars = note.map_or(0, |n| n.chars().count());
+        if chars > protocol::MAX_NOTE_CHARS {
+            return Err(EditError::NoteTooLong {
+                chars,
+                max: protocol::MAX_NOTE_CHARS,
             });
         }
         if fill_bases {
