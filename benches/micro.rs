@@ -282,4 +282,75 @@ fn main() {
     });
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
+    history_of_an_import();
+}
+
+/// History read beside the writer from a roster whose log holds one
+/// imported batch of 109,800 cells (300 staff x 366 days): what a page
+/// costs, by the query an editor's history panel makes and by others.
+fn history_of_an_import() {
+    let wanted = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if wanted.is_some_and(|w| !"history".contains(&w) && !w.contains("history")) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("rota-bench-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("hub.sqlite3");
+    let Ok(mut store) = rota::store::Store::open(&path) else {
+        eprintln!("cannot open a store in {}", dir.display());
+        return;
+    };
+    let mut roster = Roster::default();
+    for ops in [setup(300), cells(300, 366, "N")] {
+        let Ok(applied) = roster.apply_batch_with(&ops, &author(), 0, true) else {
+            return;
+        };
+        if let Ok(group) = store.group() {
+            let _ = group.put_applied("bench", &applied, &author(), 1, Some("import"), 0);
+            let _ = group.commit();
+        }
+    }
+    let Ok(reader) = rota::store::Reader::open(&path) else {
+        return;
+    };
+    let mut k = 0usize;
+    bench(
+        "history page: one cell, in a 109,800-cell batch",
+        2_000,
+        || {
+            k += 7919;
+            let q = protocol::HistoryQuery {
+                staff: Some(format!("s{}", k % 300)),
+                date: Some(date(k % 366)),
+                ..Default::default()
+            };
+            black_box(reader.history("bench", &q).ok());
+        },
+    );
+    bench("history page: one person (100 of 366)", 500, || {
+        k += 7919;
+        let q = protocol::HistoryQuery {
+            staff: Some(format!("s{}", k % 300)),
+            ..Default::default()
+        };
+        black_box(reader.history("bench", &q).ok());
+    });
+    bench("history page: the roster (100 newest)", 100, || {
+        black_box(
+            reader
+                .history("bench", &protocol::HistoryQuery::default())
+                .ok(),
+        );
+    });
+    bench("history page: one date, all staff (100 of 300)", 50, || {
+        k += 7919;
+        let q = protocol::HistoryQuery {
+            date: Some(date(k % 366)),
+            ..Default::default()
+        };
+        black_box(reader.history("bench", &q).ok());
+    });
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -220,15 +220,25 @@ CREATE TABLE batch_parts (
     roster   TEXT NOT NULL,
     seq      INTEGER NOT NULL,
     part     INTEGER NOT NULL,
+    -- [[idx, change, before], ...]: idx is the change's place in the batch.
+    changes  TEXT NOT NULL,
+    PRIMARY KEY (roster, seq, part)
+) WITHOUT ROWID;
+-- What each part holds, apart from it (narrow rows: looking for the parts
+-- a read needs does not read the parts themselves).
+CREATE TABLE batch_part_ranges (
+    roster   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    part     INTEGER NOT NULL,
     -- The staff of its first and last change ('' for changes of no one).
     staff_lo TEXT NOT NULL,
     staff_hi TEXT NOT NULL,
     -- Its earliest and latest date (NULL when none of it is dated).
     date_lo  TEXT,
     date_hi  TEXT,
-    -- [[idx, change, before], ...]: idx is the change's place in the batch.
-    changes  TEXT NOT NULL,
-    PRIMARY KEY (roster, seq, part)
+    -- Keyed by staff_hi: the parts are in staff order, so the parts that
+    -- hold one person start at the first whose staff_hi is theirs or after.
+    PRIMARY KEY (roster, seq, staff_hi, part)
 ) WITHOUT ROWID;
 "#,
     ),
@@ -236,7 +246,7 @@ CREATE TABLE batch_parts (
 
 /// Most changes a batch keeps in its `changes` column, and in each part of a
 /// larger batch.
-const PART_CHANGES: usize = 256;
+const PART_CHANGES: usize = 64;
 
 /// The answer stored for a batch, and the fingerprint of the edit it
 /// answered (None for answers stored before fingerprints were kept).
@@ -442,7 +452,25 @@ impl Reads<'_> {
         // group commit that touched the staff member or date names the seqs
         // it made on the roster (spans never overlap; those of one group are
         // the same span, kept once).
-        let (sql, args): (&str, Vec<rusqlite::types::Value>) = if let Some(staff) = &q.staff {
+        let (sql, args): (&str, Vec<rusqlite::types::Value>) = if let (Some(staff), Some(date)) =
+            (&q.staff, q.date)
+        {
+            // One cell: the spans that touched both the person and the date
+            // (a group's rows all name the same span).
+            (
+                "SELECT s.first, s.last FROM batch_staff s
+                 WHERE s.roster = ?1 AND s.staff = ?2 AND s.first <= ?3
+                   AND EXISTS (SELECT 1 FROM batch_dates d
+                               WHERE d.roster = ?1 AND d.date = ?4 AND d.first = s.first)
+                 ORDER BY s.first DESC",
+                vec![
+                    roster.to_string().into(),
+                    staff.clone().into(),
+                    top.into(),
+                    date.to_string().into(),
+                ],
+            )
+        } else if let Some(staff) = &q.staff {
             (
                 "SELECT first, last FROM batch_staff WHERE roster = ?1 AND staff = ?2 AND first <= ?3
                  ORDER BY first DESC",
@@ -1036,8 +1064,11 @@ fn put_parts<'a>(
     }
     all.sort_by(|a, b| key(a.1).cmp(&key(b.1)).then(a.0.cmp(&b.0)));
     let mut put = conn.prepare_cached(
-        "INSERT INTO batch_parts (roster, seq, part, staff_lo, staff_hi, date_lo, date_hi, changes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO batch_parts (roster, seq, part, changes) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut put_range = conn.prepare_cached(
+        "INSERT INTO batch_part_ranges (roster, seq, part, staff_lo, staff_hi, date_lo, date_hi)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     let mut n = 0;
     for part in all.chunks(PART_CHANGES) {
@@ -1048,7 +1079,8 @@ fn put_parts<'a>(
         let (lo, hi) = (dates.clone().min(), dates.max());
         let json = serde_json::to_string(part)
             .map_err(|e| StoreError::Corrupt(format!("batch {seq} could not be encoded: {e}")))?;
-        put.execute(params![
+        put.execute(params![roster, seq, n, json])?;
+        put_range.execute(params![
             roster,
             seq,
             n,
@@ -1056,7 +1088,6 @@ fn put_parts<'a>(
             key(last.1).0,
             lo.map(|d| d.to_string()),
             hi.map(|d| d.to_string()),
-            json
         ])?;
         n += 1;
     }
@@ -1116,27 +1147,42 @@ impl StoredChanges<'_> {
                 .map(|(i, (c, b))| (i, c, b))
                 .collect());
         }
-        let (staff, lo, hi) = match filter {
-            PartFilter::All => (None, None, None),
-            PartFilter::Staff(s, d) => (
-                Some(s.as_str()),
-                d.as_ref().map(|d| d.0.as_str()),
-                d.as_ref().map(|d| d.1.as_str()),
-            ),
-            PartFilter::Dates(lo, hi) => (None, Some(lo.as_str()), Some(hi.as_str())),
+        // The parts the filter may find in, from their ranges (narrow rows).
+        let (staff, dates) = match filter {
+            PartFilter::All => (None, None),
+            PartFilter::Staff(s, d) => (Some(s.as_str()), d.as_ref()),
+            PartFilter::Dates(lo, hi) => (None, Some(&(lo.clone(), hi.clone()))),
         };
-        let mut stmt = conn.prepare_cached(
-            "SELECT changes FROM batch_parts WHERE roster = ?1 AND seq = ?2
-               AND (?3 IS NULL OR (staff_lo <= ?3 AND staff_hi >= ?3))
-               AND (?4 IS NULL OR (date_hi >= ?4 AND date_lo <= ?5))
-             ORDER BY part",
+        let mut ranges = conn.prepare_cached(
+            "SELECT part, staff_lo, date_lo, date_hi FROM batch_part_ranges
+             WHERE roster = ?1 AND seq = ?2 AND staff_hi >= ?3 ORDER BY staff_hi, part",
         )?;
-        let mut rows = stmt.query(params![self.roster, self.seq, staff, lo, hi])?;
-        let mut out: Vec<(usize, Change, B)> = Vec::new();
+        let mut rows = ranges.query(params![self.roster, self.seq, staff.unwrap_or("")])?;
+        let mut parts = Vec::new();
         while let Some(row) = rows.next()? {
+            let staff_lo: String = row.get(1)?;
+            if staff.is_some_and(|s| staff_lo.as_str() > s) {
+                break; // in staff order: no later part holds them
+            }
+            let (lo, hi): (Option<String>, Option<String>) = (row.get(2)?, row.get(3)?);
+            let dated = match (dates, lo, hi) {
+                (None, _, _) => true,
+                (Some((from, to)), Some(lo), Some(hi)) => hi >= *from && lo <= *to,
+                (Some(_), _, _) => false,
+            };
+            if dated {
+                parts.push(row.get::<_, i64>(0)?);
+            }
+        }
+        let mut part = conn.prepare_cached(
+            "SELECT changes FROM batch_parts WHERE roster = ?1 AND seq = ?2 AND part = ?3",
+        )?;
+        let mut out: Vec<(usize, Change, B)> = Vec::new();
+        for p in parts {
+            let json: String = part.query_row(params![self.roster, self.seq, p], |r| r.get(0))?;
             out.extend(decode_changes::<(usize, Change, B)>(
                 self.seq as Seq,
-                &row.get::<_, String>(0)?,
+                &json,
             )?);
         }
         out.sort_by_key(|(idx, _, _)| *idx);

@@ -3,12 +3,16 @@
 //! (SQLite's WAL lets them read while the writer commits, and they see only
 //! what is committed). The writer only writes: a slow read never holds up
 //! anyone's edit. Each connection may have at most [`MAX_READS_WAITING`]
-//! reads waiting; past that it is not read from until one is answered.
+//! reads waiting; past that it is not read from until one is answered. And
+//! reads together use at most [`READ_SHARE`] of one core's time: on a small
+//! machine a client asking for history as fast as it can would otherwise
+//! take a core from the writer and the editors' connections.
 
 use crate::protocol::{self, HistoryQuery, ServerMsg};
 use crate::store::{Reader, StoreError};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -18,6 +22,46 @@ pub const MAX_READS_WAITING: usize = 4;
 const READERS: usize = 2;
 /// Reads queued for the pool across all connections.
 const QUEUE: usize = 1024;
+/// The share of one core's time reads may take, over time.
+const READ_SHARE: f64 = 0.1;
+/// Reader time that may be spent at once before the share applies: a
+/// person's reads (a page at a time) never wait for it.
+const READ_BURST: Duration = Duration::from_millis(100);
+
+/// A token bucket of reader time, shared by the pool's threads: it fills
+/// at [`READ_SHARE`] of wall time up to [`READ_BURST`]; each read takes what
+/// it took.
+struct Budget {
+    /// Reader time left to spend, in seconds (negative: owed).
+    left: f64,
+    at: Instant,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            left: READ_BURST.as_secs_f64(),
+            at: Instant::now(),
+        }
+    }
+
+    /// How long to wait before the next read may start.
+    fn wait(&mut self) -> Duration {
+        let now = Instant::now();
+        let filled = now.duration_since(self.at).as_secs_f64() * READ_SHARE;
+        self.left = (self.left + filled).min(READ_BURST.as_secs_f64());
+        self.at = now;
+        if self.left >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.left / READ_SHARE)
+        }
+    }
+
+    fn spend(&mut self, took: Duration) {
+        self.left -= took.as_secs_f64();
+    }
+}
 
 pub enum Read {
     History {
@@ -37,12 +81,14 @@ pub enum Read {
 pub fn start(path: &Path) -> Result<mpsc::Sender<Read>, StoreError> {
     let (tx, rx) = mpsc::channel::<Read>(QUEUE);
     let rx = Arc::new(Mutex::new(rx));
+    let budget = Arc::new(Mutex::new(Budget::new()));
     for i in 0..READERS {
         let reader = Reader::open(path)?;
         let rx = rx.clone();
+        let budget = budget.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("rota-reader-{i}"))
-            .spawn(move || serve(reader, rx));
+            .spawn(move || serve(reader, rx, budget));
         if let Err(e) = spawned {
             tracing::error!("starting reader thread {i}: {e}");
         }
@@ -50,7 +96,7 @@ pub fn start(path: &Path) -> Result<mpsc::Sender<Read>, StoreError> {
     Ok(tx)
 }
 
-fn serve(reader: Reader, rx: Arc<Mutex<mpsc::Receiver<Read>>>) {
+fn serve(reader: Reader, rx: Arc<Mutex<mpsc::Receiver<Read>>>, budget: Arc<Mutex<Budget>>) {
     loop {
         // One thread waits on the queue at a time; the others wait on the lock.
         let next = match rx.lock() {
@@ -58,8 +104,17 @@ fn serve(reader: Reader, rx: Arc<Mutex<mpsc::Receiver<Read>>>) {
             Err(_) => None,
         };
         let Some(read) = next else { return };
+        // Rate, not synchronisation: past the share, reads wait their turn.
+        let wait = budget.lock().map_or(Duration::ZERO, |mut b| b.wait());
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+        let started = Instant::now();
         let (msg, reply) = answer(&reader, read);
         let _ = reply.try_send(protocol::encode(&msg).into());
+        if let Ok(mut b) = budget.lock() {
+            b.spend(started.elapsed());
+        }
     }
 }
 

@@ -5,11 +5,13 @@
 //!
 //! - `editor`: one simulated editor (a WebSocket client).
 //! - `scenario`: the named scenarios and the end-of-run checks.
+//! - `reader`: simulated history readers (`--history-readers`).
 //! - `hub`: the hub under load (given, or started here).
 //! - `report`: percentiles and the table / JSON output.
 
 mod editor;
 mod hub;
+mod reader;
 mod report;
 mod scenario;
 
@@ -78,6 +80,16 @@ struct Cli {
     #[arg(long)]
     roster: Option<String>,
 
+    /// Editors that keep asking for cell histories (4 at a time each) while
+    /// the writers write (fanout, throughput, contention).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    history_readers: usize,
+
+    /// Before the run, fill every cell of the roster as one edit (sent in
+    /// parts): one large imported batch for history to read.
+    #[arg(long)]
+    import: bool,
+
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -134,6 +146,8 @@ fn opts(cli: &Cli) -> Result<Opts, String> {
         days,
         runs: cli.runs,
         roster,
+        history_readers: cli.history_readers,
+        import: cli.import,
     })
 }
 

@@ -63,6 +63,12 @@ pub struct Report {
     pub snapshot_ms: Option<Percentiles>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_cells: Option<usize>,
+    /// --import: the one large edit, sent to acked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_s: Option<f64>,
+    /// --history-readers: history request -> its answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_ms: Option<Percentiles>,
     /// catchup: a returning editor's welcome with the edits it missed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catchup_ms: Option<Percentiles>,
@@ -124,6 +130,12 @@ impl Report {
                 "snapshot",
                 format!("{} ({} cells)", p(s), self.snapshot_cells.unwrap_or(0)),
             );
+        }
+        if let Some(s) = self.import_s {
+            row("import (one edit)", format!("{s:.2} s"));
+        }
+        if let Some(h) = &self.history_ms {
+            row("history (readers)", p(h));
         }
         if let Some(s) = &self.catchup_ms {
             row(

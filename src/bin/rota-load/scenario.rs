@@ -4,7 +4,9 @@
 
 use crate::editor::{self, CODES, Cell, Editor, Pacing, Shared, WritePlan};
 use crate::hub::HubUnderTest;
+use crate::reader;
 use crate::report::{Percentiles, Report};
+use futures_util::SinkExt;
 use rota::domain::{Date, Op, Seq, ShiftCode};
 use rota::protocol::{ClientMsg, MAX_OPS_PER_BATCH, ServerMsg};
 use std::collections::{HashMap, HashSet};
@@ -66,6 +68,8 @@ pub struct Opts {
     pub days: usize,
     pub runs: usize,
     pub roster: String,
+    pub history_readers: usize,
+    pub import: bool,
 }
 
 /// How many editors connect at once.
@@ -162,6 +166,37 @@ async fn setup(opts: &Opts, url: &str, fill: bool) -> Result<Seq, String> {
     Ok(seq)
 }
 
+/// Every cell of the grid set as one edit, in parts: one large batch, as an
+/// import makes.
+async fn import(opts: &Opts, url: &str) -> Result<Seq, String> {
+    let mut j = editor::join(url, &format!("{}-import", opts.roster), &opts.roster, 0).await?;
+    let ops: Vec<Op> = (0..opts.staff * opts.days)
+        .map(|i| {
+            let (staff, date) = cell(opts, i);
+            Op::SetCell {
+                staff,
+                date,
+                code: Some(CODES[(i + 1) % 3].into()),
+                base: 0,
+            }
+        })
+        .collect();
+    for frame in rota::protocol::encode_edit_parts(1, Some("rota-load import"), true, &ops) {
+        j.ws.send(tokio_tungstenite::tungstenite::Message::Text(frame.into()))
+            .await
+            .map_err(|e| format!("import: send: {e}"))?;
+    }
+    loop {
+        match editor::next_msg(&mut j.ws, Duration::from_secs(300)).await? {
+            ServerMsg::Ack { seq, .. } => return Ok(seq),
+            ServerMsg::Rejected { message, .. } | ServerMsg::Error { message, .. } => {
+                return Err(format!("import: {message}"));
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The hub's cells now (a fresh editor's snapshot).
 async fn hub_cells(url: &str, roster: &str) -> Result<HashMap<Cell, String>, String> {
     let j = editor::join(url, &format!("{roster}-check"), roster, u64::MAX).await?;
@@ -218,6 +253,11 @@ async fn live(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result<()
     };
     report.writers = writers;
     setup(opts, &hub.url, false).await?;
+    if opts.import {
+        let started = Instant::now();
+        import(opts, &hub.url).await?;
+        report.import_s = Some(started.elapsed().as_secs_f64());
+    }
     report.hub_rss_start_mb = hub.rss_mb().await;
     let (editors, connect) = connect_all(opts, &hub.url, n).await?;
     report.connect_ms = Percentiles::of_micros(connect);
@@ -276,6 +316,23 @@ async fn live(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result<()
             stop_rx.clone(),
         )));
     }
+    let mut readers = Vec::with_capacity(opts.history_readers);
+    for r in 0..opts.history_readers {
+        let client = format!("{}-r{r}", opts.roster);
+        let j = editor::join(&hub.url, &client, &opts.roster, u64::MAX).await?;
+        let grid = reader::Grid {
+            staff: opts.staff,
+            days: opts.days,
+            start: cell(opts, 0).1,
+        };
+        readers.push(tokio::spawn(reader::run(
+            j.ws,
+            grid,
+            r as u64 + 1,
+            go_rx.clone(),
+            stop_rx.clone(),
+        )));
+    }
     let started = Instant::now();
     let _ = go_tx.send(true);
     let limit = opts.duration.unwrap_or(Duration::ZERO) + Duration::from_secs(600);
@@ -298,6 +355,15 @@ async fn live(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result<()
     let mut editors = Vec::with_capacity(n);
     for t in tasks {
         editors.push(t.await.map_err(|e| format!("editor task: {e}"))?);
+    }
+    if !readers.is_empty() {
+        let mut all = Vec::new();
+        for r in readers {
+            let reads = r.await.map_err(|e| format!("reader task: {e}"))?;
+            all.extend(reads.latencies_us);
+            report.failures.extend(reads.errors);
+        }
+        report.history_ms = Some(Percentiles::of_micros(all));
     }
     if !done {
         report
