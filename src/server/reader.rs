@@ -104,6 +104,9 @@ fn serve(reader: Reader, rx: Arc<Mutex<mpsc::Receiver<Read>>>, budget: Arc<Mutex
             Err(_) => None,
         };
         let Some(read) = next else { return };
+        if read.asker_gone() {
+            continue; // its connection closed while it waited: nobody to answer
+        }
         // Rate, not synchronisation: past the share, reads wait their turn.
         let wait = budget.lock().map_or(Duration::ZERO, |mut b| b.wait());
         if !wait.is_zero() {
@@ -114,6 +117,14 @@ fn serve(reader: Reader, rx: Arc<Mutex<mpsc::Receiver<Read>>>, budget: Arc<Mutex
         let _ = reply.try_send(protocol::encode(&msg).into());
         if let Ok(mut b) = budget.lock() {
             b.spend(started.elapsed());
+        }
+    }
+}
+
+impl Read {
+    fn asker_gone(&self) -> bool {
+        match self {
+            Read::History { reply, .. } | Read::ListRosters { reply, .. } => reply.is_closed(),
         }
     }
 }
