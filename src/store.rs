@@ -207,38 +207,39 @@ DROP TABLE answers;
 ALTER TABLE answers_by_roster RENAME TO answers;
 "#,
     ),
-    // A large batch's changes in parts of at most PART_CHANGES, sorted by
-    // staff and date, each part with the range of staff and dates it holds:
-    // the history of a cell or a person reads the part or two that hold it,
-    // not the whole batch (an import of 100,000 cells took 120 to 211 ms to
-    // decode for every cell history asked of it). `changes` of such a batch
-    // is `[]`; `parts` says how many it has (0: all in `changes`).
+    // A large batch's changes in parts of PART_CHANGES, in the batch's
+    // order, with the range of staff and dates each part holds: a page of
+    // history reads the parts that hold it, newest first, not the whole
+    // batch (an import of 100,000 cells took 120 to 211 ms to decode for
+    // every cell history asked of it). `changes` of such a batch is `[]`;
+    // `parts` says how many it has (0: all in `changes`).
     Migration::Sql(
         r#"
 ALTER TABLE batches ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE batch_parts (
-    roster   TEXT NOT NULL,
-    seq      INTEGER NOT NULL,
-    part     INTEGER NOT NULL,
-    -- [[idx, change, before], ...]: idx is the change's place in the batch.
-    changes  TEXT NOT NULL,
+    roster  TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    part    INTEGER NOT NULL,
+    -- [[change, before], ...]: the batch's changes from part_ranges.first on.
+    changes TEXT NOT NULL,
     PRIMARY KEY (roster, seq, part)
 ) WITHOUT ROWID;
--- What each part holds, apart from it (narrow rows: looking for the parts
--- a read needs does not read the parts themselves).
-CREATE TABLE batch_part_ranges (
+-- What each part holds, in narrow rows apart from it: the least and
+-- greatest staff id ('' for changes of no one) and date (NULL when none is
+-- dated). A part ends where a run of one person's changes or of one date's
+-- ends (imports come in such runs), so these ranges are tight and a read
+-- finds its parts by them.
+CREATE TABLE part_ranges (
     roster   TEXT NOT NULL,
     seq      INTEGER NOT NULL,
     part     INTEGER NOT NULL,
-    -- The staff of its first and last change ('' for changes of no one).
+    -- The place in the batch of its first change.
+    first    INTEGER NOT NULL,
     staff_lo TEXT NOT NULL,
     staff_hi TEXT NOT NULL,
-    -- Its earliest and latest date (NULL when none of it is dated).
     date_lo  TEXT,
     date_hi  TEXT,
-    -- Keyed by staff_hi: the parts are in staff order, so the parts that
-    -- hold one person start at the first whose staff_hi is theirs or after.
-    PRIMARY KEY (roster, seq, staff_hi, part)
+    PRIMARY KEY (roster, seq, part)
 ) WITHOUT ROWID;
 "#,
     ),
@@ -247,6 +248,8 @@ CREATE TABLE batch_part_ranges (
 /// Most changes a batch keeps in its `changes` column, and in each part of a
 /// larger batch.
 const PART_CHANGES: usize = 64;
+/// Fewest changes in a part that ends with a run (not the batch).
+const MIN_PART_CHANGES: usize = 16;
 
 /// The answer stored for a batch, and the fingerprint of the edit it
 /// answered (None for answers stored before fingerprints were kept).
@@ -363,7 +366,7 @@ impl Store {
                 json: row.get(6)?,
                 parts: row.get(7)?,
             };
-            let logged = stored.read::<serde::de::IgnoredAny>(&self.conn, &PartFilter::All)?;
+            let logged = stored.read_all::<serde::de::IgnoredAny>(&self.conn)?;
             sets.push(ChangeSet {
                 seq,
                 user: row.get(1)?,
@@ -540,37 +543,43 @@ impl Reads<'_> {
                     json: row.get(6)?,
                     parts: row.get(7)?,
                 };
-                let logged = stored.read::<serde_json::Value>(self.0, &filter)?;
-                for (idx, change, before) in logged.into_iter().rev() {
-                    if cursor.is_some_and(|(cs, ci)| seq == cs && idx as i64 >= ci)
-                        || !wanted(&change)
-                    {
-                        continue;
-                    }
-                    let target = change.target();
-                    let (staff, date) = staff_and_date(&change);
-                    let staff = staff.map(str::to_string);
-                    found.push((
-                        seq,
-                        idx,
-                        HistoryEntry {
-                            seq: seq as Seq,
-                            entity: target.entity().to_string(),
-                            key: target.key(),
-                            staff,
-                            date,
-                            before,
-                            after: after_value(&change),
-                            user: user.clone(),
-                            client: client.clone(),
-                            op_id: op_id as u64,
-                            at,
-                            note: note.clone(),
-                        },
-                    ));
-                    if found.len() > limit {
-                        break 'spans;
-                    }
+                let below = cursor
+                    .filter(|(cs, _)| *cs == seq)
+                    .map(|(_, ci)| ci.max(0) as usize);
+                let full = stored.newest_first::<serde_json::Value>(
+                    self.0,
+                    &filter,
+                    below,
+                    |idx, change, before| {
+                        if !wanted(&change) {
+                            return true;
+                        }
+                        let target = change.target();
+                        let (staff, date) = staff_and_date(&change);
+                        found.push((
+                            seq,
+                            idx,
+                            HistoryEntry {
+                                seq: seq as Seq,
+                                entity: target.entity().to_string(),
+                                key: target.key(),
+                                staff: staff.map(str::to_string),
+                                date,
+                                before,
+                                after: after_value(&change),
+                                user: user.clone(),
+                                client: client.clone(),
+                                op_id: op_id as u64,
+                                at,
+                                note: note.clone(),
+                            },
+                        ));
+                        // One more than a page, to know whether there is a next.
+                        found.len() <= limit
+                    },
+                )?;
+                if full {
+                    break 'spans;
                 }
             }
         }
@@ -1046,52 +1055,75 @@ fn log_batch<'a>(
     Ok(())
 }
 
-/// Writes a large batch's changes as parts sorted by staff and date;
-/// returns how many.
+/// Writes a large batch's changes as parts in its order, and which staff
+/// and dates each holds; returns how many.
 fn put_parts<'a>(
     conn: &Connection,
     roster: &str,
     seq: i64,
     changes: impl Iterator<Item = (&'a Change, &'a serde_json::Value)>,
 ) -> Result<i64> {
-    let mut all: Vec<(usize, &Change, &serde_json::Value)> = changes
-        .enumerate()
-        .map(|(idx, (c, b))| (idx, c, b))
-        .collect();
-    fn key(c: &Change) -> (&str, Option<Date>) {
-        let (staff, date) = staff_and_date(c);
-        (staff.unwrap_or(""), date)
-    }
-    all.sort_by(|a, b| key(a.1).cmp(&key(b.1)).then(a.0.cmp(&b.0)));
+    let all: Vec<(&Change, &serde_json::Value)> = changes.collect();
     let mut put = conn.prepare_cached(
         "INSERT INTO batch_parts (roster, seq, part, changes) VALUES (?1, ?2, ?3, ?4)",
     )?;
     let mut put_range = conn.prepare_cached(
-        "INSERT INTO batch_part_ranges (roster, seq, part, staff_lo, staff_hi, date_lo, date_hi)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO part_ranges (roster, seq, part, first, staff_lo, staff_hi, date_lo, date_hi)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let mut n = 0;
-    for part in all.chunks(PART_CHANGES) {
-        let (Some(first), Some(last)) = (part.first(), part.last()) else {
-            continue;
-        };
-        let dates = part.iter().filter_map(|(_, c, _)| staff_and_date(c).1);
-        let (lo, hi) = (dates.clone().min(), dates.max());
+    let mut first = 0;
+    for part in runs(&all) {
         let json = serde_json::to_string(part)
             .map_err(|e| StoreError::Corrupt(format!("batch {seq} could not be encoded: {e}")))?;
         put.execute(params![roster, seq, n, json])?;
+        let keys = part.iter().map(|(c, _)| staff_and_date(c));
+        let staff = keys.clone().map(|(s, _)| s.unwrap_or(""));
+        let dates = keys.filter_map(|(_, d)| d);
         put_range.execute(params![
             roster,
             seq,
             n,
-            key(first.1).0,
-            key(last.1).0,
-            lo.map(|d| d.to_string()),
-            hi.map(|d| d.to_string()),
+            first as i64,
+            staff.clone().min().unwrap_or(""),
+            staff.max().unwrap_or(""),
+            dates.clone().min().map(|d| d.to_string()),
+            dates.max().map(|d| d.to_string()),
         ])?;
         n += 1;
+        first += part.len();
     }
     Ok(n)
+}
+
+/// A large batch cut into parts of at most [`PART_CHANGES`], each ending
+/// where a run of one person's changes, or of one date's, ends (once it has
+/// [`MIN_PART_CHANGES`]): an import by person or by date gives parts of one
+/// person or one date, whose ranges find them exactly.
+fn runs<'a, T>(all: &'a [(&'a Change, T)]) -> Vec<&'a [(&'a Change, T)]> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let (mut one_staff, mut one_date) = (true, true);
+    for i in 0..all.len() {
+        if i > start {
+            let (s0, d0) = staff_and_date(all[start].0);
+            let (s, d) = staff_and_date(all[i].0);
+            let keeps_staff = one_staff && s == s0;
+            let keeps_date = one_date && d == d0;
+            let broken = !keeps_staff && !keeps_date;
+            if i - start >= PART_CHANGES || (broken && i - start >= MIN_PART_CHANGES) {
+                parts.push(&all[start..i]);
+                start = i;
+                (one_staff, one_date) = (true, true);
+                continue;
+            }
+            (one_staff, one_date) = (keeps_staff, keeps_date);
+        }
+    }
+    if start < all.len() {
+        parts.push(&all[start..]);
+    }
+    parts
 }
 
 /// Which parts of a large batch may hold what a read wants.
@@ -1131,62 +1163,91 @@ struct StoredChanges<'a> {
 }
 
 impl StoredChanges<'_> {
-    /// The changes (with their place in the batch and the value each
-    /// replaced, read as `B`) that may match `filter`, in the batch's order.
-    /// A batch in parts reads only the parts the filter may find in.
-    fn read<B: serde::de::DeserializeOwned>(
+    /// Every change, with its place in the batch and the value it replaced
+    /// (read as `B`), in the batch's order.
+    fn read_all<B: serde::de::DeserializeOwned>(
+        &self,
+        conn: &Connection,
+    ) -> Result<Vec<(usize, Change, B)>> {
+        let mut out = Vec::new();
+        self.newest_first::<B>(conn, &PartFilter::All, None, |idx, c, b| {
+            out.push((idx, c, b));
+            true
+        })?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Visits the changes that may match `filter` and whose place is below
+    /// `below`, newest (highest place) first, until `visit` says stop;
+    /// returns whether it did. A batch in parts reads only the parts that
+    /// hold what the filter wants, newest first, and no more than it visits.
+    fn newest_first<B: serde::de::DeserializeOwned>(
         &self,
         conn: &Connection,
         filter: &PartFilter,
-    ) -> Result<Vec<(usize, Change, B)>> {
+        below: Option<usize>,
+        mut visit: impl FnMut(usize, Change, B) -> bool,
+    ) -> Result<bool> {
+        let below = below.unwrap_or(usize::MAX);
         if self.parts == 0 {
             let logged: Vec<(Change, B)> = decode_changes(self.seq as Seq, &self.json)?;
-            return Ok(logged
-                .into_iter()
-                .enumerate()
-                .map(|(i, (c, b))| (i, c, b))
-                .collect());
-        }
-        // The parts the filter may find in, from their ranges (narrow rows).
-        let (staff, dates) = match filter {
-            PartFilter::All => (None, None),
-            PartFilter::Staff(s, d) => (Some(s.as_str()), d.as_ref()),
-            PartFilter::Dates(lo, hi) => (None, Some(&(lo.clone(), hi.clone()))),
-        };
-        let mut ranges = conn.prepare_cached(
-            "SELECT part, staff_lo, date_lo, date_hi FROM batch_part_ranges
-             WHERE roster = ?1 AND seq = ?2 AND staff_hi >= ?3 ORDER BY staff_hi, part",
-        )?;
-        let mut rows = ranges.query(params![self.roster, self.seq, staff.unwrap_or("")])?;
-        let mut parts = Vec::new();
-        while let Some(row) = rows.next()? {
-            let staff_lo: String = row.get(1)?;
-            if staff.is_some_and(|s| staff_lo.as_str() > s) {
-                break; // in staff order: no later part holds them
+            for (idx, (c, b)) in logged.into_iter().enumerate().rev() {
+                if idx < below && !visit(idx, c, b) {
+                    return Ok(true);
+                }
             }
-            let (lo, hi): (Option<String>, Option<String>) = (row.get(2)?, row.get(3)?);
-            let dated = match (dates, lo, hi) {
-                (None, _, _) => true,
-                (Some((from, to)), Some(lo), Some(hi)) => hi >= *from && lo <= *to,
-                (Some(_), _, _) => false,
-            };
-            if dated {
-                parts.push(row.get::<_, i64>(0)?);
-            }
+            return Ok(false);
         }
+        let parts = self.parts_for(conn, filter, below)?;
         let mut part = conn.prepare_cached(
             "SELECT changes FROM batch_parts WHERE roster = ?1 AND seq = ?2 AND part = ?3",
         )?;
-        let mut out: Vec<(usize, Change, B)> = Vec::new();
-        for p in parts {
+        for (p, first) in parts {
             let json: String = part.query_row(params![self.roster, self.seq, p], |r| r.get(0))?;
-            out.extend(decode_changes::<(usize, Change, B)>(
-                self.seq as Seq,
-                &json,
-            )?);
+            let logged: Vec<(Change, B)> = decode_changes(self.seq as Seq, &json)?;
+            for (i, (c, b)) in logged.into_iter().enumerate().rev() {
+                let idx = first + i;
+                if idx < below && !visit(idx, c, b) {
+                    return Ok(true);
+                }
+            }
         }
-        out.sort_by_key(|(idx, _, _)| *idx);
-        Ok(out)
+        Ok(false)
+    }
+
+    /// The parts (and the place of each one's first change) that begin
+    /// below `below` and may hold what `filter` wants, highest first, by the
+    /// ranges of staff and dates each holds.
+    fn parts_for(
+        &self,
+        conn: &Connection,
+        filter: &PartFilter,
+        below: usize,
+    ) -> Result<Vec<(i64, usize)>> {
+        let (staff, lo, hi) = match filter {
+            PartFilter::All => (None, None, None),
+            PartFilter::Staff(s, d) => (
+                Some(s.as_str()),
+                d.as_ref().map(|d| d.0.as_str()),
+                d.as_ref().map(|d| d.1.as_str()),
+            ),
+            PartFilter::Dates(lo, hi) => (None, Some(lo.as_str()), Some(hi.as_str())),
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT part, first FROM part_ranges
+             WHERE roster = ?1 AND seq = ?2 AND first < ?3
+               AND (?4 IS NULL OR (staff_lo <= ?4 AND staff_hi >= ?4))
+               AND (?5 IS NULL OR (date_hi >= ?5 AND date_lo <= ?6))
+             ORDER BY part DESC",
+        )?;
+        let below = i64::try_from(below).unwrap_or(i64::MAX);
+        let parts = stmt
+            .query_map(params![self.roster, self.seq, below, staff, lo, hi], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as usize))
+            })?
+            .collect::<std::result::Result<Vec<(i64, usize)>, _>>()?;
+        Ok(parts)
     }
 }
 
