@@ -1096,6 +1096,18 @@ fn put_parts<'a>(
     Ok(n)
 }
 
+/// Whether the changes from `i` on start a run of at least
+/// [`MIN_PART_CHANGES`] of one person or one date.
+fn long_run_at<T>(all: &[(&Change, T)], i: usize) -> bool {
+    let end = i + MIN_PART_CHANGES;
+    if end > all.len() {
+        return false;
+    }
+    let (s, d) = staff_and_date(all[i].0);
+    let run = &all[i..end];
+    run.iter().all(|x| staff_and_date(x.0).0 == s) || run.iter().all(|x| staff_and_date(x.0).1 == d)
+}
+
 /// A large batch cut into parts of at most [`PART_CHANGES`], each ending
 /// where a run of one person's changes, or of one date's, ends (once it has
 /// [`MIN_PART_CHANGES`]): an import by person or by date gives parts of one
@@ -1111,7 +1123,10 @@ fn runs<'a, T>(all: &'a [(&'a Change, T)]) -> Vec<&'a [(&'a Change, T)]> {
             let keeps_staff = one_staff && s == s0;
             let keeps_date = one_date && d == d0;
             let broken = !keeps_staff && !keeps_date;
-            if i - start >= PART_CHANGES || (broken && i - start >= MIN_PART_CHANGES) {
+            // A short part of one run is cut too when a long run starts
+            // here (what is left of a run after a full part).
+            let short_cut = broken && (one_staff || one_date) && long_run_at(all, i);
+            if i - start >= PART_CHANGES || (broken && i - start >= MIN_PART_CHANGES) || short_cut {
                 parts.push(&all[start..i]);
                 start = i;
                 (one_staff, one_date) = (true, true);
@@ -1507,6 +1522,14 @@ mod tests {
     /// plain filter over its changes in order finds them.
     #[test]
     fn a_large_batch_kept_in_parts_reads_back_as_a_plain_filter_of_it() {
+        // Date-major (no part is one person's), person-major (each part is),
+        // and interleaved every other way (parts of mixed ranges).
+        for order in 0..3 {
+            large_batch_reads_back(order);
+        }
+    }
+
+    fn large_batch_reads_back(order: usize) {
         let staff: Vec<String> = (0..12).map(|i| format!("p{i:02}")).collect();
         let mut setup = setup_ops();
         setup.extend(staff.iter().map(|id| Op::AddStaff {
@@ -1515,11 +1538,20 @@ mod tests {
             group: String::new(),
             order: None,
         }));
-        // Date-major, so that no part is one person's: 12 staff x 80 days,
-        // some cells twice, with staff records in the same batch.
+        // 12 staff x 80 days, some cells twice, with staff records in the
+        // same batch, in the order asked for.
         let mut big: Vec<Op> = Vec::new();
-        for day in 0..80u64 {
-            for (k, id) in staff.iter().enumerate() {
+        let mut pairs: Vec<(u64, usize)> = (0..80u64)
+            .flat_map(|day| (0..staff.len()).map(move |k| (day, k)))
+            .collect();
+        match order {
+            0 => {}
+            1 => pairs.sort_by_key(|&(day, k)| (k, day)),
+            _ => pairs.sort_by_key(|&(day, k)| ((day * 7 + k as u64 * 13) % 17, day, k)),
+        }
+        for (n, &(day, k)) in pairs.iter().enumerate() {
+            let id = &staff[k];
+            {
                 let date = Date(d("2026-12-01").0 + chrono::Days::new(day));
                 let code = if (day as usize + k).is_multiple_of(3) {
                     "N"
@@ -1533,7 +1565,7 @@ mod tests {
                     base: 0,
                 });
             }
-            if day % 20 == 0 {
+            if n % 240 == 0 {
                 big.push(set("p03", "2026-12-05", ["D", "N"][day as usize % 2]));
                 big.push(Op::UpdateStaff {
                     id: "p05".into(),
@@ -1554,6 +1586,19 @@ mod tests {
             .query_row("SELECT parts FROM batches WHERE seq = 2", [], |r| r.get(0))
             .unwrap();
         assert!(parts > 3, "kept in {parts} parts");
+        if order == 1 {
+            // By person: the parts are one person's each, but those the
+            // records put in the middle of a run mix.
+            let (one, all): (i64, i64) = store
+                .conn
+                .query_row(
+                    "SELECT sum(staff_lo = staff_hi), count(*) FROM part_ranges WHERE seq = 2",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert!(one * 10 >= all * 8, "{one} of {all} parts are one person's");
+        }
         let sets = store.changes_since("r", 1, 10_000).unwrap().unwrap();
         // What the batch changed, in order, as the roster in memory says.
         let mut roster = Roster::default();
