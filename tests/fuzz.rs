@@ -33,7 +33,11 @@ const CORPUS: &[&str] = &[
     r#"{"type":"edit","op_id":5,"ops":[{"op":"remove_code","code":"N"},{"op":"update_staff","id":"s2","name":"Y","base":1}]}"#,
     r#"{"type":"presence","cursor":{"staff":"s1","date":"2026-12-01"}}"#,
     r#"{"type":"history","staff":"s1","from":"2026-12-01","to":"2026-12-31","before":"9:0","limit":3}"#,
-    r#"{"type":"list_rosters"}"#,
+    r#"{"type":"list_rosters","req":4}"#,
+    r#"{"type":"edit","op_id":6,"part":0,"more":true,"note":"n","ops":[{"op":"set_cell","staff":"s1","date":"2026-12-02","code":"夜"}]}"#,
+    r#"{"type":"edit","op_id":6,"part":1,"ops":[{"op":"set_cell","staff":"s1","date":"2026-12-03","code":"○"}]}"#,
+    r#"{"type":"edit","op_id":7,"ops":[{"op":"put_rule","rule":{"id":"m","kind":"staffing","code":"D","min":2,"weekdays":["Mon"],"group":"G"}},{"op":"set_conflict_mode","mode":"strict"}]}"#,
+    r#"{"type":"history","req":5,"staff":"s1","date":"2026-12-01","limit":500}"#,
 ];
 
 const SPLICES: &[&str] = &[

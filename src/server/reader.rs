@@ -58,8 +58,11 @@ impl Budget {
         }
     }
 
+    /// Charges a read. One that took long is charged at most a second's
+    /// share, so that a single expensive read (a list of thousands of
+    /// rosters) never stops everyone's reads for long.
     fn spend(&mut self, took: Duration) {
-        self.left -= took.as_secs_f64();
+        self.left = (self.left - took.as_secs_f64()).max(-READ_SHARE);
     }
 }
 
@@ -159,5 +162,29 @@ fn storage_error(req: Option<u64>, e: &StoreError) -> ServerMsg {
         message: format!("the hub could not read this: {e}"),
         op_id: None,
         req,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_lets_a_burst_through_then_holds_reads_to_the_share() {
+        let mut b = Budget::new();
+        assert_eq!(b.wait(), Duration::ZERO, "a burst goes through");
+        b.spend(READ_BURST / 2);
+        assert_eq!(b.wait(), Duration::ZERO);
+        b.spend(READ_BURST);
+        let wait = b.wait();
+        // About half a burst owed, paid back at the share of wall time.
+        let owed = READ_BURST.as_secs_f64() / 2.0 / READ_SHARE;
+        assert!(
+            wait.as_secs_f64() > owed * 0.9 && wait.as_secs_f64() <= owed * 1.01,
+            "{wait:?} for {owed} s"
+        );
+        // A read of a minute is charged a second's share at most.
+        b.spend(Duration::from_secs(60));
+        assert!(b.wait() <= Duration::from_secs(1));
     }
 }
