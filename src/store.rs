@@ -380,7 +380,8 @@ impl Store {
         Ok(Some(sets))
     }
 
-    /// One page of the change log (see [`Reads::history`]).
+    /// One page of the change log, newest first (the reads beside the
+    /// writer use [`Reader::history`]).
     pub fn history(
         &self,
         roster: &str,
@@ -389,7 +390,7 @@ impl Store {
         Reads(&self.conn).history(roster, q)
     }
 
-    /// Every roster (see [`Reads::list_rosters`]).
+    /// Every roster, with its seq and counts.
     pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
         Reads(&self.conn).list_rosters()
     }

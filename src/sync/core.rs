@@ -166,9 +166,6 @@ impl Core {
         let _ = self.events.send(e);
     }
 
-    pub fn client_id(&self) -> &str {
-        &self.client
-    }
     pub fn view(&self) -> &Roster {
         &self.view
     }
@@ -546,7 +543,7 @@ impl Core {
 
     /// Frames to send now: the cursor if it moved, then pending edits in
     /// order, at most [`protocol::MAX_IN_FLIGHT`] unanswered.
-    pub fn to_send(&mut self) -> Vec<String> {
+    pub fn take_frames_to_send(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         if self.cursor_dirty {
             self.cursor_dirty = false;

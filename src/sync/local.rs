@@ -51,7 +51,7 @@ impl fmt::Display for LocalError {
 
 impl std::error::Error for LocalError {}
 
-/// Inside a transaction the path is not at hand; [`LocalStore::tx`] adds it.
+/// Inside a transaction the path is not at hand; `LocalStore::tx` adds it.
 impl From<rusqlite::Error> for LocalError {
     fn from(err: rusqlite::Error) -> LocalError {
         LocalError::Sqlite {
@@ -152,10 +152,6 @@ impl LocalStore {
 
     pub fn client_id(&self) -> &str {
         &self.client_id
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Runs `f` in one transaction and commits it when it succeeds.

@@ -3,20 +3,23 @@
 //! to the hub that reconnects and replays. No UI here: the editor reads the
 //! view and subscribes to [`SyncEvent`]s; it never waits on the network.
 //!
-//! - [`local`]: the local SQLite file (cache, client id, outbox).
-//! - [`core`]: the state and its rules (view, outbox, undo), no I/O but the
+//! - `local`: the local SQLite file (cache, client id, outbox).
+//! - `core`: the state and its rules (view, outbox, undo), no I/O but the
 //!   local store.
-//! - [`net`]: the connection task (connect, handshake, send, backoff).
+//! - `net`: the connection task (connect, handshake, send, backoff).
 //!
-//! docs/sync.md states the guarantees.
+//! docs/sync.md states the guarantees. The three parts are private: an
+//! editor or a script reaches the engine only through [`SyncEngine`] and the
+//! types re-exported here, so the compiler keeps the layers apart.
 
-pub mod core;
-pub mod local;
+mod core;
+mod local;
 mod net;
 
 use self::core::Core;
 pub use self::core::EditError;
-use self::local::{LocalError, LocalStore};
+pub use self::local::LocalError;
+use self::local::LocalStore;
 use crate::domain::{Change, Conflict, Date, Op, Problem, Roster, Seq, Target};
 use crate::protocol::{Cursor, PresenceInfo};
 use serde::{Deserialize, Serialize};

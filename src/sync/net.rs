@@ -157,7 +157,7 @@ async fn session(
     ping.tick().await;
     let mut last_heard = Instant::now();
     loop {
-        let frames = shared.core().to_send();
+        let frames = shared.core().take_frames_to_send();
         if !frames.is_empty()
             && let Err(e) = send_all(&mut ws, frames).await
         {
