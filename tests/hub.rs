@@ -1771,3 +1771,61 @@ async fn the_tail_of_a_refused_edit_is_never_applied_alone() {
     assert_eq!((seq, cells.len()), (4, 12), "{cells:?}");
     hub.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_past_the_limit_wait_their_turn_and_each_is_answered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    ack_seq(
+        &ann.edit(2, vec![set("s1", "2026-12-01", Some("D"), 0)])
+            .await,
+    );
+    // Three times the reads a connection may have waiting, all at once,
+    // with an edit among them: the hub reads on as answers go out.
+    for req in 1..=12u64 {
+        ann.send(&ClientMsg::History {
+            req: Some(req),
+            query: HistoryQuery {
+                staff: Some("s1".into()),
+                ..Default::default()
+            },
+        })
+        .await;
+        if req == 6 {
+            ann.send(&ClientMsg::Edit {
+                op_id: 3,
+                ops: vec![set("s1", "2026-12-02", Some("N"), 0)],
+                note: None,
+                force: false,
+                more: false,
+                part: None,
+            })
+            .await;
+        }
+    }
+    let mut reqs = Vec::new();
+    let mut acked = None;
+    for _ in 0..13 {
+        match ann.answer().await {
+            ServerMsg::History {
+                req: Some(r),
+                entries,
+                ..
+            } => {
+                assert!(!entries.is_empty());
+                reqs.push(r);
+            }
+            ServerMsg::Ack { op_id: 3, seq, .. } => acked = Some(seq),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    reqs.sort();
+    assert_eq!(
+        reqs,
+        (1..=12).collect::<Vec<_>>(),
+        "each read answered once"
+    );
+    assert_eq!(acked, Some(3), "the edit among them applied");
+    hub.stop().await.unwrap();
+}
