@@ -525,10 +525,7 @@ impl Conn {
 
     async fn send_to_readers(&mut self, read: Read) -> Result<(), Option<Ending>> {
         if self.reads.send(read).await.is_err() {
-            return Err(Some(Ending(
-                CloseCode::Away.into(),
-                "hub shutting down".into(),
-            )));
+            return Err(shutting_down());
         }
         self.reads_waiting += 1;
         Ok(())
@@ -536,10 +533,7 @@ impl Conn {
 
     async fn send_to_writer(&mut self, cmd: Cmd) -> Result<(), Option<Ending>> {
         if self.writer.send(cmd).await.is_err() {
-            return Err(Some(Ending(
-                CloseCode::Away.into(),
-                "hub shutting down".into(),
-            )));
+            return Err(shutting_down());
         }
         self.in_flight += 1;
         Ok(())
@@ -583,19 +577,13 @@ impl Conn {
             reply,
         };
         if self.writer.send(cmd).await.is_err() {
-            return Err(Some(Ending(
-                CloseCode::Away.into(),
-                "hub shutting down".into(),
-            )));
+            return Err(shutting_down());
         }
         let joined: Joined = match answer.await {
             Ok(Ok(j)) => j,
             Ok(Err(e)) => return self.error(codes::STORAGE, e, None).await,
             Err(_) => {
-                return Err(Some(Ending(
-                    CloseCode::Away.into(),
-                    "hub shutting down".into(),
-                )));
+                return Err(shutting_down());
             }
         };
         let me = PresenceInfo {
@@ -660,27 +648,24 @@ impl Conn {
                 self.submit_edit(open.op_id, open.ops, open.note, open.force)
                     .await
             }
+            Some(open) if open.op_id != op_id => {
+                let msg = format!(
+                    "edit {} was still arriving in parts when edit {op_id} began; \
+                     neither is applied: send every part of one edit before the next",
+                    open.op_id
+                );
+                // Put back, for refuse_frame to refuse it too.
+                self.assembly = Some(open);
+                self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
+            }
             Some(open) => {
-                let msg = if open.op_id == op_id {
-                    format!(
-                        "edit {op_id}: part {} came where part {} was due; the edit is not \
-                         applied: send it again from part 0",
-                        part.part
-                            .map_or("without a number".into(), |n| n.to_string()),
-                        open.next_part
-                    )
-                } else {
-                    format!(
-                        "edit {} was still arriving in parts when edit {op_id} began; \
-                         neither is applied: send every part of one edit before the next",
-                        open.op_id
-                    )
-                };
-                if open.op_id != op_id {
-                    self.remember_refused(open.op_id);
-                    self.error(codes::BAD_MESSAGE, msg.clone(), Some(open.op_id))
-                        .await?;
-                }
+                let msg = format!(
+                    "edit {op_id}: part {} came where part {} was due; the edit is not \
+                     applied: send it again from part 0",
+                    part.part
+                        .map_or("without a number".into(), |n| n.to_string()),
+                    open.next_part
+                );
                 self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
             }
             None => match part.part.unwrap_or(0) {
@@ -717,22 +702,16 @@ impl Conn {
     /// dropped; an edit still arriving in parts is refused too, since the
     /// frame may have been one of its parts.
     async fn unreadable(&mut self, e: DecodeError) -> Result<(), Option<Ending>> {
-        let open = self.assembly.take();
         if let Some(op_id) = e.op_id {
             self.remember_refused(op_id);
         }
-        if let Some(open) = open
-            && Some(open.op_id) != e.op_id
-        {
-            self.remember_refused(open.op_id);
-            let msg = format!(
-                "edit {}: a frame that arrived while its parts were coming in \
-                 could not be read; the edit is not applied",
-                open.op_id
-            );
-            self.error(codes::BAD_MESSAGE, msg, Some(open.op_id))
-                .await?;
-        }
+        self.refuse_open_other_than(e.op_id, |open| {
+            format!(
+                "edit {open}: a frame that arrived while its parts were coming in \
+                 could not be read; the edit is not applied"
+            )
+        })
+        .await?;
         self.error_about(e.code, e.message, e.op_id, e.req).await
     }
 
@@ -745,20 +724,33 @@ impl Conn {
         code: &str,
         message: String,
     ) -> Result<(), Option<Ending>> {
-        if let Some(open) = self.assembly.take()
-            && open.op_id != op_id
-        {
-            self.remember_refused(open.op_id);
-            let msg = format!(
-                "edit {} was still arriving in parts when edit {op_id} came; \
-                 neither is applied: send every part of one edit before the next",
-                open.op_id
-            );
-            self.error(codes::BAD_MESSAGE, msg, Some(open.op_id))
-                .await?;
-        }
+        self.refuse_open_other_than(Some(op_id), |open| {
+            format!(
+                "edit {open} was still arriving in parts when edit {op_id} came; \
+                 neither is applied: send every part of one edit before the next"
+            )
+        })
+        .await?;
         self.remember_refused(op_id);
         self.error(code, message, Some(op_id)).await
+    }
+
+    /// Drops the edit being assembled, if any; unless it is `op_id`, its
+    /// author is told why (`why` of its op id) and its later parts dropped.
+    async fn refuse_open_other_than(
+        &mut self,
+        op_id: Option<u64>,
+        why: impl FnOnce(u64) -> String,
+    ) -> Result<(), Option<Ending>> {
+        let Some(open) = self.assembly.take() else {
+            return Ok(());
+        };
+        if Some(open.op_id) == op_id {
+            return Ok(());
+        }
+        self.remember_refused(open.op_id);
+        self.error(codes::BAD_MESSAGE, why(open.op_id), Some(open.op_id))
+            .await
     }
 
     fn remember_refused(&mut self, op_id: u64) {
@@ -857,6 +849,11 @@ impl Conn {
             });
         }
     }
+}
+
+/// The close for a connection whose hub is going away.
+fn shutting_down() -> Option<Ending> {
+    Some(Ending(CloseCode::Away.into(), "hub shutting down".into()))
 }
 
 /// What is wrong with an edit frame on its own, whatever came before it.
