@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 mod frames;
 pub use frames::{
     BATCH_FRAME_HEAD, BATCH_FRAME_TAIL, WelcomeBody, WelcomeHead, encode_edit_parts,
-    encode_welcome, is_batch_frame, is_change_frame, join_frames, split_batch,
+    encode_welcome, is_ack_frame, is_batch_frame, is_change_frame, join_frames, split_batch,
 };
 
 /// Protocol version spoken by this build. Peers must agree on the major part;
@@ -424,8 +424,6 @@ pub struct DecodeError {
     pub message: String,
     pub op_id: Option<u64>,
     pub req: Option<u64>,
-    /// The frame was a part of an edit with more parts to come.
-    pub more: bool,
 }
 
 impl DecodeError {
@@ -435,25 +433,22 @@ impl DecodeError {
             message,
             op_id: None,
             req: None,
-            more: false,
         }
     }
 }
 
 /// What a frame is about, read without reading the rest of it: its type, an
-/// edit's op id and `more`, a request's `req`. Used for frames that cannot
+/// edit's op id, a request's `req`. Used for frames that cannot
 /// be taken whole (too large, or with a bad field), so that the error names
 /// the edit or request it answers.
 #[derive(Default, Deserialize)]
 pub struct FrameHeader {
     #[serde(default, rename = "type")]
-    pub kind: Option<String>,
+    kind: Option<String>,
     #[serde(default)]
-    pub op_id: Option<serde_json::Value>,
+    op_id: Option<serde_json::Value>,
     #[serde(default)]
-    pub req: Option<serde_json::Value>,
-    #[serde(default)]
-    pub more: Option<serde_json::Value>,
+    req: Option<serde_json::Value>,
 }
 
 impl FrameHeader {
@@ -467,7 +462,6 @@ impl FrameHeader {
         match self.kind.as_deref() {
             Some("edit") => {
                 e.op_id = self.op_id.as_ref().and_then(serde_json::Value::as_u64);
-                e.more = self.more.as_ref().and_then(serde_json::Value::as_bool) == Some(true);
             }
             Some("history" | "list_rosters") => {
                 e.req = self.req.as_ref().and_then(serde_json::Value::as_u64);
@@ -911,8 +905,6 @@ mod tests {
             assert_eq!(e.message, want, "{frame}");
             assert_eq!(e.op_id, Some(4), "{frame}");
         }
-        let e = decode_client(cases[0].0).unwrap_err();
-        assert!(e.more, "a part with more to come");
         let e = decode_client(r#"{"type":"history","req":3,"limit":"x"}"#).unwrap_err();
         assert_eq!((e.req, e.op_id), (Some(3), None));
         assert!(e.message.starts_with("limit: "), "{}", e.message);

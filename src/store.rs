@@ -380,8 +380,9 @@ impl Store {
         Ok(Some(sets))
     }
 
-    /// One page of the change log, newest first (the reads beside the
-    /// writer use [`Reader::history`]).
+    /// One page of the change log, newest first, read on the writer's own
+    /// connection: for tests; the hub reads with [`Reader::history`].
+    #[cfg(test)]
     pub fn history(
         &self,
         roster: &str,
@@ -620,18 +621,13 @@ impl Reads<'_> {
 }
 
 impl Group<'_> {
-    /// The answer given earlier to this client's batch `op_id` on `roster`.
-    pub fn find_answer(
-        &self,
-        roster: &str,
-        client: &str,
-        op_id: u64,
-    ) -> Result<Option<StoredAnswer>> {
+    /// The answer given earlier to the batch `key` names.
+    pub fn find_answer(&self, key: &AnswerKey<'_>) -> Result<Option<StoredAnswer>> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT answer, fingerprint FROM answers WHERE roster = ?1 AND client = ?2 AND op_id = ?3",
         )?;
         Ok(stmt
-            .query_row(params![roster, client, op_id as i64], |r| {
+            .query_row(params![key.roster, key.client, key.op_id as i64], |r| {
                 Ok(StoredAnswer {
                     answer: r.get(0)?,
                     fingerprint: r.get(1)?,
@@ -1056,8 +1052,8 @@ fn log_batch<'a>(
     Ok(())
 }
 
-/// Writes a large batch's changes as parts in its order, and which staff
-/// and dates each holds; returns how many.
+/// Writes a large batch's changes as parts in its order, and the range of
+/// staff and dates each holds; returns how many.
 fn put_parts<'a>(
     conn: &Connection,
     roster: &str,
@@ -1117,22 +1113,20 @@ fn runs<'a, T>(all: &'a [(&'a Change, T)]) -> Vec<&'a [(&'a Change, T)]> {
     let mut parts = Vec::new();
     let mut start = 0;
     let (mut one_staff, mut one_date) = (true, true);
-    for i in 0..all.len() {
-        if i > start {
-            let (s0, d0) = staff_and_date(all[start].0);
-            let (s, d) = staff_and_date(all[i].0);
-            let keeps_staff = one_staff && s == s0;
-            let keeps_date = one_date && d == d0;
-            let broken = !keeps_staff && !keeps_date;
-            // A short part of one run is cut too when a long run starts
-            // here (what is left of a run after a full part).
-            let short_cut = broken && (one_staff || one_date) && long_run_at(all, i);
-            if i - start >= PART_CHANGES || (broken && i - start >= MIN_PART_CHANGES) || short_cut {
-                parts.push(&all[start..i]);
-                start = i;
-                (one_staff, one_date) = (true, true);
-                continue;
-            }
+    for i in 1..all.len() {
+        let (s0, d0) = staff_and_date(all[start].0);
+        let (s, d) = staff_and_date(all[i].0);
+        let keeps_staff = one_staff && s == s0;
+        let keeps_date = one_date && d == d0;
+        let broken = !keeps_staff && !keeps_date;
+        // A short part of one run is cut too when a long run starts here
+        // (what is left of a run after a full part).
+        let short_cut = broken && (one_staff || one_date) && long_run_at(all, i);
+        if i - start >= PART_CHANGES || (broken && i - start >= MIN_PART_CHANGES) || short_cut {
+            parts.push(&all[start..i]);
+            start = i;
+            (one_staff, one_date) = (true, true);
+        } else {
             (one_staff, one_date) = (keeps_staff, keeps_date);
         }
     }
@@ -1578,7 +1572,7 @@ mod tests {
             }
         }
         let (_dir, store) = store_with(vec![
-            (setup, "admin", None),
+            (setup.clone(), "admin", None),
             (big.clone(), "ann", Some("import")),
             (vec![set("p03", "2026-12-05", "N")], "bob", None),
         ]);
@@ -1603,13 +1597,6 @@ mod tests {
         let sets = store.changes_since("r", 1, 10_000).unwrap().unwrap();
         // What the batch changed, in order, as the roster in memory says.
         let mut roster = Roster::default();
-        let mut setup = setup_ops();
-        setup.extend(staff.iter().map(|id| Op::AddStaff {
-            id: id.clone(),
-            name: id.clone(),
-            group: String::new(),
-            order: None,
-        }));
         roster
             .apply_batch_with(&setup, &author("x"), 0, true)
             .unwrap();
@@ -1859,10 +1846,26 @@ mod tests {
         }
         let mut store = Store::open(&path).unwrap();
         let group = store.group().unwrap();
-        let found = group.find_answer("ward-a", "c-ann", 7).unwrap().unwrap();
+        let found = group
+            .find_answer(&AnswerKey {
+                roster: "ward-a",
+                client: "c-ann",
+                op_id: 7,
+            })
+            .unwrap()
+            .unwrap();
         assert_eq!(found.answer, r#"{"type":"ack","op_id":7,"seq":3,"at":5}"#);
         assert_eq!(found.fingerprint, None, "nothing to tell a resend by");
-        assert!(group.find_answer("ward-b", "c-ann", 7).unwrap().is_none());
+        assert!(
+            group
+                .find_answer(&AnswerKey {
+                    roster: "ward-b",
+                    client: "c-ann",
+                    op_id: 7
+                })
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(group.highest_answered("ward-a", "c-ann").unwrap(), 7);
         assert_eq!(group.highest_answered("ward-b", "c-ann").unwrap(), 0);
         // The same client and op id on another roster is another batch.
@@ -1872,7 +1875,14 @@ mod tests {
             op_id: 7,
         };
         group.put_answer(&key, &[1; 16], "{}", 6).unwrap();
-        let found = group.find_answer("ward-b", "c-ann", 7).unwrap().unwrap();
+        let found = group
+            .find_answer(&AnswerKey {
+                roster: "ward-b",
+                client: "c-ann",
+                op_id: 7,
+            })
+            .unwrap()
+            .unwrap();
         assert_eq!(found.fingerprint.as_deref(), Some(&[1u8; 16][..]));
         group.commit().unwrap();
     }

@@ -945,24 +945,13 @@ async fn japanese_codes_and_names_round_trip_through_apply_and_export() {
     let json = export(&ctx, "json", "jp", "jp.json").await;
 
     // The JSON export makes a new roster whole; the CSV fills a copy.
-    let out = ctx
-        .run(&[
-            "--apply",
-            ctx.path("jp.json").to_str().unwrap(),
-            "--roster",
-            "jp-json",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = ctx
-        .run(&[
-            "--apply",
-            ctx.path("jp.csv").to_str().unwrap(),
-            "--roster",
-            "jp-csv",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    for (file, roster) in [("jp.json", "jp-json"), ("jp.csv", "jp-csv")] {
+        let path = ctx.path(file);
+        let out = ctx
+            .run(&["--apply", path.to_str().unwrap(), "--roster", roster])
+            .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
     assert_eq!(export(&ctx, "csv", "jp-json", "b.csv").await, csv);
     assert_eq!(export(&ctx, "csv", "jp-csv", "c.csv").await, csv);
     let again: serde_json::Value =

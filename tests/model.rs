@@ -239,6 +239,12 @@ impl Case {
         }
     }
 
+    async fn disconnect(&mut self, c: usize) {
+        if let Some((_, mut gone)) = self.clients[c].take() {
+            let _ = gone.ws.close(None).await;
+        }
+    }
+
     async fn send(&mut self, c: usize, roster: usize, msgs: &[ClientMsg]) {
         let client = self.client(c, roster).await;
         for m in msgs {
@@ -303,15 +309,11 @@ impl Case {
             } => {
                 let parts = frames(edit);
                 self.send(*client, edit.roster, &parts[..*after]).await;
-                if let Some((_, mut gone)) = self.clients[*client].take() {
-                    let _ = gone.ws.close(None).await;
-                }
+                self.disconnect(*client).await;
                 Ok(())
             }
             Step::TailOnly { client, edit, from } => {
-                if let Some((_, mut gone)) = self.clients[*client].take() {
-                    let _ = gone.ws.close(None).await;
-                }
+                self.disconnect(*client).await;
                 let parts = frames(edit);
                 self.send(*client, edit.roster, &parts[*from..]).await;
                 self.refused(*client, edit.roster, &[edit.op]).await

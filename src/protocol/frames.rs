@@ -18,6 +18,8 @@ use crate::domain::{Op, Seq};
 const MESSAGE_START: &str = r#"{"type":""#;
 /// How an encoded `change` message begins: a [`ChangeSet`]'s fields follow.
 const CHANGE_FRAME_TAG: &str = r#"{"type":"change","#;
+/// How an encoded `ack` message begins.
+const ACK_FRAME_TAG: &str = r#"{"type":"ack","#;
 /// How an encoded `edit` message begins.
 const EDIT_FRAME_TAG: &str = r#"{"type":"edit","#;
 /// How a `batch` frame begins; its encoded messages follow, separated by
@@ -28,6 +30,11 @@ pub const BATCH_FRAME_TAIL: &str = "]}";
 /// Whether `text` is an encoded `change` message as this crate writes them.
 pub fn is_change_frame(text: &str) -> bool {
     text.starts_with(CHANGE_FRAME_TAG)
+}
+
+/// Whether `text` is an encoded `ack` message as this crate writes them.
+pub fn is_ack_frame(text: &str) -> bool {
+    text.starts_with(ACK_FRAME_TAG)
 }
 
 /// Whether `text` begins as an `edit` encoded with its `type` first.
@@ -377,6 +384,13 @@ mod tests {
     fn the_field_orders_the_splices_rely_on_hold() {
         let change = encode(&ServerMsg::Change(change_set(1)));
         assert!(is_change_frame(&change), "{change}");
+        let ack = encode(&ServerMsg::Ack {
+            op_id: 1,
+            seq: 2,
+            overwritten: Vec::new(),
+            at: 0,
+        });
+        assert!(is_ack_frame(&ack), "{ack}");
         let edit = encode_client(&ClientMsg::Edit {
             op_id: 1,
             ops: Vec::new(),

@@ -4,7 +4,7 @@
 //! from is bounded and the writer never waits for it; when it falls behind by a
 //! whole ring, or a write to it stalls, it is closed and must resync.
 
-use super::reader::{MAX_READS_WAITING, Read};
+use super::reader::{MAX_READS_WAITING, Read, ReadWhat};
 use super::writer::{Cmd, Edit, Joined, Start};
 use super::{Config, Event, Metrics, Shared};
 use crate::domain::{Author, Op, Seq, check_roster_name};
@@ -505,25 +505,28 @@ impl Conn {
                 if let Err(m) = query.check() {
                     return self.error_about(codes::BAD_MESSAGE, m, None, req).await;
                 }
-                let read = Read::History {
+                let what = ReadWhat::History {
                     roster: m.roster.clone(),
-                    req,
                     query,
-                    reply: self.read_tx.clone(),
                 };
-                self.send_to_readers(read).await
+                self.send_to_readers(what, req).await
             }
             ClientMsg::ListRosters { req } => {
-                let read = Read::ListRosters {
-                    req,
-                    reply: self.read_tx.clone(),
-                };
-                self.send_to_readers(read).await
+                self.send_to_readers(ReadWhat::ListRosters, req).await
             }
         }
     }
 
-    async fn send_to_readers(&mut self, read: Read) -> Result<(), Option<Ending>> {
+    async fn send_to_readers(
+        &mut self,
+        what: ReadWhat,
+        req: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
+        let read = Read {
+            what,
+            req,
+            reply: self.read_tx.clone(),
+        };
         if self.reads.send(read).await.is_err() {
             return Err(shutting_down());
         }

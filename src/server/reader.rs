@@ -66,17 +66,17 @@ impl Budget {
     }
 }
 
-pub enum Read {
-    History {
-        roster: String,
-        req: Option<u64>,
-        query: HistoryQuery,
-        reply: mpsc::Sender<Utf8Bytes>,
-    },
-    ListRosters {
-        req: Option<u64>,
-        reply: mpsc::Sender<Utf8Bytes>,
-    },
+/// One read a connection asks for, and where its answer goes.
+pub struct Read {
+    pub what: ReadWhat,
+    /// The request's own id, put on its answer.
+    pub req: Option<u64>,
+    pub reply: mpsc::Sender<Utf8Bytes>,
+}
+
+pub enum ReadWhat {
+    History { roster: String, query: HistoryQuery },
+    ListRosters,
 }
 
 /// Starts the pool's threads on the store at `path`; they stop when every
@@ -107,7 +107,7 @@ fn serve(reader: Reader, rx: Arc<Mutex<mpsc::Receiver<Read>>>, budget: Arc<Mutex
             Err(_) => None,
         };
         let Some(read) = next else { return };
-        if read.asker_gone() {
+        if read.reply.is_closed() {
             continue; // its connection closed while it waited: nobody to answer
         }
         // Rate, not synchronisation: past the share, reads wait their turn.
@@ -116,44 +116,24 @@ fn serve(reader: Reader, rx: Arc<Mutex<mpsc::Receiver<Read>>>, budget: Arc<Mutex
             std::thread::sleep(wait);
         }
         let started = Instant::now();
-        let (msg, reply) = answer(&reader, read);
-        let _ = reply.try_send(protocol::encode(&msg).into());
+        let msg = answer(&reader, read.what, read.req);
+        let _ = read.reply.try_send(protocol::encode(&msg).into());
         if let Ok(mut b) = budget.lock() {
             b.spend(started.elapsed());
         }
     }
 }
 
-impl Read {
-    fn asker_gone(&self) -> bool {
-        match self {
-            Read::History { reply, .. } | Read::ListRosters { reply, .. } => reply.is_closed(),
-        }
-    }
-}
-
-fn answer(reader: &Reader, read: Read) -> (ServerMsg, mpsc::Sender<Utf8Bytes>) {
-    match read {
-        Read::History {
-            roster,
-            req,
-            query,
-            reply,
-        } => {
-            let msg = match reader.history(&roster, &query) {
-                Ok((entries, next)) => ServerMsg::History { req, entries, next },
-                Err(e) => storage_error(req, &e),
-            };
-            (msg, reply)
-        }
-        Read::ListRosters { req, reply } => {
-            let msg = match reader.list_rosters() {
-                Ok(rosters) => ServerMsg::Rosters { req, rosters },
-                Err(e) => storage_error(req, &e),
-            };
-            (msg, reply)
-        }
-    }
+fn answer(reader: &Reader, what: ReadWhat, req: Option<u64>) -> ServerMsg {
+    let answered = match what {
+        ReadWhat::History { roster, query } => reader
+            .history(&roster, &query)
+            .map(|(entries, next)| ServerMsg::History { req, entries, next }),
+        ReadWhat::ListRosters => reader
+            .list_rosters()
+            .map(|rosters| ServerMsg::Rosters { req, rosters }),
+    };
+    answered.unwrap_or_else(|e| storage_error(req, &e))
 }
 
 fn storage_error(req: Option<u64>, e: &StoreError) -> ServerMsg {

@@ -229,26 +229,19 @@ impl Writer {
         for cmd in cmds.drain(..) {
             match cmd {
                 Cmd::Edit(e) => edits.push(e),
-                read => {
-                    // A read sees only committed state: flush first.
+                Cmd::Join {
+                    roster,
+                    last_seq,
+                    reply,
+                } => {
+                    // A joiner sees only committed state: flush first.
                     self.commit_edits(std::mem::take(&mut edits));
-                    self.read(read);
+                    let joined = self.join(&roster, last_seq).map_err(|e| e.to_string());
+                    let _ = reply.send(joined);
                 }
             }
         }
         self.commit_edits(edits);
-    }
-
-    fn read(&mut self, cmd: Cmd) {
-        if let Cmd::Join {
-            roster,
-            last_seq,
-            reply,
-        } = cmd
-        {
-            let joined = self.join(&roster, last_seq).map_err(|e| e.to_string());
-            let _ = reply.send(joined);
-        }
     }
 
     fn join(&mut self, name: &str, last_seq: Seq) -> Result<Joined, StoreError> {
@@ -402,7 +395,7 @@ fn answered_before(
     e: &Edit,
 ) -> Result<Option<Outcome>, StoreError> {
     if answered.may_have(group, e)?
-        && let Some(stored) = group.find_answer(&e.roster, &e.author.client, e.op_id)?
+        && let Some(stored) = group.find_answer(&answer_key(e))?
     {
         let same = stored
             .fingerprint

@@ -314,7 +314,7 @@ struct PlainAck {
 /// Decodes a hub message: `change` of cells and `ack` by a fast path, the
 /// rest (and anything the fast path cannot read) as protocol messages.
 fn decode(text: &str) -> Result<ServerMsg, String> {
-    if text.starts_with(r#"{"type":"change""#)
+    if protocol::is_change_frame(text)
         && let Ok(cs) = serde_json::from_str::<CellChangeSet>(text)
         && cs.changes.iter().all(|c| c.kind == "cell")
     {
@@ -336,7 +336,7 @@ fn decode(text: &str) -> Result<ServerMsg, String> {
                 .collect(),
         }));
     }
-    if text.starts_with(r#"{"type":"ack""#)
+    if protocol::is_ack_frame(text)
         && !text.contains(r#""overwritten""#)
         && let Ok(a) = serde_json::from_str::<PlainAck>(text)
     {

@@ -150,18 +150,7 @@ async fn setup(opts: &Opts, url: &str, fill: bool) -> Result<Seq, String> {
             part: None,
         };
         editor::send(&mut j.ws, &msg).await?;
-        loop {
-            match editor::next_msg(&mut j.ws, Duration::from_secs(120)).await? {
-                ServerMsg::Ack { seq: s, .. } => {
-                    seq = s;
-                    break;
-                }
-                ServerMsg::Rejected { message, .. } | ServerMsg::Error { message, .. } => {
-                    return Err(format!("setting up the roster: {message}"));
-                }
-                _ => {}
-            }
-        }
+        seq = acked(&mut j.ws, Duration::from_secs(120), "setting up the roster").await?;
     }
     Ok(seq)
 }
@@ -186,11 +175,17 @@ async fn import(opts: &Opts, url: &str) -> Result<Seq, String> {
             .await
             .map_err(|e| format!("import: send: {e}"))?;
     }
+    acked(&mut j.ws, Duration::from_secs(300), "import").await
+}
+
+/// The seq of the ack that answers the edit just sent (other messages
+/// skipped), or why it was refused.
+async fn acked(ws: &mut editor::Ws, within: Duration, what: &str) -> Result<Seq, String> {
     loop {
-        match editor::next_msg(&mut j.ws, Duration::from_secs(300)).await? {
+        match editor::next_msg(ws, within).await? {
             ServerMsg::Ack { seq, .. } => return Ok(seq),
             ServerMsg::Rejected { message, .. } | ServerMsg::Error { message, .. } => {
-                return Err(format!("import: {message}"));
+                return Err(format!("{what}: {message}"));
             }
             _ => {}
         }
