@@ -1,5 +1,5 @@
 //! rota: a terminal shift-roster editor that several people use at once.
-//! One binary is both the hub (`rota --serve`) and, later, the editor.
+//! One binary is both the hub (`rota --serve`) and the editor (`rota`).
 //!
 //! Crate map (data flows one way round the loop: editor state -> sync engine
 //! -> WebSocket -> hub writer -> store -> broadcast -> every editor):
@@ -13,6 +13,8 @@
 //!   the binary and the tests call.
 //! - [`sync`]: the client engine the editor and scripts use: local SQLite
 //!   cache and outbox, optimistic view, reconnect and replay. No UI.
+//! - [`tui`]: the editor (ratatui), on the sync engine's public API and the
+//!   domain's types only.
 //! - [`cli`]: command-line flags and the modes they start.
 
 pub mod cli;
@@ -22,3 +24,4 @@ pub mod script;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod tui;

@@ -4,10 +4,14 @@ use rota::cli::{self, Cli};
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    cli::init_logging(
-        cli.log_level.as_deref(),
-        if cli.serve { "info" } else { "warn" },
-    );
+    let editor = !(cli.serve || cli.sync || cli.apply.is_some() || cli.export.is_some());
+    if !editor {
+        // The editor logs to a file in its data dir, never onto its screen.
+        cli::init_logging(
+            cli.log_level.as_deref(),
+            if cli.serve { "info" } else { "warn" },
+        );
+    }
     let code = if cli.serve {
         cli::serve::serve(&cli).await
     } else if cli.sync {
@@ -17,10 +21,7 @@ async fn main() {
     } else if let Some(format) = &cli.export {
         cli::export::export(&cli, format).await
     } else {
-        eprintln!(
-            "rota: the editor is not built yet; start a hub with `rota --serve` (see --help)"
-        );
-        2
+        rota::tui::run(&cli).await
     };
     std::process::exit(code);
 }

@@ -139,7 +139,7 @@ async fn run(
         let _ = writeln!(
             out,
             "Would change {summary} in roster {} (at seq {}); nothing applied.",
-            cli.roster,
+            cli.roster(),
             roster.seq()
         );
         return exit::OK;
@@ -147,7 +147,7 @@ async fn run(
     if summary.is_empty() {
         println!(
             "Nothing to change: roster {} already matches {file}.",
-            cli.roster
+            cli.roster()
         );
         return exit::OK;
     }
@@ -159,7 +159,7 @@ async fn run(
         Ok(None) => {
             println!(
                 "Nothing to change: roster {} already matches {file}.",
-                cli.roster
+                cli.roster()
             );
             return exit::OK;
         }
@@ -186,7 +186,7 @@ async fn run(
     progress.clear();
     match answer {
         Answer::Acked { seq, overwritten } => {
-            println!("Applied {summary} to roster {} at seq {seq}.", cli.roster);
+            println!("Applied {summary} to roster {} at seq {seq}.", cli.roster());
             if !overwritten.is_empty() {
                 println!(
                     "--force overwrote {} changed on the hub since {file} was read:",

@@ -63,7 +63,7 @@ pub async fn export(cli: &Cli, format: &str) -> i32 {
         Err(reason) => {
             eprintln!(
                 "rota: hub unreachable ({reason}) and no local copy of roster {}",
-                cli.roster
+                cli.roster()
             );
             return exit::UNREACHABLE;
         }
@@ -97,7 +97,7 @@ fn date_flag(flag: &str, value: &Option<String>) -> Result<Option<Date>, String>
 }
 
 fn write_out(cli: &Cli, kind: Kind, roster: &Roster, sel: &Selection) -> Result<(), String> {
-    let name = cli.roster.as_str();
+    let name = cli.roster();
     if kind == Kind::Ics
         && let Some(dir) = cli.out.as_deref().filter(|p| p.is_dir())
     {

@@ -104,9 +104,19 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 
-    /// Roster to work on.
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    pub roster: String,
+    /// Roster to work on (default: the config file's, else `default`).
+    #[arg(long, value_name = "NAME")]
+    pub roster: Option<String>,
+
+    /// Open the editor on a demo roster (25 staff, 6 weeks around today) in
+    /// a data dir of its own (DATA/demo), never your real data.
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export"])]
+    pub demo: bool,
+
+    /// The editor's config file (default: the platform's config dir, e.g.
+    /// ~/.config/rota/config.toml; a missing file is fine).
+    #[arg(long, value_name = "FILE", env = "ROTA_CONFIG")]
+    pub config: Option<PathBuf>,
 
     /// Seconds --sync, --apply and --export wait for the hub (to connect,
     /// then for its answer).
@@ -147,9 +157,52 @@ pub struct Cli {
     pub max_db_mb: Option<u64>,
 }
 
+impl Cli {
+    /// The roster the flags name, `default` when none.
+    pub fn roster(&self) -> &str {
+        self.roster.as_deref().unwrap_or("default")
+    }
+
+    /// The data dir the flags name, else the platform's.
+    pub fn data_dir(&self) -> Result<PathBuf, String> {
+        self.data.clone().or_else(default_data_dir).ok_or_else(|| {
+            "no data dir: the platform has no home directory; pass --data DIR".into()
+        })
+    }
+}
+
 /// The platform's data dir for rota, e.g. ~/.local/share/rota on Linux.
 pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "rota").map(|d| d.data_dir().to_path_buf())
+}
+
+/// Logs to a file (the editor's: never onto its screen) at `level`, else
+/// RUST_LOG, else `default`.
+pub fn init_file_logging(
+    path: &std::path::Path,
+    level: Option<&str>,
+    default: &str,
+) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("cannot open the log {}: {e}", path.display()))?;
+    let filter = match level {
+        Some(l) => tracing_subscriber::EnvFilter::new(l),
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
 }
 
 /// Logs to stderr at `level`, else RUST_LOG, else `default`.
@@ -176,19 +229,15 @@ pub fn login_name() -> String {
 
 /// The sync engine's settings from the client flags.
 pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
-    let data_dir = cli
-        .data
-        .clone()
-        .or_else(default_data_dir)
-        .ok_or("no data dir: the platform has no home directory; pass --data DIR")?;
+    let data_dir = cli.data_dir()?;
     let hub = match &cli.server {
         Some(s) => HubAddr::parse_server(s)?,
         None => HubAddr::Local(data_dir.clone()),
     };
     let user = cli.user.clone().unwrap_or_else(login_name);
     crate::domain::check_id("--user", &user)?;
-    crate::domain::check_roster_name(&cli.roster).map_err(|m| format!("--roster: {m}"))?;
-    Ok(SyncConfig::new(hub, &user, &cli.roster, &data_dir))
+    crate::domain::check_roster_name(cli.roster()).map_err(|m| format!("--roster: {m}"))?;
+    Ok(SyncConfig::new(hub, &user, cli.roster(), &data_dir))
 }
 
 /// Exit statuses shared by the client modes.

@@ -238,6 +238,38 @@ impl Roster {
             .map(|e| (e.value.as_deref(), &e.stamp))
     }
 
+    /// One person's written cells from `from` to `to` (both included), by
+    /// date: what a screen row shows, found with one lookup of the person.
+    pub fn row_between(
+        &self,
+        staff: &str,
+        from: Date,
+        to: Date,
+    ) -> impl Iterator<Item = (Date, Option<&str>, &Stamp)> {
+        self.cells
+            .get(staff)
+            .filter(|_| from <= to)
+            .into_iter()
+            .flat_map(move |row| row.range(from..=to))
+            .map(|(d, e)| (*d, e.value.as_deref(), &e.stamp))
+    }
+
+    /// The first and last dates any cell was written on; None when none was.
+    pub fn date_span(&self) -> Option<(Date, Date)> {
+        let mut span: Option<(Date, Date)> = None;
+        for row in self.cells.values() {
+            if let (Some((first, _)), Some((last, _))) =
+                (row.first_key_value(), row.last_key_value())
+            {
+                span = Some(match span {
+                    None => (*first, *last),
+                    Some((a, b)) => (a.min(*first), b.max(*last)),
+                });
+            }
+        }
+        span
+    }
+
     /// Every written cell: (staff, date, code, seq), by staff id then date.
     pub fn cells(&self) -> Vec<(&str, Date, Option<&str>, Seq)> {
         let mut ids: Vec<&String> = self.cells.keys().collect();

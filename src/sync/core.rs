@@ -10,8 +10,17 @@ use super::{ConnState, EntryState, OutboxEntry, Status, SyncEvent, UndoError};
 use crate::domain::{Author, Change, Conflict, Op, Rejection, Roster, Seq, Stamp, Target};
 use crate::protocol::{self, ChangeSet, ClientMsg, Cursor, PresenceInfo, ServerMsg, Snapshot};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::broadcast;
+
+/// The view, shared with readers (the editor's frames) under a lock of its
+/// own: the core writes to it only in memory and in short steps, never while
+/// writing to disk, so a frame never waits on the local store.
+pub type SharedView = Arc<RwLock<Roster>>;
+
+/// Remote cells laid into the view per hold of its lock: a 100,000-cell
+/// change from a colleague lets readers in between steps of this size.
+const VIEW_STEP: usize = 1024;
 
 /// Why an edit was not taken.
 #[derive(Debug)]
@@ -95,7 +104,7 @@ pub struct Core {
     /// The hub's state as last heard (seq included).
     server: Roster,
     /// `server` with every pending edit applied, in order.
-    view: Roster,
+    view: SharedView,
     outbox: Vec<OutboxEntry>,
     /// How many pending edits write each cell, to keep them in the view.
     pending_cells: HashMap<(String, crate::domain::Date), usize>,
@@ -115,6 +124,11 @@ pub struct Core {
     /// connection task reconnects (with backoff) and sends again in order.
     pub retry_later: Option<String>,
     last_counts: (usize, usize, usize),
+    /// Requests (history) waiting to be sent, and those sent on this
+    /// connection and not yet answered.
+    requests: Vec<ClientMsg>,
+    asked: HashSet<u64>,
+    next_req: u64,
 }
 
 fn now_ms() -> i64 {
@@ -137,7 +151,7 @@ impl Core {
             store,
             user: Arc::from(user),
             client,
-            view: Roster::default(),
+            view: Arc::new(RwLock::new(Roster::default())),
             server,
             outbox,
             pending_cells: HashMap::new(),
@@ -154,6 +168,9 @@ impl Core {
             needs_snapshot: false,
             retry_later: None,
             last_counts: (usize::MAX, 0, 0),
+            requests: Vec::new(),
+            asked: HashSet::new(),
+            next_req: 1,
         };
         core.rebuild_view();
         core.recount_pending_cells();
@@ -166,8 +183,19 @@ impl Core {
         let _ = self.events.send(e);
     }
 
-    pub fn view(&self) -> &Roster {
-        &self.view
+    /// The view's handle, for readers that must not wait on the core.
+    pub fn shared_view(&self) -> SharedView {
+        self.view.clone()
+    }
+
+    fn view(&self) -> RwLockReadGuard<'_, Roster> {
+        // A panic while writing the view would be a bug; what is there is
+        // still the best state we have.
+        self.view.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn view_mut(&self) -> RwLockWriteGuard<'_, Roster> {
+        self.view.write().unwrap_or_else(|p| p.into_inner())
     }
     pub fn server(&self) -> &Roster {
         &self.server
@@ -225,6 +253,9 @@ impl Core {
     }
 
     pub fn set_conn(&mut self, conn: ConnState) {
+        if !matches!(conn, ConnState::Connected { .. }) {
+            self.fail_requests("the connection to the hub was lost");
+        }
         if self.conn != conn {
             self.conn = conn.clone();
             self.emit(SyncEvent::Connection(conn));
@@ -251,7 +282,10 @@ impl Core {
                 let _ = view.apply_batch_with(&e.ops, &author, e.created, true);
             }
         }
-        self.view = view;
+        // Built aside and swapped in: readers wait only for the swap, and
+        // the old view is dropped after the lock is let go.
+        let old = std::mem::replace(&mut *self.view_mut(), view);
+        drop(old);
     }
 
     fn recount_pending_cells(&mut self) {
@@ -347,12 +381,13 @@ impl Core {
             }
         }
         let inverse = if undoable {
-            inverse_ops(&self.view, &ops)
+            inverse_ops(&self.view(), &ops)
         } else {
             None
         };
         let now = now_ms();
-        let applied = match self.view.apply_batch_with(&ops, &self.author(), now, true) {
+        let author = self.author();
+        let applied = match self.view_mut().apply_batch_with(&ops, &author, now, true) {
             Ok(a) => a,
             Err(Rejection::Invalid(problems)) => return Err(EditError::Invalid(problems)),
             // Forced: staleness never refuses.
@@ -376,7 +411,7 @@ impl Core {
                 .iter()
                 .map(|op| {
                     let t = op.target();
-                    let v = self.view.value_of(&t);
+                    let v = self.view().value_of(&t);
                     (t, v)
                 })
                 .collect();
@@ -403,7 +438,7 @@ impl Core {
         let changed: Vec<Target> = item
             .after
             .iter()
-            .filter(|(t, v)| self.view.value_of(t) != *v)
+            .filter(|(t, v)| self.view().value_of(t) != *v)
             .map(|(t, _)| t.clone())
             .collect();
         if !changed.is_empty() && !anyway {
@@ -534,8 +569,43 @@ impl Core {
         }
     }
 
+    /// Queues a history request; Err when there is no connection to ask.
+    pub fn ask_history(&mut self, query: protocol::HistoryQuery) -> Result<u64, String> {
+        if !matches!(self.conn, ConnState::Connected { .. }) {
+            return Err("history is kept on the hub; not connected".into());
+        }
+        query.check()?;
+        let req = self.next_req;
+        self.next_req += 1;
+        self.requests.push(ClientMsg::History {
+            req: Some(req),
+            query,
+        });
+        Ok(req)
+    }
+
+    /// Answers the requests that can no longer be answered (their
+    /// connection is gone).
+    fn fail_requests(&mut self, why: &str) {
+        let lost: Vec<u64> = self
+            .asked
+            .drain()
+            .chain(self.requests.drain(..).filter_map(|m| match m {
+                ClientMsg::History { req, .. } => req,
+                _ => None,
+            }))
+            .collect();
+        for req in lost {
+            self.emit(SyncEvent::RequestFailed {
+                req,
+                message: why.to_string(),
+            });
+        }
+    }
+
     /// A connection was made: nothing is in flight on it yet.
     pub fn connected(&mut self) {
+        self.fail_requests("the connection was lost before the hub answered");
         self.in_flight.clear();
         self.cursor_dirty = self.cursor.is_some();
         self.retry_later = None;
@@ -550,6 +620,12 @@ impl Core {
             out.push(protocol::encode_client(&ClientMsg::Presence {
                 cursor: self.cursor.clone(),
             }));
+        }
+        for m in self.requests.drain(..) {
+            if let ClientMsg::History { req: Some(r), .. } = &m {
+                self.asked.insert(*r);
+            }
+            out.push(protocol::encode_client(&m));
         }
         if self.retry_later.is_some() {
             return out;
@@ -625,6 +701,18 @@ impl Core {
                     )
                 }
             }
+            ServerMsg::Error {
+                code,
+                message,
+                req: Some(req),
+                ..
+            } if self.asked.remove(&req) => {
+                self.emit(SyncEvent::RequestFailed {
+                    req,
+                    message: format!("{code}: {message}"),
+                });
+                Ok(())
+            }
             ServerMsg::Error { code, message, .. } => {
                 tracing::warn!(%code, "hub error: {message}");
                 Ok(())
@@ -637,6 +725,14 @@ impl Core {
             ServerMsg::Left { session, user } => {
                 self.presence.remove(&session);
                 self.emit(SyncEvent::Left { session, user });
+                Ok(())
+            }
+            ServerMsg::History {
+                req: Some(req),
+                entries,
+                next,
+            } if self.asked.remove(&req) => {
+                self.emit(SyncEvent::History { req, entries, next });
                 Ok(())
             }
             ServerMsg::History { .. } | ServerMsg::Rosters { .. } => Ok(()),
@@ -743,11 +839,14 @@ impl Core {
             self.rebuild_view();
             return;
         }
-        for c in changes {
-            if let Change::Cell { staff, date, .. } = c
-                && !self.pending_cells.contains_key(&(staff.clone(), *date))
-            {
-                self.view.apply_accepted(c, stamp.clone());
+        for step in changes.chunks(VIEW_STEP) {
+            let mut view = self.view_mut();
+            for c in step {
+                if let Change::Cell { staff, date, .. } = c
+                    && !self.pending_cells.contains_key(&(staff.clone(), *date))
+                {
+                    view.apply_accepted(c, stamp.clone());
+                }
             }
         }
     }

@@ -21,7 +21,7 @@ pub use self::core::EditError;
 pub use self::local::LocalError;
 use self::local::LocalStore;
 use crate::domain::{Change, Conflict, Date, Op, Problem, Roster, Seq, Target};
-use crate::protocol::{Cursor, PresenceInfo};
+use crate::protocol::{Cursor, HistoryEntry, HistoryQuery, PresenceInfo};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -239,6 +239,40 @@ pub enum SyncEvent {
     },
     /// Nothing pending or conflicted: every edit made is on the hub.
     AllSaved,
+    /// A page of history asked for with [`SyncEngine::history`].
+    History {
+        req: u64,
+        entries: Vec<HistoryEntry>,
+        /// The cursor of the next (older) page; None at the end.
+        next: Option<String>,
+    },
+    /// A request was refused, or its connection was lost before the answer.
+    RequestFailed {
+        req: u64,
+        message: String,
+    },
+}
+
+/// A read handle on an engine's view, for another thread.
+#[derive(Clone)]
+pub struct ViewReader(self::core::SharedView);
+
+impl std::fmt::Debug for ViewReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ViewReader")
+    }
+}
+
+impl ViewReader {
+    /// A reader over a roster of its own, held by no engine (a preview, a
+    /// benchmark, a test of what draws it).
+    pub fn detached(roster: Roster) -> ViewReader {
+        ViewReader(Arc::new(std::sync::RwLock::new(roster)))
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&Roster) -> T) -> T {
+        f(&self.0.read().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -323,6 +357,8 @@ impl Shared {
 /// edits are durable in the local store when they return.
 pub struct SyncEngine {
     shared: Arc<Shared>,
+    /// The view's own handle: reading it never takes the core's lock.
+    view: self::core::SharedView,
     events: broadcast::Sender<SyncEvent>,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -338,6 +374,7 @@ impl SyncEngine {
         let store = LocalStore::open(&path).map_err(local)?;
         let (events, _) = broadcast::channel(4096);
         let core = Core::open(store, &config.user, events.clone()).map_err(local)?;
+        let view = core.shared_view();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             wake: Notify::new(),
@@ -358,6 +395,7 @@ impl SyncEngine {
             .map_err(StartError::Runtime)?;
         Ok(SyncEngine {
             shared,
+            view,
             events,
             stop,
             thread: Some(thread),
@@ -378,8 +416,25 @@ impl SyncEngine {
     }
 
     /// Reads the view (the hub's roster with this editor's pending edits).
+    /// Never waits on the local store or the network: the engine writes
+    /// the view only in memory, in short steps (see docs/sync.md).
     pub fn with_view<T>(&self, f: impl FnOnce(&Roster) -> T) -> T {
-        f(self.shared.core().view())
+        f(&self.view.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A handle on the view for a reader on another thread (the editor's
+    /// frames): [`ViewReader::read`] is [`SyncEngine::with_view`].
+    pub fn view_reader(&self) -> ViewReader {
+        ViewReader(self.view.clone())
+    }
+
+    /// Asks the hub for a page of history. The answer arrives as
+    /// [`SyncEvent::History`] (or [`SyncEvent::RequestFailed`]) with the
+    /// returned request id. Err when not connected: history lives on the hub.
+    pub fn history(&self, query: HistoryQuery) -> Result<u64, String> {
+        let r = self.shared.core().ask_history(query);
+        self.shared.wake.notify_one();
+        r
     }
 
     /// The code shown in a cell.

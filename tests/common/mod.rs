@@ -402,6 +402,7 @@ pub fn spawn_hub_binary(dir: &Path) -> (ChildGuard, SocketAddr) {
     (ChildGuard(child), addr)
 }
 
+pub mod editor;
 pub mod proxy;
 
 use rota::sync::{ConnState, HubAddr, Status, SyncConfig, SyncEngine};

@@ -1,0 +1,346 @@
+//! Start-up and the app loop. Start-up reads the config (a bad file stops
+//! before the terminal is touched), starts the sync engine, and opens the
+//! cached copy at once (or waits briefly for the hub when there is none).
+//! The loop selects over terminal input, engine events, effect results and
+//! a timer, and draws only when something changed.
+
+use super::config::{self, Config};
+use super::effects::Worker;
+use super::state::State;
+use super::term;
+use super::theme::Theme;
+use super::update::{Action, Effect, update};
+use super::{keys, view};
+use crate::cli::{self, Cli, exit};
+use crate::domain::Date;
+use crate::sync::{HubAddr, SyncConfig, SyncEngine};
+use crossterm::event::{Event, EventStream, MouseButton, MouseEventKind};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// How long start-up waits for the hub when there is no cached copy.
+const FIRST_CONNECT: Duration = Duration::from_secs(5);
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn today_local() -> (Date, i32) {
+    use chrono::Offset;
+    let now = chrono::Local::now();
+    (Date(now.date_naive()), now.offset().fix().local_minus_utc())
+}
+
+/// The editor's settings: flags over the config file over defaults.
+fn settings(cli: &Cli, config: &Config) -> Result<SyncConfig, String> {
+    let base = cli.data_dir()?;
+    let (data_dir, roster) = if cli.demo {
+        (base.join("demo"), "demo".to_string())
+    } else {
+        let roster = cli
+            .roster
+            .clone()
+            .or_else(|| config.roster.clone())
+            .unwrap_or_else(|| "default".into());
+        (base, roster)
+    };
+    crate::domain::check_roster_name(&roster).map_err(|m| format!("roster: {m}"))?;
+    let user = cli
+        .user
+        .clone()
+        .or_else(|| config.user.clone())
+        .unwrap_or_else(cli::login_name);
+    crate::domain::check_id("user", &user)?;
+    let server = if cli.demo {
+        None
+    } else {
+        cli.server.clone().or_else(|| config.server.clone())
+    };
+    let hub = match server {
+        Some(s) => HubAddr::parse_server(&s)?,
+        None => HubAddr::Local(data_dir.clone()),
+    };
+    Ok(SyncConfig::new(hub, &user, &roster, &data_dir))
+}
+
+/// Runs the editor until the user quits. Returns the exit status.
+pub async fn run(cli: &Cli) -> i32 {
+    let config_path = cli.config.clone().or_else(config::default_path);
+    let config = match &config_path {
+        Some(p) => match config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("rota: bad config file: {e}");
+                return exit::USAGE;
+            }
+        },
+        None => Config::default(),
+    };
+    let sync_config = match settings(cli, &config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rota: {e}");
+            return exit::USAGE;
+        }
+    };
+    let log = sync_config.data_dir.join("rota-editor.log");
+    if let Err(e) = cli::init_file_logging(&log, cli.log_level.as_deref(), "warn") {
+        eprintln!("rota: {e}");
+        return exit::LOCAL;
+    }
+    let engine = match SyncEngine::start(sync_config.clone()) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            eprintln!("rota: {e}");
+            return exit::LOCAL;
+        }
+    };
+    let code = match open(cli, &engine, &sync_config).await {
+        Ok(()) => run_editor(&engine, &sync_config, config).await,
+        Err(code) => code,
+    };
+    if let Ok(engine) = Arc::try_unwrap(engine) {
+        cli::stop(engine).await;
+    }
+    code
+}
+
+/// Whether the engine holds a copy of the roster (a cache or edits).
+fn has_copy(engine: &SyncEngine) -> bool {
+    engine.status().seq > 0 || engine.with_view(|v| !v.staff().is_empty())
+}
+
+/// Gets a roster to show: the cache at once; without one, the hub (waited
+/// for briefly); for `--demo`, the demo loaded into an empty roster.
+async fn open(cli: &Cli, engine: &SyncEngine, config: &SyncConfig) -> Result<(), i32> {
+    if has_copy(engine) && !cli.demo {
+        return Ok(());
+    }
+    let reached = cli::connect(engine, FIRST_CONNECT).await;
+    if let Err(reason) = reached {
+        if has_copy(engine) {
+            return Ok(());
+        }
+        let hub = match &config.hub {
+            HubAddr::Url(u) => u.clone(),
+            HubAddr::Local(d) => format!("the local hub of {}", d.display()),
+        };
+        eprintln!(
+            "rota: cannot reach {hub} ({reason}), and this machine has no copy of roster `{}` yet.\n\
+             Start the hub (`rota --serve`) or check --server (or `server` in the config file), then run rota again.",
+            config.roster
+        );
+        return Err(exit::UNREACHABLE);
+    }
+    if cli.demo && !has_copy(engine) {
+        let (today, _) = today_local();
+        let ops = super::demo_ops(today).map_err(|e| {
+            eprintln!("rota: {e}");
+            exit::LOCAL
+        })?;
+        engine.edit_script(ops, "demo", false).map_err(|e| {
+            eprintln!("rota: loading the demo: {e}");
+            exit::LOCAL
+        })?;
+    }
+    Ok(())
+}
+
+async fn run_editor(engine: &Arc<SyncEngine>, sync_config: &SyncConfig, config: Config) -> i32 {
+    let (today, offset) = today_local();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mouse = config.mouse;
+    let mut events = engine.subscribe();
+    let mut state = State::new(
+        &sync_config.roster,
+        &sync_config.user,
+        engine.view_reader(),
+        config,
+        today,
+        now_ms(),
+    );
+    state.utc_offset = offset;
+    state.no_color = no_color;
+    let theme = Theme::new(!no_color);
+    // What the engine knew before this loop listened.
+    let status = engine.status();
+    let mut startup = vec![
+        Action::Sync(crate::sync::SyncEvent::Connection(status.conn.clone())),
+        Action::Outbox(engine.outbox()),
+        Action::Others(engine.others()),
+    ];
+    let (act_tx, mut act_rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
+    let worker = match Worker::start(engine.clone(), act_tx) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("rota: starting the editor: {e}");
+            return exit::LOCAL;
+        }
+    };
+    let (mut terminal, guard) = match term::enter(mouse) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("rota: cannot use this terminal: {e}");
+            worker.finish();
+            return exit::USAGE;
+        }
+    };
+    if let Ok(size) = terminal.size() {
+        startup.push(Action::Resize(size.width, size.height));
+    }
+    for a in startup {
+        let fx = update(&mut state, a);
+        dispatch(fx, &worker, &mut terminal, &guard);
+    }
+    let mut input = EventStream::new();
+    let mut signals = Signals::new();
+    let result: std::io::Result<()> = async {
+        loop {
+            if state.dirty {
+                state.now = now_ms();
+                terminal.draw(|f| view::draw(f, &state, &theme))?;
+                state.dirty = false;
+            }
+            if state.quit {
+                return Ok(());
+            }
+            let wake = state.next_wakeup().map(|t| {
+                tokio::time::Instant::now() + Duration::from_millis((t - now_ms()).max(0) as u64)
+            });
+            let action = tokio::select! {
+                ev = input.next() => match ev {
+                    Some(Ok(ev)) => terminal_action(&state, ev),
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(()),
+                },
+                ev = events.recv() => match ev {
+                    Ok(e) => Some(Action::Sync(e)),
+                    // Missed events: read everything again.
+                    Err(RecvError::Lagged(_)) => Some(Action::Sync(crate::sync::SyncEvent::Resynced { seq: 0 })),
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+                a = act_rx.recv() => a,
+                _ = sleep_until(wake) => Some(Action::Tick),
+                _ = signals.next() => return Ok(()),
+            };
+            if let Some(a) = action {
+                state.now = now_ms();
+                let fx = update(&mut state, a);
+                dispatch(fx, &worker, &mut terminal, &guard);
+            }
+        }
+    }
+    .await;
+    drop(guard);
+    worker.finish();
+    let (pending, conflicted, _) = state.counts();
+    if pending + conflicted > 0 {
+        println!(
+            "rota: {} edit(s) not yet on the hub stay queued in {} and are sent next time.",
+            pending + conflicted,
+            sync_config.local_path().display()
+        );
+    }
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("rota: terminal error: {e}");
+            exit::LOCAL
+        }
+    }
+}
+
+async fn sleep_until(wake: Option<tokio::time::Instant>) {
+    match wake {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// SIGTERM and SIGHUP end the editor the way `q` would (the terminal put
+/// back, the outbox kept).
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    async fn next(&mut self) {
+        async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = one(&mut self.term) => {}
+            _ = one(&mut self.hup) => {}
+        }
+    }
+}
+
+fn terminal_action(state: &State, ev: Event) -> Option<Action> {
+    match ev {
+        Event::Key(k) => keys::action_for(state, k),
+        Event::Resize(w, h) => Some(Action::Resize(w, h)),
+        Event::Mouse(m) if state.config.mouse => {
+            let sideways = m.modifiers.contains(crossterm::event::KeyModifiers::SHIFT);
+            match m.kind {
+                MouseEventKind::Down(MouseButton::Left) => Some(Action::Click {
+                    x: m.column,
+                    y: m.row,
+                }),
+                MouseEventKind::ScrollDown => Some(Action::Wheel {
+                    down: true,
+                    sideways,
+                }),
+                MouseEventKind::ScrollUp => Some(Action::Wheel {
+                    down: false,
+                    sideways,
+                }),
+                MouseEventKind::ScrollRight => Some(Action::Wheel {
+                    down: true,
+                    sideways: true,
+                }),
+                MouseEventKind::ScrollLeft => Some(Action::Wheel {
+                    down: false,
+                    sideways: true,
+                }),
+                _ => None,
+            }
+        }
+        Event::FocusGained => Some(Action::Tick),
+        _ => None,
+    }
+}
+
+fn dispatch(fx: Vec<Effect>, worker: &Worker, terminal: &mut term::Term, guard: &term::Guard) {
+    for e in fx {
+        match e {
+            Effect::Suspend => {
+                if let Err(e) = guard.suspend(terminal) {
+                    tracing::warn!("suspend: {e}");
+                }
+            }
+            Effect::Redraw => {
+                let _ = terminal.clear();
+            }
+            other => worker.send(other),
+        }
+    }
+}

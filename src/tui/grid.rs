@@ -1,0 +1,353 @@
+//! The roster grid as a widget of its own: a frozen names column, a frozen
+//! two-line date header, and the cells on screen, each written at its own
+//! fixed x. It visits only the visible lines and dates (one lookup of each
+//! visible person's row in the view), so a frame costs the same for 10
+//! staff or 500.
+
+use super::state::{FLASH_STRONG_MS, Line, Mark, State, text_cols};
+use super::theme::Theme;
+use crate::domain::{Date, Roster};
+use chrono::Datelike;
+use ratatui::buffer::{Buffer, CellDiffOption};
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::Widget;
+use std::num::NonZeroU16;
+use unicode_width::UnicodeWidthChar;
+
+/// The glyph after a code that says how the cell stands, without colour.
+pub mod glyph {
+    pub const PENDING: char = '*';
+    pub const CONFLICT: char = '!';
+    pub const REJECTED: char = 'x';
+    pub const CHANGED: char = '~';
+    pub const EMPTY: &str = "·";
+}
+
+pub struct Grid<'a> {
+    pub state: &'a State,
+    pub roster: &'a Roster,
+    pub theme: &'a Theme,
+}
+
+/// Writes `text` from x, each character at the column its width puts it,
+/// never past `limit`. An ambiguous-width character in `wide` mode is
+/// told to the buffer as two columns wide, so the terminal's drawing of it
+/// cannot shift what follows.
+pub fn put_text(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    text: &str,
+    limit: u16,
+    style: Style,
+    wide: bool,
+) -> u16 {
+    let mut cx = x;
+    for ch in text.chars() {
+        let narrow = ch.width().unwrap_or(0) as u16;
+        let w = if wide {
+            ch.width_cjk().unwrap_or(0) as u16
+        } else {
+            narrow
+        };
+        if w == 0 {
+            continue;
+        }
+        if cx + w > limit {
+            break;
+        }
+        if let Some(cell) = buf.cell_mut((cx, y)) {
+            let mut tmp = [0u8; 4];
+            cell.set_symbol(ch.encode_utf8(&mut tmp));
+            cell.set_style(style);
+            if w == 2 && narrow == 1 {
+                cell.diff_option = CellDiffOption::ForcedWidth(NonZeroU16::MIN.saturating_add(1));
+            }
+        }
+        if w == 2
+            && let Some(next) = buf.cell_mut((cx + 1, y))
+        {
+            next.reset();
+            next.set_style(style);
+        }
+        cx += w;
+    }
+    cx
+}
+
+impl Widget for Grid<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let s = self.state;
+        let t = self.theme;
+        let wide = s.config.ambiguous_wide;
+        let names = s.layout.name_cols;
+        let grid_x = area.x + names + 1;
+        let col_w = s.col_cols();
+        let cols = ((area.right().saturating_sub(grid_x)) / col_w) as usize;
+        let first_col = s.left;
+        let last_col = (first_col + cols).min(s.layout.days);
+        let rows = area.height.saturating_sub(2) as usize;
+        // The date header: weekday (or the month where it starts), day.
+        let corner = s.layout.date(first_col);
+        put_text(
+            buf,
+            area.x,
+            area.y,
+            &corner.0.format("%b %Y").to_string(),
+            area.x + names,
+            t.heading,
+            wide,
+        );
+        let people = s.layout.staff.len();
+        put_text(
+            buf,
+            area.x,
+            area.y + 1,
+            &format!("{people} staff"),
+            area.x + names,
+            t.dim,
+            wide,
+        );
+        for col in first_col..last_col {
+            let x = grid_x + (col - first_col) as u16 * col_w;
+            let date = s.layout.date(col);
+            let top = if date.0.day() == 1 {
+                date.0.format("%b").to_string()
+            } else {
+                date.0.format("%a").to_string()[..2].to_string()
+            };
+            let mut style = t.date_style(date, s.today);
+            if date.0.day() == 1 {
+                style = style.add_modifier(Modifier::BOLD);
+            }
+            if col == s.cursor.col {
+                style = style.add_modifier(Modifier::UNDERLINED);
+            }
+            fill(buf, x, area.y, col_w, style);
+            fill(buf, x, area.y + 1, col_w, style);
+            put_text(buf, x, area.y, &top, x + col_w, style, wide);
+            put_text(
+                buf,
+                x,
+                area.y + 1,
+                &date.0.day().to_string(),
+                x + col_w,
+                style,
+                wide,
+            );
+        }
+        // The lines: group headings and people.
+        let y0 = area.y + 2;
+        for (i, line) in s.layout.lines.iter().skip(s.top).take(rows).enumerate() {
+            let y = y0 + i as u16;
+            match line {
+                Line::Group(g) => {
+                    fill(buf, area.x, y, area.width, t.group);
+                    put_text(buf, area.x, y, g, area.right(), t.group, wide);
+                }
+                Line::Person(p) => {
+                    self.person_line(buf, area, y, *p, first_col, last_col);
+                }
+            }
+        }
+    }
+}
+
+impl Grid<'_> {
+    fn person_line(
+        &self,
+        buf: &mut Buffer,
+        area: Rect,
+        y: u16,
+        p: usize,
+        first_col: usize,
+        last_col: usize,
+    ) {
+        let s = self.state;
+        let t = self.theme;
+        let wide = s.config.ambiguous_wide;
+        let names = s.layout.name_cols;
+        let grid_x = area.x + names + 1;
+        let col_w = s.col_cols();
+        let Some(person) = s.layout.staff.get(p) else {
+            return;
+        };
+        let on_cursor_row = p == s.cursor.person;
+        let name_style = if on_cursor_row {
+            t.name.add_modifier(Modifier::BOLD)
+        } else {
+            t.name
+        };
+        put_text(
+            buf,
+            area.x,
+            y,
+            &person.name,
+            area.x + names,
+            name_style,
+            wide,
+        );
+        // Who else is on this person: initials at the end of the name.
+        let mut ox = area.x + names;
+        for o in s.others.values() {
+            if o.cursor.as_ref().is_some_and(|c| c.staff == person.id) && ox >= area.x + 2 {
+                ox -= 2;
+                put_text(
+                    buf,
+                    ox,
+                    y,
+                    &initials(&o.user),
+                    ox + 2,
+                    t.other(&o.user),
+                    wide,
+                );
+            }
+        }
+        if last_col <= first_col {
+            return;
+        }
+        let from = s.layout.date(first_col);
+        let to = s.layout.date(last_col - 1);
+        let mut codes: Vec<Option<&str>> = vec![None; last_col - first_col];
+        for (date, code, _) in self.roster.row_between(&person.id, from, to) {
+            if let Some(i) = s.layout.col_of(date).and_then(|c| c.checked_sub(first_col))
+                && let Some(slot) = codes.get_mut(i)
+            {
+                *slot = code;
+            }
+        }
+        let marks = s.marks.get(&person.id);
+        let flashes = s.flashes.get(&person.id);
+        for (i, code) in codes.into_iter().enumerate() {
+            let col = first_col + i;
+            let date = s.layout.date(col);
+            let x = grid_x + i as u16 * col_w;
+            let mut style = t.cell_base(date, s.today);
+            if let Some(c) = code {
+                style = style.patch(t.code(c, &s.layout));
+            }
+            let mut mark_glyph: Option<String> = None;
+            match marks.and_then(|m| m.get(&date)) {
+                Some(Mark::Conflict { .. }) => {
+                    style = style.patch(t.conflict);
+                    mark_glyph = Some(super::grid::glyph::CONFLICT.to_string());
+                }
+                Some(Mark::Rejected { .. }) => {
+                    style = style.patch(t.rejected);
+                    mark_glyph = Some(glyph::REJECTED.to_string());
+                }
+                Some(Mark::Pending) => {
+                    style = style.patch(t.pending);
+                    mark_glyph = Some(glyph::PENDING.to_string());
+                }
+                None => {}
+            }
+            if mark_glyph.is_none() {
+                let other = s.others.values().find(|o| {
+                    o.cursor
+                        .as_ref()
+                        .is_some_and(|c| c.staff == person.id && c.date == date)
+                });
+                if let Some(o) = other {
+                    style = style.patch(t.other_cursor(&o.user));
+                    mark_glyph = initials(&o.user).chars().next().map(String::from);
+                } else if let Some((at, _)) = flashes.and_then(|f| f.get(&date)) {
+                    let age = s.now - at;
+                    if age < super::state::FLASH_MS {
+                        style = style.patch(if age < FLASH_STRONG_MS {
+                            t.flash_strong
+                        } else {
+                            t.flash_faint
+                        });
+                        mark_glyph = Some(glyph::CHANGED.to_string());
+                    }
+                }
+            }
+            if on_cursor_row && col == s.cursor.col {
+                style = style.patch(t.cursor);
+            }
+            fill(buf, x, y, col_w, style);
+            match code {
+                Some(c) => {
+                    put_text(buf, x, y, c, x + s.layout.code_cols, style, wide);
+                }
+                None => {
+                    put_text(
+                        buf,
+                        x,
+                        y,
+                        glyph::EMPTY,
+                        x + s.layout.code_cols,
+                        style.patch(t.dim),
+                        wide,
+                    );
+                }
+            }
+            if let Some(g) = mark_glyph {
+                put_text(buf, x + s.layout.code_cols, y, &g, x + col_w, style, wide);
+            }
+        }
+    }
+}
+
+fn fill(buf: &mut Buffer, x: u16, y: u16, w: u16, style: Style) {
+    for cx in x..x.saturating_add(w) {
+        if let Some(cell) = buf.cell_mut((cx, y)) {
+            cell.set_symbol(" ");
+            cell.set_style(style);
+        }
+    }
+}
+
+/// Two letters for a user: the first letters of two parts of the name
+/// (`amara.okafor` → AO), else its first two letters (`bob` → BO).
+pub fn initials(user: &str) -> String {
+    let parts: Vec<&str> = user
+        .split(|c: char| c == '.' || c == '-' || c == '_' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let s: String = if parts.len() >= 2 {
+        parts
+            .iter()
+            .take(2)
+            .filter_map(|p| p.chars().next())
+            .collect()
+    } else {
+        user.chars().take(2).collect()
+    };
+    let s = s.to_uppercase();
+    if text_cols(&s, false) > 2 {
+        s.chars().take(1).collect()
+    } else {
+        s
+    }
+}
+
+/// The visible window of the view, as codes: what a frame reads. Used by
+/// the benchmarks to time a read of the view on its own.
+pub fn visible_codes(state: &State, roster: &Roster) -> usize {
+    let cols = state.grid_cols();
+    let first = state.layout.date(state.left);
+    let last = state.layout.date(state.left + cols.saturating_sub(1));
+    let mut n = 0;
+    for line in state
+        .layout
+        .lines
+        .iter()
+        .skip(state.top)
+        .take(state.grid_lines())
+    {
+        if let Line::Person(p) = line
+            && let Some(person) = state.layout.staff.get(*p)
+        {
+            n += roster.row_between(&person.id, first, last).count();
+        }
+    }
+    n
+}
+
+/// Whether a date is a weekend.
+pub fn weekend(d: Date) -> bool {
+    matches!(d.0.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun)
+}

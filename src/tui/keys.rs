@@ -1,0 +1,488 @@
+//! The key map: a key event in, an action out. Pure: it reads the state
+//! (which mode, which codes exist) and never changes it. The bindings are
+//! one table, which the help overlay lists, so help is never out of date.
+
+use super::state::{Mode, State};
+use super::update::{Action, Input, PanelKey};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::collections::BTreeMap;
+
+/// What a key in the grid asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Command {
+    Left,
+    Right,
+    Up,
+    Down,
+    WeekForward,
+    WeekBack,
+    PageUp,
+    PageDown,
+    FirstDate,
+    LastDate,
+    FirstPerson,
+    LastPerson,
+    Today,
+    Jump,
+    Clear,
+    Undo,
+    Redo,
+    NextConflict,
+    History,
+    Help,
+    Quit,
+    Redraw,
+    Suspend,
+}
+
+/// Each command: its name in the config file, its default keys, what it
+/// does (the help's words). The one table of bindings.
+const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
+    (Command::Left, "left", &["h", "left"], "previous date"),
+    (Command::Right, "right", &["l", "right"], "next date"),
+    (Command::Up, "up", &["k", "up"], "previous person"),
+    (Command::Down, "down", &["j", "down"], "next person"),
+    (Command::WeekForward, "week_forward", &["w"], "a week later"),
+    (Command::WeekBack, "week_back", &["b"], "a week earlier"),
+    (Command::PageUp, "page_up", &["pgup"], "a screen up"),
+    (Command::PageDown, "page_down", &["pgdn"], "a screen down"),
+    (Command::FirstDate, "first_date", &["home"], "first date"),
+    (Command::LastDate, "last_date", &["end"], "last date"),
+    (
+        Command::FirstPerson,
+        "first_person",
+        &["g g"],
+        "first person",
+    ),
+    (Command::LastPerson, "last_person", &["G"], "last person"),
+    (Command::Today, "today", &["t"], "today"),
+    (
+        Command::Jump,
+        "jump",
+        &["g"],
+        "jump to a date (2026-12-24, 24, 24/12) or a person (part of the name)",
+    ),
+    (
+        Command::Clear,
+        "clear",
+        &["delete", "backspace", "x"],
+        "clear the cell",
+    ),
+    (Command::Undo, "undo", &["u"], "undo your last edit"),
+    (Command::Redo, "redo", &["ctrl-r"], "redo"),
+    (
+        Command::NextConflict,
+        "next_conflict",
+        &["c"],
+        "next conflict or rejected edit",
+    ),
+    (
+        Command::History,
+        "history",
+        &["H"],
+        "history of the cell (from the hub)",
+    ),
+    (Command::Help, "help", &["?"], "this help"),
+    (
+        Command::Quit,
+        "quit",
+        &["q", "ctrl-c"],
+        "quit (twice when edits are unsaved)",
+    ),
+    (Command::Redraw, "redraw", &["ctrl-l"], "redraw the screen"),
+    (
+        Command::Suspend,
+        "suspend",
+        &["ctrl-z"],
+        "suspend to the shell",
+    ),
+];
+
+impl Command {
+    /// The command a config file names.
+    pub fn from_name(name: &str) -> Option<Command> {
+        COMMANDS.iter().find(|c| c.1 == name).map(|c| c.0)
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        COMMANDS.iter().map(|c| c.1).collect()
+    }
+
+    fn entry(self) -> &'static (Command, &'static str, &'static [&'static str], &'static str) {
+        // Every command has a row: `every_command_has_one_row` checks it.
+        COMMANDS
+            .iter()
+            .find(|c| c.0 == self)
+            .unwrap_or(&COMMANDS[0])
+    }
+
+    pub fn describe(self) -> &'static str {
+        self.entry().3
+    }
+}
+
+/// One key with its modifiers, as a config file or the help writes it:
+/// `x`, `G`, `ctrl-r`, `pgdn`, `f2`. `g g` is two keys in a row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyCombo {
+    /// A key pressed first (the `g` of `g g`).
+    pub prefix: Option<(KeyCode, KeyModifiers)>,
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl KeyCombo {
+    pub fn parse(s: &str) -> Result<KeyCombo, String> {
+        let s = s.trim();
+        if let Some((first, second)) = s.split_once(' ')
+            && !first.is_empty()
+            && !second.trim().is_empty()
+        {
+            let a = parse_one(first)?;
+            let b = parse_one(second.trim())?;
+            return Ok(KeyCombo {
+                prefix: Some(a),
+                code: b.0,
+                mods: b.1,
+            });
+        }
+        let (code, mods) = parse_one(s)?;
+        Ok(KeyCombo {
+            prefix: None,
+            code,
+            mods,
+        })
+    }
+
+    fn matches(&self, code: KeyCode, mods: KeyModifiers) -> bool {
+        self.code == code && self.mods == mods
+    }
+}
+
+impl std::fmt::Display for KeyCombo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((c, m)) = self.prefix {
+            write!(f, "{} ", show_key(c, m))?;
+        }
+        f.write_str(&show_key(self.code, self.mods))
+    }
+}
+
+fn parse_one(s: &str) -> Result<(KeyCode, KeyModifiers), String> {
+    let mut mods = KeyModifiers::NONE;
+    let mut rest = s;
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        if let Some(r) = lower.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
+            mods |= KeyModifiers::CONTROL;
+            rest = &rest[rest.len() - r.len()..];
+        } else if let Some(r) = lower.strip_prefix("alt-").filter(|r| !r.is_empty()) {
+            mods |= KeyModifiers::ALT;
+            rest = &rest[rest.len() - r.len()..];
+        } else {
+            break;
+        }
+    }
+    let named = match rest.to_ascii_lowercase().as_str() {
+        "left" => Some(KeyCode::Left),
+        "right" => Some(KeyCode::Right),
+        "up" => Some(KeyCode::Up),
+        "down" => Some(KeyCode::Down),
+        "pgup" | "pageup" => Some(KeyCode::PageUp),
+        "pgdn" | "pagedown" => Some(KeyCode::PageDown),
+        "home" => Some(KeyCode::Home),
+        "end" => Some(KeyCode::End),
+        "enter" => Some(KeyCode::Enter),
+        "tab" => Some(KeyCode::Tab),
+        "esc" => Some(KeyCode::Esc),
+        "delete" | "del" => Some(KeyCode::Delete),
+        "backspace" => Some(KeyCode::Backspace),
+        "space" => Some(KeyCode::Char(' ')),
+        _ => None,
+    };
+    if let Some(code) = named {
+        return Ok((code, mods));
+    }
+    let lower = rest.to_ascii_lowercase();
+    if let Some(n) = lower.strip_prefix('f').and_then(|n| n.parse::<u8>().ok())
+        && (1..=12).contains(&n)
+    {
+        return Ok((KeyCode::F(n), mods));
+    }
+    let mut chars = rest.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if !c.is_control() => {
+            // Ctrl with a letter arrives as the lower-case letter.
+            let c = if mods.contains(KeyModifiers::CONTROL) {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            };
+            Ok((KeyCode::Char(c), mods))
+        }
+        _ => Err(format!(
+            "`{s}` is not a key: write a character (x, G, ?), a name (left, pgdn, home, enter, tab, esc, delete, backspace, space, f1..f12), with ctrl- or alt- before it if needed"
+        )),
+    }
+}
+
+fn show_key(code: KeyCode, mods: KeyModifiers) -> String {
+    let mut s = String::new();
+    if mods.contains(KeyModifiers::CONTROL) {
+        s.push_str("Ctrl-");
+    }
+    if mods.contains(KeyModifiers::ALT) {
+        s.push_str("Alt-");
+    }
+    match code {
+        KeyCode::Char(' ') => s.push_str("Space"),
+        KeyCode::Char(c) => s.push(c),
+        KeyCode::Left => s.push('←'),
+        KeyCode::Right => s.push('→'),
+        KeyCode::Up => s.push('↑'),
+        KeyCode::Down => s.push('↓'),
+        KeyCode::PageUp => s.push_str("PgUp"),
+        KeyCode::PageDown => s.push_str("PgDn"),
+        KeyCode::Home => s.push_str("Home"),
+        KeyCode::End => s.push_str("End"),
+        KeyCode::Enter => s.push_str("Enter"),
+        KeyCode::Tab => s.push_str("Tab"),
+        KeyCode::Esc => s.push_str("Esc"),
+        KeyCode::Delete => s.push_str("Delete"),
+        KeyCode::Backspace => s.push_str("Backspace"),
+        KeyCode::F(n) => s.push_str(&format!("F{n}")),
+        other => s.push_str(&format!("{other:?}")),
+    }
+    s
+}
+
+/// The grid's bindings: the defaults with the config's replacements.
+#[derive(Clone, Debug)]
+pub struct Keymap {
+    bindings: Vec<(Command, Vec<KeyCombo>)>,
+}
+
+impl Keymap {
+    pub fn new(overrides: &BTreeMap<Command, Vec<KeyCombo>>) -> Keymap {
+        let bindings = COMMANDS
+            .iter()
+            .map(|(cmd, _, keys, _)| {
+                let combos = overrides.get(cmd).cloned().unwrap_or_else(|| {
+                    keys.iter()
+                        .filter_map(|k| KeyCombo::parse(k).ok())
+                        .collect()
+                });
+                (*cmd, combos)
+            })
+            .collect();
+        Keymap { bindings }
+    }
+
+    /// The command for a key alone.
+    fn one_key(&self, code: KeyCode, mods: KeyModifiers) -> Option<Command> {
+        self.bindings.iter().find_map(|(cmd, combos)| {
+            combos
+                .iter()
+                .any(|k| k.prefix.is_none() && k.matches(code, mods))
+                .then_some(*cmd)
+        })
+    }
+
+    /// The command for a key after `prefix` (the second `g` of `g g`).
+    fn two_keys(
+        &self,
+        prefix: (KeyCode, KeyModifiers),
+        code: KeyCode,
+        mods: KeyModifiers,
+    ) -> Option<Command> {
+        self.bindings.iter().find_map(|(cmd, combos)| {
+            combos
+                .iter()
+                .any(|k| k.prefix == Some(prefix) && k.matches(code, mods))
+                .then_some(*cmd)
+        })
+    }
+
+    /// Whether a key starts a two-key binding (`g` of `g g`).
+    fn is_prefix(&self, code: KeyCode, mods: KeyModifiers) -> bool {
+        self.bindings
+            .iter()
+            .flat_map(|(_, c)| c)
+            .any(|k| k.prefix == Some((code, mods)))
+    }
+
+    /// (keys, what they do) for every grid command, for the help.
+    pub fn help_rows(&self) -> Vec<(String, &'static str)> {
+        self.bindings
+            .iter()
+            .map(|(cmd, combos)| {
+                let keys: Vec<String> = combos.iter().map(|k| k.to_string()).collect();
+                (keys.join(" "), cmd.describe())
+            })
+            .collect()
+    }
+}
+
+/// The keys of the other modes, for the help: (mode, keys, what).
+pub const MODE_HELP: &[(&str, &str, &str)] = &[
+    (
+        "codes",
+        "type a code",
+        "set as soon as one code fits; Enter/Tab complete; Esc cancels",
+    ),
+    (
+        "jump",
+        "type, ↑↓, Enter",
+        "pick a date or person; Esc cancels",
+    ),
+    (
+        "conflict",
+        "m / t / d / n / Esc",
+        "keep mine / keep theirs / dismiss a rejected edit / next / close",
+    ),
+    ("history", "j k / n / Esc", "scroll / older page / close"),
+    ("undo", "y / n", "undo over someone else's change, or not"),
+    (
+        "mouse",
+        "click, wheel",
+        "move to a cell; scroll (Shift: sideways)",
+    ),
+];
+
+/// The key event's modifiers as bindings compare them: Shift is part of
+/// the character (`G`), so it is dropped for characters.
+fn normal_mods(key: &KeyEvent) -> KeyModifiers {
+    let mut m = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+    if matches!(key.code, KeyCode::Char(_)) {
+        m.remove(KeyModifiers::SHIFT);
+    }
+    m
+}
+
+/// The action for a key in the current mode; None for a key that does
+/// nothing here (and key releases: keys act on press only).
+pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
+    if key.kind != KeyEventKind::Press && key.kind != KeyEventKind::Repeat {
+        return None;
+    }
+    let mods = normal_mods(&key);
+    let ctrl = mods.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') && !matches!(state.mode, Mode::Normal) {
+        return Some(Action::Panel(PanelKey::Close));
+    }
+    match &state.mode {
+        Mode::Normal => normal(state, key.code, mods),
+        Mode::Entry { .. } | Mode::Jump { .. } => text_input(key.code, mods),
+        Mode::Help { .. } => match key.code {
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => {
+                Some(Action::Panel(PanelKey::Close))
+            }
+            KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
+            KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
+            _ => None,
+        },
+        Mode::Conflicts { .. } => match key.code {
+            KeyCode::Char('m') => Some(Action::Panel(PanelKey::KeepMine)),
+            KeyCode::Char('t') => Some(Action::Panel(PanelKey::KeepTheirs)),
+            KeyCode::Char('d') => Some(Action::Panel(PanelKey::Dismiss)),
+            KeyCode::Char('n') | KeyCode::Char('c') | KeyCode::Tab => {
+                Some(Action::Panel(PanelKey::Next))
+            }
+            KeyCode::Esc | KeyCode::Char('q') => Some(Action::Panel(PanelKey::Close)),
+            _ => None,
+        },
+        Mode::History(_) => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('H') => {
+                Some(Action::Panel(PanelKey::Close))
+            }
+            KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
+            KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
+            KeyCode::Char('n') | KeyCode::PageDown => Some(Action::Panel(PanelKey::More)),
+            _ => None,
+        },
+        Mode::ConfirmUndo { .. } => match key.code {
+            KeyCode::Char('y') => Some(Action::Panel(PanelKey::Yes)),
+            KeyCode::Char('n') | KeyCode::Esc => Some(Action::Panel(PanelKey::No)),
+            _ => None,
+        },
+    }
+}
+
+fn text_input(code: KeyCode, mods: KeyModifiers) -> Option<Action> {
+    let input = match code {
+        KeyCode::Char(c) if !mods.contains(KeyModifiers::CONTROL) => Input::Char(c),
+        KeyCode::Backspace => Input::Back,
+        KeyCode::Enter => Input::Enter,
+        KeyCode::Tab => Input::Tab,
+        KeyCode::Esc => Input::Esc,
+        KeyCode::Up => Input::Up,
+        KeyCode::Down => Input::Down,
+        _ => return None,
+    };
+    Some(Action::Input(input))
+}
+
+fn normal(state: &State, code: KeyCode, mods: KeyModifiers) -> Option<Action> {
+    let keymap = &state.keymap;
+    if let Some(prefix) = state.prefix {
+        if let Some(cmd) = keymap.two_keys(prefix, code, mods) {
+            return Some(Action::Do(cmd));
+        }
+        // `g` then a key that completes nothing: `g`'s own command, then
+        // the key (`g` `A` jumps with "A" typed).
+        return Some(match keymap.one_key(prefix.0, prefix.1) {
+            Some(cmd) => Action::PrefixThen(cmd, code, mods),
+            None => Action::Panel(PanelKey::Close),
+        });
+    }
+    // A key that starts a code is the code's, unless it is a lower-case
+    // letter (those are commands): `L` types a late shift, `l` moves.
+    if let KeyCode::Char(c) = code
+        && mods.is_empty()
+        && !c.is_ascii_lowercase()
+        && state.code_starts_with(c)
+    {
+        return Some(Action::Input(Input::Char(c)));
+    }
+    if keymap.is_prefix(code, mods) {
+        return Some(Action::Prefix(code, mods));
+    }
+    if let Some(cmd) = keymap.one_key(code, mods) {
+        return Some(Action::Do(cmd));
+    }
+    match code {
+        KeyCode::Esc => Some(Action::Panel(PanelKey::Close)),
+        KeyCode::Char(c) if mods.is_empty() => Some(Action::Unbound(c.to_string())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_one_row_and_its_default_keys_parse() {
+        for (cmd, name, keys, _) in COMMANDS {
+            assert_eq!(COMMANDS.iter().filter(|c| c.0 == *cmd).count(), 1, "{name}");
+            assert_eq!(Command::from_name(name), Some(*cmd));
+            for k in *keys {
+                KeyCombo::parse(k).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn keys_parse_and_show() {
+        let k = KeyCombo::parse("ctrl-r").expect("parses");
+        assert_eq!(
+            (k.code, k.mods),
+            (KeyCode::Char('r'), KeyModifiers::CONTROL)
+        );
+        assert_eq!(k.to_string(), "Ctrl-r");
+        assert_eq!(KeyCombo::parse("g g").expect("parses").to_string(), "g g");
+        assert_eq!(KeyCombo::parse("F2").expect("parses").code, KeyCode::F(2));
+        assert!(KeyCombo::parse("ctrl-").is_err());
+        assert!(KeyCombo::parse("hello").is_err());
+    }
+}

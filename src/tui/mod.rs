@@ -1,0 +1,28 @@
+//! The editor: the live roster grid in the terminal, in The Elm
+//! Architecture. It reaches the roster only through the sync engine's
+//! public API and the domain's types; the engine never sees the UI.
+//!
+//! - [`state`]: what is shown and where the cursor is.
+//! - [`keys`]: the key map, a key event in, an action out (pure).
+//! - [`update`]: an action in, the state changed, effects out (pure).
+//! - [`view`], [`grid`], [`theme`]: drawing, borrowing the state.
+//! - [`effects`]: carries effects out against the engine, results back as
+//!   actions (the app loop runs it on a thread of its own; tests call it).
+//! - [`config`]: the config file. `app`: start-up and the loop that
+//!   selects over terminal input, engine events, effect results and a
+//!   timer. `term`: the terminal, always restored. `demo`: `--demo`.
+
+mod app;
+pub mod config;
+mod demo;
+pub mod effects;
+pub mod grid;
+pub mod keys;
+pub mod state;
+mod term;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+pub use app::run;
+pub use demo::{demo_ops, demo_today_shift};

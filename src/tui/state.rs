@@ -1,0 +1,505 @@
+//! The editor's state: what the screen shows and where the cursor is. The
+//! roster itself is read from the sync engine's view (a [`ViewReader`]);
+//! the state keeps only the layout (rows, dates, codes), the outbox as last
+//! heard, and what the user is doing. Changed only by `update`.
+
+use super::config::{Advance, Config};
+use super::keys::Keymap;
+use crate::domain::{Date, Roster, Staff};
+use crate::protocol::{Cursor, HistoryEntry};
+use crate::sync::{ConnState, EntryState, OutboxEntry, ViewReader};
+use crossterm::event::{KeyCode, KeyModifiers};
+use ratatui::style::Color;
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use unicode_width::UnicodeWidthStr;
+
+/// What the user is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Normal,
+    /// Typing a code into the cell under the cursor.
+    Entry {
+        typed: String,
+    },
+    /// Typing a date or part of a name.
+    Jump {
+        query: String,
+        selected: usize,
+    },
+    Help {
+        scroll: usize,
+    },
+    /// Stepping through conflicted and rejected edits.
+    Conflicts {
+        index: usize,
+    },
+    History(HistoryPanel),
+    /// Undo would overwrite someone else's change: ask.
+    ConfirmUndo {
+        changed: usize,
+    },
+}
+
+/// The history of one cell, as pages arrive from the hub.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryPanel {
+    pub staff: String,
+    pub date: Date,
+    pub entries: Vec<HistoryEntry>,
+    /// Cursor for the next older page; None at the end.
+    pub next: Option<String>,
+    /// The request waiting for an answer.
+    pub waiting: Option<u64>,
+    /// Why there is nothing (offline, an error).
+    pub problem: Option<String>,
+    pub scroll: usize,
+}
+
+/// One row of the grid's left column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Line {
+    Group(String),
+    /// Index into [`Layout::staff`].
+    Person(usize),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeLook {
+    pub code: String,
+    pub label: String,
+    pub colour: Option<Color>,
+}
+
+/// The shape of the grid: who is on which line, which dates, which codes.
+/// Rebuilt when staff or codes change, not when cells do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    pub staff: Vec<Person>,
+    pub lines: Vec<Line>,
+    /// The line each person is on.
+    pub line_of: Vec<usize>,
+    pub first: Date,
+    pub days: usize,
+    /// Codes by name, for entry and colours.
+    pub codes: BTreeMap<String, CodeLook>,
+    /// Display columns of a cell's code (the widest code, at least 3).
+    pub code_cols: u16,
+    /// Display columns of the names column.
+    pub name_cols: u16,
+}
+
+/// Days shown before and after today when the roster holds no cells near.
+const DAYS_BEFORE_TODAY: i64 = 14;
+const DAYS_AFTER_TODAY: i64 = 42;
+const MAX_NAME_COLS: usize = 24;
+
+impl Layout {
+    pub fn build(roster: &Roster, today: Date, config: &Config) -> Layout {
+        let staff: Vec<Staff> = roster.staff().into_iter().filter(|s| s.active).collect();
+        // Groups in the order of their first member.
+        let mut groups: Vec<&str> = Vec::new();
+        for s in &staff {
+            if !groups.contains(&s.group.as_str()) {
+                groups.push(&s.group);
+            }
+        }
+        let mut people = Vec::with_capacity(staff.len());
+        let mut lines = Vec::new();
+        for g in &groups {
+            if !g.is_empty() {
+                lines.push(Line::Group(g.to_string()));
+            }
+            for s in staff.iter().filter(|s| s.group == *g) {
+                lines.push(Line::Person(people.len()));
+                people.push(Person {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                });
+            }
+        }
+        let mut line_of_person = vec![0; people.len()];
+        for (i, l) in lines.iter().enumerate() {
+            if let Line::Person(p) = l {
+                line_of_person[*p] = i;
+            }
+        }
+        let earliest = crate::script::add_days(today, -DAYS_BEFORE_TODAY);
+        let latest = crate::script::add_days(today, DAYS_AFTER_TODAY);
+        let (first, last) = match roster.date_span() {
+            Some((a, b)) => (a.min(earliest), b.max(latest)),
+            None => (earliest, latest),
+        };
+        let days = (last.0 - first.0).num_days().max(0) as usize + 1;
+        let codes: BTreeMap<String, CodeLook> = roster
+            .codes()
+            .into_iter()
+            .map(|c| {
+                let colour = config.colours.get(&c.code).copied().or_else(|| {
+                    Color::from_str(&c.colour)
+                        .ok()
+                        .filter(|_| !c.colour.is_empty())
+                });
+                (
+                    c.code.clone(),
+                    CodeLook {
+                        code: c.code,
+                        label: c.label,
+                        colour,
+                    },
+                )
+            })
+            .collect();
+        let code_cols = codes
+            .keys()
+            .map(|c| text_cols(c, config.ambiguous_wide))
+            .max()
+            .unwrap_or(0)
+            .max(3) as u16;
+        let name_cols = people
+            .iter()
+            .map(|p| text_cols(&p.name, config.ambiguous_wide))
+            .chain(groups.iter().map(|g| text_cols(g, config.ambiguous_wide)))
+            .max()
+            .unwrap_or(0)
+            .clamp(10, MAX_NAME_COLS) as u16;
+        Layout {
+            staff: people,
+            lines,
+            line_of: line_of_person,
+            first,
+            days,
+            codes,
+            code_cols,
+            name_cols,
+        }
+    }
+
+    pub fn date(&self, col: usize) -> Date {
+        crate::script::add_days(self.first, col as i64)
+    }
+
+    /// The column of a date, when shown.
+    pub fn col_of(&self, date: Date) -> Option<usize> {
+        let d = (date.0 - self.first.0).num_days();
+        (d >= 0 && (d as usize) < self.days).then_some(d as usize)
+    }
+
+    pub fn person_index(&self, id: &str) -> Option<usize> {
+        self.staff.iter().position(|p| p.id == id)
+    }
+
+    /// Widens the dates to include `date`.
+    pub fn include(&mut self, date: Date) {
+        if date < self.first {
+            let more = (self.first.0 - date.0).num_days() as usize;
+            self.first = date;
+            self.days += more;
+        } else if self.col_of(date).is_none() {
+            self.days = (date.0 - self.first.0).num_days() as usize + 1;
+        }
+    }
+}
+
+/// Display columns of text: East Asian ambiguous characters count 2 when
+/// the terminal draws them so.
+pub fn text_cols(s: &str, ambiguous_wide: bool) -> usize {
+    if ambiguous_wide {
+        s.width_cjk()
+    } else {
+        s.width()
+    }
+}
+
+/// How an edit of ours stands, for a cell it writes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mark {
+    Pending,
+    /// Someone else wrote it first: their value, who and when.
+    Conflict {
+        op_id: u64,
+        mine: Option<String>,
+        theirs: Option<String>,
+        user: String,
+        at: i64,
+    },
+    Rejected {
+        op_id: u64,
+        reason: String,
+    },
+}
+
+/// Another editor on this roster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Other {
+    pub user: String,
+    pub cursor: Option<Cursor>,
+}
+
+/// Where the grid's cursor is: a person (index into the layout's staff)
+/// and a date (column from the layout's first date).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub person: usize,
+    pub col: usize,
+}
+
+/// How long a colleague's change stays highlighted, strongly then faintly.
+pub const FLASH_STRONG_MS: i64 = 1_000;
+pub const FLASH_MS: i64 = 3_000;
+
+#[derive(Debug)]
+pub struct State {
+    pub roster_name: String,
+    pub user: String,
+    pub view: ViewReader,
+    pub config: Config,
+    pub keymap: Keymap,
+    /// No colour at all (NO_COLOR): states show by glyphs and modifiers.
+    pub no_color: bool,
+    pub layout: Layout,
+    pub cursor: Pos,
+    /// First line and first date column on screen.
+    pub top: usize,
+    pub left: usize,
+    /// The terminal's size.
+    pub size: (u16, u16),
+    pub today: Date,
+    /// Unix ms, set by the app loop before each action.
+    pub now: i64,
+    /// The local time zone's offset from UTC in seconds, for times shown.
+    pub utc_offset: i32,
+    pub conn: ConnState,
+    /// When the connection was last lost (Unix ms), for "offline since".
+    pub offline_since: Option<i64>,
+    /// When the next connection attempt is due (Unix ms).
+    pub retry_at: Option<i64>,
+    pub outbox: Vec<OutboxEntry>,
+    /// The cells our outbox writes, and how each stands.
+    pub marks: HashMap<String, BTreeMap<Date, Mark>>,
+    /// Cells others changed a moment ago: when, and who.
+    pub flashes: HashMap<String, BTreeMap<Date, (i64, String)>>,
+    pub others: BTreeMap<u64, Other>,
+    pub mode: Mode,
+    pub message: Option<(String, bool)>,
+    /// A first key of two (`g` of `g g`).
+    pub prefix: Option<(KeyCode, KeyModifiers)>,
+    /// `q` was pressed with edits unsaved: a second `q` quits.
+    pub quit_armed: bool,
+    pub quit: bool,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+}
+
+impl State {
+    pub fn new(
+        roster_name: &str,
+        user: &str,
+        view: ViewReader,
+        config: Config,
+        today: Date,
+        now: i64,
+    ) -> State {
+        let layout = view.read(|r| Layout::build(r, today, &config));
+        let keymap = Keymap::new(&config.keys);
+        let mut s = State {
+            roster_name: roster_name.to_string(),
+            user: user.to_string(),
+            view,
+            keymap,
+            no_color: false,
+            layout,
+            cursor: Pos::default(),
+            top: 0,
+            left: 0,
+            size: (80, 24),
+            today,
+            now,
+            utc_offset: 0,
+            conn: ConnState::Offline {
+                reason: "not connected yet".into(),
+            },
+            offline_since: None,
+            retry_at: None,
+            outbox: Vec::new(),
+            marks: HashMap::new(),
+            flashes: HashMap::new(),
+            others: BTreeMap::new(),
+            mode: Mode::Normal,
+            message: None,
+            prefix: None,
+            quit_armed: false,
+            quit: false,
+            dirty: true,
+            config,
+        };
+        if let Some(col) = s.layout.col_of(today) {
+            // Today with the week before it in view.
+            s.cursor.col = col;
+            s.left = col.saturating_sub(7);
+        }
+        s.scroll_to_cursor();
+        s
+    }
+
+    /// Columns a date takes on screen: the code, then one for the state glyph.
+    pub fn col_cols(&self) -> u16 {
+        self.layout.code_cols + 1
+    }
+
+    /// Lines of people the grid shows (the screen less header, two date
+    /// lines and the status line).
+    pub fn grid_lines(&self) -> usize {
+        self.size.1.saturating_sub(4) as usize
+    }
+
+    /// Dates the grid shows.
+    pub fn grid_cols(&self) -> usize {
+        let free = self.size.0.saturating_sub(self.layout.name_cols + 1);
+        (free / self.col_cols()) as usize
+    }
+
+    pub fn person(&self) -> Option<&Person> {
+        self.layout.staff.get(self.cursor.person)
+    }
+
+    pub fn cursor_date(&self) -> Date {
+        self.layout.date(self.cursor.col)
+    }
+
+    /// The code in the cell under the cursor.
+    pub fn cursor_code(&self) -> Option<String> {
+        let p = self.person()?;
+        let d = self.cursor_date();
+        self.view
+            .read(|r| r.cell(&p.id, d).and_then(|(c, _)| c.map(str::to_string)))
+    }
+
+    /// Whether some code starts with `c` (ASCII letters in either case).
+    pub fn code_starts_with(&self, c: char) -> bool {
+        self.layout
+            .codes
+            .keys()
+            .any(|k| k.chars().next().is_some_and(|f| same_char(f, c)))
+    }
+
+    /// Codes that start with what was typed.
+    pub fn candidates(&self, typed: &str) -> Vec<&str> {
+        self.layout
+            .codes
+            .keys()
+            .filter(|k| starts_with_typed(k, typed))
+            .map(String::as_str)
+            .collect()
+    }
+
+    pub fn mark(&self, staff: &str, date: Date) -> Option<&Mark> {
+        self.marks.get(staff).and_then(|m| m.get(&date))
+    }
+
+    /// The colleague and how long ago, when a cell was changed a moment ago.
+    pub fn flash(&self, staff: &str, date: Date) -> Option<(i64, &str)> {
+        self.flashes
+            .get(staff)
+            .and_then(|m| m.get(&date))
+            .map(|(at, who)| (self.now - at, who.as_str()))
+            .filter(|(age, _)| *age < FLASH_MS)
+    }
+
+    /// Conflicted and rejected edits, oldest first.
+    pub fn troubles(&self) -> Vec<&OutboxEntry> {
+        self.outbox
+            .iter()
+            .filter(|e| e.state != EntryState::Pending)
+            .collect()
+    }
+
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for e in &self.outbox {
+            match e.state {
+                EntryState::Pending => c.0 += 1,
+                EntryState::Conflict { .. } => c.1 += 1,
+                EntryState::Rejected { .. } => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    /// Keeps the cursor's cell on screen.
+    pub fn scroll_to_cursor(&mut self) {
+        let line = self.layout.line_of.get(self.cursor.person).copied();
+        let rows = self.grid_lines().max(1);
+        if let Some(line) = line {
+            // Show the group heading above the first person of a group.
+            let want_top = if line > 0 && matches!(self.layout.lines[line - 1], Line::Group(_)) {
+                line - 1
+            } else {
+                line
+            };
+            if want_top < self.top {
+                self.top = want_top;
+            } else if line >= self.top + rows {
+                self.top = line + 1 - rows;
+            }
+        }
+        let cols = self.grid_cols().max(1);
+        if self.cursor.col < self.left {
+            self.left = self.cursor.col;
+        } else if self.cursor.col >= self.left + cols {
+            self.left = self.cursor.col + 1 - cols;
+        }
+    }
+
+    /// When the screen must be drawn again though nothing happens: a fading
+    /// highlight, the retry countdown. None: wait for an event.
+    pub fn next_wakeup(&self) -> Option<i64> {
+        let mut next: Option<i64> = None;
+        let mut at = |t: i64| next = Some(next.map_or(t, |n| n.min(t)));
+        for row in self.flashes.values() {
+            for (when, _) in row.values() {
+                let age = self.now - when;
+                if age < FLASH_STRONG_MS {
+                    at(when + FLASH_STRONG_MS);
+                } else if age < FLASH_MS {
+                    at(when + FLASH_MS);
+                }
+            }
+        }
+        if let Some(r) = self.retry_at
+            && r > self.now
+        {
+            // The countdown shows whole seconds.
+            at(self.now + 1000 - (r - self.now) % 1000);
+        }
+        next
+    }
+
+    /// The advance setting, as a move.
+    pub fn advance(&self) -> Advance {
+        self.config.advance
+    }
+}
+
+/// Case-insensitive for ASCII letters, exact otherwise.
+fn same_char(a: char, b: char) -> bool {
+    a == b || (a.is_ascii_alphabetic() && a.eq_ignore_ascii_case(&b))
+}
+
+pub fn starts_with_typed(code: &str, typed: &str) -> bool {
+    let mut code = code.chars();
+    typed
+        .chars()
+        .all(|t| code.next().is_some_and(|c| same_char(c, t)))
+}
+
+/// The code typed names exactly (ASCII case aside).
+pub fn same_code(code: &str, typed: &str) -> bool {
+    code.chars().count() == typed.chars().count() && starts_with_typed(code, typed)
+}

@@ -1,0 +1,546 @@
+//! The view: borrows the state and draws one frame (header, grid, status
+//! line, and the panel of the mode). Reads the roster through the state's
+//! view reader, once per frame; changes nothing.
+
+use super::grid::{Grid, glyph, initials, put_text};
+use super::keys::MODE_HELP;
+use super::state::{HistoryPanel, Mark, Mode, State, text_cols};
+use super::theme::Theme;
+use super::update::{jump_matches, show_date};
+use crate::sync::{ConnState, EntryState};
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+
+pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
+    let area = frame.area();
+    if area.height < 5 || area.width < 20 {
+        Paragraph::new("rota: the terminal is too small (20x5 at least)")
+            .wrap(Wrap { trim: true })
+            .render(area, frame.buffer_mut());
+        return;
+    }
+    let buf = frame.buffer_mut();
+    header(buf, Rect { height: 1, ..area }, state, theme);
+    let grid_area = Rect {
+        y: area.y + 1,
+        height: area.height - 2,
+        ..area
+    };
+    state.view.read(|roster| {
+        Grid {
+            state,
+            roster,
+            theme,
+        }
+        .render(grid_area, buf);
+    });
+    status(
+        buf,
+        Rect {
+            y: area.bottom() - 1,
+            height: 1,
+            ..area
+        },
+        state,
+        theme,
+    );
+    match &state.mode {
+        Mode::Help { scroll } => help(buf, area, state, theme, *scroll),
+        Mode::Conflicts { index } => conflicts(buf, area, state, theme, *index),
+        Mode::History(p) => history(buf, area, state, theme, p),
+        Mode::Jump { query, selected } => jump(buf, area, state, theme, query, *selected),
+        _ => {}
+    }
+}
+
+/// "14:05" in the editor's time zone.
+fn clock(state: &State, ms: i64) -> String {
+    let offset = offset(state);
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&offset).format("%H:%M").to_string())
+        .unwrap_or_else(|| "--:--".into())
+}
+
+fn offset(state: &State) -> chrono::FixedOffset {
+    use chrono::Offset;
+    chrono::FixedOffset::east_opt(state.utc_offset).unwrap_or_else(|| chrono::Utc.fix())
+}
+
+/// "30 Nov 14:05" in the editor's time zone.
+fn when(state: &State, ms: i64) -> String {
+    let offset = offset(state);
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&offset).format("%-d %b %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// What the header says of the connection.
+pub fn connection_text(state: &State) -> String {
+    let since = state
+        .offline_since
+        .map(|t| format!(" since {}", clock(state, t)))
+        .unwrap_or_default();
+    match &state.conn {
+        ConnState::Connected { .. } => "● connected".into(),
+        ConnState::Connecting { attempt } if *attempt <= 1 => "◌ connecting".into(),
+        ConnState::Connecting { attempt } => format!("◌ connecting (try {attempt})"),
+        ConnState::Retrying { reason, .. } => {
+            let secs = state
+                .retry_at
+                .map_or(0, |r| ((r - state.now).max(0) + 999) / 1000);
+            format!("○ offline{since}, retry in {secs} s: {reason}")
+        }
+        ConnState::Offline { reason } => format!("○ offline{since}: {reason}"),
+    }
+}
+
+fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
+    buf.set_style(area, t.header);
+    let (pending, conflicted, rejected) = state.counts();
+    let cols = state.grid_cols().max(1);
+    let first = state.layout.date(state.left);
+    let last = state
+        .layout
+        .date((state.left + cols - 1).min(state.layout.days.saturating_sub(1)));
+    let mut spans = vec![
+        Span::styled(" rota ", t.header.add_modifier(Modifier::BOLD)),
+        Span::raw(format!("{} │ ", state.roster_name)),
+        Span::raw(format!(
+            "{} – {} │ ",
+            first.0.format("%-d %b"),
+            last.0.format("%-d %b %Y")
+        )),
+        Span::raw(format!("{} │ ", state.user)),
+        Span::raw(format!("{} │ ", connection_text(state))),
+    ];
+    let saved = if pending + conflicted == 0 {
+        "✓ all saved".to_string()
+    } else {
+        format!("✎ {} unsaved", pending + conflicted)
+    };
+    spans.push(Span::raw(saved));
+    if conflicted > 0 {
+        spans.push(Span::styled(
+            format!(
+                " │ ! {conflicted} conflict{}",
+                if conflicted == 1 { "" } else { "s" }
+            ),
+            t.header.add_modifier(Modifier::BOLD),
+        ));
+    }
+    if rejected > 0 {
+        spans.push(Span::styled(
+            format!(" │ x {rejected} rejected"),
+            t.header.add_modifier(Modifier::BOLD),
+        ));
+    }
+    if !state.others.is_empty() {
+        spans.push(Span::raw(" │ here:"));
+        let mut seen: Vec<&str> = Vec::new();
+        for o in state.others.values() {
+            if seen.contains(&o.user.as_str()) {
+                continue;
+            }
+            seen.push(&o.user);
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(
+                initials(&o.user),
+                t.header.patch(t.other(&o.user)),
+            ));
+        }
+    }
+    Line::from(spans).render(area, buf);
+}
+
+fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
+    buf.set_style(area, t.status);
+    let (mode, hint): (String, String) = match &state.mode {
+        Mode::Normal if state.prefix.is_some() => (
+            "NORMAL".into(),
+            "g… (g: first person, other keys: jump)".into(),
+        ),
+        Mode::Normal => (
+            "NORMAL".into(),
+            "type a code · x clear · u undo · c conflicts · H history · g jump · ? help · q quit"
+                .into(),
+        ),
+        Mode::Entry { typed } => {
+            let cands = state.candidates(typed);
+            (
+                "CODE".into(),
+                format!(
+                    "{typed}▏ {}   Enter/Tab complete · Esc cancel",
+                    cands.join(" ")
+                ),
+            )
+        }
+        Mode::Jump { query, .. } => (
+            "JUMP".into(),
+            format!("go to: {query}▏   a date (24, 24/12, 2026-12-24) or a name · Enter · Esc"),
+        ),
+        Mode::Help { .. } => ("HELP".into(), "j/k scroll · Esc close".into()),
+        Mode::Conflicts { index } => (
+            format!("CONFLICT {}/{}", index + 1, state.troubles().len()),
+            "m keep mine · t keep theirs · d dismiss · n next · Esc close".into(),
+        ),
+        Mode::History(_) => ("HISTORY".into(), "j/k scroll · n older · Esc close".into()),
+        Mode::ConfirmUndo { changed } => (
+            "UNDO?".into(),
+            format!(
+                "{changed} of the cells this undo restores were changed by someone else since. Undo anyway? y/n"
+            ),
+        ),
+    };
+    let mut x = put_text(
+        buf,
+        area.x,
+        area.y,
+        &format!(" {mode} "),
+        area.right(),
+        t.status.add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        false,
+    );
+    x += 1;
+    let (text, style) = match &state.message {
+        Some((m, true)) if matches!(state.mode, Mode::Normal) => {
+            (m.clone(), t.status.patch(t.error))
+        }
+        Some((m, false)) if matches!(state.mode, Mode::Normal) => (m.clone(), t.status),
+        _ => (hint, t.status),
+    };
+    let info = cell_info(state);
+    let info_cols = text_cols(&info, false) as u16;
+    let right = area.right().saturating_sub(info_cols + 1);
+    put_text(
+        buf,
+        x,
+        area.y,
+        &text,
+        right.saturating_sub(1).max(x),
+        style,
+        false,
+    );
+    if right > x + 10 {
+        put_text(
+            buf,
+            right,
+            area.y,
+            &info,
+            area.right(),
+            t.status.add_modifier(Modifier::BOLD),
+            false,
+        );
+    }
+}
+
+/// The cell under the cursor: who, when, what, and how it stands.
+fn cell_info(state: &State) -> String {
+    let Some(p) = state.person() else {
+        return "no staff yet".into();
+    };
+    let date = state.cursor_date();
+    let code = state.cursor_code();
+    let label = code
+        .as_ref()
+        .and_then(|c| state.layout.codes.get(c))
+        .map(|c| c.label.clone())
+        .filter(|l| !l.is_empty());
+    let stands = match state.mark(&p.id, date) {
+        Some(Mark::Pending) => " (pending)",
+        Some(Mark::Conflict { .. }) => " (conflict)",
+        Some(Mark::Rejected { .. }) => " (rejected)",
+        None => "",
+    };
+    let what = match (code, label) {
+        (Some(c), Some(l)) => format!("{c} {l}"),
+        (Some(c), None) => c,
+        (None, _) => "empty".into(),
+    };
+    format!(
+        "{} · {} · {what}{stands}",
+        p.name,
+        date.0.format("%a %-d %b")
+    )
+}
+
+/// A box in the middle of the screen, cleared, with a title.
+fn panel_box(buf: &mut Buffer, area: Rect, w: u16, h: u16, title: &str, t: &Theme) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height.saturating_sub(2));
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + 1 + (area.height.saturating_sub(2) - h) / 2,
+        width: w,
+        height: h,
+    };
+    Clear.render(r, buf);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(
+            format!(" {title} "),
+            Style::default().add_modifier(Modifier::BOLD),
+        ))
+        .style(t.panel);
+    let inner = block.inner(r);
+    block.render(r, buf);
+    inner
+}
+
+/// Every line of the help: the keys (from the key map), then what the
+/// cell marks mean.
+pub fn help_lines(state: &State) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = state
+        .keymap
+        .help_rows()
+        .into_iter()
+        .map(|(k, d)| (k, d.to_string()))
+        .collect();
+    out.push((String::new(), String::new()));
+    for (mode, keys, what) in MODE_HELP {
+        out.push((format!("{mode}: {keys}"), what.to_string()));
+    }
+    out.push((String::new(), String::new()));
+    out.push((
+        "cells".into(),
+        "how each stands (also without colour)".into(),
+    ));
+    let legend = [
+        ("D".to_string(), "saved on the hub"),
+        (
+            format!("D{}", glyph::PENDING),
+            "pending: edited here, not yet on the hub (italic)",
+        ),
+        (
+            format!("D{}", glyph::CONFLICT),
+            "conflict: someone else changed it; c to choose (bold)",
+        ),
+        (
+            format!("D{}", glyph::REJECTED),
+            "rejected by the hub; c shows why (crossed out)",
+        ),
+        (
+            format!("D{}", glyph::CHANGED),
+            "just changed by someone else (underlined, fades)",
+        ),
+        (
+            "DB".into(),
+            "another editor's cursor: their initial (underlined)",
+        ),
+        (glyph::EMPTY.into(), "empty"),
+    ];
+    for (g, what) in legend {
+        out.push((format!("  {g}"), what.to_string()));
+    }
+    out
+}
+
+fn help(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, scroll: usize) {
+    let lines = help_lines(state);
+    let inner = panel_box(
+        buf,
+        area,
+        78,
+        lines.len() as u16 + 2,
+        "keys (? or Esc to close)",
+        t,
+    );
+    let key_w = 28u16.min(inner.width / 2);
+    for (i, (k, d)) in lines
+        .iter()
+        .skip(scroll)
+        .take(inner.height as usize)
+        .enumerate()
+    {
+        let y = inner.y + i as u16;
+        put_text(
+            buf,
+            inner.x,
+            y,
+            k,
+            inner.x + key_w,
+            t.panel.add_modifier(Modifier::BOLD),
+            false,
+        );
+        put_text(buf, inner.x + key_w, y, d, inner.right(), t.panel, false);
+    }
+}
+
+fn conflicts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, index: usize) {
+    let troubles = state.troubles();
+    let Some(entry) = troubles.get(index) else {
+        return;
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let title = match &entry.state {
+        EntryState::Conflict { conflicts } => {
+            lines.push(format!(
+                "Your edit (made {}) met {} change{} by others:",
+                when(state, entry.created),
+                conflicts.len(),
+                if conflicts.len() == 1 { "" } else { "s" }
+            ));
+            for op in &entry.ops {
+                if let crate::domain::Op::SetCell {
+                    staff, date, code, ..
+                } = op
+                {
+                    let name = state
+                        .view
+                        .read(|r| r.staff_member(staff).map(|s| s.name.clone()))
+                        .unwrap_or_else(|| staff.clone());
+                    let theirs = conflicts.iter().find(|c| matches!(&c.target, crate::domain::Target::Cell { staff: s, date: d } if s == staff && d == date));
+                    let mine = code.clone().unwrap_or_else(|| "(empty)".into());
+                    match theirs {
+                        Some(c) => lines.push(format!(
+                            "  {name}, {}: mine {mine}, theirs {} ({}, {})",
+                            show_date(*date),
+                            c.value.as_str().unwrap_or("(empty)"),
+                            c.user,
+                            when(state, c.at)
+                        )),
+                        None => lines.push(format!("  {name}, {}: mine {mine}", show_date(*date))),
+                    }
+                }
+            }
+            lines.push(String::new());
+            lines.push(
+                "m: keep mine (send it over theirs) · t: keep theirs (drop mine) · n: next".into(),
+            );
+            format!("conflict {} of {}", index + 1, troubles.len())
+        }
+        EntryState::Rejected { message, code, .. } => {
+            lines.push(format!(
+                "The hub refused your edit (made {}): {code}",
+                when(state, entry.created)
+            ));
+            lines.push(format!("  {message}"));
+            lines.push(String::new());
+            lines.push("d: dismiss (the cell keeps the hub's value) · n: next".into());
+            format!("rejected edit {} of {}", index + 1, troubles.len())
+        }
+        EntryState::Pending => return,
+    };
+    let h = lines.len() as u16 + 2;
+    let inner = panel_box(buf, area, 76, h, &title, t);
+    for (i, l) in lines.iter().take(inner.height as usize).enumerate() {
+        put_text(
+            buf,
+            inner.x,
+            inner.y + i as u16,
+            l,
+            inner.right(),
+            t.panel,
+            false,
+        );
+    }
+}
+
+fn history(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p: &HistoryPanel) {
+    let name = state
+        .view
+        .read(|r| r.staff_member(&p.staff).map(|s| s.name.clone()))
+        .unwrap_or_else(|| p.staff.clone());
+    let title = format!("history: {name}, {} (newest first)", show_date(p.date));
+    let mut lines: Vec<String> = Vec::new();
+    for e in &p.entries {
+        let show = |v: &serde_json::Value| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| "(empty)".into())
+        };
+        let note = e
+            .note
+            .as_deref()
+            .map(|n| format!("  [{n}]"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{:<13} {:<10} {} → {}{note}",
+            when(state, e.at),
+            e.user,
+            show(&e.before),
+            show(&e.after)
+        ));
+    }
+    if let Some(problem) = &p.problem {
+        lines.push(problem.clone());
+    } else if p.waiting.is_some() {
+        lines.push("asking the hub…".into());
+    } else if p.entries.is_empty() {
+        lines.push("never written".into());
+    } else if p.next.is_some() {
+        lines.push("n: older changes".into());
+    } else {
+        lines.push("(the first change)".into());
+    }
+    let h = (lines.len() as u16 + 2)
+        .min(area.height.saturating_sub(4))
+        .max(4);
+    let inner = panel_box(buf, area, 78, h, &title, t);
+    for (i, l) in lines
+        .iter()
+        .skip(p.scroll)
+        .take(inner.height as usize)
+        .enumerate()
+    {
+        put_text(
+            buf,
+            inner.x,
+            inner.y + i as u16,
+            l,
+            inner.right(),
+            t.panel,
+            false,
+        );
+    }
+}
+
+fn jump(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, query: &str, selected: usize) {
+    let matches = jump_matches(state, query);
+    if matches.is_empty() {
+        return;
+    }
+    let shown = matches.len().min(8);
+    let h = shown as u16 + 2;
+    let r = Rect {
+        x: area.x,
+        y: area.bottom().saturating_sub(1 + h),
+        width: 40.min(area.width),
+        height: h,
+    };
+    Clear.render(r, buf);
+    let title = format!(
+        " {} match{} ",
+        matches.len(),
+        if matches.len() == 1 { "" } else { "es" }
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .style(t.panel);
+    let inner = block.inner(r);
+    block.render(r, buf);
+    let start = selected.saturating_sub(shown - 1);
+    for (i, &p) in matches.iter().enumerate().skip(start).take(shown) {
+        let y = inner.y + (i - start) as u16;
+        let style = if i == selected {
+            t.panel.add_modifier(Modifier::REVERSED)
+        } else {
+            t.panel
+        };
+        if let Some(person) = state.layout.staff.get(p) {
+            put_text(
+                buf,
+                inner.x,
+                y,
+                &format!("{} ({})", person.name, person.id),
+                inner.right(),
+                style,
+                false,
+            );
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! The editor driven as a user would, without a terminal: keys through the
+//! real key map and `update`, edits through a real sync engine to a real
+//! hub on 127.0.0.1, and the engine's events back into the editor.
+
+mod common;
+
+use common::editor::Ed;
+use common::proxy::Proxy;
+use common::*;
+use rota::domain::{Date, Op, ShiftCode};
+use rota::sync::{ConnState, EntryState};
+use rota::tui::config::{Advance, Config};
+use rota::tui::state::{Mark, Mode};
+
+fn day(i: i64) -> Date {
+    rota::script::add_days(d("2026-12-01"), i)
+}
+
+/// Today, as the tests' editors see it: Tuesday 1 December 2026.
+fn today() -> Date {
+    day(0)
+}
+
+/// Codes with shared beginnings (S, ST, SK; OFF alone under O), staff
+/// s1..s4 in two groups, on a fresh hub.
+async fn roster(url: &str) {
+    let mut ops: Vec<Op> = ["D", "N", "OFF", "S", "ST", "SK", "夜", "○"]
+        .iter()
+        .map(|c| Op::PutCode {
+            code: ShiftCode::new(c, 8.0, *c != "OFF"),
+            base: None,
+        })
+        .collect();
+    for (i, (name, group)) in [
+        ("Amara Okafor", "Nurses"),
+        ("Ben Hughes", "Nurses"),
+        ("Chloe Martin", "Doctors"),
+        ("Dev Patel", "Doctors"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ops.push(Op::AddStaff {
+            id: format!("s{}", i + 1),
+            name: name.to_string(),
+            group: group.to_string(),
+            order: Some(i as i64),
+        });
+    }
+    let (mut c, _) = Client::join(url, "admin", "admin-client", "default", 0).await;
+    let ack = c.edit(1, ops).await;
+    assert!(ack_seq(&ack) > 0, "{ack:?}");
+}
+
+async fn hub_and_editor(dir: &std::path::Path, user: &str) -> (Hub, Ed) {
+    let hub = Hub::start(&dir.join("hub")).await;
+    roster(&hub.url()).await;
+    let ed = editor(&hub.url(), user, dir).await;
+    (hub, ed)
+}
+
+async fn editor(url: &str, user: &str, dir: &std::path::Path) -> Ed {
+    let engine = start_engine(url, user, &dir.join(user));
+    wait_connected(&engine).await;
+    let mut ed = Ed::new(engine, today());
+    ed.until("the roster", |s| s.layout.staff.len() == 4).await;
+    ed
+}
+
+#[tokio::test]
+async fn moves_keep_to_the_grid_and_scroll_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    assert_eq!(ed.at(), ("s1".into(), today()), "opens on today");
+    ed.keys("l l j");
+    assert_eq!(ed.at(), ("s2".into(), day(2)));
+    ed.keys("w w b");
+    assert_eq!(ed.at().1, day(9));
+    ed.keys("k k k k");
+    assert_eq!(ed.at().0, "s1", "stops at the first person");
+    ed.keys("G");
+    assert_eq!(ed.at().0, "s4");
+    ed.keys("g g");
+    assert_eq!(ed.at().0, "s1");
+    ed.keys("end");
+    let last = ed.state.layout.days - 1;
+    assert_eq!(ed.state.cursor.col, last);
+    assert!(
+        ed.state.left + ed.state.grid_cols() > last,
+        "scrolled to it"
+    );
+    ed.keys("l");
+    assert_eq!(ed.state.cursor.col, last, "stops at the last date");
+    ed.keys("home");
+    assert_eq!((ed.state.cursor.col, ed.state.left), (0, 0));
+    ed.keys("t");
+    assert_eq!(ed.at().1, today());
+    ed.keys("pgdn");
+    assert_eq!(ed.at().0, "s4");
+    ed.keys("pgup");
+    assert_eq!(ed.at().0, "s1");
+}
+
+#[tokio::test]
+async fn a_code_is_set_as_soon_as_it_is_the_only_one_and_the_cursor_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    // D and N are whole codes no other starts with: set at once.
+    ed.type_text("DN");
+    assert_eq!(ed.shows("s1", day(0)).as_deref(), Some("D"));
+    assert_eq!(ed.shows("s1", day(1)).as_deref(), Some("N"));
+    assert_eq!(ed.at().1, day(2), "moved on to the next date");
+    assert_eq!(ed.state.mark("s1", day(1)), Some(&Mark::Pending));
+    // O: only OFF starts with it, but O is not a code: Tab completes.
+    ed.type_text("O");
+    assert_eq!(ed.state.mode, Mode::Entry { typed: "O".into() });
+    ed.keys("tab");
+    assert_eq!(ed.shows("s1", day(2)).as_deref(), Some("OFF"));
+    // S is a code but ST and SK start with it: it waits; Enter takes S.
+    ed.type_text("S");
+    assert!(matches!(ed.state.mode, Mode::Entry { .. }));
+    assert_eq!(ed.shows("s1", day(3)), None);
+    ed.keys("enter");
+    assert_eq!(ed.shows("s1", day(3)).as_deref(), Some("S"));
+    // ST typed whole is set at once; lower case continues a code.
+    ed.type_text("St");
+    assert_eq!(ed.shows("s1", day(4)).as_deref(), Some("ST"));
+    // Codes beyond ASCII.
+    ed.type_text("夜○");
+    assert_eq!(ed.shows("s1", day(5)).as_deref(), Some("夜"));
+    assert_eq!(ed.shows("s1", day(6)).as_deref(), Some("○"));
+    // Everything reaches the hub and is saved.
+    ed.until("all saved", |s| {
+        s.counts() == (0, 0, 0) && s.marks.is_empty()
+    })
+    .await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    let on_hub: Vec<&str> = cells.iter().filter_map(|c| c.2.as_deref()).collect();
+    assert_eq!(on_hub, ["D", "N", "OFF", "S", "ST", "夜", "○"]);
+}
+
+#[tokio::test]
+async fn an_unknown_code_says_so_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    ed.type_text("D");
+    ed.keys("h");
+    ed.type_text("SX");
+    assert_eq!(ed.state.mode, Mode::Normal);
+    assert!(ed.message().contains("no code `SX`"), "{}", ed.message());
+    assert_eq!(ed.shows("s1", day(0)).as_deref(), Some("D"), "unchanged");
+    assert_eq!(ed.at().1, day(0), "the cursor stayed");
+    // A key that is neither a code nor a command.
+    ed.keys("Z");
+    assert!(ed.message().contains("`Z`"), "{}", ed.message());
+    let pending = ed.engine.outbox().len();
+    assert!(pending <= 1, "only the D was queued: {pending}");
+}
+
+#[tokio::test]
+async fn the_cursor_moves_down_or_stays_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    for (advance, at) in [
+        (Advance::Down, ("s2".to_string(), day(0))),
+        (Advance::None, ("s1".to_string(), day(0))),
+    ] {
+        let engine = start_engine(&hub.url(), "ann", &dir.path().join(format!("{advance:?}")));
+        wait_connected(&engine).await;
+        let config = Config {
+            advance,
+            ..Config::default()
+        };
+        let mut ed = Ed::with_config(engine, today(), config);
+        ed.until("the roster", |s| s.layout.staff.len() == 4).await;
+        ed.type_text("N");
+        assert_eq!(ed.at(), at, "{advance:?}");
+    }
+}
+
+#[tokio::test]
+async fn clear_undo_and_redo() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    ed.type_text("D");
+    ed.keys("h x");
+    assert_eq!(ed.shows("s1", day(0)), None, "cleared");
+    ed.keys("u");
+    assert_eq!(ed.shows("s1", day(0)).as_deref(), Some("D"), "undone");
+    ed.keys("u");
+    assert_eq!(ed.shows("s1", day(0)), None, "undone again");
+    ed.keys("ctrl-r");
+    assert_eq!(ed.shows("s1", day(0)).as_deref(), Some("D"), "redone");
+    ed.keys("u u u");
+    assert!(ed.message().contains("nothing to undo"), "{}", ed.message());
+}
+
+#[tokio::test]
+async fn undo_asks_before_overwriting_someone_elses_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    let mut bob = editor(&hub.url(), "bob", dir.path()).await;
+    ann.type_text("D");
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    bob.until("ann's D", |_| true).await;
+    bob.engine.set_cell("s1", day(0), Some("N")).unwrap();
+    ann.until("bob's N", |s| {
+        s.view
+            .read(|r| r.cell("s1", day(0)).and_then(|(c, _)| c) == Some("N"))
+    })
+    .await;
+    assert!(ann.state.flash("s1", day(0)).is_some(), "highlighted");
+    ann.keys("u");
+    assert_eq!(ann.state.mode, Mode::ConfirmUndo { changed: 1 });
+    assert_eq!(ann.shows("s1", day(0)).as_deref(), Some("N"), "not yet");
+    ann.keys("n");
+    assert_eq!(ann.state.mode, Mode::Normal);
+    assert_eq!(ann.shows("s1", day(0)).as_deref(), Some("N"));
+    ann.keys("u y");
+    assert_eq!(ann.shows("s1", day(0)), None, "undone over bob's");
+}
+
+#[tokio::test]
+async fn a_conflict_shows_and_each_choice_resolves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut ann = editor(&proxy.url(), "ann", dir.path()).await;
+    let bob = editor(&hub.url(), "bob", dir.path()).await;
+    for (choice, bobs, expect) in [("t", "N", "N"), ("m", "OFF", "D")] {
+        proxy.refuse(true);
+        proxy.cut_all();
+        ann.until("offline", |s| matches!(s.conn, ConnState::Retrying { .. }))
+            .await;
+        ann.keys("t");
+        ann.type_text("D");
+        assert_eq!(ann.state.mark("s1", today()), Some(&Mark::Pending));
+        bob.engine.set_cell("s1", today(), Some(bobs)).unwrap();
+        wait_synced(&bob.engine, 0).await;
+        proxy.refuse(false);
+        ann.engine.reconnect_now();
+        ann.until("the conflict", |s| s.counts().1 == 1).await;
+        let Some(Mark::Conflict {
+            mine, theirs, user, ..
+        }) = ann.state.mark("s1", today()).cloned()
+        else {
+            panic!("a conflict mark: {:?}", ann.state.marks);
+        };
+        assert_eq!(
+            (mine.as_deref(), theirs.as_deref(), user.as_str()),
+            (Some("D"), Some(bobs), "bob")
+        );
+        ann.keys("G c");
+        assert!(matches!(ann.state.mode, Mode::Conflicts { index: 0 }));
+        assert_eq!(ann.at(), ("s1".into(), today()), "taken to the cell");
+        ann.keys(choice);
+        ann.until("resolved", |s| {
+            s.counts() == (0, 0, 0) && s.mode == Mode::Normal
+        })
+        .await;
+        let (_, cells) = hub_cells(&hub.url()).await;
+        let cell = cells.iter().find(|c| c.0 == "s1" && c.1 == today());
+        assert_eq!(cell.and_then(|c| c.2.as_deref()), Some(expect), "{choice}");
+        assert_eq!(ann.shows("s1", today()).as_deref(), Some(expect));
+        assert!(ann.state.marks.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_edit_shows_its_reason_and_is_dismissed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut ann = editor(&proxy.url(), "ann", dir.path()).await;
+    proxy.refuse(true);
+    proxy.cut_all();
+    ann.until("offline", |s| matches!(s.conn, ConnState::Retrying { .. }))
+        .await;
+    ann.keys("G");
+    ann.type_text("D");
+    // Meanwhile the person is removed on the hub.
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "admin-2", "default", 0).await;
+    admin
+        .edit(
+            1,
+            vec![Op::RemoveStaff {
+                id: "s4".into(),
+                base: None,
+            }],
+        )
+        .await;
+    proxy.refuse(false);
+    ann.engine.reconnect_now();
+    ann.until("rejected", |s| s.counts().2 == 1).await;
+    assert!(ann.message().contains("rejected"), "{}", ann.message());
+    let entry = ann.state.troubles()[0].clone();
+    assert!(matches!(entry.state, EntryState::Rejected { .. }));
+    ann.keys("c");
+    assert!(matches!(ann.state.mode, Mode::Conflicts { .. }));
+    ann.keys("m");
+    assert!(ann.message().contains("dismiss"), "{}", ann.message());
+    ann.keys("d");
+    ann.until("dismissed", |s| s.counts() == (0, 0, 0)).await;
+    assert_eq!(ann.state.mode, Mode::Normal);
+    assert_eq!(
+        ann.state.layout.staff.len(),
+        3,
+        "the removed person is hidden"
+    );
+}
+
+#[tokio::test]
+async fn jump_to_a_person_by_part_of_the_name_or_to_a_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    ed.keys("g");
+    ed.type_text("art");
+    // Martin only ("art" is in Martin, not in the others).
+    let Mode::Jump { query, .. } = &ed.state.mode else {
+        panic!("jump mode: {:?}", ed.state.mode);
+    };
+    assert_eq!(query, "art");
+    ed.keys("enter");
+    assert_eq!(ed.at().0, "s3");
+    // A name typed straight after g; ↓ picks the second match.
+    ed.keys("g");
+    ed.type_text("a");
+    ed.keys("down enter");
+    assert_eq!(
+        ed.at().0,
+        "s3",
+        "Amara, then Chloe Martin: the second with an a"
+    );
+    ed.keys("g");
+    ed.type_text("24");
+    ed.keys("enter");
+    assert_eq!(ed.at().1, day(23));
+    ed.keys("g");
+    ed.type_text("2027-03-01");
+    ed.keys("enter");
+    assert_eq!(ed.at().1, d("2027-03-01"), "the dates widen to include it");
+    ed.keys("g");
+    ed.type_text("zzz");
+    ed.keys("enter");
+    assert!(ed.message().contains("zzz"), "{}", ed.message());
+    ed.keys("g esc");
+    assert_eq!(ed.state.mode, Mode::Normal);
+}
+
+#[tokio::test]
+async fn quit_with_unsaved_edits_asks_once_and_they_stay_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut ed = editor(&proxy.url(), "ann", dir.path()).await;
+    ed.keys("q");
+    assert!(ed.state.quit, "all saved: quits at once");
+    ed.state.quit = false;
+    proxy.refuse(true);
+    proxy.cut_all();
+    ed.until("offline", |s| matches!(s.conn, ConnState::Retrying { .. }))
+        .await;
+    ed.type_text("DN");
+    ed.keys("q");
+    assert!(!ed.state.quit);
+    let m = ed.message();
+    assert!(m.contains("2 edits") && m.contains("outbox"), "{m}");
+    ed.keys("l");
+    ed.keys("q");
+    assert!(!ed.state.quit, "another key between: asks again");
+    ed.keys("q");
+    assert!(ed.state.quit);
+    assert_eq!(ed.engine.outbox().len(), 2, "still queued");
+}
+
+#[tokio::test]
+async fn history_of_a_cell_comes_from_the_hub_and_offline_says_it_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut ed = editor(&proxy.url(), "ann", dir.path()).await;
+    ed.type_text("D");
+    ed.keys("h");
+    ed.type_text("N");
+    ed.keys("h");
+    ed.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    ed.keys("H");
+    ed.until(
+        "history",
+        |s| matches!(&s.mode, Mode::History(p) if p.waiting.is_none() && !p.entries.is_empty()),
+    )
+    .await;
+    let Mode::History(p) = &ed.state.mode else {
+        unreachable!()
+    };
+    let seen: Vec<(String, serde_json::Value, serde_json::Value)> = p
+        .entries
+        .iter()
+        .map(|e| (e.user.clone(), e.before.clone(), e.after.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("ann".into(), "D".into(), "N".into()),
+            ("ann".into(), serde_json::Value::Null, "D".into()),
+        ],
+        "newest first"
+    );
+    ed.keys("esc");
+    proxy.refuse(true);
+    proxy.cut_all();
+    ed.until("offline", |s| matches!(s.conn, ConnState::Retrying { .. }))
+        .await;
+    ed.keys("H");
+    let Mode::History(p) = &ed.state.mode else {
+        panic!("history panel")
+    };
+    assert!(p.problem.as_deref().unwrap_or("").contains("hub"), "{p:?}");
+}
+
+#[tokio::test]
+async fn others_cursors_and_changes_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    let mut bob = editor(&hub.url(), "bob", dir.path()).await;
+    bob.keys("j l");
+    ann.until("bob's cursor", |s| {
+        s.others.values().any(|o| {
+            o.user == "bob"
+                && o.cursor
+                    .as_ref()
+                    .is_some_and(|c| c.staff == "s2" && c.date == day(1))
+        })
+    })
+    .await;
+    bob.type_text("N");
+    ann.until("bob's N", |s| {
+        s.view
+            .read(|r| r.cell("s2", day(1)).and_then(|(c, _)| c) == Some("N"))
+    })
+    .await;
+    let (_, who) = ann.state.flash("s2", day(1)).expect("highlighted");
+    assert_eq!(who, "bob");
+    // It fades.
+    ann.state.now += rota::tui::state::FLASH_MS;
+    assert!(ann.state.flash("s2", day(1)).is_none());
+}
