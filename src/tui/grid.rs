@@ -268,24 +268,14 @@ impl Grid<'_> {
                 style = style.patch(t.cursor);
             }
             fill(buf, x, y, col_w, style);
-            match code {
-                Some(c) => {
-                    put_text(buf, x, y, c, x + s.layout.code_cols, style, wide);
-                }
-                None => {
-                    put_text(
-                        buf,
-                        x,
-                        y,
-                        glyph::EMPTY,
-                        x + s.layout.code_cols,
-                        style.patch(t.dim),
-                        wide,
-                    );
-                }
-            }
+            let limit = x + s.layout.code_cols;
+            let end = match code {
+                Some(c) => put_text(buf, x, y, c, limit, style, wide),
+                None => put_text(buf, x, y, glyph::EMPTY, limit, style.patch(t.dim), wide),
+            };
+            // The glyph right after the code; the last column stays blank.
             if let Some(g) = mark_glyph {
-                put_text(buf, x + s.layout.code_cols, y, &g, x + col_w, style, wide);
+                put_text(buf, end, y, &g, x + col_w - 1, style, wide);
             }
         }
     }

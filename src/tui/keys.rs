@@ -60,7 +60,7 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         Command::Jump,
         "jump",
         &["g"],
-        "jump to a date (2026-12-24, 24, 24/12) or a person (part of the name)",
+        "jump to a date (24, 24/12) or a person",
     ),
     (
         Command::Clear,

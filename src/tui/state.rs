@@ -164,8 +164,7 @@ impl Layout {
             .max(3) as u16;
         let name_cols = people
             .iter()
-            .map(|p| text_cols(&p.name, config.ambiguous_wide))
-            .chain(groups.iter().map(|g| text_cols(g, config.ambiguous_wide)))
+            .map(|p| text_cols(&p.name, config.ambiguous_wide) + 1)
             .max()
             .unwrap_or(0)
             .clamp(10, MAX_NAME_COLS) as u16;
@@ -348,9 +347,10 @@ impl State {
         s
     }
 
-    /// Columns a date takes on screen: the code, then one for the state glyph.
+    /// Columns a date takes on screen: the code, one for the state glyph
+    /// (right after the code), one blank between dates.
     pub fn col_cols(&self) -> u16 {
-        self.layout.code_cols + 1
+        self.layout.code_cols + 2
     }
 
     /// Lines of people the grid shows (the screen less header, two date

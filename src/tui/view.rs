@@ -78,68 +78,69 @@ fn when(state: &State, ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// What the header says of the connection.
-pub fn connection_text(state: &State) -> String {
+/// What the header says of the connection, and why when not connected.
+pub fn connection_text(state: &State) -> (String, Option<String>) {
     let since = state
         .offline_since
         .map(|t| format!(" since {}", clock(state, t)))
         .unwrap_or_default();
     match &state.conn {
-        ConnState::Connected { .. } => "● connected".into(),
-        ConnState::Connecting { attempt } if *attempt <= 1 => "◌ connecting".into(),
-        ConnState::Connecting { attempt } => format!("◌ connecting (try {attempt})"),
+        ConnState::Connected { .. } => ("● connected".into(), None),
+        ConnState::Connecting { attempt } if *attempt <= 1 => ("◌ connecting".into(), None),
+        ConnState::Connecting { attempt } => (format!("◌ connecting (try {attempt})"), None),
         ConnState::Retrying { reason, .. } => {
             let secs = state
                 .retry_at
                 .map_or(0, |r| ((r - state.now).max(0) + 999) / 1000);
-            format!("○ offline{since}, retry in {secs} s: {reason}")
+            (
+                format!("○ offline{since}, retry in {secs} s"),
+                Some(reason.clone()),
+            )
         }
-        ConnState::Offline { reason } => format!("○ offline{since}: {reason}"),
+        ConnState::Offline { reason } => (format!("○ offline{since}"), Some(reason.clone())),
     }
 }
 
+/// The header, most important first (it is cut at the screen's edge):
+/// roster, connection, saved, conflicts, who else is here, user, dates,
+/// why offline.
 fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
     buf.set_style(area, t.header);
     let (pending, conflicted, rejected) = state.counts();
-    let cols = state.grid_cols().max(1);
-    let first = state.layout.date(state.left);
-    let last = state
-        .layout
-        .date((state.left + cols - 1).min(state.layout.days.saturating_sub(1)));
+    let sep = || Span::raw(" │ ");
+    let (conn, why) = connection_text(state);
     let mut spans = vec![
         Span::styled(" rota ", t.header.add_modifier(Modifier::BOLD)),
-        Span::raw(format!("{} │ ", state.roster_name)),
-        Span::raw(format!(
-            "{} – {} │ ",
-            first.0.format("%-d %b"),
-            last.0.format("%-d %b %Y")
-        )),
-        Span::raw(format!("{} │ ", state.user)),
-        Span::raw(format!("{} │ ", connection_text(state))),
+        Span::raw(state.roster_name.clone()),
+        sep(),
+        Span::raw(conn),
+        sep(),
     ];
-    let saved = if pending + conflicted == 0 {
+    spans.push(Span::raw(if pending + conflicted == 0 {
         "✓ all saved".to_string()
     } else {
         format!("✎ {} unsaved", pending + conflicted)
-    };
-    spans.push(Span::raw(saved));
+    }));
     if conflicted > 0 {
+        spans.push(sep());
         spans.push(Span::styled(
             format!(
-                " │ ! {conflicted} conflict{}",
+                "! {conflicted} conflict{}",
                 if conflicted == 1 { "" } else { "s" }
             ),
             t.header.add_modifier(Modifier::BOLD),
         ));
     }
     if rejected > 0 {
+        spans.push(sep());
         spans.push(Span::styled(
-            format!(" │ x {rejected} rejected"),
+            format!("x {rejected} rejected"),
             t.header.add_modifier(Modifier::BOLD),
         ));
     }
     if !state.others.is_empty() {
-        spans.push(Span::raw(" │ here:"));
+        spans.push(sep());
+        spans.push(Span::raw("here:"));
         let mut seen: Vec<&str> = Vec::new();
         for o in state.others.values() {
             if seen.contains(&o.user.as_str()) {
@@ -152,6 +153,23 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
                 t.header.patch(t.other(&o.user)),
             ));
         }
+    }
+    let cols = state.grid_cols().max(1);
+    let first = state.layout.date(state.left);
+    let last = state
+        .layout
+        .date((state.left + cols - 1).min(state.layout.days.saturating_sub(1)));
+    spans.push(sep());
+    spans.push(Span::raw(state.user.clone()));
+    spans.push(sep());
+    spans.push(Span::raw(format!(
+        "{} – {}",
+        first.0.format("%-d %b"),
+        last.0.format("%-d %b %Y")
+    )));
+    if let Some(why) = why {
+        spans.push(sep());
+        spans.push(Span::raw(why));
     }
     Line::from(spans).render(area, buf);
 }

@@ -1,0 +1,540 @@
+//! Whole screens of the editor, drawn with ratatui's TestBackend and kept
+//! as insta snapshots: each cell state, others' cursors, the header in each
+//! connection state, the panels, 80x24 and 250x70, NO_COLOR, and Japanese
+//! codes aligned. Where colour or a modifier carries meaning, the cells'
+//! styles are checked too, not just the text.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use rota::domain::{Author, Change, Conflict, Date, Op, Roster, ShiftCode, Target};
+use rota::protocol::{Cursor, HistoryEntry, PresenceInfo};
+use rota::sync::{ConnState, EntryState, OutboxEntry, SyncEvent, ViewReader};
+use rota::tui::config::Config;
+use rota::tui::state::State;
+use rota::tui::theme::Theme;
+use rota::tui::update::{Action, update};
+use rota::tui::view::draw;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn d(s: &str) -> Date {
+    s.parse().expect("a date")
+}
+
+/// Tuesday 1 December 2026, 09:00 UTC.
+const NOW: i64 = 1_796_115_600_000;
+
+fn today() -> Date {
+    d("2026-12-01")
+}
+
+fn apply(roster: &mut Roster, ops: &[Op], user: &str) {
+    let author = Author {
+        user: Arc::from(user),
+        client: Arc::from(format!("{user}-client").as_str()),
+    };
+    roster
+        .apply_batch_with(ops, &author, NOW - 3_600_000, true)
+        .expect("applies");
+}
+
+fn set(staff: &str, date: &str, code: Option<&str>) -> Op {
+    Op::SetCell {
+        staff: staff.into(),
+        date: d(date),
+        code: code.map(str::to_string),
+        base: 0,
+    }
+}
+
+/// The demo roster, as `--demo` loads it, around 1 December 2026.
+fn demo() -> Roster {
+    let mut r = Roster::default();
+    apply(&mut r, &rota::tui::demo_ops(today()).expect("demo"), "demo");
+    r
+}
+
+/// A small roster: codes D N OFF, four people in two groups.
+fn small() -> Roster {
+    let mut r = Roster::default();
+    let mut ops: Vec<Op> = [("D", "cyan"), ("N", "magenta"), ("OFF", "")]
+        .iter()
+        .map(|(c, colour)| {
+            let mut code = ShiftCode::new(c, 8.0, *c != "OFF");
+            code.colour = colour.to_string();
+            Op::PutCode { code, base: None }
+        })
+        .collect();
+    for (i, (name, group)) in [
+        ("Amara Okafor", "Nurses"),
+        ("Ben Hughes", "Nurses"),
+        ("Chloe Martin", "Doctors"),
+        ("Dev Patel", "Doctors"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ops.push(Op::AddStaff {
+            id: format!("s{}", i + 1),
+            name: name.to_string(),
+            group: group.to_string(),
+            order: Some(i as i64),
+        });
+    }
+    for (i, s) in ["s1", "s2", "s3", "s4"].iter().enumerate() {
+        for day in 0..7 {
+            let code = ["D", "N", "OFF"][(i + day) % 3];
+            ops.push(set(s, &format!("2026-12-{:02}", day + 1), Some(code)));
+        }
+    }
+    apply(&mut r, &ops, "admin");
+    r
+}
+
+fn state_of(roster: Roster, config: Config, size: (u16, u16)) -> State {
+    let mut s = State::new(
+        "ward-a",
+        "ann",
+        ViewReader::detached(roster),
+        config,
+        today(),
+        NOW,
+    );
+    update(&mut s, Action::Resize(size.0, size.1));
+    connect(&mut s);
+    s
+}
+
+fn connect(s: &mut State) {
+    update(
+        s,
+        Action::Sync(SyncEvent::Connection(ConnState::Connected {
+            session: 1,
+            seq: 10,
+        })),
+    );
+}
+
+fn render(s: &State, colour: bool) -> Buffer {
+    let (w, h) = s.size;
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
+    let theme = Theme::new(colour);
+    t.draw(|f| draw(f, s, &theme)).expect("draws");
+    t.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..buf.area.width {
+            let cell = &buf[(x, y)];
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            line.push_str(cell.symbol());
+            skip = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Where on screen a person's cell is: (x, y) of its first column.
+fn cell_xy(s: &State, staff: &str, date: Date) -> (u16, u16) {
+    let p = s.layout.person_index(staff).expect("shown");
+    let line = s.layout.line_of[p];
+    let col = s.layout.col_of(date).expect("a shown date");
+    let x = s.layout.name_cols + 1 + (col - s.left) as u16 * s.col_cols();
+    let y = 3 + (line - s.top) as u16;
+    (x, y)
+}
+
+/// The code and state glyph drawn in a cell.
+fn cell_text(buf: &Buffer, s: &State, staff: &str, date: Date) -> String {
+    let (x, y) = cell_xy(s, staff, date);
+    (x..x + s.col_cols())
+        .map(|cx| buf[(cx, y)].symbol().to_string())
+        .collect::<String>()
+}
+
+fn entry(op_id: u64, ops: Vec<Op>, state: EntryState) -> OutboxEntry {
+    OutboxEntry {
+        op_id,
+        ops,
+        note: None,
+        force: false,
+        state,
+        created: NOW - 60_000,
+    }
+}
+
+/// A roster with a cell in each state: saved (s1 1 Dec), pending (s1 2 Dec),
+/// conflicted (s2 1 Dec), rejected (s2 2 Dec), just changed by bob (s3 1
+/// Dec), bob's cursor (s4 2 Dec).
+fn every_state(colour_config: Config) -> State {
+    let mut roster = small();
+    // The view shows the pending edit.
+    apply(&mut roster, &[set("s1", "2026-12-02", Some("D"))], "ann");
+    let mut s = state_of(roster, colour_config, (80, 24));
+    let conflict = Conflict {
+        op: 0,
+        target: Target::Cell {
+            staff: "s2".into(),
+            date: d("2026-12-01"),
+        },
+        base: 1,
+        value: "OFF".into(),
+        seq: 7,
+        user: "bob".into(),
+        client: "bob-client".into(),
+        at: NOW - 120_000,
+    };
+    update(
+        &mut s,
+        Action::Outbox(vec![
+            entry(
+                5,
+                vec![set("s1", "2026-12-02", Some("D"))],
+                EntryState::Pending,
+            ),
+            entry(
+                3,
+                vec![set("s2", "2026-12-01", Some("N"))],
+                EntryState::Conflict {
+                    conflicts: vec![conflict],
+                },
+            ),
+            entry(
+                4,
+                vec![set("s2", "2026-12-02", Some("OFF"))],
+                EntryState::Rejected {
+                    code: "invalid".into(),
+                    message: "staff s2 was removed".into(),
+                    problems: Vec::new(),
+                },
+            ),
+        ]),
+    );
+    update(
+        &mut s,
+        Action::Sync(SyncEvent::Remote {
+            seq: 11,
+            user: "bob".into(),
+            note: None,
+            changes: vec![Change::Cell {
+                staff: "s3".into(),
+                date: d("2026-12-01"),
+                code: Some("D".into()),
+            }],
+        }),
+    );
+    update(
+        &mut s,
+        Action::Others(vec![PresenceInfo {
+            session: 9,
+            user: "bob".into(),
+            cursor: Some(Cursor {
+                staff: "s4".into(),
+                date: d("2026-12-02"),
+            }),
+        }]),
+    );
+    s
+}
+
+#[test]
+fn each_cell_state_is_distinct_in_text_and_style() {
+    let s = every_state(Config::default());
+    let buf = render(&s, true);
+    insta::assert_snapshot!("cell_states", text(&buf));
+    let at = |staff: &str, date: &str| {
+        let (x, y) = cell_xy(&s, staff, d(date));
+        buf[(x, y)].clone()
+    };
+    let glyphs: Vec<String> = [
+        ("s1", "2026-12-01"),
+        ("s1", "2026-12-02"),
+        ("s2", "2026-12-01"),
+        ("s2", "2026-12-02"),
+        ("s3", "2026-12-01"),
+        ("s4", "2026-12-02"),
+    ]
+    .iter()
+    .map(|(p, day)| cell_text(&buf, &s, p, d(day)).trim_end().to_string())
+    .collect();
+    // The cursor's cell (s1, today) is reversed; its glyph is plain.
+    assert_eq!(glyphs, ["D", "D*", "N!", "OFFx", "OFF~", "NB"]);
+    assert!(at("s1", "2026-12-01").modifier.contains(Modifier::REVERSED));
+    assert!(at("s1", "2026-12-02").modifier.contains(Modifier::ITALIC));
+    assert_eq!(at("s2", "2026-12-01").bg, Color::Red);
+    assert!(
+        at("s2", "2026-12-02")
+            .modifier
+            .contains(Modifier::CROSSED_OUT)
+    );
+    assert_eq!(at("s3", "2026-12-01").bg, Color::Yellow, "strong highlight");
+    assert!(
+        at("s4", "2026-12-02")
+            .modifier
+            .contains(Modifier::UNDERLINED)
+    );
+    assert_ne!(at("s4", "2026-12-02").bg, Color::Reset, "bob's colour");
+    // Codes in their roster colour: D is cyan where nothing else applies.
+    let (x, y) = cell_xy(&s, "s1", d("2026-12-04"));
+    assert_eq!(buf[(x, y)].symbol(), "D");
+    assert_eq!(buf[(x, y)].fg, Color::Cyan);
+    // The highlight fades: faint after a second, gone after three.
+    let mut s = s;
+    s.now += 1_500;
+    let buf = render(&s, true);
+    let (x, y) = cell_xy(&s, "s3", d("2026-12-01"));
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+    assert_ne!(buf[(x, y)].bg, Color::Yellow);
+    s.now += 2_000;
+    let buf = render(&s, true);
+    assert_eq!(cell_text(&buf, &s, "s3", d("2026-12-01")).trim_end(), "OFF");
+}
+
+#[test]
+fn without_colour_every_state_still_shows() {
+    let s = every_state(Config::default());
+    let buf = render(&s, false);
+    insta::assert_snapshot!("cell_states_no_color", text(&buf));
+    for cell in buf.content() {
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (Color::Reset, Color::Reset),
+            "no colour at all"
+        );
+    }
+    let modifier = |staff: &str, date: &str| {
+        let (x, y) = cell_xy(&s, staff, d(date));
+        buf[(x, y)].modifier
+    };
+    let states = [
+        modifier("s1", "2026-12-02"),
+        modifier("s2", "2026-12-01"),
+        modifier("s2", "2026-12-02"),
+        modifier("s3", "2026-12-01"),
+        modifier("s4", "2026-12-02"),
+    ];
+    for (i, a) in states.iter().enumerate() {
+        assert_ne!(*a, Modifier::empty(), "state {i} has a modifier");
+        for b in &states[i + 1..] {
+            assert_ne!(a, b, "two states look alike without colour");
+        }
+    }
+}
+
+#[test]
+fn the_header_in_each_connection_state() {
+    let mut s = state_of(small(), Config::default(), (120, 10));
+    let mut lines = Vec::new();
+    let header = |s: &State| {
+        let buf = render(s, true);
+        text(&buf).lines().next().unwrap_or_default().to_string()
+    };
+    lines.push(header(&s));
+    update(
+        &mut s,
+        Action::Sync(SyncEvent::Connection(ConnState::Retrying {
+            retry_in: Duration::from_secs(8),
+            reason: "connection refused".into(),
+        })),
+    );
+    lines.push(header(&s));
+    s.now += 3_000;
+    lines.push(header(&s));
+    update(
+        &mut s,
+        Action::Sync(SyncEvent::Connection(ConnState::Connecting { attempt: 3 })),
+    );
+    lines.push(header(&s));
+    update(
+        &mut s,
+        Action::Sync(SyncEvent::Connection(ConnState::Offline {
+            reason: "stopped".into(),
+        })),
+    );
+    lines.push(header(&s));
+    connect(&mut s);
+    update(
+        &mut s,
+        Action::Outbox(vec![entry(
+            1,
+            vec![set("s1", "2026-12-03", Some("N"))],
+            EntryState::Pending,
+        )]),
+    );
+    update(
+        &mut s,
+        Action::Others(vec![
+            PresenceInfo {
+                session: 2,
+                user: "bob".into(),
+                cursor: None,
+            },
+            PresenceInfo {
+                session: 3,
+                user: "chloe.martin".into(),
+                cursor: None,
+            },
+        ]),
+    );
+    lines.push(header(&s));
+    insta::assert_snapshot!("headers", lines.join("\n"));
+    assert!(
+        lines[1].contains("retry in 8 s") && lines[1].contains("connection refused"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].contains("retry in 5 s"), "{}", lines[2]);
+    assert!(
+        lines[5].contains("1 unsaved") && lines[5].contains("BO CM"),
+        "{}",
+        lines[5]
+    );
+}
+
+#[test]
+fn the_conflict_panel_shows_mine_theirs_who_and_when() {
+    let mut s = every_state(Config::default());
+    update(&mut s, Action::Do(rota::tui::keys::Command::NextConflict));
+    let buf = render(&s, true);
+    let t = text(&buf);
+    insta::assert_snapshot!("conflict_panel", t);
+    assert!(t.contains("mine N, theirs OFF (bob, 1 Dec 08:58)"), "{t}");
+    update(&mut s, Action::Panel(rota::tui::update::PanelKey::Next));
+    let t = text(&render(&s, true));
+    assert!(t.contains("staff s2 was removed"), "{t}");
+}
+
+#[test]
+fn the_history_panel_lists_changes_newest_first() {
+    let mut s = state_of(small(), Config::default(), (100, 24));
+    update(&mut s, Action::Do(rota::tui::keys::Command::History));
+    update(&mut s, Action::HistoryAsked(7));
+    let entry = |seq: u64, before: Option<&str>, after: &str, user: &str, note: Option<&str>| {
+        HistoryEntry {
+            seq,
+            entity: "cell".into(),
+            key: "s1/2026-12-01".into(),
+            staff: Some("s1".into()),
+            date: Some(today()),
+            before: before.map_or(serde_json::Value::Null, |b| b.into()),
+            after: after.into(),
+            user: user.into(),
+            client: format!("{user}-c"),
+            op_id: seq,
+            at: NOW - (10 - seq as i64) * 3_600_000,
+            note: note.map(str::to_string),
+        }
+    };
+    update(
+        &mut s,
+        Action::Sync(SyncEvent::History {
+            req: 7,
+            entries: vec![
+                entry(9, Some("D"), "N", "bob", None),
+                entry(4, None, "D", "hr-import", Some("apply:leave.csv")),
+            ],
+            next: Some("4:0".into()),
+        }),
+    );
+    let t = text(&render(&s, true));
+    insta::assert_snapshot!("history_panel", t);
+    assert!(t.contains("bob") && t.contains("D → N"), "{t}");
+    assert!(t.contains("[apply:leave.csv]"), "{t}");
+    assert!(t.contains("n: older"), "{t}");
+}
+
+#[test]
+fn help_lists_every_key_of_the_key_map() {
+    let mut s = state_of(small(), Config::default(), (100, 50));
+    update(&mut s, Action::Do(rota::tui::keys::Command::Help));
+    let t = text(&render(&s, true));
+    insta::assert_snapshot!("help", t);
+    for name in rota::tui::keys::Command::names() {
+        let cmd = rota::tui::keys::Command::from_name(name).expect("a command");
+        assert!(t.contains(cmd.describe()), "help lacks {name}");
+    }
+}
+
+#[test]
+fn the_demo_at_80x24_and_250x70() {
+    for (w, h) in [(80, 24), (250, 70)] {
+        let s = state_of(demo(), Config::default(), (w, h));
+        let t = text(&render(&s, true));
+        insta::assert_snapshot!(format!("demo_{w}x{h}"), t);
+        assert_eq!(t.lines().count(), h as usize);
+        assert!(
+            t.lines()
+                .all(|l| unicode_width::UnicodeWidthStr::width(l) <= w as usize)
+        );
+    }
+}
+
+/// A roster of Japanese codes: every column starts at the same x on every
+/// row, whatever the codes' widths, in both ambiguous-width settings.
+#[test]
+fn japanese_codes_stay_in_their_columns() {
+    let mut r = Roster::default();
+    let mut ops: Vec<Op> = ["○", "△", "×", "夜", "日勤", "◎", "★"]
+        .iter()
+        .map(|c| Op::PutCode {
+            code: ShiftCode::new(c, 8.0, true),
+            base: None,
+        })
+        .collect();
+    for (i, name) in ["山田 花子", "佐藤 太郎", "Smith"].iter().enumerate() {
+        ops.push(Op::AddStaff {
+            id: format!("s{i}"),
+            name: name.to_string(),
+            group: "病棟".into(),
+            order: Some(i as i64),
+        });
+    }
+    let codes = ["○", "△", "×", "夜", "日勤", "◎", "★"];
+    for i in 0..3 {
+        for day in 0..7 {
+            ops.push(set(
+                &format!("s{i}"),
+                &format!("2026-12-{:02}", day + 1),
+                Some(codes[(i + day) % 7]),
+            ));
+        }
+    }
+    apply(&mut r, &ops, "admin");
+    for wide in [false, true] {
+        let config = Config {
+            ambiguous_wide: wide,
+            ..Config::default()
+        };
+        let s = state_of(r.clone(), config, (100, 12));
+        let buf = render(&s, true);
+        insta::assert_snapshot!(format!("japanese_wide_{wide}"), text(&buf));
+        for i in 0..3 {
+            for day in 0..7 {
+                let date = rota::script::add_days(today(), day);
+                let (x, y) = cell_xy(&s, &format!("s{i}"), date);
+                let want = codes[(i + day as usize) % 7];
+                let first = want.chars().next().map(String::from).unwrap_or_default();
+                assert_eq!(buf[(x, y)].symbol(), first, "s{i} day {day} at x {x}");
+            }
+        }
+        // An ambiguous character is two columns wide only when asked.
+        let (x, y) = cell_xy(&s, "s0", today());
+        assert_eq!(buf[(x, y)].symbol(), "○");
+        let forced = matches!(
+            buf[(x, y)].diff_option,
+            ratatui::buffer::CellDiffOption::ForcedWidth(_)
+        );
+        assert_eq!(forced, wide);
+    }
+}
