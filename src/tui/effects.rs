@@ -63,6 +63,10 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             Action::Outbox(engine.outbox()),
             Action::Others(engine.others()),
         ],
+        Effect::Reconnect => {
+            engine.reconnect_now();
+            Vec::new()
+        }
         Effect::Suspend | Effect::Redraw => Vec::new(),
     }
 }

@@ -33,6 +33,7 @@ pub enum Command {
     Quit,
     Redraw,
     Suspend,
+    Reconnect,
 }
 
 /// Each command: its name in the config file, its default keys, what it
@@ -90,6 +91,12 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "quit (twice when edits are unsaved)",
     ),
     (Command::Redraw, "redraw", &["ctrl-l"], "redraw the screen"),
+    (
+        Command::Reconnect,
+        "reconnect",
+        &["r"],
+        "reconnect to the hub now",
+    ),
     (
         Command::Suspend,
         "suspend",

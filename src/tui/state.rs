@@ -164,7 +164,8 @@ impl Layout {
             .max(3) as u16;
         let name_cols = people
             .iter()
-            .map(|p| text_cols(&p.name, config.ambiguous_wide) + 1)
+            // Room after the name for colleagues' initials.
+            .map(|p| text_cols(&p.name, config.ambiguous_wide) + 3)
             .max()
             .unwrap_or(0)
             .clamp(10, MAX_NAME_COLS) as u16;

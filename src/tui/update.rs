@@ -96,6 +96,8 @@ pub enum Effect {
     History(HistoryQuery),
     /// Read the outbox and the others again.
     Refresh,
+    /// Stop waiting out the backoff.
+    Reconnect,
     Suspend,
     Redraw,
 }
@@ -264,6 +266,10 @@ fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
         Command::Quit => quit(state),
         Command::Redraw => fx.push(Effect::Redraw),
         Command::Suspend => fx.push(Effect::Suspend),
+        Command::Reconnect => {
+            say(state, "reconnecting…".into());
+            fx.push(Effect::Reconnect);
+        }
     }
 }
 

@@ -1,0 +1,306 @@
+//! The real binary in tmux, driven as a person would: a hub and two
+//! editors; a code typed in one shows in the other and is on the hub; a
+//! conflict made offline shows and is resolved; an editor killed with
+//! kill -9 while edits are pending shows them pending when started again,
+//! then saved; quitting leaves the terminal as it was.
+//!
+//! Screens are read with `tmux capture-pane`, polled until what is
+//! expected shows or a timeout passes (tmux offers no event to wait on).
+
+mod common;
+
+use common::proxy::Proxy;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const SCREEN_WAIT: Duration = Duration::from_secs(20);
+
+/// A tmux server of the test's own, killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        Tmux {
+            socket: format!("rota-test-{name}-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs (CI installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `rota ARGS` in a 120x30 window named `name`. When rota
+    /// exits the shell prints its status and stays, so the pane can be
+    /// read after.
+    fn start(&self, name: &str, args: &[String]) {
+        let bin = env!("CARGO_BIN_EXE_rota");
+        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+        let cmd = format!(
+            "'{bin}' {}; echo \"rota exited $?\"; exec sleep 600",
+            quoted.join(" ")
+        );
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "30"])
+            .arg(cmd)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("tmux starts");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn screen(&self, name: &str) -> String {
+        self.run(&["capture-pane", "-p", "-t", name])
+    }
+
+    fn keys(&self, name: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", name];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn flag(&self, name: &str, format: &str) -> String {
+        self.run(&["display", "-p", "-t", name, format])
+            .trim()
+            .to_string()
+    }
+
+    /// Waits until the screen satisfies `pred`; fails with the screen.
+    async fn wait(&self, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + SCREEN_WAIT;
+        loop {
+            let s = self.screen(name);
+            if pred(&s) {
+                return s;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("timed out waiting for {what} in {name}; screen:\n{s}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The pid of rota in a window (the shell's child).
+    fn rota_pid(&self, name: &str) -> u32 {
+        let shell: u32 = self.flag(name, "#{pane_pid}").parse().expect("a pane pid");
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .expect("the shell's children");
+        children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("rota runs under the shell")
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn editor_args(url: &str, user: &str, data: &Path) -> Vec<String> {
+    vec![
+        "--server".into(),
+        url.into(),
+        "--user".into(),
+        user.into(),
+        "--data".into(),
+        data.display().to_string(),
+        "--config".into(),
+        data.join("no-config.toml").display().to_string(),
+    ]
+}
+
+/// The status line's account of the cell under the cursor.
+fn status_line(screen: &str) -> String {
+    screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn hub_cell(url: &str) -> Option<String> {
+    let (_, cells) = hub_cells(url).await;
+    cells.into_iter().find(|c| c.0 == "s1").and_then(|c| c.2)
+}
+
+fn dir_of(base: &Path, name: &str) -> PathBuf {
+    let d = base.join(name);
+    std::fs::create_dir_all(&d).expect("a data dir");
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_typed_in_one_editor_shows_in_the_other_and_is_on_the_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let t = Tmux::new("two");
+    t.start(
+        "ann",
+        &editor_args(&hub.url(), "ann", &dir_of(dir.path(), "ann")),
+    );
+    t.start(
+        "bob",
+        &editor_args(&hub.url(), "bob", &dir_of(dir.path(), "bob")),
+    );
+    for who in ["ann", "bob"] {
+        t.wait(who, "connected", |s| {
+            s.contains("● connected") && s.contains("Person 1")
+        })
+        .await;
+    }
+    // Each sees the other.
+    t.wait("ann", "bob here", |s| s.contains("here: BO")).await;
+    assert_eq!(t.flag("ann", "#{alternate_on}"), "1");
+    // Both cursors start on Person 1, today. Ann types N.
+    t.keys("ann", &["N"]);
+    let bob = t
+        .wait("bob", "ann's N under bob's cursor", |s| {
+            status_line(s).contains("Person 1") && status_line(s).ends_with("· N")
+        })
+        .await;
+    assert!(bob.contains("● connected"), "{bob}");
+    t.wait("ann", "saved", |s| s.contains("✓ all saved")).await;
+    assert_eq!(hub_cell(&hub.url()).await.as_deref(), Some("N"));
+    // Quitting leaves the terminal as it was: normal screen, cursor shown.
+    assert_eq!(t.flag("bob", "#{cursor_flag}"), "0", "hidden while editing");
+    t.keys("bob", &["q"]);
+    t.wait("bob", "rota to exit", |s| s.contains("rota exited 0"))
+        .await;
+    assert_eq!(t.flag("bob", "#{alternate_on}"), "0");
+    assert_eq!(t.flag("bob", "#{cursor_flag}"), "1");
+    // Logs went to the data dir, not the screen.
+    assert!(dir.path().join("bob/rota-editor.log").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_made_offline_shows_and_is_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let t = Tmux::new("conflict");
+    t.start(
+        "ann",
+        &editor_args(&proxy.url(), "ann", &dir_of(dir.path(), "ann")),
+    );
+    t.start(
+        "bob",
+        &editor_args(&hub.url(), "bob", &dir_of(dir.path(), "bob")),
+    );
+    for who in ["ann", "bob"] {
+        t.wait(who, "connected", |s| {
+            s.contains("● connected") && s.contains("Person 1")
+        })
+        .await;
+    }
+    proxy.refuse(true);
+    proxy.cut_all();
+    t.wait("ann", "offline", |s| s.contains("○ offline")).await;
+    t.keys("ann", &["D"]);
+    t.wait("ann", "pending", |s| {
+        s.contains("1 unsaved") && s.contains("D*")
+    })
+    .await;
+    t.keys("bob", &["N"]);
+    t.wait("bob", "saved", |s| s.contains("✓ all saved")).await;
+    proxy.refuse(false);
+    t.keys("ann", &["r"]);
+    let s = t
+        .wait("ann", "the conflict", |s| {
+            s.contains("1 conflict") && s.contains("N!")
+        })
+        .await;
+    assert!(s.contains("conflict: bob changed"), "{s}");
+    t.keys("ann", &["c"]);
+    let s = t
+        .wait("ann", "the panel", |s| s.contains("mine D, theirs N (bob"))
+        .await;
+    assert!(s.contains("CONFLICT 1/1"), "{s}");
+    t.keys("ann", &["m"]);
+    t.wait("ann", "resolved", |s| {
+        s.contains("✓ all saved") && !s.contains("1 conflict")
+    })
+    .await;
+    assert_eq!(
+        hub_cell(&hub.url()).await.as_deref(),
+        Some("D"),
+        "kept mine"
+    );
+    // Bob's cursor moved on after his N: back to the cell.
+    t.keys("bob", &["h"]);
+    t.wait("bob", "ann's D", |s| status_line(s).ends_with("· D"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_killed_with_pending_edits_shows_them_pending_then_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let t = Tmux::new("kill");
+    let data = dir_of(dir.path(), "ann");
+    t.start("ann", &editor_args(&proxy.url(), "ann", &data));
+    t.wait("ann", "connected", |s| {
+        s.contains("● connected") && s.contains("Person 1")
+    })
+    .await;
+    proxy.refuse(true);
+    proxy.cut_all();
+    t.wait("ann", "offline", |s| s.contains("○ offline")).await;
+    t.keys("ann", &["N", "O", "Tab"]);
+    t.wait("ann", "two pending", |s| {
+        s.contains("2 unsaved") && s.contains("N*") && s.contains("OFF*")
+    })
+    .await;
+    let pid = t.rota_pid("ann");
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    t.wait("ann", "rota to die", |s| s.contains("rota exited 137"))
+        .await;
+    // Started again, still offline: the edits are there, pending.
+    t.start("ann2", &editor_args(&proxy.url(), "ann", &data));
+    let s = t
+        .wait("ann2", "the pending edits", |s| {
+            s.contains("2 unsaved") && s.contains("N*")
+        })
+        .await;
+    assert!(s.contains("OFF*"), "{s}");
+    assert!(s.contains("○ offline") || s.contains("◌ connecting"), "{s}");
+    proxy.refuse(false);
+    t.keys("ann2", &["r"]);
+    t.wait("ann2", "saved", |s| {
+        s.contains("✓ all saved") && !s.contains("N*")
+    })
+    .await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    let codes: Vec<Option<String>> = cells.into_iter().map(|c| c.2).collect();
+    assert_eq!(codes, vec![Some("N".to_string()), Some("OFF".to_string())]);
+}
