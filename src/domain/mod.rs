@@ -5,6 +5,7 @@
 //! [`Roster::apply_batch`], so both sides agree on what an edit means.
 
 mod roster;
+mod row;
 mod types;
 
 pub use roster::{Applied, Author, ChangeRecord, Roster, Stamp};

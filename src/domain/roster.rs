@@ -4,6 +4,7 @@
 //! operation fails, so a refused batch leaves the roster exactly as it was.
 
 use super::Seq;
+use super::row::Row;
 use super::types::*;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -19,12 +20,15 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The stamp of something never written.
+    /// The stamp of something never written. Its empty names are one
+    /// shared allocation, however many cells carry it.
     pub fn none() -> Stamp {
+        static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+        let empty = EMPTY.get_or_init(|| Arc::from(""));
         Stamp {
             seq: 0,
-            user: Arc::from(""),
-            client: Arc::from(""),
+            user: empty.clone(),
+            client: empty.clone(),
             at: 0,
         }
     }
@@ -43,7 +47,9 @@ struct Entry<T> {
     stamp: Stamp,
 }
 
-type CellEntry = Entry<Option<String>>;
+/// A cell's code is one of the roster's few codes: each is held once and
+/// shared (16 bytes a cell, no allocation of its own).
+type CellEntry = Entry<Option<Arc<str>>>;
 
 /// One change an accepted batch made, with the value before it (a code or
 /// null for a cell, the record or null otherwise) for the change log.
@@ -96,8 +102,10 @@ pub struct Roster {
     rules: BTreeMap<String, Entry<Rule>>,
     /// Keyed with foldhash: hashing staff ids with SipHash was a tenth of
     /// applying a large batch.
-    cells: HashMap<String, BTreeMap<Date, CellEntry>, foldhash::fast::RandomState>,
+    cells: HashMap<String, Row<CellEntry>, foldhash::fast::RandomState>,
     cell_count: usize,
+    /// Every code a cell has held, once each.
+    code_names: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
 }
 
 /// An empty roster: what a roster that was never written looks like.
@@ -114,6 +122,7 @@ impl Default for Roster {
             rules: BTreeMap::new(),
             cells: HashMap::default(),
             cell_count: 0,
+            code_names: Default::default(),
         }
     }
 }
@@ -250,7 +259,7 @@ impl Roster {
             .get(staff)
             .filter(|_| from <= to)
             .into_iter()
-            .flat_map(move |row| row.range(from..=to))
+            .flat_map(move |row| row.range(from, to))
             .map(|(d, e)| (*d, e.value.as_deref(), &e.stamp))
     }
 
@@ -258,12 +267,10 @@ impl Roster {
     pub fn date_span(&self) -> Option<(Date, Date)> {
         let mut span: Option<(Date, Date)> = None;
         for row in self.cells.values() {
-            if let (Some((first, _)), Some((last, _))) =
-                (row.first_key_value(), row.last_key_value())
-            {
+            if let (Some(first), Some(last)) = (row.first_date(), row.last_date()) {
                 span = Some(match span {
-                    None => (*first, *last),
-                    Some((a, b)) => (a.min(*first), b.max(*last)),
+                    None => (first, last),
+                    Some((a, b)) => (a.min(first), b.max(last)),
                 });
             }
         }
@@ -277,7 +284,7 @@ impl Roster {
         let mut out = Vec::with_capacity(self.cell_count);
         for id in ids {
             if let Some(row) = self.cells.get(id) {
-                for (date, e) in row {
+                for (date, e) in row.iter() {
                     out.push((id.as_str(), *date, e.value.as_deref(), e.stamp.seq));
                 }
             }
@@ -291,7 +298,7 @@ impl Roster {
     pub fn apply_accepted(&mut self, change: &Change, stamp: Stamp) {
         match change {
             Change::Cell { staff, date, code } => {
-                self.put_cell(staff, *date, code.clone(), stamp);
+                self.put_cell(staff, *date, code.as_deref(), stamp);
             }
             Change::Staff { staff } => {
                 self.staff.insert(
@@ -472,18 +479,37 @@ impl Roster {
         }
     }
 
+    /// The shared copy of a code's name.
+    fn intern(&mut self, code: &str) -> Arc<str> {
+        if let Some(c) = self.code_names.get(code) {
+            return c.clone();
+        }
+        let c: Arc<str> = Arc::from(code);
+        self.code_names.insert(c.clone());
+        c
+    }
+
+    /// Gives back memory a bulk load left unused (call after loading).
+    pub fn compact(&mut self) {
+        for row in self.cells.values_mut() {
+            row.shrink();
+        }
+        self.cells.shrink_to_fit();
+    }
+
     fn put_cell(
         &mut self,
         staff: &str,
         date: Date,
-        code: Option<String>,
+        code: Option<&str>,
         stamp: Stamp,
     ) -> Option<CellEntry> {
+        let value = code.map(|c| self.intern(c));
         let row = match self.cells.get_mut(staff) {
             Some(row) => row,
             None => self.cells.entry(staff.to_string()).or_default(),
         };
-        let prev = row.insert(date, Entry { value: code, stamp });
+        let prev = row.insert(date, Entry { value, stamp });
         if prev.is_none() {
             self.cell_count += 1;
         }
@@ -608,7 +634,7 @@ impl Roster {
         }
         let current = self.cells.get(staff).and_then(|row| row.get(&date));
         if let Some(cur) = current {
-            if cur.value == *code {
+            if cur.value.as_deref() == code.as_deref() {
                 return Ok(()); // already holds that value: nothing to write
             }
             note_conflict(
@@ -619,14 +645,17 @@ impl Roster {
                 },
                 base,
                 &cur.stamp,
-                || to_json(&cur.value),
+                || to_json(&cur.value.as_deref()),
                 b,
             );
         } else if code.is_none() {
             return Ok(()); // clearing a cell that was never written
         }
-        let prev = self.put_cell(staff, date, code.clone(), b.stamp.clone());
-        let before = prev.as_ref().map(|e| to_json(&e.value)).unwrap_or_default();
+        let prev = self.put_cell(staff, date, code.as_deref(), b.stamp.clone());
+        let before = prev
+            .as_ref()
+            .map(|e| to_json(&e.value.as_deref()))
+            .unwrap_or_default();
         b.undo.push(Undo::Cell(staff.to_string(), date, prev));
         b.changes.push(ChangeRecord {
             before,

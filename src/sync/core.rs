@@ -1004,6 +1004,7 @@ pub fn roster_from_snapshot(snap: &Snapshot, seq: Seq) -> Roster {
         );
     }
     r.set_seq(seq);
+    r.compact();
     r
 }
 

@@ -14,6 +14,7 @@ use super::{EntryState, OutboxEntry};
 use crate::domain::{Change, Date, Op, Roster, Seq, Stamp};
 use crate::protocol::{ChangeSet, Snapshot};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -226,47 +227,51 @@ impl LocalStore {
             LocalError::Sqlite { err, .. } => self.err(err),
             other => other,
         })?;
+        // Every cell's stamp names one of a few users and clients: one
+        // shared copy of each, not two allocations a cell.
+        let mut names = Names::default();
         let mut stmt = self
             .conn
             .prepare("SELECT entity, key, json, seq, user, client, at FROM records")
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let (entity, key, json) = (|| {
+                Ok::<_, rusqlite::Error>((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
-                    stamp_of(r, 3)?,
                 ))
-            })
+            })()
             .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (entity, key, json, stamp) = row.map_err(|e| self.err(e))?;
+            let stamp = names.stamp(r, 3).map_err(|e| self.err(e))?;
             let change = record_change(&entity, &key, &json)?;
             roster.apply_accepted(&change, stamp);
         }
         let mut stmt = self
             .conn
-            .prepare("SELECT staff, date, code, seq, user, client, at FROM cells")
+            .prepare(
+                "SELECT staff, date, code, seq, user, client, at FROM cells ORDER BY staff, date",
+            )
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let (staff, date, code) = (|| {
+                Ok::<_, rusqlite::Error>((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, Option<String>>(2)?,
-                    stamp_of(r, 3)?,
                 ))
-            })
+            })()
             .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (staff, date, code, stamp) = row.map_err(|e| self.err(e))?;
+            let stamp = names.stamp(r, 3).map_err(|e| self.err(e))?;
             let date = date
                 .parse::<Date>()
                 .map_err(|m| LocalError::Corrupt(format!("cell {staff}/{date}: {m}")))?;
             roster.apply_accepted(&Change::Cell { staff, date, code }, stamp);
         }
         roster.set_seq(seq);
+        roster.compact();
         Ok(roster)
     }
 
@@ -482,13 +487,29 @@ fn new_client_id() -> Result<String> {
     Ok(id)
 }
 
-fn stamp_of(r: &rusqlite::Row, from: usize) -> rusqlite::Result<Stamp> {
-    Ok(Stamp {
-        seq: r.get::<_, i64>(from)? as Seq,
-        user: Arc::from(r.get::<_, String>(from + 1)?),
-        client: Arc::from(r.get::<_, String>(from + 2)?),
-        at: r.get(from + 3)?,
-    })
+/// Users and clients named by stamps, each held once.
+#[derive(Default)]
+struct Names(HashMap<String, Arc<str>>);
+
+impl Names {
+    fn get(&mut self, s: String) -> Arc<str> {
+        if let Some(a) = self.0.get(&s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s.as_str());
+        self.0.insert(s, a.clone());
+        a
+    }
+
+    /// The stamp in columns seq, user, client, at from `from` on.
+    fn stamp(&mut self, r: &rusqlite::Row, from: usize) -> rusqlite::Result<Stamp> {
+        Ok(Stamp {
+            seq: r.get::<_, i64>(from)? as Seq,
+            user: self.get(r.get::<_, String>(from + 1)?),
+            client: self.get(r.get::<_, String>(from + 2)?),
+            at: r.get(from + 3)?,
+        })
+    }
 }
 
 fn record_change(entity: &str, key: &str, json: &str) -> Result<Change> {
