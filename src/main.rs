@@ -3,6 +3,7 @@ use rota::cli::{self, Cli};
 
 #[tokio::main]
 async fn main() {
+    let started = std::time::Instant::now();
     let cli = Cli::parse();
     let editor = !(cli.serve || cli.sync || cli.apply.is_some() || cli.export.is_some());
     if !editor {
@@ -21,7 +22,7 @@ async fn main() {
     } else if let Some(format) = &cli.export {
         cli::export::export(&cli, format).await
     } else {
-        rota::tui::run(&cli).await
+        rota::tui::run(&cli, started).await
     };
     std::process::exit(code);
 }

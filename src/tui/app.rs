@@ -69,7 +69,8 @@ fn settings(cli: &Cli, config: &Config) -> Result<SyncConfig, String> {
 }
 
 /// Runs the editor until the user quits. Returns the exit status.
-pub async fn run(cli: &Cli) -> i32 {
+/// `started`: when the process started, for the start-up time it logs.
+pub async fn run(cli: &Cli, started: std::time::Instant) -> i32 {
     let config_path = cli.config.clone().or_else(config::default_path);
     let config = match &config_path {
         Some(p) => match config::load(p) {
@@ -101,7 +102,7 @@ pub async fn run(cli: &Cli) -> i32 {
         }
     };
     let code = match open(cli, &engine, &sync_config).await {
-        Ok(()) => run_editor(&engine, &sync_config, config).await,
+        Ok(()) => run_editor(&engine, &sync_config, config, started).await,
         Err(code) => code,
     };
     if let Ok(engine) = Arc::try_unwrap(engine) {
@@ -151,7 +152,12 @@ async fn open(cli: &Cli, engine: &SyncEngine, config: &SyncConfig) -> Result<(),
     Ok(())
 }
 
-async fn run_editor(engine: &Arc<SyncEngine>, sync_config: &SyncConfig, config: Config) -> i32 {
+async fn run_editor(
+    engine: &Arc<SyncEngine>,
+    sync_config: &SyncConfig,
+    config: Config,
+    started: std::time::Instant,
+) -> i32 {
     let (today, offset) = today_local();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mouse = config.mouse;
@@ -199,12 +205,20 @@ async fn run_editor(engine: &Arc<SyncEngine>, sync_config: &SyncConfig, config: 
     }
     let mut input = EventStream::new();
     let mut signals = Signals::new();
+    let mut first_frame = true;
     let result: std::io::Result<()> = async {
         loop {
             if state.dirty {
                 state.now = now_ms();
                 terminal.draw(|f| view::draw(f, &state, &theme))?;
                 state.dirty = false;
+                if first_frame {
+                    first_frame = false;
+                    tracing::info!(
+                        "first frame {:.1} ms after start",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                }
             }
             if state.quit {
                 return Ok(());

@@ -112,10 +112,14 @@ impl Widget for Grid<'_> {
         for col in first_col..last_col {
             let x = grid_x + (col - first_col) as u16 * col_w;
             let date = s.layout.date(col);
+            const WEEKDAYS: [&str; 7] = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"];
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
             let top = if date.0.day() == 1 {
-                date.0.format("%b").to_string()
+                MONTHS[date.0.month0() as usize % 12]
             } else {
-                date.0.format("%a").to_string()[..2].to_string()
+                WEEKDAYS[date.0.weekday().num_days_from_monday() as usize % 7]
             };
             let mut style = t.date_style(date, s.today);
             if date.0.day() == 1 {
@@ -126,7 +130,7 @@ impl Widget for Grid<'_> {
             }
             fill(buf, x, area.y, col_w, style);
             fill(buf, x, area.y + 1, col_w, style);
-            put_text(buf, x, area.y, &top, x + col_w, style, wide);
+            put_text(buf, x, area.y, top, x + col_w, style, wide);
             put_text(
                 buf,
                 x,
@@ -138,6 +142,8 @@ impl Widget for Grid<'_> {
             );
         }
         // The lines: group headings and people.
+        let cols = self.columns(area, first_col, last_col);
+        let code_styles = self.code_styles();
         let y0 = area.y + 2;
         for (i, line) in s.layout.lines.iter().skip(s.top).take(rows).enumerate() {
             let y = y0 + i as u16;
@@ -147,28 +153,62 @@ impl Widget for Grid<'_> {
                     put_text(buf, area.x, y, g, area.right(), t.group, wide);
                 }
                 Line::Person(p) => {
-                    self.person_line(buf, area, y, *p, first_col, last_col);
+                    self.person_line(buf, area, y, *p, &cols, first_col, &code_styles);
                 }
             }
         }
     }
 }
 
+/// What a frame works out once per visible date rather than once a cell.
+struct Col {
+    date: Date,
+    x: u16,
+    base: Style,
+}
+
 impl Grid<'_> {
+    fn columns(&self, area: Rect, first_col: usize, last_col: usize) -> Vec<Col> {
+        let s = self.state;
+        let grid_x = area.x + s.layout.name_cols + 1;
+        let col_w = s.col_cols();
+        (first_col..last_col)
+            .map(|col| {
+                let date = s.layout.date(col);
+                Col {
+                    date,
+                    x: grid_x + (col - first_col) as u16 * col_w,
+                    base: self.theme.cell_base(date, s.today),
+                }
+            })
+            .collect()
+    }
+
+    /// The style of each code, once per frame.
+    fn code_styles(&self) -> Vec<(&str, Style)> {
+        self.state
+            .layout
+            .codes
+            .keys()
+            .map(|c| (c.as_str(), self.theme.code(c, &self.state.layout)))
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn person_line(
         &self,
         buf: &mut Buffer,
         area: Rect,
         y: u16,
         p: usize,
+        cols: &[Col],
         first_col: usize,
-        last_col: usize,
+        code_styles: &[(&str, Style)],
     ) {
         let s = self.state;
         let t = self.theme;
         let wide = s.config.ambiguous_wide;
         let names = s.layout.name_cols;
-        let grid_x = area.x + names + 1;
         let col_w = s.col_cols();
         let Some(person) = s.layout.staff.get(p) else {
             return;
@@ -190,8 +230,10 @@ impl Grid<'_> {
         );
         // Who else is on this person: initials at the end of the name.
         let mut ox = area.x + names;
+        let mut others_here = false;
         for o in s.others.values() {
             if o.cursor.as_ref().is_some_and(|c| c.staff == person.id) && ox >= area.x + 2 {
+                others_here = true;
                 ox -= 2;
                 put_text(
                     buf,
@@ -204,13 +246,11 @@ impl Grid<'_> {
                 );
             }
         }
-        if last_col <= first_col {
+        let (Some(first), Some(last)) = (cols.first(), cols.last()) else {
             return;
-        }
-        let from = s.layout.date(first_col);
-        let to = s.layout.date(last_col - 1);
-        let mut codes: Vec<Option<&str>> = vec![None; last_col - first_col];
-        for (date, code, _) in self.roster.row_between(&person.id, from, to) {
+        };
+        let mut codes: Vec<Option<&str>> = vec![None; cols.len()];
+        for (date, code, _) in self.roster.row_between(&person.id, first.date, last.date) {
             if let Some(i) = s.layout.col_of(date).and_then(|c| c.checked_sub(first_col))
                 && let Some(slot) = codes.get_mut(i)
             {
@@ -219,63 +259,84 @@ impl Grid<'_> {
         }
         let marks = s.marks.get(&person.id);
         let flashes = s.flashes.get(&person.id);
-        for (i, code) in codes.into_iter().enumerate() {
-            let col = first_col + i;
-            let date = s.layout.date(col);
-            let x = grid_x + i as u16 * col_w;
-            let mut style = t.cell_base(date, s.today);
-            if let Some(c) = code {
-                style = style.patch(t.code(c, &s.layout));
+        for (i, (col, code)) in cols.iter().zip(codes).enumerate() {
+            let mut style = col.base;
+            if let Some(c) = code
+                && let Some((_, cs)) = code_styles.iter().find(|(k, _)| *k == c)
+            {
+                style = style.patch(*cs);
             }
-            let mut mark_glyph: Option<String> = None;
-            match marks.and_then(|m| m.get(&date)) {
+            let mut mark: Option<char> = None;
+            match marks.and_then(|m| m.get(&col.date)) {
                 Some(Mark::Conflict { .. }) => {
                     style = style.patch(t.conflict);
-                    mark_glyph = Some(super::grid::glyph::CONFLICT.to_string());
+                    mark = Some(glyph::CONFLICT);
                 }
                 Some(Mark::Rejected { .. }) => {
                     style = style.patch(t.rejected);
-                    mark_glyph = Some(glyph::REJECTED.to_string());
+                    mark = Some(glyph::REJECTED);
                 }
                 Some(Mark::Pending) => {
                     style = style.patch(t.pending);
-                    mark_glyph = Some(glyph::PENDING.to_string());
+                    mark = Some(glyph::PENDING);
                 }
                 None => {}
             }
-            if mark_glyph.is_none() {
+            if mark.is_none() && others_here {
                 let other = s.others.values().find(|o| {
                     o.cursor
                         .as_ref()
-                        .is_some_and(|c| c.staff == person.id && c.date == date)
+                        .is_some_and(|c| c.staff == person.id && c.date == col.date)
                 });
                 if let Some(o) = other {
                     style = style.patch(t.other_cursor(&o.user));
-                    mark_glyph = initials(&o.user).chars().next().map(String::from);
-                } else if let Some((at, _)) = flashes.and_then(|f| f.get(&date)) {
-                    let age = s.now - at;
-                    if age < super::state::FLASH_MS {
-                        style = style.patch(if age < FLASH_STRONG_MS {
-                            t.flash_strong
-                        } else {
-                            t.flash_faint
-                        });
-                        mark_glyph = Some(glyph::CHANGED.to_string());
-                    }
+                    mark = initials(&o.user).chars().next();
                 }
             }
-            if on_cursor_row && col == s.cursor.col {
+            if mark.is_none()
+                && let Some((at, _)) = flashes.and_then(|f| f.get(&col.date))
+            {
+                let age = s.now - at;
+                if age < super::state::FLASH_MS {
+                    style = style.patch(if age < FLASH_STRONG_MS {
+                        t.flash_strong
+                    } else {
+                        t.flash_faint
+                    });
+                    mark = Some(glyph::CHANGED);
+                }
+            }
+            if on_cursor_row && first_col + i == s.cursor.col {
                 style = style.patch(t.cursor);
             }
-            fill(buf, x, y, col_w, style);
-            let limit = x + s.layout.code_cols;
+            // The buffer starts each frame blank: only styles and symbols
+            // need writing.
+            buf.set_style(
+                Rect {
+                    x: col.x,
+                    y,
+                    width: col_w,
+                    height: 1,
+                },
+                style,
+            );
+            let limit = col.x + s.layout.code_cols;
             let end = match code {
-                Some(c) => put_text(buf, x, y, c, limit, style, wide),
-                None => put_text(buf, x, y, glyph::EMPTY, limit, style.patch(t.dim), wide),
+                Some(c) => put_text(buf, col.x, y, c, limit, style, wide),
+                None => put_text(buf, col.x, y, glyph::EMPTY, limit, style.patch(t.dim), wide),
             };
             // The glyph right after the code; the last column stays blank.
-            if let Some(g) = mark_glyph {
-                put_text(buf, end, y, &g, x + col_w - 1, style, wide);
+            if let Some(g) = mark {
+                let mut tmp = [0u8; 4];
+                put_text(
+                    buf,
+                    end,
+                    y,
+                    g.encode_utf8(&mut tmp),
+                    col.x + col_w - 1,
+                    style,
+                    wide,
+                );
             }
         }
     }
