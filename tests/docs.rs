@@ -129,3 +129,32 @@ fn every_flag_is_documented_in_the_readme() {
         );
     }
 }
+
+/// The README's key table and config section name every command of the
+/// editor's key map, and each of its default keys.
+#[test]
+fn every_editor_key_and_command_is_in_the_readme() {
+    use rota::tui::keys::{Command, Keymap};
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let keymap = Keymap::new(&Default::default());
+    let config = readme
+        .lines()
+        .find(|l| l.starts_with("| `[keys]`"))
+        .expect("the config table's [keys] row");
+    for name in Command::names() {
+        assert!(
+            config
+                .split(|c: char| c.is_whitespace() || c == '`')
+                .any(|w| w == name),
+            "command {name} is not in the README's [keys] row"
+        );
+        let cmd = Command::from_name(name).unwrap();
+        for key in keymap.keys_of(cmd) {
+            let shown = key.to_string();
+            assert!(
+                readme.contains(&format!("`{shown}`")),
+                "{name}: key `{shown}` is not in the README"
+            );
+        }
+    }
+}

@@ -318,6 +318,14 @@ impl Keymap {
             .any(|k| k.prefix == Some((code, mods)))
     }
 
+    /// The keys bound to a command.
+    pub fn keys_of(&self, cmd: Command) -> &[KeyCombo] {
+        self.bindings
+            .iter()
+            .find(|(c, _)| *c == cmd)
+            .map_or(&[], |(_, k)| k.as_slice())
+    }
+
     /// (keys, what they do) for every grid command, for the help.
     pub fn help_rows(&self) -> Vec<(String, &'static str)> {
         self.bindings

@@ -407,7 +407,7 @@ fn set_code(state: &mut State, code: Option<String>, fx: &mut Vec<Effect>) {
     };
     let date = state.cursor_date();
     let what = match &code {
-        Some(c) => format!("{c} for {} on {}", person.name, show_date(date)),
+        Some(c) => format!("set {c} for {} on {}", person.name, show_date(date)),
         None => format!("cleared {} on {}", person.name, show_date(date)),
     };
     fx.push(Effect::Edit {
