@@ -85,3 +85,50 @@ fn sigterm_stops_the_hub_gracefully() {
     let exit = child.0.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// The editor with no hub to reach and no copy of the roster says what to
+/// do and exits 4, before touching the terminal.
+#[test]
+fn the_editor_without_a_hub_or_a_copy_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args(["--server", "ws://127.0.0.1:1", "--user", "ann", "--data"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(dir.path().join("none.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("ws://127.0.0.1:1"), "{err}");
+    assert!(err.contains("no copy of roster `default`"), "{err}");
+    assert!(err.contains("rota --serve"), "{err}");
+    assert!(out.stdout.is_empty(), "the terminal was not touched");
+}
+
+/// A bad config file stops the editor before the terminal is touched,
+/// naming the file, the line and the key.
+#[test]
+fn a_bad_config_file_is_named_with_its_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "user = \"ann\"\n\n[keys]\nundo = \"ctrl-\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rota"))
+        .arg("--data")
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:4: `keys.undo`", config.display())),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(
+        !dir.path().join("rota-editor.log").exists(),
+        "stopped before anything"
+    );
+}

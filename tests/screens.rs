@@ -538,3 +538,35 @@ fn japanese_codes_stay_in_their_columns() {
         assert_eq!(forced, wide);
     }
 }
+
+/// A click on a cell puts the cursor there; the wheel scrolls; a click
+/// outside the grid does nothing.
+#[test]
+fn the_mouse_clicks_cells_and_the_wheel_scrolls() {
+    let mut s = state_of(demo(), Config::default(), (100, 20));
+    let target = d("2026-12-04");
+    let (x, y) = cell_xy(&s, "s03", target);
+    update(&mut s, Action::Click { x: x + 1, y });
+    assert_eq!(s.person().map(|p| p.id.as_str()), Some("s03"));
+    assert_eq!(s.cursor_date(), target);
+    update(&mut s, Action::Click { x: 2, y: 0 });
+    assert_eq!(s.cursor_date(), target, "the header is not a cell");
+    let top = s.top;
+    update(
+        &mut s,
+        Action::Wheel {
+            down: true,
+            sideways: false,
+        },
+    );
+    assert_eq!(s.top, top + 3);
+    let left = s.left;
+    update(
+        &mut s,
+        Action::Wheel {
+            down: true,
+            sideways: true,
+        },
+    );
+    assert_eq!(s.left, left + 3);
+}

@@ -304,3 +304,101 @@ async fn an_editor_killed_with_pending_edits_shows_them_pending_then_saved() {
     let codes: Vec<Option<String>> = cells.into_iter().map(|c| c.2).collect();
     assert_eq!(codes, vec![Some("N".to_string()), Some("OFF".to_string())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_opens_at_once_and_a_second_window_joins_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::new("demo");
+    let demo = |user: &str| {
+        vec![
+            "--demo".to_string(),
+            "--user".into(),
+            user.into(),
+            "--data".into(),
+            dir.path().display().to_string(),
+            "--config".into(),
+            dir.path().join("none.toml").display().to_string(),
+        ]
+    };
+    t.start("ann", &demo("ann"));
+    let s = t
+        .wait("ann", "the demo", |s| {
+            s.contains("Amara Okafor") && s.contains("✓ all saved")
+        })
+        .await;
+    assert!(s.contains("rota demo") && s.contains("Nurses"), "{s}");
+    t.start("bob", &demo("bob"));
+    t.wait("bob", "the same roster", |s| {
+        s.contains("Amara Okafor") && s.contains("here: AN")
+    })
+    .await;
+    t.wait("ann", "bob", |s| s.contains("here: BO")).await;
+    // Never the real data dir: the demo keeps to DATA/demo.
+    assert!(dir.path().join("demo/hub.sqlite3").exists());
+    assert!(!dir.path().join("hub.sqlite3").exists());
+}
+
+/// Ctrl-Z as in a shell with job control (an interactive bash; a process
+/// outside one ignores the stop, and rota then carries on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_z_gives_the_terminal_back_and_sigterm_restores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let t = Tmux::new("manners");
+    let out = Command::new("tmux")
+        .arg("-L")
+        .arg(&t.socket)
+        .args(["new-session", "-d", "-s", "sh", "-x", "120", "-y", "30"])
+        .arg("PS1='$ ' exec bash --norc --noprofile -i")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let args = editor_args(&hub.url(), "ann", &dir_of(dir.path(), "ann"));
+    let line = format!(
+        "'{}' {}; echo \"rota exited $?\"",
+        env!("CARGO_BIN_EXE_rota"),
+        args.iter()
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    t.keys("sh", &[&line, "Enter"]);
+    t.wait("sh", "the grid", |s| {
+        s.contains("Person 1") && s.contains("● connected")
+    })
+    .await;
+    let pid = t.rota_pid("sh");
+    t.keys("sh", &["C-z"]);
+    t.wait("sh", "the shell's word", |s| s.contains("Stopped"))
+        .await;
+    assert_eq!(t.flag("sh", "#{alternate_on}"), "0");
+    assert_eq!(
+        t.flag("sh", "#{cursor_flag}"),
+        "1",
+        "cursor shown while stopped"
+    );
+    t.keys("sh", &["clear", "Enter"]);
+    t.wait("sh", "a clear screen", |s| !s.contains("Stopped"))
+        .await;
+    t.keys("sh", &["fg", "Enter"]);
+    // Resumed: the editor takes the screen again and draws it whole.
+    t.wait("sh", "redrawn", |s| {
+        s.contains("Person 1") && s.contains("● connected")
+    })
+    .await;
+    assert_eq!(t.flag("sh", "#{alternate_on}"), "1");
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + SCREEN_WAIT;
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(tokio::time::Instant::now() < deadline, "rota still runs");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    t.keys("sh", &["echo status=$?", "Enter"]);
+    t.wait("sh", "its status", |s| s.contains("status=0")).await;
+    assert_eq!(t.flag("sh", "#{alternate_on}"), "0");
+    assert_eq!(t.flag("sh", "#{cursor_flag}"), "1");
+}

@@ -171,7 +171,6 @@ async fn run_editor(
         now_ms(),
     );
     state.utc_offset = offset;
-    state.no_color = no_color;
     let theme = Theme::new(!no_color);
     // What the engine knew before this loop listened.
     let status = engine.status();
@@ -338,7 +337,6 @@ fn terminal_action(state: &State, ev: Event) -> Option<Action> {
                 _ => None,
             }
         }
-        Event::FocusGained => Some(Action::Tick),
         _ => None,
     }
 }

@@ -261,8 +261,6 @@ pub struct State {
     pub view: ViewReader,
     pub config: Config,
     pub keymap: Keymap,
-    /// No colour at all (NO_COLOR): states show by glyphs and modifiers.
-    pub no_color: bool,
     pub layout: Layout,
     pub cursor: Pos,
     /// First line and first date column on screen.
@@ -313,7 +311,6 @@ impl State {
             user: user.to_string(),
             view,
             keymap,
-            no_color: false,
             layout,
             cursor: Pos::default(),
             top: 0,
