@@ -109,14 +109,19 @@ fn state(view: ViewReader, w: u16, h: u16) -> State {
     s
 }
 
-/// Draws frames, moving the cursor between them as a user would.
-fn frames(name: &str, r: Roster) {
-    let mut s = state(ViewReader::detached(r), 250, 70);
-    let theme = Theme::new(true);
-    let mut t = match Terminal::new(TestBackend::new(250, 70)) {
+/// A 250x70 editor over `r`, its theme, and a test terminal to draw on.
+fn screen(r: Roster) -> (State, Theme, Terminal<TestBackend>) {
+    let s = state(ViewReader::detached(r), 250, 70);
+    let t = match Terminal::new(TestBackend::new(250, 70)) {
         Ok(t) => t,
         Err(e) => match e {},
     };
+    (s, Theme::new(true), t)
+}
+
+/// Draws frames, moving the cursor between them as a user would.
+fn frames(name: &str, r: Roster) {
+    let (mut s, theme, mut t) = screen(r);
     let mut times = Vec::with_capacity(3000);
     for i in 0..3100 {
         let cmd = if (i / 20) % 2 == 0 {
@@ -135,12 +140,7 @@ fn frames(name: &str, r: Roster) {
 }
 
 fn key_to_frame(r: Roster) {
-    let mut s = state(ViewReader::detached(r), 250, 70);
-    let theme = Theme::new(true);
-    let mut t = match Terminal::new(TestBackend::new(250, 70)) {
-        Ok(t) => t,
-        Err(e) => match e {},
-    };
+    let (mut s, theme, mut t) = screen(r);
     let mut times = Vec::with_capacity(3000);
     for i in 0..3100 {
         let key = if (i / 30) % 2 == 0 { 'l' } else { 'h' };

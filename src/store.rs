@@ -3,14 +3,13 @@
 //! batch (for idempotent resends). Owns the schema and its migrations. Knows
 //! nothing of sockets or tasks: the server's writer thread is its only user.
 
-use crate::domain::{Applied, Author, Change, Date, Roster, Seq, Stamp};
+use crate::domain::{Applied, Author, Change, Date, Roster, Seq};
 use crate::protocol::{ChangeSet, HistoryCursor, HistoryEntry, HistoryQuery, RosterInfo};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -812,7 +811,7 @@ fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
         })
         .optional()?;
     let Some(seq) = seq else { return Ok(roster) };
-    let mut names = Interner::default();
+    let mut names = crate::domain::Names::default();
     let mut stmt = conn.prepare(
         "SELECT kind, key, value, seq, user, client, at FROM entities WHERE roster = ?1",
     )?;
@@ -824,7 +823,12 @@ fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
         let change = change_from_row(&kind, &key, None, None, &value)?;
         roster.apply_accepted(
             &change,
-            names.stamp(row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?),
+            names.stamp(
+                row.get::<_, i64>(3)? as Seq,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+            ),
         );
     }
     let mut stmt = conn
@@ -834,7 +838,12 @@ fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
         let staff: String = row.get(0)?;
         let date = parse_date(&row.get::<_, String>(1)?)?;
         let code: Option<String> = row.get(2)?;
-        let stamp = names.stamp(row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?);
+        let stamp = names.stamp(
+            row.get::<_, i64>(3)? as Seq,
+            row.get(4)?,
+            row.get(5)?,
+            row.get(6)?,
+        );
         roster.apply_accepted(&Change::Cell { staff, date, code }, stamp);
     }
     roster.set_seq(seq as Seq);
@@ -1328,29 +1337,6 @@ fn parse_date(s: &str) -> Result<Date> {
 
 fn parse_json(s: &str) -> Result<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// Shares one `Arc<str>` per distinct user and client name while loading.
-#[derive(Default)]
-struct Interner(HashMap<String, Arc<str>>);
-
-impl Interner {
-    fn get(&mut self, s: String) -> Arc<str> {
-        if let Some(a) = self.0.get(&s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s.as_str());
-        self.0.insert(s, a.clone());
-        a
-    }
-    fn stamp(&mut self, seq: i64, user: String, client: String, at: i64) -> Stamp {
-        Stamp {
-            seq: seq as Seq,
-            user: self.get(user),
-            client: self.get(client),
-            at,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ mod common;
 use common::editor::Ed;
 use common::proxy::Proxy;
 use common::*;
-use rota::domain::{Date, Op, ShiftCode};
+use rota::domain::{Date, Op};
 use rota::sync::{ConnState, EntryState};
 use rota::tui::config::{Advance, Config};
 use rota::tui::state::{Mark, Mode};
@@ -24,29 +24,8 @@ fn today() -> Date {
 /// Codes with shared beginnings (S, ST, SK; OFF alone under O), staff
 /// s1..s4 in two groups, on a fresh hub.
 async fn roster(url: &str) {
-    let mut ops: Vec<Op> = ["D", "N", "OFF", "S", "ST", "SK", "夜", "○"]
-        .iter()
-        .map(|c| Op::PutCode {
-            code: ShiftCode::new(c, 8.0, *c != "OFF"),
-            base: None,
-        })
-        .collect();
-    for (i, (name, group)) in [
-        ("Amara Okafor", "Nurses"),
-        ("Ben Hughes", "Nurses"),
-        ("Chloe Martin", "Doctors"),
-        ("Dev Patel", "Doctors"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        ops.push(Op::AddStaff {
-            id: format!("s{}", i + 1),
-            name: name.to_string(),
-            group: group.to_string(),
-            order: Some(i as i64),
-        });
-    }
+    let codes = ["D", "N", "OFF", "S", "ST", "SK", "夜", "○"].map(|c| (c, ""));
+    let ops = common::editor::four_people(&codes);
     let (mut c, _) = Client::join(url, "admin", "admin-client", "default", 0).await;
     let ack = c.edit(1, ops).await;
     assert!(ack_seq(&ack) > 0, "{ack:?}");
@@ -203,7 +182,11 @@ async fn undo_asks_before_overwriting_someone_elses_change() {
     let mut bob = editor(&hub.url(), "bob", dir.path()).await;
     ann.type_text("D");
     ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
-    bob.until("ann's D", |_| true).await;
+    bob.until("ann's D", |s| {
+        s.view
+            .read(|r| r.cell("s1", day(0)).and_then(|(c, _)| c) == Some("D"))
+    })
+    .await;
     bob.engine.set_cell("s1", day(0), Some("N")).unwrap();
     ann.until("bob's N", |s| {
         s.view

@@ -4,6 +4,8 @@
 //! codes aligned. Where colour or a modifier carries meaning, the cells'
 //! styles are checked too, not just the text.
 
+mod common;
+
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -59,30 +61,7 @@ fn demo() -> Roster {
 /// A small roster: codes D N OFF, four people in two groups.
 fn small() -> Roster {
     let mut r = Roster::default();
-    let mut ops: Vec<Op> = [("D", "cyan"), ("N", "magenta"), ("OFF", "")]
-        .iter()
-        .map(|(c, colour)| {
-            let mut code = ShiftCode::new(c, 8.0, *c != "OFF");
-            code.colour = colour.to_string();
-            Op::PutCode { code, base: None }
-        })
-        .collect();
-    for (i, (name, group)) in [
-        ("Amara Okafor", "Nurses"),
-        ("Ben Hughes", "Nurses"),
-        ("Chloe Martin", "Doctors"),
-        ("Dev Patel", "Doctors"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        ops.push(Op::AddStaff {
-            id: format!("s{}", i + 1),
-            name: name.to_string(),
-            group: group.to_string(),
-            order: Some(i as i64),
-        });
-    }
+    let mut ops = common::editor::four_people(&[("D", "cyan"), ("N", "magenta"), ("OFF", "")]);
     for (i, s) in ["s1", "s2", "s3", "s4"].iter().enumerate() {
         for day in 0..7 {
             let code = ["D", "N", "OFF"][(i + day) % 3];

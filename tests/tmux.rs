@@ -146,6 +146,18 @@ async fn hub_cell(url: &str) -> Option<String> {
     cells.into_iter().find(|c| c.0 == "s1").and_then(|c| c.2)
 }
 
+impl Tmux {
+    /// Starts an editor as `user` on `url` (data in `base/user`) and waits
+    /// until it is connected and shows the roster.
+    async fn editor(&self, name: &str, url: &str, user: &str, base: &Path) {
+        self.start(name, &editor_args(url, user, &dir_of(base, user)));
+        self.wait(name, "connected", |s| {
+            s.contains("● connected") && s.contains("Person 1")
+        })
+        .await;
+    }
+}
+
 fn dir_of(base: &Path, name: &str) -> PathBuf {
     let d = base.join(name);
     std::fs::create_dir_all(&d).expect("a data dir");
@@ -158,20 +170,8 @@ async fn a_code_typed_in_one_editor_shows_in_the_other_and_is_on_the_hub() {
     let hub = Hub::start(&dir.path().join("hub")).await;
     seed(&hub.url(), 3).await;
     let t = Tmux::new("two");
-    t.start(
-        "ann",
-        &editor_args(&hub.url(), "ann", &dir_of(dir.path(), "ann")),
-    );
-    t.start(
-        "bob",
-        &editor_args(&hub.url(), "bob", &dir_of(dir.path(), "bob")),
-    );
-    for who in ["ann", "bob"] {
-        t.wait(who, "connected", |s| {
-            s.contains("● connected") && s.contains("Person 1")
-        })
-        .await;
-    }
+    t.editor("ann", &hub.url(), "ann", dir.path()).await;
+    t.editor("bob", &hub.url(), "bob", dir.path()).await;
     // Each sees the other.
     t.wait("ann", "bob here", |s| s.contains("here: BO")).await;
     assert_eq!(t.flag("ann", "#{alternate_on}"), "1");
@@ -203,20 +203,8 @@ async fn a_conflict_made_offline_shows_and_is_resolved() {
     seed(&hub.url(), 3).await;
     let proxy = Proxy::start(hub.addr).await;
     let t = Tmux::new("conflict");
-    t.start(
-        "ann",
-        &editor_args(&proxy.url(), "ann", &dir_of(dir.path(), "ann")),
-    );
-    t.start(
-        "bob",
-        &editor_args(&hub.url(), "bob", &dir_of(dir.path(), "bob")),
-    );
-    for who in ["ann", "bob"] {
-        t.wait(who, "connected", |s| {
-            s.contains("● connected") && s.contains("Person 1")
-        })
-        .await;
-    }
+    t.editor("ann", &proxy.url(), "ann", dir.path()).await;
+    t.editor("bob", &hub.url(), "bob", dir.path()).await;
     proxy.refuse(true);
     proxy.cut_all();
     t.wait("ann", "offline", |s| s.contains("○ offline")).await;

@@ -176,6 +176,15 @@ pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "rota").map(|d| d.data_dir().to_path_buf())
 }
 
+/// `level`, else RUST_LOG, else `default`.
+fn log_filter(level: Option<&str>, default: &str) -> tracing_subscriber::EnvFilter {
+    match level {
+        Some(l) => tracing_subscriber::EnvFilter::new(l),
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+    }
+}
+
 /// Logs to a file (the editor's: never onto its screen) at `level`, else
 /// RUST_LOG, else `default`.
 pub fn init_file_logging(
@@ -192,13 +201,8 @@ pub fn init_file_logging(
         .append(true)
         .open(path)
         .map_err(|e| format!("cannot open the log {}: {e}", path.display()))?;
-    let filter = match level {
-        Some(l) => tracing_subscriber::EnvFilter::new(l),
-        None => tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
-    };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(level, default))
         .with_ansi(false)
         .with_writer(std::sync::Mutex::new(file))
         .try_init();
@@ -207,13 +211,8 @@ pub fn init_file_logging(
 
 /// Logs to stderr at `level`, else RUST_LOG, else `default`.
 pub fn init_logging(level: Option<&str>, default: &str) {
-    let filter = match level {
-        Some(l) => tracing_subscriber::EnvFilter::new(l),
-        None => tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
-    };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(level, default))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();

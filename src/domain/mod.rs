@@ -8,7 +8,7 @@ mod roster;
 mod row;
 mod types;
 
-pub use roster::{Applied, Author, ChangeRecord, Roster, Stamp};
+pub use roster::{Applied, Author, ChangeRecord, Names, Roster, Stamp};
 pub use types::*;
 
 /// Sequence number of an accepted write within one roster (1, 2, 3, ...).

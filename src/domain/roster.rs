@@ -34,6 +34,32 @@ impl Stamp {
     }
 }
 
+/// Names (users, clients) held once each while loading many stamps that
+/// repeat them: one shared copy, not an allocation per stamp.
+#[derive(Default)]
+pub struct Names(HashMap<String, Arc<str>>);
+
+impl Names {
+    pub fn get(&mut self, s: String) -> Arc<str> {
+        if let Some(a) = self.0.get(&s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s.as_str());
+        self.0.insert(s, a.clone());
+        a
+    }
+
+    /// A stamp whose names are shared.
+    pub fn stamp(&mut self, seq: Seq, user: String, client: String, at: i64) -> Stamp {
+        Stamp {
+            seq,
+            user: self.get(user),
+            client: self.get(client),
+            at,
+        }
+    }
+}
+
 /// The author of a batch.
 #[derive(Clone, Debug)]
 pub struct Author {

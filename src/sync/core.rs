@@ -210,15 +210,7 @@ impl Core {
 
     /// (pending, conflicted, rejected)
     fn counts(&self) -> (usize, usize, usize) {
-        let mut c = (0, 0, 0);
-        for e in &self.outbox {
-            match e.state {
-                EntryState::Pending => c.0 += 1,
-                EntryState::Conflict { .. } => c.1 += 1,
-                EntryState::Rejected { .. } => c.2 += 1,
-            }
-        }
-        c
+        super::count_states(&self.outbox)
     }
 
     pub fn status(&self) -> Status {

@@ -11,15 +11,13 @@
 //! consistent roster as of its last seq.
 
 use super::{EntryState, OutboxEntry};
-use crate::domain::{Change, Date, Op, Roster, Seq, Stamp};
+use crate::domain::{Change, Date, Names, Op, Roster, Seq, Stamp};
 use crate::protocol::{ChangeSet, Snapshot};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Most editors that may use one local file at once.
@@ -244,7 +242,7 @@ impl LocalStore {
                 ))
             })()
             .map_err(|e| self.err(e))?;
-            let stamp = names.stamp(r, 3).map_err(|e| self.err(e))?;
+            let stamp = stamp_of(&mut names, r, 3).map_err(|e| self.err(e))?;
             let change = record_change(&entity, &key, &json)?;
             roster.apply_accepted(&change, stamp);
         }
@@ -264,7 +262,7 @@ impl LocalStore {
                 ))
             })()
             .map_err(|e| self.err(e))?;
-            let stamp = names.stamp(r, 3).map_err(|e| self.err(e))?;
+            let stamp = stamp_of(&mut names, r, 3).map_err(|e| self.err(e))?;
             let date = date
                 .parse::<Date>()
                 .map_err(|m| LocalError::Corrupt(format!("cell {staff}/{date}: {m}")))?;
@@ -487,29 +485,15 @@ fn new_client_id() -> Result<String> {
     Ok(id)
 }
 
-/// Users and clients named by stamps, each held once.
-#[derive(Default)]
-struct Names(HashMap<String, Arc<str>>);
-
-impl Names {
-    fn get(&mut self, s: String) -> Arc<str> {
-        if let Some(a) = self.0.get(&s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s.as_str());
-        self.0.insert(s, a.clone());
-        a
-    }
-
-    /// The stamp in columns seq, user, client, at from `from` on.
-    fn stamp(&mut self, r: &rusqlite::Row, from: usize) -> rusqlite::Result<Stamp> {
-        Ok(Stamp {
-            seq: r.get::<_, i64>(from)? as Seq,
-            user: self.get(r.get::<_, String>(from + 1)?),
-            client: self.get(r.get::<_, String>(from + 2)?),
-            at: r.get(from + 3)?,
-        })
-    }
+/// The stamp in columns seq, user, client, at from `from` on, its names
+/// shared through `names`.
+fn stamp_of(names: &mut Names, r: &rusqlite::Row, from: usize) -> rusqlite::Result<Stamp> {
+    Ok(names.stamp(
+        r.get::<_, i64>(from)? as Seq,
+        r.get(from + 1)?,
+        r.get(from + 2)?,
+        r.get(from + 3)?,
+    ))
 }
 
 fn record_change(entity: &str, key: &str, json: &str) -> Result<Change> {

@@ -178,6 +178,19 @@ impl OutboxEntry {
     }
 }
 
+/// (pending, conflicted, rejected) edits in an outbox.
+pub fn count_states(outbox: &[OutboxEntry]) -> (usize, usize, usize) {
+    let mut c = (0, 0, 0);
+    for e in outbox {
+        match e.state {
+            EntryState::Pending => c.0 += 1,
+            EntryState::Conflict { .. } => c.1 += 1,
+            EntryState::Rejected { .. } => c.2 += 1,
+        }
+    }
+    c
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConnState {
     /// Trying to reach the hub (attempt 1, 2, ...).

@@ -418,16 +418,9 @@ impl State {
             .collect()
     }
 
+    /// (pending, conflicted, rejected) edits of ours.
     pub fn counts(&self) -> (usize, usize, usize) {
-        let mut c = (0, 0, 0);
-        for e in &self.outbox {
-            match e.state {
-                EntryState::Pending => c.0 += 1,
-                EntryState::Conflict { .. } => c.1 += 1,
-                EntryState::Rejected { .. } => c.2 += 1,
-            }
-        }
-        c
+        crate::sync::count_states(&self.outbox)
     }
 
     /// Keeps the cursor's cell on screen.

@@ -308,6 +308,26 @@ fn panel_box(buf: &mut Buffer, area: Rect, w: u16, h: u16, title: &str, t: &Them
     inner
 }
 
+/// Writes lines into a panel from `skip` on, as many as fit.
+fn panel_lines(buf: &mut Buffer, inner: Rect, lines: &[String], skip: usize, style: Style) {
+    for (i, l) in lines
+        .iter()
+        .skip(skip)
+        .take(inner.height as usize)
+        .enumerate()
+    {
+        put_text(
+            buf,
+            inner.x,
+            inner.y + i as u16,
+            l,
+            inner.right(),
+            style,
+            false,
+        );
+    }
+}
+
 /// Every line of the help: the keys (from the key map), then what the
 /// cell marks mean.
 pub fn help_lines(state: &State) -> Vec<(String, String)> {
@@ -444,17 +464,7 @@ fn conflicts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, index: usiz
     };
     let h = lines.len() as u16 + 2;
     let inner = panel_box(buf, area, 76, h, &title, t);
-    for (i, l) in lines.iter().take(inner.height as usize).enumerate() {
-        put_text(
-            buf,
-            inner.x,
-            inner.y + i as u16,
-            l,
-            inner.right(),
-            t.panel,
-            false,
-        );
-    }
+    panel_lines(buf, inner, &lines, 0, t.panel);
 }
 
 fn history(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p: &HistoryPanel) {
@@ -498,22 +508,7 @@ fn history(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p: &HistoryPa
         .min(area.height.saturating_sub(4))
         .max(4);
     let inner = panel_box(buf, area, 78, h, &title, t);
-    for (i, l) in lines
-        .iter()
-        .skip(p.scroll)
-        .take(inner.height as usize)
-        .enumerate()
-    {
-        put_text(
-            buf,
-            inner.x,
-            inner.y + i as u16,
-            l,
-            inner.right(),
-            t.panel,
-            false,
-        );
-    }
+    panel_lines(buf, inner, &lines, p.scroll, t.panel);
 }
 
 fn jump(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, query: &str, selected: usize) {

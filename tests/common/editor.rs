@@ -16,6 +16,37 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
+/// Codes (D N OFF, and S ST SK 夜 ○ for fast entry) and four people in two
+/// groups: the roster the editor tests and screens use.
+pub fn four_people(codes: &[(&str, &str)]) -> Vec<rota::domain::Op> {
+    use rota::domain::{Op, ShiftCode};
+    let mut ops: Vec<Op> = codes
+        .iter()
+        .map(|(c, colour)| {
+            let mut code = ShiftCode::new(c, 8.0, *c != "OFF");
+            code.colour = colour.to_string();
+            Op::PutCode { code, base: None }
+        })
+        .collect();
+    for (i, (name, group)) in [
+        ("Amara Okafor", "Nurses"),
+        ("Ben Hughes", "Nurses"),
+        ("Chloe Martin", "Doctors"),
+        ("Dev Patel", "Doctors"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ops.push(Op::AddStaff {
+            id: format!("s{}", i + 1),
+            name: name.to_string(),
+            group: group.to_string(),
+            order: Some(i as i64),
+        });
+    }
+    ops
+}
+
 pub struct Ed {
     pub engine: Arc<SyncEngine>,
     pub state: State,
