@@ -747,7 +747,11 @@ impl Core {
     ) -> Result<(), LocalError> {
         if let Some(snap) = snapshot {
             self.store.replace(&snap, seq)?;
-            self.server = roster_from_snapshot(&snap, seq);
+            // Consumed as it is laid into the roster: the snapshot's many
+            // small strings are freed as the rows grow, and their room is
+            // used again (by the rows, then the view's copy) rather than
+            // left as holes (docs/performance.md, "Memory").
+            self.server = roster_from_snapshot(snap, seq);
             self.needs_snapshot = false;
             self.rebuild_view();
             self.emit(SyncEvent::Resynced { seq });
@@ -952,7 +956,7 @@ fn add_cells(map: &mut HashMap<(String, crate::domain::Date), usize>, ops: &[Op]
 }
 
 /// The hub's roster as a snapshot describes it.
-pub fn roster_from_snapshot(snap: &Snapshot, seq: Seq) -> Roster {
+pub fn roster_from_snapshot(snap: Snapshot, seq: Seq) -> Roster {
     let mut r = Roster::default();
     let stamp = |seq: Seq| Stamp {
         seq,
@@ -985,15 +989,8 @@ pub fn roster_from_snapshot(snap: &Snapshot, seq: Seq) -> Roster {
             stamp(rule.seq),
         );
     }
-    for (staff, date, code, cseq) in &snap.cells {
-        r.apply_accepted(
-            &Change::Cell {
-                staff: staff.clone(),
-                date: *date,
-                code: code.clone(),
-            },
-            stamp(*cseq),
-        );
+    for (staff, date, code, cseq) in snap.cells {
+        r.apply_accepted(&Change::Cell { staff, date, code }, stamp(cseq));
     }
     r.set_seq(seq);
     r.compact();
