@@ -119,24 +119,32 @@ fn screen(r: Roster) -> (State, Theme, Terminal<TestBackend>) {
     (s, Theme::new(true), t)
 }
 
-/// Draws frames, moving the cursor between them as a user would.
-fn frames(name: &str, r: Roster) {
-    let (mut s, theme, mut t) = screen(r);
-    let mut times = Vec::with_capacity(3000);
+/// Draws frames of each roster in turn (so that the machine's drifts in
+/// speed fall on all alike), moving the cursor between frames as a user
+/// would.
+fn frames(rosters: Vec<(&str, Roster)>) {
+    let mut screens: Vec<_> = rosters
+        .into_iter()
+        .map(|(name, r)| (name, screen(r), Vec::with_capacity(3000)))
+        .collect();
     for i in 0..3100 {
         let cmd = if (i / 20) % 2 == 0 {
             Command::Down
         } else {
             Command::Up
         };
-        update(&mut s, Action::Do(cmd));
-        let start = Instant::now();
-        let _ = t.draw(|f| rota::tui::view::draw(f, &s, &theme));
-        if i >= 100 {
-            times.push(start.elapsed());
+        for (_, (s, theme, t), times) in screens.iter_mut() {
+            update(s, Action::Do(cmd));
+            let start = Instant::now();
+            let _ = t.draw(|f| rota::tui::view::draw(f, s, theme));
+            if i >= 100 {
+                times.push(start.elapsed());
+            }
         }
     }
-    report(name, times);
+    for (name, _, times) in screens {
+        report(name, times);
+    }
 }
 
 fn key_to_frame(r: Roster) {
@@ -551,14 +559,16 @@ fn process() {
 
 fn main() {
     if wanted("frame") {
-        frames("frame, 500 x 366 roster, 250x70", roster(500, 366));
-        frames("frame, 25 x 42 roster, 250x70", roster(25, 42));
-        // As few staff and dates as fill the same screen: what is left
-        // between this and 500 x 366 is what the roster's size costs.
-        frames(
-            "frame, 60 x 60 roster (fills the screen), 250x70",
-            roster(60, 60),
-        );
+        frames(vec![
+            ("frame, 500 x 366 roster, 250x70", roster(500, 366)),
+            ("frame, 25 x 42 roster, 250x70", roster(25, 42)),
+            // As few staff and dates as fill the same screen: what is left
+            // between this and 500 x 366 is what the roster's size costs.
+            (
+                "frame, 60 x 60 roster (fills the screen), 250x70",
+                roster(60, 60),
+            ),
+        ]);
     }
     if wanted("key") {
         key_to_frame(roster(500, 366));

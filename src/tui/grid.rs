@@ -310,20 +310,39 @@ impl Grid<'_> {
                 style = style.patch(t.cursor);
             }
             // The buffer starts each frame blank: only styles and symbols
-            // need writing.
-            buf.set_style(
-                Rect {
-                    x: col.x,
-                    y,
-                    width: col_w,
-                    height: 1,
-                },
-                style,
-            );
+            // need writing. An ASCII code (the usual case) is written
+            // straight into the row's cells; others go through put_text,
+            // which knows about widths.
             let limit = col.x + s.layout.code_cols;
-            let end = match code {
-                Some(c) => put_text(buf, col.x, y, c, limit, style, wide),
-                None => put_text(buf, col.x, y, glyph::EMPTY, limit, style.patch(t.dim), wide),
+            let end = match (code, cells_at(buf, col.x, y, col_w)) {
+                (Some(c), Some(cells))
+                    if c.is_ascii() && c.len() <= s.layout.code_cols as usize =>
+                {
+                    for cell in cells.iter_mut() {
+                        cell.set_style(style);
+                    }
+                    for (cell, i) in cells.iter_mut().zip(0..c.len()) {
+                        cell.set_symbol(&c[i..i + 1]);
+                    }
+                    col.x + c.len() as u16
+                }
+                (code, _) => {
+                    buf.set_style(
+                        Rect {
+                            x: col.x,
+                            y,
+                            width: col_w,
+                            height: 1,
+                        },
+                        style,
+                    );
+                    match code {
+                        Some(c) => put_text(buf, col.x, y, c, limit, style, wide),
+                        None => {
+                            put_text(buf, col.x, y, glyph::EMPTY, limit, style.patch(t.dim), wide)
+                        }
+                    }
+                }
             };
             // The glyph right after the code; the last column stays blank.
             if let Some(g) = mark {
@@ -340,6 +359,16 @@ impl Grid<'_> {
             }
         }
     }
+}
+
+/// The `w` cells of row `y` from `x`, when all are in the buffer.
+fn cells_at(buf: &mut Buffer, x: u16, y: u16, w: u16) -> Option<&mut [ratatui::buffer::Cell]> {
+    let a = buf.area;
+    if y < a.y || y >= a.bottom() || x < a.x || x + w > a.right() {
+        return None;
+    }
+    let start = (y - a.y) as usize * a.width as usize + (x - a.x) as usize;
+    buf.content.get_mut(start..start + w as usize)
 }
 
 fn fill(buf: &mut Buffer, x: u16, y: u16, w: u16, style: Style) {
