@@ -278,7 +278,7 @@ async fn view_during_large_remote_change() {
     let _ = a.edit_script(cell_ops(300, 334, 1), "bench", false);
     loop {
         match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
-            Ok(Ok(SyncEvent::Remote { changes, .. })) if changes.len() >= 100_000 => break,
+            Ok(Ok(SyncEvent::Remote { count, .. })) if count >= 100_000 => break,
             Ok(_) => {}
             Err(_) => panic!("bob did not get the change"),
         }

@@ -5,6 +5,7 @@
 
 use crate::domain::{Change, Conflict, Date, Op, Problem, Rule, Seq, Settings, ShiftCode, Staff};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 mod frames;
 pub use frames::{
@@ -315,9 +316,11 @@ pub fn reads_batches(version: &str) -> bool {
     major == Some(1) && minor.is_some_and(|m| m >= 1)
 }
 
-/// Decodes one text frame from the hub. A `batch` is read without serde's
-/// buffering of the tagged enum around it (which would copy the whole frame
-/// into an intermediate tree first, then read every message from that).
+/// Decodes one text frame from the hub. A `batch`, a `change` and a
+/// `welcome` (the frames that may be large: a colleague's import, a first
+/// sync) are read without serde's buffering of the tagged enum around
+/// them, which copies the whole frame into an intermediate tree first (for
+/// a 183,000-cell change, 35 MB more at the peak).
 pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
     #[derive(Deserialize)]
     struct BatchBody {
@@ -325,10 +328,44 @@ pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
         _kind: serde::de::IgnoredAny,
         msgs: Vec<ServerMsg>,
     }
+    /// A welcome's fields; its `type` is skipped as an unknown field.
+    #[derive(Deserialize)]
+    struct WelcomeBody {
+        protocol: String,
+        roster: String,
+        seq: Seq,
+        session: u64,
+        #[serde(default)]
+        changes: Option<Vec<ChangeSet>>,
+        #[serde(default)]
+        snapshot: Option<Snapshot>,
+        #[serde(default)]
+        presence: Vec<PresenceInfo>,
+        limits: Limits,
+    }
     if frames::is_batch_frame(text)
         && let Ok(body) = serde_json::from_str::<BatchBody>(text)
     {
         return Ok(ServerMsg::Batch { msgs: body.msgs });
+    }
+    if frames::is_change_frame(text)
+        && let Ok(cs) = serde_json::from_str::<ChangeSet>(text)
+    {
+        return Ok(ServerMsg::Change(cs));
+    }
+    if frames::is_welcome_frame(text)
+        && let Ok(w) = serde_json::from_str::<WelcomeBody>(text)
+    {
+        return Ok(ServerMsg::Welcome {
+            protocol: w.protocol,
+            roster: w.roster,
+            seq: w.seq,
+            session: w.session,
+            changes: w.changes,
+            snapshot: w.snapshot,
+            presence: w.presence,
+            limits: w.limits,
+        });
     }
     serde_json::from_str(text)
 }
@@ -355,7 +392,94 @@ pub struct Snapshot {
     pub staff: Vec<Staff>,
     pub codes: Vec<ShiftCode>,
     pub rules: Vec<Rule>,
-    pub cells: Vec<(String, Date, Option<String>, Seq)>,
+    pub cells: SnapshotCells,
+}
+
+/// One cell of a snapshot: staff id, date, code (None: cleared), seq.
+pub type SnapshotCell = (Arc<str>, Date, Option<Arc<str>>, Seq);
+
+/// A snapshot's cells. A roster's hundreds of thousands of cells name a
+/// few hundred staff and a few codes: each name is held once and shared
+/// (when read off the wire too), not a string a cell. A first sync of
+/// 500 x 366 otherwise allocates 366,000 small strings only to drop them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SnapshotCells(pub Vec<SnapshotCell>);
+
+impl std::ops::Deref for SnapshotCells {
+    type Target = Vec<SnapshotCell>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl SnapshotCells {
+    /// Builds the cells from borrowed names, sharing each name.
+    pub fn from_cells<'a>(
+        cells: impl IntoIterator<Item = (&'a str, Date, Option<&'a str>, Seq)>,
+    ) -> SnapshotCells {
+        let mut names = SharedNames::default();
+        SnapshotCells(
+            cells
+                .into_iter()
+                .map(|(s, d, c, q)| (names.get(s), d, c.map(|c| names.get(c)), q))
+                .collect(),
+        )
+    }
+}
+
+/// Each distinct name once.
+#[derive(Default)]
+struct SharedNames(std::collections::HashSet<Arc<str>>);
+
+impl SharedNames {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(a.clone());
+        a
+    }
+}
+
+impl Serialize for SnapshotCells {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for (staff, date, code, cseq) in &self.0 {
+            seq.serialize_element(&(&**staff, date, code.as_deref(), cseq))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SnapshotCells {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Cells;
+        impl<'de> serde::de::Visitor<'de> for Cells {
+            type Value = SnapshotCells;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of [staff, date, code, seq]")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<SnapshotCells, A::Error> {
+                let mut names = SharedNames::default();
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some((staff, date, code, cseq)) = seq.next_element::<(
+                    std::borrow::Cow<'de, str>,
+                    Date,
+                    Option<std::borrow::Cow<'de, str>>,
+                    Seq,
+                )>()? {
+                    out.push((names.get(&staff), date, code.map(|c| names.get(&c)), cseq));
+                }
+                Ok(SnapshotCells(out))
+            }
+        }
+        de.deserialize_seq(Cells)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

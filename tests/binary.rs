@@ -42,7 +42,10 @@ async fn every_acknowledged_edit_survives_kill_9_and_the_restart_needs_no_manual
     let (_, seq, snap) = join_snapshot(&url, "bob", "c-bob").await;
     assert_eq!(seq, 201);
     for (staff, date, code) in &acked {
-        let cell = snap.cells.iter().find(|c| &c.0 == staff && c.1 == d(date));
+        let cell = snap
+            .cells
+            .iter()
+            .find(|c| *c.0 == **staff && c.1 == d(date));
         assert_eq!(
             cell.and_then(|c| c.2.as_deref()),
             Some(*code),

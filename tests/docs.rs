@@ -90,7 +90,7 @@ async fn the_readme_example_files_apply_with_the_binary() {
     let cell = |s: &str, d: &str| {
         snap.cells
             .iter()
-            .find(|c| c.0 == s && c.1.to_string() == d)
+            .find(|c| &*c.0 == s && c.1.to_string() == d)
             .and_then(|c| c.2.clone())
     };
     assert_eq!(snap.staff.len(), 3);

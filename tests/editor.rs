@@ -433,3 +433,35 @@ async fn others_cursors_and_changes_show() {
     ann.state.now += rota::tui::state::FLASH_MS;
     assert!(ann.state.flash("s2", day(1)).is_none());
 }
+
+/// A colleague's large batch (an import) is told by its count: the engine
+/// keeps no copy of its changes in its event queue, the editor lays the
+/// grid out again and says so, and every cell shows.
+#[tokio::test]
+async fn a_large_remote_batch_is_told_by_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    let bob = editor(&hub.url(), "bob", dir.path()).await;
+    let ops: Vec<Op> = (0..1_500)
+        .map(|i| Op::SetCell {
+            staff: format!("s{}", 1 + i % 4),
+            date: day(i as i64 / 4),
+            code: Some("N".into()),
+            base: 0,
+        })
+        .collect();
+    assert!(ops.len() > rota::sync::REMOTE_EVENT_CHANGES);
+    bob.engine.edit_script(ops, "import", false).unwrap();
+    ann.until("bob's import", |s| {
+        s.message
+            .as_ref()
+            .is_some_and(|(m, _)| m.contains("1500 cells"))
+    })
+    .await;
+    assert_eq!(ann.shows("s4", day(374)).as_deref(), Some("N"));
+    assert!(ann.state.flashes.is_empty(), "no highlight per cell");
+    assert!(
+        ann.state.layout.col_of(day(374)).is_some(),
+        "the dates widened"
+    );
+}

@@ -104,7 +104,7 @@ async fn a_stale_write_conflicts_and_last_writer_wins_reports_what_it_overwrote(
     assert!(
         s.cells
             .iter()
-            .any(|c| c.0 == "s1" && c.2.as_deref() == Some("N"))
+            .any(|c| &*c.0 == "s1" && c.2.as_deref() == Some("N"))
     );
     hub.stop().await.unwrap();
 }
@@ -890,7 +890,7 @@ async fn staff_changes_are_versioned_logged_and_broadcast_and_removal_keeps_hist
     assert!(
         snap.cells
             .iter()
-            .any(|c| c.0 == "s2" && c.2.as_deref() == Some("D"))
+            .any(|c| &*c.0 == "s2" && c.2.as_deref() == Some("D"))
     );
     ann.send(&ClientMsg::History {
         req: None,

@@ -206,6 +206,7 @@ fn every_state(colour_config: Config) -> State {
             seq: 11,
             user: "bob".into(),
             note: None,
+            count: 1,
             changes: vec![Change::Cell {
                 staff: "s3".into(),
                 date: d("2026-12-01"),

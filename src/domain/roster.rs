@@ -318,6 +318,12 @@ impl Roster {
         out
     }
 
+    /// Sets a cell as a snapshot or a store holds it (no checks), without
+    /// building a [`Change`] for it.
+    pub fn load_cell(&mut self, staff: &str, date: Date, code: Option<&str>, stamp: Stamp) {
+        self.put_cell(staff, date, code, stamp);
+    }
+
     /// Sets state that was decided elsewhere: a change the hub accepted (on a
     /// client) or a row loaded from the store (on the hub). No checks: the
     /// change was checked when it was accepted.

@@ -18,6 +18,8 @@ use crate::domain::{Op, Seq};
 const MESSAGE_START: &str = r#"{"type":""#;
 /// How an encoded `change` message begins: a [`ChangeSet`]'s fields follow.
 const CHANGE_FRAME_TAG: &str = r#"{"type":"change","#;
+/// How an encoded `welcome` message begins.
+const WELCOME_FRAME_TAG: &str = r#"{"type":"welcome","#;
 /// How an encoded `ack` message begins.
 const ACK_FRAME_TAG: &str = r#"{"type":"ack","#;
 /// How an encoded `edit` message begins.
@@ -30,6 +32,11 @@ pub const BATCH_FRAME_TAIL: &str = "]}";
 /// Whether `text` is an encoded `change` message as this crate writes them.
 pub fn is_change_frame(text: &str) -> bool {
     text.starts_with(CHANGE_FRAME_TAG)
+}
+
+/// Whether `text` is an encoded `welcome` message as this crate writes them.
+pub fn is_welcome_frame(text: &str) -> bool {
+    text.starts_with(WELCOME_FRAME_TAG)
 }
 
 /// Whether `text` is an encoded `ack` message as this crate writes them.
@@ -331,6 +338,49 @@ mod tests {
         }
     }
 
+    /// The large frames are read straight into their messages, and what
+    /// that gives is exactly what the general (tagged enum) path gives.
+    #[test]
+    fn large_frames_read_directly_decode_as_the_general_path_does() {
+        let snap = Snapshot {
+            cells: crate::protocol::SnapshotCells::from_cells([
+                (HOSTILE, date("2026-12-01"), Some("N"), 4),
+                (HOSTILE, date("2026-12-02"), None, 5),
+            ]),
+            ..Snapshot::default()
+        };
+        let msgs = [
+            ServerMsg::Change(change_set(3)),
+            welcome(Some(vec![change_set(8)]), None),
+            welcome(None, Some(snap)),
+        ];
+        for m in msgs {
+            let text = encode(&m);
+            assert!(is_change_frame(&text) || is_welcome_frame(&text), "{text}");
+            let general: ServerMsg = serde_json::from_str(&text).unwrap();
+            assert_eq!(decode_server(&text).unwrap(), general, "{text}");
+            assert_eq!(general, m);
+        }
+        // A snapshot read off the wire shares each name.
+        let ServerMsg::Welcome {
+            snapshot: Some(s), ..
+        } = decode_server(&encode(&welcome(
+            None,
+            Some(Snapshot {
+                cells: crate::protocol::SnapshotCells::from_cells([
+                    ("s1", date("2026-12-01"), Some("D"), 1),
+                    ("s1", date("2026-12-02"), Some("D"), 2),
+                ]),
+                ..Snapshot::default()
+            }),
+        )))
+        .unwrap()
+        else {
+            panic!("a welcome with a snapshot");
+        };
+        assert!(std::sync::Arc::ptr_eq(&s.cells[0].0, &s.cells[1].0));
+    }
+
     #[test]
     fn a_welcome_with_change_frames_spliced_in_reads_as_one_encoded_whole() {
         let sets = vec![change_set(8), change_set(9)];
@@ -361,7 +411,12 @@ mod tests {
             staff: Vec::new(),
             codes: Vec::new(),
             rules: Vec::new(),
-            cells: vec![(HOSTILE.into(), date("2026-12-01"), Some("N".into()), 4)],
+            cells: crate::protocol::SnapshotCells(vec![(
+                HOSTILE.into(),
+                date("2026-12-01"),
+                Some("N".into()),
+                4,
+            )]),
         };
         let json = serde_json::to_string(&snap).unwrap();
         let spliced = encode_welcome::<String>(head(), WelcomeBody::Snapshot(&json));
@@ -401,6 +456,7 @@ mod tests {
         });
         assert!(is_edit_frame(&edit), "{edit}");
         let w = encode(&welcome(Some(Vec::new()), None));
+        assert!(is_welcome_frame(&w), "{w}");
         let keys = top_level_keys(&w);
         let pos = |k: &str| keys.iter().position(|x| x == k).unwrap();
         assert_eq!(keys[0], "type");

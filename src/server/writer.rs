@@ -635,11 +635,7 @@ pub fn snapshot_of(r: &Roster) -> Snapshot {
         staff: r.staff(),
         codes: r.codes(),
         rules: r.rules(),
-        cells: r
-            .cells()
-            .into_iter()
-            .map(|(s, d, c, q)| (s.to_string(), d, c.map(str::to_string), q))
-            .collect(),
+        cells: crate::protocol::SnapshotCells::from_cells(r.cells()),
     }
 }
 

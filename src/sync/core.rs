@@ -18,6 +18,10 @@ use tokio::sync::broadcast;
 /// writing to disk, so a frame never waits on the local store.
 pub type SharedView = Arc<RwLock<Roster>>;
 
+/// The most changes a [`SyncEvent::Remote`] carries; a larger batch is
+/// told by its count alone (the view has it all).
+pub const REMOTE_EVENT_CHANGES: usize = 1_000;
+
 /// Remote cells laid into the view per hold of its lock: a 100,000-cell
 /// change from a colleague lets readers in between steps of this size.
 const VIEW_STEP: usize = 1024;
@@ -746,12 +750,15 @@ impl Core {
         presence: Vec<PresenceInfo>,
     ) -> Result<(), LocalError> {
         if let Some(snap) = snapshot {
+            // The roster is built before the cache is written: the store's
+            // page cache then fills above the roster's rows and is handed
+            // back whole after, rather than leaving holes under them (a
+            // first sync of 500 x 366 kept 33 MB more otherwise;
+            // docs/performance.md, "Memory").
+            let server = roster_from_snapshot(&snap, seq);
             self.store.replace(&snap, seq)?;
-            // Consumed as it is laid into the roster: the snapshot's many
-            // small strings are freed as the rows grow, and their room is
-            // used again (by the rows, then the view's copy) rather than
-            // left as holes (docs/performance.md, "Memory").
-            self.server = roster_from_snapshot(snap, seq);
+            drop(snap);
+            self.server = server;
             self.needs_snapshot = false;
             self.rebuild_view();
             self.emit(SyncEvent::Resynced { seq });
@@ -818,11 +825,21 @@ impl Core {
             return Ok(());
         }
         self.lay_remote(&cs.changes, &stamp);
+        let count = cs.changes.len();
+        // A broadcast channel keeps its last events until newer ones push
+        // them out: a colleague's 183,000-cell batch kept 30 MB alive in
+        // every engine. Large batches are told without their changes.
+        let changes = if count <= REMOTE_EVENT_CHANGES {
+            cs.changes
+        } else {
+            Vec::new()
+        };
         self.emit(SyncEvent::Remote {
             seq: cs.seq,
             user: cs.user,
             note: cs.note,
-            changes: cs.changes,
+            count,
+            changes,
         });
         Ok(())
     }
@@ -956,7 +973,7 @@ fn add_cells(map: &mut HashMap<(String, crate::domain::Date), usize>, ops: &[Op]
 }
 
 /// The hub's roster as a snapshot describes it.
-pub fn roster_from_snapshot(snap: Snapshot, seq: Seq) -> Roster {
+pub fn roster_from_snapshot(snap: &Snapshot, seq: Seq) -> Roster {
     let mut r = Roster::default();
     let stamp = |seq: Seq| Stamp {
         seq,
@@ -989,8 +1006,8 @@ pub fn roster_from_snapshot(snap: Snapshot, seq: Seq) -> Roster {
             stamp(rule.seq),
         );
     }
-    for (staff, date, code, cseq) in snap.cells {
-        r.apply_accepted(&Change::Cell { staff, date, code }, stamp(cseq));
+    for (staff, date, code, cseq) in snap.cells.iter() {
+        r.load_cell(staff, *date, code.as_deref(), stamp(*cseq));
     }
     r.set_seq(seq);
     r.compact();

@@ -23,6 +23,10 @@ use std::time::Duration;
 /// Most editors that may use one local file at once.
 const MAX_SLOTS: u32 = 64;
 
+/// A change set this large fills the page cache with pages the roster in
+/// memory already holds: it is handed back after (see `shrink_cache`).
+const LARGE_CHANGE: usize = 10_000;
+
 #[derive(Debug)]
 pub enum LocalError {
     Sqlite { path: PathBuf, err: rusqlite::Error },
@@ -384,7 +388,11 @@ impl LocalStore {
                 delete_entry(tx, client, op_id)?;
             }
             Ok(())
-        })
+        })?;
+        if cs.changes.len() >= LARGE_CHANGE {
+            self.shrink_cache();
+        }
+        Ok(())
     }
 
     /// Notes that the hub is at `seq` with nothing this file lacks (an
@@ -405,7 +413,8 @@ impl LocalStore {
         Ok(())
     }
 
-    /// Hands back the page cache a whole-roster read or write filled: the
+    /// Hands back the page cache a whole-roster read or write filled (or a
+    /// change of at least [`LARGE_CHANGE`] cells): the
     /// roster is in memory then, and the cache's pages would only double
     /// it (about 20 MB for 500 x 366).
     pub fn shrink_cache(&self) {
@@ -440,8 +449,13 @@ fn write_snapshot(tx: &Transaction, snap: &Snapshot, seq: Seq) -> rusqlite::Resu
         "INSERT INTO cells(staff, date, code, seq, user, client, at)
              VALUES (?1, ?2, ?3, ?4, '', '', 0)",
     )?;
-    for (staff, date, code, cseq) in &snap.cells {
-        cell.execute(params![staff, date.to_string(), code, *cseq as i64])?;
+    for (staff, date, code, cseq) in snap.cells.iter() {
+        cell.execute(params![
+            &**staff,
+            date.to_string(),
+            code.as_deref(),
+            *cseq as i64
+        ])?;
     }
     set_last_seq(tx, seq)
 }

@@ -17,7 +17,7 @@ mod local;
 mod net;
 
 use self::core::Core;
-pub use self::core::EditError;
+pub use self::core::{EditError, REMOTE_EVENT_CHANGES};
 pub use self::local::LocalError;
 use self::local::LocalStore;
 use crate::domain::{Change, Conflict, Date, Op, Problem, Roster, Seq, Target};
@@ -213,6 +213,10 @@ pub enum SyncEvent {
         seq: Seq,
         user: String,
         note: Option<String>,
+        /// How many changes the batch made.
+        count: usize,
+        /// Its changes, when at most [`REMOTE_EVENT_CHANGES`]; empty for a
+        /// larger batch (read the view: it holds them all).
         changes: Vec<Change>,
     },
     /// The whole roster was reloaded from the hub.

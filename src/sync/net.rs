@@ -256,7 +256,7 @@ async fn first_message(ws: &mut Ws) -> Result<ServerMsg, String> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => {
-                return serde_json::from_str(&t).map_err(|e| format!("unreadable welcome: {e}"));
+                return protocol::decode_server(&t).map_err(|e| format!("unreadable welcome: {e}"));
             }
             Some(Ok(Message::Close(frame))) => {
                 let why = frame.map(|f| f.reason.to_string()).unwrap_or_default();

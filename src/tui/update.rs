@@ -715,8 +715,18 @@ fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
             }
             state.conn = c;
         }
-        SyncEvent::Remote { user, changes, .. } => {
-            let mut records = false;
+        SyncEvent::Remote {
+            user,
+            changes,
+            count,
+            ..
+        } => {
+            // A batch too large to be listed (an import): lay the grid out
+            // again; its cells are not highlighted one by one.
+            let mut records = changes.len() < count;
+            if records {
+                say(state, format!("{user} changed {count} cells"));
+            }
             for c in &changes {
                 match c.target() {
                     Target::Cell { staff, date } => {

@@ -450,8 +450,8 @@ pub async fn hub_cells(url: &str) -> (u64, Vec<CellRow>) {
     let (_c, seq, snap) = join_snapshot(url, "checker", "checker-client").await;
     let mut cells: Vec<CellRow> = snap
         .cells
-        .into_iter()
-        .map(|(s, d, c, _)| (s, d, c))
+        .iter()
+        .map(|(s, d, c, _)| (s.to_string(), *d, c.as_deref().map(str::to_string)))
         .collect();
     cells.sort();
     (seq, cells)

@@ -385,8 +385,9 @@ impl Editor {
         if let Some(snap) = snapshot {
             self.cells = snap
                 .cells
+                .0
                 .into_iter()
-                .map(|(s, d, c, v)| ((s, d), (c, v)))
+                .map(|(s, d, c, v)| ((s.to_string(), d), (c.map(|c| c.to_string()), v)))
                 .collect();
             self.seq = seq;
         }
