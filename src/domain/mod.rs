@@ -6,6 +6,7 @@
 
 mod roster;
 mod row;
+pub mod rules;
 mod types;
 
 pub use roster::{Applied, Author, ChangeRecord, Names, Roster, Stamp};
