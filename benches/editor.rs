@@ -557,7 +557,117 @@ fn process() {
     let _ = std::fs::remove_dir_all(&dir2);
 }
 
+/// About 50 rules over a 500 x 366 roster: staffing per code and group,
+/// forbidden sequences, and limits of every measure.
+fn rules_ops() -> Vec<Op> {
+    use rota::domain::{LimitMeasure, Rule, RuleKind};
+    let mut ops = Vec::new();
+    let mut put = |id: String, kind: RuleKind| {
+        ops.push(Op::PutRule {
+            rule: Rule { id, kind, seq: 0 },
+            base: None,
+        })
+    };
+    for g in 0..10 {
+        for code in ["D", "N", "E", "L"] {
+            put(
+                format!("cover-{code}-{g}"),
+                RuleKind::Staffing {
+                    code: code.into(),
+                    min: 8,
+                    max: Some(12),
+                    weekdays: Vec::new(),
+                    group: Some(format!("Group {g}")),
+                    from: None,
+                    to: None,
+                },
+            );
+        }
+    }
+    for (a, b) in [("N", "E"), ("N", "D"), ("L", "E")] {
+        put(
+            format!("no-{b}-after-{a}"),
+            RuleKind::ForbiddenSequence {
+                first: a.into(),
+                then: b.into(),
+            },
+        );
+    }
+    let measures = [
+        (LimitMeasure::ConsecutiveWorked, None, Some(6.0), None),
+        (LimitMeasure::ConsecutiveOff, None, Some(4.0), None),
+        (LimitMeasure::Shifts, Some(3.0), Some(6.0), Some(7)),
+        (LimitMeasure::Hours, Some(100.0), Some(180.0), Some(28)),
+        (LimitMeasure::WeekendsWorked, None, Some(2.0), Some(28)),
+    ];
+    for (i, (measure, min, max, period)) in measures.into_iter().enumerate() {
+        for g in [None, Some("Group 1".to_string())] {
+            put(
+                format!("limit-{i}-{}", g.is_some()),
+                RuleKind::Limit {
+                    measure,
+                    min,
+                    max,
+                    period_days: period,
+                    code: None,
+                    staff: None,
+                    group: g,
+                },
+            );
+        }
+    }
+    ops
+}
+
+fn rules_bench() {
+    use rota::domain::rules::Findings;
+    let mut r = roster(500, 366);
+    let author = Author {
+        user: Arc::from("bench"),
+        client: Arc::from("bench-client"),
+    };
+    let ops = rules_ops();
+    let n = ops.len();
+    if r.apply_batch_with(&ops, &author, 0, true).is_err() {
+        panic!("the rules apply");
+    }
+    let mut full = Vec::new();
+    let mut findings = Findings::new(&r);
+    for _ in 0..7 {
+        let start = Instant::now();
+        findings = Findings::new(&r);
+        full.push(start.elapsed());
+    }
+    report(
+        &format!(
+            "rules: full evaluation, 500 x 366, {n} rules ({} findings)",
+            findings.len()
+        ),
+        full,
+    );
+    let mut one = Vec::new();
+    for i in 0..2000 {
+        let op = Op::SetCell {
+            staff: format!("p{:03}", (i * 37) % 500),
+            date: day((i * 11) % 366),
+            code: Some(CODES[i % CODES.len()].to_string()),
+            base: 0,
+        };
+        let Ok(applied) = r.apply_batch_with(&[op], &author, 0, true) else {
+            continue;
+        };
+        let changed: Vec<_> = applied.changes.iter().map(|c| c.target()).collect();
+        let start = Instant::now();
+        findings.update(&r, &changed);
+        one.push(start.elapsed());
+    }
+    report("rules: brought up to date after one cell edit", one);
+}
+
 fn main() {
+    if wanted("rules") {
+        rules_bench();
+    }
     if wanted("frame") {
         frames(vec![
             ("frame, 500 x 366 roster, 250x70", roster(500, 366)),

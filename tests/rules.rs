@@ -102,11 +102,7 @@ fn base() -> Roster {
 }
 
 fn messages(r: &Roster) -> Vec<String> {
-    Findings::new(r)
-        .all()
-        .iter()
-        .map(|f| f.message.clone())
-        .collect()
+    Findings::new(r).all().iter().map(|f| f.message()).collect()
 }
 
 #[test]
@@ -153,7 +149,7 @@ fn staffing_under_and_over_by_date_weekday_and_group() {
     let f = Findings::new(&r);
     let all = f.all();
     assert_eq!(all.len(), 1);
-    assert_eq!(all[0].message, "D on Wed 2 Dec: 2, at most 1");
+    assert_eq!(all[0].message(), "D on Wed 2 Dec: 2, at most 1");
     assert_eq!(all[0].staff, ["s0", "s1"], "who is over");
 }
 
@@ -545,7 +541,7 @@ proptest! {
             prop_assert_eq!(&kept, &full, "after {:?}", ops);
             let got: BTreeSet<Key> = full.all().into_iter().map(key).collect();
             prop_assert_eq!(got, plain_check(&r), "after {:?}", ops);
-            prop_assert!(full.all().iter().all(|f| !f.message.is_empty()));
+            prop_assert!(full.all().iter().all(|f| !f.message().is_empty()));
         }
     }
 }

@@ -21,7 +21,7 @@ use chrono::{Datelike, Weekday};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One thing wrong with the roster.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, PartialOrd)]
 pub struct Finding {
     pub first: Date,
     pub last: Date,
@@ -29,55 +29,181 @@ pub struct Finding {
     pub rule: String,
     /// Who it is about (empty for a date's staffing).
     pub staff: Vec<String>,
-    pub message: String,
+    pub what: What,
+}
+
+/// What a finding found: the numbers its sentence is made of (written
+/// only when shown: a big roster may have tens of thousands).
+#[derive(Clone, Debug, PartialEq, PartialOrd)]
+pub enum What {
+    /// Fewer than `min` on `code` that day (in `group`).
+    Under {
+        code: String,
+        n: u32,
+        min: u32,
+        group: Option<String>,
+    },
+    /// More than `max`.
+    Over {
+        code: String,
+        n: u32,
+        max: u32,
+        group: Option<String>,
+    },
+    /// `name` had `first` then `then` the next day.
+    Sequence {
+        name: String,
+        first: String,
+        then: String,
+    },
+    /// A run of worked days (or days off) longer than `limit`.
+    Run {
+        name: String,
+        days: i64,
+        worked: bool,
+        limit: f64,
+    },
+    /// A count or sum over a period past a bound.
+    Amount {
+        name: String,
+        unit: &'static str,
+        value: f64,
+        bound: Bound,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub enum Bound {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+impl Finding {
+    /// What is wrong, in a sentence: "Ann Lee: 7 worked days in a row, Thu
+    /// 3 Dec to Wed 9 Dec, limit 6".
+    pub fn message(&self) -> String {
+        let (a, b) = (show(self.first), show(self.last));
+        match &self.what {
+            What::Under {
+                code,
+                n,
+                min,
+                group,
+            } => {
+                format!("{code} on {a}: {n} of at least {min}{}", within(group))
+            }
+            What::Over {
+                code,
+                n,
+                max,
+                group,
+            } => {
+                format!("{code} on {a}: {n}, at most {max}{}", within(group))
+            }
+            What::Sequence { name, first, then } => {
+                format!("{name}: {first} on {a} then {then} on {b} ({then} may not follow {first})")
+            }
+            What::Run {
+                name,
+                days,
+                worked,
+                limit,
+            } => {
+                let what = if *worked { "worked days" } else { "days off" };
+                format!(
+                    "{name}: {days} {what} in a row, {a} to {b}, limit {}",
+                    amount(*limit)
+                )
+            }
+            What::Amount {
+                name,
+                unit,
+                value,
+                bound,
+            } => {
+                let bound = match bound {
+                    Bound::AtMost(m) => format!("at most {}", amount(*m)),
+                    Bound::AtLeast(m) => format!("at least {}", amount(*m)),
+                };
+                format!("{name}: {} {unit} from {a} to {b}, {bound}", amount(*value))
+            }
+        }
+    }
+}
+
+fn within(group: &Option<String>) -> String {
+    group
+        .as_ref()
+        .map(|g| format!(" in {g}"))
+        .unwrap_or_default()
+}
+
+/// Findings in the order they are listed: by first date, last date, rule,
+/// then people.
+fn sort(v: &mut [Finding]) {
+    v.sort_by(|x, y| {
+        (x.first, x.last, &x.rule, &x.staff).cmp(&(y.first, y.last, &y.rule, &y.staff))
+    });
 }
 
 /// A roster's findings, kept up to date edit by edit.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Findings {
     span: Option<(Date, Date)>,
+    /// The people who count (active) and the rules, as of the last full
+    /// evaluation: an edit of cells changes neither.
+    people: Vec<Staff>,
+    rules: Vec<Rule>,
     by_date: BTreeMap<Date, Vec<Finding>>,
     by_person: BTreeMap<String, Vec<Finding>>,
 }
 
-/// What one evaluation reads once: the people who count and the rules.
+/// What an evaluation reads: the roster's cells, and the people and rules
+/// the findings hold.
 struct Ctx<'a> {
     roster: &'a Roster,
-    staff: Vec<Staff>,
-    rules: Vec<Rule>,
-}
-
-impl<'a> Ctx<'a> {
-    fn new(roster: &'a Roster) -> Ctx<'a> {
-        Ctx {
-            roster,
-            staff: roster.staff().into_iter().filter(|s| s.active).collect(),
-            rules: roster.rules(),
-        }
-    }
+    staff: &'a [Staff],
+    rules: &'a [Rule],
 }
 
 impl Findings {
     /// Every finding of the roster.
     pub fn new(roster: &Roster) -> Findings {
         let span = roster.date_span();
-        let mut f = Findings {
+        let people: Vec<Staff> = roster.staff().into_iter().filter(|s| s.active).collect();
+        let rules = roster.rules();
+        let mut by_date = BTreeMap::new();
+        let mut by_person = BTreeMap::new();
+        if let Some((first, last)) = span {
+            let cx = Ctx {
+                roster,
+                staff: &people,
+                rules: &rules,
+            };
+            let has_staffing = rules
+                .iter()
+                .any(|r| matches!(r.kind, RuleKind::Staffing { .. }));
+            if has_staffing {
+                for (i, codes) in codes_by_date(&cx, (first, last)).iter().enumerate() {
+                    let d = plus(first, i as i64);
+                    file(&mut by_date, d, staffing_with(&cx, d, Some(codes)));
+                }
+            }
+            for s in &people {
+                file(
+                    &mut by_person,
+                    s.id.clone(),
+                    person_findings(&cx, s, (first, last)),
+                );
+            }
+        }
+        Findings {
             span,
-            ..Findings::default()
-        };
-        let Some((first, last)) = span else {
-            return f;
-        };
-        let cx = Ctx::new(roster);
-        let mut d = first;
-        while d <= last {
-            f.set_date(&cx, d);
-            d = plus(d, 1);
+            people,
+            rules,
+            by_date,
+            by_person,
         }
-        for s in &cx.staff {
-            f.set_person(&cx, s, span);
-        }
-        f
     }
 
     /// Brings the findings up to date after `changed` was written. Cells
@@ -98,15 +224,22 @@ impl Findings {
                 people.insert(staff.as_str());
             }
         }
-        let cx = Ctx::new(roster);
+        let cx = Ctx {
+            roster,
+            staff: &self.people,
+            rules: &self.rules,
+        };
         for d in dates {
-            self.set_date(&cx, d);
+            file(&mut self.by_date, d, staffing_on(&cx, d));
         }
-        for id in people {
-            match cx.staff.iter().find(|s| s.id == id) {
-                Some(s) => self.set_person(&cx, s, span),
-                None => {
-                    self.by_person.remove(id);
+        if let Some(span) = span {
+            for id in people {
+                if let Some(s) = cx.staff.iter().find(|s| s.id == id) {
+                    file(
+                        &mut self.by_person,
+                        id.to_string(),
+                        person_findings(&cx, s, span),
+                    );
                 }
             }
         }
@@ -120,7 +253,9 @@ impl Findings {
             .chain(self.by_person.values())
             .flatten()
             .collect();
-        v.sort();
+        v.sort_by(|x, y| {
+            (x.first, x.last, &x.rule, &x.staff).cmp(&(y.first, y.last, &y.rule, &y.staff))
+        });
         v
     }
 
@@ -142,25 +277,14 @@ impl Findings {
     pub fn of_date(&self, date: Date) -> &[Finding] {
         self.by_date.get(&date).map_or(&[], Vec::as_slice)
     }
+}
 
-    fn set_date(&mut self, cx: &Ctx, d: Date) {
-        let found = staffing_on(cx, d);
-        if found.is_empty() {
-            self.by_date.remove(&d);
-        } else {
-            self.by_date.insert(d, found);
-        }
-    }
-
-    fn set_person(&mut self, cx: &Ctx, s: &Staff, span: Option<(Date, Date)>) {
-        let found = span
-            .map(|sp| person_findings(cx, s, sp))
-            .unwrap_or_default();
-        if found.is_empty() {
-            self.by_person.remove(&s.id);
-        } else {
-            self.by_person.insert(s.id.clone(), found);
-        }
+/// Files findings under their key (a date or a person), or clears the key.
+fn file<K: Ord>(map: &mut BTreeMap<K, Vec<Finding>>, key: K, found: Vec<Finding>) {
+    if found.is_empty() {
+        map.remove(&key);
+    } else {
+        map.insert(key, found);
     }
 }
 
@@ -183,10 +307,34 @@ fn amount(v: f64) -> String {
     }
 }
 
-/// The staffing rules' findings on one date.
+/// The staffing rules' findings on one date, each person's code that day
+/// looked up (once, for all the rules).
 fn staffing_on(cx: &Ctx, d: Date) -> Vec<Finding> {
+    staffing_with(cx, d, None)
+}
+
+/// Every person's code on every date of the span, read row by row (a
+/// lookup per person, not per person and date).
+fn codes_by_date<'r>(cx: &Ctx<'r>, span: (Date, Date)) -> Vec<Vec<Option<&'r str>>> {
+    let days = (span.1.0 - span.0.0).num_days().max(0) as usize + 1;
+    let mut table = vec![vec![None; cx.staff.len()]; days];
+    for (p, s) in cx.staff.iter().enumerate() {
+        for (d, c, _) in cx.roster.row_between(&s.id, span.0, span.1) {
+            let i = (d.0 - span.0.0).num_days() as usize;
+            if let Some(row) = table.get_mut(i) {
+                row[p] = c;
+            }
+        }
+    }
+    table
+}
+
+/// The staffing rules' findings on one date; `known`: everyone's code that
+/// day, when already read.
+fn staffing_with(cx: &Ctx, d: Date, known: Option<&[Option<&str>]>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for rule in &cx.rules {
+    let mut codes: Option<Vec<Option<&str>>> = known.map(<[_]>::to_vec);
+    for rule in cx.rules {
         let RuleKind::Staffing {
             code,
             min,
@@ -205,22 +353,38 @@ fn staffing_on(cx: &Ctx, d: Date) -> Vec<Finding> {
         if !weekdays.is_empty() && !weekdays.contains(&d.0.weekday()) {
             continue;
         }
-        let on: Vec<String> = cx
-            .staff
-            .iter()
-            .filter(|s| group.as_ref().is_none_or(|g| *g == s.group))
-            .filter(|s| cx.roster.cell(&s.id, d).and_then(|(c, _)| c) == Some(code.as_str()))
-            .map(|s| s.id.clone())
-            .collect();
-        let n = on.len() as u32;
-        let within = group
-            .as_ref()
-            .map(|g| format!(" in {g}"))
-            .unwrap_or_default();
-        let message = if n < *min {
-            format!("{code} on {}: {n} of at least {min}{within}", show(d))
+        let codes = codes.get_or_insert_with(|| {
+            cx.staff
+                .iter()
+                .map(|s| cx.roster.cell(&s.id, d).and_then(|(c, _)| c))
+                .collect()
+        });
+        let on = || {
+            cx.staff
+                .iter()
+                .zip(codes.iter())
+                .filter(|(s, c)| {
+                    **c == Some(code.as_str()) && group.as_ref().is_none_or(|g| *g == s.group)
+                })
+                .map(|(s, _)| s)
+        };
+        let n = on().count() as u32;
+        let (what, staff) = if n < *min {
+            let what = What::Under {
+                code: code.clone(),
+                n,
+                min: *min,
+                group: group.clone(),
+            };
+            (what, Vec::new())
         } else if let Some(m) = max.filter(|m| n > *m) {
-            format!("{code} on {}: {n}, at most {m}{within}", show(d))
+            let what = What::Over {
+                code: code.clone(),
+                n,
+                max: m,
+                group: group.clone(),
+            };
+            (what, on().map(|s| s.id.clone()).collect())
         } else {
             continue;
         };
@@ -228,11 +392,11 @@ fn staffing_on(cx: &Ctx, d: Date) -> Vec<Finding> {
             first: d,
             last: d,
             rule: rule.id.clone(),
-            staff: if n < *min { Vec::new() } else { on },
-            message,
+            staff,
+            what,
         });
     }
-    out.sort();
+    sort(&mut out);
     out
 }
 
@@ -244,29 +408,28 @@ fn worked(roster: &Roster, code: Option<&str>) -> Option<bool> {
 /// The rules about one person, over `span`.
 fn person_findings(cx: &Ctx, s: &Staff, span: (Date, Date)) -> Vec<Finding> {
     let roster = cx.roster;
-    let cells: BTreeMap<Date, &str> = roster
+    let cells: Vec<(Date, &str)> = roster
         .row_between(&s.id, span.0, span.1)
         .filter_map(|(d, c, _)| c.map(|c| (d, c)))
         .collect();
     let mut out = Vec::new();
-    for rule in &cx.rules {
+    for rule in cx.rules {
         match &rule.kind {
             RuleKind::Staffing { .. } => {}
             RuleKind::ForbiddenSequence { first, then } => {
-                for (d, c) in &cells {
-                    let next = plus(*d, 1);
-                    if *c == first && cells.get(&next) == Some(&then.as_str()) {
+                for pair in cells.windows(2) {
+                    let ((d, c), (next, c2)) = (pair[0], pair[1]);
+                    if c == first && c2 == then && plus(d, 1) == next {
                         out.push(Finding {
-                            first: *d,
+                            first: d,
                             last: next,
                             rule: rule.id.clone(),
                             staff: vec![s.id.clone()],
-                            message: format!(
-                                "{}: {first} on {} then {then} on {} ({then} may not follow {first})",
-                                s.name,
-                                show(*d),
-                                show(next)
-                            ),
+                            what: What::Sequence {
+                                name: s.name.clone(),
+                                first: first.clone(),
+                                then: then.clone(),
+                            },
                         });
                     }
                 }
@@ -309,7 +472,7 @@ fn person_findings(cx: &Ctx, s: &Staff, span: (Date, Date)) -> Vec<Finding> {
             }
         }
     }
-    out.sort();
+    sort(&mut out);
     out
 }
 
@@ -323,7 +486,7 @@ struct Limit<'a> {
 
 impl Limit<'_> {
     /// Runs of consecutive worked (or off) days longer than `max`.
-    fn runs(&self, cells: &BTreeMap<Date, &str>, worked_days: bool, out: &mut Vec<Finding>) {
+    fn runs(&self, cells: &[(Date, &str)], worked_days: bool, out: &mut Vec<Finding>) {
         let Some(max) = self.max else {
             return;
         };
@@ -332,34 +495,28 @@ impl Limit<'_> {
             if let Some((a, b)) = run {
                 let len = (b.0 - a.0).num_days() + 1;
                 if len as f64 > max {
-                    let what = if worked_days {
-                        "worked days"
-                    } else {
-                        "days off"
-                    };
                     out.push(Finding {
                         first: a,
                         last: b,
                         rule: self.rule.to_string(),
                         staff: vec![self.s.id.clone()],
-                        message: format!(
-                            "{}: {len} {what} in a row, {} to {}, limit {}",
-                            self.s.name,
-                            show(a),
-                            show(b),
-                            amount(max)
-                        ),
+                        what: What::Run {
+                            name: self.s.name.clone(),
+                            days: len,
+                            worked: worked_days,
+                            limit: max,
+                        },
                     });
                 }
             }
         };
-        for (d, c) in cells {
+        for &(d, c) in cells {
             let counts = worked(self.roster, Some(c)) == Some(worked_days);
             run = match (run, counts) {
-                (Some((a, b)), true) if plus(b, 1) == *d => Some((a, *d)),
+                (Some((a, b)), true) if plus(b, 1) == d => Some((a, d)),
                 (prev, true) => {
                     close(prev, out);
-                    Some((*d, *d))
+                    Some((d, d))
                 }
                 (prev, false) => {
                     close(prev, out);
@@ -378,9 +535,9 @@ impl Limit<'_> {
             _ => "weekends worked",
         };
         let bound = if let Some(m) = self.max.filter(|m| v > *m) {
-            format!("at most {}", amount(m))
+            Bound::AtMost(m)
         } else if let Some(m) = self.min.filter(|m| v < *m) {
-            format!("at least {}", amount(m))
+            Bound::AtLeast(m)
         } else {
             return;
         };
@@ -389,13 +546,12 @@ impl Limit<'_> {
             last: b,
             rule: self.rule.to_string(),
             staff: vec![self.s.id.clone()],
-            message: format!(
-                "{}: {} {unit} from {} to {}, {bound}",
-                self.s.name,
-                amount(v),
-                show(a),
-                show(b)
-            ),
+            what: What::Amount {
+                name: self.s.name.clone(),
+                unit,
+                value: v,
+                bound,
+            },
         });
     }
 }
@@ -421,17 +577,19 @@ fn periods(span: (Date, Date), days: Option<u32>) -> Vec<(Date, Date)> {
 
 fn measure_in(
     roster: &Roster,
-    cells: &BTreeMap<Date, &str>,
+    cells: &[(Date, &str)],
     measure: LimitMeasure,
     code: Option<&str>,
     a: Date,
     b: Date,
 ) -> f64 {
-    let in_period = cells.range(a..=b);
+    let from = cells.partition_point(|(d, _)| *d < a);
+    let to = cells.partition_point(|(d, _)| *d <= b);
+    let in_period = cells[from..to.max(from)].iter();
     match measure {
         LimitMeasure::Shifts => in_period
             .filter(|(_, c)| match code {
-                Some(want) => **c == want,
+                Some(want) => *c == want,
                 None => worked(roster, Some(c)) == Some(true),
             })
             .count() as f64,
