@@ -514,7 +514,7 @@ fn any_edit() -> impl Strategy<Value = Vec<Op>> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("ROTA_RULES_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
+        std::env::var("ROTA_RULES_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
     ))]
 
     /// After every edit, the findings kept up to date edit by edit equal a

@@ -17,7 +17,7 @@
 //! shifts, hours and weekends; runs are limited by `max`.
 
 use super::{Date, LimitMeasure, Roster, Rule, RuleKind, Staff, Target};
-use chrono::{Datelike, Weekday};
+use chrono::Datelike;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One thing wrong with the roster.
@@ -154,16 +154,33 @@ pub struct Findings {
     /// evaluation: an edit of cells changes neither.
     people: Vec<Staff>,
     rules: Vec<Rule>,
+    /// Everyone's code on every date of the span, date by date: what
+    /// staffing reads (a column a date, not a lookup a person). Entries
+    /// are 1 + the index into `codes`, 0 for an empty cell.
+    table: Vec<Vec<u16>>,
+    codes: Vec<String>,
+    worked: Vec<bool>,
+    hours: Vec<f64>,
+    groups: Vec<u16>,
+    group_names: Vec<String>,
     by_date: BTreeMap<Date, Vec<Finding>>,
     by_person: BTreeMap<String, Vec<Finding>>,
 }
 
-/// What an evaluation reads: the roster's cells, and the people and rules
-/// the findings hold.
+/// What an evaluation reads: the people, rules and table of codes the
+/// findings hold.
 struct Ctx<'a> {
-    roster: &'a Roster,
     staff: &'a [Staff],
     rules: &'a [Rule],
+    /// The codes the table's entries name.
+    codes: &'a [String],
+    /// Each person's group, as an index into `group_names`.
+    groups: &'a [u16],
+    group_names: &'a [String],
+    table: &'a [Vec<u16>],
+    /// Whether each code is worked, and its hours, by its index in `codes`.
+    worked: &'a [bool],
+    hours: &'a [f64],
 }
 
 impl Findings {
@@ -172,38 +189,89 @@ impl Findings {
         let span = roster.date_span();
         let people: Vec<Staff> = roster.staff().into_iter().filter(|s| s.active).collect();
         let rules = roster.rules();
-        let mut by_date = BTreeMap::new();
-        let mut by_person = BTreeMap::new();
-        if let Some((first, last)) = span {
-            let cx = Ctx {
-                roster,
-                staff: &people,
-                rules: &rules,
-            };
-            let has_staffing = rules
-                .iter()
-                .any(|r| matches!(r.kind, RuleKind::Staffing { .. }));
-            if has_staffing {
-                for (i, codes) in codes_by_date(&cx, (first, last)).iter().enumerate() {
-                    let d = plus(first, i as i64);
-                    file(&mut by_date, d, staffing_with(&cx, d, Some(codes)));
-                }
-            }
-            for s in &people {
-                file(
-                    &mut by_person,
-                    s.id.clone(),
-                    person_findings(&cx, s, (first, last)),
-                );
-            }
-        }
-        Findings {
+        let defs = roster.codes();
+        let worked = defs.iter().map(|c| c.worked).collect();
+        let hours = defs.iter().map(|c| c.hours).collect();
+        let codes: Vec<String> = defs.into_iter().map(|c| c.code).collect();
+        let mut group_names: Vec<String> = people.iter().map(|s| s.group.clone()).collect();
+        group_names.sort();
+        group_names.dedup();
+        let groups = people
+            .iter()
+            .map(|s| {
+                group_names
+                    .binary_search(&s.group)
+                    .map_or(u16::MAX, |i| i as u16)
+            })
+            .collect();
+        let mut f = Findings {
             span,
             people,
             rules,
-            by_date,
-            by_person,
+            table: Vec::new(),
+            codes,
+            worked,
+            hours,
+            groups,
+            group_names,
+            by_date: BTreeMap::new(),
+            by_person: BTreeMap::new(),
+        };
+        let Some((first, last)) = span else {
+            return f;
+        };
+        f.table = f.read_table(roster, (first, last));
+        let cx = Ctx {
+            staff: &f.people,
+            rules: &f.rules,
+            codes: &f.codes,
+            groups: &f.groups,
+            group_names: &f.group_names,
+            table: &f.table,
+            worked: &f.worked,
+            hours: &f.hours,
+        };
+        if cx
+            .rules
+            .iter()
+            .any(|r| matches!(r.kind, RuleKind::Staffing { .. }))
+        {
+            for (i, column) in f.table.iter().enumerate() {
+                let d = plus(first, i as i64);
+                file(&mut f.by_date, d, staffing_with(&cx, d, column));
+            }
         }
+        let mut by_person = BTreeMap::new();
+        for (p, s) in cx.staff.iter().enumerate() {
+            file(
+                &mut by_person,
+                s.id.clone(),
+                person_findings(&cx, p, (first, last)),
+            );
+        }
+        f.by_person = by_person;
+        f
+    }
+
+    /// The index entry of a code (see `table`).
+    fn code_entry(&self, code: Option<&str>) -> u16 {
+        code.and_then(|c| self.codes.binary_search_by(|k| k.as_str().cmp(c)).ok())
+            .map_or(0, |i| i as u16 + 1)
+    }
+
+    /// Everyone's codes over the span, read a person's row at a time.
+    fn read_table(&self, roster: &Roster, span: (Date, Date)) -> Vec<Vec<u16>> {
+        let days = (span.1.0 - span.0.0).num_days().max(0) as usize + 1;
+        let mut table = vec![vec![0u16; self.people.len()]; days];
+        for (p, s) in self.people.iter().enumerate() {
+            for (d, c, _) in roster.row_between(&s.id, span.0, span.1) {
+                let i = (d.0 - span.0.0).num_days() as usize;
+                if let Some(column) = table.get_mut(i) {
+                    column[p] = self.code_entry(c);
+                }
+            }
+        }
+        table
     }
 
     /// Brings the findings up to date after `changed` was written. Cells
@@ -224,23 +292,43 @@ impl Findings {
                 people.insert(staff.as_str());
             }
         }
+        let Some(span) = span else {
+            return;
+        };
+        // The table first: one lookup a written cell.
+        for t in changed {
+            if let Target::Cell { staff, date } = t
+                && let Some(p) = self.people.iter().position(|s| s.id == *staff)
+            {
+                let entry = self.code_entry(roster.cell(staff, *date).and_then(|(c, _)| c));
+                if let Some(column) = self.table.get_mut((date.0 - span.0.0).num_days() as usize) {
+                    column[p] = entry;
+                }
+            }
+        }
         let cx = Ctx {
-            roster,
             staff: &self.people,
             rules: &self.rules,
+            codes: &self.codes,
+            groups: &self.groups,
+            group_names: &self.group_names,
+            table: &self.table,
+            worked: &self.worked,
+            hours: &self.hours,
         };
         for d in dates {
-            file(&mut self.by_date, d, staffing_on(&cx, d));
+            let Some(column) = self.table.get((d.0 - span.0.0).num_days() as usize) else {
+                continue;
+            };
+            file(&mut self.by_date, d, staffing_with(&cx, d, column));
         }
-        if let Some(span) = span {
-            for id in people {
-                if let Some(s) = cx.staff.iter().find(|s| s.id == id) {
-                    file(
-                        &mut self.by_person,
-                        id.to_string(),
-                        person_findings(&cx, s, span),
-                    );
-                }
+        for id in people {
+            if let Some(p) = cx.staff.iter().position(|s| s.id == id) {
+                file(
+                    &mut self.by_person,
+                    id.to_string(),
+                    person_findings(&cx, p, span),
+                );
             }
         }
     }
@@ -307,33 +395,10 @@ fn amount(v: f64) -> String {
     }
 }
 
-/// The staffing rules' findings on one date, each person's code that day
-/// looked up (once, for all the rules).
-fn staffing_on(cx: &Ctx, d: Date) -> Vec<Finding> {
-    staffing_with(cx, d, None)
-}
-
-/// Every person's code on every date of the span, read row by row (a
-/// lookup per person, not per person and date).
-fn codes_by_date<'r>(cx: &Ctx<'r>, span: (Date, Date)) -> Vec<Vec<Option<&'r str>>> {
-    let days = (span.1.0 - span.0.0).num_days().max(0) as usize + 1;
-    let mut table = vec![vec![None; cx.staff.len()]; days];
-    for (p, s) in cx.staff.iter().enumerate() {
-        for (d, c, _) in cx.roster.row_between(&s.id, span.0, span.1) {
-            let i = (d.0 - span.0.0).num_days() as usize;
-            if let Some(row) = table.get_mut(i) {
-                row[p] = c;
-            }
-        }
-    }
-    table
-}
-
-/// The staffing rules' findings on one date; `known`: everyone's code that
-/// day, when already read.
-fn staffing_with(cx: &Ctx, d: Date, known: Option<&[Option<&str>]>) -> Vec<Finding> {
+/// The staffing rules' findings on one date; `column`: everyone's code
+/// that day as the table holds it, in the order of `cx.staff`.
+fn staffing_with(cx: &Ctx, d: Date, column: &[u16]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut codes: Option<Vec<Option<&str>>> = known.map(<[_]>::to_vec);
     for rule in cx.rules {
         let RuleKind::Staffing {
             code,
@@ -353,19 +418,22 @@ fn staffing_with(cx: &Ctx, d: Date, known: Option<&[Option<&str>]>) -> Vec<Findi
         if !weekdays.is_empty() && !weekdays.contains(&d.0.weekday()) {
             continue;
         }
-        let codes = codes.get_or_insert_with(|| {
-            cx.staff
-                .iter()
-                .map(|s| cx.roster.cell(&s.id, d).and_then(|(c, _)| c))
-                .collect()
+        // The rule's code and group as the table's numbers: no strings
+        // compared per person (an unknown code or group matches nobody).
+        let want = cx
+            .codes
+            .binary_search(code)
+            .map_or(u16::MAX, |i| i as u16 + 1);
+        let in_group = group.as_ref().map(|g| {
+            cx.group_names
+                .binary_search(g)
+                .map_or(u16::MAX - 1, |i| i as u16)
         });
         let on = || {
             cx.staff
                 .iter()
-                .zip(codes.iter())
-                .filter(|(s, c)| {
-                    **c == Some(code.as_str()) && group.as_ref().is_none_or(|g| *g == s.group)
-                })
+                .zip(column.iter().zip(cx.groups))
+                .filter(move |(_, (c, g))| **c == want && in_group.is_none_or(|w| w == **g))
                 .map(|(s, _)| s)
         };
         let n = on().count() as u32;
@@ -400,29 +468,37 @@ fn staffing_with(cx: &Ctx, d: Date, known: Option<&[Option<&str>]>) -> Vec<Findi
     out
 }
 
-/// Whether a person's code on a date is worked (None: the cell is empty).
-fn worked(roster: &Roster, code: Option<&str>) -> Option<bool> {
-    code.map(|c| roster.code(c).is_some_and(|k| k.worked))
-}
-
-/// The rules about one person, over `span`.
-fn person_findings(cx: &Ctx, s: &Staff, span: (Date, Date)) -> Vec<Finding> {
-    let roster = cx.roster;
-    let cells: Vec<(Date, &str)> = roster
-        .row_between(&s.id, span.0, span.1)
-        .filter_map(|(d, c, _)| c.map(|c| (d, c)))
+/// The rules about one person (index `p` into `cx.staff`), over `span`,
+/// read from the table: codes as numbers, dates as day indices.
+fn person_findings(cx: &Ctx, p: usize, span: (Date, Date)) -> Vec<Finding> {
+    let Some(s) = cx.staff.get(p) else {
+        return Vec::new();
+    };
+    // (day index, code entry) of the person's written cells, by day.
+    let cells: Vec<(usize, u16)> = cx
+        .table
+        .iter()
+        .enumerate()
+        .filter_map(|(i, column)| column.get(p).filter(|e| **e != 0).map(|e| (i, *e)))
         .collect();
+    let entry = |code: &str| {
+        cx.codes
+            .binary_search_by(|k| k.as_str().cmp(code))
+            .map_or(u16::MAX, |i| i as u16 + 1)
+    };
+    let date = |i: usize| plus(span.0, i as i64);
     let mut out = Vec::new();
     for rule in cx.rules {
         match &rule.kind {
             RuleKind::Staffing { .. } => {}
             RuleKind::ForbiddenSequence { first, then } => {
+                let (a, b) = (entry(first), entry(then));
                 for pair in cells.windows(2) {
-                    let ((d, c), (next, c2)) = (pair[0], pair[1]);
-                    if c == first && c2 == then && plus(d, 1) == next {
+                    let ((i, x), (j, y)) = (pair[0], pair[1]);
+                    if x == a && y == b && j == i + 1 {
                         out.push(Finding {
-                            first: d,
-                            last: next,
+                            first: date(i),
+                            last: date(j),
                             rule: rule.id.clone(),
                             staff: vec![s.id.clone()],
                             what: What::Sequence {
@@ -449,22 +525,21 @@ fn person_findings(cx: &Ctx, s: &Staff, span: (Date, Date)) -> Vec<Finding> {
                     continue;
                 }
                 let limit = Limit {
-                    roster,
+                    cx,
                     s,
                     rule: &rule.id,
                     min: *min,
                     max: *max,
+                    first: span.0,
                 };
                 match measure {
-                    LimitMeasure::ConsecutiveWorked => {
-                        limit.runs(&cells, true, &mut out);
-                    }
-                    LimitMeasure::ConsecutiveOff => {
-                        limit.runs(&cells, false, &mut out);
-                    }
+                    LimitMeasure::ConsecutiveWorked => limit.runs(&cells, true, &mut out),
+                    LimitMeasure::ConsecutiveOff => limit.runs(&cells, false, &mut out),
                     LimitMeasure::Shifts | LimitMeasure::Hours | LimitMeasure::WeekendsWorked => {
-                        for (a, b) in periods(span, *period_days) {
-                            let v = measure_in(roster, &cells, *measure, code.as_deref(), a, b);
+                        let only = code.as_deref().map(entry);
+                        let days = (span.1.0 - span.0.0).num_days().max(0) as usize + 1;
+                        for (a, b) in periods(days, *period_days) {
+                            let v = limit.measure(&cells, *measure, only, a, b);
                             limit.amount(*measure, v, a, b, &mut out);
                         }
                     }
@@ -477,27 +552,40 @@ fn person_findings(cx: &Ctx, s: &Staff, span: (Date, Date)) -> Vec<Finding> {
 }
 
 struct Limit<'a> {
-    roster: &'a Roster,
+    cx: &'a Ctx<'a>,
     s: &'a Staff,
     rule: &'a str,
     min: Option<f64>,
     max: Option<f64>,
+    /// The date of day index 0.
+    first: Date,
 }
 
 impl Limit<'_> {
+    fn worked(&self, e: u16) -> bool {
+        (e as usize)
+            .checked_sub(1)
+            .and_then(|i| self.cx.worked.get(i))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    fn date(&self, i: usize) -> Date {
+        plus(self.first, i as i64)
+    }
+
     /// Runs of consecutive worked (or off) days longer than `max`.
-    fn runs(&self, cells: &[(Date, &str)], worked_days: bool, out: &mut Vec<Finding>) {
+    fn runs(&self, cells: &[(usize, u16)], worked_days: bool, out: &mut Vec<Finding>) {
         let Some(max) = self.max else {
             return;
         };
-        let mut run: Option<(Date, Date)> = None;
-        let close = |run: Option<(Date, Date)>, out: &mut Vec<Finding>| {
+        let close = |run: Option<(usize, usize)>, out: &mut Vec<Finding>| {
             if let Some((a, b)) = run {
-                let len = (b.0 - a.0).num_days() + 1;
+                let len = (b - a + 1) as i64;
                 if len as f64 > max {
                     out.push(Finding {
-                        first: a,
-                        last: b,
+                        first: self.date(a),
+                        last: self.date(b),
                         rule: self.rule.to_string(),
                         staff: vec![self.s.id.clone()],
                         what: What::Run {
@@ -510,13 +598,14 @@ impl Limit<'_> {
                 }
             }
         };
-        for &(d, c) in cells {
-            let counts = worked(self.roster, Some(c)) == Some(worked_days);
+        let mut run: Option<(usize, usize)> = None;
+        for &(i, e) in cells {
+            let counts = self.worked(e) == worked_days;
             run = match (run, counts) {
-                (Some((a, b)), true) if plus(b, 1) == d => Some((a, d)),
+                (Some((a, b)), true) if b + 1 == i => Some((a, i)),
                 (prev, true) => {
                     close(prev, out);
-                    Some((d, d))
+                    Some((i, i))
                 }
                 (prev, false) => {
                     close(prev, out);
@@ -527,8 +616,51 @@ impl Limit<'_> {
         close(run, out);
     }
 
+    /// What a limit counts from day `a` to day `b`.
+    fn measure(
+        &self,
+        cells: &[(usize, u16)],
+        measure: LimitMeasure,
+        only: Option<u16>,
+        a: usize,
+        b: usize,
+    ) -> f64 {
+        let from = cells.partition_point(|(i, _)| *i < a);
+        let to = cells.partition_point(|(i, _)| *i <= b);
+        let in_period = cells[from..to.max(from)].iter();
+        match measure {
+            LimitMeasure::Shifts => in_period
+                .filter(|(_, e)| match only {
+                    Some(want) => *e == want,
+                    None => self.worked(*e),
+                })
+                .count() as f64,
+            LimitMeasure::Hours => in_period
+                .filter_map(|(_, e)| {
+                    (*e as usize)
+                        .checked_sub(1)
+                        .and_then(|i| self.cx.hours.get(i))
+                })
+                .sum(),
+            _ => {
+                // Weekends with a worked day, each named by its Sunday (a
+                // Saturday's is the next day: index 0 may be a Sunday).
+                let monday0 = self.first.0.weekday().num_days_from_monday() as usize;
+                let weekends: BTreeSet<usize> = in_period
+                    .filter(|(_, e)| self.worked(*e))
+                    .filter_map(|(i, _)| match (monday0 + i) % 7 {
+                        5 => Some(*i + 1),
+                        6 => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
+                weekends.len() as f64
+            }
+        }
+    }
+
     /// A count or sum over a period against `min` and `max`.
-    fn amount(&self, measure: LimitMeasure, v: f64, a: Date, b: Date, out: &mut Vec<Finding>) {
+    fn amount(&self, measure: LimitMeasure, v: f64, a: usize, b: usize, out: &mut Vec<Finding>) {
         let unit = match measure {
             LimitMeasure::Shifts => "shifts",
             LimitMeasure::Hours => "hours",
@@ -542,8 +674,8 @@ impl Limit<'_> {
             return;
         };
         out.push(Finding {
-            first: a,
-            last: b,
+            first: self.date(a),
+            last: self.date(b),
             rule: self.rule.to_string(),
             staff: vec![self.s.id.clone()],
             what: What::Amount {
@@ -556,57 +688,15 @@ impl Limit<'_> {
     }
 }
 
-/// The periods a limit is counted over: windows of `days` from the first
-/// date (the last may be shorter), or the whole span.
-fn periods(span: (Date, Date), days: Option<u32>) -> Vec<(Date, Date)> {
-    let Some(n) = days.filter(|n| *n > 0) else {
-        return vec![span];
-    };
-    let mut out = Vec::new();
-    let mut a = span.0;
-    while a <= span.1 {
-        let b = plus(a, n as i64 - 1).min(span.1);
-        out.push((a, b));
-        a = plus(b, 1);
-        if b == span.1 {
-            break;
-        }
-    }
-    out
-}
-
-fn measure_in(
-    roster: &Roster,
-    cells: &[(Date, &str)],
-    measure: LimitMeasure,
-    code: Option<&str>,
-    a: Date,
-    b: Date,
-) -> f64 {
-    let from = cells.partition_point(|(d, _)| *d < a);
-    let to = cells.partition_point(|(d, _)| *d <= b);
-    let in_period = cells[from..to.max(from)].iter();
-    match measure {
-        LimitMeasure::Shifts => in_period
-            .filter(|(_, c)| match code {
-                Some(want) => *c == want,
-                None => worked(roster, Some(c)) == Some(true),
-            })
-            .count() as f64,
-        LimitMeasure::Hours => in_period
-            .filter_map(|(_, c)| roster.code(c).map(|k| k.hours))
-            .sum(),
-        _ => {
-            // Weekends with a worked day, each named by its Saturday.
-            let weekends: BTreeSet<Date> = in_period
-                .filter(|(_, c)| worked(roster, Some(c)) == Some(true))
-                .filter_map(|(d, _)| match d.0.weekday() {
-                    Weekday::Sat => Some(*d),
-                    Weekday::Sun => Some(plus(*d, -1)),
-                    _ => None,
-                })
-                .collect();
-            weekends.len() as f64
-        }
-    }
+/// The periods a limit is counted over, as day indices: windows of `days`
+/// from the first date (the last may be shorter), or the whole span.
+fn periods(span_days: usize, days: Option<u32>) -> Vec<(usize, usize)> {
+    let n = days
+        .filter(|n| *n > 0)
+        .map_or(span_days, |n| n as usize)
+        .max(1);
+    (0..span_days)
+        .step_by(n)
+        .map(|a| (a, (a + n - 1).min(span_days.saturating_sub(1))))
+        .collect()
 }
