@@ -5,7 +5,8 @@ use rota::cli::{self, Cli};
 async fn main() {
     let started = std::time::Instant::now();
     let cli = Cli::parse();
-    let editor = !(cli.serve || cli.sync || cli.apply.is_some() || cli.export.is_some());
+    let editor =
+        !(cli.serve || cli.sync || cli.check || cli.apply.is_some() || cli.export.is_some());
     if !editor {
         // The editor logs to a file in its data dir, never onto its screen.
         cli::init_logging(
@@ -19,6 +20,8 @@ async fn main() {
         cli::sync::sync(&cli).await
     } else if let Some(file) = &cli.apply {
         cli::apply::apply(&cli, file).await
+    } else if cli.check {
+        cli::check::check(&cli).await
     } else if let Some(format) = &cli.export {
         cli::export::export(&cli, format).await
     } else {

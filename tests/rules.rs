@@ -3,6 +3,8 @@
 //! sequences, the incremental findings always equal a full evaluation, and
 //! both equal a plain checker written here without the evaluator's code.
 
+mod common;
+
 use proptest::prelude::*;
 use rota::domain::rules::{Finding, Findings};
 use rota::domain::{Author, Date, LimitMeasure, Op, Roster, Rule, RuleKind, ShiftCode, Target};
@@ -544,4 +546,75 @@ proptest! {
             prop_assert!(full.all().iter().all(|f| !f.message().is_empty()));
         }
     }
+}
+
+/// `rota --check` with the real binary against a hub: the findings as text
+/// (exit 1), as JSON, and exit 0 when there are none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rota_check_prints_the_findings_and_exits_by_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = common::Hub::start(&dir.path().join("hub")).await;
+    let (mut c, _) = common::Client::join(&hub.url(), "admin", "admin-c", "default", 0).await;
+    let mut ops = vec![
+        Op::PutCode {
+            code: ShiftCode::new("D", 8.0, true),
+            base: None,
+        },
+        Op::AddStaff {
+            id: "s0".into(),
+            name: "Ann Lee".into(),
+            group: String::new(),
+            order: None,
+        },
+    ];
+    for i in 0..7 {
+        ops.push(set("s0", day(i), Some("D")));
+    }
+    common::ack_seq(&c.edit(1, ops).await);
+    let check = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rota"));
+        cmd.args([
+            "--check",
+            "--server",
+            &hub.url(),
+            "--user",
+            "checker",
+            "--data",
+        ])
+        .arg(dir.path().join("checker"));
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = check(false);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("No findings in roster default."), "{text}");
+    common::ack_seq(
+        &c.edit(
+            2,
+            vec![rule(
+                "max-6",
+                limit(LimitMeasure::ConsecutiveWorked, None, Some(6.0), None),
+            )],
+        )
+        .await,
+    );
+    let (code, text) = check(false);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("Ann Lee: 7 worked days in a row, Tue 1 Dec to Mon 7 Dec, limit 6  [max-6]"),
+        "{text}"
+    );
+    assert!(text.contains("1 finding in roster default."), "{text}");
+    let (code, json) = check(true);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["rule"], "max-6");
+    assert_eq!(v[0]["staff"][0], "s0");
+    assert_eq!(v[0]["first"], "2026-12-01");
 }

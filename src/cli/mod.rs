@@ -5,8 +5,10 @@
 //! - [`sync`]: `--sync`, send the outbox and refresh the local copy.
 //! - [`apply`]: `--apply FILE`, scripted changes and imports.
 //! - [`export`]: `--export FORMAT`.
+//! - [`check`]: `--check`, the roster's rule findings.
 
 pub mod apply;
+pub mod check;
 pub mod export;
 pub mod serve;
 pub mod sync;
@@ -64,6 +66,16 @@ pub struct Cli {
     #[arg(long, requires = "apply")]
     pub queue: bool,
 
+    /// Print the roster's rule findings (staffing under or over, forbidden
+    /// sequences, per-person limits) and exit 0 when there are none, 1 when
+    /// there are.
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply"])]
+    pub check: bool,
+
+    /// With --check: the findings as JSON.
+    #[arg(long, requires = "check")]
+    pub json: bool,
+
     /// Write the roster out as csv, json, ics (iCalendar) or txt (a
     /// printable grid), to standard output or --out.
     #[arg(long, value_name = "FORMAT", conflicts_with_all = ["serve", "sync", "apply"])]
@@ -110,7 +122,7 @@ pub struct Cli {
 
     /// Open the editor on a demo roster (25 staff, 6 weeks around today) in
     /// a data dir of its own (DATA/demo), never your real data.
-    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export"])]
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check"])]
     pub demo: bool,
 
     /// The editor's config file (default: the platform's config dir, e.g.
