@@ -465,3 +465,42 @@ async fn a_large_remote_batch_is_told_by_its_count() {
         "the dates widened"
     );
 }
+
+/// A colleague's edit that breaks a rule shows at once: the warning count
+/// moves, `!` takes the cursor to it with its sentence, and undoing the
+/// edit clears it.
+#[tokio::test]
+async fn a_colleagues_edit_that_breaks_a_rule_shows_at_once() {
+    use rota::domain::{Rule, RuleKind};
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    let mut bob = editor(&hub.url(), "bob", dir.path()).await;
+    let rule = Op::PutRule {
+        rule: Rule {
+            id: "no-d-after-n".into(),
+            kind: RuleKind::ForbiddenSequence {
+                first: "N".into(),
+                then: "D".into(),
+            },
+            seq: 0,
+        },
+        base: None,
+    };
+    bob.engine.edit(vec![rule]).unwrap();
+    ann.until("the rule", |s| s.view.read(|r| !r.rules().is_empty()))
+        .await;
+    assert_eq!(ann.state.findings.len(), 0);
+    // Bob, on Ben Hughes: N then D.
+    bob.keys("j");
+    bob.type_text("ND");
+    ann.until("the warning", |s| s.findings.len() == 1).await;
+    ann.keys("!");
+    assert_eq!(ann.at(), ("s2".into(), today()), "taken to it");
+    let m = ann.message();
+    assert!(
+        m.contains("1 of 1: Ben Hughes: N on Tue 1 Dec then D on Wed 2 Dec"),
+        "{m}"
+    );
+    bob.keys("u");
+    ann.until("cleared", |s| s.findings.is_empty()).await;
+}

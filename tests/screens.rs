@@ -550,3 +550,42 @@ fn the_mouse_clicks_cells_and_the_wheel_scrolls() {
     );
     assert_eq!(s.left, left + 3);
 }
+
+/// Rule warnings show on the cells they concern (a glyph and bold, red
+/// when colour is on), and the header counts them.
+#[test]
+fn rule_warnings_mark_their_cells_and_the_header_counts_them() {
+    let s = state_of(demo(), Config::default(), (120, 30));
+    let n = s.findings.len();
+    assert!(n > 0, "the demo has breaches");
+    let kofi = s
+        .layout
+        .staff
+        .iter()
+        .find(|p| p.name == "Kofi Mensah")
+        .map(|p| p.id.clone());
+    let kofi = kofi.expect("Kofi is in the demo");
+    // Kofi's planted run: seven days on D from the third week's Monday.
+    let run = s
+        .findings
+        .of_person(&kofi)
+        .iter()
+        .find(|f| f.message().contains("worked days in a row"))
+        .cloned()
+        .expect("Kofi's run is found");
+    for colour in [true, false] {
+        let buf = render(&s, colour);
+        let header = text(&buf).lines().next().unwrap_or_default().to_string();
+        assert!(header.contains(&format!("^ {n} warnings")), "{header}");
+        let (x, y) = cell_xy(&s, &kofi, run.first);
+        assert!(
+            cell_text(&buf, &s, &kofi, run.first)
+                .trim_end()
+                .ends_with('^')
+        );
+        assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
+        if colour {
+            assert_eq!(buf[(x, y)].fg, Color::LightRed);
+        }
+    }
+}

@@ -13,10 +13,17 @@ use tokio::sync::mpsc::UnboundedSender;
 /// redraw) are the app loop's and return nothing here.
 pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
     match effect {
-        Effect::Edit { ops, what } => match engine.edit(ops) {
-            Ok(op_id) => vec![Action::Edited { op_id, what }],
-            Err(e) => vec![Action::Failed(e.to_string())],
-        },
+        Effect::Edit { ops, what } => {
+            let targets = ops.iter().map(|op| op.target()).collect();
+            match engine.edit(ops) {
+                Ok(op_id) => vec![Action::Edited {
+                    op_id,
+                    what,
+                    targets: Some(targets),
+                }],
+                Err(e) => vec![Action::Failed(e.to_string())],
+            }
+        }
         Effect::Undo { anyway } => {
             let r = if anyway {
                 engine.undo_anyway()
@@ -27,6 +34,7 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
                 Ok(Some(op)) => vec![Action::Edited {
                     op_id: Some(op),
                     what: "undone".into(),
+                    targets: None,
                 }],
                 Ok(None) => vec![Action::Failed("nothing to undo".into())],
                 Err(UndoError::ChangedSince(t)) => vec![Action::UndoChangedSince(t.len())],
@@ -37,6 +45,7 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             Ok(Some(op)) => vec![Action::Edited {
                 op_id: Some(op),
                 what: "redone".into(),
+                targets: None,
             }],
             Ok(None) => vec![Action::Failed("nothing to redo".into())],
             Err(e) => vec![Action::Failed(e.to_string())],
@@ -45,6 +54,7 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             Ok(Some(new)) => vec![Action::Edited {
                 op_id: Some(new),
                 what: "kept yours: sent again over theirs".into(),
+                targets: None,
             }],
             Ok(None) => vec![Action::Failed("that conflict is already settled".into())],
             Err(e) => vec![Action::Failed(e.to_string())],
@@ -76,6 +86,7 @@ fn settled(r: Result<bool, crate::sync::LocalError>, op: u64, what: &str) -> Vec
         Ok(true) => vec![Action::Edited {
             op_id: Some(op),
             what: what.into(),
+            targets: None,
         }],
         Ok(false) => vec![Action::Failed("that edit is already settled".into())],
         Err(e) => vec![Action::Failed(e.to_string())],

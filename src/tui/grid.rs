@@ -21,6 +21,7 @@ pub mod glyph {
     pub const CONFLICT: char = '!';
     pub const REJECTED: char = 'x';
     pub const CHANGED: char = '~';
+    pub const WARNING: char = '^';
     pub const EMPTY: &str = "·";
 }
 
@@ -161,14 +162,16 @@ impl Widget for Grid<'_> {
 }
 
 /// What a frame works out once per visible date rather than once a cell.
-struct Col {
+struct Col<'f> {
     date: Date,
     x: u16,
     base: Style,
+    /// The date's staffing findings (those over a maximum name people).
+    staffing: &'f [crate::domain::rules::Finding],
 }
 
 impl Grid<'_> {
-    fn columns(&self, area: Rect, first_col: usize, last_col: usize) -> Vec<Col> {
+    fn columns(&self, area: Rect, first_col: usize, last_col: usize) -> Vec<Col<'_>> {
         let s = self.state;
         let grid_x = area.x + s.layout.name_cols + 1;
         let col_w = s.col_cols();
@@ -179,6 +182,7 @@ impl Grid<'_> {
                     date,
                     x: grid_x + (col - first_col) as u16 * col_w,
                     base: self.theme.cell_base(date, s.today),
+                    staffing: s.findings.of_date(date),
                 }
             })
             .collect()
@@ -259,6 +263,7 @@ impl Grid<'_> {
         }
         let marks = s.marks.get(&person.id);
         let flashes = s.flashes.get(&person.id);
+        let own_findings = s.findings.of_person(&person.id);
         for (i, (col, code)) in cols.iter().zip(codes).enumerate() {
             let mut style = col.base;
             if let Some(c) = code
@@ -305,6 +310,15 @@ impl Grid<'_> {
                     });
                     mark = Some(glyph::CHANGED);
                 }
+            }
+            if mark.is_none()
+                && (own_findings
+                    .iter()
+                    .any(|f| f.first <= col.date && col.date <= f.last)
+                    || col.staffing.iter().any(|f| f.staff.contains(&person.id)))
+            {
+                style = style.patch(t.warning);
+                mark = Some(glyph::WARNING);
             }
             if on_cursor_row && first_col + i == s.cursor.col {
                 style = style.patch(t.cursor);

@@ -34,6 +34,7 @@ pub enum Command {
     Redraw,
     Suspend,
     Reconnect,
+    NextWarning,
 }
 
 /// Each command: its name in the config file, its default keys, what it
@@ -82,6 +83,12 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "history",
         &["H"],
         "history of the cell (from the hub)",
+    ),
+    (
+        Command::NextWarning,
+        "next_warning",
+        &["!"],
+        "next rule warning",
     ),
     (Command::Help, "help", &["?"], "this help"),
     (

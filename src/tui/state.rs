@@ -293,6 +293,10 @@ pub struct State {
     pub quit: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
+    /// The roster's rule findings, kept up to date edit by edit.
+    pub findings: crate::domain::rules::Findings,
+    /// The finding `!` last stepped to.
+    pub finding_at: Option<usize>,
 }
 
 impl State {
@@ -304,7 +308,12 @@ impl State {
         today: Date,
         now: i64,
     ) -> State {
-        let layout = view.read(|r| Layout::build(r, today, &config));
+        let (layout, findings) = view.read(|r| {
+            (
+                Layout::build(r, today, &config),
+                crate::domain::rules::Findings::new(r),
+            )
+        });
         let keymap = Keymap::new(&config.keys);
         let mut s = State {
             roster_name: roster_name.to_string(),
@@ -334,6 +343,8 @@ impl State {
             quit_armed: false,
             quit: false,
             dirty: true,
+            findings,
+            finding_at: None,
             config,
         };
         if let Some(col) = s.layout.col_of(today) {
@@ -395,6 +406,20 @@ impl State {
             .filter(|k| starts_with_typed(k, typed))
             .map(String::as_str)
             .collect()
+    }
+
+    /// Whether a rule finding concerns this person's cell: one of their
+    /// own findings spans the date, or they are over a staffing maximum.
+    pub fn warned(&self, staff: &str, date: Date) -> bool {
+        self.findings
+            .of_person(staff)
+            .iter()
+            .any(|f| f.first <= date && date <= f.last)
+            || self
+                .findings
+                .of_date(date)
+                .iter()
+                .any(|f| f.staff.iter().any(|s| s == staff))
     }
 
     pub fn mark(&self, staff: &str, date: Date) -> Option<&Mark> {

@@ -19,6 +19,8 @@ pub struct Theme {
     pub rejected: Style,
     pub flash_strong: Style,
     pub flash_faint: Style,
+    /// A cell a rule finding concerns.
+    pub warning: Style,
     pub header: Style,
     pub status: Style,
     pub error: Style,
@@ -53,6 +55,7 @@ impl Theme {
                 rejected: m(Modifier::CROSSED_OUT),
                 flash_strong: m(Modifier::BOLD | Modifier::UNDERLINED),
                 flash_faint: m(Modifier::UNDERLINED),
+                warning: m(Modifier::BOLD),
                 header: m(Modifier::BOLD),
                 status: Style::default(),
                 error: m(Modifier::BOLD),
@@ -83,6 +86,9 @@ impl Theme {
                 .add_modifier(Modifier::BOLD),
             flash_faint: Style::default()
                 .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+            warning: Style::default()
+                .fg(Color::LightRed)
                 .add_modifier(Modifier::BOLD),
             header: Style::default().fg(Color::White).bg(Color::Indexed(24)),
             status: Style::default().fg(Color::White).bg(Color::Indexed(236)),

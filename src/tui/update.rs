@@ -65,10 +65,12 @@ pub enum Action {
     /// The outbox and the others, as the engine has them now.
     Outbox(Vec<OutboxEntry>),
     Others(Vec<PresenceInfo>),
-    /// An edit was made (None: it changed nothing).
+    /// An edit was made (None: it changed nothing). `targets`: what it
+    /// wrote, when known (None: look at everything again).
     Edited {
         op_id: Option<u64>,
         what: String,
+        targets: Option<Vec<Target>>,
     },
     /// An edit or a request was refused before it reached the hub.
     Failed(String),
@@ -171,9 +173,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 })
                 .collect();
         }
-        Action::Edited { op_id, what } => match op_id {
+        Action::Edited {
+            op_id,
+            what,
+            targets,
+        } => match op_id {
             Some(_) => {
                 say(state, what);
+                recheck(state, targets.as_deref());
                 // Mark the cells it wrote (pending) without waiting for the
                 // engine's event.
                 fx.push(Effect::Refresh);
@@ -266,6 +273,7 @@ fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
         Command::Quit => quit(state),
         Command::Redraw => fx.push(Effect::Redraw),
         Command::Suspend => fx.push(Effect::Suspend),
+        Command::NextWarning => next_warning(state, fx),
         Command::Reconnect => {
             say(state, "reconnecting…".into());
             fx.push(Effect::Reconnect);
@@ -742,10 +750,15 @@ fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
             }
             if records {
                 relayout(state);
+                recheck(state, None);
+            } else {
+                let targets: Vec<Target> = changes.iter().map(|c| c.target()).collect();
+                recheck(state, Some(&targets));
             }
         }
         SyncEvent::Resynced { .. } => {
             relayout(state);
+            recheck(state, None);
             fx.push(Effect::Refresh);
         }
         SyncEvent::Acked { overwritten, .. } => {
@@ -761,6 +774,8 @@ fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
             fx.push(Effect::Refresh);
         }
         SyncEvent::Conflicted { conflicts, .. } => {
+            // The view dropped the edit: look again.
+            recheck(state, None);
             let who = conflicts
                 .first()
                 .map(|c| c.user.clone())
@@ -772,6 +787,7 @@ fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
             fx.push(Effect::Refresh);
         }
         SyncEvent::Rejected { message, .. } => {
+            recheck(state, None);
             warn(state, format!("edit rejected: {message}; c to see it"));
             fx.push(Effect::Refresh);
         }
@@ -808,6 +824,37 @@ fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
             }
         }
     }
+}
+
+/// The rule findings after an edit of `targets` (None: anything may have
+/// changed), read from the view.
+pub fn recheck(state: &mut State, targets: Option<&[Target]>) {
+    let view = state.view.clone();
+    view.read(|r| match targets {
+        Some(t) => state.findings.update(r, t),
+        None => state.findings = crate::domain::rules::Findings::new(r),
+    });
+    state.finding_at = None;
+}
+
+/// `!`: the cursor to the next finding, its sentence in the status line.
+fn next_warning(state: &mut State, fx: &mut Vec<Effect>) {
+    let all = state.findings.all();
+    if all.is_empty() {
+        say(state, "no rule warnings".into());
+        return;
+    }
+    let i = state.finding_at.map_or(0, |i| (i + 1) % all.len());
+    let f = all[i].clone();
+    let n = all.len();
+    state.finding_at = Some(i);
+    let person = f.staff.first().and_then(|id| state.layout.person_index(id));
+    if state.layout.col_of(f.first).is_none() {
+        state.layout.include(f.first);
+    }
+    let col = state.layout.col_of(f.first);
+    move_to(state, person, col, fx);
+    warn(state, format!("{} of {n}: {}", i + 1, f.message()));
 }
 
 /// Staff or codes changed: lay the grid out again, keeping the cursor on

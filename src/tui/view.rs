@@ -138,6 +138,17 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
             t.header.add_modifier(Modifier::BOLD),
         ));
     }
+    let warnings = state.findings.len();
+    if warnings > 0 {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!(
+                "^ {warnings} warning{}",
+                if warnings == 1 { "" } else { "s" }
+            ),
+            t.header.add_modifier(Modifier::BOLD),
+        ));
+    }
     if !state.others.is_empty() {
         spans.push(sep());
         spans.push(Span::raw("here:"));
