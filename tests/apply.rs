@@ -338,6 +338,42 @@ async fn a_dry_run_shows_each_cell_old_and_new_and_changes_nothing() {
     ctx.hub.stop().await.unwrap();
 }
 
+/// A dry run lists the rule warnings the file would add and those it
+/// would clear, and still applies nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_lists_the_rule_warnings_it_would_add_and_clear() {
+    let ctx = Ctx::new(2).await;
+    let setup = ctx.file(
+        "rules.json",
+        r#"[{"op": "put_rule", "rule": {"id": "no-d-after-n", "kind": "forbidden_sequence", "first": "N", "then": "D"}},
+ {"op": "set_cell", "staff": "s1", "date": "2026-12-01", "code": "N"},
+ {"op": "set_cell", "staff": "s1", "date": "2026-12-02", "code": "D"}]"#,
+    );
+    assert_eq!(ctx.run(&["--apply", &setup]).await.code, 0);
+    let before = hub_cells(&ctx.hub.url()).await;
+    let next = ctx.file(
+        "next.csv",
+        "staff,date,code\ns1,2026-12-02,OFF\ns2,2026-12-03,N\ns2,2026-12-04,D\n",
+    );
+    let out = ctx.run(&["--apply", &next, "--dry-run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[3..],
+        [
+            "Rule warnings this would add:",
+            "  + Person 2: N on Thu 3 Dec then D on Fri 4 Dec (D may not follow N)  [no-d-after-n]",
+            "Rule warnings this would clear:",
+            "  - Person 1: N on Tue 1 Dec then D on Wed 2 Dec (D may not follow N)  [no-d-after-n]",
+            "Would change 3 cells (2 set, 1 changed, 0 cleared) in roster default (at seq 2); nothing applied.",
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(hub_cells(&ctx.hub.url()).await, before, "nothing applied");
+    ctx.hub.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_then_apply_to_an_empty_copy_then_export_gives_the_same_bytes() {
     let ctx = Ctx::new(4).await;

@@ -131,10 +131,23 @@ async fn run(
     progress.phase("describing the changes");
     let (lines, summary) = diff::describe(&roster, changes);
     if cli.dry_run {
+        progress.phase("checking the rules");
+        let (added, cleared) = warnings_of(&roster, &plan.ops);
         progress.clear();
         let mut out = std::io::stdout().lock();
         for l in &lines {
             let _ = writeln!(out, "{l}");
+        }
+        for (title, sign, list) in [
+            ("Rule warnings this would add:", '+', &added),
+            ("Rule warnings this would clear:", '-', &cleared),
+        ] {
+            if !list.is_empty() {
+                let _ = writeln!(out, "{title}");
+                for w in list.iter() {
+                    let _ = writeln!(out, "  {sign} {w}");
+                }
+            }
         }
         let _ = writeln!(
             out,
@@ -442,6 +455,34 @@ impl Progress {
             let _ = err.flush();
         }
     }
+}
+
+/// The rule warnings an edit would add and clear, as printed lines
+/// ("sentence  [rule]"). Warnings never block an edit; a dry run lists them.
+fn warnings_of(
+    roster: &crate::domain::Roster,
+    ops: &[crate::domain::Op],
+) -> (Vec<String>, Vec<String>) {
+    use crate::domain::rules::{Finding, Findings};
+    let before = Findings::new(roster);
+    let mut after_roster = roster.clone();
+    let author = crate::domain::Author {
+        user: "".into(),
+        client: "".into(),
+    };
+    if after_roster
+        .apply_batch_with(ops, &author, 0, true)
+        .is_err()
+    {
+        return (Vec::new(), Vec::new());
+    }
+    let after = Findings::new(&after_roster);
+    let (added, cleared) = before.compare(&after);
+    let show = |f: &&Finding| format!("{}  [{}]", f.message(), f.rule);
+    (
+        added.iter().map(show).collect(),
+        cleared.iter().map(show).collect(),
+    )
 }
 
 /// The note an applied file's edit is logged with: `apply:FILE`, the path

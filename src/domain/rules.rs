@@ -356,6 +356,34 @@ impl Findings {
         self.len() == 0
     }
 
+    /// What `after` finds that `self` does not (added), and what `self`
+    /// finds that `after` does not (cleared), each in listing order.
+    pub fn compare<'a>(&'a self, after: &'a Findings) -> (Vec<&'a Finding>, Vec<&'a Finding>) {
+        type Key = (Date, Date, String, Vec<String>, String);
+        let key = |f: &Finding| -> Key {
+            (
+                f.first,
+                f.last,
+                f.rule.clone(),
+                f.staff.clone(),
+                f.message(),
+            )
+        };
+        let was: BTreeSet<Key> = self.all().into_iter().map(key).collect();
+        let now: BTreeSet<Key> = after.all().into_iter().map(key).collect();
+        let added = after
+            .all()
+            .into_iter()
+            .filter(|f| !was.contains(&key(f)))
+            .collect();
+        let cleared = self
+            .all()
+            .into_iter()
+            .filter(|f| !now.contains(&key(f)))
+            .collect();
+        (added, cleared)
+    }
+
     /// The findings about a person (by id).
     pub fn of_person(&self, staff: &str) -> &[Finding] {
         self.by_person.get(staff).map_or(&[], Vec::as_slice)
