@@ -4,29 +4,86 @@
 //! kill -9 while edits are pending shows them pending when started again,
 //! then saved; quitting leaves the terminal as it was.
 //!
-//! Screens are read with `tmux capture-pane`, polled until what is
-//! expected shows or a timeout passes (tmux offers no event to wait on).
+//! Screens are read with `tmux capture-pane`. A wait reads the screen
+//! again each time the program writes to its terminal (each window's
+//! output is piped to the test through `tmux pipe-pane` and a FIFO), until
+//! what is expected shows or a timeout passes.
 
 mod common;
 
 use common::proxy::Proxy;
 use common::*;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const SCREEN_WAIT: Duration = Duration::from_secs(20);
 
 /// A tmux server of the test's own, killed when dropped.
 struct Tmux {
     socket: String,
+    /// Where the windows' output FIFOs are.
+    fifos: tempfile::TempDir,
+    /// Per window: a message each time its program writes output.
+    output: std::sync::Mutex<HashMap<String, UnboundedReceiver<()>>>,
 }
 
 impl Tmux {
     fn new(name: &str) -> Tmux {
         Tmux {
             socket: format!("rota-test-{name}-{}", std::process::id()),
+            fifos: tempfile::tempdir().expect("a dir for FIFOs"),
+            output: Default::default(),
         }
+    }
+
+    /// Starts `cmd` in a new 120x30 window and hears its output.
+    fn session(&self, name: &str, cmd: &str) {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "30"])
+            .arg(cmd)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("tmux starts");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let fifo = self.fifos.path().join(name);
+        let made = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            // Opening blocks until tmux's `cat` opens the other end.
+            let Ok(mut f) = std::fs::File::open(&path) else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut f, &mut buf) {
+                if n == 0 || tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        self.run(&[
+            "pipe-pane",
+            "-t",
+            name,
+            &format!("cat >> '{}'", fifo.display()),
+        ]);
+        self.output
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string(), rx);
     }
 
     fn run(&self, args: &[&str]) -> String {
@@ -49,19 +106,7 @@ impl Tmux {
             "'{bin}' {}; echo \"rota exited $?\"; exec sleep 600",
             quoted.join(" ")
         );
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "30"])
-            .arg(cmd)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("tmux starts");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.session(name, &cmd);
     }
 
     fn screen(&self, name: &str) -> String {
@@ -82,17 +127,45 @@ impl Tmux {
 
     /// Waits until the screen satisfies `pred`; fails with the screen.
     async fn wait(&self, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + SCREEN_WAIT;
-        loop {
-            let s = self.screen(name);
-            if pred(&s) {
-                return s;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!("timed out waiting for {what} in {name}; screen:\n{s}");
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        let mut last = String::new();
+        let held = self
+            .until(name, what, || {
+                last = self.screen(name);
+                pred(&last)
+            })
+            .await;
+        if !held {
+            panic!("timed out waiting for {what} in {name}; screen:\n{last}");
         }
+        last
+    }
+
+    /// Checks `cond` now and after each output of the window's program,
+    /// until it holds (true) or the timeout passes (false).
+    async fn until(&self, name: &str, what: &str, mut cond: impl FnMut() -> bool) -> bool {
+        let mut rx = self
+            .output
+            .lock()
+            .expect("not poisoned")
+            .remove(name)
+            .unwrap_or_else(|| panic!("no window {name} to wait on for {what}"));
+        let deadline = tokio::time::Instant::now() + SCREEN_WAIT;
+        let held = loop {
+            if cond() {
+                break true;
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(())) => {}
+                // The window's program is gone: one last look.
+                Ok(None) => break cond(),
+                Err(_) => break false,
+            }
+        };
+        self.output
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string(), rx);
+        held
     }
 
     /// The pid of rota in a window (the shell's child).
@@ -334,14 +407,7 @@ async fn ctrl_z_gives_the_terminal_back_and_sigterm_restores_it() {
     let hub = Hub::start(&dir.path().join("hub")).await;
     seed(&hub.url(), 3).await;
     let t = Tmux::new("manners");
-    let out = Command::new("tmux")
-        .arg("-L")
-        .arg(&t.socket)
-        .args(["new-session", "-d", "-s", "sh", "-x", "120", "-y", "30"])
-        .arg("PS1='$ ' exec bash --norc --noprofile -i")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    t.session("sh", "PS1='$ ' exec bash --norc --noprofile -i");
     let args = editor_args(&hub.url(), "ann", &dir_of(dir.path(), "ann"));
     let line = format!(
         "'{}' {}; echo \"rota exited $?\"",
@@ -380,11 +446,13 @@ async fn ctrl_z_gives_the_terminal_back_and_sigterm_restores_it() {
         .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
-    let deadline = tokio::time::Instant::now() + SCREEN_WAIT;
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(tokio::time::Instant::now() < deadline, "rota still runs");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    // The shell's prompt comes back when rota is gone.
+    let gone = t
+        .until("sh", "rota to exit", || {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
+        .await;
+    assert!(gone, "rota still runs after SIGTERM");
     t.keys("sh", &["echo status=$?", "Enter"]);
     t.wait("sh", "its status", |s| s.contains("status=0")).await;
     assert_eq!(t.flag("sh", "#{alternate_on}"), "0");
