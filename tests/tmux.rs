@@ -250,12 +250,12 @@ async fn a_code_typed_in_one_editor_shows_in_the_other_and_is_on_the_hub() {
     assert_eq!(t.flag("ann", "#{alternate_on}"), "1");
     // Both cursors start on Person 1, today. Ann types N.
     t.keys("ann", &["N"]);
-    let bob = t
-        .wait("bob", "ann's N under bob's cursor", |s| {
-            status_line(s).contains("Person 1") && status_line(s).ends_with("· N")
-        })
-        .await;
-    assert!(bob.contains("● connected"), "{bob}");
+    t.wait("bob", "ann's N under bob's cursor", |s| {
+        status_line(s).contains("Person 1")
+            && status_line(s).ends_with("· N")
+            && s.contains("● connected")
+    })
+    .await;
     t.wait("ann", "saved", |s| s.contains("✓ all saved")).await;
     assert_eq!(hub_cell(&hub.url()).await.as_deref(), Some("N"));
     // Quitting leaves the terminal as it was: normal screen, cursor shown.
@@ -290,17 +290,16 @@ async fn a_conflict_made_offline_shows_and_is_resolved() {
     t.wait("bob", "saved", |s| s.contains("✓ all saved")).await;
     proxy.refuse(false);
     t.keys("ann", &["r"]);
-    let s = t
-        .wait("ann", "the conflict", |s| {
-            s.contains("1 conflict") && s.contains("N!")
-        })
-        .await;
-    assert!(s.contains("conflict: bob changed"), "{s}");
+    // The header, the cell and the status line, in one frame.
+    t.wait("ann", "the conflict", |s| {
+        s.contains("1 conflict") && s.contains("N!") && s.contains("conflict: bob changed")
+    })
+    .await;
     t.keys("ann", &["c"]);
-    let s = t
-        .wait("ann", "the panel", |s| s.contains("mine D, theirs N (bob"))
-        .await;
-    assert!(s.contains("CONFLICT 1/1"), "{s}");
+    t.wait("ann", "the panel", |s| {
+        s.contains("mine D, theirs N (bob") && s.contains("CONFLICT 1/1")
+    })
+    .await;
     t.keys("ann", &["m"]);
     t.wait("ann", "resolved", |s| {
         s.contains("✓ all saved") && !s.contains("1 conflict")
@@ -348,13 +347,13 @@ async fn an_editor_killed_with_pending_edits_shows_them_pending_then_saved() {
         .await;
     // Started again, still offline: the edits are there, pending.
     t.start("ann2", &editor_args(&proxy.url(), "ann", &data));
-    let s = t
-        .wait("ann2", "the pending edits", |s| {
-            s.contains("2 unsaved") && s.contains("N*")
-        })
-        .await;
-    assert!(s.contains("OFF*"), "{s}");
-    assert!(s.contains("○ offline") || s.contains("◌ connecting"), "{s}");
+    t.wait("ann2", "the pending edits, offline", |s| {
+        s.contains("2 unsaved")
+            && s.contains("N*")
+            && s.contains("OFF*")
+            && (s.contains("○ offline") || s.contains("◌ connecting"))
+    })
+    .await;
     proxy.refuse(false);
     t.keys("ann2", &["r"]);
     t.wait("ann2", "saved", |s| {
@@ -382,12 +381,13 @@ async fn the_demo_opens_at_once_and_a_second_window_joins_it() {
         ]
     };
     t.start("ann", &demo("ann"));
-    let s = t
-        .wait("ann", "the demo", |s| {
-            s.contains("Amara Okafor") && s.contains("✓ all saved")
-        })
-        .await;
-    assert!(s.contains("rota demo") && s.contains("Nurses"), "{s}");
+    t.wait("ann", "the demo", |s| {
+        s.contains("Amara Okafor")
+            && s.contains("✓ all saved")
+            && s.contains("rota demo")
+            && s.contains("Nurses")
+    })
+    .await;
     t.start("bob", &demo("bob"));
     t.wait("bob", "the same roster", |s| {
         s.contains("Amara Okafor") && s.contains("here: AN")
