@@ -208,16 +208,24 @@ async fn hub(dir: &Path) -> (String, tokio::sync::oneshot::Sender<()>) {
     (format!("ws://{addr}/ws"), stop)
 }
 
-async fn remote_edit() {
+/// A hub on loopback, and ann and bob connected to it with `staff` people
+/// on the roster (ann set them up; bob has them). Keep the sender: the hub
+/// stops when it is dropped.
+async fn two_editors(staff: usize) -> (SyncEngine, SyncEngine, tokio::sync::oneshot::Sender<()>) {
     let dir = tempdir();
-    let (url, _stop) = hub(&dir.join("hub")).await;
+    let (url, stop) = hub(&dir.join("hub")).await;
     let a = engine(&url, "ann", &dir);
     let b = engine(&url, "bob", &dir);
     connected(&a).await;
     connected(&b).await;
-    let _ = a.edit(setup_ops(50));
+    let _ = a.edit(setup_ops(staff));
     let (_, ok) = b.wait_until(Duration::from_secs(10), |s| s.seq >= 1).await;
     assert!(ok, "seeded");
+    (a, b, stop)
+}
+
+async fn remote_edit() {
+    let (a, b, _stop) = two_editors(50).await;
     let mut events = b.subscribe();
     let mut times = Vec::new();
     for i in 0..600 {
@@ -250,14 +258,7 @@ async fn remote_edit() {
 /// Reads the visible window (60 people x 45 dates) of bob's view in a loop
 /// while a 100,000-cell change from ann is received and stored.
 async fn view_during_large_remote_change() {
-    let dir = tempdir();
-    let (url, _stop) = hub(&dir.join("hub")).await;
-    let a = engine(&url, "ann", &dir);
-    let b = engine(&url, "bob", &dir);
-    connected(&a).await;
-    connected(&b).await;
-    let _ = a.edit(setup_ops(300));
-    let _ = b.wait_until(Duration::from_secs(10), |s| s.seq >= 1).await;
+    let (a, b, _stop) = two_editors(300).await;
     let reader = b.view_reader();
     let s = state(reader.clone(), 250, 70);
     let stop = Arc::new(AtomicBool::new(false));

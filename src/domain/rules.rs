@@ -141,9 +141,11 @@ fn within(group: &Option<String>) -> String {
 /// Findings in the order they are listed: by first date, last date, rule,
 /// then people.
 fn sort(v: &mut [Finding]) {
-    v.sort_by(|x, y| {
-        (x.first, x.last, &x.rule, &x.staff).cmp(&(y.first, y.last, &y.rule, &y.staff))
-    });
+    v.sort_by(listing_order);
+}
+
+fn listing_order(x: &Finding, y: &Finding) -> std::cmp::Ordering {
+    (x.first, x.last, &x.rule, &x.staff).cmp(&(y.first, y.last, &y.rule, &y.staff))
 }
 
 /// A roster's findings, kept up to date edit by edit.
@@ -341,9 +343,7 @@ impl Findings {
             .chain(self.by_person.values())
             .flatten()
             .collect();
-        v.sort_by(|x, y| {
-            (x.first, x.last, &x.rule, &x.staff).cmp(&(y.first, y.last, &y.rule, &y.staff))
-        });
+        v.sort_by(|x, y| listing_order(x, y));
         v
     }
 

@@ -109,11 +109,8 @@ const HISTORY_PAGE: u32 = 50;
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     state.dirty = true;
     let mut fx = Vec::new();
-    if !matches!(
-        action,
-        Action::Do(Command::Quit) | Action::Sync(_) | Action::Outbox(_) | Action::Tick
-    ) && is_user(&action)
-    {
+    // Any other key between two `q`s asks again.
+    if is_user(&action) && action != Action::Do(Command::Quit) {
         state.quit_armed = false;
     }
     match action {
