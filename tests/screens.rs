@@ -129,6 +129,10 @@ fn cell_xy(s: &State, staff: &str, date: Date) -> (u16, u16) {
     let p = s.layout.person_index(staff).expect("shown");
     let line = s.layout.line_of[p];
     let col = s.layout.col_of(date).expect("a shown date");
+    assert!(
+        (s.left..s.left + s.grid_cols()).contains(&col),
+        "{date} is off the screen"
+    );
     let x = s.layout.name_cols + 1 + (col - s.left) as u16 * s.col_cols();
     let y = 3 + (line - s.top) as u16;
     (x, y)
@@ -160,7 +164,7 @@ fn every_state(colour_config: Config) -> State {
     let mut roster = small();
     // The view shows the pending edit.
     apply(&mut roster, &[set("s1", "2026-12-02", Some("D"))], "ann");
-    let mut s = state_of(roster, colour_config, (80, 24));
+    let mut s = state_of(roster, colour_config, (90, 24));
     let conflict = Conflict {
         op: 0,
         target: Target::Cell {
@@ -496,7 +500,7 @@ fn japanese_codes_stay_in_their_columns() {
             ambiguous_wide: wide,
             ..Config::default()
         };
-        let s = state_of(r.clone(), config, (100, 12));
+        let s = state_of(r.clone(), config, (110, 12));
         let buf = render(&s, true);
         insta::assert_snapshot!(format!("japanese_wide_{wide}"), text(&buf));
         for i in 0..3 {

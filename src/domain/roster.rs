@@ -791,21 +791,7 @@ impl Roster {
         base: Option<Seq>,
         b: &mut Batch,
     ) -> Result<(), Problem> {
-        let invalid = |m: String| problem(i, "invalid_value", m);
-        check_code(&def.code).map_err(invalid)?;
-        for (what, t) in [("start", &def.start), ("end", &def.end)] {
-            if let Some(t) = t {
-                check_time(what, t).map_err(invalid)?;
-            }
-        }
-        if !(def.hours.is_finite() && (0.0..=48.0).contains(&def.hours)) {
-            return Err(invalid(format!(
-                "hours {} must be between 0 and 48",
-                def.hours
-            )));
-        }
-        let label = check_name(i, &def.label)?;
-        let colour = check_name(i, &def.colour)?;
+        let (label, colour) = check_code_def(i, def)?;
         if let (Some(cur), Some(base)) = (self.codes.get(&def.code), base) {
             note_conflict(
                 i,
@@ -932,6 +918,49 @@ impl Roster {
         Ok(())
     }
 
+    /// Whether a change of staff, a code or a rule would be taken, checked
+    /// without writing anything (a form checks as its user types). Cells
+    /// and versions are not looked at: the hub decides those.
+    pub fn check_record(&self, op: &Op) -> Result<(), Problem> {
+        match op {
+            Op::AddStaff {
+                id, name, group, ..
+            } => {
+                check_id("staff id", id).map_err(|m| problem(0, "invalid_value", m))?;
+                check_name(0, group)?;
+                if check_name(0, name)?.is_empty() {
+                    return Err(problem(0, "invalid_value", "staff name must not be empty"));
+                }
+                if self.staff.get(id).is_some_and(|e| e.value.active) {
+                    return Err(problem(0, "exists", format!("staff `{id}` already exists")));
+                }
+                Ok(())
+            }
+            Op::UpdateStaff {
+                id, name, group, ..
+            } => {
+                if !self.staff.contains_key(id) {
+                    return Err(problem(0, "not_found", format!("no staff `{id}`")));
+                }
+                if let Some(n) = name
+                    && check_name(0, n)?.is_empty()
+                {
+                    return Err(problem(0, "invalid_value", "staff name must not be empty"));
+                }
+                if let Some(g) = group {
+                    check_name(0, g)?;
+                }
+                Ok(())
+            }
+            Op::PutCode { code, .. } => check_code_def(0, code).map(|_| ()),
+            Op::PutRule { rule, .. } => {
+                check_id("rule id", &rule.id).map_err(|m| problem(0, "invalid_value", m))?;
+                self.check_rule_refs(0, &rule.kind)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A rule may only name codes and staff the roster has.
     fn check_rule_refs(&self, i: usize, kind: &RuleKind) -> Result<(), Problem> {
         let code_known = |c: &str| -> Result<(), Problem> {
@@ -1032,6 +1061,25 @@ fn note_conflict(
             at: cur.at,
         });
     }
+}
+
+/// A shift code's definition as the roster takes it: the code, times and
+/// hours checked; the label and colour trimmed.
+fn check_code_def(i: usize, def: &ShiftCode) -> Result<(String, String), Problem> {
+    let invalid = |m: String| problem(i, "invalid_value", m);
+    check_code(&def.code).map_err(invalid)?;
+    for (what, t) in [("start", &def.start), ("end", &def.end)] {
+        if let Some(t) = t {
+            check_time(what, t).map_err(invalid)?;
+        }
+    }
+    if !(def.hours.is_finite() && (0.0..=48.0).contains(&def.hours)) {
+        return Err(invalid(format!(
+            "hours {} must be between 0 and 48",
+            def.hours
+        )));
+    }
+    Ok((check_name(i, &def.label)?, check_name(i, &def.colour)?))
 }
 
 fn check_name(i: usize, s: &str) -> Result<String, Problem> {

@@ -167,6 +167,46 @@ pub struct Findings {
     group_names: Vec<String>,
     by_date: BTreeMap<Date, Vec<Finding>>,
     by_person: BTreeMap<String, Vec<Finding>>,
+    /// Each person's index into `people` (and the table's columns).
+    index: std::collections::HashMap<String, usize>,
+}
+
+/// How many people one staffing rule finds on its code on a date, against
+/// its bounds: what a coverage row shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coverage {
+    /// The first rule of this code and group in force that day.
+    pub rule: String,
+    pub code: String,
+    pub group: Option<String>,
+    pub n: u32,
+    /// The bounds of every rule of this code and group in force that day
+    /// together: the highest minimum, the lowest maximum.
+    pub min: u32,
+    pub max: Option<u32>,
+}
+
+impl Coverage {
+    pub fn under(&self) -> bool {
+        self.n < self.min
+    }
+    pub fn over(&self) -> bool {
+        self.max.is_some_and(|m| self.n > m)
+    }
+}
+
+/// One coverage row: a code (and group) that has a staffing rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CoverageRow {
+    pub code: String,
+    pub group: Option<String>,
+}
+
+/// A person's worked shifts and paid hours over some dates.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    pub shifts: u32,
+    pub hours: f64,
 }
 
 /// What an evaluation reads: the people, rules and table of codes the
@@ -218,7 +258,14 @@ impl Findings {
             group_names,
             by_date: BTreeMap::new(),
             by_person: BTreeMap::new(),
+            index: Default::default(),
         };
+        f.index = f
+            .people
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
         let Some((first, last)) = span else {
             return f;
         };
@@ -300,7 +347,7 @@ impl Findings {
         // The table first: one lookup a written cell.
         for t in changed {
             if let Target::Cell { staff, date } = t
-                && let Some(p) = self.people.iter().position(|s| s.id == *staff)
+                && let Some(&p) = self.index.get(staff)
             {
                 let entry = self.code_entry(roster.cell(staff, *date).and_then(|(c, _)| c));
                 if let Some(column) = self.table.get_mut((date.0 - span.0.0).num_days() as usize) {
@@ -325,7 +372,7 @@ impl Findings {
             file(&mut self.by_date, d, staffing_with(&cx, d, column));
         }
         for id in people {
-            if let Some(p) = cx.staff.iter().position(|s| s.id == id) {
+            if let Some(&p) = self.index.get(id) {
                 file(
                     &mut self.by_person,
                     id.to_string(),
@@ -393,6 +440,165 @@ impl Findings {
     pub fn of_date(&self, date: Date) -> &[Finding] {
         self.by_date.get(&date).map_or(&[], Vec::as_slice)
     }
+
+    /// Everyone a finding names: their own findings, or on a date over a
+    /// staffing maximum.
+    pub fn people_warned(&self) -> BTreeSet<&str> {
+        self.by_person
+            .keys()
+            .map(String::as_str)
+            .chain(
+                self.by_date
+                    .values()
+                    .flatten()
+                    .flat_map(|f| f.staff.iter().map(String::as_str)),
+            )
+            .collect()
+    }
+
+    /// The dates the findings read: from the first to the last written
+    /// cell. Nothing is found outside them.
+    pub fn span(&self) -> Option<(Date, Date)> {
+        self.span
+    }
+
+    /// The codes (and groups) with a staffing rule, each once, in order.
+    pub fn coverage_rows(&self) -> Vec<CoverageRow> {
+        let mut rows: Vec<CoverageRow> = self
+            .rules
+            .iter()
+            .filter_map(|r| match &r.kind {
+                RuleKind::Staffing { code, group, .. } => Some(CoverageRow {
+                    code: code.clone(),
+                    group: group.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        rows.sort();
+        rows.dedup();
+        rows
+    }
+
+    /// How each coverage row stands on `date`, in the order of
+    /// [`Findings::coverage_rows`] (None: no rule of that row in force that
+    /// day, or the date is outside the span). Counted as the staffing rules
+    /// count, from the same table, so a row and its findings always agree.
+    pub fn coverage(&self, rows: &[CoverageRow], date: Date) -> Vec<Option<Coverage>> {
+        let column = self
+            .span
+            .and_then(|(first, _)| usize::try_from((date.0 - first.0).num_days()).ok())
+            .and_then(|i| self.table.get(i));
+        let Some(column) = column else {
+            return vec![None; rows.len()];
+        };
+        // One pass over the column: people per code, in all and per group.
+        let groups = self.group_names.len() + 1;
+        let mut counts = vec![0u32; (self.codes.len() + 1) * groups];
+        for (c, g) in column.iter().zip(&self.groups) {
+            let at = *c as usize * groups;
+            if let Some(n) = counts.get_mut(at) {
+                *n += 1;
+            }
+            if let Some(n) = counts.get_mut(at + 1 + *g as usize) {
+                *n += 1;
+            }
+        }
+        let count = |code: &str, group: Option<&str>| -> u32 {
+            let e = self.code_entry(Some(code)) as usize;
+            if e == 0 {
+                return 0;
+            }
+            let g = match group {
+                None => 0,
+                Some(g) => match self.group_names.binary_search_by(|k| k.as_str().cmp(g)) {
+                    Ok(i) => i + 1,
+                    Err(_) => return 0,
+                },
+            };
+            counts.get(e * groups + g).copied().unwrap_or(0)
+        };
+        rows.iter()
+            .map(|row| {
+                let mut found: Option<Coverage> = None;
+                for rule in &self.rules {
+                    let RuleKind::Staffing {
+                        code,
+                        min,
+                        max,
+                        group,
+                        ..
+                    } = &rule.kind
+                    else {
+                        continue;
+                    };
+                    if *code != row.code
+                        || *group != row.group
+                        || !staffing_applies(&rule.kind, date)
+                    {
+                        continue;
+                    }
+                    match &mut found {
+                        Some(c) => {
+                            c.min = c.min.max(*min);
+                            c.max = match (c.max, *max) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                        }
+                        None => {
+                            found = Some(Coverage {
+                                rule: rule.id.clone(),
+                                code: code.clone(),
+                                group: group.clone(),
+                                n: count(code, group.as_deref()),
+                                min: *min,
+                                max: *max,
+                            })
+                        }
+                    }
+                }
+                found
+            })
+            .collect()
+    }
+
+    /// A person's worked shifts and paid hours from `from` to `to`, read
+    /// from the table (dates outside the span hold nothing).
+    pub fn totals(&self, staff: &str, from: Date, to: Date) -> Totals {
+        let mut t = Totals::default();
+        let (Some(&p), Some((first, last))) = (self.index.get(staff), self.span) else {
+            return t;
+        };
+        let (a, b) = (from.max(first), to.min(last));
+        if a > b {
+            return t;
+        }
+        let start = (a.0 - first.0).num_days() as usize;
+        let end = (b.0 - first.0).num_days() as usize;
+        for column in self.table.get(start..=end).unwrap_or(&[]) {
+            let Some(i) = column.get(p).and_then(|e| (*e as usize).checked_sub(1)) else {
+                continue;
+            };
+            if self.worked.get(i).copied().unwrap_or(false) {
+                t.shifts += 1;
+            }
+            t.hours += self.hours.get(i).copied().unwrap_or(0.0);
+        }
+        t
+    }
+}
+
+/// Whether a staffing rule is in force on a date (its weekdays, from, to).
+fn staffing_applies(kind: &RuleKind, d: Date) -> bool {
+    let RuleKind::Staffing {
+        weekdays, from, to, ..
+    } = kind
+    else {
+        return false;
+    };
+    let in_dates = from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t);
+    in_dates && (weekdays.is_empty() || weekdays.contains(&d.0.weekday()))
 }
 
 /// Files findings under their key (a date or a person), or clears the key.
@@ -432,18 +638,13 @@ fn staffing_with(cx: &Ctx, d: Date, column: &[u16]) -> Vec<Finding> {
             code,
             min,
             max,
-            weekdays,
             group,
-            from,
-            to,
+            ..
         } = &rule.kind
         else {
             continue;
         };
-        if from.is_some_and(|f| d < f) || to.is_some_and(|t| d > t) {
-            continue;
-        }
-        if !weekdays.is_empty() && !weekdays.contains(&d.0.weekday()) {
+        if !staffing_applies(&rule.kind, d) {
             continue;
         }
         // The rule's code and group as the table's numbers: no strings

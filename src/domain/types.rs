@@ -441,6 +441,21 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
 /// Most characters (Unicode scalar values, not bytes) in a shift code.
 pub const MAX_CODE_CHARS: usize = 4;
 
+/// A repeating pattern of codes, comma-separated: `D,D,N,N,OFF,OFF`. Each
+/// entry must be a well-formed code (whether the roster has it is the
+/// caller's to check).
+pub fn parse_pattern(s: &str) -> Result<Vec<String>, String> {
+    let mut codes = Vec::new();
+    for (i, c) in s.split(',').map(str::trim).enumerate() {
+        if c.is_empty() {
+            return Err(format!("pattern `{s}`: entry {} is empty", i + 1));
+        }
+        check_code(c).map_err(|m| format!("pattern `{s}`: {m}"))?;
+        codes.push(c.to_string());
+    }
+    Ok(codes)
+}
+
 /// Checks a shift code: 1 to 4 printable characters (`D`, `OFF`, `○`, `夜`,
 /// `日勤`), none of them whitespace, a comma (patterns separate codes with
 /// it), a quote, a control character or one that takes no room on screen

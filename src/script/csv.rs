@@ -204,14 +204,7 @@ fn parse_codes(s: &str) -> Result<Codes, String> {
         check_code(s)?;
         return Ok(Codes::One(s.to_string()));
     }
-    let mut codes = Vec::new();
-    for (i, c) in s.split(',').map(str::trim).enumerate() {
-        if c.is_empty() {
-            return Err(format!("pattern `{s}`: entry {} is empty", i + 1));
-        }
-        check_code(c).map_err(|m| format!("pattern `{s}`: {m}"))?;
-        codes.push(c.to_string());
-    }
+    let codes = crate::domain::parse_pattern(s)?;
     Ok(Codes::Pattern(codes))
 }
 

@@ -311,10 +311,15 @@ fn terminal_action(state: &State, ev: Event) -> Option<Action> {
     match ev {
         Event::Key(k) => keys::action_for(state, k),
         Event::Resize(w, h) => Some(Action::Resize(w, h)),
+        Event::Paste(text) => Some(Action::Paste(text)),
         Event::Mouse(m) if state.config.mouse => {
             let sideways = m.modifiers.contains(crossterm::event::KeyModifiers::SHIFT);
             match m.kind {
                 MouseEventKind::Down(MouseButton::Left) => Some(Action::Click {
+                    x: m.column,
+                    y: m.row,
+                }),
+                MouseEventKind::Drag(MouseButton::Left) => Some(Action::Drag {
                     x: m.column,
                     y: m.row,
                 }),

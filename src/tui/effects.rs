@@ -34,7 +34,7 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
                 Ok(Some(op)) => vec![Action::Edited {
                     op_id: Some(op),
                     what: "undone".into(),
-                    targets: None,
+                    targets: targets_of(engine, op),
                 }],
                 Ok(None) => vec![Action::Failed("nothing to undo".into())],
                 Err(UndoError::ChangedSince(t)) => vec![Action::UndoChangedSince(t.len())],
@@ -45,7 +45,7 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             Ok(Some(op)) => vec![Action::Edited {
                 op_id: Some(op),
                 what: "redone".into(),
-                targets: None,
+                targets: targets_of(engine, op),
             }],
             Ok(None) => vec![Action::Failed("nothing to redo".into())],
             Err(e) => vec![Action::Failed(e.to_string())],
@@ -79,6 +79,16 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
         }
         Effect::Suspend | Effect::Redraw => Vec::new(),
     }
+}
+
+/// What an edit still in the outbox writes (None once it has left: then
+/// the findings are read again in full).
+fn targets_of(engine: &SyncEngine, op_id: u64) -> Option<Vec<crate::domain::Target>> {
+    engine
+        .outbox()
+        .into_iter()
+        .find(|e| e.op_id == op_id)
+        .map(|e| e.ops.iter().map(|op| op.target()).collect())
 }
 
 fn settled(r: Result<bool, crate::sync::LocalError>, op: u64, what: &str) -> Vec<Action> {

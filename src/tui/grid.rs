@@ -23,6 +23,9 @@ pub mod glyph {
     pub const CHANGED: char = '~';
     pub const WARNING: char = '^';
     pub const EMPTY: &str = "·";
+    /// Coverage (and totals) under a minimum, over a maximum.
+    pub const UNDER: char = '-';
+    pub const OVER: char = '+';
 }
 
 pub struct Grid<'a> {
@@ -85,10 +88,11 @@ impl Widget for Grid<'_> {
         let names = s.layout.name_cols;
         let grid_x = area.x + names + 1;
         let col_w = s.col_cols();
-        let cols = ((area.right().saturating_sub(grid_x)) / col_w) as usize;
+        let cols = ((area.right().saturating_sub(grid_x + s.totals_cols())) / col_w) as usize;
         let first_col = s.left;
         let last_col = (first_col + cols).min(s.layout.days);
-        let rows = area.height.saturating_sub(2) as usize;
+        let cover_lines = s.coverage_lines() as u16;
+        let rows = area.height.saturating_sub(2 + cover_lines) as usize;
         // The date header: weekday (or the month where it starts), day.
         let corner = s.layout.date(first_col);
         put_text(
@@ -123,6 +127,11 @@ impl Widget for Grid<'_> {
                 WEEKDAYS[date.0.weekday().num_days_from_monday() as usize % 7]
             };
             let mut style = t.date_style(date, s.today);
+            let under = s
+                .findings
+                .of_date(date)
+                .iter()
+                .any(|f| matches!(f.what, crate::domain::rules::What::Under { .. }));
             if date.0.day() == 1 {
                 style = style.add_modifier(Modifier::BOLD);
             }
@@ -132,13 +141,39 @@ impl Widget for Grid<'_> {
             fill(buf, x, area.y, col_w, style);
             fill(buf, x, area.y + 1, col_w, style);
             put_text(buf, x, area.y, top, x + col_w, style, wide);
-            put_text(
+            // A date short of staff says so on its number.
+            let day_style = if under { style.patch(t.under) } else { style };
+            let end = put_text(
                 buf,
                 x,
                 area.y + 1,
                 &date.0.day().to_string(),
                 x + col_w,
-                style,
+                day_style,
+                wide,
+            );
+            if under {
+                put_text(buf, end, area.y + 1, "-", x + col_w - 1, day_style, wide);
+            }
+        }
+        let totals_x = area.right().saturating_sub(s.totals_cols());
+        if s.totals_cols() > 0 {
+            put_text(
+                buf,
+                totals_x + 1,
+                area.y,
+                "worked",
+                area.right(),
+                t.heading,
+                wide,
+            );
+            put_text(
+                buf,
+                totals_x + 1,
+                area.y + 1,
+                "shf  hrs",
+                area.right(),
+                t.dim,
                 wide,
             );
         }
@@ -155,8 +190,14 @@ impl Widget for Grid<'_> {
                 }
                 Line::Person(p) => {
                     self.person_line(buf, area, y, *p, &cols, first_col, &code_styles);
+                    if s.totals_cols() > 0 {
+                        self.totals(buf, totals_x, area.right(), y, *p, &cols);
+                    }
                 }
             }
+        }
+        if cover_lines > 0 {
+            self.coverage(buf, area, y0 + rows as u16, &cols);
         }
     }
 }
@@ -264,6 +305,7 @@ impl Grid<'_> {
         let marks = s.marks.get(&person.id);
         let flashes = s.flashes.get(&person.id);
         let own_findings = s.findings.of_person(&person.id);
+        let selection = s.selection();
         for (i, (col, code)) in cols.iter().zip(codes).enumerate() {
             let mut style = col.base;
             if let Some(c) = code
@@ -320,6 +362,14 @@ impl Grid<'_> {
                 style = style.patch(t.warning);
                 mark = Some(glyph::WARNING);
             }
+            if let Some(b) = selection
+                && b.contains(super::state::Pos {
+                    person: p,
+                    col: first_col + i,
+                })
+            {
+                style = style.patch(t.selected);
+            }
             if on_cursor_row && first_col + i == s.cursor.col {
                 style = style.patch(t.cursor);
             }
@@ -370,6 +420,148 @@ impl Grid<'_> {
                     style,
                     wide,
                 );
+            }
+        }
+    }
+}
+
+impl Grid<'_> {
+    /// A person's worked shifts and hours over the dates on screen, marked
+    /// when a shifts or hours limit is broken in a period that overlaps them.
+    fn totals(&self, buf: &mut Buffer, x: u16, right: u16, y: u16, p: usize, cols: &[Col]) {
+        use crate::domain::rules::{Bound, What};
+        let s = self.state;
+        let t = self.theme;
+        let (Some(person), Some(first), Some(last)) =
+            (s.layout.staff.get(p), cols.first(), cols.last())
+        else {
+            return;
+        };
+        let tot = s.findings.totals(&person.id, first.date, last.date);
+        let mut mark = None;
+        for f in s.findings.of_person(&person.id) {
+            if f.last < first.date || f.first > last.date {
+                continue;
+            }
+            if let What::Amount { unit, bound, .. } = &f.what
+                && (*unit == "shifts" || *unit == "hours")
+            {
+                mark = Some(match bound {
+                    Bound::AtMost(_) => glyph::OVER,
+                    Bound::AtLeast(_) => glyph::UNDER,
+                });
+                if mark == Some(glyph::OVER) {
+                    break;
+                }
+            }
+        }
+        let style = match mark {
+            Some(glyph::OVER) => t.over,
+            Some(_) => t.under,
+            None => t.name,
+        };
+        let hours = if tot.hours.fract() == 0.0 {
+            format!("{:.0}", tot.hours)
+        } else {
+            format!("{:.1}", tot.hours)
+        };
+        let text = format!("{:>4}{:>5}", tot.shifts, hours);
+        let end = put_text(buf, x, y, &text, right, style, false);
+        if let Some(g) = mark {
+            let mut tmp = [0u8; 4];
+            put_text(buf, end, y, g.encode_utf8(&mut tmp), right, style, false);
+        }
+    }
+
+    /// The coverage rows: per code, or folded to one row.
+    fn coverage(&self, buf: &mut Buffer, area: Rect, y0: u16, cols: &[Col]) {
+        use super::state::CoverageShown;
+        let s = self.state;
+        let t = self.theme;
+        let wide = s.config.ambiguous_wide;
+        let names = s.layout.name_cols;
+        let rows = &s.coverage_rows;
+        let per_date: Vec<Vec<Option<crate::domain::rules::Coverage>>> = cols
+            .iter()
+            .map(|c| s.findings.coverage(rows, c.date))
+            .collect();
+        let code_w = s.layout.code_cols;
+        let cell = |buf: &mut Buffer, x: u16, y: u16, text: &str, g: Option<char>, style: Style| {
+            fill(buf, x, y, s.col_cols(), style);
+            let end = put_text(buf, x, y, text, x + code_w, style, wide);
+            if let Some(g) = g {
+                let mut tmp = [0u8; 4];
+                put_text(
+                    buf,
+                    end,
+                    y,
+                    g.encode_utf8(&mut tmp),
+                    x + code_w + 1,
+                    style,
+                    wide,
+                );
+            }
+        };
+        match s.coverage_mode() {
+            CoverageShown::Hidden => {}
+            CoverageShown::Folded => {
+                put_text(
+                    buf,
+                    area.x,
+                    y0,
+                    &format!("cover ({} codes)", rows.len()),
+                    area.x + names,
+                    t.heading,
+                    wide,
+                );
+                for (col, cov) in cols.iter().zip(&per_date) {
+                    let under = cov.iter().flatten().filter(|c| c.under()).count();
+                    let over = cov.iter().flatten().filter(|c| c.over()).count();
+                    let (text, g, style) = match (under, over) {
+                        (0, 0) if cov.iter().all(Option::is_none) => {
+                            (glyph::EMPTY.to_string(), None, t.dim)
+                        }
+                        (0, 0) => ("ok".to_string(), None, t.within),
+                        (0, o) => (o.to_string(), Some(glyph::OVER), t.over),
+                        (u, 0) => (u.to_string(), Some(glyph::UNDER), t.under),
+                        (u, _) => (u.to_string(), Some('±'), t.under),
+                    };
+                    cell(buf, col.x, y0, &text, g, style);
+                }
+            }
+            CoverageShown::PerCode => {
+                for (i, row) in rows.iter().enumerate() {
+                    let y = y0 + i as u16;
+                    let label = match &row.group {
+                        Some(g) => format!("cover {} {g}", row.code),
+                        None => format!("cover {}", row.code),
+                    };
+                    put_text(buf, area.x, y, &label, area.x + names, t.heading, wide);
+                    for (col, cov) in cols.iter().zip(&per_date) {
+                        let Some(Some(c)) = cov.get(i) else {
+                            cell(buf, col.x, y, glyph::EMPTY, None, t.dim);
+                            continue;
+                        };
+                        let (bound, g, style) = if c.under() {
+                            (Some(c.min), Some(glyph::UNDER), t.under)
+                        } else if c.over() {
+                            (c.max, Some(glyph::OVER), t.over)
+                        } else {
+                            (None, None, t.within)
+                        };
+                        let full = match bound {
+                            Some(b) => format!("{}/{b}", c.n),
+                            None => c.n.to_string(),
+                        };
+                        // The bound when it fits, the count always.
+                        let text = if text_cols(&full, false) <= code_w as usize {
+                            full
+                        } else {
+                            c.n.to_string()
+                        };
+                        cell(buf, col.x, y, &text, g, style);
+                    }
+                }
             }
         }
     }

@@ -35,6 +35,20 @@ pub enum Command {
     Suspend,
     Reconnect,
     NextWarning,
+    CoverFold,
+    Select,
+    SelectLeft,
+    SelectRight,
+    SelectUp,
+    SelectDown,
+    Yank,
+    Paste,
+    CopyLastWeek,
+    Pattern,
+    Find,
+    FindNext,
+    Filter,
+    Manage,
 }
 
 /// Each command: its name in the config file, its default keys, what it
@@ -89,6 +103,80 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "next_warning",
         &["!"],
         "next rule warning",
+    ),
+    (
+        Command::Select,
+        "select",
+        &["v"],
+        "select a block (v again or Esc: stop)",
+    ),
+    (
+        Command::SelectLeft,
+        "select_left",
+        &["shift-left"],
+        "select, a date to the left",
+    ),
+    (
+        Command::SelectRight,
+        "select_right",
+        &["shift-right"],
+        "select, a date to the right",
+    ),
+    (
+        Command::SelectUp,
+        "select_up",
+        &["shift-up"],
+        "select, a person up",
+    ),
+    (
+        Command::SelectDown,
+        "select_down",
+        &["shift-down"],
+        "select, a person down",
+    ),
+    (
+        Command::Yank,
+        "yank",
+        &["y"],
+        "copy the block (or the cell)",
+    ),
+    (
+        Command::Paste,
+        "paste",
+        &["p"],
+        "paste what y copied, from the cursor",
+    ),
+    (
+        Command::CopyLastWeek,
+        "copy_last_week",
+        &["o"],
+        "copy last week onto this week (selected people)",
+    ),
+    (
+        Command::Pattern,
+        "pattern",
+        &["s"],
+        "lay a pattern (D,D,N,N,OFF) over the block",
+    ),
+    (
+        Command::CoverFold,
+        "coverage",
+        &["z"],
+        "coverage rows: per code, folded, hidden",
+    ),
+    (Command::Find, "find", &["/"], "find a person by name"),
+    (Command::FindNext, "find_next", &["n"], "next person found"),
+    (
+        Command::Filter,
+        "filter",
+        &["f"],
+        "show a group, people with warnings, everyone",
+    ),
+    (
+        Command::Manage,
+        "manage",
+        &["m"],
+        "manage staff, shift codes and rules",
     ),
     (Command::Help, "help", &["?"], "this help"),
     (
@@ -193,6 +281,11 @@ fn parse_one(s: &str) -> Result<(KeyCode, KeyModifiers), String> {
         } else if let Some(r) = lower.strip_prefix("alt-").filter(|r| !r.is_empty()) {
             mods |= KeyModifiers::ALT;
             rest = &rest[rest.len() - r.len()..];
+        } else if let Some(r) = lower.strip_prefix("shift-").filter(|r| r.len() > 1) {
+            // Shift with a named key (shift-left); a shifted character is
+            // the character itself (G).
+            mods |= KeyModifiers::SHIFT;
+            rest = &rest[rest.len() - r.len()..];
         } else {
             break;
         }
@@ -248,6 +341,9 @@ fn show_key(code: KeyCode, mods: KeyModifiers) -> String {
     if mods.contains(KeyModifiers::ALT) {
         s.push_str("Alt-");
     }
+    if mods.contains(KeyModifiers::SHIFT) {
+        s.push_str("Shift-");
+    }
     match code {
         KeyCode::Char(' ') => s.push_str("Space"),
         KeyCode::Char(c) => s.push(c),
@@ -261,6 +357,7 @@ fn show_key(code: KeyCode, mods: KeyModifiers) -> String {
         KeyCode::End => s.push_str("End"),
         KeyCode::Enter => s.push_str("Enter"),
         KeyCode::Tab => s.push_str("Tab"),
+        KeyCode::BackTab => s.push_str("Shift-Tab"),
         KeyCode::Esc => s.push_str("Esc"),
         KeyCode::Delete => s.push_str("Delete"),
         KeyCode::Backspace => s.push_str("Backspace"),
@@ -365,6 +462,36 @@ pub const MODE_HELP: &[(&str, &str, &str)] = &[
     ("history", "j k / n / Esc", "scroll / older page / close"),
     ("undo", "y / n", "undo over someone else's change, or not"),
     (
+        "block",
+        "v, Shift+arrows, drag",
+        "then a code fills, x clears, y copies, s lays a pattern; one undo each",
+    ),
+    (
+        "paste",
+        "the terminal's paste",
+        "tab- or comma-separated codes land as a block at the cursor",
+    ),
+    (
+        "find",
+        "/ text, Enter · n",
+        "the cursor follows the first name holding it · next one",
+    ),
+    (
+        "filter",
+        "f, j k, Enter",
+        "a group, people with warnings, everyone",
+    ),
+    (
+        "manage",
+        "m: Tab, j k, a, Enter, d, J K",
+        "staff / codes / rules: switch, move, add, change, remove, reorder",
+    ),
+    (
+        "form",
+        "type, Tab ↑↓, Enter, Esc",
+        "fields are checked as you type; Enter saves, Esc cancels",
+    ),
+    (
         "mouse",
         "click, wheel",
         "move to a cell; scroll (Shift: sideways)",
@@ -394,7 +521,35 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
     }
     match &state.mode {
         Mode::Normal => normal(state, key.code, mods),
-        Mode::Entry { .. } | Mode::Jump { .. } => text_input(key.code, mods),
+        Mode::Entry { .. } | Mode::Jump { .. } | Mode::Pattern { .. } | Mode::Find { .. } => {
+            text_input(key.code, mods)
+        }
+        Mode::Filter { .. } => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('f') => {
+                Some(Action::Panel(PanelKey::Close))
+            }
+            KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
+            KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
+            KeyCode::Enter => Some(Action::Panel(PanelKey::Choose)),
+            _ => None,
+        },
+        Mode::Manage(m) if m.form.is_some() || m.adding_rule => text_input(key.code, mods),
+        Mode::Manage(m) if m.confirm_remove => Some(Action::Panel(match key.code {
+            KeyCode::Char('y') => PanelKey::Yes,
+            _ => PanelKey::No,
+        })),
+        Mode::Manage(_) => Some(Action::Panel(match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => PanelKey::Close,
+            KeyCode::Tab | KeyCode::Char('l') | KeyCode::Right => PanelKey::NextTab,
+            KeyCode::Char('j') | KeyCode::Down => PanelKey::Down,
+            KeyCode::Char('k') | KeyCode::Up => PanelKey::Up,
+            KeyCode::Char('a') => PanelKey::Add,
+            KeyCode::Enter | KeyCode::Char('e') => PanelKey::Choose,
+            KeyCode::Char('d') => PanelKey::Remove,
+            KeyCode::Char('J') => PanelKey::MoveDown,
+            KeyCode::Char('K') => PanelKey::MoveUp,
+            _ => return None,
+        })),
         Mode::Help { .. } => match key.code {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => {
                 Some(Action::Panel(PanelKey::Close))
@@ -436,6 +591,7 @@ fn text_input(code: KeyCode, mods: KeyModifiers) -> Option<Action> {
         KeyCode::Backspace => Input::Back,
         KeyCode::Enter => Input::Enter,
         KeyCode::Tab => Input::Tab,
+        KeyCode::BackTab => Input::Up,
         KeyCode::Esc => Input::Esc,
         KeyCode::Up => Input::Up,
         KeyCode::Down => Input::Down,

@@ -6,6 +6,8 @@
 //! - [`keys`]: the key map, a key event in, an action out (pure).
 //! - [`update`]: an action in, the state changed, effects out (pure).
 //! - [`view`], [`grid`], [`theme`]: drawing, borrowing the state.
+//! - [`forms`]: the forms that manage staff, codes and rules (pure).
+//! - [`block`]: block edits (fill, clear, paste, patterns) as one edit each.
 //! - [`effects`]: carries effects out against the engine, results back as
 //!   actions (the app loop runs it on a thread of its own; tests call it).
 //! - [`config`]: the config file. `app`: start-up and the loop that
@@ -13,9 +15,11 @@
 //!   timer. `term`: the terminal, always restored. `demo`: `--demo`.
 
 mod app;
+pub mod block;
 pub mod config;
 mod demo;
 pub mod effects;
+pub mod forms;
 pub mod grid;
 pub mod keys;
 pub mod state;

@@ -5,6 +5,7 @@
 
 use super::config::{Advance, Config};
 use super::keys::Keymap;
+use crate::domain::rules::Findings;
 use crate::domain::{Date, Roster, Staff};
 use crate::protocol::{Cursor, HistoryEntry};
 use crate::sync::{ConnState, EntryState, OutboxEntry, ViewReader};
@@ -39,6 +40,20 @@ pub enum Mode {
     ConfirmUndo {
         changed: usize,
     },
+    /// Typing a pattern to lay over the block.
+    Pattern {
+        typed: String,
+    },
+    /// Typing part of a name; the cursor follows the first match.
+    Find {
+        query: String,
+    },
+    /// Choosing who the grid shows.
+    Filter {
+        selected: usize,
+    },
+    /// Staff, codes and rules, and their forms.
+    Manage(super::forms::Manage),
 }
 
 /// The history of one cell, as pages arrive from the hub.
@@ -99,10 +114,31 @@ pub struct Layout {
 const DAYS_BEFORE_TODAY: i64 = 14;
 const DAYS_AFTER_TODAY: i64 = 42;
 const MAX_NAME_COLS: usize = 24;
+/// The totals column: worked shifts, hours, a glyph.
+pub const TOTALS_COLS: u16 = 10;
 
 impl Layout {
-    pub fn build(roster: &Roster, today: Date, config: &Config) -> Layout {
-        let staff: Vec<Staff> = roster.staff().into_iter().filter(|s| s.active).collect();
+    pub fn build(
+        roster: &Roster,
+        today: Date,
+        config: &Config,
+        filter: &Filter,
+        findings: &Findings,
+    ) -> Layout {
+        let warned = match filter {
+            Filter::Warned => findings.people_warned(),
+            _ => Default::default(),
+        };
+        let staff: Vec<Staff> = roster
+            .staff()
+            .into_iter()
+            .filter(|s| s.active)
+            .filter(|s| match filter {
+                Filter::Everyone => true,
+                Filter::Group(g) => s.group == *g,
+                Filter::Warned => warned.contains(s.id.as_str()),
+            })
+            .collect();
         // Groups in the order of their first member.
         let mut groups: Vec<&str> = Vec::new();
         for s in &staff {
@@ -294,9 +330,74 @@ pub struct State {
     /// Something changed since the last frame.
     pub dirty: bool,
     /// The roster's rule findings, kept up to date edit by edit.
-    pub findings: crate::domain::rules::Findings,
+    pub findings: Findings,
     /// The finding `!` last stepped to.
     pub finding_at: Option<usize>,
+    /// The codes (and groups) with a staffing rule: the coverage rows.
+    pub coverage_rows: Vec<crate::domain::rules::CoverageRow>,
+    /// How coverage shows; None: per code when the rows fit in a third of
+    /// the grid, else folded.
+    pub coverage_shown: Option<CoverageShown>,
+    /// The other corner of the selected block (the cursor is one corner).
+    pub anchor: Option<Pos>,
+    /// What `y` copied: rows of codes (None: an empty cell).
+    pub register: Vec<Vec<Option<String>>>,
+    /// Who the grid shows.
+    pub filter: Filter,
+    /// What `/` last looked for (`n` looks again).
+    pub last_find: Option<String>,
+}
+
+/// How the coverage rows under the grid show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoverageShown {
+    /// A row per code (and group) with a staffing rule.
+    PerCode,
+    /// One row: how many staffing rules are under (or over) each date.
+    Folded,
+    Hidden,
+}
+
+/// Who the grid shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Filter {
+    #[default]
+    Everyone,
+    Group(String),
+    /// People with a rule warning of their own.
+    Warned,
+}
+
+impl Filter {
+    pub fn describe(&self) -> String {
+        match self {
+            Filter::Everyone => "everyone".into(),
+            Filter::Group(g) => format!("group {g}"),
+            Filter::Warned => "people with warnings".into(),
+        }
+    }
+}
+
+/// A block of the grid: people `top..=bottom` (layout indices) and date
+/// columns `left..=right`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub top: usize,
+    pub bottom: usize,
+    pub left: usize,
+    pub right: usize,
+}
+
+impl Block {
+    pub fn contains(&self, p: Pos) -> bool {
+        (self.top..=self.bottom).contains(&p.person) && (self.left..=self.right).contains(&p.col)
+    }
+    pub fn people(&self) -> usize {
+        self.bottom - self.top + 1
+    }
+    pub fn days(&self) -> usize {
+        self.right - self.left + 1
+    }
 }
 
 impl State {
@@ -309,9 +410,10 @@ impl State {
         now: i64,
     ) -> State {
         let (layout, findings) = view.read(|r| {
+            let findings = Findings::new(r);
             (
-                Layout::build(r, today, &config),
-                crate::domain::rules::Findings::new(r),
+                Layout::build(r, today, &config, &Filter::Everyone, &findings),
+                findings,
             )
         });
         let keymap = Keymap::new(&config.keys);
@@ -343,8 +445,14 @@ impl State {
             quit_armed: false,
             quit: false,
             dirty: true,
+            coverage_rows: findings.coverage_rows(),
             findings,
             finding_at: None,
+            coverage_shown: None,
+            anchor: None,
+            register: Vec::new(),
+            filter: Filter::Everyone,
+            last_find: None,
             config,
         };
         if let Some(col) = s.layout.col_of(today) {
@@ -363,15 +471,68 @@ impl State {
     }
 
     /// Lines of people the grid shows (the screen less header, two date
-    /// lines and the status line).
+    /// lines, the coverage rows and the status line).
     pub fn grid_lines(&self) -> usize {
-        self.size.1.saturating_sub(4) as usize
+        (self.size.1.saturating_sub(4) as usize).saturating_sub(self.coverage_lines())
+    }
+
+    /// How coverage shows now (the user's choice, or what fits).
+    pub fn coverage_mode(&self) -> CoverageShown {
+        self.coverage_shown.unwrap_or_else(|| {
+            let room = self.size.1.saturating_sub(4) as usize / 3;
+            if self.coverage_rows.len() <= room {
+                CoverageShown::PerCode
+            } else {
+                CoverageShown::Folded
+            }
+        })
+    }
+
+    /// Lines the coverage rows take under the grid.
+    pub fn coverage_lines(&self) -> usize {
+        if self.coverage_rows.is_empty() {
+            return 0;
+        }
+        match self.coverage_mode() {
+            CoverageShown::PerCode => self.coverage_rows.len(),
+            CoverageShown::Folded => 1,
+            CoverageShown::Hidden => 0,
+        }
+    }
+
+    /// Columns of the totals column at the right (0 when the screen is too
+    /// narrow to spare them beside a week of dates).
+    pub fn totals_cols(&self) -> u16 {
+        let need = self.layout.name_cols + 1 + TOTALS_COLS + 7 * self.col_cols();
+        if self.size.0 >= need { TOTALS_COLS } else { 0 }
     }
 
     /// Dates the grid shows.
     pub fn grid_cols(&self) -> usize {
-        let free = self.size.0.saturating_sub(self.layout.name_cols + 1);
+        let free = self
+            .size
+            .0
+            .saturating_sub(self.layout.name_cols + 1 + self.totals_cols());
         (free / self.col_cols()) as usize
+    }
+
+    /// The first and last date on screen.
+    pub fn dates_shown(&self) -> (Date, Date) {
+        let cols = self.grid_cols().max(1);
+        let last = (self.left + cols - 1).min(self.layout.days.saturating_sub(1));
+        (self.layout.date(self.left), self.layout.date(last))
+    }
+
+    /// The selected block: from the anchor to the cursor.
+    pub fn selection(&self) -> Option<Block> {
+        let a = self.anchor?;
+        let c = self.cursor;
+        Some(Block {
+            top: a.person.min(c.person),
+            bottom: a.person.max(c.person),
+            left: a.col.min(c.col),
+            right: a.col.max(c.col),
+        })
     }
 
     pub fn person(&self) -> Option<&Person> {
@@ -495,6 +656,23 @@ impl State {
             at(self.now + 1000 - (r - self.now) % 1000);
         }
         next
+    }
+
+    /// The choices of the filter panel: everyone, people with warnings,
+    /// then each group (read from the roster: the layout may be filtered).
+    pub fn filter_choices(&self) -> Vec<Filter> {
+        let mut groups: Vec<String> = self.view.read(|r| {
+            r.staff()
+                .into_iter()
+                .filter(|s| s.active && !s.group.is_empty())
+                .map(|s| s.group)
+                .collect()
+        });
+        groups.sort();
+        groups.dedup();
+        let mut v = vec![Filter::Everyone, Filter::Warned];
+        v.extend(groups.into_iter().map(Filter::Group));
+        v
     }
 
     /// The advance setting, as a move.

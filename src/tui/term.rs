@@ -3,7 +3,9 @@
 //! quit, on error (the guard's drop), on panic (the hook), and around a
 //! suspend (Ctrl-Z).
 
-use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
@@ -52,7 +54,14 @@ pub fn enter(mouse: bool) -> std::io::Result<(Term, Guard)> {
 fn take_over(mouse: bool) -> std::io::Result<()> {
     enable_raw_mode()?;
     let mut out = stdout();
-    execute!(out, EnterAlternateScreen, cursor::Hide)?;
+    // Bracketed paste: a spreadsheet's cells arrive as one paste, not as
+    // keys typed.
+    execute!(
+        out,
+        EnterAlternateScreen,
+        cursor::Hide,
+        EnableBracketedPaste
+    )?;
     if mouse {
         execute!(out, EnableMouseCapture)?;
         MOUSE.store(true, Ordering::SeqCst);

@@ -21,6 +21,12 @@ pub struct Theme {
     pub flash_faint: Style,
     /// A cell a rule finding concerns.
     pub warning: Style,
+    /// Coverage under a minimum, over a maximum, within the bounds.
+    pub under: Style,
+    pub over: Style,
+    pub within: Style,
+    /// A cell in the selected block.
+    pub selected: Style,
     pub header: Style,
     pub status: Style,
     pub error: Style,
@@ -56,6 +62,10 @@ impl Theme {
                 flash_strong: m(Modifier::BOLD | Modifier::UNDERLINED),
                 flash_faint: m(Modifier::UNDERLINED),
                 warning: m(Modifier::BOLD),
+                under: m(Modifier::BOLD | Modifier::REVERSED),
+                over: m(Modifier::BOLD),
+                within: m(Modifier::DIM),
+                selected: m(Modifier::REVERSED | Modifier::DIM),
                 header: m(Modifier::BOLD),
                 status: Style::default(),
                 error: m(Modifier::BOLD),
@@ -90,6 +100,16 @@ impl Theme {
             warning: Style::default()
                 .fg(Color::LightRed)
                 .add_modifier(Modifier::BOLD),
+            under: Style::default()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+            over: Style::default()
+                .fg(Color::Black)
+                .bg(Color::LightYellow)
+                .add_modifier(Modifier::BOLD),
+            within: Style::default().fg(Color::Green),
+            selected: Style::default().bg(Color::Indexed(60)),
             header: Style::default().fg(Color::White).bg(Color::Indexed(24)),
             status: Style::default().fg(Color::White).bg(Color::Indexed(236)),
             error: Style::default()

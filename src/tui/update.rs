@@ -37,6 +37,13 @@ pub enum PanelKey {
     More,
     Yes,
     No,
+    /// Enter on a list: take the selected line.
+    Choose,
+    NextTab,
+    Add,
+    Remove,
+    MoveUp,
+    MoveDown,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +61,13 @@ pub enum Action {
         x: u16,
         y: u16,
     },
+    /// The mouse moved with its left button down: the block grows.
+    Drag {
+        x: u16,
+        y: u16,
+    },
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
     Wheel {
         down: bool,
         sideways: bool,
@@ -137,6 +151,9 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Input(input) => match state.mode {
             Mode::Jump { .. } => jump_input(state, input, &mut fx),
+            Mode::Pattern { .. } => pattern_input(state, input, &mut fx),
+            Mode::Find { .. } => find_input(state, input, &mut fx),
+            Mode::Manage(_) => manage_input(state, input, &mut fx),
             _ => entry_input(state, input, &mut fx),
         },
         Action::Panel(key) => panel(state, key, &mut fx),
@@ -148,6 +165,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             );
         }
         Action::Click { x, y } => click(state, x, y, &mut fx),
+        Action::Drag { x, y } => drag(state, x, y, &mut fx),
+        Action::Paste(text) => paste_text(state, &text, &mut fx),
         Action::Wheel { down, sideways } => wheel(state, down, sideways),
         Action::Resize(w, h) => {
             state.size = (w, h);
@@ -211,6 +230,8 @@ fn is_user(a: &Action) -> bool {
             | Action::PrefixThen(..)
             | Action::Unbound(_)
             | Action::Click { .. }
+            | Action::Drag { .. }
+            | Action::Paste(_)
     )
 }
 
@@ -255,6 +276,116 @@ fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
             };
         }
         Command::Clear => set_code(state, None, fx),
+        Command::CoverFold => {
+            use super::state::CoverageShown::*;
+            let next = match state.coverage_mode() {
+                PerCode => Folded,
+                Folded => Hidden,
+                Hidden => PerCode,
+            };
+            state.coverage_shown = Some(next);
+            state.scroll_to_cursor();
+            say(
+                state,
+                match next {
+                    PerCode => "coverage: a row per code".into(),
+                    Folded => "coverage: one row, rules under (-) or over (+) each date".into(),
+                    Hidden => "coverage rows hidden (z shows them)".into(),
+                },
+            );
+        }
+        Command::Select => {
+            if state.anchor.take().is_none() {
+                state.anchor = Some(state.cursor);
+                say(
+                    state,
+                    "selecting: move to grow the block · a code fills it · x clears · y copies · s pattern · Esc stops".into(),
+                );
+            }
+        }
+        Command::SelectLeft | Command::SelectRight | Command::SelectUp | Command::SelectDown => {
+            if state.anchor.is_none() {
+                state.anchor = Some(state.cursor);
+            }
+            let c = state.cursor;
+            match cmd {
+                Command::SelectLeft => move_to(state, None, Some(c.col.saturating_sub(1)), fx),
+                Command::SelectRight => move_to(state, None, Some(c.col + 1), fx),
+                Command::SelectUp => move_to(state, Some(c.person.saturating_sub(1)), None, fx),
+                _ => move_to(state, Some(c.person + 1), None, fx),
+            }
+        }
+        Command::Yank => {
+            let b = super::block::block_or_cursor(state);
+            state.register = super::block::copy(state, b);
+            state.anchor = None;
+            say(
+                state,
+                format!(
+                    "copied {} × {} (p pastes from the cursor)",
+                    b.people(),
+                    plural(b.days(), "date")
+                ),
+            );
+        }
+        Command::Paste => {
+            if state.register.is_empty() {
+                warn(
+                    state,
+                    "nothing copied yet: y copies the block or the cell".into(),
+                );
+                return;
+            }
+            let cells = state.register.clone();
+            paste_cells(state, &cells, "pasted", fx);
+        }
+        Command::CopyLastWeek => {
+            let (ops, (monday, sunday)) = super::block::last_week(state);
+            let people = super::block::block_or_cursor(state).people();
+            state.anchor = None;
+            if ops.is_empty() {
+                say(state, "this week already matches last week".into());
+            } else {
+                let what = format!(
+                    "copied last week onto {} – {} for {}",
+                    monday.0.format("%a %-d %b"),
+                    sunday.0.format("%a %-d %b"),
+                    plural(people, "person")
+                );
+                fx.push(Effect::Edit { ops, what });
+            }
+        }
+        Command::Pattern => {
+            state.mode = Mode::Pattern {
+                typed: String::new(),
+            }
+        }
+        Command::Find => {
+            state.mode = Mode::Find {
+                query: String::new(),
+            }
+        }
+        Command::FindNext => match state.last_find.clone() {
+            Some(q) => find(state, &q, true, fx),
+            None => say(state, "/ finds a person first".into()),
+        },
+        Command::Filter => {
+            let selected = state
+                .filter_choices()
+                .iter()
+                .position(|f| *f == state.filter)
+                .unwrap_or(0);
+            state.mode = Mode::Filter { selected };
+        }
+        Command::Manage => {
+            state.mode = Mode::Manage(super::forms::Manage {
+                tab: super::forms::Tab::Staff,
+                selected: 0,
+                form: None,
+                confirm_remove: false,
+                adding_rule: false,
+            })
+        }
         Command::Undo => fx.push(Effect::Undo { anyway: false }),
         Command::Redo => fx.push(Effect::Redo),
         Command::NextConflict => {
@@ -406,6 +537,21 @@ fn unknown_code(state: &mut State, typed: &str) {
 
 /// Sets (or clears) the cell under the cursor, then moves on.
 fn set_code(state: &mut State, code: Option<String>, fx: &mut Vec<Effect>) {
+    if let Some(b) = state.selection() {
+        let ops = super::block::fill(state, b, code.as_deref());
+        state.anchor = None;
+        let cells = format!("{} × {}", b.people(), plural(b.days(), "date"));
+        if ops.is_empty() {
+            say(state, format!("the {cells} already hold that"));
+            return;
+        }
+        let what = match &code {
+            Some(c) => format!("filled {cells} with {c}"),
+            None => format!("cleared {cells}"),
+        };
+        fx.push(Effect::Edit { ops, what });
+        return;
+    }
     let Some(person) = state.person().cloned() else {
         warn(state, "no staff in this roster yet".into());
         return;
@@ -523,11 +669,28 @@ pub fn parse_jump_date(s: &str, near: Date) -> Option<Date> {
 }
 
 fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
+    let choices = match state.mode {
+        Mode::Filter { .. } => state.filter_choices(),
+        _ => Vec::new(),
+    };
     match (&mut state.mode, key) {
         (Mode::Normal, PanelKey::Close) => {
             state.message = None;
             state.prefix = None;
+            state.anchor = None;
         }
+        (Mode::Filter { selected }, PanelKey::Down) => {
+            *selected = (*selected + 1).min(choices.len().saturating_sub(1))
+        }
+        (Mode::Filter { selected }, PanelKey::Up) => *selected = selected.saturating_sub(1),
+        (Mode::Filter { selected }, PanelKey::Choose) => {
+            let choice = choices.get(*selected).cloned();
+            state.mode = Mode::Normal;
+            if let Some(f) = choice {
+                set_filter(state, f, fx);
+            }
+        }
+        (Mode::Manage(_), k) => manage_key(state, k, fx),
         (Mode::Help { scroll }, PanelKey::Down) => *scroll += 1,
         (Mode::Help { scroll }, PanelKey::Up) => *scroll = scroll.saturating_sub(1),
         (Mode::History(p), PanelKey::Down) => p.scroll += 1,
@@ -651,21 +814,402 @@ fn quit(state: &mut State) {
     );
 }
 
-fn click(state: &mut State, x: u16, y: u16, fx: &mut Vec<Effect>) {
-    state.mode = Mode::Normal;
+/// The cell at a screen position, when it is one of the grid's.
+fn cell_at(state: &State, x: u16, y: u16) -> Option<(usize, usize)> {
     let grid_x = state.layout.name_cols + 1;
-    if y < 3 || x < grid_x {
-        return;
+    if y < 3 || x < grid_x || (y - 3) as usize >= state.grid_lines() {
+        return None;
     }
     let line = state.top + (y - 3) as usize;
-    let col = state.left + ((x - grid_x) / state.col_cols()) as usize;
-    let person = match state.layout.lines.get(line) {
-        Some(Line::Person(p)) => *p,
-        _ => return,
-    };
-    if col < state.layout.days {
+    let rel = ((x - grid_x) / state.col_cols()) as usize;
+    if rel >= state.grid_cols() {
+        return None;
+    }
+    let col = state.left + rel;
+    match state.layout.lines.get(line) {
+        Some(Line::Person(p)) if col < state.layout.days => Some((*p, col)),
+        _ => None,
+    }
+}
+
+fn click(state: &mut State, x: u16, y: u16, fx: &mut Vec<Effect>) {
+    state.mode = Mode::Normal;
+    state.anchor = None;
+    if let Some((person, col)) = cell_at(state, x, y) {
         move_to(state, Some(person), Some(col), fx);
     }
+}
+
+/// A drag from the cell clicked: the block from there to here.
+fn drag(state: &mut State, x: u16, y: u16, fx: &mut Vec<Effect>) {
+    if let Some((person, col)) = cell_at(state, x, y) {
+        if state.anchor.is_none() {
+            state.anchor = Some(state.cursor);
+        }
+        move_to(state, Some(person), Some(col), fx);
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    match (n, what) {
+        (1, _) => format!("1 {what}"),
+        (_, "person") => format!("{n} people"),
+        _ => format!("{n} {what}s"),
+    }
+}
+
+/// Cells laid from the block's corner (or the cursor) as one edit.
+fn paste_cells(state: &mut State, cells: &super::block::Cells, verb: &str, fx: &mut Vec<Effect>) {
+    let b = super::block::block_or_cursor(state);
+    let at = super::state::Pos {
+        person: b.top,
+        col: b.left,
+    };
+    let (ops, cut) = super::block::paste(state, at, cells);
+    state.anchor = None;
+    let rows = cells.len();
+    let cols = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let mut what = format!("{verb} {} × {}", rows, plural(cols, "date"));
+    if cut > 0 {
+        what.push_str(&format!(
+            " ({cut} cell{} past the grid's edge left out)",
+            if cut == 1 { "" } else { "s" }
+        ));
+    }
+    if ops.is_empty() {
+        warn(state, format!("nothing to paste here: {what}"));
+    } else {
+        fx.push(Effect::Edit { ops, what });
+    }
+}
+
+/// Bracketed paste: into the text being typed, or as a block of codes.
+fn paste_text(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
+    let first_line = text.lines().next().unwrap_or("").trim().to_string();
+    match &mut state.mode {
+        Mode::Jump { query, .. } | Mode::Find { query } => query.push_str(&first_line),
+        Mode::Pattern { typed } => typed.push_str(&first_line),
+        Mode::Manage(m) => {
+            if let Some(f) = &mut m.form
+                && f.editable(f.focus)
+                && let Some(field) = f.fields.get_mut(f.focus)
+            {
+                field.value.push_str(&first_line);
+                recheck_form(state);
+            }
+        }
+        Mode::Normal | Mode::Entry { .. } => {
+            state.mode = Mode::Normal;
+            match super::block::parse_clipboard(state, text) {
+                Ok(cells) => paste_cells(state, &cells, "pasted from the clipboard", fx),
+                Err(m) => warn(state, format!("{m} (nothing changed)")),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `s`: a pattern typed, then laid over the block on Enter.
+fn pattern_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) {
+    let Mode::Pattern { typed } = &mut state.mode else {
+        return;
+    };
+    match input {
+        Input::Char(c) => typed.push(c),
+        Input::Back => {
+            typed.pop();
+        }
+        Input::Esc => state.mode = Mode::Normal,
+        Input::Enter => {
+            let typed = typed.clone();
+            state.mode = Mode::Normal;
+            let codes = crate::domain::parse_pattern(&typed).and_then(|codes| {
+                codes
+                    .iter()
+                    .map(|c| super::block::known_code(state, c))
+                    .collect::<Result<Vec<String>, String>>()
+            });
+            match codes {
+                Ok(codes) => {
+                    let ops = super::block::pattern(state, &codes);
+                    let b = super::block::block_or_cursor(state);
+                    state.anchor = None;
+                    let what = format!(
+                        "laid {} over {}",
+                        codes.join(","),
+                        plural(b.people(), "person")
+                    );
+                    fx.push(Effect::Edit { ops, what });
+                }
+                Err(m) => warn(state, format!("{m} (nothing changed)")),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `/`: the cursor follows the first name holding what is typed.
+fn find_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) {
+    let Mode::Find { query } = &mut state.mode else {
+        return;
+    };
+    match input {
+        Input::Char(c) => query.push(c),
+        Input::Back => {
+            query.pop();
+        }
+        Input::Esc | Input::Enter => {
+            let q = query.clone();
+            state.mode = Mode::Normal;
+            if !q.is_empty() {
+                state.last_find = Some(q);
+            }
+            return;
+        }
+        Input::Tab | Input::Down => {
+            let q = query.clone();
+            find(state, &q, true, fx);
+            return;
+        }
+        Input::Up => return,
+    }
+    let q = query.clone();
+    find(state, &q, false, fx);
+}
+
+/// Moves to the next person (from the cursor's, or after it) whose name
+/// holds `q`, wrapping round.
+fn find(state: &mut State, q: &str, after: bool, fx: &mut Vec<Effect>) {
+    let n = state.layout.staff.len();
+    if q.is_empty() || n == 0 {
+        return;
+    }
+    let q = q.to_lowercase();
+    let start = state.cursor.person + usize::from(after);
+    let hit = (0..n)
+        .map(|i| (start + i) % n)
+        .find(|&p| state.layout.staff[p].name.to_lowercase().contains(&q));
+    match hit {
+        Some(p) => {
+            move_to(state, Some(p), None, fx);
+            state.message = None;
+        }
+        None => warn(state, format!("no one here is called `{q}`")),
+    }
+}
+
+fn set_filter(state: &mut State, f: super::state::Filter, fx: &mut Vec<Effect>) {
+    state.filter = f;
+    state.anchor = None;
+    relayout(state);
+    let shown = state.layout.staff.len();
+    say(
+        state,
+        format!(
+            "showing {} ({})",
+            state.filter.describe(),
+            plural(shown, "person")
+        ),
+    );
+    share_cursor(state, fx);
+}
+
+fn recheck_form(state: &mut State) {
+    let view = state.view.clone();
+    if let Mode::Manage(m) = &mut state.mode
+        && let Some(f) = &mut m.form
+    {
+        f.errors = view.read(|r| f.check(r).err().unwrap_or_default());
+    }
+}
+
+/// Keys in the manage panel's list (a form takes text input instead).
+fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
+    use super::forms::{Form, FormKind, Tab, list};
+    let view = state.view.clone();
+    let Mode::Manage(m) = &mut state.mode else {
+        return;
+    };
+    let items = view.read(|r| list(r, m.tab));
+    let key_of = items.get(m.selected).map(|(k, _)| k.clone());
+    if m.confirm_remove {
+        m.confirm_remove = false;
+        if key != PanelKey::Yes {
+            return;
+        }
+        let Some(k) = key_of else { return };
+        let (op, what) = view.read(|r| match m.tab {
+            Tab::Staff => (
+                Op::RemoveStaff {
+                    id: k.clone(),
+                    base: r.staff_member(&k).map(|s| s.seq),
+                },
+                format!(
+                    "removed {} (their history is kept)",
+                    r.staff_member(&k).map_or(k.as_str(), |s| s.name.as_str())
+                ),
+            ),
+            Tab::Codes => (
+                Op::RemoveCode {
+                    code: k.clone(),
+                    base: r.code(&k).map(|c| c.seq),
+                },
+                format!("removed code {k}"),
+            ),
+            Tab::Rules => (
+                Op::RemoveRule {
+                    id: k.clone(),
+                    base: r.rule(&k).map(|x| x.seq),
+                },
+                format!("removed rule {k}"),
+            ),
+        });
+        fx.push(Effect::Edit {
+            ops: vec![op],
+            what,
+        });
+        return;
+    }
+    match key {
+        PanelKey::Close => state.mode = Mode::Normal,
+        PanelKey::NextTab => {
+            m.tab = m.tab.next();
+            m.selected = 0;
+        }
+        PanelKey::Down => m.selected = (m.selected + 1).min(items.len().saturating_sub(1)),
+        PanelKey::Up => m.selected = m.selected.saturating_sub(1),
+        PanelKey::Add => match m.tab {
+            Tab::Staff => m.form = Some(Form::add_staff()),
+            Tab::Codes => m.form = Some(Form::code(None)),
+            Tab::Rules => m.adding_rule = true,
+        },
+        PanelKey::Choose => {
+            let Some(k) = key_of else { return };
+            m.form = view.read(|r| match m.tab {
+                Tab::Staff => r.staff_member(&k).map(Form::edit_staff),
+                Tab::Codes => Some(Form::code(r.code(&k))),
+                Tab::Rules => r.rule(&k).map(|x| Form::rule(FormKind::Staffing, Some(x))),
+            });
+        }
+        PanelKey::Remove if key_of.is_some() => m.confirm_remove = true,
+        PanelKey::MoveUp | PanelKey::MoveDown if m.tab == Tab::Staff => {
+            let up = key == PanelKey::MoveUp;
+            let other = if up {
+                m.selected.checked_sub(1)
+            } else {
+                Some(m.selected + 1).filter(|i| *i < items.len())
+            };
+            let (Some(a), Some(b)) = (
+                key_of,
+                other.and_then(|i| items.get(i)).map(|x| x.0.clone()),
+            ) else {
+                return;
+            };
+            let ops = view.read(|r| {
+                let (Some(sa), Some(sb)) = (r.staff_member(&a), r.staff_member(&b)) else {
+                    return Vec::new();
+                };
+                let (oa, ob) = if sa.order != sb.order {
+                    (sb.order, sa.order)
+                } else if up {
+                    (sb.order - 1, sb.order)
+                } else {
+                    (sb.order + 1, sb.order)
+                };
+                [(sa, oa), (sb, ob)]
+                    .into_iter()
+                    .map(|(s, order)| Op::UpdateStaff {
+                        id: s.id.clone(),
+                        name: None,
+                        group: None,
+                        order: Some(order),
+                        base: Some(s.seq),
+                    })
+                    .collect()
+            });
+            m.selected = other.unwrap_or(m.selected);
+            if !ops.is_empty() {
+                fx.push(Effect::Edit {
+                    ops,
+                    what: format!("moved {} {}", a, if up { "up" } else { "down" }),
+                });
+            }
+        }
+        _ => {}
+    }
+    recheck_form(state);
+}
+
+/// Text keys in the manage panel: a form's fields, or the kind of a new
+/// rule (s staffing, f forbidden sequence, l limit).
+fn manage_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) {
+    use super::forms::{Form, FormKind};
+    let view = state.view.clone();
+    let Mode::Manage(m) = &mut state.mode else {
+        return;
+    };
+    if m.adding_rule {
+        m.adding_rule = false;
+        let kind = match input {
+            Input::Char('s') => FormKind::Staffing,
+            Input::Char('f') => FormKind::Sequence,
+            Input::Char('l') => FormKind::Limit,
+            _ => return,
+        };
+        m.form = Some(Form::rule(kind, None));
+        recheck_form(state);
+        return;
+    }
+    let Some(form) = &mut m.form else {
+        return;
+    };
+    match input {
+        Input::Char(c) => {
+            if form.editable(form.focus)
+                && let Some(f) = form.fields.get_mut(form.focus)
+            {
+                f.value.push(c);
+            }
+        }
+        Input::Back => {
+            if form.editable(form.focus)
+                && let Some(f) = form.fields.get_mut(form.focus)
+            {
+                f.value.pop();
+            }
+        }
+        Input::Tab | Input::Down => form.focus = (form.focus + 1) % form.fields.len().max(1),
+        Input::Up => {
+            form.focus = form
+                .focus
+                .checked_sub(1)
+                .unwrap_or(form.fields.len().saturating_sub(1))
+        }
+        Input::Esc => {
+            m.form = None;
+            return;
+        }
+        Input::Enter => {
+            match view.read(|r| form.check(r)) {
+                Ok(op) => {
+                    let what = format!("{}: saved", form.title());
+                    m.form = None;
+                    fx.push(Effect::Edit {
+                        ops: vec![op],
+                        what,
+                    });
+                }
+                Err(errors) => {
+                    if let Some((i, _)) = errors.first() {
+                        form.focus = *i;
+                    }
+                    form.errors = errors;
+                }
+            }
+            return;
+        }
+    }
+    recheck_form(state);
 }
 
 fn wheel(state: &mut State, down: bool, sideways: bool) {
@@ -832,6 +1376,11 @@ pub fn recheck(state: &mut State, targets: Option<&[Target]>) {
         None => state.findings = crate::domain::rules::Findings::new(r),
     });
     state.finding_at = None;
+    state.coverage_rows = state.findings.coverage_rows();
+    // Who has warnings changes with every edit.
+    if state.filter == super::state::Filter::Warned {
+        relayout(state);
+    }
 }
 
 /// `!`: the cursor to the next finding, its sentence in the status line.
@@ -859,9 +1408,15 @@ fn next_warning(state: &mut State, fx: &mut Vec<Effect>) {
 pub fn relayout(state: &mut State) {
     let person = state.person().map(|p| p.id.clone());
     let date = state.cursor_date();
-    let mut layout = state
-        .view
-        .read(|r| Layout::build(r, state.today, &state.config));
+    let mut layout = state.view.read(|r| {
+        Layout::build(
+            r,
+            state.today,
+            &state.config,
+            &state.filter,
+            &state.findings,
+        )
+    });
     layout.include(date);
     state.cursor.person = person
         .and_then(|id| layout.person_index(&id))

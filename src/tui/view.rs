@@ -53,6 +53,8 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
         Mode::Conflicts { index } => conflicts(buf, area, state, theme, *index),
         Mode::History(p) => history(buf, area, state, theme, p),
         Mode::Jump { query, selected } => jump(buf, area, state, theme, query, *selected),
+        Mode::Filter { selected } => filter_panel(buf, area, state, theme, *selected),
+        Mode::Manage(m) => manage_panel(buf, area, state, theme, m),
         _ => {}
     }
 }
@@ -138,6 +140,24 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
             t.header.add_modifier(Modifier::BOLD),
         ));
     }
+    if let Some(b) = state.selection() {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("▣ {} × {} selected", b.people(), b.days()),
+            t.header.add_modifier(Modifier::BOLD),
+        ));
+    }
+    if state.filter != super::state::Filter::Everyone {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!(
+                "showing {} ({})",
+                state.filter.describe(),
+                state.layout.staff.len()
+            ),
+            t.header.add_modifier(Modifier::BOLD),
+        ));
+    }
     let warnings = state.findings.len();
     if warnings > 0 {
         spans.push(sep());
@@ -217,6 +237,24 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
             "m keep mine · t keep theirs · d dismiss · n next · Esc close".into(),
         ),
         Mode::History(_) => ("HISTORY".into(), "j/k scroll · n older · Esc close".into()),
+        Mode::Pattern { typed } => (
+            "PATTERN".into(),
+            format!("{typed}▏   codes with commas (D,D,N,N,OFF,OFF) laid over the block · Enter · Esc"),
+        ),
+        Mode::Find { query } => (
+            "FIND".into(),
+            format!("/{query}▏   part of a name · Tab next · Enter keep · Esc"),
+        ),
+        Mode::Filter { .. } => ("FILTER".into(), "j/k choose · Enter show · Esc close".into()),
+        Mode::Manage(m) => (
+            "MANAGE".into(),
+            match (&m.form, m.adding_rule, m.confirm_remove) {
+                (Some(_), _, _) => "type · Tab/↑↓ field · Enter save · Esc cancel".into(),
+                (None, true, _) => "a new rule: s staffing · f forbidden sequence · l limit".into(),
+                (None, false, true) => "remove it? y yes · any other key no".into(),
+                _ => "Tab staff/codes/rules · j/k · a add · Enter change · d remove · J/K reorder · Esc".into(),
+            },
+        ),
         Mode::ConfirmUndo { changed } => (
             "UNDO?".into(),
             format!(
@@ -235,7 +273,7 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
     );
     x += 1;
     let (text, style) = match &state.message {
-        Some((m, true)) if matches!(state.mode, Mode::Normal) => {
+        Some((m, true)) if matches!(state.mode, Mode::Normal | Mode::Manage(_)) => {
             (m.clone(), t.status.patch(t.error))
         }
         Some((m, false)) if matches!(state.mode, Mode::Normal) => (m.clone(), t.status),
@@ -566,5 +604,195 @@ fn jump(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, query: &str, sel
                 false,
             );
         }
+    }
+}
+
+fn filter_panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, selected: usize) {
+    let choices = state.filter_choices();
+    let inner = panel_box(buf, area, 44, choices.len() as u16 + 2, "show", t);
+    for (i, f) in choices.iter().enumerate().take(inner.height as usize) {
+        let mut style = t.panel;
+        if i == selected {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        let mark = if *f == state.filter { "● " } else { "  " };
+        put_text(
+            buf,
+            inner.x,
+            inner.y + i as u16,
+            &format!("{mark}{}", f.describe()),
+            inner.right(),
+            style,
+            false,
+        );
+    }
+}
+
+/// The manage panel: tabs, the list, and the form when one is open.
+fn manage_panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &super::forms::Manage) {
+    use super::forms::{Tab, list};
+    let items = state.view.read(|r| list(r, m.tab));
+    let h = area.height.saturating_sub(4).max(6);
+    let inner = panel_box(buf, area, 86.min(area.width), h, "manage the roster", t);
+    let mut x = inner.x;
+    for tab in [Tab::Staff, Tab::Codes, Tab::Rules] {
+        let style = if tab == m.tab {
+            t.panel.add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            t.panel
+        };
+        x = put_text(
+            buf,
+            x,
+            inner.y,
+            &format!(" {} ", tab.name()),
+            inner.right(),
+            style,
+            false,
+        ) + 1;
+    }
+    let body = Rect {
+        y: inner.y + 2,
+        height: inner.height.saturating_sub(2),
+        ..inner
+    };
+    if let Some(form) = &m.form {
+        form_lines(buf, body, t, form);
+        return;
+    }
+    if m.adding_rule {
+        let lines = [
+            "A new rule of which kind?".to_string(),
+            String::new(),
+            "  s  staffing: between min and max people on a code a day".into(),
+            "  f  forbidden sequence: one code may not follow another".into(),
+            "  l  limit: a person's runs, shifts, hours or weekends".into(),
+        ];
+        panel_lines(buf, body, &lines, 0, t.panel);
+        return;
+    }
+    if items.is_empty() {
+        put_text(
+            buf,
+            body.x,
+            body.y,
+            &format!("no {} yet: a adds one", m.tab.name()),
+            body.right(),
+            t.panel,
+            false,
+        );
+        return;
+    }
+    let rows = body.height as usize;
+    let start = m.selected.saturating_sub(rows.saturating_sub(1));
+    for (i, (_, line)) in items.iter().enumerate().skip(start).take(rows) {
+        let mut style = t.panel;
+        if i == m.selected {
+            style = style.add_modifier(Modifier::REVERSED);
+            if m.confirm_remove {
+                style = style.patch(t.error);
+            }
+        }
+        put_text(
+            buf,
+            body.x,
+            body.y + (i - start) as u16,
+            line,
+            body.right(),
+            style,
+            false,
+        );
+    }
+}
+
+/// A form: each field with its value, what it takes, and what is wrong.
+fn form_lines(buf: &mut Buffer, area: Rect, t: &Theme, form: &super::forms::Form) {
+    put_text(
+        buf,
+        area.x,
+        area.y,
+        form.title(),
+        area.right(),
+        t.panel.add_modifier(Modifier::BOLD),
+        false,
+    );
+    let label_w = 13u16;
+    let value_w = 24u16;
+    let mut y = area.y + 2;
+    for (i, f) in form.fields.iter().enumerate() {
+        if y >= area.bottom() {
+            break;
+        }
+        let focused = i == form.focus;
+        let label_style = if focused {
+            t.panel.add_modifier(Modifier::BOLD)
+        } else {
+            t.panel
+        };
+        put_text(buf, area.x, y, f.name, area.x + label_w, label_style, false);
+        let mut value_style = t.panel.add_modifier(Modifier::UNDERLINED);
+        if focused {
+            value_style = value_style.add_modifier(Modifier::REVERSED);
+        }
+        if !form.editable(i) {
+            value_style = t.panel.add_modifier(Modifier::DIM);
+        }
+        let vx = area.x + label_w;
+        for cx in vx..(vx + value_w).min(area.right()) {
+            if let Some(cell) = buf.cell_mut((cx, y)) {
+                cell.set_symbol(" ");
+                cell.set_style(value_style);
+            }
+        }
+        let shown = if focused {
+            format!("{}▏", f.value)
+        } else {
+            f.value.clone()
+        };
+        put_text(buf, vx, y, &shown, vx + value_w, value_style, false);
+        let hx = vx + value_w + 1;
+        match form.errors.iter().find(|(at, _)| *at == i) {
+            Some((_, m)) => put_text(
+                buf,
+                hx,
+                y,
+                &format!("✗ {m}"),
+                area.right(),
+                t.panel.patch(t.error),
+                false,
+            ),
+            None => put_text(
+                buf,
+                hx,
+                y,
+                f.hint,
+                area.right(),
+                t.panel.add_modifier(Modifier::DIM),
+                false,
+            ),
+        };
+        y += 1;
+    }
+    y += 1;
+    let verdict = if form.errors.is_empty() {
+        (
+            "✓ Enter saves".to_string(),
+            t.panel.add_modifier(Modifier::BOLD),
+        )
+    } else {
+        (
+            format!(
+                "✗ {} to put right before it can be saved",
+                if form.errors.len() == 1 {
+                    "1 thing".to_string()
+                } else {
+                    format!("{} things", form.errors.len())
+                }
+            ),
+            t.panel.patch(t.error),
+        )
+    };
+    if y < area.bottom() {
+        put_text(buf, area.x, y, &verdict.0, area.right(), verdict.1, false);
     }
 }
