@@ -187,6 +187,23 @@ impl Roster {
     }
 
     /// Staff in display order (by `order`, then id), removed ones included.
+    /// Active staff as the grid lists them: groups in the order of their
+    /// first member, people by order within their group.
+    pub fn staff_by_group(&self) -> Vec<Staff> {
+        let staff: Vec<Staff> = self.staff().into_iter().filter(|s| s.active).collect();
+        let mut groups: Vec<&str> = Vec::new();
+        for s in &staff {
+            if !groups.contains(&s.group.as_str()) {
+                groups.push(&s.group);
+            }
+        }
+        let mut out = Vec::with_capacity(staff.len());
+        for g in groups {
+            out.extend(staff.iter().filter(|s| s.group == g).cloned());
+        }
+        out
+    }
+
     pub fn staff(&self) -> Vec<Staff> {
         let mut v: Vec<Staff> = self
             .staff

@@ -353,6 +353,20 @@ impl Op {
         }
     }
 
+    /// Whether a record's write already names the version it is based on
+    /// (a cell's base is always filled in by whoever sends it).
+    pub fn has_record_base(&self) -> bool {
+        match self {
+            Op::UpdateStaff { base, .. }
+            | Op::RemoveStaff { base, .. }
+            | Op::PutCode { base, .. }
+            | Op::RemoveCode { base, .. }
+            | Op::PutRule { base, .. }
+            | Op::RemoveRule { base, .. } => base.is_some(),
+            _ => false,
+        }
+    }
+
     /// Sets the version this write is based on (where the op carries one).
     pub fn set_base(&mut self, seq: Seq) {
         match self {

@@ -371,7 +371,7 @@ impl Core {
             });
         }
         if fill_bases {
-            for op in ops.iter_mut() {
+            for op in ops.iter_mut().filter(|op| !op.has_record_base()) {
                 let v = self.server.version(&op.target());
                 op.set_base(v);
             }

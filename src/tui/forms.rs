@@ -568,17 +568,14 @@ fn weekdays(s: &str) -> Result<Vec<chrono::Weekday>, String> {
 /// Staff, codes or rules as the manage panel lists them: (key, line).
 pub fn list(roster: &Roster, tab: Tab) -> Vec<(String, String)> {
     match tab {
-        Tab::Staff => {
-            let mut staff: Vec<Staff> = roster.staff().into_iter().filter(|s| s.active).collect();
-            staff.sort_by(|a, b| (a.order, &a.id).cmp(&(b.order, &b.id)));
-            staff
-                .into_iter()
-                .map(|s| {
-                    let line = format!("{:<24} {:<12} {}", s.name, s.group, s.id);
-                    (s.id, line)
-                })
-                .collect()
-        }
+        Tab::Staff => roster
+            .staff_by_group()
+            .into_iter()
+            .map(|s| {
+                let line = format!("{:<24} {:<12} {}", s.name, s.group, s.id);
+                (s.id, line)
+            })
+            .collect(),
         Tab::Codes => roster
             .codes()
             .into_iter()

@@ -130,35 +130,29 @@ impl Layout {
             _ => Default::default(),
         };
         let staff: Vec<Staff> = roster
-            .staff()
+            .staff_by_group()
             .into_iter()
-            .filter(|s| s.active)
             .filter(|s| match filter {
                 Filter::Everyone => true,
                 Filter::Group(g) => s.group == *g,
                 Filter::Warned => warned.contains(s.id.as_str()),
             })
             .collect();
-        // Groups in the order of their first member.
-        let mut groups: Vec<&str> = Vec::new();
-        for s in &staff {
-            if !groups.contains(&s.group.as_str()) {
-                groups.push(&s.group);
-            }
-        }
         let mut people = Vec::with_capacity(staff.len());
         let mut lines = Vec::new();
-        for g in &groups {
-            if !g.is_empty() {
-                lines.push(Line::Group(g.to_string()));
+        let mut group: Option<&str> = None;
+        for s in &staff {
+            if group != Some(s.group.as_str()) {
+                group = Some(&s.group);
+                if !s.group.is_empty() {
+                    lines.push(Line::Group(s.group.clone()));
+                }
             }
-            for s in staff.iter().filter(|s| s.group == *g) {
-                lines.push(Line::Person(people.len()));
-                people.push(Person {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                });
-            }
+            lines.push(Line::Person(people.len()));
+            people.push(Person {
+                id: s.id.clone(),
+                name: s.name.clone(),
+            });
         }
         let mut line_of_person = vec![0; people.len()];
         for (i, l) in lines.iter().enumerate() {

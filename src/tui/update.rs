@@ -196,6 +196,13 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         } => match op_id {
             Some(_) => {
                 say(state, what);
+                // Staff or codes changed: the grid's rows and codes too.
+                let records = targets
+                    .as_ref()
+                    .is_none_or(|t| t.iter().any(|t| !matches!(t, Target::Cell { .. })));
+                if records {
+                    relayout(state);
+                }
                 recheck(state, targets.as_deref());
                 // Mark the cells it wrote (pending) without waiting for the
                 // engine's event.
@@ -1109,6 +1116,10 @@ fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
                 let (Some(sa), Some(sb)) = (r.staff_member(&a), r.staff_member(&b)) else {
                     return Vec::new();
                 };
+                // The grid keeps a group together: order within it.
+                if sa.group != sb.group {
+                    return Vec::new();
+                }
                 let (oa, ob) = if sa.order != sb.order {
                     (sb.order, sa.order)
                 } else if up {
@@ -1127,13 +1138,18 @@ fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
                     })
                     .collect()
             });
-            m.selected = other.unwrap_or(m.selected);
-            if !ops.is_empty() {
-                fx.push(Effect::Edit {
-                    ops,
-                    what: format!("moved {} {}", a, if up { "up" } else { "down" }),
-                });
+            if ops.is_empty() {
+                warn(
+                    state,
+                    "the grid keeps each group together: change the person's group to move them into another".into(),
+                );
+                return;
             }
+            m.selected = other.unwrap_or(m.selected);
+            fx.push(Effect::Edit {
+                ops,
+                what: format!("moved {} {}", a, if up { "up" } else { "down" }),
+            });
         }
         _ => {}
     }

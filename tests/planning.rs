@@ -1,0 +1,610 @@
+//! The editor as a planning tool, driven key by key through the real key
+//! map and `update` against real sync engines and a real hub on 127.0.0.1:
+//! block edits (each one edit and one undo step), pastes, patterns, last
+//! week copied, find and filter, coverage and totals, and the forms that
+//! manage staff, codes and rules.
+
+mod common;
+
+use common::editor::Ed;
+use common::proxy::Proxy;
+use common::*;
+use rota::domain::{Date, Op, Rule, RuleKind};
+use rota::sync::ConnState;
+use rota::tui::state::{Filter, Mode};
+use rota::tui::update::Action;
+
+fn day(i: i64) -> Date {
+    rota::script::add_days(d("2026-12-01"), i)
+}
+
+/// Tuesday 1 December 2026.
+fn today() -> Date {
+    day(0)
+}
+
+async fn roster(url: &str) {
+    let codes = ["D", "N", "OFF", "S", "ST", "SK"].map(|c| (c, ""));
+    let ops = common::editor::four_people(&codes);
+    let (mut c, _) = Client::join(url, "admin", "admin-client", "default", 0).await;
+    let ack = c.edit(1, ops).await;
+    assert!(ack_seq(&ack) > 0, "{ack:?}");
+}
+
+async fn editor(url: &str, user: &str, dir: &std::path::Path) -> Ed {
+    let engine = start_engine(url, user, &dir.join(user));
+    wait_connected(&engine).await;
+    let mut ed = Ed::new(engine, today());
+    ed.until("the roster", |s| s.layout.staff.len() == 4).await;
+    ed
+}
+
+async fn hub_and_editor(dir: &std::path::Path) -> (Hub, Ed) {
+    let hub = Hub::start(&dir.join("hub")).await;
+    roster(&hub.url()).await;
+    let ed = editor(&hub.url(), "ann", dir).await;
+    (hub, ed)
+}
+
+/// The codes the editor shows for a person over `days` dates from `from`.
+fn row(ed: &Ed, staff: &str, from: Date, days: i64) -> Vec<Option<String>> {
+    (0..days)
+        .map(|i| ed.shows(staff, rota::script::add_days(from, i)))
+        .collect()
+}
+
+fn codes(v: &[&str]) -> Vec<Option<String>> {
+    v.iter()
+        .map(|c| (!c.is_empty()).then(|| c.to_string()))
+        .collect()
+}
+
+async fn all_saved(ed: &mut Ed) {
+    ed.until("all saved", |s| s.counts() == (0, 0, 0)).await;
+}
+
+fn staffing(id: &str, code: &str, min: u32, max: Option<u32>) -> Op {
+    Op::PutRule {
+        rule: Rule {
+            id: id.into(),
+            kind: RuleKind::Staffing {
+                code: code.into(),
+                min,
+                max,
+                weekdays: Vec::new(),
+                group: None,
+                from: None,
+                to: None,
+            },
+            seq: 0,
+        },
+        base: None,
+    }
+}
+
+#[tokio::test]
+async fn a_block_fill_is_one_edit_and_one_undo_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ed) = hub_and_editor(dir.path()).await;
+    ed.keys("v l l j");
+    let b = ed.state.selection().expect("a block");
+    assert_eq!((b.people(), b.days()), (2, 3));
+    let outbox_before = ed.engine.outbox().len();
+    ed.type_text("D");
+    assert!(
+        ed.state.selection().is_none(),
+        "the fill ends the selection"
+    );
+    for p in ["s1", "s2"] {
+        assert_eq!(row(&ed, p, today(), 4), codes(&["D", "D", "D", ""]), "{p}");
+    }
+    let outbox = ed.engine.outbox();
+    assert_eq!(outbox.len(), outbox_before + 1, "one edit");
+    assert_eq!(outbox.last().map(|e| e.ops.len()), Some(6));
+    assert!(
+        ed.message().contains("filled 2 × 3 dates with D"),
+        "{}",
+        ed.message()
+    );
+    all_saved(&mut ed).await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(
+        cells.iter().filter(|c| c.2.as_deref() == Some("D")).count(),
+        6
+    );
+    // One undo takes the whole block back.
+    ed.keys("u");
+    for p in ["s1", "s2"] {
+        assert_eq!(row(&ed, p, today(), 3), codes(&["", "", ""]), "{p}");
+    }
+    all_saved(&mut ed).await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert!(cells.iter().all(|c| c.2.is_none()), "{cells:?}");
+    // Shift+arrows select too; x clears the block in one edit.
+    ed.keys("ctrl-r");
+    ed.keys("t shift-right shift-right shift-down");
+    assert_eq!(
+        ed.state.selection().map(|b| (b.people(), b.days())),
+        Some((2, 3))
+    );
+    ed.keys("x");
+    assert_eq!(row(&ed, "s2", today(), 3), codes(&["", "", ""]));
+    ed.keys("u");
+    assert_eq!(row(&ed, "s2", today(), 3), codes(&["D", "D", "D"]));
+}
+
+#[tokio::test]
+async fn yank_and_paste_copy_a_block_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path()).await;
+    ed.type_text("DN");
+    ed.keys("j h h");
+    ed.type_text("S");
+    ed.keys("enter");
+    ed.type_text("ST");
+    // The block s1..s2 x today..+1 copied, then pasted a week on for s3.
+    ed.keys("g g t v j l y");
+    assert!(
+        ed.message().contains("copied 2 × 2 dates"),
+        "{}",
+        ed.message()
+    );
+    ed.keys("j h w p");
+    assert_eq!(row(&ed, "s3", day(7), 2), codes(&["D", "N"]));
+    assert_eq!(row(&ed, "s4", day(7), 2), codes(&["S", "ST"]));
+    assert_eq!(ed.engine.outbox().last().map(|e| e.ops.len()), Some(4));
+    // Pasted past the last person: the rest is left out, and said.
+    ed.keys("G p");
+    assert_eq!(row(&ed, "s4", day(7), 2), codes(&["D", "N"]));
+    assert!(
+        ed.message()
+            .contains("2 cells past the grid's edge left out"),
+        "{}",
+        ed.message()
+    );
+}
+
+#[tokio::test]
+async fn last_week_is_copied_onto_this_week_for_the_selected_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path()).await;
+    // Last week (Mon 23 to Sun 29 Nov) for s1 and s2.
+    let monday = d("2026-11-23");
+    let mut ops = Vec::new();
+    for (p, pattern) in [
+        ("s1", ["D", "D", "N", "N", "OFF", "OFF", "D"]),
+        ("s2", ["N", "", "D", "D", "D", "OFF", "OFF"]),
+    ] {
+        for (i, c) in pattern.iter().enumerate() {
+            if !c.is_empty() {
+                ops.push(Op::SetCell {
+                    staff: p.into(),
+                    date: rota::script::add_days(monday, i as i64),
+                    code: Some(c.to_string()),
+                    base: 0,
+                });
+            }
+        }
+    }
+    // This week's Tuesday already holds something for s2: copied over.
+    ops.push(Op::SetCell {
+        staff: "s2".into(),
+        date: day(0),
+        code: Some("S".into()),
+        base: 0,
+    });
+    ed.engine.edit(ops).unwrap();
+    ed.keys("v j o");
+    let this_monday = d("2026-11-30");
+    assert_eq!(
+        row(&ed, "s1", this_monday, 7),
+        codes(&["D", "D", "N", "N", "OFF", "OFF", "D"])
+    );
+    assert_eq!(
+        row(&ed, "s2", this_monday, 7),
+        codes(&["N", "", "D", "D", "D", "OFF", "OFF"])
+    );
+    assert_eq!(
+        row(&ed, "s3", this_monday, 7),
+        codes(&["", "", "", "", "", "", ""]),
+        "not selected"
+    );
+    assert!(
+        ed.message().contains("Mon 30 Nov – Sun 6 Dec for 2 people"),
+        "{}",
+        ed.message()
+    );
+    ed.keys("o");
+    assert!(ed.message().contains("already matches"), "{}", ed.message());
+    ed.keys("u");
+    assert_eq!(
+        ed.shows("s2", day(0)).as_deref(),
+        Some("S"),
+        "one undo puts all back"
+    );
+    assert_eq!(ed.shows("s1", this_monday), None);
+}
+
+#[tokio::test]
+async fn a_pattern_is_laid_over_the_block_and_a_bad_one_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path()).await;
+    ed.keys("v j");
+    for _ in 0..7 {
+        ed.keys("l");
+    }
+    ed.keys("s");
+    ed.type_text("D,D,N,N,off,OFF");
+    ed.keys("enter");
+    let want = codes(&["D", "D", "N", "N", "OFF", "OFF", "D", "D", ""]);
+    assert_eq!(row(&ed, "s1", today(), 9), want);
+    assert_eq!(row(&ed, "s2", today(), 9), want);
+    assert_eq!(ed.engine.outbox().last().map(|e| e.ops.len()), Some(16));
+    let before = ed.engine.outbox().len();
+    ed.keys("G s");
+    ed.type_text("D,Q");
+    ed.keys("enter");
+    assert!(ed.message().contains("no code `Q`"), "{}", ed.message());
+    assert!(ed.message().contains("nothing changed"));
+    assert_eq!(ed.engine.outbox().len(), before);
+    ed.keys("s");
+    ed.type_text("D,,N");
+    ed.keys("enter");
+    assert!(
+        ed.message().contains("entry 2 is empty"),
+        "{}",
+        ed.message()
+    );
+    // Without a block: once, from the cursor.
+    ed.keys("t s");
+    ed.type_text("N,OFF");
+    ed.keys("enter");
+    assert_eq!(row(&ed, "s4", today(), 3), codes(&["N", "OFF", ""]));
+}
+
+#[tokio::test]
+async fn cells_pasted_from_a_spreadsheet_land_as_a_block_and_are_checked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ed) = hub_and_editor(dir.path()).await;
+    ed.keys("j");
+    ed.act(Action::Paste("D\tN\toff\r\n\tST\tD\r\n".into()));
+    assert_eq!(row(&ed, "s2", today(), 3), codes(&["D", "N", "OFF"]));
+    assert_eq!(row(&ed, "s3", today(), 3), codes(&["", "ST", "D"]));
+    assert_eq!(ed.engine.outbox().last().map(|e| e.ops.len()), Some(6));
+    all_saved(&mut ed).await;
+    let before = ed.engine.outbox().len();
+    ed.act(Action::Paste("N,N\nD,XX\n".into()));
+    let m = ed.message();
+    assert!(m.contains("pasted row 2, column 2: no code `XX`"), "{m}");
+    assert!(m.contains("nothing changed"), "{m}");
+    assert_eq!(ed.engine.outbox().len(), before);
+    assert_eq!(row(&ed, "s2", today(), 2), codes(&["D", "N"]));
+    // Comma-separated works too, and one undo takes it back.
+    ed.act(Action::Paste("N,N\n".into()));
+    assert_eq!(row(&ed, "s2", today(), 2), codes(&["N", "N"]));
+    ed.keys("u");
+    assert_eq!(row(&ed, "s2", today(), 2), codes(&["D", "N"]));
+    all_saved(&mut ed).await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(cells.iter().filter(|c| c.2.is_some()).count(), 5);
+}
+
+/// A block edit that meets a colleague's change is one conflict: one
+/// question, and keeping theirs drops the whole block.
+#[tokio::test]
+async fn a_block_that_clashes_is_one_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut ann = editor(&proxy.url(), "ann", dir.path()).await;
+    let bob = editor(&hub.url(), "bob", dir.path()).await;
+    bob.engine.set_cell("s1", day(1), Some("OFF")).unwrap();
+    wait_synced(&bob.engine, 0).await;
+    ann.until("bob's OFF", |s| {
+        s.view.read(|r| r.cell("s1", day(1)).is_some())
+    })
+    .await;
+    proxy.refuse(true);
+    proxy.cut_all();
+    ann.until("offline", |s| matches!(s.conn, ConnState::Retrying { .. }))
+        .await;
+    ann.keys("v l l j");
+    ann.type_text("D");
+    bob.engine.set_cell("s1", day(1), Some("N")).unwrap();
+    wait_synced(&bob.engine, 0).await;
+    proxy.refuse(false);
+    ann.engine.reconnect_now();
+    ann.until("the conflict", |s| s.counts().1 == 1).await;
+    assert_eq!(ann.state.troubles().len(), 1, "one question");
+    ann.keys("c t");
+    ann.until("resolved", |s| s.counts() == (0, 0, 0)).await;
+    assert_eq!(row(&ann, "s1", today(), 3), codes(&["", "N", ""]));
+    assert_eq!(row(&ann, "s2", today(), 3), codes(&["", "", ""]));
+}
+
+#[tokio::test]
+async fn find_and_filter_the_people_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ed) = hub_and_editor(dir.path()).await;
+    ed.keys("/");
+    ed.type_text("pat");
+    assert_eq!(ed.at().0, "s4", "follows as typed");
+    ed.keys("enter");
+    assert_eq!(ed.state.mode, Mode::Normal);
+    ed.keys("/");
+    ed.type_text("a");
+    assert_eq!(ed.at().0, "s4", "Dev Patel holds an a: stays");
+    ed.keys("tab");
+    assert_eq!(ed.at().0, "s1", "next, round to Amara");
+    ed.keys("enter n");
+    assert_eq!(ed.at().0, "s3", "Chloe Martin");
+    ed.keys("/");
+    ed.type_text("zz");
+    assert!(ed.message().contains("no one here is called `zz`"));
+    ed.keys("esc");
+    // Filter: everyone, people with warnings, then the groups by name.
+    ed.keys("f j j enter");
+    assert_eq!(ed.state.filter, Filter::Group("Doctors".into()));
+    let ids: Vec<&str> = ed
+        .state
+        .layout
+        .staff
+        .iter()
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(ids, ["s3", "s4"]);
+    // People with warnings follow the edits.
+    ed.engine
+        .edit(vec![Op::PutRule {
+            rule: Rule {
+                id: "nd".into(),
+                kind: RuleKind::ForbiddenSequence {
+                    first: "N".into(),
+                    then: "D".into(),
+                },
+                seq: 0,
+            },
+            base: None,
+        }])
+        .unwrap();
+    ed.until("the rule", |s| s.view.read(|r| !r.rules().is_empty()))
+        .await;
+    ed.keys("f k enter");
+    assert_eq!(ed.state.filter, Filter::Warned);
+    assert!(ed.state.layout.staff.is_empty());
+    // A colleague's edit makes Ben warned; undoing it clears him.
+    let bob = editor(&hub.url(), "bob", dir.path()).await;
+    bob.engine
+        .edit(vec![
+            set("s2", "2026-12-01", Some("N"), 0),
+            set("s2", "2026-12-02", Some("D"), 0),
+        ])
+        .unwrap();
+    ed.until("Ben warned", |s| s.layout.staff.len() == 1).await;
+    assert_eq!(ed.state.layout.staff[0].id, "s2");
+    bob.engine.undo().unwrap();
+    ed.until("cleared", |s| s.layout.staff.is_empty()).await;
+    ed.keys("f k enter");
+    assert_eq!(ed.state.filter, Filter::Everyone);
+    assert_eq!(ed.state.layout.staff.len(), 4);
+}
+
+#[tokio::test]
+async fn coverage_and_totals_follow_every_edit() {
+    use rota::domain::rules::CoverageRow;
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path()).await;
+    let bob = editor(&hub.url(), "bob", dir.path()).await;
+    bob.engine
+        .edit(vec![
+            staffing("d", "D", 2, Some(3)),
+            staffing("n", "N", 1, None),
+        ])
+        .unwrap();
+    // Planned days (the findings read from the first to the last cell).
+    bob.engine.set_cell("s4", day(-1), Some("OFF")).unwrap();
+    bob.engine.set_cell("s4", day(3), Some("OFF")).unwrap();
+    ann.until("the rules and planned days", |s| {
+        s.coverage_rows.len() == 2 && s.findings.span() == Some((day(-1), day(3)))
+    })
+    .await;
+    let rows = ann.state.coverage_rows.clone();
+    assert_eq!(
+        rows[0],
+        CoverageRow {
+            code: "D".into(),
+            group: None
+        }
+    );
+    let cover = |ed: &Ed, date: Date| -> Vec<(u32, bool, bool)> {
+        ed.state
+            .findings
+            .coverage(&rows, date)
+            .into_iter()
+            .flatten()
+            .map(|c| (c.n, c.under(), c.over()))
+            .collect()
+    };
+    assert_eq!(cover(&ann, today()), [(0, true, false), (0, true, false)]);
+    // Bob fills a block of D for all four: D over, N still under.
+    let ops: Vec<Op> = ["s1", "s2", "s3", "s4"]
+        .iter()
+        .map(|p| Op::SetCell {
+            staff: p.to_string(),
+            date: today(),
+            code: Some("D".into()),
+            base: 0,
+        })
+        .collect();
+    bob.engine.edit(ops).unwrap();
+    ann.until("D over", |s| {
+        s.findings.coverage(&rows, today())[0]
+            .as_ref()
+            .is_some_and(|c| c.n == 4)
+    })
+    .await;
+    assert_eq!(cover(&ann, today()), [(4, false, true), (0, true, false)]);
+    // Totals: worked shifts and hours over the dates shown.
+    let (from, to) = ann.state.dates_shown();
+    let t = ann.state.findings.totals("s4", from, to);
+    assert_eq!((t.shifts, t.hours), (1, 24.0), "one D, two OFF at 8 h each");
+}
+
+#[tokio::test]
+async fn staff_codes_and_rules_are_managed_in_checked_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path()).await;
+    // Add a person: the form says what is missing before anything is sent.
+    ann.keys("m a");
+    let form_errors = |ed: &Ed| match &ed.state.mode {
+        Mode::Manage(m) => m
+            .form
+            .as_ref()
+            .map(|f| f.errors.clone())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    ann.type_text("s2");
+    assert!(
+        form_errors(&ann)
+            .iter()
+            .any(|(_, m)| m.contains("a name is needed"))
+    );
+    ann.keys("tab");
+    ann.type_text("Eve Adams");
+    let errs = form_errors(&ann);
+    assert!(
+        errs.iter()
+            .any(|(i, m)| *i == 0 && m.contains("already exists")),
+        "{errs:?}"
+    );
+    let before = ann.engine.outbox().len();
+    ann.keys("enter");
+    assert_eq!(
+        ann.engine.outbox().len(),
+        before,
+        "nothing sent while wrong"
+    );
+    // Enter took the cursor to the field in the wrong.
+    ann.keys("backspace");
+    ann.type_text("5");
+    ann.keys("tab tab");
+    ann.type_text("Nurses");
+    assert!(
+        form_errors(&ann).is_empty(),
+        "{:?} {:?}",
+        form_errors(&ann),
+        ann.state.mode
+    );
+    ann.keys("enter");
+    ann.until("Eve", |s| s.layout.person_index("s5").is_some())
+        .await;
+    // Rename her, then move her up past Ben.
+    ann.keys("j j enter");
+    let editing = matches!(&ann.state.mode, Mode::Manage(m) if m.form.as_ref().is_some_and(|f| f.fields[0].value == "Eve Adams"));
+    assert!(editing, "{:?}", ann.state.mode);
+    for _ in 0.."Adams".len() {
+        ann.keys("backspace");
+    }
+    ann.type_text("Brown");
+    ann.keys("enter K");
+    all_saved(&mut ann).await;
+    let order: Vec<String> = ann
+        .state
+        .layout
+        .staff
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    assert_eq!(order[..3], ["Amara Okafor", "Eve Brown", "Ben Hughes"]);
+    ann.keys("K");
+    ann.until("moved", |s| {
+        s.layout.staff.first().is_some_and(|p| p.id == "s5")
+    })
+    .await;
+    // A code: hours and start time checked, then saved.
+    ann.keys("tab a");
+    ann.type_text("E");
+    ann.keys("tab tab tab");
+    for _ in 0..1 {
+        ann.keys("backspace");
+    }
+    ann.type_text("x");
+    let errs = form_errors(&ann);
+    assert!(
+        errs.iter().any(|(i, m)| *i == 3 && m.contains("hours `x`")),
+        "{errs:?}"
+    );
+    ann.keys("backspace");
+    ann.type_text("7.5");
+    ann.keys("tab");
+    ann.type_text("0700");
+    assert!(form_errors(&ann).iter().any(|(i, _)| *i == 4), "start 0700");
+    ann.keys("backspace backspace");
+    ann.type_text(":00");
+    ann.keys("backspace backspace backspace backspace backspace");
+    ann.type_text("07:00");
+    assert!(form_errors(&ann).is_empty(), "{:?}", form_errors(&ann));
+    ann.keys("enter");
+    ann.until("code E", |s| s.layout.codes.contains_key("E"))
+        .await;
+    // A staffing rule on E: coverage rows appear.
+    ann.keys("tab a s");
+    ann.type_text("min-e");
+    ann.keys("tab");
+    ann.type_text("Q");
+    assert!(
+        form_errors(&ann)
+            .iter()
+            .any(|(i, m)| *i == 1 && m.contains("no shift code `Q`"))
+    );
+    ann.keys("backspace");
+    ann.type_text("E");
+    ann.keys("enter");
+    ann.until("the rule", |s| s.coverage_rows.len() == 1).await;
+    all_saved(&mut ann).await;
+    // Remove Eve: hidden, history kept on the hub.
+    ann.keys("tab d y esc");
+    ann.until("Eve gone", |s| s.layout.person_index("s5").is_none())
+        .await;
+    all_saved(&mut ann).await;
+    let (_c, _, snap) = join_snapshot(&hub.url(), "admin", "check-client").await;
+    let eve = snap.staff.iter().find(|s| s.id == "s5").expect("kept");
+    assert!(!eve.active);
+    assert_eq!(eve.name, "Eve Brown");
+    assert!(
+        snap.codes
+            .iter()
+            .any(|c| c.code == "E" && c.hours == 7.5 && c.start.as_deref() == Some("07:00"))
+    );
+    assert!(snap.rules.iter().any(|r| r.id == "min-e"));
+}
+
+/// A form's change based on a version a colleague has since replaced
+/// shows as a conflict, as a cell's does.
+#[tokio::test]
+async fn a_form_change_over_a_colleagues_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path()).await;
+    let bob = editor(&hub.url(), "bob", dir.path()).await;
+    ann.keys("m enter");
+    bob.engine
+        .edit(vec![Op::UpdateStaff {
+            id: "s1".into(),
+            name: Some("Amara O.".into()),
+            group: None,
+            order: None,
+            base: None,
+        }])
+        .unwrap();
+    wait_synced(&bob.engine, 0).await;
+    ann.until("bob's rename", |s| {
+        s.view
+            .read(|r| r.staff_member("s1").is_some_and(|p| p.name == "Amara O."))
+    })
+    .await;
+    ann.type_text("kafor");
+    ann.keys("enter");
+    ann.until("the conflict", |s| s.counts().1 == 1).await;
+}
