@@ -593,3 +593,299 @@ fn rule_warnings_mark_their_cells_and_the_header_counts_them() {
         }
     }
 }
+
+/// A key as the config file writes it, through the real key map.
+fn press(s: &mut State, k: &str) {
+    use crossterm::event::{KeyEvent, KeyEventKind, KeyEventState};
+    let combo = rota::tui::keys::KeyCombo::parse(k).expect("a key");
+    let ev = KeyEvent {
+        code: combo.code,
+        modifiers: combo.mods,
+        kind: KeyEventKind::Press,
+        state: KeyEventState::NONE,
+    };
+    if let Some(a) = rota::tui::keys::action_for(s, ev) {
+        update(s, a);
+    }
+}
+
+fn press_all(s: &mut State, keys: &str) {
+    for k in keys.split(' ').filter(|k| !k.is_empty()) {
+        press(s, k);
+    }
+}
+
+fn type_in(s: &mut State, text: &str) {
+    for c in text.chars() {
+        let k = if c == ' ' {
+            "space".to_string()
+        } else {
+            c.to_string()
+        };
+        press(s, &k);
+    }
+}
+
+fn rule(id: &str, kind: rota::domain::RuleKind) -> Op {
+    Op::PutRule {
+        rule: rota::domain::Rule {
+            id: id.into(),
+            kind,
+            seq: 0,
+        },
+        base: None,
+    }
+}
+
+fn staffing(id: &str, code: &str, min: u32, max: Option<u32>) -> Op {
+    rule(
+        id,
+        rota::domain::RuleKind::Staffing {
+            code: code.into(),
+            min,
+            max,
+            weekdays: Vec::new(),
+            group: None,
+            from: None,
+            to: None,
+        },
+    )
+}
+
+fn limit(
+    id: &str,
+    measure: rota::domain::LimitMeasure,
+    min: Option<f64>,
+    max: Option<f64>,
+    staff: &str,
+) -> Op {
+    rule(
+        id,
+        rota::domain::RuleKind::Limit {
+            measure,
+            min,
+            max,
+            period_days: Some(7),
+            code: None,
+            staff: Some(staff.into()),
+            group: None,
+        },
+    )
+}
+
+/// The small roster with rules: on 1 Dec two on D (at most 1: over), one
+/// on N (at least 2: under), one on OFF (1 to 3: within); Amara over 40
+/// hours a week, Ben under 6 shifts a week.
+fn planned() -> Roster {
+    use rota::domain::LimitMeasure;
+    let mut r = small();
+    apply(
+        &mut r,
+        &[
+            staffing("d-max", "D", 0, Some(1)),
+            staffing("n-min", "N", 2, None),
+            staffing("off", "OFF", 1, Some(3)),
+            limit("hours", LimitMeasure::Hours, None, Some(40.0), "s1"),
+            limit("shifts", LimitMeasure::Shifts, Some(6.0), None, "s2"),
+        ],
+        "admin",
+    );
+    r
+}
+
+/// Coverage rows under the grid: under, within and over each with its
+/// glyph and style (with and without colour); folded to one row; hidden.
+#[test]
+fn coverage_rows_show_under_within_and_over() {
+    let mut s = state_of(planned(), Config::default(), (100, 16));
+    assert_eq!(s.coverage_lines(), 3);
+    // The coverage cell of row `i` on a date.
+    let cover_xy = |s: &State, i: u16, date: Date| {
+        let col = s.layout.col_of(date).expect("shown");
+        let x = s.layout.name_cols + 1 + (col - s.left) as u16 * s.col_cols();
+        let y = s.size.1 - 1 - s.coverage_lines() as u16 + i;
+        (x, y)
+    };
+    let cell = |buf: &Buffer, s: &State, i: u16, date: Date| -> String {
+        let (x, y) = cover_xy(s, i, date);
+        (x..x + s.col_cols())
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+    };
+    for colour in [true, false] {
+        let buf = render(&s, colour);
+        insta::assert_snapshot!(format!("coverage_colour_{colour}"), text(&buf));
+        // Rows by code: D, N, OFF.
+        assert_eq!(cell(&buf, &s, 0, today()), "2/1+", "D over its maximum");
+        assert_eq!(cell(&buf, &s, 1, today()), "1/2-", "N under its minimum");
+        assert_eq!(cell(&buf, &s, 2, today()), "1", "OFF within");
+        let style = |i| {
+            let (x, y) = cover_xy(&s, i, today());
+            buf[(x, y)].clone()
+        };
+        if colour {
+            assert_eq!(style(0).bg, Color::LightYellow);
+            assert_eq!(style(1).bg, Color::Red);
+            assert_eq!(style(2).fg, Color::Green);
+        } else {
+            assert!(style(1).modifier.contains(Modifier::REVERSED));
+            assert_eq!(style(0).bg, Color::Reset);
+            assert_ne!(style(0).modifier, style(2).modifier);
+        }
+        // The date short of staff says so on its number too.
+        let col = s.layout.col_of(today()).expect("shown");
+        let x = s.layout.name_cols + 1 + (col - s.left) as u16 * s.col_cols();
+        let day: String = (x..x + 3)
+            .map(|x| buf[(x, 2)].symbol().to_string())
+            .collect();
+        assert_eq!(day, "1- ");
+    }
+    // Folded: how many rules are under (or over) each date.
+    press(&mut s, "z");
+    assert_eq!(s.coverage_lines(), 1);
+    let buf = render(&s, false);
+    insta::assert_snapshot!("coverage_folded", text(&buf));
+    assert_eq!(cell(&buf, &s, 0, today()), "1±", "one under and one over");
+    press(&mut s, "z");
+    assert_eq!(s.coverage_lines(), 0);
+    assert_eq!(s.grid_lines(), 12);
+    press(&mut s, "z");
+    assert_eq!(s.coverage_lines(), 3);
+}
+
+/// The totals column: each person's worked shifts and hours over the
+/// dates shown, marked over (+) or under (-) a shifts or hours limit.
+#[test]
+fn totals_show_shifts_and_hours_against_limits() {
+    let s = state_of(planned(), Config::default(), (100, 16));
+    assert!(s.totals_cols() > 0);
+    for colour in [true, false] {
+        let buf = render(&s, colour);
+        let line_of = |id: &str| {
+            let p = s.layout.person_index(id).expect("shown");
+            3 + (s.layout.line_of[p] - s.top) as u16
+        };
+        let totals = |id: &str| -> String {
+            let y = line_of(id);
+            (s.size.0 - s.totals_cols()..s.size.0)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim()
+                .to_string()
+        };
+        // Amara: D, N, OFF round: 5 worked of 7, 8 h each (OFF too).
+        assert_eq!(totals("s1"), "5   56+");
+        assert_eq!(totals("s2"), "5   56-");
+        assert_eq!(totals("s3"), "4   56");
+        let x = s.size.0 - 2;
+        let over = &buf[(x, line_of("s1"))];
+        let under = &buf[(x, line_of("s2"))];
+        if colour {
+            assert_eq!(over.bg, Color::LightYellow);
+            assert_eq!(under.bg, Color::Red);
+        } else {
+            assert_ne!(over.modifier, under.modifier);
+        }
+    }
+}
+
+/// A selected block shows on each of its cells, and the header says its
+/// size; `!` puts the cursor on a finding with its sentence below.
+#[test]
+fn a_selection_and_the_findings_list() {
+    let mut s = state_of(planned(), Config::default(), (100, 16));
+    press_all(&mut s, "v l l j");
+    for colour in [true, false] {
+        let buf = render(&s, colour);
+        let t = text(&buf);
+        assert!(
+            t.lines()
+                .next()
+                .unwrap_or_default()
+                .contains("▣ 2 × 3 selected"),
+            "{t}"
+        );
+        let (x, y) = cell_xy(&s, "s1", today());
+        let picked = &buf[(x, y)];
+        let (x, y) = cell_xy(&s, "s3", today());
+        let not = &buf[(x, y)];
+        if colour {
+            assert_eq!(picked.bg, Color::Indexed(60));
+        } else {
+            assert!(picked.modifier.contains(Modifier::DIM | Modifier::REVERSED));
+        }
+        assert_ne!(picked.modifier, not.modifier, "colour {colour}");
+        if colour {
+            insta::assert_snapshot!("selection", t);
+        }
+    }
+    press(&mut s, "esc");
+    press(&mut s, "!");
+    let buf = render(&s, false);
+    let status = text(&buf).lines().last().unwrap_or_default().to_string();
+    let n = s.findings.len();
+    assert!(
+        status.contains(&format!("1 of {n}: D on Tue 1 Dec: 2, at most 1")),
+        "{status}"
+    );
+    insta::assert_snapshot!("findings_step", text(&buf));
+}
+
+/// Each form, with what is wrong said beside its field before anything
+/// is sent; the manage lists; the filter panel.
+#[test]
+fn each_form_says_what_is_wrong() {
+    let mut s = state_of(planned(), Config::default(), (100, 22));
+    press(&mut s, "m");
+    insta::assert_snapshot!("manage_staff", text(&render(&s, true)));
+    // A person whose id is taken.
+    press(&mut s, "a");
+    type_in(&mut s, "s1");
+    press(&mut s, "tab");
+    type_in(&mut s, "Eve Adams");
+    let buf = render(&s, true);
+    let t = text(&buf);
+    assert!(t.contains("✗ staff `s1` already exists"), "{t}");
+    insta::assert_snapshot!("form_staff_error", t);
+    press(&mut s, "esc");
+    // A code with bad hours and a bad colour.
+    press_all(&mut s, "tab a");
+    type_in(&mut s, "E");
+    press_all(&mut s, "tab tab");
+    type_in(&mut s, "blurple");
+    press(&mut s, "tab");
+    type_in(&mut s, "x");
+    let t = text(&render(&s, false));
+    assert!(t.contains("✗ hours `8x`: a number, 0 or more"), "{t}");
+    assert!(t.contains("✗ `blurple` is no colour"), "{t}");
+    assert!(t.contains("2 things to put right"), "{t}");
+    insta::assert_snapshot!("form_code_errors_no_color", t);
+    press(&mut s, "esc");
+    // Each kind of rule.
+    for (kind, typed, want) in [
+        ("s", "Q", "no shift code `Q`"),
+        ("f", "N", "a code is needed"),
+        ("l", "runs", "`runs`: one of worked-run"),
+    ] {
+        press(&mut s, "tab");
+        if !matches!(&s.mode, rota::tui::state::Mode::Manage(m) if m.tab == rota::tui::forms::Tab::Rules)
+        {
+            press(&mut s, "tab");
+        }
+        press(&mut s, "a");
+        press(&mut s, kind);
+        type_in(&mut s, "r1");
+        press(&mut s, "tab");
+        type_in(&mut s, typed);
+        let t = text(&render(&s, true));
+        assert!(t.contains(want), "{kind}: {t}");
+        insta::assert_snapshot!(format!("form_rule_{kind}"), t);
+        press(&mut s, "esc");
+        press(&mut s, "tab");
+    }
+    press(&mut s, "esc");
+    press(&mut s, "f");
+    insta::assert_snapshot!("filter_panel", text(&render(&s, true)));
+}

@@ -633,7 +633,14 @@ fn manage_panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &supe
     use super::forms::{Tab, list};
     let items = state.view.read(|r| list(r, m.tab));
     let h = area.height.saturating_sub(4).max(6);
-    let inner = panel_box(buf, area, 86.min(area.width), h, "manage the roster", t);
+    let inner = panel_box(
+        buf,
+        area,
+        area.width.saturating_sub(4).min(110),
+        h,
+        "manage the roster",
+        t,
+    );
     let mut x = inner.x;
     for tab in [Tab::Staff, Tab::Codes, Tab::Rules] {
         let style = if tab == m.tab {
