@@ -458,3 +458,77 @@ async fn ctrl_z_gives_the_terminal_back_and_sigterm_restores_it() {
     assert_eq!(t.flag("sh", "#{alternate_on}"), "0");
     assert_eq!(t.flag("sh", "#{cursor_flag}"), "1");
 }
+
+/// Two editors on a roster with a staffing rule (at least one on N each
+/// day). Ann fills a block with D that leaves today without a night: Bob's
+/// coverage row and warning count change as it lands; Ann's undo takes
+/// both back. How long Bob took to show it is printed (measured, not
+/// asserted: speed belongs to the benchmarks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_fill_under_a_minimum_shows_in_the_other_editor_and_undo_clears_it() {
+    use rota::domain::{Op, Rule, RuleKind};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let today = rota::domain::Date(chrono::Local::now().date_naive());
+    let mut ops = vec![Op::PutRule {
+        rule: Rule {
+            id: "nights".into(),
+            kind: RuleKind::Staffing {
+                code: "N".into(),
+                min: 1,
+                max: None,
+                weekdays: Vec::new(),
+                group: None,
+                from: None,
+                to: None,
+            },
+            seq: 0,
+        },
+        base: None,
+    }];
+    // Person 3 on nights from yesterday to tomorrow: every day covered.
+    for i in -1..=1 {
+        let date = rota::script::add_days(today, i).to_string();
+        ops.push(set("s3", &date, Some("N"), 0));
+    }
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "admin-client", "default", 0).await;
+    assert!(ack_seq(&admin.edit(2, ops).await) > 0);
+    let t = Tmux::new("plan");
+    t.editor("ann", &hub.url(), "ann", dir.path()).await;
+    t.editor("bob", &hub.url(), "bob", dir.path()).await;
+    t.wait("bob", "the coverage row, all covered", |s| {
+        s.contains("cover N") && !s.contains("warning")
+    })
+    .await;
+    // Ann: a block of the three people on today, filled with D.
+    t.keys("ann", &["v", "j", "j"]);
+    t.wait("ann", "the block", |s| s.contains("3 × 1 selected"))
+        .await;
+    let sent = std::time::Instant::now();
+    t.keys("ann", &["D"]);
+    let screen = t
+        .wait("bob", "today under its minimum", |s| {
+            s.contains("^ 1 warning") && s.contains("0/1-")
+        })
+        .await;
+    eprintln!(
+        "bob's coverage row and count changed {} ms after ann's key",
+        sent.elapsed().as_millis()
+    );
+    let cover = screen
+        .lines()
+        .find(|l| l.starts_with("cover N"))
+        .unwrap_or_default();
+    assert_eq!(cover.matches("0/1-").count(), 1, "only today: {cover}");
+    t.wait("ann", "ann's own view says so too", |s| {
+        s.contains("^ 1 warning") && s.contains("✓ all saved")
+    })
+    .await;
+    // Undo in ann: both go.
+    t.keys("ann", &["u"]);
+    t.wait("bob", "covered again", |s| {
+        !s.contains("warning") && !s.contains("0/1-") && s.contains("cover N")
+    })
+    .await;
+}
