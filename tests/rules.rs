@@ -618,3 +618,259 @@ async fn rota_check_prints_the_findings_and_exits_by_them() {
     assert_eq!(v[0]["staff"][0], "s0");
     assert_eq!(v[0]["first"], "2026-12-01");
 }
+
+/// What a finding is about, for comparing with the instance reading:
+/// (rule id, person, first day, last day, the number it found).
+type NrpKey = (String, String, i64, i64, String);
+
+/// The findings of an imported instance whose cells are all filled, as
+/// read from the instance's text here, independently of `script::nrp` and
+/// of the evaluator. `cells[p][day]`: the shift (or "" for a day off).
+fn nrp_expected(text: &str, staff: &[String], cells: &[Vec<String>]) -> BTreeSet<NrpKey> {
+    let mut section = "";
+    let mut days = 0i64;
+    let mut minutes: std::collections::HashMap<String, i64> = Default::default();
+    let mut follows: Vec<(String, String)> = Vec::new();
+    let mut people: Vec<Vec<String>> = Vec::new();
+    let mut cover: std::collections::BTreeMap<(String, i64), i64> = Default::default();
+    for l in text.lines().map(str::trim) {
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if l.starts_with("SECTION_") {
+            section = l;
+            continue;
+        }
+        let f: Vec<String> = l.split(',').map(str::to_string).collect();
+        match section {
+            "SECTION_HORIZON" => days = l.parse().unwrap(),
+            "SECTION_SHIFTS" => {
+                minutes.insert(f[0].clone(), f[1].parse().unwrap());
+                for then in f.get(2).map(|s| s.split('|')).into_iter().flatten() {
+                    if !then.is_empty() {
+                        follows.push((f[0].clone(), then.to_string()));
+                    }
+                }
+            }
+            "SECTION_STAFF" => people.push(f),
+            "SECTION_COVER" => {
+                let need: i64 = f[2].parse().unwrap();
+                if need > 0 {
+                    // A later line for the same shift and day wins.
+                    cover.insert((f[1].clone(), f[0].parse().unwrap()), need);
+                }
+            }
+            _ => {}
+        }
+    }
+    let start = d("2026-01-05");
+    let date = |i: i64| Date(start.0 + chrono::Duration::days(i));
+    let mut out = BTreeSet::new();
+    for ((shift, day), need) in &cover {
+        let n = cells
+            .iter()
+            .filter(|row| row[*day as usize] == *shift)
+            .count() as i64;
+        if n < *need {
+            out.insert((
+                format!("cover:{shift}:{}", date(*day)),
+                String::new(),
+                *day,
+                *day,
+                n.to_string(),
+            ));
+        }
+    }
+    for (p, f) in people.iter().enumerate() {
+        let id = &f[0];
+        assert_eq!(staff[p], *id, "the same people in the same order");
+        let row = &cells[p];
+        let worked = |i: i64| !row[i as usize].is_empty();
+        for (a, b) in &follows {
+            for i in 0..days - 1 {
+                if row[i as usize] == *a && row[i as usize + 1] == *b {
+                    out.insert((
+                        format!("follow:{a}:{b}"),
+                        id.clone(),
+                        i,
+                        i + 1,
+                        String::new(),
+                    ));
+                }
+            }
+        }
+        // MaxShifts: "D=14|N=3".
+        for part in f[1].split('|') {
+            let (code, max) = part.split_once('=').unwrap();
+            let max: i64 = max.parse().unwrap();
+            let n = row.iter().filter(|c| *c == code).count() as i64;
+            if max < days && n > max {
+                out.insert((
+                    format!("limit:{id}:shifts:{code}"),
+                    id.clone(),
+                    0,
+                    days - 1,
+                    n.to_string(),
+                ));
+            }
+        }
+        let total: i64 = row
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| minutes[c])
+            .sum();
+        let (max_min, min_min): (i64, i64) = (f[2].parse().unwrap(), f[3].parse().unwrap());
+        if total > max_min || (min_min > 0 && total < min_min) {
+            out.insert((
+                format!("limit:{id}:hours"),
+                id.clone(),
+                0,
+                days - 1,
+                format!("{:.3}", total as f64 / 60.0),
+            ));
+        }
+        let max_run: i64 = f[4].parse().unwrap();
+        let mut i = 0;
+        while i < days {
+            if worked(i) {
+                let a = i;
+                while i + 1 < days && worked(i + 1) {
+                    i += 1;
+                }
+                if i - a + 1 > max_run {
+                    out.insert((
+                        format!("limit:{id}:consecutive_worked"),
+                        id.clone(),
+                        a,
+                        i,
+                        (i - a + 1).to_string(),
+                    ));
+                }
+            }
+            i += 1;
+        }
+        // Weekends: day 0 is a Monday; a weekend is worked when its
+        // Saturday or Sunday is.
+        let weekends = (0..days / 7)
+            .filter(|w| worked(w * 7 + 5) || worked(w * 7 + 6))
+            .count() as i64;
+        let max_weekends: i64 = f[7].parse().unwrap();
+        if weekends > max_weekends {
+            out.insert((
+                format!("limit:{id}:weekends"),
+                id.clone(),
+                0,
+                days - 1,
+                weekends.to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// Every benchmark instance, imported and filled (days off as the file
+/// says, every other day a shift or a day off chosen by a fixed
+/// generator): the evaluator's findings are exactly those read from the
+/// instance file by `nrp_expected`. In four tests, so they run side by side.
+#[test]
+fn benchmark_instances_1_to_6_find_what_their_files_say() {
+    check_instances(1..=6);
+}
+
+#[test]
+fn benchmark_instances_7_to_12_find_what_their_files_say() {
+    check_instances(7..=12);
+}
+
+#[test]
+fn benchmark_instances_13_to_18_find_what_their_files_say() {
+    check_instances(13..=18);
+}
+
+#[test]
+fn benchmark_instances_19_to_24_find_what_their_files_say() {
+    check_instances(19..=24);
+}
+
+fn check_instances(which: std::ops::RangeInclusive<u64>) {
+    use rota::domain::rules::What;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nrp");
+    let mut checked = 0;
+    let mut total = 0;
+    let expect = which.clone().count();
+    for i in which {
+        let text = std::fs::read_to_string(dir.join(format!("Instance{i}.txt"))).unwrap();
+        let inst = rota::script::nrp::parse(&text).unwrap_or_else(|e| panic!("{i}: {e:?}"));
+        let start = d("2026-01-05");
+        let mut r = Roster::default();
+        let plan = rota::script::nrp::plan(&inst, start, &r);
+        apply(&mut r, &plan.ops);
+        let staff: Vec<String> = inst.staff.iter().map(|p| p.id.clone()).collect();
+        let shifts: Vec<String> = inst.shifts.iter().map(|s| s.id.clone()).collect();
+        // A fixed generator: the same roster every run.
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15 ^ i;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut cells = Vec::new();
+        let mut ops = Vec::new();
+        for id in &staff {
+            let mut row = Vec::new();
+            for day in 0..i64::from(inst.days) {
+                let date = Date(start.0 + chrono::Duration::days(day));
+                let leave = r.cell(id, date).is_some_and(|(c, _)| c == Some("AL"));
+                // About one day in four off.
+                let pick = next() as usize % (shifts.len() * 3 + 1);
+                let code = if leave || pick == 0 {
+                    None
+                } else {
+                    Some(shifts[pick % shifts.len()].clone())
+                };
+                if !leave {
+                    ops.push(set(id, date, Some(code.as_deref().unwrap_or("AL"))));
+                }
+                row.push(code.unwrap_or_default());
+            }
+            cells.push(row);
+        }
+        apply(&mut r, &ops);
+        let found = Findings::new(&r);
+        let day_of = |x: Date| (x.0 - start.0).num_days();
+        let got: BTreeSet<NrpKey> = found
+            .all()
+            .into_iter()
+            .map(|f| {
+                let n = match &f.what {
+                    What::Under { n, .. } | What::Over { n, .. } => n.to_string(),
+                    What::Run { days, .. } => days.to_string(),
+                    What::Amount { value, unit, .. } if *unit == "hours" => format!("{value:.3}"),
+                    What::Amount { value, .. } => format!("{value:.0}"),
+                    What::Sequence { .. } => String::new(),
+                };
+                (
+                    f.rule.clone(),
+                    f.staff.first().cloned().unwrap_or_default(),
+                    day_of(f.first),
+                    day_of(f.last),
+                    n,
+                )
+            })
+            .collect();
+        let want = nrp_expected(&text, &staff, &cells);
+        assert_eq!(got.len(), found.len(), "Instance{i}: no two findings alike");
+        if got != want {
+            let extra: Vec<_> = got.difference(&want).take(5).collect();
+            let missing: Vec<_> = want.difference(&got).take(5).collect();
+            panic!(
+                "Instance{i}: found but not in the file's reading {extra:?}; in the reading but not found {missing:?}"
+            );
+        }
+        checked += 1;
+        total += want.len();
+    }
+    assert_eq!(checked, expect);
+    assert!(total > 100, "the fills break many rules: {total}");
+}
