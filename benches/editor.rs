@@ -1,7 +1,9 @@
 //! The editor's benchmarks: `cargo bench --bench editor [FILTER]`.
 //!
 //! - `frame`: drawing a 250x70 screen of a 500 x 366 roster, and of a
-//!   25 x 42 one (the cost must not depend on the roster's size).
+//!   25 x 42 one (the cost must not depend on the roster's size), and of
+//!   the 500 x 366 roster with about 50 rules: the totals column and the
+//!   coverage rows, folded and one per code and group.
 //! - `key`: a key handled (key map, update) and the frame drawn.
 //! - `remote`: a code set in one editor until a second editor's view shows
 //!   it, through a hub on loopback.
@@ -19,7 +21,7 @@ use rota::domain::{Author, Date, Op, Roster, ShiftCode};
 use rota::sync::{HubAddr, SyncConfig, SyncEngine, SyncEvent, ViewReader};
 use rota::tui::config::Config;
 use rota::tui::keys::{Command, action_for};
-use rota::tui::state::State;
+use rota::tui::state::{CoverageShown, State};
 use rota::tui::theme::Theme;
 use rota::tui::update::{Action, update};
 use std::path::{Path, PathBuf};
@@ -122,10 +124,14 @@ fn screen(r: Roster) -> (State, Theme, Terminal<TestBackend>) {
 /// Draws frames of each roster in turn (so that the machine's drifts in
 /// speed fall on all alike), moving the cursor between frames as a user
 /// would.
-fn frames(rosters: Vec<(&str, Roster)>) {
+fn frames(rosters: Vec<(&str, Roster, Option<CoverageShown>)>) {
     let mut screens: Vec<_> = rosters
         .into_iter()
-        .map(|(name, r)| (name, screen(r), Vec::with_capacity(3000)))
+        .map(|(name, r, cover)| {
+            let (mut s, theme, t) = screen(r);
+            s.coverage_shown = cover;
+            (name, (s, theme, t), Vec::with_capacity(3000))
+        })
         .collect();
     for i in 0..3100 {
         let cmd = if (i / 20) % 2 == 0 {
@@ -620,6 +626,17 @@ fn rules_ops() -> Vec<Op> {
     ops
 }
 
+fn with_rules(mut r: Roster) -> Roster {
+    let author = Author {
+        user: Arc::from("bench"),
+        client: Arc::from("bench-client"),
+    };
+    if r.apply_batch_with(&rules_ops(), &author, 0, true).is_err() {
+        panic!("the rules apply");
+    }
+    r
+}
+
 fn rules_bench() {
     use rota::domain::rules::Findings;
     let mut r = roster(500, 366);
@@ -671,13 +688,27 @@ fn main() {
     }
     if wanted("frame") {
         frames(vec![
-            ("frame, 500 x 366 roster, 250x70", roster(500, 366)),
-            ("frame, 25 x 42 roster, 250x70", roster(25, 42)),
+            ("frame, 500 x 366 roster, 250x70", roster(500, 366), None),
+            ("frame, 25 x 42 roster, 250x70", roster(25, 42), None),
             // As few staff and dates as fill the same screen: what is left
             // between this and 500 x 366 is what the roster's size costs.
             (
                 "frame, 60 x 60 roster (fills the screen), 250x70",
                 roster(60, 60),
+                None,
+            ),
+            // With about 50 rules: the totals column, and the 40 staffing
+            // rules' coverage folded (the default for that many) or a row
+            // each.
+            (
+                "frame, 500 x 366, 53 rules, coverage folded + totals",
+                with_rules(roster(500, 366)),
+                Some(CoverageShown::Folded),
+            ),
+            (
+                "frame, 500 x 366, 53 rules, 40 coverage rows + totals",
+                with_rules(roster(500, 366)),
+                Some(CoverageShown::PerCode),
             ),
         ]);
     }

@@ -420,8 +420,9 @@ async fn coverage_and_totals_follow_every_edit() {
     let cover = |ed: &Ed, date: Date| -> Vec<(u32, bool, bool)> {
         ed.state
             .findings
-            .coverage(&rows, date)
+            .coverage(&rows, date, date)
             .into_iter()
+            .flatten()
             .flatten()
             .map(|c| (c.n, c.under(), c.over()))
             .collect()
@@ -439,9 +440,7 @@ async fn coverage_and_totals_follow_every_edit() {
         .collect();
     bob.engine.edit(ops).unwrap();
     ann.until("D over", |s| {
-        s.findings.coverage(&rows, today())[0]
-            .as_ref()
-            .is_some_and(|c| c.n == 4)
+        s.findings.coverage(&rows, today(), today())[0][0].is_some_and(|c| c.n == 4)
     })
     .await;
     assert_eq!(cover(&ann, today()), [(4, false, true), (0, true, false)]);

@@ -169,19 +169,18 @@ pub struct Findings {
     by_person: BTreeMap<String, Vec<Finding>>,
     /// Each person's index into `people` (and the table's columns).
     index: std::collections::HashMap<String, usize>,
+    /// Per date, the people its staffing findings name (over a maximum),
+    /// as bits by index: what a frame asks once a cell.
+    named: BTreeMap<Date, Vec<u64>>,
+    count: usize,
 }
 
-/// How many people one staffing rule finds on its code on a date, against
-/// its bounds: what a coverage row shows.
-#[derive(Clone, Debug, PartialEq)]
+/// How many people are on a coverage row's code (in its group) on a date,
+/// against the bounds of its staffing rules in force that day together
+/// (the highest minimum, the lowest maximum): what a coverage cell shows.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Coverage {
-    /// The first rule of this code and group in force that day.
-    pub rule: String,
-    pub code: String,
-    pub group: Option<String>,
     pub n: u32,
-    /// The bounds of every rule of this code and group in force that day
-    /// together: the highest minimum, the lowest maximum.
     pub min: u32,
     pub max: Option<u32>,
 }
@@ -259,6 +258,8 @@ impl Findings {
             by_date: BTreeMap::new(),
             by_person: BTreeMap::new(),
             index: Default::default(),
+            named: BTreeMap::new(),
+            count: 0,
         };
         f.index = f
             .people
@@ -287,7 +288,9 @@ impl Findings {
         {
             for (i, column) in f.table.iter().enumerate() {
                 let d = plus(first, i as i64);
-                file(&mut f.by_date, d, staffing_with(&cx, d, column));
+                let found = staffing_with(&cx, d, column);
+                file(&mut f.named, d, named_bits(&f.index, &found));
+                file(&mut f.by_date, d, found);
             }
         }
         let mut by_person = BTreeMap::new();
@@ -299,6 +302,7 @@ impl Findings {
             );
         }
         f.by_person = by_person;
+        f.recount();
         f
     }
 
@@ -369,7 +373,9 @@ impl Findings {
             let Some(column) = self.table.get((d.0 - span.0.0).num_days() as usize) else {
                 continue;
             };
-            file(&mut self.by_date, d, staffing_with(&cx, d, column));
+            let found = staffing_with(&cx, d, column);
+            file(&mut self.named, d, named_bits(&self.index, &found));
+            file(&mut self.by_date, d, found);
         }
         for id in people {
             if let Some(&p) = self.index.get(id) {
@@ -380,6 +386,7 @@ impl Findings {
                 );
             }
         }
+        self.recount();
     }
 
     /// Every finding, by first date, then rule, then people.
@@ -394,9 +401,15 @@ impl Findings {
         v
     }
 
+    /// How many findings there are (counted once an evaluation: a frame's
+    /// header asks every time).
     pub fn len(&self) -> usize {
-        self.by_date.values().map(Vec::len).sum::<usize>()
-            + self.by_person.values().map(Vec::len).sum::<usize>()
+        self.count
+    }
+
+    fn recount(&mut self) {
+        self.count = self.by_date.values().map(Vec::len).sum::<usize>()
+            + self.by_person.values().map(Vec::len).sum::<usize>();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -456,6 +469,18 @@ impl Findings {
             .collect()
     }
 
+    /// A person's index for [`Findings::named_on`] (None: not an active
+    /// member of staff).
+    pub fn person_index(&self, staff: &str) -> Option<usize> {
+        self.index.get(staff).copied()
+    }
+
+    /// The people a date's staffing findings name (on a code over its
+    /// maximum), as bits by [`Findings::person_index`]; see [`named`].
+    pub fn named_on(&self, date: Date) -> &[u64] {
+        self.named.get(&date).map_or(&[], Vec::as_slice)
+    }
+
     /// The dates the findings read: from the first to the last written
     /// cell. Nothing is found outside them.
     pub fn span(&self) -> Option<(Date, Date)> {
@@ -480,85 +505,88 @@ impl Findings {
         rows
     }
 
-    /// How each coverage row stands on `date`, in the order of
-    /// [`Findings::coverage_rows`] (None: no rule of that row in force that
-    /// day, or the date is outside the span). Counted as the staffing rules
-    /// count, from the same table, so a row and its findings always agree.
-    pub fn coverage(&self, rows: &[CoverageRow], date: Date) -> Vec<Option<Coverage>> {
-        let column = self
-            .span
-            .and_then(|(first, _)| usize::try_from((date.0 - first.0).num_days()).ok())
-            .and_then(|i| self.table.get(i));
-        let Some(column) = column else {
-            return vec![None; rows.len()];
-        };
-        // One pass over the column: people per code, in all and per group.
+    /// How each coverage row stands on each date from `first` to `last`:
+    /// `[date][row]`, in the order of `rows` (None: no rule of that row in
+    /// force that day, or the date is outside the span). Counted from the
+    /// same table the staffing rules are, so a row and its findings always
+    /// agree. Each row's rules, code and group are looked up once.
+    pub fn coverage(
+        &self,
+        rows: &[CoverageRow],
+        first: Date,
+        last: Date,
+    ) -> Vec<Vec<Option<Coverage>>> {
         let groups = self.group_names.len() + 1;
-        let mut counts = vec![0u32; (self.codes.len() + 1) * groups];
-        for (c, g) in column.iter().zip(&self.groups) {
-            let at = *c as usize * groups;
-            if let Some(n) = counts.get_mut(at) {
-                *n += 1;
-            }
-            if let Some(n) = counts.get_mut(at + 1 + *g as usize) {
-                *n += 1;
-            }
-        }
-        let count = |code: &str, group: Option<&str>| -> u32 {
-            let e = self.code_entry(Some(code)) as usize;
-            if e == 0 {
-                return 0;
-            }
-            let g = match group {
-                None => 0,
-                Some(g) => match self.group_names.binary_search_by(|k| k.as_str().cmp(g)) {
-                    Ok(i) => i + 1,
-                    Err(_) => return 0,
-                },
-            };
-            counts.get(e * groups + g).copied().unwrap_or(0)
-        };
-        rows.iter()
+        // Per row: where its count is (code entry, group slot), its rules.
+        let plan: Vec<(Option<usize>, Vec<&Rule>)> = rows
+            .iter()
             .map(|row| {
-                let mut found: Option<Coverage> = None;
-                for rule in &self.rules {
-                    let RuleKind::Staffing {
-                        code,
-                        min,
-                        max,
-                        group,
-                        ..
-                    } = &rule.kind
-                    else {
-                        continue;
-                    };
-                    if *code != row.code
-                        || *group != row.group
-                        || !staffing_applies(&rule.kind, date)
-                    {
-                        continue;
+                let e = self.code_entry(Some(&row.code)) as usize;
+                let g = match &row.group {
+                    None => Some(0),
+                    Some(g) => self
+                        .group_names
+                        .binary_search_by(|k| k.as_str().cmp(g))
+                        .ok()
+                        .map(|i| i + 1),
+                };
+                let at = g.filter(|_| e > 0).map(|g| e * groups + g);
+                let rules = self
+                    .rules
+                    .iter()
+                    .filter(|r| {
+                        matches!(&r.kind, RuleKind::Staffing { code, group, .. }
+                            if *code == row.code && *group == row.group)
+                    })
+                    .collect();
+                (at, rules)
+            })
+            .collect();
+        let mut counts = vec![0u32; (self.codes.len() + 1) * groups];
+        let days = (last.0 - first.0).num_days().max(-1) + 1;
+        (0..days)
+            .map(|i| {
+                let date = plus(first, i);
+                let column = self
+                    .span
+                    .and_then(|(f, _)| usize::try_from((date.0 - f.0).num_days()).ok())
+                    .and_then(|i| self.table.get(i));
+                let Some(column) = column else {
+                    return vec![None; rows.len()];
+                };
+                // One pass over the column: people per code, in all and
+                // per group.
+                counts.iter_mut().for_each(|n| *n = 0);
+                for (c, g) in column.iter().zip(&self.groups) {
+                    let at = *c as usize * groups;
+                    if let Some(n) = counts.get_mut(at) {
+                        *n += 1;
                     }
-                    match &mut found {
-                        Some(c) => {
+                    if let Some(n) = counts.get_mut(at + 1 + *g as usize) {
+                        *n += 1;
+                    }
+                }
+                plan.iter()
+                    .map(|(at, rules)| {
+                        let mut found: Option<Coverage> = None;
+                        for rule in rules.iter().filter(|r| staffing_applies(&r.kind, date)) {
+                            let RuleKind::Staffing { min, max, .. } = &rule.kind else {
+                                continue;
+                            };
+                            let c = found.get_or_insert(Coverage {
+                                n: at.and_then(|a| counts.get(a)).copied().unwrap_or(0),
+                                min: *min,
+                                max: *max,
+                            });
                             c.min = c.min.max(*min);
                             c.max = match (c.max, *max) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
                                 (a, b) => a.or(b),
                             };
                         }
-                        None => {
-                            found = Some(Coverage {
-                                rule: rule.id.clone(),
-                                code: code.clone(),
-                                group: group.clone(),
-                                n: count(code, group.as_deref()),
-                                min: *min,
-                                max: *max,
-                            })
-                        }
-                    }
-                }
-                found
+                        found
+                    })
+                    .collect()
             })
             .collect()
     }
@@ -601,8 +629,28 @@ fn staffing_applies(kind: &RuleKind, d: Date) -> bool {
     in_dates && (weekdays.is_empty() || weekdays.contains(&d.0.weekday()))
 }
 
-/// Files findings under their key (a date or a person), or clears the key.
-fn file<K: Ord>(map: &mut BTreeMap<K, Vec<Finding>>, key: K, found: Vec<Finding>) {
+/// Whether person index `p` is among `bits` (from [`Findings::named_on`]).
+pub fn named(bits: &[u64], p: usize) -> bool {
+    bits.get(p / 64).is_some_and(|b| b & (1 << (p % 64)) != 0)
+}
+
+/// The people staffing findings name, as bits by person index.
+fn named_bits(index: &std::collections::HashMap<String, usize>, found: &[Finding]) -> Vec<u64> {
+    let mut bits = Vec::new();
+    for id in found.iter().flat_map(|f| &f.staff) {
+        if let Some(&i) = index.get(id) {
+            if bits.len() <= i / 64 {
+                bits.resize(i / 64 + 1, 0);
+            }
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+    bits
+}
+
+/// Files findings (or whatever a key holds) under their key (a date or a
+/// person), or clears the key when there is nothing.
+fn file<K: Ord, T>(map: &mut BTreeMap<K, Vec<T>>, key: K, found: Vec<T>) {
     if found.is_empty() {
         map.remove(&key);
     } else {

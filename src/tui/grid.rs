@@ -179,6 +179,7 @@ impl Widget for Grid<'_> {
         }
         // The lines: group headings and people.
         let cols = self.columns(area, first_col, last_col);
+
         let code_styles = self.code_styles();
         let y0 = area.y + 2;
         for (i, line) in s.layout.lines.iter().skip(s.top).take(rows).enumerate() {
@@ -207,8 +208,8 @@ struct Col<'f> {
     date: Date,
     x: u16,
     base: Style,
-    /// The date's staffing findings (those over a maximum name people).
-    staffing: &'f [crate::domain::rules::Finding],
+    /// The people the date's staffing findings name (over a maximum).
+    named: &'f [u64],
 }
 
 impl Grid<'_> {
@@ -223,7 +224,7 @@ impl Grid<'_> {
                     date,
                     x: grid_x + (col - first_col) as u16 * col_w,
                     base: self.theme.cell_base(date, s.today),
-                    staffing: s.findings.of_date(date),
+                    named: s.findings.named_on(date),
                 }
             })
             .collect()
@@ -304,7 +305,22 @@ impl Grid<'_> {
         }
         let marks = s.marks.get(&person.id);
         let flashes = s.flashes.get(&person.id);
-        let own_findings = s.findings.of_person(&person.id);
+        // Which of the visible dates a finding concerns for this person:
+        // their own findings' dates, and dates where staffing over names
+        // them. Worked out once a line, not once a cell.
+        let index = s.findings.person_index(&person.id);
+        let mut warned: Vec<bool> = cols
+            .iter()
+            .map(|c| index.is_some_and(|i| crate::domain::rules::named(c.named, i)))
+            .collect();
+        for f in s.findings.of_person(&person.id) {
+            if f.last < first.date || f.first > last.date {
+                continue;
+            }
+            let a = (f.first.0 - first.date.0).num_days().max(0) as usize;
+            let b = ((f.last.0 - first.date.0).num_days() as usize).min(cols.len() - 1);
+            warned[a..=b].iter_mut().for_each(|w| *w = true);
+        }
         let selection = s.selection();
         for (i, (col, code)) in cols.iter().zip(codes).enumerate() {
             let mut style = col.base;
@@ -353,12 +369,7 @@ impl Grid<'_> {
                     mark = Some(glyph::CHANGED);
                 }
             }
-            if mark.is_none()
-                && (own_findings
-                    .iter()
-                    .any(|f| f.first <= col.date && col.date <= f.last)
-                    || col.staffing.iter().any(|f| f.staff.contains(&person.id)))
-            {
+            if mark.is_none() && warned.get(i).copied().unwrap_or(false) {
                 style = style.patch(t.warning);
                 mark = Some(glyph::WARNING);
             }
@@ -411,15 +422,17 @@ impl Grid<'_> {
             // The glyph right after the code; the last column stays blank.
             if let Some(g) = mark {
                 let mut tmp = [0u8; 4];
-                put_text(
-                    buf,
-                    end,
-                    y,
-                    g.encode_utf8(&mut tmp),
-                    col.x + col_w - 1,
-                    style,
-                    wide,
-                );
+                let g = g.encode_utf8(&mut tmp);
+                // The glyphs are ASCII but a colleague's initial: straight in.
+                match buf.cell_mut((end, y)) {
+                    Some(cell) if g.len() == 1 && end < col.x + col_w - 1 => {
+                        cell.set_symbol(g);
+                        cell.set_style(style);
+                    }
+                    _ => {
+                        put_text(buf, end, y, g, col.x + col_w - 1, style, wide);
+                    }
+                }
             }
         }
     }
@@ -481,10 +494,10 @@ impl Grid<'_> {
         let wide = s.config.ambiguous_wide;
         let names = s.layout.name_cols;
         let rows = &s.coverage_rows;
-        let per_date: Vec<Vec<Option<crate::domain::rules::Coverage>>> = cols
-            .iter()
-            .map(|c| s.findings.coverage(rows, c.date))
-            .collect();
+        let (Some(first), Some(last)) = (cols.first(), cols.last()) else {
+            return;
+        };
+        let per_date = s.findings.coverage(rows, first.date, last.date);
         let code_w = s.layout.code_cols;
         let cell = |buf: &mut Buffer, x: u16, y: u16, text: &str, g: Option<char>, style: Style| {
             fill(buf, x, y, s.col_cols(), style);

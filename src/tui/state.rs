@@ -563,20 +563,6 @@ impl State {
             .collect()
     }
 
-    /// Whether a rule finding concerns this person's cell: one of their
-    /// own findings spans the date, or they are over a staffing maximum.
-    pub fn warned(&self, staff: &str, date: Date) -> bool {
-        self.findings
-            .of_person(staff)
-            .iter()
-            .any(|f| f.first <= date && date <= f.last)
-            || self
-                .findings
-                .of_date(date)
-                .iter()
-                .any(|f| f.staff.iter().any(|s| s == staff))
-    }
-
     pub fn mark(&self, staff: &str, date: Date) -> Option<&Mark> {
         self.marks.get(staff).and_then(|m| m.get(&date))
     }
