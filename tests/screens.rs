@@ -776,9 +776,9 @@ fn totals_show_shifts_and_hours_against_limits() {
                 .to_string()
         };
         // Amara: D, N, OFF round: 5 worked of 7, 8 h each (OFF too).
-        assert_eq!(totals("s1"), "5   56+");
-        assert_eq!(totals("s2"), "5   56-");
-        assert_eq!(totals("s3"), "4   56");
+        assert_eq!(totals("s1"), "5    56+");
+        assert_eq!(totals("s2"), "5    56-");
+        assert_eq!(totals("s3"), "4    56");
         let x = s.size.0 - 2;
         let over = &buf[(x, line_of("s1"))];
         let under = &buf[(x, line_of("s2"))];

@@ -160,7 +160,7 @@ impl Widget for Grid<'_> {
         if s.totals_cols() > 0 {
             put_text(
                 buf,
-                totals_x + 1,
+                totals_x,
                 area.y,
                 "worked",
                 area.right(),
@@ -169,9 +169,9 @@ impl Widget for Grid<'_> {
             );
             put_text(
                 buf,
-                totals_x + 1,
+                totals_x,
                 area.y + 1,
-                "shf  hrs",
+                "shf   hrs",
                 area.right(),
                 t.dim,
                 wide,
@@ -179,7 +179,6 @@ impl Widget for Grid<'_> {
         }
         // The lines: group headings and people.
         let cols = self.columns(area, first_col, last_col);
-
         let code_styles = self.code_styles();
         let y0 = area.y + 2;
         for (i, line) in s.layout.lines.iter().skip(s.top).take(rows).enumerate() {
@@ -473,12 +472,13 @@ impl Grid<'_> {
             Some(_) => t.under,
             None => t.name,
         };
-        let hours = if tot.hours.fract() == 0.0 {
+        // Tenths while they fit in five columns.
+        let hours = if tot.hours.fract() == 0.0 || tot.hours >= 999.5 {
             format!("{:.0}", tot.hours)
         } else {
             format!("{:.1}", tot.hours)
         };
-        let text = format!("{:>4}{:>5}", tot.shifts, hours);
+        let text = format!("{:>3} {:>5}", tot.shifts, hours);
         let end = put_text(buf, x, y, &text, right, style, false);
         if let Some(g) = mark {
             let mut tmp = [0u8; 4];
