@@ -446,7 +446,7 @@ async fn coverage_and_totals_follow_every_edit() {
     assert_eq!(cover(&ann, today()), [(4, false, true), (0, true, false)]);
     // Totals: worked shifts and hours over the dates shown.
     let (from, to) = ann.state.dates_shown();
-    let t = ann.state.findings.totals("s4", from, to);
+    let t = ann.state.totals("s4", from, to);
     assert_eq!((t.shifts, t.hours), (1, 24.0), "one D, two OFF at 8 h each");
 }
 

@@ -590,31 +590,6 @@ impl Findings {
             })
             .collect()
     }
-
-    /// A person's worked shifts and paid hours from `from` to `to`, read
-    /// from the table (dates outside the span hold nothing).
-    pub fn totals(&self, staff: &str, from: Date, to: Date) -> Totals {
-        let mut t = Totals::default();
-        let (Some(&p), Some((first, last))) = (self.index.get(staff), self.span) else {
-            return t;
-        };
-        let (a, b) = (from.max(first), to.min(last));
-        if a > b {
-            return t;
-        }
-        let start = (a.0 - first.0).num_days() as usize;
-        let end = (b.0 - first.0).num_days() as usize;
-        for column in self.table.get(start..=end).unwrap_or(&[]) {
-            let Some(i) = column.get(p).and_then(|e| (*e as usize).checked_sub(1)) else {
-                continue;
-            };
-            if self.worked.get(i).copied().unwrap_or(false) {
-                t.shifts += 1;
-            }
-            t.hours += self.hours.get(i).copied().unwrap_or(0.0);
-        }
-        t
-    }
 }
 
 /// Whether a staffing rule is in force on a date (its weekdays, from, to).

@@ -4,8 +4,9 @@
 //! visible person's row in the view), so a frame costs the same for 10
 //! staff or 500.
 
-use super::state::{FLASH_STRONG_MS, Line, Mark, State, text_cols};
+use super::state::{CodeLook, FLASH_STRONG_MS, Line, Mark, State, text_cols};
 use super::theme::Theme;
+use crate::domain::rules::Totals;
 use crate::domain::{Date, Roster};
 use chrono::Datelike;
 use ratatui::buffer::{Buffer, CellDiffOption};
@@ -189,9 +190,9 @@ impl Widget for Grid<'_> {
                     put_text(buf, area.x, y, g, area.right(), t.group, wide);
                 }
                 Line::Person(p) => {
-                    self.person_line(buf, area, y, *p, &cols, first_col, &code_styles);
+                    let tot = self.person_line(buf, area, y, *p, &cols, first_col, &code_styles);
                     if s.totals_cols() > 0 {
-                        self.totals(buf, totals_x, area.right(), y, *p, &cols);
+                        self.totals(buf, totals_x, area.right(), y, *p, &cols, tot);
                     }
                 }
             }
@@ -230,12 +231,13 @@ impl Grid<'_> {
     }
 
     /// The style of each code, once per frame.
-    fn code_styles(&self) -> Vec<(&str, Style)> {
+    /// Each code's style and what it counts for, once per frame.
+    fn code_styles(&self) -> Vec<(&str, Style, &CodeLook)> {
         self.state
             .layout
             .codes
-            .keys()
-            .map(|c| (c.as_str(), self.theme.code(c, &self.state.layout)))
+            .iter()
+            .map(|(c, look)| (c.as_str(), self.theme.code(c, &self.state.layout), look))
             .collect()
     }
 
@@ -248,15 +250,15 @@ impl Grid<'_> {
         p: usize,
         cols: &[Col],
         first_col: usize,
-        code_styles: &[(&str, Style)],
-    ) {
+        code_styles: &[(&str, Style, &CodeLook)],
+    ) -> Totals {
         let s = self.state;
         let t = self.theme;
         let wide = s.config.ambiguous_wide;
         let names = s.layout.name_cols;
         let col_w = s.col_cols();
         let Some(person) = s.layout.staff.get(p) else {
-            return;
+            return Default::default();
         };
         let on_cursor_row = p == s.cursor.person;
         let name_style = if on_cursor_row {
@@ -292,7 +294,7 @@ impl Grid<'_> {
             }
         }
         let (Some(first), Some(last)) = (cols.first(), cols.last()) else {
-            return;
+            return Default::default();
         };
         let mut codes: Vec<Option<&str>> = vec![None; cols.len()];
         for (date, code, _) in self.roster.row_between(&person.id, first.date, last.date) {
@@ -321,12 +323,14 @@ impl Grid<'_> {
             warned[a..=b].iter_mut().for_each(|w| *w = true);
         }
         let selection = s.selection();
-        for (i, (col, code)) in cols.iter().zip(codes).enumerate() {
+        let mut totals = Totals::default();
+        for (i, (col, &code)) in cols.iter().zip(&codes).enumerate() {
             let mut style = col.base;
             if let Some(c) = code
-                && let Some((_, cs)) = code_styles.iter().find(|(k, _)| *k == c)
+                && let Some((_, cs, look)) = code_styles.iter().find(|(k, _, _)| *k == c)
             {
                 style = style.patch(*cs);
+                super::state::count_code(&mut totals, look);
             }
             let mut mark: Option<char> = None;
             match marks.and_then(|m| m.get(&col.date)) {
@@ -434,13 +438,24 @@ impl Grid<'_> {
                 }
             }
         }
+        totals
     }
 }
 
 impl Grid<'_> {
     /// A person's worked shifts and hours over the dates on screen, marked
     /// when a shifts or hours limit is broken in a period that overlaps them.
-    fn totals(&self, buf: &mut Buffer, x: u16, right: u16, y: u16, p: usize, cols: &[Col]) {
+    #[allow(clippy::too_many_arguments)]
+    fn totals(
+        &self,
+        buf: &mut Buffer,
+        x: u16,
+        right: u16,
+        y: u16,
+        p: usize,
+        cols: &[Col],
+        tot: Totals,
+    ) {
         use crate::domain::rules::{Bound, What};
         let s = self.state;
         let t = self.theme;
@@ -449,7 +464,6 @@ impl Grid<'_> {
         else {
             return;
         };
-        let tot = s.findings.totals(&person.id, first.date, last.date);
         let mut mark = None;
         for f in s.findings.of_person(&person.id) {
             if f.last < first.date || f.first > last.date {

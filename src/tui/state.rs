@@ -5,7 +5,7 @@
 
 use super::config::{Advance, Config};
 use super::keys::Keymap;
-use crate::domain::rules::Findings;
+use crate::domain::rules::{Findings, Totals};
 use crate::domain::{Date, Roster, Staff};
 use crate::protocol::{Cursor, HistoryEntry};
 use crate::sync::{ConnState, EntryState, OutboxEntry, ViewReader};
@@ -90,6 +90,9 @@ pub struct CodeLook {
     pub code: String,
     pub label: String,
     pub colour: Option<Color>,
+    /// Paid hours, and whether it counts as a worked shift (for totals).
+    pub hours: f64,
+    pub worked: bool,
 }
 
 /// The shape of the grid: who is on which line, which dates, which codes.
@@ -182,6 +185,8 @@ impl Layout {
                         code: c.code,
                         label: c.label,
                         colour,
+                        hours: c.hours,
+                        worked: c.worked,
                     },
                 )
             })
@@ -235,6 +240,21 @@ impl Layout {
             self.days = (date.0 - self.first.0).num_days() as usize + 1;
         }
     }
+}
+
+/// Worked shifts and paid hours of some codes, as the layout knows them.
+pub fn totals_of<'a>(layout: &Layout, codes: impl IntoIterator<Item = &'a str>) -> Totals {
+    let mut t = Totals::default();
+    for look in codes.into_iter().filter_map(|c| layout.codes.get(c)) {
+        count_code(&mut t, look);
+    }
+    t
+}
+
+/// Adds one cell holding a code to the totals.
+pub fn count_code(t: &mut Totals, look: &CodeLook) {
+    t.shifts += u32::from(look.worked);
+    t.hours += look.hours;
 }
 
 /// Display columns of text: East Asian ambiguous characters count 2 when
@@ -561,6 +581,16 @@ impl State {
             .filter(|k| starts_with_typed(k, typed))
             .map(String::as_str)
             .collect()
+    }
+
+    /// A person's worked shifts and paid hours from `from` to `to`.
+    pub fn totals(&self, staff: &str, from: Date, to: Date) -> Totals {
+        self.view.read(|r| {
+            totals_of(
+                &self.layout,
+                r.row_between(staff, from, to).filter_map(|(_, c, _)| c),
+            )
+        })
     }
 
     pub fn mark(&self, staff: &str, date: Date) -> Option<&Mark> {
