@@ -693,7 +693,11 @@ fn main() {
     if wanted("frame") {
         let view = |r: Roster| ViewReader::detached(r);
         frames(vec![
-            ("frame, 500 x 366 roster, 250x70", view(roster(500, 366)), None),
+            (
+                "frame, 500 x 366 roster, 250x70",
+                view(roster(500, 366)),
+                None,
+            ),
             ("frame, 25 x 42 roster, 250x70", view(roster(25, 42)), None),
             // As few staff and dates as fill the same screen: what is left
             // between this and 500 x 366 is what the roster's size costs.

@@ -1021,3 +1021,63 @@ async fn export(ctx: &Ctx, format: &str, roster: &str, name: &str) -> String {
     assert_eq!(out.code, 0, "{}", out.stderr);
     std::fs::read_to_string(&path).unwrap()
 }
+
+/// `--export txt` lists the rule warnings of what it prints under the
+/// grid, and `--export json` carries them (ignored when the file is
+/// applied again); `--staff` keeps only that person's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_carry_the_rule_warnings_of_what_they_export() {
+    use rota::domain::{Op, Rule, RuleKind};
+    let ctx = Ctx::new(2).await;
+    let rule = Op::PutRule {
+        rule: Rule {
+            id: "no-d-after-n".into(),
+            kind: RuleKind::ForbiddenSequence {
+                first: "N".into(),
+                then: "D".into(),
+            },
+            seq: 0,
+        },
+        base: None,
+    };
+    let (mut admin, _) = Client::join(&ctx.hub.url(), "admin", "c-rule", "default", 0).await;
+    assert!(ack_seq(&admin.edit(7, vec![rule]).await) > 0);
+    let text =
+        "staff,date,code\ns1,2026-12-01..2026-12-02,\"N,D\"\ns2,2026-12-01..2026-12-02,\"D,N\"\n";
+    assert_eq!(
+        ctx.run(&["--apply", &ctx.file("w.csv", text)]).await.code,
+        0
+    );
+    let txt = export(&ctx, "txt", "default", "w.txt").await;
+    assert!(
+        txt.contains("Rule warnings (1):\n  Person 1: N on Tue 1 Dec then D on Wed 2 Dec (D may not follow N)  [no-d-after-n]\n"),
+        "{txt}"
+    );
+    let json = export(&ctx, "json", "default", "w.json").await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["warnings"][0]["rule"], "no-d-after-n");
+    assert_eq!(v["warnings"][0]["staff"][0], "s1");
+    assert_eq!(v["warnings"][0]["first"], "2026-12-01");
+    // Applied again: the warnings are not roster facts; nothing changes.
+    let out = ctx
+        .run(&["--apply", ctx.path("w.json").to_str().unwrap()])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("Nothing to change"), "{}", out.stdout);
+    // One person's export: only their warnings.
+    let path = ctx.path("p2.txt");
+    let out = ctx
+        .run(&[
+            "--export",
+            "txt",
+            "--staff",
+            "s2",
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let p2 = std::fs::read_to_string(&path).unwrap();
+    assert!(!p2.contains("Rule warnings"), "{p2}");
+    ctx.hub.stop().await.unwrap();
+}

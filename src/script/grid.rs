@@ -91,7 +91,19 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection, width: usize) -> Str
             out.push('\n');
         }
     }
+    warnings(&mut out, &sel.findings(roster));
     out
+}
+
+/// The rule warnings under the grid, a sentence each (none: nothing).
+fn warnings(out: &mut String, found: &[crate::domain::rules::Finding]) {
+    if found.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\nRule warnings ({}):\n", found.len()));
+    for f in found {
+        out.push_str(&format!("  {}  [{}]\n", f.message(), f.rule));
+    }
 }
 
 /// `s` followed by spaces up to `w` display columns.

@@ -23,6 +23,21 @@ pub struct Exported {
     pub rules: Vec<Rule>,
     #[serde(default)]
     pub cells: Vec<ExportedCell>,
+    /// The rule findings of what was exported (read back, they are
+    /// ignored: they follow from the roster).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<ExportedWarning>,
+}
+
+/// One rule finding, as `--export json` writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportedWarning {
+    pub rule: String,
+    pub first: Date,
+    pub last: Date,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub staff: Vec<String>,
+    pub message: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -240,6 +255,17 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection) -> String {
                 staff: s.id,
                 date,
                 code,
+            })
+            .collect(),
+        warnings: sel
+            .findings(roster)
+            .into_iter()
+            .map(|f| ExportedWarning {
+                message: f.message(),
+                rule: f.rule,
+                first: f.first,
+                last: f.last,
+                staff: f.staff,
             })
             .collect(),
     };

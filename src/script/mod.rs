@@ -216,6 +216,22 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The roster's rule findings that touch the selection: a date in it,
+    /// and (with one person selected) about that person. Listed in the
+    /// evaluator's order.
+    pub fn findings(&self, roster: &Roster) -> Vec<crate::domain::rules::Finding> {
+        let all = crate::domain::rules::Findings::new(roster);
+        all.all()
+            .into_iter()
+            .filter(|f| {
+                self.from.is_none_or(|from| f.last >= from)
+                    && self.to.is_none_or(|to| f.first <= to)
+            })
+            .filter(|f| self.staff.as_ref().is_none_or(|id| f.staff.contains(id)))
+            .cloned()
+            .collect()
+    }
+
     pub fn has_date(&self, d: Date) -> bool {
         self.from.is_none_or(|f| d >= f) && self.to.is_none_or(|t| d <= t)
     }
