@@ -606,4 +606,30 @@ async fn a_form_change_over_a_colleagues_is_a_conflict() {
     ann.type_text("kafor");
     ann.keys("enter");
     ann.until("the conflict", |s| s.counts().1 == 1).await;
+    // The conflict panel says what each side has, as for a cell.
+    ann.keys("esc c");
+    let screen = draw(&ann);
+    assert!(
+        screen
+            .contains("person s1: mine Amara Okaforkafor (Nurses), theirs Amara O. (Nurses) (bob,"),
+        "{screen}"
+    );
+    ann.keys("t");
+    ann.until("settled", |s| s.counts() == (0, 0, 0)).await;
+    assert_eq!(ann.state.layout.staff[0].name, "Amara O.");
+}
+
+/// The editor's screen as text (ratatui's TestBackend).
+fn draw(ed: &Ed) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let (w, h) = ed.state.size;
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
+    let theme = rota::tui::theme::Theme::new(false);
+    t.draw(|f| rota::tui::view::draw(f, &ed.state, &theme))
+        .expect("draws");
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+        .collect()
 }

@@ -533,6 +533,18 @@ fn the_mouse_clicks_cells_and_the_wheel_scrolls() {
     update(&mut s, Action::Click { x: x + 1, y });
     assert_eq!(s.person().map(|p| p.id.as_str()), Some("s03"));
     assert_eq!(s.cursor_date(), target);
+    // A drag from there selects the block to where the mouse is.
+    let (x2, y2) = cell_xy(&s, "s05", d("2026-12-06"));
+    update(&mut s, Action::Drag { x: x2, y: y2 });
+    let b = s.selection().expect("a block");
+    assert_eq!((b.people(), b.days()), (3, 3));
+    // The coverage rows and totals are not cells: a drag there moves nothing.
+    let below = s.size.1 - 2;
+    update(&mut s, Action::Drag { x: x2, y: below });
+    assert_eq!(s.selection(), Some(b));
+    // A click starts afresh.
+    update(&mut s, Action::Click { x: x + 1, y });
+    assert!(s.selection().is_none());
     update(&mut s, Action::Click { x: 2, y: 0 });
     assert_eq!(s.cursor_date(), target, "the header is not a cell");
     let top = s.top;

@@ -531,4 +531,24 @@ async fn a_block_fill_under_a_minimum_shows_in_the_other_editor_and_undo_clears_
         !s.contains("warning") && !s.contains("0/1-") && s.contains("cover N")
     })
     .await;
+    // Cells pasted as a spreadsheet copies them (tab-separated rows; tmux
+    // pastes them bracketed, rows ending in CR): one edit, seen by bob.
+    t.keys("ann", &["g", "g"]);
+    t.wait("ann", "on Person 1", |s| {
+        status_line(s).contains("Person 1")
+    })
+    .await;
+    t.run(&["set-buffer", "-b", "cells", "N\tOFF\nD\tD\n"]);
+    t.run(&["paste-buffer", "-p", "-b", "cells", "-t", "ann"]);
+    t.wait("ann", "the paste", |s| {
+        s.contains("pasted from the clipboard 2 × 2 dates")
+    })
+    .await;
+    t.wait("bob", "ann's pasted cells", |s| {
+        s.lines()
+            .any(|l| l.starts_with("Person 1") && l.contains("OFF"))
+            && s.lines()
+                .any(|l| l.starts_with("Person 2") && l.contains(" D    D "))
+    })
+    .await;
 }

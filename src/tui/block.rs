@@ -176,10 +176,9 @@ pub fn known_code(state: &State, typed: &str) -> Result<String, String> {
 /// and nothing is pasted.
 pub fn parse_clipboard(state: &State, text: &str) -> Result<Cells, String> {
     let sep = if text.contains('\t') { '\t' } else { ',' };
-    let lines: Vec<&str> = text
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .collect::<Vec<_>>();
+    // Rows end in LF, CR LF, or (as terminals and tmux paste them) CR.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = text.lines().collect();
     // A spreadsheet ends its copy with a newline: no empty last row.
     let lines = match lines.iter().rposition(|l| !l.trim().is_empty()) {
         Some(last) => &lines[..=last],

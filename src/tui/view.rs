@@ -491,6 +491,20 @@ fn conflicts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, index: usiz
                         )),
                         None => lines.push(format!("  {name}, {}: mine {mine}", show_date(*date))),
                     }
+                } else {
+                    // A person, a code or a rule changed from a form.
+                    let target = op.target();
+                    let theirs = conflicts.iter().find(|c| c.target == target);
+                    let mut line = format!("  {}: mine {}", what_record(op), mine_record(op));
+                    if let Some(c) = theirs {
+                        line.push_str(&format!(
+                            ", theirs {} ({}, {})",
+                            their_record(&c.value),
+                            c.user,
+                            when(state, c.at)
+                        ));
+                    }
+                    lines.push(line);
                 }
             }
             lines.push(String::new());
@@ -512,7 +526,14 @@ fn conflicts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, index: usiz
         EntryState::Pending => return,
     };
     let h = lines.len() as u16 + 2;
-    let inner = panel_box(buf, area, 76, h, &title, t);
+    let inner = panel_box(
+        buf,
+        area,
+        area.width.saturating_sub(4).clamp(76, 110),
+        h,
+        &title,
+        t,
+    );
     panel_lines(buf, inner, &lines, 0, t.panel);
 }
 
@@ -802,4 +823,55 @@ fn form_lines(buf: &mut Buffer, area: Rect, t: &Theme, form: &super::forms::Form
     if y < area.bottom() {
         put_text(buf, area.x, y, &verdict.0, area.right(), verdict.1, false);
     }
+}
+
+/// The record a form's edit writes: "person s1", "code E", "rule min-e".
+fn what_record(op: &crate::domain::Op) -> String {
+    use crate::domain::Target;
+    match op.target() {
+        Target::Staff { id } => format!("person {id}"),
+        Target::Code { code } => format!("code {code}"),
+        Target::Rule { id } => format!("rule {id}"),
+        Target::Settings => "settings".into(),
+        Target::Cell { staff, date } => format!("{staff} on {date}"),
+    }
+}
+
+/// What a form's edit sets, in a few words.
+fn mine_record(op: &crate::domain::Op) -> String {
+    use crate::domain::Op;
+    match op {
+        Op::AddStaff { name, group, .. } => format!("{name} ({group})"),
+        Op::UpdateStaff { name, group, .. } => format!(
+            "{} ({})",
+            name.as_deref().unwrap_or("same name"),
+            group.as_deref().unwrap_or("same group")
+        ),
+        Op::RemoveStaff { .. } | Op::RemoveCode { .. } | Op::RemoveRule { .. } => "removed".into(),
+        Op::PutCode { code, .. } => format!("{} {} h", code.label, code.hours),
+        Op::PutRule { rule, .. } => super::forms::describe_rule(&rule.kind),
+        Op::SetConflictMode { mode } => format!("{mode:?}"),
+        Op::SetCell { code, .. } => code.clone().unwrap_or_else(|| "(empty)".into()),
+    }
+}
+
+/// The record as the colleague left it (as the hub sent it back).
+fn their_record(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        return "(none)".into();
+    }
+    if let Ok(r) = serde_json::from_value::<crate::domain::Rule>(v.clone()) {
+        return super::forms::describe_rule(&r.kind);
+    }
+    if let Some(name) = v.get("name").and_then(|n| n.as_str()) {
+        let group = v.get("group").and_then(|g| g.as_str()).unwrap_or("");
+        let gone = v.get("active").and_then(|a| a.as_bool()) == Some(false);
+        return format!("{name} ({group}){}", if gone { ", removed" } else { "" });
+    }
+    if let Some(code) = v.get("code").and_then(|c| c.as_str()) {
+        let label = v.get("label").and_then(|l| l.as_str()).unwrap_or("");
+        let hours = v.get("hours").and_then(|h| h.as_f64()).unwrap_or(0.0);
+        return format!("{code} {label} {hours} h");
+    }
+    v.to_string()
 }
