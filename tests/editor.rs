@@ -504,3 +504,22 @@ async fn a_colleagues_edit_that_breaks_a_rule_shows_at_once() {
     bob.keys("u");
     ann.until("cleared", |s| s.findings.is_empty()).await;
 }
+
+/// An editor whose local file was emptied says so in the status line (as
+/// a warning), and shows the roster again from the hub.
+#[tokio::test]
+async fn a_damaged_local_file_is_said_in_the_status_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, ed) = hub_and_editor(dir.path(), "ann").await;
+    let path = ed.engine.config().local_path();
+    drop(ed);
+    std::fs::write(&path, b"").unwrap();
+    let ed = editor(&hub.url(), "ann", dir.path()).await;
+    let (m, warning) = ed.state.message.clone().unwrap_or_default();
+    assert!(warning, "shown as a warning");
+    assert!(
+        m.starts_with("the local file was damaged (the file is empty (0 bytes)): kept aside as "),
+        "{m}"
+    );
+    assert_eq!(ed.state.layout.staff.len(), 4, "the roster from the hub");
+}

@@ -909,17 +909,122 @@ async fn rota_sync_says_what_is_left_and_why() {
 }
 
 #[test]
-fn a_damaged_local_file_is_refused_with_its_name_and_left_alone() {
+fn a_file_that_is_no_database_is_kept_aside_and_made_anew() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = engine_config("ws://127.0.0.1:9/ws", "ann", dir.path());
     let path = cfg.local_path();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, b"this is not a database, it is a shopping list").unwrap();
-    let err = SyncEngine::start(cfg).err().expect("refused").to_string();
-    assert!(err.contains(&path.display().to_string()), "{err}");
-    assert!(err.contains("not a database"), "{err}");
+    let engine = SyncEngine::start(cfg).expect("starts on a new file");
+    let rec = engine.recovered().cloned().expect("said");
+    assert!(rec.why.contains("not a database"), "{rec:?}");
+    assert!(rec.incomplete, "nothing could be read");
     assert_eq!(
-        std::fs::read(&path).unwrap(),
-        b"this is not a database, it is a shopping list"
+        std::fs::read(&rec.aside).unwrap(),
+        b"this is not a database, it is a shopping list",
+        "kept aside as it was"
     );
+    assert!(rec.message().contains(&rec.aside.display().to_string()));
+    engine.shutdown();
+    // The new file is whole: opened again, nothing to say.
+    let engine =
+        SyncEngine::start(engine_config("ws://127.0.0.1:9/ws", "ann", dir.path())).unwrap();
+    assert!(engine.recovered().is_none());
+}
+
+/// A local file emptied (truncated to 0 bytes) is never taken for a new
+/// one: `rota --sync` says it was damaged and that unsent edits may be
+/// lost (exit 5, not "all changes saved"), and the roster comes back from
+/// the hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_local_file_is_said_and_the_roster_comes_back_from_the_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let data = dir.path().join("ann");
+    let ann = start_engine(&hub.url(), "ann", &data);
+    wait_connected(&ann).await;
+    ann.set_cell("s1", date(0), Some("N")).unwrap();
+    wait_status(&ann, "saved", |s| s.saved()).await;
+    let path = ann.config().local_path();
+    ann.shutdown();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let (code, err) = rota_sync(&hub.url(), "ann", &data);
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains("the local file was damaged (the file is empty (0 bytes))"),
+        "{err}"
+    );
+    assert!(err.contains("may be lost"), "{err}");
+    let ann = start_engine(&hub.url(), "ann", &data);
+    assert!(ann.recovered().is_none(), "made whole the first time");
+    assert_eq!(
+        ann.cell("s1", date(0)).as_deref(),
+        Some("N"),
+        "from the hub"
+    );
+}
+
+/// A local file with a damaged page (the cached cells) keeps its queued
+/// edits: they are read back into a new file and reach the hub once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_edits_are_read_back_from_a_damaged_file_and_reach_the_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, proxy, ann, _bob) = ann_and_bob(dir.path()).await;
+    go_offline(&proxy, &ann).await;
+    ann.set_cell("s2", date(3), Some("D")).unwrap();
+    ann.set_cell("s3", date(3), Some("OFF")).unwrap();
+    let path = ann.config().local_path();
+    ann.shutdown();
+    // Overwrite the page the cached cells start on.
+    let (root, page) = {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        let root: i64 = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'cells'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        (root, page)
+    };
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = ((root - 1) * page) as usize;
+    bytes[at..at + page as usize].fill(0xA5);
+    std::fs::write(&path, &bytes).unwrap();
+    // Back online, through the same hub address (the file is per hub).
+    proxy.refuse(false);
+    let ann = start_engine(&proxy.url(), "ann", &dir.path().join("ann"));
+    let rec = ann.recovered().cloned().expect("said");
+    assert_eq!((rec.kept, rec.incomplete), (2, false), "{rec:?}");
+    assert!(rec.why.contains("malformed"), "{rec:?}");
+    assert_eq!(
+        std::fs::read(&rec.aside).unwrap(),
+        bytes,
+        "kept aside as it was"
+    );
+    wait_connected(&ann).await;
+    wait_status(&ann, "both sent", |s| s.saved()).await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    let on_hub = |staff: &str| {
+        cells
+            .iter()
+            .find(|c| c.0 == staff && c.1 == date(3))
+            .and_then(|c| c.2.clone())
+    };
+    assert_eq!(on_hub("s2").as_deref(), Some("D"));
+    assert_eq!(on_hub("s3").as_deref(), Some("OFF"));
+    assert_eq!(
+        ann.with_view(|r| r.staff().len()),
+        3,
+        "the roster from the hub"
+    );
+    assert_each_batch_once(&change_log(&hub.dir));
 }

@@ -290,10 +290,14 @@ pub fn start_engine(cli: &Cli) -> Result<SyncEngine, i32> {
         eprintln!("rota: {e}");
         exit::USAGE
     })?;
-    SyncEngine::start(config).map_err(|e| {
+    let engine = SyncEngine::start(config).map_err(|e| {
         eprintln!("rota: {e}");
         exit::LOCAL
-    })
+    })?;
+    if let Some(r) = engine.recovered() {
+        eprintln!("rota: {}", r.message());
+    }
+    Ok(engine)
 }
 
 /// Stops an engine without blocking the runtime.

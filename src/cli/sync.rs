@@ -35,6 +35,12 @@ pub async fn sync(cli: &Cli) -> i32 {
             }
         }
     };
+    // The local file was damaged and some of its queue could not be read:
+    // "all saved" would not be the whole truth.
+    let code = match engine.recovered() {
+        Some(r) if r.incomplete && code == exit::OK => exit::LOCAL,
+        _ => code,
+    };
     stop(engine).await;
     code
 }

@@ -54,6 +54,82 @@ impl fmt::Display for LocalError {
 
 impl std::error::Error for LocalError {}
 
+impl LocalError {
+    /// Whether the file itself is damaged (not merely busy or unwritable):
+    /// then it is kept aside and a new one made (see [`LocalStore::recover`]).
+    /// What is wrong with a damaged file, without the path.
+    pub fn damage(&self) -> String {
+        match self {
+            LocalError::Corrupt(m) => m.clone(),
+            LocalError::Sqlite { err, .. } => err.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn is_damage(&self) -> bool {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        match self {
+            LocalError::Corrupt(_) => true,
+            LocalError::Sqlite { err, .. } => matches!(
+                err.sqlite_error_code(),
+                Some(DatabaseCorrupt | NotADatabase)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// A local file found damaged, and what was done: the file kept aside, a
+/// new one made with every queued edit that could still be read (the
+/// roster itself comes back from the hub).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recovery {
+    /// Where the damaged file is now.
+    pub aside: PathBuf,
+    /// What was wrong with it.
+    pub why: String,
+    /// Queued edits read back into the new file.
+    pub kept: usize,
+    /// Some of the queue could not be read: edits made here and not yet
+    /// on the hub may be lost.
+    pub incomplete: bool,
+}
+
+impl Recovery {
+    /// What to tell the user, in a sentence or two.
+    pub fn message(&self) -> String {
+        let kept = match self.kept {
+            0 => "no queued edit could be read from it".to_string(),
+            1 => "1 queued edit was read back and will be sent".to_string(),
+            n => format!("{n} queued edits were read back and will be sent"),
+        };
+        let lost = if self.incomplete {
+            "; edits made here and not yet on the hub may be lost"
+        } else {
+            ""
+        };
+        format!(
+            "the local file was damaged ({}): kept aside as {}; {kept}{lost}; the roster is fetched again from the hub",
+            self.why,
+            self.aside.display()
+        )
+    }
+}
+
+/// An outbox row as stored: client id, op id, ops (JSON), note, state
+/// (JSON), created, force.
+type OutboxRow = (String, i64, String, Option<String>, String, i64, bool);
+
+/// What could be read of a damaged file's clients and queue.
+#[derive(Default)]
+struct Salvage {
+    /// (slot, client id, next op id)
+    clients: Vec<(u32, String, i64)>,
+    /// Queued edits as stored, each checked to read.
+    outbox: Vec<OutboxRow>,
+    incomplete: bool,
+}
+
 /// Inside a transaction the path is not at hand; `LocalStore::tx` adds it.
 impl From<rusqlite::Error> for LocalError {
     fn from(err: rusqlite::Error) -> LocalError {
@@ -128,6 +204,23 @@ impl LocalStore {
             path: path.to_path_buf(),
             err,
         };
+        // A file that exists was made whole (see `create_whole`): one that
+        // is empty or lacks rota's tables is damaged, never taken for new.
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => {
+                return Err(LocalError::Corrupt("the file is empty (0 bytes)".into()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create_whole(path, &Salvage::default())?;
+            }
+            Err(err) => {
+                return Err(LocalError::Io {
+                    what: format!("reading {}", path.display()),
+                    err,
+                });
+            }
+        }
         let conn = Connection::open(path).map_err(sql)?;
         // Another editor on this file may hold the write lock for a moment.
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
@@ -140,7 +233,10 @@ impl LocalStore {
         // caching a big change set does not re-read the file for every row.
         conn.pragma_update(None, "cache_size", -32 * 1024)
             .map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
+        check_tables(&conn).map_err(|e| match e {
+            LocalError::Sqlite { err, .. } => sql(err),
+            other => other,
+        })?;
         add_missing_columns(&conn).map_err(sql)?;
         let (slot, file) = claim_slot(path)?;
         let mut store = LocalStore {
@@ -155,6 +251,35 @@ impl LocalStore {
 
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// Keeps a damaged file aside (with its WAL), reads back what it can
+    /// of its clients and queued edits, and makes a new file holding them
+    /// (the cached roster is left to be fetched again). `why`: what was
+    /// found wrong.
+    pub fn recover(path: &Path, why: &str) -> Result<Recovery> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let aside = PathBuf::from(format!("{}.damaged-{now}", path.display()));
+        let with = |p: &Path, suffix: &str| PathBuf::from(format!("{}{suffix}", p.display()));
+        for suffix in ["", "-wal", "-shm"] {
+            let from = with(path, suffix);
+            if from.exists() {
+                std::fs::rename(&from, with(&aside, suffix)).map_err(|err| LocalError::Io {
+                    what: format!("keeping the damaged {} aside", from.display()),
+                    err,
+                })?;
+            }
+        }
+        let salvage = salvage(&aside);
+        create_whole(path, &salvage)?;
+        Ok(Recovery {
+            aside,
+            why: why.to_string(),
+            kept: salvage.outbox.len(),
+            incomplete: salvage.incomplete,
+        })
     }
 
     /// Runs `f` in one transaction and commits it when it succeeds.
@@ -473,6 +598,151 @@ mod erased {
     }
 }
 use erased::Json as _;
+
+/// The tables every rota local file has had since its first release.
+const TABLES: [&str; 5] = ["meta", "records", "cells", "clients", "outbox"];
+
+/// All of rota's tables are there (an empty or foreign SQLite file, or one
+/// cut short, is damaged).
+fn check_tables(conn: &Connection) -> Result<()> {
+    let mut found = 0;
+    for t in TABLES {
+        let here = conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+            .exists([t])?;
+        found += usize::from(here);
+    }
+    match found {
+        5 => Ok(()),
+        0 => Err(LocalError::Corrupt("it holds none of rota's tables".into())),
+        n => Err(LocalError::Corrupt(format!(
+            "{} of rota's 5 tables are missing",
+            5 - n
+        ))),
+    }
+}
+
+/// Makes a new local file whole: built under another name (with what was
+/// salvaged from a damaged one), then linked into place only if no file
+/// is there yet. A crash leaves either no file or a complete one, and two
+/// editors creating it at once both end up with the same one.
+fn create_whole(path: &Path, salvage: &Salvage) -> Result<()> {
+    let mut nonce = [0u8; 8];
+    let _ = getrandom::fill(&mut nonce);
+    let tmp = PathBuf::from(format!(
+        "{}.new-{}-{:x}",
+        path.display(),
+        std::process::id(),
+        u64::from_le_bytes(nonce)
+    ));
+    let sql = |err| LocalError::Sqlite {
+        path: tmp.clone(),
+        err,
+    };
+    {
+        let mut conn = Connection::open(&tmp).map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(SCHEMA).map_err(sql)?;
+        add_missing_columns(&tx).map_err(sql)?;
+        for (slot, id, next) in &salvage.clients {
+            tx.execute(
+                "INSERT INTO clients(slot, client_id, next_op_id) VALUES (?1, ?2, ?3)",
+                params![slot, id, next],
+            )
+            .map_err(sql)?;
+        }
+        for (client, op_id, ops, note, state, created, force) in &salvage.outbox {
+            tx.execute(
+                "INSERT INTO outbox(client_id, op_id, ops, note, state, created, force)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![client, op_id, ops, note, state, created, force],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+    }
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(LocalError::Io {
+            what: format!("creating {}", path.display()),
+            err,
+        }),
+    }
+}
+
+/// Reads what it can of a damaged file's clients and queued edits: every
+/// row until the first that cannot be read, each edit's JSON checked.
+fn salvage(path: &Path) -> Salvage {
+    let mut out = Salvage::default();
+    let Ok(conn) = Connection::open(path) else {
+        out.incomplete = true;
+        return out;
+    };
+    let clients = (|| -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare("SELECT slot, client_id, next_op_id FROM clients")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            out.clients.push((r.get(0)?, r.get(1)?, r.get(2)?));
+        }
+        Ok(())
+    })();
+    let mut bad_rows = false;
+    let outbox = (|| -> rusqlite::Result<()> {
+        let force = conn
+            .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'force'")?
+            .exists([])?;
+        let sql = if force {
+            "SELECT client_id, op_id, ops, note, state, created, force FROM outbox"
+        } else {
+            "SELECT client_id, op_id, ops, note, state, created, 0 FROM outbox"
+        };
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let row: OutboxRow = (
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            );
+            let readable = serde_json::from_str::<Vec<Op>>(&row.2).is_ok()
+                && serde_json::from_str::<EntryState>(&row.4).is_ok();
+            if readable {
+                out.outbox.push(row);
+            } else {
+                bad_rows = true;
+            }
+        }
+        Ok(())
+    })();
+    out.incomplete = clients.is_err() || outbox.is_err() || bad_rows;
+    // A queued edit whose client's row was lost gets its client back, its
+    // next op id past every edit read.
+    let mut missing: Vec<(String, i64)> = Vec::new();
+    for (client, op_id, ..) in &out.outbox {
+        if !out.clients.iter().any(|(_, id, _)| id == client) {
+            match missing.iter_mut().find(|(id, _)| id == client) {
+                Some((_, next)) => *next = (*next).max(op_id + 1),
+                None => missing.push((client.clone(), op_id + 1)),
+            }
+        }
+    }
+    for (client, next) in missing {
+        let slot = (0..MAX_SLOTS)
+            .find(|s| !out.clients.iter().any(|(taken, _, _)| taken == s))
+            .unwrap_or(MAX_SLOTS);
+        out.clients.push((slot, client, next));
+    }
+    out
+}
 
 fn claim_slot(path: &Path) -> Result<(u32, File)> {
     for slot in 0..MAX_SLOTS {

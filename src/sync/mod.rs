@@ -18,8 +18,8 @@ mod net;
 
 use self::core::Core;
 pub use self::core::{EditError, REMOTE_EVENT_CHANGES};
-pub use self::local::LocalError;
 use self::local::LocalStore;
+pub use self::local::{LocalError, Recovery};
 use crate::domain::{Change, Conflict, Date, Op, Problem, Roster, Seq, Target};
 use crate::protocol::{Cursor, HistoryEntry, HistoryQuery, PresenceInfo};
 use serde::{Deserialize, Serialize};
@@ -380,6 +380,8 @@ pub struct SyncEngine {
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
     config: SyncConfig,
+    /// The local file was found damaged at start and made anew.
+    recovered: Option<Recovery>,
 }
 
 impl SyncEngine {
@@ -388,9 +390,24 @@ impl SyncEngine {
     pub fn start(config: SyncConfig) -> Result<SyncEngine, StartError> {
         let path = config.local_path();
         let local = |e| StartError::Local(path.clone(), e);
-        let store = LocalStore::open(&path).map_err(local)?;
         let (events, _) = broadcast::channel(4096);
-        let core = Core::open(store, &config.user, events.clone()).map_err(local)?;
+        let open = || {
+            LocalStore::open(&path)
+                .and_then(|store| Core::open(store, &config.user, events.clone()))
+        };
+        // A damaged file (empty, cut short, not a database, unreadable
+        // rows) is kept aside and made anew with the queue it still holds;
+        // the roster comes back from the hub.
+        let (core, recovered) = match open() {
+            Ok(core) => (core, None),
+            Err(e) if e.is_damage() => {
+                let why = e.damage();
+                let rec = LocalStore::recover(&path, &why).map_err(local)?;
+                tracing::warn!("{}: {}", path.display(), rec.message());
+                (open().map_err(local)?, Some(rec))
+            }
+            Err(e) => return Err(local(e)),
+        };
         let view = core.shared_view();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
@@ -417,7 +434,13 @@ impl SyncEngine {
             stop,
             thread: Some(thread),
             config,
+            recovered,
         })
+    }
+
+    /// When the local file was found damaged at start: what was done.
+    pub fn recovered(&self) -> Option<&Recovery> {
+        self.recovered.as_ref()
     }
 
     pub fn config(&self) -> &SyncConfig {

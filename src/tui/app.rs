@@ -172,13 +172,7 @@ async fn run_editor(
     );
     state.utc_offset = offset;
     let theme = Theme::new(!no_color);
-    // What the engine knew before this loop listened.
-    let status = engine.status();
-    let mut startup = vec![
-        Action::Sync(crate::sync::SyncEvent::Connection(status.conn.clone())),
-        Action::Outbox(engine.outbox()),
-        Action::Others(engine.others()),
-    ];
+    let mut startup = super::effects::startup(engine);
     let (act_tx, mut act_rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
     let worker = match Worker::start(engine.clone(), act_tx) {
         Ok(w) => w,

@@ -91,6 +91,20 @@ fn targets_of(engine: &SyncEngine, op_id: u64) -> Option<Vec<crate::domain::Targ
         .map(|e| e.ops.iter().map(|op| op.target()).collect())
 }
 
+/// What the engine knew before the editor listened: the connection, the
+/// outbox, the others, and a damaged local file made anew.
+pub fn startup(engine: &SyncEngine) -> Vec<Action> {
+    let mut out = vec![
+        Action::Sync(crate::sync::SyncEvent::Connection(engine.status().conn)),
+        Action::Outbox(engine.outbox()),
+        Action::Others(engine.others()),
+    ];
+    if let Some(r) = engine.recovered() {
+        out.push(Action::Failed(r.message()));
+    }
+    out
+}
+
 fn settled(r: Result<bool, crate::sync::LocalError>, op: u64, what: &str) -> Vec<Action> {
     match r {
         Ok(true) => vec![Action::Edited {

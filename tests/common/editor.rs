@@ -70,7 +70,6 @@ impl Ed {
     pub fn with_config(engine: SyncEngine, today: Date, config: Config) -> Ed {
         let engine = Arc::new(engine);
         let events = engine.subscribe();
-        let st = engine.status();
         let state = State::new(
             &engine.config().roster,
             &engine.config().user,
@@ -86,7 +85,9 @@ impl Ed {
             terminal_effects: Vec::new(),
         };
         ed.act(Action::Resize(120, 40));
-        ed.act(Action::Sync(SyncEvent::Connection(st.conn)));
+        for a in rota::tui::effects::startup(&ed.engine.clone()) {
+            ed.act(a);
+        }
         ed.act(Action::Sync(SyncEvent::Resynced { seq: 0 }));
         ed
     }
