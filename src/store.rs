@@ -21,6 +21,33 @@ pub enum StoreError {
     },
     /// A stored row that cannot be read back (hand-edited or damaged file).
     Corrupt(String),
+    /// The file as a whole is damaged or emptied: the hub will not start on it.
+    Damaged(String),
+    /// An error about the store file at this path.
+    At(std::path::PathBuf, Box<StoreError>),
+}
+
+impl StoreError {
+    /// Names the file the error is about.
+    pub fn at(self, path: &Path) -> StoreError {
+        match self {
+            at @ StoreError::At(..) => at,
+            other => StoreError::At(path.to_path_buf(), Box::new(other)),
+        }
+    }
+
+    /// Whether what was read is damaged (rather than the disk full or busy).
+    pub fn is_damage(&self) -> bool {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        match self {
+            StoreError::Corrupt(_) | StoreError::Damaged(_) => true,
+            StoreError::Sqlite(e) => {
+                matches!(e.sqlite_error_code(), Some(DatabaseCorrupt | NotADatabase))
+            }
+            StoreError::At(_, e) => e.is_damage(),
+            StoreError::TooNew { .. } => false,
+        }
+    }
 }
 
 impl fmt::Display for StoreError {
@@ -32,6 +59,8 @@ impl fmt::Display for StoreError {
                 "store schema version {found} is newer than this rota knows ({known}); upgrade rota"
             ),
             StoreError::Corrupt(m) => write!(f, "store: damaged row: {m}"),
+            StoreError::Damaged(m) => write!(f, "store is damaged: {m}"),
+            StoreError::At(path, e) => write!(f, "{}: {e}", path.display()),
         }
     }
 }
@@ -262,6 +291,7 @@ const CACHE_KIB: i64 = 64 * 1024;
 
 pub struct Store {
     conn: Connection,
+    path: std::path::PathBuf,
 }
 
 /// What names a batch for ever: its roster, its client and the client's op
@@ -294,7 +324,26 @@ struct Touched {
 
 impl Store {
     /// Opens (creating or migrating) the store at `path`.
+    ///
+    /// A file that exists was made whole (see `create_whole`); an empty
+    /// one, one that is not a database, or one whose pages do not pass
+    /// SQLite's `quick_check` is refused, naming the file and what is
+    /// wrong: a hub never starts afresh on a store it could not read.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_checked(path).map_err(|e| e.at(path))
+    }
+
+    fn open_checked(path: &Path) -> Result<Store> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => {
+                return Err(StoreError::Damaged(
+                    "the file is empty (0 bytes); restore it from a backup, or move it away to start an empty hub".into(),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_whole(path)?,
+            Err(e) => return Err(StoreError::Damaged(format!("cannot read it: {e}"))),
+        }
         let mut conn = Connection::open(path)?;
         // WAL with synchronous=FULL: a commit returns only once the WAL is
         // fsynced, so an acknowledged edit survives kill -9 and power loss.
@@ -305,8 +354,12 @@ impl Store {
         // B-trees from the OS for every row and takes several times longer.
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        quick_check(&conn)?;
         migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Caps the database at about `bytes`: a write past it fails (as on a full
@@ -329,14 +382,38 @@ impl Store {
         })
     }
 
-    /// Loads a roster's current state; an unknown roster loads empty.
+    /// Loads a roster's current state; an unknown roster loads empty. What
+    /// is loaded is checked (see `load_roster_from`); a damaged roster is an
+    /// error naming the file.
     pub fn load_roster(&self, name: &str) -> Result<Roster> {
-        load_roster_from(&self.conn, name)
+        load_roster_from(&self.conn, name).map_err(|e| e.at(&self.path))
     }
 
     /// The batches after `seq`, in order, or `None` when there are more than
     /// `max_changes` changes (a snapshot is then cheaper).
+    ///
+    /// A batch that cannot be read (a damaged row or page) is logged with
+    /// the file's name and answered as `None` too: the editor then gets a
+    /// snapshot of the roster's current state instead of no answer.
     pub fn changes_since(
+        &self,
+        roster: &str,
+        seq: Seq,
+        max_changes: usize,
+    ) -> Result<Option<Vec<ChangeSet>>> {
+        match self.read_changes_since(roster, seq, max_changes) {
+            Err(e) if e.is_damage() => {
+                tracing::error!(
+                    "{}: the change log of roster {roster} after seq {seq} cannot be read ({e}); sending a snapshot instead",
+                    self.path.display()
+                );
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
+    fn read_changes_since(
         &self,
         roster: &str,
         seq: Seq,
@@ -847,7 +924,72 @@ fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
         roster.apply_accepted(&Change::Cell { staff, date, code }, stamp);
     }
     roster.set_seq(seq as Seq);
+    check_loaded(&roster, name)?;
     Ok(roster)
+}
+
+/// What a roster's stored state must hold together: every cell's person
+/// and code exist (a hand-edited or damaged store may not).
+fn check_loaded(roster: &Roster, name: &str) -> Result<()> {
+    let codes: BTreeSet<String> = roster.codes().into_iter().map(|c| c.code).collect();
+    let staff: BTreeSet<String> = roster.staff().into_iter().map(|s| s.id).collect();
+    for (person, date, code, _) in roster.cells() {
+        if !staff.contains(person) {
+            return Err(StoreError::Corrupt(format!(
+                "roster {name}: a cell of {date} belongs to `{person}`, who is not on the roster"
+            )));
+        }
+        if let Some(c) = code
+            && !codes.contains(c)
+        {
+            return Err(StoreError::Corrupt(format!(
+                "roster {name}: {person} on {date} holds code `{c}`, which the roster does not have"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// SQLite's check of every page's structure; anything but "ok" is damage.
+fn quick_check(conn: &Connection) -> Result<()> {
+    let found: Vec<String> = (|| {
+        let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+    })()
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+            StoreError::Damaged(format!("SQLite's quick_check could not read it: {e}"))
+        }
+        _ => StoreError::Sqlite(e),
+    })?;
+    if found.len() == 1 && found[0] == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Damaged(format!(
+        "SQLite's quick_check found: {}",
+        found.join("; ")
+    )))
+}
+
+/// Makes a new store whole: built (and migrated) under another name, then
+/// linked into place only if no file is there yet, so that a crash leaves
+/// no file or a complete one, never an empty one.
+fn create_whole(path: &Path) -> Result<()> {
+    let tmp = std::path::PathBuf::from(format!("{}.new-{}", path.display(), std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let mut conn = Connection::open(&tmp)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        migrate(&mut conn)?;
+    }
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Damaged(format!("cannot create it: {e}"))),
+    }
 }
 
 /// Loads a roster inside a group commit (it sees the group's own writes).
