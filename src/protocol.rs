@@ -69,6 +69,8 @@ pub mod close {
     pub const TOO_MANY_ERRORS: u16 = 4009;
     /// Nothing heard from the client within the idle timeout.
     pub const IDLE: u16 = 4010;
+    /// No hello within the hello timeout after the upgrade.
+    pub const NO_HELLO: u16 = 4011;
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1993,3 +1993,46 @@ async fn a_damaged_change_log_row_is_answered_with_a_snapshot() {
         other => panic!("expected a snapshot, got {other:?}"),
     }
 }
+
+/// A WebSocket that never says hello is closed (4011) at the hello
+/// deadline, freeing its slot; an editor that said hello is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_never_says_hello_is_closed_at_the_hello_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.hello_timeout = Duration::from_millis(300);
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 1).await;
+    let (mut editor, welcome) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }));
+    let mut mute = Client::raw(&hub.url()).await;
+    let (code, reason) = mute.closed().await;
+    assert_eq!(code, rota::protocol::close::NO_HELLO, "{reason}");
+    assert!(reason.contains("no hello within 0.3 s"), "{reason}");
+    // Past the deadline, the editor that joined still edits.
+    let ack = editor
+        .edit(1, vec![set("s1", "2026-12-01", Some("D"), 0)])
+        .await;
+    assert!(ack_seq(&ack) > 0, "{ack:?}");
+}
+
+/// With every connection slot taken, /health and /metrics are still
+/// answered; anything else gets 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_served_when_every_connection_slot_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.max_connections = 2;
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 1).await;
+    let (_a, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let (_b, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    let (status, body) = hub.http_get("/health").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("default"), "{body}");
+    let (status, _) = hub.http_get("/metrics").await;
+    assert_eq!(status, 200);
+    let (status, body) = hub.http_get("/ws").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("connection limit"), "{body}");
+}

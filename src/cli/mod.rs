@@ -157,6 +157,11 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
 
+    /// Seconds a new WebSocket connection has to send its hello before the
+    /// hub closes it (so sockets that never speak cannot hold the slots).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub hello_timeout: u64,
+
     /// Batches an editor may fall behind on its roster before the hub closes
     /// it (it then reconnects and catches up). Memory: up to this many recent
     /// batches are kept per roster.

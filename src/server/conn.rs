@@ -211,6 +211,8 @@ impl Conn {
         let mut ticker = tokio::time::interval(self.config.ping_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
+        let hello_by = tokio::time::sleep(self.config.hello_timeout);
+        tokio::pin!(hello_by);
         loop {
             // Not biased: under a steady stream of broadcasts this editor's
             // own frames (and pongs) must still be read.
@@ -236,6 +238,10 @@ impl Conn {
                     None => return None,
                 },
                 _ = ticker.tick() => self.keepalive().await,
+                _ = &mut hello_by, if self.member.is_none() => Err(Some(Ending(
+                    close::NO_HELLO,
+                    format!("no hello within {} s", self.config.hello_timeout.as_secs_f64()),
+                ))),
             };
             if let Err(ending) = step {
                 return ending;

@@ -42,6 +42,38 @@ struct Head {
     rest: Vec<u8>,
 }
 
+/// Connections past the limit whose request head is read at once, to
+/// answer /health and /metrics; past these, 503 without reading.
+pub const OVER_LIMIT_PROBES: usize = 64;
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A connection past the hub's limit: /health and /metrics are answered (a
+/// monitor must see a full hub as alive), anything else gets 503.
+pub async fn over_limit(
+    mut stream: TcpStream,
+    shared: &Shared,
+    probes: &std::sync::Arc<tokio::sync::Semaphore>,
+) {
+    const FULL: &str = "hub is at its connection limit\n";
+    let Ok(_probe) = probes.clone().try_acquire_owned() else {
+        respond(&mut stream, 503, "text/plain", FULL).await;
+        return;
+    };
+    let head = tokio::time::timeout(PROBE_TIMEOUT, read_head(&mut stream)).await;
+    let path = match &head {
+        Ok(Ok(Some(h))) if h.method == "GET" => h.path.split('?').next().unwrap_or(""),
+        _ => "",
+    };
+    match path {
+        "/health" => respond(&mut stream, 200, "application/json", &shared.health_json()).await,
+        "/metrics" => {
+            let body = shared.metrics.render(resident_bytes());
+            respond(&mut stream, 200, "text/plain; version=0.0.4", &body).await;
+        }
+        _ => respond(&mut stream, 503, "text/plain", FULL).await,
+    }
+}
+
 pub async fn route(mut stream: TcpStream, shared: &Shared) -> Routed {
     let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(Some(head))) => head,

@@ -44,6 +44,9 @@ pub struct Config {
     pub max_connections: usize,
     /// A connection silent this long is closed.
     pub idle_timeout: Duration,
+    /// A WebSocket that has not said hello this long after its upgrade is
+    /// closed (4011): it holds a connection slot while it waits.
+    pub hello_timeout: Duration,
     /// How often the hub pings each editor.
     pub ping_interval: Duration,
     /// A write to an editor taking longer than this closes it.
@@ -64,6 +67,7 @@ impl Config {
             data_dir,
             max_connections: 20_000,
             idle_timeout: Duration::from_secs(60),
+            hello_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(20),
             write_timeout: Duration::from_secs(10),
             outbound_queue: 4096,
@@ -303,6 +307,7 @@ impl Hub {
         // Every connection task holds a clone; when all are dropped, recv() ends.
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
         let limit = Arc::new(Semaphore::new(config.max_connections));
+        let probes = Arc::new(Semaphore::new(http::OVER_LIMIT_PROBES));
         tracing::info!(%addr, data = %config.data_dir.display(), "hub listening");
 
         tokio::pin!(shutdown);
@@ -330,17 +335,14 @@ impl Hub {
             };
             let stop = stop_rx.clone();
             let alive = alive_tx.clone();
+            let probes = probes.clone();
             tokio::spawn(async move {
                 let _alive = alive;
                 let Ok(_permit) = permit else {
-                    let mut stream = stream;
-                    http::respond(
-                        &mut stream,
-                        503,
-                        "text/plain",
-                        "hub is at its connection limit\n",
-                    )
-                    .await;
+                    // At the limit, /health and /metrics are still answered
+                    // (by a few tasks of their own, briefly): a monitor must
+                    // see a full hub as alive. Everything else gets 503.
+                    http::over_limit(stream, &shared, &probes).await;
                     return;
                 };
                 if let http::Routed::WebSocket(ws) = http::route(stream, &shared).await {
