@@ -2036,3 +2036,70 @@ async fn health_is_served_when_every_connection_slot_is_taken() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("connection limit"), "{body}");
 }
+
+/// Reads `name` from /metrics until `pred` holds (bounded by WAIT); each
+/// look is a request to the hub.
+async fn until_metric(addr: std::net::SocketAddr, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let v = metric(addr, name).await;
+        if pred(v) {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stuck at {v}"
+        );
+    }
+}
+
+/// Rosters cost memory only while someone uses them: joins of made-up
+/// roster names, once their connections are gone, hold nothing (the
+/// writer lets go of a roster nobody listens to at the next join, here at
+/// once), and a roster let go loads again whole from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rosters_nobody_uses_are_let_go_and_load_again_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.roster_idle = Duration::ZERO;
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 2).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let ack = ann
+        .edit(1, vec![set("s1", "2026-12-01", Some("N"), 0)])
+        .await;
+    let seq = ack_seq(&ack);
+    let mut ghosts = Vec::new();
+    for i in 0..40 {
+        let (c, w) = Client::join(
+            &hub.url(),
+            "x",
+            &format!("c-x{i}"),
+            &format!("ghost-{i}"),
+            0,
+        )
+        .await;
+        assert!(matches!(w, ServerMsg::Welcome { .. }));
+        ghosts.push(c);
+    }
+    assert!(metric(hub.addr, "rota_rosters_loaded").await >= 41.0);
+    drop(ghosts);
+    drop(ann);
+    until_metric(hub.addr, "rota_connections", |v| v == 0.0).await;
+    // The next join lets go of every roster nobody listens to; the roster
+    // let go comes back whole from the store.
+    let (_bob, s, snap) = join_snapshot(&hub.url(), "bob", "c-bob").await;
+    assert_eq!(metric(hub.addr, "rota_rosters_loaded").await, 1.0);
+    assert_eq!(s, seq);
+    assert_eq!(snap.cells.len(), 1, "the roster loaded again whole");
+    assert_eq!(snap.staff.len(), 2);
+    // Made-up names left nothing behind in the store either.
+    let (_c, _, list) = {
+        let (mut c, _) = Client::join(&hub.url(), "bob", "c-bob2", "default", 0).await;
+        c.send(&ClientMsg::ListRosters { req: Some(1) }).await;
+        let m = c.answer().await;
+        (c, 0, m)
+    };
+    let text = format!("{list:?}");
+    assert!(!text.contains("ghost-"), "{text}");
+}

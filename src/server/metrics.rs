@@ -50,6 +50,8 @@ impl Histogram {
 
 pub struct Metrics {
     pub connections: AtomicU64,
+    /// Rosters held in memory by the writer (a ring, the roster, recent frames).
+    pub rosters_loaded: AtomicU64,
     pub connections_total: AtomicU64,
     pub edits_accepted: AtomicU64,
     pub ops_accepted: AtomicU64,
@@ -76,6 +78,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             connections: AtomicU64::new(0),
+            rosters_loaded: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
             edits_accepted: AtomicU64::new(0),
             ops_accepted: AtomicU64::new(0),
@@ -110,6 +113,12 @@ impl Metrics {
             "gauge",
             "Open editor connections.",
             self.connections.load(Relaxed),
+        );
+        counter(
+            "rota_rosters_loaded",
+            "gauge",
+            "Rosters held in memory (let go a while after their last editor leaves).",
+            self.rosters_loaded.load(Relaxed),
         );
         counter(
             "rota_connections_total",

@@ -56,6 +56,9 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Most edit batches in one group commit.
     pub max_group: usize,
+    /// A roster nobody has listened to for this long is let go from memory
+    /// (at the next join); it loads again from the store when used.
+    pub roster_idle: Duration,
     /// Cap on the store's size; writes past it are refused with
     /// `storage_failed` as on a full disk. None: no cap.
     pub max_db_bytes: Option<u64>,
@@ -72,6 +75,7 @@ impl Config {
             write_timeout: Duration::from_secs(10),
             outbound_queue: 4096,
             max_group: 1024,
+            roster_idle: Duration::from_secs(60),
             max_db_bytes: None,
         }
     }
@@ -262,6 +266,7 @@ impl Hub {
             shared.clone(),
             config.outbound_queue,
             config.max_group,
+            config.roster_idle,
         )
         .map_err(ServeError::Store)?;
         let (writer_tx, writer_rx) = mpsc::channel(4096);

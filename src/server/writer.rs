@@ -13,7 +13,7 @@ use crate::store::{AnswerKey, Group, Store, StoreError};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -121,6 +121,9 @@ struct Slot {
     /// them again.
     recent: VecDeque<(Seq, Utf8Bytes)>,
     recent_bytes: usize,
+    /// Since when no connection has listened to the roster (None: someone
+    /// does): after `Config::roster_idle` the slot is let go.
+    unwatched_since: Option<Instant>,
 }
 
 /// Most bytes of recent change sets kept per roster.
@@ -181,6 +184,8 @@ pub struct Writer {
     shared: Arc<Shared>,
     queue: usize,
     max_group: usize,
+    /// How long a roster nobody listens to stays in memory.
+    roster_idle: Duration,
 }
 
 impl Writer {
@@ -189,6 +194,7 @@ impl Writer {
         shared: Arc<Shared>,
         queue: usize,
         max_group: usize,
+        roster_idle: Duration,
     ) -> Result<Writer, StoreError> {
         // Seed the seqs /health reports.
         let infos = store.list_rosters()?;
@@ -204,7 +210,29 @@ impl Writer {
             shared,
             queue,
             max_group,
+            roster_idle,
         })
+    }
+
+    /// Lets go of the rosters nobody has listened to for `roster_idle`
+    /// (their ring, roster and recent frames): a roster costs memory only
+    /// while someone uses it, and a join of a made-up name costs nothing
+    /// once its connection is gone. They load again from the store.
+    fn sweep(&mut self, keep: &str) {
+        let now = Instant::now();
+        let idle = self.roster_idle;
+        self.rosters.retain(|name, slot| {
+            if name == keep || slot.events.receiver_count() > 0 {
+                slot.unwatched_since = None;
+                return true;
+            }
+            let since = *slot.unwatched_since.get_or_insert(now);
+            now.duration_since(since) < idle
+        });
+        self.shared.metrics.rosters_loaded.store(
+            self.rosters.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Runs until every sender of `rx` is gone, then returns after the last
@@ -245,6 +273,13 @@ impl Writer {
     }
 
     fn join(&mut self, name: &str, last_seq: Seq) -> Result<Joined, StoreError> {
+        self.sweep(name);
+        // Counted as it will be once this join's roster is loaded.
+        let loaded = self.rosters.len() + usize::from(!self.rosters.contains_key(name));
+        self.shared
+            .metrics
+            .rosters_loaded
+            .store(loaded as u64, std::sync::atomic::Ordering::Relaxed);
         let store = &self.store;
         let slot = slot_of(&mut self.rosters, self.queue, name, || {
             store.load_roster(name)
@@ -557,6 +592,7 @@ fn slot_of<'a>(
                 latest: Arc::new(AtomicU64::new(0)),
                 recent: VecDeque::new(),
                 recent_bytes: 0,
+                unwatched_since: None,
             },
         );
     }
