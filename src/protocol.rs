@@ -40,6 +40,15 @@ pub const DEFAULT_HISTORY_PAGE: u32 = 100;
 /// never cut.
 pub const MAX_NOTE_CHARS: usize = 200;
 
+/// Most bytes (the frames as received) of one edit sent in parts, its parts
+/// together: what one connection may make the hub hold for it.
+pub const MAX_EDIT_BYTES: usize = 32 << 20;
+
+/// Most characters of any one string an operation carries (ids, names,
+/// labels, codes, colours, times): the domain's own limits are smaller; this
+/// one is checked as each frame arrives, before anything is held.
+pub const MAX_OP_STRING_CHARS: usize = 1024;
+
 /// Machine-readable error codes of `error` and `rejected` messages.
 pub mod codes {
     pub const BAD_JSON: &str = "bad_json";
@@ -59,6 +68,9 @@ pub mod codes {
     pub const SHUTTING_DOWN: &str = "shutting_down";
     /// An op id this client already used on this roster for a different edit.
     pub const OP_ID_REUSED: &str = "op_id_reused";
+    /// The hub holds as many bytes of edits arriving in parts as it will:
+    /// send the edit again later.
+    pub const BUSY: &str = "busy";
 }
 
 /// Close codes the hub uses besides the standard ones.

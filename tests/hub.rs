@@ -2103,3 +2103,111 @@ async fn rosters_nobody_uses_are_let_go_and_load_again_whole() {
     let text = format!("{list:?}");
     assert!(!text.contains("ghost-"), "{text}");
 }
+
+/// `n` cells of staff `s1` from 2026-12-01, each carrying a long code
+/// string the roster would refuse (what matters here is their size).
+fn heavy_cells(n: usize, chars: usize) -> Vec<Op> {
+    let code = "X".repeat(chars);
+    let start = d("2026-12-01").0;
+    (0..n)
+        .map(|i| Op::SetCell {
+            staff: "s1".into(),
+            date: rota::domain::Date(start + chrono::Days::new(i as u64)),
+            code: Some(code.clone()),
+            base: 0,
+        })
+        .collect()
+}
+
+/// A string longer than any operation may carry is refused in the part
+/// that brings it, before anything is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_carrying_an_oversized_string_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    seed(&hub.url(), 1).await;
+    let (mut c, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    c.send(&part(5, 0, heavy_cells(2, 2000), false, true)).await;
+    match c.answer().await {
+        ServerMsg::Error {
+            code,
+            message,
+            op_id,
+            ..
+        } => {
+            assert_eq!((code.as_str(), op_id), ("too_large", Some(5)), "{message}");
+            assert!(
+                message.contains("ops[0]: a string of 2000 characters"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(metric(hub.addr, "rota_assembling_bytes").await, 0.0);
+}
+
+/// Edits arriving in parts are bounded in bytes: one edit's parts
+/// together, and all connections' together (`busy`, sent again later);
+/// what a refused, finished or closed edit held is given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_in_parts_are_bounded_in_bytes_per_edit_and_across_the_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.max_assembly_bytes = 400_000;
+    config.max_edit_bytes = 300_000;
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    // Ann holds about 250 KB; Bob's 250 KB part does not fit: busy.
+    ann.send(&part(1, 0, heavy_cells(250, 1000), false, true))
+        .await;
+    bob.send(&part(7, 0, heavy_cells(250, 1000), false, true))
+        .await;
+    match bob.answer().await {
+        ServerMsg::Error {
+            code,
+            message,
+            op_id,
+            ..
+        } => {
+            assert_eq!((code.as_str(), op_id), ("busy", Some(7)), "{message}");
+            assert!(message.contains("send it again in a moment"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let held = metric(hub.addr, "rota_assembling_bytes").await;
+    assert!(held > 250_000.0 && held < 400_000.0, "{held}");
+    // Ann's connection goes: what it held is given back.
+    drop(ann);
+    until_metric(hub.addr, "rota_assembling_bytes", |v| v == 0.0).await;
+    // One edit's parts past its own bound: refused, and let go.
+    bob.send(&part(9, 0, heavy_cells(150, 1000), false, true))
+        .await;
+    bob.send(&part(9, 1, heavy_cells(180, 1000), false, true))
+        .await;
+    match bob.answer().await {
+        ServerMsg::Error {
+            code,
+            message,
+            op_id,
+            ..
+        } => {
+            assert_eq!((code.as_str(), op_id), ("too_large", Some(9)), "{message}");
+            assert!(
+                message.contains("its parts together pass 300000 bytes"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(metric(hub.addr, "rota_assembling_bytes").await, 0.0);
+    // Bob now sends a real edit in parts; it is applied whole.
+    bob.send(&part(8, 0, day_cells(0, 2, "D"), false, true))
+        .await;
+    bob.send(&part(8, 1, day_cells(2, 2, "N"), false, false))
+        .await;
+    let ack = bob.answer().await;
+    assert!(ack_seq(&ack) > 0, "{ack:?}");
+    assert_eq!(metric(hub.addr, "rota_assembling_bytes").await, 0.0);
+}

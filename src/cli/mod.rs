@@ -157,6 +157,11 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
 
+    /// MiB of edits arriving in parts the hub holds for all editors
+    /// together; past it a new part is refused with `busy`.
+    #[arg(long, value_name = "MB", default_value_t = 256)]
+    pub max_parts_mb: usize,
+
     /// Seconds a new WebSocket connection has to send its hello before the
     /// hub closes it (so sockets that never speak cannot hold the slots).
     #[arg(long, value_name = "SECS", default_value_t = 10)]

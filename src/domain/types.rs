@@ -353,6 +353,66 @@ impl Op {
         }
     }
 
+    /// Calls `f` with every string the operation carries (ids, names,
+    /// labels, codes, colours, times, groups), to bound their sizes.
+    pub fn each_string(&self, f: &mut impl FnMut(&str)) {
+        let opt = |s: &Option<String>, f: &mut dyn FnMut(&str)| {
+            if let Some(s) = s {
+                f(s)
+            }
+        };
+        match self {
+            Op::SetCell { staff, code, .. } => {
+                f(staff);
+                opt(code, f);
+            }
+            Op::AddStaff {
+                id, name, group, ..
+            } => {
+                f(id);
+                f(name);
+                f(group);
+            }
+            Op::UpdateStaff {
+                id, name, group, ..
+            } => {
+                f(id);
+                opt(name, f);
+                opt(group, f);
+            }
+            Op::RemoveStaff { id, .. } | Op::RemoveRule { id, .. } => f(id),
+            Op::RemoveCode { code, .. } => f(code),
+            Op::PutCode { code, .. } => {
+                f(&code.code);
+                f(&code.label);
+                f(&code.colour);
+                opt(&code.start, f);
+                opt(&code.end, f);
+            }
+            Op::PutRule { rule, .. } => {
+                f(&rule.id);
+                match &rule.kind {
+                    RuleKind::Staffing { code, group, .. } => {
+                        f(code);
+                        opt(group, f);
+                    }
+                    RuleKind::ForbiddenSequence { first, then } => {
+                        f(first);
+                        f(then);
+                    }
+                    RuleKind::Limit {
+                        code, staff, group, ..
+                    } => {
+                        opt(code, f);
+                        opt(staff, f);
+                        opt(group, f);
+                    }
+                }
+            }
+            Op::SetConflictMode { .. } => {}
+        }
+    }
+
     /// Whether a record's write already names the version it is based on
     /// (a cell's base is always filled in by whoever sends it).
     pub fn has_record_base(&self) -> bool {

@@ -10,8 +10,8 @@ use super::{Config, Event, Metrics, Shared};
 use crate::domain::{Author, Op, Seq, check_roster_name};
 use crate::protocol::{
     self, ClientMsg, DecodeError, FrameHeader, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_NOTE_CHARS,
-    MAX_OPS_PER_BATCH, MAX_OPS_PER_CHANGE_SET, PresenceInfo, ServerMsg, WelcomeBody, WelcomeHead,
-    close, codes,
+    MAX_OP_STRING_CHARS, MAX_OPS_PER_BATCH, MAX_OPS_PER_CHANGE_SET, PresenceInfo, ServerMsg,
+    WelcomeBody, WelcomeHead, close, codes,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
@@ -63,6 +63,54 @@ struct Assembly {
     ops: Vec<Op>,
     note: Option<String>,
     force: bool,
+    /// Its parts' bytes, counted in the hub-wide budget while held.
+    held: Held,
+}
+
+/// Bytes of edits arriving in parts, reserved in the hub-wide budget
+/// (`Metrics::assembling_bytes`) and given back when dropped: when the edit is
+/// submitted or refused, or its connection goes.
+struct Held {
+    shared: Arc<Shared>,
+    bytes: usize,
+}
+
+impl Held {
+    fn new(shared: &Arc<Shared>) -> Held {
+        Held {
+            shared: shared.clone(),
+            bytes: 0,
+        }
+    }
+
+    /// Reserves `n` more bytes unless the budget would pass `limit`.
+    fn take(&mut self, n: usize, limit: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let total = &self.shared.metrics.assembling_bytes;
+        let (n, limit) = (n as u64, limit as u64);
+        let mut cur = total.load(Relaxed);
+        loop {
+            if cur + n > limit {
+                return false;
+            }
+            match total.compare_exchange_weak(cur, cur + n, Relaxed, Relaxed) {
+                Ok(_) => {
+                    self.bytes += n as usize;
+                    return true;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.shared
+            .metrics
+            .assembling_bytes
+            .fetch_sub(self.bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// One `edit` frame as received.
@@ -74,6 +122,8 @@ struct Part {
     more: bool,
     /// Its number among the parts of its edit (None: a whole edit, part 0).
     part: Option<u32>,
+    /// The frame's length as received.
+    bytes: usize,
 }
 
 /// Edits refused part-way whose later parts are dropped without a word
@@ -480,6 +530,7 @@ impl Conn {
                     force,
                     more,
                     part,
+                    bytes: text.len(),
                 };
                 self.edit_part(part).await
             }
@@ -648,6 +699,16 @@ impl Conn {
                     );
                     return self.refuse_frame(op_id, codes::TOO_MANY_OPS, msg).await;
                 }
+                let max = self.config.max_edit_bytes;
+                if open.held.bytes + part.bytes > max {
+                    let msg = format!(
+                        "edit {op_id}: its parts together pass {max} bytes; split it into several edits"
+                    );
+                    return self.refuse_frame(op_id, codes::TOO_LARGE, msg).await;
+                }
+                if !open.held.take(part.bytes, self.config.max_assembly_bytes) {
+                    return self.refuse_frame(op_id, codes::BUSY, busy(op_id)).await;
+                }
                 open.ops.extend(part.ops);
                 open.next_part += 1;
                 if part.more {
@@ -681,12 +742,17 @@ impl Conn {
                 0 => {
                     self.refused.retain(|id| *id != op_id);
                     if part.more {
+                        let mut held = Held::new(&self.shared);
+                        if !held.take(part.bytes, self.config.max_assembly_bytes) {
+                            return self.refuse_frame(op_id, codes::BUSY, busy(op_id)).await;
+                        }
                         self.assembly = Some(Assembly {
                             op_id,
                             next_part: 1,
                             ops: part.ops,
                             note: part.note,
                             force: part.force,
+                            held,
                         });
                         return Ok(());
                     }
@@ -866,6 +932,29 @@ fn shutting_down() -> Option<Ending> {
 }
 
 /// What is wrong with an edit frame on its own, whatever came before it.
+/// Why a part was refused when the hub holds all it will of edits in parts.
+fn busy(op_id: u64) -> String {
+    format!(
+        "edit {op_id}: the hub is holding as many edits arriving in parts as it will; \
+         nothing of this one is kept: send it again in a moment"
+    )
+}
+
+/// The first operation carrying a string longer than the limit: (its
+/// index, the string's length in characters).
+fn long_string(ops: &[Op]) -> Option<(usize, usize)> {
+    ops.iter().enumerate().find_map(|(i, op)| {
+        let mut longest = 0;
+        op.each_string(&mut |s| {
+            // Bytes bound characters from above: count only when it matters.
+            if s.len() > MAX_OP_STRING_CHARS {
+                longest = longest.max(s.chars().count());
+            }
+        });
+        (longest > MAX_OP_STRING_CHARS).then_some((i, longest))
+    })
+}
+
 fn frame_problem(part: &Part) -> Option<(&'static str, String)> {
     if part.ops.is_empty() {
         return Some((
@@ -889,6 +978,18 @@ fn frame_problem(part: &Part) -> Option<(&'static str, String)> {
             "part: a part of an edit sent in parts must carry its number \
              (0 for the first; protocol 1.2)"
                 .into(),
+        ));
+    }
+    // Held whole until the last part: no string in it may be larger than
+    // any the roster would take.
+    if (part.more || part.part.is_some())
+        && let Some((i, n)) = long_string(&part.ops)
+    {
+        return Some((
+            codes::TOO_LARGE,
+            format!(
+                "ops[{i}]: a string of {n} characters is over the limit of {MAX_OP_STRING_CHARS}"
+            ),
         ));
     }
     let note_chars = part.note.as_deref().map_or(0, |n| n.chars().count());

@@ -52,6 +52,9 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// Rosters held in memory by the writer (a ring, the roster, recent frames).
     pub rosters_loaded: AtomicU64,
+    /// Bytes of edits arriving in parts held by all connections together:
+    /// the hub-wide budget those reserve in (see `conn::Held`).
+    pub assembling_bytes: AtomicU64,
     pub connections_total: AtomicU64,
     pub edits_accepted: AtomicU64,
     pub ops_accepted: AtomicU64,
@@ -79,6 +82,7 @@ impl Default for Metrics {
         Metrics {
             connections: AtomicU64::new(0),
             rosters_loaded: AtomicU64::new(0),
+            assembling_bytes: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
             edits_accepted: AtomicU64::new(0),
             ops_accepted: AtomicU64::new(0),
@@ -119,6 +123,12 @@ impl Metrics {
             "gauge",
             "Rosters held in memory (let go a while after their last editor leaves).",
             self.rosters_loaded.load(Relaxed),
+        );
+        counter(
+            "rota_assembling_bytes",
+            "gauge",
+            "Bytes of edits arriving in parts held for all connections.",
+            self.assembling_bytes.load(Relaxed),
         );
         counter(
             "rota_connections_total",

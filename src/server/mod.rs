@@ -56,6 +56,11 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Most edit batches in one group commit.
     pub max_group: usize,
+    /// Most bytes of one edit sent in parts, its parts together.
+    pub max_edit_bytes: usize,
+    /// Most bytes of edits arriving in parts the hub holds for all its
+    /// connections together; past it, a new part is refused (`busy`).
+    pub max_assembly_bytes: usize,
     /// A roster nobody has listened to for this long is let go from memory
     /// (at the next join); it loads again from the store when used.
     pub roster_idle: Duration,
@@ -76,6 +81,8 @@ impl Config {
             outbound_queue: 4096,
             max_group: 1024,
             roster_idle: Duration::from_secs(60),
+            max_assembly_bytes: 256 << 20,
+            max_edit_bytes: crate::protocol::MAX_EDIT_BYTES,
             max_db_bytes: None,
         }
     }
