@@ -2211,3 +2211,55 @@ async fn edits_in_parts_are_bounded_in_bytes_per_edit_and_across_the_hub() {
     assert!(ack_seq(&ack) > 0, "{ack:?}");
     assert_eq!(metric(hub.addr, "rota_assembling_bytes").await, 0.0);
 }
+
+fn cursor_on(day: u32) -> ClientMsg {
+    ClientMsg::Presence {
+        cursor: Some(rota::protocol::Cursor {
+            staff: "s1".into(),
+            date: rota::domain::Date(d("2026-01-01").0 + chrono::Days::new(u64::from(day))),
+        }),
+    }
+}
+
+/// Cursor moves are bounded: an oversized one is refused, and a burst is
+/// coalesced (at most 20 a second relayed), the latest always arriving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_bounded_in_size_and_rate_and_the_latest_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    seed(&hub.url(), 1).await;
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    ann.send(&ClientMsg::Presence {
+        cursor: Some(rota::protocol::Cursor {
+            staff: "x".repeat(100_000),
+            date: d("2026-01-01"),
+        }),
+    })
+    .await;
+    match ann.answer().await {
+        ServerMsg::Error { code, message, .. } => {
+            assert_eq!(code, "bad_message", "{message}");
+            assert!(message.contains("cursor.staff"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    for day in 1..=200 {
+        ann.send(&cursor_on(day)).await;
+    }
+    let last = rota::domain::Date(d("2026-01-01").0 + chrono::Days::new(200));
+    let mut relayed = 0;
+    loop {
+        match bob.recv().await {
+            ServerMsg::Presence(p) if p.user == "ann" => {
+                relayed += 1;
+                if p.cursor.as_ref().is_some_and(|c| c.date == last) {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(relayed < 100, "{relayed} of 200 cursor moves relayed");
+    eprintln!("{relayed} of 200 cursor moves relayed");
+}

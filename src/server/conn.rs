@@ -158,7 +158,15 @@ struct Conn {
     last_heard: Instant,
     errors: u32,
     errors_since: Instant,
+    /// Presence relayed in the current second, and a later one held back
+    /// until the next (the latest wins): at most [`PRESENCE_PER_SECOND`].
+    presence_window: (Instant, u32),
+    presence_held: Option<PresenceInfo>,
 }
+
+/// Most cursor moves a connection has relayed to its roster a second; more
+/// are coalesced (only the latest is sent, when the second is over).
+const PRESENCE_PER_SECOND: u32 = 20;
 
 /// What a connection is given to reach the rest of the hub.
 pub struct Links {
@@ -199,6 +207,8 @@ pub async fn serve(ws: Ws, links: Links, shutdown: watch::Receiver<bool>) {
         last_heard: Instant::now(),
         errors: 0,
         errors_since: Instant::now(),
+        presence_window: (Instant::now(), 0),
+        presence_held: None,
     };
     Metrics::inc(&shared.metrics.connections_total);
     shared
@@ -288,6 +298,15 @@ impl Conn {
                     None => return None,
                 },
                 _ = ticker.tick() => self.keepalive().await,
+                _ = tokio::time::sleep_until((self.presence_window.0 + Duration::from_secs(1)).into()),
+                    if self.presence_held.is_some() =>
+                {
+                    self.presence_window = (Instant::now(), 0);
+                    if let Some(info) = self.presence_held.take() {
+                        self.relay_presence(info);
+                    }
+                    Ok(())
+                }
                 _ = &mut hello_by, if self.member.is_none() => Err(Some(Ending(
                     close::NO_HELLO,
                     format!("no hello within {} s", self.config.hello_timeout.as_secs_f64()),
@@ -540,17 +559,25 @@ impl Conn {
                         .error(codes::NOT_JOINED, "send hello first".into(), None)
                         .await;
                 };
+                if let Some(c) = &cursor
+                    && let Err(e) = crate::domain::check_id("cursor.staff", &c.staff)
+                {
+                    return self.error(codes::BAD_MESSAGE, e, None).await;
+                }
                 let info = PresenceInfo {
                     session: self.session,
                     user: m.author.user.to_string(),
                     cursor,
                 };
-                self.shared.set_presence(&m.roster, info.clone());
-                let frame = protocol::encode(&ServerMsg::Presence(info)).into();
-                let _ = m.publish.send(Event::Presence {
-                    session: self.session,
-                    frame,
-                });
+                let now = Instant::now();
+                if now.duration_since(self.presence_window.0) >= Duration::from_secs(1) {
+                    self.presence_window = (now, 0);
+                }
+                if self.presence_window.1 >= PRESENCE_PER_SECOND {
+                    self.presence_held = Some(info);
+                    return Ok(());
+                }
+                self.relay_presence(info);
                 Ok(())
             }
             ClientMsg::History { req, query } => {
@@ -572,6 +599,21 @@ impl Conn {
                 self.send_to_readers(ReadWhat::ListRosters, req).await
             }
         }
+    }
+
+    /// Tells the roster where this editor's cursor is (counted in the
+    /// second's allowance).
+    fn relay_presence(&mut self, info: PresenceInfo) {
+        let Some(m) = &self.member else {
+            return;
+        };
+        self.presence_window.1 += 1;
+        self.shared.set_presence(&m.roster, info.clone());
+        let frame = protocol::encode(&ServerMsg::Presence(info)).into();
+        let _ = m.publish.send(Event::Presence {
+            session: self.session,
+            frame,
+        });
     }
 
     async fn send_to_readers(
