@@ -2263,3 +2263,59 @@ async fn presence_is_bounded_in_size_and_rate_and_the_latest_arrives() {
     assert!(relayed < 100, "{relayed} of 200 cursor moves relayed");
     eprintln!("{relayed} of 200 cursor moves relayed");
 }
+
+/// Upgrades a raw socket to a WebSocket by hand; what follows the 101.
+async fn raw_upgrade(addr: std::net::SocketAddr, http: &str) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /ws {http}\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    (tcp, String::from_utf8_lossy(&head).into_owned())
+}
+
+/// A frame over the hard limit closes the connection with 1009 and a
+/// close frame saying why (not a dropped socket); an HTTP/1.0 upgrade is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_frame_is_closed_with_1009_and_http_1_0_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (mut tcp, head) = raw_upgrade(hub.addr, "HTTP/1.1").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // A masked text frame announcing 17 MiB (only its head is sent).
+    let mut frame = vec![0x81u8, 0xFF];
+    frame.extend_from_slice(&(17u64 << 20).to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    tcp.write_all(&frame).await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut bytes))
+        .await
+        .expect("hub hangs up")
+        .ok();
+    assert!(
+        bytes.len() >= 4 && bytes[0] == 0x88,
+        "no close frame: {bytes:?}"
+    );
+    assert_eq!(u16::from_be_bytes([bytes[2], bytes[3]]), 1009);
+    let reason = String::from_utf8_lossy(&bytes[4..]);
+    assert!(reason.contains("the limit is 16 MiB"), "{reason}");
+    // HTTP/1.0 cannot upgrade.
+    let (_tcp, head) = raw_upgrade(hub.addr, "HTTP/1.0").await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}

@@ -219,9 +219,14 @@ pub async fn serve(ws: Ws, links: Links, shutdown: watch::Receiver<bool>) {
     conn.leave();
     if let Some(Ending(code, reason)) = ending {
         tracing::debug!(session, code, %reason, "closing connection");
+        // A close frame's reason holds at most 123 bytes.
+        let mut cut = reason.len().min(123);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
         let frame = CloseFrame {
             code: CloseCode::from(code),
-            reason: reason.into(),
+            reason: reason[..cut].to_string().into(),
         };
         let _ = tokio::time::timeout(conn.config.write_timeout, conn.ws.close(Some(frame))).await;
     }
@@ -293,7 +298,7 @@ impl Conn {
                     Some(Ok(msg)) => self.incoming(msg).await,
                     Some(Err(e)) => {
                         tracing::debug!(session = self.session, "read error: {e}");
-                        return None;
+                        return read_error_ending(&e);
                     }
                     None => return None,
                 },
@@ -974,6 +979,25 @@ fn shutting_down() -> Option<Ending> {
 }
 
 /// What is wrong with an edit frame on its own, whatever came before it.
+/// How a connection whose frames could not be read is closed: a message
+/// over the limit with 1009, a broken frame with 1002, each with a close
+/// frame saying why; a socket already gone without one.
+fn read_error_ending(e: &tokio_tungstenite::tungstenite::Error) -> Option<Ending> {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Capacity(c) => Some(Ending(
+            1009,
+            format!(
+                "message too big ({c}); the limit is {} MiB",
+                crate::protocol::HARD_MAX_MESSAGE_BYTES >> 20
+            ),
+        )),
+        Error::Protocol(p) => Some(Ending(1002, format!("protocol error: {p}"))),
+        Error::Utf8(_) => Some(Ending(1007, "text frame is not UTF-8".into())),
+        _ => None,
+    }
+}
+
 /// Why a part was refused when the hub holds all it will of edits in parts.
 fn busy(op_id: u64) -> String {
     format!(

@@ -38,6 +38,8 @@ struct Head {
     upgrade_ws: bool,
     key: Option<String>,
     version_ok: bool,
+    /// HTTP/1.1 or later (a WebSocket upgrade needs it: RFC 6455 4.1).
+    http11: bool,
     /// Bytes read past the end of the head (a client that did not wait).
     rest: Vec<u8>,
 }
@@ -120,6 +122,16 @@ pub async fn route(mut stream: TcpStream, shared: &Shared) -> Routed {
 }
 
 async fn upgrade(mut stream: TcpStream, head: Head) -> Routed {
+    if !head.http11 {
+        respond(
+            &mut stream,
+            400,
+            "text/plain",
+            "a WebSocket upgrade needs HTTP/1.1 (RFC 6455)\n",
+        )
+        .await;
+        return Routed::Done;
+    }
     let key = match (&head.key, head.upgrade_ws, head.version_ok) {
         (Some(key), true, true) => key,
         (_, _, false) if head.upgrade_ws => {
@@ -193,6 +205,7 @@ async fn read_head(stream: &mut TcpStream) -> Result<Option<Head>, u16> {
         upgrade_ws,
         key: header("sec-websocket-key").map(str::to_string),
         version_ok: header("sec-websocket-version") == Some("13"),
+        http11: req.version.is_some_and(|v| v >= 1),
         rest: buf[end..].to_vec(),
     }))
 }
