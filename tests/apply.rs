@@ -572,6 +572,12 @@ async fn an_unreachable_hub_fails_fast_unless_queue_then_sync_delivers() {
     proxy.refuse(false);
     let sync = ctx.run_on(&url, &["--sync"], None).await;
     assert_eq!(sync.code, 0, "{}", sync.stderr);
+    assert!(
+        sync.stderr
+            .contains(&format!("sending 1 edit: apply:{file} (3 changes)")),
+        "{}",
+        sync.stderr
+    );
     let (_, cells) = hub_cells(&ctx.hub.url()).await;
     assert_eq!(cells.len(), 3);
     ctx.hub.stop().await.unwrap();
@@ -1080,4 +1086,84 @@ async fn exports_carry_the_rule_warnings_of_what_they_export() {
     let p2 = std::fs::read_to_string(&path).unwrap();
     assert!(!p2.contains("Rule warnings"), "{p2}");
     ctx.hub.stop().await.unwrap();
+}
+
+/// Ctrl-C (SIGINT) while `--apply` is still sending its edit (the hub has
+/// stopped reading): nothing is applied and nothing is left queued, and it
+/// says so; `--sync` afterwards has nothing to send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_interrupted_before_its_last_part_leaves_nothing_queued() {
+    let ctx = Ctx::new(20).await;
+    let proxy = Proxy::start(ctx.hub.addr).await;
+    // 20 people over 33 years: 240,000 cells, some 18 MB of edit frames,
+    // more than the socket buffers on both sides of the stalled proxy hold.
+    let mut text = String::from("staff,date,code\n");
+    let day = |n: u64| rota::domain::Date(d("2000-01-01").0 + chrono::Days::new(n));
+    for i in 1..=20 {
+        for k in 0..4 {
+            let (a, b) = (day(k * 3000), day(k * 3000 + 2999));
+            text.push_str(&format!("s{i},{a}..{b},\"D,N,OFF\"\n"));
+        }
+    }
+    let file = ctx.file("year.csv", &text);
+    proxy.stall_after_welcome(true);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args([
+            "--apply",
+            &file,
+            "--server",
+            &proxy.url(),
+            "--user",
+            "script",
+        ])
+        .arg("--data")
+        .arg(ctx.data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The edit has begun to go out: the proxy holds its first bytes and
+    // reads no more.
+    proxy.wait_held(1).await;
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = tokio::time::timeout(
+        WAIT,
+        tokio::task::spawn_blocking(move || {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            (child.wait().unwrap().code(), err)
+        }),
+    )
+    .await
+    .expect("rota ends after Ctrl-C")
+    .unwrap();
+    assert_eq!(out.0, Some(130), "{}", out.1);
+    assert!(
+        out.1.contains(
+            "interrupted before the edit was all sent: nothing applied, nothing left queued"
+        ),
+        "{}",
+        out.1
+    );
+    proxy.stall_after_welcome(false);
+    let sync = ctx.run_on(&proxy.url(), &["--sync"], None).await;
+    assert_eq!(sync.code, 0, "{}", sync.stderr);
+    assert!(
+        !sync.stderr.contains("sending"),
+        "nothing to send: {}",
+        sync.stderr
+    );
+    let (_, cells) = hub_cells(&ctx.hub.url()).await;
+    assert!(
+        cells.is_empty(),
+        "nothing of it applied: {} cells",
+        cells.len()
+    );
 }

@@ -900,6 +900,9 @@ async fn rota_sync_says_what_is_left_and_why() {
         err.contains("2 edits still queued, 1 conflicted: hub unreachable"),
         "{err}"
     );
+    // It names what it sends.
+    assert!(err.contains("sending 2 edits: edit "), "{err}");
+    assert!(err.contains("(1 change)"), "{err}");
     proxy.refuse(false);
     let (code, err) = rota_sync(&proxy.url(), "ann", &data);
     assert_eq!(code, 3, "saved, but the old conflict is still there: {err}");
@@ -1027,4 +1030,39 @@ async fn queued_edits_are_read_back_from_a_damaged_file_and_reach_the_hub() {
         "the roster from the hub"
     );
     assert_each_batch_once(&change_log(&hub.dir));
+}
+
+/// An edit can be withdrawn only while its last part has not been sent:
+/// queued offline, it is taken back whole (view and outbox); once sent
+/// (here held in the proxy, not yet applied), it stays and is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_is_withdrawn_only_before_its_last_part_is_sent() {
+    use rota::sync::Withdrawal;
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, proxy, ann, _bob) = ann_and_bob(dir.path()).await;
+    go_offline(&proxy, &ann).await;
+    let op = ann
+        .set_cell("s1", date(0), Some("D"))
+        .unwrap()
+        .expect("queued");
+    assert_eq!(ann.cell("s1", date(0)).as_deref(), Some("D"));
+    assert_eq!(ann.withdraw(op).unwrap(), Withdrawal::Withdrawn);
+    assert_eq!(ann.cell("s1", date(0)), None, "taken back from the view");
+    assert_eq!(ann.status().pending, 0);
+    // Sent, but held by the proxy: the hub may have it; it is not withdrawn.
+    proxy.hold_after_welcome(true);
+    proxy.refuse(false);
+    ann.reconnect_now();
+    wait_connected(&ann).await;
+    let op = ann
+        .set_cell("s2", date(0), Some("N"))
+        .unwrap()
+        .expect("queued");
+    proxy.wait_held(50).await;
+    assert_eq!(ann.withdraw(op).unwrap(), Withdrawal::MayBeOnHub);
+    proxy.hold_after_welcome(false);
+    wait_status(&ann, "saved", |s| s.saved()).await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    assert_eq!(cells[0].2.as_deref(), Some("N"));
 }

@@ -8,7 +8,7 @@ use super::{Cli, connect, exit, start_engine, stop};
 use crate::domain::{Conflict, Date, Roster};
 use crate::script::diff;
 use crate::script::{Format, LineError, Plan, csv, json, nrp};
-use crate::sync::{EditError, EntryState, SyncEngine, SyncEvent};
+use crate::sync::{EditError, EntryState, SyncEngine, SyncEvent, Withdrawal};
 use std::io::{IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -40,6 +40,7 @@ pub async fn apply(cli: &Cli, path: &str) -> i32 {
         Some(Ok(f)) => f,
         None => Format::detect(path, &text),
     };
+    let interrupt = Interrupt::listen();
     let progress = Progress::new(text.lines().count() > PROGRESS_LINES);
     progress.phase(&format!("reading {file}"));
     // Shape first: these errors need no hub. The good lines are still
@@ -63,7 +64,16 @@ pub async fn apply(cli: &Cli, path: &str) -> i32 {
         (Ok(_), Err(code)) => return code,
         (Ok(shaped), Ok(engine)) => (shaped, engine),
     };
-    let code = run(cli, file, parsed, shape_errors, &engine, &progress).await;
+    let code = run(
+        cli,
+        file,
+        parsed,
+        shape_errors,
+        &engine,
+        &progress,
+        &interrupt,
+    )
+    .await;
     progress.clear();
     stop(engine).await;
     code
@@ -76,6 +86,7 @@ async fn run(
     mut errors: Vec<LineError>,
     engine: &SyncEngine,
     progress: &Progress,
+    interrupt: &Interrupt,
 ) -> i32 {
     let timeout = Duration::from_secs(cli.timeout.max(1));
     progress.phase("connecting to the hub");
@@ -164,6 +175,11 @@ async fn run(
         );
         return exit::OK;
     }
+    if interrupt.heard() {
+        progress.clear();
+        eprintln!("rota: {file}: interrupted: nothing applied, nothing queued");
+        return exit::INTERRUPTED;
+    }
     let mut events = engine.subscribe();
     let ops = std::mem::take(&mut plan.ops);
     progress.phase(&format!("saving {} changes to the outbox", ops.len()));
@@ -194,7 +210,7 @@ async fn run(
         );
         return exit::OK;
     }
-    let answer = wait_for_answer(engine, &mut events, op_id, timeout, progress).await;
+    let answer = wait_for_answer(engine, &mut events, op_id, timeout, progress, interrupt).await;
     progress.log("answered");
     progress.clear();
     match answer {
@@ -232,6 +248,22 @@ async fn run(
                 eprintln!("  {}", e.display(file));
             }
             exit::CONFLICT
+        }
+        Answer::Interrupted => {
+            match engine.withdraw(op_id) {
+                Ok(Withdrawal::Withdrawn) => eprintln!(
+                    "rota: {file}: interrupted before the edit was all sent: nothing applied, nothing left queued"
+                ),
+                Ok(Withdrawal::MayBeOnHub) => eprintln!(
+                    "rota: {file}: interrupted after the edit was sent: the hub may have applied it; \
+                     it stays in the outbox and `rota --sync` settles it (applied once at most)"
+                ),
+                Ok(Withdrawal::NotQueued) => eprintln!(
+                    "rota: {file}: interrupted, but the hub had already answered: see `rota --sync`"
+                ),
+                Err(e) => eprintln!("rota: {file}: interrupted: {e}"),
+            }
+            exit::INTERRUPTED
         }
         Answer::TimedOut => {
             eprintln!(
@@ -342,6 +374,8 @@ enum Answer {
     Conflicted(Vec<Conflict>),
     Rejected(String, String, Vec<crate::domain::Problem>),
     TimedOut,
+    /// Ctrl-C (SIGINT) while waiting.
+    Interrupted,
 }
 
 /// Waits (bounded) for the hub's answer to edit `op_id`. A lost connection
@@ -353,6 +387,7 @@ async fn wait_for_answer(
     op_id: u64,
     timeout: Duration,
     progress: &Progress,
+    interrupt: &Interrupt,
 ) -> Answer {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
@@ -385,7 +420,47 @@ async fn wait_for_answer(
                 started.elapsed().as_secs_f64()
             )),
             _ = tokio::time::sleep_until(deadline) => return Answer::TimedOut,
+            _ = interrupt.wait() => return Answer::Interrupted,
         }
+    }
+}
+
+/// Ctrl-C (SIGINT) during `--apply`: heard from the start (so it never
+/// kills the process half way), acted on where it is safe.
+struct Interrupt {
+    heard: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    notify: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Interrupt {
+    fn listen() -> Interrupt {
+        let heard = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        // Registered here, before anything is read or queued.
+        if let Ok(mut sig) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        {
+            let (h, n) = (heard.clone(), notify.clone());
+            tokio::spawn(async move {
+                if sig.recv().await.is_some() {
+                    h.store(true, std::sync::atomic::Ordering::SeqCst);
+                    n.notify_waiters();
+                }
+            });
+        }
+        Interrupt { heard, notify }
+    }
+
+    fn heard(&self) -> bool {
+        self.heard.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn wait(&self) {
+        let notified = self.notify.notified();
+        if self.heard() {
+            return;
+        }
+        notified.await;
     }
 }
 

@@ -272,6 +272,8 @@ pub mod exit {
     pub const UNREACHABLE: i32 = 4;
     /// The local store failed.
     pub const LOCAL: i32 = 5;
+    /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Waits (bounded) until the engine has joined the hub and caught up, or

@@ -10,6 +10,10 @@ pub async fn sync(cli: &Cli) -> i32 {
         Ok(e) => e,
         Err(code) => return code,
     };
+    let queued = queued_edits(&engine.outbox());
+    if !queued.is_empty() {
+        eprintln!("rota: sending {queued}");
+    }
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let code = match connect(&engine, timeout).await {
         Ok(_) => {
@@ -43,6 +47,28 @@ pub async fn sync(cli: &Cli) -> i32 {
     };
     stop(engine).await;
     code
+}
+
+/// What is queued, each edit named by its note (`apply:FILE` for a
+/// script's) or its op id: "2 edits: apply:week.csv (140 changes), edit 7
+/// (1 change)".
+fn queued_edits(outbox: &[crate::sync::OutboxEntry]) -> String {
+    let pending: Vec<String> = outbox
+        .iter()
+        .filter(|e| e.state == crate::sync::EntryState::Pending)
+        .map(|e| {
+            let name = e
+                .note
+                .clone()
+                .unwrap_or_else(|| format!("edit {}", e.op_id));
+            let n = e.ops.len();
+            format!("{name} ({n} change{})", if n == 1 { "" } else { "s" })
+        })
+        .collect();
+    match pending.len() {
+        0 => String::new(),
+        n => format!("{}: {}", edits(n), pending.join(", ")),
+    }
 }
 
 fn report_sync(status: &crate::sync::Status, done: bool) -> i32 {

@@ -120,6 +120,13 @@ pub struct Core {
     events: broadcast::Sender<SyncEvent>,
     /// Per connection: op ids sent and not yet answered.
     in_flight: HashSet<u64>,
+    /// Edits whose last part has been handed to the socket at least once:
+    /// the hub may have them, so they are never withdrawn.
+    sent: HashSet<u64>,
+    /// Edits withdrawn before their last part was sent: a send under way
+    /// stops before it, and the connection starts over (the hub drops the
+    /// parts it holds).
+    withdrawn: HashSet<u64>,
     cursor_dirty: bool,
     /// Set when this engine's copy cannot be trusted (a gap in seqs): the
     /// connection task then reconnects asking for a snapshot.
@@ -168,6 +175,8 @@ impl Core {
             cursor: None,
             events,
             in_flight: HashSet::new(),
+            sent: HashSet::new(),
+            withdrawn: HashSet::new(),
             cursor_dirty: false,
             needs_snapshot: false,
             retry_later: None,
@@ -609,19 +618,21 @@ impl Core {
 
     /// Frames to send now: the cursor if it moved, then pending edits in
     /// order, at most [`protocol::MAX_IN_FLIGHT`] unanswered.
-    pub fn take_frames_to_send(&mut self) -> Vec<String> {
+    pub fn take_frames_to_send(&mut self) -> Vec<Outgoing> {
         let mut out = Vec::new();
         if self.cursor_dirty {
             self.cursor_dirty = false;
-            out.push(protocol::encode_client(&ClientMsg::Presence {
-                cursor: self.cursor.clone(),
-            }));
+            out.push(Outgoing::other(protocol::encode_client(
+                &ClientMsg::Presence {
+                    cursor: self.cursor.clone(),
+                },
+            )));
         }
         for m in self.requests.drain(..) {
             if let ClientMsg::History { req: Some(r), .. } = &m {
                 self.asked.insert(*r);
             }
-            out.push(protocol::encode_client(&m));
+            out.push(Outgoing::other(protocol::encode_client(&m)));
         }
         if self.retry_later.is_some() {
             return out;
@@ -634,9 +645,46 @@ impl Core {
                 continue;
             }
             self.in_flight.insert(e.op_id);
-            out.extend(edit_frames(e));
+            let frames = edit_frames(e);
+            let last = frames.len().saturating_sub(1);
+            out.extend(frames.into_iter().enumerate().map(|(i, frame)| Outgoing {
+                frame,
+                edit: Some((e.op_id, i == last)),
+            }));
         }
         out
+    }
+
+    /// Just before a part of edit `op_id` is written: false when the edit
+    /// was withdrawn (stop sending). Before its last part the edit counts
+    /// as sent from here on, so a withdrawal can never race the hub.
+    pub fn may_send_part(&mut self, op_id: u64, last: bool) -> bool {
+        if self.withdrawn.contains(&op_id) {
+            return false;
+        }
+        if last {
+            self.sent.insert(op_id);
+        }
+        true
+    }
+
+    /// Takes back a queued edit whose last part has not been sent: it is
+    /// removed from the outbox and the view, and a send under way stops.
+    pub fn withdraw(&mut self, op_id: u64) -> Result<Withdrawal, LocalError> {
+        let Some(i) = self.position(op_id) else {
+            return Ok(Withdrawal::NotQueued);
+        };
+        if self.sent.contains(&op_id) {
+            return Ok(Withdrawal::MayBeOnHub);
+        }
+        self.store.remove(op_id)?;
+        self.outbox.remove(i);
+        self.in_flight.remove(&op_id);
+        self.withdrawn.insert(op_id);
+        self.undo.retain(|u| u.op_id != op_id);
+        self.rebuild_view();
+        self.outbox_changed();
+        Ok(Withdrawal::Withdrawn)
     }
 
     /// Acts on one message from the hub.
@@ -1091,6 +1139,31 @@ fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
 
 /// Frames that carry an outbox entry: one `edit`, or numbered parts of it
 /// when it is larger than a frame may be.
+/// One frame to send, and which edit's part it is (its op id, and whether
+/// it is the last part).
+pub struct Outgoing {
+    pub frame: String,
+    pub edit: Option<(u64, bool)>,
+}
+
+impl Outgoing {
+    fn other(frame: String) -> Outgoing {
+        Outgoing { frame, edit: None }
+    }
+}
+
+/// What came of withdrawing a queued edit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// Removed; nothing of it was applied.
+    Withdrawn,
+    /// Its last part was sent: the hub may have applied it; it stays queued
+    /// and is settled by the next sync (applied at most once).
+    MayBeOnHub,
+    /// Not in the outbox (answered already).
+    NotQueued,
+}
+
 fn edit_frames(e: &OutboxEntry) -> Vec<String> {
     protocol::encode_edit_parts(e.op_id, e.note.as_deref(), e.force, &e.ops)
 }

@@ -17,6 +17,7 @@ mod local;
 mod net;
 
 use self::core::Core;
+pub use self::core::Withdrawal;
 pub use self::core::{EditError, REMOTE_EVENT_CHANGES};
 use self::local::LocalStore;
 pub use self::local::{LocalError, Recovery};
@@ -521,6 +522,14 @@ impl SyncEngine {
         force: bool,
     ) -> Result<Option<u64>, EditError> {
         let r = self.shared.core().edit_script(ops, note, force);
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// Takes back a queued edit whose last part has not been sent (a
+    /// script interrupted): see [`Withdrawal`].
+    pub fn withdraw(&self, op_id: u64) -> Result<Withdrawal, LocalError> {
+        let r = self.shared.core().withdraw(op_id);
         self.shared.wake.notify_one();
         r
     }

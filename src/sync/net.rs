@@ -158,10 +158,20 @@ async fn session(
     let mut last_heard = Instant::now();
     loop {
         let frames = shared.core().take_frames_to_send();
-        if !frames.is_empty()
-            && let Err(e) = send_all(&mut ws, frames).await
-        {
-            return Ended::Lost(format!("connection lost: {e}"));
+        if !frames.is_empty() {
+            // A hub that stops reading must not hold up a shutdown.
+            let sent = tokio::select! {
+                r = send_all(shared, &mut ws, frames) => r,
+                _ = stop.changed() => return Ended::Stopped,
+            };
+            match sent {
+                Ok(()) => {}
+                Err(Sending::Withdrawn(op_id)) => {
+                    // The hub drops the parts it holds when we hang up.
+                    return Ended::Again(format!("edit {op_id} was withdrawn while being sent"));
+                }
+                Err(Sending::Lost(e)) => return Ended::Lost(format!("connection lost: {e}")),
+            }
         }
         {
             let core = shared.core();
@@ -231,7 +241,7 @@ async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, 
     .map_err(|_| format!("no answer from {url} within {within:?}"))?
     .map_err(|e| format!("cannot connect to {url}: {e}"))?;
     let hello = shared.core().hello(&config.roster);
-    send_all(&mut ws, vec![protocol::encode_client(&hello)])
+    ws.send(Message::Text(protocol::encode_client(&hello).into()))
         .await
         .map_err(|e| format!("connection lost: {e}"))?;
     let welcome = tokio::time::timeout(within, first_message(&mut ws))
@@ -269,12 +279,29 @@ async fn first_message(ws: &mut Ws) -> Result<ServerMsg, String> {
     }
 }
 
+/// Why frames stopped being sent.
+enum Sending {
+    Lost(tokio_tungstenite::tungstenite::Error),
+    /// An edit was withdrawn before its last part went.
+    Withdrawn(u64),
+}
+
+/// Writes frames in order, one flush at the end. Before each part of an
+/// edit, asks the core whether it may still go (see `may_send_part`).
 async fn send_all(
+    shared: &Shared,
     ws: &mut Ws,
-    frames: Vec<String>,
-) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    frames: Vec<super::core::Outgoing>,
+) -> Result<(), Sending> {
     for f in frames {
-        ws.feed(Message::Text(f.into())).await?;
+        if let Some((op_id, last)) = f.edit
+            && !shared.core().may_send_part(op_id, last)
+        {
+            return Err(Sending::Withdrawn(op_id));
+        }
+        ws.feed(Message::Text(f.frame.into()))
+            .await
+            .map_err(Sending::Lost)?;
     }
-    ws.flush().await
+    ws.flush().await.map_err(Sending::Lost)
 }

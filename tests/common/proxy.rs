@@ -23,6 +23,10 @@ struct Rules {
     /// WebSocket upgrade, then the welcome): what a client sends after
     /// reading the roster waits in the proxy until released.
     hold_after_welcome: bool,
+    /// Like `hold_after_welcome` for the first read after the welcome, then
+    /// reads nothing more: the client's writes back up and block, as on a
+    /// hub that stopped reading.
+    stall_after_welcome: bool,
 }
 
 pub struct Proxy {
@@ -153,6 +157,13 @@ impl Proxy {
         }
         self.update(|r| r.hold_after_welcome = on);
     }
+    /// See `Rules::stall_after_welcome`; off releases what is held.
+    pub fn stall_after_welcome(&self, on: bool) {
+        if on {
+            self.held.send_replace(0);
+        }
+        self.update(|r| r.stall_after_welcome = on);
+    }
     /// Waits (bounded) until at least `bytes` are held; panics after `WAIT`.
     pub async fn wait_held(&self, bytes: usize) {
         let mut rx = self.held.subscribe();
@@ -184,7 +195,10 @@ async fn pump(
     let mut held: Vec<u8> = Vec::new();
     loop {
         let holding = upward
-            && rules.lock().unwrap().hold_after_welcome
+            && {
+                let r = rules.lock().unwrap();
+                r.hold_after_welcome || r.stall_after_welcome
+            }
             && link.down_reads.load(Ordering::SeqCst) >= 2;
         if !holding && !held.is_empty() {
             if to.write_all(&held).await.is_err() {
@@ -196,7 +210,11 @@ async fn pump(
         loop {
             let stalled = {
                 let r = rules.lock().unwrap();
-                if upward { r.stall_up } else { r.stall_down }
+                if upward {
+                    r.stall_up || (r.stall_after_welcome && !held.is_empty())
+                } else {
+                    r.stall_down
+                }
             };
             if !stalled {
                 break;
@@ -223,7 +241,10 @@ async fn pump(
         // Looked at again after the read: the welcome may have passed while
         // this pump waited.
         let holding = upward
-            && rules.lock().unwrap().hold_after_welcome
+            && {
+                let r = rules.lock().unwrap();
+                r.hold_after_welcome || r.stall_after_welcome
+            }
             && link.down_reads.load(Ordering::SeqCst) >= 2;
         if holding {
             held.extend_from_slice(&buf[..n]);
