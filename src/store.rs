@@ -23,6 +23,8 @@ pub enum StoreError {
     Corrupt(String),
     /// The file as a whole is damaged or emptied: the hub will not start on it.
     Damaged(String),
+    /// The store is at its size cap (`--max-db-mb`): nothing more is written.
+    Full(String),
     /// An error about the store file at this path.
     At(std::path::PathBuf, Box<StoreError>),
 }
@@ -45,7 +47,7 @@ impl StoreError {
                 matches!(e.sqlite_error_code(), Some(DatabaseCorrupt | NotADatabase))
             }
             StoreError::At(_, e) => e.is_damage(),
-            StoreError::TooNew { .. } => false,
+            StoreError::TooNew { .. } | StoreError::Full(_) => false,
         }
     }
 }
@@ -60,6 +62,7 @@ impl fmt::Display for StoreError {
             ),
             StoreError::Corrupt(m) => write!(f, "store: damaged row: {m}"),
             StoreError::Damaged(m) => write!(f, "store is damaged: {m}"),
+            StoreError::Full(m) => write!(f, "store is full: {m}"),
             StoreError::At(path, e) => write!(f, "{}: {e}", path.display()),
         }
     }
@@ -292,6 +295,8 @@ const CACHE_KIB: i64 = 64 * 1024;
 pub struct Store {
     conn: Connection,
     path: std::path::PathBuf,
+    /// The cap on the file and its WAL together, if any.
+    max_bytes: Option<u64>,
 }
 
 /// What names a batch for ever: its roster, its client and the client's op
@@ -359,21 +364,61 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            max_bytes: None,
         })
     }
 
     /// Caps the database at about `bytes`: a write past it fails (as on a full
     /// disk) and its whole group is refused, leaving what is stored intact.
-    pub fn set_max_bytes(&self, bytes: u64) -> Result<()> {
+    ///
+    /// The WAL counts too: a group is not begun while the file and its WAL
+    /// together are at the cap (after a checkpoint has tried to fold the
+    /// WAL back in), so a reader that keeps the WAL from being reset cannot
+    /// make the store outgrow it.
+    pub fn set_max_bytes(&mut self, bytes: u64) -> Result<()> {
         let page: i64 = self
             .conn
             .pragma_query_value(None, "page_size", |r| r.get(0))?;
         let pages = (bytes / page.max(512) as u64).max(1) as i64;
         self.conn.pragma_update(None, "max_page_count", pages)?;
+        self.max_bytes = Some(bytes);
         Ok(())
     }
 
+    /// The store's file and its WAL, in bytes.
+    pub fn size_on_disk(&self) -> u64 {
+        let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let wal = std::path::PathBuf::from(format!("{}-wal", self.path.display()));
+        len(&self.path) + len(&wal)
+    }
+
+    /// Refuses to begin a group when the file and its WAL are at the cap.
+    fn check_room(&self) -> Result<()> {
+        let Some(max) = self.max_bytes else {
+            return Ok(());
+        };
+        if self.size_on_disk() < max {
+            return Ok(());
+        }
+        // Fold the WAL back into the file and start it afresh, if no reader
+        // holds it (without waiting for one: this is the writer's thread);
+        // then look again.
+        let _ = self.conn.busy_timeout(std::time::Duration::ZERO);
+        let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        let _ = self.conn.busy_timeout(std::time::Duration::from_secs(5));
+        let size = self.size_on_disk();
+        if size < max {
+            return Ok(());
+        }
+        Err(StoreError::Full(format!(
+            "the store and its WAL hold {} KiB, at the limit of {} KiB (--max-db-mb)",
+            size / 1024,
+            max / 1024
+        )))
+    }
+
     pub fn group(&mut self) -> Result<Group<'_>> {
+        self.check_room()?;
         Ok(Group {
             tx: self
                 .conn
@@ -1534,6 +1579,69 @@ mod tests {
             group.commit().unwrap();
         }
         (dir, store)
+    }
+
+    /// The WAL counts toward `--max-db-mb`: with a reader keeping the WAL
+    /// from being reset, writes stop at the cap (file and WAL together),
+    /// refused whole, and go on once the reader is gone.
+    #[test]
+    fn the_wal_counts_toward_the_size_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.sqlite3");
+        let mut store = Store::open(&path).unwrap();
+        let mut roster = Roster::default();
+        let a = author("ann");
+        let write = |store: &mut Store, roster: &mut Roster, i: usize| -> Result<()> {
+            let ops: Vec<Op> = if i == 0 {
+                setup_ops()
+            } else {
+                (0..200)
+                    .map(|k| {
+                        set(
+                            "s1",
+                            &format!("20{:02}-01-{:02}", k % 90 + 10, i % 28 + 1),
+                            ["D", "N"][k % 2],
+                        )
+                    })
+                    .collect()
+            };
+            let mut r = roster.clone();
+            let applied = r.apply_batch_with(&ops, &a, 1000, true).unwrap();
+            let group = store.group()?;
+            group.put_applied("r", &applied, &a, i as u64 + 1, None, 1000)?;
+            group.commit()?;
+            *roster = r;
+            Ok(())
+        };
+        write(&mut store, &mut roster, 0).unwrap();
+        let cap = store.size_on_disk() + 256 * 1024;
+        store.set_max_bytes(cap).unwrap();
+        // A reader holding a snapshot: checkpoints cannot reset the WAL.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM rosters", [], |r| r.get(0))
+            .unwrap();
+        let mut refused = None;
+        for i in 1..2000 {
+            if let Err(e) = write(&mut store, &mut roster, i) {
+                refused = Some(e);
+                break;
+            }
+        }
+        let e = refused.expect("writes stop at the cap");
+        assert!(matches!(e, StoreError::Full(_)), "{e}");
+        assert!(e.to_string().contains("and its WAL"), "{e}");
+        // One group past the check at most.
+        assert!(
+            store.size_on_disk() < cap + 256 * 1024,
+            "{}",
+            store.size_on_disk()
+        );
+        // The reader goes: the WAL is folded back in, and writes go on.
+        reader.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        write(&mut store, &mut roster, 5000).unwrap();
     }
 
     /// History's index names the span of each group commit: whatever the

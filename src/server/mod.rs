@@ -260,7 +260,7 @@ impl Hub {
             err,
         })?;
         let lock = DataDirLock::acquire(&config.data_dir, &addr.to_string())?;
-        let store = crate::store::Store::open(&config.data_dir.join(STORE_FILE))
+        let mut store = crate::store::Store::open(&config.data_dir.join(STORE_FILE))
             .map_err(ServeError::Store)?;
         if let Some(bytes) = config.max_db_bytes {
             store.set_max_bytes(bytes).map_err(ServeError::Store)?;
