@@ -135,3 +135,24 @@ fn a_bad_config_file_is_named_with_its_line_and_key() {
         "stopped before anything"
     );
 }
+
+/// Without accounts or TLS, the hub will not listen beyond loopback unless
+/// told `--insecure`, and says why in one line, before touching the dir.
+#[test]
+fn a_hub_refuses_to_listen_beyond_loopback_without_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args(["--serve", "--listen", "0.0.0.0:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("refusing to listen on 0.0.0.0:0"), "{err}");
+    assert!(err.contains("--insecure"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing touched"
+    );
+}

@@ -1885,23 +1885,7 @@ async fn an_emptied_or_foreign_store_is_refused_naming_the_file() {
 async fn a_store_with_a_damaged_page_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = stored_hub(dir.path()).await;
-    let (root, page) = {
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
-        let root: i64 = c
-            .query_row(
-                "SELECT rootpage FROM sqlite_master WHERE name = 'cells'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-        (root, page)
-    };
-    let mut bytes = std::fs::read(&path).unwrap();
-    let at = ((root - 1) * page) as usize;
-    bytes[at..at + page as usize].fill(0x5A);
-    std::fs::write(&path, &bytes).unwrap();
+    damage_first_page_of(&path, "cells", 0x5A);
     let why = refused(dir.path()).await;
     assert!(why.contains(&path.display().to_string()), "{why}");
     assert!(why.contains("quick_check"), "{why}");
@@ -2107,16 +2091,7 @@ async fn rosters_nobody_uses_are_let_go_and_load_again_whole() {
 /// `n` cells of staff `s1` from 2026-12-01, each carrying a long code
 /// string the roster would refuse (what matters here is their size).
 fn heavy_cells(n: usize, chars: usize) -> Vec<Op> {
-    let code = "X".repeat(chars);
-    let start = d("2026-12-01").0;
-    (0..n)
-        .map(|i| Op::SetCell {
-            staff: "s1".into(),
-            date: rota::domain::Date(start + chrono::Days::new(i as u64)),
-            code: Some(code.clone()),
-            base: 0,
-        })
-        .collect()
+    day_cells(0, n, &"X".repeat(chars))
 }
 
 /// A string longer than any operation may carry is refused in the part

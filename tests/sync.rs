@@ -985,23 +985,8 @@ async fn queued_edits_are_read_back_from_a_damaged_file_and_reach_the_hub() {
     let path = ann.config().local_path();
     ann.shutdown();
     // Overwrite the page the cached cells start on.
-    let (root, page) = {
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
-        let root: i64 = c
-            .query_row(
-                "SELECT rootpage FROM sqlite_master WHERE name = 'cells'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-        (root, page)
-    };
-    let mut bytes = std::fs::read(&path).unwrap();
-    let at = ((root - 1) * page) as usize;
-    bytes[at..at + page as usize].fill(0xA5);
-    std::fs::write(&path, &bytes).unwrap();
+    let bytes = damage_first_page_of(&path, "cells", 0xA5);
+
     // Back online, through the same hub address (the file is per hub).
     proxy.refuse(false);
     let ann = start_engine(&proxy.url(), "ann", &dir.path().join("ann"));

@@ -139,6 +139,12 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
 
+    /// Listen on an address other than loopback although the hub has no
+    /// accounts and no TLS yet: anyone who can reach it can read and change
+    /// every roster.
+    #[arg(long)]
+    pub insecure: bool,
+
     /// Data directory: the hub's store, and every client's local cache and
     /// outbox (default: the platform's data dir for rota).
     #[arg(long, value_name = "DIR")]

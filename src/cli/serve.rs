@@ -10,6 +10,13 @@ pub async fn serve(cli: &Cli) -> i32 {
         eprintln!("rota: no data dir: the platform has no home directory; pass --data DIR");
         return 2;
     };
+    if !cli.listen.ip().is_loopback() && !cli.insecure {
+        eprintln!(
+            "rota: refusing to listen on {}: this hub has no accounts and no TLS yet, so anyone who can reach it could read and change every roster; listen on 127.0.0.1 (behind an SSH tunnel or a TLS proxy), or pass --insecure",
+            cli.listen
+        );
+        return 2;
+    }
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -499,3 +499,26 @@ pub async fn seed(url: &str, staff: usize) -> u64 {
     let ack = c.edit(1, setup_ops(staff)).await;
     ack_seq(&ack)
 }
+
+/// Overwrites the first (root) page of `table` in the SQLite file at `path`
+/// with `fill` bytes, after folding its WAL in; returns the file as left.
+pub fn damage_first_page_of(path: &Path, table: &str, fill: u8) -> Vec<u8> {
+    let (root, page) = {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        let root: i64 = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        (root as usize, page as usize)
+    };
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = (root - 1) * page;
+    bytes[at..at + page].fill(fill);
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
