@@ -166,8 +166,13 @@ impl Proxy {
     }
     /// Waits (bounded) until at least `bytes` are held; panics after `WAIT`.
     pub async fn wait_held(&self, bytes: usize) {
+        self.wait_held_for(bytes, super::WAIT).await
+    }
+    /// [`Proxy::wait_held`] with a bound of its own (a client that has much
+    /// to do first, in a debug build under load).
+    pub async fn wait_held_for(&self, bytes: usize, within: std::time::Duration) {
         let mut rx = self.held.subscribe();
-        let waited = tokio::time::timeout(super::WAIT, rx.wait_for(|&n| n >= bytes)).await;
+        let waited = tokio::time::timeout(within, rx.wait_for(|&n| n >= bytes)).await;
         assert!(
             matches!(waited, Ok(Ok(_))),
             "the proxy never held {bytes} bytes"
