@@ -426,16 +426,24 @@ pub fn help_lines(state: &State) -> Vec<(String, String)> {
 }
 
 fn help(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, scroll: usize) {
-    let lines = help_lines(state);
+    let width = area.width.saturating_sub(4).clamp(78, 110).min(area.width);
+    let key_w = 34u16.min(width / 2);
+    // Each description wrapped to the room beside its keys.
+    let room = width.saturating_sub(2 + key_w).max(10) as usize;
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for (k, d) in help_lines(state) {
+        for (i, part) in wrap(&d, room).into_iter().enumerate() {
+            lines.push((if i == 0 { k.clone() } else { String::new() }, part));
+        }
+    }
     let inner = panel_box(
         buf,
         area,
-        78,
+        width,
         lines.len() as u16 + 2,
         "keys (? or Esc to close)",
         t,
     );
-    let key_w = 28u16.min(inner.width / 2);
     for (i, (k, d)) in lines
         .iter()
         .skip(scroll)
@@ -454,6 +462,25 @@ fn help(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, scroll: usize) {
         );
         put_text(buf, inner.x + key_w, y, d, inner.right(), t.panel, false);
     }
+}
+
+/// Text broken at spaces into lines of at most `cols` columns (a word
+/// longer than that stands alone, cut by the panel).
+fn wrap(text: &str, cols: usize) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for word in text.split(' ') {
+        let line = out.last_mut().map_or(0, |l| text_cols(l, false));
+        if line > 0 && line + 1 + text_cols(word, false) > cols {
+            out.push(String::new());
+        }
+        if let Some(l) = out.last_mut() {
+            if !l.is_empty() {
+                l.push(' ');
+            }
+            l.push_str(word);
+        }
+    }
+    out
 }
 
 fn conflicts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, index: usize) {
