@@ -2294,3 +2294,116 @@ async fn an_oversized_frame_is_closed_with_1009_and_http_1_0_is_refused() {
     let (_tcp, head) = raw_upgrade(hub.addr, "HTTP/1.0").await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
 }
+
+/// Each honest editor sets its own person's cell on `day`, all at once;
+/// how long each waited for its ack.
+async fn honest_round(honest: &mut [Client], day: u32, op: &mut u64) -> Vec<Duration> {
+    let mut futs = Vec::new();
+    for (i, c) in honest.iter_mut().enumerate() {
+        *op += 1;
+        let id = *op;
+        let cell = set(
+            &format!("s{}", i + 1),
+            &format!("2026-12-{day:02}"),
+            Some("D"),
+            0,
+        );
+        futs.push(async move {
+            let t = std::time::Instant::now();
+            let ack = c.edit(id, vec![cell]).await;
+            assert!(ack_seq(&ack) > 0, "{ack:?}");
+            t.elapsed()
+        });
+    }
+    futures_util::future::join_all(futs).await
+}
+
+/// Hostile clients beside ten honest editors: a head sent one line and
+/// then nothing (slowloris), a client that joins and never reads, an
+/// oversized frame, an oversized head, and a flood of silent connections
+/// up to the limit. Each is answered as documented, and every honest edit
+/// is served and converges. The honest editors' ack latency is reported
+/// (speed belongs to the benchmarks, so it is not asserted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_clients_leave_honest_editors_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.max_connections = 40;
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 10).await;
+    let mut honest = Vec::new();
+    for i in 0..10 {
+        let (c, _) = Client::join(
+            &hub.url(),
+            &format!("h{i}"),
+            &format!("c-h{i}"),
+            "default",
+            0,
+        )
+        .await;
+        honest.push(c);
+    }
+    // An oversized head: 431, nothing else.
+    let mut tcp = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    let mut head = String::from("GET /ws HTTP/1.1\r\nHost: x\r\n");
+    head.push_str(&format!("X-Pad: {}\r\n\r\n", "a".repeat(20_000)));
+    let _ = tcp.write_all(head.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer)).await;
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 431"));
+    // An oversized frame: 1009.
+    let (mut big, _) = raw_upgrade(hub.addr, "HTTP/1.1").await;
+    let mut frame = vec![0x81u8, 0xFF];
+    frame.extend_from_slice(&(17u64 << 20).to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    big.write_all(&frame).await.unwrap();
+    let mut bytes = Vec::new();
+    let _ = tokio::time::timeout(WAIT, big.read_to_end(&mut bytes)).await;
+    assert_eq!(bytes.get(2..4), Some(&1009u16.to_be_bytes()[..]));
+    // A slowloris head and a client that joins and never reads: both stay.
+    let mut slow = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    slow.write_all(b"GET /ws HTTP/1.1\r\n").await.unwrap();
+    let (_mute, _) = Client::join(&hub.url(), "mute", "c-mute", "default", 0).await;
+    // The honest editors edit, each its own person, in turns.
+    let mut latencies = Vec::new();
+    let mut op = 0u64;
+    for day in 1..=10 {
+        latencies.extend(honest_round(&mut honest, day, &mut op).await);
+    }
+    // A flood of silent connections up to the limit: the next gets 503,
+    // and the editors already connected are still served.
+    let mut flood = Vec::new();
+    loop {
+        let (status, _) = hub.http_get("/ws").await;
+        if status == 503 {
+            break;
+        }
+        flood.push(tokio::net::TcpStream::connect(hub.addr).await.unwrap());
+        assert!(flood.len() <= 40, "the limit never bit");
+    }
+    for day in 11..=20 {
+        latencies.extend(honest_round(&mut honest, day, &mut op).await);
+    }
+    // Converged: the hub holds every honest edit, and a late joiner sees them.
+    drop(flood);
+    // The hub sees the flood go (each look a request; bounded).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while hub.http_get("/ws").await.0 == 503 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the flood's slots never came back"
+        );
+    }
+    let (_c, _, snap) = join_snapshot(&hub.url(), "late", "c-late").await;
+    assert_eq!(snap.cells.len(), 200);
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    eprintln!(
+        "honest acks beside hostile clients: {} edits, p50 {:?}, p99 {:?}",
+        latencies.len(),
+        at(0.5),
+        at(0.99)
+    );
+    drop(slow);
+}

@@ -578,6 +578,23 @@ async fn staff_codes_and_rules_are_managed_in_checked_forms() {
             .any(|c| c.code == "E" && c.hours == 7.5 && c.start.as_deref() == Some("07:00"))
     );
     assert!(snap.rules.iter().any(|r| r.id == "min-e"));
+    // The rule changed (its minimum), then removed: the coverage row goes.
+    ann.keys("m tab tab enter tab");
+    ann.type_text("2");
+    ann.keys("enter");
+    ann.until("min 2", |s| {
+        s.view.read(|r| {
+            r.rule("min-e")
+                .is_some_and(|x| matches!(x.kind, rota::domain::RuleKind::Staffing { min: 12, .. }))
+        })
+    })
+    .await;
+    ann.keys("d y esc");
+    ann.until("the rule gone", |s| s.coverage_rows.is_empty())
+        .await;
+    all_saved(&mut ann).await;
+    let (_c, _, snap) = join_snapshot(&hub.url(), "admin", "check-client-2").await;
+    assert!(snap.rules.is_empty(), "{:?}", snap.rules);
 }
 
 /// A form's change based on a version a colleague has since replaced
