@@ -71,6 +71,8 @@ pub mod codes {
     /// The hub holds as many bytes of edits arriving in parts as it will:
     /// send the edit again later.
     pub const BUSY: &str = "busy";
+    /// More edits a second from one connection than the hub takes.
+    pub const RATE_LIMITED: &str = "rate_limited";
 }
 
 /// Close codes the hub uses besides the standard ones.

@@ -2407,3 +2407,58 @@ async fn hostile_clients_leave_honest_editors_served() {
     );
     drop(slow);
 }
+
+/// One connection may begin at most `max_edits_per_sec` edits a second:
+/// past it each is refused with `rate_limited`, naming it, and nothing of
+/// it applied; another connection is not held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_past_the_rate_are_refused_by_name_and_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.max_edits_per_sec = 5;
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 2).await;
+    let (mut fast, _) = Client::join(&hub.url(), "fast", "c-fast", "default", 0).await;
+    let (mut calm, _) = Client::join(&hub.url(), "calm", "c-calm", "default", 0).await;
+    for i in 1..=12u32 {
+        fast.send(&ClientMsg::Edit {
+            op_id: u64::from(i),
+            ops: vec![set("s1", &format!("2026-12-{i:02}"), Some("D"), 0)],
+            note: None,
+            force: false,
+            more: false,
+            part: None,
+        })
+        .await;
+    }
+    let (mut acked, mut limited) = (0, Vec::new());
+    for _ in 0..12 {
+        match fast.answer().await {
+            ServerMsg::Error {
+                code,
+                op_id,
+                message,
+                ..
+            } if code == "rate_limited" => {
+                assert!(message.contains("more than 5 edits a second"), "{message}");
+                limited.push(op_id.expect("names its edit"));
+            }
+            m => {
+                assert!(ack_seq(&m) > 0, "{m:?}");
+                acked += 1;
+            }
+        }
+    }
+    assert!(
+        acked <= 5 && acked + limited.len() == 12,
+        "{acked} acked, {limited:?}"
+    );
+    // The other connection is served at once.
+    let ack = calm
+        .edit(1, vec![set("s2", "2026-12-01", Some("N"), 0)])
+        .await;
+    assert!(ack_seq(&ack) > 0, "{ack:?}");
+    // Nothing of a refused edit was applied.
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(cells.len(), acked + 1);
+}

@@ -1051,3 +1051,23 @@ async fn an_edit_is_withdrawn_only_before_its_last_part_is_sent() {
     assert_eq!(cells.len(), 1, "{cells:?}");
     assert_eq!(cells[0].2.as_deref(), Some("N"));
 }
+
+/// An edit the hub refuses for now (`rate_limited`, `busy`) stays pending
+/// and is sent again after the backoff, never marked rejected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_refused_for_now_are_sent_again_not_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = rota::server::Config::new(dir.path().join("hub"));
+    config.max_edits_per_sec = 2;
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 3).await;
+    let ann = start_engine(&hub.url(), "ann", &dir.path().join("ann"));
+    wait_connected(&ann).await;
+    for i in 0..6 {
+        ann.set_cell("s1", date(i), Some("D")).unwrap();
+    }
+    let st = wait_status(&ann, "all saved", |s| s.saved() && s.rejected == 0).await;
+    assert_eq!(st.rejected, 0);
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(cells.len(), 6);
+}

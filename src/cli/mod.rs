@@ -163,6 +163,11 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
 
+    /// Edits one connection may begin a second; more are refused with
+    /// `rate_limited` (nothing applied; send again).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_edits_per_sec: u32,
+
     /// MiB of edits arriving in parts the hub holds for all editors
     /// together; past it a new part is refused with `busy`.
     #[arg(long, value_name = "MB", default_value_t = 256)]

@@ -33,6 +33,7 @@ pub async fn serve(cli: &Cli) -> i32 {
     config.idle_timeout = Duration::from_secs(cli.idle_timeout.max(1));
     config.hello_timeout = Duration::from_secs(cli.hello_timeout.max(1));
     config.max_assembly_bytes = cli.max_parts_mb.max(1).saturating_mul(1 << 20);
+    config.max_edits_per_sec = cli.max_edits_per_sec.max(1);
     config.outbound_queue = cli.outbound_queue.max(16);
     config.max_db_bytes = cli.max_db_mb.map(|mb| mb.saturating_mul(1 << 20));
     config.ping_interval = config

@@ -162,6 +162,8 @@ struct Conn {
     /// until the next (the latest wins): at most [`PRESENCE_PER_SECOND`].
     presence_window: (Instant, u32),
     presence_held: Option<PresenceInfo>,
+    /// Edits begun in the current second (see `Config::max_edits_per_sec`).
+    edit_window: (Instant, u32),
 }
 
 /// Most cursor moves a connection has relayed to its roster a second; more
@@ -209,6 +211,7 @@ pub async fn serve(ws: Ws, links: Links, shutdown: watch::Receiver<bool>) {
         errors_since: Instant::now(),
         presence_window: (Instant::now(), 0),
         presence_held: None,
+        edit_window: (Instant::now(), 0),
     };
     Metrics::inc(&shared.metrics.connections_total);
     shared
@@ -606,6 +609,20 @@ impl Conn {
         }
     }
 
+    /// Counts an edit begun in this second, unless the second's allowance
+    /// is spent.
+    fn may_begin_edit(&mut self) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.edit_window.0) >= Duration::from_secs(1) {
+            self.edit_window = (now, 0);
+        }
+        if self.edit_window.1 >= self.config.max_edits_per_sec {
+            return false;
+        }
+        self.edit_window.1 += 1;
+        true
+    }
+
     /// Tells the roster where this editor's cursor is (counted in the
     /// second's allowance).
     fn relay_presence(&mut self, info: PresenceInfo) {
@@ -787,6 +804,14 @@ impl Conn {
             }
             None => match part.part.unwrap_or(0) {
                 0 => {
+                    if !self.may_begin_edit() {
+                        let max = self.config.max_edits_per_sec;
+                        let msg = format!(
+                            "edit {op_id}: more than {max} edits a second from this connection; \
+                             nothing applied: send it again in a moment"
+                        );
+                        return self.refuse_frame(op_id, codes::RATE_LIMITED, msg).await;
+                    }
                     self.refused.retain(|id| *id != op_id);
                     if part.more {
                         let mut held = Held::new(&self.shared);

@@ -56,6 +56,9 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Most edit batches in one group commit.
     pub max_group: usize,
+    /// Most edits one connection may begin a second; past it an edit is
+    /// refused with `rate_limited` (nothing applied).
+    pub max_edits_per_sec: u32,
     /// Most bytes of one edit sent in parts, its parts together.
     pub max_edit_bytes: usize,
     /// Most bytes of edits arriving in parts the hub holds for all its
@@ -82,6 +85,7 @@ impl Config {
             max_group: 1024,
             roster_idle: Duration::from_secs(60),
             max_assembly_bytes: 256 << 20,
+            max_edits_per_sec: 1000,
             max_edit_bytes: crate::protocol::MAX_EDIT_BYTES,
             max_db_bytes: None,
         }

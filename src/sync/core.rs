@@ -731,7 +731,15 @@ impl Core {
                 ..
             } => {
                 self.in_flight.remove(&op_id);
-                if code == protocol::codes::STORAGE || code == protocol::codes::SHUTTING_DOWN {
+                // Refusals that say "later": the edit stays pending and is
+                // sent again after the backoff, never marked rejected.
+                let later = [
+                    protocol::codes::STORAGE,
+                    protocol::codes::SHUTTING_DOWN,
+                    protocol::codes::BUSY,
+                    protocol::codes::RATE_LIMITED,
+                ];
+                if later.contains(&code.as_str()) {
                     self.retry_later = Some(format!("hub: {message}"));
                     Ok(())
                 } else {
