@@ -165,7 +165,7 @@ pub struct Cli {
 
     /// Edits one connection may begin a second; more are refused with
     /// `rate_limited` (nothing applied; send again).
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(long, value_name = "N", default_value_t = 5000)]
     pub max_edits_per_sec: u32,
 
     /// MiB of edits arriving in parts the hub holds for all editors

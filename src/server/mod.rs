@@ -85,7 +85,7 @@ impl Config {
             max_group: 1024,
             roster_idle: Duration::from_secs(60),
             max_assembly_bytes: 256 << 20,
-            max_edits_per_sec: 1000,
+            max_edits_per_sec: 5000,
             max_edit_bytes: crate::protocol::MAX_EDIT_BYTES,
             max_db_bytes: None,
         }
