@@ -9,6 +9,8 @@
 //!   place where operations are checked and applied. Pure: no async, no I/O.
 //! - [`store`]: the hub's SQLite store, its schema and migrations, the change
 //!   log and the idempotency answers. Blocking; used by the writer thread only.
+//! - [`sqlite_file`]: making a SQLite file whole and telling a damaged one,
+//!   for the store and the sync engine's local file alike.
 //! - [`server`]: the hub. `server::run(listener, config, shutdown)` is what
 //!   the binary and the tests call.
 //! - [`sync`]: the client engine the editor and scripts use: local SQLite
@@ -22,6 +24,7 @@ pub mod domain;
 pub mod protocol;
 pub mod script;
 pub mod server;
+pub mod sqlite_file;
 pub mod store;
 pub mod sync;
 pub mod tui;

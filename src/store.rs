@@ -40,12 +40,9 @@ impl StoreError {
 
     /// Whether what was read is damaged (rather than the disk full or busy).
     pub fn is_damage(&self) -> bool {
-        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
         match self {
             StoreError::Corrupt(_) | StoreError::Damaged(_) => true,
-            StoreError::Sqlite(e) => {
-                matches!(e.sqlite_error_code(), Some(DatabaseCorrupt | NotADatabase))
-            }
+            StoreError::Sqlite(e) => crate::sqlite_file::is_damage(e),
             StoreError::At(_, e) => e.is_damage(),
             StoreError::TooNew { .. } | StoreError::Full(_) => false,
         }
@@ -339,14 +336,16 @@ impl Store {
     }
 
     fn open_checked(path: &Path) -> Result<Store> {
-        match std::fs::metadata(path) {
-            Ok(m) if m.len() == 0 => {
+        match crate::sqlite_file::is_empty(path) {
+            Ok(Some(true)) => {
                 return Err(StoreError::Damaged(
                     "the file is empty (0 bytes); restore it from a backup, or move it away to start an empty hub".into(),
                 ));
             }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_whole(path)?,
+            Ok(Some(false)) => {}
+            // A new store is made whole, migrated, before it is opened.
+            Ok(None) => crate::sqlite_file::create_whole(path, migrate)
+                .map_err(|e| StoreError::Damaged(format!("cannot create it: {e}")))?,
             Err(e) => return Err(StoreError::Damaged(format!("cannot read it: {e}"))),
         }
         let mut conn = Connection::open(path)?;
@@ -1002,11 +1001,12 @@ fn quick_check(conn: &Connection) -> Result<()> {
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         rows.collect::<rusqlite::Result<Vec<String>>>()
     })()
-    .map_err(|e| match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+    .map_err(|e| {
+        if crate::sqlite_file::is_damage(&e) {
             StoreError::Damaged(format!("SQLite's quick_check could not read it: {e}"))
+        } else {
+            StoreError::Sqlite(e)
         }
-        _ => StoreError::Sqlite(e),
     })?;
     if found.len() == 1 && found[0] == "ok" {
         return Ok(());
@@ -1015,26 +1015,6 @@ fn quick_check(conn: &Connection) -> Result<()> {
         "SQLite's quick_check found: {}",
         found.join("; ")
     )))
-}
-
-/// Makes a new store whole: built (and migrated) under another name, then
-/// linked into place only if no file is there yet, so that a crash leaves
-/// no file or a complete one, never an empty one.
-fn create_whole(path: &Path) -> Result<()> {
-    let tmp = std::path::PathBuf::from(format!("{}.new-{}", path.display(), std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    {
-        let mut conn = Connection::open(&tmp)?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        migrate(&mut conn)?;
-    }
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Damaged(format!("cannot create it: {e}"))),
-    }
 }
 
 /// Loads a roster inside a group commit (it sees the group's own writes).

@@ -2103,21 +2103,12 @@ async fn a_part_carrying_an_oversized_string_is_refused_at_once() {
     seed(&hub.url(), 1).await;
     let (mut c, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
     c.send(&part(5, 0, heavy_cells(2, 2000), false, true)).await;
-    match c.answer().await {
-        ServerMsg::Error {
-            code,
-            message,
-            op_id,
-            ..
-        } => {
-            assert_eq!((code.as_str(), op_id), ("too_large", Some(5)), "{message}");
-            assert!(
-                message.contains("ops[0]: a string of 2000 characters"),
-                "{message}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let (code, message, op_id, _) = error_of(c.answer().await);
+    assert_eq!((code.as_str(), op_id), ("too_large", Some(5)), "{message}");
+    assert!(
+        message.contains("ops[0]: a string of 2000 characters"),
+        "{message}"
+    );
     assert_eq!(metric(hub.addr, "rota_assembling_bytes").await, 0.0);
 }
 
@@ -2139,18 +2130,9 @@ async fn edits_in_parts_are_bounded_in_bytes_per_edit_and_across_the_hub() {
         .await;
     bob.send(&part(7, 0, heavy_cells(250, 1000), false, true))
         .await;
-    match bob.answer().await {
-        ServerMsg::Error {
-            code,
-            message,
-            op_id,
-            ..
-        } => {
-            assert_eq!((code.as_str(), op_id), ("busy", Some(7)), "{message}");
-            assert!(message.contains("send it again in a moment"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (code, message, op_id, _) = error_of(bob.answer().await);
+    assert_eq!((code.as_str(), op_id), ("busy", Some(7)), "{message}");
+    assert!(message.contains("send it again in a moment"), "{message}");
     let held = metric(hub.addr, "rota_assembling_bytes").await;
     assert!(held > 250_000.0 && held < 400_000.0, "{held}");
     // Ann's connection goes: what it held is given back.
@@ -2161,21 +2143,12 @@ async fn edits_in_parts_are_bounded_in_bytes_per_edit_and_across_the_hub() {
         .await;
     bob.send(&part(9, 1, heavy_cells(180, 1000), false, true))
         .await;
-    match bob.answer().await {
-        ServerMsg::Error {
-            code,
-            message,
-            op_id,
-            ..
-        } => {
-            assert_eq!((code.as_str(), op_id), ("too_large", Some(9)), "{message}");
-            assert!(
-                message.contains("its parts together pass 300000 bytes"),
-                "{message}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let (code, message, op_id, _) = error_of(bob.answer().await);
+    assert_eq!((code.as_str(), op_id), ("too_large", Some(9)), "{message}");
+    assert!(
+        message.contains("its parts together pass 300000 bytes"),
+        "{message}"
+    );
     assert_eq!(metric(hub.addr, "rota_assembling_bytes").await, 0.0);
     // Bob now sends a real edit in parts; it is applied whole.
     bob.send(&part(8, 0, day_cells(0, 2, "D"), false, true))
@@ -2212,13 +2185,9 @@ async fn presence_is_bounded_in_size_and_rate_and_the_latest_arrives() {
         }),
     })
     .await;
-    match ann.answer().await {
-        ServerMsg::Error { code, message, .. } => {
-            assert_eq!(code, "bad_message", "{message}");
-            assert!(message.contains("cursor.staff"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (code, message, _, _) = error_of(ann.answer().await);
+    assert_eq!(code, "bad_message", "{message}");
+    assert!(message.contains("cursor.staff"), "{message}");
     for day in 1..=200 {
         ann.send(&cursor_on(day)).await;
     }

@@ -63,25 +63,6 @@ async fn all_saved(ed: &mut Ed) {
     ed.until("all saved", |s| s.counts() == (0, 0, 0)).await;
 }
 
-fn staffing(id: &str, code: &str, min: u32, max: Option<u32>) -> Op {
-    Op::PutRule {
-        rule: Rule {
-            id: id.into(),
-            kind: RuleKind::Staffing {
-                code: code.into(),
-                min,
-                max,
-                weekdays: Vec::new(),
-                group: None,
-                from: None,
-                to: None,
-            },
-            seq: 0,
-        },
-        base: None,
-    }
-}
-
 #[tokio::test]
 async fn a_block_fill_is_one_edit_and_one_undo_step() {
     let dir = tempfile::tempdir().unwrap();
@@ -406,10 +387,10 @@ async fn coverage_and_totals_follow_every_edit() {
     bob.engine.set_cell("s4", day(-1), Some("OFF")).unwrap();
     bob.engine.set_cell("s4", day(3), Some("OFF")).unwrap();
     ann.until("the rules and planned days", |s| {
-        s.coverage_rows.len() == 2 && s.findings.span() == Some((day(-1), day(3)))
+        s.findings.coverage_rows().len() == 2 && s.findings.span() == Some((day(-1), day(3)))
     })
     .await;
-    let rows = ann.state.coverage_rows.clone();
+    let rows = ann.state.findings.coverage_rows().to_vec();
     assert_eq!(
         rows[0],
         CoverageRow {
@@ -561,7 +542,8 @@ async fn staff_codes_and_rules_are_managed_in_checked_forms() {
     ann.keys("backspace");
     ann.type_text("E");
     ann.keys("enter");
-    ann.until("the rule", |s| s.coverage_rows.len() == 1).await;
+    ann.until("the rule", |s| s.findings.coverage_rows().len() == 1)
+        .await;
     all_saved(&mut ann).await;
     // Remove Eve: hidden, history kept on the hub.
     ann.keys("tab d y esc");
@@ -590,7 +572,7 @@ async fn staff_codes_and_rules_are_managed_in_checked_forms() {
     })
     .await;
     ann.keys("d y esc");
-    ann.until("the rule gone", |s| s.coverage_rows.is_empty())
+    ann.until("the rule gone", |s| s.findings.coverage_rows().is_empty())
         .await;
     all_saved(&mut ann).await;
     let (_c, _, snap) = join_snapshot(&hub.url(), "admin", "check-client-2").await;

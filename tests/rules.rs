@@ -5,9 +5,11 @@
 
 mod common;
 
+use common::rule;
+
 use proptest::prelude::*;
 use rota::domain::rules::{Finding, Findings};
-use rota::domain::{Author, Date, LimitMeasure, Op, Roster, Rule, RuleKind, ShiftCode, Target};
+use rota::domain::{Author, Date, LimitMeasure, Op, Roster, RuleKind, ShiftCode, Target};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -40,17 +42,6 @@ fn set(staff: &str, date: Date, code: Option<&str>) -> Op {
         date,
         code: code.map(str::to_string),
         base: 0,
-    }
-}
-
-fn rule(id: &str, kind: RuleKind) -> Op {
-    Op::PutRule {
-        rule: Rule {
-            id: id.into(),
-            kind,
-            seq: 0,
-        },
-        base: None,
     }
 }
 

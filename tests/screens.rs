@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::{rule, staffing};
+
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -638,32 +640,6 @@ fn type_in(s: &mut State, text: &str) {
     }
 }
 
-fn rule(id: &str, kind: rota::domain::RuleKind) -> Op {
-    Op::PutRule {
-        rule: rota::domain::Rule {
-            id: id.into(),
-            kind,
-            seq: 0,
-        },
-        base: None,
-    }
-}
-
-fn staffing(id: &str, code: &str, min: u32, max: Option<u32>) -> Op {
-    rule(
-        id,
-        rota::domain::RuleKind::Staffing {
-            code: code.into(),
-            min,
-            max,
-            weekdays: Vec::new(),
-            group: None,
-            from: None,
-            to: None,
-        },
-    )
-}
-
 fn limit(
     id: &str,
     measure: rota::domain::LimitMeasure,
@@ -861,6 +837,16 @@ fn each_form_says_what_is_wrong() {
     let t = text(&buf);
     assert!(t.contains("✗ staff `s1` already exists"), "{t}");
     insta::assert_snapshot!("form_staff_error", t);
+    press(&mut s, "esc");
+    // Changing a person: a name emptied.
+    press(&mut s, "enter");
+    for _ in 0.."Amara Okafor".len() {
+        press(&mut s, "backspace");
+    }
+    let t = text(&render(&s, false));
+    assert!(t.contains("change a person"), "{t}");
+    assert!(t.contains("✗ a name is needed"), "{t}");
+    insta::assert_snapshot!("form_edit_staff_error", t);
     press(&mut s, "esc");
     // A code with bad hours and a bad colour.
     press_all(&mut s, "tab a");

@@ -173,6 +173,8 @@ pub struct Findings {
     /// as bits by index: what a frame asks once a cell.
     named: BTreeMap<Date, Vec<u64>>,
     count: usize,
+    /// The coverage rows (see [`Findings::coverage_rows`]).
+    rows: Vec<CoverageRow>,
 }
 
 /// How many people are on a coverage row's code (in its group) on a date,
@@ -260,6 +262,7 @@ impl Findings {
             index: Default::default(),
             named: BTreeMap::new(),
             count: 0,
+            rows: Vec::new(),
         };
         f.index = f
             .people
@@ -267,6 +270,7 @@ impl Findings {
             .enumerate()
             .map(|(i, s)| (s.id.clone(), i))
             .collect();
+        f.rows = Findings::rows_of(&f.rules);
         let Some((first, last)) = span else {
             return f;
         };
@@ -488,9 +492,14 @@ impl Findings {
     }
 
     /// The codes (and groups) with a staffing rule, each once, in order.
-    pub fn coverage_rows(&self) -> Vec<CoverageRow> {
-        let mut rows: Vec<CoverageRow> = self
-            .rules
+    pub fn coverage_rows(&self) -> &[CoverageRow] {
+        &self.rows
+    }
+
+    /// The coverage rows of a set of rules: each staffing code (and group)
+    /// once, in order. Rules change only with a full evaluation.
+    fn rows_of(rules: &[Rule]) -> Vec<CoverageRow> {
+        let mut rows: Vec<CoverageRow> = rules
             .iter()
             .filter_map(|r| match &r.kind {
                 RuleKind::Staffing { code, group, .. } => Some(CoverageRow {

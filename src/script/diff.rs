@@ -67,10 +67,10 @@ impl fmt::Display for Summary {
 }
 
 pub fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
+    match (n, what) {
+        (1, _) => format!("1 {what}"),
+        (_, "person") => format!("{n} people"),
+        _ => format!("{n} {what}s"),
     }
 }
 

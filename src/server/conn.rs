@@ -160,10 +160,46 @@ struct Conn {
     errors_since: Instant,
     /// Presence relayed in the current second, and a later one held back
     /// until the next (the latest wins): at most [`PRESENCE_PER_SECOND`].
-    presence_window: (Instant, u32),
+    presence_rate: PerSecond,
     presence_held: Option<PresenceInfo>,
     /// Edits begun in the current second (see `Config::max_edits_per_sec`).
-    edit_window: (Instant, u32),
+    edit_rate: PerSecond,
+}
+
+/// Counts what a connection does in the current second.
+struct PerSecond {
+    since: Instant,
+    count: u32,
+}
+
+impl PerSecond {
+    fn new() -> PerSecond {
+        PerSecond {
+            since: Instant::now(),
+            count: 0,
+        }
+    }
+
+    /// Counts one more, unless `limit` were done this second already.
+    fn allow(&mut self, limit: u32) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.since) >= Duration::from_secs(1) {
+            *self = PerSecond {
+                since: now,
+                count: 0,
+            };
+        }
+        if self.count >= limit {
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+
+    /// When the next second begins.
+    fn next_second(&self) -> Instant {
+        self.since + Duration::from_secs(1)
+    }
 }
 
 /// Most cursor moves a connection has relayed to its roster a second; more
@@ -209,9 +245,9 @@ pub async fn serve(ws: Ws, links: Links, shutdown: watch::Receiver<bool>) {
         last_heard: Instant::now(),
         errors: 0,
         errors_since: Instant::now(),
-        presence_window: (Instant::now(), 0),
+        presence_rate: PerSecond::new(),
         presence_held: None,
-        edit_window: (Instant::now(), 0),
+        edit_rate: PerSecond::new(),
     };
     Metrics::inc(&shared.metrics.connections_total);
     shared
@@ -306,11 +342,12 @@ impl Conn {
                     None => return None,
                 },
                 _ = ticker.tick() => self.keepalive().await,
-                _ = tokio::time::sleep_until((self.presence_window.0 + Duration::from_secs(1)).into()),
+                _ = tokio::time::sleep_until(self.presence_rate.next_second().into()),
                     if self.presence_held.is_some() =>
                 {
-                    self.presence_window = (Instant::now(), 0);
-                    if let Some(info) = self.presence_held.take() {
+                    if let Some(info) = self.presence_held.take()
+                        && self.presence_rate.allow(PRESENCE_PER_SECOND)
+                    {
                         self.relay_presence(info);
                     }
                     Ok(())
@@ -577,15 +614,11 @@ impl Conn {
                     user: m.author.user.to_string(),
                     cursor,
                 };
-                let now = Instant::now();
-                if now.duration_since(self.presence_window.0) >= Duration::from_secs(1) {
-                    self.presence_window = (now, 0);
-                }
-                if self.presence_window.1 >= PRESENCE_PER_SECOND {
+                if self.presence_rate.allow(PRESENCE_PER_SECOND) {
+                    self.relay_presence(info);
+                } else {
                     self.presence_held = Some(info);
-                    return Ok(());
                 }
-                self.relay_presence(info);
                 Ok(())
             }
             ClientMsg::History { req, query } => {
@@ -609,27 +642,11 @@ impl Conn {
         }
     }
 
-    /// Counts an edit begun in this second, unless the second's allowance
-    /// is spent.
-    fn may_begin_edit(&mut self) -> bool {
-        let now = Instant::now();
-        if now.duration_since(self.edit_window.0) >= Duration::from_secs(1) {
-            self.edit_window = (now, 0);
-        }
-        if self.edit_window.1 >= self.config.max_edits_per_sec {
-            return false;
-        }
-        self.edit_window.1 += 1;
-        true
-    }
-
-    /// Tells the roster where this editor's cursor is (counted in the
-    /// second's allowance).
+    /// Tells the roster where this editor's cursor is.
     fn relay_presence(&mut self, info: PresenceInfo) {
         let Some(m) = &self.member else {
             return;
         };
-        self.presence_window.1 += 1;
         self.shared.set_presence(&m.roster, info.clone());
         let frame = protocol::encode(&ServerMsg::Presence(info)).into();
         let _ = m.publish.send(Event::Presence {
@@ -804,7 +821,7 @@ impl Conn {
             }
             None => match part.part.unwrap_or(0) {
                 0 => {
-                    if !self.may_begin_edit() {
+                    if !self.edit_rate.allow(self.config.max_edits_per_sec) {
                         let max = self.config.max_edits_per_sec;
                         let msg = format!(
                             "edit {op_id}: more than {max} edits a second from this connection; \

@@ -67,13 +67,9 @@ impl LocalError {
     }
 
     pub fn is_damage(&self) -> bool {
-        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
         match self {
             LocalError::Corrupt(_) => true,
-            LocalError::Sqlite { err, .. } => matches!(
-                err.sqlite_error_code(),
-                Some(DatabaseCorrupt | NotADatabase)
-            ),
+            LocalError::Sqlite { err, .. } => crate::sqlite_file::is_damage(err),
             _ => false,
         }
     }
@@ -206,14 +202,12 @@ impl LocalStore {
         };
         // A file that exists was made whole (see `create_whole`): one that
         // is empty or lacks rota's tables is damaged, never taken for new.
-        match std::fs::metadata(path) {
-            Ok(m) if m.len() == 0 => {
+        match crate::sqlite_file::is_empty(path) {
+            Ok(Some(true)) => {
                 return Err(LocalError::Corrupt("the file is empty (0 bytes)".into()));
             }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                create_whole(path, &Salvage::default())?;
-            }
+            Ok(Some(false)) => {}
+            Ok(None) => create_whole(path, &Salvage::default())?,
             Err(err) => {
                 return Err(LocalError::Io {
                     what: format!("reading {}", path.display()),
@@ -622,57 +616,36 @@ fn check_tables(conn: &Connection) -> Result<()> {
     }
 }
 
-/// Makes a new local file whole: built under another name (with what was
-/// salvaged from a damaged one), then linked into place only if no file
-/// is there yet. A crash leaves either no file or a complete one, and two
-/// editors creating it at once both end up with the same one.
+/// Makes a new local file whole (see [`crate::sqlite_file::create_whole`]),
+/// holding what was salvaged from a damaged one.
 fn create_whole(path: &Path, salvage: &Salvage) -> Result<()> {
-    let mut nonce = [0u8; 8];
-    let _ = getrandom::fill(&mut nonce);
-    let tmp = PathBuf::from(format!(
-        "{}.new-{}-{:x}",
-        path.display(),
-        std::process::id(),
-        u64::from_le_bytes(nonce)
-    ));
-    let sql = |err| LocalError::Sqlite {
-        path: tmp.clone(),
-        err,
-    };
-    {
-        let mut conn = Connection::open(&tmp).map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql)?;
-        let tx = conn.transaction().map_err(sql)?;
-        tx.execute_batch(SCHEMA).map_err(sql)?;
-        add_missing_columns(&tx).map_err(sql)?;
+    crate::sqlite_file::create_whole(path, |conn| {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        add_missing_columns(&tx)?;
         for (slot, id, next) in &salvage.clients {
             tx.execute(
                 "INSERT INTO clients(slot, client_id, next_op_id) VALUES (?1, ?2, ?3)",
                 params![slot, id, next],
-            )
-            .map_err(sql)?;
+            )?;
         }
         for (client, op_id, ops, note, state, created, force) in &salvage.outbox {
             tx.execute(
                 "INSERT INTO outbox(client_id, op_id, ops, note, state, created, force)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![client, op_id, ops, note, state, created, force],
-            )
-            .map_err(sql)?;
+            )?;
         }
-        tx.commit().map_err(sql)?;
-    }
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(err) => Err(LocalError::Io {
+        tx.commit()
+    })
+    .map_err(|e| match e {
+        crate::sqlite_file::MakeError::Open(path, err)
+        | crate::sqlite_file::MakeError::Init(path, err) => LocalError::Sqlite { path, err },
+        crate::sqlite_file::MakeError::Io(path, err) => LocalError::Io {
             what: format!("creating {}", path.display()),
             err,
-        }),
-    }
+        },
+    })
 }
 
 /// Reads what it can of a damaged file's clients and queued edits: every

@@ -507,7 +507,7 @@ impl Grid<'_> {
         let t = self.theme;
         let wide = s.config.ambiguous_wide;
         let names = s.layout.name_cols;
-        let rows = &s.coverage_rows;
+        let rows = s.findings.coverage_rows();
         let (Some(first), Some(last)) = (cols.first(), cols.last()) else {
             return;
         };

@@ -347,8 +347,6 @@ pub struct State {
     pub findings: Findings,
     /// The finding `!` last stepped to.
     pub finding_at: Option<usize>,
-    /// The codes (and groups) with a staffing rule: the coverage rows.
-    pub coverage_rows: Vec<crate::domain::rules::CoverageRow>,
     /// How coverage shows; None: per code when the rows fit in a third of
     /// the grid, else folded.
     pub coverage_shown: Option<CoverageShown>,
@@ -459,7 +457,6 @@ impl State {
             quit_armed: false,
             quit: false,
             dirty: true,
-            coverage_rows: findings.coverage_rows(),
             findings,
             finding_at: None,
             coverage_shown: None,
@@ -494,7 +491,7 @@ impl State {
     pub fn coverage_mode(&self) -> CoverageShown {
         self.coverage_shown.unwrap_or_else(|| {
             let room = self.size.1.saturating_sub(4) as usize / 3;
-            if self.coverage_rows.len() <= room {
+            if self.findings.coverage_rows().len() <= room {
                 CoverageShown::PerCode
             } else {
                 CoverageShown::Folded
@@ -504,11 +501,11 @@ impl State {
 
     /// Lines the coverage rows take under the grid.
     pub fn coverage_lines(&self) -> usize {
-        if self.coverage_rows.is_empty() {
+        if self.findings.coverage_rows().is_empty() {
             return 0;
         }
         match self.coverage_mode() {
-            CoverageShown::PerCode => self.coverage_rows.len(),
+            CoverageShown::PerCode => self.findings.coverage_rows().len(),
             CoverageShown::Folded => 1,
             CoverageShown::Hidden => 0,
         }

@@ -8,6 +8,7 @@ use super::keys::Command;
 use super::state::{HistoryPanel, Layout, Line, Mark, Mode, Other, State, same_code};
 use crate::domain::{Date, Op, Target};
 use crate::protocol::{Cursor, HistoryQuery, PresenceInfo};
+use crate::script::diff::plural;
 use crate::sync::{ConnState, EntryState, OutboxEntry, SyncEvent};
 use crossterm::event::{KeyCode, KeyModifiers};
 use std::collections::BTreeMap;
@@ -857,14 +858,6 @@ fn drag(state: &mut State, x: u16, y: u16, fx: &mut Vec<Effect>) {
     }
 }
 
-fn plural(n: usize, what: &str) -> String {
-    match (n, what) {
-        (1, _) => format!("1 {what}"),
-        (_, "person") => format!("{n} people"),
-        _ => format!("{n} {what}s"),
-    }
-}
-
 /// Cells laid from the block's corner (or the cursor) as one edit.
 fn paste_cells(state: &mut State, cells: &super::block::Cells, verb: &str, fx: &mut Vec<Effect>) {
     let b = super::block::block_or_cursor(state);
@@ -1392,7 +1385,6 @@ pub fn recheck(state: &mut State, targets: Option<&[Target]>) {
         None => state.findings = crate::domain::rules::Findings::new(r),
     });
     state.finding_at = None;
-    state.coverage_rows = state.findings.coverage_rows();
     // Who has warnings changes with every edit.
     if state.filter == super::state::Filter::Warned {
         relayout(state);

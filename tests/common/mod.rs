@@ -522,3 +522,31 @@ pub fn damage_first_page_of(path: &Path, table: &str, fill: u8) -> Vec<u8> {
     std::fs::write(path, &bytes).unwrap();
     bytes
 }
+
+/// An operation that puts a rule `id` of `kind`.
+pub fn rule(id: &str, kind: rota::domain::RuleKind) -> rota::domain::Op {
+    rota::domain::Op::PutRule {
+        rule: rota::domain::Rule {
+            id: id.into(),
+            kind,
+            seq: 0,
+        },
+        base: None,
+    }
+}
+
+/// A staffing rule on `code` every day: at least `min`, at most `max`.
+pub fn staffing(id: &str, code: &str, min: u32, max: Option<u32>) -> rota::domain::Op {
+    rule(
+        id,
+        rota::domain::RuleKind::Staffing {
+            code: code.into(),
+            min,
+            max,
+            weekdays: Vec::new(),
+            group: None,
+            from: None,
+            to: None,
+        },
+    )
+}
