@@ -11,6 +11,8 @@
 //!   log and the idempotency answers. Blocking; used by the writer thread only.
 //! - [`sqlite_file`]: making a SQLite file whole and telling a damaged one,
 //!   for the store and the sync engine's local file alike.
+//! - [`accounts`]: the hub's users, roles per roster, hashed bearer tokens and
+//!   client-id owners, in their own SQLite file. Blocking.
 //! - [`server`]: the hub. `server::run(listener, config, shutdown)` is what
 //!   the binary and the tests call.
 //! - [`sync`]: the client engine the editor and scripts use: local SQLite
@@ -19,6 +21,7 @@
 //!   domain's types only.
 //! - [`cli`]: command-line flags and the modes they start.
 
+pub mod accounts;
 pub mod cli;
 pub mod domain;
 pub mod protocol;

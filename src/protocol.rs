@@ -73,6 +73,8 @@ pub mod codes {
     pub const BUSY: &str = "busy";
     /// More edits a second from one connection than the hub takes.
     pub const RATE_LIMITED: &str = "rate_limited";
+    /// The connection's account has no role allowing this (on this roster).
+    pub const FORBIDDEN: &str = "forbidden";
 }
 
 /// Close codes the hub uses besides the standard ones.
@@ -85,6 +87,11 @@ pub mod close {
     pub const IDLE: u16 = 4010;
     /// No hello within the hello timeout after the upgrade.
     pub const NO_HELLO: u16 = 4011;
+    /// The connection's token was revoked (or its user removed), or the hub
+    /// took on accounts while it was connected without a token.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// The connection's account lost its role on the roster it joined.
+    pub const FORBIDDEN: u16 = 4003;
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,11 +2,13 @@
 //! only: roster logic lives in `domain` and `script`, syncing in `sync`.
 //!
 //! - [`serve`]: `--serve`, the hub.
+//! - [`accounts`]: `--serve --add-user` and the other account flags.
 //! - [`sync`]: `--sync`, send the outbox and refresh the local copy.
 //! - [`apply`]: `--apply FILE`, scripted changes and imports.
 //! - [`export`]: `--export FORMAT`.
 //! - [`check`]: `--check`, the roster's rule findings.
 
+pub mod accounts;
 pub mod apply;
 pub mod check;
 pub mod export;
@@ -23,7 +25,8 @@ use std::time::Duration;
 #[command(
     name = "rota",
     version,
-    about = "A terminal shift-roster editor that several people use at once"
+    about = "A terminal shift-roster editor that several people use at once",
+    group(clap::ArgGroup::new("account").multiple(false))
 )]
 pub struct Cli {
     /// Run the hub: keep rosters durably and sync every editor.
@@ -115,6 +118,45 @@ pub struct Cli {
     /// Your name on the hub (default: your login name).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+
+    /// Token for a hub with accounts (also ROTA_TOKEN, or the config file's
+    /// `token`). Sent in the WebSocket upgrade's Authorization header.
+    #[arg(long, value_name = "TOKEN", env = "ROTA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// With --serve: add a user to the hub's accounts with --role (and
+    /// --roster, unless the role is owner), print their token once, and exit.
+    #[arg(long, value_name = "NAME", requires_all = ["serve", "role"], group = "account")]
+    pub add_user: Option<String>,
+
+    /// With --serve: give a user --role on --roster (viewer, editor, admin,
+    /// or none to take it away); without --roster, --role owner or none
+    /// makes them an owner of the whole hub or not. Then exit.
+    #[arg(long, value_name = "NAME", requires_all = ["serve", "role"], group = "account")]
+    pub set_role: Option<String>,
+
+    /// The role for --add-user or --set-role: viewer, editor, admin, owner
+    /// (the whole hub) or none.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+
+    /// With --serve: print another token for a user, and exit.
+    #[arg(long, value_name = "NAME", requires = "serve", group = "account")]
+    pub new_token: Option<String>,
+
+    /// With --serve: revoke a token (its id, as --list-users shows, or the
+    /// whole token), and exit. A running hub closes its connections at once.
+    #[arg(long, value_name = "ID", requires = "serve", group = "account")]
+    pub revoke_token: Option<String>,
+
+    /// With --serve: remove a user (their roles go, their tokens are
+    /// revoked), and exit.
+    #[arg(long, value_name = "NAME", requires = "serve", group = "account")]
+    pub remove_user: Option<String>,
+
+    /// With --serve: list the hub's users, roles and token ids, and exit.
+    #[arg(long, requires = "serve", group = "account")]
+    pub list_users: bool,
 
     /// Roster to work on (default: the config file's, else `default`).
     #[arg(long, value_name = "NAME")]
@@ -269,7 +311,22 @@ pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
     let user = cli.user.clone().unwrap_or_else(login_name);
     crate::domain::check_id("--user", &user)?;
     crate::domain::check_roster_name(cli.roster()).map_err(|m| format!("--roster: {m}"))?;
-    Ok(SyncConfig::new(hub, &user, cli.roster(), &data_dir))
+    let mut config = SyncConfig::new(hub, &user, cli.roster(), &data_dir);
+    config.token = token(cli)?;
+    Ok(config)
+}
+
+/// The token for the hub: --token (or ROTA_TOKEN), else the config file's.
+pub fn token(cli: &Cli) -> Result<Option<String>, String> {
+    if let Some(t) = &cli.token {
+        return Ok(Some(t.trim().to_string()));
+    }
+    let Some(path) = cli.config.clone().or_else(crate::tui::config::default_path) else {
+        return Ok(None);
+    };
+    crate::tui::config::load(&path)
+        .map(|c| c.token)
+        .map_err(|e| format!("bad config file: {e}"))
 }
 
 /// Exit statuses shared by the client modes.
@@ -295,13 +352,15 @@ pub async fn connect(engine: &SyncEngine, timeout: Duration) -> Result<Status, S
         .wait_until(timeout, |s| {
             matches!(
                 s.conn,
-                ConnState::Connected { .. } | ConnState::Retrying { .. }
+                ConnState::Connected { .. }
+                    | ConnState::Retrying { .. }
+                    | ConnState::Refused { .. }
             )
         })
         .await;
     match &status.conn {
         ConnState::Connected { .. } => Ok(status),
-        ConnState::Retrying { reason, .. } => Err(reason.clone()),
+        ConnState::Retrying { reason, .. } | ConnState::Refused { reason } => Err(reason.clone()),
         _ => Err(format!("no answer within {}s", timeout.as_secs())),
     }
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 /// Runs `rota --serve` until Ctrl-C or SIGTERM. Returns the process exit code.
 pub async fn serve(cli: &Cli) -> i32 {
+    if super::accounts::asked(cli) {
+        return super::accounts::run(cli);
+    }
     let Some(data_dir) = cli.data.clone().or_else(default_data_dir) else {
         eprintln!("rota: no data dir: the platform has no home directory; pass --data DIR");
         return 2;

@@ -4,9 +4,11 @@
 //! from is bounded and the writer never waits for it; when it falls behind by a
 //! whole ring, or a write to it stalls, it is closed and must resync.
 
+use super::auth;
 use super::reader::{MAX_READS_WAITING, Read, ReadWhat};
 use super::writer::{Cmd, Edit, Joined, Start};
 use super::{Config, Event, Metrics, Shared};
+use crate::accounts::{Identity, Role};
 use crate::domain::{Author, Op, Seq, check_roster_name};
 use crate::protocol::{
     self, ClientMsg, DecodeError, FrameHeader, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_NOTE_CHARS,
@@ -137,6 +139,10 @@ struct Ending(u16, String);
 
 struct Conn {
     ws: Ws,
+    /// Who this connection is (None on a hub without accounts).
+    who: Option<Identity>,
+    /// Ticks when the accounts change: this connection's leave is checked again.
+    access: watch::Receiver<u64>,
     session: u64,
     shared: Arc<Shared>,
     writer: mpsc::Sender<Cmd>,
@@ -214,7 +220,7 @@ pub struct Links {
     pub config: Arc<Config>,
 }
 
-pub async fn serve(ws: Ws, links: Links, shutdown: watch::Receiver<bool>) {
+pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch::Receiver<bool>) {
     let Links {
         shared,
         writer,
@@ -227,6 +233,8 @@ pub async fn serve(ws: Ws, links: Links, shutdown: watch::Receiver<bool>) {
     let (read_tx, read_rx) = mpsc::channel(MAX_READS_WAITING);
     let mut conn = Conn {
         ws,
+        access: shared.gate.subscribe(),
+        who,
         session,
         shared: shared.clone(),
         writer,
@@ -352,6 +360,10 @@ impl Conn {
                     }
                     Ok(())
                 }
+                Ok(()) = self.access.changed() => match self.access_lost() {
+                    Some(ending) => Err(Some(ending)),
+                    None => Ok(()),
+                },
                 _ = &mut hello_by, if self.member.is_none() => Err(Some(Ending(
                     close::NO_HELLO,
                     format!("no hello within {} s", self.config.hello_timeout.as_secs_f64()),
@@ -599,10 +611,16 @@ impl Conn {
                 self.edit_part(part).await
             }
             ClientMsg::Presence { cursor } => {
-                let Some(m) = &self.member else {
+                if self.member.is_none() {
                     return self
                         .error(codes::NOT_JOINED, "send hello first".into(), None)
                         .await;
+                }
+                if let Some(why) = self.refusal(Role::Viewer, "send presence") {
+                    return self.forbidden(why, None, None).await;
+                }
+                let Some(m) = &self.member else {
+                    return Ok(());
                 };
                 if let Some(c) = &cursor
                     && let Err(e) = crate::domain::check_id("cursor.staff", &c.staff)
@@ -630,14 +648,17 @@ impl Conn {
                 if let Err(m) = query.check() {
                     return self.error_about(codes::BAD_MESSAGE, m, None, req).await;
                 }
-                let what = ReadWhat::History {
-                    roster: m.roster.clone(),
-                    query,
-                };
+                let roster = m.roster.clone();
+                if let Some(why) = self.refusal(Role::Viewer, "read history") {
+                    return self.forbidden(why, None, req).await;
+                }
+                let what = ReadWhat::History { roster, query };
                 self.send_to_readers(what, req).await
             }
             ClientMsg::ListRosters { req } => {
-                self.send_to_readers(ReadWhat::ListRosters, req).await
+                let visible = auth::visible_rosters(&self.shared.gate.current(), self.who.as_ref());
+                self.send_to_readers(ReadWhat::ListRosters { visible }, req)
+                    .await
             }
         }
     }
@@ -711,6 +732,23 @@ impl Conn {
                 return self.error(codes::BAD_MESSAGE, m, None).await;
             }
         }
+        // On a hub with accounts the change log and presence name the
+        // account, never the name the client gives.
+        let user = match &self.who {
+            Some(who) => who.user.clone(),
+            None => user,
+        };
+        if auth::role_of(&self.shared.gate.current(), self.who.as_ref(), &roster).is_none() {
+            let m = format!(
+                "no roster `{roster}` you may open: ask its admin (or the hub's owner) for a role on it"
+            );
+            return self.forbidden(m, None, None).await;
+        }
+        if let Some(who) = &self.who
+            && let Err(m) = self.claim_client(&client_id, &who.user.clone()).await
+        {
+            return self.forbidden(m, None, None).await;
+        }
         let (reply, answer) = oneshot::channel();
         let cmd = Cmd::Join {
             roster: roster.clone(),
@@ -752,6 +790,79 @@ impl Conn {
         self.send(Message::Text(welcome.into())).await
     }
 
+    /// Why this connection may not `what` on its roster, needing `need`; None
+    /// when it may. Checked against the accounts as they are now.
+    fn refusal(&self, need: Role, what: &str) -> Option<String> {
+        let roster = &self.member.as_ref()?.roster;
+        let has = auth::role_of(&self.shared.gate.current(), self.who.as_ref(), roster);
+        match has {
+            Some(role) if role >= need => None,
+            Some(role) => Some(format!(
+                "to {what} on roster `{roster}` takes the {need} role; you are a {role}"
+            )),
+            None => Some(format!("you have no role on roster `{roster}`")),
+        }
+    }
+
+    /// Refuses a message for want of a role: an error, the connection stays.
+    async fn forbidden(
+        &mut self,
+        message: String,
+        op_id: Option<u64>,
+        req: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
+        Metrics::inc(&self.shared.metrics.forbidden);
+        self.error_about(codes::FORBIDDEN, message, op_id, req)
+            .await
+    }
+
+    /// Makes `client_id` this account's, unless another account has it:
+    /// otherwise anyone could read a client id from history and send edits
+    /// under its next op ids, which the hub would then take for resends.
+    async fn claim_client(&self, client_id: &str, user: &str) -> Result<(), String> {
+        let gate = self.shared.gate.clone();
+        let (id, u) = (client_id.to_string(), user.to_string());
+        let claimed = tokio::task::spawn_blocking(move || gate.claim_client(&id, &u)).await;
+        match claimed {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(_other))) => Err(format!(
+                "client id `{client_id}` is another account's: each install makes its own; use another local file (--data) for this account"
+            )),
+            Ok(Err(e)) => {
+                tracing::error!("claiming client id {client_id}: {e}");
+                Err("the hub could not record this client id; try again".into())
+            }
+            Err(_) => Err("the hub could not record this client id; try again".into()),
+        }
+    }
+
+    /// Whether this connection has lost its leave since it was checked: its
+    /// token revoked, or its role on its roster taken away.
+    fn access_lost(&self) -> Option<Ending> {
+        let accounts = self.shared.gate.current();
+        match &self.who {
+            Some(who) if !accounts.still_valid(who) => {
+                return Some(Ending(close::UNAUTHORIZED, "your token was revoked".into()));
+            }
+            None if accounts.enabled() => {
+                return Some(Ending(
+                    close::UNAUTHORIZED,
+                    "this hub now has accounts: connect with a token".into(),
+                ));
+            }
+            _ => {}
+        }
+        let m = self.member.as_ref()?;
+        auth::role_of(&accounts, self.who.as_ref(), &m.roster)
+            .is_none()
+            .then(|| {
+                Ending(
+                    close::FORBIDDEN,
+                    format!("you no longer have a role on roster `{}`", m.roster),
+                )
+            })
+    }
+
     /// Takes one frame of an edit. A whole edit (one frame, nothing held)
     /// goes straight to the writer; parts are held until the last. Only an
     /// edit begun at part 0 and continued part by part in order is ever
@@ -770,6 +881,12 @@ impl Conn {
         }
         if let Some((code, msg)) = frame_problem(&part) {
             return self.refuse_frame(op_id, code, msg).await;
+        }
+        let need = auth::role_needed(&part.ops);
+        if let Some(why) = self.refusal(need, "make this edit") {
+            Metrics::inc(&self.shared.metrics.forbidden);
+            let msg = format!("edit {op_id}: {why}; nothing of it is applied");
+            return self.refuse_frame(op_id, codes::FORBIDDEN, msg).await;
         }
         match self.assembly.take() {
             Some(mut open) if open.op_id == op_id && part.part == Some(open.next_part) => {

@@ -5,6 +5,7 @@
 
 use super::Shared;
 use super::metrics::resident_bytes;
+use crate::accounts::Identity;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -17,7 +18,8 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a connection turned out to be.
 pub enum Routed {
-    WebSocket(Box<WebSocketStream<TcpStream>>),
+    /// Upgraded, with who it is (None on a hub without accounts).
+    WebSocket(Box<WebSocketStream<TcpStream>>, Option<Identity>),
     /// Answered (or dropped) already.
     Done,
 }
@@ -40,6 +42,8 @@ struct Head {
     version_ok: bool,
     /// HTTP/1.1 or later (a WebSocket upgrade needs it: RFC 6455 4.1).
     http11: bool,
+    /// The token of an `Authorization: Bearer` header.
+    bearer: Option<String>,
     /// Bytes read past the end of the head (a client that did not wait).
     rest: Vec<u8>,
 }
@@ -97,7 +101,7 @@ pub async fn route(mut stream: TcpStream, shared: &Shared) -> Routed {
             respond(&mut stream, 200, "text/plain; version=0.0.4", &body).await;
             Routed::Done
         }
-        ("GET", "/ws") => upgrade(stream, head).await,
+        ("GET", "/ws") => upgrade(stream, head, shared).await,
         (_, "/health" | "/metrics" | "/ws") => {
             respond(
                 &mut stream,
@@ -121,7 +125,7 @@ pub async fn route(mut stream: TcpStream, shared: &Shared) -> Routed {
     }
 }
 
-async fn upgrade(mut stream: TcpStream, head: Head) -> Routed {
+async fn upgrade(mut stream: TcpStream, head: Head, shared: &Shared) -> Routed {
     if !head.http11 {
         respond(
             &mut stream,
@@ -150,6 +154,27 @@ async fn upgrade(mut stream: TcpStream, head: Head) -> Routed {
             return Routed::Done;
         }
     };
+    // Before the upgrade completes: a client without leave exchanges no frame.
+    let accounts = shared.gate.current();
+    let who = if accounts.enabled() {
+        match accounts.authenticate(head.bearer.as_deref()) {
+            Ok(who) => Some(who),
+            Err(e) => {
+                super::Metrics::inc(&shared.metrics.auth_refused);
+                let body = format!("{e}\n");
+                let head = format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"rota\"\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(body.as_bytes()).await;
+                let _ = stream.shutdown().await;
+                return Routed::Done;
+            }
+        }
+    } else {
+        None
+    };
     let accept = derive_accept_key(key.as_bytes());
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
@@ -160,7 +185,7 @@ async fn upgrade(mut stream: TcpStream, head: Head) -> Routed {
     let ws =
         WebSocketStream::from_partially_read(stream, head.rest, Role::Server, Some(ws_config()))
             .await;
-    Routed::WebSocket(Box::new(ws))
+    Routed::WebSocket(Box::new(ws), who)
 }
 
 /// Reads up to the blank line ending the request head. `Ok(None)`: the peer
@@ -206,8 +231,18 @@ async fn read_head(stream: &mut TcpStream) -> Result<Option<Head>, u16> {
         key: header("sec-websocket-key").map(str::to_string),
         version_ok: header("sec-websocket-version") == Some("13"),
         http11: req.version.is_some_and(|v| v >= 1),
+        bearer: header("authorization").and_then(bearer_token),
         rest: buf[end..].to_vec(),
     }))
+}
+
+/// The token of an `Authorization` header's value, `Bearer TOKEN` (the
+/// scheme's case does not matter: RFC 9110 11.1).
+fn bearer_token(value: &str) -> Option<String> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 fn status_text(status: u16) -> &'static str {

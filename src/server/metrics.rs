@@ -65,6 +65,10 @@ pub struct Metrics {
     /// Connections closed because their outbound queue overflowed or a write
     /// to them timed out.
     pub broadcast_drops: AtomicU64,
+    /// Upgrades refused for a missing or bad token (HTTP 401).
+    pub auth_refused: AtomicU64,
+    /// Messages refused because the connection's role does not allow them.
+    pub forbidden: AtomicU64,
     pub commit_failures: AtomicU64,
     pub commit_batch_size: Histogram,
     pub commit_seconds: Histogram,
@@ -91,6 +95,8 @@ impl Default for Metrics {
             replays: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
             broadcast_drops: AtomicU64::new(0),
+            auth_refused: AtomicU64::new(0),
+            forbidden: AtomicU64::new(0),
             commit_failures: AtomicU64::new(0),
             commit_batch_size: Histogram::new(&BATCH_BOUNDS),
             commit_seconds: Histogram::new(&SECONDS_BOUNDS),
@@ -177,6 +183,18 @@ impl Metrics {
             "counter",
             "Connections closed because their outbound queue overflowed.",
             self.broadcast_drops.load(Relaxed),
+        );
+        counter(
+            "rota_auth_refused_total",
+            "counter",
+            "WebSocket upgrades refused with 401 (no token, or a bad one).",
+            self.auth_refused.load(Relaxed),
+        );
+        counter(
+            "rota_forbidden_total",
+            "counter",
+            "Messages refused because the connection's role does not allow them.",
+            self.forbidden.load(Relaxed),
         );
         counter(
             "rota_commit_failures_total",

@@ -11,6 +11,7 @@
 //! [`crate::protocol::MAX_IN_FLIGHT`] unanswered requests, and each roster's
 //! broadcast ring is bounded.
 
+pub mod auth;
 mod conn;
 mod http;
 pub mod lock;
@@ -114,11 +115,14 @@ pub struct Shared {
     /// editors joining a roster at the same version share one encoding, and
     /// the writer does not build it again. One per roster.
     snapshots: Mutex<HashMap<String, (Seq, Arc<str>)>>,
+    /// Who may do what: the accounts, kept current.
+    pub gate: Arc<auth::Gate>,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    fn new(gate: Arc<auth::Gate>) -> Shared {
         Shared {
+            gate,
             metrics: Metrics::default(),
             started: Instant::now(),
             seqs: Mutex::new(BTreeMap::new()),
@@ -210,6 +214,7 @@ pub enum ServeError {
         err: std::io::Error,
     },
     Store(crate::store::StoreError),
+    Accounts(crate::accounts::AccountsError),
 }
 
 impl std::fmt::Display for ServeError {
@@ -228,6 +233,7 @@ impl std::fmt::Display for ServeError {
             }
             ServeError::Io { what, err } => write!(f, "{what}: {err}"),
             ServeError::Store(e) => write!(f, "{e}"),
+            ServeError::Accounts(e) => write!(f, "{e}"),
         }
     }
 }
@@ -271,7 +277,8 @@ impl Hub {
         }
         // Opened after the store, which created and migrated the file.
         let reads = reader::start(&config.data_dir.join(STORE_FILE)).map_err(ServeError::Store)?;
-        let shared = Arc::new(Shared::new());
+        let gate = auth::Gate::open(&config.data_dir).map_err(ServeError::Accounts)?;
+        let shared = Arc::new(Shared::new(gate));
         let writer = writer::Writer::new(
             store,
             shared.clone(),
@@ -361,9 +368,9 @@ impl Hub {
                     http::over_limit(stream, &shared, &probes).await;
                     return;
                 };
-                if let http::Routed::WebSocket(ws) = http::route(stream, &shared).await {
-                    tracing::debug!(%peer, "editor connected");
-                    conn::serve(*ws, links, stop).await;
+                if let http::Routed::WebSocket(ws, who) = http::route(stream, &shared).await {
+                    tracing::debug!(%peer, user = who.as_ref().map(|w| w.user.as_str()), "editor connected");
+                    conn::serve(*ws, who, links, stop).await;
                 }
             });
         }

@@ -75,8 +75,14 @@ pub struct Read {
 }
 
 pub enum ReadWhat {
-    History { roster: String, query: HistoryQuery },
-    ListRosters,
+    History {
+        roster: String,
+        query: HistoryQuery,
+    },
+    /// Only the rosters in `visible` (None: all).
+    ListRosters {
+        visible: Option<std::collections::BTreeSet<String>>,
+    },
 }
 
 /// Starts the pool's threads on the store at `path`; they stop when every
@@ -129,9 +135,12 @@ fn answer(reader: &Reader, what: ReadWhat, req: Option<u64>) -> ServerMsg {
         ReadWhat::History { roster, query } => reader
             .history(&roster, &query)
             .map(|(entries, next)| ServerMsg::History { req, entries, next }),
-        ReadWhat::ListRosters => reader
-            .list_rosters()
-            .map(|rosters| ServerMsg::Rosters { req, rosters }),
+        ReadWhat::ListRosters { visible } => reader.list_rosters().map(|mut rosters| {
+            if let Some(visible) = visible {
+                rosters.retain(|r| visible.contains(&r.name));
+            }
+            ServerMsg::Rosters { req, rosters }
+        }),
     };
     answered.unwrap_or_else(|e| storage_error(req, &e))
 }

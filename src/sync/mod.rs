@@ -98,6 +98,9 @@ pub struct SyncConfig {
     pub roster: String,
     /// Data dir: the local store lives in `DATA/clients/`.
     pub data_dir: PathBuf,
+    /// The bearer token for a hub with accounts, sent in the upgrade
+    /// request's `Authorization` header (never in the URL).
+    pub token: Option<String>,
     /// How long to wait for a connection and its welcome.
     pub connect_timeout: Duration,
     /// How often to ping the hub; silence for three times this drops the
@@ -115,6 +118,7 @@ impl SyncConfig {
             user: user.to_string(),
             roster: roster.to_string(),
             data_dir: data_dir.to_path_buf(),
+            token: None,
             connect_timeout: Duration::from_secs(5),
             ping_interval: Duration::from_secs(15),
             backoff_min: Duration::from_millis(500),
@@ -203,6 +207,10 @@ pub enum ConnState {
     /// Not connected and not trying (the engine is stopping, or has not
     /// tried yet).
     Offline { reason: String },
+    /// The hub refused this client: its token (HTTP 401), or its access to
+    /// the roster. Not retried with the same token: it tries again only when
+    /// asked (`SyncEngine::reconnect`).
+    Refused { reason: String },
 }
 
 /// What the UI hears about, as it happens.

@@ -28,6 +28,8 @@ enum Ended {
     Lost(String),
     /// Reconnect at once (a resync, or the user asked).
     Again(String),
+    /// The hub refused us: wait until asked before trying again.
+    Refused(String),
 }
 
 pub(crate) async fn run(shared: Arc<Shared>, config: SyncConfig, mut stop: watch::Receiver<bool>) {
@@ -45,6 +47,16 @@ pub(crate) async fn run(shared: Arc<Shared>, config: SyncConfig, mut stop: watch
         };
         let reason = match ended {
             Ended::Stopped => break,
+            Ended::Refused(reason) => {
+                tracing::warn!("the hub refused this client: {reason}");
+                shared.core().set_conn(ConnState::Refused { reason });
+                tokio::select! {
+                    _ = shared.reconnect.notified() => {}
+                    _ = stop.changed() => break,
+                }
+                attempt = 0;
+                continue;
+            }
             Ended::Again(reason) => {
                 tracing::debug!("reconnecting at once: {reason}");
                 continue;
@@ -149,7 +161,8 @@ async fn session(
 ) -> Ended {
     let mut ws = match connect(shared, config, url).await {
         Ok(ws) => ws,
-        Err(reason) => return Ended::Lost(reason),
+        Err(Refusal::Refused(reason)) => return Ended::Refused(reason),
+        Err(Refusal::Failed(reason)) => return Ended::Lost(reason),
     };
     *attempt = 0;
     let mut ping = tokio::time::interval(config.ping_interval);
@@ -230,35 +243,77 @@ async fn session(
     }
 }
 
+/// Why a connection did not come about.
+enum Refusal {
+    /// The hub said no (a 401, or `forbidden` to the hello): trying again
+    /// with the same token would only be refused again.
+    Refused(String),
+    /// Anything else: try again after the backoff.
+    Failed(String),
+}
+
 /// Connects, says hello and applies the welcome.
-async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, String> {
+async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, Refusal> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
     let within = config.connect_timeout;
+    let failed = Refusal::Failed;
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| failed(format!("bad hub URL {url}: {e}")))?;
+    if let Some(token) = &config.token {
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Refusal::Refused("the token holds characters no token has".into()))?;
+        request.headers_mut().insert("authorization", value);
+    }
     let (mut ws, _) = tokio::time::timeout(
         within,
-        tokio_tungstenite::connect_async_with_config(url, None, true),
+        tokio_tungstenite::connect_async_with_config(request, None, true),
     )
     .await
-    .map_err(|_| format!("no answer from {url} within {within:?}"))?
-    .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    .map_err(|_| failed(format!("no answer from {url} within {within:?}")))?
+    .map_err(|e| refusal_of(url, e))?;
     let hello = shared.core().hello(&config.roster);
     ws.send(Message::Text(protocol::encode_client(&hello).into()))
         .await
-        .map_err(|e| format!("connection lost: {e}"))?;
+        .map_err(|e| failed(format!("connection lost: {e}")))?;
     let welcome = tokio::time::timeout(within, first_message(&mut ws))
         .await
-        .map_err(|_| format!("no welcome from {url} within {within:?}"))??;
+        .map_err(|_| failed(format!("no welcome from {url} within {within:?}")))?
+        .map_err(failed)?;
     match welcome {
         ServerMsg::Welcome { .. } => {
             let mut core = shared.core();
             core.connected();
             core.handle(welcome)
-                .map_err(|e| format!("local store: {e}"))?;
+                .map_err(|e| failed(format!("local store: {e}")))?;
             Ok(ws)
         }
-        ServerMsg::Error { code, message, .. } => {
-            Err(format!("the hub refused: {code}: {message}"))
+        ServerMsg::Error { code, message, .. } if code == protocol::codes::FORBIDDEN => {
+            Err(Refusal::Refused(format!("the hub refused: {message}")))
         }
-        other => Err(format!("expected a welcome, got {other:?}")),
+        ServerMsg::Error { code, message, .. } => {
+            Err(failed(format!("the hub refused: {code}: {message}")))
+        }
+        other => Err(failed(format!("expected a welcome, got {other:?}"))),
+    }
+}
+
+/// A failed upgrade: a 401 is a refusal (with the hub's reason), the rest
+/// are failures to retry.
+fn refusal_of(url: &str, e: tokio_tungstenite::tungstenite::Error) -> Refusal {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Http(resp) if resp.status().as_u16() == 401 => {
+            let why = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                .filter(|b| !b.is_empty())
+                .unwrap_or_else(|| "no reason given".into());
+            Refusal::Refused(format!("{url} refused the token: {why}"))
+        }
+        e => Refusal::Failed(format!("cannot connect to {url}: {e}")),
     }
 }
 

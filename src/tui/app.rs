@@ -65,7 +65,9 @@ fn settings(cli: &Cli, config: &Config) -> Result<SyncConfig, String> {
         Some(s) => HubAddr::parse_server(&s)?,
         None => HubAddr::Local(data_dir.clone()),
     };
-    Ok(SyncConfig::new(hub, &user, &roster, &data_dir))
+    let mut sync = SyncConfig::new(hub, &user, &roster, &data_dir);
+    sync.token = cli.token.clone().or_else(|| config.token.clone());
+    Ok(sync)
 }
 
 /// Runs the editor until the user quits. Returns the exit status.

@@ -30,6 +30,7 @@ pub enum Advance {
 struct File {
     server: Option<String>,
     user: Option<String>,
+    token: Option<String>,
     roster: Option<String>,
     mouse: Option<bool>,
     ambiguous_wide: Option<bool>,
@@ -54,6 +55,8 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub server: Option<String>,
     pub user: Option<String>,
+    /// The bearer token for a hub with accounts.
+    pub token: Option<String>,
     pub roster: Option<String>,
     pub mouse: bool,
     /// Draw East Asian ambiguous-width characters (○ △ ×) as two columns,
@@ -72,6 +75,7 @@ impl Default for Config {
             path: None,
             server: None,
             user: None,
+            token: None,
             roster: None,
             mouse: true,
             ambiguous_wide: false,
@@ -146,6 +150,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         path: Some(path.to_path_buf()),
         server: file.server,
         user: file.user,
+        token: file.token,
         roster: file.roster,
         mouse: file.mouse.unwrap_or(true),
         ambiguous_wide: file.ambiguous_wide.unwrap_or(false),

@@ -1264,7 +1264,7 @@ fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
                     state.retry_at = Some(state.now + retry_in.as_millis() as i64);
                     state.others.clear();
                 }
-                ConnState::Offline { .. } => {
+                ConnState::Offline { .. } | ConnState::Refused { .. } => {
                     state.offline_since.get_or_insert(state.now);
                     state.retry_at = None;
                     state.others.clear();

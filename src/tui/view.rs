@@ -100,6 +100,9 @@ pub fn connection_text(state: &State) -> (String, Option<String>) {
             )
         }
         ConnState::Offline { reason } => (format!("○ offline{since}"), Some(reason.clone())),
+        ConnState::Refused { reason } => {
+            (format!("⊘ refused by the hub{since}"), Some(reason.clone()))
+        }
     }
 }
 

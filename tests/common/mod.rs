@@ -160,6 +160,59 @@ impl Client {
         }
     }
 
+    /// Connects showing `token` (as `Authorization: Bearer`); Err is the
+    /// upgrade's failure (a 401 is `Error::Http`).
+    pub async fn raw_as(
+        url: &str,
+        token: Option<&str>,
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().unwrap();
+        if let Some(t) = token {
+            req.headers_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        let (ws, _) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::connect_async_with_config(req, None, true),
+        )
+        .await
+        .expect("connect in time")?;
+        Ok(Client {
+            ws,
+            client_id: String::new(),
+            user: String::new(),
+            queued: Default::default(),
+            batch_frames: 0,
+        })
+    }
+
+    /// Connects with `token` and says hello for `roster` (claiming the name
+    /// `user`); returns the client and the first answer (a welcome or an
+    /// error).
+    pub async fn hello_as(
+        url: &str,
+        token: &str,
+        user: &str,
+        client_id: &str,
+        roster: &str,
+    ) -> (Client, ServerMsg) {
+        let mut c = Client::raw_as(url, Some(token)).await.expect("upgraded");
+        c.client_id = client_id.into();
+        c.user = user.into();
+        c.send(&ClientMsg::Hello {
+            protocol: PROTOCOL_VERSION.into(),
+            user: user.into(),
+            client_id: client_id.into(),
+            token: None,
+            roster: roster.into(),
+            last_seq: 0,
+        })
+        .await;
+        let first = c.answer().await;
+        (c, first)
+    }
+
     /// Connects and joins `roster`; returns the client and the welcome.
     pub async fn join(
         url: &str,

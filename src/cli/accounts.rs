@@ -1,0 +1,199 @@
+//! `rota --serve --add-user NAME --role ROLE --roster R` and the other
+//! account flags: change the data dir's accounts file and exit. They work
+//! while the hub runs (it notices within a fraction of a second and closes
+//! the connections of revoked tokens). Glue over [`crate::accounts`].
+
+use super::{Cli, exit};
+use crate::accounts::{AccountsError, AccountsFile, Grant, Role};
+
+/// Whether the flags ask for an account change rather than a hub.
+pub fn asked(cli: &Cli) -> bool {
+    cli.add_user.is_some()
+        || cli.set_role.is_some()
+        || cli.new_token.is_some()
+        || cli.revoke_token.is_some()
+        || cli.remove_user.is_some()
+        || cli.list_users
+}
+
+/// What --role (with or without --roster) means.
+#[derive(Debug, PartialEq)]
+enum Wanted {
+    Owner(bool),
+    Role(String, Option<Role>),
+}
+
+fn wanted(cli: &Cli) -> Result<Wanted, String> {
+    let role = cli.role.as_deref().unwrap_or("");
+    match (role, &cli.roster) {
+        ("owner", None) => Ok(Wanted::Owner(true)),
+        ("none", None) => Ok(Wanted::Owner(false)),
+        ("owner", Some(_)) => Err("--role owner is for the whole hub: leave out --roster".into()),
+        (r, Some(roster)) => {
+            let role = match r {
+                "none" => None,
+                r => Some(Role::parse(r).ok_or_else(|| bad_role(r))?),
+            };
+            Ok(Wanted::Role(roster.clone(), role))
+        }
+        (r, None) if Role::parse(r).is_some() => Err(format!(
+            "--role {r} is a role on one roster: say which with --roster"
+        )),
+        (r, None) => Err(bad_role(r)),
+    }
+}
+
+fn bad_role(r: &str) -> String {
+    format!("--role `{r}`: use viewer, editor, admin, owner or none")
+}
+
+/// Runs the account flag given. Returns the exit status.
+pub fn run(cli: &Cli) -> i32 {
+    let dir = match cli.data_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("rota: {e}");
+            return exit::USAGE;
+        }
+    };
+    let mut file = match AccountsFile::open_in(&dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rota: {e}");
+            return 1;
+        }
+    };
+    match act(cli, &mut file) {
+        Ok(()) => exit::OK,
+        Err(Failure::Usage(m)) => {
+            eprintln!("rota: {m}");
+            exit::USAGE
+        }
+        Err(Failure::Accounts(AccountsError::Invalid(m))) => {
+            eprintln!("rota: {m}");
+            exit::USAGE
+        }
+        Err(Failure::Accounts(e)) => {
+            eprintln!("rota: {e}");
+            1
+        }
+    }
+}
+
+enum Failure {
+    Usage(String),
+    Accounts(AccountsError),
+}
+
+impl From<AccountsError> for Failure {
+    fn from(e: AccountsError) -> Failure {
+        Failure::Accounts(e)
+    }
+}
+
+fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
+    if let Some(name) = &cli.add_user {
+        let grant = match wanted(cli).map_err(Failure::Usage)? {
+            Wanted::Owner(true) => Grant::Owner,
+            Wanted::Role(roster, Some(role)) => Grant::Role { roster, role },
+            _ => {
+                return Err(Failure::Usage(
+                    "--add-user needs a role: --role owner, or --role viewer|editor|admin with --roster".into(),
+                ));
+            }
+        };
+        let what = describe(&grant);
+        let token = file.add_user(name, grant)?;
+        show_token(&format!("added {name}, {what}"), &token);
+    } else if let Some(name) = &cli.set_role {
+        match wanted(cli).map_err(Failure::Usage)? {
+            Wanted::Owner(owner) => {
+                file.set_owner(name, owner)?;
+                let now = if owner {
+                    "an owner of"
+                } else {
+                    "not an owner of"
+                };
+                eprintln!("rota: {name} is now {now} this hub");
+            }
+            Wanted::Role(roster, role) => {
+                file.set_role(name, &roster, role)?;
+                match role {
+                    Some(r) => eprintln!("rota: {name} is now {r} of roster {roster}"),
+                    None => eprintln!("rota: {name} has no role on roster {roster} now"),
+                }
+            }
+        }
+    } else if let Some(name) = &cli.new_token {
+        let token = file.new_token(name)?;
+        show_token(&format!("another token for {name}"), &token);
+    } else if let Some(id) = &cli.revoke_token {
+        let user = file.revoke_token(id)?;
+        eprintln!("rota: revoked {user}'s token; a running hub closes its connections now");
+    } else if let Some(name) = &cli.remove_user {
+        file.remove_user(name)?;
+        eprintln!("rota: removed {name}; their tokens are revoked");
+    } else if cli.list_users {
+        print!("{}", listing(&file.list()?));
+    }
+    Ok(())
+}
+
+fn describe(grant: &Grant) -> String {
+    match grant {
+        Grant::Owner => "owner of this hub".into(),
+        Grant::Role { roster, role } => format!("{role} of roster {roster}"),
+    }
+}
+
+/// The token alone on standard output (for scripts), what it is on stderr.
+fn show_token(what: &str, token: &str) {
+    eprintln!(
+        "rota: {what}. The token follows; it is shown only this once (the hub keeps only its hash):"
+    );
+    println!("{token}");
+}
+
+/// One line per user: name, roles, token ids.
+fn listing(users: &[crate::accounts::UserInfo]) -> String {
+    if users.is_empty() {
+        return "no users: this hub is open to anyone who can reach it (loopback only, unless --insecure)\n".into();
+    }
+    let mut out = String::new();
+    for u in users {
+        let mut roles: Vec<String> = u
+            .roles
+            .iter()
+            .map(|(roster, role)| format!("{role} of {roster}"))
+            .collect();
+        if u.owner {
+            roles.insert(0, "owner".into());
+        }
+        let tokens: Vec<String> = u
+            .tokens
+            .iter()
+            .map(|(id, revoked)| {
+                if *revoked {
+                    format!("{id} (revoked)")
+                } else {
+                    id.clone()
+                }
+            })
+            .collect();
+        out.push_str(&format!(
+            "{}\t{}\ttokens: {}\n",
+            u.name,
+            if roles.is_empty() {
+                "no role".into()
+            } else {
+                roles.join(", ")
+            },
+            if tokens.is_empty() {
+                "none".into()
+            } else {
+                tokens.join(", ")
+            }
+        ));
+    }
+    out
+}
