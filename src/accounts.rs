@@ -306,6 +306,15 @@ impl AccountsFile {
         AccountsFile::open(&dir.join(ACCOUNTS_FILE))
     }
 
+    /// Whether the data dir `dir` has users, without making a file there.
+    pub fn has_users(dir: &Path) -> Result<bool> {
+        let path = dir.join(ACCOUNTS_FILE);
+        if !path.exists() {
+            return Ok(false);
+        }
+        Ok(AccountsFile::open(&path)?.load()?.enabled())
+    }
+
     pub fn open(path: &Path) -> Result<AccountsFile> {
         let damaged = |m: String| AccountsError::Damaged(path.to_path_buf(), m);
         let sqlite = |e| AccountsError::Sqlite(path.to_path_buf(), e);

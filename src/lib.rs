@@ -15,6 +15,8 @@
 //!   client-id owners, in their own SQLite file. Blocking.
 //! - [`server`]: the hub. `server::run(listener, config, shutdown)` is what
 //!   the binary and the tests call.
+//! - [`tls`]: PEM certificates and keys, and the rustls configs of the hub
+//!   (wss://) and its clients.
 //! - [`sync`]: the client engine the editor and scripts use: local SQLite
 //!   cache and outbox, optimistic view, reconnect and replay. No UI.
 //! - [`tui`]: the editor (ratatui), on the sync engine's public API and the
@@ -30,4 +32,5 @@ pub mod server;
 pub mod sqlite_file;
 pub mod store;
 pub mod sync;
+pub mod tls;
 pub mod tui;

@@ -181,11 +181,24 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
 
-    /// Listen on an address other than loopback although the hub has no
-    /// accounts and no TLS yet: anyone who can reach it can read and change
-    /// every roster.
+    /// Listen on an address other than loopback although the hub lacks
+    /// accounts or TLS: anyone who can reach it could read and change
+    /// rosters, or see the traffic.
     #[arg(long)]
     pub insecure: bool,
+
+    /// With --serve: serve wss:// with this certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["serve", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+
+    /// With --serve: the private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires_all = ["serve", "tls_cert"])]
+    pub tls_key: Option<PathBuf>,
+
+    /// For a wss:// hub: the CA certificates (PEM) its certificate must
+    /// chain to, instead of the system's roots (also the config file's `ca`).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 
     /// Data directory: the hub's store, and every client's local cache and
     /// outbox (default: the platform's data dir for rota).
@@ -312,21 +325,35 @@ pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
     crate::domain::check_id("--user", &user)?;
     crate::domain::check_roster_name(cli.roster()).map_err(|m| format!("--roster: {m}"))?;
     let mut config = SyncConfig::new(hub, &user, cli.roster(), &data_dir);
-    config.token = token(cli)?;
+    let file = config_file(cli)?;
+    config.token = cli
+        .token
+        .as_ref()
+        .map(|t| t.trim().to_string())
+        .or(file.token);
+    config.ca = cli.ca.clone().or(file.ca);
+    check_ca(config.ca.as_deref())?;
     Ok(config)
 }
 
-/// The token for the hub: --token (or ROTA_TOKEN), else the config file's.
-pub fn token(cli: &Cli) -> Result<Option<String>, String> {
-    if let Some(t) = &cli.token {
-        return Ok(Some(t.trim().to_string()));
-    }
+/// The config file the flags name (or the usual one); a missing file is
+/// the defaults. Client modes read its `token` and `ca`.
+pub fn config_file(cli: &Cli) -> Result<crate::tui::config::Config, String> {
     let Some(path) = cli.config.clone().or_else(crate::tui::config::default_path) else {
-        return Ok(None);
+        return Ok(Default::default());
     };
-    crate::tui::config::load(&path)
-        .map(|c| c.token)
-        .map_err(|e| format!("bad config file: {e}"))
+    crate::tui::config::load(&path).map_err(|e| format!("bad config file: {e}"))
+}
+
+/// A CA file is read at start, so a bad one is a usage error, not a
+/// connection that never comes.
+pub fn check_ca(ca: Option<&std::path::Path>) -> Result<(), String> {
+    match ca {
+        Some(path) => crate::tls::client_config(Some(path))
+            .map(|_| ())
+            .map_err(|e| format!("--ca: {e}")),
+        None => Ok(()),
+    }
 }
 
 /// Exit statuses shared by the client modes.

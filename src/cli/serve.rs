@@ -13,12 +13,41 @@ pub async fn serve(cli: &Cli) -> i32 {
         eprintln!("rota: no data dir: the platform has no home directory; pass --data DIR");
         return 2;
     };
+    let tls = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => match crate::tls::server_config(cert, key) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("rota: --tls-cert/--tls-key: {e}");
+                return 2;
+            }
+        },
+        _ => None,
+    };
     if !cli.listen.ip().is_loopback() && !cli.insecure {
-        eprintln!(
-            "rota: refusing to listen on {}: this hub has no accounts and no TLS yet, so anyone who can reach it could read and change every roster; listen on 127.0.0.1 (behind an SSH tunnel or a TLS proxy), or pass --insecure",
-            cli.listen
-        );
-        return 2;
+        let has_accounts = crate::accounts::AccountsFile::has_users(&data_dir);
+        let missing = match (has_accounts, tls.is_some()) {
+            (Err(e), _) => {
+                eprintln!("rota: {e}");
+                return 1;
+            }
+            (Ok(true), true) => None,
+            (Ok(false), true) => Some(
+                "it has no accounts, so anyone who can reach it could read and change every roster (add one: --add-user NAME --role owner)",
+            ),
+            (Ok(true), false) => Some(
+                "it has no TLS, so tokens and rosters would cross the network in clear (give --tls-cert and --tls-key)",
+            ),
+            (Ok(false), false) => Some(
+                "it has no accounts and no TLS, so anyone who can reach it could read and change every roster (add a user with --add-user, give --tls-cert and --tls-key)",
+            ),
+        };
+        if let Some(why) = missing {
+            eprintln!(
+                "rota: refusing to listen on {}: {why}; or listen on 127.0.0.1, or pass --insecure",
+                cli.listen
+            );
+            return 2;
+        }
     }
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {
         Ok(l) => l,
@@ -39,6 +68,8 @@ pub async fn serve(cli: &Cli) -> i32 {
     config.max_edits_per_sec = cli.max_edits_per_sec.max(1);
     config.outbound_queue = cli.outbound_queue.max(16);
     config.max_db_bytes = cli.max_db_mb.map(|mb| mb.saturating_mul(1 << 20));
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    config.tls = tls;
     config.ping_interval = config
         .ping_interval
         .min(config.idle_timeout / 2)
@@ -55,7 +86,7 @@ pub async fn serve(cli: &Cli) -> i32 {
     let shutdown = shutdown_signal();
     // Tests and scripts read this line to find the port when listening on :0.
     println!(
-        "rota hub listening on ws://{addr}/ws (data: {})",
+        "rota hub listening on {scheme}://{addr}/ws (data: {})",
         data_dir.display()
     );
     hub.serve(shutdown).await;

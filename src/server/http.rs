@@ -5,10 +5,10 @@
 
 use super::Shared;
 use super::metrics::resident_bytes;
+use super::stream::HubStream;
 use crate::accounts::Identity;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -19,7 +19,7 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a connection turned out to be.
 pub enum Routed {
     /// Upgraded, with who it is (None on a hub without accounts).
-    WebSocket(Box<WebSocketStream<TcpStream>>, Option<Identity>),
+    WebSocket(Box<WebSocketStream<HubStream>>, Option<Identity>),
     /// Answered (or dropped) already.
     Done,
 }
@@ -56,13 +56,23 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A connection past the hub's limit: /health and /metrics are answered (a
 /// monitor must see a full hub as alive), anything else gets 503.
 pub async fn over_limit(
-    mut stream: TcpStream,
+    tcp: tokio::net::TcpStream,
+    tls: Option<&std::sync::Arc<rustls::ServerConfig>>,
     shared: &Shared,
     probes: &std::sync::Arc<tokio::sync::Semaphore>,
 ) {
     const FULL: &str = "hub is at its connection limit\n";
     let Ok(_probe) = probes.clone().try_acquire_owned() else {
-        respond(&mut stream, 503, "text/plain", FULL).await;
+        // A plain 503 means nothing inside TLS: a TLS client just sees the
+        // connection close.
+        if tls.is_none() {
+            respond(&mut HubStream::Plain(tcp), 503, "text/plain", FULL).await;
+        }
+        return;
+    };
+    let Ok(Some(mut stream)) =
+        tokio::time::timeout(PROBE_TIMEOUT, super::stream::secure(tcp, tls)).await
+    else {
         return;
     };
     let head = tokio::time::timeout(PROBE_TIMEOUT, read_head(&mut stream)).await;
@@ -80,7 +90,7 @@ pub async fn over_limit(
     }
 }
 
-pub async fn route(mut stream: TcpStream, shared: &Shared) -> Routed {
+pub async fn route(mut stream: HubStream, shared: &Shared) -> Routed {
     let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(Some(head))) => head,
         Ok(Ok(None)) => return Routed::Done,
@@ -125,7 +135,7 @@ pub async fn route(mut stream: TcpStream, shared: &Shared) -> Routed {
     }
 }
 
-async fn upgrade(mut stream: TcpStream, head: Head, shared: &Shared) -> Routed {
+async fn upgrade(mut stream: HubStream, head: Head, shared: &Shared) -> Routed {
     if !head.http11 {
         respond(
             &mut stream,
@@ -190,7 +200,7 @@ async fn upgrade(mut stream: TcpStream, head: Head, shared: &Shared) -> Routed {
 
 /// Reads up to the blank line ending the request head. `Ok(None)`: the peer
 /// went away; `Err(status)`: a head we will not serve.
-async fn read_head(stream: &mut TcpStream) -> Result<Option<Head>, u16> {
+async fn read_head(stream: &mut HubStream) -> Result<Option<Head>, u16> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let end = loop {
@@ -258,7 +268,7 @@ fn status_text(status: u16) -> &'static str {
     }
 }
 
-pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &str) {
+pub async fn respond(stream: &mut HubStream, status: u16, content_type: &str, body: &str) {
     let head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         status_text(status),

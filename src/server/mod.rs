@@ -17,6 +17,7 @@ mod http;
 pub mod lock;
 mod metrics;
 mod reader;
+mod stream;
 mod writer;
 
 pub use lock::{DataDirLock, LockInfo};
@@ -68,6 +69,8 @@ pub struct Config {
     /// A roster nobody has listened to for this long is let go from memory
     /// (at the next join); it loads again from the store when used.
     pub roster_idle: Duration,
+    /// Serve wss:// with this TLS config (None: plain ws://).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Cap on the store's size; writes past it are refused with
     /// `storage_failed` as on a full disk. None: no cap.
     pub max_db_bytes: Option<u64>,
@@ -89,6 +92,7 @@ impl Config {
             max_edits_per_sec: 5000,
             max_edit_bytes: crate::protocol::MAX_EDIT_BYTES,
             max_db_bytes: None,
+            tls: None,
         }
     }
 }
@@ -359,13 +363,17 @@ impl Hub {
             let stop = stop_rx.clone();
             let alive = alive_tx.clone();
             let probes = probes.clone();
+            let tls = config.tls.clone();
             tokio::spawn(async move {
                 let _alive = alive;
                 let Ok(_permit) = permit else {
                     // At the limit, /health and /metrics are still answered
                     // (by a few tasks of their own, briefly): a monitor must
                     // see a full hub as alive. Everything else gets 503.
-                    http::over_limit(stream, &shared, &probes).await;
+                    http::over_limit(stream, tls.as_ref(), &shared, &probes).await;
+                    return;
+                };
+                let Some(stream) = stream::secure(stream, tls.as_ref()).await else {
                     return;
                 };
                 if let http::Routed::WebSocket(ws, who) = http::route(stream, &shared).await {

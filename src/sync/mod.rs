@@ -40,17 +40,20 @@ pub enum HubAddr {
 }
 
 impl HubAddr {
-    /// Parses `--server`: `ws://HOST:PORT` (`/ws` implied), or `HOST:PORT`.
+    /// Parses `--server`: `ws://HOST:PORT` or `wss://HOST:PORT` (TLS; `/ws`
+    /// implied), or `HOST:PORT` for ws://.
     pub fn parse_server(s: &str) -> Result<HubAddr, String> {
         let s = s.trim();
-        let rest = if let Some(r) = s.strip_prefix("ws://") {
-            r
+        let (scheme, rest) = if let Some(r) = s.strip_prefix("ws://") {
+            ("ws", r)
+        } else if let Some(r) = s.strip_prefix("wss://") {
+            ("wss", r)
         } else if s.contains("://") {
             return Err(format!(
-                "--server `{s}`: only ws:// URLs are supported (e.g. ws://host:7878)"
+                "--server `{s}`: only ws:// and wss:// URLs are supported (e.g. wss://host:7878)"
             ));
         } else {
-            s
+            ("ws", s)
         };
         let (host, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -58,7 +61,7 @@ impl HubAddr {
         };
         if host.is_empty() || !host.contains(':') {
             return Err(format!(
-                "--server `{s}`: expected ws://HOST:PORT, e.g. ws://127.0.0.1:7878"
+                "--server `{s}`: expected ws://HOST:PORT or wss://HOST:PORT, e.g. ws://127.0.0.1:7878"
             ));
         }
         let path = if path.is_empty() || path == "/" {
@@ -66,14 +69,17 @@ impl HubAddr {
         } else {
             path
         };
-        Ok(HubAddr::Url(format!("ws://{host}{path}")))
+        Ok(HubAddr::Url(format!("{scheme}://{host}{path}")))
     }
 
     /// A file-name-safe key naming this hub in the local store's name.
     fn key(&self) -> String {
         match self {
             HubAddr::Local(_) => "local".into(),
-            HubAddr::Url(u) => safe_name(u.trim_start_matches("ws://").trim_end_matches("/ws")),
+            HubAddr::Url(u) => {
+                let rest = u.split_once("://").map_or(u.as_str(), |(_, r)| r);
+                safe_name(rest.trim_end_matches("/ws"))
+            }
         }
     }
 }
@@ -101,6 +107,9 @@ pub struct SyncConfig {
     /// The bearer token for a hub with accounts, sent in the upgrade
     /// request's `Authorization` header (never in the URL).
     pub token: Option<String>,
+    /// For wss:// hubs: the CA certificates (PEM) the hub's certificate
+    /// must chain to; None for the system's roots.
+    pub ca: Option<PathBuf>,
     /// How long to wait for a connection and its welcome.
     pub connect_timeout: Duration,
     /// How often to ping the hub; silence for three times this drops the
@@ -119,6 +128,7 @@ impl SyncConfig {
             roster: roster.to_string(),
             data_dir: data_dir.to_path_buf(),
             token: None,
+            ca: None,
             connect_timeout: Duration::from_secs(5),
             ping_interval: Duration::from_secs(15),
             backoff_min: Duration::from_millis(500),

@@ -266,9 +266,15 @@ async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, 
             .map_err(|_| Refusal::Refused("the token holds characters no token has".into()))?;
         request.headers_mut().insert("authorization", value);
     }
+    let tls = if url.starts_with("wss://") {
+        let config = crate::tls::client_config(config.ca.as_deref()).map_err(Refusal::Refused)?;
+        Some(tokio_tungstenite::Connector::Rustls(config))
+    } else {
+        None
+    };
     let (mut ws, _) = tokio::time::timeout(
         within,
-        tokio_tungstenite::connect_async_with_config(request, None, true),
+        tokio_tungstenite::connect_async_tls_with_config(request, None, true, tls),
     )
     .await
     .map_err(|_| failed(format!("no answer from {url} within {within:?}")))?
@@ -313,6 +319,14 @@ fn refusal_of(url: &str, e: tokio_tungstenite::tungstenite::Error) -> Refusal {
                 .unwrap_or_else(|| "no reason given".into());
             Refusal::Refused(format!("{url} refused the token: {why}"))
         }
+        // A certificate that does not check out will not on the next try.
+        // rustls reports it as an I/O error carrying its own.
+        Error::Tls(e) => Refusal::Refused(format!(
+            "cannot connect to {url}: TLS: {e} (is the hub's CA given with --ca?)"
+        )),
+        Error::Io(e) if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => Refusal::Refused(
+            format!("cannot connect to {url}: TLS: {e} (is the hub's CA given with --ca?)"),
+        ),
         e => Refusal::Failed(format!("cannot connect to {url}: {e}")),
     }
 }

@@ -31,6 +31,7 @@ struct File {
     server: Option<String>,
     user: Option<String>,
     token: Option<String>,
+    ca: Option<PathBuf>,
     roster: Option<String>,
     mouse: Option<bool>,
     ambiguous_wide: Option<bool>,
@@ -57,6 +58,8 @@ pub struct Config {
     pub user: Option<String>,
     /// The bearer token for a hub with accounts.
     pub token: Option<String>,
+    /// The CA certificates (PEM) a wss:// hub's certificate must chain to.
+    pub ca: Option<PathBuf>,
     pub roster: Option<String>,
     pub mouse: bool,
     /// Draw East Asian ambiguous-width characters (○ △ ×) as two columns,
@@ -76,6 +79,7 @@ impl Default for Config {
             server: None,
             user: None,
             token: None,
+            ca: None,
             roster: None,
             mouse: true,
             ambiguous_wide: false,
@@ -151,6 +155,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         server: file.server,
         user: file.user,
         token: file.token,
+        ca: file.ca,
         roster: file.roster,
         mouse: file.mouse.unwrap_or(true),
         ambiguous_wide: file.ambiguous_wide.unwrap_or(false),
