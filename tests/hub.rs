@@ -2021,6 +2021,46 @@ async fn health_is_served_when_every_connection_slot_is_taken() {
     assert!(body.contains("connection limit"), "{body}");
 }
 
+/// One address may hold at most `max_per_address` connections: more get
+/// 429 (still /health and /metrics), a closed one frees its place, and
+/// other addresses are not affected (here: loopback, spared by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_may_hold_only_its_share_of_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.max_per_address = 2;
+    config.spare_loopback = false;
+    let hub = Hub::start_with(config).await;
+    let (a, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let (_b, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 0).await;
+    let (status, body) = hub.http_get("/ws").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body.contains("too many connections from your address"),
+        "{body}"
+    );
+    assert_eq!(hub.http_get("/health").await.0, 200);
+    drop(a);
+    // The hub notices the close; then a place is free again.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(c) = Client::raw_as(&hub.url(), None).await {
+            drop(c);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no place freed");
+    }
+    // Loopback is spared by default: many connections from 127.0.0.1.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir2.path().to_path_buf());
+    config.max_per_address = 2;
+    let hub2 = Hub::start_with(config).await;
+    let mut held = Vec::new();
+    for i in 0..5 {
+        held.push(Client::join(&hub2.url(), "x", &format!("c{i}"), "default", 0).await);
+    }
+}
+
 /// Reads `name` from /metrics until `pred` holds (bounded by WAIT); each
 /// look is a request to the hub.
 async fn until_metric(addr: std::net::SocketAddr, name: &str, pred: impl Fn(f64) -> bool) -> f64 {

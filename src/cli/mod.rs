@@ -214,6 +214,12 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 20_000)]
     pub max_connections: usize,
 
+    /// Most connections open at once from one client address (0: no limit);
+    /// more get HTTP 429. Loopback addresses are not counted: a proxy or
+    /// tunnel on the hub's machine speaks for many.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub max_connections_per_address: usize,
+
     /// Seconds of silence after which the hub closes an editor's connection.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,

@@ -62,6 +62,7 @@ pub async fn serve(cli: &Cli) -> i32 {
         .unwrap_or_default();
     let mut config = Config::new(data_dir.clone());
     config.max_connections = cli.max_connections.max(1);
+    config.max_per_address = cli.max_connections_per_address;
     config.idle_timeout = Duration::from_secs(cli.idle_timeout.max(1));
     config.hello_timeout = Duration::from_secs(cli.hello_timeout.max(1));
     config.max_assembly_bytes = cli.max_parts_mb.max(1).saturating_mul(1 << 20);

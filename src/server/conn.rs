@@ -6,6 +6,7 @@
 
 use super::auth;
 use super::reader::{MAX_READS_WAITING, Read, ReadWhat};
+use super::ring;
 use super::writer::{Cmd, Edit, Joined, Start};
 use super::{Config, Event, Metrics, Shared};
 use crate::accounts::{Identity, Role};
@@ -20,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -46,8 +47,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 struct Member {
     roster: String,
     author: Author,
-    events: broadcast::Receiver<Event>,
-    publish: broadcast::Sender<Event>,
+    events: ring::Receiver<Event>,
+    publish: ring::Sender<Event>,
     /// The roster's newest broadcast seq.
     latest: Arc<AtomicU64>,
 }
@@ -310,7 +311,7 @@ async fn send_fragmented(
     Ok(())
 }
 
-async fn next_event(member: &mut Option<Member>) -> Result<Event, broadcast::error::RecvError> {
+async fn next_event(member: &mut Option<Member>) -> Result<Event, ring::RecvError> {
     match member {
         Some(m) => m.events.recv().await,
         None => std::future::pending().await,
@@ -447,20 +448,17 @@ impl Conn {
     /// it, with one flush for all of them. An editor more than
     /// `outbound_queue` batches behind the roster (or a whole ring of events)
     /// is closed: it must reconnect and catch up.
-    async fn forward(
-        &mut self,
-        ev: Result<Event, broadcast::error::RecvError>,
-    ) -> Result<(), Option<Ending>> {
+    async fn forward(&mut self, ev: Result<Event, ring::RecvError>) -> Result<(), Option<Ending>> {
         let mut frames = Vec::new();
         let mut events = 0;
         let mut next = ev;
         loop {
             let ev = match next {
                 Ok(ev) => ev,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
+                Err(ring::RecvError::Lagged(n)) => {
                     return Err(self.overflowed(format!("{n} events")));
                 }
-                Err(broadcast::error::RecvError::Closed) => return Err(None),
+                Err(ring::RecvError::Closed) => return Err(None),
             };
             if let (Event::Committed(group), Some(m)) = (&ev, &self.member) {
                 let newest = group.batches.last().map_or(0, |c| c.seq);
@@ -476,9 +474,7 @@ impl Conn {
             }
             match self.member.as_mut().map(|m| m.events.try_recv()) {
                 Some(Ok(ev)) => next = Ok(ev),
-                Some(Err(broadcast::error::TryRecvError::Lagged(n))) => {
-                    next = Err(broadcast::error::RecvError::Lagged(n))
-                }
+                Some(Err(ring::TryRecvError::Lagged(n))) => next = Err(ring::RecvError::Lagged(n)),
                 _ => break,
             }
         }
@@ -669,7 +665,7 @@ impl Conn {
         };
         self.shared.set_presence(&m.roster, info.clone());
         let frame = protocol::encode(&ServerMsg::Presence(info)).into();
-        let _ = m.publish.send(Event::Presence {
+        m.publish.send(Event::Presence {
             session: self.session,
             frame,
         });
@@ -1123,7 +1119,7 @@ impl Conn {
                 session: self.session,
                 user: m.author.user.to_string(),
             });
-            let _ = m.publish.send(Event::Presence {
+            m.publish.send(Event::Presence {
                 session: self.session,
                 frame: frame.into(),
             });

@@ -53,20 +53,37 @@ struct Head {
 pub const OVER_LIMIT_PROBES: usize = 64;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A connection past the hub's limit: /health and /metrics are answered (a
-/// monitor must see a full hub as alive), anything else gets 503.
+/// Why a connection is over a limit: the status and body it gets.
+#[derive(Clone, Copy)]
+pub enum Over {
+    /// The hub's own limit (503).
+    Hub,
+    /// The limit per client address (429).
+    Address,
+}
+
+/// A connection past a limit: /health and /metrics are answered (a
+/// monitor must see a full hub as alive), anything else gets 503 (the hub
+/// is full) or 429 (its address has too many).
 pub async fn over_limit(
+    over: Over,
     tcp: tokio::net::TcpStream,
     tls: Option<&std::sync::Arc<rustls::ServerConfig>>,
     shared: &Shared,
     probes: &std::sync::Arc<tokio::sync::Semaphore>,
 ) {
-    const FULL: &str = "hub is at its connection limit\n";
+    let (status, full) = match over {
+        Over::Hub => (503, "hub is at its connection limit\n"),
+        Over::Address => (
+            429,
+            "too many connections from your address (--max-connections-per-address)\n",
+        ),
+    };
     let Ok(_probe) = probes.clone().try_acquire_owned() else {
         // A plain 503 means nothing inside TLS: a TLS client just sees the
         // connection close.
         if tls.is_none() {
-            respond(&mut HubStream::Plain(tcp), 503, "text/plain", FULL).await;
+            respond(&mut HubStream::Plain(tcp), status, "text/plain", full).await;
         }
         return;
     };
@@ -86,7 +103,7 @@ pub async fn over_limit(
             let body = shared.metrics.render(resident_bytes());
             respond(&mut stream, 200, "text/plain; version=0.0.4", &body).await;
         }
-        _ => respond(&mut stream, 503, "text/plain", FULL).await,
+        _ => respond(&mut stream, status, "text/plain", full).await,
     }
 }
 
@@ -262,6 +279,7 @@ fn status_text(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         426 => "Upgrade Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",

@@ -17,6 +17,7 @@ mod http;
 pub mod lock;
 mod metrics;
 mod reader;
+mod ring;
 mod stream;
 mod writer;
 
@@ -44,6 +45,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Most editor and HTTP connections open at once; more get HTTP 503.
     pub max_connections: usize,
+    /// Most connections open at once from one client address; more get
+    /// HTTP 429. 0: no limit.
+    pub max_per_address: usize,
+    /// Whether loopback addresses are spared `max_per_address`: a proxy or
+    /// `rota-load` on the hub's machine speaks for many clients.
+    pub spare_loopback: bool,
     /// A connection silent this long is closed.
     pub idle_timeout: Duration,
     /// A WebSocket that has not said hello this long after its upgrade is
@@ -81,6 +88,8 @@ impl Config {
         Config {
             data_dir,
             max_connections: 20_000,
+            max_per_address: 500,
+            spare_loopback: true,
             idle_timeout: Duration::from_secs(60),
             hello_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(20),
@@ -97,6 +106,11 @@ impl Config {
     }
 }
 
+/// Most bytes of events a roster's broadcast ring holds for its slowest
+/// editor; past it (or `Config::outbound_queue` events) that editor lags
+/// and is closed to resync.
+pub const RING_BYTES: usize = 16 << 20;
+
 /// What a roster's broadcast ring carries.
 #[derive(Clone)]
 pub enum Event {
@@ -104,6 +118,16 @@ pub enum Event {
     Committed(Arc<writer::CommittedGroup>),
     /// Presence or departure of an editor, relayed as is (not stored).
     Presence { session: u64, frame: Utf8Bytes },
+}
+
+impl ring::Weigh for Event {
+    fn bytes(&self) -> usize {
+        // The frames, and a little for what holds them.
+        64 + match self {
+            Event::Committed(group) => group.bytes(),
+            Event::Presence { frame, .. } => frame.len(),
+        }
+    }
 }
 
 /// State shared by the connections, the HTTP endpoints and the writer.
@@ -121,12 +145,62 @@ pub struct Shared {
     snapshots: Mutex<HashMap<String, (Seq, Arc<str>)>>,
     /// Who may do what: the accounts, kept current.
     pub gate: Arc<auth::Gate>,
+    /// Connections open from each client address (those counted).
+    per_address: Mutex<HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One connection counted against its address's limit, given back when
+/// dropped.
+struct PerAddress {
+    shared: Arc<Shared>,
+    ip: std::net::IpAddr,
+}
+
+impl PerAddress {
+    /// Counts a connection from `ip`; None when its address is at the limit.
+    /// Some(None) when the address is not counted.
+    fn take(
+        shared: &Arc<Shared>,
+        config: &Config,
+        ip: std::net::IpAddr,
+    ) -> Option<Option<PerAddress>> {
+        if config.max_per_address == 0 || (config.spare_loopback && ip.is_loopback()) {
+            return Some(None);
+        }
+        let mut map = shared.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_default();
+        if *n >= config.max_per_address {
+            return None;
+        }
+        *n += 1;
+        Some(Some(PerAddress {
+            shared: shared.clone(),
+            ip,
+        }))
+    }
+}
+
+impl Drop for PerAddress {
+    fn drop(&mut self) {
+        let mut map = self
+            .shared
+            .per_address
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl Shared {
     fn new(gate: Arc<auth::Gate>) -> Shared {
         Shared {
             gate,
+            per_address: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             started: Instant::now(),
             seqs: Mutex::new(BTreeMap::new()),
@@ -353,6 +427,7 @@ impl Hub {
             };
             let _ = stream.set_nodelay(true);
             let permit = limit.clone().try_acquire_owned();
+            let from = PerAddress::take(&shared, &config, peer.ip());
             let shared = shared.clone();
             let links = conn::Links {
                 shared: shared.clone(),
@@ -370,7 +445,12 @@ impl Hub {
                     // At the limit, /health and /metrics are still answered
                     // (by a few tasks of their own, briefly): a monitor must
                     // see a full hub as alive. Everything else gets 503.
-                    http::over_limit(stream, tls.as_ref(), &shared, &probes).await;
+                    http::over_limit(http::Over::Hub, stream, tls.as_ref(), &shared, &probes).await;
+                    return;
+                };
+                let Some(_from) = from else {
+                    http::over_limit(http::Over::Address, stream, tls.as_ref(), &shared, &probes)
+                        .await;
                     return;
                 };
                 let Some(stream) = stream::secure(stream, tls.as_ref()).await else {

@@ -6,6 +6,7 @@
 //! (joining a roster) run after the pending group has committed, so nobody
 //! ever sees state that is not durable.
 
+use super::ring;
 use super::{Event, Metrics, Shared};
 use crate::domain::{Applied, Author, Op, Rejection, Roster, Seq};
 use crate::protocol::{self, ChangeSet, ServerMsg, Snapshot};
@@ -14,7 +15,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A connection's queue for answers meant for it alone.
@@ -48,8 +49,8 @@ pub struct Edit {
 pub struct Joined {
     pub seq: Seq,
     pub start: Start,
-    pub events: broadcast::Receiver<Event>,
-    pub publish: broadcast::Sender<Event>,
+    pub events: ring::Receiver<Event>,
+    pub publish: ring::Sender<Event>,
     /// The roster's newest broadcast seq, for the connection to see how far
     /// behind it is.
     pub latest: Arc<AtomicU64>,
@@ -79,6 +80,14 @@ pub struct CommittedGroup {
 }
 
 impl CommittedGroup {
+    /// The bytes of its frames.
+    pub fn bytes(&self) -> usize {
+        self.batches
+            .iter()
+            .map(|b| b.ack.len() + b.frame.as_ref().map_or(0, |f| f.len()))
+            .sum()
+    }
+
     pub fn new(batches: Vec<Committed>) -> CommittedGroup {
         CommittedGroup {
             batches,
@@ -111,7 +120,7 @@ pub struct Committed {
 
 struct Slot {
     roster: Roster,
-    events: broadcast::Sender<Event>,
+    events: ring::Sender<Event>,
     /// The seq of the newest batch broadcast (stored before the event is
     /// sent, so a connection never sees a group newer than this).
     latest: Arc<AtomicU64>,
@@ -389,7 +398,7 @@ impl Writer {
                 slot.latest.store(last, Ordering::Release);
                 let group = Arc::new(CommittedGroup::new(batches));
                 // No receivers only means nobody is listening now.
-                let _ = slot.events.send(Event::Committed(group));
+                slot.events.send(Event::Committed(group));
             }
         }
     }
@@ -583,7 +592,7 @@ fn slot_of<'a>(
     load: impl FnOnce() -> Result<Roster, StoreError>,
 ) -> Result<&'a mut Slot, StoreError> {
     if !rosters.contains_key(name) {
-        let (events, _) = broadcast::channel(queue);
+        let events = ring::channel(queue, super::RING_BYTES);
         rosters.insert(
             name.to_string(),
             Slot {
