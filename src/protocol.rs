@@ -75,6 +75,8 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     /// The connection's account has no role allowing this (on this roster).
     pub const FORBIDDEN: &str = "forbidden";
+    /// Users were asked about on a hub that has none.
+    pub const NO_ACCOUNTS: &str = "no_accounts";
 }
 
 /// Close codes the hub uses besides the standard ones.
@@ -152,6 +154,22 @@ pub enum ClientMsg {
         /// The client's own id for this request, echoed in the answer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         req: Option<u64>,
+    },
+    /// The users with a role on the joined roster (admins only).
+    Users {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
+    },
+    /// Gives `user` the role `role` on the joined roster (`viewer`,
+    /// `editor`, `admin`; null takes it away). With `create`, the user is
+    /// new and the answer carries their token, once. Admins only.
+    SetRole {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
+        user: String,
+        role: Option<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        create: bool,
     },
 }
 
@@ -312,6 +330,16 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         req: Option<u64>,
         rosters: Vec<RosterInfo>,
+    },
+    /// The users with a role on the roster: the answer to `users` and to
+    /// `set_role` (the list as it now stands).
+    Users {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
+        users: Vec<RosterUser>,
+        /// A user `set_role` created: their token, shown this once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// A message could not be acted on. The connection stays usable.
     Error {
@@ -553,6 +581,18 @@ pub struct HistoryEntry {
     pub note: Option<String>,
 }
 
+/// A user with a role on a roster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterUser {
+    pub user: String,
+    /// `viewer`, `editor` or `admin`.
+    pub role: String,
+    /// An owner of the whole hub (admin of every roster; their role is
+    /// changed only on the hub's machine).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub owner: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RosterInfo {
     pub name: String,
@@ -624,7 +664,15 @@ impl FrameHeader {
     }
 }
 
-const CLIENT_TYPES: [&str; 5] = ["hello", "edit", "presence", "history", "list_rosters"];
+const CLIENT_TYPES: [&str; 7] = [
+    "hello",
+    "edit",
+    "presence",
+    "history",
+    "list_rosters",
+    "users",
+    "set_role",
+];
 
 /// Decodes one client text frame. The fast path parses straight into the
 /// message; only a frame that fails is looked at again to say what is wrong.

@@ -367,6 +367,15 @@ impl Store {
         })
     }
 
+    /// Commits without fsync: for the deterministic simulation, whose
+    /// restarts reopen the file in the same process (the OS still has every
+    /// commit); thousands of seeds would otherwise wait on the disk.
+    #[cfg(test)]
+    pub fn without_fsync(&self) -> Result<()> {
+        self.conn.pragma_update(None, "synchronous", "OFF")?;
+        Ok(())
+    }
+
     /// Caps the database at about `bytes`: a write past it fails (as on a full
     /// disk) and its whole group is refused, leaving what is stored intact.
     ///

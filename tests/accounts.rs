@@ -767,3 +767,83 @@ async fn a_viewers_engine_reads_and_its_edits_are_rejected() {
     assert_eq!(st.rejected, 1);
     vi.shutdown();
 }
+
+/// An admin lists the roster's users, adds one (whose token works), changes
+/// a role and takes one away (that user's connection closes); an editor may
+/// not, and a hub without accounts says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_the_rosters_users_over_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    let (mut ada, _) = Client::hello_as(&hub.url(), &acc.admin, "ada", "c-ada", "ward").await;
+    let users = |m: ServerMsg| match m {
+        ServerMsg::Users { users, token, .. } => (
+            users
+                .into_iter()
+                .map(|u| (u.user, u.role, u.owner))
+                .collect::<Vec<_>>(),
+            token,
+        ),
+        other => panic!("{other:?}"),
+    };
+    ada.send(&ClientMsg::Users { req: Some(1) }).await;
+    let (list, _) = users(ada.answer().await);
+    let s = |a: &str, r: &str, o: bool| (a.to_string(), r.to_string(), o);
+    assert_eq!(
+        list,
+        [
+            s("ada", "admin", false),
+            s("ed", "editor", false),
+            s("olga", "admin", true),
+            s("vi", "viewer", false)
+        ],
+        "otto (ward-b only) is not listed"
+    );
+    let set = |user: &str, role: Option<&str>, create: bool| ClientMsg::SetRole {
+        req: Some(2),
+        user: user.into(),
+        role: role.map(str::to_string),
+        create,
+    };
+    ada.send(&set("nia", Some("viewer"), true)).await;
+    let (list, token) = users(ada.answer().await);
+    assert!(list.contains(&s("nia", "viewer", false)));
+    let token = token.expect("a new user's token");
+    let (_nia, w) = Client::hello_as(&hub.url(), &token, "nia", "c-nia", "ward").await;
+    assert!(matches!(w, ServerMsg::Welcome { .. }), "{w:?}");
+    // Ed goes from editor to nothing: his connection closes.
+    let (mut ed, _) = Client::hello_as(&hub.url(), &acc.editor, "ed", "c-ed", "ward").await;
+    ada.send(&set("ed", None, false)).await;
+    let (list, _) = users(ada.answer().await);
+    assert!(list.iter().all(|(u, _, _)| u != "ed"));
+    assert_eq!(ed.closed().await.0, close::FORBIDDEN);
+    // Mistakes: a bad role, an owner, an unknown user.
+    for (msg, says) in [
+        (set("vi", Some("chief"), false), "is not a role"),
+        (set("olga", Some("viewer"), false), "owns the whole hub"),
+        (set("nobody", Some("viewer"), false), "no user `nobody`"),
+        (set("vi", Some("editor"), true), "exists already"),
+    ] {
+        ada.send(&msg).await;
+        let answer = ada.answer().await;
+        let (_, message, _) = error_code(&answer);
+        assert!(message.contains(says), "{message}");
+    }
+    // A viewer may not see or change the users.
+    let (mut vi, _) = Client::hello_as(&hub.url(), &acc.viewer, "vi", "c-vi", "ward").await;
+    vi.send(&set("vi", Some("admin"), false)).await;
+    let answer = vi.answer().await;
+    let (code, message, _) = error_code(&answer);
+    assert_eq!(code, codes::FORBIDDEN, "{message}");
+    vi.send(&ClientMsg::Users { req: None }).await;
+    assert_eq!(error_code(&vi.answer().await).0, codes::FORBIDDEN);
+    let seq_roles = AccountsFile::open_in(dir.path()).unwrap().load().unwrap();
+    assert_eq!(seq_roles.role_on("vi", "ward"), Some(Role::Viewer));
+
+    // A hub without accounts has no users to manage.
+    let open_dir = tempfile::tempdir().unwrap();
+    let open = Hub::start(open_dir.path()).await;
+    let (mut anyone, _) = Client::join(&open.url(), "x", "c-x", "default", 0).await;
+    anyone.send(&ClientMsg::Users { req: None }).await;
+    assert_eq!(error_code(&anyone.answer().await).0, codes::NO_ACCOUNTS);
+}

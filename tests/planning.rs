@@ -632,3 +632,99 @@ fn draw(ed: &Ed) -> String {
         .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
         .collect()
 }
+
+/// An admin manages the roster's users from the editor: the users tab
+/// lists them, `a` adds one and shows the token once, `d` takes a role
+/// away.
+#[tokio::test]
+async fn an_admin_manages_users_in_the_editor() {
+    use rota::accounts::{AccountsFile, Grant, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let hub_dir = dir.path().join("hub");
+    let mut file = AccountsFile::open_in(&hub_dir).unwrap();
+    let token = file
+        .add_user(
+            "ann",
+            Grant::Role {
+                roster: "default".into(),
+                role: Role::Admin,
+            },
+        )
+        .unwrap();
+    file.add_user(
+        "bob",
+        Grant::Role {
+            roster: "default".into(),
+            role: Role::Editor,
+        },
+    )
+    .unwrap();
+    let hub = Hub::start(&hub_dir).await;
+    let mut config = engine_config(&hub.url(), "ann", &dir.path().join("ann"));
+    config.token = Some(token);
+    let engine = rota::sync::SyncEngine::start(config).unwrap();
+    wait_connected(&engine).await;
+    let mut ann = Ed::new(engine, today());
+    ann.keys("m tab tab tab");
+    ann.until("the users listed", |s| s.users.users.len() == 2)
+        .await;
+    let listed: Vec<(String, String)> = ann
+        .state
+        .users
+        .users
+        .iter()
+        .map(|u| (u.user.clone(), u.role.clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("ann".into(), "admin".into()),
+            ("bob".into(), "editor".into())
+        ]
+    );
+    // A bad role is caught in the form, before anything is sent.
+    ann.keys("a");
+    ann.type_text("cy");
+    ann.keys("tab");
+    for _ in 0.."editor".len() {
+        ann.keys("backspace");
+    }
+    ann.type_text("boss");
+    ann.keys("enter");
+    let errors = match &ann.state.mode {
+        Mode::Manage(m) => m.form.as_ref().map(|f| f.errors.clone()),
+        _ => None,
+    };
+    assert!(
+        errors.is_some_and(|e| e.iter().any(|(_, m)| m.contains("`boss`"))),
+        "{:?}",
+        ann.state.mode
+    );
+    for _ in 0.."boss".len() {
+        ann.keys("backspace");
+    }
+    ann.type_text("viewer");
+    ann.keys("enter");
+    ann.until("cy added", |s| s.users.token.is_some()).await;
+    let (who, token) = ann.state.users.token.clone().unwrap();
+    assert_eq!(who, "cy");
+    assert!(token.starts_with("rota_"));
+    assert!(
+        AccountsFile::open_in(&hub_dir)
+            .unwrap()
+            .load()
+            .unwrap()
+            .authenticate(Some(&token))
+            .is_ok(),
+        "the token shown is cy's"
+    );
+    // Bob's role taken away: the list follows.
+    ann.keys("j d y");
+    ann.until("bob gone", |s| {
+        s.users.users.iter().all(|u| u.user != "bob") && s.users.waiting.is_none()
+    })
+    .await;
+    // Closing the panel forgets the token.
+    ann.keys("esc");
+    assert!(ann.state.users.token.is_none());
+}

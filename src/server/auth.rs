@@ -95,6 +95,46 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// Runs a change to the file and reloads it for every connection.
+    /// Blocking: call it off the async threads.
+    fn change<T>(
+        &self,
+        f: impl FnOnce(&mut AccountsFile) -> Result<T, AccountsError>,
+    ) -> Result<T, AccountsError> {
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| AccountsError::Invalid("the accounts file's lock was poisoned".into()))?;
+        let out = f(&mut file)?;
+        self.reload(&file);
+        Ok(out)
+    }
+
+    /// `user`'s role on `roster` (None takes it away). Blocking.
+    pub fn set_role(
+        &self,
+        user: &str,
+        roster: &str,
+        role: Option<Role>,
+    ) -> Result<(), AccountsError> {
+        self.change(|f| f.set_role(user, roster, role))
+    }
+
+    /// A new user with `role` on `roster`; their token. Blocking.
+    pub fn add_user(&self, user: &str, roster: &str, role: Role) -> Result<String, AccountsError> {
+        self.change(|f| {
+            f.add_user(
+                user,
+                crate::accounts::Grant::Role {
+                    roster: roster.to_string(),
+                    role,
+                },
+            )
+        })
+    }
+}
+
 fn watch_file(gate: Weak<Gate>, mut seen: i64) {
     loop {
         std::thread::sleep(WATCH_EVERY);

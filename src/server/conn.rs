@@ -410,38 +410,10 @@ impl Conn {
         }
     }
 
-    /// What an event puts on this editor's wire: its own batches' acks and
-    /// the others' changes, in seq order; to a 1.1 editor, as one frame.
+    /// What an event puts on this editor's wire (see [`frames_for`]).
     fn frames_for(&mut self, ev: Event, out: &mut Vec<Utf8Bytes>) {
-        match ev {
-            Event::Committed(group) => {
-                let mine = group
-                    .batches
-                    .iter()
-                    .filter(|c| c.session == self.session)
-                    .count();
-                self.in_flight = self.in_flight.saturating_sub(mine);
-                if self.reads_batches && mine == 0 {
-                    // The same frame for every editor that wrote none of it.
-                    out.extend(group.joined_changes());
-                    return;
-                }
-                let own = group.batches.iter().filter_map(|c| {
-                    if c.session == self.session {
-                        Some(&c.ack)
-                    } else {
-                        c.frame.as_ref()
-                    }
-                });
-                if self.reads_batches {
-                    out.extend(protocol::join_frames(own));
-                } else {
-                    out.extend(own.cloned());
-                }
-            }
-            Event::Presence { session, frame } if session != self.session => out.push(frame),
-            Event::Presence { .. } => {}
-        }
+        let mine = frames_for(ev, self.session, self.reads_batches, out);
+        self.in_flight = self.in_flight.saturating_sub(mine);
     }
 
     /// Forwards a broadcast event and whatever else is already queued behind
@@ -650,6 +622,18 @@ impl Conn {
                 let what = ReadWhat::History { roster, query };
                 self.send_to_readers(what, req).await
             }
+            ClientMsg::Users { req } => {
+                if let Some(why) = self.users_refusal() {
+                    return self.forbidden_or_none(why, req).await;
+                }
+                self.send_users(req, None).await
+            }
+            ClientMsg::SetRole {
+                req,
+                user,
+                role,
+                create,
+            } => self.set_role(req, user, role, create).await,
             ClientMsg::ListRosters { req } => {
                 let visible = auth::visible_rosters(&self.shared.gate.current(), self.who.as_ref());
                 self.send_to_readers(ReadWhat::ListRosters { visible }, req)
@@ -767,7 +751,14 @@ impl Conn {
         };
         let presence = self.shared.presence_of(&roster, MAX_PRESENCE_LISTED);
         self.shared.set_presence(&roster, me);
-        let welcome = self.welcome_text(&roster, joined.seq, joined.start, presence);
+        let welcome = welcome_text(
+            &self.shared,
+            &roster,
+            self.session,
+            joined.seq,
+            joined.start,
+            presence,
+        );
         // Joining is not announced: with N editors on a roster that costs N^2
         // frames. Others learn of this editor from its first cursor, or from
         // the presence list in their own welcome.
@@ -796,6 +787,110 @@ impl Conn {
                 "to {what} on roster `{roster}` takes the {need} role; you are a {role}"
             )),
             None => Some(format!("you have no role on roster `{roster}`")),
+        }
+    }
+
+    /// Why this connection may not manage its roster's users: (code, message).
+    fn users_refusal(&self) -> Option<(&'static str, String)> {
+        if self.member.is_none() {
+            return Some((codes::NOT_JOINED, "send hello first".into()));
+        }
+        if !self.shared.gate.current().enabled() {
+            return Some((
+                codes::NO_ACCOUNTS,
+                "this hub has no accounts: add the first (an owner) on the hub's machine with `rota --serve --add-user NAME --role owner`".into(),
+            ));
+        }
+        self.refusal(Role::Admin, "manage its users")
+            .map(|m| (codes::FORBIDDEN, m))
+    }
+
+    async fn forbidden_or_none(
+        &mut self,
+        (code, message): (&'static str, String),
+        req: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
+        if code == codes::FORBIDDEN {
+            return self.forbidden(message, None, req).await;
+        }
+        self.error_about(code, message, None, req).await
+    }
+
+    /// The roster's users (and a new user's token) to this connection.
+    async fn send_users(
+        &mut self,
+        req: Option<u64>,
+        token: Option<String>,
+    ) -> Result<(), Option<Ending>> {
+        let Some(m) = &self.member else {
+            return Ok(());
+        };
+        let users = self
+            .shared
+            .gate
+            .current()
+            .users_of(&m.roster)
+            .into_iter()
+            .map(|(user, role, owner)| protocol::RosterUser {
+                user,
+                role: role.as_str().to_string(),
+                owner,
+            })
+            .collect();
+        let frame = protocol::encode(&ServerMsg::Users { req, users, token });
+        self.send(Message::Text(frame.into())).await
+    }
+
+    /// An admin gives a user a role on this roster, takes it away, or adds
+    /// a new user with one.
+    async fn set_role(
+        &mut self,
+        req: Option<u64>,
+        user: String,
+        role: Option<String>,
+        create: bool,
+    ) -> Result<(), Option<Ending>> {
+        if let Some(why) = self.users_refusal() {
+            return self.forbidden_or_none(why, req).await;
+        }
+        let Some(roster) = self.member.as_ref().map(|m| m.roster.clone()) else {
+            return Ok(());
+        };
+        let role = match role.as_deref().map(|r| (r, Role::parse(r))) {
+            None => None,
+            Some((_, Some(r))) => Some(r),
+            Some((r, None)) => {
+                let m = format!("role: `{r}` is not a role; use viewer, editor, admin or null");
+                return self.error_about(codes::BAD_MESSAGE, m, None, req).await;
+            }
+        };
+        let accounts = self.shared.gate.current();
+        if accounts.is_owner(&user) {
+            let m = format!(
+                "user: {user} owns the whole hub; an owner's role is changed on the hub's machine"
+            );
+            return self.error_about(codes::INVALID, m, None, req).await;
+        }
+        let gate = self.shared.gate.clone();
+        let done = tokio::task::spawn_blocking(move || match (create, role) {
+            (true, Some(role)) => gate.add_user(&user, &roster, role).map(Some),
+            (true, None) => Err(crate::accounts::AccountsError::Invalid(
+                "role: a new user needs a role".into(),
+            )),
+            (false, role) => gate.set_role(&user, &roster, role).map(|()| None),
+        })
+        .await;
+        match done {
+            Ok(Ok(token)) => self.send_users(req, token).await,
+            Ok(Err(crate::accounts::AccountsError::Invalid(m))) => {
+                self.error_about(codes::INVALID, m, None, req).await
+            }
+            Ok(Err(e)) => {
+                tracing::error!("changing a role: {e}");
+                let m = "the hub could not change the accounts; try again".to_string();
+                self.error_about(codes::STORAGE, m, None, req).await
+            }
+            Err(_) => Err(shutting_down()),
         }
     }
 
@@ -1082,36 +1177,6 @@ impl Conn {
         Some(Ending(CloseCode::Normal.into(), "hub shutting down".into()))
     }
 
-    /// The welcome for `start`. A snapshot is encoded once per roster
-    /// version and shared; encoded parts are put in, not encoded again.
-    fn welcome_text(
-        &self,
-        roster: &str,
-        seq: Seq,
-        start: Start,
-        presence: Vec<PresenceInfo>,
-    ) -> String {
-        let head = WelcomeHead {
-            roster: roster.to_string(),
-            seq,
-            session: self.session,
-            presence,
-        };
-        match start {
-            Start::Changes(c) => protocol::encode_welcome::<&str>(head, WelcomeBody::Changes(c)),
-            Start::Frames(f) => protocol::encode_welcome(head, WelcomeBody::ChangeFrames(&f)),
-            Start::Snapshot(snap) => {
-                // Encoding a snapshot cannot fail (string keys only).
-                let json: Arc<str> = serde_json::to_string(&snap).unwrap_or_default().into();
-                self.shared.cache_snapshot(roster, seq, json.clone());
-                protocol::encode_welcome::<&str>(head, WelcomeBody::Snapshot(&json))
-            }
-            Start::SharedSnapshot(json) => {
-                protocol::encode_welcome::<&str>(head, WelcomeBody::Snapshot(&json))
-            }
-        }
-    }
-
     fn leave(&mut self) {
         if let Some(m) = self.member.take() {
             self.shared.remove_presence(&m.roster, self.session);
@@ -1123,6 +1188,82 @@ impl Conn {
                 session: self.session,
                 frame: frame.into(),
             });
+        }
+    }
+}
+
+/// What an event puts on the wire of the editor `session`: its own batches'
+/// acks and the others' changes, in seq order; to a 1.1 editor
+/// (`reads_batches`), as one frame. Returns how many of the batches were
+/// its own (answers to its edits).
+pub(super) fn frames_for(
+    ev: Event,
+    session: u64,
+    reads_batches: bool,
+    out: &mut Vec<Utf8Bytes>,
+) -> usize {
+    match ev {
+        Event::Committed(group) => {
+            let mine = group
+                .batches
+                .iter()
+                .filter(|c| c.session == session)
+                .count();
+            if reads_batches && mine == 0 {
+                // The same frame for every editor that wrote none of it.
+                out.extend(group.joined_changes());
+                return 0;
+            }
+            let own = group.batches.iter().filter_map(|c| {
+                if c.session == session {
+                    Some(&c.ack)
+                } else {
+                    c.frame.as_ref()
+                }
+            });
+            if reads_batches {
+                out.extend(protocol::join_frames(own));
+            } else {
+                out.extend(own.cloned());
+            }
+            mine
+        }
+        Event::Presence { session: s, frame } if s != session => {
+            out.push(frame);
+            0
+        }
+        Event::Presence { .. } => 0,
+    }
+}
+
+/// The welcome of the editor `session` joining at `start`. A snapshot is
+/// encoded once per roster version and shared; encoded parts are put in,
+/// not encoded again.
+pub(super) fn welcome_text(
+    shared: &Shared,
+    roster: &str,
+    session: u64,
+    seq: Seq,
+    start: Start,
+    presence: Vec<PresenceInfo>,
+) -> String {
+    let head = WelcomeHead {
+        roster: roster.to_string(),
+        seq,
+        session,
+        presence,
+    };
+    match start {
+        Start::Changes(c) => protocol::encode_welcome::<&str>(head, WelcomeBody::Changes(c)),
+        Start::Frames(f) => protocol::encode_welcome(head, WelcomeBody::ChangeFrames(&f)),
+        Start::Snapshot(snap) => {
+            // Encoding a snapshot cannot fail (string keys only).
+            let json: Arc<str> = serde_json::to_string(&snap).unwrap_or_default().into();
+            shared.cache_snapshot(roster, seq, json.clone());
+            protocol::encode_welcome::<&str>(head, WelcomeBody::Snapshot(&json))
+        }
+        Start::SharedSnapshot(json) => {
+            protocol::encode_welcome::<&str>(head, WelcomeBody::Snapshot(&json))
         }
     }
 }

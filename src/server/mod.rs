@@ -18,6 +18,8 @@ pub mod lock;
 mod metrics;
 mod reader;
 mod ring;
+#[cfg(test)]
+mod sim;
 mod stream;
 mod writer;
 

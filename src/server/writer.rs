@@ -261,6 +261,13 @@ impl Writer {
         tracing::debug!("writer: all senders gone, stopping");
     }
 
+    /// One turn of the run loop over `cmds`, in order: the deterministic
+    /// simulation drives the writer with it, one group per simulated tick.
+    #[cfg(test)]
+    pub(super) fn step(&mut self, mut cmds: Vec<Cmd>) {
+        self.process(&mut cmds);
+    }
+
     fn process(&mut self, cmds: &mut Vec<Cmd>) {
         let mut edits = Vec::new();
         for cmd in cmds.drain(..) {

@@ -589,6 +589,22 @@ impl Core {
         Ok(req)
     }
 
+    /// Queues a request about the roster's users (`users`, `set_role`);
+    /// Err when there is no connection to ask. `make` builds it around
+    /// its request id.
+    pub fn ask_users(
+        &mut self,
+        make: impl FnOnce(Option<u64>) -> ClientMsg,
+    ) -> Result<u64, String> {
+        if !matches!(self.conn, ConnState::Connected { .. }) {
+            return Err("users are kept on the hub; not connected".into());
+        }
+        let req = self.next_req;
+        self.next_req += 1;
+        self.requests.push(make(Some(req)));
+        Ok(req)
+    }
+
     /// Answers the requests that can no longer be answered (their
     /// connection is gone).
     fn fail_requests(&mut self, why: &str) {
@@ -596,7 +612,9 @@ impl Core {
             .asked
             .drain()
             .chain(self.requests.drain(..).filter_map(|m| match m {
-                ClientMsg::History { req, .. } => req,
+                ClientMsg::History { req, .. }
+                | ClientMsg::Users { req }
+                | ClientMsg::SetRole { req, .. } => req,
                 _ => None,
             }))
             .collect();
@@ -629,7 +647,10 @@ impl Core {
             )));
         }
         for m in self.requests.drain(..) {
-            if let ClientMsg::History { req: Some(r), .. } = &m {
+            if let ClientMsg::History { req: Some(r), .. }
+            | ClientMsg::Users { req: Some(r) }
+            | ClientMsg::SetRole { req: Some(r), .. } = &m
+            {
                 self.asked.insert(*r);
             }
             out.push(Outgoing::other(protocol::encode_client(&m)));
@@ -787,7 +808,17 @@ impl Core {
                 self.emit(SyncEvent::History { req, entries, next });
                 Ok(())
             }
-            ServerMsg::History { .. } | ServerMsg::Rosters { .. } => Ok(()),
+            ServerMsg::Users {
+                req: Some(req),
+                users,
+                token,
+            } if self.asked.remove(&req) => {
+                self.emit(SyncEvent::Users { req, users, token });
+                Ok(())
+            }
+            ServerMsg::History { .. } | ServerMsg::Rosters { .. } | ServerMsg::Users { .. } => {
+                Ok(())
+            }
             ServerMsg::Batch { msgs } => {
                 for msg in msgs {
                     self.handle(msg)?;

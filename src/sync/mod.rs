@@ -12,8 +12,8 @@
 //! editor or a script reaches the engine only through [`SyncEngine`] and the
 //! types re-exported here, so the compiler keeps the layers apart.
 
-mod core;
-mod local;
+pub(crate) mod core;
+pub(crate) mod local;
 mod net;
 
 use self::core::Core;
@@ -282,6 +282,13 @@ pub enum SyncEvent {
         /// The cursor of the next (older) page; None at the end.
         next: Option<String>,
     },
+    /// The roster's users, asked for with [`SyncEngine::users`] or after
+    /// [`SyncEngine::set_role`]; `token` is a new user's, shown once.
+    Users {
+        req: u64,
+        users: Vec<crate::protocol::RosterUser>,
+        token: Option<String>,
+    },
     /// A request was refused, or its connection was lost before the answer.
     RequestFailed {
         req: u64,
@@ -492,6 +499,34 @@ impl SyncEngine {
     /// returned request id. Err when not connected: history lives on the hub.
     pub fn history(&self, query: HistoryQuery) -> Result<u64, String> {
         let r = self.shared.core().ask_history(query);
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// Asks the hub for the roster's users (admins only). The answer
+    /// arrives as [`SyncEvent::Users`] or [`SyncEvent::RequestFailed`].
+    pub fn users(&self) -> Result<u64, String> {
+        let r = self
+            .shared
+            .core()
+            .ask_users(|req| crate::protocol::ClientMsg::Users { req });
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// Gives `user` `role` on the roster (None takes it away; `create`
+    /// adds a new user, whose token comes back once). Admins only; the
+    /// answer is the new list, as for [`SyncEngine::users`].
+    pub fn set_role(&self, user: &str, role: Option<&str>, create: bool) -> Result<u64, String> {
+        let r = self
+            .shared
+            .core()
+            .ask_users(|req| crate::protocol::ClientMsg::SetRole {
+                req,
+                user: user.to_string(),
+                role: role.map(str::to_string),
+                create,
+            });
         self.shared.wake.notify_one();
         r
     }

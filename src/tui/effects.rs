@@ -69,6 +69,14 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             Ok(req) => vec![Action::HistoryAsked(req)],
             Err(m) => vec![Action::HistoryUnavailable(m)],
         },
+        Effect::AskUsers => match engine.users() {
+            Ok(req) => vec![Action::UsersAsked(req)],
+            Err(m) => vec![Action::UsersUnavailable(m)],
+        },
+        Effect::SetRole(c) => match engine.set_role(&c.user, c.role.as_deref(), c.create) {
+            Ok(req) => vec![Action::UsersAsked(req)],
+            Err(m) => vec![Action::UsersUnavailable(m)],
+        },
         Effect::Refresh => vec![
             Action::Outbox(engine.outbox()),
             Action::Others(engine.others()),

@@ -14,14 +14,19 @@ pub enum Tab {
     Staff,
     Codes,
     Rules,
+    /// Who may open the roster, and how (on a hub with accounts; admins).
+    Users,
 }
 
 impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Staff, Tab::Codes, Tab::Rules, Tab::Users];
+
     pub fn next(self) -> Tab {
         match self {
             Tab::Staff => Tab::Codes,
             Tab::Codes => Tab::Rules,
-            Tab::Rules => Tab::Staff,
+            Tab::Rules => Tab::Users,
+            Tab::Users => Tab::Staff,
         }
     }
     pub fn name(self) -> &'static str {
@@ -29,6 +34,7 @@ impl Tab {
             Tab::Staff => "staff",
             Tab::Codes => "shift codes",
             Tab::Rules => "rules",
+            Tab::Users => "users",
         }
     }
 }
@@ -59,6 +65,20 @@ pub enum FormKind {
     Staffing,
     Sequence,
     Limit,
+    /// Add (None) a user with a role on the roster, or change one's role.
+    User {
+        existing: Option<String>,
+    },
+}
+
+/// What a filled user form asks the hub for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleChange {
+    pub user: String,
+    /// None takes the role away.
+    pub role: Option<String>,
+    /// A new user: the hub answers with their token.
+    pub create: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -230,13 +250,75 @@ impl Form {
             FormKind::Staffing => "staffing rule",
             FormKind::Sequence => "forbidden sequence rule",
             FormKind::Limit => "per-person limit rule",
+            FormKind::User { existing: None } => "add a user",
+            FormKind::User { .. } => "change a user's role",
+        }
+    }
+
+    /// A new user (None), or `existing`'s role on the roster.
+    pub fn user(existing: Option<&crate::protocol::RosterUser>) -> Form {
+        Form {
+            kind: FormKind::User {
+                existing: existing.map(|u| u.user.clone()),
+            },
+            fields: vec![
+                field(
+                    "user",
+                    existing.map_or("", |u| u.user.as_str()),
+                    "their account name",
+                ),
+                field(
+                    "role",
+                    existing.map_or("editor", |u| u.role.as_str()),
+                    "viewer, editor, admin, or none",
+                ),
+            ],
+            focus: usize::from(existing.is_some()),
+            base: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// What a user form asks for, or what is wrong with it.
+    pub fn role_change(&self) -> Result<RoleChange, Vec<(usize, String)>> {
+        let FormKind::User { existing } = &self.kind else {
+            return Err(vec![(0, "not a user form".into())]);
+        };
+        let mut errors = Vec::new();
+        let user = self.value("user").to_string();
+        if let Err(e) = crate::accounts::check_user_name(&user) {
+            errors.push((self.index("user"), e.to_string()));
+        }
+        let role = match self.value("role") {
+            "none" if existing.is_some() => None,
+            "none" => {
+                errors.push((self.index("role"), "a new user needs a role".into()));
+                None
+            }
+            r if crate::accounts::Role::parse(r).is_some() => Some(r.to_string()),
+            r => {
+                errors.push((
+                    self.index("role"),
+                    format!("`{r}`: use viewer, editor, admin or none"),
+                ));
+                None
+            }
+        };
+        if errors.is_empty() {
+            Ok(RoleChange {
+                user,
+                role,
+                create: existing.is_none(),
+            })
+        } else {
+            Err(errors)
         }
     }
 
     /// Whether a field can be typed in (a record's key is fixed once made).
     pub fn editable(&self, i: usize) -> bool {
         let fixed_key = match &self.kind {
-            FormKind::Code { existing } => existing.is_some(),
+            FormKind::Code { existing } | FormKind::User { existing } => existing.is_some(),
             FormKind::Staffing | FormKind::Sequence | FormKind::Limit => self.base.is_some(),
             _ => false,
         };
@@ -255,8 +337,12 @@ impl Form {
     }
 
     /// The edit the form makes, or what is wrong, field by field (index,
-    /// message). Checked again on every key.
+    /// message). Checked again on every key. (A user form makes no edit:
+    /// see [`Form::role_change`].)
     pub fn check(&self, roster: &Roster) -> Result<Op, Vec<(usize, String)>> {
+        if matches!(self.kind, FormKind::User { .. }) {
+            return Err(self.role_change().err().unwrap_or_default());
+        }
         let mut errors: Vec<(usize, String)> = Vec::new();
         let op = self.build(&mut errors);
         if let Some(op) = &op
@@ -285,6 +371,7 @@ impl Form {
     fn build(&self, errors: &mut Vec<(usize, String)>) -> Option<Op> {
         let mut err = |name: &str, m: String| errors.push((self.index(name), m));
         match &self.kind {
+            FormKind::User { .. } => None,
             FormKind::AddStaff => {
                 if self.value("name").is_empty() {
                     err("name", "a name is needed".into());
@@ -565,9 +652,25 @@ fn weekdays(s: &str) -> Result<Vec<chrono::Weekday>, String> {
         .collect()
 }
 
+/// The roster's users as the manage panel lists them: (name, line).
+pub fn user_lines(users: &[crate::protocol::RosterUser]) -> Vec<(String, String)> {
+    users
+        .iter()
+        .map(|u| {
+            let owner = if u.owner { "owner of the hub" } else { "" };
+            (
+                u.user.clone(),
+                format!("{:<24} {:<8} {owner}", u.user, u.role),
+            )
+        })
+        .collect()
+}
+
 /// Staff, codes or rules as the manage panel lists them: (key, line).
+/// Users are not the roster's: see [`user_lines`].
 pub fn list(roster: &Roster, tab: Tab) -> Vec<(String, String)> {
     match tab {
+        Tab::Users => Vec::new(),
         Tab::Staff => roster
             .staff_by_group()
             .into_iter()

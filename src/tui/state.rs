@@ -56,6 +56,21 @@ pub enum Mode {
     Manage(super::forms::Manage),
 }
 
+/// The roster's users as the hub last listed them (the manage panel's
+/// users tab).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UsersList {
+    pub users: Vec<crate::protocol::RosterUser>,
+    /// The request waiting for an answer.
+    pub waiting: Option<u64>,
+    /// Why there is no list (offline, not an admin, no accounts...).
+    pub problem: Option<String>,
+    /// A user being added: their token comes with the answer.
+    pub creating: Option<String>,
+    /// A new user's token, shown until the panel closes: (user, token).
+    pub token: Option<(String, String)>,
+}
+
 /// The history of one cell, as pages arrive from the hub.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistoryPanel {
@@ -306,6 +321,8 @@ pub const FLASH_MS: i64 = 3_000;
 
 #[derive(Debug)]
 pub struct State {
+    /// The roster's users, for the manage panel's users tab.
+    pub users: UsersList,
     pub roster_name: String,
     pub user: String,
     pub view: ViewReader,
@@ -442,6 +459,7 @@ impl State {
             today,
             now,
             utc_offset: 0,
+            users: UsersList::default(),
             conn: ConnState::Offline {
                 reason: "not connected yet".into(),
             },

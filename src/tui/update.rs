@@ -93,6 +93,9 @@ pub enum Action {
     UndoChangedSince(usize),
     HistoryAsked(u64),
     HistoryUnavailable(String),
+    /// A request about users went to the hub (its id), or could not.
+    UsersAsked(u64),
+    UsersUnavailable(String),
 }
 
 /// What `update` asks the app loop to do.
@@ -111,6 +114,10 @@ pub enum Effect {
     Dismiss(u64),
     ShareCursor(Option<Cursor>),
     History(HistoryQuery),
+    /// Ask the hub for the roster's users.
+    AskUsers,
+    /// Change a user's role on the roster, or add a user.
+    SetRole(super::forms::RoleChange),
     /// Read the outbox and the others again.
     Refresh,
     /// Stop waiting out the backoff.
@@ -223,6 +230,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 p.waiting = None;
                 p.problem = Some(m);
             }
+        }
+        Action::UsersAsked(req) => {
+            state.users.waiting = Some(req);
+            state.users.problem = None;
+        }
+        Action::UsersUnavailable(m) => {
+            state.users.waiting = None;
+            state.users.problem = Some(m);
         }
     }
     fx
@@ -1027,10 +1042,15 @@ fn recheck_form(state: &mut State) {
 fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
     use super::forms::{Form, FormKind, Tab, list};
     let view = state.view.clone();
+    let users = state.users.users.clone();
     let Mode::Manage(m) = &mut state.mode else {
         return;
     };
-    let items = view.read(|r| list(r, m.tab));
+    let items = if m.tab == Tab::Users {
+        super::forms::user_lines(&users)
+    } else {
+        view.read(|r| list(r, m.tab))
+    };
     let key_of = items.get(m.selected).map(|(k, _)| k.clone());
     if m.confirm_remove {
         m.confirm_remove = false;
@@ -1038,7 +1058,16 @@ fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
             return;
         }
         let Some(k) = key_of else { return };
+        if m.tab == Tab::Users {
+            fx.push(Effect::SetRole(super::forms::RoleChange {
+                user: k,
+                role: None,
+                create: false,
+            }));
+            return;
+        }
         let (op, what) = view.read(|r| match m.tab {
+            Tab::Users => unreachable!("handled above"),
             Tab::Staff => (
                 Op::RemoveStaff {
                     id: k.clone(),
@@ -1071,10 +1100,17 @@ fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         return;
     }
     match key {
-        PanelKey::Close => state.mode = Mode::Normal,
+        PanelKey::Close => {
+            state.mode = Mode::Normal;
+            // A new user's token is shown once.
+            state.users.token = None;
+        }
         PanelKey::NextTab => {
             m.tab = m.tab.next();
             m.selected = 0;
+            if m.tab == Tab::Users {
+                fx.push(Effect::AskUsers);
+            }
         }
         PanelKey::Down => m.selected = (m.selected + 1).min(items.len().saturating_sub(1)),
         PanelKey::Up => m.selected = m.selected.saturating_sub(1),
@@ -1082,10 +1118,15 @@ fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
             Tab::Staff => m.form = Some(Form::add_staff()),
             Tab::Codes => m.form = Some(Form::code(None)),
             Tab::Rules => m.adding_rule = true,
+            Tab::Users => m.form = Some(Form::user(None)),
         },
         PanelKey::Choose => {
             let Some(k) = key_of else { return };
             m.form = view.read(|r| match m.tab {
+                Tab::Users => users
+                    .iter()
+                    .find(|u| u.user == k)
+                    .map(|u| Form::user(Some(u))),
                 Tab::Staff => r.staff_member(&k).map(Form::edit_staff),
                 Tab::Codes => Some(Form::code(r.code(&k))),
                 Tab::Rules => r.rule(&k).map(|x| Form::rule(FormKind::Staffing, Some(x))),
@@ -1196,6 +1237,24 @@ fn manage_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) {
         }
         Input::Esc => {
             m.form = None;
+            return;
+        }
+        Input::Enter if matches!(form.kind, FormKind::User { .. }) => {
+            match form.role_change() {
+                Ok(change) => {
+                    m.form = None;
+                    if change.create {
+                        state.users.creating = Some(change.user.clone());
+                    }
+                    fx.push(Effect::SetRole(change));
+                }
+                Err(errors) => {
+                    if let Some((i, _)) = errors.first() {
+                        form.focus = *i;
+                    }
+                    form.errors = errors;
+                }
+            }
             return;
         }
         Input::Enter => {
@@ -1364,6 +1423,22 @@ fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
                 p.entries.extend(entries);
                 p.next = next;
             }
+        }
+        SyncEvent::Users { req, users, token } => {
+            if state.users.waiting == Some(req) {
+                let creating = state.users.creating.take();
+                state.users.waiting = None;
+                state.users.problem = None;
+                state.users.users = users;
+                if let (Some(user), Some(token)) = (creating, token) {
+                    state.users.token = Some((user, token));
+                }
+            }
+        }
+        SyncEvent::RequestFailed { req, message } if state.users.waiting == Some(req) => {
+            state.users.waiting = None;
+            state.users.creating = None;
+            state.users.problem = Some(message);
         }
         SyncEvent::RequestFailed { req, message } => {
             if let Mode::History(p) = &mut state.mode

@@ -255,7 +255,7 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
                 (Some(_), _, _) => "type · Tab/↑↓ field · Enter save · Esc cancel".into(),
                 (None, true, _) => "a new rule: s staffing · f forbidden sequence · l limit".into(),
                 (None, false, true) => "remove it? y yes · any other key no".into(),
-                _ => "Tab staff/codes/rules · j/k · a add · Enter change · d remove · J/K reorder · Esc".into(),
+                _ => "Tab staff/codes/rules/users · j/k · a add · Enter change · d remove · J/K reorder · Esc".into(),
             },
         ),
         Mode::ConfirmUndo { changed } => (
@@ -681,8 +681,12 @@ fn filter_panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, selected
 
 /// The manage panel: tabs, the list, and the form when one is open.
 fn manage_panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &super::forms::Manage) {
-    use super::forms::{Tab, list};
-    let items = state.view.read(|r| list(r, m.tab));
+    use super::forms::{Tab, list, user_lines};
+    let items = if m.tab == Tab::Users {
+        user_lines(&state.users.users)
+    } else {
+        state.view.read(|r| list(r, m.tab))
+    };
     let h = area.height.saturating_sub(4).max(6);
     let inner = panel_box(
         buf,
@@ -693,7 +697,7 @@ fn manage_panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &supe
         t,
     );
     let mut x = inner.x;
-    for tab in [Tab::Staff, Tab::Codes, Tab::Rules] {
+    for tab in Tab::ALL {
         let style = if tab == m.tab {
             t.panel.add_modifier(Modifier::REVERSED | Modifier::BOLD)
         } else {
@@ -728,6 +732,27 @@ fn manage_panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &supe
         ];
         panel_lines(buf, body, &lines, 0, t.panel);
         return;
+    }
+    let mut body = body;
+    if m.tab == Tab::Users {
+        let u = &state.users;
+        let note = match (&u.token, &u.problem, u.waiting) {
+            (Some((user, token)), _, _) => Some((
+                format!("{user}'s token, shown only now: {token}"),
+                t.panel.add_modifier(Modifier::BOLD),
+            )),
+            (None, Some(p), _) => Some((p.clone(), t.panel.patch(t.error))),
+            (None, None, Some(_)) => Some(("asking the hub…".to_string(), t.panel)),
+            _ => None,
+        };
+        if let Some((line, style)) = note {
+            put_text(buf, body.x, body.y, &line, body.right(), style, false);
+            body.y += 2;
+            body.height = body.height.saturating_sub(2);
+        }
+        if items.is_empty() {
+            return;
+        }
     }
     if items.is_empty() {
         put_text(
