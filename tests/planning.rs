@@ -546,7 +546,7 @@ async fn staff_codes_and_rules_are_managed_in_checked_forms() {
         .await;
     all_saved(&mut ann).await;
     // Remove Eve: hidden, history kept on the hub.
-    ann.keys("tab d y esc");
+    ann.keys("tab tab d y esc");
     ann.until("Eve gone", |s| s.layout.person_index("s5").is_none())
         .await;
     all_saved(&mut ann).await;

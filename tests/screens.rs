@@ -867,9 +867,11 @@ fn each_form_says_what_is_wrong() {
         ("f", "N", "a code is needed"),
         ("l", "runs", "`runs`: one of worked-run"),
     ] {
-        press(&mut s, "tab");
-        if !matches!(&s.mode, rota::tui::state::Mode::Manage(m) if m.tab == rota::tui::forms::Tab::Rules)
-        {
+        let on = |s: &rota::tui::state::State, tab| matches!(&s.mode, rota::tui::state::Mode::Manage(m) if m.tab == tab);
+        for _ in 0..4 {
+            if on(&s, rota::tui::forms::Tab::Rules) {
+                break;
+            }
             press(&mut s, "tab");
         }
         press(&mut s, "a");
@@ -881,9 +883,32 @@ fn each_form_says_what_is_wrong() {
         assert!(t.contains(want), "{kind}: {t}");
         insta::assert_snapshot!(format!("form_rule_{kind}"), t);
         press(&mut s, "esc");
-        press(&mut s, "tab");
     }
+    // The users tab, as the hub answered an admin who just added Nia.
+    press(&mut s, "tab");
+    let user = |u: &str, r: &str, owner| rota::protocol::RosterUser {
+        user: u.into(),
+        role: r.into(),
+        owner,
+    };
+    s.users = rota::tui::state::UsersList {
+        users: vec![
+            user("ann", "admin", false),
+            user("nia", "viewer", false),
+            user("olga", "admin", true),
+        ],
+        token: Some(("nia".into(), "rota_1f0c9a5e2b7d4c3a_8d1e".into())),
+        ..Default::default()
+    };
+    let t = text(&render(&s, true));
+    assert!(
+        t.contains("nia's token, shown only now: rota_1f0c9a5e2b7d4c3a_8d1e"),
+        "{t}"
+    );
+    assert!(t.contains("owner of the hub"), "{t}");
+    insta::assert_snapshot!("manage_users", t);
     press(&mut s, "esc");
+    assert!(s.users.token.is_none(), "the token is shown once");
     press(&mut s, "f");
     insta::assert_snapshot!("filter_panel", text(&render(&s, true)));
 }
