@@ -692,22 +692,29 @@ async fn the_account_flags_manage_a_running_hub() {
     assert!(err.contains("refused the token"), "{err}");
 }
 
+/// A sync engine on roster `ward` showing `token`.
+fn ward_engine(
+    hub: &Hub,
+    user: &str,
+    data: &std::path::Path,
+    token: &str,
+) -> rota::sync::SyncEngine {
+    let mut c = engine_config(&hub.url(), user, data);
+    c.roster = "ward".into();
+    c.token = Some(token.to_string());
+    rota::sync::SyncEngine::start(c).unwrap()
+}
+
 /// The sync engine sends its token; refused, it says why and waits to be
 /// asked rather than trying the same token again and again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_engine_stops_trying_until_asked() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, acc) = hub_with_accounts(dir.path()).await;
-    let mut good = engine_config(&hub.url(), "ed", &dir.path().join("good"));
-    good.roster = "ward".into();
-    good.token = Some(acc.editor.clone());
-    let good = rota::sync::SyncEngine::start(good).unwrap();
+    let good = ward_engine(&hub, "ed", &dir.path().join("good"), &acc.editor);
     wait_connected(&good).await;
-
-    let mut bad = engine_config(&hub.url(), "ed", &dir.path().join("bad"));
-    bad.roster = "ward".into();
-    bad.token = Some(acc.editor.replace("rota_", "rota_0"));
-    let bad = rota::sync::SyncEngine::start(bad).unwrap();
+    let bad_token = acc.editor.replace("rota_", "rota_0");
+    let bad = ward_engine(&hub, "ed", &dir.path().join("bad"), &bad_token);
     let st = wait_status(&bad, "refused", |s| {
         matches!(s.conn, rota::sync::ConnState::Refused { .. })
     })
@@ -750,10 +757,7 @@ async fn a_refused_engine_stops_trying_until_asked() {
 async fn a_viewers_engine_reads_and_its_edits_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, acc) = hub_with_accounts(dir.path()).await;
-    let mut c = engine_config(&hub.url(), "vi", &dir.path().join("vi"));
-    c.roster = "ward".into();
-    c.token = Some(acc.viewer.clone());
-    let vi = rota::sync::SyncEngine::start(c).unwrap();
+    let vi = ward_engine(&hub, "vi", &dir.path().join("vi"), &acc.viewer);
     wait_connected(&vi).await;
     let before = view_cells(&vi);
     assert!(

@@ -9,7 +9,6 @@ use common::*;
 use rota::accounts::{AccountsFile, Grant};
 use rota::server::Config;
 use rota::sync::{ConnState, HubAddr, SyncEngine};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 /// A self-signed certificate for localhost and 127.0.0.1: (cert, key) files.
@@ -141,17 +140,7 @@ async fn the_binary_serves_wss_and_needs_accounts_and_tls_beyond_loopback() {
     );
 
     // Both: it listens on every address; we talk to it on 127.0.0.1.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
-        .args(&args)
-        .args(["--log-level", "warn"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _guard = ChildGuard(child);
+    let (_guard, line) = spawn_rota_line(args.iter().map(Into::into));
     assert!(line.contains("wss://0.0.0.0:"), "{line}");
     let port = line
         .split("0.0.0.0:")

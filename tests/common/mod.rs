@@ -432,11 +432,25 @@ impl Drop for ChildGuard {
 /// The real binary as a hub on an ephemeral port. Returns the child and the
 /// address it printed.
 pub fn spawn_hub_binary(dir: &Path) -> (ChildGuard, SocketAddr) {
+    let args = ["--serve", "--listen", "127.0.0.1:0", "--data"].map(std::ffi::OsString::from);
+    let (child, line) = spawn_rota_line(args.into_iter().chain([dir.as_os_str().to_owned()]));
+    let addr = line
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+/// The real binary with `args` (logging warnings only), once it has
+/// printed its first line (a hub's "listening on ..."): the child and the
+/// line.
+pub fn spawn_rota_line(args: impl IntoIterator<Item = std::ffi::OsString>) -> (ChildGuard, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rota"))
-        .args(["--serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir)
-        .arg("--log-level")
-        .arg("warn")
+        .args(args)
+        .args(["--log-level", "warn"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -445,14 +459,7 @@ pub fn spawn_hub_binary(dir: &Path) -> (ChildGuard, SocketAddr) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line
-        .split("ws://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .parse()
-        .unwrap();
-    (ChildGuard(child), addr)
+    (ChildGuard(child), line)
 }
 
 pub mod editor;
