@@ -329,7 +329,7 @@ impl Conn {
             // Not biased: under a steady stream of broadcasts this editor's
             // own frames (and pongs) must still be read.
             let step = tokio::select! {
-                _ = shutdown.changed() => return self.finish_for_shutdown().await,
+                _ = shutdown.changed() => return Box::pin(self.finish_for_shutdown()).await,
                 ev = next_event(&mut self.member) => self.forward(ev).await,
                 Some(frame) = self.direct_rx.recv() => {
                     self.in_flight = self.in_flight.saturating_sub(1);
@@ -342,7 +342,7 @@ impl Conn {
                 msg = self.ws.next(),
                     if self.in_flight < MAX_IN_FLIGHT && self.reads_waiting < MAX_READS_WAITING =>
                 match msg {
-                    Some(Ok(msg)) => self.incoming(msg).await,
+                    Some(Ok(msg)) => Box::pin(self.incoming(msg)).await,
                     Some(Err(e)) => {
                         tracing::debug!(session = self.session, "read error: {e}");
                         return read_error_ending(&e);
@@ -555,8 +555,9 @@ impl Conn {
                 roster,
                 last_seq,
             } => {
-                self.hello(&protocol, user, client_id, roster, last_seq)
-                    .await
+                // Boxed: once per connection, and the largest state of all;
+                // unboxed it would size every connection's task.
+                Box::pin(self.hello(&protocol, user, client_id, roster, last_seq)).await
             }
             ClientMsg::Edit {
                 op_id,
@@ -633,7 +634,7 @@ impl Conn {
                 user,
                 role,
                 create,
-            } => self.set_role(req, user, role, create).await,
+            } => Box::pin(self.set_role(req, user, role, create)).await,
             ClientMsg::ListRosters { req } => {
                 let visible = auth::visible_rosters(&self.shared.gate.current(), self.who.as_ref());
                 self.send_to_readers(ReadWhat::ListRosters { visible }, req)
