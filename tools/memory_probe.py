@@ -49,11 +49,15 @@ async def main():
     ap.add_argument("--rosters", type=int, default=2000)
     ap.add_argument("--editors", type=int, default=3)
     ap.add_argument("--ghosts", type=int, default=6000)
+    ap.add_argument("--wrap", default="", help="a command to run the hub under, e.g. heaptrack")
     a = ap.parse_args()
     data = tempfile.mkdtemp(prefix="rota-probe-")
-    hub = subprocess.Popen([HUB, "--serve", "--listen", "127.0.0.1:0", "--data", data,
-                            "--log-level", "warn"], stdout=subprocess.PIPE, text=True)
+    hub = subprocess.Popen(a.wrap.split() + [HUB, "--serve", "--listen", "127.0.0.1:0",
+                            "--data", data, "--log-level", "warn"],
+                           stdout=subprocess.PIPE, text=True)
     line = hub.stdout.readline()
+    while "listening" not in line:
+        line = hub.stdout.readline()
     url = re.search(r"(ws://\S+)", line).group(1)
     print(f"hub {url}, at start {rss_mb(hub.pid):.1f} MB")
 

@@ -5,6 +5,7 @@
 //! whole ring, or a write to it stalls, it is closed and must resync.
 
 use super::auth;
+use super::inbox;
 use super::reader::{MAX_READS_WAITING, Read, ReadWhat};
 use super::ring;
 use super::writer::{Cmd, Edit, Joined, Start};
@@ -147,12 +148,14 @@ struct Conn {
     shared: Arc<Shared>,
     writer: mpsc::Sender<Cmd>,
     config: Arc<Config>,
-    direct_tx: mpsc::Sender<Utf8Bytes>,
-    direct_rx: mpsc::Receiver<Utf8Bytes>,
+    /// Where the writer answers this connection's edits.
+    direct_tx: inbox::Sender,
     /// The read pool, and this connection's queue for its answers.
     reads: mpsc::Sender<Read>,
-    read_tx: mpsc::Sender<Utf8Bytes>,
-    read_rx: mpsc::Receiver<Utf8Bytes>,
+    /// Where the read pool answers its reads.
+    read_tx: inbox::Sender,
+    /// Both kinds of answer, in one queue.
+    answers: inbox::Receiver,
     /// Reads sent to the pool and not yet answered.
     reads_waiting: usize,
     member: Option<Member>,
@@ -228,9 +231,9 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
         config,
     } = links;
     let session = shared.next_session();
-    // Every answer is one of at most MAX_IN_FLIGHT requests, so this never fills.
-    let (direct_tx, direct_rx) = mpsc::channel(MAX_IN_FLIGHT + 8);
-    let (read_tx, read_rx) = mpsc::channel(MAX_READS_WAITING);
+    // Every answer is to one of at most MAX_IN_FLIGHT edits or
+    // MAX_READS_WAITING reads: that accounting bounds the inbox.
+    let (direct_tx, read_tx, answers) = inbox::inbox();
     let mut conn = Conn {
         ws,
         access: shared.gate.subscribe(),
@@ -240,10 +243,9 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
         writer,
         config,
         direct_tx,
-        direct_rx,
+        answers,
         reads,
         read_tx,
-        read_rx,
         reads_waiting: 0,
         member: None,
         reads_batches: false,
@@ -331,12 +333,8 @@ impl Conn {
             let step = tokio::select! {
                 _ = shutdown.changed() => return Box::pin(self.finish_for_shutdown()).await,
                 ev = next_event(&mut self.member) => self.forward(ev).await,
-                Some(frame) = self.direct_rx.recv() => {
-                    self.in_flight = self.in_flight.saturating_sub(1);
-                    self.send(Message::Text(frame)).await
-                }
-                Some(frame) = self.read_rx.recv() => {
-                    self.reads_waiting = self.reads_waiting.saturating_sub(1);
+                (kind, frame) = self.answers.recv() => {
+                    self.answered(kind);
                     self.send(Message::Text(frame)).await
                 }
                 msg = self.ws.next(),
@@ -372,6 +370,14 @@ impl Conn {
             if let Err(ending) = step {
                 return ending;
             }
+        }
+    }
+
+    /// One of this connection's requests was answered.
+    fn answered(&mut self, kind: inbox::Kind) {
+        match kind {
+            inbox::Kind::Edit => self.in_flight = self.in_flight.saturating_sub(1),
+            inbox::Kind::Read => self.reads_waiting = self.reads_waiting.saturating_sub(1),
         }
     }
 
@@ -1165,8 +1171,8 @@ impl Conn {
         while self.in_flight > 0 {
             let step = tokio::select! {
                 ev = next_event(&mut self.member) => self.forward(ev).await,
-                Some(frame) = self.direct_rx.recv() => {
-                    self.in_flight = self.in_flight.saturating_sub(1);
+                (kind, frame) = self.answers.recv() => {
+                    self.answered(kind);
                     self.send(Message::Text(frame)).await
                 }
                 _ = tokio::time::sleep_until(deadline) => break,

@@ -218,19 +218,22 @@ async fn upgrade(mut stream: HubStream, head: Head, shared: &Shared) -> Routed {
 /// Reads up to the blank line ending the request head. `Ok(None)`: the peer
 /// went away; `Err(status)`: a head we will not serve.
 async fn read_head(stream: &mut HubStream) -> Result<Option<Head>, u16> {
+    // Read straight into the buffer: a chunk on the stack would be held in
+    // every connection's task while it waits.
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
     let end = loop {
-        let n = stream.read(&mut chunk).await.map_err(|_| 400u16)?;
+        if buf.capacity() == buf.len() {
+            buf.reserve(1024);
+        }
+        let n = stream.read_buf(&mut buf).await.map_err(|_| 400u16)?;
         if n == 0 {
             return Ok(None);
         }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > MAX_HEAD {
-            return Err(431);
+        match buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(i) if i + 4 <= MAX_HEAD => break i + 4,
+            Some(_) => return Err(431),
+            None if buf.len() > MAX_HEAD => return Err(431),
+            None => {}
         }
     };
     let mut headers = [httparse::EMPTY_HEADER; 32];

@@ -14,6 +14,7 @@
 pub mod auth;
 mod conn;
 mod http;
+mod inbox;
 pub mod lock;
 mod metrics;
 mod reader;

@@ -14,7 +14,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Most reads one connection may have waiting or being served.
 pub const MAX_READS_WAITING: usize = 4;
@@ -71,7 +70,7 @@ pub struct Read {
     pub what: ReadWhat,
     /// The request's own id, put on its answer.
     pub req: Option<u64>,
-    pub reply: mpsc::Sender<Utf8Bytes>,
+    pub reply: super::inbox::Sender,
 }
 
 pub enum ReadWhat {
@@ -123,7 +122,7 @@ fn serve(reader: Reader, rx: Arc<Mutex<mpsc::Receiver<Read>>>, budget: Arc<Mutex
         }
         let started = Instant::now();
         let msg = answer(&reader, read.what, read.req);
-        let _ = read.reply.try_send(protocol::encode(&msg).into());
+        read.reply.send(protocol::encode(&msg).into());
         if let Ok(mut b) = budget.lock() {
             b.spend(started.elapsed());
         }

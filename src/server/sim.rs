@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 const ROSTER: &str = "ward";
@@ -104,8 +104,8 @@ struct Session {
     member: Option<ring::Receiver<Event>>,
     author: Option<Author>,
     reads_batches: bool,
-    direct_tx: mpsc::Sender<Utf8Bytes>,
-    direct_rx: mpsc::Receiver<Utf8Bytes>,
+    direct_tx: super::inbox::Sender,
+    answers: super::inbox::Receiver,
 }
 
 struct Hub {
@@ -272,7 +272,7 @@ impl World {
         self.next_link += 1;
         self.links.insert(link, Link::default());
         self.hub.next_session += 1;
-        let (direct_tx, direct_rx) = mpsc::channel(1024);
+        let (direct_tx, _reads, answers) = super::inbox::inbox();
         self.hub.sessions.insert(
             link,
             Session {
@@ -282,7 +282,7 @@ impl World {
                 author: None,
                 reads_batches: false,
                 direct_tx,
-                direct_rx,
+                answers,
             },
         );
         let e = &mut self.editors[i];
@@ -397,7 +397,7 @@ impl World {
             let mut lagged = false;
             if let Some(s) = self.hub.sessions.get_mut(&link) {
                 let mut direct = Vec::new();
-                while let Ok(f) = s.direct_rx.try_recv() {
+                while let Some((_, f)) = s.answers.try_recv() {
                     direct.push(f);
                 }
                 let mut events = Vec::new();

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A connection's queue for answers meant for it alone.
-pub type Direct = mpsc::Sender<Utf8Bytes>;
+pub type Direct = super::inbox::Sender;
 
 pub enum Cmd {
     Join {
@@ -390,7 +390,7 @@ impl Writer {
                     }
                 }
                 Outcome::Direct(reply, frame) => {
-                    let _ = reply.try_send(frame);
+                    reply.send(frame);
                 }
             }
         }
@@ -430,7 +430,7 @@ impl Writer {
         }
         for e in edits {
             let msg = storage_error(Some(e.op_id), err);
-            let _ = e.reply.try_send(protocol::encode(&msg).into());
+            e.reply.send(protocol::encode(&msg).into());
         }
     }
 }
