@@ -349,6 +349,18 @@ fn the_header_in_each_connection_state() {
         })),
     );
     lines.push(header(&s));
+    update(
+        &mut s,
+        Action::Sync(SyncEvent::Connection(ConnState::Refused {
+            reason: "the token was refused".into(),
+        })),
+    );
+    let refused = header(&s);
+    assert!(
+        refused.contains("⊘ refused by the hub") && refused.contains("the token was refused"),
+        "{refused}"
+    );
+    lines.push(refused);
     connect(&mut s);
     update(
         &mut s,
@@ -382,9 +394,9 @@ fn the_header_in_each_connection_state() {
     );
     assert!(lines[2].contains("retry in 5 s"), "{}", lines[2]);
     assert!(
-        lines[5].contains("1 unsaved") && lines[5].contains("BO CM"),
+        lines[6].contains("1 unsaved") && lines[6].contains("BO CM"),
         "{}",
-        lines[5]
+        lines[6]
     );
 }
 
