@@ -689,7 +689,7 @@ async fn the_account_flags_manage_a_running_hub() {
     // A script with the revoked token is told why, once, and does not hang.
     let (status, out, err) = apply(ed).await;
     assert_eq!(status, 4, "{out}{err}");
-    assert!(err.contains("refused the token"), "{err}");
+    assert!(err.contains("the token was refused"), "{err}");
 }
 
 /// A sync engine on roster `ward` showing `token`.
@@ -722,7 +722,7 @@ async fn a_refused_engine_stops_trying_until_asked() {
     let rota::sync::ConnState::Refused { reason } = st.conn else {
         unreachable!()
     };
-    assert!(reason.contains("refused the token"), "{reason}");
+    assert!(reason.contains("the token was refused"), "{reason}");
     let refused = metric(hub.addr, "rota_auth_refused_total").await;
     assert_eq!(refused, 1.0);
     // The good engine does a round of work meanwhile; a retrying engine

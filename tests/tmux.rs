@@ -552,3 +552,70 @@ async fn a_block_fill_under_a_minimum_shows_in_the_other_editor_and_undo_clears_
     })
     .await;
 }
+
+/// The real editor on a hub with accounts: a bad token is refused at
+/// start with the hub's reason; a good one opens the roster; revoking it
+/// (from the command line, the hub running) turns the header to "refused
+/// by the hub" and the editor stops trying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_shows_a_refused_token_and_a_revocation() {
+    use rota::accounts::{AccountsFile, Grant, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let hub_dir = dir.path().join("hub");
+    let hub = Hub::start(&hub_dir).await;
+    seed(&hub.url(), 3).await;
+    let token = AccountsFile::open_in(&hub_dir)
+        .unwrap()
+        .add_user(
+            "ann",
+            Grant::Role {
+                roster: "default".into(),
+                role: Role::Editor,
+            },
+        )
+        .unwrap();
+    // The hub takes the new accounts file in within its watch interval:
+    // until a connection without a token is refused, it may still be open.
+    let closed = async { while Client::raw_as(&hub.url(), None).await.is_ok() {} };
+    tokio::time::timeout(WAIT, closed)
+        .await
+        .expect("the hub takes on accounts");
+    let t = Tmux::new("token");
+    let mut args = editor_args(&hub.url(), "ann", &dir_of(dir.path(), "ann"));
+    args.extend(["--token".to_string(), format!("{token}x")]);
+    t.start("bad", &args);
+    let s = t
+        .wait("bad", "refused at start", |s| s.contains("rota exited"))
+        .await;
+    assert!(
+        s.contains("the token was refused") && s.contains("rota exited 4"),
+        "{s}"
+    );
+
+    let mut args = editor_args(&hub.url(), "ann", &dir_of(dir.path(), "ann"));
+    args.extend(["--token".to_string(), token.clone()]);
+    t.start("ann", &args);
+    t.wait("ann", "connected", |s| {
+        s.contains("● connected") && s.contains("Person 1")
+    })
+    .await;
+    let id = token.split('_').nth(1).unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args(["--serve", "--data"])
+        .arg(&hub_dir)
+        .args(["--revoke-token", &id])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = t
+        .wait("ann", "refused", |s| s.contains("⊘ refused by the hub"))
+        .await;
+    assert!(s.contains("│ the token was refused"), "{s}");
+    t.keys("ann", &["q"]);
+    t.wait("ann", "rota to exit", |s| s.contains("rota exited 0"))
+        .await;
+}

@@ -189,12 +189,13 @@ async fn upgrade(mut stream: HubStream, head: Head, shared: &Shared) -> Routed {
             Err(e) => {
                 super::Metrics::inc(&shared.metrics.auth_refused);
                 let body = format!("{e}\n");
-                let head = format!(
-                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"rota\"\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                // Head and body in one write: a client that reads only what
+                // came with the head still gets the reason.
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"rota\"\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(body.as_bytes()).await;
+                let _ = stream.write_all(answer.as_bytes()).await;
                 let _ = stream.shutdown().await;
                 return Routed::Done;
             }
@@ -290,12 +291,12 @@ fn status_text(status: u16) -> &'static str {
 }
 
 pub async fn respond(stream: &mut HubStream, status: u16, content_type: &str, body: &str) {
-    let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    // One write: head and body arrive together.
+    let answer = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         status_text(status),
         body.len()
     );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.write_all(answer.as_bytes()).await;
     let _ = stream.shutdown().await;
 }

@@ -316,8 +316,8 @@ fn refusal_of(url: &str, e: tokio_tungstenite::tungstenite::Error) -> Refusal {
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).trim().to_string())
                 .filter(|b| !b.is_empty())
-                .unwrap_or_else(|| "no reason given".into());
-            Refusal::Refused(format!("{url} refused the token: {why}"))
+                .unwrap_or_else(|| "the hub refused the token (HTTP 401)".into());
+            Refusal::Refused(format!("{why} ({url})"))
         }
         // A certificate that does not check out will not on the next try.
         // rustls reports it as an I/O error carrying its own.
