@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use rota::accounts::{AccountsFile, Grant, Role};
-use rota::domain::{ConflictMode, Op, RuleKind, ShiftCode};
+use rota::domain::{ConflictMode, Op, ShiftCode};
 use rota::protocol::{ClientMsg, HistoryQuery, ServerMsg, close, codes};
 
 struct Accounts {
@@ -498,16 +498,7 @@ async fn revocation_and_role_changes_take_effect_on_open_connections() {
     let refused = async {
         for op_id in 1.. {
             let m = ada
-                .edit(
-                    op_id,
-                    vec![rule(
-                        &format!("r{op_id}"),
-                        RuleKind::ForbiddenSequence {
-                            first: "N".into(),
-                            then: "D".into(),
-                        },
-                    )],
-                )
+                .edit(op_id, vec![forbidden(&format!("r{op_id}"), "N", "D")])
                 .await;
             if let ServerMsg::Error { code, message, .. } = m {
                 return (code, message);

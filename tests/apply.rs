@@ -1033,19 +1033,8 @@ async fn export(ctx: &Ctx, format: &str, roster: &str, name: &str) -> String {
 /// applied again); `--staff` keeps only that person's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_carry_the_rule_warnings_of_what_they_export() {
-    use rota::domain::{Op, Rule, RuleKind};
     let ctx = Ctx::new(2).await;
-    let rule = Op::PutRule {
-        rule: Rule {
-            id: "no-d-after-n".into(),
-            kind: RuleKind::ForbiddenSequence {
-                first: "N".into(),
-                then: "D".into(),
-            },
-            seq: 0,
-        },
-        base: None,
-    };
+    let rule = forbidden("no-d-after-n", "N", "D");
     let (mut admin, _) = Client::join(&ctx.hub.url(), "admin", "c-rule", "default", 0).await;
     assert!(ack_seq(&admin.edit(7, vec![rule]).await) > 0);
     let text =

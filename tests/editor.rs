@@ -471,21 +471,10 @@ async fn a_large_remote_batch_is_told_by_its_count() {
 /// edit clears it.
 #[tokio::test]
 async fn a_colleagues_edit_that_breaks_a_rule_shows_at_once() {
-    use rota::domain::{Rule, RuleKind};
     let dir = tempfile::tempdir().unwrap();
     let (hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
     let mut bob = editor(&hub.url(), "bob", dir.path()).await;
-    let rule = Op::PutRule {
-        rule: Rule {
-            id: "no-d-after-n".into(),
-            kind: RuleKind::ForbiddenSequence {
-                first: "N".into(),
-                then: "D".into(),
-            },
-            seq: 0,
-        },
-        base: None,
-    };
+    let rule = forbidden("no-d-after-n", "N", "D");
     bob.engine.edit(vec![rule]).unwrap();
     ann.until("the rule", |s| s.view.read(|r| !r.rules().is_empty()))
         .await;

@@ -1050,7 +1050,7 @@ async fn large_snapshots_and_changes_arrive_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_rules_and_settings_travel_like_cells_live_in_catch_up_and_across_restarts() {
-    use rota::domain::{LimitMeasure, Rule, RuleKind, ShiftCode};
+    use rota::domain::{LimitMeasure, RuleKind, ShiftCode};
     let dir = tempfile::tempdir().unwrap();
     let hub = hub_with_staff(dir.path(), 2).await;
     let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
@@ -1067,14 +1067,6 @@ async fn codes_rules_and_settings_travel_like_cells_live_in_catch_up_and_across_
         start: Some("07:00".into()),
         end: Some("14:30".into()),
         seq: 0,
-    };
-    let rule = |id: &str, kind: RuleKind| Op::PutRule {
-        rule: Rule {
-            id: id.into(),
-            kind,
-            seq: 0,
-        },
-        base: None,
     };
     let batches = vec![
         vec![Op::PutCode {

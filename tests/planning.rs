@@ -9,7 +9,7 @@ mod common;
 use common::editor::Ed;
 use common::proxy::Proxy;
 use common::*;
-use rota::domain::{Date, Op, Rule, RuleKind};
+use rota::domain::{Date, Op};
 use rota::sync::ConnState;
 use rota::tui::state::{Filter, Mode};
 use rota::tui::update::Action;
@@ -336,19 +336,7 @@ async fn find_and_filter_the_people_shown() {
         .collect();
     assert_eq!(ids, ["s3", "s4"]);
     // People with warnings follow the edits.
-    ed.engine
-        .edit(vec![Op::PutRule {
-            rule: Rule {
-                id: "nd".into(),
-                kind: RuleKind::ForbiddenSequence {
-                    first: "N".into(),
-                    then: "D".into(),
-                },
-                seq: 0,
-            },
-            base: None,
-        }])
-        .unwrap();
+    ed.engine.edit(vec![forbidden("nd", "N", "D")]).unwrap();
     ed.until("the rule", |s| s.view.read(|r| !r.rules().is_empty()))
         .await;
     ed.keys("f k enter");

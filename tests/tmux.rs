@@ -466,27 +466,11 @@ async fn ctrl_z_gives_the_terminal_back_and_sigterm_restores_it() {
 /// asserted: speed belongs to the benchmarks).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_fill_under_a_minimum_shows_in_the_other_editor_and_undo_clears_it() {
-    use rota::domain::{Op, Rule, RuleKind};
     let dir = tempfile::tempdir().unwrap();
     let hub = Hub::start(&dir.path().join("hub")).await;
     seed(&hub.url(), 3).await;
     let today = rota::domain::Date(chrono::Local::now().date_naive());
-    let mut ops = vec![Op::PutRule {
-        rule: Rule {
-            id: "nights".into(),
-            kind: RuleKind::Staffing {
-                code: "N".into(),
-                min: 1,
-                max: None,
-                weekdays: Vec::new(),
-                group: None,
-                from: None,
-                to: None,
-            },
-            seq: 0,
-        },
-        base: None,
-    }];
+    let mut ops = vec![staffing("nights", "N", 1, None)];
     // Person 3 on nights from yesterday to tomorrow: every day covered.
     for i in -1..=1 {
         let date = rota::script::add_days(today, i).to_string();

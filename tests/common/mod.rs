@@ -596,6 +596,17 @@ pub fn rule(id: &str, kind: rota::domain::RuleKind) -> rota::domain::Op {
 }
 
 /// A staffing rule on `code` every day: at least `min`, at most `max`.
+/// A rule that `then` may not follow `first` the next day.
+pub fn forbidden(id: &str, first: &str, then: &str) -> rota::domain::Op {
+    rule(
+        id,
+        rota::domain::RuleKind::ForbiddenSequence {
+            first: first.into(),
+            then: then.into(),
+        },
+    )
+}
+
 pub fn staffing(id: &str, code: &str, min: u32, max: Option<u32>) -> rota::domain::Op {
     rule(
         id,
