@@ -491,10 +491,7 @@ impl AccountsFile {
             put_role(&tx, name, roster, Some(*role))
                 .map_err(|e| AccountsError::Sqlite(path.clone(), e))?;
         }
-        let token = issue_token(&tx, name).map_err(|e| match e {
-            IssueError::Sql(e) => AccountsError::Sqlite(path.clone(), e),
-            IssueError::Random(e) => e,
-        })?;
+        let token = issue_token(&tx, name, &path)?;
         tx.commit()
             .map_err(|e| AccountsError::Sqlite(path.clone(), e))?;
         Ok(token)
@@ -523,10 +520,7 @@ impl AccountsFile {
     /// Another token for `user`, shown once.
     pub fn new_token(&mut self, user: &str) -> Result<String> {
         self.must_exist(user)?;
-        issue_token(&self.conn, user).map_err(|e| match e {
-            IssueError::Sql(e) => self.sqlite(e),
-            IssueError::Random(e) => e,
-        })
+        issue_token(&self.conn, user, &self.path)
     }
 
     /// Revokes the token `id` (its public part, or the whole token).
@@ -647,19 +641,15 @@ fn put_role(
     .map(|_| ())
 }
 
-enum IssueError {
-    Sql(rusqlite::Error),
-    Random(AccountsError),
-}
-
-fn issue_token(conn: &Connection, user: &str) -> std::result::Result<String, IssueError> {
-    let id = random_hex(TOKEN_ID_BYTES).map_err(IssueError::Random)?;
-    let secret = random_hex(TOKEN_SECRET_BYTES).map_err(IssueError::Random)?;
+/// A new token of `user`, stored as its hash in `conn` (of the file `path`).
+fn issue_token(conn: &Connection, user: &str, path: &Path) -> Result<String> {
+    let id = random_hex(TOKEN_ID_BYTES)?;
+    let secret = random_hex(TOKEN_SECRET_BYTES)?;
     conn.execute(
         "INSERT INTO tokens(id, user, hash, created) VALUES (?1, ?2, ?3, ?4)",
         params![id, user, hash_secret(&secret).to_vec(), now_ms()],
     )
-    .map_err(IssueError::Sql)?;
+    .map_err(|e| AccountsError::Sqlite(path.to_path_buf(), e))?;
     Ok(format!("rota_{id}_{secret}"))
 }
 

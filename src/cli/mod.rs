@@ -331,15 +331,28 @@ pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
     crate::domain::check_id("--user", &user)?;
     crate::domain::check_roster_name(cli.roster()).map_err(|m| format!("--roster: {m}"))?;
     let mut config = SyncConfig::new(hub, &user, cli.roster(), &data_dir);
-    let file = config_file(cli)?;
-    config.token = cli
-        .token
-        .as_ref()
-        .map(|t| t.trim().to_string())
-        .or(file.token);
-    config.ca = cli.ca.clone().or(file.ca);
-    check_ca(config.ca.as_deref())?;
+    set_credentials(&mut config, cli, &config_file(cli)?)?;
     Ok(config)
+}
+
+/// The token and CA file for the hub: the flags' (`--token` also from
+/// ROTA_TOKEN), else the config file's. A CA file is read now, so a bad one
+/// is a usage error, not a connection that never comes.
+pub fn set_credentials(
+    sync: &mut SyncConfig,
+    cli: &Cli,
+    file: &crate::tui::config::Config,
+) -> Result<(), String> {
+    sync.token = cli
+        .token
+        .as_deref()
+        .or(file.token.as_deref())
+        .map(|t| t.trim().to_string());
+    sync.ca = cli.ca.clone().or_else(|| file.ca.clone());
+    if let Some(path) = &sync.ca {
+        crate::tls::client_config(Some(path)).map_err(|e| format!("--ca: {e}"))?;
+    }
+    Ok(())
 }
 
 /// The config file the flags name (or the usual one); a missing file is
@@ -349,17 +362,6 @@ pub fn config_file(cli: &Cli) -> Result<crate::tui::config::Config, String> {
         return Ok(Default::default());
     };
     crate::tui::config::load(&path).map_err(|e| format!("bad config file: {e}"))
-}
-
-/// A CA file is read at start, so a bad one is a usage error, not a
-/// connection that never comes.
-pub fn check_ca(ca: Option<&std::path::Path>) -> Result<(), String> {
-    match ca {
-        Some(path) => crate::tls::client_config(Some(path))
-            .map(|_| ())
-            .map_err(|e| format!("--ca: {e}")),
-        None => Ok(()),
-    }
 }
 
 /// Exit statuses shared by the client modes.

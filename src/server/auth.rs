@@ -85,17 +85,9 @@ impl Gate {
                 Err(owner.to_string())
             });
         }
-        let mut file = self
-            .file
-            .lock()
-            .map_err(|_| AccountsError::Invalid("the accounts file's lock was poisoned".into()))?;
-        let claimed = file.claim_client(client_id, user)?;
-        self.reload(&file);
-        Ok(claimed)
+        self.change(|f| f.claim_client(client_id, user))
     }
-}
 
-impl Gate {
     /// Runs a change to the file and reloads it for every connection.
     /// Blocking: call it off the async threads.
     fn change<T>(

@@ -66,9 +66,7 @@ fn settings(cli: &Cli, config: &Config) -> Result<SyncConfig, String> {
         None => HubAddr::Local(data_dir.clone()),
     };
     let mut sync = SyncConfig::new(hub, &user, &roster, &data_dir);
-    sync.token = cli.token.clone().or_else(|| config.token.clone());
-    sync.ca = cli.ca.clone().or_else(|| config.ca.clone());
-    cli::check_ca(sync.ca.as_deref())?;
+    cli::set_credentials(&mut sync, cli, config)?;
     Ok(sync)
 }
 
