@@ -77,7 +77,8 @@ pub struct Config {
     /// connections together; past it, a new part is refused (`busy`).
     pub max_assembly_bytes: usize,
     /// A roster nobody has listened to for this long is let go from memory
-    /// (at the next join); it loads again from the store when used.
+    /// (at the next join, or the next sweep: every half of this, at most
+    /// 30 s); it loads again from the store when used.
     pub roster_idle: Duration,
     /// Serve wss:// with this TLS config (None: plain ws://).
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -321,6 +322,29 @@ impl std::fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
+/// Asks the writer now and then to let go of the rosters nobody listens
+/// to, so that they cost nothing beyond their store even when no one joins
+/// again. Ends at shutdown (the writer ends once every sender is gone).
+async fn sweep_rosters(
+    writer: mpsc::Sender<writer::Cmd>,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let every = (idle / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if writer.send(writer::Cmd::Sweep).await.is_err() {
+                    return;
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves: [`Hub::bind`] then [`Hub::serve`].
 pub async fn run(
     listener: TcpListener,
@@ -411,6 +435,11 @@ impl Hub {
         // Every connection task holds a clone; when all are dropped, recv() ends.
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
         let limit = Arc::new(Semaphore::new(config.max_connections));
+        tokio::spawn(sweep_rosters(
+            writer_tx.clone(),
+            config.roster_idle,
+            stop_rx.clone(),
+        ));
         let probes = Arc::new(Semaphore::new(http::OVER_LIMIT_PROBES));
         tracing::info!(%addr, data = %config.data_dir.display(), "hub listening");
 

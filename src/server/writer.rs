@@ -28,6 +28,9 @@ pub enum Cmd {
         reply: oneshot::Sender<Result<Joined, String>>,
     },
     Edit(Edit),
+    /// Let go of the rosters nobody has listened to for `roster_idle`
+    /// (sent by a timer, so an idle hub frees them without another join).
+    Sweep,
 }
 
 pub struct Edit {
@@ -283,6 +286,7 @@ impl Writer {
                     let joined = self.join(&roster, last_seq).map_err(|e| e.to_string());
                     let _ = reply.send(joined);
                 }
+                Cmd::Sweep => self.sweep(""),
             }
         }
         self.commit_edits(edits);
