@@ -631,7 +631,7 @@ impl Conn {
             }
             ClientMsg::Users { req } => {
                 if let Some(why) = self.users_refusal() {
-                    return self.forbidden_or_none(why, req).await;
+                    return self.refuse_users_request(why, req).await;
                 }
                 self.send_users(req, None).await
             }
@@ -812,7 +812,9 @@ impl Conn {
             .map(|m| (codes::FORBIDDEN, m))
     }
 
-    async fn forbidden_or_none(
+    /// Answers a `users` or `set_role` this connection may not make (a
+    /// refusal for want of a role is counted as `forbidden`).
+    async fn refuse_users_request(
         &mut self,
         (code, message): (&'static str, String),
         req: Option<u64>,
@@ -858,7 +860,7 @@ impl Conn {
         create: bool,
     ) -> Result<(), Option<Ending>> {
         if let Some(why) = self.users_refusal() {
-            return self.forbidden_or_none(why, req).await;
+            return self.refuse_users_request(why, req).await;
         }
         let Some(roster) = self.member.as_ref().map(|m| m.roster.clone()) else {
             return Ok(());
