@@ -236,9 +236,11 @@ fn main() {
         seq: 2,
         session: 1,
         changes: None,
-        snapshot: Some(snap),
+        snapshot: Some(Box::new(snap)),
         presence: Vec::new(),
         limits: protocol::Limits::current(),
+        account: None,
+        role: Some("admin".into()),
     };
     bench("encode welcome with that snapshot", 50, || {
         black_box(protocol::encode(black_box(&welcome)));
@@ -272,6 +274,8 @@ fn main() {
         snapshot: None,
         presence: Vec::new(),
         limits: protocol::Limits::current(),
+        account: None,
+        role: Some("admin".into()),
     };
     bench("encode welcome with 2,000 missed changes", 200, || {
         black_box(protocol::encode(black_box(&catchup)));

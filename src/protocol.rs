@@ -279,10 +279,24 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         changes: Option<Vec<ChangeSet>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        snapshot: Option<Snapshot>,
+        snapshot: Option<Box<Snapshot>>,
         #[serde(default)]
         presence: Vec<PresenceInfo>,
         limits: Limits,
+        /// The account this connection is (a hub with accounts); absent on
+        /// a hub without.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+        /// What this connection may do on the roster now: `viewer`,
+        /// `editor` or `admin` (everyone is an admin on a hub without
+        /// accounts). A change while connected comes as a `role` message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<String>,
+    },
+    /// This connection's role on its roster changed (an admin changed it);
+    /// the next message is judged by it.
+    Role {
+        role: String,
     },
     /// An accepted batch of another editor, in seq order, no gaps.
     Change(ChangeSet),
@@ -389,10 +403,14 @@ pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
         #[serde(default)]
         changes: Option<Vec<ChangeSet>>,
         #[serde(default)]
-        snapshot: Option<Snapshot>,
+        snapshot: Option<Box<Snapshot>>,
         #[serde(default)]
         presence: Vec<PresenceInfo>,
         limits: Limits,
+        #[serde(default)]
+        account: Option<String>,
+        #[serde(default)]
+        role: Option<String>,
     }
     if frames::is_batch_frame(text)
         && let Ok(body) = serde_json::from_str::<BatchBody>(text)
@@ -416,6 +434,8 @@ pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
             snapshot: w.snapshot,
             presence: w.presence,
             limits: w.limits,
+            account: w.account,
+            role: w.role,
         });
     }
     serde_json::from_str(text)

@@ -1700,6 +1700,10 @@ mod tests {
 
     fn setup_ops() -> Vec<Op> {
         vec![
+            Op::SetPeriod {
+                from: "2026-12-01".parse().unwrap(),
+                to: "2026-12-31".parse().unwrap(),
+            },
             Op::PutCode {
                 code: ShiftCode::new("D", 8.0, true),
                 base: None,
@@ -1995,19 +1999,19 @@ mod tests {
             one(Some("s2"), None, Some("2026-12-02"), None),
             Vec::<(Seq, String)>::new()
         );
-        // Everything: 4 setup changes, 4 cells, 1 cell.
-        assert_eq!(history(&store, HistoryQuery::default()).len(), 9);
+        // Everything: 5 setup changes, 4 cells, 1 cell.
+        assert_eq!(history(&store, HistoryQuery::default()).len(), 10);
         // A page of exactly what is left has no next.
         let (all, next) = store
             .history(
                 "r",
                 &HistoryQuery {
-                    limit: Some(9),
+                    limit: Some(10),
                     ..Default::default()
                 },
             )
             .unwrap();
-        assert_eq!((all.len(), next), (9, None));
+        assert_eq!((all.len(), next), (10, None));
     }
 
     #[test]

@@ -677,10 +677,15 @@ async fn the_account_flags_manage_a_running_hub() {
         rota_bin(&["--serve", "--data", &data, "--revoke-token", ed_id], &[]).await;
     assert_eq!(status, 0, "{err}");
     assert_eq!(ed_conn.closed().await.0, close::UNAUTHORIZED);
-    // A script with the revoked token is told why, once, and does not hang.
+    // A script with the revoked token is told why, once, and does not
+    // hang: refused is its own status, with no offer to queue the edit.
     let (status, out, err) = apply(ed).await;
-    assert_eq!(status, 4, "{out}{err}");
+    assert_eq!(status, 6, "{out}{err}");
     assert!(err.contains("the token was refused"), "{err}");
+    assert!(
+        !err.contains("unreachable") && !err.contains("--queue"),
+        "{err}"
+    );
 }
 
 /// A sync engine on roster `ward` showing `token`.

@@ -59,10 +59,18 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// A hub with a roster `default`: D, N, OFF, `staff` people, planning
+    /// December 2026.
     async fn new(staff: usize) -> Ctx {
         let hub_dir = tempfile::tempdir().unwrap();
         let hub = Hub::start(hub_dir.path()).await;
-        seed(&hub.url(), staff).await;
+        let mut ops = setup_ops(staff);
+        ops[0] = rota::domain::Op::SetPeriod {
+            from: d("2026-12-01"),
+            to: d("2026-12-31"),
+        };
+        let (mut c, _) = Client::join(&hub.url(), "admin", "admin-client", "default", 0).await;
+        assert!(ack_seq(&c.edit(1, ops).await) > 0);
         Ctx {
             hub,
             hub_dir,
@@ -666,6 +674,7 @@ async fn the_ics_export_parses_with_a_real_icalendar_parser() {
     let setup = ctx.file(
         "setup.json",
         r#"[
+  {"op": "set_time_zone", "zone": "America/New_York"},
   {"op": "put_code", "code": {"code": "E", "label": "Early", "hours": 8, "start": "07:00", "end": "15:00"}},
   {"op": "put_code", "code": {"code": "NT", "label": "Night", "hours": 10, "start": "21:00", "end": "07:00"}},
   {"op": "put_code", "code": {"code": "TRN", "label": "Training, all day", "hours": 7.5}},
@@ -689,12 +698,18 @@ async fn the_ics_export_parses_with_a_real_icalendar_parser() {
     assert_eq!(
         parse_ics(&all),
         vec![
-            "default-ann-20261201@rota|Ann Lee; RN: E Early|2026-12-01T07:00:00|2026-12-01T15:00:00",
-            "default-ann-20261202@rota|Ann Lee; RN: NT Night|2026-12-02T21:00:00|2026-12-03T07:00:00",
+            // Shift times are New York's (the roster's zone), in UTC.
+            "default-ann-20261201@rota|Ann Lee; RN: E Early|2026-12-01T12:00:00+00:00|2026-12-01T20:00:00+00:00",
+            "default-ann-20261202@rota|Ann Lee; RN: NT Night|2026-12-03T02:00:00+00:00|2026-12-03T12:00:00+00:00",
             "default-ann-20261203@rota|Ann Lee; RN: TRN Training, all day|2026-12-03|2026-12-04",
-            "default-bob-20261201@rota|Bob: NT Night|2026-12-01T21:00:00|2026-12-02T07:00:00",
+            // Leave is an all-day event, free rather than busy.
+            "default-ann-20261204@rota|Ann Lee; RN: AL Leave|2026-12-04|2026-12-05",
+            "default-bob-20261201@rota|Bob: NT Night|2026-12-02T02:00:00+00:00|2026-12-02T12:00:00+00:00",
         ]
     );
+    let text = std::fs::read_to_string(&all).unwrap();
+    assert!(text.contains("TRANSP:TRANSPARENT"), "{text}");
+    assert!(text.contains("X-WR-TIMEZONE:America/New_York"), "{text}");
 
     // One file per person into a directory; UIDs are the same as above, so
     // a calendar importing either updates the same events.
@@ -705,7 +720,7 @@ async fn the_ics_export_parses_with_a_real_icalendar_parser() {
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let ann = parse_ics(&dir.join("ann.ics"));
-    assert_eq!(ann.len(), 3);
+    assert_eq!(ann.len(), 4);
     assert!(
         ann[0].starts_with("default-ann-20261201@rota|E Early|"),
         "{ann:?}"
@@ -724,7 +739,18 @@ async fn the_text_grid_fits_the_page_width_week_by_week() {
     assert_eq!(ctx.run(&["--apply", &file]).await.code, 0);
     for width in [60, 100, 200] {
         let w = width.to_string();
-        let out = ctx.run(&["--export", "txt", "--width", &w]).await;
+        let out = ctx
+            .run(&[
+                "--export",
+                "txt",
+                "--width",
+                &w,
+                "--from",
+                "2026-12-01",
+                "--to",
+                "2026-12-20",
+            ])
+            .await;
         assert_eq!(out.code, 0, "{}", out.stderr);
         let longest = out.stdout.lines().map(|l| l.chars().count()).max().unwrap();
         assert!(
@@ -1043,10 +1069,19 @@ async fn exports_carry_the_rule_warnings_of_what_they_export() {
         ctx.run(&["--apply", &ctx.file("w.csv", text)]).await.code,
         0
     );
+    // A summary under the grid, and the codes it prints.
     let txt = export(&ctx, "txt", "default", "w.txt").await;
     assert!(
-        txt.contains("Rule warnings (1):\n  Person 1: N on Tue 1 Dec then D on Wed 2 Dec (D may not follow N)  [no-d-after-n]\n"),
+        txt.contains("Rule warnings: 1 (1 forbidden sequence). `rota --check` lists them"),
         "{txt}"
+    );
+    assert!(txt.contains("Codes:\n  D    8 h\n  N    8 h\n"), "{txt}");
+    // Each one, when asked.
+    let out = ctx.run(&["--export", "txt", "--warnings"]).await;
+    assert!(
+        out.stdout.contains("Rule warnings (1):\n  Person 1: N on Tue 1 Dec then D on Wed 2 Dec (D may not follow N)  [no-d-after-n]\n"),
+        "{}",
+        out.stdout
     );
     let json = export(&ctx, "json", "default", "w.json").await;
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();

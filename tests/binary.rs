@@ -156,3 +156,112 @@ fn a_hub_refuses_to_listen_beyond_loopback_without_insecure() {
         "nothing touched"
     );
 }
+
+/// The real binary against a hub: `args` with `--server`, its own data
+/// dir and no config file.
+fn rota_on(url: &str, data: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rota"));
+    c.args(args)
+        .args(["--server", url, "--user", "script", "--data"])
+        .arg(data)
+        .arg("--config")
+        .arg(data.join("none.toml"))
+        .env_remove("ROTA_TOKEN")
+        .env_remove("ROTA_SERVER");
+    c
+}
+
+/// A roster name the hub does not know is an error in every mode but the
+/// one that creates rosters (`--apply`), naming the rosters there are: a
+/// typo is never taken for an empty roster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_the_hub_does_not_have_is_an_error_listing_those_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 2).await;
+    let url = hub.url();
+    let data = dir.path().join("client");
+    for args in [
+        vec!["--check", "--roster", "nonexistent"],
+        vec!["--export", "txt", "--roster", "nonexistent"],
+        vec!["--sync", "--roster", "nonexistent"],
+    ] {
+        let (url, data, a) = (url.clone(), data.clone(), args.clone());
+        let out = tokio::task::spawn_blocking(move || rota_on(&url, &data, &a).output())
+            .await
+            .unwrap()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("the hub has no roster `nonexistent`. Rosters there: default."),
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // The one that exists is found as before.
+    let (url2, data2) = (url.clone(), data.clone());
+    let out = tokio::task::spawn_blocking(move || rota_on(&url2, &data2, &["--check"]).output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A reader that goes away (`rota --check --json | head`) ends the
+/// output quietly: no panic, no "Broken pipe", the status of the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_standard_output_ends_the_output_quietly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    // Two years planned and nobody on: a finding a day, far more output
+    // than a pipe holds.
+    let mut ops = setup_ops(2);
+    ops[0] = rota::domain::Op::SetPeriod {
+        from: d("2026-01-01"),
+        to: d("2027-12-31"),
+    };
+    ops.push(staffing("cover", "D", 1, None));
+    let (mut c, _) = Client::join(&hub.url(), "admin", "c-admin", "default", 0).await;
+    assert!(ack_seq(&c.edit(1, ops).await) > 0);
+    let data = dir.path().join("client");
+    for args in [
+        vec!["--check", "--json"],
+        vec!["--check"],
+        vec!["--export", "json"],
+        vec!["--export", "txt", "--warnings"],
+    ] {
+        let (url, data, a) = (hub.url(), data.clone(), args.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = rota_on(&url, &data, &a)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("rota starts");
+            let stdout = child.stdout.take().expect("its output");
+            let mut first = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut first)
+                .expect("a first line");
+            // The reader goes away here (`head -1`).
+            (first, child.wait_with_output().expect("rota ends"))
+        })
+        .await
+        .unwrap();
+        let (first, out) = out;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!first.is_empty(), "{args:?}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+        let want = if args[0] == "--check" { 1 } else { 0 };
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {err}");
+    }
+}

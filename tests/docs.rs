@@ -134,7 +134,8 @@ fn every_flag_is_documented_in_the_readme() {
 /// editor's key map, and each of its default keys.
 #[test]
 fn every_editor_key_and_command_is_in_the_readme() {
-    use rota::tui::keys::{Command, Keymap};
+    use rota::tui::action::Command;
+    use rota::tui::keys::Keymap;
     let readme = std::fs::read_to_string("README.md").unwrap();
     let keymap = Keymap::new(&Default::default());
     let config = readme

@@ -8,7 +8,7 @@ use common::editor::Ed;
 use common::proxy::Proxy;
 use common::*;
 use rota::domain::{Date, Op};
-use rota::sync::{ConnState, EntryState};
+use rota::sync::{ConnState, EntryState, SyncEvent};
 use rota::tui::config::{Advance, Config};
 use rota::tui::state::{Mark, Mode};
 
@@ -511,4 +511,72 @@ async fn a_damaged_local_file_is_said_in_the_status_line() {
         "{m}"
     );
     assert_eq!(ed.state.layout.staff.len(), 4, "the roster from the hub");
+}
+
+/// A panel that asks the hub ends in the answer even when the answer
+/// reaches the editor before the worker says it asked (the engine's
+/// events and the worker's results race in the app loop): the history of
+/// a cell, and the users tab on a hub without accounts (a refusal). Found
+/// by a person: `H` stayed at "asking the hub…" 8 times in 10.
+#[tokio::test]
+async fn a_panel_takes_the_hubs_answer_that_comes_before_its_question_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    ed.type_text("N");
+    ed.keys("h");
+    ed.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    ed.key_answered_first("H", |e| matches!(e, SyncEvent::History { .. }))
+        .await;
+    let Mode::History(p) = &ed.state.mode else {
+        panic!("the history panel: {:?}", ed.state.mode)
+    };
+    assert!(p.waiting.is_none(), "still waiting: {p:?}");
+    assert_eq!(p.entries.len(), 1, "{p:?}");
+    ed.keys("esc m tab tab tab");
+    ed.key_answered_first("tab", |e| matches!(e, SyncEvent::RequestFailed { .. }))
+        .await;
+    assert!(ed.state.users.waiting.is_none(), "{:?}", ed.state.users);
+    let problem = ed.state.users.problem.clone().unwrap_or_default();
+    assert!(problem.contains("no accounts"), "{problem}");
+}
+
+/// A question the hub does not answer is given up after its time, said,
+/// and asked again with `r`: the hub's answers held back by a proxy.
+#[tokio::test]
+async fn an_unanswered_question_times_out_and_r_asks_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut ed = editor(&proxy.url(), "ann", dir.path()).await;
+    proxy.stall_down(true);
+    ed.keys("H");
+    let asked = match &ed.state.mode {
+        Mode::History(p) => p.waiting.expect("waiting for the hub"),
+        m => panic!("{m:?}"),
+    };
+    assert_eq!(
+        ed.state.next_wakeup(),
+        Some(asked.until),
+        "wakes to give up"
+    );
+    // Time passes (the app loop sets the clock, then ticks).
+    ed.state.now = asked.until;
+    rota::tui::update::update(&mut ed.state, rota::tui::action::Action::Tick);
+    let Mode::History(p) = &ed.state.mode else {
+        panic!("history panel")
+    };
+    assert!(p.waiting.is_none());
+    let problem = p.problem.clone().unwrap_or_default();
+    assert!(
+        problem.contains("did not answer within 10 s") && problem.contains("r asks again"),
+        "{problem}"
+    );
+    proxy.stall_down(false);
+    ed.keys("r");
+    ed.until(
+        "the answer",
+        |s| matches!(&s.mode, Mode::History(p) if p.waiting.is_none() && p.problem.is_none()),
+    )
+    .await;
 }

@@ -11,8 +11,8 @@ use common::proxy::Proxy;
 use common::*;
 use rota::domain::{Date, Op};
 use rota::sync::ConnState;
+use rota::tui::action::Action;
 use rota::tui::state::{Filter, Mode};
-use rota::tui::update::Action;
 
 fn day(i: i64) -> Date {
     rota::script::add_days(d("2026-12-01"), i)
@@ -83,7 +83,7 @@ async fn a_block_fill_is_one_edit_and_one_undo_step() {
     assert_eq!(outbox.len(), outbox_before + 1, "one edit");
     assert_eq!(outbox.last().map(|e| e.ops.len()), Some(6));
     assert!(
-        ed.message().contains("filled 2 × 3 dates with D"),
+        ed.message().contains("filled 2 people × 3 dates with D"),
         "{}",
         ed.message()
     );
@@ -126,7 +126,7 @@ async fn yank_and_paste_copy_a_block_anywhere() {
     // The block s1..s2 x today..+1 copied, then pasted a week on for s3.
     ed.keys("g g t v j l y");
     assert!(
-        ed.message().contains("copied 2 × 2 dates"),
+        ed.message().contains("copied 2 people × 2 dates"),
         "{}",
         ed.message()
     );
@@ -174,7 +174,7 @@ async fn last_week_is_copied_onto_this_week_for_the_selected_people() {
         code: Some("S".into()),
         base: 0,
     });
-    ed.engine.edit(ops).unwrap();
+    ed.edit(ops);
     ed.keys("v j o");
     let this_monday = d("2026-11-30");
     assert_eq!(
@@ -336,7 +336,7 @@ async fn find_and_filter_the_people_shown() {
         .collect();
     assert_eq!(ids, ["s3", "s4"]);
     // People with warnings follow the edits.
-    ed.engine.edit(vec![forbidden("nd", "N", "D")]).unwrap();
+    ed.edit(vec![forbidden("nd", "N", "D")]);
     ed.until("the rule", |s| s.view.read(|r| !r.rules().is_empty()))
         .await;
     ed.keys("f k enter");
@@ -371,11 +371,13 @@ async fn coverage_and_totals_follow_every_edit() {
             staffing("n", "N", 1, None),
         ])
         .unwrap();
-    // Planned days (the findings read from the first to the last cell).
+    // The findings read the roster's planning period (November and
+    // December), whatever cells are written.
     bob.engine.set_cell("s4", day(-1), Some("OFF")).unwrap();
     bob.engine.set_cell("s4", day(3), Some("OFF")).unwrap();
     ann.until("the rules and planned days", |s| {
-        s.findings.coverage_rows().len() == 2 && s.findings.span() == Some((day(-1), day(3)))
+        s.findings.coverage_rows().len() == 2
+            && s.findings.span() == Some((d("2026-11-01"), d("2026-12-31")))
     })
     .await;
     let rows = ann.state.findings.coverage_rows().to_vec();
@@ -513,6 +515,15 @@ async fn staff_codes_and_rules_are_managed_in_checked_forms() {
     ann.type_text(":00");
     ann.keys("backspace backspace backspace backspace backspace");
     ann.type_text("07:00");
+    assert!(
+        form_errors(&ann)
+            .iter()
+            .any(|(i, m)| *i == 5 && m.contains("needs both start and end")),
+        "{:?}",
+        form_errors(&ann)
+    );
+    ann.keys("tab");
+    ann.type_text("15:00");
     assert!(form_errors(&ann).is_empty(), "{:?}", form_errors(&ann));
     ann.keys("enter");
     ann.until("code E", |s| s.layout.codes.contains_key("E"))
@@ -534,7 +545,7 @@ async fn staff_codes_and_rules_are_managed_in_checked_forms() {
         .await;
     all_saved(&mut ann).await;
     // Remove Eve: hidden, history kept on the hub.
-    ann.keys("tab tab d y esc");
+    ann.keys("tab tab tab d y esc");
     ann.until("Eve gone", |s| s.layout.person_index("s5").is_none())
         .await;
     all_saved(&mut ann).await;
@@ -653,7 +664,7 @@ async fn an_admin_manages_users_in_the_editor() {
     let engine = rota::sync::SyncEngine::start(config).unwrap();
     wait_connected(&engine).await;
     let mut ann = Ed::new(engine, today());
-    ann.keys("m tab tab tab");
+    ann.keys("m tab tab tab tab");
     ann.until("the users listed", |s| s.users.users.len() == 2)
         .await;
     let listed: Vec<(String, String)> = ann

@@ -36,6 +36,10 @@ fn apply(r: &mut Roster, ops: &[Op]) -> Vec<Target> {
     }
 }
 
+fn period(from: Date, to: Date) -> Op {
+    Op::SetPeriod { from, to }
+}
+
 fn set(staff: &str, date: Date, code: Option<&str>) -> Op {
     Op::SetCell {
         staff: staff.into(),
@@ -116,6 +120,7 @@ fn staffing_under_and_over_by_date_weekday_and_group() {
                     to: None,
                 },
             ),
+            period(day(0), day(2)),
             set("s0", day(0), Some("D")), // Tue 1 Dec: 1 nurse on D
             set("s2", day(0), Some("D")), // a porter: not counted
             set("s0", day(1), Some("D")), // Wed 2 Dec: 2, fine
@@ -218,8 +223,10 @@ fn shifts_hours_and_weekends_per_period() {
             limit(LimitMeasure::WeekendsWorked, None, Some(1.0), None),
         ),
     ];
-    // Ann: 5 shifts in the first week (Tue 1 to Mon 7 Dec), none in the
-    // second; 5 x 8 h + AL 7.5 h = 47.5 h. Cy works both weekends.
+    // Two weeks planned. Ann: 5 shifts in the first (Tue 1 to Mon 7 Dec),
+    // none in the second; 5 x 8 h + AL 7.5 h = 47.5 h. Cy works both
+    // weekends.
+    ops.push(period(day(0), day(13)));
     for i in [0, 1, 2, 3, 4] {
         ops.push(set("s0", day(i), Some("D")));
     }
@@ -253,13 +260,15 @@ fn key(f: &Finding) -> Key {
     (f.rule.clone(), f.first, f.last, f.staff.clone())
 }
 
-/// Every date from the first written to the last.
+/// Every date of the planning period: as set, else from the first date
+/// holding a code to the last.
 fn span_dates(r: &Roster) -> Vec<Date> {
     let cells = r.cells();
-    let (Some(first), Some(last)) = (
-        cells.iter().map(|c| c.1).min(),
-        cells.iter().map(|c| c.1).max(),
-    ) else {
+    let coded = || cells.iter().filter(|c| c.2.is_some()).map(|c| c.1);
+    let (Some(first), Some(last)) = (match r.settings().period {
+        Some(p) => (Some(p.from), Some(p.to)),
+        None => (coded().min(), coded().max()),
+    }) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -495,6 +504,7 @@ fn any_edit() -> impl Strategy<Value = Vec<Op>> {
     prop_oneof![
         8 => proptest::collection::vec(cell, 1..4),
         1 => any_rule().prop_map(|r| vec![r]),
+        1 => (0i64..10, 0i64..10).prop_map(|(a, n)| vec![period(day(a), day(a + n))]),
         1 => (0usize..3).prop_map(|s| vec![Op::UpdateStaff {
             id: format!("s{s}"),
             name: None,
@@ -864,4 +874,64 @@ fn check_instances(which: std::ops::RangeInclusive<u64>) {
     }
     assert_eq!(checked, expect);
     assert!(total > 100, "the fills break many rules: {total}");
+}
+
+/// The first code written gives a roster its period (the whole months of
+/// its codes); a code written, then cleared, far outside the period (a
+/// stray jump) changes no finding, and neither does the period.
+#[test]
+fn the_period_is_set_by_the_first_code_and_a_far_cell_changes_no_finding() {
+    let mut r = base();
+    assert_eq!(r.set_period(), None, "no code yet, no period");
+    apply(
+        &mut r,
+        &[rule(
+            "max-run",
+            limit(LimitMeasure::ConsecutiveWorked, None, Some(2.0), None),
+        )],
+    );
+    assert_eq!(r.set_period(), None, "rules do not set it");
+    let changed = apply(
+        &mut r,
+        &[set("s0", day(0), Some("D")), set("s0", day(1), Some("D"))],
+    );
+    assert!(changed.contains(&Target::Settings), "{changed:?}");
+    let p = r.set_period().expect("set by the first codes");
+    assert_eq!((p.from, p.to), (d("2026-12-01"), d("2026-12-31")));
+    apply(&mut r, &[set("s0", day(2), Some("D"))]);
+    let before = messages(&r);
+    assert_eq!(
+        before,
+        ["Ann Lee: 3 worked days in a row, Tue 1 Dec to Thu 3 Dec, limit 2"]
+    );
+    // A stray code a year away, then cleared.
+    let far = d("2027-12-14");
+    let changed = apply(&mut r, &[set("s1", far, Some("N"))]);
+    assert_eq!(
+        changed,
+        vec![Target::Cell {
+            staff: "s1".into(),
+            date: far
+        }]
+    );
+    assert_eq!(r.set_period(), Some(p), "the period stays");
+    assert_eq!(
+        messages(&r),
+        before,
+        "a code outside the period is not checked"
+    );
+    apply(&mut r, &[set("s1", far, None)]);
+    assert_eq!(messages(&r), before);
+    // An admin's period spanning two years: dates name their year.
+    apply(&mut r, &[period(d("2026-11-30"), d("2027-01-31"))]);
+    assert_eq!(
+        messages(&r),
+        ["Ann Lee: 3 worked days in a row, Tue 1 Dec 2026 to Thu 3 Dec 2026, limit 2"]
+    );
+    // A period is checked: in order, at most five years.
+    let author = author();
+    let bad = r.apply_batch_with(&[period(day(5), day(1))], &author, 0, true);
+    assert!(format!("{bad:?}").contains("is after"), "{bad:?}");
+    let bad = r.apply_batch_with(&[period(day(0), d("2040-01-01"))], &author, 0, true);
+    assert!(format!("{bad:?}").contains("at most 1827"), "{bad:?}");
 }

@@ -15,10 +15,11 @@ use ratatui::style::{Color, Modifier};
 use rota::domain::{Author, Change, Conflict, Date, Op, Roster, ShiftCode, Target};
 use rota::protocol::{Cursor, HistoryEntry, PresenceInfo};
 use rota::sync::{ConnState, EntryState, OutboxEntry, SyncEvent, ViewReader};
+use rota::tui::action::Action;
 use rota::tui::config::Config;
 use rota::tui::state::State;
 use rota::tui::theme::Theme;
-use rota::tui::update::{Action, update};
+use rota::tui::update::update;
 use rota::tui::view::draw;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,10 +61,15 @@ fn demo() -> Roster {
     r
 }
 
-/// A small roster: codes D N OFF, four people in two groups.
+/// A small roster: codes D N OFF, four people in two groups, the first
+/// week of December planned.
 fn small() -> Roster {
     let mut r = Roster::default();
     let mut ops = common::editor::four_people(&[("D", "cyan"), ("N", "magenta"), ("OFF", "")]);
+    ops.push(Op::SetPeriod {
+        from: d("2026-12-01"),
+        to: d("2026-12-07"),
+    });
     for (i, s) in ["s1", "s2", "s3", "s4"].iter().enumerate() {
         for day in 0..7 {
             let code = ["D", "N", "OFF"][(i + day) % 3];
@@ -213,6 +219,7 @@ fn every_state(colour_config: Config) -> State {
             user: "bob".into(),
             note: None,
             count: 1,
+            cells: 1,
             changes: vec![Change::Cell {
                 staff: "s3".into(),
                 date: d("2026-12-01"),
@@ -255,7 +262,7 @@ fn each_cell_state_is_distinct_in_text_and_style() {
     .map(|(p, day)| cell_text(&buf, &s, p, d(day)).trim_end().to_string())
     .collect();
     // The cursor's cell (s1, today) is reversed; its glyph is plain.
-    assert_eq!(glyphs, ["D", "D*", "N!", "OFFx", "OFF~", "NB"]);
+    assert_eq!(glyphs, ["D", "D*", "N!", "OFFx", "OFF~", "N@"]);
     assert!(at("s1", "2026-12-01").modifier.contains(Modifier::REVERSED));
     assert!(at("s1", "2026-12-02").modifier.contains(Modifier::ITALIC));
     assert_eq!(at("s2", "2026-12-01").bg, Color::Red);
@@ -394,7 +401,7 @@ fn the_header_in_each_connection_state() {
     );
     assert!(lines[2].contains("retry in 5 s"), "{}", lines[2]);
     assert!(
-        lines[6].contains("1 unsaved") && lines[6].contains("BO CM"),
+        lines[6].contains("1 unsaved") && lines[6].contains("@BO @CM"),
         "{}",
         lines[6]
     );
@@ -403,12 +410,12 @@ fn the_header_in_each_connection_state() {
 #[test]
 fn the_conflict_panel_shows_mine_theirs_who_and_when() {
     let mut s = every_state(Config::default());
-    update(&mut s, Action::Do(rota::tui::keys::Command::NextConflict));
+    update(&mut s, Action::Do(rota::tui::action::Command::NextConflict));
     let buf = render(&s, true);
     let t = text(&buf);
     insta::assert_snapshot!("conflict_panel", t);
     assert!(t.contains("mine N, theirs OFF (bob, 1 Dec 08:58)"), "{t}");
-    update(&mut s, Action::Panel(rota::tui::update::PanelKey::Next));
+    update(&mut s, Action::Panel(rota::tui::action::PanelKey::Next));
     let t = text(&render(&s, true));
     assert!(t.contains("staff s2 was removed"), "{t}");
 }
@@ -416,8 +423,14 @@ fn the_conflict_panel_shows_mine_theirs_who_and_when() {
 #[test]
 fn the_history_panel_lists_changes_newest_first() {
     let mut s = state_of(small(), Config::default(), (100, 24));
-    update(&mut s, Action::Do(rota::tui::keys::Command::History));
-    update(&mut s, Action::HistoryAsked(7));
+    let fx = update(&mut s, Action::Do(rota::tui::action::Command::History));
+    let req = fx
+        .iter()
+        .find_map(|e| match e {
+            rota::tui::action::Effect::History { req, .. } => Some(*req),
+            _ => None,
+        })
+        .expect("the panel asks the hub");
     let entry = |seq: u64, before: Option<&str>, after: &str, user: &str, note: Option<&str>| {
         HistoryEntry {
             seq,
@@ -437,7 +450,7 @@ fn the_history_panel_lists_changes_newest_first() {
     update(
         &mut s,
         Action::Sync(SyncEvent::History {
-            req: 7,
+            req,
             entries: vec![
                 entry(9, Some("D"), "N", "bob", None),
                 entry(4, None, "D", "hr-import", Some("apply:leave.csv")),
@@ -455,11 +468,11 @@ fn the_history_panel_lists_changes_newest_first() {
 #[test]
 fn help_lists_every_key_of_the_key_map() {
     let mut s = state_of(small(), Config::default(), (100, 50));
-    update(&mut s, Action::Do(rota::tui::keys::Command::Help));
+    update(&mut s, Action::Do(rota::tui::action::Command::Help));
     let t = text(&render(&s, true));
     insta::assert_snapshot!("help", t);
-    for name in rota::tui::keys::Command::names() {
-        let cmd = rota::tui::keys::Command::from_name(name).expect("a command");
+    for name in rota::tui::action::Command::names() {
+        let cmd = rota::tui::action::Command::from_name(name).expect("a command");
         assert!(t.contains(cmd.describe()), "help lacks {name}");
     }
 }
@@ -585,7 +598,7 @@ fn the_mouse_clicks_cells_and_the_wheel_scrolls() {
 /// when colour is on), and the header counts them.
 #[test]
 fn rule_warnings_mark_their_cells_and_the_header_counts_them() {
-    let s = state_of(demo(), Config::default(), (120, 30));
+    let mut s = state_of(demo(), Config::default(), (120, 30));
     let n = s.findings.len();
     assert!(n > 0, "the demo has breaches");
     let kofi = s
@@ -603,6 +616,8 @@ fn rule_warnings_mark_their_cells_and_the_header_counts_them() {
         .find(|f| f.message().contains("worked days in a row"))
         .cloned()
         .expect("Kofi's run is found");
+    // The run's first date in view.
+    s.left = s.layout.col_of(run.first).expect("a shown date");
     for colour in [true, false] {
         let buf = render(&s, colour);
         let header = text(&buf).lines().next().unwrap_or_default().to_string();
@@ -703,7 +718,10 @@ fn coverage_rows_show_under_within_and_over() {
     let cover_xy = |s: &State, i: u16, date: Date| {
         let col = s.layout.col_of(date).expect("shown");
         let x = s.layout.name_cols + 1 + (col - s.left) as u16 * s.col_cols();
-        let y = s.size.1 - 1 - s.coverage_lines() as u16 + i;
+        // Right under the last person shown (header and two date lines
+        // above the people).
+        let shown = (s.layout.lines.len() - s.top).min(s.grid_lines());
+        let y = 3 + shown as u16 + i;
         (x, y)
     };
     let cell = |buf: &Buffer, s: &State, i: u16, date: Date| -> String {
@@ -804,7 +822,7 @@ fn a_selection_and_the_findings_list() {
             t.lines()
                 .next()
                 .unwrap_or_default()
-                .contains("▣ 2 × 3 selected"),
+                .contains("▣ 2 people × 3 dates selected"),
             "{t}"
         );
         let (x, y) = cell_xy(&s, "s1", today());
@@ -896,6 +914,14 @@ fn each_form_says_what_is_wrong() {
         insta::assert_snapshot!(format!("form_rule_{kind}"), t);
         press(&mut s, "esc");
     }
+    // The settings tab: the planning period and the time zone.
+    press(&mut s, "tab");
+    let t = text(&render(&s, true));
+    assert!(
+        t.contains("period     Tue 1 Dec 2026 to Mon 7 Dec 2026 (7 days)"),
+        "{t}"
+    );
+    insta::assert_snapshot!("manage_settings", t);
     // The users tab, as the hub answered an admin who just added Nia.
     press(&mut s, "tab");
     let user = |u: &str, r: &str, owner| rota::protocol::RosterUser {
@@ -914,7 +940,7 @@ fn each_form_says_what_is_wrong() {
     };
     let t = text(&render(&s, true));
     assert!(
-        t.contains("nia's token, shown only now: rota_1f0c9a5e2b7d4c3a_8d1e"),
+        t.contains("nia's token, shown only now (copy it; gone at the next key): rota_1f0c9a5e2b7d4c3a_8d1e"),
         "{t}"
     );
     assert!(t.contains("owner of the hub"), "{t}");

@@ -191,6 +191,6 @@ async fn the_binary_serves_wss_and_needs_accounts_and_tls_beyond_loopback() {
     })
     .await
     .unwrap();
-    assert_eq!(status, 4, "{out}{err}");
-    assert!(err.contains("TLS"), "{err}");
+    assert_eq!(status, 6, "{out}{err}");
+    assert!(err.contains("TLS") && err.contains("--ca"), "{err}");
 }

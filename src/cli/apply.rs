@@ -4,7 +4,7 @@
 //! command started, so nothing changed since is overwritten unless
 //! `--force`.
 
-use super::{Cli, connect, exit, start_engine, stop};
+use super::{Cli, Unreached, connect, exit, start_engine, stop};
 use crate::domain::{Conflict, Date, Roster};
 use crate::script::diff;
 use crate::script::{Format, LineError, Plan, csv, json, nrp};
@@ -92,25 +92,27 @@ async fn run(
     progress.phase("connecting to the hub");
     let online = match connect(engine, timeout).await {
         Ok(_) => true,
-        Err(reason) if !errors.is_empty() => {
+        Err(refused @ Unreached::Refused(_)) => {
+            let code = refused.report("");
+            if !errors.is_empty() {
+                report_bad_input(file, errors);
+            }
+            return code;
+        }
+        Err(Unreached::Unreachable(reason)) if !errors.is_empty() => {
             eprintln!(
                 "rota: hub unreachable ({reason}); lines were not checked against the roster"
             );
             return report_bad_input(file, errors);
         }
-        Err(reason) if cli.queue || cli.dry_run => {
+        Err(Unreached::Unreachable(reason)) if cli.queue || cli.dry_run => {
             eprintln!(
                 "rota: hub unreachable ({reason}); checking {file} against the local copy (seq {})",
                 engine.status().seq
             );
             false
         }
-        Err(reason) => {
-            eprintln!(
-                "rota: hub unreachable ({reason}); nothing applied (--queue queues the edit instead)"
-            );
-            return exit::UNREACHABLE;
-        }
+        Err(e) => return e.report("; nothing applied (--queue queues the edit instead)"),
     };
     // What the script read: its writes are based on these versions.
     let mut roster = engine.server_roster();
@@ -169,7 +171,7 @@ async fn run(
         return exit::OK;
     }
     if summary.is_empty() {
-        println!(
+        crate::outln!(
             "Nothing to change: roster {} already matches {file}.",
             cli.roster()
         );
@@ -186,7 +188,7 @@ async fn run(
     let op_id = match engine.edit_script(ops, &apply_note(file), cli.force) {
         Ok(Some(id)) => id,
         Ok(None) => {
-            println!(
+            crate::outln!(
                 "Nothing to change: roster {} already matches {file}.",
                 cli.roster()
             );
@@ -205,7 +207,7 @@ async fn run(
         }
     };
     if !online {
-        println!(
+        crate::outln!(
             "Queued {summary} in the outbox: the hub is unreachable. `rota --sync` or the editor sends it."
         );
         return exit::OK;
@@ -215,14 +217,14 @@ async fn run(
     progress.clear();
     match answer {
         Answer::Acked { seq, overwritten } => {
-            println!("Applied {summary} to roster {} at seq {seq}.", cli.roster());
+            crate::outln!("Applied {summary} to roster {} at seq {seq}.", cli.roster());
             if !overwritten.is_empty() {
-                println!(
+                crate::outln!(
                     "--force overwrote {} changed on the hub since {file} was read:",
                     diff::plural(overwritten.len(), "value")
                 );
                 for c in &overwritten {
-                    println!("  {}", conflict_line(file, &plan, c));
+                    crate::outln!("  {}", conflict_line(file, &plan, c));
                 }
             }
             exit::OK

@@ -3,8 +3,9 @@
 //! there are none, 1 when there are. Reads the hub's roster (or the local
 //! copy, saying so, when the hub cannot be reached).
 
-use super::{Cli, connect, exit, start_engine, stop};
+use super::{Cli, Unreached, connect, exit, roster_exists, start_engine, stop};
 use crate::domain::rules::Findings;
+use crate::outln;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -27,22 +28,23 @@ pub async fn check(cli: &Cli) -> i32 {
     };
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let roster = match connect(&engine, timeout).await {
-        Ok(_) => Some(engine.server_roster()),
-        Err(reason) if engine.status().seq > 0 => {
+        Ok(_) => match roster_exists(&engine, timeout).await {
+            Ok(()) => Ok(engine.server_roster()),
+            Err(code) => Err(code),
+        },
+        Err(Unreached::Unreachable(reason)) if engine.status().seq > 0 => {
             eprintln!(
                 "rota: hub unreachable ({reason}); checking the local copy (roster at seq {})",
                 engine.status().seq
             );
-            Some(engine.server_roster())
+            Ok(engine.server_roster())
         }
-        Err(reason) => {
-            eprintln!("rota: cannot reach the hub: {reason}");
-            None
-        }
+        Err(e) => Err(e.report(" and this machine has no copy of the roster")),
     };
     stop(engine).await;
-    let Some(roster) = roster else {
-        return exit::UNREACHABLE;
+    let roster = match roster {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let findings = Findings::new(&roster);
     let all = findings.all();
@@ -58,7 +60,9 @@ pub async fn check(cli: &Cli) -> i32 {
             })
             .collect();
         match serde_json::to_string_pretty(&out) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => {
+                outln!("{s}");
+            }
             Err(e) => {
                 eprintln!("rota: {e}");
                 return exit::LOCAL;
@@ -66,16 +70,18 @@ pub async fn check(cli: &Cli) -> i32 {
         }
     } else {
         for f in &all {
-            println!("{}  [{}]", f.message(), f.rule);
+            if !outln!("{}  [{}]", f.message(), f.rule) {
+                break;
+            }
         }
         match all.len() {
-            0 => println!("No findings in roster {}.", cli.roster()),
-            n => println!(
+            0 => outln!("No findings in roster {}.", cli.roster()),
+            n => outln!(
                 "{n} finding{} in roster {}.",
                 if n == 1 { "" } else { "s" },
                 cli.roster()
             ),
-        }
+        };
     }
     if all.is_empty() { exit::OK } else { FINDINGS }
 }

@@ -3,7 +3,7 @@
 //! When the hub cannot be reached, the local copy is written (and said so)
 //! if there is one.
 
-use super::{Cli, connect, exit, start_engine, stop};
+use super::{Cli, Unreached, connect, exit, roster_exists, start_engine, stop};
 use crate::domain::{Date, Roster};
 use crate::script::{Selection, StaffNames, csv, grid, ics, json};
 use std::path::{Path, PathBuf};
@@ -47,26 +47,26 @@ pub async fn export(cli: &Cli, format: &str) -> i32 {
     };
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let roster = match connect(&engine, timeout).await {
-        Ok(_) => Ok(engine.server_roster()),
-        Err(reason) if engine.status().seq > 0 => {
+        Ok(_) => match roster_exists(&engine, timeout).await {
+            Ok(()) => Ok(engine.server_roster()),
+            Err(code) => Err(code),
+        },
+        Err(Unreached::Unreachable(reason)) if engine.status().seq > 0 => {
             eprintln!(
                 "rota: hub unreachable ({reason}); writing the local copy (roster at seq {})",
                 engine.status().seq
             );
             Ok(engine.server_roster())
         }
-        Err(reason) => Err(reason),
+        Err(e) => Err(e.report(&format!(
+            " and this machine has no copy of roster {}",
+            cli.roster()
+        ))),
     };
     stop(engine).await;
     let roster = match roster {
         Ok(r) => r,
-        Err(reason) => {
-            eprintln!(
-                "rota: hub unreachable ({reason}) and no local copy of roster {}",
-                cli.roster()
-            );
-            return exit::UNREACHABLE;
-        }
+        Err(code) => return code,
     };
     let staff_list = roster.staff();
     let staff = match &cli.staff {
@@ -107,16 +107,14 @@ fn write_out(cli: &Cli, kind: Kind, roster: &Roster, sel: &Selection) -> Result<
         Kind::Csv => csv::export(roster, sel),
         Kind::Json => json::export(roster, name, sel),
         Kind::Ics => ics::export(roster, name, sel, now_ms()),
-        Kind::Txt => grid::export(roster, name, sel, cli.width),
+        Kind::Txt => grid::export(roster, name, sel, cli.width, cli.warnings),
     };
     match &cli.out {
         Some(path) => write_file(path, &text),
         None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("writing to standard output: {e}"))
+            // A reader that went away (`| head`) ends it quietly.
+            super::out::write(&text);
+            Ok(())
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod apply;
 pub mod check;
 pub mod export;
+pub mod out;
 pub mod serve;
 pub mod sync;
 
@@ -100,6 +101,17 @@ pub struct Cli {
     /// With --export: only this person (staff id or unique display name).
     #[arg(long, value_name = "NAME", requires = "export")]
     pub staff: Option<String>,
+
+    /// With --export txt: list every rule warning under the grid (without
+    /// it, how many of each kind).
+    #[arg(long, requires = "export")]
+    pub warnings: bool,
+
+    /// With the editor: open a roster the hub does not have yet, to set it
+    /// up (without it, a roster that does not exist is an error, so that a
+    /// misspelt name is not taken for a new roster).
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check", "demo"])]
+    pub create: bool,
 
     /// With --export txt: the page width in characters.
     #[arg(
@@ -377,12 +389,61 @@ pub mod exit {
     pub const LOCAL: i32 = 5;
     /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
     pub const INTERRUPTED: i32 = 130;
+    /// The hub refused this client: its token, or its role on the roster.
+    pub const REFUSED: i32 = 6;
+}
+
+/// Why a client mode did not join the hub.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Unreached {
+    /// The hub answered no: a missing, mistyped or revoked token, or no
+    /// role on the roster. Trying again will not help; queuing will not
+    /// either.
+    Refused(String),
+    /// No hub answered in time: worth trying again later.
+    Unreachable(String),
+}
+
+impl Unreached {
+    /// Says why on stderr and gives the exit status for it. `hint`: what
+    /// else may be done when the hub is only unreachable (as `--queue`).
+    pub fn report(&self, hint: &str) -> i32 {
+        match self {
+            Unreached::Refused(reason) if reason.contains("TLS") => {
+                eprintln!("rota: the hub could not be trusted: {reason}");
+                eprintln!(
+                    "rota: give the CA of the hub's certificate with --ca (or the config file's `ca`)"
+                );
+                exit::REFUSED
+            }
+            Unreached::Refused(reason) => {
+                eprintln!("rota: the hub refused this client: {reason}");
+                eprintln!(
+                    "rota: check the token (--token, ROTA_TOKEN or the config file's `token`), or ask an admin of the roster for a role"
+                );
+                exit::REFUSED
+            }
+            Unreached::Unreachable(reason) => {
+                eprintln!("rota: hub unreachable ({reason}){hint}");
+                exit::UNREACHABLE
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Unreached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreached::Refused(r) => write!(f, "refused by the hub: {r}"),
+            Unreached::Unreachable(r) => f.write_str(r),
+        }
+    }
 }
 
 /// Waits (bounded) until the engine has joined the hub and caught up, or
 /// has failed to reach it once: the client modes do not retry forever.
-/// Err carries why the hub could not be reached.
-pub async fn connect(engine: &SyncEngine, timeout: Duration) -> Result<Status, String> {
+/// Err says whether the hub refused, or could not be reached, and why.
+pub async fn connect(engine: &SyncEngine, timeout: Duration) -> Result<Status, Unreached> {
     let (status, _) = engine
         .wait_until(timeout, |s| {
             matches!(
@@ -395,8 +456,58 @@ pub async fn connect(engine: &SyncEngine, timeout: Duration) -> Result<Status, S
         .await;
     match &status.conn {
         ConnState::Connected { .. } => Ok(status),
-        ConnState::Retrying { reason, .. } | ConnState::Refused { reason } => Err(reason.clone()),
-        _ => Err(format!("no answer within {}s", timeout.as_secs())),
+        ConnState::Refused { reason } => Err(Unreached::Refused(reason.clone())),
+        ConnState::Retrying { reason, .. } => Err(Unreached::Unreachable(reason.clone())),
+        _ => Err(Unreached::Unreachable(format!(
+            "no answer within {}s",
+            timeout.as_secs()
+        ))),
+    }
+}
+
+/// On a joined engine: Ok when the roster exists on the hub (it has been
+/// written); else the exit status, after saying so and listing the
+/// rosters there are (`--apply` creates a roster; other modes refuse a
+/// name the hub does not know, so that a typo is not taken for a new
+/// roster).
+pub async fn roster_exists(engine: &SyncEngine, timeout: Duration) -> Result<(), i32> {
+    if engine.status().seq > 0 {
+        return Ok(());
+    }
+    let roster = engine.config().roster.clone();
+    let names = match list_rosters(engine, timeout).await {
+        Ok(list) if list.is_empty() => "none yet".to_string(),
+        Ok(list) => list.join(", "),
+        Err(e) => format!("(could not list them: {e})"),
+    };
+    eprintln!("rota: the hub has no roster `{roster}`. Rosters there: {names}.");
+    eprintln!(
+        "rota: name one with --roster; `rota --apply FILE --roster {roster}` creates it (the editor: `rota --create --roster {roster}`)"
+    );
+    Err(exit::USAGE)
+}
+
+/// The rosters the hub lets this client open, by name.
+pub async fn list_rosters(engine: &SyncEngine, timeout: Duration) -> Result<Vec<String>, String> {
+    use crate::sync::SyncEvent;
+    let mut events = engine.subscribe();
+    let req = engine.request_id();
+    engine.list_rosters(req)?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(SyncEvent::Rosters { req: r, rosters })) if r == req => {
+                let mut names: Vec<String> = rosters.into_iter().map(|r| r.name).collect();
+                names.sort();
+                return Ok(names);
+            }
+            Ok(Ok(SyncEvent::RequestFailed { req: r, message })) if r == req => {
+                return Err(message);
+            }
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(_)) => return Err("the engine stopped".into()),
+            Err(_) => return Err(format!("no answer within {}s", timeout.as_secs())),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! `rota --sync`: send the outbox, refresh the local copy, exit.
 
-use super::{Cli, connect, exit, start_engine, stop};
+use super::{Cli, Unreached, connect, exit, roster_exists, start_engine, stop};
 use crate::sync::ConnState;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ pub async fn sync(cli: &Cli) -> i32 {
     }
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let code = match connect(&engine, timeout).await {
+        Ok(_) if queued.is_empty() && roster_exists(&engine, timeout).await.is_err() => exit::USAGE,
         Ok(_) => {
             let (status, done) = engine
                 .wait_until(timeout, |s| {
@@ -24,7 +25,8 @@ pub async fn sync(cli: &Cli) -> i32 {
                 .await;
             report_sync(&status, done)
         }
-        Err(reason) => {
+        Err(refused @ Unreached::Refused(_)) => refused.report(""),
+        Err(Unreached::Unreachable(reason)) => {
             let status = engine.status();
             if status.pending + status.conflicted == 0 {
                 // Nothing is left unsaved, which is what --sync is for; say
@@ -88,7 +90,7 @@ fn report_sync(status: &crate::sync::Status, done: bool) -> i32 {
         );
         return exit::CONFLICT;
     }
-    println!("rota: all changes saved (roster at seq {})", status.seq);
+    crate::outln!("rota: all changes saved (roster at seq {})", status.seq);
     exit::OK
 }
 

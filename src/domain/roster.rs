@@ -306,7 +306,46 @@ impl Roster {
             .map(|(d, e)| (*d, e.value.as_deref(), &e.stamp))
     }
 
-    /// The first and last dates any cell was written on; None when none was.
+    /// The roster's planning period: the dates its rules are checked over.
+    /// A roster that has none set (made before periods, or never given a
+    /// code) plans the dates from its first to its last code.
+    pub fn period(&self) -> Option<Period> {
+        self.settings
+            .value
+            .period
+            .or_else(|| self.code_span().map(|(a, b)| Period { from: a, to: b }))
+    }
+
+    /// The period as set, None when none was (see [`Roster::period`]).
+    pub fn set_period(&self) -> Option<Period> {
+        self.settings.value.period
+    }
+
+    /// The roster's time zone, when one is set.
+    pub fn time_zone(&self) -> Option<&str> {
+        self.settings.value.time_zone.as_deref()
+    }
+
+    /// The first and last dates a cell holds a code on (cleared cells
+    /// aside); None when none does.
+    pub fn code_span(&self) -> Option<(Date, Date)> {
+        let mut span: Option<(Date, Date)> = None;
+        for row in self.cells.values() {
+            let mut coded = row.iter().filter(|(_, e)| e.value.is_some());
+            let Some((first, _)) = coded.next() else {
+                continue;
+            };
+            let last = coded.last().map_or(*first, |(d, _)| *d);
+            span = Some(match span {
+                None => (*first, last),
+                Some((a, b)) => (a.min(*first), b.max(last)),
+            });
+        }
+        span
+    }
+
+    /// The first and last dates any cell was written on (cleared ones
+    /// too); None when none was.
     pub fn date_span(&self) -> Option<(Date, Date)> {
         let mut span: Option<(Date, Date)> = None;
         for row in self.cells.values() {
@@ -467,6 +506,9 @@ impl Roster {
             if let Err(p) = self.apply_op(i, op, &mut batch) {
                 problems.push(p);
             }
+        }
+        if problems.is_empty() {
+            self.settle_period(&mut batch);
         }
         let Batch {
             undo,
@@ -634,25 +676,65 @@ impl Roster {
                 Ok(())
             }
             Op::SetConflictMode { mode } => {
-                if self.settings.value.conflict_mode == *mode {
-                    return Ok(());
-                }
-                let before = to_json(&self.settings.value);
-                b.undo.push(Undo::Settings(self.settings.clone()));
-                let value = Settings {
-                    conflict_mode: *mode,
-                    seq: b.stamp.seq,
-                };
-                self.settings = Entry {
-                    value: value.clone(),
-                    stamp: b.stamp.clone(),
-                };
-                b.changes.push(ChangeRecord {
-                    before,
-                    change: Change::Settings { settings: value },
-                });
+                let mode = *mode;
+                self.write_settings(b, |s| s.conflict_mode = mode);
                 Ok(())
             }
+            Op::SetPeriod { from, to } => {
+                let period = Period::new(*from, *to).map_err(|m| problem(i, "invalid_value", m))?;
+                self.write_settings(b, |s| s.period = Some(period));
+                Ok(())
+            }
+            Op::SetTimeZone { zone } => {
+                if let Some(z) = zone {
+                    check_time_zone(z).map_err(|m| problem(i, "invalid_value", m))?;
+                }
+                let zone = zone.clone();
+                self.write_settings(b, |s| s.time_zone = zone);
+                Ok(())
+            }
+        }
+    }
+
+    /// Changes the settings with `f`, when that changes them.
+    fn write_settings(&mut self, b: &mut Batch, f: impl FnOnce(&mut Settings)) {
+        let mut value = self.settings.value.clone();
+        f(&mut value);
+        value.seq = self.settings.value.seq;
+        if value == self.settings.value {
+            return;
+        }
+        let before = to_json(&self.settings.value);
+        b.undo.push(Undo::Settings(self.settings.clone()));
+        value.seq = b.stamp.seq;
+        self.settings = Entry {
+            value: value.clone(),
+            stamp: b.stamp.clone(),
+        };
+        b.changes.push(ChangeRecord {
+            before,
+            change: Change::Settings { settings: value },
+        });
+    }
+
+    /// A roster without a planning period gets one with the first edit
+    /// that writes a code into a cell: the whole months from the first to
+    /// the last date holding a code (see [`Period::covering`]). Part of
+    /// the batch, so the hub and every editor agree on it.
+    fn settle_period(&mut self, b: &mut Batch) {
+        if self.settings.value.period.is_some() {
+            return;
+        }
+        let wrote_code = b
+            .changes
+            .iter()
+            .any(|c| matches!(&c.change, Change::Cell { code: Some(_), .. }));
+        if !wrote_code {
+            return;
+        }
+        if let Some((first, last)) = self.code_span() {
+            let period = Period::covering(first, last);
+            self.write_settings(b, |s| s.period = Some(period));
         }
     }
 

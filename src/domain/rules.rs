@@ -9,8 +9,10 @@
 //! filed under the one date (staffing) or the one person (everything else)
 //! whose cells decide it, which is what makes that enough.
 //!
-//! What is checked: the dates from the first to the last written cell (a
-//! staffing rule's `from`/`to` narrows them). A date counts as worked when
+//! What is checked: the roster's planning period ([`Roster::period`]; a
+//! staffing rule's `from`/`to` narrows it). Cells outside it are kept and
+//! shown but never checked, so a code written far away (a stray jump)
+//! changes no finding. A date counts as worked when
 //! its code is a worked code; empty cells are neither worked nor off, so
 //! they end a run of either. Limit periods are windows of `period_days`
 //! from the first date (the whole span without one). `min` applies to
@@ -25,6 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Finding {
     pub first: Date,
     pub last: Date,
+    /// Its dates are written with their year (the period spans years).
+    pub years: bool,
     /// The rule's id.
     pub rule: String,
     /// Who it is about (empty for a date's staffing).
@@ -82,6 +86,13 @@ impl Finding {
     /// What is wrong, in a sentence: "Ann Lee: 7 worked days in a row, Thu
     /// 3 Dec to Wed 9 Dec, limit 6".
     pub fn message(&self) -> String {
+        let show = |d: Date| {
+            if self.years {
+                d.0.format("%a %-d %b %Y").to_string()
+            } else {
+                d.0.format("%a %-d %b").to_string()
+            }
+        };
         let (a, b) = (show(self.first), show(self.last));
         match &self.what {
             What::Under {
@@ -224,12 +235,14 @@ struct Ctx<'a> {
     /// Whether each code is worked, and its hours, by its index in `codes`.
     worked: &'a [bool],
     hours: &'a [f64],
+    /// Dates are shown with their year.
+    years: bool,
 }
 
 impl Findings {
     /// Every finding of the roster.
     pub fn new(roster: &Roster) -> Findings {
-        let span = roster.date_span();
+        let span = roster.period().map(|p| (p.from, p.to));
         let people: Vec<Staff> = roster.staff().into_iter().filter(|s| s.active).collect();
         let rules = roster.rules();
         let defs = roster.codes();
@@ -284,6 +297,7 @@ impl Findings {
             table: &f.table,
             worked: &f.worked,
             hours: &f.hours,
+            years: spans_years(span),
         };
         if cx
             .rules
@@ -335,7 +349,7 @@ impl Findings {
     /// are read again where they can matter; anything else (staff, codes,
     /// rules), or cells that move the first or last date, reads all.
     pub fn update(&mut self, roster: &Roster, changed: &[Target]) {
-        let span = roster.date_span();
+        let span = roster.period().map(|p| (p.from, p.to));
         let only_cells = changed.iter().all(|t| matches!(t, Target::Cell { .. }));
         if span != self.span || !only_cells {
             *self = Findings::new(roster);
@@ -372,6 +386,7 @@ impl Findings {
             table: &self.table,
             worked: &self.worked,
             hours: &self.hours,
+            years: spans_years(Some(span)),
         };
         for d in dates {
             let Some(column) = self.table.get((d.0 - span.0.0).num_days() as usize) else {
@@ -485,8 +500,8 @@ impl Findings {
         self.named.get(&date).map_or(&[], Vec::as_slice)
     }
 
-    /// The dates the findings read: from the first to the last written
-    /// cell. Nothing is found outside them.
+    /// The dates the findings read: the roster's planning period. Nothing
+    /// is found outside them.
     pub fn span(&self) -> Option<(Date, Date)> {
         self.span
     }
@@ -613,6 +628,10 @@ fn staffing_applies(kind: &RuleKind, d: Date) -> bool {
     in_dates && (weekdays.is_empty() || weekdays.contains(&d.0.weekday()))
 }
 
+fn spans_years(span: Option<(Date, Date)>) -> bool {
+    span.is_some_and(|(a, b)| a.0.year() != b.0.year())
+}
+
 /// Whether person index `p` is among `bits` (from [`Findings::named_on`]).
 pub fn named(bits: &[u64], p: usize) -> bool {
     bits.get(p / 64).is_some_and(|b| b & (1 << (p % 64)) != 0)
@@ -646,10 +665,6 @@ fn plus(d: Date, days: i64) -> Date {
     chrono::Duration::try_days(days)
         .and_then(|n| d.0.checked_add_signed(n))
         .map_or(d, Date)
-}
-
-fn show(d: Date) -> String {
-    d.0.format("%a %-d %b").to_string()
 }
 
 /// A count or an amount of hours, as a person reads it.
@@ -720,6 +735,7 @@ fn staffing_with(cx: &Ctx, d: Date, column: &[u16]) -> Vec<Finding> {
         out.push(Finding {
             first: d,
             last: d,
+            years: cx.years,
             rule: rule.id.clone(),
             staff,
             what,
@@ -760,6 +776,7 @@ fn person_findings(cx: &Ctx, p: usize, span: (Date, Date)) -> Vec<Finding> {
                         out.push(Finding {
                             first: date(i),
                             last: date(j),
+                            years: cx.years,
                             rule: rule.id.clone(),
                             staff: vec![s.id.clone()],
                             what: What::Sequence {
@@ -847,6 +864,7 @@ impl Limit<'_> {
                     out.push(Finding {
                         first: self.date(a),
                         last: self.date(b),
+                        years: self.cx.years,
                         rule: self.rule.to_string(),
                         staff: vec![self.s.id.clone()],
                         what: What::Run {
@@ -937,6 +955,7 @@ impl Limit<'_> {
         out.push(Finding {
             first: self.date(a),
             last: self.date(b),
+            years: self.cx.years,
             rule: self.rule.to_string(),
             staff: vec![self.s.id.clone()],
             what: What::Amount {

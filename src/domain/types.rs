@@ -201,8 +201,111 @@ pub enum ConflictMode {
 pub struct Settings {
     #[serde(default)]
     pub conflict_mode: ConflictMode,
+    /// The dates the roster plans: its rules are checked over these, and
+    /// only these. None until the first edit that writes a code into a
+    /// cell sets it (see [`Period::covering`]) or an admin sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    /// The roster's time zone (an IANA name such as `Europe/London`): the
+    /// zone shift times are in, for calendars. None: the reader's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     #[serde(default)]
     pub seq: Seq,
+}
+
+/// A roster's planning period: the dates from `from` to `to`, both included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Period {
+    pub from: Date,
+    pub to: Date,
+}
+
+/// Most days a planning period may span (five years): rules are checked
+/// over every date of it.
+pub const MAX_PERIOD_DAYS: i64 = 1827;
+
+impl Period {
+    /// A period from `from` to `to`, checked: in order, and at most
+    /// [`MAX_PERIOD_DAYS`] long.
+    pub fn new(from: Date, to: Date) -> Result<Period, String> {
+        if from > to {
+            return Err(format!("period: from {from} is after to {to}"));
+        }
+        let days = (to.0 - from.0).num_days() + 1;
+        if days > MAX_PERIOD_DAYS {
+            return Err(format!(
+                "period: {from} to {to} is {days} days; at most {MAX_PERIOD_DAYS} (five years)"
+            ));
+        }
+        Ok(Period { from, to })
+    }
+
+    /// The whole months from `first`'s to `last`'s (the period a roster
+    /// is given by the first edit that writes a code into it), at most
+    /// [`MAX_PERIOD_DAYS`] long, ending with `last`'s month.
+    pub fn covering(first: Date, last: Date) -> Period {
+        use chrono::Datelike;
+        let month_start = |d: Date| d.0.with_day(1).map_or(d, Date);
+        let month_end = |d: Date| {
+            let next = if d.0.month() == 12 {
+                chrono::NaiveDate::from_ymd_opt(d.0.year() + 1, 1, 1)
+            } else {
+                chrono::NaiveDate::from_ymd_opt(d.0.year(), d.0.month() + 1, 1)
+            };
+            next.and_then(|n| n.pred_opt()).map_or(d, Date)
+        };
+        let to = month_end(last.max(first));
+        let mut from = month_start(first.min(last));
+        while (to.0 - from.0).num_days() + 1 > MAX_PERIOD_DAYS {
+            from = month_start(from.add_days(32));
+        }
+        Period { from, to }
+    }
+
+    pub fn contains(&self, d: Date) -> bool {
+        self.from <= d && d <= self.to
+    }
+
+    /// How many dates it holds.
+    pub fn days(&self) -> usize {
+        (self.to.0 - self.from.0).num_days().max(0) as usize + 1
+    }
+
+    /// Whether it spans more than one calendar year (dates shown then
+    /// name their year).
+    pub fn spans_years(&self) -> bool {
+        use chrono::Datelike;
+        self.from.0.year() != self.to.0.year()
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.from, self.to)
+    }
+}
+
+impl Date {
+    /// The date `days` later (earlier when negative); the same date when
+    /// that would leave the calendar.
+    pub fn add_days(self, days: i64) -> Date {
+        chrono::Duration::try_days(days)
+            .and_then(|n| self.0.checked_add_signed(n))
+            .map_or(self, Date)
+    }
+
+    /// Days from `self` to `later` (negative when `later` is earlier).
+    pub fn days_until(self, later: Date) -> i64 {
+        (later.0 - self.0).num_days()
+    }
+}
+
+/// Checks a time zone name: an IANA zone such as `Europe/London` or `UTC`.
+pub fn check_time_zone(zone: &str) -> Result<chrono_tz::Tz, String> {
+    zone.parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("time zone `{zone}` is not an IANA zone name (e.g. Europe/London, America/New_York, UTC)")
+    })
 }
 
 /// One operation of an edit batch. A batch is applied all or nothing.
@@ -270,6 +373,16 @@ pub enum Op {
     },
     SetConflictMode {
         mode: ConflictMode,
+    },
+    /// Sets the roster's planning period (admins): rules are checked over
+    /// these dates only.
+    SetPeriod {
+        from: Date,
+        to: Date,
+    },
+    /// Sets the roster's time zone (an IANA name), or clears it (null).
+    SetTimeZone {
+        zone: Option<String>,
     },
 }
 
@@ -349,7 +462,9 @@ impl Op {
                 id: rule.id.clone(),
             },
             Op::RemoveRule { id, .. } => Target::Rule { id: id.clone() },
-            Op::SetConflictMode { .. } => Target::Settings,
+            Op::SetConflictMode { .. } | Op::SetPeriod { .. } | Op::SetTimeZone { .. } => {
+                Target::Settings
+            }
         }
     }
 
@@ -409,7 +524,8 @@ impl Op {
                     }
                 }
             }
-            Op::SetConflictMode { .. } => {}
+            Op::SetTimeZone { zone } => opt(zone, f),
+            Op::SetConflictMode { .. } | Op::SetPeriod { .. } => {}
         }
     }
 
@@ -437,7 +553,10 @@ impl Op {
             | Op::RemoveCode { base, .. }
             | Op::PutRule { base, .. }
             | Op::RemoveRule { base, .. } => *base = Some(seq),
-            Op::AddStaff { .. } | Op::SetConflictMode { .. } => {}
+            Op::AddStaff { .. }
+            | Op::SetConflictMode { .. }
+            | Op::SetPeriod { .. }
+            | Op::SetTimeZone { .. } => {}
         }
     }
 }

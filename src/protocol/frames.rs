@@ -145,6 +145,10 @@ pub struct WelcomeHead {
     pub seq: Seq,
     pub session: u64,
     pub presence: Vec<PresenceInfo>,
+    /// The connection's account (None on a hub without accounts).
+    pub account: Option<String>,
+    /// Its role on the roster.
+    pub role: Option<String>,
 }
 
 /// Where a joining client starts from, in whatever form the hub has it.
@@ -171,6 +175,8 @@ pub fn encode_welcome<F: AsRef<str>>(head: WelcomeHead, body: WelcomeBody<'_, F>
             snapshot: None,
             presence: head.presence.clone(),
             limits: Limits::current(),
+            account: head.account.clone(),
+            role: head.role.clone(),
         })
     };
     match body {
@@ -321,10 +327,13 @@ mod tests {
                     date: date("2026-12-02"),
                 }),
             }],
+            account: Some(HOSTILE.into()),
+            role: Some("editor".into()),
         }
     }
 
     fn welcome(changes: Option<Vec<ChangeSet>>, snapshot: Option<Snapshot>) -> ServerMsg {
+        let snapshot = snapshot.map(Box::new);
         let h = head();
         ServerMsg::Welcome {
             protocol: PROTOCOL_VERSION.into(),
@@ -335,6 +344,8 @@ mod tests {
             snapshot,
             presence: h.presence,
             limits: Limits::current(),
+            account: h.account,
+            role: h.role,
         }
     }
 

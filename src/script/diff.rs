@@ -212,10 +212,24 @@ fn describe_one(before: &Roster, change: Change, sum: &mut Summary) -> Option<Li
         }
         Change::Settings { settings } => {
             sum.settings += 1;
-            Some(Line::Record(format!(
-                "settings: conflict mode {:?}",
-                settings.conflict_mode
-            )))
+            let was = before.settings();
+            let mut said = Vec::new();
+            if settings.conflict_mode != was.conflict_mode {
+                said.push(format!("conflict mode {:?}", settings.conflict_mode));
+            }
+            if settings.period != was.period {
+                said.push(match settings.period {
+                    Some(p) => format!("planning period {} to {}", p.from, p.to),
+                    None => "no planning period".into(),
+                });
+            }
+            if settings.time_zone != was.time_zone {
+                said.push(format!(
+                    "time zone {}",
+                    settings.time_zone.as_deref().unwrap_or("(none)")
+                ));
+            }
+            Some(Line::Record(format!("settings: {}", said.join(", "))))
         }
     }
 }

@@ -1,6 +1,9 @@
 //! A printable text grid of the roster: staff down, days across, split into
 //! whole weeks (Monday to Sunday) and as many weeks side by side as fit the
-//! page width. `.` is an empty cell; days outside the period are blank.
+//! page width. `.` is an empty cell; days outside the dates printed (the
+//! roster's planning period unless `--from`/`--to` say otherwise) are
+//! blank. Under it, what each code means, and how many rule warnings
+//! there are of each kind (listed one by one only when asked).
 //! Laid out by display width (`unicode-width`), so names and codes in any
 //! script line up: 佐藤 花子 takes eight columns, 夜 two. Characters of
 //! ambiguous width (○ △ ×) count as one column, as terminals draw them
@@ -17,9 +20,22 @@ const MIN_CODE: usize = 4;
 const MAX_NAME: usize = 24;
 
 /// The grid for the selection, at most `width` characters wide (one week
-/// per band when even that does not fit).
-pub fn export(roster: &Roster, name: &str, sel: &Selection, width: usize) -> String {
+/// per band when even that does not fit); `list_warnings`: every rule
+/// warning a line, else how many of each kind.
+pub fn export(
+    roster: &Roster,
+    name: &str,
+    sel: &Selection,
+    width: usize,
+    list_warnings: bool,
+) -> String {
     let staff = sel.staff(roster);
+    let period = roster.period();
+    let sel = &Selection {
+        from: sel.from.or(period.map(|p| p.from)),
+        to: sel.to.or(period.map(|p| p.to)),
+        staff: sel.staff.clone(),
+    };
     let cells = sel.cells(roster);
     let (Some(from), Some(to)) = (
         sel.from.or_else(|| cells.iter().map(|c| c.1).min()),
@@ -91,19 +107,97 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection, width: usize) -> Str
             out.push('\n');
         }
     }
-    warnings(&mut out, &sel.findings(roster));
+    legend(&mut out, roster, &cells);
+    warnings(&mut out, &sel.findings(roster), list_warnings);
     out
 }
 
-/// The rule warnings under the grid, a sentence each (none: nothing).
-fn warnings(out: &mut String, found: &[crate::domain::rules::Finding]) {
+/// What each code printed means: its label, hours and times.
+fn legend(out: &mut String, roster: &Roster, cells: &[(crate::domain::Staff, Date, String)]) {
+    let used: std::collections::BTreeSet<&str> = cells.iter().map(|c| c.2.as_str()).collect();
+    if used.is_empty() {
+        return;
+    }
+    out.push_str("\nCodes:\n");
+    for c in roster
+        .codes()
+        .iter()
+        .filter(|c| used.contains(c.code.as_str()))
+    {
+        let mut parts = Vec::new();
+        if !c.label.is_empty() {
+            parts.push(c.label.clone());
+        }
+        parts.push(if c.worked {
+            format!("{} h", hours(c.hours))
+        } else {
+            "not worked".into()
+        });
+        if let (Some(a), Some(b)) = (&c.start, &c.end) {
+            parts.push(format!("{a}–{b}"));
+        }
+        out.push_str(&format!(
+            "  {} {}\n",
+            fill(&c.code, MIN_CODE),
+            parts.join(", ")
+        ));
+    }
+}
+
+fn hours(h: f64) -> String {
+    if h.fract() == 0.0 {
+        format!("{h:.0}")
+    } else {
+        format!("{h}")
+    }
+}
+
+/// The rule warnings under the grid: how many of each kind, or (`list`)
+/// a sentence each. None: nothing.
+fn warnings(out: &mut String, found: &[crate::domain::rules::Finding], list: bool) {
+    use crate::domain::rules::What;
     if found.is_empty() {
         return;
     }
-    out.push_str(&format!("\nRule warnings ({}):\n", found.len()));
-    for f in found {
-        out.push_str(&format!("  {}  [{}]\n", f.message(), f.rule));
+    if list {
+        out.push_str(&format!("\nRule warnings ({}):\n", found.len()));
+        for f in found {
+            out.push_str(&format!("  {}  [{}]\n", f.message(), f.rule));
+        }
+        return;
     }
+    let mut kinds: Vec<((&str, &str), usize)> = Vec::new();
+    for f in found {
+        let kind = match &f.what {
+            What::Under { .. } => (
+                "date under a staffing minimum",
+                "dates under a staffing minimum",
+            ),
+            What::Over { .. } => (
+                "date over a staffing maximum",
+                "dates over a staffing maximum",
+            ),
+            What::Sequence { .. } => ("forbidden sequence", "forbidden sequences"),
+            What::Run { .. } => ("run too long", "runs too long"),
+            What::Amount { .. } => (
+                "count of shifts, hours or weekends out of bounds",
+                "counts of shifts, hours or weekends out of bounds",
+            ),
+        };
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    let said: Vec<String> = kinds
+        .iter()
+        .map(|((one, many), n)| format!("{n} {}", if *n == 1 { one } else { many }))
+        .collect();
+    out.push_str(&format!(
+        "\nRule warnings: {} ({}). `rota --check` lists them; `--export txt --warnings` prints them here.\n",
+        found.len(),
+        said.join(", ")
+    ));
 }
 
 /// `s` followed by spaces up to `w` display columns.
@@ -218,7 +312,7 @@ mod tests {
             to: Some("2026-12-13".parse().unwrap()),
             ..Selection::default()
         };
-        let text = export(&r, "病棟", &sel, 200);
+        let text = export(&r, "病棟", &sel, 200, false);
         assert_aligned(&text);
         assert!(text.contains("夜勤明け "), "{text}");
         // A name wider than the column is cut by columns, not characters.
@@ -227,6 +321,6 @@ mod tests {
         assert_eq!(name.width(), MAX_NAME, "{name:?}");
         assert!(name.trim_end().ends_with('~'));
         // Narrow pages put one week per band, still aligned.
-        assert_aligned(&export(&r, "病棟", &sel, 40));
+        assert_aligned(&export(&r, "病棟", &sel, 40, false));
     }
 }

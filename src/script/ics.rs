@@ -1,9 +1,13 @@
-//! iCalendar (RFC 5545) export: one event per worked shift. Times come from
-//! the shift code's start and end (an end at or before the start is the
-//! next day), as floating local times; a code without times gives an
-//! all-day event. Each event's UID names the roster, person and date, so a
-//! calendar that imports the file again updates events instead of adding
-//! copies, and SEQUENCE is the cell's version, so the newer one wins.
+//! iCalendar (RFC 5545) export: one event per shift. Times come from the
+//! shift code's start and end (an end at or before the start is the next
+//! day), read in the roster's time zone (a roster setting; the exporting
+//! machine's own zone when it has none) and written in UTC, so every
+//! calendar shows them at the right hour, across daylight-saving changes
+//! too. A worked code without times is an all-day event; leave, days off
+//! and other codes that are not worked are all-day events marked free.
+//! Each event's UID names the roster, person and date, so a calendar that
+//! imports the file again updates events instead of adding copies, and
+//! SEQUENCE is the cell's version, so the newer one wins.
 
 use super::{Selection, add_days};
 use crate::domain::{Date, Roster, ShiftCode, Staff};
@@ -36,89 +40,165 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection, now_ms: i64) -> Stri
     }
     push_line(&mut out, &format!("X-WR-CALNAME:{}", text(&title)));
     let one_person = sel.staff.is_some();
+    let zone = Zone::of(roster);
+    if let Zone::Named(tz) = zone {
+        push_line(&mut out, &format!("X-WR-TIMEZONE:{}", tz.name()));
+    }
     for (staff, date, code) in sel.cells(roster) {
         let Some(def) = codes.get(&code) else {
             continue;
         };
-        if !def.worked {
-            continue;
-        }
         let seq = roster.cell(&staff.id, date).map_or(0, |(_, s)| s.seq);
-        event(&mut out, name, &staff, date, def, seq, &stamp, one_person);
+        let e = Event {
+            roster: name,
+            staff: &staff,
+            date,
+            def,
+            seq,
+            stamp: &stamp,
+            one_person,
+        };
+        e.write(&mut out, zone);
     }
     push_line(&mut out, "END:VCALENDAR");
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn event(
-    out: &mut String,
-    roster: &str,
-    staff: &Staff,
-    date: Date,
-    def: &ShiftCode,
-    seq: u64,
-    stamp: &str,
-    one_person: bool,
-) {
-    let day = date.0.format("%Y%m%d").to_string();
-    push_line(out, "BEGIN:VEVENT");
-    push_line(
-        out,
-        &format!(
-            "UID:{}-{}-{day}@rota",
-            uid_part(roster),
-            uid_part(&staff.id)
-        ),
-    );
-    push_line(out, &format!("DTSTAMP:{stamp}"));
-    push_line(out, &format!("SEQUENCE:{seq}"));
-    match (&def.start, &def.end) {
-        (Some(start), Some(end)) => {
-            let hm = |t: &str| t.replace(':', "");
-            let end_day = if end.as_str() <= start.as_str() {
-                add_days(date, 1)
-            } else {
-                date
-            };
-            push_line(out, &format!("DTSTART:{day}T{}00", hm(start)));
-            push_line(
-                out,
-                &format!("DTEND:{}T{}00", end_day.0.format("%Y%m%d"), hm(end)),
-            );
-        }
-        _ => {
-            push_line(out, &format!("DTSTART;VALUE=DATE:{day}"));
-            push_line(
-                out,
-                &format!("DTEND;VALUE=DATE:{}", add_days(date, 1).0.format("%Y%m%d")),
-            );
-        }
+/// The zone shift times are read in.
+#[derive(Clone, Copy)]
+enum Zone {
+    /// The roster's own (an IANA zone).
+    Named(chrono_tz::Tz),
+    /// The exporting machine's (the roster has none).
+    Local,
+}
+
+impl Zone {
+    fn of(roster: &Roster) -> Zone {
+        roster
+            .time_zone()
+            .and_then(|z| crate::domain::check_time_zone(z).ok())
+            .map_or(Zone::Local, Zone::Named)
     }
-    let shift = if def.label.is_empty() {
-        def.code.clone()
-    } else {
-        format!("{} {}", def.code, def.label)
-    };
-    let summary = if one_person {
-        shift.clone()
-    } else {
-        format!("{}: {shift}", staff.name)
-    };
-    push_line(out, &format!("SUMMARY:{}", text(&summary)));
-    push_line(
-        out,
-        &format!(
-            "DESCRIPTION:{}",
-            text(&format!(
+
+    /// A local date and time in this zone, as UTC (`20261201T070000Z`). A
+    /// time a daylight-saving change skips is taken an hour later; one it
+    /// repeats, the first time.
+    fn utc(self, date: Date, hm: &str) -> Option<String> {
+        use chrono::TimeZone;
+        let t = chrono::NaiveTime::parse_from_str(hm, "%H:%M").ok()?;
+        let local = date.0.and_time(t);
+        let pick = |local: chrono::NaiveDateTime| -> Option<chrono::DateTime<chrono::Utc>> {
+            match self {
+                Zone::Named(tz) => tz
+                    .from_local_datetime(&local)
+                    .earliest()
+                    .map(|d| d.with_timezone(&chrono::Utc)),
+                Zone::Local => chrono::Local
+                    .from_local_datetime(&local)
+                    .earliest()
+                    .map(|d| d.with_timezone(&chrono::Utc)),
+            }
+        };
+        pick(local)
+            .or_else(|| pick(local + chrono::Duration::hours(1)))
+            .map(|u| u.format("%Y%m%dT%H%M%SZ").to_string())
+    }
+}
+
+/// One cell as a calendar event.
+struct Event<'a> {
+    roster: &'a str,
+    staff: &'a Staff,
+    date: Date,
+    def: &'a ShiftCode,
+    seq: u64,
+    stamp: &'a str,
+    one_person: bool,
+}
+
+impl Event<'_> {
+    fn write(&self, out: &mut String, zone: Zone) {
+        let Event {
+            roster,
+            staff,
+            date,
+            def,
+            seq,
+            stamp,
+            one_person,
+        } = *self;
+        let day = date.0.format("%Y%m%d").to_string();
+        push_line(out, "BEGIN:VEVENT");
+        push_line(
+            out,
+            &format!(
+                "UID:{}-{}-{day}@rota",
+                uid_part(roster),
+                uid_part(&staff.id)
+            ),
+        );
+        push_line(out, &format!("DTSTAMP:{stamp}"));
+        push_line(out, &format!("SEQUENCE:{seq}"));
+        let timed = match (&def.start, &def.end) {
+            (Some(start), Some(end)) if def.worked => {
+                let end_day = if end.as_str() <= start.as_str() {
+                    add_days(date, 1)
+                } else {
+                    date
+                };
+                zone.utc(date, start).zip(zone.utc(end_day, end))
+            }
+            _ => None,
+        };
+        match timed {
+            Some((start, end)) => {
+                push_line(out, &format!("DTSTART:{start}"));
+                push_line(out, &format!("DTEND:{end}"));
+            }
+            None => {
+                push_line(out, &format!("DTSTART;VALUE=DATE:{day}"));
+                push_line(
+                    out,
+                    &format!("DTEND;VALUE=DATE:{}", add_days(date, 1).0.format("%Y%m%d")),
+                );
+            }
+        }
+        let shift = if def.label.is_empty() {
+            def.code.clone()
+        } else {
+            format!("{} {}", def.code, def.label)
+        };
+        let summary = if one_person {
+            shift.clone()
+        } else {
+            format!("{}: {shift}", staff.name)
+        };
+        push_line(out, &format!("SUMMARY:{}", text(&summary)));
+        let what = if def.worked {
+            format!(
                 "{} works {shift} ({} h) on {date}, roster {roster}.",
                 staff.name, def.hours
-            ))
-        ),
-    );
-    push_line(out, &format!("CATEGORIES:{}", text(&def.code)));
-    push_line(out, "TRANSP:OPAQUE");
-    push_line(out, "END:VEVENT");
+            )
+        } else {
+            format!(
+                "{} is {shift} on {date} (not working), roster {roster}.",
+                staff.name
+            )
+        };
+        push_line(out, &format!("DESCRIPTION:{}", text(&what)));
+        push_line(out, &format!("CATEGORIES:{}", text(&def.code)));
+        // Leave and days off do not make their person busy.
+        push_line(
+            out,
+            if def.worked {
+                "TRANSP:OPAQUE"
+            } else {
+                "TRANSP:TRANSPARENT"
+            },
+        );
+        push_line(out, "END:VEVENT");
+    }
 }
 
 /// A UID piece: letters, digits, `.`, `_` kept; anything else as `=XX`.

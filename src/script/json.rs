@@ -162,6 +162,26 @@ pub fn plan_roster(file: &Exported, roster: &Roster) -> Plan {
             },
         );
     }
+    if let Some(p) = file.settings.period
+        && roster.set_period() != Some(p)
+    {
+        plan.push(
+            0,
+            Op::SetPeriod {
+                from: p.from,
+                to: p.to,
+            },
+        );
+    }
+    if file.settings.time_zone.is_some() && file.settings.time_zone.as_deref() != roster.time_zone()
+    {
+        plan.push(
+            0,
+            Op::SetTimeZone {
+                zone: file.settings.time_zone.clone(),
+            },
+        );
+    }
     for s in &file.staff {
         match roster.staff_member(&s.id) {
             None if s.active => plan.push(

@@ -4,6 +4,7 @@
 //! `SECTION_SHIFT_OFF_REQUESTS`, `SECTION_COVER`; `#` starts a comment.
 //!
 //! What becomes what (day 0 is the `--start` date):
+//! - the horizon: the roster's planning period, day 0 to its last day;
 //! - each shift: a shift code with its hours; its "cannot follow" list:
 //!   forbidden-sequence rules `follow:FIRST:THEN`;
 //! - each person: a staff member named by their id, and limit rules
@@ -312,6 +313,14 @@ pub fn plan(inst: &Instance, start: Date, roster: &Roster) -> Plan {
         ));
     }
     let date = |day: u32| add_days(start, i64::from(day));
+    // The planning period is the instance's horizon: its rules (and the
+    // benchmark's objective) are counted over exactly those days.
+    if inst.days > 0 {
+        let (from, to) = (start, date(inst.days - 1));
+        if roster.set_period().map(|p| (p.from, p.to)) != Some((from, to)) {
+            plan.push(0, Op::SetPeriod { from, to });
+        }
+    }
     for s in &inst.shifts {
         put_code(&mut plan, roster, s.line, shift_code(s));
     }

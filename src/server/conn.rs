@@ -52,6 +52,8 @@ struct Member {
     publish: ring::Sender<Event>,
     /// The roster's newest broadcast seq.
     latest: Arc<AtomicU64>,
+    /// The role this connection was last told it has (welcome, `role`).
+    told_role: Option<Role>,
 }
 
 /// An edit arriving in parts (`more: true`, numbered by `part`): held here,
@@ -360,7 +362,7 @@ impl Conn {
                 }
                 Ok(()) = self.access.changed() => match self.access_lost() {
                     Some(ending) => Err(Some(ending)),
-                    None => Ok(()),
+                    None => self.tell_role().await,
                 },
                 _ = &mut hello_by, if self.member.is_none() => Err(Some(Ending(
                     close::NO_HELLO,
@@ -724,12 +726,13 @@ impl Conn {
             Some(who) => who.user.clone(),
             None => user,
         };
-        if auth::role_of(&self.shared.gate.current(), self.who.as_ref(), &roster).is_none() {
+        let Some(role) = auth::role_of(&self.shared.gate.current(), self.who.as_ref(), &roster)
+        else {
             let m = format!(
                 "no roster `{roster}` you may open: ask its admin (or the hub's owner) for a role on it"
             );
             return self.forbidden(m, None, None).await;
-        }
+        };
         if let Some(who) = &self.who
             && let Err(m) = self.claim_client(&client_id, &who.user.clone()).await
         {
@@ -760,11 +763,15 @@ impl Conn {
         self.shared.set_presence(&roster, me);
         let welcome = welcome_text(
             &self.shared,
-            &roster,
-            self.session,
-            joined.seq,
+            WelcomeHead {
+                roster: roster.clone(),
+                seq: joined.seq,
+                session: self.session,
+                presence,
+                account: self.who.as_ref().map(|w| w.user.clone()),
+                role: Some(role.as_str().to_string()),
+            },
             joined.start,
-            presence,
         );
         // Joining is not announced: with N editors on a roster that costs N^2
         // frames. Others learn of this editor from its first cursor, or from
@@ -779,6 +786,7 @@ impl Conn {
             events: joined.events,
             publish: joined.publish,
             latest: joined.latest,
+            told_role: Some(role),
         });
         self.send(Message::Text(welcome.into())).await
     }
@@ -933,6 +941,28 @@ impl Conn {
             }
             Err(_) => Err("the hub could not record this client id; try again".into()),
         }
+    }
+
+    /// Tells the client its role on its roster when an admin changed it
+    /// (it still has one: see `access_lost`).
+    async fn tell_role(&mut self) -> Result<(), Option<Ending>> {
+        let Some(m) = &self.member else {
+            return Ok(());
+        };
+        let role = auth::role_of(&self.shared.gate.current(), self.who.as_ref(), &m.roster);
+        if role == m.told_role {
+            return Ok(());
+        }
+        if let Some(m) = &mut self.member {
+            m.told_role = role;
+        }
+        let Some(role) = role else {
+            return Ok(());
+        };
+        let frame = protocol::encode(&ServerMsg::Role {
+            role: role.as_str().to_string(),
+        });
+        self.send(Message::Text(frame.into())).await
     }
 
     /// Whether this connection has lost its leave since it was checked: its
@@ -1248,20 +1278,9 @@ pub(super) fn frames_for(
 /// The welcome of the editor `session` joining at `start`. A snapshot is
 /// encoded once per roster version and shared; encoded parts are put in,
 /// not encoded again.
-pub(super) fn welcome_text(
-    shared: &Shared,
-    roster: &str,
-    session: u64,
-    seq: Seq,
-    start: Start,
-    presence: Vec<PresenceInfo>,
-) -> String {
-    let head = WelcomeHead {
-        roster: roster.to_string(),
-        seq,
-        session,
-        presence,
-    };
+pub(super) fn welcome_text(shared: &Shared, head: WelcomeHead, start: Start) -> String {
+    let (roster, seq) = (head.roster.clone(), head.seq);
+    let roster = roster.as_str();
     match start {
         Start::Changes(c) => protocol::encode_welcome::<&str>(head, WelcomeBody::Changes(c)),
         Start::Frames(f) => protocol::encode_welcome(head, WelcomeBody::ChangeFrames(&f)),

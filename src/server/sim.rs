@@ -376,14 +376,15 @@ impl World {
             let Some(s) = self.hub.sessions.get_mut(&link) else {
                 continue;
             };
-            let welcome = welcome_text(
-                &self.hub.shared,
-                ROSTER,
-                s.session,
-                joined.seq,
-                joined.start,
-                Vec::new(),
-            );
+            let head = crate::protocol::WelcomeHead {
+                roster: ROSTER.into(),
+                seq: joined.seq,
+                session: s.session,
+                presence: Vec::new(),
+                account: None,
+                role: Some("admin".into()),
+            };
+            let welcome = welcome_text(&self.hub.shared, head, joined.start);
             s.member = Some(joined.events);
             self.send_down(link, welcome.into());
         }

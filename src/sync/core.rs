@@ -139,7 +139,18 @@ pub struct Core {
     /// connection and not yet answered.
     requests: Vec<ClientMsg>,
     asked: HashSet<u64>,
-    next_req: u64,
+    /// Who the hub says this connection is, and its role on the roster.
+    access: Access,
+}
+
+/// Who the hub says this editor is, and what it may do (from the welcome,
+/// and `role` messages after).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    /// The account's name on a hub with accounts; None on one without.
+    pub account: Option<String>,
+    /// `viewer`, `editor` or `admin`; None until the hub has said.
+    pub role: Option<String>,
 }
 
 fn now_ms() -> i64 {
@@ -183,7 +194,7 @@ impl Core {
             last_counts: (usize::MAX, 0, 0),
             requests: Vec::new(),
             asked: HashSet::new(),
-            next_req: 1,
+            access: Access::default(),
         };
         core.rebuild_view();
         core.recount_pending_cells();
@@ -235,6 +246,13 @@ impl Core {
             conflicted,
             rejected,
             client_id: self.client.to_string(),
+        }
+    }
+
+    fn set_access(&mut self, access: Access) {
+        if access != self.access {
+            self.access = access.clone();
+            self.emit(SyncEvent::Access(access));
         }
     }
 
@@ -574,35 +592,35 @@ impl Core {
         }
     }
 
-    /// Queues a history request; Err when there is no connection to ask.
-    pub fn ask_history(&mut self, query: protocol::HistoryQuery) -> Result<u64, String> {
+    /// Queues a request (`history`, `users`, `set_role`) under the id its
+    /// asker chose (the asker waits for that id from before it asks, so
+    /// an answer can never come before the asker waits for it). Err when
+    /// there is no connection to ask, or the id is waiting already: the
+    /// answer comes as an event with that id.
+    pub fn ask(
+        &mut self,
+        req: u64,
+        make: impl FnOnce(Option<u64>) -> ClientMsg,
+    ) -> Result<(), String> {
         if !matches!(self.conn, ConnState::Connected { .. }) {
-            return Err("history is kept on the hub; not connected".into());
+            return Err("the hub keeps this, and this editor is not connected to it".into());
         }
-        query.check()?;
-        let req = self.next_req;
-        self.next_req += 1;
-        self.requests.push(ClientMsg::History {
-            req: Some(req),
-            query,
-        });
-        Ok(req)
+        let waiting =
+            self.asked.contains(&req) || self.requests.iter().any(|m| request_id(m) == Some(req));
+        if waiting {
+            return Err(format!("request {req} is already waiting for its answer"));
+        }
+        let msg = make(Some(req));
+        if let ClientMsg::History { query, .. } = &msg {
+            query.check()?;
+        }
+        self.requests.push(msg);
+        Ok(())
     }
 
-    /// Queues a request about the roster's users (`users`, `set_role`);
-    /// Err when there is no connection to ask. `make` builds it around
-    /// its request id.
-    pub fn ask_users(
-        &mut self,
-        make: impl FnOnce(Option<u64>) -> ClientMsg,
-    ) -> Result<u64, String> {
-        if !matches!(self.conn, ConnState::Connected { .. }) {
-            return Err("users are kept on the hub; not connected".into());
-        }
-        let req = self.next_req;
-        self.next_req += 1;
-        self.requests.push(make(Some(req)));
-        Ok(req)
+    /// Who the hub says this editor is, and its role.
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     /// Answers the requests that can no longer be answered (their
@@ -611,12 +629,7 @@ impl Core {
         let lost: Vec<u64> = self
             .asked
             .drain()
-            .chain(self.requests.drain(..).filter_map(|m| match m {
-                ClientMsg::History { req, .. }
-                | ClientMsg::Users { req }
-                | ClientMsg::SetRole { req, .. } => req,
-                _ => None,
-            }))
+            .chain(self.requests.drain(..).filter_map(|m| request_id(&m)))
             .collect();
         for req in lost {
             self.emit(SyncEvent::RequestFailed {
@@ -647,11 +660,8 @@ impl Core {
             )));
         }
         for m in self.requests.drain(..) {
-            if let ClientMsg::History { req: Some(r), .. }
-            | ClientMsg::Users { req: Some(r) }
-            | ClientMsg::SetRole { req: Some(r), .. } = &m
-            {
-                self.asked.insert(*r);
+            if let Some(r) = request_id(&m) {
+                self.asked.insert(r);
             }
             out.push(Outgoing::other(protocol::encode_client(&m)));
         }
@@ -717,8 +727,21 @@ impl Core {
                 changes,
                 snapshot,
                 presence,
+                account,
+                role,
                 ..
-            } => self.on_welcome(seq, session, changes, snapshot, presence),
+            } => {
+                self.set_access(Access { account, role });
+                self.on_welcome(seq, session, changes, snapshot.map(|s| *s), presence)
+            }
+            ServerMsg::Role { role } => {
+                let account = self.access.account.clone();
+                self.set_access(Access {
+                    account,
+                    role: Some(role),
+                });
+                Ok(())
+            }
             ServerMsg::Change(cs) => self.on_change(cs),
             ServerMsg::Ack {
                 op_id,
@@ -814,6 +837,13 @@ impl Core {
                 token,
             } if self.asked.remove(&req) => {
                 self.emit(SyncEvent::Users { req, users, token });
+                Ok(())
+            }
+            ServerMsg::Rosters {
+                req: Some(req),
+                rosters,
+            } if self.asked.remove(&req) => {
+                self.emit(SyncEvent::Rosters { req, rosters });
                 Ok(())
             }
             ServerMsg::History { .. } | ServerMsg::Rosters { .. } | ServerMsg::Users { .. } => {
@@ -913,6 +943,11 @@ impl Core {
         }
         self.lay_remote(&cs.changes, &stamp);
         let count = cs.changes.len();
+        let cells = cs
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Change::Cell { .. }))
+            .count();
         // A broadcast channel keeps its last events until newer ones push
         // them out: a colleague's 183,000-cell batch kept 30 MB alive in
         // every engine. Large batches are told without their changes.
@@ -926,6 +961,7 @@ impl Core {
             user: cs.user,
             note: cs.note,
             count,
+            cells,
             changes,
         });
         Ok(())
@@ -1051,6 +1087,17 @@ impl Core {
     }
 }
 
+/// The id of a request that waits for an answer.
+fn request_id(m: &ClientMsg) -> Option<u64> {
+    match m {
+        ClientMsg::History { req, .. }
+        | ClientMsg::Users { req }
+        | ClientMsg::SetRole { req, .. }
+        | ClientMsg::ListRosters { req } => *req,
+        _ => None,
+    }
+}
+
 fn add_cells(map: &mut HashMap<(String, crate::domain::Date), usize>, ops: &[Op], n: usize) {
     for op in ops {
         if let Op::SetCell { staff, date, .. } = op {
@@ -1168,6 +1215,16 @@ fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
             },
             Op::SetConflictMode { .. } => Op::SetConflictMode {
                 mode: view.conflict_mode(),
+            },
+            Op::SetPeriod { .. } => {
+                let p = view.set_period()?;
+                Op::SetPeriod {
+                    from: p.from,
+                    to: p.to,
+                }
+            }
+            Op::SetTimeZone { .. } => Op::SetTimeZone {
+                zone: view.time_zone().map(str::to_string),
             },
         };
         inv.push(back);

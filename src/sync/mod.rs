@@ -17,7 +17,7 @@ pub(crate) mod local;
 mod net;
 
 use self::core::Core;
-pub use self::core::Withdrawal;
+pub use self::core::{Access, Withdrawal};
 pub use self::core::{EditError, REMOTE_EVENT_CHANGES};
 use self::local::LocalStore;
 pub use self::local::{LocalError, Recovery};
@@ -234,6 +234,8 @@ pub enum SyncEvent {
         note: Option<String>,
         /// How many changes the batch made.
         count: usize,
+        /// How many of them were to cells.
+        cells: usize,
         /// Its changes, when at most [`REMOTE_EVENT_CHANGES`]; empty for a
         /// larger batch (read the view: it holds them all).
         changes: Vec<Change>,
@@ -293,6 +295,15 @@ pub enum SyncEvent {
     RequestFailed {
         req: u64,
         message: String,
+    },
+    /// Who the hub says this editor is and what it may do on the roster:
+    /// told at each connection, and when an admin changes the role.
+    Access(Access),
+    /// The rosters the hub has that this client may open, asked for with
+    /// [`SyncEngine::list_rosters`].
+    Rosters {
+        req: u64,
+        rosters: Vec<crate::protocol::RosterInfo>,
     },
 }
 
@@ -494,34 +505,48 @@ impl SyncEngine {
         ViewReader(self.view.clone())
     }
 
-    /// Asks the hub for a page of history. The answer arrives as
-    /// [`SyncEvent::History`] (or [`SyncEvent::RequestFailed`]) with the
-    /// returned request id. Err when not connected: history lives on the hub.
-    pub fn history(&self, query: HistoryQuery) -> Result<u64, String> {
-        let r = self.shared.core().ask_history(query);
+    /// Asks the hub for a page of history, under request id `req`, chosen
+    /// by the caller (who waits for it before asking: see
+    /// [`SyncEngine::request_id`]). The answer arrives as
+    /// [`SyncEvent::History`] (or [`SyncEvent::RequestFailed`]) with that
+    /// id. Err when not connected: history lives on the hub.
+    pub fn history(&self, req: u64, query: HistoryQuery) -> Result<(), String> {
+        let r = self
+            .shared
+            .core()
+            .ask(req, |req| crate::protocol::ClientMsg::History {
+                req,
+                query,
+            });
         self.shared.wake.notify_one();
         r
     }
 
-    /// Asks the hub for the roster's users (admins only). The answer
-    /// arrives as [`SyncEvent::Users`] or [`SyncEvent::RequestFailed`].
-    pub fn users(&self) -> Result<u64, String> {
+    /// Asks the hub for the roster's users (admins only), under `req`. The
+    /// answer arrives as [`SyncEvent::Users`] or [`SyncEvent::RequestFailed`].
+    pub fn users(&self, req: u64) -> Result<(), String> {
         let r = self
             .shared
             .core()
-            .ask_users(|req| crate::protocol::ClientMsg::Users { req });
+            .ask(req, |req| crate::protocol::ClientMsg::Users { req });
         self.shared.wake.notify_one();
         r
     }
 
     /// Gives `user` `role` on the roster (None takes it away; `create`
-    /// adds a new user, whose token comes back once). Admins only; the
-    /// answer is the new list, as for [`SyncEngine::users`].
-    pub fn set_role(&self, user: &str, role: Option<&str>, create: bool) -> Result<u64, String> {
+    /// adds a new user, whose token comes back once), under `req`. Admins
+    /// only; the answer is the new list, as for [`SyncEngine::users`].
+    pub fn set_role(
+        &self,
+        req: u64,
+        user: &str,
+        role: Option<&str>,
+        create: bool,
+    ) -> Result<(), String> {
         let r = self
             .shared
             .core()
-            .ask_users(|req| crate::protocol::ClientMsg::SetRole {
+            .ask(req, |req| crate::protocol::ClientMsg::SetRole {
                 req,
                 user: user.to_string(),
                 role: role.map(str::to_string),
@@ -529,6 +554,29 @@ impl SyncEngine {
             });
         self.shared.wake.notify_one();
         r
+    }
+
+    /// Asks the hub for the rosters this client may open, under `req`; the
+    /// answer is [`SyncEvent::Rosters`] (or [`SyncEvent::RequestFailed`]).
+    pub fn list_rosters(&self, req: u64) -> Result<(), String> {
+        let r = self
+            .shared
+            .core()
+            .ask(req, |req| crate::protocol::ClientMsg::ListRosters { req });
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// A fresh request id for a caller with no ids of its own (the editor
+    /// numbers its own requests).
+    pub fn request_id(&self) -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 40);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Who the hub says this editor is, and its role on the roster.
+    pub fn access(&self) -> Access {
+        self.shared.core().access().clone()
     }
 
     /// The code shown in a cell.

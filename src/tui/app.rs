@@ -4,12 +4,13 @@
 //! The loop selects over terminal input, engine events, effect results and
 //! a timer, and draws only when something changed.
 
+use super::action::{Action, Effect};
 use super::config::{self, Config};
 use super::effects::Worker;
 use super::state::State;
 use super::term;
 use super::theme::Theme;
-use super::update::{Action, Effect, update};
+use super::update::update;
 use super::{keys, view};
 use crate::cli::{self, Cli, exit};
 use crate::domain::Date;
@@ -125,20 +126,27 @@ async fn open(cli: &Cli, engine: &SyncEngine, config: &SyncConfig) -> Result<(),
         return Ok(());
     }
     let reached = cli::connect(engine, FIRST_CONNECT).await;
-    if let Err(reason) = reached {
-        if has_copy(engine) {
-            return Ok(());
+    match reached {
+        Err(refused @ cli::Unreached::Refused(_)) => return Err(refused.report("")),
+        Err(cli::Unreached::Unreachable(reason)) => {
+            if has_copy(engine) {
+                return Ok(());
+            }
+            let hub = match &config.hub {
+                HubAddr::Url(u) => u.clone(),
+                HubAddr::Local(d) => format!("the local hub of {}", d.display()),
+            };
+            eprintln!(
+                "rota: cannot reach {hub} ({reason}), and this machine has no copy of roster `{}` yet.\n\
+                 Start the hub (`rota --serve`) or check --server (or `server` in the config file), then run rota again.",
+                config.roster
+            );
+            return Err(exit::UNREACHABLE);
         }
-        let hub = match &config.hub {
-            HubAddr::Url(u) => u.clone(),
-            HubAddr::Local(d) => format!("the local hub of {}", d.display()),
-        };
-        eprintln!(
-            "rota: cannot reach {hub} ({reason}), and this machine has no copy of roster `{}` yet.\n\
-             Start the hub (`rota --serve`) or check --server (or `server` in the config file), then run rota again.",
-            config.roster
-        );
-        return Err(exit::UNREACHABLE);
+        Ok(_) if !cli.demo && !cli.create && !has_copy(engine) => {
+            cli::roster_exists(engine, FIRST_CONNECT).await?;
+        }
+        Ok(_) => {}
     }
     if cli.demo && !has_copy(engine) {
         let (today, _) = today_local();

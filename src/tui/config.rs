@@ -4,12 +4,12 @@
 //! A bad file is an error naming the file, the line and the key, found
 //! before the terminal is touched.
 
-use super::keys::{Command, KeyCombo};
+use super::action::Command;
+use super::keys::KeyCombo;
 use ratatui::style::Color;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// Where the cursor goes after a code is set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -163,11 +163,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ..Config::default()
     };
     for (code, colour) in file.colours {
-        let c = Color::from_str(&colour).map_err(|_| {
+        let c = super::theme::parse_colour(&colour).ok_or_else(|| {
             error(
                 line_of_key(text, "colours", &code),
                 &format!("colours.{code}"),
-                format!("`{colour}` is not a colour: use a name (red, lightblue...) or #rrggbb"),
+                format!("`{colour}` is not a colour: {}", super::theme::COLOUR_HINT),
             )
         })?;
         config.colours.insert(code, c);
@@ -197,6 +197,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             combos.push(KeyCombo::parse(&k).map_err(|m| error(line, &path_key, m))?);
         }
         config.keys.insert(command, combos);
+    }
+    // A key bound to two commands would do only one of them.
+    if let Some((key, a, b)) = super::keys::Keymap::new(&config.keys).clashes().first() {
+        let (mine, other) = if config.keys.contains_key(a) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let name = |c: &Command| {
+            Command::names()
+                .into_iter()
+                .find(|n| Command::from_name(n) == Some(*c))
+                .unwrap_or("?")
+        };
+        return Err(error(
+            line_of_key(text, "keys", name(mine)),
+            &format!("keys.{}", name(mine)),
+            format!(
+                "`{key}` is already the key of `{}`: bind {} to another key, or give `{}` another key too",
+                name(other),
+                name(mine),
+                name(other)
+            ),
+        ));
     }
     if let Some(s) = &config.server {
         crate::sync::HubAddr::parse_server(s).map_err(|m| {
@@ -310,6 +334,7 @@ history = ["ctrl-h", "f2"]
             ("[keys]\nundo = \"ctrl-\"\n", 2, "keys.undo"),
             ("user = \"a\"\ncolour = 3\n", 2, "colour"),
             ("server = \"http://x\"\n", 1, "server"),
+            ("[keys]\nundo = \"x\"\n", 2, "keys.undo"),
         ];
         for (text, line, key) in cases {
             let e = parse(&p(), text).expect_err(text);

@@ -36,6 +36,10 @@ pub fn demo_ops(today: Date) -> Result<Vec<Op>, String> {
         .map(|(_, mut op)| {
             match &mut op {
                 Op::SetCell { date, .. } => *date = add_days(*date, shift),
+                Op::SetPeriod { from, to } => {
+                    *from = add_days(*from, shift);
+                    *to = add_days(*to, shift);
+                }
                 Op::PutRule { rule, .. } => {
                     if let RuleKind::Staffing { from, to, .. } = &mut rule.kind {
                         *from = from.map(|d| add_days(d, shift));
@@ -75,6 +79,10 @@ mod tests {
         let (first, last) = roster.date_span().expect("cells");
         assert!(first <= today && today <= last, "{first}..{last}");
         assert_eq!(first.0.weekday(), chrono::Weekday::Mon);
+        let period = roster.set_period().expect("the demo sets its period");
+        assert_eq!(period.from, first, "six whole weeks from the first Monday");
+        assert_eq!(period.days(), 42);
+        assert!(period.contains(today));
         for code in ["E", "D", "L", "N", "OFF", "AL", "ST", "SK"] {
             assert!(roster.code(code).is_some(), "{code}");
         }

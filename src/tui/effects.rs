@@ -3,7 +3,7 @@
 //! so that no engine call (each may wait for the local store) ever holds
 //! up a frame; tests call it directly.
 
-use super::update::{Action, Effect};
+use super::action::{Action, Effect};
 use crate::sync::{SyncEngine, UndoError};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -20,6 +20,7 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
                     op_id,
                     what,
                     targets: Some(targets),
+                    reveal: false,
                 }],
                 Err(e) => vec![Action::Failed(e.to_string())],
             }
@@ -31,22 +32,30 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
                 engine.undo()
             };
             match r {
-                Ok(Some(op)) => vec![Action::Edited {
-                    op_id: Some(op),
-                    what: "undone".into(),
-                    targets: targets_of(engine, op),
-                }],
+                Ok(Some(op)) => {
+                    let targets = targets_of(engine, op);
+                    vec![Action::Edited {
+                        op_id: Some(op),
+                        what: format!("undone: {}", describe(engine, op)),
+                        targets,
+                        reveal: true,
+                    }]
+                }
                 Ok(None) => vec![Action::Failed("nothing to undo".into())],
                 Err(UndoError::ChangedSince(t)) => vec![Action::UndoChangedSince(t.len())],
                 Err(e) => vec![Action::Failed(e.to_string())],
             }
         }
         Effect::Redo => match engine.redo() {
-            Ok(Some(op)) => vec![Action::Edited {
-                op_id: Some(op),
-                what: "redone".into(),
-                targets: targets_of(engine, op),
-            }],
+            Ok(Some(op)) => {
+                let targets = targets_of(engine, op);
+                vec![Action::Edited {
+                    op_id: Some(op),
+                    what: format!("redone: {}", describe(engine, op)),
+                    targets,
+                    reveal: true,
+                }]
+            }
             Ok(None) => vec![Action::Failed("nothing to redo".into())],
             Err(e) => vec![Action::Failed(e.to_string())],
         },
@@ -55,6 +64,7 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
                 op_id: Some(new),
                 what: "kept yours: sent again over theirs".into(),
                 targets: None,
+                reveal: false,
             }],
             Ok(None) => vec![Action::Failed("that conflict is already settled".into())],
             Err(e) => vec![Action::Failed(e.to_string())],
@@ -65,18 +75,14 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             engine.set_cursor(c);
             Vec::new()
         }
-        Effect::History(q) => match engine.history(q) {
-            Ok(req) => vec![Action::HistoryAsked(req)],
-            Err(m) => vec![Action::HistoryUnavailable(m)],
-        },
-        Effect::AskUsers => match engine.users() {
-            Ok(req) => vec![Action::UsersAsked(req)],
-            Err(m) => vec![Action::UsersUnavailable(m)],
-        },
-        Effect::SetRole(c) => match engine.set_role(&c.user, c.role.as_deref(), c.create) {
-            Ok(req) => vec![Action::UsersAsked(req)],
-            Err(m) => vec![Action::UsersUnavailable(m)],
-        },
+        // A question goes under the id the editor already waits for: its
+        // answer may come before this returns, and is taken either way.
+        Effect::History { req, query } => not_asked(req, engine.history(req, query)),
+        Effect::AskUsers { req } => not_asked(req, engine.users(req)),
+        Effect::SetRole { req, change } => not_asked(
+            req,
+            engine.set_role(req, &change.user, change.role.as_deref(), change.create),
+        ),
         Effect::Refresh => vec![
             Action::Outbox(engine.outbox()),
             Action::Others(engine.others()),
@@ -87,6 +93,86 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
         }
         Effect::Suspend | Effect::Redraw => Vec::new(),
     }
+}
+
+/// A question the engine could not put to the hub (offline...): said at
+/// once, so the editor stops waiting for it.
+fn not_asked(req: u64, r: Result<(), String>) -> Vec<Action> {
+    match r {
+        Ok(()) => Vec::new(),
+        Err(message) => vec![Action::NotAsked { req, message }],
+    }
+}
+
+/// What an edit of this editor's (an undo, a redo) sets, in a few words:
+/// "Ann Lee, Tue 1 Dec: N", "12 cells of 3 people, Tue 1 Dec to Fri 4 Dec",
+/// "code E".
+fn describe(engine: &SyncEngine, op_id: u64) -> String {
+    use crate::domain::Op;
+    let Some(entry) = engine.outbox().into_iter().find(|e| e.op_id == op_id) else {
+        return "on the hub already".into();
+    };
+    let cells: Vec<(&String, crate::domain::Date, &Option<String>)> = entry
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::SetCell {
+                staff, date, code, ..
+            } => Some((staff, *date, code)),
+            _ => None,
+        })
+        .collect();
+    let records = entry.ops.len() - cells.len();
+    let name = |id: &str| {
+        engine
+            .with_view(|v| v.staff_member(id).map(|s| s.name.clone()))
+            .unwrap_or_else(|| id.to_string())
+    };
+    let day = |d: crate::domain::Date| d.0.format("%a %-d %b").to_string();
+    let mut parts = Vec::new();
+    match cells.as_slice() {
+        [] => {}
+        [(staff, date, code)] => parts.push(format!(
+            "{}, {}: {}",
+            name(staff),
+            day(*date),
+            code.as_deref().unwrap_or("empty")
+        )),
+        many => {
+            let mut people: Vec<&String> = many.iter().map(|c| c.0).collect();
+            people.sort();
+            people.dedup();
+            let (Some(first), Some(last)) = (
+                many.iter().map(|c| c.1).min(),
+                many.iter().map(|c| c.1).max(),
+            ) else {
+                return String::new();
+            };
+            parts.push(format!(
+                "{} cells of {}, {} to {}",
+                many.len(),
+                crate::script::diff::plural(people.len(), "person"),
+                day(first),
+                day(last)
+            ));
+        }
+    }
+    if records > 0 {
+        let what: Vec<String> = entry
+            .ops
+            .iter()
+            .filter(|op| !matches!(op, Op::SetCell { .. }))
+            .take(3)
+            .map(|op| match op.target() {
+                crate::domain::Target::Staff { id } => name(&id),
+                crate::domain::Target::Code { code } => format!("code {code}"),
+                crate::domain::Target::Rule { id } => format!("rule {id}"),
+                _ => "the settings".into(),
+            })
+            .collect();
+        parts.push(what.join(", "));
+    }
+    parts.join("; ")
 }
 
 /// What an edit still in the outbox writes (None once it has left: then
@@ -119,6 +205,7 @@ fn settled(r: Result<bool, crate::sync::LocalError>, op: u64, what: &str) -> Vec
             op_id: Some(op),
             what: what.into(),
             targets: None,
+            reveal: false,
         }],
         Ok(false) => vec![Action::Failed("that edit is already settled".into())],
         Err(e) => vec![Action::Failed(e.to_string())],

@@ -1,11 +1,13 @@
-//! The forms that manage a roster's staff, shift codes and rules: their
-//! fields, what each field must hold, and the edit a filled form makes.
-//! Pure: a form and the roster in, field errors or operations out. The
-//! roster's own checks ([`Roster::check_record`]) have the last word, so a
-//! form never says yes to what the hub would refuse for its shape.
+//! The forms that manage a roster's staff, shift codes, rules and settings:
+//! their fields, what each field must hold, and the edit a filled form
+//! makes. Pure: a form and the roster in, field errors (every one, each on
+//! its own field), notes (what saving it will do, never blocking) or
+//! operations out. The roster's own checks ([`Roster::check_record`]) have
+//! the last word, so a form never says yes to what the hub would refuse.
 
 use crate::domain::{
-    Date, LimitMeasure, Op, Roster, Rule, RuleKind, Seq, ShiftCode, Staff, check_time,
+    Date, LimitMeasure, Op, Roster, Rule, RuleKind, Seq, ShiftCode, Staff, check_code, check_id,
+    check_time,
 };
 
 /// Which list the manage panel shows.
@@ -14,18 +16,27 @@ pub enum Tab {
     Staff,
     Codes,
     Rules,
+    /// The planning period and the time zone.
+    Settings,
     /// Who may open the roster, and how (on a hub with accounts; admins).
     Users,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Staff, Tab::Codes, Tab::Rules, Tab::Users];
+    pub const ALL: [Tab; 5] = [
+        Tab::Staff,
+        Tab::Codes,
+        Tab::Rules,
+        Tab::Settings,
+        Tab::Users,
+    ];
 
     pub fn next(self) -> Tab {
         match self {
             Tab::Staff => Tab::Codes,
             Tab::Codes => Tab::Rules,
-            Tab::Rules => Tab::Users,
+            Tab::Rules => Tab::Settings,
+            Tab::Settings => Tab::Users,
             Tab::Users => Tab::Staff,
         }
     }
@@ -34,6 +45,7 @@ impl Tab {
             Tab::Staff => "staff",
             Tab::Codes => "shift codes",
             Tab::Rules => "rules",
+            Tab::Settings => "settings",
             Tab::Users => "users",
         }
     }
@@ -69,6 +81,8 @@ pub enum FormKind {
     User {
         existing: Option<String>,
     },
+    /// The planning period and time zone.
+    Settings,
 }
 
 /// What a filled user form asks the hub for.
@@ -99,6 +113,9 @@ pub struct Form {
     pub base: Option<Seq>,
     /// What is wrong now, field by field (index, message).
     pub errors: Vec<(usize, String)>,
+    /// What saving it will do that its user may not expect (a new group,
+    /// how a code is typed), field by field. Never blocks.
+    pub notes: Vec<(usize, String)>,
 }
 
 fn field(name: &'static str, value: impl Into<String>, hint: &'static str) -> Field {
@@ -125,6 +142,7 @@ impl Form {
             focus: 0,
             base: None,
             errors: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -138,6 +156,7 @@ impl Form {
             focus: 0,
             base: Some(s.seq),
             errors: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -164,6 +183,7 @@ impl Form {
             focus: if c.is_some() { 1 } else { 0 },
             base: c.map(|c| c.seq),
             errors: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -238,6 +258,7 @@ impl Form {
             focus: if rule.is_some() { 1 } else { 0 },
             base: rule.map(|r| r.seq),
             errors: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -250,6 +271,7 @@ impl Form {
             FormKind::Staffing => "staffing rule",
             FormKind::Sequence => "forbidden sequence rule",
             FormKind::Limit => "per-person limit rule",
+            FormKind::Settings => "the roster's settings",
             FormKind::User { existing: None } => "add a user",
             FormKind::User { .. } => "change a user's role",
         }
@@ -276,6 +298,36 @@ impl Form {
             focus: usize::from(existing.is_some()),
             base: None,
             errors: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The roster's settings: its planning period and time zone.
+    pub fn settings(roster: &Roster) -> Form {
+        let p = roster.period();
+        Form {
+            kind: FormKind::Settings,
+            fields: vec![
+                field(
+                    "period from",
+                    p.map(|p| p.from.to_string()).unwrap_or_default(),
+                    "YYYY-MM-DD: the first date planned",
+                ),
+                field(
+                    "period to",
+                    p.map(|p| p.to.to_string()).unwrap_or_default(),
+                    "YYYY-MM-DD: the last (rules are checked over these dates only)",
+                ),
+                field(
+                    "time zone",
+                    roster.time_zone().unwrap_or(""),
+                    "e.g. Europe/London: shift times are in it (calendars)",
+                ),
+            ],
+            focus: 0,
+            base: Some(roster.settings().seq),
+            errors: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -336,25 +388,112 @@ impl Form {
         self.fields.iter().position(|f| f.name == name).unwrap_or(0)
     }
 
-    /// The edit the form makes, or what is wrong, field by field (index,
-    /// message). Checked again on every key. (A user form makes no edit:
-    /// see [`Form::role_change`].)
-    pub fn check(&self, roster: &Roster) -> Result<Op, Vec<(usize, String)>> {
+    /// The edit the form makes, or everything that is wrong, each on its
+    /// own field (index, message). Checked again on every key. (A user
+    /// form makes no edit: see [`Form::role_change`].)
+    pub fn check(&self, roster: &Roster) -> Result<Vec<Op>, Vec<(usize, String)>> {
         if matches!(self.kind, FormKind::User { .. }) {
             return Err(self.role_change().err().unwrap_or_default());
         }
         let mut errors: Vec<(usize, String)> = Vec::new();
-        let op = self.build(&mut errors);
-        if let Some(op) = &op
-            && errors.is_empty()
-            && let Err(p) = roster.check_record(op)
-        {
-            errors.push((self.field_of(&p.message), p.message));
+        let ops = self.build(roster, &mut errors);
+        if errors.is_empty() {
+            // The roster's own checks have the last word; what they find is
+            // put on the field whose value they quote.
+            for op in &ops {
+                if let Err(p) = roster.check_record(op) {
+                    errors.push((self.field_of(&p.message), p.message));
+                }
+            }
         }
-        match op {
-            Some(op) if errors.is_empty() => Ok(op),
-            _ => Err(errors),
+        if errors.is_empty() {
+            Ok(ops)
+        } else {
+            errors.sort_by_key(|(i, _)| *i);
+            Err(errors)
         }
+    }
+
+    /// What saving the form will do that its user may not expect: a new
+    /// group; how a new code is typed and what it does to typing others,
+    /// or to a key (`command_keys`: the grid's keys a code's first
+    /// character would take over, with their command's name).
+    pub fn notes(&self, roster: &Roster, command_keys: &[(char, &str)]) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        let groups: Vec<String> = {
+            let mut g: Vec<String> = roster
+                .staff()
+                .into_iter()
+                .filter(|s| s.active && !s.group.is_empty())
+                .map(|s| s.group)
+                .collect();
+            g.sort();
+            g.dedup();
+            g
+        };
+        let group_note = |name: &str, out: &mut Vec<(usize, String)>, counts: bool| {
+            let g = self.value(name);
+            if g.is_empty() || groups.iter().any(|x| x == g) {
+                return;
+            }
+            let known = if groups.is_empty() {
+                "there are no groups yet".to_string()
+            } else {
+                format!("groups now: {}", groups.join(", "))
+            };
+            let m = if counts {
+                format!("no one is in group `{g}`: it counts nobody until someone is ({known})")
+            } else {
+                format!("a new group `{g}` ({known})")
+            };
+            out.push((self.index(name), m));
+        };
+        match &self.kind {
+            FormKind::AddStaff | FormKind::EditStaff { .. } => group_note("group", &mut out, false),
+            FormKind::Staffing | FormKind::Limit => group_note("group", &mut out, true),
+            FormKind::Code { existing: None } => {
+                let code = self.value("code");
+                if code.is_empty() || check_code(code).is_err() {
+                    return out;
+                }
+                let at = self.index("code");
+                let first = code.chars().next().unwrap_or(' ');
+                let key = first.to_ascii_uppercase();
+                let mut how = format!("typed as {}", typed_keys(code, roster));
+                if first.is_ascii_lowercase() {
+                    how.push_str(&format!(" (or i {code})"));
+                }
+                out.push((at, how));
+                for other in roster.codes() {
+                    let o = other.code;
+                    if o.chars().count() > code.chars().count() && same_start(&o, code) {
+                        out.push((
+                            at,
+                            format!("{o} starts with it: typing {code} waits for Enter"),
+                        ));
+                    } else if code.chars().count() > o.chars().count() && same_start(code, &o) {
+                        out.push((
+                            at,
+                            format!("it starts with {o}: typing {o} will then wait for Enter"),
+                        ));
+                    }
+                }
+                let takes_key = !roster
+                    .codes()
+                    .iter()
+                    .any(|c| same_start(&c.code, &first.to_string()));
+                if takes_key && let Some((_, cmd)) = command_keys.iter().find(|(k, _)| *k == key) {
+                    out.push((
+                        at,
+                        format!(
+                            "the key {key} then types codes and no longer does `{cmd}`: bind {cmd} to another key in the config file"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        out
     }
 
     /// Which field a roster's complaint is about: the one whose value it
@@ -368,38 +507,82 @@ impl Form {
             .unwrap_or(0)
     }
 
-    fn build(&self, errors: &mut Vec<(usize, String)>) -> Option<Op> {
+    fn build(&self, roster: &Roster, errors: &mut Vec<(usize, String)>) -> Vec<Op> {
         let mut err = |name: &str, m: String| errors.push((self.index(name), m));
         match &self.kind {
-            FormKind::User { .. } => None,
+            FormKind::User { .. } => Vec::new(),
             FormKind::AddStaff => {
-                if self.value("name").is_empty() {
-                    err("name", "a name is needed".into());
+                let id = self.value("id");
+                match check_id("staff id", id) {
+                    Err(m) => err("id", m),
+                    Ok(()) if roster.staff_member(id).is_some_and(|s| s.active) => err(
+                        "id",
+                        format!(
+                            "staff `{id}` already exists: Esc, then Enter on them changes them"
+                        ),
+                    ),
+                    Ok(()) => {}
                 }
-                Some(Op::AddStaff {
-                    id: self.value("id").to_string(),
+                self.staff_fields(&mut err);
+                vec![Op::AddStaff {
+                    id: id.to_string(),
                     name: self.value("name").to_string(),
                     group: self.value("group").to_string(),
                     order: None,
-                })
+                }]
             }
             FormKind::EditStaff { id } => {
-                if self.value("name").is_empty() {
-                    err("name", "a name is needed".into());
-                }
-                Some(Op::UpdateStaff {
+                self.staff_fields(&mut err);
+                vec![Op::UpdateStaff {
                     id: id.clone(),
                     name: Some(self.value("name").to_string()),
                     group: Some(self.value("group").to_string()),
                     order: None,
                     base: self.base,
-                })
+                }]
             }
-            FormKind::Code { .. } => {
-                let hours = number(self.value("hours"), "hours").unwrap_or_else(|m| {
-                    err("hours", m);
-                    None
-                });
+            FormKind::Code { existing } => {
+                let code = self.value("code");
+                if let Err(m) = check_code(code) {
+                    err("code", m);
+                } else if existing.is_none() {
+                    if let Some(c) = roster.code(code) {
+                        err(
+                            "code",
+                            format!(
+                                "code {code} exists ({} {} h): Esc, then Enter on it in the list changes it",
+                                c.label,
+                                fmt_num(c.hours)
+                            ),
+                        );
+                    } else if let Some(c) = roster
+                        .codes()
+                        .into_iter()
+                        .find(|c| c.code.eq_ignore_ascii_case(code))
+                    {
+                        err(
+                            "code",
+                            format!(
+                                "`{code}` would be typed like the code {}: codes may not differ only in the case of their letters",
+                                c.code
+                            ),
+                        );
+                    }
+                }
+                let hours = match number(self.value("hours"), "hours") {
+                    Ok(Some(h)) if h > 48.0 => {
+                        err(
+                            "hours",
+                            format!("hours `{}`: paid hours are 0 to 48", self.value("hours")),
+                        );
+                        None
+                    }
+                    Ok(h) => h,
+                    Err(m) => {
+                        err("hours", m);
+                        None
+                    }
+                };
                 let worked = match self.value("worked").to_ascii_lowercase().as_str() {
                     "yes" | "y" | "true" => true,
                     "no" | "n" | "false" => false,
@@ -408,7 +591,7 @@ impl Form {
                         true
                     }
                 };
-                let time = |name: &'static str, err: &mut dyn FnMut(&str, String)| {
+                let mut time = |name: &'static str| {
                     let v = self.value(name);
                     if v.is_empty() {
                         return None;
@@ -418,29 +601,46 @@ impl Form {
                     }
                     Some(v.to_string())
                 };
-                let start = time("start", &mut err);
-                let end = time("end", &mut err);
-                let colour = self.value("colour");
-                if !colour.is_empty() && colour.parse::<ratatui::style::Color>().is_err() {
+                let start = time("start");
+                let end = time("end");
+                if start.is_some() != end.is_some() {
+                    let missing = if start.is_none() { "start" } else { "end" };
                     err(
-                        "colour",
-                        format!("`{colour}` is no colour: a name (green, lightred) or #rrggbb"),
+                        missing,
+                        format!("{missing}: a shift with set times needs both start and end"),
                     );
                 }
-                let mut def = ShiftCode::new(self.value("code"), hours.unwrap_or(0.0), worked);
-                def.label = self.value("label").to_string();
+                let colour = self.value("colour");
+                if !colour.is_empty() && crate::tui::theme::parse_colour(colour).is_none() {
+                    err(
+                        "colour",
+                        format!(
+                            "`{colour}` is no colour: {}",
+                            crate::tui::theme::COLOUR_HINT
+                        ),
+                    );
+                }
+                let label = self.value("label");
+                if label.chars().count() > 200 {
+                    err("label", "a label is at most 200 characters".into());
+                }
+                let mut def = ShiftCode::new(code, hours.unwrap_or(0.0), worked);
+                def.label = label.to_string();
                 def.colour = colour.to_string();
                 def.start = start;
                 def.end = end;
-                Some(Op::PutCode {
+                vec![Op::PutCode {
                     code: def,
                     base: self.base,
-                })
+                }]
             }
             FormKind::Staffing => {
+                self.rule_id(roster, &mut err);
                 let code = self.value("code").to_string();
                 if code.is_empty() {
                     err("code", "which code is counted?".into());
+                } else if roster.code(&code).is_none() {
+                    err("code", format!("no shift code `{code}` in this roster"));
                 }
                 let min = whole(self.value("min"), "min").unwrap_or_else(|m| {
                     err("min", m);
@@ -450,11 +650,16 @@ impl Form {
                     err("max", m);
                     None
                 });
+                if let (Some(a), Some(b)) = (min, max)
+                    && a > b
+                {
+                    err("max", format!("max {b} is under min {a}: min <= max"));
+                }
                 let weekdays = weekdays(self.value("weekdays")).unwrap_or_else(|m| {
                     err("weekdays", m);
                     Vec::new()
                 });
-                let date = |name: &'static str, err: &mut dyn FnMut(&str, String)| {
+                let mut date = |name: &'static str| {
                     let v = self.value(name);
                     if v.is_empty() {
                         return None;
@@ -467,8 +672,13 @@ impl Form {
                         }
                     }
                 };
-                let from = date("from", &mut err);
-                let to = date("to", &mut err);
+                let from = date("from");
+                let to = date("to");
+                if let (Some(f), Some(t)) = (from, to)
+                    && f > t
+                {
+                    err("to", format!("to {t} is before from {f}"));
+                }
                 let group = Some(self.value("group").to_string()).filter(|g| !g.is_empty());
                 self.rule_op(RuleKind::Staffing {
                     code,
@@ -481,9 +691,13 @@ impl Form {
                 })
             }
             FormKind::Sequence => {
+                self.rule_id(roster, &mut err);
                 for name in ["first", "then"] {
-                    if self.value(name).is_empty() {
+                    let v = self.value(name);
+                    if v.is_empty() {
                         err(name, "a code is needed".into());
+                    } else if roster.code(v).is_none() {
+                        err(name, format!("no shift code `{v}` in this roster"));
                     }
                 }
                 self.rule_op(RuleKind::ForbiddenSequence {
@@ -492,6 +706,7 @@ impl Form {
                 })
             }
             FormKind::Limit => {
+                self.rule_id(roster, &mut err);
                 let measure = measure_of(self.value("measure")).unwrap_or_else(|m| {
                     err("measure", m);
                     LimitMeasure::Shifts
@@ -504,36 +719,158 @@ impl Form {
                     err("max", m);
                     None
                 });
+                match (min, max) {
+                    (None, None)
+                        if self.value("min").is_empty() && self.value("max").is_empty() =>
+                    {
+                        err("max", "a limit needs a min or a max".into())
+                    }
+                    (Some(a), Some(b)) if a > b => err(
+                        "max",
+                        format!("max {} is under min {}: min <= max", fmt_num(b), fmt_num(a)),
+                    ),
+                    _ => {}
+                }
                 let period_days =
                     whole(self.value("period days"), "period days").unwrap_or_else(|m| {
                         err("period days", m);
                         None
                     });
+                if period_days == Some(0) {
+                    err(
+                        "period days",
+                        "period days: at least 1, or empty for the whole roster".into(),
+                    );
+                }
                 let some =
                     |name: &str| Some(self.value(name).to_string()).filter(|v| !v.is_empty());
+                let code = some("code");
+                if let Some(c) = &code
+                    && roster.code(c).is_none()
+                {
+                    err("code", format!("no shift code `{c}` in this roster"));
+                }
+                let staff = some("staff");
+                if let Some(p) = &staff
+                    && roster.staff_member(p).is_none_or(|s| !s.active)
+                {
+                    err(
+                        "staff",
+                        format!("no one with the id `{p}` (an id, as the staff list shows)"),
+                    );
+                }
                 self.rule_op(RuleKind::Limit {
                     measure,
                     min,
                     max,
                     period_days,
-                    code: some("code"),
-                    staff: some("staff"),
+                    code,
+                    staff,
                     group: some("group"),
                 })
+            }
+            FormKind::Settings => {
+                let mut date = |name: &'static str| match self.value(name).parse::<Date>() {
+                    Ok(d) => Some(d),
+                    Err(_) => {
+                        err(
+                            name,
+                            format!("`{}` is no date: YYYY-MM-DD", self.value(name)),
+                        );
+                        None
+                    }
+                };
+                let from = date("period from");
+                let to = date("period to");
+                let mut ops = Vec::new();
+                if let (Some(f), Some(t)) = (from, to) {
+                    match crate::domain::Period::new(f, t) {
+                        Ok(p) if roster.set_period() != Some(p) => {
+                            ops.push(Op::SetPeriod { from: f, to: t })
+                        }
+                        Ok(_) => {}
+                        Err(m) => err("period to", m),
+                    }
+                }
+                let zone = self.value("time zone");
+                let zone = (!zone.is_empty()).then(|| zone.to_string());
+                if let Some(z) = &zone
+                    && let Err(m) = crate::domain::check_time_zone(z)
+                {
+                    err("time zone", m);
+                }
+                if zone.as_deref() != roster.time_zone() {
+                    ops.push(Op::SetTimeZone { zone });
+                }
+                ops
             }
         }
     }
 
-    fn rule_op(&self, kind: RuleKind) -> Option<Op> {
-        Some(Op::PutRule {
+    /// The name and group of a person.
+    fn staff_fields(&self, err: &mut impl FnMut(&str, String)) {
+        let name = self.value("name");
+        if name.is_empty() {
+            err("name", "a name is needed".into());
+        } else if name.chars().count() > 200 || name.chars().any(char::is_control) {
+            err(
+                "name",
+                "a name is at most 200 characters, none of them control characters".into(),
+            );
+        }
+        if self.value("group").chars().count() > 200 {
+            err("group", "a group is at most 200 characters".into());
+        }
+    }
+
+    /// A rule's id: needed, and a new rule's not taken.
+    fn rule_id(&self, roster: &Roster, err: &mut impl FnMut(&str, String)) {
+        let id = self.value("id");
+        if let Err(m) = check_id("rule id", id) {
+            err("id", m);
+        } else if self.base.is_none() && roster.rule(id).is_some() {
+            err(
+                "id",
+                format!("rule `{id}` exists: Esc, then Enter on it in the list changes it"),
+            );
+        }
+    }
+
+    fn rule_op(&self, kind: RuleKind) -> Vec<Op> {
+        vec![Op::PutRule {
             rule: Rule {
                 id: self.value("id").to_string(),
                 kind,
                 seq: 0,
             },
             base: self.base,
-        })
+        }]
     }
+}
+
+/// Whether `code` starts with `prefix`, letters in either case (as the
+/// grid matches what is typed).
+fn same_start(code: &str, prefix: &str) -> bool {
+    crate::tui::state::starts_with_typed(code, prefix)
+}
+
+/// The keys that type `code` in a roster: its first letter with Shift
+/// when lower-case, then the rest, and Enter when a longer code starts
+/// with it (see `State::keys_for_code`).
+fn typed_keys(code: &str, roster: &Roster) -> String {
+    let mut keys: String = code
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
+        .collect();
+    let longer = roster
+        .codes()
+        .iter()
+        .any(|c| c.code.chars().count() > code.chars().count() && same_start(&c.code, code));
+    if longer {
+        keys.push_str(" Enter");
+    }
+    keys
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -671,6 +1008,25 @@ pub fn user_lines(users: &[crate::protocol::RosterUser]) -> Vec<(String, String)
 pub fn list(roster: &Roster, tab: Tab) -> Vec<(String, String)> {
     match tab {
         Tab::Users => Vec::new(),
+        Tab::Settings => {
+            let period = match roster.set_period() {
+                Some(p) => format!(
+                    "period     {} to {} ({} days): rules are checked over these dates",
+                    p.from.0.format("%a %-d %b %Y"),
+                    p.to.0.format("%a %-d %b %Y"),
+                    p.days()
+                ),
+                None => "period     none yet: the first code written sets it (its whole months)"
+                    .to_string(),
+            };
+            let zone = format!(
+                "time zone  {}",
+                roster
+                    .time_zone()
+                    .unwrap_or("none: each reader's own (set one for calendars)")
+            );
+            vec![("period".into(), period), ("time zone".into(), zone)]
+        }
         Tab::Staff => roster
             .staff_by_group()
             .into_iter()
@@ -807,41 +1163,96 @@ mod tests {
         form.fields[i].value = v.into();
     }
 
+    fn names(f: &Form, errs: &[(usize, String)]) -> Vec<&'static str> {
+        errs.iter().map(|(i, _)| f.fields[*i].name).collect()
+    }
+
     #[test]
-    fn each_form_names_the_field_that_is_wrong_and_builds_its_edit_when_right() {
+    fn each_form_names_every_field_that_is_wrong_and_builds_its_edit_when_right() {
         let r = roster();
         let mut f = Form::code(None);
         set(&mut f, "code", "E");
         set(&mut f, "hours", "eight");
         set(&mut f, "start", "7.00");
+        set(&mut f, "end", "15:00");
         set(&mut f, "colour", "blurple");
         let errs = f.check(&r).expect_err("three fields are wrong");
-        let named: Vec<&str> = errs.iter().map(|(i, _)| f.fields[*i].name).collect();
-        assert_eq!(named, vec!["hours", "start", "colour"]);
+        assert_eq!(names(&f, &errs), vec!["colour", "hours", "start"]);
+        set(&mut f, "hours", "99");
+        let errs = f.check(&r).expect_err("99 hours");
+        let hours = errs.iter().find(|(i, _)| f.fields[*i].name == "hours");
+        assert!(
+            hours.is_some_and(|(_, m)| m.contains("0 to 48")),
+            "{errs:?}"
+        );
         set(&mut f, "hours", "7.5");
         set(&mut f, "start", "07:00");
-        set(&mut f, "colour", "#00aa00");
-        assert!(matches!(f.check(&r), Ok(Op::PutCode { code, .. }) if code.hours == 7.5));
+        set(&mut f, "colour", "purple");
+        let ops = f.check(&r).expect("right now");
+        assert!(matches!(&ops[..], [Op::PutCode { code, .. }] if code.hours == 7.5));
 
+        // Adding a code that exists, or one typed the same, is refused.
+        let mut f = Form::code(None);
+        set(&mut f, "code", "D");
+        let errs = f.check(&r).expect_err("D exists");
+        assert!(errs[0].1.contains("code D exists"), "{errs:?}");
+        set(&mut f, "code", "d");
+        let errs = f.check(&r).expect_err("d is typed like D");
+        assert!(errs[0].1.contains("typed like the code D"), "{errs:?}");
+        // What a new code does to typing is said before it is saved.
+        set(&mut f, "code", "DX");
+        let notes = f.notes(&r, &[('H', "history")]);
+        assert!(
+            notes
+                .iter()
+                .any(|(_, n)| n.contains("typing D will then wait for Enter")),
+            "{notes:?}"
+        );
+        set(&mut f, "code", "HOL");
+        let notes = f.notes(&r, &[('H', "history")]);
+        assert!(
+            notes
+                .iter()
+                .any(|(_, n)| n.contains("no longer does `history`")),
+            "{notes:?}"
+        );
+        set(&mut f, "code", "n1");
+        let notes = f.notes(&r, &[]);
+        assert!(
+            notes
+                .iter()
+                .any(|(_, n)| n.contains("typed as N1 (or i n1)")),
+            "{notes:?}"
+        );
+
+        // Every error at once, each beside its own field.
         let mut f = Form::rule(FormKind::Staffing, None);
         set(&mut f, "id", "min-x");
         set(&mut f, "code", "X");
-        let errs = f.check(&r).expect_err("no code X");
-        assert_eq!(f.fields[errs[0].0].name, "code");
-        assert!(errs[0].1.contains("no shift code `X`"), "{errs:?}");
+        set(&mut f, "min", "3");
+        set(&mut f, "max", "1");
+        set(&mut f, "from", "2026-12-09");
+        set(&mut f, "to", "2026-12-01");
+        let errs = f.check(&r).expect_err("wrong");
+        assert_eq!(names(&f, &errs), vec!["code", "max", "to"], "{errs:?}");
         set(&mut f, "code", "D");
         set(&mut f, "weekdays", "sat,sun");
-        set(&mut f, "max", "1");
-        set(&mut f, "min", "2");
-        let errs = f.check(&r).expect_err("min over max");
-        assert!(errs[0].1.contains("min <= max"), "{errs:?}");
         set(&mut f, "max", "3");
+        set(&mut f, "to", "");
+        set(&mut f, "group", "Doctorz");
         assert!(f.check(&r).is_ok());
+        let notes = f.notes(&r, &[]);
+        assert!(
+            notes
+                .iter()
+                .any(|(_, n)| n.contains("counts nobody") && n.contains("Nurses")),
+            "{notes:?}"
+        );
 
         let mut f = Form::rule(FormKind::Limit, None);
         set(&mut f, "id", "run");
         set(&mut f, "measure", "runs");
-        assert_eq!(f.fields[f.check(&r).expect_err("bad")[0].0].name, "measure");
+        assert_eq!(names(&f, &f.check(&r).expect_err("bad"))[0], "measure");
         set(&mut f, "measure", "worked-run");
         assert!(f.check(&r).is_err(), "a limit needs a min or a max");
         set(&mut f, "max", "6");
@@ -851,6 +1262,16 @@ mod tests {
         set(&mut f, "id", "s1");
         set(&mut f, "name", "Bea");
         let errs = f.check(&r).expect_err("s1 exists");
-        assert_eq!(f.fields[errs[0].0].name, "id");
+        assert_eq!(names(&f, &errs), vec!["id"]);
+
+        let mut f = Form::settings(&r);
+        set(&mut f, "period from", "2026-12-01");
+        set(&mut f, "period to", "2026-11-01");
+        set(&mut f, "time zone", "Europe/Londn");
+        let errs = f.check(&r).expect_err("wrong");
+        assert_eq!(names(&f, &errs), vec!["period to", "time zone"], "{errs:?}");
+        set(&mut f, "period to", "2027-01-31");
+        set(&mut f, "time zone", "Europe/London");
+        assert_eq!(f.check(&r).map(|o| o.len()), Ok(2));
     }
 }

@@ -23,6 +23,8 @@ pub mod glyph {
     pub const REJECTED: char = 'x';
     pub const CHANGED: char = '~';
     pub const WARNING: char = '^';
+    /// A colleague's cursor is on the cell (who: `@AB` by the name).
+    pub const OTHER: char = '@';
     pub const EMPTY: &str = "·";
     /// Coverage (and totals) under a minimum, over a maximum.
     pub const UNDER: char = '-';
@@ -94,6 +96,7 @@ impl Widget for Grid<'_> {
         let last_col = (first_col + cols).min(s.layout.days);
         let cover_lines = s.coverage_lines() as u16;
         let rows = area.height.saturating_sub(2 + cover_lines) as usize;
+        let period = self.roster.period();
         // The date header: weekday (or the month where it starts), day.
         let corner = s.layout.date(first_col);
         put_text(
@@ -128,6 +131,9 @@ impl Widget for Grid<'_> {
                 WEEKDAYS[date.0.weekday().num_days_from_monday() as usize % 7]
             };
             let mut style = t.date_style(date, s.today);
+            if period.is_some_and(|p| !p.contains(date)) {
+                style = style.add_modifier(Modifier::DIM);
+            }
             let under = s
                 .findings
                 .of_date(date)
@@ -198,7 +204,9 @@ impl Widget for Grid<'_> {
             }
         }
         if cover_lines > 0 {
-            self.coverage(buf, area, y0 + rows as u16, &cols);
+            // Right under the last person shown: no gap on a tall screen.
+            let shown = s.layout.lines.len().saturating_sub(s.top).min(rows);
+            self.coverage(buf, area, y0 + shown as u16, &cols);
         }
     }
 }
@@ -217,13 +225,18 @@ impl Grid<'_> {
         let s = self.state;
         let grid_x = area.x + s.layout.name_cols + 1;
         let col_w = s.col_cols();
+        let period = self.roster.period();
         (first_col..last_col)
             .map(|col| {
                 let date = s.layout.date(col);
+                let mut base = self.theme.cell_base(date, s.today);
+                if period.is_some_and(|p| !p.contains(date)) {
+                    base = base.add_modifier(Modifier::DIM);
+                }
                 Col {
                     date,
                     x: grid_x + (col - first_col) as u16 * col_w,
-                    base: self.theme.cell_base(date, s.today),
+                    base,
                     named: s.findings.named_on(date),
                 }
             })
@@ -266,31 +279,36 @@ impl Grid<'_> {
         } else {
             t.name
         };
-        put_text(
-            buf,
-            area.x,
-            y,
-            &person.name,
-            area.x + names,
-            name_style,
-            wide,
-        );
-        // Who else is on this person: initials at the end of the name.
-        let mut ox = area.x + names;
-        let mut others_here = false;
-        for o in s.others.values() {
-            if o.cursor.as_ref().is_some_and(|c| c.staff == person.id) && ox >= area.x + 2 {
-                others_here = true;
-                ox -= 2;
-                put_text(
-                    buf,
-                    ox,
-                    y,
-                    &initials(&o.user),
-                    ox + 2,
-                    t.other(&o.user),
-                    wide,
-                );
+        // Who else is on this person: `@AB` at the end of the names
+        // column (marked so it cannot be read as a code or a name).
+        let here: Vec<String> = {
+            let mut v: Vec<String> = Vec::new();
+            for o in s.others.values() {
+                let tag = format!("@{}", initials(&o.user));
+                if o.cursor.as_ref().is_some_and(|c| c.staff == person.id) && !v.contains(&tag) {
+                    v.push(tag);
+                }
+            }
+            v
+        };
+        let others_here = !here.is_empty();
+        let tags = here.join(" ");
+        let tags_cols = text_cols(&tags, false) as u16;
+        let name_end = if others_here && tags_cols + 1 < names {
+            area.x + names - tags_cols - 1
+        } else {
+            area.x + names
+        };
+        put_text(buf, area.x, y, &person.name, name_end, name_style, wide);
+        if others_here && name_end < area.x + names {
+            let mut x = name_end + 1;
+            for (i, o) in s.others.values().enumerate() {
+                let tag = format!("@{}", initials(&o.user));
+                if o.cursor.as_ref().is_some_and(|c| c.staff == person.id)
+                    && s.others.values().take(i).all(|p| p.user != o.user)
+                {
+                    x = put_text(buf, x, y, &tag, area.x + names, t.other(&o.user), wide) + 1;
+                }
             }
         }
         let (Some(first), Some(last)) = (cols.first(), cols.last()) else {
@@ -356,7 +374,7 @@ impl Grid<'_> {
                 });
                 if let Some(o) = other {
                     style = style.patch(t.other_cursor(&o.user));
-                    mark = initials(&o.user).chars().next();
+                    mark = Some(glyph::OTHER);
                 }
             }
             if mark.is_none()
@@ -532,15 +550,17 @@ impl Grid<'_> {
         match s.coverage_mode() {
             CoverageShown::Hidden => {}
             CoverageShown::Folded => {
-                put_text(
-                    buf,
-                    area.x,
-                    y0,
-                    &format!("cover ({} codes)", rows.len()),
-                    area.x + names,
-                    t.heading,
-                    wide,
-                );
+                let n = rows.len();
+                let label = [
+                    format!("cover ({n} codes)"),
+                    format!("cover {n} codes"),
+                    format!("{n} codes"),
+                    "cover".to_string(),
+                ]
+                .into_iter()
+                .find(|l| text_cols(l, false) < names as usize)
+                .unwrap_or_default();
+                put_text(buf, area.x, y0, &label, area.x + names, t.heading, wide);
                 for (col, cov) in cols.iter().zip(&per_date) {
                     let under = cov.iter().flatten().filter(|c| c.under()).count();
                     let over = cov.iter().flatten().filter(|c| c.over()).count();
@@ -559,9 +579,15 @@ impl Grid<'_> {
             CoverageShown::PerCode => {
                 for (i, row) in rows.iter().enumerate() {
                     let y = y0 + i as u16;
-                    let label = match &row.group {
+                    let full = match &row.group {
                         Some(g) => format!("cover {} {g}", row.code),
                         None => format!("cover {}", row.code),
+                    };
+                    // The whole label when it fits, else without "cover".
+                    let label = if text_cols(&full, false) < names as usize {
+                        full
+                    } else {
+                        full.trim_start_matches("cover ").to_string()
                     };
                     put_text(buf, area.x, y, &label, area.x + names, t.heading, wide);
                     for (col, cov) in cols.iter().zip(&per_date) {

@@ -2,54 +2,10 @@
 //! (which mode, which codes exist) and never changes it. The bindings are
 //! one table, which the help overlay lists, so help is never out of date.
 
+use super::action::{Action, Command, Input, PanelKey};
 use super::state::{Mode, State};
-use super::update::{Action, Input, PanelKey};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::BTreeMap;
-
-/// What a key in the grid asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Command {
-    Left,
-    Right,
-    Up,
-    Down,
-    WeekForward,
-    WeekBack,
-    PageUp,
-    PageDown,
-    FirstDate,
-    LastDate,
-    FirstPerson,
-    LastPerson,
-    Today,
-    Jump,
-    Clear,
-    Undo,
-    Redo,
-    NextConflict,
-    History,
-    Help,
-    Quit,
-    Redraw,
-    Suspend,
-    Reconnect,
-    NextWarning,
-    CoverFold,
-    Select,
-    SelectLeft,
-    SelectRight,
-    SelectUp,
-    SelectDown,
-    Yank,
-    Paste,
-    CopyLastWeek,
-    Pattern,
-    Find,
-    FindNext,
-    Filter,
-    Manage,
-}
 
 /// Each command: its name in the config file, its default keys, what it
 /// does (the help's words). The one table of bindings.
@@ -79,6 +35,12 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "jump to a date (24, 24/12) or a person",
     ),
     (
+        Command::EnterCode,
+        "enter_code",
+        &["i"],
+        "type a code in any case: i d1, i n3 (or Shift: D1, N3)",
+    ),
+    (
         Command::Clear,
         "clear",
         &["delete", "backspace", "x"],
@@ -103,6 +65,12 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "next_warning",
         &["!"],
         "next rule warning",
+    ),
+    (
+        Command::Warnings,
+        "warnings",
+        &["e"],
+        "list the rule warnings (Enter goes to one)",
     ),
     (
         Command::Select,
@@ -422,6 +390,19 @@ impl Keymap {
             .any(|k| k.prefix == Some((code, mods)))
     }
 
+    /// Keys bound to two commands: (the key, one command, the other).
+    pub fn clashes(&self) -> Vec<(KeyCombo, Command, Command)> {
+        let mut out = Vec::new();
+        for (i, (a, ka)) in self.bindings.iter().enumerate() {
+            for (b, kb) in self.bindings.iter().skip(i + 1) {
+                for k in ka.iter().filter(|k| kb.contains(k)) {
+                    out.push((k.clone(), *a, *b));
+                }
+            }
+        }
+        out
+    }
+
     /// The keys bound to a command.
     pub fn keys_of(&self, cmd: Command) -> &[KeyCombo] {
         self.bindings
@@ -524,6 +505,18 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
         Mode::Entry { .. } | Mode::Jump { .. } | Mode::Pattern { .. } | Mode::Find { .. } => {
             text_input(key.code, mods)
         }
+        Mode::Warnings(_) => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('e') => {
+                Some(Action::Panel(PanelKey::Close))
+            }
+            KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
+            KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
+            KeyCode::PageDown => Some(Action::Panel(PanelKey::PageDown)),
+            KeyCode::PageUp => Some(Action::Panel(PanelKey::PageUp)),
+            KeyCode::Tab => Some(Action::Panel(PanelKey::NextTab)),
+            KeyCode::Enter => Some(Action::Panel(PanelKey::Choose)),
+            _ => None,
+        },
         Mode::Filter { .. } => match key.code {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('f') => {
                 Some(Action::Panel(PanelKey::Close))
@@ -548,6 +541,7 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('d') => PanelKey::Remove,
             KeyCode::Char('J') => PanelKey::MoveDown,
             KeyCode::Char('K') => PanelKey::MoveUp,
+            KeyCode::Char('r') => PanelKey::Retry,
             _ => return None,
         })),
         Mode::Help { .. } => match key.code {
@@ -575,6 +569,7 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
             KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
             KeyCode::Char('n') | KeyCode::PageDown => Some(Action::Panel(PanelKey::More)),
+            KeyCode::Char('r') => Some(Action::Panel(PanelKey::Retry)),
             _ => None,
         },
         Mode::ConfirmUndo { .. } => match key.code {

@@ -14,6 +14,7 @@
 //!   selects over terminal input, engine events, effect results and a
 //!   timer. `term`: the terminal, always restored. `demo`: `--demo`.
 
+pub mod action;
 mod app;
 pub mod block;
 pub mod config;
@@ -21,9 +22,11 @@ mod demo;
 pub mod effects;
 pub mod forms;
 pub mod grid;
+pub mod help;
 pub mod keys;
 pub mod state;
 mod term;
+pub mod text;
 pub mod theme;
 pub mod update;
 pub mod view;

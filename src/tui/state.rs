@@ -12,7 +12,6 @@ use crate::sync::{ConnState, EntryState, OutboxEntry, ViewReader};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::Color;
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 use unicode_width::UnicodeWidthStr;
 
 /// What the user is doing.
@@ -54,6 +53,27 @@ pub enum Mode {
     },
     /// Staff, codes and rules, and their forms.
     Manage(super::forms::Manage),
+    /// The rule warnings, listed.
+    Warnings(WarningsPanel),
+}
+
+/// The list of rule warnings: of the dates on screen, or all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarningsPanel {
+    pub all: bool,
+    pub selected: usize,
+}
+
+/// How long the editor waits for the hub to answer a question (history,
+/// users) before it says so and offers to ask again.
+pub const ANSWER_WAIT_MS: i64 = 10_000;
+
+/// A question put to the hub and not yet answered: its id, and when the
+/// editor stops waiting (Unix ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub req: u64,
+    pub until: i64,
 }
 
 /// The roster's users as the hub last listed them (the manage panel's
@@ -62,7 +82,7 @@ pub enum Mode {
 pub struct UsersList {
     pub users: Vec<crate::protocol::RosterUser>,
     /// The request waiting for an answer.
-    pub waiting: Option<u64>,
+    pub waiting: Option<Asked>,
     /// Why there is no list (offline, not an admin, no accounts...).
     pub problem: Option<String>,
     /// A user being added: their token comes with the answer.
@@ -80,7 +100,7 @@ pub struct HistoryPanel {
     /// Cursor for the next older page; None at the end.
     pub next: Option<String>,
     /// The request waiting for an answer.
-    pub waiting: Option<u64>,
+    pub waiting: Option<Asked>,
     /// Why there is nothing (offline, an error).
     pub problem: Option<String>,
     pub scroll: usize,
@@ -178,22 +198,30 @@ impl Layout {
                 line_of_person[*p] = i;
             }
         }
-        let earliest = crate::script::add_days(today, -DAYS_BEFORE_TODAY);
-        let latest = crate::script::add_days(today, DAYS_AFTER_TODAY);
-        let (first, last) = match roster.date_span() {
-            Some((a, b)) => (a.min(earliest), b.max(latest)),
-            None => (earliest, latest),
-        };
+        // The planning period, the dates around today, and any code
+        // written outside the period (shown, so it can be seen and
+        // cleared; never checked).
+        let mut first = today.add_days(-DAYS_BEFORE_TODAY);
+        let mut last = today.add_days(DAYS_AFTER_TODAY);
+        for (a, b) in roster
+            .set_period()
+            .map(|p| (p.from, p.to))
+            .into_iter()
+            .chain(roster.code_span())
+        {
+            first = first.min(a);
+            last = last.max(b);
+        }
         let days = (last.0 - first.0).num_days().max(0) as usize + 1;
         let codes: BTreeMap<String, CodeLook> = roster
             .codes()
             .into_iter()
             .map(|c| {
-                let colour = config.colours.get(&c.code).copied().or_else(|| {
-                    Color::from_str(&c.colour)
-                        .ok()
-                        .filter(|_| !c.colour.is_empty())
-                });
+                let colour = config
+                    .colours
+                    .get(&c.code)
+                    .copied()
+                    .or_else(|| super::theme::parse_colour(&c.colour));
                 (
                     c.code.clone(),
                     CodeLook {
@@ -214,8 +242,8 @@ impl Layout {
             .max(3) as u16;
         let name_cols = people
             .iter()
-            // Room after the name for colleagues' initials.
-            .map(|p| text_cols(&p.name, config.ambiguous_wide) + 3)
+            // Room after the name for a colleague's `@AB`.
+            .map(|p| text_cols(&p.name, config.ambiguous_wide) + 4)
             .max()
             .unwrap_or(0)
             .clamp(10, MAX_NAME_COLS) as u16;
@@ -232,7 +260,7 @@ impl Layout {
     }
 
     pub fn date(&self, col: usize) -> Date {
-        crate::script::add_days(self.first, col as i64)
+        self.first.add_days(col as i64)
     }
 
     /// The column of a date, when shown.
@@ -323,6 +351,10 @@ pub const FLASH_MS: i64 = 3_000;
 pub struct State {
     /// The roster's users, for the manage panel's users tab.
     pub users: UsersList,
+    /// The id the next question to the hub goes under.
+    pub next_req: u64,
+    /// Who the hub says this editor is, and its role on the roster.
+    pub access: crate::sync::Access,
     pub roster_name: String,
     pub user: String,
     pub view: ViewReader,
@@ -460,6 +492,8 @@ impl State {
             now,
             utc_offset: 0,
             users: UsersList::default(),
+            next_req: 1,
+            access: Default::default(),
             conn: ConnState::Offline {
                 reason: "not connected yet".into(),
             },
@@ -485,12 +519,18 @@ impl State {
             config,
         };
         if let Some(col) = s.layout.col_of(today) {
-            // Today with the week before it in view.
             s.cursor.col = col;
-            s.left = col.saturating_sub(7);
+            s.show_near_left(col);
         }
         s.scroll_to_cursor();
         s
+    }
+
+    /// Scrolls so that date column `col` is near the left: a quarter of
+    /// the dates on screen before it (up to a week), the rest after.
+    pub fn show_near_left(&mut self, col: usize) {
+        let before = (self.grid_cols() / 4).min(7);
+        self.left = col.saturating_sub(before);
     }
 
     /// Columns a date takes on screen: the code, one for the state glyph
@@ -659,11 +699,34 @@ impl State {
         }
     }
 
+    /// A new question to the hub: its id, and until when it is waited for.
+    pub fn ask(&mut self) -> Asked {
+        let req = self.next_req;
+        self.next_req += 1;
+        Asked {
+            req,
+            until: self.now + ANSWER_WAIT_MS,
+        }
+    }
+
+    /// The questions to the hub waited for now.
+    pub fn waiting(&self) -> impl Iterator<Item = Asked> + '_ {
+        let history = match &self.mode {
+            Mode::History(p) => p.waiting,
+            _ => None,
+        };
+        history.into_iter().chain(self.users.waiting)
+    }
+
     /// When the screen must be drawn again though nothing happens: a fading
-    /// highlight, the retry countdown. None: wait for an event.
+    /// highlight, the retry countdown, a question the hub has not answered
+    /// in time. None: wait for an event.
     pub fn next_wakeup(&self) -> Option<i64> {
         let mut next: Option<i64> = None;
         let mut at = |t: i64| next = Some(next.map_or(t, |n| n.min(t)));
+        for w in self.waiting() {
+            at(w.until);
+        }
         for row in self.flashes.values() {
             for (when, _) in row.values() {
                 let age = self.now - when;
@@ -698,6 +761,69 @@ impl State {
         let mut v = vec![Filter::Everyone, Filter::Warned];
         v.extend(groups.into_iter().map(Filter::Group));
         v
+    }
+
+    /// The editor's role on the roster, as the hub last said (None: not
+    /// said yet; the hub decides).
+    pub fn role(&self) -> Option<&str> {
+        self.access.role.as_deref()
+    }
+
+    /// Why this editor's role does not allow an edit of `ops` (None: it
+    /// does, or the role is not known yet). Cells take an editor, anything
+    /// else an admin, as the hub judges.
+    pub fn refusal(&self, ops: &[crate::domain::Op]) -> Option<String> {
+        let role = self.role()?;
+        let cells_only = ops
+            .iter()
+            .all(|op| matches!(op, crate::domain::Op::SetCell { .. }));
+        let (need, what) = if cells_only {
+            ("editor", "change cells")
+        } else {
+            ("admin", "change staff, shift codes, rules or settings")
+        };
+        let rank = |r: &str| match r {
+            "viewer" => 0,
+            "editor" => 1,
+            _ => 2,
+        };
+        (rank(role) < rank(need)).then(|| {
+            format!(
+                "to {what} on roster {} takes the {need} role; you are {} {role} (ask an admin of the roster)",
+                self.roster_name,
+                if role.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+            )
+        })
+    }
+
+    /// Whether the role allows cell edits (unknown: yes, the hub decides).
+    pub fn may_edit_cells(&self) -> bool {
+        self.role() != Some("viewer")
+    }
+
+    /// Whether the role allows managing staff, codes and rules.
+    pub fn may_manage(&self) -> bool {
+        self.role().is_none_or(|r| r == "admin")
+    }
+
+    /// The keys that type `code` from the grid: its first letter with
+    /// Shift when it is a lower-case one (lower-case letters are commands),
+    /// the rest as written, and Enter when a longer code starts with it.
+    pub fn keys_for_code(&self, code: &str) -> String {
+        let mut keys: String = code
+            .chars()
+            .enumerate()
+            .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
+            .collect();
+        let longer = self
+            .layout
+            .codes
+            .keys()
+            .any(|k| k.chars().count() > code.chars().count() && starts_with_typed(k, code));
+        if longer {
+            keys.push_str(" Enter");
+        }
+        keys
     }
 
     /// The advance setting, as a move.

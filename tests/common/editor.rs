@@ -7,11 +7,12 @@ use super::WAIT;
 use crossterm::event::{KeyEvent, KeyEventKind, KeyEventState};
 use rota::domain::Date;
 use rota::sync::{SyncEngine, SyncEvent};
+use rota::tui::action::{Action, Effect};
 use rota::tui::config::Config;
 use rota::tui::effects::perform;
 use rota::tui::keys::{KeyCombo, action_for};
 use rota::tui::state::State;
-use rota::tui::update::{Action, Effect, update};
+use rota::tui::update::update;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -20,14 +21,16 @@ use tokio::sync::broadcast;
 /// groups: the roster the editor tests and screens use.
 pub fn four_people(codes: &[(&str, &str)]) -> Vec<rota::domain::Op> {
     use rota::domain::{Op, ShiftCode};
-    let mut ops: Vec<Op> = codes
-        .iter()
-        .map(|(c, colour)| {
-            let mut code = ShiftCode::new(c, 8.0, *c != "OFF");
-            code.colour = colour.to_string();
-            Op::PutCode { code, base: None }
-        })
-        .collect();
+    // Planned: November and December 2026 (the tests' today is 1 Dec).
+    let mut ops: Vec<Op> = vec![Op::SetPeriod {
+        from: "2026-11-01".parse().expect("a date"),
+        to: "2026-12-31".parse().expect("a date"),
+    }];
+    ops.extend(codes.iter().map(|(c, colour)| {
+        let mut code = ShiftCode::new(c, 8.0, *c != "OFF");
+        code.colour = colour.to_string();
+        Op::PutCode { code, base: None }
+    }));
     for (i, (name, group)) in [
         ("Amara Okafor", "Nurses"),
         ("Ben Hughes", "Nurses"),
@@ -103,6 +106,51 @@ impl Ed {
                     other => queue.extend(perform(&self.engine, other)),
                 }
             }
+        }
+    }
+
+    /// A key whose effects' results reach the editor only after the engine
+    /// has told what `answered` waits for (as the app loop may take them:
+    /// the engine's events and the worker's results race). Events go in
+    /// first, then the results held back.
+    pub async fn key_answered_first(&mut self, k: &str, answered: impl Fn(&SyncEvent) -> bool) {
+        let combo = KeyCombo::parse(k).unwrap_or_else(|e| panic!("{e}"));
+        let ev = KeyEvent::new(combo.code, combo.mods);
+        let Some(a) = action_for(&self.state, ev) else {
+            panic!("`{k}` does nothing here");
+        };
+        self.state.now = now_ms();
+        let mut held = Vec::new();
+        for e in update(&mut self.state, a) {
+            match e {
+                Effect::Suspend | Effect::Redraw => self.terminal_effects.push(e),
+                other => held.extend(perform(&self.engine, other)),
+            }
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Ok(e)) => {
+                    let done = answered(&e);
+                    self.act(Action::Sync(e));
+                    if done {
+                        break;
+                    }
+                }
+                _ => panic!("timed out waiting for the hub's answer after `{k}`"),
+            }
+        }
+        for a in held {
+            self.act(a);
+        }
+    }
+
+    /// An edit made as the editor makes one (its effect carried out, what
+    /// came of it taken in), not behind its back on the engine.
+    pub fn edit(&mut self, ops: Vec<rota::domain::Op>) {
+        let what = "an edit".to_string();
+        for a in perform(&self.engine, Effect::Edit { ops, what }) {
+            self.act(a);
         }
     }
 

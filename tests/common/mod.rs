@@ -372,7 +372,7 @@ pub async fn join_snapshot_of(
             seq,
             snapshot: Some(snapshot),
             ..
-        } => (c, seq, snapshot),
+        } => (c, seq, *snapshot),
         other => panic!("expected a snapshot, got {other:?}"),
     }
 }
@@ -390,16 +390,19 @@ pub fn set(staff: &str, date: &str, code: Option<&str>, base: u64) -> rota::doma
     }
 }
 
-/// Ops that give a roster shift codes D, N, OFF and staff s1..=sN.
+/// Ops that give a roster a planning period of a year each side of
+/// today, shift codes D, N, OFF and staff s1..=sN.
 pub fn setup_ops(staff: usize) -> Vec<rota::domain::Op> {
     use rota::domain::{Op, ShiftCode};
-    let mut ops: Vec<Op> = ["D", "N", "OFF"]
-        .iter()
-        .map(|c| Op::PutCode {
-            code: ShiftCode::new(c, 8.0, *c != "OFF"),
-            base: None,
-        })
-        .collect();
+    let today = rota::domain::Date(chrono::Local::now().date_naive());
+    let mut ops = vec![Op::SetPeriod {
+        from: today.add_days(-366),
+        to: today.add_days(366),
+    }];
+    ops.extend(["D", "N", "OFF"].iter().map(|c| Op::PutCode {
+        code: ShiftCode::new(c, 8.0, *c != "OFF"),
+        base: None,
+    }));
     for i in 1..=staff {
         ops.push(Op::AddStaff {
             id: format!("s{i}"),

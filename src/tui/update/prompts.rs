@@ -1,0 +1,217 @@
+//! `update` in the prompts: jump, find, pattern.
+
+use super::*;
+use crate::domain::Date;
+use crate::script::diff::plural;
+use crate::tui::action::{Effect, Input};
+use crate::tui::state::*;
+
+/// Jump: a date (2026-12-24, 24, 24/12) or part of a person's name.
+pub(super) fn jump_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) {
+    let Mode::Jump {
+        mut query,
+        mut selected,
+    } = state.mode.clone()
+    else {
+        return;
+    };
+    match input {
+        Input::Char('g') if query.is_empty() => {
+            // `g g`: the first person.
+            state.mode = Mode::Normal;
+            move_to(state, Some(0), None, fx);
+            return;
+        }
+        Input::Char(c) => {
+            query.push(c);
+            selected = 0;
+        }
+        Input::Back => {
+            query.pop();
+            selected = 0;
+        }
+        Input::Up => selected = selected.saturating_sub(1),
+        Input::Down => selected += 1,
+        Input::Tab => selected += 1,
+        Input::Esc => {
+            state.mode = Mode::Normal;
+            return;
+        }
+        Input::Enter => {
+            state.mode = Mode::Normal;
+            let targets = jump_targets(state, &query);
+            match targets.get(selected.min(targets.len().saturating_sub(1))) {
+                Some(JumpTarget::Date(d)) => go_to_date(state, *d, fx),
+                Some(JumpTarget::Person(p)) => move_to(state, Some(*p), None, fx),
+                None => warn(state, format!("no date and no person matches `{query}`")),
+            }
+            return;
+        }
+    }
+    let n = jump_targets(state, &query).len();
+    selected = selected.min(n.saturating_sub(1));
+    state.mode = Mode::Jump { query, selected };
+}
+
+/// A place the jump list offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JumpTarget {
+    Date(Date),
+    /// A person (index into the layout's staff).
+    Person(usize),
+}
+
+/// What the jump list offers for `query`, in its order: the date it names
+/// (if any), then the people whose name or id holds it. Enter takes the
+/// selected one.
+pub fn jump_targets(state: &State, query: &str) -> Vec<JumpTarget> {
+    parse_jump_date(query, state.cursor_date())
+        .map(JumpTarget::Date)
+        .into_iter()
+        .chain(
+            jump_matches(state, query)
+                .into_iter()
+                .map(JumpTarget::Person),
+        )
+        .collect()
+}
+
+/// People whose name or id holds `query` (any case), in roster order.
+pub fn jump_matches(state: &State, query: &str) -> Vec<usize> {
+    let q = query.to_lowercase();
+    if q.is_empty() {
+        return Vec::new();
+    }
+    state
+        .layout
+        .staff
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.name.to_lowercase().contains(&q) || p.id.to_lowercase().contains(&q))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A date typed as 2026-12-24, 24/12/2026, 24.12.2026, 24/12 or 24.12.
+/// (the one of that day and month nearest `near`: typed in March 2027,
+/// 14/12 is 14 Dec 2026, not Dec 2027), or 24 (in the month of `near`).
+pub fn parse_jump_date(s: &str, near: Date) -> Option<Date> {
+    use chrono::{Datelike, NaiveDate};
+    let s = s.trim().trim_end_matches('.');
+    if let Ok(d) = s.parse::<Date>() {
+        return Some(d);
+    }
+    let parts: Vec<&str> = s.split(['/', '.']).collect();
+    let num = |i: usize| -> Option<u32> {
+        let p = parts.get(i)?.trim();
+        (!p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    let y = near.0.year();
+    match parts.len() {
+        1 => NaiveDate::from_ymd_opt(y, near.0.month(), num(0)?).map(Date),
+        2 => {
+            let (day, month) = (num(0)?, num(1)?);
+            [y - 1, y, y + 1]
+                .into_iter()
+                .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day))
+                .min_by_key(|d| (*d - near.0).num_days().abs())
+                .map(Date)
+        }
+        3 => {
+            let year = i32::try_from(num(2)?).ok()?;
+            NaiveDate::from_ymd_opt(year, num(1)?, num(0)?).map(Date)
+        }
+        _ => None,
+    }
+}
+
+/// `s`: a pattern typed, then laid over the block on Enter.
+pub(super) fn pattern_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) {
+    let Mode::Pattern { typed } = &mut state.mode else {
+        return;
+    };
+    match input {
+        Input::Char(c) => typed.push(c),
+        Input::Back => {
+            typed.pop();
+        }
+        Input::Esc => state.mode = Mode::Normal,
+        Input::Enter => {
+            let typed = typed.clone();
+            state.mode = Mode::Normal;
+            let codes = crate::domain::parse_pattern(&typed).and_then(|codes| {
+                codes
+                    .iter()
+                    .map(|c| crate::tui::block::known_code(state, c))
+                    .collect::<Result<Vec<String>, String>>()
+            });
+            match codes {
+                Ok(codes) => {
+                    let ops = crate::tui::block::pattern(state, &codes);
+                    let b = crate::tui::block::block_or_cursor(state);
+                    state.anchor = None;
+                    let what = format!(
+                        "laid {} over {}",
+                        codes.join(","),
+                        plural(b.people(), "person")
+                    );
+                    fx.push(Effect::Edit { ops, what });
+                }
+                Err(m) => warn(state, format!("{m} (nothing changed)")),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `/`: the cursor follows the first name holding what is typed.
+pub(super) fn find_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) {
+    let Mode::Find { query } = &mut state.mode else {
+        return;
+    };
+    match input {
+        Input::Char(c) => query.push(c),
+        Input::Back => {
+            query.pop();
+        }
+        Input::Esc | Input::Enter => {
+            let q = query.clone();
+            state.mode = Mode::Normal;
+            if !q.is_empty() {
+                state.last_find = Some(q);
+            }
+            return;
+        }
+        Input::Tab | Input::Down => {
+            let q = query.clone();
+            find(state, &q, true, fx);
+            return;
+        }
+        Input::Up => return,
+    }
+    let q = query.clone();
+    find(state, &q, false, fx);
+}
+
+/// Moves to the next person (from the cursor's, or after it) whose name
+/// holds `q`, wrapping round.
+pub(super) fn find(state: &mut State, q: &str, after: bool, fx: &mut Vec<Effect>) {
+    let n = state.layout.staff.len();
+    if q.is_empty() || n == 0 {
+        return;
+    }
+    let q = q.to_lowercase();
+    let start = state.cursor.person + usize::from(after);
+    let hit = (0..n)
+        .map(|i| (start + i) % n)
+        .find(|&p| state.layout.staff[p].name.to_lowercase().contains(&q));
+    match hit {
+        Some(p) => {
+            move_to(state, Some(p), None, fx);
+            state.message = None;
+        }
+        None => warn(state, format!("no one here is called `{q}`")),
+    }
+}
