@@ -580,3 +580,57 @@ async fn an_unanswered_question_times_out_and_r_asks_again() {
     )
     .await;
 }
+
+/// A stray jump far away and a code typed there change no rule warning,
+/// nor the roster's planning period; undo says what it took back and
+/// goes there. Found by a person: `g 14/12` in March 2027 went to Dec
+/// 2027, and a code typed there took the warnings from 18 to 1,101 for
+/// good.
+#[tokio::test]
+async fn a_code_typed_far_away_changes_no_warning_and_undo_says_what() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    let mut admin = editor(&hub.url(), "admin", dir.path()).await;
+    admin.edit(vec![common::staffing("cover-n", "N", 1, None)]);
+    ed.until("the rule", |s| !s.findings.coverage_rows().is_empty())
+        .await;
+    let period = ed.state.view.read(|r| r.period());
+    let warnings = ed.state.findings.len();
+    assert!(warnings > 0, "November and December lack nights");
+    // From March 2027, `14/12` is the nearest 14 December: 2026.
+    ed.keys("g");
+    ed.type_text("2027-03-10");
+    ed.keys("enter g");
+    ed.type_text("14/12");
+    ed.keys("enter");
+    assert_eq!(ed.at().1, d("2026-12-14"));
+    // A year later, outside the period: kept, never checked.
+    ed.keys("g");
+    ed.type_text("14/12/2027");
+    ed.keys("enter");
+    assert_eq!(ed.at().1, d("2027-12-14"));
+    ed.type_text("N");
+    ed.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    assert_eq!(ed.shows("s1", d("2027-12-14")).as_deref(), Some("N"));
+    assert_eq!(ed.state.findings.len(), warnings, "not checked");
+    assert_eq!(ed.state.view.read(|r| r.period()), period);
+    // Undo: what it took back, and the cursor on it.
+    ed.keys("g g t");
+    ed.keys("u");
+    assert!(
+        ed.message()
+            .starts_with("undone: Amara Okafor, Tue 14 Dec: empty"),
+        "{}",
+        ed.message()
+    );
+    assert_eq!(ed.at(), ("s1".into(), d("2027-12-14")));
+    ed.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    assert_eq!(ed.state.findings.len(), warnings);
+    assert_eq!(ed.state.view.read(|r| r.period()), period);
+    // The same by script: the checked warnings did not move on the hub.
+    let hub_roster = ed.engine.server_roster();
+    assert_eq!(
+        rota::domain::rules::Findings::new(&hub_roster).len(),
+        warnings
+    );
+}

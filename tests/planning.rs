@@ -727,3 +727,114 @@ async fn an_admin_manages_users_in_the_editor() {
     ann.keys("esc");
     assert!(ann.state.users.token.is_none());
 }
+
+/// The editor keeps to the role the hub gives it, and says so at the key
+/// that asks for more, whole: a viewer is told at the first key of a
+/// code (nothing queued), an editor at `a` in the manage panel (no form
+/// opens); the header names the account and its role; a role changed by
+/// an admin while connected is taken at once. Found by a person: a viewer
+/// was offered "type a code", and told afterwards, cut short.
+#[tokio::test]
+async fn the_editor_keeps_to_the_role_the_hub_gives_it() {
+    use rota::accounts::{AccountsFile, Grant, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let hub_dir = dir.path().join("hub");
+    let hub = Hub::start(&hub_dir).await;
+    roster(&hub.url()).await;
+    let mut file = AccountsFile::open_in(&hub_dir).unwrap();
+    let grant = |role| Grant::Role {
+        roster: "default".into(),
+        role,
+    };
+    let vi = file.add_user("vi", grant(Role::Viewer)).unwrap();
+    let ed_token = file.add_user("ed", grant(Role::Editor)).unwrap();
+    let start = |user: &str, token: &str| {
+        let mut config = engine_config(&hub.url(), user, &dir.path().join(user));
+        config.token = Some(token.to_string());
+        rota::sync::SyncEngine::start(config).unwrap()
+    };
+    // The hub takes the accounts in within its watch interval.
+    let vi_engine = loop {
+        let e = start("vi", &vi);
+        let (st, ok) = e
+            .wait_until(WAIT, |s| {
+                matches!(
+                    s.conn,
+                    ConnState::Connected { .. } | ConnState::Refused { .. }
+                )
+            })
+            .await;
+        if ok && matches!(st.conn, ConnState::Connected { .. }) {
+            break e;
+        }
+    };
+    let mut viewer = Ed::new(vi_engine, today());
+    viewer
+        .until("the role", |s| s.role() == Some("viewer"))
+        .await;
+    viewer.type_text("N");
+    let m = viewer.message();
+    assert!(
+        m.contains("takes the editor role; you are a viewer"),
+        "{m}"
+    );
+    assert!(viewer.engine.outbox().is_empty(), "nothing queued");
+    assert_eq!(viewer.state.mode, Mode::Normal);
+    // Said whole, and the header names the account and role, at 80x24.
+    viewer.act(Action::Resize(80, 24));
+    let t = screen(&viewer);
+    let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&m), "{m}\n{t}");
+    assert!(t.lines().next().unwrap_or("").contains("vi (viewer)"), "{t}");
+    assert!(t.contains("VIEW") && t.contains("read only"), "{t}");
+
+    let ed_engine = start("ed", &ed_token);
+    wait_connected(&ed_engine).await;
+    let mut editor_ = Ed::new(ed_engine, today());
+    editor_
+        .until("the role", |s| s.role() == Some("editor"))
+        .await;
+    editor_.keys("m a");
+    assert!(
+        editor_
+            .message()
+            .contains("takes the admin role; you are an editor"),
+        "{}",
+        editor_.message()
+    );
+    assert!(matches!(&editor_.state.mode, Mode::Manage(m) if m.form.is_none()));
+    editor_.keys("esc");
+    // An editor may type codes.
+    editor_.type_text("N");
+    assert_eq!(editor_.engine.outbox().len(), 1);
+
+    // An admin makes the viewer an editor: taken at once, no reconnect.
+    AccountsFile::open_in(&hub_dir)
+        .unwrap()
+        .set_role("vi", "default", Some(Role::Editor))
+        .unwrap();
+    viewer
+        .until("the new role", |s| s.role() == Some("editor"))
+        .await;
+    viewer.keys("l");
+    viewer.type_text("D");
+    assert_eq!(viewer.engine.outbox().len(), 1, "{}", viewer.message());
+}
+
+/// The screen as text.
+fn screen(ed: &Ed) -> String {
+    let (w, h) = ed.state.size;
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    let theme = rota::tui::theme::Theme::new(false);
+    t.draw(|f| rota::tui::view::draw(f, &ed.state, &theme))
+        .unwrap();
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -185,11 +185,13 @@ fn targets_of(engine: &SyncEngine, op_id: u64) -> Option<Vec<crate::domain::Targ
         .map(|e| e.ops.iter().map(|op| op.target()).collect())
 }
 
-/// What the engine knew before the editor listened: the connection, the
-/// outbox, the others, and a damaged local file made anew.
+/// What the engine knew before the editor listened: the connection, who
+/// the hub says this is (and its role), the outbox, the others, and a
+/// damaged local file made anew.
 pub fn startup(engine: &SyncEngine) -> Vec<Action> {
     let mut out = vec![
         Action::Sync(crate::sync::SyncEvent::Connection(engine.status().conn)),
+        Action::Sync(crate::sync::SyncEvent::Access(engine.access())),
         Action::Outbox(engine.outbox()),
         Action::Others(engine.others()),
     ];

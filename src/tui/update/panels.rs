@@ -7,6 +7,10 @@ use crate::tui::action::{Effect, PanelKey};
 use crate::tui::state::*;
 
 pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
+    let help_end = match state.mode {
+        Mode::Help { .. } => crate::tui::help::max_scroll(state),
+        _ => 0,
+    };
     let choices = match state.mode {
         Mode::Filter { .. } => state.filter_choices(),
         _ => Vec::new(),
@@ -30,7 +34,8 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         }
         (Mode::Manage(_), k) => manage_key(state, k, fx),
         (Mode::Warnings(_), k) => warnings_key(state, k, fx),
-        (Mode::Help { scroll }, PanelKey::Down) => *scroll += 1,
+        // No further than the help's last line at the panel's bottom.
+        (Mode::Help { scroll }, PanelKey::Down) => *scroll = (*scroll + 1).min(help_end),
         (Mode::Help { scroll }, PanelKey::Up) => *scroll = scroll.saturating_sub(1),
         (Mode::History(p), PanelKey::Down) => p.scroll += 1,
         (Mode::History(p), PanelKey::Up) => p.scroll = p.scroll.saturating_sub(1),

@@ -94,12 +94,8 @@ pub(super) fn panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &
         Tab::Users => {
             let u = &state.users;
             match (&u.token, &u.problem, u.waiting) {
-                (Some((user, token)), _, _) => Some((
-                    format!(
-                        "{user}'s token, shown only now (copy it; gone at the next key): {token}"
-                    ),
-                    t.panel.add_modifier(Modifier::BOLD),
-                )),
+                // Shown in a box of its own (see `token_box`).
+                (Some(_), _, _) => None,
                 (None, Some(p), _) => Some((p.clone(), t.panel.patch(t.error))),
                 (None, None, Some(_)) => Some(("asking the hub…".to_string(), t.panel)),
                 _ if !state.may_manage() => Some((
@@ -123,7 +119,7 @@ pub(super) fn panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &
     };
     if let Some((line, style)) = note {
         let lines = wrap(&line, body.width as usize);
-        for (i, l) in lines.iter().enumerate() {
+        for (i, l) in lines.iter().enumerate().take(body.height as usize) {
             put_text(
                 buf,
                 body.x,
@@ -171,6 +167,38 @@ pub(super) fn panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &
             style,
             false,
         );
+    }
+}
+
+/// A new user's token, shown once: whole, in a box of its own over the
+/// screen, wrapped to its width; on a screen too small for the box and
+/// its words, the token alone over the whole screen (the editor takes
+/// screens down to 20x5: 100 cells, more than a token's 86 characters).
+pub(super) fn token_box(buf: &mut Buffer, area: Rect, t: &Theme, user: &str, token: &str) {
+    use ratatui::widgets::{Clear, Widget};
+    let title = format!("{user}'s token, shown only now: copy it, it is gone at the next key");
+    let style = t.panel.add_modifier(Modifier::BOLD);
+    let boxed_w = area.width.saturating_sub(4).clamp(20, 96).min(area.width);
+    let inner_w = boxed_w.saturating_sub(2) as usize;
+    let mut lines = wrap(&title, inner_w);
+    lines.push(String::new());
+    lines.extend(wrap(token, inner_w));
+    if lines.len() as u16 + 2 <= area.height.saturating_sub(2) {
+        let inner = panel_box(buf, area, boxed_w, lines.len() as u16 + 2, "token", t);
+        for (i, l) in lines.iter().enumerate() {
+            put_text(buf, inner.x, inner.y + i as u16, l, inner.right(), style, false);
+        }
+        return;
+    }
+    // No room for a box: the token alone, from the top left.
+    Clear.render(area, buf);
+    buf.set_style(area, t.panel);
+    for (i, l) in wrap(token, area.width as usize)
+        .iter()
+        .enumerate()
+        .take(area.height as usize)
+    {
+        put_text(buf, area.x, area.y + i as u16, l, area.right(), style, false);
     }
 }
 

@@ -71,6 +71,9 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
     if !said {
         message_area(buf, area, state, theme);
     }
+    if let (Mode::Manage(_), Some((user, token))) = (&state.mode, &state.users.token) {
+        manage::token_box(buf, area, theme, user, token);
+    }
 }
 
 /// "14:05" in the editor's time zone.
