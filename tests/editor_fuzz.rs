@@ -358,6 +358,9 @@ struct Fuzz {
     trace: Vec<String>,
     /// Since when (the test's clock) a panel has waited for the hub.
     waiting_since: Option<i64>,
+    /// The questions the hub has answered (or refused): a panel must not
+    /// wait for one of these.
+    answered: BTreeSet<u64>,
     /// Steps between two comparisons with a fresh evaluation (one on a
     /// large roster costs a good part of a second in a debug build).
     fresh_every: usize,
@@ -388,6 +391,7 @@ impl Fuzz {
             clock,
             trace: Vec::new(),
             waiting_since: None,
+            answered: BTreeSet::new(),
             fresh_every: 1,
         };
         for a in rota::tui::effects::startup(&f.engine.clone()) {
@@ -399,6 +403,14 @@ impl Fuzz {
 
     /// An action, and what its effects give back at once (in order).
     fn deliver(&mut self, a: Action) -> Vec<Action> {
+        if let Action::Sync(
+            SyncEvent::History { req, .. }
+            | SyncEvent::Users { req, .. }
+            | SyncEvent::RequestFailed { req, .. },
+        ) = &a
+        {
+            self.answered.insert(*req);
+        }
         self.state.now = self.clock;
         let mut out = Vec::new();
         for e in update(&mut self.state, a) {
@@ -474,8 +486,12 @@ impl Fuzz {
             }
         }
         self.drain(&mut touched);
-        // Time passes: a highlight fades, a question may time out.
-        self.clock += 30 + self.rng.below(1500) as i64;
+        // Time passes: a highlight fades, now and then a question times out.
+        self.clock += if self.rng.chance(3) {
+            5_000 + self.rng.below(10_000) as i64
+        } else {
+            30 + self.rng.below(1500) as i64
+        };
         self.state.now = self.clock;
         update(&mut self.state, Action::Tick);
         touched
@@ -535,8 +551,9 @@ impl Fuzz {
         }
     }
 
-    /// The screen at the state's size, as text lines.
-    fn screen(&self) -> Vec<String> {
+    /// The screen at the state's size: each row's cells' symbols, by
+    /// column (a wide character's second column is empty).
+    fn screen(&self) -> Vec<Vec<String>> {
         let (w, h) = self.state.size;
         let mut t =
             ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("a terminal");
@@ -546,18 +563,19 @@ impl Fuzz {
         let buf = t.backend().buffer();
         (0..h)
             .map(|y| {
-                let mut line = String::new();
+                let mut row = Vec::with_capacity(w as usize);
                 let mut skip = 0;
                 for x in 0..w {
                     if skip > 0 {
                         skip -= 1;
+                        row.push(String::new());
                         continue;
                     }
                     let sym = buf[(x, y)].symbol();
-                    line.push_str(sym);
+                    row.push(sym.to_string());
                     skip = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
                 }
-                line
+                row
             })
             .collect()
     }
@@ -631,6 +649,13 @@ impl Fuzz {
                 "the planning period moved without an edit of it: {period_before:?} -> {period:?}"
             ));
         }
+        // No panel waits for an answer the hub has given.
+        if let Some(w) = s.waiting().find(|w| self.answered.contains(&w.req)) {
+            self.fail(&format!(
+                "the hub answered question {}, and a panel still waits for it",
+                w.req
+            ));
+        }
         // No panel waits on the hub past its time.
         let waiting = s.waiting().next().is_some()
             || matches!(&s.mode, Mode::History(p) if p.waiting.is_some() && p.problem.is_none());
@@ -647,7 +672,17 @@ impl Fuzz {
             self.fail("a viewer's key queued an edit");
         }
         // What was said shows whole.
-        let screen = self.screen();
+        let cursor_cell = || {
+            self.state
+                .person()
+                .and_then(|p| self.engine.cell(&p.id, self.state.cursor_date()))
+        };
+        let held_before = cursor_cell();
+        let cells = self.screen();
+        let screen: Vec<String> = cells.iter().map(|r| r.concat()).collect();
+        // The view may change as the screen is drawn (a colleague's edit
+        // arrives): then the cell is not compared.
+        let steady = held_before == cursor_cell();
         let flat = screen.join(" ");
         let flat: String = flat.split_whitespace().collect::<Vec<_>>().join(" ");
         if let Some((m, _)) = &s.message
@@ -661,9 +696,8 @@ impl Fuzz {
             }
         }
         // The cell under the cursor shows what the engine's view holds.
-        if matches!(s.mode, Mode::Normal) && s.message.is_none() && s.anchor.is_none() {
-            if let Some(p) = s.person() {
-                let date = s.cursor_date();
+        if steady && matches!(s.mode, Mode::Normal) && s.message.is_none() && s.anchor.is_none() {
+            if s.person().is_some() {
                 let line = s.layout.line_of[s.cursor.person];
                 let rows = s.grid_lines();
                 let cols = s.grid_cols();
@@ -672,20 +706,20 @@ impl Fuzz {
                     && s.cursor.col >= s.left
                     && s.cursor.col < s.left + cols
                 {
-                    let want = self
-                        .engine
-                        .cell(&p.id, date)
-                        .unwrap_or_else(|| "·".to_string());
+                    let want = held_before.clone().unwrap_or_else(|| "·".to_string());
                     let y = 3 + (line - s.top);
                     let x = (s.layout.name_cols as usize + 1)
                         + (s.cursor.col - s.left) * s.col_cols() as usize;
-                    let shown: String = screen
+                    let shown: String = cells
                         .get(y)
-                        .map(|l| l.chars().skip(x).take(s.col_cols() as usize).collect())
+                        .map(|r| r.iter().skip(x).take(s.col_cols() as usize).map(String::as_str).collect())
                         .unwrap_or_default();
                     if !shown.starts_with(&want) && want.is_ascii() {
                         self.fail(&format!(
-                            "the cursor's cell shows `{shown}`, the engine's view holds `{want}`"
+                            "the cursor's cell shows `{shown}`, the engine's view holds `{want}` (x {x}, y {y}, left {}, col {})\n{}",
+                            s.left,
+                            s.cursor.col,
+                            screen.join("\n")
                         ));
                     }
                 }
