@@ -207,7 +207,16 @@ fn steps(rng: &mut Rng, s: &State) -> Vec<Step> {
         )],
         88..=91 => {
             let mut out = vec![key('g')];
-            let targets = ["24", "14/12", "1/1", "2027-03-10", "31.12.", "ann", "s1", "zz"];
+            let targets = [
+                "24",
+                "14/12",
+                "1/1",
+                "2027-03-10",
+                "31.12.",
+                "ann",
+                "s1",
+                "zz",
+            ];
             out.extend(rng.pick(&targets).chars().map(key));
             out.push(named(KeyCode::Enter));
             out
@@ -216,7 +225,13 @@ fn steps(rng: &mut Rng, s: &State) -> Vec<Step> {
             rng.below(s.size.0 as usize) as u16,
             rng.below(s.size.1 as usize) as u16,
         )],
-        94..=95 => vec![key('s'), key('D'), key(','), key('N'), named(KeyCode::Enter)],
+        94..=95 => vec![
+            key('s'),
+            key('D'),
+            key(','),
+            key('N'),
+            named(KeyCode::Enter),
+        ],
         _ => vec![named(KeyCode::Esc)],
     }
 }
@@ -230,8 +245,18 @@ fn key_of(f: &Finding) -> Key {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (&f.rule, f.first, f.last, &f.staff).hash(&mut h);
     match &f.what {
-        What::Under { code, n, min, group } => (0u8, code, n, min, group).hash(&mut h),
-        What::Over { code, n, max, group } => (1u8, code, n, max, group).hash(&mut h),
+        What::Under {
+            code,
+            n,
+            min,
+            group,
+        } => (0u8, code, n, min, group).hash(&mut h),
+        What::Over {
+            code,
+            n,
+            max,
+            group,
+        } => (1u8, code, n, max, group).hash(&mut h),
         What::Sequence { first, then, .. } => (2u8, first, then).hash(&mut h),
         What::Run {
             days,
@@ -313,9 +338,7 @@ impl Touched {
     fn action(&mut self, a: &Action) {
         match a {
             Action::Edited { targets, .. } => self.targets(targets.as_deref()),
-            Action::Sync(SyncEvent::Remote {
-                changes, count, ..
-            }) => {
+            Action::Sync(SyncEvent::Remote { changes, count, .. }) => {
                 if changes.len() < *count {
                     self.anything = true;
                     self.settings = true;
@@ -612,7 +635,7 @@ impl Fuzz {
         // editor has heard of every change the view holds (the engine
         // writes the view before it tells: a change may be in the view
         // and its event still on its way).
-        if self.trace.len() % self.fresh_every == 0 {
+        if self.trace.len().is_multiple_of(self.fresh_every) {
             let mut fresh = self.state.view.read(Findings::new);
             while all_findings(&self.state.findings) != all_findings(&fresh) {
                 if !self.heard_more(touched).await {
@@ -629,7 +652,10 @@ impl Fuzz {
             for f in s.findings.all() {
                 let staffing = matches!(f.what, What::Under { .. } | What::Over { .. });
                 if !before.contains(&key_of(f)) && !touched.explains(staffing, f.first, &f.staff) {
-                    self.fail(&format!("a finding came that no edit explains: {}", f.message()));
+                    self.fail(&format!(
+                        "a finding came that no edit explains: {}",
+                        f.message()
+                    ));
                 }
             }
             for (k, b) in before_findings {
@@ -692,36 +718,48 @@ impl Fuzz {
         {
             let m: String = m.split_whitespace().collect::<Vec<_>>().join(" ");
             if !flat.contains(&m) {
-                self.fail(&format!("said, but not whole on the screen: {m}\n{}", screen.join("\n")));
+                self.fail(&format!(
+                    "said, but not whole on the screen: {m}\n{}",
+                    screen.join("\n")
+                ));
             }
         }
         // The cell under the cursor shows what the engine's view holds.
-        if steady && matches!(s.mode, Mode::Normal) && s.message.is_none() && s.anchor.is_none() {
-            if s.person().is_some() {
-                let line = s.layout.line_of[s.cursor.person];
-                let rows = s.grid_lines();
-                let cols = s.grid_cols();
-                if line >= s.top
-                    && line < s.top + rows
-                    && s.cursor.col >= s.left
-                    && s.cursor.col < s.left + cols
-                {
-                    let want = held_before.clone().unwrap_or_else(|| "·".to_string());
-                    let y = 3 + (line - s.top);
-                    let x = (s.layout.name_cols as usize + 1)
-                        + (s.cursor.col - s.left) * s.col_cols() as usize;
-                    let shown: String = cells
-                        .get(y)
-                        .map(|r| r.iter().skip(x).take(s.col_cols() as usize).map(String::as_str).collect())
-                        .unwrap_or_default();
-                    if !shown.starts_with(&want) && want.is_ascii() {
-                        self.fail(&format!(
+        if steady
+            && matches!(s.mode, Mode::Normal)
+            && s.message.is_none()
+            && s.anchor.is_none()
+            && s.person().is_some()
+        {
+            let line = s.layout.line_of[s.cursor.person];
+            let rows = s.grid_lines();
+            let cols = s.grid_cols();
+            if line >= s.top
+                && line < s.top + rows
+                && s.cursor.col >= s.left
+                && s.cursor.col < s.left + cols
+            {
+                let want = held_before.clone().unwrap_or_else(|| "·".to_string());
+                let y = 3 + (line - s.top);
+                let x = (s.layout.name_cols as usize + 1)
+                    + (s.cursor.col - s.left) * s.col_cols() as usize;
+                let shown: String = cells
+                    .get(y)
+                    .map(|r| {
+                        r.iter()
+                            .skip(x)
+                            .take(s.col_cols() as usize)
+                            .map(String::as_str)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !shown.starts_with(&want) && want.is_ascii() {
+                    self.fail(&format!(
                             "the cursor's cell shows `{shown}`, the engine's view holds `{want}` (x {x}, y {y}, left {}, col {})\n{}",
                             s.left,
                             s.cursor.col,
                             screen.join("\n")
                         ));
-                    }
                 }
             }
         }
@@ -763,7 +801,8 @@ impl Fuzz {
                     .state
                     .cursor_date()
                     .add_days(self.rng.below(7) as i64 - 3);
-                let codes: Vec<String> = bob.with_view(|r| r.codes().into_iter().map(|c| c.code).collect());
+                let codes: Vec<String> =
+                    bob.with_view(|r| r.codes().into_iter().map(|c| c.code).collect());
                 let code = if self.rng.chance(20) {
                     None
                 } else {
@@ -786,8 +825,7 @@ async fn converge(url: &str, a: &SyncEngine, b: &SyncEngine, token: Option<&str>
     let (seq, hub) = match token {
         None => hub_cells(url).await,
         Some(t) => {
-            let (_c, w) =
-                Client::hello_as(url, t, "fuzz-check", "c-fuzz-check", "default").await;
+            let (_c, w) = Client::hello_as(url, t, "fuzz-check", "c-fuzz-check", "default").await;
             let rota::protocol::ServerMsg::Welcome {
                 seq,
                 snapshot,

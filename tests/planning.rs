@@ -774,10 +774,7 @@ async fn the_editor_keeps_to_the_role_the_hub_gives_it() {
         .await;
     viewer.type_text("N");
     let m = viewer.message();
-    assert!(
-        m.contains("takes the editor role; you are a viewer"),
-        "{m}"
-    );
+    assert!(m.contains("takes the editor role; you are a viewer"), "{m}");
     assert!(viewer.engine.outbox().is_empty(), "nothing queued");
     assert_eq!(viewer.state.mode, Mode::Normal);
     // Said whole, and the header names the account and role, at 80x24.
@@ -785,7 +782,10 @@ async fn the_editor_keeps_to_the_role_the_hub_gives_it() {
     let t = screen(&viewer);
     let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains(&m), "{m}\n{t}");
-    assert!(t.lines().next().unwrap_or("").contains("vi (viewer)"), "{t}");
+    assert!(
+        t.lines().next().unwrap_or("").contains("vi (viewer)"),
+        "{t}"
+    );
     assert!(t.contains("VIEW") && t.contains("read only"), "{t}");
 
     let ed_engine = start("ed", &ed_token);

@@ -1057,17 +1057,19 @@ fn a_lower_case_key_says_how_to_type_the_codes_it_starts() {
     let mut r = small();
     apply(
         &mut r,
-        &["d1", "d2", "a1"]
-            .map(|c| Op::PutCode {
-                code: ShiftCode::new(c, 8.0, true),
-                base: None,
-            }),
+        &["d1", "d2", "a1"].map(|c| Op::PutCode {
+            code: ShiftCode::new(c, 8.0, true),
+            base: None,
+        }),
         "admin",
     );
     let mut s = state_of(r, Config::default(), (120, 24));
     press(&mut s, "a");
     let m = s.message.clone().map(|m| m.0).unwrap_or_default();
-    assert!(m.contains("type a1 as A1") && m.contains("or i then the code"), "{m}");
+    assert!(
+        m.contains("type a1 as A1") && m.contains("or i then the code"),
+        "{m}"
+    );
 }
 
 /// A token shown once is shown whole at any width the editor takes (it
@@ -1124,7 +1126,11 @@ fn at_80_columns_what_is_read_is_never_cut() {
     press(&mut s, "!");
     let sentence = s.message.clone().map(|m| m.0).expect("a sentence");
     let t = text(&render(&s, false));
-    let flat = t.replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = t
+        .replace('\n', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(flat.contains(&sentence), "{sentence}\n{t}");
     insta::assert_snapshot!("warning_sentence_80x24", t);
     // The header: every item whole (a date range is never cut).
@@ -1138,11 +1144,17 @@ fn at_80_columns_what_is_read_is_never_cut() {
     // The warnings list, at 80x24: sized to the screen, Enter goes there.
     press(&mut s, "e");
     let t = text(&render(&s, false));
-    assert!(t.contains("rule warnings on the dates shown (Tab: all)"), "{t}");
+    assert!(
+        t.contains("rule warnings on the dates shown (Tab: all)"),
+        "{t}"
+    );
     insta::assert_snapshot!("warnings_list_80x24", t);
     press(&mut s, "tab");
     let t = text(&render(&s, false));
-    assert!(t.contains("rule warnings (Tab: the dates on screen)"), "{t}");
+    assert!(
+        t.contains("rule warnings (Tab: the dates on screen)"),
+        "{t}"
+    );
     press_all(&mut s, "j j enter");
     assert_eq!(s.mode, rota::tui::state::Mode::Normal);
     let third = s.findings.all()[2].clone();
@@ -1153,7 +1165,10 @@ fn at_80_columns_what_is_read_is_never_cut() {
         press(&mut s, "j");
     }
     let t = text(&render(&s, false));
-    assert!(t.contains("totals column"), "the legend's last line shows:\n{t}");
+    assert!(
+        t.contains("totals column"),
+        "the legend's last line shows:\n{t}"
+    );
     assert!(t.contains("breaks a rule"), "{t}");
     insta::assert_snapshot!("help_end_80x24", t);
 }
@@ -1169,7 +1184,10 @@ fn the_small_things_a_new_user_met() {
     press(&mut s, "g");
     type_in(&mut s, "24");
     let t = text(&render(&s, false));
-    assert!(t.contains("date: Thu 24 Dec 2026") && t.contains("Xavier Dupont (s24)"), "{t}");
+    assert!(
+        t.contains("date: Thu 24 Dec 2026") && t.contains("Xavier Dupont (s24)"),
+        "{t}"
+    );
     press_all(&mut s, "down enter");
     assert_eq!(s.person().map(|p| p.name.as_str()), Some("Xavier Dupont"));
     // From March 2027, 14/12 is December 2026, not 2027.
@@ -1178,7 +1196,10 @@ fn the_small_things_a_new_user_met() {
         rota::tui::update::parse_jump_date("14/12", near),
         Some(d("2026-12-14"))
     );
-    assert_eq!(rota::tui::update::parse_jump_date("14/12/2027", near), Some(d("2027-12-14")));
+    assert_eq!(
+        rota::tui::update::parse_jump_date("14/12/2027", near),
+        Some(d("2027-12-14"))
+    );
     // `t`: today near the left.
     press_all(&mut s, "w w w t");
     assert_eq!(s.cursor_date(), today());

@@ -30,8 +30,60 @@ struct Tmux {
     output: std::sync::Mutex<HashMap<String, UnboundedReceiver<()>>>,
 }
 
+/// Makes sure tmux is there: on a fresh machine (no tmux), it is
+/// installed from the system's packages (apt-get, as `.ci/run` does), once
+/// for all the tests. A test never passes by skipping what it cannot run:
+/// without tmux and without a way to install it, it fails saying so.
+fn ensure_tmux() {
+    static READY: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let ready = READY.get_or_init(|| {
+        let has = || {
+            Command::new("tmux")
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if has() {
+            return Ok(());
+        }
+        eprintln!("tmux is missing: installing it with apt-get");
+        let run = |args: &[&str]| {
+            Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .output()
+                .map_err(|e| format!("apt-get {}: {e}", args.join(" ")))
+                .and_then(|o| {
+                    if o.status.success() {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "apt-get {}: {}",
+                            args.join(" "),
+                            String::from_utf8_lossy(&o.stderr)
+                        ))
+                    }
+                })
+        };
+        run(&["update"])?;
+        run(&["install", "-y", "tmux"])?;
+        if has() {
+            Ok(())
+        } else {
+            Err("apt-get installed tmux, but `tmux -V` still fails".into())
+        }
+    });
+    if let Err(e) = ready {
+        panic!(
+            "these tests drive the real editor in tmux, which is not installed and could not be: {e}\n\
+             install it (e.g. `apt-get install tmux`) and run them again"
+        );
+    }
+}
+
 impl Tmux {
     fn new(name: &str) -> Tmux {
+        ensure_tmux();
         Tmux {
             socket: format!("rota-test-{name}-{}", std::process::id()),
             fifos: tempfile::tempdir().expect("a dir for FIFOs"),
@@ -41,10 +93,16 @@ impl Tmux {
 
     /// Starts `cmd` in a new 120x30 window and hears its output.
     fn session(&self, name: &str, cmd: &str) {
+        self.session_sized(name, cmd, (120, 30));
+    }
+
+    /// Starts `cmd` in a new window of `size` and hears its output.
+    fn session_sized(&self, name: &str, cmd: &str, size: (u16, u16)) {
+        let (w, h) = (size.0.to_string(), size.1.to_string());
         let out = Command::new("tmux")
             .arg("-L")
             .arg(&self.socket)
-            .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "30"])
+            .args(["new-session", "-d", "-s", name, "-x", &w, "-y", &h])
             .arg(cmd)
             .env("NO_COLOR", "1")
             .output()
@@ -100,13 +158,18 @@ impl Tmux {
     /// exits the shell prints its status and stays, so the pane can be
     /// read after.
     fn start(&self, name: &str, args: &[String]) {
+        self.start_sized(name, args, (120, 30));
+    }
+
+    /// [`Tmux::start`] in a window of `size`.
+    fn start_sized(&self, name: &str, args: &[String], size: (u16, u16)) {
         let bin = env!("CARGO_BIN_EXE_rota");
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         let cmd = format!(
             "'{bin}' {}; echo \"rota exited $?\"; exec sleep 600",
             quoted.join(" ")
         );
-        self.session(name, &cmd);
+        self.session_sized(name, &cmd, size);
     }
 
     fn screen(&self, name: &str) -> String {
@@ -621,6 +684,129 @@ async fn the_editor_shows_a_refused_token_and_a_revocation() {
             .contains("refused by the hub: the token was refused"),
         "{s}"
     );
+    t.keys("ann", &["q"]);
+    t.wait("ann", "rota to exit", |s| s.contains("rota exited 0"))
+        .await;
+}
+
+/// A planner's first hour, with the real binary: import the benchmark's
+/// largest instance (150 staff, 364 days, 32 lower-case codes), open it
+/// in two editors (80x24 and 200x50), type lower-case codes, read a
+/// cell's history from the hub, jump to a date across the year's end,
+/// type there, undo, and find the warning count and the planning period
+/// as they were. Each of these failed for a person once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planners_first_hour_on_the_largest_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    let url = hub.url();
+    // The import, as README says it, with the real binary.
+    let data = dir_of(dir.path(), "importer");
+    let out = Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args([
+            "--apply",
+            "tests/data/nrp/Instance24.txt",
+            "--format",
+            "nrp",
+            "--start",
+            "2026-11-02",
+            "--server",
+            &url,
+            "--user",
+            "importer",
+            "--config",
+        ])
+        .arg(data.join("none.toml"))
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .expect("rota runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = Tmux::new("first-hour");
+    let ann = editor_args(&url, "ann", &dir_of(dir.path(), "ann"));
+    let bob = editor_args(&url, "bob", &dir_of(dir.path(), "bob"));
+    t.start_sized("ann", &ann, (200, 50));
+    t.start_sized("bob", &bob, (80, 24));
+    let first = t
+        .wait("ann", "the roster", |s| {
+            s.contains("● connected") && s.contains("warnings") && s.contains("plans 2 Nov 2026")
+        })
+        .await;
+    let header = |s: &str| s.lines().next().unwrap_or_default().to_string();
+    let warnings_of = |s: &str| -> String {
+        header(s)
+            .split(" │ ")
+            .find(|i| i.contains("warning"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let warnings = warnings_of(&first);
+    assert!(
+        header(&first).contains("plans 2 Nov 2026 – 31 Oct 2027"),
+        "{first}"
+    );
+    t.wait("bob", "the roster at 80x24", |s| {
+        s.contains("● connected") && s.contains("warning")
+    })
+    .await;
+    // Lower-case codes: with Shift, and after `i`.
+    t.keys("ann", &["D", "1"]);
+    t.wait("ann", "d1 set", |s| s.contains("set d1 for")).await;
+    t.keys("ann", &["i", "n", "3"]);
+    t.wait("ann", "n3 set", |s| s.contains("set n3 for")).await;
+    // A lower-case key alone says how.
+    t.keys("ann", &["a"]);
+    t.wait("ann", "how to type a1", |s| {
+        s.replace('\n', " ").contains("type a1 as A1")
+    })
+    .await;
+    t.wait("ann", "saved", |s| s.contains("✓ all saved")).await;
+    // The history of the cell just written: an answer, not a wait.
+    t.keys("ann", &["h", "H"]);
+    t.wait("ann", "the history", |s| {
+        s.contains("history: A,") && s.contains("n3") && !s.contains("asking the hub")
+    })
+    .await;
+    t.keys("ann", &["Escape"]);
+    // Bob, at 80 columns, sees ann's codes and reads the same history.
+    t.keys("bob", &["H"]);
+    t.wait("bob", "bob's history panel", |s| {
+        s.contains("history:") && !s.contains("asking the hub")
+    })
+    .await;
+    t.keys("bob", &["Escape"]);
+    // Across the year's end: 14/1 from December is January 2027.
+    t.keys("ann", &["g", "1", "4", "/", "1", "Enter"]);
+    t.wait("ann", "14 January 2027", |s| {
+        status_line(s).contains("Thu 14 Jan")
+    })
+    .await;
+    t.keys("ann", &["P", "1"]);
+    t.wait("ann", "p1 set", |s| s.contains("set p1 for")).await;
+    t.keys("ann", &["u"]);
+    t.wait("ann", "undone, and said what", |s| {
+        s.contains("undone: A, Thu 14 Jan: empty")
+    })
+    .await;
+    let after = t.wait("ann", "saved", |s| s.contains("✓ all saved")).await;
+    // The two lower-case codes are still there; the rest is as it was.
+    assert!(
+        header(&after).contains("plans 2 Nov 2026 – 31 Oct 2027"),
+        "{after}"
+    );
+    // The count of warnings moved only by the two codes kept: undo the
+    // other two, and it is back to what it was.
+    t.keys("ann", &["u", "u"]);
+    let back = t
+        .wait("ann", "the warnings as they were", |s| {
+            s.contains("✓ all saved") && warnings_of(s) == warnings
+        })
+        .await;
+    assert!(header(&back).contains("plans 2 Nov 2026"), "{back}");
     t.keys("ann", &["q"]);
     t.wait("ann", "rota to exit", |s| s.contains("rota exited 0"))
         .await;

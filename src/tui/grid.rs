@@ -333,7 +333,13 @@ impl Grid<'_> {
             .map(|c| index.is_some_and(|i| crate::domain::rules::named(c.named, i)))
             .collect();
         for f in s.findings.of_person(&person.id) {
-            if f.last < first.date || f.first > last.date {
+            // A count over a period (shifts, hours, weekends) is marked in
+            // the totals column: marking each of its dates would mark
+            // whole rows and say nothing about which cell to change.
+            if f.last < first.date
+                || f.first > last.date
+                || matches!(f.what, crate::domain::rules::What::Amount { .. })
+            {
                 continue;
             }
             let a = (f.first.0 - first.date.0).num_days().max(0) as usize;

@@ -61,7 +61,7 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
         ),
         (
             format!("D{}", glyph::WARNING),
-            "breaks a rule (bold): ! steps through them, e lists them",
+            "breaks a rule here: a run, a sequence, over a date's maximum (bold); ! steps through the warnings, e lists them",
         ),
         (glyph::EMPTY.into(), "empty"),
         (

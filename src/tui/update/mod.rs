@@ -162,7 +162,13 @@ fn unbound(state: &State, k: &str) -> String {
     let Some(c) = k.chars().next() else {
         return "? lists the keys".into();
     };
-    let codes = state.candidates(k);
+    // The codes this key would start, were it not a command: those whose
+    // keys differ from how they are written (a1 is typed A1).
+    let codes: Vec<&str> = state
+        .candidates(k)
+        .into_iter()
+        .filter(|code| state.keys_for_code(code) != *code)
+        .collect();
     if codes.is_empty() {
         return format!("`{k}` is no code and no command here; ? lists the keys");
     }

@@ -186,7 +186,15 @@ pub(super) fn token_box(buf: &mut Buffer, area: Rect, t: &Theme, user: &str, tok
     if lines.len() as u16 + 2 <= area.height.saturating_sub(2) {
         let inner = panel_box(buf, area, boxed_w, lines.len() as u16 + 2, "token", t);
         for (i, l) in lines.iter().enumerate() {
-            put_text(buf, inner.x, inner.y + i as u16, l, inner.right(), style, false);
+            put_text(
+                buf,
+                inner.x,
+                inner.y + i as u16,
+                l,
+                inner.right(),
+                style,
+                false,
+            );
         }
         return;
     }
@@ -198,7 +206,15 @@ pub(super) fn token_box(buf: &mut Buffer, area: Rect, t: &Theme, user: &str, tok
         .enumerate()
         .take(area.height as usize)
     {
-        put_text(buf, area.x, area.y + i as u16, l, area.right(), style, false);
+        put_text(
+            buf,
+            area.x,
+            area.y + i as u16,
+            l,
+            area.right(),
+            style,
+            false,
+        );
     }
 }
 
