@@ -1193,3 +1193,34 @@ async fn an_apply_interrupted_before_its_last_part_leaves_nothing_queued() {
         cells.len()
     );
 }
+
+/// By script, as a person found it: setting then clearing one cell far
+/// outside the planning period leaves `--check`'s findings as they were
+/// (it took them from 23 to 178 before periods).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cell_set_and_cleared_far_away_leaves_the_findings_as_they_were() {
+    let ctx = Ctx::new(3).await;
+    let rule = staffing("cover-n", "N", 1, None);
+    let (mut admin, _) = Client::join(&ctx.hub.url(), "admin", "c-rule", "default", 0).await;
+    assert!(ack_seq(&admin.edit(7, vec![rule]).await) > 0);
+    let check = || async {
+        let out = ctx.run(&["--check"]).await;
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        out.stdout
+    };
+    let before = check().await;
+    assert!(
+        before.contains("31 findings in roster default."),
+        "{before}"
+    );
+    let far = ctx.file("far.csv", "staff,date,code\ns1,2027-12-14,N\n");
+    assert_eq!(ctx.run(&["--apply", &far]).await.code, 0);
+    assert_eq!(
+        check().await,
+        before,
+        "a code outside the period is not checked"
+    );
+    let clear = ctx.file("clear.csv", "staff,date,code\ns1,2027-12-14,\n");
+    assert_eq!(ctx.run(&["--apply", &clear]).await.code, 0);
+    assert_eq!(check().await, before);
+}

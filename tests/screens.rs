@@ -1218,3 +1218,71 @@ fn the_small_things_a_new_user_met() {
     assert!(t.contains("remove Amara Okafor (s01)?"), "{t}");
     press_all(&mut s, "n esc");
 }
+
+/// Every panel, form and prompt at 80x24 (the size the editor is most
+/// often cut at), each kept as a snapshot so a cut shows in review.
+#[test]
+fn every_screen_at_80x24() {
+    let shot = |s: &State, name: &str| {
+        let t = text(&render(s, false));
+        insta::assert_snapshot!(format!("at_80x24_{name}"), t);
+    };
+    let mut s = every_state(Config::default());
+    update(&mut s, Action::Resize(80, 24));
+    shot(&s, "cell_states");
+    press(&mut s, "c");
+    shot(&s, "conflict");
+    press_all(&mut s, "esc f");
+    shot(&s, "filter");
+    press_all(&mut s, "esc g");
+    type_in(&mut s, "2");
+    shot(&s, "jump");
+    press_all(&mut s, "esc /");
+    type_in(&mut s, "ch");
+    shot(&s, "find");
+    press_all(&mut s, "esc v l j s");
+    type_in(&mut s, "D,N,OFF");
+    shot(&s, "pattern");
+    press_all(&mut s, "esc esc H");
+    shot(&s, "history_waiting");
+    press_all(&mut s, "esc e");
+    shot(&s, "warnings");
+    press(&mut s, "esc");
+    // The manage panel: each tab, and each form.
+    press(&mut s, "m");
+    shot(&s, "manage_staff");
+    press(&mut s, "a");
+    type_in(&mut s, "s1");
+    shot(&s, "form_add_staff");
+    press_all(&mut s, "esc tab");
+    shot(&s, "manage_codes");
+    press(&mut s, "a");
+    type_in(&mut s, "D");
+    shot(&s, "form_add_code");
+    press_all(&mut s, "esc tab a s");
+    type_in(&mut s, "r1");
+    shot(&s, "form_staffing");
+    press_all(&mut s, "esc a f");
+    shot(&s, "form_sequence");
+    press_all(&mut s, "esc a l");
+    shot(&s, "form_limit");
+    press_all(&mut s, "esc tab");
+    shot(&s, "manage_settings");
+    press(&mut s, "enter");
+    shot(&s, "form_settings");
+    press_all(&mut s, "esc tab");
+    shot(&s, "manage_users");
+    press_all(&mut s, "esc");
+    // A message longer than the status line, wrapped above it.
+    s.message = Some((
+        "edit rejected: to change staff, shift codes, rules or settings on roster ward-a takes the admin role; you are an editor (ask an admin of the roster); c to see it".into(),
+        true,
+    ));
+    shot(&s, "long_message");
+    let t = text(&render(&s, false));
+    let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("(ask an admin of the roster); c to see it"),
+        "{t}"
+    );
+}

@@ -547,12 +547,15 @@ impl Form {
                     err("code", m);
                 } else if existing.is_none() {
                     if let Some(c) = roster.code(code) {
+                        let what = if c.label.is_empty() {
+                            format!("{} h", fmt_num(c.hours))
+                        } else {
+                            format!("{}, {} h", c.label, fmt_num(c.hours))
+                        };
                         err(
                             "code",
                             format!(
-                                "code {code} exists ({} {} h): Esc, then Enter on it in the list changes it",
-                                c.label,
-                                fmt_num(c.hours)
+                                "code {code} exists ({what}): Esc, then Enter on it in the list changes it"
                             ),
                         );
                     } else if let Some(c) = roster

@@ -6,7 +6,7 @@ use super::{panel_box, panel_lines, wrap_all};
 use crate::tui::forms::{Form, Manage, Tab, list, user_lines};
 use crate::tui::grid::put_text;
 use crate::tui::state::State;
-use crate::tui::text::wrap;
+use crate::tui::text::{wrap, wrap_row};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -148,25 +148,34 @@ pub(super) fn panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &
         }
         return;
     }
+    // Each item whole (a long one wraps under itself); from the selected
+    // one back, as many as fit above it.
     let rows = body.height as usize;
-    let start = m.selected.saturating_sub(rows.saturating_sub(1));
-    for (i, (_, line)) in items.iter().enumerate().skip(start).take(rows) {
+    let cols = body.width as usize;
+    let selected = m.selected.min(items.len() - 1);
+    let height = |i: usize| wrap_row(&items[i].1, cols).len();
+    let mut start = selected;
+    let mut used = height(selected);
+    while start > 0 && used + height(start - 1) <= rows {
+        start -= 1;
+        used += height(start);
+    }
+    let mut y = body.y;
+    for (i, (_, line)) in items.iter().enumerate().skip(start) {
         let mut style = t.panel;
-        if i == m.selected {
+        if i == selected {
             style = style.add_modifier(Modifier::REVERSED);
             if m.confirm_remove {
                 style = style.patch(t.error);
             }
         }
-        put_text(
-            buf,
-            body.x,
-            body.y + (i - start) as u16,
-            line,
-            body.right(),
-            style,
-            false,
-        );
+        for part in wrap_row(line, cols) {
+            if y >= body.bottom() {
+                return;
+            }
+            put_text(buf, body.x, y, &part, body.right(), style, false);
+            y += 1;
+        }
     }
 }
 
