@@ -9,6 +9,7 @@
 //! name it gives (the embedded hub of a lone editor works so). Once one user
 //! exists, every connection must show a token.
 
+use crate::clock::now_ms;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -291,12 +292,6 @@ CREATE TABLE IF NOT EXISTS clients(
 pub struct AccountsFile {
     conn: Connection,
     path: PathBuf,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl AccountsFile {

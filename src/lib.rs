@@ -25,6 +25,7 @@
 
 pub mod accounts;
 pub mod cli;
+pub mod clock;
 pub mod domain;
 pub mod protocol;
 pub mod script;

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 mod frames;
 pub use frames::{
-    BATCH_FRAME_HEAD, BATCH_FRAME_TAIL, WelcomeBody, WelcomeHead, encode_edit_parts,
-    encode_welcome, is_ack_frame, is_batch_frame, is_change_frame, join_frames, split_batch,
+    BATCH_FRAME_HEAD, BATCH_FRAME_TAIL, WelcomeBody, WelcomeHead, change_frame_note,
+    change_frame_seq, encode_edit_parts, encode_welcome, is_ack_frame, is_batch_frame,
+    is_change_frame, join_frames, split_batch,
 };
 
 /// Protocol version spoken by this build. Peers must agree on the major part;

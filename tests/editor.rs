@@ -13,7 +13,7 @@ use rota::tui::config::{Advance, Config};
 use rota::tui::state::{Mark, Mode};
 
 fn day(i: i64) -> Date {
-    rota::script::add_days(d("2026-12-01"), i)
+    d("2026-12-01").add_days(i)
 }
 
 /// Today, as the tests' editors see it: Tuesday 1 December 2026.

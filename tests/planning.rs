@@ -15,7 +15,7 @@ use rota::tui::action::Action;
 use rota::tui::state::{Filter, Mode};
 
 fn day(i: i64) -> Date {
-    rota::script::add_days(d("2026-12-01"), i)
+    d("2026-12-01").add_days(i)
 }
 
 /// Tuesday 1 December 2026.
@@ -49,7 +49,7 @@ async fn hub_and_editor(dir: &std::path::Path) -> (Hub, Ed) {
 /// The codes the editor shows for a person over `days` dates from `from`.
 fn row(ed: &Ed, staff: &str, from: Date, days: i64) -> Vec<Option<String>> {
     (0..days)
-        .map(|i| ed.shows(staff, rota::script::add_days(from, i)))
+        .map(|i| ed.shows(staff, from.add_days(i)))
         .collect()
 }
 
@@ -160,7 +160,7 @@ async fn last_week_is_copied_onto_this_week_for_the_selected_people() {
             if !c.is_empty() {
                 ops.push(Op::SetCell {
                     staff: p.into(),
-                    date: rota::script::add_days(monday, i as i64),
+                    date: monday.add_days(i as i64),
                     code: Some(c.to_string()),
                     base: 0,
                 });

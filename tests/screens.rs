@@ -532,7 +532,7 @@ fn japanese_codes_stay_in_their_columns() {
         insta::assert_snapshot!(format!("japanese_wide_{wide}"), text(&buf));
         for i in 0..3 {
             for day in 0..7 {
-                let date = rota::script::add_days(today(), day);
+                let date = today().add_days(day);
                 let (x, y) = cell_xy(&s, &format!("s{i}"), date);
                 let want = codes[(i + day as usize) % 7];
                 let first = want.chars().next().map(String::from).unwrap_or_default();

@@ -551,7 +551,7 @@ async fn a_block_fill_under_a_minimum_shows_in_the_other_editor_and_undo_clears_
     ];
     // Person 3 on nights from yesterday to tomorrow: every day covered.
     for i in -1..=1 {
-        let date = rota::script::add_days(today, i).to_string();
+        let date = today.add_days(i).to_string();
         ops.push(set("s3", &date, Some("N"), 0));
     }
     let (mut admin, _) = Client::join(&hub.url(), "admin", "admin-client", "default", 0).await;

@@ -4,6 +4,7 @@
 //! if there is one.
 
 use super::{Cli, Unreached, connect, exit, roster_exists, start_engine, stop};
+use crate::clock::now_ms;
 use crate::domain::{Date, Roster};
 use crate::script::{Selection, StaffNames, csv, grid, ics, json};
 use std::path::{Path, PathBuf};
@@ -166,10 +167,4 @@ fn write_file(path: &Path, text: &str) -> Result<(), String> {
             let _ = std::fs::remove_file(&tmp);
             format!("writing {}: {e}", path.display())
         })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -305,7 +305,7 @@ impl Findings {
             .any(|r| matches!(r.kind, RuleKind::Staffing { .. }))
         {
             for (i, column) in f.table.iter().enumerate() {
-                let d = plus(first, i as i64);
+                let d = first.add_days(i as i64);
                 let found = staffing_with(&cx, d, column);
                 file(&mut f.named, d, named_bits(&f.index, &found));
                 file(&mut f.by_date, d, found);
@@ -570,7 +570,7 @@ impl Findings {
         let days = (last.0 - first.0).num_days().max(-1) + 1;
         (0..days)
             .map(|i| {
-                let date = plus(first, i);
+                let date = first.add_days(i);
                 let column = self
                     .span
                     .and_then(|(f, _)| usize::try_from((date.0 - f.0).num_days()).ok())
@@ -659,12 +659,6 @@ fn file<K: Ord, T>(map: &mut BTreeMap<K, Vec<T>>, key: K, found: Vec<T>) {
     } else {
         map.insert(key, found);
     }
-}
-
-fn plus(d: Date, days: i64) -> Date {
-    chrono::Duration::try_days(days)
-        .and_then(|n| d.0.checked_add_signed(n))
-        .map_or(d, Date)
 }
 
 /// A count or an amount of hours, as a person reads it.
@@ -763,7 +757,7 @@ fn person_findings(cx: &Ctx, p: usize, span: (Date, Date)) -> Vec<Finding> {
             .binary_search_by(|k| k.as_str().cmp(code))
             .map_or(u16::MAX, |i| i as u16 + 1)
     };
-    let date = |i: usize| plus(span.0, i as i64);
+    let date = |i: usize| span.0.add_days(i as i64);
     let mut out = Vec::new();
     for rule in cx.rules {
         match &rule.kind {
@@ -849,7 +843,7 @@ impl Limit<'_> {
     }
 
     fn date(&self, i: usize) -> Date {
-        plus(self.first, i as i64)
+        self.first.add_days(i as i64)
     }
 
     /// Runs of consecutive worked (or off) days longer than `max`.

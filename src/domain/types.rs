@@ -287,12 +287,15 @@ impl fmt::Display for Period {
 }
 
 impl Date {
-    /// The date `days` later (earlier when negative); the same date when
-    /// that would leave the calendar.
+    /// The date `days` later (earlier when negative); the calendar's first
+    /// or last date when that would leave it.
     pub fn add_days(self, days: i64) -> Date {
-        chrono::Duration::try_days(days)
-            .and_then(|n| self.0.checked_add_signed(n))
-            .map_or(self, Date)
+        let moved = chrono::Duration::try_days(days).and_then(|n| self.0.checked_add_signed(n));
+        Date(moved.unwrap_or(if days < 0 {
+            chrono::NaiveDate::MIN
+        } else {
+            chrono::NaiveDate::MAX
+        }))
     }
 
     /// Days from `self` to `later` (negative when `later` is earlier).

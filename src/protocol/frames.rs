@@ -34,6 +34,31 @@ pub fn is_change_frame(text: &str) -> bool {
     text.starts_with(CHANGE_FRAME_TAG)
 }
 
+/// The seq of an encoded `change` message, read without decoding it (its
+/// `seq` is written first after the tag: a [`ChangeSet`]'s first field).
+pub fn change_frame_seq(text: &str) -> Option<Seq> {
+    let rest = text
+        .strip_prefix(CHANGE_FRAME_TAG)?
+        .strip_prefix(r#""seq":"#)?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
+/// The `note` of an encoded `change` message as it is written (None when
+/// it has none, or escapes in it), read without decoding the message: a
+/// `"note":"` key cannot occur inside a string, and no field before it
+/// nests an object with that key.
+pub fn change_frame_note(text: &str) -> Option<&str> {
+    if !is_change_frame(text) {
+        return None;
+    }
+    let at = text.find(r#""note":""#)? + r#""note":""#.len();
+    let body = &text[at..];
+    let end = body.find('"')?;
+    let note = &body[..end];
+    (!note.contains('\\')).then_some(note)
+}
+
 /// Whether `text` is an encoded `welcome` message as this crate writes them.
 pub fn is_welcome_frame(text: &str) -> bool {
     text.starts_with(WELCOME_FRAME_TAG)
@@ -347,6 +372,23 @@ mod tests {
             account: h.account,
             role: h.role,
         }
+    }
+
+    /// A change frame's seq and note are read where encoding puts them.
+    #[test]
+    fn a_change_frames_seq_and_note_are_read_without_decoding() {
+        let mut cs = change_set(42);
+        cs.note = Some("L7 1234".into());
+        let text = encode(&ServerMsg::Change(cs.clone()));
+        assert_eq!(change_frame_seq(&text), Some(42));
+        assert_eq!(change_frame_note(&text), Some("L7 1234"));
+        // A note with escapes is not read raw; a frame of another type is not a change.
+        let text = encode(&ServerMsg::Change(change_set(43)));
+        assert_eq!(change_frame_seq(&text), Some(43));
+        assert_eq!(change_frame_note(&text), None, "{text}");
+        cs.note = None;
+        assert_eq!(change_frame_note(&encode(&ServerMsg::Change(cs))), None);
+        assert_eq!(change_frame_seq(r#"{"type":"ack","seq":4}"#), None);
     }
 
     /// The large frames are read straight into their messages, and what

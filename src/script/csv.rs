@@ -3,7 +3,7 @@
 //! repeating pattern (`"D,D,N,N,OFF,OFF"`, quoted because of its commas).
 //! An empty code clears. Lines starting with `#` are comments.
 
-use super::{LineError, Lines, MAX_RANGE_DAYS, Plan, Selection, StaffNames, add_days};
+use super::{LineError, Lines, MAX_RANGE_DAYS, Plan, Selection, StaffNames};
 use crate::domain::{Date, Op, Roster, check_code};
 use std::collections::HashMap;
 
@@ -154,7 +154,7 @@ fn parse_row(line: usize, staff: &str, date: &str, code: &str) -> Result<Row, Ve
         if from == to {
             bad(format!(
                 "pattern `{code}` on a single date: give a range, e.g. {from}..{}",
-                add_days(*from, p.len() as i64 - 1)
+                (*from).add_days(p.len() as i64 - 1)
             ));
         } else if p.len() as i64 > days {
             bad(format!(
@@ -243,7 +243,7 @@ pub fn plan(rows: &[Row], roster: &Roster) -> Result<Plan, Vec<LineError>> {
         };
         let days = (row.to.0 - row.from.0).num_days() + 1;
         for k in 0..days {
-            let date = add_days(row.from, k);
+            let date = row.from.add_days(k);
             let code = match &row.codes {
                 Codes::Clear => None,
                 Codes::One(c) => Some(c.clone()),

@@ -9,7 +9,7 @@
 //! ambiguous width (○ △ ×) count as one column, as terminals draw them
 //! outside East Asian locales.
 
-use super::{Selection, add_days};
+use super::Selection;
 use crate::domain::{Date, Roster};
 use chrono::Datelike;
 use std::collections::HashMap;
@@ -63,12 +63,12 @@ pub fn export(
         + 1;
     let week_w = 7 * day_w + 2; // `| ` before each week
     let per_band = (width.saturating_sub(name_w) / week_w).max(1);
-    let first_monday = add_days(from, -i64::from(from.0.weekday().num_days_from_monday()));
+    let first_monday = from.add_days(-i64::from(from.0.weekday().num_days_from_monday()));
     let mut weeks = Vec::new();
     let mut w = first_monday;
     while w <= to {
         weeks.push(w);
-        w = add_days(w, 7);
+        w = w.add_days(7);
     }
     let mut out = format!("Roster {name}: {from} to {to}\n");
     for band in weeks.chunks(per_band) {
@@ -80,7 +80,7 @@ pub fn export(
             head[1].push_str("| ");
             head[2].push_str("| ");
             for k in 0..7 {
-                let d = add_days(monday, k);
+                let d = monday.add_days(k);
                 head[1].push_str(&fill(&d.0.format("%a").to_string(), day_w));
                 head[2].push_str(&fill(&d.0.day().to_string(), day_w));
             }
@@ -94,7 +94,7 @@ pub fn export(
             for &monday in band {
                 row.push_str("| ");
                 for k in 0..7 {
-                    let d = add_days(monday, k);
+                    let d = monday.add_days(k);
                     let shown = if d < from || d > to {
                         ""
                     } else {

@@ -9,7 +9,7 @@
 //! imports the file again updates events instead of adding copies, and
 //! SEQUENCE is the cell's version, so the newer one wins.
 
-use super::{Selection, add_days};
+use super::Selection;
 use crate::domain::{Date, Roster, ShiftCode, Staff};
 use std::collections::HashMap;
 
@@ -143,7 +143,7 @@ impl Event<'_> {
         let timed = match (&def.start, &def.end) {
             (Some(start), Some(end)) if def.worked => {
                 let end_day = if end.as_str() <= start.as_str() {
-                    add_days(date, 1)
+                    date.add_days(1)
                 } else {
                     date
                 };
@@ -160,7 +160,7 @@ impl Event<'_> {
                 push_line(out, &format!("DTSTART;VALUE=DATE:{day}"));
                 push_line(
                     out,
-                    &format!("DTEND;VALUE=DATE:{}", add_days(date, 1).0.format("%Y%m%d")),
+                    &format!("DTEND;VALUE=DATE:{}", date.add_days(1).0.format("%Y%m%d")),
                 );
             }
         }

@@ -266,17 +266,6 @@ impl Selection {
     }
 }
 
-/// `date` plus `days` (held at the calendar's ends rather than overflowing:
-/// callers bound their ranges, and input must never panic).
-pub fn add_days(date: Date, days: i64) -> Date {
-    let moved = chrono::Duration::try_days(days).and_then(|d| date.0.checked_add_signed(d));
-    Date(moved.unwrap_or(if days < 0 {
-        chrono::NaiveDate::MIN
-    } else {
-        chrono::NaiveDate::MAX
-    }))
-}
-
 /// Finds the line (1-based) of byte offsets in one text. Offsets asked for
 /// in increasing order cost only the bytes between them, so numbering every
 /// record of a large file stays linear.

@@ -19,7 +19,7 @@
 //! Shift-on and shift-off requests are wishes, not roster facts: counted and
 //! left out.
 
-use super::{LineError, Plan, add_days};
+use super::{LineError, Plan};
 use crate::domain::{
     Date, LimitMeasure, Op, Roster, Rule, RuleKind, ShiftCode, check_code, check_id,
 };
@@ -312,7 +312,7 @@ pub fn plan(inst: &Instance, start: Date, roster: &Roster) -> Plan {
             inst.requests
         ));
     }
-    let date = |day: u32| add_days(start, i64::from(day));
+    let date = |day: u32| start.add_days(i64::from(day));
     // The planning period is the instance's horizon: its rules (and the
     // benchmark's objective) are counted over exactly those days.
     if inst.days > 0 {
@@ -547,9 +547,6 @@ mod tests {
         assert!(errors[0].message.contains("longer than"), "{errors:?}");
         // Far dates are held at the calendar's end, never a panic.
         let start: Date = "2026-01-05".parse().unwrap();
-        assert_eq!(
-            crate::script::add_days(start, i64::MAX).0,
-            chrono::NaiveDate::MAX
-        );
+        assert_eq!(start.add_days(i64::MAX).0, chrono::NaiveDate::MAX);
     }
 }

@@ -1301,7 +1301,6 @@ fn shutting_down() -> Option<Ending> {
     Some(Ending(CloseCode::Away.into(), "hub shutting down".into()))
 }
 
-/// What is wrong with an edit frame on its own, whatever came before it.
 /// How a connection whose frames could not be read is closed: a message
 /// over the limit with 1009, a broken frame with 1002, each with a close
 /// frame saying why; a socket already gone without one.

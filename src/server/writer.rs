@@ -8,13 +8,14 @@
 
 use super::ring;
 use super::{Event, Metrics, Shared};
+use crate::clock::now_ms;
 use crate::domain::{Applied, Author, Op, Rejection, Roster, Seq};
 use crate::protocol::{self, ChangeSet, ServerMsg, Snapshot};
 use crate::store::{AnswerKey, Group, Store, StoreError};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -693,11 +694,4 @@ pub fn snapshot_of(r: &Roster) -> Snapshot {
         rules: r.rules(),
         cells: crate::protocol::SnapshotCells::from_cells(r.cells()),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

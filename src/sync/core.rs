@@ -7,6 +7,7 @@
 
 use super::local::{LocalError, LocalStore};
 use super::{ConnState, EntryState, OutboxEntry, Status, SyncEvent, UndoError};
+use crate::clock::now_ms;
 use crate::domain::{Author, Change, Conflict, Op, Rejection, Roster, Seq, Stamp, Target};
 use crate::protocol::{self, ChangeSet, ClientMsg, Cursor, PresenceInfo, ServerMsg, Snapshot};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -151,13 +152,6 @@ pub struct Access {
     pub account: Option<String>,
     /// `viewer`, `editor` or `admin`; None until the hub has said.
     pub role: Option<String>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Core {
@@ -1233,8 +1227,6 @@ fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
     Some(inv)
 }
 
-/// Frames that carry an outbox entry: one `edit`, or numbered parts of it
-/// when it is larger than a frame may be.
 /// One frame to send, and which edit's part it is (its op id, and whether
 /// it is the last part).
 pub struct Outgoing {
@@ -1260,6 +1252,8 @@ pub enum Withdrawal {
     NotQueued,
 }
 
+/// Frames that carry an outbox entry: one `edit`, or numbered parts of it
+/// when it is larger than a frame may be.
 fn edit_frames(e: &OutboxEntry) -> Vec<String> {
     protocol::encode_edit_parts(e.op_id, e.note.as_deref(), e.force, &e.ops)
 }

@@ -55,8 +55,6 @@ impl fmt::Display for LocalError {
 impl std::error::Error for LocalError {}
 
 impl LocalError {
-    /// Whether the file itself is damaged (not merely busy or unwritable):
-    /// then it is kept aside and a new one made (see [`LocalStore::recover`]).
     /// What is wrong with a damaged file, without the path.
     pub fn damage(&self) -> String {
         match self {
@@ -66,6 +64,8 @@ impl LocalError {
         }
     }
 
+    /// Whether the file itself is damaged (not merely busy or unwritable):
+    /// then it is kept aside and a new one made (see [`LocalStore::recover`]).
     pub fn is_damage(&self) -> bool {
         match self {
             LocalError::Corrupt(_) => true,

@@ -99,12 +99,14 @@ fn backoff(config: &SyncConfig, attempt: u32) -> Duration {
     half + half.mul_f64(jitter())
 }
 
-/// A number in [0, 1) from the standard library's random hasher seed.
+/// A number in [0, 1) from the operating system's random generator (0.5
+/// should it fail: the backoff is then the middle of its range).
 fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0);
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    }
 }
 
 /// The URL to connect to. For the local data dir: the running hub that owns

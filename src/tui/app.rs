@@ -13,6 +13,7 @@ use super::theme::Theme;
 use super::update::update;
 use super::{keys, view};
 use crate::cli::{self, Cli, exit};
+use crate::clock::now_ms;
 use crate::domain::Date;
 use crate::sync::{HubAddr, SyncConfig, SyncEngine};
 use crossterm::event::{Event, EventStream, MouseButton, MouseEventKind};
@@ -23,13 +24,6 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// How long start-up waits for the hub when there is no cached copy.
 const FIRST_CONNECT: Duration = Duration::from_secs(5);
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 fn today_local() -> (Date, i32) {
     use chrono::Offset;

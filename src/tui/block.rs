@@ -105,8 +105,8 @@ pub fn paste(state: &State, at: Pos, cells: &Cells) -> (Vec<Op>, usize) {
 /// The week (Monday to Sunday) holding `date`.
 pub fn week_of(date: Date) -> (Date, Date) {
     use chrono::Datelike;
-    let monday = crate::script::add_days(date, -i64::from(date.0.weekday().num_days_from_monday()));
-    (monday, crate::script::add_days(monday, 6))
+    let monday = date.add_days(-i64::from(date.0.weekday().num_days_from_monday()));
+    (monday, monday.add_days(6))
 }
 
 /// The block's people (or the cursor's person): each day of the cursor's
@@ -121,8 +121,8 @@ pub fn last_week(state: &State) -> (Vec<Op>, (Date, Date)) {
         let mut ops = Vec::new();
         for id in &ids {
             for i in 0..7 {
-                let d = crate::script::add_days(monday, i);
-                let before = code(id, crate::script::add_days(d, -7));
+                let d = monday.add_days(i);
+                let before = code(id, d.add_days(-7));
                 if code(id, d) != before {
                     ops.push(set(id, d, before));
                 }

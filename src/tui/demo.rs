@@ -2,7 +2,7 @@
 //! format) moved by whole weeks so its six weeks lie around today.
 
 use crate::domain::{Date, Op, RuleKind};
-use crate::script::{add_days, json};
+use crate::script::json;
 use chrono::Datelike;
 
 /// The demo roster, as `rota --apply` reads it.
@@ -16,8 +16,8 @@ fn asset_start() -> Date {
 /// Days to add to the asset's dates so that today falls in its third week
 /// (weekdays kept).
 pub fn demo_today_shift(today: Date) -> i64 {
-    let monday = add_days(today, -(today.0.weekday().num_days_from_monday() as i64));
-    let start = add_days(monday, -14);
+    let monday = today.add_days(-(today.0.weekday().num_days_from_monday() as i64));
+    let start = monday.add_days(-14);
     (start.0 - asset_start().0).num_days()
 }
 
@@ -35,15 +35,15 @@ pub fn demo_ops(today: Date) -> Result<Vec<Op>, String> {
         .into_iter()
         .map(|(_, mut op)| {
             match &mut op {
-                Op::SetCell { date, .. } => *date = add_days(*date, shift),
+                Op::SetCell { date, .. } => *date = (*date).add_days(shift),
                 Op::SetPeriod { from, to } => {
-                    *from = add_days(*from, shift);
-                    *to = add_days(*to, shift);
+                    *from = (*from).add_days(shift);
+                    *to = (*to).add_days(shift);
                 }
                 Op::PutRule { rule, .. } => {
                     if let RuleKind::Staffing { from, to, .. } = &mut rule.kind {
-                        *from = from.map(|d| add_days(d, shift));
-                        *to = to.map(|d| add_days(d, shift));
+                        *from = from.map(|d| d.add_days(shift));
+                        *to = to.map(|d| d.add_days(shift));
                     }
                 }
                 _ => {}

@@ -167,13 +167,9 @@ struct RawBatch<'a> {
 
 /// The seq and note of a `change` frame, read without decoding it.
 fn peek_change(text: &str) -> Option<(Seq, Option<(usize, u64)>)> {
-    let rest = text.strip_prefix(r#"{"type":"change","seq":"#)?;
-    let end = rest.find(|c: char| !c.is_ascii_digit())?;
-    let seq = rest[..end].parse().ok()?;
-    let note = text.find(r#""note":"L"#).and_then(|i| {
-        let body = &text[i + r#""note":"L"#.len()..];
-        let (id, rest) = body.split_once(' ')?;
-        let us = &rest[..rest.find('"')?];
+    let seq = rota::protocol::change_frame_seq(text)?;
+    let note = rota::protocol::change_frame_note(text).and_then(|n| {
+        let (id, us) = n.strip_prefix('L')?.split_once(' ')?;
         Some((id.parse().ok()?, us.parse().ok()?))
     });
     Some((seq, note))
