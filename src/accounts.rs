@@ -21,38 +21,7 @@ pub const ACCOUNTS_FILE: &str = "accounts.sqlite3";
 /// Most characters of a user name.
 pub const MAX_USER_CHARS: usize = 64;
 
-/// What a user may do on one roster, each role including the ones before it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Reads the roster, sees presence and history.
-    Viewer,
-    /// Also changes cells.
-    Editor,
-    /// Also manages staff, codes, rules, settings and the roster's users.
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Editor => "editor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::domain::Role;
 
 /// Who a connection is: the account its token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -19,6 +19,8 @@
 //!   (wss://) and its clients.
 //! - [`sync`]: the client engine the editor and scripts use: local SQLite
 //!   cache and outbox, optimistic view, reconnect and replay. No UI.
+//! - [`text`]: text as people read it: display widths, wrapping at words,
+//!   shortening at words. Pure.
 //! - [`tui`]: the editor (ratatui), on the sync engine's public API and the
 //!   domain's types only.
 //! - [`cli`]: command-line flags and the modes they start.
@@ -33,5 +35,6 @@ pub mod server;
 pub mod sqlite_file;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod tls;
 pub mod tui;

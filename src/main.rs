@@ -14,6 +14,17 @@ async fn main() {
             if cli.serve { "info" } else { "warn" },
         );
     }
+    // Scripts on the demo: its roster, made first when it is not yet.
+    if cli.demo && !editor {
+        let seeded = match cli::sync_config(&cli) {
+            Ok(config) => cli::seed_demo(&config).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = seeded {
+            eprintln!("rota: the demo roster: {e}");
+            std::process::exit(cli::exit::LOCAL);
+        }
+    }
     let code = if cli.serve {
         cli::serve::serve(&cli).await
     } else if cli.sync {

@@ -663,6 +663,53 @@ async fn the_account_flags_manage_a_running_hub() {
         "{cells}"
     );
 
+    // A viewer's file is refused before anything is queued: its own exit
+    // status, the role it takes, nothing changed on the hub.
+    let (status, token, err) = rota_bin(
+        &[
+            "--serve",
+            "--data",
+            &data,
+            "--add-user",
+            "vi",
+            "--role",
+            "viewer",
+            "--roster",
+            "ward",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status, 0, "{err}");
+    std::fs::write(&csv, "staff,date,code\ns1,2026-12-01,N\n").unwrap();
+    let vi_data = dir.path().join("vi");
+    let (status, out, err) = rota_bin(
+        &[
+            "--apply",
+            csv.to_str().unwrap(),
+            "--server",
+            &url,
+            "--roster",
+            "ward",
+            "--data",
+            vi_data.to_str().unwrap(),
+            "--timeout",
+            "10",
+        ],
+        &[("ROTA_TOKEN", token.trim())],
+    )
+    .await;
+    assert_eq!(status, 6, "{out}{err}");
+    assert!(
+        err.contains("takes the editor role; you are a viewer"),
+        "{err}"
+    );
+    let (_, cells) = owner_view(&hub.url(), &olga).await;
+    assert!(
+        cells.to_string().contains(r#"["s1","2026-12-01","D""#),
+        "unchanged: {cells}"
+    );
+
     let (status, list, err) = rota_bin(&["--serve", "--data", &data, "--list-users"], &[]).await;
     assert_eq!(status, 0, "{err}");
     let ed_line = list.lines().find(|l| l.starts_with("ed\t")).unwrap();

@@ -158,7 +158,7 @@ async fn every_bad_csv_line_is_reported_and_nothing_is_applied() {
     );
     for (line, what) in [
         (3, "unknown staff `nobody`"),
-        (4, "unknown shift code `X`"),
+        (4, "no shift code `X` (the roster has"),
         (5, "no such day"),
         (6, "wrong order"),
         (7, "single date"),
@@ -249,9 +249,10 @@ async fn bad_json_and_nrp_inputs_are_reported_by_line_and_change_nothing() {
 async fn a_rotation_line_lays_its_pattern_over_the_range_and_is_logged_with_the_file() {
     let ctx = Ctx::new(2).await;
     let text = "staff,date,code\n\
-                s1,2026-12-01..2026-12-09,\"D,D,N,N,OFF\"\n\
-                Person 2,2026-12-03,N\n";
-    // From standard input, by display name too.
+                s1,2026-12-01..2026-12-09,\"D,d,N,N,off\"\n\
+                Person 2,2026-12-03,n\n";
+    // From standard input, by display name too; codes in any case, as
+    // the roster writes them (each differs from no other but by case).
     let out = ctx
         .run_on(
             &ctx.hub.url(),
@@ -776,6 +777,54 @@ async fn the_text_grid_fits_the_page_width_week_by_week() {
         .find(|l| l.starts_with("Person 1"))
         .unwrap();
     assert_eq!(row, "Person 1 |      D    N    OFF  D    N    OFF");
+    // People come by group, as the editor shows them, under headings; a
+    // person ordered among another group's stays with their own. Found
+    // by a person: after a reorder the export put a nurse among doctors.
+    let (mut c, _) = Client::join(&ctx.hub.url(), "admin", "admin-2", "default", 0).await;
+    let ack = c
+        .edit(
+            1,
+            vec![
+                Op::AddStaff {
+                    id: "d1".into(),
+                    name: "Doctor One".into(),
+                    group: "Doctors".into(),
+                    order: Some(-5),
+                },
+                Op::UpdateStaff {
+                    id: "s2".into(),
+                    name: None,
+                    group: None,
+                    order: Some(-10),
+                    base: None,
+                },
+            ],
+        )
+        .await;
+    assert!(
+        matches!(ack, rota::protocol::ServerMsg::Ack { .. }),
+        "{ack:?}"
+    );
+    let out = ctx.run(&["--export", "txt", "--width", "80"]).await;
+    let rows: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("--") || l.starts_with("Person") || l.starts_with("Doctor"))
+        .map(|l| l.split(" |").next().unwrap_or(l).trim_end())
+        .take(5)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "-- Nurses --",
+            "Person 2",
+            "Person 1",
+            "-- Doctors --",
+            "Doctor One"
+        ],
+        "{}",
+        out.stdout
+    );
     ctx.hub.stop().await.unwrap();
 }
 
@@ -1071,15 +1120,18 @@ async fn exports_carry_the_rule_warnings_of_what_they_export() {
     );
     // A summary under the grid, and the codes it prints.
     let txt = export(&ctx, "txt", "default", "w.txt").await;
+    // Wrapped to the page at words: read with its line ends as spaces.
+    let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        txt.contains("Rule warnings: 1 (1 forbidden sequence). `rota --check` lists them"),
+        words(&txt).contains("Rule warnings: 1 (1 forbidden sequence). `rota --check` lists them"),
         "{txt}"
     );
+    assert!(txt.lines().all(|l| l.chars().count() <= 80), "{txt}");
     assert!(txt.contains("Codes:\n  D    8 h\n  N    8 h\n"), "{txt}");
     // Each one, when asked.
     let out = ctx.run(&["--export", "txt", "--warnings"]).await;
     assert!(
-        out.stdout.contains("Rule warnings (1):\n  Person 1: N on Tue 1 Dec then D on Wed 2 Dec (D may not follow N)  [no-d-after-n]\n"),
+        words(&out.stdout).contains("Rule warnings (1): Person 1: N on Tue 1 Dec then D on Wed 2 Dec (D may not follow N) [no-d-after-n]"),
         "{}",
         out.stdout
     );

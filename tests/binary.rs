@@ -265,3 +265,49 @@ async fn a_closed_standard_output_ends_the_output_quietly() {
         assert_eq!(out.status.code(), Some(want), "{args:?}: {err}");
     }
 }
+
+/// The scripts work on the demo with `--demo` (its own data dir and
+/// roster, made when it is not there yet), as the editor does: a new user
+/// trying `--demo --check` was refused by the flags.
+#[test]
+fn the_scripts_take_the_demo_as_the_editor_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rota"))
+            .args(args)
+            .args(["--demo", "--user", "ann", "--data"])
+            .arg(dir.path())
+            .arg("--config")
+            .arg(dir.path().join("none.toml"))
+            .env_remove("ROTA_SERVER")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The demo is made with warnings to find.
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(text.contains("findings"), "{text}");
+    assert!(dir.path().join("demo").is_dir(), "its own data dir");
+    let out = run(&["--export", "csv"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.lines().count() > 100, "{text}");
+    // Written by "demo", not by whoever came first.
+    let db =
+        rusqlite::Connection::open(dir.path().join("demo").join(rota::server::STORE_FILE)).unwrap();
+    let users: Vec<String> = db
+        .prepare("SELECT DISTINCT user FROM batches")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(users, ["demo"]);
+}

@@ -69,7 +69,11 @@ async fn moves_keep_to_the_grid_and_scroll_it() {
         "scrolled to it"
     );
     ed.keys("l");
-    assert_eq!(ed.state.cursor.col, last, "stops at the last date");
+    assert_eq!(
+        (ed.state.cursor.col, ed.state.layout.days),
+        (last + 1, last + 2),
+        "past the last date the grid grows a day"
+    );
     ed.keys("home");
     assert_eq!((ed.state.cursor.col, ed.state.left), (0, 0));
     ed.keys("t");
@@ -92,7 +96,13 @@ async fn a_code_is_set_as_soon_as_it_is_the_only_one_and_the_cursor_moves_on() {
     assert_eq!(ed.state.mark("s1", day(1)), Some(&Mark::Pending));
     // O: only OFF starts with it, but O is not a code: Tab completes.
     ed.type_text("O");
-    assert_eq!(ed.state.mode, Mode::Entry { typed: "O".into() });
+    assert_eq!(
+        ed.state.mode,
+        Mode::Entry {
+            typed: "O".into(),
+            opened: false
+        }
+    );
     ed.keys("tab");
     assert_eq!(ed.shows("s1", day(2)).as_deref(), Some("OFF"));
     // S is a code but ST and SK start with it: it waits; Enter takes S.
@@ -125,10 +135,37 @@ async fn an_unknown_code_says_so_and_changes_nothing() {
     ed.type_text("D");
     ed.keys("h");
     ed.type_text("SX");
-    assert_eq!(ed.state.mode, Mode::Normal);
-    assert!(ed.message().contains("no code `SX`"), "{}", ed.message());
+    // The entry stays open with what fitted: the keys after a typo are
+    // never taken for commands (x would clear the cell).
+    assert_eq!(
+        ed.state.mode,
+        Mode::Entry {
+            typed: "S".into(),
+            opened: false
+        }
+    );
+    assert!(
+        ed.message().contains("no code starts with `SX`"),
+        "{}",
+        ed.message()
+    );
+    ed.type_text("x");
     assert_eq!(ed.shows("s1", day(0)).as_deref(), Some("D"), "unchanged");
+    ed.keys("esc");
+    assert_eq!(ed.state.mode, Mode::Normal);
     assert_eq!(ed.at().1, day(0), "the cursor stayed");
+    // Opened with i: a typo, a second key, Backspace to nothing: still
+    // typing; only Esc leaves. Found by a person: `i x x` cleared a cell.
+    ed.keys("i");
+    ed.type_text("xx");
+    ed.keys("backspace");
+    assert!(
+        matches!(&ed.state.mode, Mode::Entry { typed, opened: true } if typed.is_empty()),
+        "{:?}",
+        ed.state.mode
+    );
+    assert_eq!(ed.shows("s1", day(0)).as_deref(), Some("D"), "not cleared");
+    ed.keys("esc");
     // A key that is neither a code nor a command.
     ed.keys("Z");
     assert!(ed.message().contains("`Z`"), "{}", ed.message());
@@ -195,7 +232,14 @@ async fn undo_asks_before_overwriting_someone_elses_change() {
     .await;
     assert!(ann.state.flash("s1", day(0)).is_some(), "highlighted");
     ann.keys("u");
-    assert_eq!(ann.state.mode, Mode::ConfirmUndo { changed: 1 });
+    assert_eq!(
+        ann.state.mode,
+        Mode::ConfirmUndo {
+            question:
+                "bob changed Amara Okafor, Tue 1 Dec since (now N): undo anyway, over theirs?"
+                    .into()
+        }
+    );
     assert_eq!(ann.shows("s1", day(0)).as_deref(), Some("N"), "not yet");
     ann.keys("n");
     assert_eq!(ann.state.mode, Mode::Normal);

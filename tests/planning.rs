@@ -228,7 +228,14 @@ async fn a_pattern_is_laid_over_the_block_and_a_bad_one_changes_nothing() {
     assert!(ed.message().contains("no code `Q`"), "{}", ed.message());
     assert!(ed.message().contains("nothing changed"));
     assert_eq!(ed.engine.outbox().len(), before);
-    ed.keys("s");
+    // The pattern stays, to be put right; the block stays chosen.
+    assert_eq!(
+        ed.state.mode,
+        Mode::Pattern {
+            typed: "D,Q".into()
+        }
+    );
+    ed.keys("esc s");
     ed.type_text("D,,N");
     ed.keys("enter");
     assert!(
@@ -236,6 +243,7 @@ async fn a_pattern_is_laid_over_the_block_and_a_bad_one_changes_nothing() {
         "{}",
         ed.message()
     );
+    ed.keys("esc");
     // Without a block: once, from the cursor.
     ed.keys("t s");
     ed.type_text("N,OFF");
@@ -256,8 +264,10 @@ async fn cells_pasted_from_a_spreadsheet_land_as_a_block_and_are_checked_first()
     let before = ed.engine.outbox().len();
     ed.act(Action::Paste("N,N\nD,XX\n".into()));
     let m = ed.message();
-    assert!(m.contains("pasted row 2, column 2: no code `XX`"), "{m}");
-    assert!(m.contains("nothing changed"), "{m}");
+    assert!(
+        m.starts_with("nothing pasted: row 2, column 2 of the text: no code `XX`"),
+        "{m}"
+    );
     assert_eq!(ed.engine.outbox().len(), before);
     assert_eq!(row(&ed, "s2", today(), 2), codes(&["D", "N"]));
     // Comma-separated works too, and one undo takes it back.

@@ -622,6 +622,44 @@ async fn the_embedded_hub_serves_the_data_dir_and_a_second_editor_joins_it() {
     assert_eq!(view_cells(&second).len(), 2);
 }
 
+/// An editor about to be suspended (Ctrl-z) hands the hub it runs to the
+/// others: they go on saving while it sleeps, and it joins them when it
+/// comes back. Found by a person: a suspended host stopped everyone's
+/// saving until it was resumed.
+#[tokio::test]
+async fn an_editor_about_to_sleep_hands_its_hub_to_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = |user: &str| {
+        let mut c = SyncConfig::new(HubAddr::Local(data.clone()), user, "default", &data);
+        c.backoff_min = Duration::from_millis(20);
+        c.backoff_max = Duration::from_millis(200);
+        c
+    };
+    let first = SyncEngine::start(cfg("ann")).unwrap();
+    wait_connected(&first).await;
+    first.edit(setup_ops(2)).unwrap().expect("queued");
+    let st = wait_synced(&first, 0).await;
+    let second = SyncEngine::start(cfg("bob")).unwrap();
+    wait_synced(&second, st.seq).await;
+    assert!(first.hosts_hub() && !second.hosts_hub());
+    assert!(
+        first.stop_hosting(Duration::from_secs(5)).await,
+        "the hub stopped"
+    );
+    assert!(!first.hosts_hub());
+    // bob runs the hub now and saves to it while ann sleeps.
+    second.set_cell("s1", date(0), Some("N")).unwrap();
+    let st = wait_synced(&second, 0).await;
+    assert!(second.hosts_hub(), "bob took the hub over");
+    assert!(!first.hosts_hub(), "ann started none while asleep");
+    // ann wakes: she joins bob's hub and gets his edit.
+    first.may_host_again();
+    wait_synced(&first, st.seq).await;
+    assert_eq!(first.cell("s1", date(0)).as_deref(), Some("N"));
+    assert!(second.hosts_hub() && !first.hosts_hub(), "still bob's hub");
+}
+
 #[tokio::test]
 async fn a_connection_cut_in_the_middle_of_a_batch_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -1070,4 +1108,42 @@ async fn edits_refused_for_now_are_sent_again_not_rejected() {
     assert_eq!(st.rejected, 0);
     let (_, cells) = hub_cells(&hub.url()).await;
     assert_eq!(cells.len(), 6);
+}
+
+/// A hub that stops answering (frozen, or its host suspended) is taken
+/// for lost within the answer time of an edit sent, not after minutes of
+/// "connected": the edit stays in the outbox and goes when it is back.
+/// Found by a person: a suspended editor hosting the hub left the others
+/// "connected" for 45 s with an unsaved edit.
+#[tokio::test]
+async fn a_hub_that_stops_answering_is_seen_within_the_answer_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut config = engine_config(&proxy.url(), "ann", &dir.path().join("ann"));
+    // Idle pings far apart: only the edit's own ping can tell.
+    config.ping_interval = Duration::from_secs(600);
+    config.answer_timeout = Duration::from_secs(1);
+    let ann = SyncEngine::start(config).unwrap();
+    wait_connected(&ann).await;
+    proxy.stall_down(true);
+    ann.set_cell("s1", date(0), Some("N")).unwrap();
+    let st = wait_status(&ann, "the hub taken for lost", |s| {
+        matches!(s.conn, ConnState::Retrying { .. })
+    })
+    .await;
+    let ConnState::Retrying { reason, .. } = &st.conn else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("no answer from the hub within 1 s"),
+        "{reason}"
+    );
+    assert_eq!(st.pending, 1, "the edit is kept");
+    proxy.stall_down(false);
+    proxy.cut_all();
+    wait_synced(&ann, 0).await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(cells.len(), 1, "delivered once the hub answers");
 }

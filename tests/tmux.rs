@@ -189,6 +189,7 @@ impl Tmux {
     }
 
     /// Waits until the screen satisfies `pred`; fails with the screen.
+    /// (What is wrapped over lines reads as one with [`words`].)
     async fn wait(&self, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
         let held = self
@@ -680,8 +681,7 @@ async fn the_editor_shows_a_refused_token_and_a_revocation() {
         .await;
     // The hub's reason, whole, above the status line.
     assert!(
-        s.replace('\n', " ")
-            .contains("refused by the hub: the token was refused"),
+        words(&s).contains("refused by the hub: the token was refused"),
         "{s}"
     );
     t.keys("ann", &["q"]);
@@ -760,10 +760,8 @@ async fn a_planners_first_hour_on_the_largest_instance() {
     t.wait("ann", "n3 set", |s| s.contains("set n3 for")).await;
     // A lower-case key alone says how.
     t.keys("ann", &["a"]);
-    t.wait("ann", "how to type a1", |s| {
-        s.replace('\n', " ").contains("type a1 as A1")
-    })
-    .await;
+    t.wait("ann", "how to type a1", |s| words(s).contains("a1 as A1"))
+        .await;
     t.wait("ann", "saved", |s| s.contains("✓ all saved")).await;
     // The history of the cell just written: an answer, not a wait.
     t.keys("ann", &["h", "H"]);
@@ -810,4 +808,10 @@ async fn a_planners_first_hour_on_the_largest_instance() {
     t.keys("ann", &["q"]);
     t.wait("ann", "rota to exit", |s| s.contains("rota exited 0"))
         .await;
+}
+
+/// A screen's words with single spaces: a message wrapped over lines (its
+/// line ends padded) reads as one sentence.
+fn words(screen: &str) -> String {
+    screen.split_whitespace().collect::<Vec<_>>().join(" ")
 }

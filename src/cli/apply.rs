@@ -182,6 +182,30 @@ async fn run(
         eprintln!("rota: {file}: interrupted: nothing applied, nothing queued");
         return exit::INTERRUPTED;
     }
+    // A role too small for the file is refused here, before anything is
+    // queued (the hub would refuse it; a queued edit would wait forever).
+    if online
+        && let Some(role) = engine
+            .access()
+            .role
+            .as_deref()
+            .and_then(crate::domain::Role::parse)
+        && role < crate::domain::Role::needed_for(&plan.ops)
+    {
+        progress.clear();
+        let need = crate::domain::Role::needed_for(&plan.ops);
+        eprintln!(
+            "rota: {file}: nothing applied: it changes {} on roster {}, which takes the {need} role; you are {} (ask an admin of the roster)",
+            if need == crate::domain::Role::Editor {
+                "cells"
+            } else {
+                "staff, shift codes, rules or settings"
+            },
+            cli.roster(),
+            role.with_article()
+        );
+        return exit::REFUSED;
+    }
     let mut events = engine.subscribe();
     let ops = std::mem::take(&mut plan.ops);
     progress.phase(&format!("saving {} changes to the outbox", ops.len()));
@@ -249,7 +273,11 @@ async fn run(
                 let e = LineError::new(plan.line_of(p.op), p.message);
                 eprintln!("  {}", e.display(file));
             }
-            exit::CONFLICT
+            if code == crate::protocol::codes::FORBIDDEN {
+                exit::REFUSED
+            } else {
+                exit::CONFLICT
+            }
         }
         Answer::Interrupted => {
             match engine.withdraw(op_id) {

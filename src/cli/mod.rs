@@ -175,8 +175,9 @@ pub struct Cli {
     pub roster: Option<String>,
 
     /// Open the editor on a demo roster (25 staff, 6 weeks around today) in
-    /// a data dir of its own (DATA/demo), never your real data.
-    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check"])]
+    /// a data dir of its own (DATA/demo), never your real data. With
+    /// --check, --export or --apply: work on that demo roster.
+    #[arg(long, conflicts_with_all = ["serve", "roster", "server"])]
     pub demo: bool,
 
     /// The editor's config file (default: the platform's config dir, e.g.
@@ -266,14 +267,24 @@ pub struct Cli {
 impl Cli {
     /// The roster the flags name, `default` when none.
     pub fn roster(&self) -> &str {
+        if self.demo {
+            return "demo";
+        }
         self.roster.as_deref().unwrap_or("default")
     }
 
-    /// The data dir the flags name, else the platform's.
+    /// The data dir the flags name, else the platform's; with --demo, its
+    /// `demo` dir (the demo's own hub, never the real data).
     pub fn data_dir(&self) -> Result<PathBuf, String> {
-        self.data.clone().or_else(default_data_dir).ok_or_else(|| {
-            "no data dir: the platform has no home directory; pass --data DIR".into()
-        })
+        let base = self.data.clone().or_else(default_data_dir).ok_or_else(|| {
+            "no data dir: the platform has no home directory; pass --data DIR".to_string()
+        })?;
+        Ok(if self.demo { base.join("demo") } else { base })
+    }
+
+    /// The hub named by --server (none with --demo: its local hub).
+    pub fn server(&self) -> Option<&str> {
+        self.server.as_deref().filter(|_| !self.demo)
     }
 }
 
@@ -335,7 +346,7 @@ pub fn login_name() -> String {
 /// The sync engine's settings from the client flags.
 pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
     let data_dir = cli.data_dir()?;
-    let hub = match &cli.server {
+    let hub = match cli.server() {
         Some(s) => HubAddr::parse_server(s)?,
         None => HubAddr::Local(data_dir.clone()),
     };
@@ -345,6 +356,38 @@ pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
     let mut config = SyncConfig::new(hub, &user, cli.roster(), &data_dir);
     set_credentials(&mut config, cli, &config_file(cli)?)?;
     Ok(config)
+}
+
+/// Writes the demo roster, when its hub has none yet, as the user "demo"
+/// (its history says so, not that whoever opened the demo first wrote
+/// it), and waits until the hub has it. `config`: the demo's (its data
+/// dir, roster `demo`); the user is replaced.
+pub async fn seed_demo(config: &SyncConfig) -> Result<(), String> {
+    const WAIT: Duration = Duration::from_secs(10);
+    let mut seed = config.clone();
+    seed.user = "demo".into();
+    let seeder = SyncEngine::start(seed).map_err(|e| e.to_string())?;
+    let result = async {
+        connect(&seeder, WAIT)
+            .await
+            .map_err(|e| format!("the demo's hub: {e}"))?;
+        if seeder.status().seq == 0 {
+            let today = crate::domain::Date(chrono::Local::now().date_naive());
+            let ops = crate::tui::demo_ops(today)?;
+            seeder
+                .edit_script(ops, "demo", false)
+                .map_err(|e| e.to_string())?;
+        }
+        let (_, saved) = seeder.wait_until(WAIT, |s| s.saved() && s.seq > 0).await;
+        if saved {
+            Ok(())
+        } else {
+            Err("the demo's hub did not store it in time".to_string())
+        }
+    }
+    .await;
+    stop(seeder).await;
+    result
 }
 
 /// The token and CA file for the hub: the flags' (`--token` also from
@@ -418,9 +461,13 @@ impl Unreached {
             }
             Unreached::Refused(reason) => {
                 eprintln!("rota: the hub refused this client: {reason}");
-                eprintln!(
-                    "rota: check the token (--token, ROTA_TOKEN or the config file's `token`), or ask an admin of the roster for a role"
-                );
+                // The hub's reason says what to do when it is not the
+                // token or the role (a client id of another account's).
+                if reason.contains("token") || reason.contains("role") {
+                    eprintln!(
+                        "rota: check the token (--token, ROTA_TOKEN or the config file's `token`), or ask an admin of the roster for a role"
+                    );
+                }
                 exit::REFUSED
             }
             Unreached::Unreachable(reason) => {

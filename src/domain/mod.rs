@@ -4,11 +4,13 @@
 //! The hub (`server`) and the client engine apply the same [`Op`]s through
 //! [`Roster::apply_batch`], so both sides agree on what an edit means.
 
+mod role;
 mod roster;
 mod row;
 pub mod rules;
 mod types;
 
+pub use role::Role;
 pub use roster::{Applied, Author, ChangeRecord, Names, Roster, Stamp};
 pub use types::*;
 

@@ -278,6 +278,39 @@ impl Roster {
     pub fn code(&self, code: &str) -> Option<&ShiftCode> {
         self.codes.get(code).map(|e| &e.value)
     }
+    /// The code `typed` names: itself, else the one code that differs from
+    /// it only in the case of its letters (`off` is OFF). Err says why not,
+    /// naming the codes there are.
+    pub fn code_named(&self, typed: &str) -> Result<&str, String> {
+        if let Some((k, _)) = self.codes.get_key_value(typed) {
+            return Ok(k.as_str());
+        }
+        let near: Vec<&str> = self
+            .codes
+            .keys()
+            .filter(|k| k.eq_ignore_ascii_case(typed))
+            .map(String::as_str)
+            .collect();
+        match near.as_slice() {
+            [one] => Ok(one),
+            [] => {
+                let known: Vec<&str> = self.codes.keys().map(String::as_str).collect();
+                Err(if known.is_empty() {
+                    format!("no shift code `{typed}` (the roster has none yet)")
+                } else {
+                    format!(
+                        "no shift code `{typed}` (the roster has {})",
+                        known.join(", ")
+                    )
+                })
+            }
+            many => Err(format!(
+                "`{typed}` could be {}: write it as the roster does",
+                many.join(" or ")
+            )),
+        }
+    }
+
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.get(id).map(|e| &e.value)
     }
@@ -324,6 +357,24 @@ impl Roster {
     /// The roster's time zone, when one is set.
     pub fn time_zone(&self) -> Option<&str> {
         self.settings.value.time_zone.as_deref()
+    }
+
+    /// How many cells hold `code`, and the first of them (by person id,
+    /// then date): what keeps the code from being removed.
+    pub fn code_uses(&self, code: &str) -> (usize, Option<(&str, Date)>) {
+        let mut n = 0;
+        let mut first: Option<(&str, Date)> = None;
+        for (staff, row) in &self.cells {
+            for (date, e) in row.iter() {
+                if e.value.as_deref() == Some(code) {
+                    n += 1;
+                    if first.is_none_or(|(s, d)| (staff.as_str(), *date) < (s, d)) {
+                        first = Some((staff.as_str(), *date));
+                    }
+                }
+            }
+        }
+        (n, first)
     }
 
     /// The first and last dates a cell holds a code on (cleared cells
@@ -949,17 +1000,17 @@ impl Roster {
                 b,
             );
         }
-        let in_use = self
-            .cells
-            .values()
-            .flat_map(|row| row.values())
-            .filter(|e| e.value.as_deref() == Some(code))
-            .count();
+        let (in_use, _) = self.code_uses(code);
         if in_use > 0 {
+            let cells = if in_use == 1 {
+                "1 cell; change it first".to_string()
+            } else {
+                format!("{in_use} cells; change them first")
+            };
             return Err(problem(
                 i,
                 "in_use",
-                format!("shift code `{code}` is in {in_use} cells; change them first"),
+                format!("shift code `{code}` is in {cells}"),
             ));
         }
         let prev = self.codes.remove(code);

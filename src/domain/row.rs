@@ -61,10 +61,6 @@ impl<V> Row<V> {
         self.items.iter().map(|(d, v)| (d, v))
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.items.iter().map(|(_, v)| v)
-    }
-
     pub fn first_date(&self) -> Option<Date> {
         self.items.first().map(|(d, _)| *d)
     }

@@ -67,10 +67,12 @@ pub enum What {
         worked: bool,
         limit: f64,
     },
-    /// A count or sum over a period past a bound.
+    /// A count or sum over a period past a bound (of one code's shifts
+    /// when `code` is set).
     Amount {
         name: String,
         unit: &'static str,
+        code: Option<String>,
         value: f64,
         bound: Bound,
     },
@@ -129,12 +131,25 @@ impl Finding {
             What::Amount {
                 name,
                 unit,
+                code,
                 value,
                 bound,
             } => {
                 let bound = match bound {
                     Bound::AtMost(m) => format!("at most {}", amount(*m)),
                     Bound::AtLeast(m) => format!("at least {}", amount(*m)),
+                };
+                // "1 shift", "6 N shifts", "1 weekend worked".
+                let unit = if *value == 1.0 {
+                    unit.replacen("shifts", "shift", 1)
+                        .replacen("hours", "hour", 1)
+                        .replacen("weekends", "weekend", 1)
+                } else {
+                    unit.to_string()
+                };
+                let unit = match code {
+                    Some(c) => format!("{c} {unit}"),
+                    None => unit,
                 };
                 format!("{name}: {} {unit} from {a} to {b}, {bound}", amount(*value))
             }
@@ -812,7 +827,7 @@ fn person_findings(cx: &Ctx, p: usize, span: (Date, Date)) -> Vec<Finding> {
                         let days = (span.1.0 - span.0.0).num_days().max(0) as usize + 1;
                         for (a, b) in periods(days, *period_days) {
                             let v = limit.measure(&cells, *measure, only, a, b);
-                            limit.amount(*measure, v, a, b, &mut out);
+                            limit.amount(*measure, code.as_deref(), v, a, b, &mut out);
                         }
                     }
                 }
@@ -933,7 +948,15 @@ impl Limit<'_> {
     }
 
     /// A count or sum over a period against `min` and `max`.
-    fn amount(&self, measure: LimitMeasure, v: f64, a: usize, b: usize, out: &mut Vec<Finding>) {
+    fn amount(
+        &self,
+        measure: LimitMeasure,
+        code: Option<&str>,
+        v: f64,
+        a: usize,
+        b: usize,
+        out: &mut Vec<Finding>,
+    ) {
         let unit = match measure {
             LimitMeasure::Shifts => "shifts",
             LimitMeasure::Hours => "hours",
@@ -955,6 +978,7 @@ impl Limit<'_> {
             what: What::Amount {
                 name: self.s.name.clone(),
                 unit,
+                code: code.map(str::to_string),
                 value: v,
                 bound,
             },

@@ -225,26 +225,31 @@ pub fn plan(rows: &[Row], roster: &Roster) -> Result<Plan, Vec<LineError>> {
                 None
             }
         };
+        // Each code as the roster writes it (`off` is OFF when only one
+        // code is written so).
         let mut codes_ok = true;
-        let listed: Vec<&String> = match &row.codes {
-            Codes::Clear => Vec::new(),
-            Codes::One(c) => vec![c],
-            Codes::Pattern(p) => p.iter().collect(),
-        };
-        for c in listed {
-            if roster.code(c).is_none() {
+        let mut named = |c: &String| match roster.code_named(c) {
+            Ok(n) => n.to_string(),
+            Err(m) => {
+                if codes_ok {
+                    errors.push(LineError::new(row.line, m));
+                }
                 codes_ok = false;
-                errors.push(LineError::new(row.line, unknown_code(c, roster)));
-                break;
+                c.clone()
             }
-        }
+        };
+        let codes = match &row.codes {
+            Codes::Clear => Codes::Clear,
+            Codes::One(c) => Codes::One(named(c)),
+            Codes::Pattern(p) => Codes::Pattern(p.iter().map(&mut named).collect()),
+        };
         let (Some(id), true) = (id, codes_ok) else {
             continue;
         };
         let days = (row.to.0 - row.from.0).num_days() + 1;
         for k in 0..days {
             let date = row.from.add_days(k);
-            let code = match &row.codes {
+            let code = match &codes {
                 Codes::Clear => None,
                 Codes::One(c) => Some(c.clone()),
                 Codes::Pattern(p) => Some(p[k as usize % p.len()].clone()),
@@ -288,23 +293,6 @@ fn shown(code: &Option<String>) -> String {
     match code {
         Some(c) => format!("`{c}`"),
         None => "empty".into(),
-    }
-}
-
-/// "unknown shift code `d` (did you mean `D`?)", or the list of codes.
-pub fn unknown_code(code: &str, roster: &Roster) -> String {
-    let codes = roster.codes();
-    if let Some(c) = codes.iter().find(|c| c.code.eq_ignore_ascii_case(code)) {
-        return format!("unknown shift code `{code}` (did you mean `{}`?)", c.code);
-    }
-    let known: Vec<&str> = codes.iter().map(|c| c.code.as_str()).collect();
-    if known.is_empty() {
-        format!("unknown shift code `{code}` (the roster has no shift codes yet)")
-    } else {
-        format!(
-            "unknown shift code `{code}` (the roster has {})",
-            known.join(", ")
-        )
     }
 }
 

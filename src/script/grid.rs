@@ -89,7 +89,23 @@ pub fn export(
             out.push_str(h.trim_end());
             out.push('\n');
         }
+        // A heading where a group starts, when there is more than one.
+        let groups = staff
+            .iter()
+            .map(|s| s.group.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let mut group: Option<&str> = None;
         for s in &staff {
+            if groups > 1 && group != Some(s.group.as_str()) {
+                group = Some(&s.group);
+                let title = if s.group.is_empty() {
+                    "(no group)"
+                } else {
+                    &s.group
+                };
+                out.push_str(&format!("-- {title} --\n"));
+            }
             let mut row = pad(&s.name, name_w);
             for &monday in band {
                 row.push_str("| ");
@@ -107,8 +123,23 @@ pub fn export(
             out.push('\n');
         }
     }
-    legend(&mut out, roster, &cells);
-    warnings(&mut out, &sel.findings(roster), list_warnings);
+    let mut notes = String::new();
+    legend(&mut notes, roster, &cells);
+    warnings(&mut notes, &sel.findings(roster), list_warnings);
+    // What is said under the grid, wrapped to the page at words (a long
+    // line's continuation indented under its text).
+    let page = width.max(20);
+    for line in notes.lines() {
+        if crate::text::text_cols(line, false) <= page {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        for part in crate::text::wrap(line, page) {
+            out.push_str(part.trim_end());
+            out.push('\n');
+        }
+    }
     out
 }
 

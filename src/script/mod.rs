@@ -236,10 +236,11 @@ impl Selection {
         self.from.is_none_or(|f| d >= f) && self.to.is_none_or(|t| d <= t)
     }
 
-    /// The active staff it covers, in roster order.
+    /// The active staff it covers, in the editor's order: by group (in
+    /// the order the groups first come), then roster order.
     pub fn staff(&self, roster: &Roster) -> Vec<Staff> {
         roster
-            .staff()
+            .staff_by_group()
             .into_iter()
             .filter(|s| s.active && self.staff.as_ref().is_none_or(|id| *id == s.id))
             .collect()

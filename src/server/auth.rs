@@ -7,7 +7,6 @@
 //! token's connections close at once. Never touches the store.
 
 use crate::accounts::{Accounts, AccountsError, AccountsFile, Identity, Role};
-use crate::domain::Op;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
@@ -20,6 +19,8 @@ pub struct Gate {
     file: Mutex<AccountsFile>,
     current: RwLock<Arc<Accounts>>,
     generation: watch::Sender<u64>,
+    /// The file's `data_version` the accounts in memory were read at.
+    seen: std::sync::atomic::AtomicI64,
 }
 
 impl Gate {
@@ -33,6 +34,7 @@ impl Gate {
             file: Mutex::new(file),
             current: RwLock::new(Arc::new(accounts)),
             generation: watch::channel(0).0,
+            seen: std::sync::atomic::AtomicI64::new(version),
         });
         let weak = Arc::downgrade(&gate);
         // The watcher is a convenience for other processes' writes; a hub
@@ -40,7 +42,7 @@ impl Gate {
         // only learns of such writes at its next own one.
         let _ = std::thread::Builder::new()
             .name("rota-accounts".into())
-            .spawn(move || watch_file(weak, version));
+            .spawn(move || watch_file(weak));
         Ok(gate)
     }
 
@@ -50,6 +52,30 @@ impl Gate {
             .read()
             .map(|a| a.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The accounts as the file has them this moment: read again first when
+    /// another process wrote it since (a token issued a moment ago, before
+    /// the watcher saw it). Blocking, but short: one pragma when nothing
+    /// changed. For what would otherwise be refused.
+    pub fn fresh(&self) -> Arc<Accounts> {
+        if let Ok(file) = self.file.lock() {
+            self.catch_up(&file);
+        }
+        self.current()
+    }
+
+    /// Reads the file again when its version moved since the last read.
+    fn catch_up(&self, file: &AccountsFile) {
+        use std::sync::atomic::Ordering;
+        match file.data_version() {
+            Ok(v) if v != self.seen.load(Ordering::SeqCst) => {
+                self.seen.store(v, Ordering::SeqCst);
+                self.reload(file);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("cannot watch the accounts: {e}"),
+        }
     }
 
     /// Changes each time the accounts do.
@@ -127,7 +153,7 @@ impl Gate {
     }
 }
 
-fn watch_file(gate: Weak<Gate>, mut seen: i64) {
+fn watch_file(gate: Weak<Gate>) {
     loop {
         std::thread::sleep(WATCH_EVERY);
         let Some(gate) = gate.upgrade() else {
@@ -136,24 +162,7 @@ fn watch_file(gate: Weak<Gate>, mut seen: i64) {
         let Ok(file) = gate.file.lock() else {
             return;
         };
-        match file.data_version() {
-            Ok(v) if v != seen => {
-                seen = v;
-                gate.reload(&file);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!("cannot watch the accounts: {e}"),
-        }
-    }
-}
-
-/// The role an edit needs: cells take an editor; staff, codes, rules and
-/// settings take an admin.
-pub fn role_needed(ops: &[Op]) -> Role {
-    if ops.iter().all(|op| matches!(op, Op::SetCell { .. })) {
-        Role::Editor
-    } else {
-        Role::Admin
+        gate.catch_up(&file);
     }
 }
 
@@ -192,6 +201,7 @@ pub fn visible_rosters(
 mod tests {
     use super::*;
     use crate::accounts::Grant;
+    use crate::domain::Op;
 
     #[test]
     fn cells_need_an_editor_and_everything_else_an_admin() {
@@ -205,10 +215,10 @@ mod tests {
             id: "a".into(),
             base: None,
         };
-        assert_eq!(role_needed(std::slice::from_ref(&cell)), Role::Editor);
-        assert_eq!(role_needed(&[cell, staff]), Role::Admin);
+        assert_eq!(Role::needed_for(std::slice::from_ref(&cell)), Role::Editor);
+        assert_eq!(Role::needed_for(&[cell, staff]), Role::Admin);
         assert_eq!(
-            role_needed(&[Op::SetConflictMode {
+            Role::needed_for(&[Op::SetConflictMode {
                 mode: crate::domain::ConflictMode::LastWriterWins
             }]),
             Role::Admin

@@ -495,8 +495,11 @@ impl Conn {
                 )
                 .await
             }
-            // Pings are answered by the WebSocket layer; pongs only prove life.
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(()),
+            // The WebSocket layer queues the pong; it goes now, not with
+            // the next message (an editor takes a silent hub for lost).
+            Message::Ping(_) => self.write_all(std::iter::empty()).await,
+            // Pongs only prove life.
+            Message::Pong(_) | Message::Frame(_) => Ok(()),
             // The layer answers the close; the stream then ends.
             Message::Close(_) => Ok(()),
         }
@@ -726,8 +729,15 @@ impl Conn {
             Some(who) => who.user.clone(),
             None => user,
         };
-        let Some(role) = auth::role_of(&self.shared.gate.current(), self.who.as_ref(), &roster)
-        else {
+        let mut role = auth::role_of(&self.shared.gate.current(), self.who.as_ref(), &roster);
+        if role.is_none() && self.who.is_some() {
+            // Perhaps a role given a moment ago: the file, read again.
+            let gate = self.shared.gate.clone();
+            if let Ok(fresh) = tokio::task::spawn_blocking(move || gate.fresh()).await {
+                role = auth::role_of(&fresh, self.who.as_ref(), &roster);
+            }
+        }
+        let Some(role) = role else {
             let m = format!(
                 "no roster `{roster}` you may open: ask its admin (or the hub's owner) for a role on it"
             );
@@ -1011,7 +1021,7 @@ impl Conn {
         if let Some((code, msg)) = frame_problem(&part) {
             return self.refuse_frame(op_id, code, msg).await;
         }
-        let need = auth::role_needed(&part.ops);
+        let need = Role::needed_for(&part.ops);
         if let Some(why) = self.refusal(need, "make this edit") {
             Metrics::inc(&self.shared.metrics.forbidden);
             let msg = format!("edit {op_id}: {why}; nothing of it is applied");

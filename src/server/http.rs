@@ -182,7 +182,14 @@ async fn upgrade(mut stream: HubStream, head: Head, shared: &Shared) -> Routed {
         }
     };
     // Before the upgrade completes: a client without leave exchanges no frame.
-    let accounts = shared.gate.current();
+    let mut accounts = shared.gate.current();
+    if accounts.enabled() && accounts.authenticate(head.bearer.as_deref()).is_err() {
+        // Perhaps a token issued a moment ago: the file, read again.
+        let gate = shared.gate.clone();
+        if let Ok(fresh) = tokio::task::spawn_blocking(move || gate.fresh()).await {
+            accounts = fresh;
+        }
+    }
     let who = if accounts.enabled() {
         match accounts.authenticate(head.bearer.as_deref()) {
             Ok(who) => Some(who),

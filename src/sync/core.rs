@@ -797,10 +797,8 @@ impl Core {
                 req: Some(req),
                 ..
             } if self.asked.remove(&req) => {
-                self.emit(SyncEvent::RequestFailed {
-                    req,
-                    message: format!("{code}: {message}"),
-                });
+                tracing::debug!(req, code, "request refused: {message}");
+                self.emit(SyncEvent::RequestFailed { req, message });
                 Ok(())
             }
             ServerMsg::Error { code, message, .. } => {

@@ -112,9 +112,13 @@ pub struct SyncConfig {
     pub ca: Option<PathBuf>,
     /// How long to wait for a connection and its welcome.
     pub connect_timeout: Duration,
-    /// How often to ping the hub; silence for three times this drops the
-    /// connection.
+    /// How often to ping an idle hub.
     pub ping_interval: Duration,
+    /// How long the hub may stay silent after it is sent something (an
+    /// edit, a question, a ping: each goes with a ping) before the
+    /// connection is taken for lost: a frozen hub is seen in this long,
+    /// not after minutes of "connected".
+    pub answer_timeout: Duration,
     /// First and largest delay between reconnect attempts.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
@@ -131,6 +135,7 @@ impl SyncConfig {
             ca: None,
             connect_timeout: Duration::from_secs(5),
             ping_interval: Duration::from_secs(15),
+            answer_timeout: Duration::from_secs(10),
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
         }
@@ -397,6 +402,11 @@ pub(crate) struct Shared {
     wake: Notify,
     /// Asks the connection task to reconnect now.
     reconnect: Notify,
+    /// Whether this engine may start the embedded hub (false while its
+    /// process is suspended: another editor takes the hub over).
+    may_host: std::sync::atomic::AtomicBool,
+    /// Whether the embedded hub runs in this process now.
+    hosting: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -450,6 +460,8 @@ impl SyncEngine {
             core: Mutex::new(core),
             wake: Notify::new(),
             reconnect: Notify::new(),
+            may_host: std::sync::atomic::AtomicBool::new(true),
+            hosting: watch::channel(false).0,
         });
         let (stop, stop_rx) = watch::channel(false);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -701,6 +713,38 @@ impl SyncEngine {
 
     /// Stops waiting out the backoff and tries to connect now.
     pub fn reconnect_now(&self) {
+        self.shared.reconnect.notify_one();
+    }
+
+    /// Stops the embedded hub this engine runs, if it runs one, so that
+    /// another editor on the same data dir takes it over (this process is
+    /// about to be suspended: a hub in it would stop everyone's saving).
+    /// Waits at most `within` for the hub to stop; true when none runs
+    /// here now.
+    pub async fn stop_hosting(&self, within: Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        self.shared.may_host.store(false, Ordering::SeqCst);
+        let mut hosting = self.shared.hosting.subscribe();
+        if !*hosting.borrow() {
+            return true;
+        }
+        self.shared.reconnect.notify_one();
+        tokio::time::timeout(within, hosting.wait_for(|h| !*h))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Whether the embedded hub runs in this engine's process now.
+    pub fn hosts_hub(&self) -> bool {
+        *self.shared.hosting.borrow()
+    }
+
+    /// After [`SyncEngine::stop_hosting`]: this engine may start the
+    /// embedded hub again (when nobody else runs it), and reconnects.
+    pub fn may_host_again(&self) {
+        self.shared
+            .may_host
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.shared.reconnect.notify_one();
     }
 

@@ -40,15 +40,24 @@ pub(crate) async fn run(shared: Arc<Shared>, config: SyncConfig, mut stop: watch
             break;
         }
         attempt = attempt.saturating_add(1);
+        if !shared.may_host.load(std::sync::atomic::Ordering::SeqCst)
+            && let Some(e) = embedded.take()
+        {
+            // Handed over: stopped here, so another editor starts it.
+            let _ = e.stop.send(());
+            let _ = e.done.await;
+            shared.hosting.send_replace(false);
+        }
         shared.core().set_conn(ConnState::Connecting { attempt });
-        let ended = match resolve(&config, &mut embedded).await {
+        let may_host = shared.may_host.load(std::sync::atomic::Ordering::SeqCst);
+        let ended = match resolve(&shared, &config, &mut embedded, may_host).await {
             Ok(url) => session(&shared, &config, &url, &mut stop, &mut attempt).await,
             Err(reason) => Ended::Lost(reason),
         };
         let reason = match ended {
             Ended::Stopped => break,
             Ended::Refused(reason) => {
-                tracing::warn!("the hub refused this client: {reason}");
+                tracing::debug!("the hub refused this client: {reason}");
                 shared.core().set_conn(ConnState::Refused { reason });
                 tokio::select! {
                     _ = shared.reconnect.notified() => {}
@@ -84,6 +93,7 @@ pub(crate) async fn run(shared: Arc<Shared>, config: SyncConfig, mut stop: watch
     if let Some(e) = embedded {
         let _ = e.stop.send(());
         let _ = e.done.await;
+        shared.hosting.send_replace(false);
     }
 }
 
@@ -110,8 +120,13 @@ fn jitter() -> f64 {
 }
 
 /// The URL to connect to. For the local data dir: the running hub that owns
-/// it, else a hub started here on a loopback port.
-async fn resolve(config: &SyncConfig, embedded: &mut Option<Embedded>) -> Result<String, String> {
+/// it, else a hub started here on a loopback port (when `may_host`).
+async fn resolve(
+    shared: &Shared,
+    config: &SyncConfig,
+    embedded: &mut Option<Embedded>,
+    may_host: bool,
+) -> Result<String, String> {
     let dir = match &config.hub {
         HubAddr::Url(u) => return Ok(u.clone()),
         HubAddr::Local(dir) => dir,
@@ -121,6 +136,9 @@ async fn resolve(config: &SyncConfig, embedded: &mut Option<Embedded>) -> Result
     }
     if let Some(h) = lock::holder(dir) {
         return Ok(format!("ws://{}/ws", h.addr));
+    }
+    if !may_host {
+        return Err("the hub was handed to another editor; none runs it yet".into());
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -141,6 +159,7 @@ async fn resolve(config: &SyncConfig, embedded: &mut Option<Embedded>) -> Result
                 stop,
                 done,
             });
+            shared.hosting.send_replace(true);
             Ok(url)
         }
         // Another rota took the dir a moment ago: join it.
@@ -170,10 +189,14 @@ async fn session(
     let mut ping = tokio::time::interval(config.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
-    let mut last_heard = Instant::now();
+    // When the hub must have answered by (something was sent, with a
+    // ping, and nothing heard since).
+    let mut answer_by: Option<Instant> = None;
+    let silent = config.answer_timeout;
     loop {
         let frames = shared.core().take_frames_to_send();
         if !frames.is_empty() {
+            answer_by.get_or_insert_with(|| Instant::now() + silent);
             // A hub that stops reading must not hold up a shutdown.
             let sent = tokio::select! {
                 r = send_all(shared, &mut ws, frames) => r,
@@ -204,7 +227,7 @@ async fn session(
                 return Ended::Stopped;
             }
             msg = ws.next() => {
-                last_heard = Instant::now();
+                answer_by = None;
                 match msg {
                     Some(Ok(Message::Text(t))) => match protocol::decode_server(&t) {
                         Ok(m) => {
@@ -233,10 +256,14 @@ async fn session(
             }
             _ = shared.wake.notified() => {}
             _ = shared.reconnect.notified() => return Ended::Again("asked to reconnect".into()),
+            _ = tokio::time::sleep_until(answer_by.unwrap_or_else(Instant::now)), if answer_by.is_some() => {
+                return Ended::Lost(format!(
+                    "no answer from the hub within {} s",
+                    silent.as_secs_f64().ceil()
+                ));
+            }
             _ = ping.tick() => {
-                if last_heard.elapsed() > config.ping_interval * 3 {
-                    return Ended::Lost("no answer from the hub".into());
-                }
+                answer_by.get_or_insert_with(|| Instant::now() + silent);
                 if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
                     return Ended::Lost(format!("connection lost: {e}"));
                 }
@@ -374,5 +401,10 @@ async fn send_all(
             .await
             .map_err(Sending::Lost)?;
     }
+    // A ping after them: a live hub answers it at once, however long the
+    // edits take to commit (the answer the session waits for).
+    ws.feed(Message::Ping(Vec::new().into()))
+        .await
+        .map_err(Sending::Lost)?;
     ws.flush().await.map_err(Sending::Lost)
 }

@@ -92,6 +92,10 @@ pub enum PanelKey {
     Retry,
     PageUp,
     PageDown,
+    /// The first line of a list or panel.
+    Home,
+    /// The last.
+    End,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -140,7 +144,7 @@ pub enum Action {
     /// An edit or a request was refused before it reached the hub.
     Failed(String),
     /// Undo would overwrite this many changes by others.
-    UndoChangedSince(usize),
+    UndoChangedSince(String),
     /// A question to the hub (history, users) could not be put: why.
     NotAsked {
         req: u64,

@@ -33,16 +33,14 @@ fn today_local() -> (Date, i32) {
 
 /// The editor's settings: flags over the config file over defaults.
 fn settings(cli: &Cli, config: &Config) -> Result<SyncConfig, String> {
-    let base = cli.data_dir()?;
-    let (data_dir, roster) = if cli.demo {
-        (base.join("demo"), "demo".to_string())
+    let data_dir = cli.data_dir()?;
+    let roster = if cli.demo {
+        cli.roster().to_string()
     } else {
-        let roster = cli
-            .roster
+        cli.roster
             .clone()
             .or_else(|| config.roster.clone())
-            .unwrap_or_else(|| "default".into());
-        (base, roster)
+            .unwrap_or_else(|| "default".into())
     };
     crate::domain::check_roster_name(&roster).map_err(|m| format!("roster: {m}"))?;
     let user = cli
@@ -54,7 +52,9 @@ fn settings(cli: &Cli, config: &Config) -> Result<SyncConfig, String> {
     let server = if cli.demo {
         None
     } else {
-        cli.server.clone().or_else(|| config.server.clone())
+        cli.server()
+            .map(str::to_string)
+            .or_else(|| config.server.clone())
     };
     let hub = match server {
         Some(s) => HubAddr::parse_server(&s)?,
@@ -143,15 +143,12 @@ async fn open(cli: &Cli, engine: &SyncEngine, config: &SyncConfig) -> Result<(),
         Ok(_) => {}
     }
     if cli.demo && !has_copy(engine) {
-        let (today, _) = today_local();
-        let ops = super::demo_ops(today).map_err(|e| {
-            eprintln!("rota: {e}");
-            exit::LOCAL
-        })?;
-        engine.edit_script(ops, "demo", false).map_err(|e| {
+        cli::seed_demo(config).await.map_err(|e| {
             eprintln!("rota: loading the demo: {e}");
             exit::LOCAL
         })?;
+        // Shown as soon as it is here (the editor also takes it later).
+        let _ = engine.wait_until(FIRST_CONNECT, |s| s.seq > 0).await;
     }
     Ok(())
 }
@@ -198,7 +195,7 @@ async fn run_editor(
     }
     for a in startup {
         let fx = update(&mut state, a);
-        dispatch(fx, &worker, &mut terminal, &guard);
+        dispatch(fx, engine, &worker, &mut terminal, &guard).await;
     }
     let mut input = EventStream::new();
     let mut signals = Signals::new();
@@ -242,7 +239,7 @@ async fn run_editor(
             if let Some(a) = action {
                 state.now = now_ms();
                 let fx = update(&mut state, a);
-                dispatch(fx, &worker, &mut terminal, &guard);
+                dispatch(fx, engine, &worker, &mut terminal, &guard).await;
             }
         }
     }
@@ -344,13 +341,28 @@ fn terminal_action(state: &State, ev: Event) -> Option<Action> {
     }
 }
 
-fn dispatch(fx: Vec<Effect>, worker: &Worker, terminal: &mut term::Term, guard: &term::Guard) {
+/// How long a suspend waits for the hub in this editor to stop.
+const HAND_OVER: Duration = Duration::from_secs(3);
+
+async fn dispatch(
+    fx: Vec<Effect>,
+    engine: &SyncEngine,
+    worker: &Worker,
+    terminal: &mut term::Term,
+    guard: &term::Guard,
+) {
     for e in fx {
         match e {
             Effect::Suspend => {
+                // A hub running in this process would stop with it, and
+                // everyone's saving with it: it is handed over first.
+                if !engine.stop_hosting(HAND_OVER).await {
+                    tracing::warn!("the hub in this editor did not stop in time");
+                }
                 if let Err(e) = guard.suspend(terminal) {
                     tracing::warn!("suspend: {e}");
                 }
+                engine.may_host_again();
             }
             Effect::Redraw => {
                 let _ = terminal.clear();

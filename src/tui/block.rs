@@ -194,7 +194,7 @@ pub fn parse_clipboard(state: &State, text: &str) -> Result<Cells, String> {
                 continue;
             }
             let code = known_code(state, field)
-                .map_err(|m| format!("pasted row {}, column {}: {m}", i + 1, j + 1))?;
+                .map_err(|m| format!("row {}, column {} of the text: {m}", i + 1, j + 1))?;
             row.push(Some(code));
         }
         rows.push(row);

@@ -42,7 +42,9 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
                     }]
                 }
                 Ok(None) => vec![Action::Failed("nothing to undo".into())],
-                Err(UndoError::ChangedSince(t)) => vec![Action::UndoChangedSince(t.len())],
+                Err(UndoError::ChangedSince(t)) => {
+                    vec![Action::UndoChangedSince(changed_since(engine, &t))]
+                }
                 Err(e) => vec![Action::Failed(e.to_string())],
             }
         }
@@ -109,6 +111,7 @@ fn not_asked(req: u64, r: Result<(), String>) -> Vec<Action> {
 /// "code E".
 fn describe(engine: &SyncEngine, op_id: u64) -> String {
     use crate::domain::Op;
+    use chrono::Datelike;
     let Some(entry) = engine.outbox().into_iter().find(|e| e.op_id == op_id) else {
         return "on the hub already".into();
     };
@@ -148,12 +151,21 @@ fn describe(engine: &SyncEngine, op_id: u64) -> String {
             ) else {
                 return String::new();
             };
+            let when = if first == last {
+                format!("on {}", day(first))
+            } else if first.0.year() != last.0.year() {
+                format!(
+                    "{} to {}",
+                    first.0.format("%a %-d %b %Y"),
+                    last.0.format("%a %-d %b %Y")
+                )
+            } else {
+                format!("{} to {}", day(first), day(last))
+            };
             parts.push(format!(
-                "{} cells of {}, {} to {}",
+                "{} cells of {}, {when}",
                 many.len(),
                 crate::script::diff::plural(people.len(), "person"),
-                day(first),
-                day(last)
             ));
         }
     }
@@ -173,6 +185,42 @@ fn describe(engine: &SyncEngine, op_id: u64) -> String {
         parts.push(what.join(", "));
     }
     parts.join("; ")
+}
+
+/// The question an undo asks when someone changed what it restores: who
+/// changed which cell, and what it holds now.
+fn changed_since(engine: &SyncEngine, targets: &[crate::domain::Target]) -> String {
+    use crate::domain::Target;
+    let first = targets.iter().find_map(|t| match t {
+        Target::Cell { staff, date } => Some(engine.with_view(|v| {
+            let name = v
+                .staff_member(staff)
+                .map_or_else(|| staff.clone(), |s| s.name.clone());
+            let (code, who) = v
+                .cell(staff, *date)
+                .map(|(c, st)| (c.unwrap_or("empty").to_string(), st.user.to_string()))
+                .unwrap_or_else(|| ("empty".into(), String::new()));
+            let who = if who.is_empty() {
+                "someone else".to_string()
+            } else {
+                who
+            };
+            format!(
+                "{who} changed {name}, {} since (now {code})",
+                date.0.format("%a %-d %b")
+            )
+        })),
+        _ => None,
+    });
+    let what = match (first, targets.len()) {
+        (Some(first), 1) => first,
+        (Some(first), n) => format!("{first}, and {} more", n - 1),
+        (None, n) => format!(
+            "someone else changed {} this undo restores",
+            crate::script::diff::plural(n, "thing")
+        ),
+    };
+    format!("{what}: undo anyway, over theirs?")
 }
 
 /// What an edit still in the outbox writes (None once it has left: then

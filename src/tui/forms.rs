@@ -449,7 +449,29 @@ impl Form {
             out.push((self.index(name), m));
         };
         match &self.kind {
-            FormKind::AddStaff | FormKind::EditStaff { .. } => group_note("group", &mut out, false),
+            FormKind::AddStaff | FormKind::EditStaff { .. } => {
+                // Two people may share a name; said, so it is meant.
+                let name = self.value("name").trim();
+                let me = match &self.kind {
+                    FormKind::EditStaff { id } => Some(id.as_str()),
+                    _ => None,
+                };
+                if let Some(other) = roster.staff().into_iter().find(|s| {
+                    s.active
+                        && Some(s.id.as_str()) != me
+                        && !name.is_empty()
+                        && s.name.to_lowercase() == name.to_lowercase()
+                }) {
+                    out.push((
+                        self.index("name"),
+                        format!(
+                            "{} ({}) has this name too: scripts will need the id for either",
+                            other.name, other.id
+                        ),
+                    ));
+                }
+                group_note("group", &mut out, false)
+            }
             FormKind::Staffing | FormKind::Limit => group_note("group", &mut out, true),
             FormKind::Code { existing: None } => {
                 let code = self.value("code");
@@ -639,11 +661,14 @@ impl Form {
             }
             FormKind::Staffing => {
                 self.rule_id(roster, &mut err);
-                let code = self.value("code").to_string();
+                let mut code = self.value("code").to_string();
                 if code.is_empty() {
                     err("code", "which code is counted?".into());
-                } else if roster.code(&code).is_none() {
-                    err("code", format!("no shift code `{code}` in this roster"));
+                } else {
+                    match roster.code_named(&code) {
+                        Ok(c) => code = c.to_string(),
+                        Err(m) => err("code", m),
+                    }
                 }
                 let min = whole(self.value("min"), "min").unwrap_or_else(|m| {
                     err("min", m);
@@ -695,18 +720,23 @@ impl Form {
             }
             FormKind::Sequence => {
                 self.rule_id(roster, &mut err);
-                for name in ["first", "then"] {
+                let mut named = |name: &'static str| {
                     let v = self.value(name);
                     if v.is_empty() {
                         err(name, "a code is needed".into());
-                    } else if roster.code(v).is_none() {
-                        err(name, format!("no shift code `{v}` in this roster"));
+                        return String::new();
                     }
-                }
-                self.rule_op(RuleKind::ForbiddenSequence {
-                    first: self.value("first").to_string(),
-                    then: self.value("then").to_string(),
-                })
+                    roster
+                        .code_named(v)
+                        .map(str::to_string)
+                        .unwrap_or_else(|m| {
+                            err(name, m);
+                            v.to_string()
+                        })
+                };
+                let first = named("first");
+                let then = named("then");
+                self.rule_op(RuleKind::ForbiddenSequence { first, then })
             }
             FormKind::Limit => {
                 self.rule_id(roster, &mut err);
@@ -747,12 +777,13 @@ impl Form {
                 }
                 let some =
                     |name: &str| Some(self.value(name).to_string()).filter(|v| !v.is_empty());
-                let code = some("code");
-                if let Some(c) = &code
-                    && roster.code(c).is_none()
-                {
-                    err("code", format!("no shift code `{c}` in this roster"));
-                }
+                let code = some("code").map(|c| match roster.code_named(&c) {
+                    Ok(named) => named.to_string(),
+                    Err(m) => {
+                        err("code", m);
+                        c
+                    }
+                });
                 let staff = some("staff");
                 if let Some(p) = &staff
                     && roster.staff_member(p).is_none_or(|s| !s.active)
@@ -1030,43 +1061,84 @@ pub fn list(roster: &Roster, tab: Tab) -> Vec<(String, String)> {
             );
             vec![("period".into(), period), ("time zone".into(), zone)]
         }
-        Tab::Staff => roster
-            .staff_by_group()
-            .into_iter()
-            .map(|s| {
-                let line = format!("{:<24} {:<12} {}", s.name, s.group, s.id);
-                (s.id, line)
-            })
-            .collect(),
-        Tab::Codes => roster
-            .codes()
-            .into_iter()
-            .map(|c| {
-                let times = match (&c.start, &c.end) {
-                    (Some(a), Some(b)) => format!("{a}–{b}"),
-                    _ => String::new(),
-                };
-                let line = format!(
-                    "{:<5} {:<18} {:>5} h {:<11} {:<9} {}",
-                    c.code,
-                    c.label,
-                    fmt_num(c.hours),
-                    times,
-                    if c.worked { "worked" } else { "not worked" },
-                    c.colour
-                );
-                (c.code, line)
-            })
-            .collect(),
-        Tab::Rules => roster
-            .rules()
-            .into_iter()
-            .map(|r| {
-                let line = format!("{:<18} {}", r.id, describe_rule(&r.kind));
-                (r.id, line)
-            })
-            .collect(),
+        Tab::Staff => {
+            let staff = roster.staff_by_group();
+            let rows = staff
+                .iter()
+                .map(|s| vec![s.name.clone(), s.group.clone(), s.id.clone()])
+                .collect();
+            let keys = staff.into_iter().map(|s| s.id);
+            keys.zip(columns(rows, &[30, 24, 0])).collect()
+        }
+        Tab::Codes => {
+            let codes = roster.codes();
+            let rows = codes
+                .iter()
+                .map(|c| {
+                    let times = match (&c.start, &c.end) {
+                        (Some(a), Some(b)) => format!("{a}–{b}"),
+                        _ => String::new(),
+                    };
+                    vec![
+                        c.code.clone(),
+                        c.label.clone(),
+                        format!("{:>5} h", fmt_num(c.hours)),
+                        times,
+                        if c.worked { "worked" } else { "not worked" }.to_string(),
+                        c.colour.clone(),
+                    ]
+                })
+                .collect();
+            let keys = codes.into_iter().map(|c| c.code);
+            keys.zip(columns(rows, &[8, 24, 0, 11, 10, 0])).collect()
+        }
+        Tab::Rules => {
+            let rules = roster.rules();
+            let rows = rules
+                .iter()
+                .map(|r| vec![r.id.clone(), describe_rule(&r.kind)])
+                .collect();
+            let keys = rules.into_iter().map(|r| r.id);
+            keys.zip(columns(rows, &[28, 0])).collect()
+        }
     }
+}
+
+/// Rows laid out in columns as wide as their widest cell (by display
+/// width), at most `caps[i]` (0: no cap; a wider cell pushes the rest of
+/// its own row along, not every row's).
+fn columns(rows: Vec<Vec<String>>, caps: &[usize]) -> Vec<String> {
+    use crate::tui::state::text_cols;
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            let widest = rows
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| text_cols(c, false))
+                .max()
+                .unwrap_or(0);
+            match caps.get(i) {
+                Some(&cap) if cap > 0 => widest.min(cap),
+                _ => widest,
+            }
+        })
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let last = row.len().saturating_sub(1);
+            let mut line = String::new();
+            for (i, cell) in row.into_iter().enumerate() {
+                line.push_str(&cell);
+                if i < last {
+                    let w = text_cols(&cell, false);
+                    let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(w) + 1;
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
 }
 
 /// A rule in a line: "D 2–4 a day (sat,sun) in Nurses".
@@ -1266,6 +1338,28 @@ mod tests {
         set(&mut f, "name", "Bea");
         let errs = f.check(&r).expect_err("s1 exists");
         assert_eq!(names(&f, &errs), vec!["id"]);
+        // A second person of the same name is allowed, and said.
+        set(&mut f, "id", "s9");
+        set(&mut f, "name", "ann");
+        assert!(f.check(&r).is_ok());
+        let notes = f.notes(&r, &[]);
+        assert!(
+            notes
+                .iter()
+                .any(|(_, n)| n.contains("Ann (s1) has this name too")),
+            "{notes:?}"
+        );
+        // A rule names a code in any case, and keeps it as written.
+        let mut f = Form::rule(FormKind::Sequence, None);
+        set(&mut f, "id", "no-d-d");
+        set(&mut f, "first", "d");
+        set(&mut f, "then", "D");
+        let ops = f.check(&r).expect("d names D");
+        assert!(
+            matches!(&ops[..], [Op::PutRule { rule, .. }]
+                if rule.kind == RuleKind::ForbiddenSequence { first: "D".into(), then: "D".into() }),
+            "{ops:?}"
+        );
 
         let mut f = Form::settings(&r);
         set(&mut f, "period from", "2026-12-01");

@@ -97,7 +97,8 @@ impl Widget for Grid<'_> {
         let cover_lines = s.coverage_lines() as u16;
         let rows = area.height.saturating_sub(2 + cover_lines) as usize;
         let period = self.roster.period();
-        // The date header: weekday (or the month where it starts), day.
+        // The date header: the weekday, then the day (the month's name on
+        // its first day, so a new month is seen without losing a weekday).
         let corner = s.layout.date(first_col);
         put_text(
             buf,
@@ -125,10 +126,11 @@ impl Widget for Grid<'_> {
             const MONTHS: [&str; 12] = [
                 "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
             ];
-            let top = if date.0.day() == 1 {
-                MONTHS[date.0.month0() as usize % 12]
+            let top = WEEKDAYS[date.0.weekday().num_days_from_monday() as usize % 7];
+            let day = if date.0.day() == 1 && col_w >= 4 {
+                MONTHS[date.0.month0() as usize % 12].to_string()
             } else {
-                WEEKDAYS[date.0.weekday().num_days_from_monday() as usize % 7]
+                date.0.day().to_string()
             };
             let mut style = t.date_style(date, s.today);
             if period.is_some_and(|p| !p.contains(date)) {
@@ -150,15 +152,7 @@ impl Widget for Grid<'_> {
             put_text(buf, x, area.y, top, x + col_w, style, wide);
             // A date short of staff says so on its number.
             let day_style = if under { style.patch(t.under) } else { style };
-            let end = put_text(
-                buf,
-                x,
-                area.y + 1,
-                &date.0.day().to_string(),
-                x + col_w,
-                day_style,
-                wide,
-            );
+            let end = put_text(buf, x, area.y + 1, &day, x + col_w, day_style, wide);
             if under {
                 put_text(buf, end, area.y + 1, "-", x + col_w - 1, day_style, wide);
             }
@@ -299,7 +293,11 @@ impl Grid<'_> {
         } else {
             area.x + names
         };
-        put_text(buf, area.x, y, &person.name, name_end, name_style, wide);
+        // Shortened whole (never cut mid-word); the column after it is
+        // the gap before the tags or the grid.
+        let room = (name_end - area.x) as usize;
+        let name = crate::text::short_name(&person.name, room);
+        put_text(buf, area.x, y, &name, name_end, name_style, wide);
         if others_here && name_end < area.x + names {
             let mut x = name_end + 1;
             for (i, o) in s.others.values().enumerate() {
@@ -493,7 +491,12 @@ impl Grid<'_> {
             if f.last < first.date || f.first > last.date {
                 continue;
             }
-            if let What::Amount { unit, bound, .. } = &f.what
+            // The totals are of every code: a limit on one code's shifts
+            // is not theirs to mark.
+            if let What::Amount {
+                unit, bound, code, ..
+            } = &f.what
+                && code.is_none()
                 && (*unit == "shifts" || *unit == "hours")
             {
                 mark = Some(match bound {
@@ -589,11 +592,13 @@ impl Grid<'_> {
                         Some(g) => format!("cover {} {g}", row.code),
                         None => format!("cover {}", row.code),
                     };
-                    // The whole label when it fits, else without "cover".
-                    let label = if text_cols(&full, false) < names as usize {
+                    // The whole label when it fits, else without "cover",
+                    // shortened at a word.
+                    let room = names as usize;
+                    let label = if text_cols(&full, false) <= room {
                         full
                     } else {
-                        full.trim_start_matches("cover ").to_string()
+                        crate::text::fit_words(full.trim_start_matches("cover "), room)
                     };
                     put_text(buf, area.x, y, &label, area.x + names, t.heading, wide);
                     for (col, cov) in cols.iter().zip(&per_date) {

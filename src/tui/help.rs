@@ -6,7 +6,7 @@
 use super::grid::glyph;
 use super::keys::MODE_HELP;
 use super::state::State;
-use super::text::wrap;
+use crate::text::wrap;
 
 /// The help panel's width for a screen `width` columns wide.
 pub fn panel_width(width: u16) -> u16 {
@@ -53,7 +53,7 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
         ),
         (
             format!("D{}", glyph::CHANGED),
-            "just changed by someone else (underlined, fades)",
+            "just changed by someone else (highlighted, underlined without colour; fades over 3 s)",
         ),
         (
             format!("D{}", glyph::OTHER),
@@ -125,7 +125,11 @@ pub fn lines(state: &State, width: u16) -> Vec<(String, String)> {
             .as_deref()
             .is_some_and(|k| crate::tui::state::text_cols(k, false) >= key_w)
         {
-            out.push((keys.take().unwrap_or_default(), String::new()));
+            // Keys too long for their column: lines of their own, wrapped.
+            let all = keys.take().unwrap_or_default();
+            for part in wrap(&all, width.saturating_sub(2).max(10) as usize) {
+                out.push((part, String::new()));
+            }
         }
         for part in wrap(&d, room) {
             out.push((keys.take().unwrap_or_default(), part));

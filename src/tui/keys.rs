@@ -511,8 +511,10 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
             }
             KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
             KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
-            KeyCode::PageDown => Some(Action::Panel(PanelKey::PageDown)),
+            KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::Panel(PanelKey::PageDown)),
             KeyCode::PageUp => Some(Action::Panel(PanelKey::PageUp)),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Panel(PanelKey::Home)),
+            KeyCode::End | KeyCode::Char('G') => Some(Action::Panel(PanelKey::End)),
             KeyCode::Tab => Some(Action::Panel(PanelKey::NextTab)),
             KeyCode::Enter => Some(Action::Panel(PanelKey::Choose)),
             _ => None,
@@ -542,6 +544,10 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('J') => PanelKey::MoveDown,
             KeyCode::Char('K') => PanelKey::MoveUp,
             KeyCode::Char('r') => PanelKey::Retry,
+            KeyCode::PageDown => PanelKey::PageDown,
+            KeyCode::PageUp => PanelKey::PageUp,
+            KeyCode::Home | KeyCode::Char('g') => PanelKey::Home,
+            KeyCode::End | KeyCode::Char('G') => PanelKey::End,
             _ => return None,
         })),
         Mode::Help { .. } => match key.code {
@@ -550,6 +556,10 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
             }
             KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
             KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
+            KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::Panel(PanelKey::PageDown)),
+            KeyCode::PageUp => Some(Action::Panel(PanelKey::PageUp)),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Panel(PanelKey::Home)),
+            KeyCode::End | KeyCode::Char('G') => Some(Action::Panel(PanelKey::End)),
             _ => None,
         },
         Mode::Conflicts { .. } => match key.code {
@@ -568,7 +578,10 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
             }
             KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
             KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
-            KeyCode::Char('n') | KeyCode::PageDown => Some(Action::Panel(PanelKey::More)),
+            KeyCode::Char('n') => Some(Action::Panel(PanelKey::More)),
+            KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::Panel(PanelKey::PageDown)),
+            KeyCode::PageUp => Some(Action::Panel(PanelKey::PageUp)),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Panel(PanelKey::Home)),
             KeyCode::Char('r') => Some(Action::Panel(PanelKey::Retry)),
             _ => None,
         },

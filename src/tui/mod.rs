@@ -26,7 +26,6 @@ pub mod help;
 pub mod keys;
 pub mod state;
 mod term;
-pub mod text;
 pub mod theme;
 pub mod update;
 pub mod view;

@@ -12,15 +12,17 @@ use crate::sync::{ConnState, EntryState, OutboxEntry, ViewReader};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::Color;
 use std::collections::{BTreeMap, HashMap};
-use unicode_width::UnicodeWidthStr;
 
 /// What the user is doing.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {
     Normal,
-    /// Typing a code into the cell under the cursor.
+    /// Typing a code into the cell under the cursor. `opened` when `i`
+    /// opened it: then only Enter or Esc close it (a first letter typed
+    /// in the grid closes it too when rubbed out).
     Entry {
         typed: String,
+        opened: bool,
     },
     /// Typing a date or part of a name.
     Jump {
@@ -37,7 +39,7 @@ pub enum Mode {
     History(HistoryPanel),
     /// Undo would overwrite someone else's change: ask.
     ConfirmUndo {
-        changed: usize,
+        question: String,
     },
     /// Typing a pattern to lay over the block.
     Pattern {
@@ -200,17 +202,18 @@ impl Layout {
         }
         // The planning period, the dates around today, and any code
         // written outside the period (shown, so it can be seen and
-        // cleared; never checked).
+        // cleared; never checked), within reach of today.
         let mut first = today.add_days(-DAYS_BEFORE_TODAY);
         let mut last = today.add_days(DAYS_AFTER_TODAY);
+        let (low, high) = reach(today);
         for (a, b) in roster
             .set_period()
             .map(|p| (p.from, p.to))
             .into_iter()
             .chain(roster.code_span())
         {
-            first = first.min(a);
-            last = last.max(b);
+            first = first.min(a.max(low));
+            last = last.max(b.min(high));
         }
         let days = (last.0 - first.0).num_days().max(0) as usize + 1;
         let codes: BTreeMap<String, CodeLook> = roster
@@ -273,8 +276,13 @@ impl Layout {
         self.staff.iter().position(|p| p.id == id)
     }
 
-    /// Widens the dates to include `date`.
-    pub fn include(&mut self, date: Date) {
+    /// Widens the dates to include `date`, when it is within reach of
+    /// `today` (see [`reach`]); false when it is not (nothing changes).
+    pub fn include(&mut self, date: Date, today: Date) -> bool {
+        let (low, high) = reach(today);
+        if date < low || date > high {
+            return false;
+        }
         if date < self.first {
             let more = (self.first.0 - date.0).num_days() as usize;
             self.first = date;
@@ -282,7 +290,18 @@ impl Layout {
         } else if self.col_of(date).is_none() {
             self.days = (date.0 - self.first.0).num_days() as usize + 1;
         }
+        true
     }
+}
+
+/// Years each side of today the grid reaches: a date further is refused
+/// (a mistyped year would otherwise make a grid of centuries).
+pub const REACH_YEARS: i64 = 5;
+
+/// The first and last dates the grid may show, around `today`.
+pub fn reach(today: Date) -> (Date, Date) {
+    let days = REACH_YEARS * 366;
+    (today.add_days(-days), today.add_days(days))
 }
 
 /// Worked shifts and paid hours of some codes, as the layout knows them.
@@ -302,13 +321,7 @@ pub fn count_code(t: &mut Totals, look: &CodeLook) {
 
 /// Display columns of text: East Asian ambiguous characters count 2 when
 /// the terminal draws them so.
-pub fn text_cols(s: &str, ambiguous_wide: bool) -> usize {
-    if ambiguous_wide {
-        s.width_cjk()
-    } else {
-        s.width()
-    }
-}
+pub use crate::text::text_cols;
 
 /// How an edit of ours stands, for a cell it writes.
 #[derive(Clone, Debug, PartialEq)]
@@ -545,16 +558,18 @@ impl State {
         (self.size.1.saturating_sub(4) as usize).saturating_sub(self.coverage_lines())
     }
 
-    /// How coverage shows now (the user's choice, or what fits).
+    /// How coverage shows now: the user's choice, or what fits. A row per
+    /// code shows only while the rows fit in half of the grid (a third
+    /// unless asked for), so the people stay in view: else they fold.
     pub fn coverage_mode(&self) -> CoverageShown {
-        self.coverage_shown.unwrap_or_else(|| {
-            let room = self.size.1.saturating_sub(4) as usize / 3;
-            if self.findings.coverage_rows().len() <= room {
-                CoverageShown::PerCode
-            } else {
-                CoverageShown::Folded
-            }
-        })
+        let rows = self.findings.coverage_rows().len();
+        let area = self.size.1.saturating_sub(4) as usize;
+        match self.coverage_shown {
+            Some(CoverageShown::PerCode) if rows > area / 2 => CoverageShown::Folded,
+            Some(shown) => shown,
+            None if rows <= area / 3 => CoverageShown::PerCode,
+            None => CoverageShown::Folded,
+        }
     }
 
     /// Lines the coverage rows take under the grid.
@@ -674,10 +689,12 @@ impl State {
         crate::sync::count_states(&self.outbox)
     }
 
-    /// Keeps the cursor's cell on screen.
+    /// Keeps the cursor's cell on screen, and the screen full of people
+    /// when there are enough to fill it.
     pub fn scroll_to_cursor(&mut self) {
         let line = self.layout.line_of.get(self.cursor.person).copied();
         let rows = self.grid_lines().max(1);
+        self.top = self.top.min(self.layout.lines.len().saturating_sub(rows));
         if let Some(line) = line {
             // Show the group heading above the first person of a group.
             let want_top = if line > 0 && matches!(self.layout.lines[line - 1], Line::Group(_)) {
@@ -773,25 +790,18 @@ impl State {
     /// does, or the role is not known yet). Cells take an editor, anything
     /// else an admin, as the hub judges.
     pub fn refusal(&self, ops: &[crate::domain::Op]) -> Option<String> {
-        let role = self.role()?;
-        let cells_only = ops
-            .iter()
-            .all(|op| matches!(op, crate::domain::Op::SetCell { .. }));
-        let (need, what) = if cells_only {
-            ("editor", "change cells")
-        } else {
-            ("admin", "change staff, shift codes, rules or settings")
+        use crate::domain::Role;
+        let role = Role::parse(self.role()?)?;
+        let need = Role::needed_for(ops);
+        let what = match need {
+            Role::Editor => "change cells",
+            _ => "change staff, shift codes, rules or settings",
         };
-        let rank = |r: &str| match r {
-            "viewer" => 0,
-            "editor" => 1,
-            _ => 2,
-        };
-        (rank(role) < rank(need)).then(|| {
+        (role < need).then(|| {
             format!(
-                "to {what} on roster {} takes the {need} role; you are {} {role} (ask an admin of the roster)",
+                "to {what} on roster {} takes the {need} role; you are {} (ask an admin of the roster)",
                 self.roster_name,
-                if role.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+                role.with_article()
             )
         })
     }

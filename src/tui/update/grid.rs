@@ -8,11 +8,22 @@ use crate::tui::action::Command;
 use crate::tui::action::{Effect, Input};
 use crate::tui::config::Advance;
 use crate::tui::state::*;
+use std::collections::BTreeMap;
 
 pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
     let days = state.layout.days;
     let people = state.layout.staff.len();
     let page = state.grid_lines().saturating_sub(1).max(1);
+    // What would change cells is refused at its key when the role does
+    // not allow it (not after a prompt is filled in).
+    if matches!(
+        cmd,
+        Command::Clear | Command::Paste | Command::CopyLastWeek | Command::Pattern
+    ) && let Some(why) = cell_refusal(state)
+    {
+        warn(state, why);
+        return;
+    }
     match cmd {
         Command::Left => move_to(state, None, Some(state.cursor.col.saturating_sub(1)), fx),
         Command::Right => move_to(state, None, Some(state.cursor.col + 1), fx),
@@ -52,12 +63,19 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
             };
             state.coverage_shown = Some(next);
             state.scroll_to_cursor();
+            let shown = state.coverage_mode();
             say(
                 state,
-                match next {
-                    PerCode => "coverage: a row per code".into(),
-                    Folded => "coverage: one row, rules under (-) or over (+) each date".into(),
-                    Hidden => "coverage rows hidden (z shows them)".into(),
+                match (next, shown) {
+                    (PerCode, PerCode) => "coverage: a row per code".into(),
+                    (PerCode, _) => format!(
+                        "coverage: the {} rows of codes do not fit beside the people: folded (z again hides them)",
+                        state.findings.coverage_rows().len()
+                    ),
+                    (Folded, _) => {
+                        "coverage: one row, rules under (-) or over (+) each date".into()
+                    }
+                    (Hidden, _) => "coverage rows hidden (z shows them)".into(),
                 },
             );
         }
@@ -84,6 +102,10 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
         }
         Command::Yank => {
             let b = crate::tui::block::block_or_cursor(state);
+            if let Some(why) = too_big(b.people() * b.days()) {
+                warn(state, why);
+                return;
+            }
             state.register = crate::tui::block::copy(state, b);
             state.anchor = None;
             say(
@@ -149,6 +171,7 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
             None => {
                 state.mode = Mode::Entry {
                     typed: String::new(),
+                    opened: true,
                 }
             }
         },
@@ -184,7 +207,7 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
         Command::Suspend => fx.push(Effect::Suspend),
         Command::NextWarning => next_warning(state, fx),
         Command::Reconnect => {
-            say(state, "reconnecting…".into());
+            say(state, super::sync::RECONNECTING.into());
             fx.push(Effect::Reconnect);
         }
     }
@@ -202,6 +225,13 @@ pub(super) fn move_to(
         state.cursor.person = p.min(state.layout.staff.len().saturating_sub(1));
     }
     if let Some(c) = col {
+        // Past the last date the grid grows (within reach of today): a
+        // week typed from its last date goes on, never onto one cell.
+        if c >= state.layout.days {
+            let date = state.layout.date(c);
+            let today = state.today;
+            state.layout.include(date, today);
+        }
         state.cursor.col = c.min(state.layout.days.saturating_sub(1));
     }
     state.scroll_to_cursor();
@@ -221,12 +251,34 @@ pub(super) fn share_cursor(state: &State, fx: &mut Vec<Effect>) {
 pub(super) fn go_to_date(state: &mut State, date: Date, fx: &mut Vec<Effect>) {
     if state.layout.col_of(date).is_none() {
         let before = state.cursor_date();
-        state.layout.include(date);
+        if !state.layout.include(date, state.today) {
+            let (low, high) = crate::tui::state::reach(state.today);
+            warn(
+                state,
+                format!(
+                    "{} is too far: the grid reaches from {} to {} ({} years each side of today)",
+                    show_date(date),
+                    show_date(low),
+                    show_date(high),
+                    crate::tui::state::REACH_YEARS
+                ),
+            );
+            return;
+        }
         state.cursor.col = state.layout.col_of(before).unwrap_or(0);
         state.left = 0;
     }
     let col = state.layout.col_of(date);
     move_to(state, None, col, fx);
+}
+
+/// Why a block of `cells` cells is refused: more than one edit may carry
+/// (and more than the editor holds well in memory to copy).
+pub(super) fn too_big(cells: usize) -> Option<String> {
+    let max = crate::protocol::MAX_OPS_PER_CHANGE_SET;
+    (cells > max).then(|| {
+        format!("that block is {cells} cells; one edit takes at most {max}: select fewer people or dates")
+    })
 }
 
 /// Why this editor's role does not let it change cells (None: it does).
@@ -240,11 +292,13 @@ pub(super) fn cell_refusal(state: &State) -> Option<String> {
 }
 
 /// Code entry: each key narrows the codes; one that fits and no longer one
-/// starting with it sets the cell at once.
+/// starting with it sets the cell at once. A key that starts no code is
+/// refused and the entry stays open (the keys after a typo are never taken
+/// for commands).
 pub(super) fn entry_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) {
-    let mut typed = match &state.mode {
-        Mode::Entry { typed } => typed.clone(),
-        _ => String::new(),
+    let (mut typed, opened) = match &state.mode {
+        Mode::Entry { typed, opened } => (typed.clone(), *opened),
+        _ => (String::new(), false),
     };
     if typed.is_empty()
         && let Some(why) = cell_refusal(state)
@@ -255,13 +309,27 @@ pub(super) fn entry_input(state: &mut State, input: Input, fx: &mut Vec<Effect>)
         return;
     }
     match input {
-        Input::Char(c) => typed.push(c),
+        Input::Char(c) => {
+            let mut longer = typed.clone();
+            longer.push(c);
+            if state.candidates(&longer).is_empty() {
+                state.mode = Mode::Entry {
+                    typed: typed.clone(),
+                    opened,
+                };
+                unknown_code(state, &typed, &longer);
+                return;
+            }
+            typed = longer;
+        }
         Input::Back => {
             typed.pop();
-            if typed.is_empty() {
+            if typed.is_empty() && !opened {
                 state.mode = Mode::Normal;
                 return;
             }
+            state.mode = Mode::Entry { typed, opened };
+            return;
         }
         Input::Esc => {
             state.mode = Mode::Normal;
@@ -287,7 +355,11 @@ pub(super) fn entry_input(state: &mut State, input: Input, fx: &mut Vec<Effect>)
                     state.mode = Mode::Normal;
                     set_code(state, Some(code), fx);
                 }
-                None if cands.is_empty() => unknown_code(state, &typed),
+                None if cands.is_empty() => unknown_code(state, "", &typed),
+                None if typed.is_empty() && input == Input::Enter => warn(
+                    state,
+                    "type a code first (Esc leaves; x clears a cell)".into(),
+                ),
                 None if input == Input::Tab => {
                     // Complete as far as the candidates agree.
                     let common = common_prefix(&cands);
@@ -295,11 +367,14 @@ pub(super) fn entry_input(state: &mut State, input: Input, fx: &mut Vec<Effect>)
                         typed = common;
                     }
                     say(state, format!("one of: {}", cands.join(" ")));
-                    state.mode = Mode::Entry { typed };
+                    state.mode = Mode::Entry { typed, opened };
                 }
-                None => say(
+                None => warn(
                     state,
-                    format!("`{typed}` could be {}: type more", cands.join(", ")),
+                    format!(
+                        "`{typed}` is no code; it starts {}: type more (Tab completes, Esc leaves)",
+                        cands.join(", ")
+                    ),
                 ),
             }
             return;
@@ -308,13 +383,12 @@ pub(super) fn entry_input(state: &mut State, input: Input, fx: &mut Vec<Effect>)
     }
     let cands = state.candidates(&typed);
     match cands.as_slice() {
-        [] => unknown_code(state, &typed),
         [one] if same_code(one, &typed) => {
             let code = one.to_string();
             state.mode = Mode::Normal;
             set_code(state, Some(code), fx);
         }
-        _ => state.mode = Mode::Entry { typed },
+        _ => state.mode = Mode::Entry { typed, opened },
     }
 }
 
@@ -333,13 +407,23 @@ pub(super) fn common_prefix(cands: &[&str]) -> String {
     out
 }
 
-pub(super) fn unknown_code(state: &mut State, typed: &str) {
-    state.mode = Mode::Normal;
-    let known: Vec<&str> = state.layout.codes.keys().map(String::as_str).collect();
+/// Says that `tried` starts no code (what was typed before it, `kept`,
+/// stays typed).
+pub(super) fn unknown_code(state: &mut State, kept: &str, tried: &str) {
+    let known: Vec<&str> = if kept.is_empty() {
+        state.layout.codes.keys().map(String::as_str).collect()
+    } else {
+        state.candidates(kept)
+    };
+    let which = if kept.is_empty() {
+        "codes here"
+    } else {
+        "it could be"
+    };
     warn(
         state,
         format!(
-            "no code `{typed}`; codes here: {} (nothing changed)",
+            "no code starts with `{tried}`; {which}: {} (Esc leaves)",
             known.join(" ")
         ),
     );
@@ -348,6 +432,10 @@ pub(super) fn unknown_code(state: &mut State, typed: &str) {
 /// Sets (or clears) the cell under the cursor, then moves on.
 pub(super) fn set_code(state: &mut State, code: Option<String>, fx: &mut Vec<Effect>) {
     if let Some(b) = state.selection() {
+        if let Some(why) = too_big(b.people() * b.days()) {
+            warn(state, why);
+            return;
+        }
         let ops = crate::tui::block::fill(state, b, code.as_deref());
         state.anchor = None;
         let cells = format!(
@@ -360,8 +448,8 @@ pub(super) fn set_code(state: &mut State, code: Option<String>, fx: &mut Vec<Eff
             return;
         }
         let what = match &code {
-            Some(c) => format!("filled {cells} with {c}"),
-            None => format!("cleared {cells}"),
+            Some(c) => format!("filled {cells} with {c}{}", replaced(state, &ops)),
+            None => format!("cleared {cells}{}", replaced(state, &ops)),
         };
         fx.push(Effect::Edit { ops, what });
         return;
@@ -371,10 +459,17 @@ pub(super) fn set_code(state: &mut State, code: Option<String>, fx: &mut Vec<Eff
         return;
     };
     let date = state.cursor_date();
-    let what = match &code {
+    let mut what = match &code {
         Some(c) => format!("set {c} for {} on {}", person.name, show_date(date)),
         None => format!("cleared {} on {}", person.name, show_date(date)),
     };
+    if state
+        .view
+        .read(|r| r.period())
+        .is_some_and(|p| !p.contains(date))
+    {
+        what.push_str(" (outside the planning period: no rule checks it)");
+    }
     fx.push(Effect::Edit {
         ops: vec![Op::SetCell {
             staff: person.id,
@@ -385,12 +480,50 @@ pub(super) fn set_code(state: &mut State, code: Option<String>, fx: &mut Vec<Eff
         what,
     });
     if code.is_some() {
+        let before = state.cursor;
         match state.advance() {
             Advance::Right => move_to(state, None, Some(state.cursor.col + 1), fx),
             Advance::Down => move_to(state, Some(state.cursor.person + 1), None, fx),
-            Advance::None => {}
+            Advance::None => return,
+        }
+        if state.cursor == before {
+            let (_, high) = crate::tui::state::reach(state.today);
+            let end = match state.advance() {
+                Advance::Down => "the last person".to_string(),
+                _ => format!("{}, as far as the grid reaches", show_date(high)),
+            };
+            // Said with the edit (its message replaces what is said now).
+            if let Some(Effect::Edit { what, .. }) = fx
+                .iter_mut()
+                .rev()
+                .find(|e| matches!(e, Effect::Edit { .. }))
+            {
+                what.push_str(&format!("; the cursor stays: this is {end}"));
+            }
         }
     }
+}
+
+/// " (replacing AL ×1, N ×4)": the codes `ops` write over, or nothing.
+pub(super) fn replaced(state: &State, ops: &[Op]) -> String {
+    let mut over: BTreeMap<String, usize> = BTreeMap::new();
+    state.view.read(|r| {
+        for op in ops {
+            if let Op::SetCell {
+                staff, date, code, ..
+            } = op
+                && let Some((Some(old), _)) = r.cell(staff, *date)
+                && code.as_deref() != Some(old)
+            {
+                *over.entry(old.to_string()).or_default() += 1;
+            }
+        }
+    });
+    if over.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = over.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+    format!(" (replacing {})", parts.join(", "))
 }
 
 pub fn show_date(d: Date) -> String {
@@ -431,10 +564,20 @@ pub(super) fn cell_at(state: &State, x: u16, y: u16) -> Option<(usize, usize)> {
         return None;
     }
     let col = state.left + rel;
-    match state.layout.lines.get(line) {
-        Some(Line::Person(p)) if col < state.layout.days => Some((*p, col)),
-        _ => None,
+    if col >= state.layout.days {
+        return None;
     }
+    // A group's heading stands for its first person (a click there, or a
+    // drag started there, begins with them).
+    state
+        .layout
+        .lines
+        .get(line..)?
+        .iter()
+        .find_map(|l| match l {
+            Line::Person(p) => Some((*p, col)),
+            Line::Group(_) => None,
+        })
 }
 
 pub(super) fn click(state: &mut State, x: u16, y: u16, fx: &mut Vec<Effect>) {
@@ -463,18 +606,31 @@ pub(super) fn paste_cells(
     fx: &mut Vec<Effect>,
 ) {
     let b = crate::tui::block::block_or_cursor(state);
+    let size = cells.iter().map(Vec::len).sum::<usize>();
+    if let Some(why) = too_big(size) {
+        warn(state, why);
+        return;
+    }
     let at = crate::tui::state::Pos {
         person: b.top,
         col: b.left,
     };
-    let (ops, cut) = crate::tui::block::paste(state, at, cells);
-    state.anchor = None;
     let rows = cells.len();
     let cols = cells.iter().map(Vec::len).max().unwrap_or(0);
+    // The grid grows to take the dates pasted past its last (within
+    // reach of today).
+    if cols > 0 {
+        let last = state.layout.date(b.left + cols - 1);
+        let today = state.today;
+        state.layout.include(last, today);
+    }
+    let (ops, cut) = crate::tui::block::paste(state, at, cells);
+    state.anchor = None;
     let mut what = format!(
-        "{verb} {} × {}",
+        "{verb} {} × {}{}",
         plural(rows, "person"),
-        plural(cols, "date")
+        plural(cols, "date"),
+        replaced(state, &ops)
     );
     if cut > 0 {
         what.push_str(&format!(
@@ -508,7 +664,7 @@ pub(super) fn paste_text(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
             state.mode = Mode::Normal;
             match crate::tui::block::parse_clipboard(state, text) {
                 Ok(cells) => paste_cells(state, &cells, "pasted from the clipboard", fx),
-                Err(m) => warn(state, format!("{m} (nothing changed)")),
+                Err(m) => warn(state, format!("nothing pasted: {m}")),
             }
         }
         _ => {}

@@ -130,12 +130,30 @@ pub(super) fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>)
         }
         PanelKey::Down => m.selected = (m.selected + 1).min(items.len().saturating_sub(1)),
         PanelKey::Up => m.selected = m.selected.saturating_sub(1),
+        PanelKey::PageDown => {
+            let page = (state.size.1 as usize).saturating_sub(8).max(1);
+            m.selected = (m.selected + page).min(items.len().saturating_sub(1));
+        }
+        PanelKey::PageUp => {
+            let page = (state.size.1 as usize).saturating_sub(8).max(1);
+            m.selected = m.selected.saturating_sub(page);
+        }
+        PanelKey::Home => m.selected = 0,
+        PanelKey::End => m.selected = items.len().saturating_sub(1),
         PanelKey::Add => match tab {
             Tab::Staff => m.form = Some(Form::add_staff()),
             Tab::Codes => m.form = Some(Form::code(None)),
             Tab::Rules => m.adding_rule = true,
             Tab::Settings => m.form = Some(view.read(Form::settings)),
-            Tab::Users => m.form = Some(Form::user(None)),
+            // Where the hub said why users cannot be listed (no accounts,
+            // offline), none can be added either: said at the key.
+            Tab::Users => match state.users.problem.clone() {
+                Some(p) if state.users.users.is_empty() => {
+                    warn(state, format!("no user can be added now: {p}"));
+                    return;
+                }
+                _ => m.form = Some(Form::user(None)),
+            },
         },
         PanelKey::Choose => {
             let Some(k) = key_of else { return };
@@ -156,6 +174,38 @@ pub(super) fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>)
                 "settings are changed, not removed: Enter changes them".into(),
             );
             return;
+        }
+        PanelKey::Remove if tab == Tab::Codes && key_of.is_some() => {
+            // A code in use cannot go: said now, not after the question.
+            let code = key_of.clone().unwrap_or_default();
+            let uses = view.read(|r| {
+                let (n, first) = r.code_uses(&code);
+                let at = first.map(|(staff, date)| {
+                    let name = r.staff_member(staff).map_or(staff, |s| s.name.as_str());
+                    format!("{name}, {}", show_date(date))
+                });
+                (n, at)
+            });
+            match uses {
+                (0, _) => m.confirm_remove = true,
+                (n, at) => {
+                    let cells = if n == 1 { "1 cell" } else { "cells" };
+                    warn(
+                        state,
+                        format!(
+                            "code {code} is in {}{}: change or clear {} first; nothing removed",
+                            if n == 1 {
+                                cells.to_string()
+                            } else {
+                                format!("{n} {cells}")
+                            },
+                            at.map(|a| format!(" (the first: {a})")).unwrap_or_default(),
+                            if n == 1 { "it" } else { "them" }
+                        ),
+                    );
+                    return;
+                }
+            }
         }
         PanelKey::Remove if key_of.is_some() => m.confirm_remove = true,
         PanelKey::MoveUp | PanelKey::MoveDown if tab == Tab::Staff => {
@@ -328,10 +378,12 @@ pub(super) fn manage_input(state: &mut State, input: Input, fx: &mut Vec<Effect>
                     super::asking::set_role(state, change, fx);
                 }
                 Err(errors) => {
+                    let said = not_saved(form, &errors);
                     if let Some((i, _)) = errors.first() {
                         form.focus = *i;
                     }
                     form.errors = errors;
+                    warn(state, said);
                 }
             }
             return;
@@ -348,14 +400,32 @@ pub(super) fn manage_input(state: &mut State, input: Input, fx: &mut Vec<Effect>
                     fx.push(Effect::Edit { ops, what });
                 }
                 Err(errors) => {
+                    let said = not_saved(form, &errors);
                     if let Some((i, _)) = errors.first() {
                         form.focus = *i;
                     }
                     form.errors = errors;
+                    warn(state, said);
                 }
             }
             return;
         }
     }
     recheck_form(state);
+}
+
+/// What Enter says of a form it cannot save: how many things, and the
+/// first (the field the cursor goes to).
+fn not_saved(form: &Form, errors: &[(usize, String)]) -> String {
+    let first = errors
+        .first()
+        .map(|(i, m)| {
+            let name = form.fields.get(*i).map_or("", |f| f.name);
+            format!("{name}: {m}")
+        })
+        .unwrap_or_default();
+    match errors.len() {
+        1 => format!("not saved: {first}"),
+        n => format!("not saved: {n} things to put right; first {first}"),
+    }
 }

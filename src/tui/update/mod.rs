@@ -17,7 +17,7 @@ mod sync;
 
 pub use grid::show_date;
 pub use panels::listed_warnings;
-pub use prompts::{JumpTarget, jump_matches, jump_targets, parse_jump_date};
+pub use prompts::{JumpTarget, bare_day, jump_matches, jump_targets, parse_jump_date};
 pub use sync::{recheck, relayout};
 
 use super::action::Command;
@@ -133,7 +133,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             None => say(state, "nothing to change".into()),
         },
         Action::Failed(m) => warn(state, m),
-        Action::UndoChangedSince(n) => state.mode = Mode::ConfirmUndo { changed: n },
+        Action::UndoChangedSince(question) => state.mode = Mode::ConfirmUndo { question },
         Action::NotAsked { req, message } => asking::failed(state, req, message),
     }
     keep_to_role(state, &mut fx);
@@ -150,7 +150,8 @@ fn reveal_cell(state: &mut State, targets: Option<&[Target]>, fx: &mut Vec<Effec
     };
     let person = state.layout.person_index(&staff);
     if state.layout.col_of(date).is_none() {
-        state.layout.include(date);
+        let today = state.today;
+        state.layout.include(date, today);
     }
     let col = state.layout.col_of(date);
     move_to(state, person, col, fx);
@@ -162,25 +163,28 @@ fn unbound(state: &State, k: &str) -> String {
     let Some(c) = k.chars().next() else {
         return "? lists the keys".into();
     };
-    // The codes this key would start, were it not a command: those whose
-    // keys differ from how they are written (a1 is typed A1).
-    let codes: Vec<&str> = state
-        .candidates(k)
-        .into_iter()
-        .filter(|code| state.keys_for_code(code) != *code)
-        .collect();
+    // The codes this key would start, were it not a command, and how
+    // each is typed (d1 as D1; D as it is written, with Shift).
+    let codes = state.candidates(k);
     if codes.is_empty() {
         return format!("`{k}` is no code and no command here; ? lists the keys");
     }
     let shown: Vec<String> = codes
         .iter()
-        .take(3)
-        .map(|code| format!("{} as {}", code, state.keys_for_code(code)))
+        .take(4)
+        .map(|code| {
+            let keys = state.keys_for_code(code);
+            if keys == *code {
+                code.to_string()
+            } else {
+                format!("{code} as {keys}")
+            }
+        })
         .collect();
     format!(
-        "`{c}` is no command here, and lower-case letters do not start codes: type {}{}, or i then the code",
+        "`{c}` is no command here, and codes are typed from a capital: type {}{} (or i, then the code as written)",
         shown.join(", "),
-        if codes.len() > 3 { ", …" } else { "" }
+        if codes.len() > 4 { ", …" } else { "" }
     )
 }
 

@@ -15,6 +15,8 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         Mode::Filter { .. } => state.filter_choices(),
         _ => Vec::new(),
     };
+    // A page: the panel's rows less one, so a line stays in view.
+    let page = (state.size.1 as usize).saturating_sub(6).max(1);
     match (&mut state.mode, key) {
         (Mode::Normal, PanelKey::Close) => {
             state.message = None;
@@ -37,8 +39,15 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         // No further than the help's last line at the panel's bottom.
         (Mode::Help { scroll }, PanelKey::Down) => *scroll = (*scroll + 1).min(help_end),
         (Mode::Help { scroll }, PanelKey::Up) => *scroll = scroll.saturating_sub(1),
+        (Mode::Help { scroll }, PanelKey::PageDown) => *scroll = (*scroll + page).min(help_end),
+        (Mode::Help { scroll }, PanelKey::PageUp) => *scroll = scroll.saturating_sub(page),
+        (Mode::Help { scroll }, PanelKey::Home) => *scroll = 0,
+        (Mode::Help { scroll }, PanelKey::End) => *scroll = help_end,
         (Mode::History(p), PanelKey::Down) => p.scroll += 1,
         (Mode::History(p), PanelKey::Up) => p.scroll = p.scroll.saturating_sub(1),
+        (Mode::History(p), PanelKey::PageDown) => p.scroll += page,
+        (Mode::History(p), PanelKey::PageUp) => p.scroll = p.scroll.saturating_sub(page),
+        (Mode::History(p), PanelKey::Home) => p.scroll = 0,
         (Mode::History(p), PanelKey::More) => match (p.next.clone(), p.waiting) {
             (Some(next), None) => super::asking::ask_history(state, Some(next), fx),
             (_, Some(_)) => {}
@@ -96,7 +105,8 @@ pub(super) fn show_trouble(state: &mut State, index: usize, fx: &mut Vec<Effect>
     if let Some((staff, date)) = target {
         let person = state.layout.person_index(&staff);
         if state.layout.col_of(date).is_none() {
-            state.layout.include(date);
+            let today = state.today;
+            state.layout.include(date, today);
         }
         let col = state.layout.col_of(date);
         move_to(state, person, col, fx);
@@ -133,7 +143,13 @@ pub(super) fn next_warning(state: &mut State, fx: &mut Vec<Effect>) {
         say(state, "no rule warnings".into());
         return;
     }
-    let i = state.finding_at.map_or(0, |i| (i + 1) % all.len());
+    // On from where the last one left the cursor; else the first at or
+    // after the cursor's date (round to the first after the last).
+    let date = state.cursor_date();
+    let i = match state.finding_at {
+        Some(i) if all.get(i).is_some_and(|f| f.first == date) => (i + 1) % all.len(),
+        _ => all.iter().position(|f| f.first >= date).unwrap_or(0),
+    };
     let f = all[i].clone();
     let n = all.len();
     state.finding_at = Some(i);
@@ -170,6 +186,8 @@ fn warnings_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         PanelKey::Up => w.selected = w.selected.saturating_sub(1),
         PanelKey::PageDown => w.selected = (w.selected + page).min(n.saturating_sub(1)),
         PanelKey::PageUp => w.selected = w.selected.saturating_sub(page),
+        PanelKey::Home => w.selected = 0,
+        PanelKey::End => w.selected = n.saturating_sub(1),
         PanelKey::NextTab => {
             w.all = !w.all;
             w.selected = 0;
@@ -180,6 +198,8 @@ fn warnings_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
                 .map(|f| (*f).clone());
             state.mode = Mode::Normal;
             if let Some(f) = f {
+                // `!` goes on from here.
+                state.finding_at = state.findings.all().iter().position(|x| **x == f);
                 go_to_finding(state, &f, fx);
                 let sentence = f.message();
                 warn(state, sentence);
@@ -199,7 +219,8 @@ pub(super) fn go_to_finding(
 ) {
     let person = f.staff.first().and_then(|id| state.layout.person_index(id));
     if state.layout.col_of(f.first).is_none() {
-        state.layout.include(f.first);
+        let today = state.today;
+        state.layout.include(f.first, today);
     }
     let col = state.layout.col_of(f.first);
     move_to(state, person, col, fx);

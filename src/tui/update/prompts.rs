@@ -65,9 +65,15 @@ pub enum JumpTarget {
 /// (if any), then the people whose name or id holds it. Enter takes the
 /// selected one.
 pub fn jump_targets(state: &State, query: &str) -> Vec<JumpTarget> {
-    parse_jump_date(query, state.cursor_date())
-        .map(JumpTarget::Date)
+    // A day alone is of the cursor's month, and of today's when that is
+    // another: both offered, the cursor's first.
+    let cursor = parse_jump_date(query, state.cursor_date());
+    let today =
+        parse_jump_date(query, state.today).filter(|d| Some(*d) != cursor && bare_day(query));
+    cursor
         .into_iter()
+        .chain(today)
+        .map(JumpTarget::Date)
         .chain(
             jump_matches(state, query)
                 .into_iter()
@@ -92,7 +98,13 @@ pub fn jump_matches(state: &State, query: &str) -> Vec<usize> {
         .collect()
 }
 
-/// A date typed as 2026-12-24, 24/12/2026, 24.12.2026, 24/12 or 24.12.
+/// Whether `query` is a day of the month alone ("24").
+pub fn bare_day(query: &str) -> bool {
+    let q = query.trim().trim_end_matches('.');
+    !q.is_empty() && q.len() <= 2 && q.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A date typed as 2026-12-24, 24/12/2026, 24/12/26, 24.12.2026, 24/12 or 24.12.
 /// (the one of that day and month nearest `near`: typed in March 2027,
 /// 14/12 is 14 Dec 2026, not Dec 2027), or 24 (in the month of `near`).
 pub fn parse_jump_date(s: &str, near: Date) -> Option<Date> {
@@ -120,7 +132,13 @@ pub fn parse_jump_date(s: &str, near: Date) -> Option<Date> {
                 .map(Date)
         }
         3 => {
-            let year = i32::try_from(num(2)?).ok()?;
+            // 27 is 2027; a year needs two digits or four.
+            let written = parts.get(2).map_or(0, |p| p.trim().len());
+            let year = match (written, num(2)?) {
+                (2, y) => 2000 + i32::try_from(y).ok()?,
+                (4, y) => i32::try_from(y).ok()?,
+                _ => return None,
+            };
             NaiveDate::from_ymd_opt(year, num(1)?, num(0)?).map(Date)
         }
         _ => None,
@@ -140,7 +158,6 @@ pub(super) fn pattern_input(state: &mut State, input: Input, fx: &mut Vec<Effect
         Input::Esc => state.mode = Mode::Normal,
         Input::Enter => {
             let typed = typed.clone();
-            state.mode = Mode::Normal;
             let codes = crate::domain::parse_pattern(&typed).and_then(|codes| {
                 codes
                     .iter()
@@ -149,17 +166,28 @@ pub(super) fn pattern_input(state: &mut State, input: Input, fx: &mut Vec<Effect
             });
             match codes {
                 Ok(codes) => {
+                    state.mode = Mode::Normal;
+                    let b = crate::tui::block::block_or_cursor(state);
+                    if let Some(why) = too_big(b.people() * b.days()) {
+                        warn(state, why);
+                        return;
+                    }
                     let ops = crate::tui::block::pattern(state, &codes);
                     let b = crate::tui::block::block_or_cursor(state);
                     state.anchor = None;
                     let what = format!(
-                        "laid {} over {}",
+                        "laid {} over {}{}",
                         codes.join(","),
-                        plural(b.people(), "person")
+                        plural(b.people(), "person"),
+                        super::grid::replaced(state, &ops)
                     );
                     fx.push(Effect::Edit { ops, what });
                 }
-                Err(m) => warn(state, format!("{m} (nothing changed)")),
+                // Kept as typed, to be put right (the block stays chosen).
+                Err(m) => warn(
+                    state,
+                    format!("{m}: nothing changed; put it right and Enter, or Esc"),
+                ),
             }
         }
         _ => {}

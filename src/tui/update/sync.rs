@@ -9,11 +9,21 @@ use crate::tui::action::Effect;
 use crate::tui::state::*;
 use std::collections::BTreeMap;
 
+/// What `r` says until the connection is back.
+pub(super) const RECONNECTING: &str = "reconnecting…";
+
 pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
     match e {
         SyncEvent::Connection(c) => {
             match &c {
                 ConnState::Connected { .. } => {
+                    if state
+                        .message
+                        .as_ref()
+                        .is_some_and(|(m, _)| m == RECONNECTING)
+                    {
+                        say(state, "connected again".into());
+                    }
                     state.offline_since = None;
                     state.retry_at = None;
                     state.conn = c.clone();
@@ -27,7 +37,16 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                     // The hub learns where this editor's cursor is.
                     share_cursor(state, fx);
                 }
-                ConnState::Retrying { retry_in, .. } => {
+                ConnState::Retrying { retry_in, reason } => {
+                    if state.offline_since.is_none() {
+                        // Said whole once (the header may have no room).
+                        warn(
+                            state,
+                            format!(
+                                "offline: {reason}; edits are kept here and sent when the hub is back"
+                            ),
+                        );
+                    }
                     state.offline_since.get_or_insert(state.now);
                     state.retry_at = Some(state.now + retry_in.as_millis() as i64);
                     state.others.clear();
@@ -74,7 +93,8 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
             for c in &changes {
                 match c.target() {
                     Target::Cell { staff, date } => {
-                        state.layout.include(date);
+                        let today = state.today;
+                        state.layout.include(date, today);
                         state
                             .flashes
                             .entry(staff)
@@ -184,7 +204,7 @@ pub fn relayout(state: &mut State) {
             &state.findings,
         )
     });
-    layout.include(date);
+    layout.include(date, state.today);
     state.cursor.person = person
         .and_then(|id| layout.person_index(&id))
         .unwrap_or(state.cursor.person)

@@ -3,10 +3,10 @@
 //! notes are wrapped under their field, never cut.
 
 use super::{panel_box, panel_lines, wrap_all};
+use crate::text::{wrap, wrap_row};
 use crate::tui::forms::{Form, Manage, Tab, list, user_lines};
 use crate::tui::grid::put_text;
 use crate::tui::state::State;
-use crate::tui::text::{wrap, wrap_row};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -52,22 +52,46 @@ pub(super) fn panel(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, m: &
         "manage the roster",
         t,
     );
-    let mut x = inner.x;
-    for tab in Tab::ALL {
-        let style = if tab == m.tab {
-            t.panel.add_modifier(Modifier::REVERSED | Modifier::BOLD)
-        } else {
-            t.panel
-        };
-        x = put_text(
+    let all: usize = Tab::ALL.iter().map(|t| t.name().len() + 3).sum();
+    if all <= inner.width as usize {
+        let mut x = inner.x;
+        for tab in Tab::ALL {
+            let style = if tab == m.tab {
+                t.panel.add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            } else {
+                t.panel
+            };
+            x = put_text(
+                buf,
+                x,
+                inner.y,
+                &format!(" {} ", tab.name()),
+                inner.right(),
+                style,
+                false,
+            ) + 1;
+        }
+    } else {
+        // Too narrow for every tab: the one shown, and where it is.
+        let i = Tab::ALL.iter().position(|x| *x == m.tab).unwrap_or(0);
+        let line = crate::text::fit_segments(
+            &[
+                format!(" {} ", m.tab.name()),
+                format!("{}/{}", i + 1, Tab::ALL.len()),
+                "Tab next".to_string(),
+            ],
+            " ",
+            inner.width as usize,
+        );
+        put_text(
             buf,
-            x,
+            inner.x,
             inner.y,
-            &format!(" {} ", tab.name()),
+            &line,
             inner.right(),
-            style,
+            t.panel.add_modifier(Modifier::BOLD),
             false,
-        ) + 1;
+        );
     }
     let body = Rect {
         y: inner.y + 2,
@@ -187,7 +211,7 @@ pub(super) fn token_box(buf: &mut Buffer, area: Rect, t: &Theme, user: &str, tok
     use ratatui::widgets::{Clear, Widget};
     let title = format!("{user}'s token, shown only now: copy it, it is gone at the next key");
     let style = t.panel.add_modifier(Modifier::BOLD);
-    let boxed_w = area.width.saturating_sub(4).clamp(20, 96).min(area.width);
+    let boxed_w = area.width.saturating_sub(2).clamp(20, 100).min(area.width);
     let inner_w = boxed_w.saturating_sub(2) as usize;
     let mut lines = wrap(&title, inner_w);
     lines.push(String::new());
@@ -249,9 +273,62 @@ fn form_lines(buf: &mut Buffer, area: Rect, t: &Theme, form: &Form) {
     } else {
         (area.x + 2, area.width.saturating_sub(2))
     };
-    let mut y = area.y + 2;
-    for (i, f) in form.fields.iter().enumerate() {
-        if y >= area.bottom() {
+    // Each field's lines: its own, then what is said of it (beside it
+    // when there is room, else under it).
+    let said_of = |i: usize| -> Vec<(String, ratatui::style::Style)> {
+        let mut said: Vec<(String, ratatui::style::Style)> = form
+            .errors
+            .iter()
+            .filter(|(at, _)| *at == i)
+            .map(|(_, m)| (format!("✗ {m}"), t.panel.patch(t.error)))
+            .collect();
+        said.extend(
+            form.notes
+                .iter()
+                .filter(|(at, _)| *at == i)
+                .map(|(_, m)| (format!("· {m}"), t.panel.add_modifier(Modifier::BOLD))),
+        );
+        if said.is_empty()
+            && (beside || i == form.focus)
+            && let Some(f) = form.fields.get(i)
+        {
+            said.push((f.hint.to_string(), t.panel.add_modifier(Modifier::DIM)));
+        }
+        said.into_iter()
+            .flat_map(|(text, style)| {
+                wrap(&text, hint_w as usize)
+                    .into_iter()
+                    .map(move |l| (l, style))
+            })
+            .collect()
+    };
+    let height = |i: usize| -> u16 {
+        let said = said_of(i).len() as u16;
+        if beside { said.max(1) } else { 1 + said }
+    };
+    // The verdict keeps the last line; the fields scroll above it so the
+    // one being typed in is always in view.
+    let top = area.y + 2;
+    let bottom = area.bottom().saturating_sub(2).max(top);
+    let mut first = 0;
+    let room = bottom.saturating_sub(top);
+    while first < form.focus && (first..=form.focus).map(height).sum::<u16>() > room {
+        first += 1;
+    }
+    let mut y = top;
+    if first > 0 {
+        put_text(
+            buf,
+            area.right().saturating_sub(12),
+            area.y,
+            &format!("↑ {first} more"),
+            area.right(),
+            t.panel.add_modifier(Modifier::DIM),
+            false,
+        );
+    }
+    for (i, f) in form.fields.iter().enumerate().skip(first) {
+        if y >= bottom {
             break;
         }
         let focused = i == form.focus;
@@ -281,43 +358,16 @@ fn form_lines(buf: &mut Buffer, area: Rect, t: &Theme, form: &Form) {
             f.value.clone()
         };
         put_text(buf, vx, y, &shown, vx + value_w, value_style, false);
-        let errors: Vec<&String> = form
-            .errors
-            .iter()
-            .filter(|(at, _)| *at == i)
-            .map(|(_, m)| m)
-            .collect();
-        let notes: Vec<&String> = form
-            .notes
-            .iter()
-            .filter(|(at, _)| *at == i)
-            .map(|(_, m)| m)
-            .collect();
-        let mut said: Vec<(String, ratatui::style::Style)> = errors
-            .iter()
-            .map(|m| (format!("✗ {m}"), t.panel.patch(t.error)))
-            .collect();
-        said.extend(
-            notes
-                .iter()
-                .map(|m| (format!("· {m}"), t.panel.add_modifier(Modifier::BOLD))),
-        );
-        if said.is_empty() && (beside || focused) {
-            said.push((f.hint.to_string(), t.panel.add_modifier(Modifier::DIM)));
-        }
         let mut hy = if beside { y } else { y + 1 };
-        for (text, style) in said {
-            for l in wrap(&text, hint_w as usize) {
-                if hy >= area.bottom() {
-                    break;
-                }
-                put_text(buf, hint_x, hy, &l, area.right(), style, false);
-                hy += 1;
+        for (l, style) in said_of(i) {
+            if hy >= bottom {
+                break;
             }
+            put_text(buf, hint_x, hy, &l, area.right(), style, false);
+            hy += 1;
         }
         y = hy.max(y + 1);
     }
-    y += 1;
     let verdict = if form.errors.is_empty() {
         (
             "✓ Enter saves".to_string(),
@@ -336,8 +386,9 @@ fn form_lines(buf: &mut Buffer, area: Rect, t: &Theme, form: &Form) {
             t.panel.patch(t.error),
         )
     };
-    if y < area.bottom() {
-        put_text(buf, area.x, y, &verdict.0, area.right(), verdict.1, false);
+    let vy = (y + 1).min(area.bottom().saturating_sub(1));
+    if vy >= area.y {
+        put_text(buf, area.x, vy, &verdict.0, area.right(), verdict.1, false);
     }
 }
 

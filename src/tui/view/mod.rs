@@ -14,9 +14,9 @@ mod panels;
 
 use super::grid::{Grid, initials, put_text};
 use super::state::{Mark, Mode, State, text_cols};
-use super::text::{fit_segments, wrap};
 use super::theme::Theme;
 use crate::sync::ConnState;
+use crate::text::{fit_segments, wrap};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -57,7 +57,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
         height: 1,
         ..area
     };
-    let said = status(buf, status_area, state, theme);
+    let over = status(buf, status_area, state, theme);
     match &state.mode {
         Mode::Help { scroll } => panels::help(buf, area, state, theme, *scroll),
         Mode::Conflicts { index } => panels::conflicts(buf, area, state, theme, *index),
@@ -68,8 +68,8 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
         Mode::Manage(m) => manage::panel(buf, area, state, theme, m),
         _ => {}
     }
-    if !said {
-        message_area(buf, area, state, theme);
+    if let Some((text, warn)) = over {
+        message_area(buf, area, &text, warn, theme);
     }
     if let (Mode::Manage(_), Some((user, token))) = (&state.mode, &state.users.token) {
         manage::token_box(buf, area, theme, user, token);
@@ -112,7 +112,7 @@ pub fn connection_text(state: &State) -> (String, Option<String>) {
                 .retry_at
                 .map_or(0, |r| ((r - state.now).max(0) + 999) / 1000);
             (
-                format!("○ offline{since}, retry in {secs} s"),
+                format!("○ offline{since}, retry in {secs:>2} s"),
                 Some(reason.clone()),
             )
         }
@@ -139,6 +139,8 @@ pub fn who_text(state: &State) -> String {
 /// (0 most; the least needed go first when the line is too narrow).
 struct Item {
     text: String,
+    /// What it shrinks to when even the most needed items do not fit.
+    short: String,
     style: Style,
     need: u8,
 }
@@ -154,10 +156,19 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
     let (conn, why) = connection_text(state);
     let mut items = vec![Item {
         text: format!(" rota {}", state.roster_name),
+        short: format!(" {}", state.roster_name),
         style: t.header,
         need: 0,
     }];
-    let mut add = |text: String, style: Style, need: u8| items.push(Item { text, style, need });
+    let mut add = |text: String, style: Style, need: u8| {
+        items.push(Item {
+            short: text.clone(),
+            text,
+            style,
+            need,
+        })
+    };
+    let conn_short = conn.split(' ').next().unwrap_or_default().to_string();
     add(conn, t.header, 0);
     add(
         if pending + conflicted == 0 {
@@ -194,7 +205,7 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
                 state.layout.staff.len()
             ),
             bold,
-            2,
+            1,
         );
     }
     let warnings = state.findings.len();
@@ -247,6 +258,19 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
         };
         items.remove(i);
     }
+    // Still too wide (a very narrow screen): the most needed shrink to
+    // their signs ("●", "✓ 0"), then the last go.
+    if width(&items) > area.width as usize {
+        if let Some(c) = items.get_mut(1) {
+            c.short = conn_short;
+        }
+        for it in &mut items {
+            it.text = compact(&it.short);
+        }
+    }
+    while width(&items) > area.width as usize && items.len() > 1 {
+        items.pop();
+    }
     let mut spans = Vec::new();
     for (i, it) in items.into_iter().enumerate() {
         if i > 0 {
@@ -255,6 +279,22 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
         spans.push(Span::styled(it.text, it.style));
     }
     Line::from(spans).render(area, buf);
+}
+
+/// A header item in few columns: "✎ 3 unsaved" as "✎3", "✓ all saved"
+/// as "✓"; others as they are.
+fn compact(text: &str) -> String {
+    let mut words = text.split(' ').filter(|w| !w.is_empty());
+    match (words.next(), words.next()) {
+        (Some(sign), Some(n))
+            if n.bytes().all(|b| b.is_ascii_digit())
+                && (sign == "x" || !sign.chars().all(char::is_alphanumeric)) =>
+        {
+            format!("{sign}{n}")
+        }
+        (Some("✓"), _) => "✓".into(),
+        _ => text.to_string(),
+    }
 }
 
 /// "24 Nov – 3 Dec 2026", or with both years when they differ.
@@ -276,7 +316,7 @@ fn date_range(first: crate::domain::Date, last: crate::domain::Date) -> String {
 }
 
 /// The mode's name and the keys that matter now, most needed first.
-fn mode_hints(state: &State) -> (String, Vec<String>) {
+fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
     let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     match &state.mode {
         Mode::Normal if state.prefix.is_some() => (
@@ -294,13 +334,24 @@ fn mode_hints(state: &State) -> (String, Vec<String>) {
                 "q quit",
             ]),
         ),
+        Mode::Normal if state.anchor.is_some() => (
+            "SELECT".into(),
+            v(&[
+                "a code fills",
+                "x clear",
+                "y copy",
+                "s pattern",
+                "Esc unselect",
+                "? help",
+            ]),
+        ),
         Mode::Normal => (
             "NORMAL".into(),
             v(&[
+                "? help",
                 "type a code",
                 "x clear",
                 "u undo",
-                "? help",
                 "H history",
                 "g jump",
                 "e warnings",
@@ -308,12 +359,23 @@ fn mode_hints(state: &State) -> (String, Vec<String>) {
                 "q quit",
             ]),
         ),
-        Mode::Entry { typed } => {
-            let cands = state.candidates(typed);
+        Mode::Entry { typed, .. } => {
+            let cands: Vec<String> = state
+                .candidates(typed)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            // As many of the codes as leave room for the keys.
+            let room = cols.saturating_sub(40).max(12);
+            let mut shown = fit_segments(&cands, " ", room);
+            if shown.split(' ').filter(|w| !w.is_empty()).count() < cands.len() {
+                shown = fit_segments(&cands, " ", room.saturating_sub(2));
+                shown.push_str(" …");
+            }
             (
                 "CODE".into(),
                 vec![
-                    format!("{typed}▏ {}", cands.join(" ")),
+                    format!("{typed}▏ {shown}"),
                     "Enter/Tab complete".into(),
                     "Esc cancel".into(),
                 ],
@@ -328,20 +390,37 @@ fn mode_hints(state: &State) -> (String, Vec<String>) {
                 "Esc".into(),
             ],
         ),
-        Mode::Help { .. } => ("HELP".into(), v(&["j/k scroll", "Esc close"])),
-        Mode::Conflicts { index } => (
-            format!("CONFLICT {}/{}", index + 1, state.troubles().len()),
-            v(&[
-                "m keep mine",
-                "t keep theirs",
-                "d dismiss",
-                "n next",
-                "Esc close",
-            ]),
+        Mode::Help { .. } => (
+            "HELP".into(),
+            v(&["j/k scroll", "PgDn/PgUp page", "g/G top/end", "Esc close"]),
         ),
-        Mode::History(_) => (
+        Mode::Conflicts { index } => {
+            let troubles = state.troubles();
+            let rejected = troubles
+                .get(*index)
+                .is_some_and(|e| matches!(e.state, crate::sync::EntryState::Rejected { .. }));
+            let label = if rejected { "REJECTED" } else { "CONFLICT" };
+            (
+                format!("{label} {}/{}", index + 1, troubles.len()),
+                if rejected {
+                    v(&["d dismiss", "n next", "Esc close"])
+                } else {
+                    v(&["m keep mine", "t keep theirs", "n next", "Esc close"])
+                },
+            )
+        }
+        Mode::History(p) => (
             "HISTORY".into(),
-            v(&["j/k scroll", "n older", "r ask again", "Esc close"]),
+            [
+                Some("j/k PgDn scroll"),
+                p.next.is_some().then_some("n older"),
+                p.problem.is_some().then_some("r ask again"),
+                Some("Esc close"),
+            ]
+            .into_iter()
+            .flatten()
+            .map(str::to_string)
+            .collect(),
         ),
         Mode::Pattern { typed } => (
             "PATTERN".into(),
@@ -402,34 +481,30 @@ fn mode_hints(state: &State) -> (String, Vec<String>) {
                 ]),
             },
         ),
-        Mode::ConfirmUndo { changed } => (
-            "UNDO?".into(),
-            vec![
-                format!(
-                    "{changed} of the cells this undo restores were changed by someone else since: undo anyway?"
-                ),
-                "y/n".into(),
-            ],
-        ),
+        Mode::ConfirmUndo { question } => ("UNDO?".into(), vec![question.clone(), "y/n".into()]),
     }
 }
 
-/// Whether what was said shows now (over the mode's hints).
-fn message_shown(state: &State) -> Option<(&str, bool)> {
-    match &state.message {
-        Some((m, warn)) if matches!(state.mode, Mode::Normal | Mode::Manage(_)) => {
-            Some((m.as_str(), *warn))
-        }
-        _ => None,
-    }
+/// Whether the mode's first hint is what is being typed (or asked), so
+/// that what was said goes above the status line, never over it.
+fn typing(mode: &Mode) -> bool {
+    matches!(
+        mode,
+        Mode::Entry { .. }
+            | Mode::Jump { .. }
+            | Mode::Pattern { .. }
+            | Mode::Find { .. }
+            | Mode::ConfirmUndo { .. }
+    ) || matches!(mode, Mode::Manage(m) if m.form.is_some() || m.confirm_remove)
 }
 
 /// The status line: the mode, the keys that matter now (or what was said,
-/// when it fits), and the cell under the cursor. Returns whether what was
-/// said fitted; when not, [`message_area`] shows it wrapped.
-fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> bool {
+/// when it fits), and the cell under the cursor. Returns what did not fit
+/// (what was said, or the question the mode asks), for [`message_area`]
+/// to show wrapped.
+fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> Option<(String, bool)> {
     buf.set_style(area, t.status);
-    let (mode, hints) = mode_hints(state);
+    let (mode, mut hints) = mode_hints(state, area.width as usize);
     let mut x = put_text(
         buf,
         area.x,
@@ -441,8 +516,9 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> bool {
     );
     x += 1;
     let room = area.right().saturating_sub(x) as usize;
-    let message = message_shown(state);
-    let said_fits = message.is_none_or(|(m, _)| text_cols(m, false) <= room);
+    let message = state.message.as_ref().map(|(m, w)| (m.as_str(), *w));
+    let typing = typing(&state.mode);
+    let said_fits = !typing && message.is_some_and(|(m, _)| text_cols(m, false) + 2 <= room);
     // The cell's account, as much of it as leaves room for the message
     // or the first hint.
     let need = match message {
@@ -458,6 +534,7 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> bool {
     };
     // Two columns at least between what is said and the cell's account.
     let left_room = right.saturating_sub(x + 2) as usize;
+    let mut over = None;
     match message {
         Some((m, warn)) if said_fits && text_cols(m, false) <= left_room => {
             let style = if warn {
@@ -468,6 +545,18 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> bool {
             put_text(buf, x, area.y, m, right, style, false);
         }
         _ => {
+            if let Some((m, warn)) = message {
+                over = Some((m.to_string(), warn));
+            }
+            // A first hint (a question, what is typed) too long for the
+            // line goes above it whole, when nothing was said.
+            if hints
+                .first()
+                .is_some_and(|h| text_cols(h, false) > left_room)
+            {
+                let first = hints.remove(0);
+                over.get_or_insert((first, false));
+            }
             let line = fit_segments(&hints, " · ", left_room);
             put_text(buf, x, area.y, &line, right, t.status, false);
         }
@@ -483,16 +572,14 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> bool {
             false,
         );
     }
-    message.is_none_or(|(m, _)| text_cols(m, false) <= left_room)
+    over
 }
 
-/// What was said, too long for the status line: wrapped, just above it.
-fn message_area(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
-    let Some((m, warn)) = message_shown(state) else {
-        return;
-    };
+/// What was said (or asked), too long for the status line: wrapped, just
+/// above it.
+fn message_area(buf: &mut Buffer, area: Rect, text: &str, warn: bool, t: &Theme) {
     let cols = area.width.saturating_sub(2) as usize;
-    let lines = wrap(m, cols);
+    let lines = wrap(text, cols);
     let h = (lines.len() as u16).min(area.height.saturating_sub(3));
     let r = Rect {
         x: area.x,

@@ -5,11 +5,11 @@
 use super::{panel_box, panel_lines, when, wrap_all};
 use crate::domain::rules::Finding;
 use crate::sync::EntryState;
+use crate::text::wrap;
 use crate::tui::grid::put_text;
 use crate::tui::state::{HistoryPanel, State, WarningsPanel};
-use crate::tui::text::wrap;
 use crate::tui::theme::Theme;
-use crate::tui::update::{JumpTarget, jump_targets, listed_warnings, show_date};
+use crate::tui::update::{JumpTarget, bare_day, jump_targets, listed_warnings, show_date};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -25,16 +25,21 @@ pub(super) fn help(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, scrol
     let width = help::panel_width(area.width);
     let key_w = help::key_cols(width);
     let lines = help::lines(state, width);
-    let inner = panel_box(
-        buf,
-        area,
-        width,
-        lines.len() as u16 + 2,
-        "keys (j k scroll, Esc closes)",
-        t,
-    );
+    let rows = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let shown = rows.saturating_sub(2) as usize;
     // Scrolled no further than its last line at the bottom.
-    let scroll = scroll.min(lines.len().saturating_sub(inner.height as usize));
+    let scroll = scroll.min(lines.len().saturating_sub(shown));
+    let title = if shown >= lines.len() {
+        "keys (Esc closes)".to_string()
+    } else {
+        format!(
+            "keys {}–{} of {} (j k, PgDn PgUp, g G; Esc closes)",
+            scroll + 1,
+            (scroll + shown).min(lines.len()),
+            lines.len()
+        )
+    };
+    let inner = panel_box(buf, area, width, lines.len() as u16 + 2, &title, t);
     for (i, (k, d)) in lines
         .iter()
         .skip(scroll)
@@ -42,12 +47,18 @@ pub(super) fn help(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, scrol
         .enumerate()
     {
         let y = inner.y + i as u16;
+        // Keys too long for their column have a line of their own.
+        let key_end = if d.is_empty() {
+            inner.right()
+        } else {
+            inner.x + key_w
+        };
         put_text(
             buf,
             inner.x,
             y,
             k,
-            inner.x + key_w,
+            key_end,
             t.panel.add_modifier(Modifier::BOLD),
             false,
         );
@@ -87,14 +98,34 @@ pub(super) fn conflicts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, 
             );
             format!("conflict {} of {}", index + 1, troubles.len())
         }
-        EntryState::Rejected { message, code, .. } => {
+        EntryState::Rejected {
+            message, problems, ..
+        } => {
             lines.push(format!(
-                "The hub refused your edit (made {}): {code}",
+                "The hub did not take your edit {} (made {}), so it is not saved:",
+                entry.op_id,
                 when(state, entry.created)
             ));
-            lines.push(format!("  {message}"));
+            for (i, op) in entry.ops.iter().enumerate().take(LISTED_OPS) {
+                let mut line = conflict_line(state, op, &[]).replacen("mine ", "", 1);
+                if let Some(p) = problems.iter().find(|p| p.op == i) {
+                    line.push_str(&format!(": {}", plain_problem(p)));
+                }
+                lines.push(line);
+            }
+            if entry.ops.len() > LISTED_OPS {
+                lines.push(format!(
+                    "  … and {} more in this edit",
+                    entry.ops.len() - LISTED_OPS
+                ));
+            }
+            if problems.is_empty() {
+                lines.push(format!("  why: {message}"));
+            }
             lines.push(String::new());
-            lines.push("d: dismiss (the cell keeps the hub's value) · n: next".into());
+            lines.push(
+                "d: dismiss it (the cells keep the hub's values) · n: next · Esc: close".into(),
+            );
             format!("rejected edit {} of {}", index + 1, troubles.len())
         }
         EntryState::Pending => return,
@@ -103,6 +134,14 @@ pub(super) fn conflicts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, 
     let lines = wrap_all(&lines, width.saturating_sub(2));
     let inner = panel_box(buf, area, width, lines.len() as u16 + 2, &title, t);
     panel_lines(buf, inner, &lines, 0, t.panel);
+}
+
+/// Why the hub would not take one write, in a person's words.
+fn plain_problem(p: &crate::domain::Problem) -> String {
+    match p.code.as_str() {
+        "staff_removed" | "unknown_staff" => "this person is no longer in the roster".into(),
+        _ => p.message.clone(),
+    }
 }
 
 /// One write of a conflicted edit: mine, and theirs (who, when) if any.
@@ -202,10 +241,22 @@ pub(super) fn history(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p:
 /// What the jump list offers for `query`, as it shows them: the date it
 /// names (if any), then the people it matches.
 fn jump_choices(state: &State, query: &str) -> Vec<String> {
+    use chrono::Datelike;
+    let of_month = |d: crate::domain::Date| {
+        if !bare_day(query) {
+            ""
+        } else if d.0.month() == state.cursor_date().0.month()
+            && d.0.year() == state.cursor_date().0.year()
+        {
+            " (the cursor's month)"
+        } else {
+            " (this month)"
+        }
+    };
     jump_targets(state, query)
         .into_iter()
         .filter_map(|t| match t {
-            JumpTarget::Date(d) => Some(format!("date: {}", show_date(d))),
+            JumpTarget::Date(d) => Some(format!("date: {}{}", show_date(d), of_month(d))),
             JumpTarget::Person(p) => state
                 .layout
                 .staff

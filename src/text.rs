@@ -1,9 +1,19 @@
-//! Text as a person reads it on the screen: wrapped at spaces into lines
+//! Text as a person reads it, on the screen or a printed page: wrapped at spaces into lines
 //! that fit, never cut mid-word (a word longer than a line, such as a
 //! token, is broken across lines whole), and laid out in segments that are
 //! shown whole or left out.
 
-use super::state::text_cols;
+use unicode_width::UnicodeWidthStr;
+
+/// Display columns of `s`; East Asian ambiguous characters (○ △) count two
+/// when `ambiguous_wide` (as a CJK terminal draws them).
+pub fn text_cols(s: &str, ambiguous_wide: bool) -> usize {
+    if ambiguous_wide {
+        s.width_cjk()
+    } else {
+        s.width()
+    }
+}
 
 /// `text` broken into lines of at most `cols` display columns: at spaces,
 /// and inside a word only when the word alone is longer than a line. Each
@@ -102,6 +112,61 @@ pub fn fit_segments(segments: &[String], sep: &str, cols: usize) -> String {
     out
 }
 
+/// `text` in at most `cols` columns: whole when it fits, else as many of
+/// its words as fit and "…" (a word cut only when the first alone does
+/// not fit, and then marked with "…" too).
+pub fn fit_words(text: &str, cols: usize) -> String {
+    if text_cols(text, false) <= cols {
+        return text.to_string();
+    }
+    if cols == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let more = if out.is_empty() {
+            word.to_string()
+        } else {
+            format!("{out} {word}")
+        };
+        if text_cols(&more, false) + 1 > cols {
+            break;
+        }
+        out = more;
+    }
+    if out.is_empty() {
+        // Not even the first word: as much of it as fits.
+        for ch in text.chars() {
+            let mut more = out.clone();
+            more.push(ch);
+            if text_cols(&more, false) + 1 > cols {
+                break;
+            }
+            out = more;
+        }
+    }
+    out.push('…');
+    out
+}
+
+/// A person's name in at most `cols` columns: whole, else with the last
+/// name as an initial ("Amara O."), else shortened at a word.
+pub fn short_name(name: &str, cols: usize) -> String {
+    if text_cols(name, false) <= cols {
+        return name.to_string();
+    }
+    let words: Vec<&str> = name.split(' ').filter(|w| !w.is_empty()).collect();
+    if let [first, .., last] = words.as_slice()
+        && let Some(initial) = last.chars().next()
+    {
+        let short = format!("{first} {initial}.");
+        if text_cols(&short, false) <= cols {
+            return short;
+        }
+    }
+    fit_words(name, cols)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +196,15 @@ mod tests {
             ),
             "x clear · u undo"
         );
+        assert_eq!(fit_words("D Healthcare assistants", 16), "D Healthcare…");
+        assert_eq!(
+            fit_words("D Healthcare assistants", 40),
+            "D Healthcare assistants"
+        );
+        assert_eq!(fit_words("Healthcare", 5), "Heal…");
+        assert_eq!(short_name("Amara Okafor", 9), "Amara O.");
+        assert_eq!(short_name("Amara Okafor", 6), "Amara…");
+        assert_eq!(short_name("Amara Okafor", 5), "Amar…");
+        assert_eq!(short_name("Amara Okafor", 7), "Amara…");
     }
 }
