@@ -1,0 +1,363 @@
+//! `edit`: an edit, whole or in numbered parts. Parts are held here (never
+//! in the writer) within explicit bounds, and only an edit begun at part 0
+//! and continued in order is ever submitted; anything else refuses it
+//! whole, with an error that carries its op id.
+
+use super::*;
+
+/// An edit arriving in parts (`more: true`, numbered by `part`): held here,
+/// never in the writer, until its last part comes. At most one per
+/// connection, and at most [`MAX_OPS_PER_CHANGE_SET`] operations, so one
+/// connection's memory stays bounded. It is only ever submitted whole: it
+/// opens only at part 0 and takes only the next part in order.
+pub(super) struct Assembly {
+    op_id: u64,
+    /// The number the next part must carry.
+    next_part: u32,
+    ops: Vec<Op>,
+    note: Option<String>,
+    force: bool,
+    /// Its parts' bytes, counted in the hub-wide budget while held.
+    held: Held,
+}
+
+/// Bytes of edits arriving in parts, reserved in the hub-wide budget
+/// (`Metrics::assembling_bytes`) and given back when dropped: when the edit is
+/// submitted or refused, or its connection goes.
+struct Held {
+    shared: Arc<Shared>,
+    bytes: usize,
+}
+
+impl Held {
+    pub(super) fn new(shared: &Arc<Shared>) -> Held {
+        Held {
+            shared: shared.clone(),
+            bytes: 0,
+        }
+    }
+
+    /// Reserves `n` more bytes unless the budget would pass `limit`.
+    pub(super) fn take(&mut self, n: usize, limit: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let total = &self.shared.metrics.assembling_bytes;
+        let (n, limit) = (n as u64, limit as u64);
+        let mut cur = total.load(Relaxed);
+        loop {
+            if cur + n > limit {
+                return false;
+            }
+            match total.compare_exchange_weak(cur, cur + n, Relaxed, Relaxed) {
+                Ok(_) => {
+                    self.bytes += n as usize;
+                    return true;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.shared
+            .metrics
+            .assembling_bytes
+            .fetch_sub(self.bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// One `edit` frame as received.
+pub(super) struct Part {
+    pub(super) op_id: u64,
+    pub(super) ops: Vec<Op>,
+    pub(super) note: Option<String>,
+    pub(super) force: bool,
+    pub(super) more: bool,
+    /// Its number among the parts of its edit (None: a whole edit, part 0).
+    pub(super) part: Option<u32>,
+    /// The frame's length as received.
+    pub(super) bytes: usize,
+}
+
+/// Edits refused part-way whose later parts are dropped without a word
+/// (their author was told once). Bounded: a part of an edit forgotten here
+/// is still never applied (it has no part 0 before it), it only earns an
+/// error of its own.
+const REFUSED_REMEMBERED: usize = 64;
+
+impl Conn {
+    /// Takes one frame of an edit. A whole edit (one frame, nothing held)
+    /// goes straight to the writer; parts are held until the last. Only an
+    /// edit begun at part 0 and continued part by part in order is ever
+    /// submitted: anything else refuses it whole.
+    pub(super) async fn edit_part(&mut self, part: Part) -> Result<(), Option<Ending>> {
+        let op_id = part.op_id;
+        if self.member.is_none() {
+            self.assembly = None;
+            return self
+                .error(
+                    codes::NOT_JOINED,
+                    "send hello before editing".into(),
+                    Some(op_id),
+                )
+                .await;
+        }
+        if let Some((code, msg)) = frame_problem(&part) {
+            return self.refuse_frame(op_id, code, msg).await;
+        }
+        let need = Role::needed_for(&part.ops);
+        if let Some(why) = self.refusal(need, "make this edit") {
+            Metrics::inc(&self.shared.metrics.forbidden);
+            let msg = format!("edit {op_id}: {why}; nothing of it is applied");
+            return self.refuse_frame(op_id, codes::FORBIDDEN, msg).await;
+        }
+        match self.assembly.take() {
+            Some(mut open) if open.op_id == op_id && part.part == Some(open.next_part) => {
+                if open.ops.len() + part.ops.len() > MAX_OPS_PER_CHANGE_SET {
+                    let msg = format!(
+                        "ops: more than {MAX_OPS_PER_CHANGE_SET} operations in one edit \
+                         (its parts together); split it into several edits"
+                    );
+                    return self.refuse_frame(op_id, codes::TOO_MANY_OPS, msg).await;
+                }
+                let max = self.config.max_edit_bytes;
+                if open.held.bytes + part.bytes > max {
+                    let msg = format!(
+                        "edit {op_id}: its parts together pass {max} bytes; split it into several edits"
+                    );
+                    return self.refuse_frame(op_id, codes::TOO_LARGE, msg).await;
+                }
+                if !open.held.take(part.bytes, self.config.max_assembly_bytes) {
+                    return self.refuse_frame(op_id, codes::BUSY, busy(op_id)).await;
+                }
+                open.ops.extend(part.ops);
+                open.next_part += 1;
+                if part.more {
+                    self.assembly = Some(open);
+                    return Ok(());
+                }
+                self.submit_edit(open.op_id, open.ops, open.note, open.force)
+                    .await
+            }
+            Some(open) if open.op_id != op_id => {
+                let msg = format!(
+                    "edit {} was still arriving in parts when edit {op_id} began; \
+                     neither is applied: send every part of one edit before the next",
+                    open.op_id
+                );
+                // Put back, for refuse_frame to refuse it too.
+                self.assembly = Some(open);
+                self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
+            }
+            Some(open) => {
+                let msg = format!(
+                    "edit {op_id}: part {} came where part {} was due; the edit is not \
+                     applied: send it again from part 0",
+                    part.part
+                        .map_or("without a number".into(), |n| n.to_string()),
+                    open.next_part
+                );
+                self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
+            }
+            None => match part.part.unwrap_or(0) {
+                0 => {
+                    if !self.edit_rate.allow(self.config.max_edits_per_sec) {
+                        let max = self.config.max_edits_per_sec;
+                        let msg = format!(
+                            "edit {op_id}: more than {max} edits a second from this connection; \
+                             nothing applied: send it again in a moment"
+                        );
+                        return self.refuse_frame(op_id, codes::RATE_LIMITED, msg).await;
+                    }
+                    self.refused.retain(|id| *id != op_id);
+                    if part.more {
+                        let mut held = Held::new(&self.shared);
+                        if !held.take(part.bytes, self.config.max_assembly_bytes) {
+                            return self.refuse_frame(op_id, codes::BUSY, busy(op_id)).await;
+                        }
+                        self.assembly = Some(Assembly {
+                            op_id,
+                            next_part: 1,
+                            ops: part.ops,
+                            note: part.note,
+                            force: part.force,
+                            held,
+                        });
+                        return Ok(());
+                    }
+                    self.submit_edit(op_id, part.ops, part.note, part.force)
+                        .await
+                }
+                // The rest of an edit already refused: dropped quietly.
+                _ if self.refused.contains(&op_id) => Ok(()),
+                n => {
+                    let msg = format!(
+                        "edit {op_id}: part {n} came without the parts before it; nothing of \
+                         it is applied: send the edit again from part 0"
+                    );
+                    self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
+                }
+            },
+        }
+    }
+
+    /// A frame that could not be read. When it names an edit, that edit is
+    /// refused (with the error, which carries its op id) and the rest of it
+    /// dropped; an edit still arriving in parts is refused too, since the
+    /// frame may have been one of its parts.
+    pub(super) async fn unreadable(&mut self, e: DecodeError) -> Result<(), Option<Ending>> {
+        if let Some(op_id) = e.op_id {
+            self.remember_refused(op_id);
+        }
+        self.refuse_open_other_than(e.op_id, |open| {
+            format!(
+                "edit {open}: a frame that arrived while its parts were coming in \
+                 could not be read; the edit is not applied"
+            )
+        })
+        .await?;
+        self.error_about(e.code, e.message, e.op_id, e.req).await
+    }
+
+    /// Refuses the edit `op_id` with an error: whatever of it is held is
+    /// dropped, and so are its later parts. An edit of another op id still
+    /// arriving is refused too, since this frame came between its parts.
+    pub(super) async fn refuse_frame(
+        &mut self,
+        op_id: u64,
+        code: &str,
+        message: String,
+    ) -> Result<(), Option<Ending>> {
+        self.refuse_open_other_than(Some(op_id), |open| {
+            format!(
+                "edit {open} was still arriving in parts when edit {op_id} came; \
+                 neither is applied: send every part of one edit before the next"
+            )
+        })
+        .await?;
+        self.remember_refused(op_id);
+        self.error(code, message, Some(op_id)).await
+    }
+
+    /// Drops the edit being assembled, if any; unless it is `op_id`, its
+    /// author is told why (`why` of its op id) and its later parts dropped.
+    pub(super) async fn refuse_open_other_than(
+        &mut self,
+        op_id: Option<u64>,
+        why: impl FnOnce(u64) -> String,
+    ) -> Result<(), Option<Ending>> {
+        let Some(open) = self.assembly.take() else {
+            return Ok(());
+        };
+        if Some(open.op_id) == op_id {
+            return Ok(());
+        }
+        self.remember_refused(open.op_id);
+        self.error(codes::BAD_MESSAGE, why(open.op_id), Some(open.op_id))
+            .await
+    }
+
+    pub(super) fn remember_refused(&mut self, op_id: u64) {
+        if !self.refused.contains(&op_id) {
+            if self.refused.len() >= REFUSED_REMEMBERED {
+                self.refused.pop_front();
+            }
+            self.refused.push_back(op_id);
+        }
+    }
+
+    pub(super) async fn submit_edit(
+        &mut self,
+        op_id: u64,
+        ops: Vec<Op>,
+        note: Option<String>,
+        force: bool,
+    ) -> Result<(), Option<Ending>> {
+        let Some(m) = &self.member else {
+            return Ok(());
+        };
+        let cmd = Cmd::Edit(Edit {
+            roster: m.roster.clone(),
+            author: m.author.clone(),
+            session: self.session,
+            op_id,
+            fingerprint: protocol::edit_fingerprint(&ops, force),
+            ops,
+            note,
+            force,
+            reply: self.direct_tx.clone(),
+        });
+        self.send_to_writer(cmd).await
+    }
+}
+
+/// Why a part was refused when the hub holds all it will of edits in parts.
+fn busy(op_id: u64) -> String {
+    format!(
+        "edit {op_id}: the hub is holding as many edits arriving in parts as it will; \
+         nothing of this one is kept: send it again in a moment"
+    )
+}
+
+/// The first operation carrying a string longer than the limit: (its
+/// index, the string's length in characters).
+fn long_string(ops: &[Op]) -> Option<(usize, usize)> {
+    ops.iter().enumerate().find_map(|(i, op)| {
+        let mut longest = 0;
+        op.each_string(&mut |s| {
+            // Bytes bound characters from above: count only when it matters.
+            if s.len() > MAX_OP_STRING_CHARS {
+                longest = longest.max(s.chars().count());
+            }
+        });
+        (longest > MAX_OP_STRING_CHARS).then_some((i, longest))
+    })
+}
+
+fn frame_problem(part: &Part) -> Option<(&'static str, String)> {
+    if part.ops.is_empty() {
+        return Some((
+            codes::BAD_MESSAGE,
+            "ops: an edit needs at least one operation".into(),
+        ));
+    }
+    if part.ops.len() > MAX_OPS_PER_BATCH {
+        return Some((
+            codes::TOO_MANY_OPS,
+            format!(
+                "ops: {} operations is over the limit of {MAX_OPS_PER_BATCH} per frame \
+                 (send a larger edit in parts with `more` and `part`)",
+                part.ops.len()
+            ),
+        ));
+    }
+    if part.more && part.part.is_none() {
+        return Some((
+            codes::BAD_MESSAGE,
+            "part: a part of an edit sent in parts must carry its number \
+             (0 for the first; protocol 1.2)"
+                .into(),
+        ));
+    }
+    // Held whole until the last part: no string in it may be larger than
+    // any the roster would take.
+    if (part.more || part.part.is_some())
+        && let Some((i, n)) = long_string(&part.ops)
+    {
+        return Some((
+            codes::TOO_LARGE,
+            format!(
+                "ops[{i}]: a string of {n} characters is over the limit of {MAX_OP_STRING_CHARS}"
+            ),
+        ));
+    }
+    let note_chars = part.note.as_deref().map_or(0, |n| n.chars().count());
+    if note_chars > MAX_NOTE_CHARS {
+        return Some((
+            codes::BAD_MESSAGE,
+            format!("note: {note_chars} characters is over the limit of {MAX_NOTE_CHARS}"),
+        ));
+    }
+    None
+}
