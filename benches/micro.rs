@@ -227,9 +227,9 @@ fn main() {
     let _ = full.apply_batch(&setup(150), &author(), 0);
     let _ = full.apply_batch_with(&cells(150, 364, "D"), &author(), 0, true);
     bench("snapshot of 150x364 roster (54,600 cells)", 50, || {
-        black_box(rota::server::snapshot_of(black_box(&full)));
+        black_box(rota::protocol::Snapshot::of(black_box(&full)));
     });
-    let snap = rota::server::snapshot_of(&full);
+    let snap = rota::protocol::Snapshot::of(&full);
     let welcome = ServerMsg::Welcome {
         protocol: protocol::PROTOCOL_VERSION.into(),
         roster: "bench".into(),

@@ -9,6 +9,8 @@
 //!   place where operations are checked and applied. Pure: no async, no I/O.
 //! - [`store`]: the hub's SQLite store, its schema and migrations, the change
 //!   log and the idempotency answers. Blocking; used by the writer thread only.
+//! - [`roster_db`]: a roster's current state in SQLite (its tables, load,
+//!   write, migrations), shared by the hub's store and the editor's file.
 //! - [`sqlite_file`]: making a SQLite file whole and telling a damaged one,
 //!   for the store and the sync engine's local file alike.
 //! - [`accounts`]: the hub's users, roles per roster, hashed bearer tokens and
@@ -30,6 +32,7 @@ pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod protocol;
+pub mod roster_db;
 pub mod script;
 pub mod server;
 pub mod sqlite_file;

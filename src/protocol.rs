@@ -470,6 +470,63 @@ pub struct Snapshot {
     pub cells: SnapshotCells,
 }
 
+impl Snapshot {
+    /// The whole roster as the wire carries it.
+    pub fn of(r: &crate::domain::Roster) -> Snapshot {
+        Snapshot {
+            settings: r.settings(),
+            staff: r.staff(),
+            codes: r.codes(),
+            rules: r.rules(),
+            cells: SnapshotCells::from_cells(r.cells()),
+        }
+    }
+
+    /// The roster it describes, at `seq` (who wrote what is not in a
+    /// snapshot: every stamp names no one).
+    pub fn to_roster(&self, seq: Seq) -> crate::domain::Roster {
+        use crate::domain::{Roster, Stamp};
+        let mut r = Roster::default();
+        let stamp = |seq: Seq| Stamp {
+            seq,
+            ..Stamp::none()
+        };
+        r.apply_accepted(
+            &Change::Settings {
+                settings: self.settings.clone(),
+            },
+            stamp(self.settings.seq),
+        );
+        for s in &self.staff {
+            r.apply_accepted(&Change::Staff { staff: s.clone() }, stamp(s.seq));
+        }
+        for c in &self.codes {
+            r.apply_accepted(
+                &Change::Code {
+                    code: c.code.clone(),
+                    def: Some(c.clone()),
+                },
+                stamp(c.seq),
+            );
+        }
+        for rule in &self.rules {
+            r.apply_accepted(
+                &Change::Rule {
+                    id: rule.id.clone(),
+                    rule: Some(rule.clone()),
+                },
+                stamp(rule.seq),
+            );
+        }
+        for (staff, date, code, cseq) in self.cells.iter() {
+            r.load_cell(staff, *date, code.as_deref(), stamp(*cseq));
+        }
+        r.set_seq(seq);
+        r.compact();
+        r
+    }
+}
+
 /// One cell of a snapshot: staff id, date, code (None: cleared), seq.
 pub type SnapshotCell = (Arc<str>, Date, Option<Arc<str>>, Seq);
 

@@ -8,7 +8,6 @@ use crate::protocol::{ChangeSet, HistoryCursor, HistoryEntry, HistoryQuery, Rost
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::BTreeSet;
 use std::fmt;
-use std::fmt::Write as _;
 use std::path::Path;
 
 #[derive(Debug)]
@@ -77,42 +76,22 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run. Never edit one that has shipped: add another.
-enum Migration {
-    Sql(&'static str),
-    /// A step SQL alone cannot do (it runs in the same transaction).
-    Code(fn(&rusqlite::Transaction) -> Result<()>),
+type Migration = crate::roster_db::Migration<StoreError>;
+
+/// Schema 1: the roster tables (see [`crate::roster_db`]), each roster's
+/// seq, the change log of that time, and the answers.
+fn schema_1(tx: &rusqlite::Transaction) -> Result<()> {
+    tx.execute_batch(crate::roster_db::TABLES)?;
+    tx.execute_batch(SCHEMA_1_REST)?;
+    Ok(())
 }
 
-const MIGRATIONS: &[Migration] = &[
-    Migration::Sql(
-        r#"
+/// What schema 1 held beside the roster tables.
+const SCHEMA_1_REST: &str = r#"
 CREATE TABLE rosters (
     name       TEXT PRIMARY KEY,
     seq        INTEGER NOT NULL,
     created_at INTEGER NOT NULL
-) WITHOUT ROWID;
--- Staff, shift codes, rules and settings: the current record as JSON.
-CREATE TABLE entities (
-    roster TEXT NOT NULL,
-    kind   TEXT NOT NULL,
-    key    TEXT NOT NULL,
-    value  TEXT NOT NULL,
-    seq    INTEGER NOT NULL,
-    user   TEXT NOT NULL,
-    client TEXT NOT NULL,
-    at     INTEGER NOT NULL,
-    PRIMARY KEY (roster, kind, key)
-) WITHOUT ROWID;
-CREATE TABLE cells (
-    roster TEXT NOT NULL,
-    staff  TEXT NOT NULL,
-    date   TEXT NOT NULL,
-    code   TEXT,
-    seq    INTEGER NOT NULL,
-    user   TEXT NOT NULL,
-    client TEXT NOT NULL,
-    at     INTEGER NOT NULL,
-    PRIMARY KEY (roster, staff, date)
 ) WITHOUT ROWID;
 -- The audit history: one row per change, never rewritten.
 CREATE TABLE changes (
@@ -143,8 +122,10 @@ CREATE TABLE answers (
     at     INTEGER NOT NULL,
     PRIMARY KEY (client, op_id)
 ) WITHOUT ROWID;
-"#,
-    ),
+"#;
+
+const MIGRATIONS: &[Migration] = &[
+    Migration::Code(schema_1),
     // The change log as one row per batch (its changes as one JSON array)
     // instead of one row per change with two indexes: a batch of 100,000
     // cells wrote 300,000 log rows and index entries, and repeated its
@@ -804,46 +785,9 @@ impl Group<'_> {
         }
         let seq = applied.seq as i64;
         let (user, client) = (&*author.user, &*author.client);
-        let mut put_cell = self.tx.prepare_cached(
-            "INSERT OR REPLACE INTO cells (roster, staff, date, code, seq, user, client, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        let mut put_entity = self.tx.prepare_cached(
-            "INSERT OR REPLACE INTO entities (roster, kind, key, value, seq, user, client, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        let mut del_entity = self
-            .tx
-            .prepare_cached("DELETE FROM entities WHERE roster = ?1 AND kind = ?2 AND key = ?3")?;
-        let mut date_text = String::with_capacity(10);
+        let mut state = crate::roster_db::Writer::new(&self.tx)?;
         for rec in &applied.changes {
-            match &rec.change {
-                Change::Cell { staff, date, code } => {
-                    date_text.clear();
-                    // Writing into a String cannot fail.
-                    let _ = write!(date_text, "{date}");
-                    put_cell.execute(params![
-                        roster, staff, date_text, code, seq, user, client, at
-                    ])?;
-                }
-                Change::Code { def: None, .. } | Change::Rule { rule: None, .. } => {
-                    let target = rec.target();
-                    del_entity.execute(params![roster, target.entity(), target.key()])?;
-                }
-                change => {
-                    let target = rec.target();
-                    put_entity.execute(params![
-                        roster,
-                        target.entity(),
-                        target.key(),
-                        after_value(change).to_string(),
-                        seq,
-                        user,
-                        client,
-                        at
-                    ])?;
-                }
-            }
+            state.write(roster, &rec.change, (applied.seq, user, client, at))?;
         }
         let meta = BatchMeta {
             user,
@@ -934,48 +878,18 @@ impl Group<'_> {
 }
 
 fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
-    let mut roster = Roster::default();
     let seq: Option<i64> = conn
         .query_row("SELECT seq FROM rosters WHERE name = ?1", [name], |r| {
             r.get(0)
         })
         .optional()?;
-    let Some(seq) = seq else { return Ok(roster) };
-    let mut names = crate::domain::Names::default();
-    let mut stmt = conn.prepare(
-        "SELECT kind, key, value, seq, user, client, at FROM entities WHERE roster = ?1",
-    )?;
-    let mut rows = stmt.query([name])?;
-    while let Some(row) = rows.next()? {
-        let kind: String = row.get(0)?;
-        let key: String = row.get(1)?;
-        let value: String = row.get(2)?;
-        let change = change_from_row(&kind, &key, None, None, &value)?;
-        roster.apply_accepted(
-            &change,
-            names.stamp(
-                row.get::<_, i64>(3)? as Seq,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-            ),
-        );
-    }
-    let mut stmt = conn
-        .prepare("SELECT staff, date, code, seq, user, client, at FROM cells WHERE roster = ?1")?;
-    let mut rows = stmt.query([name])?;
-    while let Some(row) = rows.next()? {
-        let staff: String = row.get(0)?;
-        let date = parse_date(&row.get::<_, String>(1)?)?;
-        let code: Option<String> = row.get(2)?;
-        let stamp = names.stamp(
-            row.get::<_, i64>(3)? as Seq,
-            row.get(4)?,
-            row.get(5)?,
-            row.get(6)?,
-        );
-        roster.apply_accepted(&Change::Cell { staff, date, code }, stamp);
-    }
+    let Some(seq) = seq else {
+        return Ok(Roster::default());
+    };
+    let mut roster = crate::roster_db::load(conn, name).map_err(|e| match e {
+        crate::roster_db::DbError::Sqlite(e) => StoreError::Sqlite(e),
+        crate::roster_db::DbError::Corrupt(m) => StoreError::Corrupt(m),
+    })?;
     roster.set_seq(seq as Seq);
     check_loaded(&roster, name)?;
     Ok(roster)
@@ -1038,21 +952,10 @@ pub fn load_roster_in(group: &Group, name: &str) -> Result<Roster> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let known = MIGRATIONS.len() as i64;
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > known {
-        return Err(StoreError::TooNew { found, known });
-    }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        match step {
-            Migration::Sql(sql) => tx.execute_batch(sql)?,
-            Migration::Code(run) => run(&tx)?,
-        }
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-    }
-    tx.commit()?;
-    Ok(())
+    crate::roster_db::migrate(conn, MIGRATIONS, |found, known| StoreError::TooNew {
+        found,
+        known,
+    })
 }
 
 /// Migration 3: the change log of schema 1 (a row per change) rewritten as
@@ -2122,10 +2025,8 @@ mod tests {
         let path = dir.path().join("hub.sqlite3");
         {
             let conn = Connection::open(&path).unwrap();
-            let Migration::Sql(v1) = MIGRATIONS[0] else {
-                panic!("schema 1 is SQL")
-            };
-            conn.execute_batch(v1).unwrap();
+            conn.execute_batch(crate::roster_db::TABLES).unwrap();
+            conn.execute_batch(SCHEMA_1_REST).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             conn.execute_batch(
                 r#"

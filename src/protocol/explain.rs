@@ -316,4 +316,3 @@ fn find_path(v: &serde_json::Value, needle: &str, here: String) -> Option<String
         _ => None,
     }
 }
-

@@ -26,7 +26,6 @@ mod writer;
 
 pub use lock::{DataDirLock, LockInfo};
 pub use metrics::Metrics;
-pub use writer::snapshot_of;
 
 use crate::domain::Seq;
 use crate::protocol::PresenceInfo;

@@ -654,10 +654,11 @@ fn run(seed: u64, plan: Plan) -> (World, Result<(), String>) {
 /// acknowledged edit once and no edit twice.
 fn check(w: &World) -> Result<(), String> {
     let hub = w.hub.roster();
-    let want = serde_json::to_value(super::snapshot_of(&hub)).map_err(|e| e.to_string())?;
+    let want =
+        serde_json::to_value(crate::protocol::Snapshot::of(&hub)).map_err(|e| e.to_string())?;
     for (i, e) in w.editors.iter().enumerate() {
-        let got =
-            serde_json::to_value(super::snapshot_of(e.core.server())).map_err(|e| e.to_string())?;
+        let got = serde_json::to_value(crate::protocol::Snapshot::of(e.core.server()))
+            .map_err(|e| e.to_string())?;
         if got != want || e.core.server().seq() != hub.seq() {
             return Err(format!(
                 "ed{i} differs from the hub:\n  ed{i} (seq {}): {got}\n  hub (seq {}): {want}",

@@ -328,7 +328,7 @@ impl Writer {
                 Some(changes) => Start::Changes(changes),
                 None => match self.shared.cached_snapshot(name, seq) {
                     Some(json) => Start::SharedSnapshot(json),
-                    None => Start::Snapshot(snapshot_of(&slot.roster)),
+                    None => Start::Snapshot(Snapshot::of(&slot.roster)),
                 },
             }
         };
@@ -682,16 +682,5 @@ fn storage_error(op_id: Option<u64>, e: &StoreError) -> ServerMsg {
         message: format!("the hub could not store this, nothing was applied: {e}"),
         op_id,
         req: None,
-    }
-}
-
-/// The whole roster as the wire carries it.
-pub fn snapshot_of(r: &Roster) -> Snapshot {
-    Snapshot {
-        settings: r.settings(),
-        staff: r.staff(),
-        codes: r.codes(),
-        rules: r.rules(),
-        cells: crate::protocol::SnapshotCells::from_cells(r.cells()),
     }
 }

@@ -864,7 +864,7 @@ impl Core {
             // back whole after, rather than leaving holes under them (a
             // first sync of 500 x 366 kept 33 MB more otherwise;
             // docs/performance.md, "Memory").
-            let server = roster_from_snapshot(&snap, seq);
+            let server = snap.to_roster(seq);
             self.store.replace(&snap, seq)?;
             drop(snap);
             self.server = server;
@@ -1096,48 +1096,6 @@ fn add_cells(map: &mut HashMap<(String, crate::domain::Date), usize>, ops: &[Op]
             *map.entry((staff.clone(), *date)).or_default() += n;
         }
     }
-}
-
-/// The hub's roster as a snapshot describes it.
-pub fn roster_from_snapshot(snap: &Snapshot, seq: Seq) -> Roster {
-    let mut r = Roster::default();
-    let stamp = |seq: Seq| Stamp {
-        seq,
-        ..Stamp::none()
-    };
-    r.apply_accepted(
-        &Change::Settings {
-            settings: snap.settings.clone(),
-        },
-        stamp(snap.settings.seq),
-    );
-    for s in &snap.staff {
-        r.apply_accepted(&Change::Staff { staff: s.clone() }, stamp(s.seq));
-    }
-    for c in &snap.codes {
-        r.apply_accepted(
-            &Change::Code {
-                code: c.code.clone(),
-                def: Some(c.clone()),
-            },
-            stamp(c.seq),
-        );
-    }
-    for rule in &snap.rules {
-        r.apply_accepted(
-            &Change::Rule {
-                id: rule.id.clone(),
-                rule: Some(rule.clone()),
-            },
-            stamp(rule.seq),
-        );
-    }
-    for (staff, date, code, cseq) in snap.cells.iter() {
-        r.load_cell(staff, *date, code.as_deref(), stamp(*cseq));
-    }
-    r.set_seq(seq);
-    r.compact();
-    r
 }
 
 /// The operations that undo `ops` applied to `view`, or None when one of

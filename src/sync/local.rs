@@ -11,11 +11,10 @@
 //! consistent roster as of its last seq.
 
 use super::{EntryState, OutboxEntry};
-use crate::domain::{Change, Date, Names, Op, Roster, Seq, Stamp};
+use crate::domain::{Op, Roster, Seq};
 use crate::protocol::{ChangeSet, Snapshot};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::fmt;
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -158,33 +157,64 @@ pub struct LocalStore {
 
 type Result<T> = std::result::Result<T, LocalError>;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records(
-    entity TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL,
-    seq INTEGER NOT NULL, user TEXT NOT NULL, client TEXT NOT NULL, at INTEGER NOT NULL,
-    PRIMARY KEY(entity, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS cells(
-    staff TEXT NOT NULL, date TEXT NOT NULL, code TEXT,
-    seq INTEGER NOT NULL, user TEXT NOT NULL, client TEXT NOT NULL, at INTEGER NOT NULL,
-    PRIMARY KEY(staff, date)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS clients(
+/// The tables of a local file beside the roster's (see
+/// [`crate::roster_db`]): the last seq, the editors sharing the file, and
+/// each one's outbox.
+const LOCAL_TABLES: &str = "
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE clients(
     slot INTEGER PRIMARY KEY, client_id TEXT NOT NULL UNIQUE, next_op_id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox(
+CREATE TABLE outbox(
     client_id TEXT NOT NULL, op_id INTEGER NOT NULL, ops TEXT NOT NULL, note TEXT,
-    state TEXT NOT NULL, created INTEGER NOT NULL,
+    state TEXT NOT NULL, created INTEGER NOT NULL, force INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY(client_id, op_id)) WITHOUT ROWID;
 ";
 
-/// Columns added since the first release of this file's schema.
-fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
-    let has_force = conn
+/// The file's schema, step by step (its `user_version` counts them).
+const MIGRATIONS: &[crate::roster_db::Migration<LocalError>] =
+    &[crate::roster_db::Migration::Code(schema_1)];
+
+/// Schema 1: the roster's tables shared with the hub, and the local ones.
+/// A file made before schemas were numbered (its roster in `records` and a
+/// `cells` without a roster column) is brought over, queue and all.
+fn schema_1(tx: &Transaction) -> Result<()> {
+    let has = |table: &str| -> rusqlite::Result<bool> {
+        tx.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+            .exists([table])
+    };
+    if !has("records")? {
+        tx.execute_batch(crate::roster_db::TABLES)?;
+        tx.execute_batch(LOCAL_TABLES)?;
+        return Ok(());
+    }
+    let has_force = tx
         .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'force'")?
         .exists([])?;
     if !has_force {
-        conn.execute_batch("ALTER TABLE outbox ADD COLUMN force INTEGER NOT NULL DEFAULT 0")?;
+        tx.execute_batch("ALTER TABLE outbox ADD COLUMN force INTEGER NOT NULL DEFAULT 0")?;
     }
+    tx.execute_batch("ALTER TABLE cells RENAME TO cells_unnumbered")?;
+    tx.execute_batch(crate::roster_db::TABLES)?;
+    tx.execute(
+        "INSERT INTO entities (roster, kind, key, value, seq, user, client, at)
+         SELECT ?1, entity, key, json, seq, user, client, at FROM records",
+        [crate::roster_db::LOCAL],
+    )?;
+    tx.execute(
+        "INSERT INTO cells (roster, staff, date, code, seq, user, client, at)
+         SELECT ?1, staff, date, code, seq, user, client, at FROM cells_unnumbered",
+        [crate::roster_db::LOCAL],
+    )?;
+    tx.execute_batch("DROP TABLE records; DROP TABLE cells_unnumbered;")?;
     Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    crate::roster_db::migrate(conn, MIGRATIONS, |found, known| {
+        LocalError::Corrupt(format!(
+            "it was written by a newer rota (schema {found}; this one knows {known}): update rota"
+        ))
+    })
 }
 
 impl LocalStore {
@@ -227,11 +257,13 @@ impl LocalStore {
         // caching a big change set does not re-read the file for every row.
         conn.pragma_update(None, "cache_size", -32 * 1024)
             .map_err(sql)?;
-        check_tables(&conn).map_err(|e| match e {
-            LocalError::Sqlite { err, .. } => sql(err),
-            other => other,
-        })?;
-        add_missing_columns(&conn).map_err(sql)?;
+        let mut conn = conn;
+        check_tables(&conn)
+            .and_then(|()| migrate(&mut conn))
+            .map_err(|e| match e {
+                LocalError::Sqlite { err, .. } => sql(err),
+                other => other,
+            })?;
         let (slot, file) = claim_slot(path)?;
         let mut store = LocalStore {
             conn,
@@ -343,58 +375,17 @@ impl LocalStore {
 
     /// The cached roster as of the file's last seq.
     pub fn load_roster(&self) -> Result<Roster> {
-        let mut roster = Roster::default();
         let seq = last_seq_in(&self.conn).map_err(|e| match e {
             LocalError::Sqlite { err, .. } => self.err(err),
             other => other,
         })?;
-        // Every cell's stamp names one of a few users and clients: one
-        // shared copy of each, not two allocations a cell.
-        let mut names = Names::default();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT entity, key, json, seq, user, client, at FROM records")
-            .map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
-        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let (entity, key, json) = (|| {
-                Ok::<_, rusqlite::Error>((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })()
-            .map_err(|e| self.err(e))?;
-            let stamp = stamp_of(&mut names, r, 3).map_err(|e| self.err(e))?;
-            let change = record_change(&entity, &key, &json)?;
-            roster.apply_accepted(&change, stamp);
-        }
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT staff, date, code, seq, user, client, at FROM cells ORDER BY staff, date",
-            )
-            .map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
-        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let (staff, date, code) = (|| {
-                Ok::<_, rusqlite::Error>((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
-            })()
-            .map_err(|e| self.err(e))?;
-            let stamp = stamp_of(&mut names, r, 3).map_err(|e| self.err(e))?;
-            let date = date
-                .parse::<Date>()
-                .map_err(|m| LocalError::Corrupt(format!("cell {staff}/{date}: {m}")))?;
-            roster.apply_accepted(&Change::Cell { staff, date, code }, stamp);
-        }
+        let mut roster =
+            crate::roster_db::load(&self.conn, crate::roster_db::LOCAL).map_err(|e| match e {
+                crate::roster_db::DbError::Sqlite(e) => self.err(e),
+                crate::roster_db::DbError::Corrupt(m) => LocalError::Corrupt(m),
+            })?;
         roster.set_seq(seq);
         roster.compact();
-        drop(rows);
-        drop(stmt);
         self.shrink_cache();
         Ok(roster)
     }
@@ -492,15 +483,11 @@ impl LocalStore {
         self.tx(Durability::Lazy, |tx, client| {
             if cs.seq > last_seq_in(tx)? {
                 let stamp = (cs.seq, cs.user.as_str(), cs.client.as_str(), cs.at);
-                // One statement and one date buffer for all the cells: a
-                // script's edit may hold 100,000 of them.
-                let mut cells = CellWriter {
-                    put: tx.prepare_cached(PUT_CELL)?,
-                    date: String::with_capacity(10),
-                };
+                let mut w = crate::roster_db::Writer::new(tx)?;
                 for change in &cs.changes {
-                    write_change(tx, &mut cells, change, stamp)?;
+                    w.write(crate::roster_db::LOCAL, change, stamp)?;
                 }
+                drop(w);
                 set_last_seq(tx, cs.seq)?;
             }
             if let Some(op_id) = settles {
@@ -542,40 +529,7 @@ impl LocalStore {
 }
 
 fn write_snapshot(tx: &Transaction, snap: &Snapshot, seq: Seq) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM records", [])?;
-    tx.execute("DELETE FROM cells", [])?;
-    let json = |v: &dyn erased::Json| v.json();
-    let mut put = tx.prepare(
-        "INSERT INTO records(entity, key, json, seq, user, client, at)
-             VALUES (?1, ?2, ?3, ?4, '', '', 0)",
-    )?;
-    put.execute(params![
-        "settings",
-        "",
-        json(&snap.settings),
-        snap.settings.seq as i64
-    ])?;
-    for s in &snap.staff {
-        put.execute(params!["staff", s.id, json(s), s.seq as i64])?;
-    }
-    for c in &snap.codes {
-        put.execute(params!["code", c.code, json(c), c.seq as i64])?;
-    }
-    for r in &snap.rules {
-        put.execute(params!["rule", r.id, json(r), r.seq as i64])?;
-    }
-    let mut cell = tx.prepare(
-        "INSERT INTO cells(staff, date, code, seq, user, client, at)
-             VALUES (?1, ?2, ?3, ?4, '', '', 0)",
-    )?;
-    for (staff, date, code, cseq) in snap.cells.iter() {
-        cell.execute(params![
-            &**staff,
-            date.to_string(),
-            code.as_deref(),
-            *cseq as i64
-        ])?;
-    }
+    crate::roster_db::write_snapshot(tx, crate::roster_db::LOCAL, snap)?;
     set_last_seq(tx, seq)
 }
 
@@ -593,25 +547,30 @@ mod erased {
 }
 use erased::Json as _;
 
-/// The tables every rota local file has had since its first release.
-const TABLES: [&str; 5] = ["meta", "records", "cells", "clients", "outbox"];
-
-/// All of rota's tables are there (an empty or foreign SQLite file, or one
-/// cut short, is damaged).
+/// All of rota's tables are there: those every local file has had, and
+/// its roster's (as schema 1 has them, or as files made before it did).
+/// An empty or foreign SQLite file, or one cut short, is damaged.
 fn check_tables(conn: &Connection) -> Result<()> {
-    let mut found = 0;
-    for t in TABLES {
-        let here = conn
+    let has = |t: &str| -> Result<bool> {
+        Ok(conn
             .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-            .exists([t])?;
-        found += usize::from(here);
+            .exists([t])?)
+    };
+    let mut missing = Vec::new();
+    for t in ["meta", "cells", "clients", "outbox"] {
+        if !has(t)? {
+            missing.push(t);
+        }
     }
-    match found {
-        5 => Ok(()),
-        0 => Err(LocalError::Corrupt("it holds none of rota's tables".into())),
+    if !has("entities")? && !has("records")? {
+        missing.push("entities");
+    }
+    match missing.len() {
+        0 => Ok(()),
+        5 => Err(LocalError::Corrupt("it holds none of rota's tables".into())),
         n => Err(LocalError::Corrupt(format!(
-            "{} of rota's 5 tables are missing",
-            5 - n
+            "{n} of rota's 5 tables are missing ({})",
+            missing.join(", ")
         ))),
     }
 }
@@ -620,9 +579,8 @@ fn check_tables(conn: &Connection) -> Result<()> {
 /// holding what was salvaged from a damaged one.
 fn create_whole(path: &Path, salvage: &Salvage) -> Result<()> {
     crate::sqlite_file::create_whole(path, |conn| {
+        migrate(conn)?;
         let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA)?;
-        add_missing_columns(&tx)?;
         for (slot, id, next) in &salvage.clients {
             tx.execute(
                 "INSERT INTO clients(slot, client_id, next_op_id) VALUES (?1, ?2, ?3)",
@@ -636,11 +594,14 @@ fn create_whole(path: &Path, salvage: &Salvage) -> Result<()> {
                 params![client, op_id, ops, note, state, created, force],
             )?;
         }
-        tx.commit()
+        Ok(tx.commit()?)
     })
     .map_err(|e| match e {
-        crate::sqlite_file::MakeError::Open(path, err)
-        | crate::sqlite_file::MakeError::Init(path, err) => LocalError::Sqlite { path, err },
+        crate::sqlite_file::MakeError::Open(path, err) => LocalError::Sqlite { path, err },
+        crate::sqlite_file::MakeError::Init(path, LocalError::Sqlite { err, .. }) => {
+            LocalError::Sqlite { path, err }
+        }
+        crate::sqlite_file::MakeError::Init(_, other) => other,
         crate::sqlite_file::MakeError::Io(path, err) => LocalError::Io {
             what: format!("creating {}", path.display()),
             err,
@@ -754,107 +715,6 @@ fn new_client_id() -> Result<String> {
     Ok(id)
 }
 
-/// The stamp in columns seq, user, client, at from `from` on, its names
-/// shared through `names`.
-fn stamp_of(names: &mut Names, r: &rusqlite::Row, from: usize) -> rusqlite::Result<Stamp> {
-    Ok(names.stamp(
-        r.get::<_, i64>(from)? as Seq,
-        r.get(from + 1)?,
-        r.get(from + 2)?,
-        r.get(from + 3)?,
-    ))
-}
-
-fn record_change(entity: &str, key: &str, json: &str) -> Result<Change> {
-    let bad = |e: serde_json::Error| LocalError::Corrupt(format!("{entity} `{key}`: {e}"));
-    Ok(match entity {
-        "staff" => Change::Staff {
-            staff: serde_json::from_str(json).map_err(bad)?,
-        },
-        "code" => Change::Code {
-            code: key.to_string(),
-            def: Some(serde_json::from_str(json).map_err(bad)?),
-        },
-        "rule" => Change::Rule {
-            id: key.to_string(),
-            rule: Some(serde_json::from_str(json).map_err(bad)?),
-        },
-        "settings" => Change::Settings {
-            settings: serde_json::from_str(json).map_err(bad)?,
-        },
-        other => {
-            return Err(LocalError::Corrupt(format!(
-                "unknown record kind `{other}`"
-            )));
-        }
-    })
-}
-
-const PUT_CELL: &str = "INSERT OR REPLACE INTO cells(staff, date, code, seq, user, client, at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-
-/// Writes cells to the cache with one prepared statement.
-struct CellWriter<'a> {
-    put: rusqlite::CachedStatement<'a>,
-    date: String,
-}
-
-fn write_change(
-    tx: &Transaction,
-    cells: &mut CellWriter,
-    change: &Change,
-    stamp: (Seq, &str, &str, i64),
-) -> rusqlite::Result<()> {
-    let (seq, user, client, at) = stamp;
-    let seq = seq as i64;
-    let put = |entity: &str, key: &str, json: String| {
-        tx.execute(
-            "INSERT OR REPLACE INTO records(entity, key, json, seq, user, client, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![entity, key, json, seq, user, client, at],
-        )
-    };
-    let delete = |entity: &str, key: &str| {
-        tx.execute(
-            "DELETE FROM records WHERE entity = ?1 AND key = ?2",
-            params![entity, key],
-        )
-    };
-    match change {
-        Change::Cell { staff, date, code } => {
-            cells.date.clear();
-            // Writing into a String cannot fail.
-            let _ = write!(cells.date, "{date}");
-            cells
-                .put
-                .execute(params![staff, cells.date, code, seq, user, client, at])?;
-        }
-        Change::Staff { staff } => {
-            put("staff", &staff.id, staff.json())?;
-        }
-        Change::Code { code, def } => match def {
-            Some(def) => {
-                put("code", code, def.json())?;
-            }
-            None => {
-                delete("code", code)?;
-            }
-        },
-        Change::Rule { id, rule } => match rule {
-            Some(rule) => {
-                put("rule", id, rule.json())?;
-            }
-            None => {
-                delete("rule", id)?;
-            }
-        },
-        Change::Settings { settings } => {
-            put("settings", "", settings.json())?;
-        }
-    }
-    Ok(())
-}
-
 fn set_last_seq(tx: &Transaction, seq: Seq) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_seq', ?1)",
@@ -915,5 +775,62 @@ fn last_seq_in(conn: &Connection) -> Result<Seq> {
         Some(v) => v
             .parse()
             .map_err(|_| LocalError::Corrupt(format!("last_seq `{v}`"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file made before its schema was numbered (the roster in `records`
+    /// and a `cells` of its own, an outbox without `force`) is brought
+    /// over on open: its roster, its client and its queued edit kept.
+    #[test]
+    fn a_file_from_before_numbered_schemas_is_brought_over_whole() {
+        let dir = tempfile::tempdir().expect("a dir");
+        let path = dir.path().join("old.sqlite3");
+        let conn = Connection::open(&path).expect("opens");
+        conn.execute_batch(
+            r#"
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE records(
+    entity TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL,
+    seq INTEGER NOT NULL, user TEXT NOT NULL, client TEXT NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY(entity, key)) WITHOUT ROWID;
+CREATE TABLE cells(
+    staff TEXT NOT NULL, date TEXT NOT NULL, code TEXT,
+    seq INTEGER NOT NULL, user TEXT NOT NULL, client TEXT NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY(staff, date)) WITHOUT ROWID;
+CREATE TABLE clients(
+    slot INTEGER PRIMARY KEY, client_id TEXT NOT NULL UNIQUE, next_op_id INTEGER NOT NULL);
+CREATE TABLE outbox(
+    client_id TEXT NOT NULL, op_id INTEGER NOT NULL, ops TEXT NOT NULL, note TEXT,
+    state TEXT NOT NULL, created INTEGER NOT NULL,
+    PRIMARY KEY(client_id, op_id)) WITHOUT ROWID;
+INSERT INTO meta VALUES ('last_seq', '2');
+INSERT INTO records VALUES ('staff', 's1', '{"id":"s1","name":"Ann","group":"","order":0}', 1, 'admin', 'c-a', 10);
+INSERT INTO records VALUES ('code', 'D', '{"code":"D","hours":8.0}', 1, 'admin', 'c-a', 10);
+INSERT INTO cells VALUES ('s1', '2026-12-01', 'D', 2, 'ann', 'c-ann', 20);
+INSERT INTO clients VALUES (0, 'c0123', 5);
+INSERT INTO outbox VALUES ('c0123', 4, '[{"op":"set_cell","staff":"s1","date":"2026-12-02","code":"D","base":0}]', NULL, '{"state":"pending"}', 30);
+"#,
+        )
+        .expect("an old file");
+        drop(conn);
+        let store = LocalStore::open(&path).expect("brought over");
+        assert_eq!(store.client_id(), "c0123");
+        let roster = store.load_roster().expect("loads");
+        assert_eq!(roster.seq(), 2);
+        let date: crate::domain::Date = "2026-12-01".parse().expect("a date");
+        let (code, stamp) = roster.cell("s1", date).expect("the cell");
+        assert_eq!((code, &*stamp.user), (Some("D"), "ann"));
+        let queued = store.load_outbox().expect("the queue");
+        assert_eq!(
+            (queued.len(), queued[0].op_id, queued[0].force),
+            (1, 4, false)
+        );
+        // Opened again (another editor, a restart): nothing to do.
+        drop(store);
+        assert!(LocalStore::open(&path).is_ok());
     }
 }
