@@ -149,19 +149,50 @@ pub fn fit_words(text: &str, cols: usize) -> String {
     out
 }
 
+/// The end of `text` in at most `cols` columns: whole when it fits, else
+/// "…" and as much of its end as fits (what is being typed, where the
+/// cursor is).
+pub fn fit_tail(text: &str, cols: usize) -> String {
+    if text_cols(text, false) <= cols {
+        return text.to_string();
+    }
+    if cols == 0 {
+        return String::new();
+    }
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 1;
+    for ch in text.chars().rev() {
+        let w = text_cols(ch.encode_utf8(&mut [0u8; 4]), false);
+        if used + w > cols {
+            break;
+        }
+        used += w;
+        tail.push(ch);
+    }
+    std::iter::once('…').chain(tail.into_iter().rev()).collect()
+}
+
 /// A person's name in at most `cols` columns: whole, else with the last
-/// name as an initial ("Amara O."), else shortened at a word.
+/// name as an initial ("Mary Ann O."), then without middle names ("Mary
+/// O."), else shortened at a word.
 pub fn short_name(name: &str, cols: usize) -> String {
     if text_cols(name, false) <= cols {
         return name.to_string();
     }
     let words: Vec<&str> = name.split(' ').filter(|w| !w.is_empty()).collect();
-    if let [first, .., last] = words.as_slice()
+    // (Initials are a Latin habit: a wide (CJK) name is cut at a word.)
+    if let [first, middle @ .., last] = words.as_slice()
         && let Some(initial) = last.chars().next()
+        && text_cols(initial.encode_utf8(&mut [0u8; 4]), false) == 1
     {
-        let short = format!("{first} {initial}.");
-        if text_cols(&short, false) <= cols {
-            return short;
+        // Middle names dropped from the last, one at a time.
+        for keep in (0..=middle.len()).rev() {
+            let mut short: Vec<&str> = vec![first];
+            short.extend(&middle[..keep]);
+            let short = format!("{} {initial}.", short.join(" "));
+            if text_cols(&short, false) <= cols {
+                return short;
+            }
         }
     }
     fit_words(name, cols)
@@ -197,6 +228,10 @@ mod tests {
             "x clear · u undo"
         );
         assert_eq!(fit_words("D Healthcare assistants", 16), "D Healthcare…");
+        assert_eq!(fit_tail("ward-3@example.org", 8), "…ple.org");
+        assert_eq!(fit_tail("short", 8), "short");
+        assert_eq!(short_name("Mary Ann Okafor", 12), "Mary Ann O.");
+        assert_eq!(short_name("Mary Ann Okafor", 8), "Mary O.");
         assert_eq!(
             fit_words("D Healthcare assistants", 40),
             "D Healthcare assistants"

@@ -559,6 +559,21 @@ async fn an_unreachable_hub_fails_fast_unless_queue_then_sync_delivers() {
     let sync = ctx.run_on(&url, &["--sync"], None).await;
     assert!(sync.stderr.contains("nothing queued"), "{}", sync.stderr);
 
+    // A roster never read here: nothing to check the file against, said
+    // so (not every staff name called unknown), nothing queued.
+    let out = ctx
+        .run_on(
+            &url,
+            &["--apply", &file, "--queue", "--roster", "fresh"],
+            None,
+        )
+        .await;
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no copy of roster fresh here") && !out.stderr.contains("unknown"),
+        "{}",
+        out.stderr
+    );
     let out = ctx.run_on(&url, &["--apply", &file, "--queue"], None).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("Queued 3 cells"), "{}", out.stdout);

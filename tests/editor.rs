@@ -61,6 +61,9 @@ async fn moves_keep_to_the_grid_and_scroll_it() {
     assert_eq!(ed.at().0, "s4");
     ed.keys("g g");
     assert_eq!(ed.at().0, "s1");
+    // End: the planning period's last date, then the grid's.
+    ed.keys("end");
+    assert_eq!(ed.at().1, d("2026-12-31"), "the period's end");
     ed.keys("end");
     let last = ed.state.layout.days - 1;
     assert_eq!(ed.state.cursor.col, last);
@@ -74,6 +77,8 @@ async fn moves_keep_to_the_grid_and_scroll_it() {
         (last + 1, last + 2),
         "past the last date the grid grows a day"
     );
+    ed.keys("home");
+    assert_eq!(ed.at().1, d("2026-11-01"), "the period's start");
     ed.keys("home");
     assert_eq!((ed.state.cursor.col, ed.state.left), (0, 0));
     ed.keys("t");
@@ -212,6 +217,29 @@ async fn clear_undo_and_redo() {
     assert!(ed.message().contains("nothing to undo"), "{}", ed.message());
 }
 
+/// An undo shows the cell it brought back, its block's top-left one;
+/// but a key pressed before the undo's answer came (the worker is busy, the
+/// hub far) is the user's: the answer moves the cursor no more.
+#[tokio::test]
+async fn undo_shows_what_came_back_unless_the_user_moved_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    ed.keys("v j j");
+    ed.type_text("D");
+    ed.keys("G l l");
+    ed.keys("u");
+    assert_eq!(ed.at(), ("s1".into(), today()), "the block's first cell");
+    ed.keys("ctrl-r G l l");
+    let held = ed.key_held("u");
+    ed.keys("g g");
+    for a in held {
+        ed.act(a);
+    }
+    assert!(ed.message().contains("undone"), "{}", ed.message());
+    assert_eq!(ed.at(), ("s1".into(), day(2)), "where g g put it");
+    assert_eq!(ed.shows("s1", today()), None, "undone all the same");
+}
+
 #[tokio::test]
 async fn undo_asks_before_overwriting_someone_elses_change() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,6 +321,29 @@ async fn a_conflict_shows_and_each_choice_resolves_it() {
         assert_eq!(ann.shows("s1", today()).as_deref(), Some(expect));
         assert!(ann.state.marks.is_empty());
     }
+}
+
+/// "offline: …" is said once when the hub goes; when it is back, what
+/// was said is no longer left standing.
+#[tokio::test]
+async fn offline_said_once_and_taken_back_when_connected_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut ann = editor(&proxy.url(), "ann", dir.path()).await;
+    proxy.refuse(true);
+    proxy.cut_all();
+    ann.until("offline", |s| matches!(s.conn, ConnState::Retrying { .. }))
+        .await;
+    assert!(ann.message().starts_with("offline: "), "{}", ann.message());
+    proxy.refuse(false);
+    ann.engine.reconnect_now();
+    ann.until("connected", |s| {
+        matches!(s.conn, ConnState::Connected { .. })
+    })
+    .await;
+    assert_eq!(ann.message(), "connected again");
 }
 
 #[tokio::test]
@@ -404,6 +455,26 @@ async fn quit_with_unsaved_edits_asks_once_and_they_stay_queued() {
     assert_eq!(ed.engine.outbox().len(), 2, "still queued");
 }
 
+/// `q` while an edit is on its way to a reachable hub: the editor says it
+/// saves, and quits once the hub has it; another key stays.
+#[tokio::test]
+async fn quit_while_an_edit_is_on_its_way_quits_once_it_is_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ed) = hub_and_editor(dir.path(), "ann").await;
+    ed.type_text("D");
+    ed.keys("q");
+    assert!(!ed.state.quit, "not yet: the edit is on its way");
+    assert!(ed.message().contains("saving 1 edit"), "{}", ed.message());
+    ed.until("quit once saved", |s| s.quit).await;
+    assert!(ed.engine.outbox().is_empty(), "on the hub");
+    // Another key after q: the editor stays.
+    ed.state.quit = false;
+    ed.type_text("N");
+    ed.keys("q l");
+    ed.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    assert!(!ed.state.quit, "l after q: stays");
+}
+
 #[tokio::test]
 async fn history_of_a_cell_comes_from_the_hub_and_offline_says_it_needs_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -476,6 +547,53 @@ async fn others_cursors_and_changes_show() {
     // It fades.
     ann.state.now += rota::tui::state::FLASH_MS;
     assert!(ann.state.flash("s2", day(1)).is_none());
+}
+
+/// A colleague's code written before the first date on my screen widens
+/// my grid, and moves nothing I see: my cursor, the first date shown and
+/// my block stay on their dates, and my next code lands where I was.
+/// Found by a person: a colleague's far write moved the cursor months
+/// away, and the next code landed there. Then a layout made again (the
+/// period changed) keeps the first date shown.
+#[tokio::test]
+async fn a_colleagues_far_write_moves_nothing_on_my_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    let bob = editor(&hub.url(), "bob", dir.path()).await;
+    ann.keys("j l l v l j");
+    let before = (
+        ann.at(),
+        ann.state.layout.date(ann.state.left),
+        ann.state.selection().map(|b| (b.people(), b.days())),
+    );
+    let far = ann.state.layout.first.add_days(-200);
+    bob.engine.set_cell("s1", far, Some("N")).unwrap();
+    ann.until("bob's far N", |s| s.layout.col_of(far).is_some())
+        .await;
+    let after = (
+        ann.at(),
+        ann.state.layout.date(ann.state.left),
+        ann.state.selection().map(|b| (b.people(), b.days())),
+    );
+    assert_eq!(after, before);
+    ann.keys("esc");
+    ann.type_text("D");
+    assert_eq!(ann.shows(&before.0.0, before.0.1).as_deref(), Some("D"));
+    // The period changed: the layout is made again, the same dates shown.
+    let left = ann.state.layout.date(ann.state.left);
+    bob.engine
+        .edit(vec![Op::SetPeriod {
+            from: day(-30),
+            to: day(60),
+        }])
+        .unwrap();
+    ann.until("the new period", |s| {
+        s.view
+            .read(|r| r.period().is_some_and(|p| p.from == day(-30)))
+    })
+    .await;
+    assert_eq!(ann.state.layout.date(ann.state.left), left);
+    assert!(ann.state.grid_cols() > 1);
 }
 
 /// A colleague's large batch (an import) is told by its count: the engine

@@ -435,12 +435,33 @@ impl Fuzz {
             self.answered.insert(*req);
         }
         self.state.now = self.clock;
+        // What others do never moves what this person sees: the cursor
+        // stays on its person and date, the first date shown on its own.
+        let remote = matches!(&a, Action::Sync(SyncEvent::Remote { .. }));
+        let seen = |s: &State| {
+            (
+                s.person().map(|p| p.id.clone()),
+                s.cursor_date(),
+                s.layout.date(s.left),
+            )
+        };
+        let before = seen(&self.state);
         let mut out = Vec::new();
         for e in update(&mut self.state, a) {
             match e {
                 Effect::Suspend | Effect::Redraw => {}
                 other => out.extend(perform(&self.engine, other)),
             }
+        }
+        let after = seen(&self.state);
+        let still_there = before
+            .0
+            .as_ref()
+            .is_some_and(|id| self.state.layout.person_index(id).is_some());
+        if remote && still_there && before != after && self.state.size.0 >= 40 {
+            self.fail(&format!(
+                "a colleague's edit moved what is seen: {before:?} -> {after:?}"
+            ));
         }
         out
     }
@@ -741,8 +762,8 @@ impl Fuzz {
             {
                 let want = held_before.clone().unwrap_or_else(|| "·".to_string());
                 let y = 3 + (line - s.top);
-                let x = (s.layout.name_cols as usize + 1)
-                    + (s.cursor.col - s.left) * s.col_cols() as usize;
+                let x =
+                    (s.name_cols() as usize + 1) + (s.cursor.col - s.left) * s.col_cols() as usize;
                 let shown: String = cells
                     .get(y)
                     .map(|r| {
@@ -794,13 +815,25 @@ impl Fuzz {
                 );
                 done += 1;
             }
-            // The other editor writes near where this one looks.
+            // The other editor writes near where this one looks, now and
+            // then far before or after the grid's dates.
             if self.rng.chance(15) && !staff.is_empty() {
                 let who = self.rng.pick(&staff).clone();
-                let date = self
-                    .state
-                    .cursor_date()
-                    .add_days(self.rng.below(7) as i64 - 3);
+                let date = match self.rng.below(10) {
+                    0 => self
+                        .state
+                        .layout
+                        .first
+                        .add_days(-1 - self.rng.below(300) as i64),
+                    1 => self
+                        .state
+                        .layout
+                        .date(self.state.layout.days + self.rng.below(300)),
+                    _ => self
+                        .state
+                        .cursor_date()
+                        .add_days(self.rng.below(7) as i64 - 3),
+                };
                 let codes: Vec<String> =
                     bob.with_view(|r| r.codes().into_iter().map(|c| c.code).collect());
                 let code = if self.rng.chance(20) {

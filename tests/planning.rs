@@ -138,8 +138,10 @@ async fn yank_and_paste_copy_a_block_anywhere() {
     ed.keys("G p");
     assert_eq!(row(&ed, "s4", day(7), 2), codes(&["D", "N"]));
     assert!(
-        ed.message()
-            .contains("2 cells past the grid's edge left out"),
+        ed.message().starts_with("pasted 1 person × 2 dates")
+            && ed
+                .message()
+                .ends_with("(2 cells past the grid's edge left out)"),
         "{}",
         ed.message()
     );
@@ -191,7 +193,8 @@ async fn last_week_is_copied_onto_this_week_for_the_selected_people() {
         "not selected"
     );
     assert!(
-        ed.message().contains("Mon 30 Nov – Sun 6 Dec for 2 people"),
+        ed.message()
+            .contains("Mon 30 Nov – Sun 6 Dec for 2 people (replacing S ×1)"),
         "{}",
         ed.message()
     );
@@ -223,32 +226,34 @@ async fn a_pattern_is_laid_over_the_block_and_a_bad_one_changes_nothing() {
     assert_eq!(ed.engine.outbox().last().map(|e| e.ops.len()), Some(16));
     let before = ed.engine.outbox().len();
     ed.keys("G s");
-    ed.type_text("D,Q");
+    ed.type_text("D,Q,X");
     ed.keys("enter");
-    assert!(ed.message().contains("no code `Q`"), "{}", ed.message());
+    assert!(
+        ed.message().contains("no code `Q`, `X` here"),
+        "every unknown code named: {}",
+        ed.message()
+    );
     assert!(ed.message().contains("nothing changed"));
     assert_eq!(ed.engine.outbox().len(), before);
     // The pattern stays, to be put right; the block stays chosen.
     assert_eq!(
         ed.state.mode,
         Mode::Pattern {
-            typed: "D,Q".into()
+            typed: "D,Q,X".into()
         }
     );
     ed.keys("esc s");
-    ed.type_text("D,,N");
+    ed.type_text(",");
     ed.keys("enter");
-    assert!(
-        ed.message().contains("entry 2 is empty"),
-        "{}",
-        ed.message()
-    );
+    assert!(ed.message().contains("has no code"), "{}", ed.message());
     ed.keys("esc");
-    // Without a block: once, from the cursor.
+    // Without a block: once, from the cursor; an empty entry is a day
+    // without a code.
     ed.keys("t s");
-    ed.type_text("N,OFF");
+    ed.type_text("N,,OFF");
     ed.keys("enter");
-    assert_eq!(row(&ed, "s4", today(), 3), codes(&["N", "OFF", ""]));
+    assert_eq!(row(&ed, "s4", today(), 4), codes(&["N", "", "OFF", ""]));
+    assert!(ed.message().contains("laid N,,OFF"), "{}", ed.message());
 }
 
 #[tokio::test]
@@ -363,7 +368,16 @@ async fn find_and_filter_the_people_shown() {
     ed.until("Ben warned", |s| s.layout.staff.len() == 1).await;
     assert_eq!(ed.state.layout.staff[0].id, "s2");
     bob.engine.undo().unwrap();
-    ed.until("cleared", |s| s.layout.staff.is_empty()).await;
+    // Put right, Ben stays where he is (no row vanishes under the
+    // cursor) until the filter is chosen again.
+    ed.until("Ben's warning gone", |s| {
+        s.findings.people_warned().is_empty()
+    })
+    .await;
+    assert_eq!(ed.state.layout.staff.len(), 1, "Ben kept");
+    ed.keys("f enter");
+    assert_eq!(ed.state.filter, Filter::Warned);
+    assert!(ed.state.layout.staff.is_empty(), "chosen again: no one");
     ed.keys("f k enter");
     assert_eq!(ed.state.filter, Filter::Everyone);
     assert_eq!(ed.state.layout.staff.len(), 4);

@@ -141,7 +141,7 @@ fn cell_xy(s: &State, staff: &str, date: Date) -> (u16, u16) {
         (s.left..s.left + s.grid_cols()).contains(&col),
         "{date} is off the screen"
     );
-    let x = s.layout.name_cols + 1 + (col - s.left) as u16 * s.col_cols();
+    let x = s.name_cols() + 1 + (col - s.left) as u16 * s.col_cols();
     let y = 3 + (line - s.top) as u16;
     (x, y)
 }
@@ -661,6 +661,43 @@ fn rule_warnings_mark_their_cells_and_the_header_counts_them() {
     }
 }
 
+/// Too many of one code's shifts in a period: that code's cells in it are
+/// marked (they are what to change), the person's other cells are not.
+#[test]
+fn too_many_of_one_codes_shifts_marks_those_cells() {
+    let mut r = small();
+    apply(
+        &mut r,
+        &[rule(
+            "n-max",
+            rota::domain::RuleKind::Limit {
+                measure: rota::domain::LimitMeasure::Shifts,
+                min: None,
+                max: Some(1.0),
+                period_days: Some(7),
+                code: Some("N".into()),
+                staff: Some("s1".into()),
+                group: None,
+            },
+        )],
+        "admin",
+    );
+    let s = state_of(r, Config::default(), (120, 16));
+    let buf = render(&s, false);
+    let marked = |date: &str| cell_text(&buf, &s, "s1", d(date)).trim_end().ends_with('^');
+    // s1: D, N, OFF, D, N, OFF, D from 1 December.
+    assert!(
+        marked("2026-12-02") && marked("2026-12-05"),
+        "{}",
+        text(&buf)
+    );
+    assert!(
+        !marked("2026-12-01") && !marked("2026-12-03"),
+        "{}",
+        text(&buf)
+    );
+}
+
 /// A key as the config file writes it, through the real key map.
 fn press(s: &mut State, k: &str) {
     use crossterm::event::{KeyEvent, KeyEventKind, KeyEventState};
@@ -743,7 +780,7 @@ fn coverage_rows_show_under_within_and_over() {
     // The coverage cell of row `i` on a date.
     let cover_xy = |s: &State, i: u16, date: Date| {
         let col = s.layout.col_of(date).expect("shown");
-        let x = s.layout.name_cols + 1 + (col - s.left) as u16 * s.col_cols();
+        let x = s.name_cols() + 1 + (col - s.left) as u16 * s.col_cols();
         // Right under the last person shown (header and two date lines
         // above the people).
         let shown = (s.layout.lines.len() - s.top).min(s.grid_lines());
@@ -780,7 +817,7 @@ fn coverage_rows_show_under_within_and_over() {
         }
         // The date short of staff says so on its number too.
         let col = s.layout.col_of(today()).expect("shown");
-        let x = s.layout.name_cols + 1 + (col - s.left) as u16 * s.col_cols();
+        let x = s.name_cols() + 1 + (col - s.left) as u16 * s.col_cols();
         // (The 1st shows its month's name where the number goes.)
         let day: String = (x..x + 4)
             .map(|x| buf[(x, 2)].symbol().to_string())
@@ -897,6 +934,14 @@ fn each_form_says_what_is_wrong() {
     let t = text(&buf);
     assert!(t.contains("✗ staff `s1` already exists"), "{t}");
     insta::assert_snapshot!("form_staff_error", t);
+    // A value longer than its box: its end shown where it is typed (the
+    // cursor in view), its start elsewhere.
+    type_in(&mut s, " Okonkwo-Fairweather Jr");
+    let t = text(&render(&s, false));
+    assert!(t.contains("…Okonkwo-Fairweather Jr▏"), "{t}");
+    press(&mut s, "up");
+    let t = text(&render(&s, false));
+    assert!(t.contains("Eve Adams… "), "{t}");
     press(&mut s, "esc");
     // Changing a person: a name emptied.
     press(&mut s, "enter");
@@ -1268,6 +1313,19 @@ fn the_small_things_a_new_user_met() {
     assert_eq!(
         rota::tui::update::parse_jump_date("14/12/2027", near),
         Some(d("2027-12-14"))
+    );
+    // Unless the planning period holds the other one.
+    let plans_2027 = rota::domain::Period {
+        from: d("2027-01-01"),
+        to: d("2027-12-31"),
+    };
+    assert_eq!(
+        rota::tui::update::parse_jump_date_in("14/12", near, Some(plans_2027)),
+        Some(d("2027-12-14"))
+    );
+    assert_eq!(
+        rota::tui::update::parse_jump_date_in("15/6", d("2026-12-07"), Some(plans_2027)),
+        Some(d("2027-06-15"))
     );
     // `t`: today near the left.
     press_all(&mut s, "w w w t");

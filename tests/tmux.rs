@@ -514,6 +514,44 @@ async fn ctrl_z_gives_the_terminal_back_and_sigterm_restores_it() {
     })
     .await;
     assert_eq!(t.flag("sh", "#{alternate_on}"), "1");
+    // Stopped from outside (SIGSTOP, never seen by the editor): the shell
+    // takes its terminal modes back; `fg` continues the editor, which sets
+    // its own again: a key reaches it without Enter.
+    let kill = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill {sig}");
+    };
+    kill("-STOP");
+    t.wait("sh", "the shell's word", |s| s.contains("Stopped"))
+        .await;
+    t.keys("sh", &["fg", "Enter"]);
+    t.wait("sh", "redrawn after SIGSTOP", |s| {
+        s.contains("Person 1") && s.contains("● connected") && !s.contains("Stopped")
+    })
+    .await;
+    t.keys("sh", &["j"]);
+    t.wait("sh", "a key taken at once", |s| {
+        status_line(s).contains("Person 2")
+    })
+    .await;
+    // SIGTSTP from outside: as Ctrl-Z, the terminal given back first.
+    kill("-TSTP");
+    t.wait("sh", "the shell's word", |s| s.contains("Stopped"))
+        .await;
+    assert_eq!(t.flag("sh", "#{alternate_on}"), "0");
+    t.keys("sh", &["fg", "Enter"]);
+    t.wait("sh", "redrawn after SIGTSTP", |s| {
+        s.contains("Person 1") && s.contains("● connected") && !s.contains("Stopped")
+    })
+    .await;
+    t.keys("sh", &["k"]);
+    t.wait("sh", "a key taken at once", |s| {
+        status_line(s).contains("Person 1")
+    })
+    .await;
     Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()

@@ -105,6 +105,17 @@ async fn run(
             );
             return report_bad_input(file, errors);
         }
+        // No copy here to check against (this user never opened the
+        // roster on this data dir): every staff name would read as unknown.
+        Err(e @ Unreached::Unreachable(_))
+            if (cli.queue || cli.dry_run) && engine.status().seq == 0 =>
+        {
+            return e.report(&format!(
+                "; and no copy of roster {} here ({}) to check {file} against: nothing queued. Run it once with the hub reachable, or give the --data of an editor that has the roster",
+                cli.roster(),
+                engine.config().local_path().display()
+            ));
+        }
         Err(Unreached::Unreachable(reason)) if cli.queue || cli.dry_run => {
             eprintln!(
                 "rota: hub unreachable ({reason}); checking {file} against the local copy (seq {})",

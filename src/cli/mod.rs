@@ -335,12 +335,33 @@ pub fn init_logging(level: Option<&str>, default: &str) {
         .try_init();
 }
 
-/// The login name, for `--user`'s default.
+/// The login name, for `--user`'s default: from the environment, else
+/// the account this process runs as (a service or `env -i` has no $USER),
+/// else "user".
 pub fn login_name() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(account_name)
         .unwrap_or_else(|| "user".to_string())
+}
+
+/// The name of the account this process runs as, from /etc/passwd (no
+/// `unsafe` call to getpwuid needed).
+fn account_name() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// The sync engine's settings from the client flags.
@@ -580,4 +601,19 @@ pub async fn stop(engine: SyncEngine) {
     tokio::task::spawn_blocking(move || engine.shutdown())
         .await
         .ok();
+}
+
+#[cfg(test)]
+mod tests {
+    /// Without $USER, the default user is the account's name, as `id -un`
+    /// gives it.
+    #[test]
+    fn the_account_name_is_the_systems() {
+        let id = std::process::Command::new("id").arg("-un").output();
+        let Ok(id) = id else {
+            return;
+        };
+        let want = String::from_utf8_lossy(&id.stdout).trim().to_string();
+        assert_eq!(super::account_name().as_deref(), Some(want.as_str()));
+    }
 }

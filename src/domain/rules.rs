@@ -677,13 +677,17 @@ fn file<K: Ord, T>(map: &mut BTreeMap<K, Vec<T>>, key: K, found: Vec<T>) {
 }
 
 /// A count or an amount of hours, as a person reads it.
+/// Rounded to a tenth first, so that neither "-0" nor "4.0" is shown.
 fn amount(v: f64) -> String {
+    // `+ 0.0` makes a negative zero a zero.
+    let v = (v * 10.0).round() / 10.0 + 0.0;
     if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.1}")
     }
 }
+
 
 /// The staffing rules' findings on one date; `column`: everyone's code
 /// that day as the table holds it, in the order of `cx.staff`.
@@ -997,4 +1001,18 @@ fn periods(span_days: usize, days: Option<u32>) -> Vec<(usize, usize)> {
         .step_by(n)
         .map(|a| (a, (a + n - 1).min(span_days.saturating_sub(1))))
         .collect()
+}
+
+#[cfg(test)]
+mod amount_tests {
+    #[test]
+    fn amounts_read_as_a_person_writes_them() {
+        use super::amount;
+        assert_eq!(amount(-0.0), "0");
+        assert_eq!(amount(-0.04), "0");
+        assert_eq!(amount(3.96), "4");
+        assert_eq!(amount(7.5), "7.5");
+        assert_eq!(amount(-2.25), "-2.3");
+        assert_eq!(amount(12.0), "12");
+    }
 }

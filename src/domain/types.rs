@@ -637,19 +637,35 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
 /// Most characters (Unicode scalar values, not bytes) in a shift code.
 pub const MAX_CODE_CHARS: usize = 4;
 
-/// A repeating pattern of codes, comma-separated: `D,D,N,N,OFF,OFF`. Each
-/// entry must be a well-formed code (whether the roster has it is the
-/// caller's to check).
-pub fn parse_pattern(s: &str) -> Result<Vec<String>, String> {
+/// A repeating pattern of codes, comma-separated: `D,D,N,N,OFF,OFF`; an
+/// empty entry is a day with no code (`D,D,N,N,,` leaves two days empty).
+/// Each code must be well-formed (whether the roster has it is the
+/// caller's to check), and one entry at least must be a code.
+pub fn parse_pattern(s: &str) -> Result<Vec<Option<String>>, String> {
     let mut codes = Vec::new();
-    for (i, c) in s.split(',').map(str::trim).enumerate() {
+    for c in s.split(',').map(str::trim) {
         if c.is_empty() {
-            return Err(format!("pattern `{s}`: entry {} is empty", i + 1));
+            codes.push(None);
+            continue;
         }
         check_code(c).map_err(|m| format!("pattern `{s}`: {m}"))?;
-        codes.push(c.to_string());
+        codes.push(Some(c.to_string()));
+    }
+    if codes.iter().all(Option::is_none) {
+        return Err(format!(
+            "pattern `{s}` has no code: write codes separated by commas, an empty entry for a day without one (D,D,N,N,,)"
+        ));
     }
     Ok(codes)
+}
+
+/// A pattern as [`parse_pattern`] reads it: `D,D,N,N,,`.
+pub fn show_pattern(codes: &[Option<String>]) -> String {
+    codes
+        .iter()
+        .map(|c| c.as_deref().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Checks a shift code: 1 to 4 printable characters (`D`, `OFF`, `○`, `夜`,

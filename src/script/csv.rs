@@ -23,7 +23,8 @@ pub enum Codes {
     Clear,
     One(String),
     /// Laid over the range from its first date, repeating.
-    Pattern(Vec<String>),
+    /// An empty entry (None) leaves its day empty.
+    Pattern(Vec<Option<String>>),
 }
 
 const HEADER: [&str; 3] = ["staff", "date", "code"];
@@ -241,7 +242,9 @@ pub fn plan(rows: &[Row], roster: &Roster) -> Result<Plan, Vec<LineError>> {
         let codes = match &row.codes {
             Codes::Clear => Codes::Clear,
             Codes::One(c) => Codes::One(named(c)),
-            Codes::Pattern(p) => Codes::Pattern(p.iter().map(&mut named).collect()),
+            Codes::Pattern(p) => {
+                Codes::Pattern(p.iter().map(|c| c.as_ref().map(&mut named)).collect())
+            }
         };
         let (Some(id), true) = (id, codes_ok) else {
             continue;
@@ -252,7 +255,7 @@ pub fn plan(rows: &[Row], roster: &Roster) -> Result<Plan, Vec<LineError>> {
             let code = match &codes {
                 Codes::Clear => None,
                 Codes::One(c) => Some(c.clone()),
-                Codes::Pattern(p) => Some(p[k as usize % p.len()].clone()),
+                Codes::Pattern(p) => p[k as usize % p.len()].clone(),
             };
             match seen.get(&(id.to_string(), date)) {
                 Some((_, prev)) if *prev == code => continue,
@@ -330,9 +333,21 @@ mod tests {
         assert_eq!(rows[0].line, 4);
         assert_eq!(
             rows[1].codes,
-            Codes::Pattern(vec!["D".into(), "D".into(), "N".into()])
+            Codes::Pattern(vec![Some("D".into()), Some("D".into()), Some("N".into())])
         );
         assert_eq!(rows[1].to.to_string(), "2026-12-07");
+        // An empty entry is a day without a code; a pattern of none is bad.
+        let (gaps, errs) = parse("staff,date,code\nann,2026-12-01..2026-12-04,\"D,,N\"\n").unwrap();
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            gaps[0].codes,
+            Codes::Pattern(vec![Some("D".into()), None, Some("N".into())])
+        );
+        let (_, errs) = parse("staff,date,code\nann,2026-12-01..2026-12-04,\",\"\n").unwrap();
+        assert!(
+            errs.iter().any(|e| e.message.contains("has no code")),
+            "{errs:?}"
+        );
         assert_eq!(
             (rows[2].staff.as_str(), &rows[2].codes),
             ("cat", &Codes::Clear)

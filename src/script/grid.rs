@@ -62,7 +62,10 @@ pub fn export(
         .max(MIN_CODE)
         + 1;
     let week_w = 7 * day_w + 2; // `| ` before each week
-    let per_band = (width.saturating_sub(name_w) / week_w).max(1);
+    // A page narrower than a name and a week: the names give way (to 5
+    // columns at least), shortened at words.
+    let name_w = name_w.min(width.saturating_sub(week_w + 1)).max(5);
+    let per_band = (width.saturating_sub(name_w + 1) / week_w).max(1);
     let first_monday = from.add_days(-i64::from(from.0.weekday().num_days_from_monday()));
     let mut weeks = Vec::new();
     let mut w = first_monday;
@@ -238,26 +241,11 @@ fn fill(s: &str, w: usize) -> String {
     out
 }
 
-/// `s` cut (with `~`) or padded to `w` display columns, then a space.
+/// `s` padded to `w` display columns, then a space; a name too long is
+/// shortened as the editor shortens it ("Mary Ann O.", else at a word,
+/// with "…").
 fn pad(s: &str, w: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    if s.width() <= w {
-        let mut out = fill(s, w);
-        out.push(' ');
-        return out;
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if used + cw > w.saturating_sub(1) {
-            break;
-        }
-        out.push(c);
-        used += cw;
-    }
-    out.push('~');
-    let mut out = fill(&out, w);
+    let mut out = fill(&crate::text::short_name(s, w), w);
     out.push(' ');
     out
 }
@@ -350,8 +338,25 @@ mod tests {
         let long = text.lines().find(|l| l.starts_with("高橋")).unwrap();
         let name = long.split(" |").next().unwrap();
         assert_eq!(name.width(), MAX_NAME, "{name:?}");
-        assert!(name.trim_end().ends_with('~'));
-        // Narrow pages put one week per band, still aligned.
-        assert_aligned(&export(&r, "病棟", &sel, 40, false));
+        assert!(name.trim_end().ends_with('…'), "{name:?}");
+        // Narrow pages put one week per band, still aligned; the names give
+        // way (to 5 columns: a week of 夜勤明け alone takes 65).
+        let narrow = export(&r, "病棟", &sel, 40, false);
+        assert_aligned(&narrow);
+        for l in narrow.lines().filter(|l| l.contains('|')) {
+            assert_eq!(l.split('|').next().map(|h| h.width()), Some(6), "{l}");
+        }
+        // A page a week of short codes and a short name fit: nothing wider
+        // than it.
+        let latin = roster(
+            &[("a", "Mary Ann Okafor-Williams")],
+            &["D"],
+            &[("a", "2026-12-01", "D")],
+        );
+        let page = export(&latin, "ward", &sel, 45, false);
+        for l in page.lines() {
+            assert!(l.width() <= 45, "{} columns: {l}", l.width());
+        }
+        assert!(page.contains("Mary O. "), "{page}");
     }
 }

@@ -234,7 +234,21 @@ async fn run_editor(
                 },
                 a = act_rx.recv() => a,
                 _ = sleep_until(wake) => Some(Action::Tick),
-                _ = signals.next() => return Ok(()),
+                sig = signals.next() => match sig {
+                    Sig::End => return Ok(()),
+                    Sig::Stop => {
+                        dispatch(vec![Effect::Suspend], engine, &worker, &mut terminal, &guard).await;
+                        state.dirty = true;
+                        None
+                    }
+                    Sig::Continue => {
+                        if let Err(e) = guard.resume(&mut terminal) {
+                            tracing::warn!("taking the terminal again: {e}");
+                        }
+                        state.dirty = true;
+                        None
+                    }
+                },
             };
             if let Some(a) = action {
                 state.now = now_ms();
@@ -270,23 +284,41 @@ async fn sleep_until(wake: Option<tokio::time::Instant>) {
     }
 }
 
-/// SIGTERM and SIGHUP end the editor the way `q` would (the terminal put
-/// back, the outbox kept).
+/// What a signal from outside asks of the editor.
+enum Sig {
+    /// SIGTERM, SIGHUP, SIGINT: end as `q` would (the terminal put back,
+    /// the outbox kept).
+    End,
+    /// SIGTSTP (`kill -TSTP`; Ctrl-Z in the editor is a key): suspend as
+    /// Ctrl-Z does, the hub handed over first.
+    Stop,
+    /// SIGCONT: continued, perhaps after a SIGSTOP the editor never saw:
+    /// the terminal is taken again and the screen drawn whole.
+    Continue,
+}
+
 struct Signals {
     term: Option<tokio::signal::unix::Signal>,
     hup: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+    stop: Option<tokio::signal::unix::Signal>,
+    cont: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
     fn new() -> Signals {
+        use signal_hook::consts::{SIGCONT, SIGTSTP};
         use tokio::signal::unix::{SignalKind, signal};
         Signals {
             term: signal(SignalKind::terminate()).ok(),
             hup: signal(SignalKind::hangup()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+            stop: signal(SignalKind::from_raw(SIGTSTP)).ok(),
+            cont: signal(SignalKind::from_raw(SIGCONT)).ok(),
         }
     }
 
-    async fn next(&mut self) {
+    async fn next(&mut self) -> Sig {
         async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
             match s {
                 Some(s) => {
@@ -296,8 +328,11 @@ impl Signals {
             }
         }
         tokio::select! {
-            _ = one(&mut self.term) => {}
-            _ = one(&mut self.hup) => {}
+            _ = one(&mut self.term) => Sig::End,
+            _ = one(&mut self.hup) => Sig::End,
+            _ = one(&mut self.int) => Sig::End,
+            _ = one(&mut self.stop) => Sig::Stop,
+            _ = one(&mut self.cont) => Sig::Continue,
         }
     }
 }
@@ -365,7 +400,7 @@ async fn dispatch(
                 engine.may_host_again();
             }
             Effect::Redraw => {
-                let _ = terminal.clear();
+                let _ = term::redraw_whole(terminal);
             }
             other => worker.send(other),
         }

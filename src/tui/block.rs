@@ -136,7 +136,7 @@ pub fn last_week(state: &State) -> (Vec<Op>, (Date, Date)) {
 /// A pattern laid over the block, each person's row from the block's first
 /// date (the block: from the cursor, one pattern long, when none is
 /// selected).
-pub fn pattern(state: &State, codes: &[String]) -> Vec<Op> {
+pub fn pattern(state: &State, codes: &[Option<String>]) -> Vec<Op> {
     let b = state.selection().unwrap_or(Block {
         top: state.cursor.person,
         bottom: state.cursor.person,
@@ -148,7 +148,7 @@ pub fn pattern(state: &State, codes: &[String]) -> Vec<Op> {
     for id in people(state, b) {
         for (k, col) in (b.left..=b.right).enumerate() {
             if let Some(c) = codes.get(k % codes.len().max(1)) {
-                ops.push(set(&id, state.layout.date(col), Some(c.clone())));
+                ops.push(set(&id, state.layout.date(col), c.clone()));
             }
         }
     }

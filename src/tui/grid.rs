@@ -88,7 +88,7 @@ impl Widget for Grid<'_> {
         let s = self.state;
         let t = self.theme;
         let wide = s.config.ambiguous_wide;
-        let names = s.layout.name_cols;
+        let names = s.name_cols();
         let grid_x = area.x + names + 1;
         let col_w = s.col_cols();
         let cols = ((area.right().saturating_sub(grid_x + s.totals_cols())) / col_w) as usize;
@@ -217,7 +217,7 @@ struct Col<'f> {
 impl Grid<'_> {
     fn columns(&self, area: Rect, first_col: usize, last_col: usize) -> Vec<Col<'_>> {
         let s = self.state;
-        let grid_x = area.x + s.layout.name_cols + 1;
+        let grid_x = area.x + s.name_cols() + 1;
         let col_w = s.col_cols();
         let period = self.roster.period();
         (first_col..last_col)
@@ -262,7 +262,7 @@ impl Grid<'_> {
         let s = self.state;
         let t = self.theme;
         let wide = s.config.ambiguous_wide;
-        let names = s.layout.name_cols;
+        let names = s.name_cols();
         let col_w = s.col_cols();
         let Some(person) = s.layout.staff.get(p) else {
             return Default::default();
@@ -331,18 +331,30 @@ impl Grid<'_> {
             .map(|c| index.is_some_and(|i| crate::domain::rules::named(c.named, i)))
             .collect();
         for f in s.findings.of_person(&person.id) {
-            // A count over a period (shifts, hours, weekends) is marked in
-            // the totals column: marking each of its dates would mark
-            // whole rows and say nothing about which cell to change.
-            if f.last < first.date
-                || f.first > last.date
-                || matches!(f.what, crate::domain::rules::What::Amount { .. })
-            {
+            if f.last < first.date || f.first > last.date {
                 continue;
             }
             let a = (f.first.0 - first.date.0).num_days().max(0) as usize;
             let b = ((f.last.0 - first.date.0).num_days() as usize).min(cols.len() - 1);
-            warned[a..=b].iter_mut().for_each(|w| *w = true);
+            match &f.what {
+                // Too many of one code's shifts: its cells in the period
+                // are the ones to change.
+                crate::domain::rules::What::Amount {
+                    code: Some(c),
+                    bound: crate::domain::rules::Bound::AtMost(_),
+                    ..
+                } => {
+                    for (w, code) in warned[a..=b].iter_mut().zip(&codes[a..=b]) {
+                        *w |= *code == Some(c.as_str());
+                    }
+                }
+                // Other counts over a period (shifts, hours, weekends) are
+                // marked in the totals column: marking each of their dates
+                // would mark whole rows and say nothing about which cell
+                // to change.
+                crate::domain::rules::What::Amount { .. } => {}
+                _ => warned[a..=b].iter_mut().for_each(|w| *w = true),
+            }
         }
         let selection = s.selection();
         let mut totals = Totals::default();
@@ -533,7 +545,7 @@ impl Grid<'_> {
         let s = self.state;
         let t = self.theme;
         let wide = s.config.ambiguous_wide;
-        let names = s.layout.name_cols;
+        let names = s.name_cols();
         let rows = s.findings.coverage_rows();
         let (Some(first), Some(last)) = (cols.first(), cols.last()) else {
             return;

@@ -144,7 +144,7 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         Command::Manage,
         "manage",
         &["m"],
-        "manage staff, shift codes and rules",
+        "manage staff, shift codes, rules, settings and users",
     ),
     (Command::Help, "help", &["?"], "this help"),
     (

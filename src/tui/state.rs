@@ -11,7 +11,7 @@ use crate::protocol::{Cursor, HistoryEntry};
 use crate::sync::{ConnState, EntryState, OutboxEntry, ViewReader};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::Color;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What the user is doing.
 #[derive(Clone, Debug, PartialEq)]
@@ -164,6 +164,7 @@ impl Layout {
         config: &Config,
         filter: &Filter,
         findings: &Findings,
+        kept: &BTreeSet<String>,
     ) -> Layout {
         let warned = match filter {
             Filter::Warned => findings.people_warned(),
@@ -175,7 +176,8 @@ impl Layout {
             .filter(|s| match filter {
                 Filter::Everyone => true,
                 Filter::Group(g) => s.group == *g,
-                Filter::Warned => warned.contains(s.id.as_str()),
+                // Shown once, kept (see `State::warned_shown`).
+                Filter::Warned => warned.contains(s.id.as_str()) || kept.contains(&s.id),
             })
             .collect();
         let mut people = Vec::with_capacity(staff.len());
@@ -277,20 +279,25 @@ impl Layout {
     }
 
     /// Widens the dates to include `date`, when it is within reach of
-    /// `today` (see [`reach`]); false when it is not (nothing changes).
-    pub fn include(&mut self, date: Date, today: Date) -> bool {
+    /// `today` (see [`reach`]): how many dates were added before the first
+    /// (the columns of everything shown move by that many); None when it
+    /// is out of reach (nothing changes). [`State::include`] keeps what is
+    /// on screen on its dates.
+    pub fn include(&mut self, date: Date, today: Date) -> Option<usize> {
         let (low, high) = reach(today);
         if date < low || date > high {
-            return false;
+            return None;
         }
         if date < self.first {
             let more = (self.first.0 - date.0).num_days() as usize;
             self.first = date;
             self.days += more;
-        } else if self.col_of(date).is_none() {
+            return Some(more);
+        }
+        if self.col_of(date).is_none() {
             self.days = (date.0 - self.first.0).num_days() as usize + 1;
         }
-        true
+        Some(0)
     }
 }
 
@@ -400,8 +407,22 @@ pub struct State {
     pub message: Option<(String, bool)>,
     /// A first key of two (`g` of `g g`).
     pub prefix: Option<(KeyCode, KeyModifiers)>,
+    /// Under the filter "people with warnings", who has been shown since
+    /// it was chosen: a person whose last warning an edit puts right
+    /// stays on screen (rows do not vanish under the cursor) until the
+    /// filter is chosen again.
+    pub warned_shown: BTreeSet<String>,
     /// `q` was pressed with edits unsaved: a second `q` quits.
     pub quit_armed: bool,
+    /// `q` was pressed while connected with edits on their way: the editor
+    /// quits once the hub has them all (any other key stays).
+    pub quit_when_saved: bool,
+    /// Keys (and clicks, pastes) taken so far: an answer that would move
+    /// the cursor does so only when no key came after what asked for it.
+    pub keys_taken: u64,
+    /// `keys_taken` when an undo or redo was asked for: its answer shows
+    /// the cell it brought back unless the user has moved on since.
+    pub reveal_at: Option<u64>,
     pub quit: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
@@ -486,7 +507,14 @@ impl State {
         let (layout, findings) = view.read(|r| {
             let findings = Findings::new(r);
             (
-                Layout::build(r, today, &config, &Filter::Everyone, &findings),
+                Layout::build(
+                    r,
+                    today,
+                    &config,
+                    &Filter::Everyone,
+                    &findings,
+                    &BTreeSet::new(),
+                ),
                 findings,
             )
         });
@@ -520,6 +548,10 @@ impl State {
             message: None,
             prefix: None,
             quit_armed: false,
+            warned_shown: BTreeSet::new(),
+            quit_when_saved: false,
+            keys_taken: 0,
+            reveal_at: None,
             quit: false,
             dirty: true,
             findings,
@@ -587,7 +619,7 @@ impl State {
     /// Columns of the totals column at the right (0 when the screen is too
     /// narrow to spare them beside a week of dates).
     pub fn totals_cols(&self) -> u16 {
-        let need = self.layout.name_cols + 1 + TOTALS_COLS + 7 * self.col_cols();
+        let need = self.name_cols() + 1 + TOTALS_COLS + 7 * self.col_cols();
         if self.size.0 >= need { TOTALS_COLS } else { 0 }
     }
 
@@ -596,7 +628,7 @@ impl State {
         let free = self
             .size
             .0
-            .saturating_sub(self.layout.name_cols + 1 + self.totals_cols());
+            .saturating_sub(self.name_cols() + 1 + self.totals_cols());
         (free / self.col_cols()) as usize
     }
 
@@ -685,8 +717,60 @@ impl State {
     }
 
     /// (pending, conflicted, rejected) edits of ours.
+    /// Columns of the names, at most a fifth of a narrow screen (10 at
+    /// least): the dates are what a planner came for.
+    pub fn name_cols(&self) -> u16 {
+        self.layout.name_cols.min((self.size.0 / 5).max(10))
+    }
+
     pub fn counts(&self) -> (usize, usize, usize) {
         crate::sync::count_states(&self.outbox)
+    }
+
+    /// Widens the grid to take `date` (within reach of today: false when
+    /// it is not). Whatever was on screen stays on the same dates: the
+    /// cursor, the first date shown and the block's corner move with
+    /// them when dates are added before the first.
+    pub fn include(&mut self, date: Date) -> bool {
+        let Some(shift) = self.layout.include(date, self.today) else {
+            return false;
+        };
+        self.cursor.col += shift;
+        self.left += shift;
+        if let Some(a) = &mut self.anchor {
+            a.col += shift;
+        }
+        true
+    }
+
+    /// Takes a new layout (the roster's people or dates changed), keeping
+    /// the cursor on its person and date, the first date shown, and the
+    /// block's corner on theirs.
+    pub fn set_layout(&mut self, mut layout: Layout) {
+        let person = self.person().map(|p| p.id.clone());
+        let date = self.cursor_date();
+        let left = self.layout.date(self.left);
+        let anchor = self.anchor.map(|a| {
+            (
+                self.layout.staff.get(a.person).map(|p| p.id.clone()),
+                self.layout.date(a.col),
+            )
+        });
+        layout.include(date, self.today);
+        self.cursor.person = person
+            .and_then(|id| layout.person_index(&id))
+            .unwrap_or(self.cursor.person)
+            .min(layout.staff.len().saturating_sub(1));
+        self.cursor.col = layout.col_of(date).unwrap_or(0);
+        self.left = layout.col_of(left).unwrap_or(0).min(self.cursor.col);
+        self.anchor = anchor.and_then(|(id, d)| {
+            Some(Pos {
+                person: layout.person_index(&id?)?,
+                col: layout.col_of(d)?,
+            })
+        });
+        self.layout = layout;
+        self.scroll_to_cursor();
     }
 
     /// Keeps the cursor's cell on screen, and the screen full of people

@@ -1,7 +1,7 @@
 //! The terminal: raw mode, the alternate screen, mouse capture and a
 //! hidden cursor while the editor runs, and always put back as it was: on
-//! quit, on error (the guard's drop), on panic (the hook), and around a
-//! suspend (Ctrl-Z).
+//! quit, on error (the guard's drop), on panic (the hook), around a
+//! suspend (Ctrl-Z, SIGTSTP), and taken again when continued (SIGCONT).
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
@@ -78,11 +78,32 @@ impl Guard {
     /// expects, and takes the terminal again when continued.
     pub fn suspend(&self, terminal: &mut Term) -> std::io::Result<()> {
         restore();
+        // SIGSTOP, not SIGTSTP: the editor handles SIGTSTP (a `kill -TSTP`
+        // from outside comes here), and a handled signal would not stop it.
         #[cfg(unix)]
-        signal_hook::low_level::raise(signal_hook::consts::SIGTSTP)?;
-        take_over(self.mouse)?;
-        terminal.clear()
+        signal_hook::low_level::raise(signal_hook::consts::SIGSTOP)?;
+        self.resume(terminal)
     }
+
+    /// Continued (SIGCONT) after a stop the editor did not ask for (a
+    /// `kill -STOP`, a debugger): the shell has put its own terminal modes
+    /// back meanwhile, so the editor's are set again and the screen drawn
+    /// whole. Harmless after a suspend that took them already.
+    pub fn resume(&self, terminal: &mut Term) -> std::io::Result<()> {
+        // crossterm keeps raw mode as "on" and would not set it again.
+        let _ = disable_raw_mode();
+        take_over(self.mouse)?;
+        redraw_whole(terminal)
+    }
+}
+
+/// Clears the screen, so that the next frame draws every cell. Not
+/// `Terminal::clear`: it asks the terminal where its cursor is first, and
+/// a terminal the shell has left in cooked mode answers only after Enter,
+/// so it waited 2 s and then cleared nothing.
+pub fn redraw_whole(terminal: &mut Term) -> std::io::Result<()> {
+    let size = terminal.size()?;
+    terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
 }
 
 impl Drop for Guard {

@@ -145,6 +145,26 @@ impl Ed {
         }
     }
 
+    /// A key whose effects are carried out but whose results are held
+    /// back, as the app loop's worker may still be busy with them when the
+    /// next key comes: [`Ed::act`] them later.
+    pub fn key_held(&mut self, k: &str) -> Vec<Action> {
+        let combo = KeyCombo::parse(k).unwrap_or_else(|e| panic!("{e}"));
+        let ev = KeyEvent::new(combo.code, combo.mods);
+        let Some(a) = action_for(&self.state, ev) else {
+            panic!("`{k}` does nothing here");
+        };
+        self.state.now = now_ms();
+        let mut held = Vec::new();
+        for e in update(&mut self.state, a) {
+            match e {
+                Effect::Suspend | Effect::Redraw => self.terminal_effects.push(e),
+                other => held.extend(perform(&self.engine, other)),
+            }
+        }
+        held
+    }
+
     /// An edit made as the editor makes one (its effect carried out, what
     /// came of it taken in), not behind its back on the engine.
     pub fn edit(&mut self, ops: Vec<rota::domain::Op>) {

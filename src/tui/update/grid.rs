@@ -8,7 +8,7 @@ use crate::tui::action::Command;
 use crate::tui::action::{Effect, Input};
 use crate::tui::config::Advance;
 use crate::tui::state::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
     let days = state.layout.days;
@@ -38,8 +38,15 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
             None,
             fx,
         ),
-        Command::FirstDate => move_to(state, None, Some(0), fx),
-        Command::LastDate => move_to(state, None, Some(days.saturating_sub(1)), fx),
+        // The planning period's first (last) date, then the grid's.
+        Command::FirstDate => match state.view.read(|r| r.period()) {
+            Some(p) if state.cursor_date() > p.from => go_to_date(state, p.from, fx),
+            _ => move_to(state, None, Some(0), fx),
+        },
+        Command::LastDate => match state.view.read(|r| r.period()) {
+            Some(p) if state.cursor_date() < p.to => go_to_date(state, p.to, fx),
+            _ => move_to(state, None, Some(days.saturating_sub(1)), fx),
+        },
         Command::FirstPerson => move_to(state, Some(0), None, fx),
         Command::LastPerson => move_to(state, Some(people.saturating_sub(1)), None, fx),
         Command::Today => {
@@ -136,10 +143,11 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
                 say(state, "this week already matches last week".into());
             } else {
                 let what = format!(
-                    "copied last week onto {} – {} for {}",
+                    "copied last week onto {} – {} for {}{}",
                     monday.0.format("%a %-d %b"),
                     sunday.0.format("%a %-d %b"),
-                    plural(people, "person")
+                    plural(people, "person"),
+                    replaced(state, &ops)
                 );
                 fx.push(Effect::Edit { ops, what });
             }
@@ -190,8 +198,14 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
                 adding_rule: false,
             })
         }
-        Command::Undo => fx.push(Effect::Undo { anyway: false }),
-        Command::Redo => fx.push(Effect::Redo),
+        Command::Undo => {
+            state.reveal_at = Some(state.keys_taken);
+            fx.push(Effect::Undo { anyway: false });
+        }
+        Command::Redo => {
+            state.reveal_at = Some(state.keys_taken);
+            fx.push(Effect::Redo);
+        }
         Command::NextConflict => {
             if state.troubles().is_empty() {
                 say(state, "no conflicts and no rejected edits".into());
@@ -229,8 +243,7 @@ pub(super) fn move_to(
         // week typed from its last date goes on, never onto one cell.
         if c >= state.layout.days {
             let date = state.layout.date(c);
-            let today = state.today;
-            state.layout.include(date, today);
+            state.include(date);
         }
         state.cursor.col = c.min(state.layout.days.saturating_sub(1));
     }
@@ -249,26 +262,26 @@ pub(super) fn share_cursor(state: &State, fx: &mut Vec<Effect>) {
 }
 
 pub(super) fn go_to_date(state: &mut State, date: Date, fx: &mut Vec<Effect>) {
-    if state.layout.col_of(date).is_none() {
-        let before = state.cursor_date();
-        if !state.layout.include(date, state.today) {
-            let (low, high) = crate::tui::state::reach(state.today);
-            warn(
-                state,
-                format!(
-                    "{} is too far: the grid reaches from {} to {} ({} years each side of today)",
-                    show_date(date),
-                    show_date(low),
-                    show_date(high),
-                    crate::tui::state::REACH_YEARS
-                ),
-            );
-            return;
-        }
-        state.cursor.col = state.layout.col_of(before).unwrap_or(0);
-        state.left = 0;
+    if state.layout.col_of(date).is_none() && !state.include(date) {
+        let (low, high) = crate::tui::state::reach(state.today);
+        warn(
+            state,
+            format!(
+                "{} is too far: the grid reaches from {} to {} ({} years each side of today)",
+                show_date(date),
+                show_date(low),
+                show_date(high),
+                crate::tui::state::REACH_YEARS
+            ),
+        );
+        return;
     }
+    // A date off screen comes in near the left, as today does with `t`.
     let col = state.layout.col_of(date);
+    let on_screen = col.is_some_and(|c| c >= state.left && c < state.left + state.grid_cols());
+    if let (Some(c), false) = (col, on_screen) {
+        state.show_near_left(c);
+    }
     move_to(state, None, col, fx);
 }
 
@@ -538,6 +551,19 @@ pub(super) fn quit(state: &mut State) {
         return;
     }
     state.quit_armed = true;
+    // Connected, with edits only on their way (none in conflict): they
+    // reach the hub in a moment, and the editor quits then.
+    if conflicted == 0 && matches!(state.conn, crate::sync::ConnState::Connected { .. }) {
+        state.quit_when_saved = true;
+        say(
+            state,
+            format!(
+                "saving {pending} edit{}, then quitting; q again quits now (what is not saved stays queued)",
+                if pending == 1 { "" } else { "s" }
+            ),
+        );
+        return;
+    }
     warn(
         state,
         format!(
@@ -554,7 +580,7 @@ pub(super) fn quit(state: &mut State) {
 
 /// The cell at a screen position, when it is one of the grid's.
 pub(super) fn cell_at(state: &State, x: u16, y: u16) -> Option<(usize, usize)> {
-    let grid_x = state.layout.name_cols + 1;
+    let grid_x = state.name_cols() + 1;
     if y < 3 || x < grid_x || (y - 3) as usize >= state.grid_lines() {
         return None;
     }
@@ -621,15 +647,27 @@ pub(super) fn paste_cells(
     // reach of today).
     if cols > 0 {
         let last = state.layout.date(b.left + cols - 1);
-        let today = state.today;
-        state.layout.include(last, today);
+        state.include(last);
     }
     let (ops, cut) = crate::tui::block::paste(state, at, cells);
     state.anchor = None;
+    // What landed (past the grid's edge, less than was copied).
+    let (mut people, mut dates) = (BTreeSet::new(), BTreeSet::new());
+    for op in &ops {
+        if let Op::SetCell { staff, date, .. } = op {
+            people.insert(staff.as_str());
+            dates.insert(*date);
+        }
+    }
+    let (landed_rows, landed_cols) = if cut == 0 {
+        (rows, cols)
+    } else {
+        (people.len(), dates.len())
+    };
     let mut what = format!(
         "{verb} {} × {}{}",
-        plural(rows, "person"),
-        plural(cols, "date"),
+        plural(landed_rows, "person"),
+        plural(landed_cols, "date"),
         replaced(state, &ops)
     );
     if cut > 0 {
@@ -701,6 +739,8 @@ pub(super) fn prune_flashes(state: &mut State) {
 pub(super) fn set_filter(state: &mut State, f: crate::tui::state::Filter, fx: &mut Vec<Effect>) {
     state.filter = f;
     state.anchor = None;
+    // Chosen again: who has warnings now, no one kept from before.
+    state.warned_shown.clear();
     relayout(state);
     let shown = state.layout.staff.len();
     say(

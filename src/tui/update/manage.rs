@@ -395,7 +395,9 @@ pub(super) fn manage_input(state: &mut State, input: Input, fx: &mut Vec<Effect>
                     say(state, "nothing to change".into());
                 }
                 Ok(ops) => {
-                    let what = format!("{}: saved", form.title());
+                    // Sent, not yet saved: the hub may still find a
+                    // colleague's change first (then it is a conflict).
+                    let what = format!("{}: done, on its way to the hub", form.title());
                     m.form = None;
                     fx.push(Effect::Edit { ops, what });
                 }

@@ -17,7 +17,9 @@ mod sync;
 
 pub use grid::show_date;
 pub use panels::listed_warnings;
-pub use prompts::{JumpTarget, bare_day, jump_matches, jump_targets, parse_jump_date};
+pub use prompts::{
+    JumpTarget, bare_day, jump_matches, jump_targets, parse_jump_date, parse_jump_date_in,
+};
 pub use sync::{recheck, relayout};
 
 use super::action::Command;
@@ -35,9 +37,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     state.dirty = true;
     let mut fx = Vec::new();
     if is_user(&action) {
+        state.keys_taken += 1;
         // Any other key between two `q`s asks again.
         if action != Action::Do(Command::Quit) {
             state.quit_armed = false;
+            state.quit_when_saved = false;
         }
         // What was said is gone at the next key (a new user's token
         // with it: it is shown once).
@@ -123,7 +127,9 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                     relayout(state);
                 }
                 recheck(state, targets.as_deref());
-                if reveal {
+                // What came back is shown, unless a key came after the
+                // undo (the user has moved on: the cursor stays theirs).
+                if reveal && state.reveal_at.take() == Some(state.keys_taken) {
                     reveal_cell(state, targets.as_deref(), &mut fx);
                 }
                 // Mark the cells it wrote (pending) without waiting for the
@@ -140,19 +146,21 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     fx
 }
 
-/// The cursor to the first cell of `targets` (what an undo brought back).
+/// The cursor to the first cell of `targets` (what an undo brought back):
+/// the top row's, on its first date, whatever order the edit wrote them in.
 fn reveal_cell(state: &mut State, targets: Option<&[Target]>, fx: &mut Vec<Effect>) {
-    let Some((staff, date)) = targets.into_iter().flatten().find_map(|t| match t {
-        Target::Cell { staff, date } => Some((staff.clone(), *date)),
-        _ => None,
-    }) else {
+    let Some((person, date)) = targets
+        .into_iter()
+        .flatten()
+        .filter_map(|t| match t {
+            Target::Cell { staff, date } => Some((state.layout.person_index(staff), *date)),
+            _ => None,
+        })
+        .min_by_key(|(person, date)| (person.unwrap_or(usize::MAX), *date))
+    else {
         return;
     };
-    let person = state.layout.person_index(&staff);
-    if state.layout.col_of(date).is_none() {
-        let today = state.today;
-        state.layout.include(date, today);
-    }
+    state.include(date);
     let col = state.layout.col_of(date);
     move_to(state, person, col, fx);
 }

@@ -83,6 +83,7 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         }
         (Mode::ConfirmUndo { .. }, PanelKey::Yes) => {
             state.mode = Mode::Normal;
+            state.reveal_at = Some(state.keys_taken);
             fx.push(Effect::Undo { anyway: true });
         }
         (Mode::ConfirmUndo { .. }, PanelKey::No) => {
@@ -104,10 +105,7 @@ pub(super) fn show_trouble(state: &mut State, index: usize, fx: &mut Vec<Effect>
     });
     if let Some((staff, date)) = target {
         let person = state.layout.person_index(&staff);
-        if state.layout.col_of(date).is_none() {
-            let today = state.today;
-            state.layout.include(date, today);
-        }
+        state.include(date);
         let col = state.layout.col_of(date);
         move_to(state, person, col, fx);
     }
@@ -218,10 +216,7 @@ pub(super) fn go_to_finding(
     fx: &mut Vec<Effect>,
 ) {
     let person = f.staff.first().and_then(|id| state.layout.person_index(id));
-    if state.layout.col_of(f.first).is_none() {
-        let today = state.today;
-        state.layout.include(f.first, today);
-    }
+    state.include(f.first);
     let col = state.layout.col_of(f.first);
     move_to(state, person, col, fx);
 }

@@ -67,9 +67,10 @@ pub enum JumpTarget {
 pub fn jump_targets(state: &State, query: &str) -> Vec<JumpTarget> {
     // A day alone is of the cursor's month, and of today's when that is
     // another: both offered, the cursor's first.
-    let cursor = parse_jump_date(query, state.cursor_date());
-    let today =
-        parse_jump_date(query, state.today).filter(|d| Some(*d) != cursor && bare_day(query));
+    let period = state.view.read(|r| r.period());
+    let cursor = parse_jump_date_in(query, state.cursor_date(), period);
+    let today = parse_jump_date_in(query, state.today, period)
+        .filter(|d| Some(*d) != cursor && bare_day(query));
     cursor
         .into_iter()
         .chain(today)
@@ -108,6 +109,16 @@ pub fn bare_day(query: &str) -> bool {
 /// (the one of that day and month nearest `near`: typed in March 2027,
 /// 14/12 is 14 Dec 2026, not Dec 2027), or 24 (in the month of `near`).
 pub fn parse_jump_date(s: &str, near: Date) -> Option<Date> {
+    parse_jump_date_in(s, near, None)
+}
+
+/// As [`parse_jump_date`], but a day and month without a year is the one
+/// inside the planning period `within` when one is (the nearest else).
+pub fn parse_jump_date_in(
+    s: &str,
+    near: Date,
+    within: Option<crate::domain::Period>,
+) -> Option<Date> {
     use chrono::{Datelike, NaiveDate};
     let s = s.trim().trim_end_matches('.');
     if let Ok(d) = s.parse::<Date>() {
@@ -125,10 +136,11 @@ pub fn parse_jump_date(s: &str, near: Date) -> Option<Date> {
         1 => NaiveDate::from_ymd_opt(y, near.0.month(), num(0)?).map(Date),
         2 => {
             let (day, month) = (num(0)?, num(1)?);
+            let inside = |d: &NaiveDate| within.is_some_and(|p| p.from.0 <= *d && *d <= p.to.0);
             [y - 1, y, y + 1]
                 .into_iter()
                 .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day))
-                .min_by_key(|d| (*d - near.0).num_days().abs())
+                .min_by_key(|d| (!inside(d), (*d - near.0).num_days().abs()))
                 .map(Date)
         }
         3 => {
@@ -159,10 +171,27 @@ pub(super) fn pattern_input(state: &mut State, input: Input, fx: &mut Vec<Effect
         Input::Enter => {
             let typed = typed.clone();
             let codes = crate::domain::parse_pattern(&typed).and_then(|codes| {
-                codes
+                // Every unknown code named at once, not the first alone.
+                let mut unknown = Vec::new();
+                let known: Vec<Option<String>> = codes
                     .iter()
-                    .map(|c| crate::tui::block::known_code(state, c))
-                    .collect::<Result<Vec<String>, String>>()
+                    .map(|c| {
+                        c.as_ref().and_then(|c| {
+                            crate::tui::block::known_code(state, c)
+                                .map_err(|_| unknown.push(format!("`{c}`")))
+                                .ok()
+                        })
+                    })
+                    .collect();
+                if unknown.is_empty() {
+                    return Ok(known);
+                }
+                let here: Vec<&str> = state.layout.codes.keys().map(String::as_str).collect();
+                Err(format!(
+                    "no code {} here; codes here: {}",
+                    unknown.join(", "),
+                    here.join(" ")
+                ))
             });
             match codes {
                 Ok(codes) => {
@@ -177,7 +206,7 @@ pub(super) fn pattern_input(state: &mut State, input: Input, fx: &mut Vec<Effect
                     state.anchor = None;
                     let what = format!(
                         "laid {} over {}{}",
-                        codes.join(","),
+                        crate::domain::show_pattern(&codes),
                         plural(b.people(), "person"),
                         super::grid::replaced(state, &ops)
                     );

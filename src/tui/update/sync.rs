@@ -11,16 +11,19 @@ use std::collections::BTreeMap;
 
 /// What `r` says until the connection is back.
 pub(super) const RECONNECTING: &str = "reconnecting…";
+/// How what is said of a lost connection starts.
+const OFFLINE: &str = "offline: ";
 
 pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
     match e {
         SyncEvent::Connection(c) => {
             match &c {
                 ConnState::Connected { .. } => {
+                    // What was said of being offline is no longer true.
                     if state
                         .message
                         .as_ref()
-                        .is_some_and(|(m, _)| m == RECONNECTING)
+                        .is_some_and(|(m, _)| m == RECONNECTING || m.starts_with(OFFLINE))
                     {
                         say(state, "connected again".into());
                     }
@@ -43,7 +46,7 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                         warn(
                             state,
                             format!(
-                                "offline: {reason}; edits are kept here and sent when the hub is back"
+                                "{OFFLINE}{reason}; edits are kept here and sent when the hub is back"
                             ),
                         );
                     }
@@ -93,8 +96,9 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
             for c in &changes {
                 match c.target() {
                     Target::Cell { staff, date } => {
-                        let today = state.today;
-                        state.layout.include(date, today);
+                        // Wider, when it is before the first date: what
+                        // is on screen stays on its dates.
+                        state.include(date);
                         state
                             .flashes
                             .entry(staff)
@@ -136,9 +140,17 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                 .first()
                 .map(|c| c.user.clone())
                 .unwrap_or_default();
+            let cells = if conflicts.len() == 1 {
+                "a cell".to_string()
+            } else {
+                format!("{} cells", conflicts.len())
+            };
+            // Said as it happened: theirs reached the hub before yours.
             warn(
                 state,
-                format!("conflict: {who} changed a cell you edited first; c to resolve"),
+                format!(
+                    "conflict: {who} changed {cells} before your edit reached the hub; yours is kept here, not saved; c to choose"
+                ),
             );
             fx.push(Effect::Refresh);
         }
@@ -193,25 +205,22 @@ pub fn recheck(state: &mut State, targets: Option<&[Target]>) {
 /// Staff or codes changed: lay the grid out again, keeping the cursor on
 /// the same person and date.
 pub fn relayout(state: &mut State) {
-    let person = state.person().map(|p| p.id.clone());
-    let date = state.cursor_date();
-    let mut layout = state.view.read(|r| {
+    let layout = state.view.read(|r| {
         Layout::build(
             r,
             state.today,
             &state.config,
             &state.filter,
             &state.findings,
+            &state.warned_shown,
         )
     });
-    layout.include(date, state.today);
-    state.cursor.person = person
-        .and_then(|id| layout.person_index(&id))
-        .unwrap_or(state.cursor.person)
-        .min(layout.staff.len().saturating_sub(1));
-    state.cursor.col = layout.col_of(date).unwrap_or(0);
-    state.layout = layout;
-    state.scroll_to_cursor();
+    if state.filter == crate::tui::state::Filter::Warned {
+        state
+            .warned_shown
+            .extend(layout.staff.iter().map(|p| p.id.clone()));
+    }
+    state.set_layout(layout);
 }
 
 /// The outbox as the engine has it now: marks for the cells it writes.
@@ -249,6 +258,12 @@ pub(super) fn set_outbox(state: &mut State, entries: Vec<OutboxEntry>) {
     }
     state.marks = marks;
     state.outbox = entries;
+    if state.quit_when_saved {
+        let (pending, conflicted, _) = state.counts();
+        if pending + conflicted == 0 {
+            state.quit = true;
+        }
+    }
     if let Mode::Conflicts { index } = state.mode {
         let n = state.troubles().len();
         if n == 0 {

@@ -352,10 +352,13 @@ fn form_lines(buf: &mut Buffer, area: Rect, t: &Theme, form: &Form) {
                 cell.set_style(value_style);
             }
         }
+        // A value longer than its box: where it is typed, its end (the
+        // cursor stays seen); elsewhere its start, cut with "…".
+        let room = (vx + value_w).min(area.right()).saturating_sub(vx) as usize;
         let shown = if focused {
-            format!("{}▏", f.value)
+            crate::text::fit_tail(&format!("{}▏", f.value), room)
         } else {
-            f.value.clone()
+            crate::text::fit_words(&f.value, room)
         };
         put_text(buf, vx, y, &shown, vx + value_w, value_style, false);
         let mut hy = if beside { y } else { y + 1 };

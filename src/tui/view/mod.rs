@@ -186,6 +186,13 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
     if rejected > 0 {
         add(format!("x {rejected} rejected"), bold, 0);
     }
+    // The warnings before what is chosen (a block, a filter): on a narrow
+    // screen the later go first.
+    let warnings = state.findings.len();
+    if warnings > 0 {
+        let s = if warnings == 1 { "" } else { "s" };
+        add(format!("^ {warnings} warning{s}"), bold, 1);
+    }
     if let Some(b) = state.selection() {
         add(
             format!(
@@ -208,11 +215,6 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
             1,
         );
     }
-    let warnings = state.findings.len();
-    if warnings > 0 {
-        let s = if warnings == 1 { "" } else { "s" };
-        add(format!("^ {warnings} warning{s}"), bold, 1);
-    }
     if !state.others.is_empty() {
         let mut seen: Vec<&str> = Vec::new();
         for o in state.others.values() {
@@ -221,11 +223,13 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
             }
         }
         let here: Vec<String> = seen.iter().map(|u| format!("@{}", initials(u))).collect();
-        add(format!("here: {}", here.join(" ")), t.header, 4);
+        add(format!("here: {}", here.join(" ")), t.header, 2);
     }
     add(who_text(state), t.header, 2);
+    // The dates shown are on the grid's own date lines: said here when
+    // there is room.
     let (first, last) = state.dates_shown();
-    add(date_range(first, last), t.header, 1);
+    add(date_range(first, last), t.header, 3);
     if let Some(p) = state.view.read(|r| r.period()) {
         add(format!("plans {}", date_range(p.from, p.to)), t.header, 4);
     }
@@ -321,7 +325,10 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
     match &state.mode {
         Mode::Normal if state.prefix.is_some() => (
             "NORMAL".into(),
-            v(&["g… g: first person", "other keys: jump"]),
+            v(&[
+                "g… g: first person",
+                "a name or date: jump (G for a name from g)",
+            ]),
         ),
         Mode::Normal if !state.may_edit_cells() => (
             "VIEW".into(),
@@ -465,13 +472,13 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                     "any other key no".into(),
                 ],
                 _ if !state.may_manage() => v(&[
-                    "Tab staff/codes/rules",
+                    "Tab next tab",
                     "j/k",
                     "read only: changes take the admin role",
                     "Esc",
                 ]),
                 _ => v(&[
-                    "Tab staff/codes/rules/users",
+                    "Tab next tab",
                     "j/k",
                     "a add",
                     "Enter change",
@@ -548,11 +555,13 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> Option<(Str
             if let Some((m, warn)) = message {
                 over = Some((m.to_string(), warn));
             }
-            // A first hint (a question, what is typed) too long for the
-            // line goes above it whole, when nothing was said.
-            if hints
-                .first()
-                .is_some_and(|h| text_cols(h, false) > left_room)
+            // In a mode that asks (a question, what is typed), a first hint
+            // too long for the line goes above it whole, when nothing was
+            // said; elsewhere hints are only a guide and drop whole.
+            if typing
+                && hints
+                    .first()
+                    .is_some_and(|h| text_cols(h, false) > left_room)
             {
                 let first = hints.remove(0);
                 over.get_or_insert((first, false));
