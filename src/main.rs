@@ -38,7 +38,7 @@ async fn main() {
     } else if let Some(format) = &cli.export {
         cli::export::export(&cli, format).await
     } else {
-        rota::tui::run(&cli, started).await
+        cli::edit::run(&cli, started).await
     };
     std::process::exit(code);
 }

@@ -586,6 +586,7 @@ async fn the_embedded_hub_serves_the_data_dir_and_a_second_editor_joins_it() {
     let data = dir.path().join("data");
     let cfg = |user: &str| {
         let mut c = SyncConfig::new(HubAddr::Local(data.clone()), user, "default", &data);
+        c.host = Some(rota::cli::in_process_host());
         c.backoff_min = Duration::from_millis(20);
         c.backoff_max = Duration::from_millis(200);
         c
@@ -632,6 +633,7 @@ async fn an_editor_about_to_sleep_hands_its_hub_to_the_others() {
     let data = dir.path().join("data");
     let cfg = |user: &str| {
         let mut c = SyncConfig::new(HubAddr::Local(data.clone()), user, "default", &data);
+        c.host = Some(rota::cli::in_process_host());
         c.backoff_min = Duration::from_millis(20);
         c.backoff_max = Duration::from_millis(200);
         c

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod apply;
 pub mod check;
+pub mod edit;
 pub mod export;
 pub mod out;
 pub mod serve;
@@ -364,19 +365,82 @@ fn account_name() -> Option<String> {
     })
 }
 
-/// The sync engine's settings from the client flags.
+/// The sync engine's settings for every client mode (the editor and the
+/// scripts alike): the flags, else the config file, else the defaults.
 pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
+    resolve(cli, &config_file(cli)?)
+}
+
+/// The one settings resolver: the flags (and ROTA_TOKEN) over the config
+/// file's `server`, `user`, `roster`, `token` and `ca` over the defaults;
+/// the demo keeps to its own data dir and roster.
+pub fn resolve(cli: &Cli, file: &crate::tui::config::Config) -> Result<SyncConfig, String> {
     let data_dir = cli.data_dir()?;
-    let hub = match cli.server() {
-        Some(s) => HubAddr::parse_server(s)?,
+    let roster = if cli.demo {
+        cli.roster().to_string()
+    } else {
+        cli.roster
+            .clone()
+            .or_else(|| file.roster.clone())
+            .unwrap_or_else(|| "default".into())
+    };
+    crate::domain::check_roster_name(&roster).map_err(|m| format!("roster: {m}"))?;
+    let user = cli
+        .user
+        .clone()
+        .or_else(|| file.user.clone())
+        .unwrap_or_else(login_name);
+    crate::domain::check_id("user", &user)?;
+    let server = if cli.demo {
+        None
+    } else {
+        cli.server()
+            .map(str::to_string)
+            .or_else(|| file.server.clone())
+    };
+    let hub = match server {
+        Some(s) => HubAddr::parse_server(&s)?,
         None => HubAddr::Local(data_dir.clone()),
     };
-    let user = cli.user.clone().unwrap_or_else(login_name);
-    crate::domain::check_id("--user", &user)?;
-    crate::domain::check_roster_name(cli.roster()).map_err(|m| format!("--roster: {m}"))?;
-    let mut config = SyncConfig::new(hub, &user, cli.roster(), &data_dir);
-    set_credentials(&mut config, cli, &config_file(cli)?)?;
+    let mut config = SyncConfig::new(hub, &user, &roster, &data_dir);
+    config.host = Some(in_process_host());
+    set_credentials(&mut config, cli, file)?;
     Ok(config)
+}
+
+/// How a client of this binary starts a hub on a data dir none owns: the
+/// hub crate's embedded hub, handed to the engine (which does not know the
+/// server).
+pub fn in_process_host() -> rota_client::Host {
+    rota_client::Host(std::sync::Arc::new(InProcess))
+}
+
+struct InProcess;
+
+impl rota_client::HubHost for InProcess {
+    fn start(
+        &self,
+        dir: &std::path::Path,
+    ) -> Result<Box<dyn rota_client::HostedHub>, rota_client::HostError> {
+        use rota_hub::embedded::{Embedded, StartError};
+        match Embedded::start(dir) {
+            Ok(hub) => Ok(Box::new(Hosted(hub))),
+            Err(StartError::Taken { url }) => Err(rota_client::HostError::Taken { url }),
+            Err(StartError::Failed(m)) => Err(rota_client::HostError::Failed(m)),
+        }
+    }
+}
+
+struct Hosted(rota_hub::embedded::Embedded);
+
+impl rota_client::HostedHub for Hosted {
+    fn url(&self) -> &str {
+        self.0.url()
+    }
+
+    fn stop(self: Box<Self>) {
+        self.0.stop();
+    }
 }
 
 /// Writes the demo roster, when its hub has none yet, as the user "demo"

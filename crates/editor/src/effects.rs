@@ -1,0 +1,355 @@
+//! Carries `update`'s effects out against the sync engine and turns the
+//! results into actions. The app loop runs [`perform`] on a worker thread
+//! so that no engine call (each may wait for the local store) ever holds
+//! up a frame; tests call it directly.
+
+use super::action::{Action, Effect};
+use rota_client::{SyncEngine, UndoError};
+use std::sync::Arc;
+use std::sync::mpsc;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Does one effect; returns what came of it. Terminal effects (suspend,
+/// redraw) are the app loop's and return nothing here.
+pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
+    match effect {
+        Effect::Edit { ops, what } => {
+            let targets = ops.iter().map(|op| op.target()).collect();
+            match engine.edit(ops) {
+                Ok(op_id) => vec![Action::Edited {
+                    op_id,
+                    what,
+                    targets: Some(targets),
+                    reveal: false,
+                }],
+                Err(e) => vec![Action::Failed(e.to_string())],
+            }
+        }
+        Effect::Undo { anyway } => {
+            let r = if anyway {
+                engine.undo_anyway()
+            } else {
+                engine.undo()
+            };
+            match r {
+                Ok(Some(op)) => {
+                    let targets = targets_of(engine, op);
+                    vec![Action::Edited {
+                        op_id: Some(op),
+                        what: format!("undone: {}", describe(engine, op)),
+                        targets,
+                        reveal: true,
+                    }]
+                }
+                Ok(None) => vec![Action::Failed("nothing to undo".into())],
+                Err(UndoError::ChangedSince(t)) => {
+                    vec![Action::UndoChangedSince(changed_since(engine, &t))]
+                }
+                Err(e) => vec![Action::Failed(e.to_string())],
+            }
+        }
+        Effect::Redo => match engine.redo() {
+            Ok(Some(op)) => {
+                let targets = targets_of(engine, op);
+                vec![Action::Edited {
+                    op_id: Some(op),
+                    what: format!("redone: {}", describe(engine, op)),
+                    targets,
+                    reveal: true,
+                }]
+            }
+            Ok(None) => vec![Action::Failed("nothing to redo".into())],
+            Err(e) => vec![Action::Failed(e.to_string())],
+        },
+        Effect::KeepMine(op) => match engine.keep_mine(op) {
+            Ok(Some(new)) => vec![Action::Edited {
+                op_id: Some(new),
+                what: "kept yours: sent again over theirs".into(),
+                targets: None,
+                reveal: false,
+            }],
+            Ok(None) => vec![Action::Failed("that conflict is already settled".into())],
+            Err(e) => vec![Action::Failed(e.to_string())],
+        },
+        Effect::KeepTheirs(op) => settled(engine.keep_theirs(op), op, "kept theirs"),
+        Effect::Dismiss(op) => settled(engine.dismiss(op), op, "dismissed"),
+        Effect::ShareCursor(c) => {
+            engine.set_cursor(c);
+            Vec::new()
+        }
+        // A question goes under the id the editor already waits for: its
+        // answer may come before this returns, and is taken either way.
+        Effect::History { req, query } => not_asked(req, engine.history(req, query)),
+        Effect::AskUsers { req } => not_asked(req, engine.users(req)),
+        Effect::SetRole { req, change } => not_asked(
+            req,
+            engine.set_role(req, &change.user, change.role.as_deref(), change.create),
+        ),
+        Effect::Refresh => vec![
+            Action::Outbox(engine.outbox()),
+            Action::Others(engine.others()),
+        ],
+        Effect::Reconnect => {
+            engine.reconnect_now();
+            Vec::new()
+        }
+        Effect::Suspend | Effect::Redraw => Vec::new(),
+    }
+}
+
+/// A question the engine could not put to the hub (offline...): said at
+/// once, so the editor stops waiting for it.
+fn not_asked(req: u64, r: Result<(), String>) -> Vec<Action> {
+    match r {
+        Ok(()) => Vec::new(),
+        Err(message) => vec![Action::NotAsked { req, message }],
+    }
+}
+
+/// What an edit of this editor's (an undo, a redo) sets, in a few words:
+/// "Ann Lee, Tue 1 Dec: N", "12 cells of 3 people, Tue 1 Dec to Fri 4 Dec",
+/// "code E".
+fn describe(engine: &SyncEngine, op_id: u64) -> String {
+    use chrono::Datelike;
+    use rota_core::domain::Op;
+    let Some(entry) = engine.outbox().into_iter().find(|e| e.op_id == op_id) else {
+        return "on the hub already".into();
+    };
+    let cells: Vec<(&String, rota_core::domain::Date, &Option<String>)> = entry
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::SetCell {
+                staff, date, code, ..
+            } => Some((staff, *date, code)),
+            _ => None,
+        })
+        .collect();
+    let records = entry.ops.len() - cells.len();
+    let name = |id: &str| {
+        engine
+            .with_view(|v| v.staff_member(id).map(|s| s.name.clone()))
+            .unwrap_or_else(|| id.to_string())
+    };
+    let day = |d: rota_core::domain::Date| d.0.format("%a %-d %b").to_string();
+    let mut parts = Vec::new();
+    match cells.as_slice() {
+        [] => {}
+        [(staff, date, code)] => parts.push(format!(
+            "{}, {}: {}",
+            name(staff),
+            day(*date),
+            code.as_deref().unwrap_or("empty")
+        )),
+        many => {
+            let mut people: Vec<&String> = many.iter().map(|c| c.0).collect();
+            people.sort();
+            people.dedup();
+            let (Some(first), Some(last)) = (
+                many.iter().map(|c| c.1).min(),
+                many.iter().map(|c| c.1).max(),
+            ) else {
+                return String::new();
+            };
+            let when = if first == last {
+                format!("on {}", day(first))
+            } else if first.0.year() != last.0.year() {
+                format!(
+                    "{} to {}",
+                    first.0.format("%a %-d %b %Y"),
+                    last.0.format("%a %-d %b %Y")
+                )
+            } else {
+                format!("{} to {}", day(first), day(last))
+            };
+            parts.push(format!(
+                "{} cells of {}, {when}",
+                many.len(),
+                rota_script::diff::plural(people.len(), "person"),
+            ));
+        }
+    }
+    if records > 0 {
+        let what: Vec<String> = entry
+            .ops
+            .iter()
+            .filter(|op| !matches!(op, Op::SetCell { .. }))
+            .take(3)
+            .map(|op| match op.target() {
+                rota_core::domain::Target::Staff { id } => name(&id),
+                rota_core::domain::Target::Code { code } => format!("code {code}"),
+                rota_core::domain::Target::Rule { id } => format!("rule {id}"),
+                _ => "the settings".into(),
+            })
+            .collect();
+        parts.push(what.join(", "));
+    }
+    parts.join("; ")
+}
+
+/// The question an undo asks when someone changed what it restores: who
+/// changed which cell, and what it holds now.
+fn changed_since(engine: &SyncEngine, targets: &[rota_core::domain::Target]) -> String {
+    use rota_core::domain::Target;
+    let first = targets.iter().find_map(|t| match t {
+        Target::Cell { staff, date } => Some(engine.with_view(|v| {
+            let name = v
+                .staff_member(staff)
+                .map_or_else(|| staff.clone(), |s| s.name.clone());
+            let (code, who) = v
+                .cell(staff, *date)
+                .map(|(c, st)| (c.unwrap_or("empty").to_string(), st.user.to_string()))
+                .unwrap_or_else(|| ("empty".into(), String::new()));
+            let who = if who.is_empty() {
+                "someone else".to_string()
+            } else {
+                who
+            };
+            format!(
+                "{who} changed {name}, {} since (now {code})",
+                date.0.format("%a %-d %b")
+            )
+        })),
+        _ => None,
+    });
+    let what = match (first, targets.len()) {
+        (Some(first), 1) => first,
+        (Some(first), n) => format!("{first}, and {} more", n - 1),
+        (None, n) => format!(
+            "someone else changed {} this undo restores",
+            rota_script::diff::plural(n, "thing")
+        ),
+    };
+    format!("{what}: undo anyway, over theirs?")
+}
+
+/// What an edit still in the outbox writes (None once it has left: then
+/// the findings are read again in full).
+fn targets_of(engine: &SyncEngine, op_id: u64) -> Option<Vec<rota_core::domain::Target>> {
+    engine
+        .outbox()
+        .into_iter()
+        .find(|e| e.op_id == op_id)
+        .map(|e| e.ops.iter().map(|op| op.target()).collect())
+}
+
+/// What the engine knew before the editor listened: the connection, who
+/// the hub says this is (and its role), the outbox, the others, and a
+/// damaged local file made anew.
+pub fn startup(engine: &SyncEngine) -> Vec<Action> {
+    let mut out = vec![
+        Action::Sync(rota_client::SyncEvent::Connection(engine.status().conn)),
+        Action::Sync(rota_client::SyncEvent::Access(engine.access())),
+        Action::Outbox(engine.outbox()),
+        Action::Others(engine.others()),
+    ];
+    if let Some(r) = engine.recovered() {
+        out.push(Action::Failed(r.message()));
+    }
+    out
+}
+
+fn settled(r: Result<bool, rota_client::LocalError>, op: u64, what: &str) -> Vec<Action> {
+    match r {
+        Ok(true) => vec![Action::Edited {
+            op_id: Some(op),
+            what: what.into(),
+            targets: None,
+            reveal: false,
+        }],
+        Ok(false) => vec![Action::Failed("that edit is already settled".into())],
+        Err(e) => vec![Action::Failed(e.to_string())],
+    }
+}
+
+/// The worker thread: takes effects in order, does each, sends back the
+/// actions. Refreshes and cursor shares asked for in a burst are done once.
+pub struct Worker {
+    tx: Option<mpsc::Sender<Effect>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn start(engine: Arc<SyncEngine>, out: UnboundedSender<Action>) -> std::io::Result<Worker> {
+        let (tx, rx) = mpsc::channel::<Effect>();
+        let thread = std::thread::Builder::new()
+            .name("rota-editor-effects".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(rx.try_iter());
+                    for effect in coalesce(batch) {
+                        for action in perform(&engine, effect) {
+                            if out.send(action).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok(Worker {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn send(&self, effect: Effect) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(effect);
+        }
+    }
+
+    /// Finishes the effects already sent (edits among them), then stops.
+    pub fn finish(mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A burst of effects with repeated refreshes and cursor shares done once
+/// (the last cursor wins); everything else in order.
+fn coalesce(batch: Vec<Effect>) -> Vec<Effect> {
+    let last_cursor = batch
+        .iter()
+        .rposition(|e| matches!(e, Effect::ShareCursor(_)));
+    let mut refresh = false;
+    let mut out = Vec::with_capacity(batch.len());
+    for (i, e) in batch.into_iter().enumerate() {
+        match e {
+            Effect::Refresh => refresh = true,
+            Effect::ShareCursor(_) if Some(i) != last_cursor => {}
+            other => out.push(other),
+        }
+    }
+    if refresh {
+        out.push(Effect::Refresh);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_refreshes_once_and_shares_the_last_cursor() {
+        let c = |d: u32| {
+            Effect::ShareCursor(Some(rota_core::protocol::Cursor {
+                staff: "s1".into(),
+                date: rota_core::domain::Date(
+                    chrono::NaiveDate::from_ymd_opt(2026, 12, d).unwrap_or_default(),
+                ),
+            }))
+        };
+        let out = coalesce(vec![
+            Effect::Refresh,
+            c(1),
+            Effect::Redo,
+            Effect::Refresh,
+            c(2),
+        ]);
+        assert_eq!(out, vec![Effect::Redo, c(2), Effect::Refresh]);
+    }
+}

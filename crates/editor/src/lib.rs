@@ -1,0 +1,33 @@
+//! rota-editor: the live roster grid in the terminal, in The Elm
+//! Architecture. It reaches the roster only through the sync engine's
+//! public API (rota-client) and the domain's types (rota-core); the engine
+//! never sees the UI. It never reaches the hub, the store or the command
+//! line: the binary's `cli::edit` runs its loop.
+//!
+//! - [`state`]: what is shown and where the cursor is.
+//! - [`keys`]: the key map, a key event in, an action out (pure).
+//! - [`update`]: an action in, the state changed, effects out (pure).
+//! - [`view`], [`grid`], [`theme`]: drawing, borrowing the state.
+//! - [`forms`]: the forms that manage staff, codes and rules (pure).
+//! - [`block`]: block edits (fill, clear, paste, patterns) as one edit each.
+//! - [`effects`]: carries effects out against the engine, results back as
+//!   actions (the app loop runs it on a thread of its own; tests call it).
+//! - [`config`]: the config file's editor settings. [`term`]: the
+//!   terminal, always restored. `demo`: `--demo`'s roster.
+
+pub mod action;
+pub mod block;
+pub mod config;
+mod demo;
+pub mod effects;
+pub mod forms;
+pub mod grid;
+pub mod help;
+pub mod keys;
+pub mod state;
+pub mod term;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+pub use demo::{demo_ops, demo_today_shift};

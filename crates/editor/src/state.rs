@@ -1,0 +1,944 @@
+//! The editor's state: what the screen shows and where the cursor is. The
+//! roster itself is read from the sync engine's view (a [`ViewReader`]);
+//! the state keeps only the layout (rows, dates, codes), the outbox as last
+//! heard, and what the user is doing. Changed only by `update`.
+
+use super::config::{Advance, Config};
+use super::keys::Keymap;
+use crossterm::event::{KeyCode, KeyModifiers};
+use ratatui::style::Color;
+use rota_client::{ConnState, EntryState, OutboxEntry, ViewReader};
+use rota_core::domain::rules::{Findings, Totals};
+use rota_core::domain::{Date, Roster, Staff};
+use rota_core::protocol::{Cursor, HistoryEntry};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// What the user is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Normal,
+    /// Typing a code into the cell under the cursor. `opened` when `i`
+    /// opened it: then only Enter or Esc close it (a first letter typed
+    /// in the grid closes it too when rubbed out).
+    Entry {
+        typed: String,
+        opened: bool,
+    },
+    /// Typing a date or part of a name.
+    Jump {
+        query: String,
+        selected: usize,
+    },
+    Help {
+        scroll: usize,
+    },
+    /// Stepping through conflicted and rejected edits.
+    Conflicts {
+        index: usize,
+    },
+    History(HistoryPanel),
+    /// Undo would overwrite someone else's change: ask.
+    ConfirmUndo {
+        question: String,
+    },
+    /// Typing a pattern to lay over the block.
+    Pattern {
+        typed: String,
+    },
+    /// Typing part of a name; the cursor follows the first match.
+    Find {
+        query: String,
+    },
+    /// Choosing who the grid shows.
+    Filter {
+        selected: usize,
+    },
+    /// Staff, codes and rules, and their forms.
+    Manage(super::forms::Manage),
+    /// The rule warnings, listed.
+    Warnings(WarningsPanel),
+}
+
+/// The list of rule warnings: of the dates on screen, or all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarningsPanel {
+    pub all: bool,
+    pub selected: usize,
+}
+
+/// How long the editor waits for the hub to answer a question (history,
+/// users) before it says so and offers to ask again.
+pub const ANSWER_WAIT_MS: i64 = 10_000;
+
+/// A question put to the hub and not yet answered: its id, and when the
+/// editor stops waiting (Unix ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub req: u64,
+    pub until: i64,
+}
+
+/// The roster's users as the hub last listed them (the manage panel's
+/// users tab).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UsersList {
+    pub users: Vec<rota_core::protocol::RosterUser>,
+    /// The request waiting for an answer.
+    pub waiting: Option<Asked>,
+    /// Why there is no list (offline, not an admin, no accounts...).
+    pub problem: Option<String>,
+    /// A user being added: their token comes with the answer.
+    pub creating: Option<String>,
+    /// A new user's token, shown until the panel closes: (user, token).
+    pub token: Option<(String, String)>,
+}
+
+/// The history of one cell, as pages arrive from the hub.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryPanel {
+    pub staff: String,
+    pub date: Date,
+    pub entries: Vec<HistoryEntry>,
+    /// Cursor for the next older page; None at the end.
+    pub next: Option<String>,
+    /// The request waiting for an answer.
+    pub waiting: Option<Asked>,
+    /// Why there is nothing (offline, an error).
+    pub problem: Option<String>,
+    pub scroll: usize,
+}
+
+/// One row of the grid's left column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Line {
+    Group(String),
+    /// Index into [`Layout::staff`].
+    Person(usize),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeLook {
+    pub code: String,
+    pub label: String,
+    pub colour: Option<Color>,
+    /// Paid hours, and whether it counts as a worked shift (for totals).
+    pub hours: f64,
+    pub worked: bool,
+}
+
+/// The shape of the grid: who is on which line, which dates, which codes.
+/// Rebuilt when staff or codes change, not when cells do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    pub staff: Vec<Person>,
+    pub lines: Vec<Line>,
+    /// The line each person is on.
+    pub line_of: Vec<usize>,
+    pub first: Date,
+    pub days: usize,
+    /// Codes by name, for entry and colours.
+    pub codes: BTreeMap<String, CodeLook>,
+    /// Display columns of a cell's code (the widest code, at least 3).
+    pub code_cols: u16,
+    /// Display columns of the names column.
+    pub name_cols: u16,
+}
+
+/// Days shown before and after today when the roster holds no cells near.
+const DAYS_BEFORE_TODAY: i64 = 14;
+const DAYS_AFTER_TODAY: i64 = 42;
+const MAX_NAME_COLS: usize = 24;
+/// The totals column: worked shifts, hours, a glyph.
+pub const TOTALS_COLS: u16 = 10;
+
+impl Layout {
+    pub fn build(
+        roster: &Roster,
+        today: Date,
+        config: &Config,
+        filter: &Filter,
+        findings: &Findings,
+        kept: &BTreeSet<String>,
+    ) -> Layout {
+        let warned = match filter {
+            Filter::Warned => findings.people_warned(),
+            _ => Default::default(),
+        };
+        let staff: Vec<Staff> = roster
+            .staff_by_group()
+            .into_iter()
+            .filter(|s| match filter {
+                Filter::Everyone => true,
+                Filter::Group(g) => s.group == *g,
+                // Shown once, kept (see `State::warned_shown`).
+                Filter::Warned => warned.contains(s.id.as_str()) || kept.contains(&s.id),
+            })
+            .collect();
+        let mut people = Vec::with_capacity(staff.len());
+        let mut lines = Vec::new();
+        let mut group: Option<&str> = None;
+        for s in &staff {
+            if group != Some(s.group.as_str()) {
+                group = Some(&s.group);
+                if !s.group.is_empty() {
+                    lines.push(Line::Group(s.group.clone()));
+                }
+            }
+            lines.push(Line::Person(people.len()));
+            people.push(Person {
+                id: s.id.clone(),
+                name: s.name.clone(),
+            });
+        }
+        let mut line_of_person = vec![0; people.len()];
+        for (i, l) in lines.iter().enumerate() {
+            if let Line::Person(p) = l {
+                line_of_person[*p] = i;
+            }
+        }
+        // The planning period, the dates around today, and any code
+        // written outside the period (shown, so it can be seen and
+        // cleared; never checked), within reach of today.
+        let mut first = today.add_days(-DAYS_BEFORE_TODAY);
+        let mut last = today.add_days(DAYS_AFTER_TODAY);
+        let (low, high) = reach(today);
+        for (a, b) in roster
+            .set_period()
+            .map(|p| (p.from, p.to))
+            .into_iter()
+            .chain(roster.code_span())
+        {
+            first = first.min(a.max(low));
+            last = last.max(b.min(high));
+        }
+        let days = (last.0 - first.0).num_days().max(0) as usize + 1;
+        let codes: BTreeMap<String, CodeLook> = roster
+            .codes()
+            .into_iter()
+            .map(|c| {
+                let colour = config
+                    .colours
+                    .get(&c.code)
+                    .copied()
+                    .or_else(|| super::theme::parse_colour(&c.colour));
+                (
+                    c.code.clone(),
+                    CodeLook {
+                        code: c.code,
+                        label: c.label,
+                        colour,
+                        hours: c.hours,
+                        worked: c.worked,
+                    },
+                )
+            })
+            .collect();
+        let code_cols = codes
+            .keys()
+            .map(|c| text_cols(c, config.ambiguous_wide))
+            .max()
+            .unwrap_or(0)
+            .max(3) as u16;
+        let name_cols = people
+            .iter()
+            // Room after the name for a colleague's `@AB`.
+            .map(|p| text_cols(&p.name, config.ambiguous_wide) + 4)
+            .max()
+            .unwrap_or(0)
+            .clamp(10, MAX_NAME_COLS) as u16;
+        Layout {
+            staff: people,
+            lines,
+            line_of: line_of_person,
+            first,
+            days,
+            codes,
+            code_cols,
+            name_cols,
+        }
+    }
+
+    pub fn date(&self, col: usize) -> Date {
+        self.first.add_days(col as i64)
+    }
+
+    /// The column of a date, when shown.
+    pub fn col_of(&self, date: Date) -> Option<usize> {
+        let d = (date.0 - self.first.0).num_days();
+        (d >= 0 && (d as usize) < self.days).then_some(d as usize)
+    }
+
+    pub fn person_index(&self, id: &str) -> Option<usize> {
+        self.staff.iter().position(|p| p.id == id)
+    }
+
+    /// Widens the dates to include `date`, when it is within reach of
+    /// `today` (see [`reach`]): how many dates were added before the first
+    /// (the columns of everything shown move by that many); None when it
+    /// is out of reach (nothing changes). [`State::include`] keeps what is
+    /// on screen on its dates.
+    pub fn include(&mut self, date: Date, today: Date) -> Option<usize> {
+        let (low, high) = reach(today);
+        if date < low || date > high {
+            return None;
+        }
+        if date < self.first {
+            let more = (self.first.0 - date.0).num_days() as usize;
+            self.first = date;
+            self.days += more;
+            return Some(more);
+        }
+        if self.col_of(date).is_none() {
+            self.days = (date.0 - self.first.0).num_days() as usize + 1;
+        }
+        Some(0)
+    }
+}
+
+/// Years each side of today the grid reaches: a date further is refused
+/// (a mistyped year would otherwise make a grid of centuries).
+pub const REACH_YEARS: i64 = 5;
+
+/// The first and last dates the grid may show, around `today`.
+pub fn reach(today: Date) -> (Date, Date) {
+    let days = REACH_YEARS * 366;
+    (today.add_days(-days), today.add_days(days))
+}
+
+/// Worked shifts and paid hours of some codes, as the layout knows them.
+pub fn totals_of<'a>(layout: &Layout, codes: impl IntoIterator<Item = &'a str>) -> Totals {
+    let mut t = Totals::default();
+    for look in codes.into_iter().filter_map(|c| layout.codes.get(c)) {
+        count_code(&mut t, look);
+    }
+    t
+}
+
+/// Adds one cell holding a code to the totals.
+pub fn count_code(t: &mut Totals, look: &CodeLook) {
+    t.shifts += u32::from(look.worked);
+    t.hours += look.hours;
+}
+
+/// Display columns of text: East Asian ambiguous characters count 2 when
+/// the terminal draws them so.
+pub use rota_core::text::text_cols;
+
+/// How an edit of ours stands, for a cell it writes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mark {
+    Pending,
+    /// Someone else wrote it first: their value, who and when.
+    Conflict {
+        op_id: u64,
+        mine: Option<String>,
+        theirs: Option<String>,
+        user: String,
+        at: i64,
+    },
+    Rejected {
+        op_id: u64,
+        reason: String,
+    },
+}
+
+/// Another editor on this roster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Other {
+    pub user: String,
+    pub cursor: Option<Cursor>,
+}
+
+/// Where the grid's cursor is: a person (index into the layout's staff)
+/// and a date (column from the layout's first date).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub person: usize,
+    pub col: usize,
+}
+
+/// How long a colleague's change stays highlighted, strongly then faintly.
+pub const FLASH_STRONG_MS: i64 = 1_000;
+pub const FLASH_MS: i64 = 3_000;
+
+#[derive(Debug)]
+pub struct State {
+    /// The roster's users, for the manage panel's users tab.
+    pub users: UsersList,
+    /// The id the next question to the hub goes under.
+    pub next_req: u64,
+    /// Who the hub says this editor is, and its role on the roster.
+    pub access: rota_client::Access,
+    pub roster_name: String,
+    pub user: String,
+    pub view: ViewReader,
+    pub config: Config,
+    pub keymap: Keymap,
+    pub layout: Layout,
+    pub cursor: Pos,
+    /// First line and first date column on screen.
+    pub top: usize,
+    pub left: usize,
+    /// The terminal's size.
+    pub size: (u16, u16),
+    pub today: Date,
+    /// Unix ms, set by the app loop before each action.
+    pub now: i64,
+    /// The local time zone's offset from UTC in seconds, for times shown.
+    pub utc_offset: i32,
+    pub conn: ConnState,
+    /// When the connection was last lost (Unix ms), for "offline since".
+    pub offline_since: Option<i64>,
+    /// When the next connection attempt is due (Unix ms).
+    pub retry_at: Option<i64>,
+    pub outbox: Vec<OutboxEntry>,
+    /// The cells our outbox writes, and how each stands.
+    pub marks: HashMap<String, BTreeMap<Date, Mark>>,
+    /// Cells others changed a moment ago: when, and who.
+    pub flashes: HashMap<String, BTreeMap<Date, (i64, String)>>,
+    pub others: BTreeMap<u64, Other>,
+    pub mode: Mode,
+    pub message: Option<(String, bool)>,
+    /// A first key of two (`g` of `g g`).
+    pub prefix: Option<(KeyCode, KeyModifiers)>,
+    /// Under the filter "people with warnings", who has been shown since
+    /// it was chosen: a person whose last warning an edit puts right
+    /// stays on screen (rows do not vanish under the cursor) until the
+    /// filter is chosen again.
+    pub warned_shown: BTreeSet<String>,
+    /// `q` was pressed with edits unsaved: a second `q` quits.
+    pub quit_armed: bool,
+    /// `q` was pressed while connected with edits on their way: the editor
+    /// quits once the hub has them all (any other key stays).
+    pub quit_when_saved: bool,
+    /// Keys (and clicks, pastes) taken so far: an answer that would move
+    /// the cursor does so only when no key came after what asked for it.
+    pub keys_taken: u64,
+    /// `keys_taken` when an undo or redo was asked for: its answer shows
+    /// the cell it brought back unless the user has moved on since.
+    pub reveal_at: Option<u64>,
+    pub quit: bool,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+    /// The roster's rule findings, kept up to date edit by edit.
+    pub findings: Findings,
+    /// The finding `!` last stepped to.
+    pub finding_at: Option<usize>,
+    /// How coverage shows; None: per code when the rows fit in a third of
+    /// the grid, else folded.
+    pub coverage_shown: Option<CoverageShown>,
+    /// The other corner of the selected block (the cursor is one corner).
+    pub anchor: Option<Pos>,
+    /// What `y` copied: rows of codes (None: an empty cell).
+    pub register: Vec<Vec<Option<String>>>,
+    /// Who the grid shows.
+    pub filter: Filter,
+    /// What `/` last looked for (`n` looks again).
+    pub last_find: Option<String>,
+}
+
+/// How the coverage rows under the grid show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoverageShown {
+    /// A row per code (and group) with a staffing rule.
+    PerCode,
+    /// One row: how many staffing rules are under (or over) each date.
+    Folded,
+    Hidden,
+}
+
+/// Who the grid shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Filter {
+    #[default]
+    Everyone,
+    Group(String),
+    /// People with a rule warning of their own.
+    Warned,
+}
+
+impl Filter {
+    pub fn describe(&self) -> String {
+        match self {
+            Filter::Everyone => "everyone".into(),
+            Filter::Group(g) => format!("group {g}"),
+            Filter::Warned => "people with warnings".into(),
+        }
+    }
+}
+
+/// A block of the grid: people `top..=bottom` (layout indices) and date
+/// columns `left..=right`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub top: usize,
+    pub bottom: usize,
+    pub left: usize,
+    pub right: usize,
+}
+
+impl Block {
+    pub fn contains(&self, p: Pos) -> bool {
+        (self.top..=self.bottom).contains(&p.person) && (self.left..=self.right).contains(&p.col)
+    }
+    pub fn people(&self) -> usize {
+        self.bottom - self.top + 1
+    }
+    pub fn days(&self) -> usize {
+        self.right - self.left + 1
+    }
+}
+
+impl State {
+    pub fn new(
+        roster_name: &str,
+        user: &str,
+        view: ViewReader,
+        config: Config,
+        today: Date,
+        now: i64,
+    ) -> State {
+        let (layout, findings) = view.read(|r| {
+            let findings = Findings::new(r);
+            (
+                Layout::build(
+                    r,
+                    today,
+                    &config,
+                    &Filter::Everyone,
+                    &findings,
+                    &BTreeSet::new(),
+                ),
+                findings,
+            )
+        });
+        let keymap = Keymap::new(&config.keys);
+        let mut s = State {
+            roster_name: roster_name.to_string(),
+            user: user.to_string(),
+            view,
+            keymap,
+            layout,
+            cursor: Pos::default(),
+            top: 0,
+            left: 0,
+            size: (80, 24),
+            today,
+            now,
+            utc_offset: 0,
+            users: UsersList::default(),
+            next_req: 1,
+            access: Default::default(),
+            conn: ConnState::Offline {
+                reason: "not connected yet".into(),
+            },
+            offline_since: None,
+            retry_at: None,
+            outbox: Vec::new(),
+            marks: HashMap::new(),
+            flashes: HashMap::new(),
+            others: BTreeMap::new(),
+            mode: Mode::Normal,
+            message: None,
+            prefix: None,
+            quit_armed: false,
+            warned_shown: BTreeSet::new(),
+            quit_when_saved: false,
+            keys_taken: 0,
+            reveal_at: None,
+            quit: false,
+            dirty: true,
+            findings,
+            finding_at: None,
+            coverage_shown: None,
+            anchor: None,
+            register: Vec::new(),
+            filter: Filter::Everyone,
+            last_find: None,
+            config,
+        };
+        if let Some(col) = s.layout.col_of(today) {
+            s.cursor.col = col;
+            s.show_near_left(col);
+        }
+        s.scroll_to_cursor();
+        s
+    }
+
+    /// Scrolls so that date column `col` is near the left: a quarter of
+    /// the dates on screen before it (up to a week), the rest after.
+    pub fn show_near_left(&mut self, col: usize) {
+        let before = (self.grid_cols() / 4).min(7);
+        self.left = col.saturating_sub(before);
+    }
+
+    /// Columns a date takes on screen: the code, one for the state glyph
+    /// (right after the code), one blank between dates.
+    pub fn col_cols(&self) -> u16 {
+        self.layout.code_cols + 2
+    }
+
+    /// Lines of people the grid shows (the screen less header, two date
+    /// lines, the coverage rows and the status line).
+    pub fn grid_lines(&self) -> usize {
+        (self.size.1.saturating_sub(4) as usize).saturating_sub(self.coverage_lines())
+    }
+
+    /// How coverage shows now: the user's choice, or what fits. A row per
+    /// code shows only while the rows fit in half of the grid (a third
+    /// unless asked for), so the people stay in view: else they fold.
+    pub fn coverage_mode(&self) -> CoverageShown {
+        let rows = self.findings.coverage_rows().len();
+        let area = self.size.1.saturating_sub(4) as usize;
+        match self.coverage_shown {
+            Some(CoverageShown::PerCode) if rows > area / 2 => CoverageShown::Folded,
+            Some(shown) => shown,
+            None if rows <= area / 3 => CoverageShown::PerCode,
+            None => CoverageShown::Folded,
+        }
+    }
+
+    /// Lines the coverage rows take under the grid.
+    pub fn coverage_lines(&self) -> usize {
+        if self.findings.coverage_rows().is_empty() {
+            return 0;
+        }
+        match self.coverage_mode() {
+            CoverageShown::PerCode => self.findings.coverage_rows().len(),
+            CoverageShown::Folded => 1,
+            CoverageShown::Hidden => 0,
+        }
+    }
+
+    /// Columns of the totals column at the right (0 when the screen is too
+    /// narrow to spare them beside a week of dates).
+    pub fn totals_cols(&self) -> u16 {
+        let need = self.name_cols() + 1 + TOTALS_COLS + 7 * self.col_cols();
+        if self.size.0 >= need { TOTALS_COLS } else { 0 }
+    }
+
+    /// Dates the grid shows.
+    pub fn grid_cols(&self) -> usize {
+        let free = self
+            .size
+            .0
+            .saturating_sub(self.name_cols() + 1 + self.totals_cols());
+        (free / self.col_cols()) as usize
+    }
+
+    /// The first and last date on screen.
+    pub fn dates_shown(&self) -> (Date, Date) {
+        let cols = self.grid_cols().max(1);
+        let last = (self.left + cols - 1).min(self.layout.days.saturating_sub(1));
+        (self.layout.date(self.left), self.layout.date(last))
+    }
+
+    /// The selected block: from the anchor to the cursor.
+    pub fn selection(&self) -> Option<Block> {
+        let a = self.anchor?;
+        let c = self.cursor;
+        Some(Block {
+            top: a.person.min(c.person),
+            bottom: a.person.max(c.person),
+            left: a.col.min(c.col),
+            right: a.col.max(c.col),
+        })
+    }
+
+    pub fn person(&self) -> Option<&Person> {
+        self.layout.staff.get(self.cursor.person)
+    }
+
+    pub fn cursor_date(&self) -> Date {
+        self.layout.date(self.cursor.col)
+    }
+
+    /// The code in the cell under the cursor.
+    pub fn cursor_code(&self) -> Option<String> {
+        let p = self.person()?;
+        let d = self.cursor_date();
+        self.view
+            .read(|r| r.cell(&p.id, d).and_then(|(c, _)| c.map(str::to_string)))
+    }
+
+    /// Whether some code starts with `c` (ASCII letters in either case).
+    pub fn code_starts_with(&self, c: char) -> bool {
+        self.layout
+            .codes
+            .keys()
+            .any(|k| k.chars().next().is_some_and(|f| same_char(f, c)))
+    }
+
+    /// Codes that start with what was typed.
+    pub fn candidates(&self, typed: &str) -> Vec<&str> {
+        self.layout
+            .codes
+            .keys()
+            .filter(|k| starts_with_typed(k, typed))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// A person's worked shifts and paid hours from `from` to `to`.
+    pub fn totals(&self, staff: &str, from: Date, to: Date) -> Totals {
+        self.view.read(|r| {
+            totals_of(
+                &self.layout,
+                r.row_between(staff, from, to).filter_map(|(_, c, _)| c),
+            )
+        })
+    }
+
+    pub fn mark(&self, staff: &str, date: Date) -> Option<&Mark> {
+        self.marks.get(staff).and_then(|m| m.get(&date))
+    }
+
+    /// The colleague and how long ago, when a cell was changed a moment ago.
+    pub fn flash(&self, staff: &str, date: Date) -> Option<(i64, &str)> {
+        self.flashes
+            .get(staff)
+            .and_then(|m| m.get(&date))
+            .map(|(at, who)| (self.now - at, who.as_str()))
+            .filter(|(age, _)| *age < FLASH_MS)
+    }
+
+    /// Conflicted and rejected edits, oldest first.
+    pub fn troubles(&self) -> Vec<&OutboxEntry> {
+        self.outbox
+            .iter()
+            .filter(|e| e.state != EntryState::Pending)
+            .collect()
+    }
+
+    /// (pending, conflicted, rejected) edits of ours.
+    /// Columns of the names, at most a fifth of a narrow screen (10 at
+    /// least): the dates are what a planner came for.
+    pub fn name_cols(&self) -> u16 {
+        self.layout.name_cols.min((self.size.0 / 5).max(10))
+    }
+
+    pub fn counts(&self) -> (usize, usize, usize) {
+        rota_client::count_states(&self.outbox)
+    }
+
+    /// Widens the grid to take `date` (within reach of today: false when
+    /// it is not). Whatever was on screen stays on the same dates: the
+    /// cursor, the first date shown and the block's corner move with
+    /// them when dates are added before the first.
+    pub fn include(&mut self, date: Date) -> bool {
+        let Some(shift) = self.layout.include(date, self.today) else {
+            return false;
+        };
+        self.cursor.col += shift;
+        self.left += shift;
+        if let Some(a) = &mut self.anchor {
+            a.col += shift;
+        }
+        true
+    }
+
+    /// Takes a new layout (the roster's people or dates changed), keeping
+    /// the cursor on its person and date, the first date shown, and the
+    /// block's corner on theirs.
+    pub fn set_layout(&mut self, mut layout: Layout) {
+        let person = self.person().map(|p| p.id.clone());
+        let date = self.cursor_date();
+        let left = self.layout.date(self.left);
+        let anchor = self.anchor.map(|a| {
+            (
+                self.layout.staff.get(a.person).map(|p| p.id.clone()),
+                self.layout.date(a.col),
+            )
+        });
+        layout.include(date, self.today);
+        self.cursor.person = person
+            .and_then(|id| layout.person_index(&id))
+            .unwrap_or(self.cursor.person)
+            .min(layout.staff.len().saturating_sub(1));
+        self.cursor.col = layout.col_of(date).unwrap_or(0);
+        self.left = layout.col_of(left).unwrap_or(0).min(self.cursor.col);
+        self.anchor = anchor.and_then(|(id, d)| {
+            Some(Pos {
+                person: layout.person_index(&id?)?,
+                col: layout.col_of(d)?,
+            })
+        });
+        self.layout = layout;
+        self.scroll_to_cursor();
+    }
+
+    /// Keeps the cursor's cell on screen, and the screen full of people
+    /// when there are enough to fill it.
+    pub fn scroll_to_cursor(&mut self) {
+        let line = self.layout.line_of.get(self.cursor.person).copied();
+        let rows = self.grid_lines().max(1);
+        self.top = self.top.min(self.layout.lines.len().saturating_sub(rows));
+        if let Some(line) = line {
+            // Show the group heading above the first person of a group.
+            let want_top = if line > 0 && matches!(self.layout.lines[line - 1], Line::Group(_)) {
+                line - 1
+            } else {
+                line
+            };
+            if want_top < self.top {
+                self.top = want_top;
+            } else if line >= self.top + rows {
+                self.top = line + 1 - rows;
+            }
+        }
+        let cols = self.grid_cols().max(1);
+        if self.cursor.col < self.left {
+            self.left = self.cursor.col;
+        } else if self.cursor.col >= self.left + cols {
+            self.left = self.cursor.col + 1 - cols;
+        }
+    }
+
+    /// A new question to the hub: its id, and until when it is waited for.
+    pub fn ask(&mut self) -> Asked {
+        let req = self.next_req;
+        self.next_req += 1;
+        Asked {
+            req,
+            until: self.now + ANSWER_WAIT_MS,
+        }
+    }
+
+    /// The questions to the hub waited for now.
+    pub fn waiting(&self) -> impl Iterator<Item = Asked> + '_ {
+        let history = match &self.mode {
+            Mode::History(p) => p.waiting,
+            _ => None,
+        };
+        history.into_iter().chain(self.users.waiting)
+    }
+
+    /// When the screen must be drawn again though nothing happens: a fading
+    /// highlight, the retry countdown, a question the hub has not answered
+    /// in time. None: wait for an event.
+    pub fn next_wakeup(&self) -> Option<i64> {
+        let mut next: Option<i64> = None;
+        let mut at = |t: i64| next = Some(next.map_or(t, |n| n.min(t)));
+        for w in self.waiting() {
+            at(w.until);
+        }
+        for row in self.flashes.values() {
+            for (when, _) in row.values() {
+                let age = self.now - when;
+                if age < FLASH_STRONG_MS {
+                    at(when + FLASH_STRONG_MS);
+                } else if age < FLASH_MS {
+                    at(when + FLASH_MS);
+                }
+            }
+        }
+        if let Some(r) = self.retry_at
+            && r > self.now
+        {
+            // The countdown shows whole seconds.
+            at(self.now + 1000 - (r - self.now) % 1000);
+        }
+        next
+    }
+
+    /// The choices of the filter panel: everyone, people with warnings,
+    /// then each group (read from the roster: the layout may be filtered).
+    pub fn filter_choices(&self) -> Vec<Filter> {
+        let mut groups: Vec<String> = self.view.read(|r| {
+            r.staff()
+                .into_iter()
+                .filter(|s| s.active && !s.group.is_empty())
+                .map(|s| s.group)
+                .collect()
+        });
+        groups.sort();
+        groups.dedup();
+        let mut v = vec![Filter::Everyone, Filter::Warned];
+        v.extend(groups.into_iter().map(Filter::Group));
+        v
+    }
+
+    /// The editor's role on the roster, as the hub last said (None: not
+    /// said yet; the hub decides).
+    pub fn role(&self) -> Option<&str> {
+        self.access.role.as_deref()
+    }
+
+    /// Why this editor's role does not allow an edit of `ops` (None: it
+    /// does, or the role is not known yet). Cells take an editor, anything
+    /// else an admin, as the hub judges.
+    pub fn refusal(&self, ops: &[rota_core::domain::Op]) -> Option<String> {
+        use rota_core::domain::Role;
+        let role = Role::parse(self.role()?)?;
+        let need = Role::needed_for(ops);
+        let what = match need {
+            Role::Editor => "change cells",
+            _ => "change staff, shift codes, rules or settings",
+        };
+        (role < need).then(|| {
+            format!(
+                "to {what} on roster {} takes the {need} role; you are {} (ask an admin of the roster)",
+                self.roster_name,
+                role.with_article()
+            )
+        })
+    }
+
+    /// Whether the role allows cell edits (unknown: yes, the hub decides).
+    pub fn may_edit_cells(&self) -> bool {
+        self.role() != Some("viewer")
+    }
+
+    /// Whether the role allows managing staff, codes and rules.
+    pub fn may_manage(&self) -> bool {
+        self.role().is_none_or(|r| r == "admin")
+    }
+
+    /// The keys that type `code` from the grid: its first letter with
+    /// Shift when it is a lower-case one (lower-case letters are commands),
+    /// the rest as written, and Enter when a longer code starts with it.
+    pub fn keys_for_code(&self, code: &str) -> String {
+        let mut keys: String = code
+            .chars()
+            .enumerate()
+            .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
+            .collect();
+        let longer = self
+            .layout
+            .codes
+            .keys()
+            .any(|k| k.chars().count() > code.chars().count() && starts_with_typed(k, code));
+        if longer {
+            keys.push_str(" Enter");
+        }
+        keys
+    }
+
+    /// The advance setting, as a move.
+    pub fn advance(&self) -> Advance {
+        self.config.advance
+    }
+}
+
+/// Case-insensitive for ASCII letters, exact otherwise.
+fn same_char(a: char, b: char) -> bool {
+    a == b || (a.is_ascii_alphabetic() && a.eq_ignore_ascii_case(&b))
+}
+
+pub fn starts_with_typed(code: &str, typed: &str) -> bool {
+    let mut code = code.chars();
+    typed
+        .chars()
+        .all(|t| code.next().is_some_and(|c| same_char(c, t)))
+}
+
+/// The code typed names exactly (ASCII case aside).
+pub fn same_code(code: &str, typed: &str) -> bool {
+    code.chars().count() == typed.chars().count() && starts_with_typed(code, typed)
+}

@@ -1,0 +1,219 @@
+//! Styles: colours when the terminal may use them, and modifiers that keep
+//! every cell state distinct without colour (NO_COLOR). Pure data.
+
+use super::grid::weekend;
+use super::state::Layout;
+use ratatui::style::{Color, Modifier, Style};
+use rota_core::domain::Date;
+
+#[derive(Clone, Debug)]
+pub struct Theme {
+    pub colour: bool,
+    pub heading: Style,
+    pub dim: Style,
+    pub name: Style,
+    pub group: Style,
+    pub cursor: Style,
+    pub pending: Style,
+    pub conflict: Style,
+    pub rejected: Style,
+    pub flash_strong: Style,
+    pub flash_faint: Style,
+    /// A cell a rule finding concerns.
+    pub warning: Style,
+    /// Coverage under a minimum, over a maximum, within the bounds.
+    pub under: Style,
+    pub over: Style,
+    pub within: Style,
+    /// A cell in the selected block.
+    pub selected: Style,
+    pub header: Style,
+    pub status: Style,
+    pub error: Style,
+    pub panel: Style,
+    weekend_bg: Color,
+    today_bg: Color,
+}
+
+/// Colours for the people on a roster, picked by name.
+const PEOPLE: [Color; 6] = [
+    Color::LightMagenta,
+    Color::LightCyan,
+    Color::LightGreen,
+    Color::LightYellow,
+    Color::LightBlue,
+    Color::LightRed,
+];
+
+impl Theme {
+    pub fn new(colour: bool) -> Theme {
+        let m = |m: Modifier| Style::default().add_modifier(m);
+        if !colour {
+            return Theme {
+                colour,
+                heading: m(Modifier::BOLD),
+                dim: m(Modifier::DIM),
+                name: Style::default(),
+                group: m(Modifier::BOLD | Modifier::UNDERLINED),
+                cursor: m(Modifier::REVERSED),
+                pending: m(Modifier::ITALIC),
+                conflict: m(Modifier::BOLD | Modifier::SLOW_BLINK),
+                rejected: m(Modifier::CROSSED_OUT),
+                flash_strong: m(Modifier::BOLD | Modifier::UNDERLINED),
+                flash_faint: m(Modifier::UNDERLINED),
+                warning: m(Modifier::BOLD),
+                under: m(Modifier::BOLD | Modifier::REVERSED),
+                over: m(Modifier::BOLD),
+                within: m(Modifier::DIM),
+                selected: m(Modifier::REVERSED | Modifier::DIM),
+                header: m(Modifier::BOLD),
+                status: Style::default(),
+                error: m(Modifier::BOLD),
+                panel: Style::default(),
+                weekend_bg: Color::Reset,
+                today_bg: Color::Reset,
+            };
+        }
+        Theme {
+            colour,
+            heading: m(Modifier::BOLD),
+            dim: Style::default().fg(Color::DarkGray),
+            name: Style::default(),
+            group: Style::default()
+                .fg(Color::White)
+                .bg(Color::Indexed(237))
+                .add_modifier(Modifier::BOLD),
+            cursor: m(Modifier::REVERSED),
+            pending: m(Modifier::ITALIC).fg(Color::LightYellow),
+            conflict: Style::default()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+            rejected: m(Modifier::CROSSED_OUT).fg(Color::Red),
+            flash_strong: Style::default()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+            flash_faint: Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+            warning: Style::default()
+                .fg(Color::LightRed)
+                .add_modifier(Modifier::BOLD),
+            under: Style::default()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+            over: Style::default()
+                .fg(Color::Black)
+                .bg(Color::LightYellow)
+                .add_modifier(Modifier::BOLD),
+            within: Style::default().fg(Color::Green),
+            selected: Style::default().bg(Color::Indexed(60)),
+            header: Style::default().fg(Color::White).bg(Color::Indexed(24)),
+            status: Style::default().fg(Color::White).bg(Color::Indexed(236)),
+            error: Style::default()
+                .fg(Color::LightRed)
+                .add_modifier(Modifier::BOLD),
+            panel: Style::default().bg(Color::Indexed(235)),
+            weekend_bg: Color::Indexed(236),
+            today_bg: Color::Indexed(23),
+        }
+    }
+
+    /// A cell's background: today, a weekend, or none.
+    pub fn cell_base(&self, d: Date, today: Date) -> Style {
+        if d == today {
+            Style::default().bg(self.today_bg)
+        } else if weekend(d) {
+            Style::default().bg(self.weekend_bg)
+        } else {
+            Style::default()
+        }
+    }
+
+    /// A date's header: today stands out also without colour.
+    pub fn date_style(&self, d: Date, today: Date) -> Style {
+        let s = self.cell_base(d, today);
+        if d == today {
+            s.add_modifier(Modifier::REVERSED)
+        } else if weekend(d) && !self.colour {
+            s.add_modifier(Modifier::DIM)
+        } else {
+            s
+        }
+    }
+
+    /// A code's colour.
+    pub fn code(&self, code: &str, layout: &Layout) -> Style {
+        match layout.codes.get(code).and_then(|c| c.colour) {
+            Some(c) if self.colour => Style::default().fg(c),
+            _ => Style::default(),
+        }
+    }
+
+    pub fn person_colour(&self, user: &str) -> Option<Color> {
+        if !self.colour {
+            return None;
+        }
+        let h = user
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        Some(PEOPLE[h as usize % PEOPLE.len()])
+    }
+
+    /// A colleague's initials.
+    pub fn other(&self, user: &str) -> Style {
+        match self.person_colour(user) {
+            Some(c) => Style::default().fg(c).add_modifier(Modifier::BOLD),
+            None => Style::default().add_modifier(Modifier::BOLD),
+        }
+    }
+
+    /// The cell a colleague's cursor is on.
+    pub fn other_cursor(&self, user: &str) -> Style {
+        match self.person_colour(user) {
+            Some(c) => Style::default()
+                .bg(c)
+                .fg(Color::Black)
+                .add_modifier(Modifier::UNDERLINED),
+            None => Style::default().add_modifier(Modifier::UNDERLINED),
+        }
+    }
+}
+
+/// What a colour is written as, for a form's hint and its errors.
+pub const COLOUR_HINT: &str = "a name (red, green, blue, yellow, magenta or purple, cyan, orange, pink, brown, grey, white, black; light… or dark… of the first ones) or #rrggbb";
+
+/// A colour as a roster or the config file names it: a terminal colour's
+/// name (`green`, `lightred`), a common name terminals have no name for
+/// (`purple`, `orange`: the nearest of the 256 colours), or `#rrggbb`.
+pub fn parse_colour(s: &str) -> Option<Color> {
+    let lower = s.trim().to_ascii_lowercase().replace([' ', '_', '-'], "");
+    let extra = match lower.as_str() {
+        "purple" | "violet" => Some(Color::Magenta),
+        "lightpurple" | "lightviolet" => Some(Color::LightMagenta),
+        "orange" => Some(Color::Indexed(208)),
+        "pink" => Some(Color::Indexed(218)),
+        "brown" => Some(Color::Indexed(130)),
+        "teal" => Some(Color::Indexed(30)),
+        "navy" => Some(Color::Indexed(18)),
+        "lime" => Some(Color::Indexed(118)),
+        "grey" => Some(Color::Gray),
+        "darkgrey" => Some(Color::DarkGray),
+        _ => None,
+    };
+    if extra.is_some() {
+        return extra;
+    }
+    if let Some(hex) = lower.strip_prefix('#') {
+        return (hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| s.trim().parse::<Color>().ok())
+            .flatten();
+    }
+    // ratatui's names; its numbers (0-255) are not offered as names.
+    if lower.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    lower.parse::<Color>().ok()
+}

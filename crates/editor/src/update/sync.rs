@@ -1,0 +1,278 @@
+//! `update` for what the sync engine tells: connection, remote edits,
+//! acks, conflicts, answers; and the grid laid out and checked again.
+
+use super::*;
+use crate::action::Effect;
+use crate::state::*;
+use rota_client::{ConnState, EntryState, OutboxEntry, SyncEvent};
+use rota_core::domain::{Date, Op, Target};
+use rota_script::diff::plural;
+use std::collections::BTreeMap;
+
+/// What `r` says until the connection is back.
+pub(super) const RECONNECTING: &str = "reconnecting…";
+/// How what is said of a lost connection starts.
+const OFFLINE: &str = "offline: ";
+
+pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) {
+    match e {
+        SyncEvent::Connection(c) => {
+            match &c {
+                ConnState::Connected { .. } => {
+                    // What was said of being offline is no longer true.
+                    if state
+                        .message
+                        .as_ref()
+                        .is_some_and(|(m, _)| m == RECONNECTING || m.starts_with(OFFLINE))
+                    {
+                        say(state, "connected again".into());
+                    }
+                    state.offline_since = None;
+                    state.retry_at = None;
+                    state.conn = c.clone();
+                    // A panel that could not ask while offline asks now.
+                    let history_unasked = matches!(&state.mode,
+                        Mode::History(p) if p.waiting.is_none() && p.entries.is_empty());
+                    if history_unasked {
+                        super::asking::ask_history(state, None, fx);
+                    }
+                    fx.push(Effect::Refresh);
+                    // The hub learns where this editor's cursor is.
+                    share_cursor(state, fx);
+                }
+                ConnState::Retrying { retry_in, reason } => {
+                    if state.offline_since.is_none() {
+                        // Said whole once (the header may have no room).
+                        warn(
+                            state,
+                            format!(
+                                "{OFFLINE}{reason}; edits are kept here and sent when the hub is back"
+                            ),
+                        );
+                    }
+                    state.offline_since.get_or_insert(state.now);
+                    state.retry_at = Some(state.now + retry_in.as_millis() as i64);
+                    state.others.clear();
+                }
+                ConnState::Refused { reason } => {
+                    state.offline_since.get_or_insert(state.now);
+                    state.retry_at = None;
+                    state.others.clear();
+                    // Said whole (the header may have no room for it).
+                    if !matches!(state.conn, ConnState::Refused { .. }) {
+                        warn(
+                            state,
+                            format!("refused by the hub: {reason} (r tries again)"),
+                        );
+                    }
+                }
+                ConnState::Offline { .. } => {
+                    state.offline_since.get_or_insert(state.now);
+                    state.retry_at = None;
+                    state.others.clear();
+                }
+                ConnState::Connecting { .. } => {}
+            }
+            state.conn = c;
+        }
+        SyncEvent::Remote {
+            user,
+            changes,
+            count,
+            cells,
+            ..
+        } => {
+            // A batch too large to be listed (an import): lay the grid out
+            // again; its cells are not highlighted one by one.
+            let mut records = changes.len() < count;
+            if records {
+                let others = count - cells.min(count);
+                let mut m = format!("{user} changed {}", plural(cells, "cell"));
+                if others > 0 {
+                    m.push_str(&format!(" and {}", plural(others, "other record")));
+                }
+                say(state, m);
+            }
+            for c in &changes {
+                match c.target() {
+                    Target::Cell { staff, date } => {
+                        // Wider, when it is before the first date: what
+                        // is on screen stays on its dates.
+                        state.include(date);
+                        state
+                            .flashes
+                            .entry(staff)
+                            .or_default()
+                            .insert(date, (state.now, user.clone()));
+                    }
+                    _ => records = true,
+                }
+            }
+            if records {
+                relayout(state);
+                recheck(state, None);
+            } else {
+                let targets: Vec<Target> = changes.iter().map(|c| c.target()).collect();
+                recheck(state, Some(&targets));
+            }
+        }
+        SyncEvent::Resynced { .. } => {
+            relayout(state);
+            recheck(state, None);
+            fx.push(Effect::Refresh);
+        }
+        SyncEvent::Acked { overwritten, .. } => {
+            if !overwritten.is_empty() {
+                warn(
+                    state,
+                    format!(
+                        "your edit overwrote {} change(s) by others (last writer wins)",
+                        overwritten.len()
+                    ),
+                );
+            }
+            fx.push(Effect::Refresh);
+        }
+        SyncEvent::Conflicted { conflicts, .. } => {
+            // The view dropped the edit: look again.
+            recheck(state, None);
+            let who = conflicts
+                .first()
+                .map(|c| c.user.clone())
+                .unwrap_or_default();
+            let cells = if conflicts.len() == 1 {
+                "a cell".to_string()
+            } else {
+                format!("{} cells", conflicts.len())
+            };
+            // Said as it happened: theirs reached the hub before yours.
+            warn(
+                state,
+                format!(
+                    "conflict: {who} changed {cells} before your edit reached the hub; yours is kept here, not saved; c to choose"
+                ),
+            );
+            fx.push(Effect::Refresh);
+        }
+        SyncEvent::Rejected { message, .. } => {
+            recheck(state, None);
+            warn(state, format!("edit rejected: {message}; c to see it"));
+            fx.push(Effect::Refresh);
+        }
+        SyncEvent::Queued { .. } | SyncEvent::Outbox { .. } | SyncEvent::AllSaved => {
+            fx.push(Effect::Refresh);
+        }
+        SyncEvent::Presence(p) => {
+            state.others.insert(
+                p.session,
+                Other {
+                    user: p.user,
+                    cursor: p.cursor,
+                },
+            );
+        }
+        SyncEvent::Left { session, .. } => {
+            state.others.remove(&session);
+        }
+        SyncEvent::History { req, entries, next } => {
+            super::asking::history_page(state, req, entries, next)
+        }
+        SyncEvent::Users { req, users, token } => {
+            super::asking::users_list(state, req, users, token)
+        }
+        SyncEvent::RequestFailed { req, message } => super::asking::failed(state, req, message),
+        SyncEvent::Access(access) => state.access = access,
+        // The editor never asks for the list of rosters.
+        SyncEvent::Rosters { .. } => {}
+    }
+}
+
+/// The rule findings after an edit of `targets` (None: anything may have
+/// changed), read from the view.
+pub fn recheck(state: &mut State, targets: Option<&[Target]>) {
+    let view = state.view.clone();
+    view.read(|r| match targets {
+        Some(t) => state.findings.update(r, t),
+        None => state.findings = rota_core::domain::rules::Findings::new(r),
+    });
+    state.finding_at = None;
+    // Who has warnings changes with every edit.
+    if state.filter == crate::state::Filter::Warned {
+        relayout(state);
+    }
+}
+
+/// Staff or codes changed: lay the grid out again, keeping the cursor on
+/// the same person and date.
+pub fn relayout(state: &mut State) {
+    let layout = state.view.read(|r| {
+        Layout::build(
+            r,
+            state.today,
+            &state.config,
+            &state.filter,
+            &state.findings,
+            &state.warned_shown,
+        )
+    });
+    if state.filter == crate::state::Filter::Warned {
+        state
+            .warned_shown
+            .extend(layout.staff.iter().map(|p| p.id.clone()));
+    }
+    state.set_layout(layout);
+}
+
+/// The outbox as the engine has it now: marks for the cells it writes.
+pub(super) fn set_outbox(state: &mut State, entries: Vec<OutboxEntry>) {
+    let mut marks: std::collections::HashMap<String, BTreeMap<Date, Mark>> = Default::default();
+    for e in &entries {
+        for op in &e.ops {
+            let Op::SetCell {
+                staff, date, code, ..
+            } = op
+            else {
+                continue;
+            };
+            let mark = match &e.state {
+                EntryState::Pending => Mark::Pending,
+                EntryState::Conflict { conflicts } => {
+                    let theirs = conflicts.iter().find(|c| {
+                        matches!(&c.target, Target::Cell { staff: s, date: d } if s == staff && d == date)
+                    });
+                    Mark::Conflict {
+                        op_id: e.op_id,
+                        mine: code.clone(),
+                        theirs: theirs.and_then(|c| c.value.as_str().map(str::to_string)),
+                        user: theirs.map(|c| c.user.clone()).unwrap_or_default(),
+                        at: theirs.map_or(0, |c| c.at),
+                    }
+                }
+                EntryState::Rejected { message, .. } => Mark::Rejected {
+                    op_id: e.op_id,
+                    reason: message.clone(),
+                },
+            };
+            marks.entry(staff.clone()).or_default().insert(*date, mark);
+        }
+    }
+    state.marks = marks;
+    state.outbox = entries;
+    if state.quit_when_saved {
+        let (pending, conflicted, _) = state.counts();
+        if pending + conflicted == 0 {
+            state.quit = true;
+        }
+    }
+    if let Mode::Conflicts { index } = state.mode {
+        let n = state.troubles().len();
+        if n == 0 {
+            state.mode = Mode::Normal;
+            say(state, "no conflicts left".into());
+        } else {
+            state.mode = Mode::Conflicts {
+                index: index.min(n - 1),
+            };
+        }
+    }
+}

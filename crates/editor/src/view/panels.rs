@@ -1,0 +1,396 @@
+//! The panels drawn over the grid: help, conflicts, a cell's history, the
+//! jump list, the filter, and the list of rule warnings. Every line is
+//! wrapped to the panel's width; a panel larger than the screen scrolls.
+
+use super::{panel_box, panel_lines, when, wrap_all};
+use crate::grid::put_text;
+use crate::state::{HistoryPanel, State, WarningsPanel};
+use crate::theme::Theme;
+use crate::update::{JumpTarget, bare_day, jump_targets, listed_warnings, show_date};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::widgets::{Block, Borders, Clear, Widget};
+use rota_client::EntryState;
+use rota_core::domain::rules::Finding;
+use rota_core::text::wrap;
+
+/// Every line of the help: (keys, what they do). See [`crate::help`].
+pub fn help_lines(state: &State) -> Vec<(String, String)> {
+    crate::help::entries(state)
+}
+
+pub(super) fn help(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, scroll: usize) {
+    use crate::help;
+    let width = help::panel_width(area.width);
+    let key_w = help::key_cols(width);
+    let lines = help::lines(state, width);
+    let rows = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let shown = rows.saturating_sub(2) as usize;
+    // Scrolled no further than its last line at the bottom.
+    let scroll = scroll.min(lines.len().saturating_sub(shown));
+    let title = if shown >= lines.len() {
+        "keys (Esc closes)".to_string()
+    } else {
+        format!(
+            "keys {}–{} of {} (j k, PgDn PgUp, g G; Esc closes)",
+            scroll + 1,
+            (scroll + shown).min(lines.len()),
+            lines.len()
+        )
+    };
+    let inner = panel_box(buf, area, width, lines.len() as u16 + 2, &title, t);
+    for (i, (k, d)) in lines
+        .iter()
+        .skip(scroll)
+        .take(inner.height as usize)
+        .enumerate()
+    {
+        let y = inner.y + i as u16;
+        // Keys too long for their column have a line of their own.
+        let key_end = if d.is_empty() {
+            inner.right()
+        } else {
+            inner.x + key_w
+        };
+        put_text(
+            buf,
+            inner.x,
+            y,
+            k,
+            key_end,
+            t.panel.add_modifier(Modifier::BOLD),
+            false,
+        );
+        put_text(buf, inner.x + key_w, y, d, inner.right(), t.panel, false);
+    }
+}
+
+/// The most cells of one edit a conflict panel lists.
+const LISTED_OPS: usize = 12;
+
+pub(super) fn conflicts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, index: usize) {
+    let troubles = state.troubles();
+    let Some(entry) = troubles.get(index) else {
+        return;
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let title = match &entry.state {
+        EntryState::Conflict { conflicts } => {
+            lines.push(format!(
+                "Your edit (made {}) met {} change{} by others:",
+                when(state, entry.created),
+                conflicts.len(),
+                if conflicts.len() == 1 { "" } else { "s" }
+            ));
+            for op in entry.ops.iter().take(LISTED_OPS) {
+                lines.push(conflict_line(state, op, conflicts));
+            }
+            if entry.ops.len() > LISTED_OPS {
+                lines.push(format!(
+                    "  … and {} more in this edit",
+                    entry.ops.len() - LISTED_OPS
+                ));
+            }
+            lines.push(String::new());
+            lines.push(
+                "m: keep mine (send it over theirs) · t: keep theirs (drop mine) · n: next".into(),
+            );
+            format!("conflict {} of {}", index + 1, troubles.len())
+        }
+        EntryState::Rejected {
+            message, problems, ..
+        } => {
+            lines.push(format!(
+                "The hub did not take your edit {} (made {}), so it is not saved:",
+                entry.op_id,
+                when(state, entry.created)
+            ));
+            for (i, op) in entry.ops.iter().enumerate().take(LISTED_OPS) {
+                let mut line = conflict_line(state, op, &[]).replacen("mine ", "", 1);
+                if let Some(p) = problems.iter().find(|p| p.op == i) {
+                    line.push_str(&format!(": {}", plain_problem(p)));
+                }
+                lines.push(line);
+            }
+            if entry.ops.len() > LISTED_OPS {
+                lines.push(format!(
+                    "  … and {} more in this edit",
+                    entry.ops.len() - LISTED_OPS
+                ));
+            }
+            if problems.is_empty() {
+                lines.push(format!("  why: {message}"));
+            }
+            lines.push(String::new());
+            lines.push(
+                "d: dismiss it (the cells keep the hub's values) · n: next · Esc: close".into(),
+            );
+            format!("rejected edit {} of {}", index + 1, troubles.len())
+        }
+        EntryState::Pending => return,
+    };
+    let width = area.width.saturating_sub(4).clamp(40, 110).min(area.width);
+    let lines = wrap_all(&lines, width.saturating_sub(2));
+    let inner = panel_box(buf, area, width, lines.len() as u16 + 2, &title, t);
+    panel_lines(buf, inner, &lines, 0, t.panel);
+}
+
+/// Why the hub would not take one write, in a person's words.
+fn plain_problem(p: &rota_core::domain::Problem) -> String {
+    match p.code.as_str() {
+        "staff_removed" | "unknown_staff" => "this person is no longer in the roster".into(),
+        _ => p.message.clone(),
+    }
+}
+
+/// One write of a conflicted edit: mine, and theirs (who, when) if any.
+fn conflict_line(
+    state: &State,
+    op: &rota_core::domain::Op,
+    conflicts: &[rota_core::domain::Conflict],
+) -> String {
+    use super::manage::{mine_record, their_record, what_record};
+    if let rota_core::domain::Op::SetCell {
+        staff, date, code, ..
+    } = op
+    {
+        let name = state
+            .view
+            .read(|r| r.staff_member(staff).map(|s| s.name.clone()))
+            .unwrap_or_else(|| staff.clone());
+        let theirs = conflicts.iter().find(|c| {
+            matches!(&c.target, rota_core::domain::Target::Cell { staff: s, date: d } if s == staff && d == date)
+        });
+        let mine = code.clone().unwrap_or_else(|| "(empty)".into());
+        return match theirs {
+            Some(c) => format!(
+                "  {name}, {}: mine {mine}, theirs {} ({}, {})",
+                show_date(*date),
+                c.value.as_str().unwrap_or("(empty)"),
+                c.user,
+                when(state, c.at)
+            ),
+            None => format!("  {name}, {}: mine {mine}", show_date(*date)),
+        };
+    }
+    // A person, a code, a rule or a setting changed from a form.
+    let target = op.target();
+    let theirs = conflicts.iter().find(|c| c.target == target);
+    let mut line = format!("  {}: mine {}", what_record(op), mine_record(op));
+    if let Some(c) = theirs {
+        line.push_str(&format!(
+            ", theirs {} ({}, {})",
+            their_record(&c.value),
+            c.user,
+            when(state, c.at)
+        ));
+    }
+    line
+}
+
+pub(super) fn history(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p: &HistoryPanel) {
+    let name = state
+        .view
+        .read(|r| r.staff_member(&p.staff).map(|s| s.name.clone()))
+        .unwrap_or_else(|| p.staff.clone());
+    let title = format!("history: {name}, {} (newest first)", show_date(p.date));
+    let mut lines: Vec<String> = Vec::new();
+    for e in &p.entries {
+        let show = |v: &serde_json::Value| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| "(empty)".into())
+        };
+        let note = e
+            .note
+            .as_deref()
+            .map(|n| format!("  [{n}]"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{:<13} {:<10} {} → {}{note}",
+            when(state, e.at),
+            e.user,
+            show(&e.before),
+            show(&e.after)
+        ));
+    }
+    if let Some(problem) = &p.problem {
+        lines.push(problem.clone());
+    } else if p.waiting.is_some() {
+        lines.push("asking the hub…".into());
+    } else if p.entries.is_empty() {
+        lines.push("never written".into());
+    } else if p.next.is_some() {
+        lines.push("n: older changes".into());
+    } else {
+        lines.push("(the first change)".into());
+    }
+    let width = 78.min(area.width);
+    let lines = wrap_all(&lines, width.saturating_sub(2));
+    let h = (lines.len() as u16 + 2)
+        .min(area.height.saturating_sub(4))
+        .max(4);
+    let inner = panel_box(buf, area, width, h, &title, t);
+    let scroll = p
+        .scroll
+        .min(lines.len().saturating_sub(inner.height as usize));
+    panel_lines(buf, inner, &lines, scroll, t.panel);
+}
+
+/// What the jump list offers for `query`, as it shows them: the date it
+/// names (if any), then the people it matches.
+fn jump_choices(state: &State, query: &str) -> Vec<String> {
+    use chrono::Datelike;
+    let of_month = |d: rota_core::domain::Date| {
+        if !bare_day(query) {
+            ""
+        } else if d.0.month() == state.cursor_date().0.month()
+            && d.0.year() == state.cursor_date().0.year()
+        {
+            " (the cursor's month)"
+        } else {
+            " (this month)"
+        }
+    };
+    jump_targets(state, query)
+        .into_iter()
+        .filter_map(|t| match t {
+            JumpTarget::Date(d) => Some(format!("date: {}{}", show_date(d), of_month(d))),
+            JumpTarget::Person(p) => state
+                .layout
+                .staff
+                .get(p)
+                .map(|person| format!("{} ({})", person.name, person.id)),
+        })
+        .collect()
+}
+
+pub(super) fn jump(
+    buf: &mut Buffer,
+    area: Rect,
+    state: &State,
+    t: &Theme,
+    query: &str,
+    selected: usize,
+) {
+    let choices = jump_choices(state, query);
+    if choices.is_empty() {
+        return;
+    }
+    let shown = choices
+        .len()
+        .min(8)
+        .min(area.height.saturating_sub(4) as usize)
+        .max(1);
+    let h = shown as u16 + 2;
+    let r = Rect {
+        x: area.x,
+        y: area.bottom().saturating_sub(1 + h),
+        width: 44.min(area.width),
+        height: h,
+    };
+    Clear.render(r, buf);
+    let title = format!(
+        " {} choice{} ",
+        choices.len(),
+        if choices.len() == 1 { "" } else { "s" }
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .style(t.panel);
+    let inner = block.inner(r);
+    block.render(r, buf);
+    let start = selected.saturating_sub(shown - 1);
+    for (i, c) in choices.iter().enumerate().skip(start).take(shown) {
+        let y = inner.y + (i - start) as u16;
+        let style = if i == selected {
+            t.panel.add_modifier(Modifier::REVERSED)
+        } else {
+            t.panel
+        };
+        put_text(buf, inner.x, y, c, inner.right(), style, false);
+    }
+}
+
+pub(super) fn filter(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, selected: usize) {
+    let choices = state.filter_choices();
+    let inner = panel_box(buf, area, 44, choices.len() as u16 + 2, "show", t);
+    let rows = inner.height as usize;
+    let start = selected.saturating_sub(rows.saturating_sub(1));
+    for (i, f) in choices.iter().enumerate().skip(start).take(rows) {
+        let mut style = t.panel;
+        if i == selected {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        let mark = if *f == state.filter { "● " } else { "  " };
+        put_text(
+            buf,
+            inner.x,
+            inner.y + (i - start) as u16,
+            &format!("{mark}{}", f.describe()),
+            inner.right(),
+            style,
+            false,
+        );
+    }
+}
+
+/// A finding as the warnings list shows it: its sentence, then its rule.
+pub fn warning_line(f: &Finding) -> String {
+    format!("{}  [{}]", f.message(), f.rule)
+}
+
+pub(super) fn warnings(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, w: &WarningsPanel) {
+    let listed = listed_warnings(state, w.all);
+    let total = state.findings.len();
+    let title = if w.all {
+        format!("all {total} rule warnings (Tab: the dates on screen)")
+    } else {
+        format!(
+            "{} of {total} rule warnings on the dates shown (Tab: all)",
+            listed.len()
+        )
+    };
+    let width = area.width.saturating_sub(4).clamp(30, 120).min(area.width);
+    let room = width.saturating_sub(4) as usize;
+    let h = area.height.saturating_sub(4).max(3);
+    let inner = panel_box(buf, area, width, h, &title, t);
+    if listed.is_empty() {
+        let none = if w.all {
+            "No rule warnings: every rule holds over the planning period."
+        } else {
+            "None on the dates shown (Tab lists all)."
+        };
+        panel_lines(buf, inner, &wrap(none, inner.width as usize), 0, t.panel);
+        return;
+    }
+    // From the selected warning back, as many as fit above it.
+    let rows = inner.height as usize;
+    let selected = w.selected.min(listed.len() - 1);
+    let height = |f: &Finding| wrap(&warning_line(f), room).len();
+    let mut start = selected;
+    let mut used = height(listed[selected]);
+    while start > 0 && used + height(listed[start - 1]) <= rows {
+        start -= 1;
+        used += height(listed[start]);
+    }
+    let mut y = inner.y;
+    for (i, f) in listed.iter().enumerate().skip(start) {
+        let style = if i == selected {
+            t.panel.add_modifier(Modifier::REVERSED)
+        } else {
+            t.panel
+        };
+        for (j, l) in wrap(&warning_line(f), room).iter().enumerate() {
+            if y >= inner.bottom() {
+                return;
+            }
+            let lead = if j == 0 { "• " } else { "  " };
+            let end = put_text(buf, inner.x, y, lead, inner.right(), t.panel, false);
+            put_text(buf, end, y, l, inner.right(), style, false);
+            y += 1;
+        }
+    }
+}

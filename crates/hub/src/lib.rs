@@ -1,0 +1,16 @@
+//! rota-hub: the hub. [`server`] is the WebSocket server
+//! (`server::Hub::bind(listener, config)` then `serve(shutdown)`): one
+//! writer thread with group commit, a ring of recent changes per roster,
+//! readers for history, and the broadcast; [`store`] its SQLite store
+//! (schema, migrations, the change log, answers by client and op id);
+//! [`accounts`] users, roles and hashed tokens; [`embedded`] a hub an
+//! editor starts on its own data dir, on a runtime of its own.
+//!
+//! Depends on rota-core, rota-db and rota-tls; never on the client or the
+//! editor (its simulation test drives the client's sync core as a
+//! dev-dependency only).
+
+pub mod accounts;
+pub mod embedded;
+pub mod server;
+pub mod store;

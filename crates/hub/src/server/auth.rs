@@ -1,0 +1,260 @@
+//! The hub's live view of its accounts and the one place that says what a
+//! connection may do. The accounts file's contents are held in memory and
+//! replaced whole when they change: by the hub itself (a client id claimed)
+//! or by another process (`rota --serve --add-user`, `--revoke-token`, ...),
+//! which a watcher thread notices through SQLite's `data_version`. Each
+//! change bumps a generation that every connection watches, so a revoked
+//! token's connections close at once. Never touches the store.
+
+use crate::accounts::{Accounts, AccountsError, AccountsFile, Identity, Role};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the watcher looks for another process's writes to the file.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+pub struct Gate {
+    file: Mutex<AccountsFile>,
+    current: RwLock<Arc<Accounts>>,
+    generation: watch::Sender<u64>,
+    /// The file's `data_version` the accounts in memory were read at.
+    seen: std::sync::atomic::AtomicI64,
+}
+
+impl Gate {
+    /// Opens (creating when missing) the data dir's accounts file and starts
+    /// watching it; the watcher ends when the gate is dropped.
+    pub fn open(dir: &Path) -> Result<Arc<Gate>, AccountsError> {
+        let file = AccountsFile::open_in(dir)?;
+        let accounts = file.load()?;
+        let version = file.data_version()?;
+        let gate = Arc::new(Gate {
+            file: Mutex::new(file),
+            current: RwLock::new(Arc::new(accounts)),
+            generation: watch::channel(0).0,
+            seen: std::sync::atomic::AtomicI64::new(version),
+        });
+        let weak = Arc::downgrade(&gate);
+        // The watcher is a convenience for other processes' writes; a hub
+        // whose thread could not start still checks every connection, it
+        // only learns of such writes at its next own one.
+        let _ = std::thread::Builder::new()
+            .name("rota-accounts".into())
+            .spawn(move || watch_file(weak));
+        Ok(gate)
+    }
+
+    /// The accounts as they are now.
+    pub fn current(&self) -> Arc<Accounts> {
+        self.current
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The accounts as the file has them this moment: read again first when
+    /// another process wrote it since (a token issued a moment ago, before
+    /// the watcher saw it). Blocking, but short: one pragma when nothing
+    /// changed. For what would otherwise be refused.
+    pub fn fresh(&self) -> Arc<Accounts> {
+        if let Ok(file) = self.file.lock() {
+            self.catch_up(&file);
+        }
+        self.current()
+    }
+
+    /// Reads the file again when its version moved since the last read.
+    fn catch_up(&self, file: &AccountsFile) {
+        use std::sync::atomic::Ordering;
+        match file.data_version() {
+            Ok(v) if v != self.seen.load(Ordering::SeqCst) => {
+                self.seen.store(v, Ordering::SeqCst);
+                self.reload(file);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("cannot watch the accounts: {e}"),
+        }
+    }
+
+    /// Changes each time the accounts do.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Reads the file again and tells every connection.
+    fn reload(&self, file: &AccountsFile) {
+        match file.load() {
+            Ok(acc) => {
+                if let Ok(mut cur) = self.current.write() {
+                    *cur = Arc::new(acc);
+                }
+                self.generation.send_modify(|g| *g += 1);
+            }
+            // The last good accounts stay in force.
+            Err(e) => tracing::error!("cannot read the accounts: {e}"),
+        }
+    }
+
+    /// Records `client_id` as `user`'s unless another account has it.
+    /// Blocking (a commit): call it off the async threads.
+    pub fn claim_client(
+        &self,
+        client_id: &str,
+        user: &str,
+    ) -> Result<Result<(), String>, AccountsError> {
+        if let Some(owner) = self.current().client_owner(client_id) {
+            return Ok(if owner == user {
+                Ok(())
+            } else {
+                Err(owner.to_string())
+            });
+        }
+        self.change(|f| f.claim_client(client_id, user))
+    }
+
+    /// Runs a change to the file and reloads it for every connection.
+    /// Blocking: call it off the async threads.
+    fn change<T>(
+        &self,
+        f: impl FnOnce(&mut AccountsFile) -> Result<T, AccountsError>,
+    ) -> Result<T, AccountsError> {
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| AccountsError::Invalid("the accounts file's lock was poisoned".into()))?;
+        let out = f(&mut file)?;
+        self.reload(&file);
+        Ok(out)
+    }
+
+    /// `user`'s role on `roster` (None takes it away). Blocking.
+    pub fn set_role(
+        &self,
+        user: &str,
+        roster: &str,
+        role: Option<Role>,
+    ) -> Result<(), AccountsError> {
+        self.change(|f| f.set_role(user, roster, role))
+    }
+
+    /// A new user with `role` on `roster`; their token. Blocking.
+    pub fn add_user(&self, user: &str, roster: &str, role: Role) -> Result<String, AccountsError> {
+        self.change(|f| {
+            f.add_user(
+                user,
+                crate::accounts::Grant::Role {
+                    roster: roster.to_string(),
+                    role,
+                },
+            )
+        })
+    }
+}
+
+fn watch_file(gate: Weak<Gate>) {
+    loop {
+        std::thread::sleep(WATCH_EVERY);
+        let Some(gate) = gate.upgrade() else {
+            return;
+        };
+        let Ok(file) = gate.file.lock() else {
+            return;
+        };
+        gate.catch_up(&file);
+    }
+}
+
+/// What the connection `who` (None: a hub without accounts) may do on
+/// `roster` right now: None when it has no role there.
+pub fn role_of(accounts: &Accounts, who: Option<&Identity>, roster: &str) -> Option<Role> {
+    match who {
+        Some(id) if accounts.still_valid(id) => accounts.role_on(&id.user, roster),
+        Some(_) => None,
+        // An open hub: everyone may do everything.
+        None if !accounts.enabled() => Some(Role::Admin),
+        None => None,
+    }
+}
+
+/// Which rosters a list may name for `who`: None for all.
+pub fn visible_rosters(
+    accounts: &Accounts,
+    who: Option<&Identity>,
+) -> Option<std::collections::BTreeSet<String>> {
+    match who {
+        None if !accounts.enabled() => None,
+        Some(id) if accounts.still_valid(id) && accounts.is_owner(&id.user) => None,
+        Some(id) if accounts.still_valid(id) => Some(
+            accounts
+                .roles_of(&id.user)
+                .into_iter()
+                .map(|(r, _)| r)
+                .collect(),
+        ),
+        _ => Some(Default::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::Grant;
+    use rota_core::domain::Op;
+
+    #[test]
+    fn cells_need_an_editor_and_everything_else_an_admin() {
+        let cell = Op::SetCell {
+            staff: "a".into(),
+            date: "2026-01-01".parse().unwrap(),
+            code: None,
+            base: 0,
+        };
+        let staff = Op::RemoveStaff {
+            id: "a".into(),
+            base: None,
+        };
+        assert_eq!(Role::needed_for(std::slice::from_ref(&cell)), Role::Editor);
+        assert_eq!(Role::needed_for(&[cell, staff]), Role::Admin);
+        assert_eq!(
+            Role::needed_for(&[Op::SetConflictMode {
+                mode: rota_core::domain::ConflictMode::LastWriterWins
+            }]),
+            Role::Admin
+        );
+    }
+
+    #[test]
+    fn a_connection_without_a_token_has_no_role_once_there_are_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = AccountsFile::open_in(dir.path()).unwrap();
+        assert_eq!(
+            role_of(&f.load().unwrap(), None, "w"),
+            Some(Role::Admin),
+            "open hub"
+        );
+        let t = f
+            .add_user(
+                "ann",
+                Grant::Role {
+                    roster: "w".into(),
+                    role: Role::Viewer,
+                },
+            )
+            .unwrap();
+        let acc = f.load().unwrap();
+        assert_eq!(role_of(&acc, None, "w"), None);
+        let ann = acc.authenticate(Some(&t)).unwrap();
+        assert_eq!(role_of(&acc, Some(&ann), "w"), Some(Role::Viewer));
+        assert_eq!(role_of(&acc, Some(&ann), "x"), None);
+        assert_eq!(
+            visible_rosters(&acc, Some(&ann)),
+            Some(["w".to_string()].into())
+        );
+        f.revoke_token(&ann.token_id).unwrap();
+        let acc = f.load().unwrap();
+        assert_eq!(role_of(&acc, Some(&ann), "w"), None);
+        assert_eq!(visible_rosters(&acc, Some(&ann)), Some(Default::default()));
+    }
+}

@@ -1,0 +1,556 @@
+//! One editor's WebSocket connection: reads its frames, hands edits to the
+//! writer, and forwards what the roster's broadcast carries. It never touches
+//! the store. A slow editor only ever hurts itself: the broadcast ring it reads
+//! from is bounded and the writer never waits for it; when it falls behind by a
+//! whole ring, or a write to it stalls, it is closed and must resync.
+//!
+//! This file is the session: its state, its loop, how it writes and ends.
+//! Each kind of message has a room of its own:
+//! - [`hello`]: joining a roster (the role checked, the client id claimed).
+//! - [`edit`]: edits, whole or in parts, refused or handed to the writer.
+//! - [`presence`]: cursors relayed, at a bounded rate.
+//! - [`reads`]: history and the roster list, through the read pool.
+//! - [`users`]: the roster's users and roles, and the role this connection
+//!   has as it changes.
+//! - [`forward`]: what the roster's broadcast puts on this editor's wire.
+
+mod edit;
+mod forward;
+mod hello;
+mod presence;
+mod reads;
+mod users;
+
+#[cfg(test)]
+pub(super) use forward::frames_for;
+pub(super) use forward::welcome_text;
+
+use super::auth;
+use super::inbox;
+use super::reader::{MAX_READS_WAITING, Read, ReadWhat};
+use super::ring;
+use super::writer::{Cmd, Edit, Joined, Start};
+use super::{Config, Event, Metrics, Shared};
+use crate::accounts::{Identity, Role};
+use futures_util::{SinkExt, StreamExt};
+use rota_core::domain::{Author, Op, Seq, check_roster_name};
+use rota_core::protocol::{
+    self, ClientMsg, DecodeError, FrameHeader, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_NOTE_CHARS,
+    MAX_OP_STRING_CHARS, MAX_OPS_PER_BATCH, MAX_OPS_PER_CHANGE_SET, PresenceInfo, ServerMsg,
+    WelcomeBody, WelcomeHead, close, codes,
+};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
+
+type Ws = WebSocketStream<super::stream::HubStream>;
+
+/// Most errors a connection may earn within [`ERROR_WINDOW`] before it is closed.
+const MAX_ERRORS_PER_WINDOW: u32 = 50;
+
+const ERROR_WINDOW: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for this connection's unanswered edits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+struct Member {
+    roster: String,
+    author: Author,
+    events: ring::Receiver<Event>,
+    publish: ring::Sender<Event>,
+    /// The roster's newest broadcast seq.
+    latest: Arc<AtomicU64>,
+    /// The role this connection was last told it has (welcome, `role`).
+    told_role: Option<Role>,
+}
+
+/// Why the connection ends, and the close frame the editor gets.
+struct Ending(u16, String);
+
+struct Conn {
+    ws: Ws,
+    /// Who this connection is (None on a hub without accounts).
+    who: Option<Identity>,
+    /// Ticks when the accounts change: this connection's leave is checked again.
+    access: watch::Receiver<u64>,
+    session: u64,
+    shared: Arc<Shared>,
+    writer: mpsc::Sender<Cmd>,
+    config: Arc<Config>,
+    /// Where the writer answers this connection's edits.
+    direct_tx: inbox::Sender,
+    /// The read pool, and this connection's queue for its answers.
+    reads: mpsc::Sender<Read>,
+    /// Where the read pool answers its reads.
+    read_tx: inbox::Sender,
+    /// Both kinds of answer, in one queue.
+    answers: inbox::Receiver,
+    /// Reads sent to the pool and not yet answered.
+    reads_waiting: usize,
+    member: Option<Member>,
+    /// Its hello said protocol 1.1 or later: it reads `batch` frames.
+    reads_batches: bool,
+    in_flight: usize,
+    assembly: Option<edit::Assembly>,
+    refused: VecDeque<u64>,
+    last_heard: Instant,
+    errors: u32,
+    errors_since: Instant,
+    /// Presence relayed in the current second, and a later one held back
+    /// until the next (the latest wins): at most [`PRESENCE_PER_SECOND`].
+    presence_rate: PerSecond,
+    presence_held: Option<PresenceInfo>,
+    /// Edits begun in the current second (see `Config::max_edits_per_sec`).
+    edit_rate: PerSecond,
+}
+
+/// Counts what a connection does in the current second.
+struct PerSecond {
+    since: Instant,
+    count: u32,
+}
+
+impl PerSecond {
+    fn new() -> PerSecond {
+        PerSecond {
+            since: Instant::now(),
+            count: 0,
+        }
+    }
+
+    /// Counts one more, unless `limit` were done this second already.
+    fn allow(&mut self, limit: u32) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.since) >= Duration::from_secs(1) {
+            *self = PerSecond {
+                since: now,
+                count: 0,
+            };
+        }
+        if self.count >= limit {
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+
+    /// When the next second begins.
+    fn next_second(&self) -> Instant {
+        self.since + Duration::from_secs(1)
+    }
+}
+
+/// Most cursor moves a connection has relayed to its roster a second; more
+/// are coalesced (only the latest is sent, when the second is over).
+const PRESENCE_PER_SECOND: u32 = 20;
+
+/// What a connection is given to reach the rest of the hub.
+pub struct Links {
+    pub shared: Arc<Shared>,
+    pub writer: mpsc::Sender<Cmd>,
+    pub reads: mpsc::Sender<Read>,
+    pub config: Arc<Config>,
+}
+
+pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch::Receiver<bool>) {
+    let Links {
+        shared,
+        writer,
+        reads,
+        config,
+    } = links;
+    let session = shared.next_session();
+    // Every answer is to one of at most MAX_IN_FLIGHT edits or
+    // MAX_READS_WAITING reads: that accounting bounds the inbox.
+    let (direct_tx, read_tx, answers) = inbox::inbox();
+    let mut conn = Conn {
+        ws,
+        access: shared.gate.subscribe(),
+        who,
+        session,
+        shared: shared.clone(),
+        writer,
+        config,
+        direct_tx,
+        answers,
+        reads,
+        read_tx,
+        reads_waiting: 0,
+        member: None,
+        reads_batches: false,
+        in_flight: 0,
+        assembly: None,
+        refused: VecDeque::new(),
+        last_heard: Instant::now(),
+        errors: 0,
+        errors_since: Instant::now(),
+        presence_rate: PerSecond::new(),
+        presence_held: None,
+        edit_rate: PerSecond::new(),
+    };
+    Metrics::inc(&shared.metrics.connections_total);
+    shared
+        .metrics
+        .connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let ending = conn.run(shutdown).await;
+    conn.leave();
+    if let Some(Ending(code, reason)) = ending {
+        tracing::debug!(session, code, %reason, "closing connection");
+        // A close frame's reason holds at most 123 bytes.
+        let mut cut = reason.len().min(123);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason[..cut].to_string().into(),
+        };
+        let _ = tokio::time::timeout(conn.config.write_timeout, conn.ws.close(Some(frame))).await;
+    }
+    shared
+        .metrics
+        .connections
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn next_event(member: &mut Option<Member>) -> Result<Event, ring::RecvError> {
+    match member {
+        Some(m) => m.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Conn {
+    async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> Option<Ending> {
+        let mut ticker = tokio::time::interval(self.config.ping_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        let hello_by = tokio::time::sleep(self.config.hello_timeout);
+        tokio::pin!(hello_by);
+        loop {
+            // Not biased: under a steady stream of broadcasts this editor's
+            // own frames (and pongs) must still be read.
+            let step = tokio::select! {
+                _ = shutdown.changed() => return Box::pin(self.finish_for_shutdown()).await,
+                ev = next_event(&mut self.member) => self.forward(ev).await,
+                (kind, frame) = self.answers.recv() => {
+                    self.answered(kind);
+                    self.send(Message::Text(frame)).await
+                }
+                msg = self.ws.next(),
+                    if self.in_flight < MAX_IN_FLIGHT && self.reads_waiting < MAX_READS_WAITING =>
+                match msg {
+                    Some(Ok(msg)) => Box::pin(self.incoming(msg)).await,
+                    Some(Err(e)) => {
+                        tracing::debug!(session = self.session, "read error: {e}");
+                        return read_error_ending(&e);
+                    }
+                    None => return None,
+                },
+                _ = ticker.tick() => self.keepalive().await,
+                _ = tokio::time::sleep_until(self.presence_rate.next_second().into()),
+                    if self.presence_held.is_some() =>
+                {
+                    if let Some(info) = self.presence_held.take()
+                        && self.presence_rate.allow(PRESENCE_PER_SECOND)
+                    {
+                        self.relay_presence(info);
+                    }
+                    Ok(())
+                }
+                Ok(()) = self.access.changed() => match self.access_lost() {
+                    Some(ending) => Err(Some(ending)),
+                    None => self.tell_role().await,
+                },
+                _ = &mut hello_by, if self.member.is_none() => Err(Some(Ending(
+                    close::NO_HELLO,
+                    format!("no hello within {} s", self.config.hello_timeout.as_secs_f64()),
+                ))),
+            };
+            if let Err(ending) = step {
+                return ending;
+            }
+        }
+    }
+
+    /// One of this connection's requests was answered.
+    fn answered(&mut self, kind: inbox::Kind) {
+        match kind {
+            inbox::Kind::Edit => self.in_flight = self.in_flight.saturating_sub(1),
+            inbox::Kind::Read => self.reads_waiting = self.reads_waiting.saturating_sub(1),
+        }
+    }
+
+    /// Sends one message within the write timeout.
+    async fn send(&mut self, msg: Message) -> Result<(), Option<Ending>> {
+        self.write_all(std::iter::once(msg)).await
+    }
+
+    /// Writes messages with one flush, all within the write timeout.
+    /// `Err(None)` means the socket is gone: close without ceremony; a
+    /// timeout means the editor is not reading and is cut loose.
+    async fn write_all(
+        &mut self,
+        msgs: impl IntoIterator<Item = Message>,
+    ) -> Result<(), Option<Ending>> {
+        let ws = &mut self.ws;
+        let write = async {
+            for m in msgs {
+                match m {
+                    Message::Text(t) if t.len() > forward::FRAGMENT => {
+                        forward::send_fragmented(ws, t).await?
+                    }
+                    m => ws.feed(m).await?,
+                }
+            }
+            ws.flush().await
+        };
+        match tokio::time::timeout(self.config.write_timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(None),
+            Err(_) => {
+                Metrics::inc(&self.shared.metrics.broadcast_drops);
+                Err(Some(Ending(
+                    close::OUTBOUND_OVERFLOW,
+                    "write timed out: client not reading".into(),
+                )))
+            }
+        }
+    }
+
+    async fn keepalive(&mut self) -> Result<(), Option<Ending>> {
+        if self.last_heard.elapsed() > self.config.idle_timeout {
+            return Err(Some(Ending(
+                close::IDLE,
+                "nothing heard within the idle timeout".into(),
+            )));
+        }
+        self.send(Message::Ping(Default::default())).await
+    }
+
+    async fn incoming(&mut self, msg: Message) -> Result<(), Option<Ending>> {
+        self.last_heard = Instant::now();
+        match msg {
+            Message::Text(text) => self.text(&text).await,
+            Message::Binary(_) => {
+                self.error(
+                    codes::BINARY_NOT_SUPPORTED,
+                    "binary frames are not supported; send JSON text frames".into(),
+                    None,
+                )
+                .await
+            }
+            // The WebSocket layer queues the pong; it goes now, not with
+            // the next message (an editor takes a silent hub for lost).
+            Message::Ping(_) => self.write_all(std::iter::empty()).await,
+            // Pongs only prove life.
+            Message::Pong(_) | Message::Frame(_) => Ok(()),
+            // The layer answers the close; the stream then ends.
+            Message::Close(_) => Ok(()),
+        }
+    }
+
+    async fn error(
+        &mut self,
+        code: &str,
+        message: String,
+        op_id: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
+        self.error_about(code, message, op_id, None).await
+    }
+
+    /// An error naming the edit (`op_id`) or request (`req`) it is about.
+    async fn error_about(
+        &mut self,
+        code: &str,
+        message: String,
+        op_id: Option<u64>,
+        req: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
+        Metrics::inc(&self.shared.metrics.protocol_errors);
+        if self.errors_since.elapsed() > ERROR_WINDOW {
+            self.errors = 0;
+            self.errors_since = Instant::now();
+        }
+        self.errors += 1;
+        let frame = protocol::encode(&ServerMsg::Error {
+            code: code.to_string(),
+            message,
+            op_id,
+            req,
+        });
+        self.send(Message::Text(frame.into())).await?;
+        if self.errors > MAX_ERRORS_PER_WINDOW {
+            return Err(Some(Ending(
+                close::TOO_MANY_ERRORS,
+                "too many errors".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// One text frame: read, then handed to the handler of its kind, each
+    /// in a room of its own (`hello`, `edit`, `presence`, `reads`,
+    /// `users`), as mini-redis has one per command.
+    async fn text(&mut self, text: &str) -> Result<(), Option<Ending>> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            let m = format!(
+                "message of {} bytes is over the limit of {MAX_MESSAGE_BYTES}",
+                text.len()
+            );
+            let e = FrameHeader::read(text).error(codes::TOO_LARGE, m);
+            return self.unreadable(e).await;
+        }
+        let msg = match protocol::decode_client(text) {
+            Ok(msg) => msg,
+            Err(e) => return self.unreadable(e).await,
+        };
+        match msg {
+            ClientMsg::Hello {
+                protocol,
+                user,
+                client_id,
+                token: _,
+                roster,
+                last_seq,
+            } => {
+                // Boxed: once per connection, and the largest state of all;
+                // unboxed it would size every connection's task.
+                Box::pin(self.hello(&protocol, user, client_id, roster, last_seq)).await
+            }
+            ClientMsg::Edit {
+                op_id,
+                ops,
+                note,
+                force,
+                more,
+                part,
+            } => {
+                let part = edit::Part {
+                    op_id,
+                    ops,
+                    note,
+                    force,
+                    more,
+                    part,
+                    bytes: text.len(),
+                };
+                self.edit_part(part).await
+            }
+            ClientMsg::Presence { cursor } => self.presence(cursor).await,
+            ClientMsg::History { req, query } => self.history(req, query).await,
+            ClientMsg::Users { req } => self.users(req).await,
+            ClientMsg::SetRole {
+                req,
+                user,
+                role,
+                create,
+            } => Box::pin(self.set_role(req, user, role, create)).await,
+            ClientMsg::ListRosters { req } => self.list_rosters(req).await,
+        }
+    }
+
+    async fn send_to_readers(
+        &mut self,
+        what: ReadWhat,
+        req: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
+        let read = Read {
+            what,
+            req,
+            reply: self.read_tx.clone(),
+        };
+        if self.reads.send(read).await.is_err() {
+            return Err(shutting_down());
+        }
+        self.reads_waiting += 1;
+        Ok(())
+    }
+
+    async fn send_to_writer(&mut self, cmd: Cmd) -> Result<(), Option<Ending>> {
+        if self.writer.send(cmd).await.is_err() {
+            return Err(shutting_down());
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Refuses a message for want of a role: an error, the connection stays.
+    async fn forbidden(
+        &mut self,
+        message: String,
+        op_id: Option<u64>,
+        req: Option<u64>,
+    ) -> Result<(), Option<Ending>> {
+        Metrics::inc(&self.shared.metrics.forbidden);
+        self.error_about(codes::FORBIDDEN, message, op_id, req)
+            .await
+    }
+
+    /// Shutdown: stop reading, give this editor's unanswered edits a moment
+    /// to be committed and answered, then close normally.
+    async fn finish_for_shutdown(&mut self) -> Option<Ending> {
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.in_flight > 0 {
+            let step = tokio::select! {
+                ev = next_event(&mut self.member) => self.forward(ev).await,
+                (kind, frame) = self.answers.recv() => {
+                    self.answered(kind);
+                    self.send(Message::Text(frame)).await
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            };
+            if let Err(ending) = step {
+                return ending;
+            }
+        }
+        Some(Ending(CloseCode::Normal.into(), "hub shutting down".into()))
+    }
+
+    fn leave(&mut self) {
+        if let Some(m) = self.member.take() {
+            self.shared.remove_presence(&m.roster, self.session);
+            let frame = protocol::encode(&ServerMsg::Left {
+                session: self.session,
+                user: m.author.user.to_string(),
+            });
+            m.publish.send(Event::Presence {
+                session: self.session,
+                frame: frame.into(),
+            });
+        }
+    }
+}
+
+/// The close for a connection whose hub is going away.
+fn shutting_down() -> Option<Ending> {
+    Some(Ending(CloseCode::Away.into(), "hub shutting down".into()))
+}
+
+/// How a connection whose frames could not be read is closed: a message
+/// over the limit with 1009, a broken frame with 1002, each with a close
+/// frame saying why; a socket already gone without one.
+fn read_error_ending(e: &tokio_tungstenite::tungstenite::Error) -> Option<Ending> {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Capacity(c) => Some(Ending(
+            1009,
+            format!(
+                "message too big ({c}); the limit is {} MiB",
+                rota_core::protocol::HARD_MAX_MESSAGE_BYTES >> 20
+            ),
+        )),
+        Error::Protocol(p) => Some(Ending(1002, format!("protocol error: {p}"))),
+        Error::Utf8(_) => Some(Ending(1007, "text frame is not UTF-8".into())),
+        _ => None,
+    }
+}

@@ -1,0 +1,528 @@
+//! The hub: `run(listener, config, shutdown)` serves WebSocket editors and
+//! the HTTP status endpoints on one port until `shutdown` resolves, then
+//! stops accepting, lets the writer commit what is in flight, and closes every
+//! editor with a normal close frame.
+//!
+//! Parts: `http` (the port's front door), `conn` (one task per editor),
+//! `writer` (the one thread that writes the store), `reader` (a few threads
+//! that serve history and roster lists beside it), `metrics`, `lock` (one hub
+//! per data dir). Backpressure is explicit everywhere: a semaphore caps
+//! connections, the writer's queue is bounded, each editor has at most
+//! [`rota_core::protocol::MAX_IN_FLIGHT`] unanswered requests, and each roster's
+//! broadcast ring is bounded.
+
+pub mod auth;
+mod conn;
+mod http;
+mod inbox;
+pub use rota_db::lock;
+mod metrics;
+mod reader;
+mod ring;
+#[cfg(test)]
+mod sim;
+mod stream;
+mod writer;
+
+pub use lock::{DataDirLock, LockInfo};
+pub use metrics::Metrics;
+
+use rota_core::domain::Seq;
+use rota_core::protocol::PresenceInfo;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// File name of the hub's database inside the data dir.
+pub const STORE_FILE: &str = "hub.sqlite3";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// Most editor and HTTP connections open at once; more get HTTP 503.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address; more get
+    /// HTTP 429. 0: no limit.
+    pub max_per_address: usize,
+    /// Whether loopback addresses are spared `max_per_address`: a proxy or
+    /// `rota-load` on the hub's machine speaks for many clients.
+    pub spare_loopback: bool,
+    /// A connection silent this long is closed.
+    pub idle_timeout: Duration,
+    /// A WebSocket that has not said hello this long after its upgrade is
+    /// closed (4011): it holds a connection slot while it waits.
+    pub hello_timeout: Duration,
+    /// How often the hub pings each editor.
+    pub ping_interval: Duration,
+    /// A write to an editor taking longer than this closes it.
+    pub write_timeout: Duration,
+    /// Broadcast ring per roster: how far an editor may fall behind before it
+    /// is closed and must resync.
+    pub outbound_queue: usize,
+    /// Most edit batches in one group commit.
+    pub max_group: usize,
+    /// Most edits one connection may begin a second; past it an edit is
+    /// refused with `rate_limited` (nothing applied).
+    pub max_edits_per_sec: u32,
+    /// Most bytes of one edit sent in parts, its parts together.
+    pub max_edit_bytes: usize,
+    /// Most bytes of edits arriving in parts the hub holds for all its
+    /// connections together; past it, a new part is refused (`busy`).
+    pub max_assembly_bytes: usize,
+    /// A roster nobody has listened to for this long is let go from memory
+    /// (at the next join, or the next sweep: every half of this, at most
+    /// 30 s); it loads again from the store when used.
+    pub roster_idle: Duration,
+    /// Serve wss:// with this TLS config (None: plain ws://).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Cap on the store's size; writes past it are refused with
+    /// `storage_failed` as on a full disk. None: no cap.
+    pub max_db_bytes: Option<u64>,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            data_dir,
+            max_connections: 20_000,
+            max_per_address: 500,
+            spare_loopback: true,
+            idle_timeout: Duration::from_secs(60),
+            hello_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            write_timeout: Duration::from_secs(10),
+            outbound_queue: 4096,
+            max_group: 1024,
+            roster_idle: Duration::from_secs(60),
+            max_assembly_bytes: 256 << 20,
+            max_edits_per_sec: 5000,
+            max_edit_bytes: rota_core::protocol::MAX_EDIT_BYTES,
+            max_db_bytes: None,
+            tls: None,
+        }
+    }
+}
+
+/// Most bytes of events a roster's broadcast ring holds for its slowest
+/// editor; past it (or `Config::outbound_queue` events) that editor lags
+/// and is closed to resync.
+pub const RING_BYTES: usize = 16 << 20;
+
+/// What a roster's broadcast ring carries.
+#[derive(Clone)]
+pub enum Event {
+    /// What one group commit made on the roster.
+    Committed(Arc<writer::CommittedGroup>),
+    /// Presence or departure of an editor, relayed as is (not stored).
+    Presence { session: u64, frame: Utf8Bytes },
+}
+
+impl ring::Weigh for Event {
+    fn bytes(&self) -> usize {
+        // The frames, and a little for what holds them.
+        64 + match self {
+            Event::Committed(group) => group.bytes(),
+            Event::Presence { frame, .. } => frame.len(),
+        }
+    }
+}
+
+/// State shared by the connections, the HTTP endpoints and the writer.
+pub struct Shared {
+    pub metrics: Metrics,
+    started: Instant,
+    /// Each roster's last committed seq (kept by the writer, read by /health).
+    seqs: Mutex<BTreeMap<String, Seq>>,
+    /// Who is on each roster now; in memory only.
+    presence: Mutex<HashMap<String, BTreeMap<u64, PresenceInfo>>>,
+    sessions: AtomicU64,
+    /// Each roster's latest snapshot as sent (JSON) and the seq it is at:
+    /// editors joining a roster at the same version share one encoding, and
+    /// the writer does not build it again. One per roster.
+    snapshots: Mutex<HashMap<String, (Seq, Arc<str>)>>,
+    /// Who may do what: the accounts, kept current.
+    pub gate: Arc<auth::Gate>,
+    /// Connections open from each client address (those counted).
+    per_address: Mutex<HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One connection counted against its address's limit, given back when
+/// dropped.
+struct PerAddress {
+    shared: Arc<Shared>,
+    ip: std::net::IpAddr,
+}
+
+impl PerAddress {
+    /// Counts a connection from `ip`; None when its address is at the limit.
+    /// Some(None) when the address is not counted.
+    fn take(
+        shared: &Arc<Shared>,
+        config: &Config,
+        ip: std::net::IpAddr,
+    ) -> Option<Option<PerAddress>> {
+        if config.max_per_address == 0 || (config.spare_loopback && ip.is_loopback()) {
+            return Some(None);
+        }
+        let mut map = shared.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_default();
+        if *n >= config.max_per_address {
+            return None;
+        }
+        *n += 1;
+        Some(Some(PerAddress {
+            shared: shared.clone(),
+            ip,
+        }))
+    }
+}
+
+impl Drop for PerAddress {
+    fn drop(&mut self) {
+        let mut map = self
+            .shared
+            .per_address
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn new(gate: Arc<auth::Gate>) -> Shared {
+        Shared {
+            gate,
+            per_address: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+            started: Instant::now(),
+            seqs: Mutex::new(BTreeMap::new()),
+            presence: Mutex::new(HashMap::new()),
+            sessions: AtomicU64::new(0),
+            snapshots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The snapshot of `roster` at `seq`, if one was encoded.
+    fn cached_snapshot(&self, roster: &str, seq: Seq) -> Option<Arc<str>> {
+        let cache = self.snapshots.lock().ok()?;
+        cache
+            .get(roster)
+            .filter(|(s, _)| *s == seq)
+            .map(|(_, json)| json.clone())
+    }
+
+    fn cache_snapshot(&self, roster: &str, seq: Seq, json: Arc<str>) {
+        if let Ok(mut cache) = self.snapshots.lock() {
+            let newer = cache.get(roster).is_none_or(|(s, _)| *s <= seq);
+            if newer {
+                cache.insert(roster.to_string(), (seq, json));
+            }
+        }
+    }
+
+    fn next_session(&self) -> u64 {
+        self.sessions.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn set_presence(&self, roster: &str, info: PresenceInfo) {
+        if let Ok(mut p) = self.presence.lock() {
+            p.entry(roster.to_string())
+                .or_default()
+                .insert(info.session, info);
+        }
+    }
+
+    fn remove_presence(&self, roster: &str, session: u64) {
+        if let Ok(mut p) = self.presence.lock()
+            && let Some(r) = p.get_mut(roster)
+        {
+            r.remove(&session);
+            if r.is_empty() {
+                p.remove(roster);
+            }
+        }
+    }
+
+    /// Up to `max` editors present on a roster, those with a cursor first.
+    fn presence_of(&self, roster: &str, max: usize) -> Vec<PresenceInfo> {
+        let Ok(p) = self.presence.lock() else {
+            return Vec::new();
+        };
+        let Some(r) = p.get(roster) else {
+            return Vec::new();
+        };
+        let with_cursor = r.values().filter(|i| i.cursor.is_some());
+        let without = r.values().filter(|i| i.cursor.is_none());
+        with_cursor.chain(without).take(max).cloned().collect()
+    }
+
+    fn health_json(&self) -> String {
+        let seqs = self.seqs.lock().map(|s| s.clone()).unwrap_or_default();
+        serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "protocol": rota_core::protocol::PROTOCOL_VERSION,
+            "uptime_s": self.started.elapsed().as_secs(),
+            "connections": self.metrics.connections.load(Ordering::Relaxed),
+            "rosters": seqs.len(),
+            "last_seq": seqs.values().copied().max().unwrap_or(0),
+            "seqs": seqs,
+        })
+        .to_string()
+    }
+}
+
+#[derive(Debug)]
+pub enum ServeError {
+    /// Another live hub owns the data dir.
+    Locked {
+        dir: PathBuf,
+        holder: Option<LockInfo>,
+    },
+    Io {
+        what: String,
+        err: std::io::Error,
+    },
+    Store(crate::store::StoreError),
+    Accounts(crate::accounts::AccountsError),
+}
+
+impl From<rota_db::lock::LockError> for ServeError {
+    fn from(e: rota_db::lock::LockError) -> ServeError {
+        match e {
+            rota_db::lock::LockError::Locked { dir, holder } => ServeError::Locked { dir, holder },
+            rota_db::lock::LockError::Io { what, err } => ServeError::Io { what, err },
+        }
+    }
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Locked { dir, holder } => {
+                write!(
+                    f,
+                    "data dir {} is in use by another rota hub",
+                    dir.display()
+                )?;
+                if let Some(h) = holder {
+                    write!(f, " (pid {}, listening on {})", h.pid, h.addr)?;
+                }
+                write!(f, "; stop it first, or use --data to pick another dir")
+            }
+            ServeError::Io { what, err } => write!(f, "{what}: {err}"),
+            ServeError::Store(e) => write!(f, "{e}"),
+            ServeError::Accounts(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Asks the writer now and then to let go of the rosters nobody listens
+/// to, so that they cost nothing beyond their store even when no one joins
+/// again. Ends at shutdown (the writer ends once every sender is gone).
+async fn sweep_rosters(
+    writer: mpsc::Sender<writer::Cmd>,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let every = (idle / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if writer.send(writer::Cmd::Sweep).await.is_err() {
+                    return;
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves: [`Hub::bind`] then [`Hub::serve`].
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future,
+) -> Result<(), ServeError> {
+    Hub::bind(listener, config)?.serve(shutdown).await;
+    Ok(())
+}
+
+/// A hub that owns its data dir and is ready to serve.
+pub struct Hub {
+    listener: TcpListener,
+    config: Config,
+    lock: DataDirLock,
+    shared: Arc<Shared>,
+    writer_tx: mpsc::Sender<writer::Cmd>,
+    writer_done: tokio::sync::oneshot::Receiver<()>,
+    reads: mpsc::Sender<reader::Read>,
+}
+
+impl Hub {
+    /// Takes the data dir's lock, opens the store and starts the writer.
+    /// Fails at once, touching nothing, when another hub holds the dir.
+    pub fn bind(listener: TcpListener, config: Config) -> Result<Hub, ServeError> {
+        let addr = listener.local_addr().map_err(|err| ServeError::Io {
+            what: "reading the listen address".into(),
+            err,
+        })?;
+        let lock = DataDirLock::acquire(&config.data_dir, &addr.to_string())?;
+        let mut store = crate::store::Store::open(&config.data_dir.join(STORE_FILE))
+            .map_err(ServeError::Store)?;
+        if let Some(bytes) = config.max_db_bytes {
+            store.set_max_bytes(bytes).map_err(ServeError::Store)?;
+        }
+        // Opened after the store, which created and migrated the file.
+        let reads = reader::start(&config.data_dir.join(STORE_FILE)).map_err(ServeError::Store)?;
+        let gate = auth::Gate::open(&config.data_dir).map_err(ServeError::Accounts)?;
+        let shared = Arc::new(Shared::new(gate));
+        let writer = writer::Writer::new(
+            store,
+            shared.clone(),
+            config.outbound_queue,
+            config.max_group,
+            config.roster_idle,
+        )
+        .map_err(ServeError::Store)?;
+        let (writer_tx, writer_rx) = mpsc::channel(4096);
+        let (writer_done_tx, writer_done) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("rota-writer".into())
+            .spawn(move || {
+                writer.run(writer_rx);
+                let _ = writer_done_tx.send(());
+            })
+            .map_err(|err| ServeError::Io {
+                what: "starting the writer thread".into(),
+                err,
+            })?;
+        Ok(Hub {
+            listener,
+            config,
+            lock,
+            shared,
+            writer_tx,
+            writer_done,
+            reads,
+        })
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down gracefully.
+    pub async fn serve(self, shutdown: impl Future) {
+        let Hub {
+            listener,
+            config,
+            lock,
+            shared,
+            writer_tx,
+            writer_done,
+            reads,
+        } = self;
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let config = Arc::new(config);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Every connection task holds a clone; when all are dropped, recv() ends.
+        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        let limit = Arc::new(Semaphore::new(config.max_connections));
+        tokio::spawn(sweep_rosters(
+            writer_tx.clone(),
+            config.roster_idle,
+            stop_rx.clone(),
+        ));
+        let probes = Arc::new(Semaphore::new(http::OVER_LIMIT_PROBES));
+        tracing::info!(%addr, data = %config.data_dir.display(), "hub listening");
+
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, go on.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let permit = limit.clone().try_acquire_owned();
+            let from = PerAddress::take(&shared, &config, peer.ip());
+            let shared = shared.clone();
+            let links = conn::Links {
+                shared: shared.clone(),
+                writer: writer_tx.clone(),
+                reads: reads.clone(),
+                config: config.clone(),
+            };
+            let stop = stop_rx.clone();
+            let alive = alive_tx.clone();
+            let probes = probes.clone();
+            let tls = config.tls.clone();
+            tokio::spawn(async move {
+                let _alive = alive;
+                let Ok(_permit) = permit else {
+                    // At the limit, /health and /metrics are still answered
+                    // (by a few tasks of their own, briefly): a monitor must
+                    // see a full hub as alive. Everything else gets 503.
+                    http::over_limit(http::Over::Hub, stream, tls.as_ref(), &shared, &probes).await;
+                    return;
+                };
+                let Some(_from) = from else {
+                    http::over_limit(http::Over::Address, stream, tls.as_ref(), &shared, &probes)
+                        .await;
+                    return;
+                };
+                let Some(stream) = stream::secure(stream, tls.as_ref()).await else {
+                    return;
+                };
+                if let http::Routed::WebSocket(ws, who) = http::route(stream, &shared).await {
+                    tracing::debug!(%peer, user = who.as_ref().map(|w| w.user.as_str()), "editor connected");
+                    conn::serve(*ws, who, links, stop).await;
+                }
+            });
+        }
+
+        tracing::info!("shutting down: closing editors, committing what is in flight");
+        drop(listener);
+        let _ = stop_tx.send(true);
+        drop(alive_tx);
+        drop(writer_tx);
+        drop(reads);
+        if tokio::time::timeout(Duration::from_secs(10), alive_rx.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some editors did not close within 10 s");
+        }
+        // The writer ends once every sender is gone and its queue is committed.
+        if tokio::time::timeout(Duration::from_secs(30), writer_done)
+            .await
+            .is_err()
+        {
+            tracing::error!("the writer did not finish within 30 s");
+        }
+        drop(lock);
+        tracing::info!("hub stopped");
+    }
+}

@@ -1,0 +1,686 @@
+//! The hub's single writer: one OS thread that owns the store and every
+//! roster held in memory. Connections send it commands through one bounded
+//! channel; it takes every command waiting, applies the edits, commits them in
+//! one transaction (group commit: one fsync for many editors), and only then
+//! broadcasts them. Reads that must be consistent with the broadcast stream
+//! (joining a roster) run after the pending group has committed, so nobody
+//! ever sees state that is not durable.
+
+use super::ring;
+use super::{Event, Metrics, Shared};
+use crate::store::{AnswerKey, Group, Store, StoreError};
+use rota_core::clock::now_ms;
+use rota_core::domain::{Applied, Author, Op, Rejection, Roster, Seq};
+use rota_core::protocol::{self, ChangeSet, ServerMsg, Snapshot};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// A connection's queue for answers meant for it alone.
+pub type Direct = super::inbox::Sender;
+
+pub enum Cmd {
+    Join {
+        roster: String,
+        last_seq: Seq,
+        reply: oneshot::Sender<Result<Joined, String>>,
+    },
+    Edit(Edit),
+    /// Let go of the rosters nobody has listened to for `roster_idle`
+    /// (sent by a timer, so an idle hub frees them without another join).
+    Sweep,
+}
+
+pub struct Edit {
+    pub roster: String,
+    pub author: Author,
+    pub session: u64,
+    pub op_id: u64,
+    /// What tells a resend of this edit from another edit under its op id.
+    pub fingerprint: protocol::Fingerprint,
+    pub ops: Vec<Op>,
+    pub note: Option<String>,
+    /// Apply over stale versions (last writer wins for this batch).
+    pub force: bool,
+    pub reply: Direct,
+}
+
+/// What a connection gets on joining a roster: where it stands, and its
+/// subscription to everything committed after that.
+pub struct Joined {
+    pub seq: Seq,
+    pub start: Start,
+    pub events: ring::Receiver<Event>,
+    pub publish: ring::Sender<Event>,
+    /// The roster's newest broadcast seq, for the connection to see how far
+    /// behind it is.
+    pub latest: Arc<AtomicU64>,
+}
+
+/// What a joining editor starts from: the changes it missed, or the whole
+/// roster, each in the cheapest form at hand.
+pub enum Start {
+    /// The changes missed (none when it is up to date), from the change log.
+    Changes(Vec<ChangeSet>),
+    /// The changes missed, as the `change` frames broadcast (from memory).
+    Frames(Vec<Utf8Bytes>),
+    /// The whole roster, for the connection to encode (and share).
+    Snapshot(Snapshot),
+    /// The whole roster, already encoded for an earlier joiner at this seq.
+    SharedSnapshot(Arc<str>),
+}
+
+/// The batches one group commit made on one roster, in seq order: a single
+/// broadcast event, so each connection wakes, receives and writes once per
+/// group rather than once per batch.
+pub struct CommittedGroup {
+    pub batches: Vec<Committed>,
+    /// The batches' `change` frames as one `batch` frame (protocol 1.1),
+    /// built by the first connection that needs it and shared by the rest.
+    joined: OnceLock<Option<Utf8Bytes>>,
+}
+
+impl CommittedGroup {
+    /// The bytes of its frames.
+    pub fn bytes(&self) -> usize {
+        self.batches
+            .iter()
+            .map(|b| b.ack.len() + b.frame.as_ref().map_or(0, |f| f.len()))
+            .sum()
+    }
+
+    pub fn new(batches: Vec<Committed>) -> CommittedGroup {
+        CommittedGroup {
+            batches,
+            joined: OnceLock::new(),
+        }
+    }
+
+    /// Every `change` frame of the group in one frame, for a connection
+    /// that authored none of its batches: the frame itself when there is one,
+    /// a `batch` frame when there are more, None when none changed anything.
+    pub fn joined_changes(&self) -> Option<Utf8Bytes> {
+        self.joined
+            .get_or_init(|| {
+                protocol::join_frames(self.batches.iter().filter_map(|c| c.frame.as_ref()))
+            })
+            .clone()
+    }
+}
+
+/// A batch that has been committed: its frame for the others and the ack for
+/// its author, each encoded once and shared by every connection.
+pub struct Committed {
+    pub seq: Seq,
+    pub session: u64,
+    /// The `change` for the others; None when the batch changed nothing
+    /// (only its author hears, by its ack).
+    pub frame: Option<Utf8Bytes>,
+    pub ack: Utf8Bytes,
+}
+
+struct Slot {
+    roster: Roster,
+    events: ring::Sender<Event>,
+    /// The seq of the newest batch broadcast (stored before the event is
+    /// sent, so a connection never sees a group newer than this).
+    latest: Arc<AtomicU64>,
+    /// The latest `change` frames as broadcast (shared, not copied),
+    /// consecutive seqs, oldest first: an editor that missed only these
+    /// catches up from memory, without a read of the change log or encoding
+    /// them again.
+    recent: VecDeque<(Seq, Utf8Bytes)>,
+    recent_bytes: usize,
+    /// Since when no connection has listened to the roster (None: someone
+    /// does): after `Config::roster_idle` the slot is let go.
+    unwatched_since: Option<Instant>,
+}
+
+/// Most bytes of recent change sets kept per roster.
+const RECENT_BYTES: usize = 16 << 20;
+
+impl Slot {
+    /// Keeps a committed `change` frame for catch-ups (a reference to the
+    /// broadcast bytes: nothing is copied on the writer's path).
+    fn remember(&mut self, seq: Seq, frame: &Utf8Bytes, max_len: usize) {
+        let contiguous = self.recent.back().is_none_or(|(last, _)| *last + 1 == seq);
+        if !contiguous || !protocol::is_change_frame(frame.as_str()) {
+            // Never a gap in the window: start it again from here.
+            self.forget();
+            return;
+        }
+        self.recent_bytes += frame.len();
+        self.recent.push_back((seq, frame.clone()));
+        while self.recent.len() > max_len || self.recent_bytes > RECENT_BYTES {
+            match self.recent.pop_front() {
+                Some((_, old)) => self.recent_bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
+    fn forget(&mut self) {
+        self.recent.clear();
+        self.recent_bytes = 0;
+    }
+
+    /// The change sets after `last_seq` up to the roster's seq, if all of
+    /// them are still in memory.
+    fn recent_since(&self, last_seq: Seq) -> Option<Vec<Utf8Bytes>> {
+        let first = self.recent.front()?.0;
+        let last = self.recent.back()?.0;
+        if first > last_seq + 1 || last != self.roster.seq() {
+            return None;
+        }
+        Some(
+            self.recent
+                .iter()
+                .filter(|(seq, _)| *seq > last_seq)
+                .map(|(_, frame)| frame.clone())
+                .collect(),
+        )
+    }
+}
+
+enum Outcome {
+    Broadcast(String, Committed),
+    Direct(Direct, Utf8Bytes),
+}
+
+pub struct Writer {
+    store: Store,
+    rosters: HashMap<String, Slot>,
+    answered: Answered,
+    shared: Arc<Shared>,
+    queue: usize,
+    max_group: usize,
+    /// How long a roster nobody listens to stays in memory.
+    roster_idle: Duration,
+}
+
+impl Writer {
+    pub fn new(
+        store: Store,
+        shared: Arc<Shared>,
+        queue: usize,
+        max_group: usize,
+        roster_idle: Duration,
+    ) -> Result<Writer, StoreError> {
+        // Seed the seqs /health reports.
+        let infos = store.list_rosters()?;
+        if let Ok(mut seqs) = shared.seqs.lock() {
+            for info in infos {
+                seqs.insert(info.name, info.seq);
+            }
+        }
+        Ok(Writer {
+            store,
+            rosters: HashMap::new(),
+            answered: Answered::default(),
+            shared,
+            queue,
+            max_group,
+            roster_idle,
+        })
+    }
+
+    /// Lets go of the rosters nobody has listened to for `roster_idle`
+    /// (their ring, roster and recent frames): a roster costs memory only
+    /// while someone uses it, and a join of a made-up name costs nothing
+    /// once its connection is gone. They load again from the store.
+    fn sweep(&mut self, keep: &str) {
+        let now = Instant::now();
+        let idle = self.roster_idle;
+        self.rosters.retain(|name, slot| {
+            if name == keep || slot.events.receiver_count() > 0 {
+                slot.unwatched_since = None;
+                return true;
+            }
+            let since = *slot.unwatched_since.get_or_insert(now);
+            now.duration_since(since) < idle
+        });
+        self.shared.metrics.rosters_loaded.store(
+            self.rosters.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Runs until every sender of `rx` is gone, then returns after the last
+    /// group has committed.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        let mut cmds = Vec::with_capacity(self.max_group);
+        while let Some(first) = rx.blocking_recv() {
+            cmds.push(first);
+            while cmds.len() < self.max_group {
+                match rx.try_recv() {
+                    Ok(cmd) => cmds.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            self.process(&mut cmds);
+        }
+        tracing::debug!("writer: all senders gone, stopping");
+    }
+
+    /// One turn of the run loop over `cmds`, in order: the deterministic
+    /// simulation drives the writer with it, one group per simulated tick.
+    #[cfg(test)]
+    pub(super) fn step(&mut self, mut cmds: Vec<Cmd>) {
+        self.process(&mut cmds);
+    }
+
+    fn process(&mut self, cmds: &mut Vec<Cmd>) {
+        let mut edits = Vec::new();
+        for cmd in cmds.drain(..) {
+            match cmd {
+                Cmd::Edit(e) => edits.push(e),
+                Cmd::Join {
+                    roster,
+                    last_seq,
+                    reply,
+                } => {
+                    // A joiner sees only committed state: flush first.
+                    self.commit_edits(std::mem::take(&mut edits));
+                    let joined = self.join(&roster, last_seq).map_err(|e| e.to_string());
+                    let _ = reply.send(joined);
+                }
+                Cmd::Sweep => self.sweep(""),
+            }
+        }
+        self.commit_edits(edits);
+    }
+
+    fn join(&mut self, name: &str, last_seq: Seq) -> Result<Joined, StoreError> {
+        self.sweep(name);
+        // Counted as it will be once this join's roster is loaded.
+        let loaded = self.rosters.len() + usize::from(!self.rosters.contains_key(name));
+        self.shared
+            .metrics
+            .rosters_loaded
+            .store(loaded as u64, std::sync::atomic::Ordering::Relaxed);
+        let store = &self.store;
+        let slot = slot_of(&mut self.rosters, self.queue, name, || {
+            store.load_roster(name)
+        })?;
+        let seq = slot.roster.seq();
+        let events = slot.events.subscribe();
+        let publish = slot.events.clone();
+        let latest = slot.latest.clone();
+        let frames = (last_seq < seq)
+            .then(|| slot.recent_since(last_seq))
+            .flatten();
+        let start = if last_seq == seq {
+            Start::Changes(Vec::new())
+        } else if let Some(frames) = frames {
+            Start::Frames(frames)
+        } else {
+            let delta = if last_seq < seq {
+                // A delta longer than the roster itself costs more than a snapshot.
+                let max = slot.roster.cell_count().max(1000);
+                self.store.changes_since(name, last_seq, max)?
+            } else {
+                None // the client is ahead of this hub: it must start over
+            };
+            match delta {
+                Some(changes) => Start::Changes(changes),
+                None => match self.shared.cached_snapshot(name, seq) {
+                    Some(json) => Start::SharedSnapshot(json),
+                    None => Start::Snapshot(Snapshot::of(&slot.roster)),
+                },
+            }
+        };
+        Ok(Joined {
+            seq,
+            start,
+            events,
+            publish,
+            latest,
+        })
+    }
+
+    /// Applies and commits a group of edits, then answers and broadcasts.
+    fn commit_edits(&mut self, edits: Vec<Edit>) {
+        if edits.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let at = now_ms();
+        let mut outcomes = Vec::with_capacity(edits.len());
+        let mut touched = HashSet::new();
+        let result = (|| -> Result<(), StoreError> {
+            let group = self.store.group()?;
+            for e in &edits {
+                if let Some(earlier) =
+                    answered_before(&mut self.answered, &group, &self.shared.metrics, e)?
+                {
+                    outcomes.push(earlier);
+                    continue;
+                }
+                outcomes.push(apply_edit(
+                    &mut self.rosters,
+                    &group,
+                    &self.shared.metrics,
+                    self.queue,
+                    e,
+                    at,
+                    &mut touched,
+                )?);
+            }
+            group.commit()
+        })();
+        if let Err(err) = result {
+            self.fail_group(&edits, &touched, &err);
+            return;
+        }
+        let metrics = &self.shared.metrics;
+        metrics.commit_batch_size.observe(edits.len() as f64);
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let mut groups: Vec<(String, Vec<Committed>)> = Vec::new();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Broadcast(roster, committed) => {
+                    if let Some(slot) = self.rosters.get_mut(&roster)
+                        && let Some(frame) = &committed.frame
+                    {
+                        slot.remember(committed.seq, frame, self.queue);
+                    }
+                    match groups.iter_mut().find(|(name, _)| *name == roster) {
+                        Some((_, batches)) => batches.push(committed),
+                        None => groups.push((roster, vec![committed])),
+                    }
+                }
+                Outcome::Direct(reply, frame) => {
+                    reply.send(frame);
+                }
+            }
+        }
+        for (roster, batches) in groups {
+            let Some(last) = batches.last().map(|c| c.seq) else {
+                continue;
+            };
+            if let Ok(mut seqs) = self.shared.seqs.lock() {
+                seqs.insert(roster.clone(), last);
+            }
+            if let Some(slot) = self.rosters.get(&roster) {
+                slot.latest.store(last, Ordering::Release);
+                let group = Arc::new(CommittedGroup::new(batches));
+                // No receivers only means nobody is listening now.
+                slot.events.send(Event::Committed(group));
+            }
+        }
+    }
+
+    /// The group did not commit: nothing of it is stored. Forget the memory
+    /// state it touched (reloaded from the store on next use) and tell every
+    /// author; their batches may be sent again.
+    fn fail_group(&mut self, edits: &[Edit], touched: &HashSet<String>, err: &StoreError) {
+        tracing::error!(
+            "group commit failed, {} batches refused: {err}",
+            edits.len()
+        );
+        Metrics::inc(&self.shared.metrics.commit_failures);
+        for name in touched {
+            if let Some(slot) = self.rosters.get_mut(name) {
+                slot.forget();
+                match self.store.load_roster(name) {
+                    Ok(roster) => slot.roster = roster,
+                    Err(e) => tracing::error!("reloading roster {name} failed: {e}"),
+                }
+            }
+        }
+        for e in edits {
+            let msg = storage_error(Some(e.op_id), err);
+            e.reply.send(protocol::encode(&msg).into());
+        }
+    }
+}
+
+/// The answer to an edit whose roster, client and op id were answered
+/// before: that answer again, word for word, when it is the same edit (a
+/// resend), else an `op_id_reused` error (nothing applied, nothing stored).
+/// None for an edit never answered, which is counted as answered from here.
+fn answered_before(
+    answered: &mut Answered,
+    group: &Group,
+    metrics: &Metrics,
+    e: &Edit,
+) -> Result<Option<Outcome>, StoreError> {
+    if answered.may_have(group, e)?
+        && let Some(stored) = group.find_answer(&answer_key(e))?
+    {
+        let same = stored
+            .fingerprint
+            .as_deref()
+            .is_none_or(|f| f == e.fingerprint.as_slice());
+        let frame = if same {
+            Metrics::inc(&metrics.replays);
+            stored.answer
+        } else {
+            protocol::encode(&ServerMsg::Error {
+                code: protocol::codes::OP_ID_REUSED.into(),
+                message: format!(
+                    "op_id {} was already used by this client on roster `{}` for a different \
+                     edit; nothing applied: send this edit under a new op_id",
+                    e.op_id, e.roster
+                ),
+                op_id: Some(e.op_id),
+                req: None,
+            })
+        };
+        return Ok(Some(Outcome::Direct(e.reply.clone(), frame.into())));
+    }
+    answered.note(e);
+    Ok(None)
+}
+
+fn answer_key(e: &Edit) -> AnswerKey<'_> {
+    AnswerKey {
+        roster: &e.roster,
+        client: &e.author.client,
+        op_id: e.op_id,
+    }
+}
+
+fn apply_edit(
+    rosters: &mut HashMap<String, Slot>,
+    group: &Group,
+    metrics: &Metrics,
+    queue: usize,
+    e: &Edit,
+    at: i64,
+    touched: &mut HashSet<String>,
+) -> Result<Outcome, StoreError> {
+    let slot = slot_of(rosters, queue, &e.roster, || {
+        crate::store::load_roster_in(group, &e.roster)
+    })?;
+    if !touched.contains(&e.roster) {
+        touched.insert(e.roster.clone());
+    }
+    match slot.roster.apply_batch_with(&e.ops, &e.author, at, e.force) {
+        Ok(applied) => {
+            group.put_applied(
+                &e.roster,
+                &applied,
+                &e.author,
+                e.op_id,
+                e.note.as_deref(),
+                at,
+            )?;
+            let ack = protocol::encode(&ServerMsg::Ack {
+                op_id: e.op_id,
+                seq: applied.seq,
+                overwritten: applied.overwritten.clone(),
+                at,
+            });
+            group.put_answer(&answer_key(e), &e.fingerprint, &ack, at)?;
+            Metrics::inc(&metrics.edits_accepted);
+            metrics
+                .ops_accepted
+                .fetch_add(e.ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok(committed_outcome(e, applied, ack, at))
+        }
+        Err(rejection) => {
+            Metrics::inc(match rejection {
+                Rejection::Conflict(_) => &metrics.conflicts,
+                Rejection::Invalid(_) => &metrics.rejections,
+            });
+            let msg = rejection_msg(e.op_id, rejection);
+            let answer = protocol::encode(&msg);
+            group.put_answer(&answer_key(e), &e.fingerprint, &answer, at)?;
+            Ok(Outcome::Direct(e.reply.clone(), answer.into()))
+        }
+    }
+}
+
+/// The highest op id answered per roster and client, as far as this writer
+/// knows. Clients number their edits upwards, so an edit above that cannot
+/// have been answered and its look-up in the store is skipped (a tenth of
+/// the writer's work per edit). Knowing too high is safe (it only costs the
+/// look-up: so are answers of a group that then failed); too low is not, so
+/// a client is read from the store on first sight and every answer counts.
+/// Op ids need not grow: one below the highest is simply looked up.
+#[derive(Default)]
+struct Answered {
+    /// Per roster, per client.
+    highest: HashMap<String, HashMap<Arc<str>, u64>>,
+    clients: usize,
+}
+
+/// Roster and client pairs remembered before the map starts over (then
+/// read again).
+const ANSWERED_CLIENTS: usize = 100_000;
+
+impl Answered {
+    fn may_have(&mut self, group: &Group, e: &Edit) -> Result<bool, StoreError> {
+        if e.op_id > i64::MAX as u64 {
+            return Ok(true); // stored as a negative number: always look
+        }
+        let known = self
+            .highest
+            .get(e.roster.as_str())
+            .and_then(|r| r.get(&*e.author.client));
+        let highest = match known {
+            Some(h) => *h,
+            None => {
+                if self.clients >= ANSWERED_CLIENTS {
+                    self.highest.clear();
+                    self.clients = 0;
+                }
+                let h = group.highest_answered(&e.roster, &e.author.client)?;
+                self.highest
+                    .entry(e.roster.clone())
+                    .or_default()
+                    .insert(e.author.client.clone(), h);
+                self.clients += 1;
+                h
+            }
+        };
+        Ok(e.op_id <= highest)
+    }
+
+    /// `e` is answered (or about to be, in this group).
+    fn note(&mut self, e: &Edit) {
+        if let Some(h) = self
+            .highest
+            .get_mut(e.roster.as_str())
+            .and_then(|r| r.get_mut(&*e.author.client))
+        {
+            *h = (*h).max(e.op_id);
+        }
+    }
+}
+
+/// A roster's slot, loaded with `load` (and given its broadcast ring) on
+/// first use.
+fn slot_of<'a>(
+    rosters: &'a mut HashMap<String, Slot>,
+    queue: usize,
+    name: &str,
+    load: impl FnOnce() -> Result<Roster, StoreError>,
+) -> Result<&'a mut Slot, StoreError> {
+    if !rosters.contains_key(name) {
+        let events = ring::channel(queue, super::RING_BYTES);
+        rosters.insert(
+            name.to_string(),
+            Slot {
+                roster: load()?,
+                events,
+                latest: Arc::new(AtomicU64::new(0)),
+                recent: VecDeque::new(),
+                recent_bytes: 0,
+                unwatched_since: None,
+            },
+        );
+    }
+    rosters
+        .get_mut(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("roster `{name}` vanished")))
+}
+
+fn committed_outcome(e: &Edit, applied: Applied, ack: String, at: i64) -> Outcome {
+    // Even when nothing changed (every write already held its value), the
+    // ack goes through the roster's ordered stream: it names the current
+    // seq, and must not reach its author before the batches that made it
+    // current (a direct reply could overtake them).
+    let frame = (!applied.changes.is_empty()).then(|| {
+        protocol::encode(&ServerMsg::Change(ChangeSet {
+            seq: applied.seq,
+            user: e.author.user.to_string(),
+            client: e.author.client.to_string(),
+            op_id: e.op_id,
+            at,
+            note: e.note.clone(),
+            changes: applied.changes.into_iter().map(|c| c.change).collect(),
+        }))
+        .into()
+    });
+    Outcome::Broadcast(
+        e.roster.clone(),
+        Committed {
+            seq: applied.seq,
+            session: e.session,
+            frame,
+            ack: ack.into(),
+        },
+    )
+}
+
+fn rejection_msg(op_id: u64, rejection: Rejection) -> ServerMsg {
+    match rejection {
+        Rejection::Conflict(conflicts) => ServerMsg::Rejected {
+            op_id,
+            code: protocol::codes::CONFLICT.into(),
+            message: format!(
+                "{} write(s) based on a version someone else has changed since; nothing applied",
+                conflicts.len()
+            ),
+            conflicts,
+            problems: Vec::new(),
+        },
+        Rejection::Invalid(problems) => ServerMsg::Rejected {
+            op_id,
+            code: protocol::codes::INVALID.into(),
+            message: problems
+                .iter()
+                .map(|p| format!("op {}: {}", p.op, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            conflicts: Vec::new(),
+            problems,
+        },
+    }
+}
+
+fn storage_error(op_id: Option<u64>, e: &StoreError) -> ServerMsg {
+    ServerMsg::Error {
+        code: protocol::codes::STORAGE.into(),
+        message: format!("the hub could not store this, nothing was applied: {e}"),
+        op_id,
+        req: None,
+    }
+}
