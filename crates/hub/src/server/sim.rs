@@ -16,7 +16,7 @@
 //! with random delays, cut by partitions and restarts. What is not covered
 //! here (the async connection task, TCP itself) the live-hub tests cover.
 //!
-//! `cargo test --lib sim` runs 200 seeds; `ROTA_SIM_SEEDS=5000` runs more,
+//! `cargo test -p rota-hub --lib sim` runs 200 seeds; `ROTA_SIM_SEEDS=5000` runs more,
 //! `ROTA_SIM_SEED=N` one seed with its whole trace printed.
 
 use super::conn::{frames_for, welcome_text};
@@ -723,7 +723,7 @@ fn fail(seed: u64, why: &str, w: &World, whole: bool) -> ! {
         w.trace.len().saturating_sub(120)
     };
     panic!(
-        "seed {seed}: {why}\n(replay: ROTA_SIM_SEED={seed} cargo test --lib sim)\n{}",
+        "seed {seed}: {why}\n(replay: ROTA_SIM_SEED={seed} cargo test -p rota-hub --lib sim)\n{}",
         w.trace[from..].join("\n")
     );
 }
