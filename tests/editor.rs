@@ -67,10 +67,20 @@ async fn moves_keep_to_the_grid_and_scroll_it() {
     ed.keys("end");
     let last = ed.state.layout.days - 1;
     assert_eq!(ed.state.cursor.col, last);
-    assert!(
-        ed.state.left + ed.state.grid_cols() > last,
-        "scrolled to it"
+    assert_eq!(
+        ed.state.left + ed.state.grid_cols(),
+        last + 1,
+        "scrolled to it, the screen full of dates up to it"
     );
+    // A jump to the grid's last date from far away: the dates before it
+    // fill the screen (no blank columns at the right).
+    let last_date = ed.state.layout.date(last);
+    ed.keys("home home");
+    ed.keys("g");
+    ed.type_text(&last_date.0.format("%-d/%-m/%Y").to_string());
+    ed.keys("enter");
+    assert_eq!(ed.at().1, last_date);
+    assert_eq!(ed.state.left + ed.state.grid_cols(), last + 1);
     ed.keys("l");
     assert_eq!(
         (ed.state.cursor.col, ed.state.layout.days),
@@ -473,6 +483,35 @@ async fn quit_while_an_edit_is_on_its_way_quits_once_it_is_saved() {
     ed.keys("q l");
     ed.until("saved", |s| s.counts() == (0, 0, 0)).await;
     assert!(!ed.state.quit, "l after q: stays");
+}
+
+/// `q` waits for an edit on its way; when the hub is lost meanwhile, the
+/// editor says so (what is kept, that q quits) and a second `q` quits.
+#[tokio::test]
+async fn a_quit_waiting_for_a_hub_that_goes_says_so_and_q_quits() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let proxy = Proxy::start(hub.addr).await;
+    let mut ed = editor(&proxy.url(), "ann", dir.path()).await;
+    proxy.refuse(true);
+    proxy.stall_up(true);
+    ed.type_text("D");
+    ed.keys("q");
+    assert!(ed.message().contains("saving 1 edit"), "{}", ed.message());
+    proxy.cut_all();
+    ed.until("offline", |s| matches!(s.conn, ConnState::Retrying { .. }))
+        .await;
+    let m = ed.message();
+    assert!(
+        m.starts_with("offline (")
+            && m.contains("1 edit not yet on the hub")
+            && m.ends_with("q again to quit"),
+        "{m}"
+    );
+    assert!(!ed.state.quit);
+    ed.keys("q");
+    assert!(ed.state.quit, "the second q quits");
 }
 
 #[tokio::test]

@@ -261,20 +261,21 @@ fn key_of(f: &Finding) -> Key {
         What::Run {
             days,
             worked,
-            limit,
+            bound,
             ..
-        } => (3u8, days, worked, limit.to_bits()).hash(&mut h),
+        } => (3u8, days, worked, bound_bits(bound)).hash(&mut h),
         What::Amount {
             unit, value, bound, ..
-        } => {
-            let b = match bound {
-                rota::domain::rules::Bound::AtMost(m) => (0u8, m.to_bits()),
-                rota::domain::rules::Bound::AtLeast(m) => (1u8, m.to_bits()),
-            };
-            (4u8, unit, value.to_bits(), b).hash(&mut h)
-        }
+        } => (4u8, unit, value.to_bits(), bound_bits(bound)).hash(&mut h),
     }
     h.finish()
+}
+
+fn bound_bits(b: &rota::domain::rules::Bound) -> (u8, u64) {
+    match b {
+        rota::domain::rules::Bound::AtMost(m) => (0u8, m.to_bits()),
+        rota::domain::rules::Bound::AtLeast(m) => (1u8, m.to_bits()),
+    }
 }
 
 fn all_findings(f: &Findings) -> BTreeSet<Key> {

@@ -247,13 +247,26 @@ async fn a_pattern_is_laid_over_the_block_and_a_bad_one_changes_nothing() {
     ed.keys("enter");
     assert!(ed.message().contains("has no code"), "{}", ed.message());
     ed.keys("esc");
-    // Without a block: once, from the cursor; an empty entry is a day
-    // without a code.
+    // Without a block: once, from the cursor; an empty entry leaves its
+    // day as it is (the D there stays).
+    ed.edit(vec![set("s4", &day(1).to_string(), Some("D"), 0)]);
     ed.keys("t s");
     ed.type_text("N,,OFF");
     ed.keys("enter");
-    assert_eq!(row(&ed, "s4", today(), 4), codes(&["N", "", "OFF", ""]));
+    assert_eq!(row(&ed, "s4", today(), 4), codes(&["N", "D", "OFF", ""]));
     assert!(ed.message().contains("laid N,,OFF"), "{}", ed.message());
+    // Past the planning period's end: said, as for one cell.
+    ed.keys("g");
+    ed.type_text("31/12/2026");
+    ed.keys("enter s");
+    ed.type_text("D,D");
+    ed.keys("enter");
+    assert!(
+        ed.message()
+            .ends_with("(1 cell outside the planning period: no rule checks it)"),
+        "{}",
+        ed.message()
+    );
 }
 
 #[tokio::test]
@@ -335,6 +348,13 @@ async fn find_and_filter_the_people_shown() {
     assert_eq!(ed.at().0, "s1", "next, round to Amara");
     ed.keys("enter n");
     assert_eq!(ed.at().0, "s3", "Chloe Martin");
+    ed.keys("n n");
+    assert_eq!(ed.at().0, "s1", "round again");
+    assert_eq!(ed.message(), "`a`: from the top again (3 matches)");
+    ed.keys("/");
+    ed.type_text("pat");
+    ed.keys("enter n");
+    assert_eq!(ed.message(), "`pat`: the only match");
     ed.keys("/");
     ed.type_text("zz");
     assert!(ed.message().contains("no one here is called `zz`"));

@@ -209,6 +209,39 @@ fn runs_of_worked_days_and_days_off_over_the_limit() {
     );
 }
 
+/// At least: a run of worked days shorter than the minimum, and days off
+/// (empty or written off) between two worked days; runs at the period's
+/// edges go on beyond it and are not held to it.
+#[test]
+fn runs_shorter_than_the_minimum_between_the_periods_edges() {
+    let mut r = base();
+    let mut ops = vec![
+        rule(
+            "min-2",
+            limit(LimitMeasure::ConsecutiveWorked, Some(2.0), None, None),
+        ),
+        rule(
+            "min-2-off",
+            limit(LimitMeasure::ConsecutiveOff, Some(2.0), None, None),
+        ),
+    ];
+    // Ann: a single D at the period's first day (an edge: not held), D D,
+    // one empty day, D D: one day off between two worked runs.
+    for i in [0, 3, 4, 6, 7] {
+        ops.push(set("s0", day(i), Some("D")));
+    }
+    // Bo: a lone N mid-period between days off.
+    ops.push(set("s1", day(5), Some("N")));
+    apply(&mut r, &ops);
+    assert_eq!(
+        messages(&r),
+        [
+            "Bo Chen: 1 worked day in a row, Sun 6 Dec to Sun 6 Dec, at least 2",
+            "Ann Lee: 1 day off in a row, Sun 6 Dec to Sun 6 Dec, at least 2",
+        ]
+    );
+}
+
 #[test]
 fn shifts_hours_and_weekends_per_period() {
     let mut r = base();
@@ -353,6 +386,34 @@ fn plain_check(r: &Roster) -> BTreeSet<Key> {
                     match measure {
                         LimitMeasure::ConsecutiveWorked | LimitMeasure::ConsecutiveOff => {
                             let want = *measure == LimitMeasure::ConsecutiveWorked;
+                            // At least: maximal runs of worked days (or of
+                            // days not worked, written or empty), not at the
+                            // period's edges.
+                            if let Some(min) = min.filter(|m| *m > 1.0) {
+                                let worked =
+                                    |i: usize| is_worked(&code_at(&s.id, dates[i])) == Some(true);
+                                let mut i = 0;
+                                while i < dates.len() {
+                                    let w = worked(i);
+                                    let mut j = i;
+                                    while j + 1 < dates.len() && worked(j + 1) == w {
+                                        j += 1;
+                                    }
+                                    if w == want
+                                        && i > 0
+                                        && j + 1 < dates.len()
+                                        && ((j - i + 1) as f64) < min
+                                    {
+                                        out.insert((
+                                            rule.id.clone(),
+                                            dates[i],
+                                            dates[j],
+                                            vec![s.id.clone()],
+                                        ));
+                                    }
+                                    i = j + 1;
+                                }
+                            }
                             let Some(max) = max else { continue };
                             let mut i = 0;
                             while i < dates.len() {
@@ -747,6 +808,34 @@ fn nrp_expected(text: &str, staff: &[String], cells: &[Vec<String>]) -> BTreeSet
                         (i - a + 1).to_string(),
                     ));
                 }
+            }
+            i += 1;
+        }
+        // Minimum runs (the benchmark's MinConsecutiveShifts and
+        // MinConsecutiveDaysOff), except runs at the horizon's edges: a run
+        // of worked days, or of days not worked between two worked days.
+        let (min_run, min_off): (i64, i64) = (f[5].parse().unwrap(), f[6].parse().unwrap());
+        let mut i = 0;
+        while i < days {
+            let w = worked(i);
+            let a = i;
+            while i + 1 < days && worked(i + 1) == w {
+                i += 1;
+            }
+            let (len, inner) = (i - a + 1, a > 0 && i < days - 1);
+            let (rule, min) = if w {
+                ("consecutive_worked", min_run)
+            } else {
+                ("consecutive_off", min_off)
+            };
+            if inner && len < min {
+                out.insert((
+                    format!("limit:{id}:{rule}"),
+                    id.clone(),
+                    a,
+                    i,
+                    len.to_string(),
+                ));
             }
             i += 1;
         }

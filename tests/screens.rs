@@ -395,11 +395,11 @@ fn the_header_in_each_connection_state() {
     lines.push(header(&s));
     insta::assert_snapshot!("headers", lines.join("\n"));
     assert!(
-        lines[1].contains("retry in  8 s") && lines[1].contains("connection refused"),
+        lines[1].contains("retry in 8 s") && lines[1].contains("connection refused"),
         "{}",
         lines[1]
     );
-    assert!(lines[2].contains("retry in  5 s"), "{}", lines[2]);
+    assert!(lines[2].contains("retry in 5 s"), "{}", lines[2]);
     assert!(
         lines[6].contains("1 unsaved") && lines[6].contains("@BO @CM"),
         "{}",
@@ -475,6 +475,115 @@ fn help_lists_every_key_of_the_key_map() {
         let cmd = rota::tui::action::Command::from_name(name).expect("a command");
         assert!(t.contains(cmd.describe()), "help lacks {name}");
     }
+}
+
+/// A code that takes a command's key (HOL takes H from history): the
+/// help and the hints say the key history has left (F2), and an editor
+/// that sees the code arrive is told.
+#[test]
+fn a_code_that_takes_a_key_is_said_in_the_help_the_hints_and_when_it_comes() {
+    let mut s = state_of(small(), Config::default(), (100, 50));
+    let t = text(&render(&s, true));
+    assert!(t.contains("H history"), "{t}");
+    let mut r = small();
+    apply(
+        &mut r,
+        &[Op::PutCode {
+            code: rota::domain::ShiftCode::new("HOL", 0.0, false),
+            base: None,
+        }],
+        "bob",
+    );
+    s.view = ViewReader::detached(r);
+    rota::tui::update::relayout(&mut s);
+    let said = s.message.clone().map(|m| m.0).unwrap_or_default();
+    assert_eq!(
+        said,
+        "the code HOL now takes the key H (it types the code): history is F2 here"
+    );
+    s.message = None;
+    let t = text(&render(&s, true));
+    assert!(t.contains("F2 history") && !t.contains("H history"), "{t}");
+    update(&mut s, Action::Do(rota::tui::action::Command::Help));
+    let t = text(&render(&s, true));
+    assert!(
+        t.contains("F2                            history of the cell (from the hub) (H types a code in this"),
+        "{t}"
+    );
+}
+
+/// A very long name: shortened at words in the jump list (its id whole)
+/// and in the status line, never cut mid-word.
+#[test]
+fn a_very_long_name_is_shortened_at_words_everywhere() {
+    let mut r = small();
+    apply(
+        &mut r,
+        &[Op::AddStaff {
+            id: "s26".into(),
+            name: "Maximiliana Alexandra Wolfeschlegelsteinhausen-Bergerdorff".into(),
+            group: "Nurses".into(),
+            order: Some(0),
+        }],
+        "admin",
+    );
+    let mut s = state_of(r, Config::default(), (80, 24));
+    press(&mut s, "g");
+    type_in(&mut s, "Maxi");
+    let t = text(&render(&s, false));
+    assert!(t.contains("Maximiliana Alexandra W. (s26)"), "{t}");
+    assert!(!t.contains("Wolfeschlegelsteinha"), "{t}");
+    press(&mut s, "enter");
+    let t = text(&render(&s, false));
+    let status = t.lines().last().unwrap_or_default().to_string();
+    assert!(status.contains("Maximiliana"), "{status}");
+    assert!(!t.contains("Wolfeschlegelsteinha"), "{t}");
+    // The staff list: one line, its columns in line with the others'.
+    press(&mut s, "esc");
+    press(&mut s, "m");
+    let t = text(&render(&s, false));
+    let line = t
+        .lines()
+        .find(|l| l.contains("Maximiliana"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("Maximiliana Alexandra W.") && line.contains("s26"),
+        "{t}"
+    );
+    let amara = t.lines().find(|l| l.contains("Amara")).unwrap_or_default();
+    assert_eq!(line.find("Nurses"), amara.find("Nurses"), "{t}");
+}
+
+/// `i a Enter` where a starts several codes (AL, a1, a2): said so, on
+/// the screen, with the codes it starts.
+#[test]
+fn an_entry_that_starts_several_codes_says_which_on_enter() {
+    use rota::domain::ShiftCode;
+    let mut r = Roster::default();
+    let mut ops: Vec<Op> = ["AL", "a1", "a2"]
+        .iter()
+        .map(|c| Op::PutCode {
+            code: ShiftCode::new(c, 8.0, true),
+            base: None,
+        })
+        .collect();
+    ops.push(Op::AddStaff {
+        id: "s1".into(),
+        name: "Ann".into(),
+        group: String::new(),
+        order: None,
+    });
+    apply(&mut r, &ops, "admin");
+    let mut s = state_of(r, Config::default(), (100, 24));
+    press_all(&mut s, "i a enter");
+    let t = text(&render(&s, false));
+    assert!(
+        t.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains("`a` is no code; it starts AL, a1, a2"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -886,7 +995,7 @@ fn a_selection_and_the_findings_list() {
             t.lines()
                 .next()
                 .unwrap_or_default()
-                .contains("▣ 2 people × 3 dates selected"),
+                .contains("▣ 2 people × 3 dates"),
             "{t}"
         );
         let (x, y) = cell_xy(&s, "s1", today());

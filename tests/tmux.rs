@@ -604,10 +604,8 @@ async fn a_block_fill_under_a_minimum_shows_in_the_other_editor_and_undo_clears_
     .await;
     // Ann: a block of the three people on today, filled with D.
     t.keys("ann", &["v", "j", "j"]);
-    t.wait("ann", "the block", |s| {
-        s.contains("3 people × 1 date selected")
-    })
-    .await;
+    t.wait("ann", "the block", |s| s.contains("▣ 3 people × 1 date"))
+        .await;
     let sent = std::time::Instant::now();
     t.keys("ann", &["D"]);
     let screen = t

@@ -308,7 +308,7 @@ async fn run(
         }
         Answer::TimedOut => {
             eprintln!(
-                "rota: {file}: no answer from the hub within {}s; the edit stays in the outbox \
+                "rota: {file}: no answer from the hub within {} s; the edit stays in the outbox \
                  and `rota --sync` finishes it (it is applied once at most)",
                 timeout.as_secs()
             );

@@ -228,10 +228,13 @@ async fn run_editor(
     worker.finish();
     let (pending, conflicted, _) = state.counts();
     if pending + conflicted > 0 {
+        let n = pending + conflicted;
         println!(
-            "rota: {} edit(s) not yet on the hub stay queued in {} and are sent next time.",
-            pending + conflicted,
-            sync_config.local_path().display()
+            "rota: {} not yet on the hub {} queued in {} and {} sent next time.",
+            crate::script::diff::plural(n, "edit"),
+            if n == 1 { "stays" } else { "stay" },
+            sync_config.local_path().display(),
+            if n == 1 { "is" } else { "are" }
         );
     }
     match result {

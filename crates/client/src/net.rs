@@ -299,7 +299,12 @@ async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, 
         tokio_tungstenite::connect_async_tls_with_config(request, None, true, tls),
     )
     .await
-    .map_err(|_| failed(format!("no answer from {url} within {within:?}")))?
+    .map_err(|_| {
+        failed(format!(
+            "{url} did not take the connection within {} s",
+            within.as_secs_f64()
+        ))
+    })?
     .map_err(|e| refusal_of(url, e))?;
     let hello = shared.core().hello(&config.roster);
     ws.send(Message::Text(protocol::encode_client(&hello).into()))

@@ -31,7 +31,8 @@ pub fn wrap(text: &str, cols: usize) -> Vec<String> {
         };
         let mut line = indent.clone();
         let mut width = indent.len();
-        for word in para.split(' ').filter(|w| !w.is_empty()) {
+        for word in words_kept_together(para, cols.saturating_sub(indent.len())) {
+            let word = word.as_str();
             let w = text_cols(word, false);
             if width > indent.len() && width + 1 + w <= cols {
                 line.push(' ');
@@ -60,6 +61,37 @@ pub fn wrap(text: &str, cols: usize) -> Vec<String> {
             }
         }
         out.push(line);
+    }
+    out
+}
+
+/// The words of `para`, a command quoted in backticks (`rota --serve
+/// --add-user NAME`) kept as one when it fits in `cols`: a command is read
+/// whole, not across a line's end.
+fn words_kept_together(para: &str, cols: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut quoted: Option<Vec<&str>> = None;
+    for word in para.split(' ').filter(|w| !w.is_empty()) {
+        match quoted.as_mut() {
+            Some(q) => {
+                q.push(word);
+                if word.contains('`') {
+                    let joined = q.join(" ");
+                    if text_cols(&joined, false) <= cols {
+                        out.push(joined);
+                    } else {
+                        out.extend(q.iter().map(|w| w.to_string()));
+                    }
+                    quoted = None;
+                }
+            }
+            // A word that opens a quote and does not close it.
+            None if word.matches('`').count() % 2 == 1 => quoted = Some(vec![word]),
+            None => out.push(word.to_string()),
+        }
+    }
+    if let Some(q) = quoted {
+        out.extend(q.iter().map(|w| w.to_string()));
     }
     out
 }
@@ -219,6 +251,15 @@ mod tests {
             vec!["a   b c d", "    e f g"]
         );
         assert_eq!(wrap("", 10), vec![""]);
+        // A command in backticks is kept on one line when it fits one.
+        assert_eq!(
+            wrap("add one with `rota --serve --add-user NAME` now", 36),
+            vec!["add one with", "`rota --serve --add-user NAME` now"]
+        );
+        assert_eq!(
+            wrap("`a b c d e f g h` x", 6),
+            vec!["`a b c", "d e f", "g h` x"]
+        );
         assert_eq!(
             fit_segments(
                 &["x clear".into(), "u undo".into(), "c conflicts".into()],

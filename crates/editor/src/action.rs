@@ -84,6 +84,7 @@ pub enum PanelKey {
     /// Enter on a list: take the selected line.
     Choose,
     NextTab,
+    PreviousTab,
     Add,
     Remove,
     MoveUp,

@@ -147,8 +147,9 @@ pub fn pattern(state: &State, codes: &[Option<String>]) -> Vec<Op> {
     let mut ops = Vec::new();
     for id in people(state, b) {
         for (k, col) in (b.left..=b.right).enumerate() {
-            if let Some(c) = codes.get(k % codes.len().max(1)) {
-                ops.push(set(&id, state.layout.date(col), c.clone()));
+            // An empty entry leaves its day as it is (booked leave stays).
+            if let Some(Some(c)) = codes.get(k % codes.len().max(1)) {
+                ops.push(set(&id, state.layout.date(col), Some(c.clone())));
             }
         }
     }

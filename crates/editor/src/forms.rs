@@ -40,6 +40,16 @@ impl Tab {
             Tab::Users => Tab::Staff,
         }
     }
+
+    pub fn previous(self) -> Tab {
+        match self {
+            Tab::Staff => Tab::Users,
+            Tab::Codes => Tab::Staff,
+            Tab::Rules => Tab::Codes,
+            Tab::Settings => Tab::Rules,
+            Tab::Users => Tab::Settings,
+        }
+    }
     pub fn name(self) -> &'static str {
         match self {
             Tab::Staff => "staff",
@@ -1062,7 +1072,15 @@ pub fn list(roster: &Roster, tab: Tab) -> Vec<(String, String)> {
             let staff = roster.staff_by_group();
             let rows = staff
                 .iter()
-                .map(|s| vec![s.name.clone(), s.group.clone(), s.id.clone()])
+                // Long names shortened as the grid does, so the columns
+                // stay in line (the form shows a name whole).
+                .map(|s| {
+                    vec![
+                        rota_core::text::short_name(&s.name, 30),
+                        rota_core::text::fit_words(&s.group, 24),
+                        s.id.clone(),
+                    ]
+                })
                 .collect();
             let keys = staff.into_iter().map(|s| s.id);
             keys.zip(columns(rows, &[30, 24, 0])).collect()
@@ -1078,7 +1096,7 @@ pub fn list(roster: &Roster, tab: Tab) -> Vec<(String, String)> {
                     };
                     vec![
                         c.code.clone(),
-                        c.label.clone(),
+                        rota_core::text::fit_words(&c.label, 24),
                         format!("{:>5} h", fmt_num(c.hours)),
                         times,
                         if c.worked { "worked" } else { "not worked" }.to_string(),

@@ -22,9 +22,8 @@ pub fn key_cols(panel_width: u16) -> u16 {
 pub fn entries(state: &State) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = state
         .keymap
-        .help_rows()
+        .help_rows(&|k| state.key_taken(k))
         .into_iter()
-        .map(|(k, d)| (k, d.to_string()))
         .collect();
     out.push((String::new(), String::new()));
     for (mode, keys, what) in MODE_HELP {

@@ -18,8 +18,18 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
     (Command::WeekBack, "week_back", &["b"], "a week earlier"),
     (Command::PageUp, "page_up", &["pgup"], "a screen up"),
     (Command::PageDown, "page_down", &["pgdn"], "a screen down"),
-    (Command::FirstDate, "first_date", &["home"], "first date"),
-    (Command::LastDate, "last_date", &["end"], "last date"),
+    (
+        Command::FirstDate,
+        "first_date",
+        &["home"],
+        "the planning period's first date (again: the grid's)",
+    ),
+    (
+        Command::LastDate,
+        "last_date",
+        &["end"],
+        "the planning period's last date (again: the grid's)",
+    ),
     (
         Command::FirstPerson,
         "first_person",
@@ -57,7 +67,7 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
     (
         Command::History,
         "history",
-        &["H"],
+        &["H", "f2"],
         "history of the cell (from the hub)",
     ),
     (
@@ -188,6 +198,16 @@ impl Command {
 
     pub fn describe(self) -> &'static str {
         self.entry().3
+    }
+
+    /// Its name in the config file (`history`).
+    pub fn name(self) -> &'static str {
+        self.entry().1
+    }
+
+    /// Every command, in the help's order.
+    pub fn all() -> impl Iterator<Item = Command> {
+        COMMANDS.iter().map(|c| c.0)
     }
 }
 
@@ -411,13 +431,30 @@ impl Keymap {
             .map_or(&[], |(_, k)| k.as_slice())
     }
 
-    /// (keys, what they do) for every grid command, for the help.
-    pub fn help_rows(&self) -> Vec<(String, &'static str)> {
+    /// (keys, what they do) for every grid command, for the help. A key
+    /// that types a code in this roster (`taken`) is not the command's
+    /// here: it is said so, and the keys left are listed.
+    pub fn help_rows(&self, taken: &dyn Fn(&KeyCombo) -> bool) -> Vec<(String, String)> {
         self.bindings
             .iter()
             .map(|(cmd, combos)| {
-                let keys: Vec<String> = combos.iter().map(|k| k.to_string()).collect();
-                (keys.join(" "), cmd.describe())
+                let (lost, free): (Vec<&KeyCombo>, Vec<&KeyCombo>) =
+                    combos.iter().partition(|k| taken(k));
+                let keys: Vec<String> = free.iter().map(|k| k.to_string()).collect();
+                let mut what = cmd.describe().to_string();
+                if !lost.is_empty() {
+                    let lost: Vec<String> = lost.iter().map(|k| k.to_string()).collect();
+                    what.push_str(&format!(
+                        " ({} types a code in this roster{})",
+                        lost.join(" "),
+                        if free.is_empty() {
+                            "; bind another key in the config"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                (keys.join(" "), what)
             })
             .collect()
     }
@@ -536,6 +573,7 @@ pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
         Mode::Manage(_) => Some(Action::Panel(match key.code {
             KeyCode::Esc | KeyCode::Char('q') => PanelKey::Close,
             KeyCode::Tab | KeyCode::Char('l') | KeyCode::Right => PanelKey::NextTab,
+            KeyCode::BackTab | KeyCode::Char('h') | KeyCode::Left => PanelKey::PreviousTab,
             KeyCode::Char('j') | KeyCode::Down => PanelKey::Down,
             KeyCode::Char('k') | KeyCode::Up => PanelKey::Up,
             KeyCode::Char('a') => PanelKey::Add,

@@ -471,6 +471,15 @@ impl Filter {
             Filter::Warned => "people with warnings".into(),
         }
     }
+
+    /// In a word or two, for the header: "warned", "Nurses".
+    pub fn short(&self) -> String {
+        match self {
+            Filter::Everyone => "everyone".into(),
+            Filter::Group(g) => g.clone(),
+            Filter::Warned => "warned".into(),
+        }
+    }
 }
 
 /// A block of the grid: people `top..=bottom` (layout indices) and date
@@ -576,6 +585,14 @@ impl State {
     pub fn show_near_left(&mut self, col: usize) {
         let before = (self.grid_cols() / 4).min(7);
         self.left = col.saturating_sub(before);
+        self.fill_the_screen();
+    }
+
+    /// Near the grid's last date, as many dates as fit stay on screen (no
+    /// blank columns at the right while earlier dates could show).
+    fn fill_the_screen(&mut self) {
+        let cols = self.grid_cols().max(1);
+        self.left = self.left.min(self.layout.days.saturating_sub(cols));
     }
 
     /// Columns a date takes on screen: the code, one for the state glyph
@@ -668,6 +685,26 @@ impl State {
     }
 
     /// Whether some code starts with `c` (ASCII letters in either case).
+    /// Whether a key types a code here rather than run its command: an
+    /// upper-case key (or any not a lower-case letter) that some code
+    /// starts with, pressed alone (as the grid's key lookup takes it).
+    pub fn key_taken(&self, k: &crate::keys::KeyCombo) -> bool {
+        k.prefix.is_none()
+            && k.mods.is_empty()
+            && matches!(k.code, crossterm::event::KeyCode::Char(c)
+                if !c.is_ascii_lowercase() && self.code_starts_with(c))
+    }
+
+    /// The first key of `cmd` that is the command's here ("H", or "F2"
+    /// when a code takes H), for hints; None when codes take them all.
+    pub fn key_label(&self, cmd: crate::action::Command) -> Option<String> {
+        self.keymap
+            .keys_of(cmd)
+            .iter()
+            .find(|k| !self.key_taken(k))
+            .map(|k| k.to_string())
+    }
+
     pub fn code_starts_with(&self, c: char) -> bool {
         self.layout
             .codes
@@ -798,6 +835,7 @@ impl State {
         } else if self.cursor.col >= self.left + cols {
             self.left = self.cursor.col + 1 - cols;
         }
+        self.fill_the_screen();
     }
 
     /// A new question to the hub: its id, and until when it is waited for.

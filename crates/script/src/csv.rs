@@ -23,7 +23,7 @@ pub enum Codes {
     Clear,
     One(String),
     /// Laid over the range from its first date, repeating.
-    /// An empty entry (None) leaves its day empty.
+    /// An empty entry (None) leaves its day as it is.
     Pattern(Vec<Option<String>>),
 }
 
@@ -255,7 +255,11 @@ pub fn plan(rows: &[Row], roster: &Roster) -> Result<Plan, Vec<LineError>> {
             let code = match &codes {
                 Codes::Clear => None,
                 Codes::One(c) => Some(c.clone()),
-                Codes::Pattern(p) => p[k as usize % p.len()].clone(),
+                // An empty entry leaves its day as it is.
+                Codes::Pattern(p) => match &p[k as usize % p.len()] {
+                    Some(c) => Some(c.clone()),
+                    None => continue,
+                },
             };
             match seen.get(&(id.to_string(), date)) {
                 Some((_, prev)) if *prev == code => continue,

@@ -203,15 +203,20 @@ fn warnings(out: &mut String, found: &[rota_core::domain::rules::Finding], list:
     let mut kinds: Vec<((&str, &str), usize)> = Vec::new();
     for f in found {
         let kind = match &f.what {
+            // One a code and date (a date short of two codes is two).
             What::Under { .. } => (
-                "date under a staffing minimum",
-                "dates under a staffing minimum",
+                "shift short of a staffing minimum",
+                "shifts short of a staffing minimum (code and date)",
             ),
             What::Over { .. } => (
-                "date over a staffing maximum",
-                "dates over a staffing maximum",
+                "shift over a staffing maximum",
+                "shifts over a staffing maximum (code and date)",
             ),
             What::Sequence { .. } => ("forbidden sequence", "forbidden sequences"),
+            What::Run {
+                bound: rota_core::domain::rules::Bound::AtLeast(_),
+                ..
+            } => ("run too short", "runs too short"),
             What::Run { .. } => ("run too long", "runs too long"),
             What::Amount { .. } => (
                 "count of shifts, hours or weekends out of bounds",

@@ -60,12 +60,13 @@ pub enum What {
         first: String,
         then: String,
     },
-    /// A run of worked days (or days off) longer than `limit`.
+    /// A run of worked days (or days off) longer than at most, or shorter
+    /// than at least, the bound.
     Run {
         name: String,
         days: i64,
         worked: bool,
-        limit: f64,
+        bound: Bound,
     },
     /// A count or sum over a period past a bound (of one code's shifts
     /// when `code` is set).
@@ -120,13 +121,19 @@ impl Finding {
                 name,
                 days,
                 worked,
-                limit,
+                bound,
             } => {
-                let what = if *worked { "worked days" } else { "days off" };
-                format!(
-                    "{name}: {days} {what} in a row, {a} to {b}, limit {}",
-                    amount(*limit)
-                )
+                let what = match (*worked, *days == 1) {
+                    (true, true) => "worked day",
+                    (true, false) => "worked days",
+                    (false, true) => "day off",
+                    (false, false) => "days off",
+                };
+                let bound = match bound {
+                    Bound::AtMost(m) => format!("limit {}", amount(*m)),
+                    Bound::AtLeast(m) => format!("at least {}", amount(*m)),
+                };
+                format!("{name}: {days} {what} in a row, {a} to {b}, {bound}")
             }
             What::Amount {
                 name,
@@ -821,6 +828,7 @@ fn person_findings(cx: &Ctx, p: usize, span: (Date, Date)) -> Vec<Finding> {
                     min: *min,
                     max: *max,
                     first: span.0,
+                    last: (span.1.0 - span.0.0).num_days().max(0) as usize,
                 };
                 match measure {
                     LimitMeasure::ConsecutiveWorked => limit.runs(&cells, true, &mut out),
@@ -849,6 +857,8 @@ struct Limit<'a> {
     max: Option<f64>,
     /// The date of day index 0.
     first: Date,
+    /// The last day index checked (the period's last day).
+    last: usize,
 }
 
 impl Limit<'_> {
@@ -864,47 +874,86 @@ impl Limit<'_> {
         self.first.add_days(i as i64)
     }
 
-    /// Runs of consecutive worked (or off) days longer than `max`.
+    /// Runs of consecutive worked (or off) days longer than `max`, and
+    /// shorter than `min`. A run longer than `max` is of cells written so
+    /// (an empty cell ends it); a run shorter than `min` is between two
+    /// days that end it: a worked run between days not worked, days off
+    /// (written off or empty) between two worked days. Runs that touch the
+    /// period's first or last day are not held to `min` (they go on beyond
+    /// it, as the benchmark counts them).
     fn runs(&self, cells: &[(usize, u16)], worked_days: bool, out: &mut Vec<Finding>) {
-        let Some(max) = self.max else {
-            return;
+        let mut found = |a: usize, b: usize, bound: Bound| {
+            out.push(Finding {
+                first: self.date(a),
+                last: self.date(b),
+                years: self.cx.years,
+                rule: self.rule.to_string(),
+                staff: vec![self.s.id.clone()],
+                what: What::Run {
+                    name: self.s.name.clone(),
+                    days: (b - a + 1) as i64,
+                    worked: worked_days,
+                    bound,
+                },
+            });
         };
-        let close = |run: Option<(usize, usize)>, out: &mut Vec<Finding>| {
-            if let Some((a, b)) = run {
-                let len = (b - a + 1) as i64;
-                if len as f64 > max {
-                    out.push(Finding {
-                        first: self.date(a),
-                        last: self.date(b),
-                        years: self.cx.years,
-                        rule: self.rule.to_string(),
-                        staff: vec![self.s.id.clone()],
-                        what: What::Run {
-                            name: self.s.name.clone(),
-                            days: len,
-                            worked: worked_days,
-                            limit: max,
-                        },
-                    });
-                }
-            }
-        };
-        let mut run: Option<(usize, usize)> = None;
-        for &(i, e) in cells {
-            let counts = self.worked(e) == worked_days;
-            run = match (run, counts) {
-                (Some((a, b)), true) if b + 1 == i => Some((a, i)),
-                (prev, true) => {
-                    close(prev, out);
-                    Some((i, i))
-                }
-                (prev, false) => {
-                    close(prev, out);
-                    None
+        if let Some(max) = self.max {
+            // Runs of written cells that count.
+            let mut run: Option<(usize, usize)> = None;
+            let mut close = |run: Option<(usize, usize)>| {
+                if let Some((a, b)) = run
+                    && (b - a + 1) as f64 > max
+                {
+                    found(a, b, Bound::AtMost(max));
                 }
             };
+            for &(i, e) in cells {
+                let counts = self.worked(e) == worked_days;
+                run = match (run, counts) {
+                    (Some((a, b)), true) if b + 1 == i => Some((a, i)),
+                    (prev, true) => {
+                        close(prev);
+                        Some((i, i))
+                    }
+                    (prev, false) => {
+                        close(prev);
+                        None
+                    }
+                };
+            }
+            close(run);
         }
-        close(run, out);
+        let Some(min) = self.min.filter(|m| *m > 1.0) else {
+            return;
+        };
+        // The worked days, in order; runs of them and the gaps between.
+        let worked: Vec<usize> = cells
+            .iter()
+            .filter(|(_, e)| self.worked(*e))
+            .map(|(i, _)| *i)
+            .collect();
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for &i in &worked {
+            match runs.last_mut() {
+                Some((_, b)) if *b + 1 == i => *b = i,
+                _ => runs.push((i, i)),
+            }
+        }
+        let short = |a: usize, b: usize| ((b - a + 1) as f64) < min;
+        if worked_days {
+            for &(a, b) in &runs {
+                if a > 0 && b < self.last && short(a, b) {
+                    found(a, b, Bound::AtLeast(min));
+                }
+            }
+        } else {
+            for pair in runs.windows(2) {
+                let (a, b) = (pair[0].1 + 1, pair[1].0 - 1);
+                if short(a, b) {
+                    found(a, b, Bound::AtLeast(min));
+                }
+            }
+        }
     }
 
     /// What a limit counts from day `a` to day `b`.

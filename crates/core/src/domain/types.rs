@@ -638,7 +638,8 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
 pub const MAX_CODE_CHARS: usize = 4;
 
 /// A repeating pattern of codes, comma-separated: `D,D,N,N,OFF,OFF`; an
-/// empty entry is a day with no code (`D,D,N,N,,` leaves two days empty).
+/// empty entry is a day the pattern does not write (`D,D,N,N,,` leaves
+/// two days as they are: booked leave stays).
 /// Each code must be well-formed (whether the roster has it is the
 /// caller's to check), and one entry at least must be a code.
 pub fn parse_pattern(s: &str) -> Result<Vec<Option<String>>, String> {
@@ -653,7 +654,7 @@ pub fn parse_pattern(s: &str) -> Result<Vec<Option<String>>, String> {
     }
     if codes.iter().all(Option::is_none) {
         return Err(format!(
-            "pattern `{s}` has no code: write codes separated by commas, an empty entry for a day without one (D,D,N,N,,)"
+            "pattern `{s}` has no code: write codes separated by commas, an empty entry for a day left as it is (D,D,N,N,,)"
         ));
     }
     Ok(codes)

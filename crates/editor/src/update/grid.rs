@@ -517,26 +517,43 @@ pub(super) fn set_code(state: &mut State, code: Option<String>, fx: &mut Vec<Eff
     }
 }
 
-/// " (replacing AL ×1, N ×4)": the codes `ops` write over, or nothing.
+/// " (replacing AL ×1, N ×4)": the codes `ops` write over, and how many
+/// of its cells fall outside the planning period (no rule checks them);
+/// or nothing.
 pub(super) fn replaced(state: &State, ops: &[Op]) -> String {
     let mut over: BTreeMap<String, usize> = BTreeMap::new();
+    let mut outside = 0;
     state.view.read(|r| {
+        let period = r.period();
         for op in ops {
             if let Op::SetCell {
                 staff, date, code, ..
             } = op
-                && let Some((Some(old), _)) = r.cell(staff, *date)
-                && code.as_deref() != Some(old)
             {
-                *over.entry(old.to_string()).or_default() += 1;
+                if period.is_some_and(|p| !p.contains(*date)) {
+                    outside += 1;
+                }
+                if let Some((Some(old), _)) = r.cell(staff, *date)
+                    && code.as_deref() != Some(old)
+                {
+                    *over.entry(old.to_string()).or_default() += 1;
+                }
             }
         }
     });
-    if over.is_empty() {
-        return String::new();
+    let mut out = String::new();
+    if !over.is_empty() {
+        let parts: Vec<String> = over.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+        out.push_str(&format!(" (replacing {})", parts.join(", ")));
     }
-    let parts: Vec<String> = over.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
-    format!(" (replacing {})", parts.join(", "))
+    if outside > 0 {
+        out.push_str(&format!(
+            " ({} outside the planning period: no rule checks {})",
+            plural(outside, "cell"),
+            if outside == 1 { "it" } else { "them" }
+        ));
+    }
+    out
 }
 
 pub fn show_date(d: Date) -> String {
@@ -564,18 +581,28 @@ pub(super) fn quit(state: &mut State) {
         );
         return;
     }
-    warn(
-        state,
-        format!(
-            "{unsaved} edit{} not yet on the hub; {} queued in the outbox (never lost) and sent next time. q again to quit",
-            if unsaved == 1 { "" } else { "s" },
-            if unsaved == 1 {
-                "it stays"
-            } else {
-                "they stay"
-            }
-        ),
-    );
+    warn(state, unsaved_said(unsaved));
+}
+
+/// Said of edits not on the hub when `q` is pressed: they are kept.
+fn unsaved_said(unsaved: usize) -> String {
+    format!(
+        "{unsaved} edit{} not yet on the hub; {} queued in the outbox (never lost) and sent next time. q again to quit",
+        if unsaved == 1 { "" } else { "s" },
+        if unsaved == 1 {
+            "it stays"
+        } else {
+            "they stay"
+        }
+    )
+}
+
+/// A quit that waited for the hub when the hub is lost: why, what is
+/// kept, and that a second `q` quits.
+pub(super) fn quit_offline(state: &mut State, reason: &str) {
+    let (pending, conflicted, _) = state.counts();
+    let said = unsaved_said(pending + conflicted);
+    warn(state, format!("offline ({reason}): {said}"));
 }
 
 /// The cell at a screen position, when it is one of the grid's.

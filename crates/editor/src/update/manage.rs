@@ -120,8 +120,12 @@ pub(super) fn manage_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>)
             // A new user's token is shown once.
             state.users.token = None;
         }
-        PanelKey::NextTab => {
-            m.tab = m.tab.next();
+        PanelKey::NextTab | PanelKey::PreviousTab => {
+            m.tab = if key == PanelKey::NextTab {
+                m.tab.next()
+            } else {
+                m.tab.previous()
+            };
             m.selected = 0;
             if m.tab == Tab::Users && state.may_manage() {
                 super::asking::ask_users(state, fx);
@@ -368,7 +372,7 @@ pub(super) fn manage_input(state: &mut State, input: Input, fx: &mut Vec<Effect>
         }
         Input::Esc => {
             m.form = None;
-            say(state, "not saved".into());
+            say(state, "closed: nothing changed".into());
             return;
         }
         Input::Enter if matches!(form.kind, FormKind::User { .. }) => {

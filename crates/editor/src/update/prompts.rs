@@ -264,10 +264,28 @@ pub(super) fn find(state: &mut State, q: &str, after: bool, fx: &mut Vec<Effect>
     let hit = (0..n)
         .map(|i| (start + i) % n)
         .find(|&p| state.layout.staff[p].name.to_lowercase().contains(&q));
+    let here = state.cursor.person;
     match hit {
         Some(p) => {
             move_to(state, Some(p), None, fx);
             state.message = None;
+            // `n` says when it went round, or found the one it was on.
+            if after {
+                let count = state
+                    .layout
+                    .staff
+                    .iter()
+                    .filter(|s| s.name.to_lowercase().contains(&q))
+                    .count();
+                if p == here {
+                    say(state, format!("`{q}`: the only match"));
+                } else if p < here {
+                    say(
+                        state,
+                        format!("`{q}`: from the top again ({count} matches)"),
+                    );
+                }
+            }
         }
         None => warn(state, format!("no one here is called `{q}`")),
     }

@@ -41,7 +41,12 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                     share_cursor(state, fx);
                 }
                 ConnState::Retrying { retry_in, reason } => {
-                    if state.offline_since.is_none() {
+                    // A quit waiting for the hub waits no more: said so,
+                    // and a second q quits.
+                    if state.quit_when_saved {
+                        state.quit_when_saved = false;
+                        super::grid::quit_offline(state, reason);
+                    } else if state.offline_since.is_none() {
                         // Said whole once (the header may have no room).
                         warn(
                             state,
@@ -205,6 +210,7 @@ pub fn recheck(state: &mut State, targets: Option<&[Target]>) {
 /// Staff or codes changed: lay the grid out again, keeping the cursor on
 /// the same person and date.
 pub fn relayout(state: &mut State) {
+    let taken_before = keys_taken(state);
     let layout = state.view.read(|r| {
         Layout::build(
             r,
@@ -221,6 +227,43 @@ pub fn relayout(state: &mut State) {
             .extend(layout.staff.iter().map(|p| p.id.clone()));
     }
     state.set_layout(layout);
+    // A code that now takes a command's key (a new code HOL takes H from
+    // history): said to everyone, with the key the command has left.
+    let newly: Vec<(Command, String)> = keys_taken(state)
+        .into_iter()
+        .filter(|k| !taken_before.contains(k))
+        .collect();
+    if let Some((cmd, key)) = newly.first() {
+        let code = state
+            .layout
+            .codes
+            .keys()
+            .find(|c| key.chars().next().is_some_and(|k| c.starts_with(k)))
+            .cloned()
+            .unwrap_or_default();
+        let left = match state.key_label(*cmd) {
+            Some(k) => format!("{} is {k} here", cmd.name()),
+            None => format!("bind {} to another key in the config", cmd.name()),
+        };
+        say(
+            state,
+            format!("the code {code} now takes the key {key} (it types the code): {left}"),
+        );
+    }
+}
+
+/// The commands' keys that type a code here, with their commands.
+fn keys_taken(state: &State) -> Vec<(Command, String)> {
+    Command::all()
+        .filter_map(|cmd| {
+            state
+                .keymap
+                .keys_of(cmd)
+                .iter()
+                .find(|k| state.key_taken(k))
+                .map(|k| (cmd, k.to_string()))
+        })
+        .collect()
 }
 
 /// The outbox as the engine has it now: marks for the cells it writes.

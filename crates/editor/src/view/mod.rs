@@ -112,7 +112,7 @@ pub fn connection_text(state: &State) -> (String, Option<String>) {
                 .retry_at
                 .map_or(0, |r| ((r - state.now).max(0) + 999) / 1000);
             (
-                format!("○ offline{since}, retry in {secs:>2} s"),
+                format!("○ offline{since}, retry in {secs} s"),
                 Some(reason.clone()),
             )
         }
@@ -196,7 +196,7 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
     if let Some(b) = state.selection() {
         add(
             format!(
-                "▣ {} × {} selected",
+                "▣ {} × {}",
                 rota_script::diff::plural(b.people(), "person"),
                 rota_script::diff::plural(b.days(), "date")
             ),
@@ -207,8 +207,8 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
     if state.filter != super::state::Filter::Everyone {
         add(
             format!(
-                "showing {} ({})",
-                state.filter.describe(),
+                "only {} ({})",
+                state.filter.short(),
                 state.layout.staff.len()
             ),
             bold,
@@ -321,7 +321,18 @@ fn date_range(first: rota_core::domain::Date, last: rota_core::domain::Date) -> 
 
 /// The mode's name and the keys that matter now, most needed first.
 fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
-    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // "H history" names the key history has here (a code may take H).
+    let history = state
+        .key_label(crate::action::Command::History)
+        .map(|k| format!("{k} history"));
+    let v = |s: &[&str]| {
+        s.iter()
+            .filter_map(|x| match *x {
+                "H history" => history.clone(),
+                x => Some(x.to_string()),
+            })
+            .collect::<Vec<_>>()
+    };
     match &state.mode {
         Mode::Normal if state.prefix.is_some() => (
             "NORMAL".into(),
@@ -429,15 +440,29 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
             .map(str::to_string)
             .collect(),
         ),
-        Mode::Pattern { typed } => (
-            "PATTERN".into(),
+        Mode::Pattern { typed } => ("PATTERN".into(), {
+            // The example in this roster's codes: D,D,N,N,, here,
+            // d1,d1,n3,n3,, in another.
+            let codes: Vec<&String> = state
+                .layout
+                .codes
+                .values()
+                .filter(|c| c.worked)
+                .map(|c| &c.code)
+                .take(2)
+                .collect();
+            let example = match codes.as_slice() {
+                [a, b] => format!("{a},{a},{b},{b},,"),
+                [a] => format!("{a},{a},,"),
+                _ => "D,D,N,N,,".to_string(),
+            };
             vec![
                 format!("{typed}▏"),
-                "codes with commas (D,D,N,N,OFF,OFF) laid over the block".into(),
-                "Enter".into(),
+                format!("e.g. {example} (empty: left as is)"),
+                "Enter lays it".into(),
                 "Esc".into(),
-            ],
-        ),
+            ]
+        }),
         Mode::Find { query } => (
             "FIND".into(),
             vec![
@@ -477,15 +502,39 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                     "read only: changes take the admin role",
                     "Esc",
                 ]),
-                _ => v(&[
-                    "Tab next tab",
-                    "j/k",
-                    "a add",
-                    "Enter change",
-                    "d remove",
-                    "J/K reorder",
-                    "Esc",
-                ]),
+                // The keys each tab takes.
+                _ => match m.tab {
+                    crate::forms::Tab::Settings => v(&["Tab next tab", "Enter change", "Esc"]),
+                    crate::forms::Tab::Users if state.users.problem.is_some() => {
+                        v(&["Tab next tab", "r ask again", "Esc"])
+                    }
+                    crate::forms::Tab::Users => v(&[
+                        "Tab next tab",
+                        "j/k",
+                        "a add",
+                        "Enter change role",
+                        "d take away",
+                        "r ask again",
+                        "Esc",
+                    ]),
+                    crate::forms::Tab::Staff => v(&[
+                        "Tab next tab",
+                        "j/k",
+                        "a add",
+                        "Enter change",
+                        "d remove",
+                        "J/K reorder",
+                        "Esc",
+                    ]),
+                    _ => v(&[
+                        "Tab next tab",
+                        "j/k",
+                        "a add",
+                        "Enter change",
+                        "d remove",
+                        "Esc",
+                    ]),
+                },
             },
         ),
         Mode::ConfirmUndo { question } => ("UNDO?".into(), vec![question.clone(), "y/n".into()]),
@@ -645,10 +694,14 @@ fn cell_info(state: &State, room: usize) -> String {
     } else {
         ""
     };
+    // A long name as the grid shortens it (Mary Ann O.) before it goes.
+    let short = rota_core::text::short_name(&p.name, state.name_cols() as usize);
     let candidates = [
         format!("{} · {day} · {what}{out}", p.name),
         format!("{} · {day} · {code_text}{stands}{out}", p.name),
         format!("{} · {day} · {code_text}{stands}", p.name),
+        format!("{short} · {day} · {code_text}{stands}{out}"),
+        format!("{short} · {day} · {code_text}{stands}"),
         format!("{day} · {code_text}{stands}"),
     ];
     candidates

@@ -33,7 +33,7 @@ pub(super) fn help(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, scrol
         "keys (Esc closes)".to_string()
     } else {
         format!(
-            "keys {}–{} of {} (j k, PgDn PgUp, g G; Esc closes)",
+            "help, lines {}–{} of {} (j k, PgDn PgUp, g G; Esc closes)",
             scroll + 1,
             (scroll + shown).min(lines.len()),
             lines.len()
@@ -240,7 +240,9 @@ pub(super) fn history(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p:
 
 /// What the jump list offers for `query`, as it shows them: the date it
 /// names (if any), then the people it matches.
-fn jump_choices(state: &State, query: &str) -> Vec<String> {
+/// The choices as shown in `cols` columns: a long name shortened at words
+/// (its id kept whole), dates whole.
+fn jump_choices(state: &State, query: &str, cols: usize) -> Vec<String> {
     use chrono::Datelike;
     let of_month = |d: rota_core::domain::Date| {
         if !bare_day(query) {
@@ -257,11 +259,11 @@ fn jump_choices(state: &State, query: &str) -> Vec<String> {
         .into_iter()
         .filter_map(|t| match t {
             JumpTarget::Date(d) => Some(format!("date: {}{}", show_date(d), of_month(d))),
-            JumpTarget::Person(p) => state
-                .layout
-                .staff
-                .get(p)
-                .map(|person| format!("{} ({})", person.name, person.id)),
+            JumpTarget::Person(p) => state.layout.staff.get(p).map(|person| {
+                let id_cols = rota_core::text::text_cols(&person.id, false) + 3;
+                let name = rota_core::text::short_name(&person.name, cols.saturating_sub(id_cols));
+                format!("{name} ({})", person.id)
+            }),
         })
         .collect()
 }
@@ -274,7 +276,8 @@ pub(super) fn jump(
     query: &str,
     selected: usize,
 ) {
-    let choices = jump_choices(state, query);
+    let width = 44.min(area.width);
+    let choices = jump_choices(state, query, width.saturating_sub(2) as usize);
     if choices.is_empty() {
         return;
     }
@@ -287,7 +290,7 @@ pub(super) fn jump(
     let r = Rect {
         x: area.x,
         y: area.bottom().saturating_sub(1 + h),
-        width: 44.min(area.width),
+        width,
         height: h,
     };
     Clear.render(r, buf);
@@ -310,7 +313,8 @@ pub(super) fn jump(
         } else {
             t.panel
         };
-        put_text(buf, inner.x, y, c, inner.right(), style, false);
+        let c = rota_core::text::fit_words(c, inner.width as usize);
+        put_text(buf, inner.x, y, &c, inner.right(), style, false);
     }
 }
 
