@@ -135,7 +135,7 @@ fn every_flag_is_documented_in_the_readme() {
 #[test]
 fn every_editor_key_and_command_is_in_the_readme() {
     use rota::tui::action::Command;
-    use rota::tui::keys::Keymap;
+    use rota::tui::keymap::Keymap;
     let readme = std::fs::read_to_string("README.md").unwrap();
     let keymap = Keymap::new(&Default::default());
     let config = readme

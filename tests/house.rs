@@ -156,3 +156,87 @@ fn a_rosters_tables_are_defined_once() {
         );
     }
 }
+
+/// Inside the editor, the rooms import one way too: no module reaches a
+/// module that reaches it back (the key map does not read the state that
+/// holds it, the theme does not read the grid that draws with it). Read
+/// from the sources: `super::x` and `crate::x` naming a sibling module.
+#[test]
+fn the_editors_rooms_import_one_way() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/editor/src");
+    let mut modules: BTreeMap<String, Vec<std::path::PathBuf>> = BTreeMap::new();
+    for e in std::fs::read_dir(&src)
+        .expect("the editor's sources")
+        .flatten()
+    {
+        let path = e.path();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name == "lib" {
+            continue;
+        }
+        let files = if path.is_dir() {
+            std::fs::read_dir(&path)
+                .expect("a module dir")
+                .flatten()
+                .map(|f| f.path())
+                .collect()
+        } else {
+            vec![path]
+        };
+        modules.entry(name).or_default().extend(files);
+    }
+    let names: BTreeSet<String> = modules.keys().cloned().collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (name, files) in &modules {
+        for f in files {
+            let text = std::fs::read_to_string(f).expect("a source file");
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            // In a module's own dir, `super::` is the module itself.
+            let nested = f.parent() != Some(src.as_path());
+            let prefixes: &[&str] = if nested {
+                &["crate::"]
+            } else {
+                &["crate::", "super::"]
+            };
+            for p in prefixes {
+                for (i, _) in text.match_indices(p) {
+                    let rest = &text[i + p.len()..];
+                    let word: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if names.contains(&word) && word != *name {
+                        edges.entry(name.clone()).or_default().insert(word);
+                    }
+                }
+            }
+        }
+    }
+    // A depth-first search for a way back.
+    fn reaches(
+        from: &str,
+        to: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        seen: &mut BTreeSet<String>,
+    ) -> bool {
+        edges
+            .get(from)
+            .into_iter()
+            .flatten()
+            .any(|n| n == to || (seen.insert(n.clone()) && reaches(n, to, edges, seen)))
+    }
+    for (a, out) in &edges {
+        for b in out {
+            assert!(
+                !reaches(b, a, &edges, &mut BTreeSet::new()),
+                "the editor's {a} uses {b}, and {b} reaches {a} back: {edges:?}"
+            );
+        }
+    }
+    assert!(edges.len() > 5, "the graph was read: {edges:?}");
+}

@@ -810,7 +810,7 @@ fn too_many_of_one_codes_shifts_marks_those_cells() {
 /// A key as the config file writes it, through the real key map.
 fn press(s: &mut State, k: &str) {
     use crossterm::event::{KeyEvent, KeyEventKind, KeyEventState};
-    let combo = rota::tui::keys::KeyCombo::parse(k).expect("a key");
+    let combo = rota::tui::keymap::KeyCombo::parse(k).expect("a key");
     let ev = KeyEvent {
         code: combo.code,
         modifiers: combo.mods,
@@ -1144,7 +1144,7 @@ fn edits_of(s: &mut State, keys: &[&str]) -> Vec<Vec<Op>> {
     use crossterm::event::KeyEvent;
     let mut out = Vec::new();
     for k in keys {
-        let combo = rota::tui::keys::KeyCombo::parse(k).expect("a key");
+        let combo = rota::tui::keymap::KeyCombo::parse(k).expect("a key");
         if let Some(a) = rota::tui::keys::action_for(s, KeyEvent::new(combo.code, combo.mods)) {
             for e in update(s, a) {
                 if let rota::tui::action::Effect::Edit { ops, .. } = e {

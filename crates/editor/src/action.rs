@@ -180,7 +180,7 @@ pub enum Effect {
     /// Change a user's role on the roster, or add a user.
     SetRole {
         req: u64,
-        change: super::forms::RoleChange,
+        change: RoleChange,
     },
     /// Read the outbox and the others again.
     Refresh,
@@ -188,4 +188,14 @@ pub enum Effect {
     Reconnect,
     Suspend,
     Redraw,
+}
+
+/// What a filled user form asks the hub for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleChange {
+    pub user: String,
+    /// None takes the role away.
+    pub role: Option<String>,
+    /// A new user: the hub answers with their token.
+    pub create: bool,
 }

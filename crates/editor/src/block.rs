@@ -3,7 +3,8 @@
 //! (all or nothing, one undo step, one conflict question). Reads the
 //! state and the view; changes nothing: `update` sends what these return.
 
-use super::state::{Block, Pos, State, same_code};
+use super::state::{Block, Pos, State};
+use super::typing::same_code;
 use rota_core::domain::{Date, Op};
 
 /// Rows of codes (None: an empty cell), as `y` copies and a paste brings.

@@ -5,7 +5,7 @@
 //! before the terminal is touched.
 
 use super::action::Command;
-use super::keys::KeyCombo;
+use super::keymap::KeyCombo;
 use ratatui::style::Color;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -163,11 +163,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ..Config::default()
     };
     for (code, colour) in file.colours {
-        let c = super::theme::parse_colour(&colour).ok_or_else(|| {
+        let c = super::colour::parse_colour(&colour).ok_or_else(|| {
             error(
                 line_of_key(text, "colours", &code),
                 &format!("colours.{code}"),
-                format!("`{colour}` is not a colour: {}", super::theme::COLOUR_HINT),
+                format!("`{colour}` is not a colour: {}", super::colour::COLOUR_HINT),
             )
         })?;
         config.colours.insert(code, c);
@@ -199,7 +199,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         config.keys.insert(command, combos);
     }
     // A key bound to two commands would do only one of them.
-    if let Some((key, a, b)) = super::keys::Keymap::new(&config.keys).clashes().first() {
+    if let Some((key, a, b)) = super::keymap::Keymap::new(&config.keys).clashes().first() {
         let (mine, other) = if config.keys.contains_key(a) {
             (a, b)
         } else {

@@ -5,6 +5,7 @@
 //! operations out. The roster's own checks ([`Roster::check_record`]) have
 //! the last word, so a form never says yes to what the hub would refuse.
 
+use crate::action::RoleChange;
 use rota_core::domain::{
     Date, LimitMeasure, Op, Roster, Rule, RuleKind, Seq, ShiftCode, Staff, check_code, check_id,
     check_time,
@@ -93,16 +94,6 @@ pub enum FormKind {
     },
     /// The planning period and time zone.
     Settings,
-}
-
-/// What a filled user form asks the hub for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RoleChange {
-    pub user: String,
-    /// None takes the role away.
-    pub role: Option<String>,
-    /// A new user: the hub answers with their token.
-    pub create: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -646,10 +637,10 @@ impl Form {
                     );
                 }
                 let colour = self.value("colour");
-                if !colour.is_empty() && crate::theme::parse_colour(colour).is_none() {
+                if !colour.is_empty() && crate::colour::parse_colour(colour).is_none() {
                     err(
                         "colour",
-                        format!("`{colour}` is no colour: {}", crate::theme::COLOUR_HINT),
+                        format!("`{colour}` is no colour: {}", crate::colour::COLOUR_HINT),
                     );
                 }
                 let label = self.value("label");
@@ -892,7 +883,7 @@ impl Form {
 /// Whether `code` starts with `prefix`, letters in either case (as the
 /// grid matches what is typed).
 fn same_start(code: &str, prefix: &str) -> bool {
-    crate::state::starts_with_typed(code, prefix)
+    crate::typing::starts_with_typed(code, prefix)
 }
 
 /// The keys that type `code` in a roster: its first letter with Shift
@@ -1123,7 +1114,7 @@ pub fn list(roster: &Roster, tab: Tab) -> Vec<(String, String)> {
 /// width), at most `caps[i]` (0: no cap; a wider cell pushes the rest of
 /// its own row along, not every row's).
 fn columns(rows: Vec<Vec<String>>, caps: &[usize]) -> Vec<String> {
-    use crate::state::text_cols;
+    use rota_core::text::text_cols;
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
         .map(|i| {

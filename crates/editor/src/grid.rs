@@ -244,7 +244,7 @@ impl Grid<'_> {
             .layout
             .codes
             .iter()
-            .map(|(c, look)| (c.as_str(), self.theme.code(c, &self.state.layout), look))
+            .map(|(c, look)| (c.as_str(), self.theme.code(look.colour), look))
             .collect()
     }
 
@@ -707,9 +707,4 @@ pub fn visible_codes(state: &State, roster: &Roster) -> usize {
         }
     }
     n
-}
-
-/// Whether a date is a weekend.
-pub fn weekend(d: Date) -> bool {
-    matches!(d.0.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun)
 }

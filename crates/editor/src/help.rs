@@ -4,7 +4,7 @@
 //! panel draws it and `update` scrolls it within its length.
 
 use super::grid::glyph;
-use super::keys::MODE_HELP;
+use super::keymap::MODE_HELP;
 use super::state::State;
 use rota_core::text::wrap;
 

@@ -5,7 +5,8 @@
 //! line: the binary's `cli::edit` runs its loop.
 //!
 //! - [`state`]: what is shown and where the cursor is.
-//! - [`keys`]: the key map, a key event in, an action out (pure).
+//! - [`keymap`]: which keys run which command (one table, the config's
+//!   overrides); [`keys`]: a key event in, an action out (pure).
 //! - [`update`]: an action in, the state changed, effects out (pure).
 //! - [`view`], [`grid`], [`theme`]: drawing, borrowing the state.
 //! - [`forms`]: the forms that manage staff, codes and rules (pure).
@@ -17,16 +18,19 @@
 
 pub mod action;
 pub mod block;
+pub mod colour;
 pub mod config;
 mod demo;
 pub mod effects;
 pub mod forms;
 pub mod grid;
 pub mod help;
+pub mod keymap;
 pub mod keys;
 pub mod state;
 pub mod term;
 pub mod theme;
+pub mod typing;
 pub mod update;
 pub mod view;
 

@@ -4,7 +4,8 @@
 //! heard, and what the user is doing. Changed only by `update`.
 
 use super::config::{Advance, Config};
-use super::keys::Keymap;
+use super::keymap::Keymap;
+use super::typing::{same_char, starts_with_typed};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::Color;
 use rota_client::{ConnState, EntryState, OutboxEntry, ViewReader};
@@ -226,7 +227,7 @@ impl Layout {
                     .colours
                     .get(&c.code)
                     .copied()
-                    .or_else(|| super::theme::parse_colour(&c.colour));
+                    .or_else(|| super::colour::parse_colour(&c.colour));
                 (
                     c.code.clone(),
                     CodeLook {
@@ -688,7 +689,7 @@ impl State {
     /// Whether a key types a code here rather than run its command: an
     /// upper-case key (or any not a lower-case letter) that some code
     /// starts with, pressed alone (as the grid's key lookup takes it).
-    pub fn key_taken(&self, k: &crate::keys::KeyCombo) -> bool {
+    pub fn key_taken(&self, k: &crate::keymap::KeyCombo) -> bool {
         k.prefix.is_none()
             && k.mods.is_empty()
             && matches!(k.code, crossterm::event::KeyCode::Char(c)
@@ -962,21 +963,4 @@ impl State {
     pub fn advance(&self) -> Advance {
         self.config.advance
     }
-}
-
-/// Case-insensitive for ASCII letters, exact otherwise.
-fn same_char(a: char, b: char) -> bool {
-    a == b || (a.is_ascii_alphabetic() && a.eq_ignore_ascii_case(&b))
-}
-
-pub fn starts_with_typed(code: &str, typed: &str) -> bool {
-    let mut code = code.chars();
-    typed
-        .chars()
-        .all(|t| code.next().is_some_and(|c| same_char(c, t)))
-}
-
-/// The code typed names exactly (ASCII case aside).
-pub fn same_code(code: &str, typed: &str) -> bool {
-    code.chars().count() == typed.chars().count() && starts_with_typed(code, typed)
 }

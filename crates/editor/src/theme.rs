@@ -1,8 +1,6 @@
 //! Styles: colours when the terminal may use them, and modifiers that keep
 //! every cell state distinct without colour (NO_COLOR). Pure data.
 
-use super::grid::weekend;
-use super::state::Layout;
 use ratatui::style::{Color, Modifier, Style};
 use rota_core::domain::Date;
 
@@ -125,7 +123,7 @@ impl Theme {
     pub fn cell_base(&self, d: Date, today: Date) -> Style {
         if d == today {
             Style::default().bg(self.today_bg)
-        } else if weekend(d) {
+        } else if d.is_weekend() {
             Style::default().bg(self.weekend_bg)
         } else {
             Style::default()
@@ -137,16 +135,16 @@ impl Theme {
         let s = self.cell_base(d, today);
         if d == today {
             s.add_modifier(Modifier::REVERSED)
-        } else if weekend(d) && !self.colour {
+        } else if d.is_weekend() && !self.colour {
             s.add_modifier(Modifier::DIM)
         } else {
             s
         }
     }
 
-    /// A code's colour.
-    pub fn code(&self, code: &str, layout: &Layout) -> Style {
-        match layout.codes.get(code).and_then(|c| c.colour) {
+    /// A code's colour (as its look holds it).
+    pub fn code(&self, colour: Option<Color>) -> Style {
+        match colour {
             Some(c) if self.colour => Style::default().fg(c),
             _ => Style::default(),
         }
@@ -180,40 +178,4 @@ impl Theme {
             None => Style::default().add_modifier(Modifier::UNDERLINED),
         }
     }
-}
-
-/// What a colour is written as, for a form's hint and its errors.
-pub const COLOUR_HINT: &str = "a name (red, green, blue, yellow, magenta or purple, cyan, orange, pink, brown, grey, white, black; light… or dark… of the first ones) or #rrggbb";
-
-/// A colour as a roster or the config file names it: a terminal colour's
-/// name (`green`, `lightred`), a common name terminals have no name for
-/// (`purple`, `orange`: the nearest of the 256 colours), or `#rrggbb`.
-pub fn parse_colour(s: &str) -> Option<Color> {
-    let lower = s.trim().to_ascii_lowercase().replace([' ', '_', '-'], "");
-    let extra = match lower.as_str() {
-        "purple" | "violet" => Some(Color::Magenta),
-        "lightpurple" | "lightviolet" => Some(Color::LightMagenta),
-        "orange" => Some(Color::Indexed(208)),
-        "pink" => Some(Color::Indexed(218)),
-        "brown" => Some(Color::Indexed(130)),
-        "teal" => Some(Color::Indexed(30)),
-        "navy" => Some(Color::Indexed(18)),
-        "lime" => Some(Color::Indexed(118)),
-        "grey" => Some(Color::Gray),
-        "darkgrey" => Some(Color::DarkGray),
-        _ => None,
-    };
-    if extra.is_some() {
-        return extra;
-    }
-    if let Some(hex) = lower.strip_prefix('#') {
-        return (hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| s.trim().parse::<Color>().ok())
-            .flatten();
-    }
-    // ratatui's names; its numbers (0-255) are not offered as names.
-    if lower.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    lower.parse::<Color>().ok()
 }

@@ -287,6 +287,15 @@ impl fmt::Display for Period {
 }
 
 impl Date {
+    /// Whether it is a Saturday or a Sunday.
+    pub fn is_weekend(self) -> bool {
+        use chrono::Datelike;
+        matches!(
+            self.0.weekday(),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        )
+    }
+
     /// The date `days` later (earlier when negative); the calendar's first
     /// or last date when that would leave it.
     pub fn add_days(self, days: i64) -> Date {

@@ -6,7 +6,7 @@
 //! the hub did not answer and that `r` asks again.
 
 use crate::action::Effect;
-use crate::forms::RoleChange;
+use crate::action::RoleChange;
 use crate::state::{ANSWER_WAIT_MS, Mode, State};
 use rota_core::protocol::{HistoryQuery, RosterUser};
 

@@ -5,6 +5,7 @@ use crate::action::Command;
 use crate::action::{Effect, Input};
 use crate::config::Advance;
 use crate::state::*;
+use crate::typing::same_code;
 use rota_core::domain::{Date, Op};
 use rota_core::protocol::Cursor;
 use rota_script::diff::plural;

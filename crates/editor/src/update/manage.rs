@@ -3,8 +3,9 @@
 //! allow is said at the key that asks for it, not after a form is filled.
 
 use super::*;
+use crate::action::RoleChange;
 use crate::action::{Effect, Input, PanelKey};
-use crate::forms::{Form, FormKind, RoleChange, Tab, list, user_lines};
+use crate::forms::{Form, FormKind, Tab, list, user_lines};
 use crate::state::*;
 use rota_core::domain::Op;
 
