@@ -81,6 +81,11 @@ async fn moves_keep_to_the_grid_and_scroll_it() {
     ed.keys("enter");
     assert_eq!(ed.at().1, last_date);
     assert_eq!(ed.state.left + ed.state.grid_cols(), last + 1);
+    // From past the period, End goes back to its last date first.
+    ed.keys("end");
+    assert_eq!(ed.at().1, d("2026-12-31"), "the period's end, from past it");
+    ed.keys("end");
+    assert_eq!(ed.at().1, last_date, "then the grid's");
     ed.keys("l");
     assert_eq!(
         (ed.state.cursor.col, ed.state.layout.days),

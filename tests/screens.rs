@@ -512,6 +512,26 @@ fn a_code_that_takes_a_key_is_said_in_the_help_the_hints_and_when_it_comes() {
     );
 }
 
+/// At 80 columns a filter and a block both stay in the header: the
+/// connection and the saving shrink to their signs first. Colleagues
+/// whose names differ by a number have initials that do too.
+#[test]
+fn the_header_keeps_the_block_and_the_filter_at_80_columns() {
+    let mut s = state_of(planned(), Config::default(), (80, 24));
+    press_all(&mut s, "f j enter");
+    press_all(&mut s, "v j l");
+    let h = text(&render(&s, false))
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(h.contains("only warned (") && h.contains("▣ "), "{h}");
+    assert!(h.contains("^ ") && h.contains("● │"), "{h}");
+    assert_eq!(rota::tui::grid::initials("ward1"), "W1");
+    assert_eq!(rota::tui::grid::initials("ward2"), "W2");
+    assert_eq!(rota::tui::grid::initials("chloe.martin"), "CM");
+}
+
 /// A very long name: shortened at words in the jump list (its id whole)
 /// and in the status line, never cut mid-word.
 #[test]

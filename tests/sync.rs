@@ -1149,3 +1149,64 @@ async fn a_hub_that_stops_answering_is_seen_within_the_answer_time() {
     let (_, cells) = hub_cells(&hub.url()).await;
     assert_eq!(cells.len(), 1, "delivered once the hub answers");
 }
+
+/// The outbox and the others are read like the view, from the engine's
+/// desk, with no round trip: whoever hears of a change (an edit acked,
+/// someone arriving) finds it on the desk already. Checked at every event
+/// of 60 edits and a colleague's arrival, by a thread that reads the desk
+/// the moment each event is out (while the engine may still hold its lock
+/// for the rest of a batch of acks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoever_hears_of_a_change_finds_it_on_the_desk() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let ann = start_engine(&hub.url(), "ann", &dir.path().join("ann"));
+    wait_connected(&ann).await;
+    let reader = ann.view_reader();
+    let mut events = ann.subscribe();
+    let watcher = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let (mut acked, mut bob_seen, mut stale) = (0, false, Vec::new());
+        while (acked < 60 || !bob_seen) && started.elapsed() < WAIT {
+            match events.try_recv() {
+                Ok(SyncEvent::Acked { op_id, .. }) => {
+                    acked += 1;
+                    if reader.desk(|d| d.outbox.iter().any(|x| x.op_id == op_id)) {
+                        stale.push(op_id);
+                    }
+                }
+                Ok(SyncEvent::Presence(_)) => {
+                    bob_seen |= reader.desk(|d| d.others.iter().any(|p| p.user == "bob"));
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => std::thread::yield_now(),
+                Err(e) => panic!("events: {e}"),
+            }
+        }
+        (acked, bob_seen, stale)
+    });
+    for i in 0..60 {
+        let code = CODES[i % 3];
+        let op = ann
+            .set_cell(&format!("s{}", i % 3 + 1), date(i / 3), Some(code))
+            .unwrap();
+        // Made: on the desk at once.
+        assert!(reader_has(&ann, op), "op {op:?} on the desk when made");
+    }
+    let bob = start_engine(&hub.url(), "bob", &dir.path().join("bob"));
+    wait_connected(&bob).await;
+    bob.set_cursor(Some(rota::protocol::Cursor {
+        staff: "s1".into(),
+        date: date(0),
+    }));
+    let (acked, bob_seen, stale) = watcher.join().expect("the watcher");
+    assert_eq!(acked, 60, "every edit acked in time");
+    assert!(bob_seen, "bob's arrival on the desk when told");
+    assert!(stale.is_empty(), "acked but still on the desk: {stale:?}");
+}
+
+fn reader_has(e: &SyncEngine, op: Option<u64>) -> bool {
+    e.view_reader()
+        .desk(|d| d.outbox.iter().any(|x| Some(x.op_id) == op))
+}

@@ -116,6 +116,10 @@ pub struct Core {
     undo: Vec<UndoItem>,
     redo: Vec<UndoItem>,
     presence: BTreeMap<u64, PresenceInfo>,
+    /// The outbox and presence as published for readers, and a digest of
+    /// what was published (each entry's id and state, each presence).
+    desk: crate::SharedDesk,
+    published: std::cell::Cell<Option<u64>>,
     conn: ConnState,
     cursor: Option<Cursor>,
     events: broadcast::Sender<SyncEvent>,
@@ -174,6 +178,8 @@ impl Core {
             undo: Vec::new(),
             redo: Vec::new(),
             presence: BTreeMap::new(),
+            desk: crate::SharedDesk::default(),
+            published: std::cell::Cell::new(None),
             conn: ConnState::Offline {
                 reason: "not connected yet".into(),
             },
@@ -197,8 +203,15 @@ impl Core {
     }
 
     fn emit(&self, e: SyncEvent) {
+        // Whoever hears of a change finds it on the desk already.
+        self.publish();
         // No subscriber is fine: the state is always readable directly.
         let _ = self.events.send(e);
+    }
+
+    /// The desk's handle, for readers that must not wait on the core.
+    pub fn shared_desk(&self) -> crate::SharedDesk {
+        self.desk.clone()
     }
 
     /// The view's handle, for readers that must not wait on the core.
@@ -224,6 +237,31 @@ impl Core {
 
     pub fn outbox(&self) -> Vec<OutboxEntry> {
         self.outbox.clone()
+    }
+
+    /// Publishes the outbox and the others to the desk when they changed
+    /// since they last were (an entry added, settled, its state changed;
+    /// someone came, went or moved).
+    pub fn publish(&self) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for e in &self.outbox {
+            e.op_id.hash(&mut h);
+            format!("{:?}", e.state).hash(&mut h);
+        }
+        0xFFu8.hash(&mut h);
+        for p in self.presence.values() {
+            format!("{p:?}").hash(&mut h);
+        }
+        let digest = h.finish();
+        if self.published.get() == Some(digest) {
+            return;
+        }
+        self.published.set(Some(digest));
+        let mut desk = self.desk.write().unwrap_or_else(|p| p.into_inner());
+        desk.outbox = self.outbox();
+        desk.others = self.others();
+        desk.version += 1;
     }
 
     /// (pending, conflicted, rejected)

@@ -325,7 +325,23 @@ pub enum SyncEvent {
 
 /// A read handle on an engine's view, for another thread.
 #[derive(Clone)]
-pub struct ViewReader(self::core::SharedView);
+pub struct ViewReader {
+    view: self::core::SharedView,
+    desk: SharedDesk,
+}
+
+/// The outbox and who else is here, as the engine last published them
+/// (after every change, before it tells of the change): the editor reads
+/// them as it reads the view, with no round trip to the engine.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Desk {
+    pub outbox: Vec<OutboxEntry>,
+    pub others: Vec<PresenceInfo>,
+    /// Moves on with each change published.
+    pub version: u64,
+}
+
+pub(crate) type SharedDesk = Arc<std::sync::RwLock<Desk>>;
 
 impl std::fmt::Debug for ViewReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -337,11 +353,19 @@ impl ViewReader {
     /// A reader over a roster of its own, held by no engine (a preview, a
     /// benchmark, a test of what draws it).
     pub fn detached(roster: Roster) -> ViewReader {
-        ViewReader(Arc::new(std::sync::RwLock::new(roster)))
+        ViewReader {
+            view: Arc::new(std::sync::RwLock::new(roster)),
+            desk: SharedDesk::default(),
+        }
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&Roster) -> T) -> T {
-        f(&self.0.read().unwrap_or_else(|p| p.into_inner()))
+        f(&self.view.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The outbox and the others, as last published.
+    pub fn desk<T>(&self, f: impl FnOnce(&Desk) -> T) -> T {
+        f(&self.desk.read().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -409,6 +433,8 @@ impl std::error::Error for StartError {}
 /// What the engine's parts share.
 pub(crate) struct Shared {
     core: Mutex<Core>,
+    /// The outbox and presence as published for readers (see [`Desk`]).
+    desk: SharedDesk,
     /// Wakes the connection task: something to send.
     wake: Notify,
     /// Asks the connection task to reconnect now.
@@ -421,10 +447,39 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn core(&self) -> MutexGuard<'_, Core> {
+    /// The core, locked; what it changed in the outbox or presence is
+    /// published to the desk when the lock is let go, before anyone can
+    /// hear of the change from an event.
+    fn core(&self) -> CoreGuard<'_> {
         // A panic while holding the lock would be a bug; the state is still
         // the best we have, so carry on with it.
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+        CoreGuard {
+            core: self.core.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+pub(crate) struct CoreGuard<'a> {
+    core: MutexGuard<'a, Core>,
+}
+
+impl std::ops::Deref for CoreGuard<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl std::ops::DerefMut for CoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+}
+
+impl Drop for CoreGuard<'_> {
+    fn drop(&mut self) {
+        // (Events publish first too: see `Core::emit`.)
+        self.core.publish();
     }
 }
 
@@ -467,7 +522,10 @@ impl SyncEngine {
             Err(e) => return Err(local(e)),
         };
         let view = core.shared_view();
+        let desk = core.shared_desk();
+        core.publish();
         let shared = Arc::new(Shared {
+            desk,
             core: Mutex::new(core),
             wake: Notify::new(),
             reconnect: Notify::new(),
@@ -525,7 +583,10 @@ impl SyncEngine {
     /// A handle on the view for a reader on another thread (the editor's
     /// frames): [`ViewReader::read`] is [`SyncEngine::with_view`].
     pub fn view_reader(&self) -> ViewReader {
-        ViewReader(self.view.clone())
+        ViewReader {
+            view: self.view.clone(),
+            desk: self.shared.desk.clone(),
+        }
     }
 
     /// Asks the hub for a page of history, under request id `req`, chosen

@@ -182,8 +182,6 @@ pub enum Effect {
         req: u64,
         change: RoleChange,
     },
-    /// Read the outbox and the others again.
-    Refresh,
     /// Stop waiting out the backoff.
     Reconnect,
     Suspend,

@@ -85,10 +85,6 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             req,
             engine.set_role(req, &change.user, change.role.as_deref(), change.create),
         ),
-        Effect::Refresh => vec![
-            Action::Outbox(engine.outbox()),
-            Action::Others(engine.others()),
-        ],
         Effect::Reconnect => {
             engine.reconnect_now();
             Vec::new()
@@ -263,7 +259,7 @@ fn settled(r: Result<bool, rota_client::LocalError>, op: u64, what: &str) -> Vec
 }
 
 /// The worker thread: takes effects in order, does each, sends back the
-/// actions. Refreshes and cursor shares asked for in a burst are done once.
+/// actions. Cursor shares asked for in a burst are done once.
 pub struct Worker {
     tx: Option<mpsc::Sender<Effect>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -308,25 +304,18 @@ impl Worker {
     }
 }
 
-/// A burst of effects with repeated refreshes and cursor shares done once
-/// (the last cursor wins); everything else in order.
+/// A burst of effects with its cursor shares done once (the last cursor
+/// wins); everything else in order.
 fn coalesce(batch: Vec<Effect>) -> Vec<Effect> {
     let last_cursor = batch
         .iter()
         .rposition(|e| matches!(e, Effect::ShareCursor(_)));
-    let mut refresh = false;
-    let mut out = Vec::with_capacity(batch.len());
-    for (i, e) in batch.into_iter().enumerate() {
-        match e {
-            Effect::Refresh => refresh = true,
-            Effect::ShareCursor(_) if Some(i) != last_cursor => {}
-            other => out.push(other),
-        }
-    }
-    if refresh {
-        out.push(Effect::Refresh);
-    }
-    out
+    batch
+        .into_iter()
+        .enumerate()
+        .filter(|(i, e)| !matches!(e, Effect::ShareCursor(_)) || Some(*i) == last_cursor)
+        .map(|(_, e)| e)
+        .collect()
 }
 
 #[cfg(test)]
@@ -334,7 +323,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_burst_refreshes_once_and_shares_the_last_cursor() {
+    fn a_burst_shares_the_last_cursor_only() {
         let c = |d: u32| {
             Effect::ShareCursor(Some(rota_core::protocol::Cursor {
                 staff: "s1".into(),
@@ -344,12 +333,15 @@ mod tests {
             }))
         };
         let out = coalesce(vec![
-            Effect::Refresh,
             c(1),
             Effect::Redo,
-            Effect::Refresh,
+            c(3),
+            Effect::Undo { anyway: false },
             c(2),
         ]);
-        assert_eq!(out, vec![Effect::Redo, c(2), Effect::Refresh]);
+        assert_eq!(
+            out,
+            vec![Effect::Redo, Effect::Undo { anyway: false }, c(2)]
+        );
     }
 }

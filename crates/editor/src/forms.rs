@@ -419,7 +419,11 @@ impl Form {
     /// group; how a new code is typed and what it does to typing others,
     /// or to a key (`command_keys`: the grid's keys a code's first
     /// character would take over, with their command's name).
-    pub fn notes(&self, roster: &Roster, command_keys: &[(char, &str)]) -> Vec<(usize, String)> {
+    pub fn notes(
+        &self,
+        roster: &Roster,
+        command_keys: &[(char, &str, Option<String>)],
+    ) -> Vec<(usize, String)> {
         let mut out = Vec::new();
         let groups: Vec<String> = {
             let mut g: Vec<String> = roster
@@ -505,11 +509,17 @@ impl Form {
                     .codes()
                     .iter()
                     .any(|c| same_start(&c.code, &first.to_string()));
-                if takes_key && let Some((_, cmd)) = command_keys.iter().find(|(k, _)| *k == key) {
+                if takes_key
+                    && let Some((_, cmd, other)) = command_keys.iter().find(|(k, _, _)| *k == key)
+                {
+                    let then = match other {
+                        Some(o) => format!("{cmd} is then {o}"),
+                        None => format!("bind {cmd} to another key in the config file"),
+                    };
                     out.push((
                         at,
                         format!(
-                            "the key {key} then types codes and no longer does `{cmd}`: bind {cmd} to another key in the config file"
+                            "the key {key} then types codes and no longer does `{cmd}`: {then}"
                         ),
                     ));
                 }
@@ -1282,7 +1292,7 @@ mod tests {
         assert!(errs[0].1.contains("typed like the code D"), "{errs:?}");
         // What a new code does to typing is said before it is saved.
         set(&mut f, "code", "DX");
-        let notes = f.notes(&r, &[('H', "history")]);
+        let notes = f.notes(&r, &[('H', "history", Some("F2".into()))]);
         assert!(
             notes
                 .iter()
@@ -1290,11 +1300,11 @@ mod tests {
             "{notes:?}"
         );
         set(&mut f, "code", "HOL");
-        let notes = f.notes(&r, &[('H', "history")]);
+        let notes = f.notes(&r, &[('H', "history", Some("F2".into()))]);
         assert!(
             notes
                 .iter()
-                .any(|(_, n)| n.contains("no longer does `history`")),
+                .any(|(_, n)| n.contains("no longer does `history`: history is then F2")),
             "{notes:?}"
         );
         set(&mut f, "code", "n1");

@@ -669,6 +669,18 @@ pub fn initials(user: &str) -> String {
         .split(|c: char| c == '.' || c == '-' || c == '_' || c.is_whitespace())
         .filter(|p| !p.is_empty())
         .collect();
+    // ward1, ward2: the first letter and the number (W1, W2), not WA twice.
+    let digits: String = user
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    if parts.len() < 2
+        && let (Some(first), Some(last)) = (user.chars().next(), digits.chars().next())
+        && first.is_alphabetic()
+    {
+        return format!("{}{last}", first.to_uppercase());
+    }
     let s: String = if parts.len() >= 2 {
         parts
             .iter()

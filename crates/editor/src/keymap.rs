@@ -502,8 +502,8 @@ pub const MODE_HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "manage",
-        "m: Tab, j k, a, Enter, d, J K",
-        "staff / codes / rules: switch, move, add, change, remove, reorder",
+        "m: Tab Shift-Tab, j k, a, Enter, d, J K",
+        "staff / codes / rules / settings / users: switch, move, add, change, remove, reorder",
     ),
     (
         "form",

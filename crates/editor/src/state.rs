@@ -399,6 +399,8 @@ pub struct State {
     /// When the next connection attempt is due (Unix ms).
     pub retry_at: Option<i64>,
     pub outbox: Vec<OutboxEntry>,
+    /// The desk's version `outbox` and `others` were read at.
+    pub desk_seen: u64,
     /// The cells our outbox writes, and how each stands.
     pub marks: HashMap<String, BTreeMap<Date, Mark>>,
     /// Cells others changed a moment ago: when, and who.
@@ -557,6 +559,7 @@ impl State {
             mode: Mode::Normal,
             message: None,
             prefix: None,
+            desk_seen: 0,
             quit_armed: false,
             warned_shown: BTreeSet::new(),
             quit_when_saved: false,

@@ -205,12 +205,12 @@ fn warnings(out: &mut String, found: &[rota_core::domain::rules::Finding], list:
         let kind = match &f.what {
             // One a code and date (a date short of two codes is two).
             What::Under { .. } => (
-                "shift short of a staffing minimum",
-                "shifts short of a staffing minimum (code and date)",
+                "staffing minimum not met (a code on a date)",
+                "staffing minimums not met (a code on a date each)",
             ),
             What::Over { .. } => (
-                "shift over a staffing maximum",
-                "shifts over a staffing maximum (code and date)",
+                "staffing maximum passed (a code on a date)",
+                "staffing maximums passed (a code on a date each)",
             ),
             What::Sequence { .. } => ("forbidden sequence", "forbidden sequences"),
             What::Run {

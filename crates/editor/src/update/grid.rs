@@ -40,12 +40,14 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
             fx,
         ),
         // The planning period's first (last) date, then the grid's.
+        // (From wherever the cursor is: pressed on the period's first
+        // date, it goes on to the grid's.)
         Command::FirstDate => match state.view.read(|r| r.period()) {
-            Some(p) if state.cursor_date() > p.from => go_to_date(state, p.from, fx),
+            Some(p) if state.cursor_date() != p.from => go_to_date(state, p.from, fx),
             _ => move_to(state, None, Some(0), fx),
         },
         Command::LastDate => match state.view.read(|r| r.period()) {
-            Some(p) if state.cursor_date() < p.to => go_to_date(state, p.to, fx),
+            Some(p) if state.cursor_date() != p.to => go_to_date(state, p.to, fx),
             _ => move_to(state, None, Some(days.saturating_sub(1)), fx),
         },
         Command::FirstPerson => move_to(state, Some(0), None, fx),

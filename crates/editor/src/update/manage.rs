@@ -18,27 +18,32 @@ pub(super) fn recheck_form(state: &mut State) {
     {
         view.read(|r| {
             f.errors = f.check(r).err().unwrap_or_default();
-            let keys: Vec<(char, &str)> = command_keys.iter().map(|(c, n)| (*c, *n)).collect();
-            f.notes = f.notes(r, &keys);
+            f.notes = f.notes(r, &command_keys);
         });
     }
 }
 
 /// The grid's keys a new code's first character would take over: the
-/// upper-case letters and other characters bound to a command alone.
-fn command_keys(state: &State) -> Vec<(char, &'static str)> {
+/// upper-case letters and other characters bound to a command alone, each
+/// with the command's name and the key it would have left (F2 for H).
+fn command_keys(state: &State) -> Vec<(char, &'static str, Option<String>)> {
     use crate::action::Command;
     let mut out = Vec::new();
     for name in Command::names() {
         let Some(cmd) = Command::from_name(name) else {
             continue;
         };
-        for k in state.keymap.keys_of(cmd) {
+        let keys = state.keymap.keys_of(cmd);
+        for k in keys {
             if let (None, crossterm::event::KeyCode::Char(c)) = (k.prefix, k.code)
                 && k.mods.is_empty()
                 && !c.is_ascii_lowercase()
             {
-                out.push((c, name));
+                let other = keys
+                    .iter()
+                    .find(|o| *o != k && !state.key_taken(o))
+                    .map(|o| o.to_string());
+                out.push((c, name, other));
             }
         }
     }

@@ -24,7 +24,7 @@ pub use sync::{recheck, relayout};
 
 use super::action::Command;
 use super::action::{Action, Effect, Input};
-use super::state::{Mode, Other, State};
+use super::state::{Mode, State};
 use crossterm::event::KeyCode;
 use grid::*;
 use manage::*;
@@ -97,20 +97,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Sync(e) => sync_event(state, e, &mut fx),
         Action::Outbox(entries) => set_outbox(state, entries),
-        Action::Others(list) => {
-            state.others = list
-                .into_iter()
-                .map(|p| {
-                    (
-                        p.session,
-                        Other {
-                            user: p.user,
-                            cursor: p.cursor,
-                        },
-                    )
-                })
-                .collect();
-        }
+        Action::Others(list) => set_others(state, list),
         Action::Edited {
             op_id,
             what,
@@ -134,7 +121,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 }
                 // Mark the cells it wrote (pending) without waiting for the
                 // engine's event.
-                fx.push(Effect::Refresh);
+                refresh_desk(state);
             }
             None => say(state, "nothing to change".into()),
         },

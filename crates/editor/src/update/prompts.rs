@@ -259,6 +259,7 @@ pub(super) fn find(state: &mut State, q: &str, after: bool, fx: &mut Vec<Effect>
     if q.is_empty() || n == 0 {
         return;
     }
+    let typed = q.to_string();
     let q = q.to_lowercase();
     let start = state.cursor.person + usize::from(after);
     let hit = (0..n)
@@ -278,11 +279,11 @@ pub(super) fn find(state: &mut State, q: &str, after: bool, fx: &mut Vec<Effect>
                     .filter(|s| s.name.to_lowercase().contains(&q))
                     .count();
                 if p == here {
-                    say(state, format!("`{q}`: the only match"));
+                    say(state, format!("`{typed}`: the only match"));
                 } else if p < here {
                     say(
                         state,
-                        format!("`{q}`: from the top again ({count} matches)"),
+                        format!("`{typed}`: from the top again ({count} matches)"),
                     );
                 }
             }

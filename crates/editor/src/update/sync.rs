@@ -36,7 +36,7 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                     if history_unasked {
                         super::asking::ask_history(state, None, fx);
                     }
-                    fx.push(Effect::Refresh);
+                    refresh_desk(state);
                     // The hub learns where this editor's cursor is.
                     share_cursor(state, fx);
                 }
@@ -124,7 +124,7 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
         SyncEvent::Resynced { .. } => {
             relayout(state);
             recheck(state, None);
-            fx.push(Effect::Refresh);
+            refresh_desk(state);
         }
         SyncEvent::Acked { overwritten, .. } => {
             if !overwritten.is_empty() {
@@ -136,7 +136,7 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                     ),
                 );
             }
-            fx.push(Effect::Refresh);
+            refresh_desk(state);
         }
         SyncEvent::Conflicted { conflicts, .. } => {
             // The view dropped the edit: look again.
@@ -157,15 +157,15 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                     "conflict: {who} changed {cells} before your edit reached the hub; yours is kept here, not saved; c to choose"
                 ),
             );
-            fx.push(Effect::Refresh);
+            refresh_desk(state);
         }
         SyncEvent::Rejected { message, .. } => {
             recheck(state, None);
             warn(state, format!("edit rejected: {message}; c to see it"));
-            fx.push(Effect::Refresh);
+            refresh_desk(state);
         }
         SyncEvent::Queued { .. } | SyncEvent::Outbox { .. } | SyncEvent::AllSaved => {
-            fx.push(Effect::Refresh);
+            refresh_desk(state);
         }
         SyncEvent::Presence(p) => {
             state.others.insert(
@@ -264,6 +264,37 @@ fn keys_taken(state: &State) -> Vec<(Command, String)> {
                 .map(|k| (cmd, k.to_string()))
         })
         .collect()
+}
+
+/// The outbox and the others, read from the engine's desk when they moved
+/// on since last read (no round trip to the engine: it publishes them
+/// before it tells of a change).
+pub(super) fn refresh_desk(state: &mut State) {
+    let seen = state.desk_seen;
+    let fresh = state
+        .view
+        .desk(|d| (d.version != seen).then(|| (d.version, d.outbox.clone(), d.others.clone())));
+    if let Some((version, outbox, others)) = fresh {
+        state.desk_seen = version;
+        set_outbox(state, outbox);
+        set_others(state, others);
+    }
+}
+
+/// Who else is here, as the engine has them.
+pub(super) fn set_others(state: &mut State, list: Vec<rota_core::protocol::PresenceInfo>) {
+    state.others = list
+        .into_iter()
+        .map(|p| {
+            (
+                p.session,
+                crate::state::Other {
+                    user: p.user,
+                    cursor: p.cursor,
+                },
+            )
+        })
+        .collect();
 }
 
 /// The outbox as the engine has it now: marks for the cells it writes.

@@ -250,7 +250,21 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
             .sum::<usize>()
             + text_cols(SEP, false) * items.len().saturating_sub(1)
     };
+    let mut compacted = false;
     while width(&items) > area.width as usize {
+        // Before what was chosen (a block, a filter) goes, the connection
+        // and the saving shrink to their signs ("●", "✓").
+        let least = items.iter().map(|it| it.need).max().unwrap_or(0);
+        if least <= 1 && !compacted {
+            compacted = true;
+            if let Some(c) = items.get_mut(1) {
+                c.text = conn_short.clone();
+            }
+            if let Some(c) = items.get_mut(2) {
+                c.text = compact(&c.text);
+            }
+            continue;
+        }
         // Leave out the least needed item, the last of them.
         let Some((i, _)) = items
             .iter()

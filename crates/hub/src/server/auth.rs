@@ -21,6 +21,8 @@ pub struct Gate {
     generation: watch::Sender<u64>,
     /// The file's `data_version` the accounts in memory were read at.
     seen: std::sync::atomic::AtomicI64,
+    /// The hub's data dir, for what an admin is told to run on it.
+    pub dir: std::path::PathBuf,
 }
 
 impl Gate {
@@ -35,6 +37,7 @@ impl Gate {
             current: RwLock::new(Arc::new(accounts)),
             generation: watch::channel(0).0,
             seen: std::sync::atomic::AtomicI64::new(version),
+            dir: dir.to_path_buf(),
         });
         let weak = Arc::downgrade(&gate);
         // The watcher is a convenience for other processes' writes; a hub

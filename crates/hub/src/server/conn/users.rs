@@ -35,7 +35,10 @@ impl Conn {
         if !self.shared.gate.current().enabled() {
             return Some((
                 codes::NO_ACCOUNTS,
-                "this hub has no accounts: add the first (an owner) on the hub's machine with `rota --serve --add-user NAME --role owner`".into(),
+                format!(
+                    "this hub has no accounts: add the first (an owner) on the hub's machine with `rota --serve --data {} --add-user NAME --role owner`",
+                    self.shared.gate.dir.display()
+                ),
             ));
         }
         self.refusal(Role::Admin, "manage its users")
