@@ -1,0 +1,498 @@
+//! Reads: history pages and catch-up from the change log, rosters loaded
+//! and checked, on the writer's connection or a reader's own.
+
+use super::*;
+
+/// A read-only connection to the hub's store, for reads served beside the
+/// writer (WAL lets them run while it commits). It sees only committed
+/// state, as of the start of each read.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// Opens the store at `path` (already created and migrated) to read.
+    pub fn open(path: &Path) -> Result<Reader> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "cache_size", -(CACHE_KIB / 4))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Reader { conn })
+    }
+
+    /// One page of history, read in one transaction (one view of the store).
+    pub fn history(
+        &self,
+        roster: &str,
+        q: &HistoryQuery,
+    ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
+        let tx = self.conn.unchecked_transaction()?;
+        let page = Reads(&tx).history(roster, q)?;
+        tx.finish()?;
+        Ok(page)
+    }
+
+    pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
+        Reads(&self.conn).list_rosters()
+    }
+}
+
+/// The reads of the store, on any connection to it.
+pub(super) struct Reads<'c>(pub(super) &'c Connection);
+
+impl Reads<'_> {
+    /// One page of the change log, newest first. The batches that can hold
+    /// a match are found by staff or date; their changes are then filtered
+    /// one by one, so a page reads no more batches than it needs.
+    pub fn history(
+        &self,
+        roster: &str,
+        q: &HistoryQuery,
+    ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
+        let limit = q.page_size();
+        let cursor = q
+            .before
+            .as_deref()
+            .and_then(HistoryCursor::parse)
+            .map(|c| (c.seq.min(i64::MAX as Seq) as i64, i64::from(c.index)));
+        let top = cursor.map_or(i64::MAX, |(seq, _)| seq);
+        let (from, to) = (q.from.map(|d| d.to_string()), q.to.map(|d| d.to_string()));
+        // The spans of seqs that may hold what is asked, newest first: each
+        // group commit that touched the staff member or date names the seqs
+        // it made on the roster (spans never overlap; those of one group are
+        // the same span, kept once).
+        let (sql, args): (&str, Vec<rusqlite::types::Value>) = if let (Some(staff), Some(date)) =
+            (&q.staff, q.date)
+        {
+            // One cell: the spans that touched both the person and the date
+            // (a group's rows all name the same span).
+            (
+                "SELECT s.first, s.last FROM batch_staff s
+                 WHERE s.roster = ?1 AND s.staff = ?2 AND s.first <= ?3
+                   AND EXISTS (SELECT 1 FROM batch_dates d
+                               WHERE d.roster = ?1 AND d.date = ?4 AND d.first = s.first)
+                 ORDER BY s.first DESC",
+                vec![
+                    roster.to_string().into(),
+                    staff.clone().into(),
+                    top.into(),
+                    date.to_string().into(),
+                ],
+            )
+        } else if let Some(staff) = &q.staff {
+            (
+                "SELECT first, last FROM batch_staff WHERE roster = ?1 AND staff = ?2 AND first <= ?3
+                 ORDER BY first DESC",
+                vec![roster.to_string().into(), staff.clone().into(), top.into()],
+            )
+        } else if let Some(date) = q.date {
+            (
+                "SELECT first, last FROM batch_dates WHERE roster = ?1 AND date = ?2 AND first <= ?3
+                 ORDER BY first DESC",
+                vec![
+                    roster.to_string().into(),
+                    date.to_string().into(),
+                    top.into(),
+                ],
+            )
+        } else if from.is_some() || to.is_some() {
+            (
+                "SELECT DISTINCT first, last FROM batch_dates WHERE roster = ?1 AND first <= ?2
+                 AND (?3 IS NULL OR date >= ?3) AND (?4 IS NULL OR date <= ?4)
+                 ORDER BY first DESC",
+                vec![
+                    roster.to_string().into(),
+                    top.into(),
+                    from.clone().into(),
+                    to.clone().into(),
+                ],
+            )
+        } else {
+            (
+                "SELECT 0, ?2 WHERE ?1 IS NOT NULL",
+                vec![roster.to_string().into(), top.into()],
+            )
+        };
+        let mut spans = self.0.prepare_cached(sql)?;
+        let mut spans = spans.query(rusqlite::params_from_iter(args))?;
+        let mut batches = self.0.prepare_cached(
+            "SELECT seq, user, client, op_id, at, note, changes, parts FROM batches
+             WHERE roster = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
+        )?;
+        let filter = PartFilter::of(q);
+        let wanted = |c: &Change| -> bool {
+            let (staff, date) = staff_and_date(c);
+            let dated = q.date.is_some() || q.from.is_some() || q.to.is_some();
+            q.staff.as_deref().is_none_or(|s| staff == Some(s))
+                && (!dated || date.is_some())
+                && q.date.is_none_or(|d| date == Some(d))
+                && q.from.is_none_or(|f| date.is_some_and(|d| d >= f))
+                && q.to.is_none_or(|t| date.is_some_and(|d| d <= t))
+        };
+        // One more than a page, to know whether there is a next.
+        let mut found: Vec<(i64, usize, HistoryEntry)> = Vec::new();
+        'spans: while let Some(span) = spans.next()? {
+            let (first, last): (i64, i64) = (span.get(0)?, span.get(1)?);
+            let mut rows = batches.query(params![roster, first, last.min(top)])?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let (user, client, op_id, at, note) = (
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                );
+                let stored = StoredChanges {
+                    roster,
+                    seq,
+                    json: row.get(6)?,
+                    parts: row.get(7)?,
+                };
+                let below = cursor
+                    .filter(|(cs, _)| *cs == seq)
+                    .map(|(_, ci)| ci.max(0) as usize);
+                let full = stored.newest_first::<serde_json::Value>(
+                    self.0,
+                    &filter,
+                    below,
+                    |idx, change, before| {
+                        if !wanted(&change) {
+                            return true;
+                        }
+                        let target = change.target();
+                        let (staff, date) = staff_and_date(&change);
+                        found.push((
+                            seq,
+                            idx,
+                            HistoryEntry {
+                                seq: seq as Seq,
+                                entity: target.entity().to_string(),
+                                key: target.key(),
+                                staff: staff.map(str::to_string),
+                                date,
+                                before,
+                                after: after_value(&change),
+                                user: user.clone(),
+                                client: client.clone(),
+                                op_id: op_id as u64,
+                                at,
+                                note: note.clone(),
+                            },
+                        ));
+                        // One more than a page, to know whether there is a next.
+                        found.len() <= limit
+                    },
+                )?;
+                if full {
+                    break 'spans;
+                }
+            }
+        }
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let next = more
+            .then(|| {
+                found.last().map(|(seq, idx, _)| {
+                    HistoryCursor {
+                        seq: *seq as Seq,
+                        index: *idx as u32,
+                    }
+                    .to_string()
+                })
+            })
+            .flatten();
+        Ok((found.into_iter().map(|(_, _, e)| e).collect(), next))
+    }
+
+    pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
+        let mut stmt = self.0.prepare(
+            "SELECT name, seq,
+                (SELECT count(*) FROM entities e WHERE e.roster = r.name AND e.kind = 'staff'),
+                (SELECT count(*) FROM cells c WHERE c.roster = r.name AND c.code IS NOT NULL)
+             FROM rosters r ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RosterInfo {
+                name: r.get(0)?,
+                seq: r.get::<_, i64>(1)? as Seq,
+                staff: r.get::<_, i64>(2)? as usize,
+                cells: r.get::<_, i64>(3)? as usize,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+pub(super) fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
+    let seq: Option<i64> = conn
+        .query_row("SELECT seq FROM rosters WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(seq) = seq else {
+        return Ok(Roster::default());
+    };
+    let mut roster = rota_db::roster_db::load(conn, name).map_err(|e| match e {
+        rota_db::roster_db::DbError::Sqlite(e) => StoreError::Sqlite(e),
+        rota_db::roster_db::DbError::Corrupt(m) => StoreError::Corrupt(m),
+    })?;
+    roster.set_seq(seq as Seq);
+    check_loaded(&roster, name)?;
+    Ok(roster)
+}
+
+/// What a roster's stored state must hold together: every cell's person
+/// and code exist (a hand-edited or damaged store may not).
+pub(super) fn check_loaded(roster: &Roster, name: &str) -> Result<()> {
+    let codes: BTreeSet<String> = roster.codes().into_iter().map(|c| c.code).collect();
+    let staff: BTreeSet<String> = roster.staff().into_iter().map(|s| s.id).collect();
+    for (person, date, code, _) in roster.cells() {
+        if !staff.contains(person) {
+            return Err(StoreError::Corrupt(format!(
+                "roster {name}: a cell of {date} belongs to `{person}`, who is not on the roster"
+            )));
+        }
+        if let Some(c) = code
+            && !codes.contains(c)
+        {
+            return Err(StoreError::Corrupt(format!(
+                "roster {name}: {person} on {date} holds code `{c}`, which the roster does not have"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// SQLite's check of every page's structure; anything but "ok" is damage.
+pub(super) fn quick_check(conn: &Connection) -> Result<()> {
+    let found: Vec<String> = (|| {
+        let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+    })()
+    .map_err(|e| {
+        if rota_db::sqlite_file::is_damage(&e) {
+            StoreError::Damaged(format!("SQLite's quick_check could not read it: {e}"))
+        } else {
+            StoreError::Sqlite(e)
+        }
+    })?;
+    if found.len() == 1 && found[0] == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Damaged(format!(
+        "SQLite's quick_check found: {}",
+        found.join("; ")
+    )))
+}
+
+/// Loads a roster inside a group commit (it sees the group's own writes).
+pub fn load_roster_in(group: &Group, name: &str) -> Result<Roster> {
+    let mut roster = load_roster_from(&group.tx, name)?;
+    // Its seq is written at commit; the rest of the group's writes are in
+    // the transaction already.
+    if let Some(t) = group.touched.borrow().iter().find(|t| t.roster == name) {
+        roster.set_seq((t.last as Seq).max(roster.seq()));
+    }
+    Ok(roster)
+}
+
+/// Which parts of a large batch may hold what a read wants.
+pub(super) enum PartFilter {
+    All,
+    /// The parts that hold this staff member's changes, maybe on these
+    /// dates (inclusive, as `YYYY-MM-DD`).
+    Staff(String, Option<(String, String)>),
+    /// The parts that hold changes on these dates.
+    Dates(String, String),
+}
+
+impl PartFilter {
+    fn of(q: &HistoryQuery) -> PartFilter {
+        let dates = match (q.date, q.from, q.to) {
+            (Some(d), _, _) => Some((d.to_string(), d.to_string())),
+            (None, None, None) => None,
+            (None, from, to) => Some((
+                from.map_or_else(|| "0000-00-00".into(), |d| d.to_string()),
+                to.map_or_else(|| "9999-99-99".into(), |d| d.to_string()),
+            )),
+        };
+        match (&q.staff, dates) {
+            (Some(s), dates) => PartFilter::Staff(s.clone(), dates),
+            (None, Some((lo, hi))) => PartFilter::Dates(lo, hi),
+            (None, None) => PartFilter::All,
+        }
+    }
+}
+
+/// A batch's changes as stored: in its row, or in parts.
+pub(super) struct StoredChanges<'a> {
+    pub(super) roster: &'a str,
+    pub(super) seq: i64,
+    pub(super) json: String,
+    pub(super) parts: i64,
+}
+
+impl StoredChanges<'_> {
+    /// Every change, with its place in the batch and the value it replaced
+    /// (read as `B`), in the batch's order.
+    pub(super) fn read_all<B: serde::de::DeserializeOwned>(
+        &self,
+        conn: &Connection,
+    ) -> Result<Vec<(usize, Change, B)>> {
+        let mut out = Vec::new();
+        self.newest_first::<B>(conn, &PartFilter::All, None, |idx, c, b| {
+            out.push((idx, c, b));
+            true
+        })?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Visits the changes that may match `filter` and whose place is below
+    /// `below`, newest (highest place) first, until `visit` says stop;
+    /// returns whether it did. A batch in parts reads only the parts that
+    /// hold what the filter wants, newest first, and no more than it visits.
+    pub(super) fn newest_first<B: serde::de::DeserializeOwned>(
+        &self,
+        conn: &Connection,
+        filter: &PartFilter,
+        below: Option<usize>,
+        mut visit: impl FnMut(usize, Change, B) -> bool,
+    ) -> Result<bool> {
+        let below = below.unwrap_or(usize::MAX);
+        if self.parts == 0 {
+            let logged: Vec<(Change, B)> = decode_changes(self.seq as Seq, &self.json)?;
+            for (idx, (c, b)) in logged.into_iter().enumerate().rev() {
+                if idx < below && !visit(idx, c, b) {
+                    return Ok(true);
+                }
+            }
+            return Ok(false);
+        }
+        let parts = self.parts_for(conn, filter, below)?;
+        let mut part = conn.prepare_cached(
+            "SELECT changes FROM batch_parts WHERE roster = ?1 AND seq = ?2 AND part = ?3",
+        )?;
+        for (p, first) in parts {
+            let json: String = part.query_row(params![self.roster, self.seq, p], |r| r.get(0))?;
+            let logged: Vec<(Change, B)> = decode_changes(self.seq as Seq, &json)?;
+            for (i, (c, b)) in logged.into_iter().enumerate().rev() {
+                let idx = first + i;
+                if idx < below && !visit(idx, c, b) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// The parts (and the place of each one's first change) that begin
+    /// below `below` and may hold what `filter` wants, highest first, by the
+    /// ranges of staff and dates each holds.
+    pub(super) fn parts_for(
+        &self,
+        conn: &Connection,
+        filter: &PartFilter,
+        below: usize,
+    ) -> Result<Vec<(i64, usize)>> {
+        let (staff, lo, hi) = match filter {
+            PartFilter::All => (None, None, None),
+            PartFilter::Staff(s, d) => (
+                Some(s.as_str()),
+                d.as_ref().map(|d| d.0.as_str()),
+                d.as_ref().map(|d| d.1.as_str()),
+            ),
+            PartFilter::Dates(lo, hi) => (None, Some(lo.as_str()), Some(hi.as_str())),
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT part, first FROM part_ranges
+             WHERE roster = ?1 AND seq = ?2 AND first < ?3
+               AND (?4 IS NULL OR (staff_lo <= ?4 AND staff_hi >= ?4))
+               AND (?5 IS NULL OR (date_hi >= ?5 AND date_lo <= ?6))
+             ORDER BY part DESC",
+        )?;
+        let below = i64::try_from(below).unwrap_or(i64::MAX);
+        let parts = stmt
+            .query_map(params![self.roster, self.seq, below, staff, lo, hi], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as usize))
+            })?
+            .collect::<std::result::Result<Vec<(i64, usize)>, _>>()?;
+        Ok(parts)
+    }
+}
+
+pub(super) fn decode_changes<T: serde::de::DeserializeOwned>(
+    seq: Seq,
+    json: &str,
+) -> Result<Vec<T>> {
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("change log batch {seq}: {e}")))
+}
+
+/// What a change made its target: a code (or null) for a cell, the record
+/// (or null) for the others.
+pub(super) fn after_value(change: &Change) -> serde_json::Value {
+    let v = match change {
+        Change::Cell { code, .. } => serde_json::to_value(code),
+        Change::Staff { staff } => serde_json::to_value(staff),
+        Change::Code { def, .. } => serde_json::to_value(def),
+        Change::Rule { rule, .. } => serde_json::to_value(rule),
+        Change::Settings { settings } => serde_json::to_value(settings),
+    };
+    v.unwrap_or_default()
+}
+
+pub(super) fn change_from_row(
+    entity: &str,
+    key: &str,
+    staff: Option<String>,
+    date: Option<Date>,
+    after: &str,
+) -> Result<Change> {
+    let bad = |e: serde_json::Error| StoreError::Corrupt(format!("{entity} `{key}`: {e}"));
+    Ok(match entity {
+        "cell" => {
+            let (Some(staff), Some(date)) = (staff, date) else {
+                return Err(StoreError::Corrupt(format!(
+                    "cell `{key}` without staff or date"
+                )));
+            };
+            Change::Cell {
+                staff,
+                date,
+                code: serde_json::from_str(after).map_err(bad)?,
+            }
+        }
+        "staff" => Change::Staff {
+            staff: serde_json::from_str(after).map_err(bad)?,
+        },
+        "code" => Change::Code {
+            code: key.to_string(),
+            def: serde_json::from_str(after).map_err(bad)?,
+        },
+        "rule" => Change::Rule {
+            id: key.to_string(),
+            rule: serde_json::from_str(after).map_err(bad)?,
+        },
+        "settings" => Change::Settings {
+            settings: serde_json::from_str(after).map_err(bad)?,
+        },
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unknown entity kind `{other}`"
+            )));
+        }
+    })
+}
+
+pub(super) fn parse_date(s: &str) -> Result<Date> {
+    s.parse().map_err(StoreError::Corrupt)
+}
+
+pub(super) fn parse_json(s: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,151 @@
+//! A group of batches written as one transaction: each batch's rows,
+//! its change log entry and its answer, committed together.
+
+use super::*;
+
+impl Group<'_> {
+    /// The answer given earlier to the batch `key` names.
+    pub fn find_answer(&self, key: &AnswerKey<'_>) -> Result<Option<StoredAnswer>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT answer, fingerprint FROM answers WHERE roster = ?1 AND client = ?2 AND op_id = ?3",
+        )?;
+        Ok(stmt
+            .query_row(params![key.roster, key.client, key.op_id as i64], |r| {
+                Ok(StoredAnswer {
+                    answer: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Stores the answer to a batch under its roster, client and op id,
+    /// with the fingerprint of its content.
+    pub fn put_answer(
+        &self,
+        key: &AnswerKey<'_>,
+        fingerprint: &[u8],
+        answer: &str,
+        at: i64,
+    ) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO answers (roster, client, op_id, fingerprint, answer, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        stmt.execute(params![
+            key.roster,
+            key.client,
+            key.op_id as i64,
+            fingerprint,
+            answer,
+            at
+        ])?;
+        Ok(())
+    }
+
+    /// Writes an accepted batch: current state, roster seq and change log.
+    pub fn put_applied(
+        &self,
+        roster: &str,
+        applied: &Applied,
+        author: &Author,
+        op_id: u64,
+        note: Option<&str>,
+        at: i64,
+    ) -> Result<()> {
+        if applied.changes.is_empty() {
+            return Ok(());
+        }
+        let seq = applied.seq as i64;
+        let (user, client) = (&*author.user, &*author.client);
+        let mut state = rota_db::roster_db::Writer::new(&self.tx)?;
+        for rec in &applied.changes {
+            state.write(roster, &rec.change, (applied.seq, user, client, at))?;
+        }
+        let meta = BatchMeta {
+            user,
+            client,
+            op_id,
+            at,
+            note,
+        };
+        let logged = applied.changes.iter().map(|r| (&r.change, &r.before));
+        log_batch(&self.tx, roster, seq, &meta, logged.clone())?;
+        self.note_batch(roster, seq, at, logged.map(|(c, _)| c));
+        Ok(())
+    }
+
+    /// Counts a batch in this group's span for the roster and its changes'
+    /// staff and dates in history's index.
+    fn note_batch<'c>(
+        &self,
+        roster: &str,
+        seq: i64,
+        at: i64,
+        changes: impl Iterator<Item = &'c Change>,
+    ) {
+        let mut touched = self.touched.borrow_mut();
+        let i = match touched.iter().position(|t| t.roster == roster) {
+            Some(i) => i,
+            None => {
+                touched.push(Touched {
+                    roster: roster.to_string(),
+                    first: seq,
+                    last: seq,
+                    at,
+                    staff: BTreeSet::new(),
+                    dates: BTreeSet::new(),
+                });
+                touched.len() - 1
+            }
+        };
+        let t = &mut touched[i];
+        t.first = t.first.min(seq);
+        t.last = t.last.max(seq);
+        for change in changes {
+            let (staff, date) = staff_and_date(change);
+            if let Some(s) = staff
+                && !t.staff.contains(s)
+            {
+                t.staff.insert(s.to_string());
+            }
+            t.dates.extend(date);
+        }
+    }
+
+    /// The highest op id `client` has an answer for on `roster` (0 for
+    /// none), among those stored as non-negative numbers (op ids up to
+    /// `i64::MAX`).
+    pub fn highest_answered(&self, roster: &str, client: &str) -> Result<u64> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT max(op_id) FROM answers WHERE roster = ?1 AND client = ?2 AND op_id >= 0",
+        )?;
+        let max: Option<i64> = stmt.query_row([roster, client], |r| r.get(0))?;
+        Ok(max.map_or(0, |m| m as u64))
+    }
+
+    /// Writes each roster's seq and history's index rows, then commits.
+    pub fn commit(self) -> Result<()> {
+        let mut put_roster = self.tx.prepare_cached(
+            "INSERT INTO rosters (name, seq, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+        )?;
+        let mut by_staff = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO batch_staff (roster, staff, first, last) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut by_date = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO batch_dates (roster, date, first, last) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for t in self.touched.take() {
+            put_roster.execute(params![t.roster, t.last, t.at])?;
+            for s in &t.staff {
+                by_staff.execute(params![t.roster, s, t.first, t.last])?;
+            }
+            for d in &t.dates {
+                by_date.execute(params![t.roster, d.to_string(), t.first, t.last])?;
+            }
+        }
+        drop((put_roster, by_staff, by_date));
+        Ok(self.tx.commit()?)
+    }
+}
