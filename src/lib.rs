@@ -20,7 +20,7 @@
 //!   crate.
 //!
 //! Each crate may use only the crates listed before it that it names in
-//! its Cargo.toml; `tests/house.rs` checks the graph.
+//! its Cargo.toml; `tests/all/house.rs` checks the graph.
 
 pub mod cli;
 

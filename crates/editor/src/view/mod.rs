@@ -257,7 +257,10 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
         let least = items.iter().map(|it| it.need).max().unwrap_or(0);
         if least <= 1 && !compacted {
             compacted = true;
-            if let Some(c) = items.get_mut(1) {
+            // (Not a lost or refused connection: that is what matters.)
+            if let Some(c) = items.get_mut(1)
+                && matches!(state.conn, ConnState::Connected { .. })
+            {
                 c.text = conn_short.clone();
             }
             if let Some(c) = items.get_mut(2) {

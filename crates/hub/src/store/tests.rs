@@ -1,4 +1,3 @@
-
 use super::*;
 use rota_core::domain::{Op, ShiftCode};
 

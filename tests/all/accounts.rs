@@ -1,0 +1,896 @@
+//! Accounts and roles on a real hub on 127.0.0.1: tokens checked before the
+//! upgrade, every kind of message authorised against the connection's
+//! account, client ids owned, the change log naming the account, and
+//! revocation (by another process, as `rota --serve --revoke-token` does)
+//! closing connections at once.
+
+use crate::common;
+
+use common::*;
+use rota::accounts::{AccountsFile, Grant, Role};
+use rota::domain::{ConflictMode, Op, ShiftCode};
+use rota::protocol::{ClientMsg, HistoryQuery, ServerMsg, close, codes};
+
+struct Accounts {
+    owner: String,
+    admin: String,
+    editor: String,
+    viewer: String,
+    /// An editor of another roster only.
+    other: String,
+    file: AccountsFile,
+}
+
+fn role(roster: &str, role: Role) -> Grant {
+    Grant::Role {
+        roster: roster.into(),
+        role,
+    }
+}
+
+/// Users of roster `ward`: one per role, plus an editor of `ward-b` only.
+fn accounts(dir: &std::path::Path) -> Accounts {
+    let mut file = AccountsFile::open_in(dir).unwrap();
+    Accounts {
+        owner: file.add_user("olga", Grant::Owner).unwrap(),
+        admin: file.add_user("ada", role("ward", Role::Admin)).unwrap(),
+        editor: file.add_user("ed", role("ward", Role::Editor)).unwrap(),
+        viewer: file.add_user("vi", role("ward", Role::Viewer)).unwrap(),
+        other: file.add_user("otto", role("ward-b", Role::Editor)).unwrap(),
+        file,
+    }
+}
+
+/// A hub with [`accounts`], and roster `ward` set up by its owner.
+async fn hub_with_accounts(dir: &std::path::Path) -> (Hub, Accounts) {
+    let acc = accounts(dir);
+    let hub = Hub::start(dir).await;
+    let (mut c, first) = Client::hello_as(&hub.url(), &acc.owner, "olga", "c-olga", "ward").await;
+    assert!(matches!(first, ServerMsg::Welcome { .. }), "{first:?}");
+    let ack = c.edit(1, setup_ops(3)).await;
+    assert!(matches!(ack, ServerMsg::Ack { .. }), "{ack:?}");
+    let ack = c.edit(2, vec![set("s1", "2026-12-01", Some("D"), 0)]).await;
+    assert!(matches!(ack, ServerMsg::Ack { .. }), "{ack:?}");
+    (hub, acc)
+}
+
+fn error_code(m: &ServerMsg) -> (&str, &str, Option<u64>) {
+    match m {
+        ServerMsg::Error {
+            code,
+            message,
+            op_id,
+            ..
+        } => (code, message, *op_id),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// One edit of every kind, each alone.
+fn every_write() -> Vec<(&'static str, Vec<Op>, Role)> {
+    vec![
+        (
+            "cell",
+            vec![set("s1", "2026-12-02", Some("N"), 0)],
+            Role::Editor,
+        ),
+        (
+            "clear",
+            vec![set("s1", "2026-12-01", None, 0)],
+            Role::Editor,
+        ),
+        (
+            "add staff",
+            vec![Op::AddStaff {
+                id: "x9".into(),
+                name: "New".into(),
+                group: String::new(),
+                order: None,
+            }],
+            Role::Admin,
+        ),
+        (
+            "rename staff",
+            vec![Op::UpdateStaff {
+                id: "s2".into(),
+                name: Some("Renamed".into()),
+                group: None,
+                order: None,
+                base: None,
+            }],
+            Role::Admin,
+        ),
+        (
+            "remove staff",
+            vec![Op::RemoveStaff {
+                id: "s3".into(),
+                base: None,
+            }],
+            Role::Admin,
+        ),
+        (
+            "put code",
+            vec![Op::PutCode {
+                code: ShiftCode::new("AL", 0.0, false),
+                base: None,
+            }],
+            Role::Admin,
+        ),
+        (
+            "remove code",
+            vec![Op::RemoveCode {
+                code: "N".into(),
+                base: None,
+            }],
+            Role::Admin,
+        ),
+        ("put rule", vec![staffing("r1", "D", 1, None)], Role::Admin),
+        (
+            "conflict mode",
+            vec![Op::SetConflictMode {
+                mode: ConflictMode::LastWriterWins,
+            }],
+            Role::Admin,
+        ),
+        (
+            "cell and staff together",
+            vec![
+                set("s2", "2026-12-03", Some("D"), 0),
+                Op::RemoveStaff {
+                    id: "s3".into(),
+                    base: None,
+                },
+            ],
+            Role::Admin,
+        ),
+    ]
+}
+
+/// Every write a role may not make is refused with `forbidden`, carrying
+/// its op id, and changes nothing; the ones it may make go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_may_make_exactly_its_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    for (who, token, has) in [
+        ("vi", &acc.viewer, Role::Viewer),
+        ("ed", &acc.editor, Role::Editor),
+        ("ada", &acc.admin, Role::Admin),
+    ] {
+        for (i, (what, ops, needs)) in every_write().into_iter().enumerate() {
+            // A fresh hub state for each write: a throwaway copy is costly,
+            // so each allowed write is checked and the refused ones are
+            // checked to change nothing.
+            let (seq_before, before) = owner_view(&hub.url(), &acc.owner).await;
+            let client = format!("c-{who}");
+            let (mut c, w) = Client::hello_as(&hub.url(), token, who, &client, "ward").await;
+            assert!(matches!(w, ServerMsg::Welcome { .. }), "{who}: {w:?}");
+            let op_id = 100 + i as u64;
+            let mut ops = ops;
+            rebase(&mut ops, seq_before);
+            let answer = c.edit(op_id, ops).await;
+            if has >= needs {
+                assert!(
+                    matches!(answer, ServerMsg::Ack { .. } | ServerMsg::Rejected { .. }),
+                    "{who} may {what}: {answer:?}"
+                );
+            } else {
+                let (code, message, id) = error_code(&answer);
+                assert_eq!(code, codes::FORBIDDEN, "{who} {what}: {message}");
+                assert_eq!(id, Some(op_id), "the error names the edit");
+                assert!(
+                    message.contains(&format!("takes the {needs} role")),
+                    "{message}"
+                );
+                let (seq_after, after) = owner_view(&hub.url(), &acc.owner).await;
+                assert_eq!(after, before, "{who} {what}: nothing changed");
+                assert_eq!(seq_after, seq_before);
+            }
+        }
+    }
+    assert!(metric(hub.addr, "rota_forbidden_total").await >= 1.0);
+}
+
+/// `ward` as its owner reads it: its seq and the whole snapshot (staff,
+/// codes, rules, cells, settings), as JSON to compare.
+async fn owner_view(url: &str, owner: &str) -> (u64, serde_json::Value) {
+    let mut c = Client::raw_as(url, Some(owner)).await.unwrap();
+    c.send(&ClientMsg::Hello {
+        protocol: rota::protocol::PROTOCOL_VERSION.into(),
+        user: "olga".into(),
+        client_id: "c-olga".into(),
+        token: None,
+        roster: "ward".into(),
+        // Ahead of the hub: always a snapshot.
+        last_seq: u64::MAX,
+    })
+    .await;
+    match c.answer().await {
+        ServerMsg::Welcome {
+            seq,
+            snapshot: Some(snap),
+            ..
+        } => (seq, serde_json::to_value(&snap).unwrap()),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The seq of `ward` as its owner sees it.
+async fn snapshot_seq(url: &str, owner: &str) -> u64 {
+    let (_c, w) = Client::hello_as(url, owner, "olga", "c-olga", "ward").await;
+    match w {
+        ServerMsg::Welcome { seq, .. } => seq,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Cell writes based on `seq`, so an allowed one is not a conflict.
+fn rebase(ops: &mut [Op], seq: u64) {
+    for op in ops {
+        if let Op::SetCell { base, .. } = op {
+            *base = seq;
+        }
+    }
+}
+
+/// A viewer reads the roster, its history and presence, and lists it; a
+/// user with no role on it can do none of these and does not see it listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_need_a_role_on_the_roster_and_nothing_leaks_to_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    let (mut vi, w) = Client::hello_as(&hub.url(), &acc.viewer, "vi", "c-vi", "ward").await;
+    let ServerMsg::Welcome { seq, .. } = w else {
+        panic!("{w:?}")
+    };
+    assert!(seq >= 2);
+    vi.send(&ClientMsg::History {
+        req: Some(7),
+        query: HistoryQuery::default(),
+    })
+    .await;
+    match vi.answer().await {
+        ServerMsg::History { entries, req, .. } => {
+            assert_eq!(req, Some(7));
+            assert!(!entries.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    vi.send(&ClientMsg::ListRosters { req: Some(8) }).await;
+    match vi.answer().await {
+        ServerMsg::Rosters { rosters, .. } => {
+            let names: Vec<&str> = rosters.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(names, ["ward"]);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Otto edits ward-b only: ward is neither readable nor listed.
+    let (mut otto, first) =
+        Client::hello_as(&hub.url(), &acc.other, "otto", "c-otto", "ward").await;
+    let (code, message, _) = error_code(&first);
+    assert_eq!(code, codes::FORBIDDEN);
+    assert!(
+        message.contains("no roster `ward` you may open"),
+        "{message}"
+    );
+    // Not joined: history and presence are refused, nothing of ward is sent.
+    otto.send(&ClientMsg::History {
+        req: Some(1),
+        query: HistoryQuery::default(),
+    })
+    .await;
+    assert_eq!(error_code(&otto.answer().await).0, codes::NOT_JOINED);
+    let nothing = otto
+        .edit(1, vec![set("s1", "2026-12-09", Some("D"), 0)])
+        .await;
+    assert_eq!(error_code(&nothing).0, codes::NOT_JOINED);
+    otto.send(&ClientMsg::ListRosters { req: Some(2) }).await;
+    match otto.answer().await {
+        ServerMsg::Rosters { rosters, .. } => assert!(
+            rosters.iter().all(|r| r.name != "ward"),
+            "ward is not listed to otto: {rosters:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // A roster that does not exist reads the same as one without leave.
+    let (_, first) = Client::hello_as(&hub.url(), &acc.other, "otto", "c-otto", "nowhere").await;
+    let (_, message2, _) = error_code(&first);
+    assert_eq!(
+        message2.replace("nowhere", "ward"),
+        message,
+        "no telling which rosters exist"
+    );
+    // The owner sees every roster.
+    let (mut olga, _) = Client::hello_as(&hub.url(), &acc.owner, "olga", "c-olga", "ward").await;
+    olga.send(&ClientMsg::ListRosters { req: None }).await;
+    match olga.answer().await {
+        ServerMsg::Rosters { rosters, .. } => {
+            assert!(rosters.iter().any(|r| r.name == "ward"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Without a token, with a mistyped one, or with a revoked one, the upgrade
+/// is refused with 401 and a reason: no frame is exchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_or_a_bad_one_gets_401_before_the_upgrade() {
+    use tokio_tungstenite::tungstenite::Error;
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut acc) = hub_with_accounts(dir.path()).await;
+    let mut mistyped = acc.editor.clone();
+    mistyped.pop();
+    mistyped.push('x');
+    let revoked = acc.file.new_token("ed").unwrap();
+    let id = revoked.split('_').nth(1).unwrap().to_string();
+    acc.file.revoke_token(&id).unwrap();
+    // The hub sees the revocation within its watch interval; until it has,
+    // the token may still be taken: wait for the refusal, bounded.
+    let refused_revoked = async {
+        loop {
+            if let Err(Error::Http(r)) = Client::raw_as(&hub.url(), Some(&revoked)).await {
+                return r;
+            }
+        }
+    };
+    let r = tokio::time::timeout(WAIT, refused_revoked)
+        .await
+        .expect("the revoked token is refused in time");
+    assert_eq!(r.status().as_u16(), 401);
+    for (what, token) in [
+        ("none", None),
+        ("mistyped", Some(mistyped.as_str())),
+        ("not a token", Some("hello")),
+        ("revoked", Some(revoked.as_str())),
+    ] {
+        match Client::raw_as(&hub.url(), token).await {
+            Err(Error::Http(resp)) => {
+                assert_eq!(resp.status().as_u16(), 401, "{what}");
+                assert!(
+                    resp.headers()
+                        .get("www-authenticate")
+                        .is_some_and(|v| v.to_str().unwrap().starts_with("Bearer")),
+                    "{what}"
+                );
+                let body = String::from_utf8(resp.body().clone().unwrap_or_default()).unwrap();
+                let want = if token.is_none() {
+                    "send a token"
+                } else {
+                    "refused"
+                };
+                assert!(body.contains(want), "{what}: {body}");
+            }
+            Ok(_) => panic!("{what}: upgraded"),
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
+    assert!(metric(hub.addr, "rota_auth_refused_total").await >= 4.0);
+    // /health needs no token.
+    assert_eq!(hub.http_get("/health").await.0, 200);
+}
+
+/// The change log and presence name the account, whatever name the client
+/// claims in its hello.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_log_names_the_account_not_the_claimed_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    let (mut watcher, _) = Client::hello_as(&hub.url(), &acc.viewer, "vi", "c-vi", "ward").await;
+    let (mut ed, _) = Client::hello_as(&hub.url(), &acc.editor, "olga", "c-ed", "ward").await;
+    let seq = snapshot_seq(&hub.url(), &acc.owner).await;
+    let ack = ed
+        .edit(1, vec![set("s2", "2026-12-05", Some("N"), seq)])
+        .await;
+    assert!(matches!(ack, ServerMsg::Ack { .. }), "{ack:?}");
+    let change = watcher
+        .recv_until(|m| matches!(m, ServerMsg::Change(_)))
+        .await;
+    let ServerMsg::Change(cs) = change else {
+        unreachable!()
+    };
+    assert_eq!(cs.user, "ed", "broadcast names the account");
+    ed.send(&ClientMsg::Presence {
+        cursor: Some(rota::protocol::Cursor {
+            staff: "s2".into(),
+            date: d("2026-12-05"),
+        }),
+    })
+    .await;
+    let p = watcher
+        .recv_until(|m| matches!(m, ServerMsg::Presence(_)))
+        .await;
+    let ServerMsg::Presence(p) = p else {
+        unreachable!()
+    };
+    assert_eq!(p.user, "ed");
+    watcher
+        .send(&ClientMsg::History {
+            req: None,
+            query: HistoryQuery {
+                staff: Some("s2".into()),
+                ..Default::default()
+            },
+        })
+        .await;
+    match watcher.answer().await {
+        ServerMsg::History { entries, .. } => {
+            let cell = entries
+                .iter()
+                .find(|e| e.date == Some(d("2026-12-05")))
+                .unwrap();
+            assert_eq!(cell.user, "ed");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A client id belongs to the account that first used it: another account
+/// cannot join under it, so it cannot pre-claim the owner's next op ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_account_cannot_use_a_client_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    let (mut ed, _) = Client::hello_as(&hub.url(), &acc.editor, "ed", "c-ed", "ward").await;
+    let seq = snapshot_seq(&hub.url(), &acc.owner).await;
+    assert!(matches!(
+        ed.edit(1, vec![set("s1", "2026-12-10", Some("D"), seq)])
+            .await,
+        ServerMsg::Ack { .. }
+    ));
+    // The admin read ed's client id from history and tries to take op 2.
+    let (_ada, first) = Client::hello_as(&hub.url(), &acc.admin, "ada", "c-ed", "ward").await;
+    let (code, message, _) = error_code(&first);
+    assert_eq!(code, codes::FORBIDDEN);
+    assert!(
+        message.contains("client id `c-ed` is another account's"),
+        "{message}"
+    );
+    // Ed's op 2 is his own edit, applied.
+    let seq = snapshot_seq(&hub.url(), &acc.owner).await;
+    match ed
+        .edit(2, vec![set("s1", "2026-12-11", Some("N"), seq)])
+        .await
+    {
+        ServerMsg::Ack { seq: s, .. } => assert!(s > seq),
+        other => panic!("{other:?}"),
+    }
+    let log = change_log(dir.path());
+    assert!(log.iter().filter(|(c, _, _)| c == "c-ed").count() == 2);
+}
+
+/// Revoking a token from another process closes its connections at once
+/// (4001); taking a role away closes the connections on that roster (4003);
+/// lowering a role refuses the next write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_and_role_changes_take_effect_on_open_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut acc) = hub_with_accounts(dir.path()).await;
+    let (mut ed, _) = Client::hello_as(&hub.url(), &acc.editor, "ed", "c-ed", "ward").await;
+    let (mut vi, _) = Client::hello_as(&hub.url(), &acc.viewer, "vi", "c-vi", "ward").await;
+    let (mut ada, _) = Client::hello_as(&hub.url(), &acc.admin, "ada", "c-ada", "ward").await;
+
+    let who = acc
+        .file
+        .load()
+        .unwrap()
+        .authenticate(Some(&acc.editor))
+        .unwrap();
+    acc.file.revoke_token(&who.token_id).unwrap();
+    assert_eq!(
+        ed.closed().await,
+        (close::UNAUTHORIZED, "your token was revoked".into())
+    );
+
+    acc.file.set_role("vi", "ward", None).unwrap();
+    let (code, reason) = vi.closed().await;
+    assert_eq!(code, close::FORBIDDEN);
+    assert!(
+        reason.contains("no longer have a role on roster `ward`"),
+        "{reason}"
+    );
+
+    acc.file
+        .set_role("ada", "ward", Some(Role::Viewer))
+        .unwrap();
+    // The admin stays connected, as a viewer now: wait (bounded) until the
+    // hub has taken the change, then a staff edit is refused.
+    let refused = async {
+        for op_id in 1.. {
+            let m = ada
+                .edit(op_id, vec![forbidden(&format!("r{op_id}"), "N", "D")])
+                .await;
+            if let ServerMsg::Error { code, message, .. } = m {
+                return (code, message);
+            }
+        }
+        unreachable!()
+    };
+    let (code, message) = tokio::time::timeout(WAIT, refused).await.unwrap();
+    assert_eq!(code, codes::FORBIDDEN);
+    assert!(message.contains("you are a viewer"), "{message}");
+}
+
+/// A hub without users is open, as the embedded hub of a lone editor is;
+/// adding the first user closes the connections that came without a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_user_closes_an_open_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    seed(&hub.url(), 2).await;
+    let (mut anon, _) = Client::join(&hub.url(), "anyone", "c-any", "default", 0).await;
+    let mut file = AccountsFile::open_in(dir.path()).unwrap();
+    let token = file.add_user("olga", Grant::Owner).unwrap();
+    let (code, reason) = anon.closed().await;
+    assert_eq!(code, close::UNAUTHORIZED);
+    assert!(reason.contains("now has accounts"), "{reason}");
+    let (_c, w) = Client::hello_as(&hub.url(), &token, "olga", "c-olga", "default").await;
+    assert!(matches!(w, ServerMsg::Welcome { .. }), "{w:?}");
+}
+
+/// The real binary, run to its end with `env` set; (status, stdout, stderr).
+async fn rota_bin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+            .args(&args)
+            .env_remove("ROTA_TOKEN")
+            .envs(env)
+            .env("ROTA_CONFIG", "/nonexistent/rota-test-config.toml")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// The account flags of the real binary against a running hub's data dir:
+/// a user added prints a token that works for `--apply` (from ROTA_TOKEN),
+/// `--list-users` shows roles and token ids, bad flags say what is wrong,
+/// and `--revoke-token` closes the hub's connections under that token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_flags_manage_a_running_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub_dir = dir.path().join("hub");
+    let data = hub_dir.to_str().unwrap().to_string();
+    let (status, token, err) = rota_bin(
+        &[
+            "--serve",
+            "--data",
+            &data,
+            "--add-user",
+            "olga",
+            "--role",
+            "owner",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status, 0, "{err}");
+    let olga = token.trim().to_string();
+    assert!(olga.starts_with("rota_"), "{token}");
+    assert!(err.contains("shown only this once"), "{err}");
+    let (status, token, err) = rota_bin(
+        &[
+            "--serve",
+            "--data",
+            &data,
+            "--add-user",
+            "ed",
+            "--role",
+            "editor",
+            "--roster",
+            "ward",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status, 0, "{err}");
+    let ed = token.trim().to_string();
+
+    for (args, says) in [
+        (
+            vec!["--add-user", "x", "--role", "chief", "--roster", "ward"],
+            "--role `chief`",
+        ),
+        (
+            vec!["--add-user", "x", "--role", "editor"],
+            "say which with --roster",
+        ),
+        (
+            vec!["--add-user", "ed", "--role", "owner"],
+            "exists already",
+        ),
+        (
+            vec!["--set-role", "nobody", "--role", "viewer", "--roster", "w"],
+            "no user `nobody`",
+        ),
+        (vec!["--revoke-token", "0123"], "no token `0123`"),
+    ] {
+        let mut all = vec!["--serve", "--data", &data];
+        all.extend(args.iter());
+        let (status, _, err) = rota_bin(&all, &[]).await;
+        assert_eq!(status, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+
+    let hub = Hub::start(&hub_dir).await;
+    let (mut c, _) = Client::hello_as(&hub.url(), &olga, "olga", "c-olga", "ward").await;
+    assert!(matches!(
+        c.edit(1, setup_ops(2)).await,
+        ServerMsg::Ack { .. }
+    ));
+    let client_data = dir.path().join("client");
+    let csv = dir.path().join("week.csv");
+    std::fs::write(&csv, "staff,date,code\ns1,2026-12-01,D\n").unwrap();
+    let url = hub.url();
+    let apply = |token: String| {
+        let (url, client_data, csv) = (url.clone(), client_data.clone(), csv.clone());
+        async move {
+            rota_bin(
+                &[
+                    "--apply",
+                    csv.to_str().unwrap(),
+                    "--server",
+                    &url,
+                    "--roster",
+                    "ward",
+                    "--data",
+                    client_data.to_str().unwrap(),
+                    "--timeout",
+                    "10",
+                ],
+                &[("ROTA_TOKEN", &token)],
+            )
+            .await
+        }
+    };
+    let (status, out, err) = apply(ed.clone()).await;
+    assert_eq!(status, 0, "{out}{err}");
+    let (_, cells) = owner_view(&hub.url(), &olga).await;
+    assert!(
+        cells.to_string().contains(r#"["s1","2026-12-01","D""#),
+        "{cells}"
+    );
+
+    // A viewer's file is refused before anything is queued: its own exit
+    // status, the role it takes, nothing changed on the hub.
+    let (status, token, err) = rota_bin(
+        &[
+            "--serve",
+            "--data",
+            &data,
+            "--add-user",
+            "vi",
+            "--role",
+            "viewer",
+            "--roster",
+            "ward",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status, 0, "{err}");
+    std::fs::write(&csv, "staff,date,code\ns1,2026-12-01,N\n").unwrap();
+    let vi_data = dir.path().join("vi");
+    let (status, out, err) = rota_bin(
+        &[
+            "--apply",
+            csv.to_str().unwrap(),
+            "--server",
+            &url,
+            "--roster",
+            "ward",
+            "--data",
+            vi_data.to_str().unwrap(),
+            "--timeout",
+            "10",
+        ],
+        &[("ROTA_TOKEN", token.trim())],
+    )
+    .await;
+    assert_eq!(status, 6, "{out}{err}");
+    assert!(
+        err.contains("takes the editor role; you are a viewer"),
+        "{err}"
+    );
+    let (_, cells) = owner_view(&hub.url(), &olga).await;
+    assert!(
+        cells.to_string().contains(r#"["s1","2026-12-01","D""#),
+        "unchanged: {cells}"
+    );
+
+    let (status, list, err) = rota_bin(&["--serve", "--data", &data, "--list-users"], &[]).await;
+    assert_eq!(status, 0, "{err}");
+    let ed_line = list.lines().find(|l| l.starts_with("ed\t")).unwrap();
+    assert!(ed_line.contains("editor of ward"), "{list}");
+    let ed_id = ed.split('_').nth(1).unwrap();
+    assert!(ed_line.contains(ed_id), "{list}");
+    assert!(!list.contains(&ed), "the list never shows a secret");
+
+    let (mut ed_conn, w) = Client::hello_as(&hub.url(), &ed, "ed", "c-ed2", "ward").await;
+    assert!(matches!(w, ServerMsg::Welcome { .. }));
+    let (status, _, err) =
+        rota_bin(&["--serve", "--data", &data, "--revoke-token", ed_id], &[]).await;
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(ed_conn.closed().await.0, close::UNAUTHORIZED);
+    // A script with the revoked token is told why, once, and does not
+    // hang: refused is its own status, with no offer to queue the edit.
+    let (status, out, err) = apply(ed).await;
+    assert_eq!(status, 6, "{out}{err}");
+    assert!(err.contains("the token was refused"), "{err}");
+    assert!(
+        !err.contains("unreachable") && !err.contains("--queue"),
+        "{err}"
+    );
+}
+
+/// A sync engine on roster `ward` showing `token`.
+fn ward_engine(
+    hub: &Hub,
+    user: &str,
+    data: &std::path::Path,
+    token: &str,
+) -> rota::sync::SyncEngine {
+    let mut c = engine_config(&hub.url(), user, data);
+    c.roster = "ward".into();
+    c.token = Some(token.to_string());
+    rota::sync::SyncEngine::start(c).unwrap()
+}
+
+/// The sync engine sends its token; refused, it says why and waits to be
+/// asked rather than trying the same token again and again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_engine_stops_trying_until_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    let good = ward_engine(&hub, "ed", &dir.path().join("good"), &acc.editor);
+    wait_connected(&good).await;
+    let bad_token = acc.editor.replace("rota_", "rota_0");
+    let bad = ward_engine(&hub, "ed", &dir.path().join("bad"), &bad_token);
+    let st = wait_status(&bad, "refused", |s| {
+        matches!(s.conn, rota::sync::ConnState::Refused { .. })
+    })
+    .await;
+    let rota::sync::ConnState::Refused { reason } = st.conn else {
+        unreachable!()
+    };
+    assert!(reason.contains("the token was refused"), "{reason}");
+    let refused = metric(hub.addr, "rota_auth_refused_total").await;
+    assert_eq!(refused, 1.0);
+    // The good engine does a round of work meanwhile; a retrying engine
+    // (20 ms backoff) would have been refused again many times.
+    for i in 0..20 {
+        good.edit(vec![set(
+            "s2",
+            &format!("2026-12-{:02}", i + 1),
+            Some("D"),
+            0,
+        )])
+        .unwrap();
+    }
+    wait_status(&good, "saved", |s| s.pending == 0).await;
+    assert_eq!(metric(hub.addr, "rota_auth_refused_total").await, 1.0);
+    bad.reconnect_now();
+    let refused_again = async {
+        while metric(hub.addr, "rota_auth_refused_total").await < 2.0 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(WAIT, refused_again)
+        .await
+        .expect("asked, it tries once more");
+    good.shutdown();
+    bad.shutdown();
+}
+
+/// The viewer's engine on a roster: it reads and follows, and its edits
+/// come back rejected (forbidden), not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewers_engine_reads_and_its_edits_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    let vi = ward_engine(&hub, "vi", &dir.path().join("vi"), &acc.viewer);
+    wait_connected(&vi).await;
+    let before = view_cells(&vi);
+    assert!(
+        before
+            .iter()
+            .any(|(s, _, code)| s == "s1" && code.as_deref() == Some("D"))
+    );
+    vi.edit(vec![set("s1", "2026-12-01", Some("N"), 0)])
+        .unwrap();
+    let st = wait_status(&vi, "rejected", |s| s.rejected == 1 && s.pending == 0).await;
+    assert_eq!(st.rejected, 1);
+    vi.shutdown();
+}
+
+/// An admin lists the roster's users, adds one (whose token works), changes
+/// a role and takes one away (that user's connection closes); an editor may
+/// not, and a hub without accounts says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_the_rosters_users_over_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    let (mut ada, _) = Client::hello_as(&hub.url(), &acc.admin, "ada", "c-ada", "ward").await;
+    let users = |m: ServerMsg| match m {
+        ServerMsg::Users { users, token, .. } => (
+            users
+                .into_iter()
+                .map(|u| (u.user, u.role, u.owner))
+                .collect::<Vec<_>>(),
+            token,
+        ),
+        other => panic!("{other:?}"),
+    };
+    ada.send(&ClientMsg::Users { req: Some(1) }).await;
+    let (list, _) = users(ada.answer().await);
+    let s = |a: &str, r: &str, o: bool| (a.to_string(), r.to_string(), o);
+    assert_eq!(
+        list,
+        [
+            s("ada", "admin", false),
+            s("ed", "editor", false),
+            s("olga", "admin", true),
+            s("vi", "viewer", false)
+        ],
+        "otto (ward-b only) is not listed"
+    );
+    let set = |user: &str, role: Option<&str>, create: bool| ClientMsg::SetRole {
+        req: Some(2),
+        user: user.into(),
+        role: role.map(str::to_string),
+        create,
+    };
+    ada.send(&set("nia", Some("viewer"), true)).await;
+    let (list, token) = users(ada.answer().await);
+    assert!(list.contains(&s("nia", "viewer", false)));
+    let token = token.expect("a new user's token");
+    let (_nia, w) = Client::hello_as(&hub.url(), &token, "nia", "c-nia", "ward").await;
+    assert!(matches!(w, ServerMsg::Welcome { .. }), "{w:?}");
+    // Ed goes from editor to nothing: his connection closes.
+    let (mut ed, _) = Client::hello_as(&hub.url(), &acc.editor, "ed", "c-ed", "ward").await;
+    ada.send(&set("ed", None, false)).await;
+    let (list, _) = users(ada.answer().await);
+    assert!(list.iter().all(|(u, _, _)| u != "ed"));
+    assert_eq!(ed.closed().await.0, close::FORBIDDEN);
+    // Mistakes: a bad role, an owner, an unknown user.
+    for (msg, says) in [
+        (set("vi", Some("chief"), false), "is not a role"),
+        (set("olga", Some("viewer"), false), "owns the whole hub"),
+        (set("nobody", Some("viewer"), false), "no user `nobody`"),
+        (set("vi", Some("editor"), true), "exists already"),
+    ] {
+        ada.send(&msg).await;
+        let answer = ada.answer().await;
+        let (_, message, _) = error_code(&answer);
+        assert!(message.contains(says), "{message}");
+    }
+    // A viewer may not see or change the users.
+    let (mut vi, _) = Client::hello_as(&hub.url(), &acc.viewer, "vi", "c-vi", "ward").await;
+    vi.send(&set("vi", Some("admin"), false)).await;
+    let answer = vi.answer().await;
+    let (code, message, _) = error_code(&answer);
+    assert_eq!(code, codes::FORBIDDEN, "{message}");
+    vi.send(&ClientMsg::Users { req: None }).await;
+    assert_eq!(error_code(&vi.answer().await).0, codes::FORBIDDEN);
+    let seq_roles = AccountsFile::open_in(dir.path()).unwrap().load().unwrap();
+    assert_eq!(seq_roles.role_on("vi", "ward"), Some(Role::Viewer));
+
+    // A hub without accounts has no users to manage.
+    let open_dir = tempfile::tempdir().unwrap();
+    let open = Hub::start(open_dir.path()).await;
+    let (mut anyone, _) = Client::join(&open.url(), "x", "c-x", "default", 0).await;
+    anyone.send(&ClientMsg::Users { req: None }).await;
+    assert_eq!(error_code(&anyone.answer().await).0, codes::NO_ACCOUNTS);
+}
