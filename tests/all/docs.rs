@@ -159,3 +159,48 @@ fn every_editor_key_and_command_is_in_the_readme() {
         }
     }
 }
+
+/// Every test the docs name as a promise's proof (`*hub/editing.rs:
+/// an_edit_reaches_the_other_editor*`) is in the file named: a test
+/// renamed or moved makes the doc untrue, and this fails.
+#[test]
+fn every_test_the_docs_name_exists_where_they_say() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut named = 0;
+    for doc in [
+        "docs/reliability.md",
+        "docs/sync.md",
+        "docs/performance.md",
+        "README.md",
+    ] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for (i, _) in text.match_indices('*') {
+            let rest = &text[i + 1..];
+            let Some((file, after)) = rest.split_once(".rs: ") else {
+                continue;
+            };
+            if file.is_empty()
+                || !file
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '/')
+            {
+                continue;
+            }
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let file = format!("{file}.rs");
+            let mut candidates = vec![root.join("tests/all").join(&file)];
+            for krate in ["core", "db", "tls", "script", "hub", "client", "editor"] {
+                candidates.push(root.join("crates").join(krate).join("src").join(&file));
+            }
+            let found = candidates.iter().any(|p| {
+                std::fs::read_to_string(p).is_ok_and(|src| src.contains(&format!("fn {name}")))
+            });
+            assert!(found, "{doc} names {file}: {name}, which is not there");
+            named += 1;
+        }
+    }
+    assert!(named > 30, "the docs' references were read: {named}");
+}
