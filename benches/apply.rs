@@ -4,52 +4,15 @@
 //! the median and worst of its runs. `cargo bench --bench apply`;
 //! ROTA_BENCH_RUNS sets the number of runs (default 7).
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use common::{hub_process as start_hub, report_ms as report, rota};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const STAFF: usize = 100;
 const DAYS: usize = 1000;
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rota() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rota"))
-}
-
-fn start_hub(dir: &Path) -> (Killed, String) {
-    let mut child = rota()
-        .args([
-            "--serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-level",
-            "warn",
-            "--data",
-        ])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the hub");
-    let mut line = String::new();
-    let out = child.stdout.take().expect("hub stdout");
-    BufReader::new(out)
-        .read_line(&mut line)
-        .expect("hub address");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("ws://"))
-        .expect("hub prints its URL")
-        .to_string();
-    (Killed(child), url)
-}
 
 fn write_files(dir: &Path) {
     let mut setup = String::from("[");
@@ -105,18 +68,6 @@ fn apply(url: &str, data: &Path, file: &Path, extra: &[&str]) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     took
-}
-
-fn report(what: &str, mut times: Vec<Duration>) {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{what}: runs {}, median {:.0} ms, p90 {:.0} ms, max {:.0} ms (p99 of so few runs is the max)",
-        times.len(),
-        ms(times[times.len() / 2]),
-        ms(times[(times.len() * 9 / 10).min(times.len() - 1)]),
-        ms(times[times.len() - 1]),
-    );
 }
 
 fn main() {

@@ -15,6 +15,9 @@
 //!
 //! Each prints the median and p99 (and the worst) of the same run.
 
+mod common;
+
+use common::{hub_process, report_us as report, tempdir, wanted};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rota::domain::{Author, Date, Op, Roster, ShiftCode};
@@ -26,33 +29,11 @@ use rota::tui::keys::action_for;
 use rota::tui::state::{CoverageShown, State};
 use rota::tui::theme::Theme;
 use rota::tui::update::update;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::path::Path;
+use std::process::{Command as Process, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-fn wanted(name: &str) -> bool {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    filter.is_none_or(|w| name.contains(&w))
-}
-
-fn report(name: &str, mut times: Vec<Duration>) {
-    if times.is_empty() {
-        println!("{name:<56} no samples");
-        return;
-    }
-    times.sort();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-    println!(
-        "{name:<56} median {:>9.1} us   p99 {:>9.1} us   max {:>9.1} us   (n {})",
-        us(p(0.5)),
-        us(p(0.99)),
-        us(times[times.len() - 1]),
-        times.len()
-    );
-}
 
 const CODES: [&str; 6] = ["D", "N", "OFF", "AL", "E", "L"];
 
@@ -305,56 +286,9 @@ async fn view_during_large_remote_change() {
     );
 }
 
-fn tempdir() -> PathBuf {
-    let mut bits = [0u8; 8];
-    let _ = getrandom::fill(&mut bits);
-    let dir = std::env::temp_dir().join(format!("rota-bench-{}", u64::from_le_bytes(bits)));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
-}
-
 // ----- the real binary -----
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 const BIN: &str = env!("CARGO_BIN_EXE_rota");
-
-fn hub_process(dir: &Path) -> (Kill, String) {
-    let mut child = match Process::new(BIN)
-        .args([
-            "--serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-level",
-            "warn",
-            "--data",
-        ])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => panic!("hub: {e}"),
-    };
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        use std::io::BufRead;
-        let _ = std::io::BufReader::new(out).read_line(&mut line);
-    }
-    let url = line
-        .split("ws://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .map(|addr| format!("ws://{addr}/ws"))
-        .unwrap_or_default();
-    (Kill(child), url)
-}
 
 fn apply_roster(url: &str, dir: &Path, staff: usize, days: usize) {
     let mut ops = setup_ops(staff);

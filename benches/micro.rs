@@ -3,6 +3,8 @@
 //! and the snapshot of a large roster. `cargo bench --bench micro [FILTER]`.
 //! Each prints the median and p99 of one operation over many runs (same run).
 
+mod common;
+
 use rota::domain::{Author, Date, Op, Roster, ShiftCode};
 use rota::protocol::{self, ChangeSet, ClientMsg, ServerMsg};
 use std::hint::black_box;
@@ -12,8 +14,7 @@ use std::time::{Duration, Instant};
 /// Only benchmarks whose names contain the first argument, if one is given
 /// (`cargo bench --bench micro -- commit`), are run.
 fn bench(name: &str, runs: usize, mut f: impl FnMut()) {
-    let wanted = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    if wanted.is_some_and(|w| !name.contains(&w)) {
+    if !common::wanted(name) {
         return;
     }
     for _ in 0..runs.min(10) {
@@ -28,11 +29,10 @@ fn bench(name: &str, runs: usize, mut f: impl FnMut()) {
         .collect();
     times.sort();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
     println!(
         "{name:<48} median {:>10.2} us   p99 {:>10.2} us   (runs {runs})",
-        us(p(0.5)),
-        us(p(0.99))
+        us(common::quantile(&times, 0.5)),
+        us(common::quantile(&times, 0.99))
     );
 }
 
