@@ -244,6 +244,13 @@ impl Core {
     /// someone came, went or moved).
     pub fn publish(&self) {
         use std::hash::{Hash, Hasher};
+        // No reader (a script's engine): nothing to copy. The core and the
+        // engine's shared part hold the desk; a reader makes a third, and
+        // `SyncEngine::view_reader` publishes when it makes one.
+        if Arc::strong_count(&self.desk) <= 2 {
+            self.published.set(None);
+            return;
+        }
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for e in &self.outbox {
             e.op_id.hash(&mut h);

@@ -583,10 +583,13 @@ impl SyncEngine {
     /// A handle on the view for a reader on another thread (the editor's
     /// frames): [`ViewReader::read`] is [`SyncEngine::with_view`].
     pub fn view_reader(&self) -> ViewReader {
-        ViewReader {
+        let reader = ViewReader {
             view: self.view.clone(),
             desk: self.shared.desk.clone(),
-        }
+        };
+        // Published now that someone reads it (see `Core::publish`).
+        self.shared.core().publish();
+        reader
     }
 
     /// Asks the hub for a page of history, under request id `req`, chosen

@@ -1,8 +1,10 @@
-//! A key event in, an action out, for the mode at hand. Pure: it reads
-//! the state (which mode, which codes exist, a first key of two) and the
-//! key map, and never changes either.
+//! A key event in, an action out, for the mode at hand. Pure: [`lookup`]
+//! reads a [`KeyContext`] (the mode, a first key of two, the key map,
+//! which characters start a code) and nothing else of the editor's state;
+//! [`action_for`] makes that context from the state.
 
 use super::action::{Action, Input, PanelKey};
+use super::keymap::Keymap;
 use super::state::{Mode, State};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -16,19 +18,41 @@ fn normal_mods(key: &KeyEvent) -> KeyModifiers {
     m
 }
 
-/// The action for a key in the current mode; None for a key that does
-/// nothing here (and key releases: keys act on press only).
+/// What a key is looked up against: the mode, a first key of two, the
+/// key map, and whether a character starts one of the roster's codes. No
+/// more of the state than that.
+pub struct KeyContext<'a> {
+    pub mode: &'a Mode,
+    pub prefix: Option<(KeyCode, KeyModifiers)>,
+    pub keymap: &'a Keymap,
+    pub starts_code: &'a dyn Fn(char) -> bool,
+}
+
+/// The action for a key in the editor's current mode (see [`lookup`]).
 pub fn action_for(state: &State, key: KeyEvent) -> Option<Action> {
+    let starts_code = |c| state.code_starts_with(c);
+    let cx = KeyContext {
+        mode: &state.mode,
+        prefix: state.prefix,
+        keymap: &state.keymap,
+        starts_code: &starts_code,
+    };
+    lookup(&cx, key)
+}
+
+/// The action for a key in a mode; None for a key that does nothing there
+/// (and key releases: keys act on press only).
+pub fn lookup(cx: &KeyContext<'_>, key: KeyEvent) -> Option<Action> {
     if key.kind != KeyEventKind::Press && key.kind != KeyEventKind::Repeat {
         return None;
     }
     let mods = normal_mods(&key);
     let ctrl = mods.contains(KeyModifiers::CONTROL);
-    if ctrl && key.code == KeyCode::Char('c') && !matches!(state.mode, Mode::Normal) {
+    if ctrl && key.code == KeyCode::Char('c') && !matches!(cx.mode, Mode::Normal) {
         return Some(Action::Panel(PanelKey::Close));
     }
-    match &state.mode {
-        Mode::Normal => normal(state, key.code, mods),
+    match cx.mode {
+        Mode::Normal => normal(cx, key.code, mods),
         Mode::Entry { .. } | Mode::Jump { .. } | Mode::Pattern { .. } | Mode::Find { .. } => {
             text_input(key.code, mods)
         }
@@ -136,9 +160,9 @@ fn text_input(code: KeyCode, mods: KeyModifiers) -> Option<Action> {
     Some(Action::Input(input))
 }
 
-fn normal(state: &State, code: KeyCode, mods: KeyModifiers) -> Option<Action> {
-    let keymap = &state.keymap;
-    if let Some(prefix) = state.prefix {
+fn normal(cx: &KeyContext<'_>, code: KeyCode, mods: KeyModifiers) -> Option<Action> {
+    let keymap = cx.keymap;
+    if let Some(prefix) = cx.prefix {
         if let Some(cmd) = keymap.two_keys(prefix, code, mods) {
             return Some(Action::Do(cmd));
         }
@@ -154,7 +178,7 @@ fn normal(state: &State, code: KeyCode, mods: KeyModifiers) -> Option<Action> {
     if let KeyCode::Char(c) = code
         && mods.is_empty()
         && !c.is_ascii_lowercase()
-        && state.code_starts_with(c)
+        && (cx.starts_code)(c)
     {
         return Some(Action::Input(Input::Char(c)));
     }
