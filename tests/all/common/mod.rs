@@ -34,11 +34,23 @@ impl Hub {
     pub async fn start_with(config: Config) -> Hub {
         let dir = config.data_dir.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        lock_released(&dir).await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        // Bound (lock taken, store open) before start returns.
-        let hub = server::Hub::bind(listener, config).unwrap_or_else(|e| panic!("hub binds: {e}"));
+        // Bound (lock taken, store open) before start returns. The tests
+        // run in one process, and another test's child process, between
+        // its fork and its exec, holds a copy of every open file and so
+        // of a lock just let go: a moment later it is free again.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let (hub, addr) = loop {
+            lock_released(&dir).await;
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            match server::Hub::bind(listener, config.clone()) {
+                Ok(hub) => break (hub, addr),
+                Err(ServeError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("hub binds: {e}"),
+            }
+        };
         let task = tokio::spawn(async move {
             hub.serve(async move {
                 let _ = stopped.await;
