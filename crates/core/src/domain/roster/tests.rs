@@ -1,0 +1,211 @@
+
+use super::*;
+
+fn author(client: &str) -> Author {
+    Author {
+        user: Arc::from("ann"),
+        client: Arc::from(client),
+    }
+}
+fn d(s: &str) -> Date {
+    s.parse().unwrap()
+}
+fn code(c: &str) -> ShiftCode {
+    ShiftCode {
+        code: c.into(),
+        label: String::new(),
+        colour: String::new(),
+        hours: 8.0,
+        worked: true,
+        start: None,
+        end: None,
+        seq: 0,
+    }
+}
+fn setup() -> Roster {
+    let mut r = Roster::default();
+    let ops = vec![
+        Op::PutCode {
+            code: code("D"),
+            base: None,
+        },
+        Op::PutCode {
+            code: code("N"),
+            base: None,
+        },
+        Op::AddStaff {
+            id: "s1".into(),
+            name: "Ann".into(),
+            group: "Nurses".into(),
+            order: None,
+        },
+    ];
+    r.apply_batch(&ops, &author("c0"), 1).unwrap();
+    r
+}
+fn set(staff: &str, date: &str, c: Option<&str>, base: Seq) -> Op {
+    Op::SetCell {
+        staff: staff.into(),
+        date: d(date),
+        code: c.map(String::from),
+        base,
+    }
+}
+
+#[test]
+fn trying_a_batch_says_what_applying_it_would_do_and_changes_nothing() {
+    let mut r = setup();
+    r.apply_batch(&[set("s1", "2026-12-01", Some("D"), 0)], &author("c1"), 2)
+        .unwrap();
+    let before: Vec<_> = r
+        .cells()
+        .into_iter()
+        .map(|(s, d, c, q)| (s.to_string(), d, c.map(str::to_string), q))
+        .collect();
+    let staff_before = r.staff();
+    let batch = [
+        set("s1", "2026-12-01", Some("N"), 2),
+        set("s1", "2026-12-02", Some("D"), 0),
+        Op::UpdateStaff {
+            id: "s1".into(),
+            name: Some("Annie".into()),
+            group: None,
+            order: None,
+            base: None,
+        },
+    ];
+    let tried = r.try_batch(&batch, &author("c2"), 3, false).unwrap();
+    let mut copy = r.clone();
+    let applied = copy
+        .apply_batch_with(&batch, &author("c2"), 3, false)
+        .unwrap();
+    assert_eq!(tried, applied);
+    assert_eq!(tried.changes.len(), 3);
+    let after: Vec<_> = r
+        .cells()
+        .into_iter()
+        .map(|(s, d, c, q)| (s.to_string(), d, c.map(str::to_string), q))
+        .collect();
+    assert_eq!(after, before);
+    assert_eq!(r.staff(), staff_before);
+    assert_eq!(r.seq(), 2);
+    assert_eq!(r.cell_count(), 1);
+    // A refused batch is refused the same way.
+    let bad = [set("s1", "2026-12-03", Some("XX"), 0)];
+    assert!(matches!(
+        r.try_batch(&bad, &author("c2"), 3, false),
+        Err(Rejection::Invalid(_))
+    ));
+    assert_eq!(r.seq(), 2);
+}
+
+#[test]
+fn refused_batch_leaves_roster_unchanged() {
+    let mut r = setup();
+    let before = format!("{:?}", r.cells());
+    let err = r
+        .apply_batch(
+            &[
+                set("s1", "2026-12-01", Some("D"), 0),
+                set("nobody", "2026-12-02", Some("D"), 0),
+                set("s1", "2026-12-03", Some("X"), 0),
+            ],
+            &author("c1"),
+            2,
+        )
+        .unwrap_err();
+    let Rejection::Invalid(problems) = err else {
+        panic!("expected invalid")
+    };
+    assert_eq!(
+        problems
+            .iter()
+            .map(|p| (p.op, p.code.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(1, "unknown_staff"), (2, "unknown_code")]
+    );
+    assert_eq!(format!("{:?}", r.cells()), before);
+    assert_eq!(r.seq(), 1);
+    assert_eq!(r.cell_count(), 0);
+}
+
+#[test]
+fn stale_write_conflicts_unless_own_or_lww() {
+    let mut r = setup();
+    let a = r
+        .apply_batch(&[set("s1", "2026-12-01", Some("D"), 0)], &author("c1"), 2)
+        .unwrap();
+    assert_eq!(a.seq, 2);
+    // c2 never saw seq 2: conflict carrying the current value and writer.
+    let err = r
+        .apply_batch(&[set("s1", "2026-12-01", Some("N"), 0)], &author("c2"), 3)
+        .unwrap_err();
+    let Rejection::Conflict(c) = err else {
+        panic!("expected conflict")
+    };
+    assert_eq!(
+        (c[0].seq, c[0].value.clone(), c[0].client.as_str()),
+        (2, serde_json::json!("D"), "c1")
+    );
+    // c1's own earlier write does not make its next write stale.
+    r.apply_batch(&[set("s1", "2026-12-01", Some("N"), 0)], &author("c1"), 4)
+        .unwrap();
+    // Under last-writer-wins the stale write is applied and reported.
+    r.apply_batch(
+        &[Op::SetConflictMode {
+            mode: ConflictMode::LastWriterWins,
+        }],
+        &author("c0"),
+        5,
+    )
+    .unwrap();
+    let a = r
+        .apply_batch(&[set("s1", "2026-12-01", Some("D"), 0)], &author("c2"), 6)
+        .unwrap();
+    assert_eq!(a.overwritten.len(), 1);
+    assert_eq!(r.cell("s1", d("2026-12-01")).unwrap().0, Some("D"));
+}
+
+#[test]
+fn removed_staff_keep_history_and_refuse_edits() {
+    let mut r = setup();
+    r.apply_batch(&[set("s1", "2026-12-01", Some("D"), 0)], &author("c1"), 2)
+        .unwrap();
+    r.apply_batch(
+        &[Op::RemoveStaff {
+            id: "s1".into(),
+            base: None,
+        }],
+        &author("c1"),
+        3,
+    )
+    .unwrap();
+    assert_eq!(r.cell("s1", d("2026-12-01")).unwrap().0, Some("D"));
+    let err = r
+        .apply_batch(&[set("s1", "2026-12-02", Some("D"), 0)], &author("c1"), 4)
+        .unwrap_err();
+    assert!(matches!(err, Rejection::Invalid(ref p) if p[0].code == "staff_removed"));
+    let err = r
+        .apply_batch(
+            &[Op::RemoveCode {
+                code: "D".into(),
+                base: None,
+            }],
+            &author("c1"),
+            4,
+        )
+        .unwrap_err();
+    assert!(matches!(err, Rejection::Invalid(ref p) if p[0].code == "in_use"));
+}
+
+#[test]
+fn writing_the_same_value_changes_nothing() {
+    let mut r = setup();
+    r.apply_batch(&[set("s1", "2026-12-01", Some("D"), 0)], &author("c1"), 2)
+        .unwrap();
+    let a = r
+        .apply_batch(&[set("s1", "2026-12-01", Some("D"), 0)], &author("c2"), 3)
+        .unwrap();
+    assert!(a.changes.is_empty());
+    assert_eq!((a.seq, r.seq()), (2, 2));
+}
