@@ -112,7 +112,7 @@ async fn run(
         {
             return e.report(&format!(
                 "; and no copy of roster {} here ({}) to check {file} against: nothing queued. Run it once with the hub reachable, or give the --data of an editor that has the roster",
-                cli.roster(),
+                super::roster_name(cli),
                 engine.config().local_path().display()
             ));
         }
@@ -176,7 +176,7 @@ async fn run(
         let _ = writeln!(
             out,
             "Would change {summary} in roster {} (at seq {}); nothing applied.",
-            cli.roster(),
+            super::roster_name(cli),
             roster.seq()
         );
         return exit::OK;
@@ -184,7 +184,7 @@ async fn run(
     if summary.is_empty() {
         crate::outln!(
             "Nothing to change: roster {} already matches {file}.",
-            cli.roster()
+            super::roster_name(cli)
         );
         return exit::OK;
     }
@@ -212,7 +212,7 @@ async fn run(
             } else {
                 "staff, shift codes, rules or settings"
             },
-            cli.roster(),
+            super::roster_name(cli),
             role.with_article()
         );
         return exit::REFUSED;
@@ -225,7 +225,7 @@ async fn run(
         Ok(None) => {
             crate::outln!(
                 "Nothing to change: roster {} already matches {file}.",
-                cli.roster()
+                super::roster_name(cli)
             );
             return exit::OK;
         }
@@ -252,7 +252,10 @@ async fn run(
     progress.clear();
     match answer {
         Answer::Acked { seq, overwritten } => {
-            crate::outln!("Applied {summary} to roster {} at seq {seq}.", cli.roster());
+            crate::outln!(
+                "Applied {summary} to roster {} at seq {seq}.",
+                super::roster_name(cli)
+            );
             if !overwritten.is_empty() {
                 crate::outln!(
                     "--force overwrote {} changed on the hub since {file} was read:",

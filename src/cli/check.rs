@@ -75,11 +75,11 @@ pub async fn check(cli: &Cli) -> i32 {
             }
         }
         match all.len() {
-            0 => outln!("No findings in roster {}.", cli.roster()),
+            0 => outln!("No findings in roster {}.", super::roster_name(cli)),
             n => outln!(
                 "{n} finding{} in roster {}.",
                 if n == 1 { "" } else { "s" },
-                cli.roster()
+                super::roster_name(cli)
             ),
         };
     }

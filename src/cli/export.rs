@@ -61,7 +61,7 @@ pub async fn export(cli: &Cli, format: &str) -> i32 {
         }
         Err(e) => Err(e.report(&format!(
             " and this machine has no copy of roster {}",
-            cli.roster()
+            super::roster_name(cli)
         ))),
     };
     stop(engine).await;
@@ -98,7 +98,7 @@ fn date_flag(flag: &str, value: &Option<String>) -> Result<Option<Date>, String>
 }
 
 fn write_out(cli: &Cli, kind: Kind, roster: &Roster, sel: &Selection) -> Result<(), String> {
-    let name = cli.roster();
+    let name = &super::roster_name(cli);
     if kind == Kind::Ics
         && let Some(dir) = cli.out.as_deref().filter(|p| p.is_dir())
     {

@@ -376,14 +376,7 @@ pub fn sync_config(cli: &Cli) -> Result<SyncConfig, String> {
 /// the demo keeps to its own data dir and roster.
 pub fn resolve(cli: &Cli, file: &crate::tui::config::Config) -> Result<SyncConfig, String> {
     let data_dir = cli.data_dir()?;
-    let roster = if cli.demo {
-        cli.roster().to_string()
-    } else {
-        cli.roster
-            .clone()
-            .or_else(|| file.roster.clone())
-            .unwrap_or_else(|| "default".into())
-    };
+    let roster = roster_of(cli, file);
     crate::domain::check_roster_name(&roster).map_err(|m| format!("roster: {m}"))?;
     let user = cli
         .user
@@ -406,6 +399,27 @@ pub fn resolve(cli: &Cli, file: &crate::tui::config::Config) -> Result<SyncConfi
     config.host = Some(in_process_host());
     set_credentials(&mut config, cli, file)?;
     Ok(config)
+}
+
+/// The roster a client mode works on: `--roster`, else the config file's,
+/// else `default` (the demo's own). Messages name it as the work does.
+fn roster_of(cli: &Cli, file: &crate::tui::config::Config) -> String {
+    if cli.demo {
+        cli.roster().to_string()
+    } else {
+        cli.roster
+            .clone()
+            .or_else(|| file.roster.clone())
+            .unwrap_or_else(|| "default".into())
+    }
+}
+
+/// [`roster_of`] with the config file the flags name.
+pub fn roster_name(cli: &Cli) -> String {
+    match config_file(cli) {
+        Ok(file) => roster_of(cli, &file),
+        Err(_) => cli.roster().to_string(),
+    }
 }
 
 /// How a client of this binary starts a hub on a data dir none owns: the

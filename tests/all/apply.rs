@@ -1291,3 +1291,42 @@ async fn a_cell_set_and_cleared_far_away_leaves_the_findings_as_they_were() {
     assert_eq!(ctx.run(&["--apply", &clear]).await.code, 0);
     assert_eq!(check().await, before);
 }
+
+/// One settings resolver for every mode: with no `--server` or `--roster`,
+/// a script takes the config file's, works on that roster, and its
+/// messages name it (not "default").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_take_the_config_files_server_and_roster_and_say_so() {
+    let ctx = Ctx::new(2).await;
+    let setup = std::fs::read_to_string("assets/example-setup.json").unwrap();
+    let setup = ctx.file("setup.json", &setup);
+    let out = ctx.run(&["--apply", &setup, "--roster", "ward9"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let config = ctx.file(
+        "config.toml",
+        &format!(
+            "server = \"{}\"\nroster = \"ward9\"\nuser = \"cfg\"\n",
+            ctx.hub.url()
+        ),
+    );
+    let data = ctx.path("cfg-data");
+    let run = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(
+            ["--config", &config, "--timeout", "10", "--data"]
+                .iter()
+                .map(|a| a.to_string()),
+        );
+        all.push(data.to_string_lossy().into_owned());
+        rota(all, None)
+    };
+    let out = run(&["--check"]).await;
+    assert!(
+        out.stdout.contains("in roster ward9") && !out.stdout.contains("default"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let out = run(&["--export", "txt"]).await;
+    assert!(out.stdout.starts_with("Roster ward9"), "{}", out.stdout);
+}

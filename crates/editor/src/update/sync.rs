@@ -76,7 +76,8 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                     state.retry_at = None;
                     state.others.clear();
                 }
-                ConnState::Connecting { .. } => {}
+                // Not connected: who was here is not known now.
+                ConnState::Connecting { .. } => state.others.clear(),
             }
             state.conn = c;
         }

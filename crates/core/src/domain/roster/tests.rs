@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn author(client: &str) -> Author {
