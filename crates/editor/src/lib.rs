@@ -27,6 +27,7 @@ pub mod grid;
 pub mod help;
 pub mod keymap;
 pub mod keys;
+pub mod layout;
 pub mod state;
 pub mod term;
 pub mod theme;

@@ -1,4 +1,3 @@
-
 #[test]
 fn amounts_read_as_a_person_writes_them() {
     use super::amount;
