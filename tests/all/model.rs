@@ -56,6 +56,10 @@ enum Step {
         edit: EditSpec,
         from: usize,
     },
+    /// The edit's frames with no part numbers (`more` on all but the
+    /// last): every frame refused, the last one (the tail) too, nothing
+    /// applied (issue 25, hole 1).
+    Unnumbered { client: usize, edit: EditSpec },
     /// An edit this client sent before, sent again as it was (cut into
     /// `parts` this time).
     Resend {
@@ -100,6 +104,7 @@ fn step() -> impl Strategy<Value = Step> {
             let from = from.min(edit.parts - 1);
             Step::TailOnly { client, edit, from }
         }),
+        1 => (client.clone(), edit(2)).prop_map(|(client, edit)| Step::Unnumbered { client, edit }),
         3 => (client, 0usize..4, 1usize..=3)
             .prop_map(|(client, back, parts)| Step::Resend { client, back, parts }),
     ]
@@ -230,7 +235,10 @@ impl Case {
             let name = self.roster(roster);
             let id = format!("m{}-c{c}", self.id);
             let seq = self.model.seqs[roster];
-            let (client, _) = Client::join(&self.url, "u", &id, &name, seq).await;
+            // Clients of each protocol the hub speaks: what holds for one
+            // holds for all.
+            let version = ["1.2", "1.1", "1.0"][c % 3];
+            let (client, _) = Client::join_speaking(version, &self.url, "u", &id, &name, seq).await;
             self.clients[c] = Some((roster, client));
         }
         match &mut self.clients[c] {
@@ -311,6 +319,32 @@ impl Case {
                 self.send(*client, edit.roster, &parts[..*after]).await;
                 self.disconnect(*client).await;
                 Ok(())
+            }
+            Step::Unnumbered { client, edit } => {
+                let frames: Vec<ClientMsg> = frames(edit)
+                    .into_iter()
+                    .map(|f| match f {
+                        ClientMsg::Edit {
+                            op_id,
+                            ops,
+                            note,
+                            force,
+                            more,
+                            ..
+                        } => ClientMsg::Edit {
+                            op_id,
+                            ops,
+                            note,
+                            force,
+                            more,
+                            part: None,
+                        },
+                        other => other,
+                    })
+                    .collect();
+                let n = frames.len();
+                self.send(*client, edit.roster, &frames).await;
+                self.refused(*client, edit.roster, &vec![edit.op; n]).await
             }
             Step::TailOnly { client, edit, from } => {
                 self.disconnect(*client).await;

@@ -655,3 +655,49 @@ async fn reads_past_the_limit_wait_their_turn_and_each_is_answered_once() {
     assert_eq!(acked, Some(3), "the edit among them applied");
     hub.stop().await.unwrap();
 }
+
+/// Issue 25, hole 1: frames of an edit that say `more` without a part
+/// number are refused, and so is the unnumbered frame that ends them: the
+/// tail of a refused edit is never applied alone, whatever its client's
+/// protocol version. A numbered resend from part 0 is then applied whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unnumbered_tail_of_a_refused_edit_is_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    for (client, version) in [("c-11", "1.1"), ("c-12", "1.2")] {
+        let (mut ann, _) =
+            Client::join_speaking(version, &hub.url(), "ann", client, "default", 0).await;
+        let unnumbered = |ops: Vec<Op>, more: bool| ClientMsg::Edit {
+            op_id: 50,
+            ops,
+            note: None,
+            force: false,
+            more,
+            part: None,
+        };
+        ann.send(&unnumbered(day_cells(0, 2, "D"), true)).await;
+        ann.send(&unnumbered(day_cells(2, 1, "N"), true)).await;
+        ann.send(&unnumbered(day_cells(3, 1, "OFF"), false)).await;
+        for i in 0..3 {
+            match ann.answer().await {
+                ServerMsg::Error {
+                    op_id: Some(50),
+                    code,
+                    ..
+                } => assert_eq!(code, "bad_message", "{version}, frame {i}"),
+                other => panic!("{version}, frame {i}: expected an error, got {other:?}"),
+            }
+        }
+        let (_, cells) = hub_cells(&hub.url()).await;
+        assert!(cells.is_empty(), "{version}: nothing applied: {cells:?}");
+    }
+    // A 1.2 client sends it again, numbered from part 0: applied whole.
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-12", "default", 0).await;
+    ann.send(&part(50, 0, day_cells(0, 2, "D"), false, true))
+        .await;
+    ann.send(&part(50, 1, day_cells(2, 2, "N"), false, false))
+        .await;
+    assert!(ack_seq(&ann.answer().await) > 0);
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(cells.len(), 4, "{cells:?}");
+}

@@ -104,6 +104,12 @@ impl Conn {
                 .await;
         }
         if let Some((code, msg)) = frame_problem(&part) {
+            if part.more && part.part.is_none() && !self.unnumbered.contains(&op_id) {
+                if self.unnumbered.len() >= REFUSED_REMEMBERED {
+                    self.unnumbered.pop_front();
+                }
+                self.unnumbered.push_back(op_id);
+            }
             return self.refuse_frame(op_id, code, msg).await;
         }
         let need = Role::needed_for(&part.ops);
@@ -160,6 +166,21 @@ impl Conn {
                 );
                 self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
             }
+            // An unnumbered frame under the op id of an edit whose earlier
+            // frames said `more` unnumbered is that edit's tail, not an edit
+            // of its own: refused, never applied alone. The frame without
+            // `more` ends it; an explicit part 0 starts the edit anew.
+            None if part.part.is_none() && self.unnumbered.contains(&op_id) => {
+                if !part.more {
+                    self.unnumbered.retain(|id| *id != op_id);
+                }
+                let msg = format!(
+                    "edit {op_id}: an earlier part of this edit was refused, so this one is \
+                     not applied either; nothing of it is applied: send the edit again \
+                     from part 0"
+                );
+                self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
+            }
             None => match part.part.unwrap_or(0) {
                 0 => {
                     if !self.edit_rate.allow(self.config.max_edits_per_sec) {
@@ -171,6 +192,9 @@ impl Conn {
                         return self.refuse_frame(op_id, codes::RATE_LIMITED, msg).await;
                     }
                     self.refused.retain(|id| *id != op_id);
+                    if part.part.is_some() {
+                        self.unnumbered.retain(|id| *id != op_id);
+                    }
                     if part.more {
                         let mut held = Held::new(&self.shared);
                         if !held.take(part.bytes, self.config.max_assembly_bytes) {

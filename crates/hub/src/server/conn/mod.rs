@@ -101,6 +101,10 @@ struct Conn {
     in_flight: usize,
     assembly: Option<edit::Assembly>,
     refused: VecDeque<u64>,
+    /// Edits refused because a frame said `more` without a part number (a
+    /// client that does not number its parts): their unnumbered frames up
+    /// to the one without `more` are refused too, never applied alone.
+    unnumbered: VecDeque<u64>,
     last_heard: Instant,
     errors: u32,
     errors_since: Instant,
@@ -189,6 +193,7 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
         in_flight: 0,
         assembly: None,
         refused: VecDeque::new(),
+        unnumbered: VecDeque::new(),
         last_heard: Instant::now(),
         errors: 0,
         errors_since: Instant::now(),
