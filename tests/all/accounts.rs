@@ -616,6 +616,15 @@ async fn the_account_flags_manage_a_running_hub() {
             "no user `nobody`",
         ),
         (vec!["--revoke-token", "0123"], "no token `0123`"),
+        // Issue 25, hole 7: names that display as another's.
+        (
+            vec!["--add-user", "olga\u{200B}", "--role", "owner"],
+            "`olga<U+200B>` holds U+200B",
+        ),
+        (
+            vec!["--add-user", "\u{202E}agl\u{202C}o", "--role", "owner"],
+            "holds U+202E",
+        ),
     ] {
         let mut all = vec!["--serve", "--data", &data];
         all.extend(args.iter());

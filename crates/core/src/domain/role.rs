@@ -68,11 +68,10 @@ pub fn check_user_name(name: &str) -> Result<(), String> {
         && name.trim() == name
         && name.chars().count() <= MAX_USER_CHARS
         && !name.chars().any(char::is_control);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
+    if !ok {
+        return Err(format!(
             "user name `{name}` must be 1 to {MAX_USER_CHARS} printable characters, without spaces at either end"
-        ))
+        ));
     }
+    super::check_visible("user name", name)
 }

@@ -640,7 +640,43 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
     if id.chars().any(|c| c.is_control() || c == '/') {
         return Err(format!("{what} `{id}` has a control character or `/`"));
     }
-    Ok(())
+    check_visible(what, id)
+}
+
+/// A character that takes no room or turns text around where it is shown
+/// (Unicode's default-ignorable code points, the bidirectional controls):
+/// in a name, it makes one that displays as another's (`admin` followed by
+/// U+200B, a name reversed by U+202E).
+pub fn invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5
+        | 0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E
+        | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0
+        | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
+}
+
+/// Refuses a name with an [`invisible`] character, naming it by its code
+/// point (it cannot be seen to be quoted).
+pub fn check_visible(what: &str, name: &str) -> Result<(), String> {
+    let Some(c) = name.chars().find(|c| invisible(*c)) else {
+        return Ok(());
+    };
+    let shown: String = name
+        .chars()
+        .map(|c| {
+            if invisible(c) {
+                format!("<U+{:04X}>", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    Err(format!(
+        "{what} `{shown}` holds U+{:04X}, a character that is not seen or turns text \
+         around: a name must read as it is",
+        c as u32
+    ))
 }
 
 /// Most characters (Unicode scalar values, not bytes) in a shift code.
@@ -752,6 +788,32 @@ pub fn check_time(what: &str, t: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25, hole 7: a name with a character that is not seen, or that
+    /// turns text around, is refused, the character named by code point.
+    #[test]
+    fn names_that_display_as_others_are_refused() {
+        for bad in [
+            "admin\u{200B}",
+            "\u{202E}nimda",
+            "ann\u{FEFF}",
+            "bo\u{2066}b",
+            "x\u{E0041}",
+        ] {
+            let err = check_id("staff id", bad).unwrap_err();
+            assert!(err.contains("holds U+"), "{bad:?}: {err}");
+            assert!(check_visible("user name", bad).is_err(), "{bad:?}");
+            assert!(crate::domain::check_user_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["ann", "佐藤 花子", "Zoë", "o'brien", "ward-3"] {
+            assert!(check_visible("name", good).is_ok(), "{good:?}");
+        }
+        assert!(
+            check_visible("user name", "olga\u{200B}")
+                .unwrap_err()
+                .contains("`olga<U+200B>`")
+        );
+    }
 
     #[test]
     fn dates_parse_strictly() {

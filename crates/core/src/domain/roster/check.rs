@@ -153,5 +153,6 @@ pub(super) fn check_name(i: usize, s: &str) -> Result<String, Problem> {
             format!("`{s}` must be at most {MAX_NAME} characters without control characters"),
         ));
     }
+    check_visible("name", s).map_err(|m| problem(i, "invalid_value", m))?;
     Ok(s.to_string())
 }
