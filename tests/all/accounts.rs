@@ -903,3 +903,44 @@ async fn admins_manage_the_rosters_users_over_the_protocol() {
     anyone.send(&ClientMsg::Users { req: None }).await;
     assert_eq!(error_code(&anyone.answer().await).0, codes::NO_ACCOUNTS);
 }
+
+/// Issue 25, hole 3: on a hub with accounts, /health says to anyone only
+/// that the hub is up and ready; each roster and its seq need an owner's
+/// token (or, by default, a client on the hub's own machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_names_rosters_only_to_an_owner_or_the_hubs_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let acc = accounts(dir.path());
+    let mut config = rota::server::Config::new(dir.path().to_path_buf());
+    // As if from another machine: loopback not spared.
+    config.health_detail_loopback = false;
+    let hub = Hub::start_with(config).await;
+    let (mut c, _) = Client::hello_as(&hub.url(), &acc.owner, "olga", "c-olga", "ward").await;
+    assert!(matches!(
+        c.edit(1, setup_ops(2)).await,
+        ServerMsg::Ack { .. }
+    ));
+    for token in [None, Some(acc.editor.as_str()), Some("rota_not_a_token")] {
+        let (status, body) = http_get_as(hub.addr, "/health", token).await;
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["status"], "ok", "{body}");
+        assert_eq!(v["ready"], true, "{body}");
+        assert!(
+            v.get("seqs").is_none() && !body.contains("ward") && v.get("rosters").is_none(),
+            "{token:?}: {body}"
+        );
+    }
+    let (_, body) = http_get_as(hub.addr, "/health", Some(&acc.owner)).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["seqs"]["ward"].as_u64() >= Some(1), "{body}");
+    // /metrics names no roster at all.
+    let (_, metrics) = http_get(hub.addr, "/metrics").await;
+    assert!(!metrics.contains("ward"), "{metrics}");
+    // On the hub's own machine (the default), a monitor reads it whole.
+    drop(c);
+    hub.stop().await.unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (_, body) = http_get(hub.addr, "/health").await;
+    assert!(body.contains("\"ward\""), "{body}");
+}

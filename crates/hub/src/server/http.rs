@@ -71,6 +71,7 @@ pub async fn over_limit(
     tls: Option<&std::sync::Arc<rustls::ServerConfig>>,
     shared: &Shared,
     probes: &std::sync::Arc<tokio::sync::Semaphore>,
+    local: bool,
 ) {
     let (status, full) = match over {
         Over::Hub => (503, "hub is at its connection limit\n"),
@@ -93,12 +94,17 @@ pub async fn over_limit(
         return;
     };
     let head = tokio::time::timeout(PROBE_TIMEOUT, read_head(&mut stream)).await;
-    let path = match &head {
-        Ok(Ok(Some(h))) if h.method == "GET" => h.path.split('?').next().unwrap_or(""),
-        _ => "",
+    let (path, bearer) = match &head {
+        Ok(Ok(Some(h))) if h.method == "GET" => {
+            (h.path.split('?').next().unwrap_or(""), h.bearer.as_deref())
+        }
+        _ => ("", None),
     };
     match path {
-        "/health" => respond(&mut stream, 200, "application/json", &shared.health_json()).await,
+        "/health" => {
+            let body = shared.health_json(health_detail(shared, bearer, local));
+            respond(&mut stream, 200, "application/json", &body).await
+        }
         "/metrics" => {
             let body = shared.metrics.render(resident_bytes());
             respond(&mut stream, 200, "text/plain; version=0.0.4", &body).await;
@@ -107,7 +113,19 @@ pub async fn over_limit(
     }
 }
 
-pub async fn route(mut stream: HubStream, shared: &Shared) -> Routed {
+/// Whether `/health` may say each roster's seq to this request: on a hub
+/// without accounts, to a loopback client (`local`), or with an owner's
+/// token; else it says only that the hub is up and ready.
+fn health_detail(shared: &Shared, bearer: Option<&str>, local: bool) -> bool {
+    let accounts = shared.gate.current();
+    !accounts.enabled()
+        || local
+        || accounts
+            .authenticate(bearer)
+            .is_ok_and(|who| accounts.is_owner(&who.user))
+}
+
+pub async fn route(mut stream: HubStream, shared: &Shared, local: bool) -> Routed {
     let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(Some(head))) => head,
         Ok(Ok(None)) => return Routed::Done,
@@ -120,7 +138,8 @@ pub async fn route(mut stream: HubStream, shared: &Shared) -> Routed {
     let path = head.path.split('?').next().unwrap_or("");
     match (head.method.as_str(), path) {
         ("GET", "/health") => {
-            respond(&mut stream, 200, "application/json", &shared.health_json()).await;
+            let body = shared.health_json(health_detail(shared, head.bearer.as_deref(), local));
+            respond(&mut stream, 200, "application/json", &body).await;
             Routed::Done
         }
         ("GET", "/metrics") => {

@@ -53,6 +53,10 @@ pub struct Config {
     /// Whether loopback addresses are spared `max_per_address`: a proxy or
     /// `rota-load` on the hub's machine speaks for many clients.
     pub spare_loopback: bool,
+    /// Whether `/health` tells a loopback client (a monitor on the hub's
+    /// machine) each roster's seq without an owner's token. Beyond
+    /// loopback, on a hub with accounts, it needs an owner's token.
+    pub health_detail_loopback: bool,
     /// A connection silent this long is closed.
     pub idle_timeout: Duration,
     /// A WebSocket that has not said hello this long after its upgrade is
@@ -93,6 +97,7 @@ impl Config {
             max_connections: 20_000,
             max_per_address: 500,
             spare_loopback: true,
+            health_detail_loopback: true,
             idle_timeout: Duration::from_secs(60),
             hello_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(20),
@@ -267,10 +272,16 @@ impl Shared {
         with_cursor.chain(without).take(max).cloned().collect()
     }
 
-    fn health_json(&self) -> String {
+    /// `/health`: whether the hub is up and ready, to anyone; with
+    /// `detail`, its figures and each roster's seq too.
+    fn health_json(&self, detail: bool) -> String {
+        if !detail {
+            return serde_json::json!({ "status": "ok", "ready": true }).to_string();
+        }
         let seqs = self.seqs.lock().map(|s| s.clone()).unwrap_or_default();
         serde_json::json!({
             "status": "ok",
+            "ready": true,
             "version": env!("CARGO_PKG_VERSION"),
             "protocol": rota_core::protocol::PROTOCOL_VERSION,
             "uptime_s": self.started.elapsed().as_secs(),
@@ -479,24 +490,42 @@ impl Hub {
             let alive = alive_tx.clone();
             let probes = probes.clone();
             let tls = config.tls.clone();
+            // A monitor on the hub's own machine reads /health whole.
+            let local = config.health_detail_loopback && peer.ip().is_loopback();
             tokio::spawn(async move {
                 let _alive = alive;
                 let Ok(_permit) = permit else {
                     // At the limit, /health and /metrics are still answered
                     // (by a few tasks of their own, briefly): a monitor must
                     // see a full hub as alive. Everything else gets 503.
-                    http::over_limit(http::Over::Hub, stream, tls.as_ref(), &shared, &probes).await;
+                    http::over_limit(
+                        http::Over::Hub,
+                        stream,
+                        tls.as_ref(),
+                        &shared,
+                        &probes,
+                        local,
+                    )
+                    .await;
                     return;
                 };
                 let Some(_from) = from else {
-                    http::over_limit(http::Over::Address, stream, tls.as_ref(), &shared, &probes)
-                        .await;
+                    http::over_limit(
+                        http::Over::Address,
+                        stream,
+                        tls.as_ref(),
+                        &shared,
+                        &probes,
+                        local,
+                    )
+                    .await;
                     return;
                 };
                 let Some(stream) = stream::secure(stream, tls.as_ref()).await else {
                     return;
                 };
-                if let http::Routed::WebSocket(ws, who) = http::route(stream, &shared).await {
+                if let http::Routed::WebSocket(ws, who) = http::route(stream, &shared, local).await
+                {
                     tracing::debug!(%peer, user = who.as_ref().map(|w| w.user.as_str()), "editor connected");
                     conn::serve(*ws, who, links, stop).await;
                 }
