@@ -504,3 +504,53 @@ async fn edits_past_the_rate_are_refused_by_name_and_others_go_on() {
     let (_, cells) = hub_cells(&hub.url()).await;
     assert_eq!(cells.len(), acked + 1);
 }
+
+/// Issue 25, hole 4: `rate_limited` is an answer, not a fault: a client
+/// pipelining within the in-flight limit past the rate gets every answer,
+/// however many are `rate_limited`, and its connection stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_answers_never_close_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.max_edits_per_sec = 2;
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 1).await;
+    let (mut fast, _) = Client::join(&hub.url(), "fast", "c-fast", "default", 0).await;
+    // Three rounds of 60 (within the 64 in flight), more than the 50
+    // faults a connection may make in a window.
+    let mut limited = 0;
+    for round in 0..3u64 {
+        for i in 1..=60u64 {
+            fast.send(&ClientMsg::Edit {
+                op_id: round * 100 + i,
+                ops: vec![set(
+                    "s1",
+                    "2026-12-01",
+                    Some(if i % 2 == 0 { "D" } else { "N" }),
+                    0,
+                )],
+                note: None,
+                force: true,
+                more: false,
+                part: None,
+            })
+            .await;
+        }
+        for _ in 0..60 {
+            match fast.answer().await {
+                ServerMsg::Error { code, .. } if code == "rate_limited" => limited += 1,
+                ServerMsg::Ack { .. } => {}
+                other => panic!("round {round}: expected an ack or rate_limited, got {other:?}"),
+            }
+        }
+    }
+    assert!(limited > 150, "{limited} rate_limited answers");
+    // Still served.
+    let probe = fast
+        .edit(999, vec![set("s1", "2026-12-02", Some("D"), 0)])
+        .await;
+    assert!(
+        matches!(probe, ServerMsg::Ack { .. } | ServerMsg::Error { .. }),
+        "{probe:?}"
+    );
+}

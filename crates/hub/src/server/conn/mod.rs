@@ -386,7 +386,11 @@ impl Conn {
             self.errors = 0;
             self.errors_since = Instant::now();
         }
-        self.errors += 1;
+        // The hub's own limits (too fast, too much held) are answers, not
+        // the client's faults: they never count toward closing it.
+        if !matches!(code, codes::RATE_LIMITED | codes::BUSY) {
+            self.errors += 1;
+        }
         let frame = protocol::encode(&ServerMsg::Error {
             code: code.to_string(),
             message,
