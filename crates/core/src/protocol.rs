@@ -25,6 +25,15 @@ pub const PROTOCOL_VERSION: &str = "1.2";
 /// Largest text frame the hub will act on. Larger ones are answered with a
 /// `too_large` error (up to [`HARD_MAX_MESSAGE_BYTES`], where the socket closes).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// Most conflicts or problems a rejection lists (the rest are counted).
+pub const MAX_LISTED: usize = 1_000;
+/// Most characters of a listed problem's words.
+pub const MAX_PROBLEM_CHARS: usize = 300;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
 /// Beyond this the WebSocket layer itself refuses to buffer the message and the
 /// connection is closed with status 1009.
 pub const HARD_MAX_MESSAGE_BYTES: usize = 16 << 20;
@@ -327,6 +336,12 @@ pub enum ServerMsg {
         conflicts: Vec<Conflict>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         problems: Vec<Problem>,
+        /// How many conflicts or problems were left out of the lists: an
+        /// answer names the first [`MAX_LISTED`] (each problem's words cut
+        /// at [`MAX_PROBLEM_CHARS`]) and counts the rest, so that it stays
+        /// a frame any client reads, and is stored as small.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        omitted: usize,
     },
     Presence(PresenceInfo),
     /// An editor of this roster went away.

@@ -554,3 +554,107 @@ async fn rate_limited_answers_never_close_the_connection() {
         "{probe:?}"
     );
 }
+
+/// Issue 25, hole 5: a rejection is bounded. 5,000 stale writes are
+/// answered with the first 1,000 conflicts and the rest counted; 2,000
+/// operations naming a 1,000-character unknown staff id with the first
+/// 1,000 problems, each cut short. Each answer (and its replay to a resend)
+/// is a frame far under the message limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_lists_the_first_problems_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 1).await;
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "c-admin", "default", 0).await;
+    let day =
+        |i: usize| rota::domain::Date(d("2026-12-01").0 + chrono::Days::new(i as u64)).to_string();
+    let written: Vec<Op> = (0..5_000)
+        .map(|i| set("s1", &day(i), Some("D"), 0))
+        .collect();
+    assert!(ack_seq(&admin.edit(100, written).await) > 0);
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let stale: Vec<Op> = (0..5_000)
+        .map(|i| set("s1", &day(i), Some("N"), 0))
+        .collect();
+    for attempt in 0..2 {
+        ann.send(&ClientMsg::Edit {
+            op_id: 7,
+            ops: stale.clone(),
+            note: None,
+            force: false,
+            more: false,
+            part: None,
+        })
+        .await;
+        let answer = ann.answer().await;
+        let size = serde_json::to_string(&answer).unwrap().len();
+        match answer {
+            ServerMsg::Rejected {
+                code,
+                conflicts,
+                omitted,
+                message,
+                ..
+            } => {
+                assert_eq!(code, "conflict");
+                assert_eq!(
+                    (conflicts.len(), omitted),
+                    (1_000, 4_000),
+                    "attempt {attempt}"
+                );
+                assert!(message.starts_with("5000 write(s)"), "{message}");
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+        assert!(
+            size < MAX_MESSAGE_BYTES / 2,
+            "attempt {attempt}: {size} bytes"
+        );
+    }
+    // Unknown staff: 2,000 operations, the first 1,000 problems listed.
+    let invalid = |ann_ops: Vec<Op>, op_id: u64| ClientMsg::Edit {
+        op_id,
+        ops: ann_ops,
+        note: None,
+        force: false,
+        more: false,
+        part: None,
+    };
+    let unknown: Vec<Op> = (0..2_000)
+        .map(|i| set("nobody", &day(i), Some("D"), 0))
+        .collect();
+    ann.send(&invalid(unknown, 8)).await;
+    match ann.answer().await {
+        ServerMsg::Rejected {
+            code,
+            problems,
+            omitted,
+            message,
+            ..
+        } => {
+            assert_eq!(code, "invalid");
+            assert_eq!((problems.len(), omitted), (1_000, 1_000));
+            assert!(
+                message.ends_with("and 1990 more"),
+                "{}",
+                &message[message.len() - 40..]
+            );
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    // A 1,000-character unknown id: each problem's words cut short.
+    let long = "x".repeat(1_000);
+    let unknown: Vec<Op> = (0..600)
+        .map(|i| set(&long, &day(i), Some("D"), 0))
+        .collect();
+    ann.send(&invalid(unknown, 9)).await;
+    let answer = ann.answer().await;
+    let size = serde_json::to_string(&answer).unwrap().len();
+    match answer {
+        ServerMsg::Rejected { problems, .. } => {
+            assert_eq!(problems.len(), 600);
+            assert!(problems.iter().all(|p| p.message.chars().count() <= 301));
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert!(size < 400_000, "{size} bytes for 600 problems");
+}

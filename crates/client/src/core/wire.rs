@@ -186,6 +186,7 @@ impl Core {
                 message,
                 conflicts,
                 problems,
+                ..
             } => {
                 self.in_flight.remove(&op_id);
                 let state = if code == protocol::codes::CONFLICT {

@@ -650,29 +650,69 @@ fn committed_outcome(e: &Edit, applied: Applied, ack: String, at: i64) -> Outcom
     )
 }
 
+/// The answer to a rejected edit, bounded: the first conflicts or problems
+/// listed (each problem's words cut short), the rest counted. A rejection
+/// of 250,000 stale writes stays a frame of a few hundred KiB, and so does
+/// its stored copy, replayed to every resend.
 fn rejection_msg(op_id: u64, rejection: Rejection) -> ServerMsg {
+    use protocol::{MAX_LISTED, MAX_PROBLEM_CHARS};
     match rejection {
-        Rejection::Conflict(conflicts) => ServerMsg::Rejected {
-            op_id,
-            code: protocol::codes::CONFLICT.into(),
-            message: format!(
-                "{} write(s) based on a version someone else has changed since; nothing applied",
-                conflicts.len()
-            ),
-            conflicts,
-            problems: Vec::new(),
-        },
-        Rejection::Invalid(problems) => ServerMsg::Rejected {
-            op_id,
-            code: protocol::codes::INVALID.into(),
-            message: problems
+        Rejection::Conflict(mut conflicts) => {
+            let all = conflicts.len();
+            conflicts.truncate(MAX_LISTED);
+            ServerMsg::Rejected {
+                op_id,
+                code: protocol::codes::CONFLICT.into(),
+                message: format!(
+                    "{all} write(s) based on a version someone else has changed since; nothing applied{}",
+                    listed_of(all)
+                ),
+                omitted: all - conflicts.len(),
+                conflicts,
+                problems: Vec::new(),
+            }
+        }
+        Rejection::Invalid(mut problems) => {
+            let all = problems.len();
+            problems.truncate(MAX_LISTED);
+            for p in &mut problems {
+                if p.message.chars().count() > MAX_PROBLEM_CHARS {
+                    p.message = p
+                        .message
+                        .chars()
+                        .take(MAX_PROBLEM_CHARS)
+                        .collect::<String>()
+                        + "…";
+                }
+            }
+            // The message names the first few; the list holds more.
+            let mut message = problems
                 .iter()
+                .take(10)
                 .map(|p| format!("op {}: {}", p.op, p.message))
                 .collect::<Vec<_>>()
-                .join("; "),
-            conflicts: Vec::new(),
-            problems,
-        },
+                .join("; ");
+            if all > 10 {
+                message.push_str(&format!("; and {} more", all - 10));
+            }
+            ServerMsg::Rejected {
+                op_id,
+                code: protocol::codes::INVALID.into(),
+                message,
+                conflicts: Vec::new(),
+                omitted: all - problems.len(),
+                problems,
+            }
+        }
+    }
+}
+
+/// " (the first 1,000 are listed)" when not all are.
+fn listed_of(all: usize) -> String {
+    if all > protocol::MAX_LISTED {
+        format!(" (the first {} are listed)", protocol::MAX_LISTED)
+    } else {
+        String::new()
     }
 }
 
