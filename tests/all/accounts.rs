@@ -944,3 +944,42 @@ async fn health_names_rosters_only_to_an_owner_or_the_hubs_machine() {
     let (_, body) = http_get(hub.addr, "/health").await;
     assert!(body.contains("\"ward\""), "{body}");
 }
+
+/// Issue 25, hole 2: a client id used before the hub had accounts belongs
+/// to the name that used it. Another account that read it in history
+/// cannot say hello with it (and so cannot receive its answers or edit
+/// under it); the account of that name can, and owns it from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_id_from_before_accounts_is_its_users_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    seed(&hub.url(), 2).await;
+    let (mut old, _) = Client::join(&hub.url(), "ann", "c-ann-desk", "default", 0).await;
+    assert!(
+        ack_seq(
+            &old.edit(5, vec![set("s1", "2026-12-01", Some("D"), 0)])
+                .await
+        ) > 0
+    );
+    drop(old);
+    hub.stop().await.unwrap();
+    // Accounts come: ann and mallory, both editors of the roster.
+    let mut file = AccountsFile::open_in(dir.path()).unwrap();
+    file.add_user("olga", Grant::Owner).unwrap();
+    let ann = file.add_user("ann", role("default", Role::Editor)).unwrap();
+    let mallory = file
+        .add_user("mallory", role("default", Role::Editor))
+        .unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (_m, first) =
+        Client::hello_as(&hub.url(), &mallory, "mallory", "c-ann-desk", "default").await;
+    let (code, message, _) = error_code(&first);
+    assert_eq!(code, "forbidden", "{first:?}");
+    assert!(message.contains("used before accounts by ann"), "{message}");
+    let (_a, first) = Client::hello_as(&hub.url(), &ann, "ann", "c-ann-desk", "default").await;
+    assert!(matches!(first, ServerMsg::Welcome { .. }), "{first:?}");
+    // Claimed: still refused to mallory.
+    let (_m, first) =
+        Client::hello_as(&hub.url(), &mallory, "mallory", "c-ann-desk", "default").await;
+    assert_eq!(error_code(&first).0, "forbidden", "{first:?}");
+}

@@ -496,3 +496,35 @@ pub(super) fn parse_date(s: &str) -> Result<Date> {
 pub(super) fn parse_json(s: &str) -> Result<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
+
+/// Who used `client` in the change log under another name than `user` (a
+/// client id from before the hub had accounts is that name's). Read on a
+/// connection of its own, read-only: asked once per client id, when an
+/// account first says hello with it. The answers (indexed by client) say
+/// first whether the id was ever used at all.
+pub fn other_user_of_client(
+    path: &std::path::Path,
+    client: &str,
+    user: &str,
+) -> Result<Option<String>> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let used: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM answers WHERE client = ?1)",
+        params![client],
+        |r| r.get(0),
+    )?;
+    if !used {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT user FROM batches WHERE client = ?1 AND user != ?2 LIMIT 1",
+            params![client, user],
+            |r| r.get(0),
+        )
+        .optional()?)
+}

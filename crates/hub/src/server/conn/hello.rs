@@ -122,6 +122,29 @@ impl Conn {
     /// otherwise anyone could read a client id from history and send edits
     /// under its next op ids, which the hub would then take for resends.
     pub(super) async fn claim_client(&self, client_id: &str, user: &str) -> Result<(), String> {
+        // Not yet any account's: an id used before the hub had accounts is
+        // the name's that used it, not the first account to claim it.
+        if self.shared.gate.current().client_owner(client_id).is_none() {
+            let path = self.config.data_dir.join(super::super::STORE_FILE);
+            let (id, u) = (client_id.to_string(), user.to_string());
+            let used = tokio::task::spawn_blocking(move || {
+                crate::store::other_user_of_client(&path, &id, &u)
+            })
+            .await;
+            match used {
+                Ok(Ok(None)) => {}
+                Ok(Ok(Some(other))) => {
+                    return Err(format!(
+                        "client id `{client_id}` was used before accounts by {other}: it is theirs; each install makes its own; use another local file (--data) for this account"
+                    ));
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("reading who used client id {client_id}: {e}");
+                    return Err("the hub could not check this client id; try again".into());
+                }
+                Err(_) => return Err("the hub could not check this client id; try again".into()),
+            }
+        }
         let gate = self.shared.gate.clone();
         let (id, u) = (client_id.to_string(), user.to_string());
         let claimed = tokio::task::spawn_blocking(move || gate.claim_client(&id, &u)).await;
