@@ -658,3 +658,77 @@ async fn a_rejection_lists_the_first_problems_and_counts_the_rest() {
     }
     assert!(size < 400_000, "{size} bytes for 600 problems");
 }
+
+/// Issue 25, hole 4: a connection closed for its faults first sends the
+/// answers it owes (its edits in flight, committed meanwhile) and then its
+/// close frame: the client learns each edit's outcome and why it was
+/// closed, never a reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_connection_sends_what_it_owes_then_its_close_frame() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut c, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    let day =
+        |i: usize| rota::domain::Date(d("2026-01-01").0 + chrono::Days::new(i as u64)).to_string();
+    // 60 edits of 2,000 cells in flight, then 60 frames that are faults.
+    for e in 0..60u64 {
+        let code = if e % 2 == 0 { "D" } else { "N" };
+        let ops: Vec<Op> = (0..2_000)
+            .map(|i| {
+                set(
+                    if i % 2 == 0 { "s1" } else { "s2" },
+                    &day(i / 2),
+                    Some(code),
+                    0,
+                )
+            })
+            .collect();
+        c.send(&ClientMsg::Edit {
+            op_id: e + 1,
+            ops,
+            note: None,
+            force: true,
+            more: false,
+            part: None,
+        })
+        .await;
+    }
+    for _ in 0..60 {
+        c.send_text("{\"type\":\"no such thing\"}").await;
+    }
+    let (mut acks, mut errors) = (0, 0);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let close = loop {
+        let msg = tokio::time::timeout_at(deadline, c.ws.next())
+            .await
+            .expect("the connection ends in time");
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let m = rota::protocol::decode_server(&t).unwrap();
+                let msgs = match m {
+                    ServerMsg::Batch { msgs } => msgs,
+                    m => vec![m],
+                };
+                for m in msgs {
+                    match m {
+                        ServerMsg::Ack { .. } => acks += 1,
+                        ServerMsg::Error { .. } => errors += 1,
+                        _ => {}
+                    }
+                }
+            }
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("{acks} acks, {errors} errors, then {e} (no close frame)"),
+            None => panic!("{acks} acks, {errors} errors, then the end (no close frame)"),
+        }
+    };
+    let frame = close.expect("a close frame with a code");
+    assert_eq!(u16::from(frame.code), 4009, "{frame:?}");
+    assert_eq!(
+        acks, 60,
+        "every edit in flight answered before the close ({errors} errors)"
+    );
+}

@@ -60,6 +60,8 @@ const ERROR_WINDOW: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for this connection's unanswered edits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long a closed connection's closing handshake may take.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 struct Member {
     roster: String,
@@ -207,6 +209,18 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
         .connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ending = conn.run(shutdown).await;
+    // What it owes first: the answers to its edits and reads in flight
+    // (committed or read meanwhile), so the client learns each outcome.
+    // Not to a connection whose access was taken away (4001, 4003): the
+    // roster's changes it would see on the way are no longer its to read.
+    if let Some(Ending(code, _)) = &ending
+        && !matches!(
+            *code,
+            close::UNAUTHORIZED | close::FORBIDDEN | close::OUTBOUND_OVERFLOW
+        )
+    {
+        conn.flush_owed().await;
+    }
     conn.leave();
     if let Some(Ending(code, reason)) = ending {
         tracing::debug!(session, code, %reason, "closing connection");
@@ -220,6 +234,13 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
             reason: reason[..cut].to_string().into(),
         };
         let _ = tokio::time::timeout(conn.config.write_timeout, conn.ws.close(Some(frame))).await;
+        // Then the closing handshake: what the client still sends is read
+        // (and dropped) until its close comes, so the socket ends with a
+        // FIN, never a reset that would lose the frames above.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(_)) = conn.ws.next().await {}
+        })
+        .await;
     }
     shared
         .metrics
@@ -507,6 +528,28 @@ impl Conn {
 
     /// Shutdown: stop reading, give this editor's unanswered edits a moment
     /// to be committed and answered, then close normally.
+    /// Sends the answers still owed (edits and reads in flight), within
+    /// `SHUTDOWN_GRACE`; a client that does not read them is not waited for
+    /// longer (each send keeps to the write timeout).
+    async fn flush_owed(&mut self) {
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.in_flight + self.reads_waiting > 0 {
+            // An edit's ack comes with its commit's broadcast, a read's
+            // answer by the inbox.
+            let step = tokio::select! {
+                ev = next_event(&mut self.member) => self.forward(ev).await,
+                (kind, frame) = self.answers.recv() => {
+                    self.answered(kind);
+                    self.send(Message::Text(frame)).await
+                }
+                _ = tokio::time::sleep_until(deadline) => return,
+            };
+            if step.is_err() {
+                return;
+            }
+        }
+    }
+
     async fn finish_for_shutdown(&mut self) -> Option<Ending> {
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         while self.in_flight > 0 {
