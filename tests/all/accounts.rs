@@ -625,6 +625,15 @@ async fn the_account_flags_manage_a_running_hub() {
             vec!["--add-user", "\u{202E}agl\u{202C}o", "--role", "owner"],
             "holds U+202E",
         ),
+        // A Greek omicron for the o of olga, a Cyrillic е for the e of ed.
+        (
+            vec!["--add-user", "\u{03BF}lga", "--role", "owner"],
+            "looks the same as the user `olga`",
+        ),
+        (
+            vec!["--add-user", "\u{0435}d", "--role", "owner"],
+            "looks the same as the user `ed`",
+        ),
     ] {
         let mut all = vec!["--serve", "--data", &data];
         all.extend(args.iter());

@@ -403,6 +403,28 @@ impl AccountsFile {
         Ok(acc)
     }
 
+    /// An existing user whose name looks the same as `name` but is not it
+    /// (`οlga` with a Greek omicron beside `olga`): Unicode's confusable
+    /// skeletons (UTS #39) compared.
+    fn lookalike(&self, name: &str) -> Result<Option<String>> {
+        let skeleton = |s: &str| unicode_security::skeleton(s).collect::<String>();
+        let want = skeleton(name);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM users")
+            .map_err(|e| self.sqlite(e))?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sqlite(e))?;
+        for other in names {
+            let other = other.map_err(|e| self.sqlite(e))?;
+            if other != name && skeleton(&other) == want {
+                return Ok(Some(other));
+            }
+        }
+        Ok(None)
+    }
+
     fn user_exists(&self, name: &str) -> Result<bool> {
         self.conn
             .query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(()))
@@ -428,6 +450,11 @@ impl AccountsFile {
         if self.user_exists(name)? {
             return Err(AccountsError::Invalid(format!(
                 "user `{name}` exists already: change their role with --set-role, or give them another token with --new-token"
+            )));
+        }
+        if let Some(other) = self.lookalike(name)? {
+            return Err(AccountsError::Invalid(format!(
+                "user name `{name}` looks the same as the user `{other}` (Unicode's confusables): choose a name that reads differently"
             )));
         }
         let path = self.path.clone();
