@@ -1542,3 +1542,18 @@ fn every_screen_at_80x24() {
         "{t}"
     );
 }
+
+/// Found by the fuzzer (seed 22, Instance24, 3,000 keys): on a screen of
+/// 22 x 8, what `v` says wraps to six lines and lost its end under the
+/// date lines. What is said may cover the date lines: it is read whole.
+#[test]
+fn a_long_message_on_a_tiny_screen_is_read_whole() {
+    let mut s = state_of(small(), Config::default(), (22, 8));
+    press(&mut s, "v");
+    let said = s.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(said.len() > 60, "{said}");
+    let t = text(&render(&s, false));
+    let shown = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(shown.contains(&said), "{t}");
+}

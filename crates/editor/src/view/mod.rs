@@ -655,7 +655,9 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> Option<(Str
 fn message_area(buf: &mut Buffer, area: Rect, text: &str, warn: bool, t: &Theme) {
     let cols = area.width.saturating_sub(2) as usize;
     let lines = wrap(text, cols);
-    let h = (lines.len() as u16).min(area.height.saturating_sub(3));
+    // Over the grid and its date lines if need be: the header and the
+    // status line stay.
+    let h = (lines.len() as u16).min(area.height.saturating_sub(2));
     let r = Rect {
         x: area.x,
         y: area.bottom().saturating_sub(1 + h),
