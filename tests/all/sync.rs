@@ -156,7 +156,9 @@ async fn pending_edits_survive_a_restart_of_the_editor() {
 
 /// Not a test: the editor process that
 /// `an_editor_killed_with_pending_edits_delivers_them_once` starts (this
-/// test binary, run with `--ignored --exact child_editor_process`) and kills.
+/// test binary, run with `--ignored --exact sync::child_editor_process`)
+/// and kills. Ignored so that a plain run does not start it on its own: it
+/// runs, as a process of its own, in every run of that test.
 #[tokio::test]
 #[ignore = "helper process for an_editor_killed_with_pending_edits_delivers_them_once"]
 async fn child_editor_process() {

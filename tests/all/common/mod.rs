@@ -45,9 +45,9 @@ impl Hub {
             let addr = listener.local_addr().unwrap();
             match server::Hub::bind(listener, config.clone()) {
                 Ok(hub) => break (hub, addr),
-                Err(ServeError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+                // Waited out by `lock_released` at the loop's top, which
+                // blocks on the lock itself until its holder lets it go.
+                Err(ServeError::Locked { .. }) if tokio::time::Instant::now() < deadline => {}
                 Err(e) => panic!("hub binds: {e}"),
             }
         };
