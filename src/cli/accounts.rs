@@ -1,7 +1,10 @@
 //! `rota --serve --add-user NAME --role ROLE --roster R` and the other
 //! account flags: change the data dir's accounts file and exit. They work
 //! while the hub runs (it notices within a fraction of a second and closes
-//! the connections of revoked tokens). Glue over [`crate::accounts`].
+//! the connections of revoked tokens). With a hub running on the data dir,
+//! a change returns only once the hub has it in force: nothing is
+//! acknowledged after that under what it took away, and what it gave works.
+//! Glue over [`crate::accounts`].
 
 use super::{Cli, exit};
 use crate::accounts::{AccountsError, AccountsFile, Grant, Role};
@@ -63,7 +66,7 @@ pub fn run(cli: &Cli) -> i32 {
             return 1;
         }
     };
-    match act(cli, &mut file) {
+    match act(cli, &mut file).and_then(|()| in_force(cli, &dir, &file)) {
         Ok(()) => exit::OK,
         Err(Failure::Usage(m)) => {
             eprintln!("rota: {m}");
@@ -77,12 +80,50 @@ pub fn run(cli: &Cli) -> i32 {
             eprintln!("rota: {e}");
             1
         }
+        Err(Failure::Hub(m)) => {
+            eprintln!("rota: {m}");
+            1
+        }
     }
 }
 
 enum Failure {
     Usage(String),
     Accounts(AccountsError),
+    /// Saved, but the running hub did not say it has it in force.
+    Hub(String),
+}
+
+/// How long a change waits for the hub running on its data dir to take it
+/// up (the hub looks every 20 ms; a busy writer finishes its group first).
+const HUB_TAKES_UP: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits, when a hub runs on `dir`, until it has the change just made in
+/// force (the accounts file's handshake).
+fn in_force(cli: &Cli, dir: &std::path::Path, file: &AccountsFile) -> Result<(), Failure> {
+    if cli.list_users {
+        return Ok(());
+    }
+    let Some(hub) = rota_db::lock::holder(dir) else {
+        return Ok(()); // no hub: it reads the file when it starts
+    };
+    let change = file.announce_change()?;
+    let until = std::time::Instant::now() + HUB_TAKES_UP;
+    while file.seen()? < change {
+        if std::time::Instant::now() >= until {
+            return Err(Failure::Hub(format!(
+                "the change is saved, but the hub running on this data dir (pid {}, {}) has not \
+                 put it in force within {} s; it will when it next reads its accounts, or at \
+                 its restart",
+                hub.pid,
+                hub.addr,
+                HUB_TAKES_UP.as_secs()
+            )));
+        }
+        // Polling a file another process answers in: nothing to wait on.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(())
 }
 
 impl From<AccountsError> for Failure {

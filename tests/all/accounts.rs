@@ -992,3 +992,193 @@ async fn a_client_id_from_before_accounts_is_its_users_alone() {
         Client::hello_as(&hub.url(), &mallory, "mallory", "c-ann-desk", "default").await;
     assert_eq!(error_code(&first).0, "forbidden", "{first:?}");
 }
+
+/// Milliseconds since the epoch, the clock the hub stamps commits with.
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Keeps `WINDOW` single-cell edits in flight on `c` until the hub closes
+/// it; sends the `at` of every ack on `acks` as it comes. Returns the close
+/// code (0: no close frame).
+async fn pipeline_until_closed(
+    mut c: Client,
+    acks: tokio::sync::mpsc::UnboundedSender<i64>,
+) -> u16 {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    const WINDOW: u64 = 16;
+    let edit = |op_id: u64| {
+        // Each edit changes its cell, so each is a batch in the change log.
+        let code = if (op_id / 20).is_multiple_of(2) {
+            "D"
+        } else {
+            "N"
+        };
+        let day = format!("2026-12-{:02}", 2 + op_id % 20);
+        Message::Text(
+            serde_json::to_string(&ClientMsg::Edit {
+                op_id,
+                ops: vec![set("s2", &day, Some(code), 0)],
+                note: None,
+                force: true,
+                more: false,
+                part: None,
+            })
+            .unwrap()
+            .into(),
+        )
+    };
+    let mut next = 1;
+    while next <= WINDOW {
+        if c.ws.send(edit(next)).await.is_err() {
+            return 0;
+        }
+        next += 1;
+    }
+    loop {
+        let msg = match tokio::time::timeout(WAIT, c.ws.next()).await {
+            Ok(Some(Ok(m))) => m,
+            Ok(_) => return 0,
+            Err(_) => panic!("the pipelining connection heard nothing for {WAIT:?}"),
+        };
+        match msg {
+            Message::Text(t) => {
+                let msgs = match rota::protocol::decode_server(&t) {
+                    Ok(ServerMsg::Batch { msgs }) => msgs,
+                    Ok(m) => vec![m],
+                    Err(e) => panic!("{e}: {t}"),
+                };
+                for m in msgs {
+                    if let ServerMsg::Ack { at, .. } = m {
+                        let _ = acks.send(at);
+                        // After a close the send fails; the close frame follows.
+                        let _ = c.ws.send(edit(next)).await;
+                        next += 1;
+                    }
+                }
+            }
+            Message::Close(f) => return f.map_or(0, |f| f.code.into()),
+            _ => {}
+        }
+    }
+}
+
+/// The latest commit time of `client`'s batches in the hub's change log.
+fn last_commit_of(dir: &std::path::Path, client: &str) -> Option<i64> {
+    let db = rusqlite::Connection::open(dir.join(rota::server::STORE_FILE)).unwrap();
+    db.query_row(
+        "SELECT max(at) FROM batches WHERE client = ?1",
+        [client],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Starts `c` pipelining edits, runs the account flags `args` once 50 of
+/// them were acknowledged, and checks that nothing was committed for it,
+/// nor acknowledged to it, after the command returned; returns the code the
+/// connection was closed with.
+async fn taken_away_mid_flight(dir: &std::path::Path, c: Client, args: &[&str]) -> u16 {
+    let client = c.client_id.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(pipeline_until_closed(c, tx));
+    for _ in 0..50 {
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .expect("acks while pipelining")
+            .expect("the connection keeps going");
+    }
+    let data = dir.to_str().unwrap();
+    let mut full = vec!["--serve", "--data", data];
+    full.extend_from_slice(args);
+    let (status, _, err) = rota_bin(&full, &[]).await;
+    let returned = wall_ms();
+    assert_eq!(status, 0, "{args:?}: {err}");
+    let code = tokio::time::timeout(WAIT, task)
+        .await
+        .expect("the connection is closed in time")
+        .unwrap();
+    let mut late = Vec::new();
+    while let Ok(at) = rx.try_recv() {
+        if at > returned {
+            late.push(at - returned);
+        }
+    }
+    assert!(
+        late.is_empty(),
+        "{args:?}: {} edit(s) acknowledged that were committed after the command returned \
+         (the last {} ms after)",
+        late.len(),
+        late.iter().max().unwrap_or(&0)
+    );
+    let last = last_commit_of(dir, &client).expect("some edits committed");
+    assert!(
+        last <= returned,
+        "{args:?}: an edit of {client} committed {} ms after the command returned",
+        last - returned
+    );
+    code
+}
+
+/// The account flags keep the docs' promise: when `--revoke-token`,
+/// `--set-role … none`, `--remove-user` (or `--add-user` on an open hub)
+/// returns, nothing more is committed or acknowledged under what it took
+/// away, though the connection was pipelining edits all along; what
+/// `--new-token` gives works at the first try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_acknowledged_after_the_flag_that_took_it_away_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut acc) = hub_with_accounts(dir.path()).await;
+    let url = hub.url();
+    let eve = acc
+        .file
+        .add_user("eve", role("ward", Role::Editor))
+        .unwrap();
+    let max = acc
+        .file
+        .add_user("max", role("ward", Role::Editor))
+        .unwrap();
+
+    let (c, w) = Client::hello_as(&url, &acc.editor, "ed", "c-ed-pipe", "ward").await;
+    assert!(matches!(w, ServerMsg::Welcome { .. }), "{w:?}");
+    let ed_id = acc.editor.split('_').nth(1).unwrap().to_string();
+    let code = taken_away_mid_flight(dir.path(), c, &["--revoke-token", &ed_id]).await;
+    assert_eq!(code, close::UNAUTHORIZED);
+
+    let (c, w) = Client::hello_as(&url, &eve, "eve", "c-eve-pipe", "ward").await;
+    assert!(matches!(w, ServerMsg::Welcome { .. }), "{w:?}");
+    let args = ["--set-role", "eve", "--role", "none", "--roster", "ward"];
+    let code = taken_away_mid_flight(dir.path(), c, &args).await;
+    assert_eq!(code, close::FORBIDDEN);
+
+    let (c, w) = Client::hello_as(&url, &max, "max", "c-max-pipe", "ward").await;
+    assert!(matches!(w, ServerMsg::Welcome { .. }), "{w:?}");
+    let code = taken_away_mid_flight(dir.path(), c, &["--remove-user", "max"]).await;
+    assert_eq!(code, close::UNAUTHORIZED);
+
+    // Given: usable the moment the command returns, with no retry.
+    let data = dir.path().to_str().unwrap();
+    let (status, token, err) =
+        rota_bin(&["--serve", "--data", data, "--new-token", "ed"], &[]).await;
+    assert_eq!(status, 0, "{err}");
+    let (mut c, w) = Client::hello_as(&url, token.trim(), "ed", "c-ed-new", "ward").await;
+    assert!(matches!(w, ServerMsg::Welcome { .. }), "{w:?}");
+    let ack = c.edit(1, vec![set("s1", "2026-12-03", Some("N"), 0)]).await;
+    assert!(matches!(ack, ServerMsg::Ack { .. }), "{ack:?}");
+    hub.stop().await.unwrap();
+
+    // An open hub taking on users: its tokenless connections stop at once.
+    let open = tempfile::tempdir().unwrap();
+    let hub = Hub::start(open.path()).await;
+    let (mut c, _) = Client::join(&hub.url(), "anon", "c-anon", "ward", 0).await;
+    let ack = c.edit(100, setup_ops(3)).await;
+    assert!(matches!(ack, ServerMsg::Ack { .. }), "{ack:?}");
+    let code =
+        taken_away_mid_flight(open.path(), c, &["--add-user", "olga", "--role", "owner"]).await;
+    assert_eq!(code, close::UNAUTHORIZED);
+    hub.stop().await.unwrap();
+}

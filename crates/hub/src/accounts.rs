@@ -247,6 +247,18 @@ CREATE TABLE IF NOT EXISTS clients(
 );
 ";
 
+/// How an account flag run beside a hub knows the hub has taken up its
+/// change: the flag counts `changes` up, the hub sets `seen` to the count it
+/// read once its writer has passed a group checked against the new
+/// accounts (`server::auth`).
+const HANDSHAKE: &str = "
+CREATE TABLE IF NOT EXISTS handshake(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    changes INTEGER NOT NULL DEFAULT 0,
+    seen INTEGER NOT NULL DEFAULT 0
+);
+";
+
 /// The accounts file, open.
 pub struct AccountsFile {
     conn: Connection,
@@ -313,10 +325,57 @@ impl AccountsFile {
                 "its version is {version:?}; this rota reads version 1"
             )));
         }
+        // Files from before the handshake get its table on first open.
+        conn.execute_batch(HANDSHAKE)
+            .map_err(|e| AccountsError::Sqlite(path.to_path_buf(), e))?;
         Ok(AccountsFile {
             conn,
             path: path.to_path_buf(),
         })
+    }
+
+    /// Says that this process changed the accounts: returns the change's
+    /// number, which a running hub marks seen (see [`AccountsFile::seen`])
+    /// once nothing it acknowledges is checked against older accounts.
+    pub fn announce_change(&self) -> Result<i64> {
+        self.conn
+            .query_row(
+                "INSERT INTO handshake(id, changes) VALUES (1, 1) \
+                 ON CONFLICT(id) DO UPDATE SET changes = changes + 1 RETURNING changes",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// The number of the latest change announced.
+    pub fn changes(&self) -> Result<i64> {
+        self.handshake_field("changes")
+    }
+
+    /// The number of the latest change a running hub has taken up whole.
+    pub fn seen(&self) -> Result<i64> {
+        self.handshake_field("seen")
+    }
+
+    /// The hub has taken up every change up to `n`.
+    pub fn mark_seen(&self, n: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO handshake(id, seen) VALUES (1, ?1) \
+                 ON CONFLICT(id) DO UPDATE SET seen = max(seen, excluded.seen)",
+                [n],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sqlite(e))
+    }
+
+    fn handshake_field(&self, field: &str) -> Result<i64> {
+        self.conn
+            .query_row(&format!("SELECT {field} FROM handshake"), [], |r| r.get(0))
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| self.sqlite(e))
     }
 
     pub fn path(&self) -> &Path {

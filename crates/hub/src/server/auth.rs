@@ -5,6 +5,11 @@
 //! which a watcher thread notices through SQLite's `data_version`. Each
 //! change bumps a generation that every connection watches, so a revoked
 //! token's connections close at once. Never touches the store.
+//!
+//! An account flag returns only once the hub has taken its change up whole
+//! (the file's handshake): the accounts reloaded, every connection told, and
+//! the writer past a group checked against them, so nothing is acknowledged
+//! under what the flag took away after it returns, and what it gave works.
 
 use crate::accounts::{Accounts, AccountsError, AccountsFile, Identity, Role};
 use std::path::Path;
@@ -12,8 +17,14 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// How often the watcher looks for another process's writes to the file.
-const WATCH_EVERY: Duration = Duration::from_millis(200);
+/// How often the watcher looks for another process's writes to the file:
+/// an account flag waits up to this long for the hub to take its change up.
+/// One pragma a look.
+const WATCH_EVERY: Duration = Duration::from_millis(20);
+
+/// Waits until the writer has finished every group it began before the
+/// call, so the next one is checked against the accounts now in memory.
+pub type Barrier = Box<dyn Fn() + Send + Sync>;
 
 pub struct Gate {
     file: Mutex<AccountsFile>,
@@ -23,6 +34,8 @@ pub struct Gate {
     seen: std::sync::atomic::AtomicI64,
     /// The hub's data dir, for what an admin is told to run on it.
     pub dir: std::path::PathBuf,
+    /// Set once the writer runs; until then there is nothing to wait for.
+    barrier: std::sync::OnceLock<Barrier>,
 }
 
 impl Gate {
@@ -38,6 +51,7 @@ impl Gate {
             generation: watch::channel(0).0,
             seen: std::sync::atomic::AtomicI64::new(version),
             dir: dir.to_path_buf(),
+            barrier: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&gate);
         // The watcher is a convenience for other processes' writes; a hub
@@ -47,6 +61,19 @@ impl Gate {
             .name("rota-accounts".into())
             .spawn(move || watch_file(weak));
         Ok(gate)
+    }
+
+    /// Gives the gate the writer's barrier (once).
+    pub fn set_barrier(&self, barrier: Barrier) {
+        let _ = self.barrier.set(barrier);
+    }
+
+    /// Waits for the writer to be past every group checked against older
+    /// accounts. Blocking.
+    fn settle(&self) {
+        if let Some(wait) = self.barrier.get() {
+            wait();
+        }
     }
 
     /// The accounts as they are now.
@@ -68,13 +95,22 @@ impl Gate {
         self.current()
     }
 
-    /// Reads the file again when its version moved since the last read.
+    /// Reads the file again when its version moved since the last read,
+    /// and tells the flag that changed it once the change is in force.
     fn catch_up(&self, file: &AccountsFile) {
         use std::sync::atomic::Ordering;
         match file.data_version() {
             Ok(v) if v != self.seen.load(Ordering::SeqCst) => {
                 self.seen.store(v, Ordering::SeqCst);
-                self.reload(file);
+                // Read before the accounts: what they hold is at least as new.
+                let announced = file.changes();
+                if self.reload(file) {
+                    self.settle();
+                    match announced.and_then(|n| file.mark_seen(n)) {
+                        Ok(()) => {}
+                        Err(e) => tracing::error!("cannot answer an account flag: {e}"),
+                    }
+                }
             }
             Ok(_) => {}
             Err(e) => tracing::error!("cannot watch the accounts: {e}"),
@@ -86,17 +122,22 @@ impl Gate {
         self.generation.subscribe()
     }
 
-    /// Reads the file again and tells every connection.
-    fn reload(&self, file: &AccountsFile) {
+    /// Reads the file again and tells every connection; false when it
+    /// could not be read.
+    fn reload(&self, file: &AccountsFile) -> bool {
         match file.load() {
             Ok(acc) => {
                 if let Ok(mut cur) = self.current.write() {
                     *cur = Arc::new(acc);
                 }
                 self.generation.send_modify(|g| *g += 1);
+                true
             }
             // The last good accounts stay in force.
-            Err(e) => tracing::error!("cannot read the accounts: {e}"),
+            Err(e) => {
+                tracing::error!("cannot read the accounts: {e}");
+                false
+            }
         }
     }
 
@@ -114,13 +155,16 @@ impl Gate {
                 Err(owner.to_string())
             });
         }
-        self.change(|f| f.claim_client(client_id, user))
+        // Takes nothing away from anyone: no need to wait for the writer.
+        self.change(false, |f| f.claim_client(client_id, user))
     }
 
-    /// Runs a change to the file and reloads it for every connection.
-    /// Blocking: call it off the async threads.
+    /// Runs a change to the file and reloads it for every connection, then
+    /// (`settle`) waits for the writer to be past the groups checked against
+    /// the old accounts. Blocking: call it off the async threads.
     fn change<T>(
         &self,
+        settle: bool,
         f: impl FnOnce(&mut AccountsFile) -> Result<T, AccountsError>,
     ) -> Result<T, AccountsError> {
         let mut file = self
@@ -128,7 +172,9 @@ impl Gate {
             .lock()
             .map_err(|_| AccountsError::Invalid("the accounts file's lock was poisoned".into()))?;
         let out = f(&mut file)?;
-        self.reload(&file);
+        if self.reload(&file) && settle {
+            self.settle();
+        }
         Ok(out)
     }
 
@@ -139,12 +185,12 @@ impl Gate {
         roster: &str,
         role: Option<Role>,
     ) -> Result<(), AccountsError> {
-        self.change(|f| f.set_role(user, roster, role))
+        self.change(true, |f| f.set_role(user, roster, role))
     }
 
     /// A new user with `role` on `roster`; their token. Blocking.
     pub fn add_user(&self, user: &str, roster: &str, role: Role) -> Result<String, AccountsError> {
-        self.change(|f| {
+        self.change(true, |f| {
             f.add_user(
                 user,
                 crate::accounts::Grant::Role {

@@ -412,6 +412,17 @@ impl Hub {
         )
         .map_err(ServeError::Store)?;
         let (writer_tx, writer_rx) = mpsc::channel(4096);
+        // Weak: the gate must not keep the writer alive past the hub.
+        let weak = writer_tx.downgrade();
+        shared.gate.set_barrier(Box::new(move || {
+            let Some(tx) = weak.upgrade() else {
+                return;
+            };
+            let (done, passed) = tokio::sync::oneshot::channel();
+            if tx.blocking_send(writer::Cmd::Barrier(done)).is_ok() {
+                let _ = passed.blocking_recv();
+            }
+        }));
         let (writer_done_tx, writer_done) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("rota-writer".into())

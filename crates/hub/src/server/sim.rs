@@ -352,6 +352,7 @@ impl World {
                         .push(format!("t{tick} hub takes edit {op_id} of ed{}", s.editor));
                     cmds.push(Cmd::Edit(Edit {
                         roster: ROSTER.into(),
+                        who: None,
                         author,
                         session: s.session,
                         op_id,

@@ -32,10 +32,18 @@ pub enum Cmd {
     /// Let go of the rosters nobody has listened to for `roster_idle`
     /// (sent by a timer, so an idle hub frees them without another join).
     Sweep,
+    /// Answered once every edit before it is committed and answered: the
+    /// accounts gate waits on it after a change, so that every later group
+    /// is checked against the new accounts.
+    Barrier(oneshot::Sender<()>),
 }
 
 pub struct Edit {
     pub roster: String,
+    /// The account it came under (None: a hub without accounts), checked
+    /// again as its group is applied: a role taken away while the edit
+    /// waited counts.
+    pub who: Option<crate::accounts::Identity>,
     pub author: Author,
     pub session: u64,
     pub op_id: u64,
@@ -288,6 +296,10 @@ impl Writer {
                     let _ = reply.send(joined);
                 }
                 Cmd::Sweep => self.sweep(""),
+                Cmd::Barrier(done) => {
+                    self.commit_edits(std::mem::take(&mut edits));
+                    let _ = done.send(());
+                }
             }
         }
         self.commit_edits(edits);
@@ -350,9 +362,17 @@ impl Writer {
         let at = now_ms();
         let mut outcomes = Vec::with_capacity(edits.len());
         let mut touched = HashSet::new();
+        // Read once per group: the gate's barrier waits for this group to
+        // end, so none is applied against accounts older than a change
+        // that an account flag was told is in force.
+        let accounts = self.shared.gate.current();
         let result = (|| -> Result<(), StoreError> {
             let group = self.store.group()?;
             for e in &edits {
+                if let Some(refused) = access_gone(&accounts, e) {
+                    outcomes.push(refused);
+                    continue;
+                }
                 if let Some(earlier) =
                     answered_before(&mut self.answered, &group, &self.shared.metrics, e)?
                 {
@@ -438,6 +458,30 @@ impl Writer {
             e.reply.send(protocol::encode(&msg).into());
         }
     }
+}
+
+/// A refusal when the edit's account may no longer make it (its token
+/// revoked, its role taken away since the connection checked): nothing is
+/// applied nor stored, and the connection is closed on the same change.
+fn access_gone(accounts: &crate::accounts::Accounts, e: &Edit) -> Option<Outcome> {
+    let role = super::auth::role_of(accounts, e.who.as_ref(), &e.roster);
+    if role.is_some_and(|r| r >= rota_core::domain::Role::needed_for(&e.ops)) {
+        return None;
+    }
+    let msg = ServerMsg::Error {
+        code: protocol::codes::FORBIDDEN.into(),
+        message: format!(
+            "edit {}: your access to roster `{}` was taken away before it was applied; \
+             nothing applied",
+            e.op_id, e.roster
+        ),
+        op_id: Some(e.op_id),
+        req: None,
+    };
+    Some(Outcome::Direct(
+        e.reply.clone(),
+        protocol::encode(&msg).into(),
+    ))
 }
 
 /// The answer to an edit whose roster, client and op id were answered

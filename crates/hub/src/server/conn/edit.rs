@@ -303,6 +303,7 @@ impl Conn {
         };
         let cmd = Cmd::Edit(Edit {
             roster: m.roster.clone(),
+            who: self.who.clone(),
             author: m.author.clone(),
             session: self.session,
             op_id,

@@ -328,6 +328,13 @@ impl Conn {
         &mut self,
         msgs: impl IntoIterator<Item = Message>,
     ) -> Result<(), Option<Ending>> {
+        // Checked before every write, not only when the loop next polls the
+        // change: an answer queued before a revocation is not sent after it.
+        if self.access.has_changed().unwrap_or(false)
+            && let Some(ending) = self.access_lost()
+        {
+            return Err(Some(ending));
+        }
         let ws = &mut self.ws;
         let write = async {
             for m in msgs {
