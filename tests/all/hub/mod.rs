@@ -10,6 +10,7 @@ use rota::server::Config;
 use std::time::Duration;
 
 mod editing;
+mod fair;
 mod input;
 mod limits;
 mod parts;

@@ -382,7 +382,7 @@ pub struct Hub {
     shared: Arc<Shared>,
     writer_tx: mpsc::Sender<writer::Cmd>,
     writer_done: tokio::sync::oneshot::Receiver<()>,
-    reads: mpsc::Sender<reader::Read>,
+    reads: Arc<reader::Reads>,
 }
 
 impl Hub {

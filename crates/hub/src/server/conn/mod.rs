@@ -14,6 +14,7 @@
 //!   has as it changes.
 //! - [`forward`]: what the roster's broadcast puts on this editor's wire.
 
+mod deadline;
 mod edit;
 mod forward;
 mod hello;
@@ -90,13 +91,15 @@ struct Conn {
     /// Where the writer answers this connection's edits.
     direct_tx: inbox::Sender,
     /// The read pool, and this connection's queue for its answers.
-    reads: mpsc::Sender<Read>,
+    reads: Arc<super::reader::Reads>,
     /// Where the read pool answers its reads.
     read_tx: inbox::Sender,
     /// Both kinds of answer, in one queue.
     answers: inbox::Receiver,
     /// Reads sent to the pool and not yet answered.
     reads_waiting: usize,
+    /// When a socket that has not said hello is closed.
+    hello: deadline::HelloDeadline,
     member: Option<Member>,
     /// Its hello said protocol 1.1 or later: it reads `batch` frames.
     reads_batches: bool,
@@ -162,7 +165,7 @@ const PRESENCE_PER_SECOND: u32 = 20;
 pub struct Links {
     pub shared: Arc<Shared>,
     pub writer: mpsc::Sender<Cmd>,
-    pub reads: mpsc::Sender<Read>,
+    pub reads: Arc<super::reader::Reads>,
     pub config: Arc<Config>,
 }
 
@@ -174,6 +177,7 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
         config,
     } = links;
     let session = shared.next_session();
+    let hello_timeout = config.hello_timeout;
     // Every answer is to one of at most MAX_IN_FLIGHT edits or
     // MAX_READS_WAITING reads: that accounting bounds the inbox.
     let (direct_tx, read_tx, answers) = inbox::inbox();
@@ -197,6 +201,7 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
         refused: VecDeque::new(),
         unnumbered: VecDeque::new(),
         last_heard: Instant::now(),
+        hello: deadline::HelloDeadline::new(Instant::now(), hello_timeout),
         errors: 0,
         errors_since: Instant::now(),
         presence_rate: PerSecond::new(),
@@ -248,6 +253,14 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Resolves at `due`; never when there is none.
+async fn sleep_until_due(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_event(member: &mut Option<Member>) -> Result<Event, ring::RecvError> {
     match member {
         Some(m) => m.events.recv().await,
@@ -260,8 +273,6 @@ impl Conn {
         let mut ticker = tokio::time::interval(self.config.ping_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
-        let hello_by = tokio::time::sleep(self.config.hello_timeout);
-        tokio::pin!(hello_by);
         loop {
             // Not biased: under a steady stream of broadcasts this editor's
             // own frames (and pongs) must still be read.
@@ -297,7 +308,7 @@ impl Conn {
                     Some(ending) => Err(Some(ending)),
                     None => self.tell_role().await,
                 },
-                _ = &mut hello_by, if self.member.is_none() => Err(Some(Ending(
+                _ = sleep_until_due(self.hello.due()), if self.member.is_none() => Err(Some(Ending(
                     close::NO_HELLO,
                     format!("no hello within {} s", self.config.hello_timeout.as_secs_f64()),
                 ))),
@@ -312,7 +323,12 @@ impl Conn {
     fn answered(&mut self, kind: inbox::Kind) {
         match kind {
             inbox::Kind::Edit => self.in_flight = self.in_flight.saturating_sub(1),
-            inbox::Kind::Read => self.reads_waiting = self.reads_waiting.saturating_sub(1),
+            inbox::Kind::Read => {
+                self.reads_waiting = self.reads_waiting.saturating_sub(1);
+                if self.reads_waiting == 0 {
+                    self.hello.resume(Instant::now());
+                }
+            }
         }
     }
 
@@ -506,10 +522,11 @@ impl Conn {
             req,
             reply: self.read_tx.clone(),
         };
-        if self.reads.send(read).await.is_err() {
+        if !self.reads.submit(self.session, read) {
             return Err(shutting_down());
         }
         self.reads_waiting += 1;
+        self.hello.pause(Instant::now());
         Ok(())
     }
 
