@@ -1,6 +1,13 @@
 use clap::Parser;
 use rota::cli::{self, Cli};
 
+/// jemalloc rather than the system's malloc: a hub's memory comes and goes
+/// with its clients (edits held in parts, frames read and written), and
+/// glibc's arenas kept much of it after the clients had gone; jemalloc's
+/// background threads give freed pages back to the system within seconds.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     let started = std::time::Instant::now();

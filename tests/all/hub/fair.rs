@@ -116,3 +116,132 @@ async fn a_read_is_answered_before_the_queues_of_connections_flooding_reads() {
     }
     hub.stop().await.unwrap();
 }
+
+/// The resident memory of process `pid`, in bytes.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// Waits (bounded) until `pred` holds of the hub's metric `name`.
+async fn metric_until(addr: std::net::SocketAddr, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let v = metric(addr, name).await;
+        if pred(v) || tokio::time::Instant::now() > deadline {
+            return v;
+        }
+        // Polling another process's figure: nothing to wait on.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Issue 25, the parts budget: what the hub holds of edits arriving in
+/// parts is counted as it sits in memory (the real binary's resident memory
+/// grows by about the budget, not three times it), and given back when the
+/// connections holding it go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parts_budget_is_the_memory_held_and_it_is_given_back() {
+    const BUDGET_MB: u64 = 48;
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--max-parts-mb",
+        &BUDGET_MB.to_string(),
+        "--data",
+    ]
+    .map(std::ffi::OsString::from);
+    let (child, line) =
+        spawn_rota_line(args.into_iter().chain([dir.path().as_os_str().to_owned()]));
+    let addr: std::net::SocketAddr = line
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let url = format!("ws://{addr}/ws");
+    seed(&url, 3).await;
+    let pid = child.0.id();
+    // One part of the most operations a frame may carry: small cell writes,
+    // as an import sends them.
+    let part = |op_id: u64| {
+        let ops: Vec<Op> = (0..MAX_OPS_PER_BATCH as i64)
+            .map(|i| {
+                let day = d("2026-01-01").add_days(i % 365);
+                set(
+                    &format!("s{}", 1 + i / 365 % 3),
+                    &day.to_string(),
+                    Some("D"),
+                    0,
+                )
+            })
+            .collect();
+        ClientMsg::Edit {
+            op_id,
+            ops,
+            note: None,
+            force: true,
+            more: true,
+            part: Some(0),
+        }
+    };
+    let frame = serde_json::to_string(&part(1)).unwrap();
+    assert!(
+        frame.len() > 500_000 && frame.len() < MAX_MESSAGE_BYTES,
+        "{}",
+        frame.len()
+    );
+    let before = rss_bytes(pid);
+    let mut holders = Vec::new();
+    let fit = (BUDGET_MB << 20) as usize / frame.len();
+    for n in 0..fit {
+        let (mut c, _) =
+            Client::join(&url, &format!("h{n}"), &format!("c-h{n}"), "default", 0).await;
+        c.send_text(&frame).await;
+        holders.push(c);
+    }
+    let held = metric_until(addr, "rota_assembling_bytes", |v| {
+        v >= (fit - 1) as f64 * frame.len() as f64
+    })
+    .await;
+    assert!(held > 0.0, "parts held: {held}");
+    let grown = rss_bytes(pid).saturating_sub(before) as f64;
+    assert!(
+        grown <= held * 1.5 + 16.0 * 1048576.0,
+        "holding {:.0} MiB of parts (as counted) grew the hub by {:.0} MiB",
+        held / 1048576.0,
+        grown / 1048576.0
+    );
+    drop(holders);
+    let left = metric_until(addr, "rota_assembling_bytes", |v| v == 0.0).await;
+    assert_eq!(left, 0.0, "the budget is given back");
+    // The allocator's background threads give freed pages back over about
+    // ten seconds; waited out (bounded), not assumed.
+    let deadline = tokio::time::Instant::now() + 3 * WAIT;
+    let mut after = rss_bytes(pid);
+    while after > before + 8 * 1048576 && tokio::time::Instant::now() < deadline {
+        // The allocator gives memory back on its own schedule.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        after = rss_bytes(pid);
+    }
+    eprintln!(
+        "parts held {:.0} MiB: the hub grew {:.0} MiB, and kept {:.0} MiB once they went",
+        held / 1048576.0,
+        grown / 1048576.0,
+        after.saturating_sub(before) as f64 / 1048576.0
+    );
+    assert!(
+        after <= before + 24 * 1048576,
+        "{:.0} MiB more than before stayed after the parts' connections went",
+        (after - before) as f64 / 1048576.0
+    );
+}

@@ -389,7 +389,7 @@ impl Conn {
     async fn incoming(&mut self, msg: Message) -> Result<(), Option<Ending>> {
         self.last_heard = Instant::now();
         match msg {
-            Message::Text(text) => self.text(&text).await,
+            Message::Text(text) => self.text(text).await,
             Message::Binary(_) => {
                 self.error(
                     codes::BINARY_NOT_SUPPORTED,
@@ -454,7 +454,8 @@ impl Conn {
     /// One text frame: read, then handed to the handler of its kind, each
     /// in a room of its own (`hello`, `edit`, `presence`, `reads`,
     /// `users`), as mini-redis has one per command.
-    async fn text(&mut self, text: &str) -> Result<(), Option<Ending>> {
+    async fn text(&mut self, frame: Utf8Bytes) -> Result<(), Option<Ending>> {
+        let text = frame.as_str();
         if text.len() > MAX_MESSAGE_BYTES {
             let m = format!(
                 "message of {} bytes is over the limit of {MAX_MESSAGE_BYTES}",
@@ -489,6 +490,7 @@ impl Conn {
                 part,
             } => {
                 let part = edit::Part {
+                    frame: frame.clone(),
                     op_id,
                     ops,
                     note,
