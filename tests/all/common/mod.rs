@@ -178,6 +178,17 @@ impl Client {
         }
     }
 
+    /// A client over a WebSocket opened elsewhere (from another address).
+    pub fn over(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
+        Client {
+            ws,
+            client_id: String::new(),
+            user: String::new(),
+            queued: Default::default(),
+            batch_frames: 0,
+        }
+    }
+
     /// Connects showing `token` (as `Authorization: Bearer`); Err is the
     /// upgrade's failure (a 401 is `Error::Http`).
     pub async fn raw_as(

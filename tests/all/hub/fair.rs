@@ -5,6 +5,7 @@
 use super::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use tokio_tungstenite::MaybeTlsStream;
 
 /// A connection asking for history pages as fast as the hub answers, always
 /// with the most reads waiting a connection may have; counts its answers.
@@ -244,4 +245,123 @@ async fn the_parts_budget_is_the_memory_held_and_it_is_given_back() {
         "{:.0} MiB more than before stayed after the parts' connections went",
         (after - before) as f64 / 1048576.0
     );
+}
+
+/// Issue 25, the parts budget shared: with connections holding edits in
+/// parts up to the whole budget (and never finishing them), an honest
+/// editor's edit in parts is still taken: the hub makes room by dropping
+/// the edit of the connection (and address) holding most, which is told
+/// `busy` at its next part, and the budget is never passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_edit_in_parts_is_taken_while_others_hold_the_whole_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().to_path_buf());
+    config.max_assembly_bytes = 8 << 20;
+    let hub = Hub::start_with(config).await;
+    seed(&hub.url(), 3).await;
+    let part = |op_id: u64, n: i64, part: u32, more: bool| {
+        let ops: Vec<Op> = (0..n)
+            .map(|i| {
+                let day = d("2026-01-01").add_days(i % 365);
+                set(
+                    &format!("s{}", 1 + i / 365 % 3),
+                    &day.to_string(),
+                    Some("D"),
+                    0,
+                )
+            })
+            .collect();
+        serde_json::to_string(&ClientMsg::Edit {
+            op_id,
+            ops,
+            note: None,
+            force: true,
+            more,
+            part: Some(part),
+        })
+        .unwrap()
+    };
+    // Parts twice the size of the honest editor's, until the budget is full
+    // to within less than one of those.
+    let big = part(1, 4_000, 0, true);
+    let mut holders = Vec::new();
+    for n in 0..(8usize << 20) / big.len() + 2 {
+        let (mut c, _) = Client::join(
+            &hub.url(),
+            &format!("h{n}"),
+            &format!("c-h{n}"),
+            "default",
+            0,
+        )
+        .await;
+        c.send_text(&big).await;
+        holders.push(c);
+    }
+    let full = async {
+        let room = |held: f64| (8 << 20) as f64 - held;
+        while room(metric(hub.addr, "rota_assembling_bytes").await) > big.len() as f64 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(WAIT, full)
+        .await
+        .expect("the budget fills");
+
+    // From another address of this machine (127.0.0.2), as an editor
+    // elsewhere would be: the address holding most makes room.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let stream = socket.connect(hub.addr).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(hub.url(), MaybeTlsStream::Plain(stream))
+        .await
+        .unwrap();
+    let mut honest = Client::over(ws);
+    honest
+        .send(&ClientMsg::Hello {
+            protocol: rota::protocol::PROTOCOL_VERSION.into(),
+            user: "ann".into(),
+            client_id: "c-ann".into(),
+            token: None,
+            roster: "default".into(),
+            last_seq: 0,
+        })
+        .await;
+    let welcome = honest.answer().await;
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }), "{welcome:?}");
+    honest.send_text(&part(7, 2_000, 0, true)).await;
+    honest.send_text(&part(7, 2_000, 1, false)).await;
+    let answer = honest.answer().await;
+    assert!(
+        matches!(answer, ServerMsg::Ack { op_id: 7, .. }),
+        "{answer:?}"
+    );
+    let held = metric(hub.addr, "rota_assembling_bytes").await;
+    assert!(held <= (8 << 20) as f64, "{held} bytes held");
+
+    // Those whose parts were dropped hear `busy` at their next part; the
+    // others still hold theirs.
+    let mut busy = 0;
+    for c in &mut holders {
+        c.send_text(&part(1, 10, 1, true)).await;
+    }
+    for c in &mut holders {
+        // Only a refusal is answered; a part taken is not.
+        c.send(&ClientMsg::ListRosters { req: Some(9) }).await;
+        loop {
+            match c.answer().await {
+                ServerMsg::Error {
+                    code,
+                    op_id: Some(1),
+                    ..
+                } => {
+                    assert_eq!(code, "busy");
+                    busy += 1;
+                }
+                ServerMsg::Rosters { .. } => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert!(busy >= 1, "no holder made room");
+    hub.stop().await.unwrap();
 }

@@ -5,13 +5,14 @@
 //!
 //! Parts: `http` (the port's front door), `conn` (one task per editor),
 //! `writer` (the one thread that writes the store), `reader` (a few threads
-//! that serve history and roster lists beside it), `metrics`, `lock` (one hub
-//! per data dir). Backpressure is explicit everywhere: a semaphore caps
+//! that serve history and roster lists beside it), `budget` (edits arriving
+//! in parts, shared fairly), `metrics`, `lock` (one hub per data dir). Backpressure is explicit everywhere: a semaphore caps
 //! connections, the writer's queue is bounded, each editor has at most
 //! [`rota_core::protocol::MAX_IN_FLIGHT`] unanswered requests, and each roster's
 //! broadcast ring is bounded.
 
 pub mod auth;
+mod budget;
 mod conn;
 mod http;
 mod inbox;
@@ -155,6 +156,8 @@ pub struct Shared {
     pub gate: Arc<auth::Gate>,
     /// Connections open from each client address (those counted).
     per_address: Mutex<HashMap<std::net::IpAddr, usize>>,
+    /// What edits arriving in parts hold, shared fairly.
+    pub parts: budget::PartsBudget,
 }
 
 /// One connection counted against its address's limit, given back when
@@ -209,6 +212,7 @@ impl Shared {
         Shared {
             gate,
             per_address: Mutex::new(HashMap::new()),
+            parts: budget::PartsBudget::default(),
             metrics: Metrics::default(),
             started: Instant::now(),
             seqs: Mutex::new(BTreeMap::new()),
@@ -538,7 +542,7 @@ impl Hub {
                 if let http::Routed::WebSocket(ws, who) = http::route(stream, &shared, local).await
                 {
                     tracing::debug!(%peer, user = who.as_ref().map(|w| w.user.as_str()), "editor connected");
-                    conn::serve(*ws, who, links, stop).await;
+                    conn::serve(*ws, who, peer.ip(), links, stop).await;
                 }
             });
         }

@@ -4,6 +4,7 @@
 //! whole, with an error that carries its op id.
 
 use super::*;
+use crate::server::budget::Frames;
 
 /// An edit arriving in parts (`more: true`, numbered by `part`): held here,
 /// never in the writer, until its last part comes. At most one per
@@ -20,59 +21,74 @@ pub(super) struct Assembly {
     op_id: u64,
     /// The number the next part must carry.
     next_part: u32,
-    frames: Vec<Utf8Bytes>,
+    /// Shared with the budget, which may drop them to make room.
+    frames: Frames,
     /// Operations in `frames`.
     ops: usize,
+    /// Bytes of `frames`.
+    bytes: usize,
     note: Option<String>,
     force: bool,
     /// Its parts' bytes, counted in the hub-wide budget while held.
     held: Held,
 }
 
-/// Bytes of edits arriving in parts, reserved in the hub-wide budget
-/// (`Metrics::assembling_bytes`) and given back when dropped: when the edit is
+/// What a connection holds in the hub-wide parts budget
+/// ([`super::super::budget`]), given back when dropped: when the edit is
 /// submitted or refused, or its connection goes.
 struct Held {
     shared: Arc<Shared>,
-    bytes: usize,
+    session: u64,
+    addr: std::net::IpAddr,
 }
 
 impl Held {
-    pub(super) fn new(shared: &Arc<Shared>) -> Held {
+    fn new(shared: &Arc<Shared>, session: u64, addr: std::net::IpAddr) -> Held {
         Held {
             shared: shared.clone(),
-            bytes: 0,
+            session,
+            addr,
         }
     }
 
-    /// Reserves `n` more bytes unless the budget would pass `limit`.
-    pub(super) fn take(&mut self, n: usize, limit: usize) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        let total = &self.shared.metrics.assembling_bytes;
-        let (n, limit) = (n as u64, limit as u64);
-        let mut cur = total.load(Relaxed);
-        loop {
-            if cur + n > limit {
-                return false;
-            }
-            match total.compare_exchange_weak(cur, cur + n, Relaxed, Relaxed) {
-                Ok(_) => {
-                    self.bytes += n as usize;
-                    return true;
-                }
-                Err(now) => cur = now,
-            }
-        }
+    /// Counts `n` more bytes of `frames` unless no fair room is left under
+    /// `limit`.
+    fn take(&self, frames: &Frames, n: usize, limit: usize) -> bool {
+        let metric = &self.shared.metrics.assembling_bytes;
+        self.shared
+            .parts
+            .take(metric, self.session, self.addr, frames, n, limit)
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.shared
-            .metrics
-            .assembling_bytes
-            .fetch_sub(self.bytes as u64, std::sync::atomic::Ordering::Relaxed);
+        let metric = &self.shared.metrics.assembling_bytes;
+        self.shared.parts.release(metric, self.session);
     }
+}
+
+/// Adds `frame` to an edit's held frames; false when the budget dropped
+/// them meanwhile to make room for another's.
+fn hold(frames: &Frames, frame: Utf8Bytes) -> bool {
+    let mut held = frames.lock().unwrap_or_else(|p| p.into_inner());
+    if held.dropped {
+        return false;
+    }
+    held.frames.push(frame);
+    true
+}
+
+/// An edit's held frames, taken for its submission; None when the budget
+/// dropped them.
+fn take_held(frames: &Frames) -> Option<Vec<Utf8Bytes>> {
+    let mut held = frames.lock().unwrap_or_else(|p| p.into_inner());
+    (!held.dropped).then(|| std::mem::take(&mut held.frames))
+}
+
+/// Whether the budget dropped an edit's held frames.
+fn was_dropped(frames: &Frames) -> bool {
+    frames.lock().map_or(true, |h| h.dropped)
 }
 
 /// One `edit` frame as received.
@@ -139,30 +155,42 @@ impl Conn {
                     return self.refuse_frame(op_id, codes::TOO_MANY_OPS, msg).await;
                 }
                 let max = self.config.max_edit_bytes;
-                if open.held.bytes + part.bytes > max {
+                if open.bytes + part.bytes > max {
                     let msg = format!(
                         "edit {op_id}: its parts together pass {max} bytes; split it into several edits"
                     );
                     return self.refuse_frame(op_id, codes::TOO_LARGE, msg).await;
                 }
-                if !open.held.take(part.bytes, self.config.max_assembly_bytes) {
+                if was_dropped(&open.frames) {
+                    return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
+                }
+                if !open
+                    .held
+                    .take(&open.frames, part.bytes, self.config.max_assembly_bytes)
+                {
                     return self.refuse_frame(op_id, codes::BUSY, busy(op_id)).await;
                 }
                 open.next_part += 1;
+                open.bytes += part.bytes;
                 if part.more {
                     open.ops += part.ops.len();
-                    open.frames.push(part.frame);
+                    if !hold(&open.frames, part.frame) {
+                        return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
+                    }
                     self.assembly = Some(open);
                     return Ok(());
                 }
-                let Some(ops) = read_again(&open.frames, open.ops, part.ops) else {
+                let Some(frames) = take_held(&open.frames) else {
+                    return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
+                };
+                let Some(ops) = read_again(&frames, open.ops, part.ops) else {
                     let msg = format!(
                         "edit {op_id}: a part held by the hub could not be read again; \
                          nothing of it is applied"
                     );
                     return self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await;
                 };
-                drop(open.frames);
+                drop(frames);
                 self.submit_edit(open.op_id, ops, open.note, open.force)
                     .await
             }
@@ -216,15 +244,19 @@ impl Conn {
                         self.unnumbered.retain(|id| *id != op_id);
                     }
                     if part.more {
-                        let mut held = Held::new(&self.shared);
-                        if !held.take(part.bytes, self.config.max_assembly_bytes) {
+                        let held = Held::new(&self.shared, self.session, self.peer);
+                        let frames = Frames::default();
+                        if !held.take(&frames, part.bytes, self.config.max_assembly_bytes)
+                            || !hold(&frames, part.frame)
+                        {
                             return self.refuse_frame(op_id, codes::BUSY, busy(op_id)).await;
                         }
                         self.assembly = Some(Assembly {
                             op_id,
                             next_part: 1,
                             ops: part.ops.len(),
-                            frames: vec![part.frame],
+                            bytes: part.bytes,
+                            frames,
                             note: part.note,
                             force: part.force,
                             held,
@@ -350,6 +382,16 @@ fn read_again(frames: &[Utf8Bytes], count: usize, last: Vec<Op>) -> Option<Vec<O
     }
     ops.extend(last);
     Some(ops)
+}
+
+/// Why a part was refused when the hub dropped the edit's earlier parts to
+/// make room for another connection's.
+fn dropped(op_id: u64) -> String {
+    format!(
+        "edit {op_id}: the hub needed room for others' edits arriving in parts and let go of \
+         the parts of this one it held; nothing of it is applied: send it again from part 0 \
+         in a moment"
+    )
 }
 
 /// Why a part was refused when the hub holds all it will of edits in parts.

@@ -97,6 +97,8 @@ struct Conn {
     /// Both kinds of answer, in one queue.
     answers: inbox::Receiver,
     /// Reads sent to the pool and not yet answered.
+    /// The client's address: its share of the parts budget is counted there.
+    peer: std::net::IpAddr,
     reads_waiting: usize,
     /// When a socket that has not said hello is closed.
     hello: deadline::HelloDeadline,
@@ -169,7 +171,13 @@ pub struct Links {
     pub config: Arc<Config>,
 }
 
-pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    ws: Ws,
+    who: Option<Identity>,
+    peer: std::net::IpAddr,
+    links: Links,
+    shutdown: watch::Receiver<bool>,
+) {
     let Links {
         shared,
         writer,
@@ -185,6 +193,7 @@ pub async fn serve(ws: Ws, who: Option<Identity>, links: Links, shutdown: watch:
         ws,
         access: shared.gate.subscribe(),
         who,
+        peer,
         session,
         shared: shared.clone(),
         writer,
