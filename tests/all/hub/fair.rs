@@ -365,3 +365,83 @@ async fn an_honest_edit_in_parts_is_taken_while_others_hold_the_whole_budget() {
     assert!(busy >= 1, "no holder made room");
     hub.stop().await.unwrap();
 }
+
+/// The bytes waiting in the send queue of the hub's side of the TCP
+/// connection between `hub_port` and `client_port` (from /proc/net/tcp).
+fn hub_send_queue(hub_port: u16, client_port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
+        if port(f.get(1)?)? != hub_port || port(f.get(2)?)? != client_port {
+            return None;
+        }
+        let (tx, _rx) = f.get(4)?.split_once(':')?;
+        u64::from_str_radix(tx, 16).ok()
+    })
+}
+
+/// Issue 25: a connection that never reads costs the hub a bounded
+/// number of bytes. Its socket's send buffer is capped (the kernel would
+/// otherwise let it grow to megabytes each), so while the roster broadcasts
+/// 13 MB the bytes queued for it stay under 1 MiB (3.6 MB before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_waits_for_a_connection_that_never_reads_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 30).await;
+    // A client that joins, then never reads, with a small receive buffer.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let stream = socket.connect(hub.addr).await.unwrap();
+    let client_port = stream.local_addr().unwrap().port();
+    let (ws, _) = tokio_tungstenite::client_async(hub.url(), MaybeTlsStream::Plain(stream))
+        .await
+        .unwrap();
+    let mut mute = Client::over(ws);
+    mute.send(&ClientMsg::Hello {
+        protocol: rota::protocol::PROTOCOL_VERSION.into(),
+        user: "mute".into(),
+        client_id: "c-mute".into(),
+        token: None,
+        roster: "default".into(),
+        last_seq: 0,
+    })
+    .await;
+    let (mut ed, _) = Client::join(&hub.url(), "ed", "c-ed", "default", 0).await;
+    let mut most = 0;
+    for i in 0..24u64 {
+        let code = if i.is_multiple_of(2) { "D" } else { "N" };
+        let ops: Vec<Op> = (0..9_000i64)
+            .map(|c| {
+                let day = d("2026-01-01").add_days(c % 300);
+                set(
+                    &format!("s{}", 1 + c / 300),
+                    &day.to_string(),
+                    Some(code),
+                    0,
+                )
+            })
+            .collect();
+        ed.send(&ClientMsg::Edit {
+            op_id: 100 + i,
+            ops,
+            note: None,
+            force: true,
+            more: false,
+            part: None,
+        })
+        .await;
+        ack_seq(&ed.answer().await);
+        most = most.max(hub_send_queue(hub.addr.port(), client_port).unwrap_or(0));
+    }
+    assert!(
+        most > 0,
+        "the hub's side of the mute connection was not found in /proc/net/tcp"
+    );
+    assert!(
+        most <= 1 << 20,
+        "{most} bytes queued in the kernel for a connection that never reads"
+    );
+    drop(mute);
+    hub.stop().await.unwrap();
+}
