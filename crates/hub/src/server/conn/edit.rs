@@ -183,14 +183,18 @@ impl Conn {
                 let Some(frames) = take_held(&open.frames) else {
                     return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
                 };
-                let Some(ops) = read_again(&frames, open.ops, part.ops) else {
+                // Up to 250,000 operations: read on the blocking pool, not
+                // on a runtime thread other connections share.
+                let count = open.ops;
+                let again =
+                    tokio::task::spawn_blocking(move || read_again(&frames, count, part.ops)).await;
+                let Ok(Some(ops)) = again else {
                     let msg = format!(
                         "edit {op_id}: a part held by the hub could not be read again; \
                          nothing of it is applied"
                     );
                     return self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await;
                 };
-                drop(frames);
                 self.submit_edit(open.op_id, ops, open.note, open.force)
                     .await
             }

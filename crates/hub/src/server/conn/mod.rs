@@ -262,6 +262,9 @@ pub async fn serve(
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Frames longer than this are parsed on the blocking pool.
+const PARSE_ASIDE: usize = 64 * 1024;
+
 /// Resolves at `due`; never when there is none.
 async fn sleep_until_due(due: Option<Instant>) {
     match due {
@@ -473,7 +476,18 @@ impl Conn {
             let e = FrameHeader::read(text).error(codes::TOO_LARGE, m);
             return self.unreadable(e).await;
         }
-        let msg = match protocol::decode_client(text) {
+        let decoded = if text.len() > PARSE_ASIDE {
+            // A large frame is read on the blocking pool: milliseconds of
+            // parsing on one of the runtime's few threads would hold up every
+            // other connection it serves.
+            let frame = frame.clone();
+            tokio::task::spawn_blocking(move || protocol::decode_client(frame.as_str()))
+                .await
+                .map_err(|_| shutting_down())?
+        } else {
+            protocol::decode_client(text)
+        };
+        let msg = match decoded {
             Ok(msg) => msg,
             Err(e) => return self.unreadable(e).await,
         };
