@@ -30,6 +30,17 @@ impl HubUnderTest {
 
     /// Starts `rota --serve` on 127.0.0.1:0 with a fresh data dir.
     pub fn start_own(max_connections: usize) -> Result<HubUnderTest, String> {
+        // The load generator measures what the hub can do, not the
+        // per-connection limit meant for one misbehaving client.
+        HubUnderTest::start_with(
+            max_connections,
+            &["--max-edits-per-sec".into(), "4000000000".into()],
+        )
+    }
+
+    /// Starts `rota --serve` as `start_own` does, with `extra` flags instead
+    /// of the lifted edit rate: the hub's own limits otherwise.
+    pub fn start_with(max_connections: usize, extra: &[String]) -> Result<HubUnderTest, String> {
         let bin = rota_binary()?;
         let dir = std::env::temp_dir().join(format!(
             "rota-load-{}-{}",
@@ -43,9 +54,7 @@ impl HubUnderTest {
             .args(["--serve", "--listen", "127.0.0.1:0", "--log-level", "warn"])
             .arg("--max-connections")
             .arg(max_connections.to_string())
-            // The load generator measures what the hub can do, not the
-            // per-connection limit meant for one misbehaving client.
-            .args(["--max-edits-per-sec", "4000000000"])
+            .args(extra)
             .arg("--data")
             .arg(&dir)
             .stdout(Stdio::piped())
@@ -69,10 +78,32 @@ impl HubUnderTest {
     pub async fn rss_mb(&self) -> Option<f64> {
         let bytes = match &self.child {
             Some(c) => proc_rss(c.id()),
-            None => metrics_rss(&self.addr).await,
+            None => metric(&self.addr, "process_resident_memory_bytes")
+                .await
+                .map(|v| v as u64),
         }?;
         Some(bytes as f64 / 1e6)
     }
+
+    /// One figure of the hub's /metrics (`rota_connections`, ...).
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        metric(&self.addr, name).await
+    }
+
+    /// Several figures of one /metrics answer, in the order asked.
+    pub async fn metrics(&self, names: &[&str]) -> Vec<Option<f64>> {
+        let body = metrics_text(&self.addr).await.unwrap_or_default();
+        names.iter().map(|n| figure(&body, n)).collect()
+    }
+}
+
+/// Whether the `rota` binary that `start_own` would run takes `flag` (an
+/// older hub, measured against a newer, may not).
+pub fn hub_takes_flag(flag: &str) -> bool {
+    rota_binary()
+        .ok()
+        .and_then(|bin| Command::new(bin).arg("--help").output().ok())
+        .is_some_and(|out| String::from_utf8_lossy(&out.stdout).contains(flag))
 }
 
 impl Drop for HubUnderTest {
@@ -114,7 +145,19 @@ fn proc_rss(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
-async fn metrics_rss(addr: &str) -> Option<u64> {
+async fn metric(addr: &str, name: &str) -> Option<f64> {
+    figure(&metrics_text(addr).await?, name)
+}
+
+/// A figure of a /metrics answer.
+fn figure(body: &str, name: &str) -> Option<f64> {
+    let line = body
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))?;
+    line.split_whitespace().nth(1)?.parse::<f64>().ok()
+}
+
+async fn metrics_text(addr: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
     let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -127,12 +170,5 @@ async fn metrics_rss(addr: &str) -> Option<u64> {
     .await
     .ok()?
     .ok()?;
-    let line = body
-        .lines()
-        .find(|l| l.starts_with("process_resident_memory_bytes "))?;
-    line.split_whitespace()
-        .nth(1)?
-        .parse::<f64>()
-        .ok()
-        .map(|v| v as u64)
+    Some(body)
 }

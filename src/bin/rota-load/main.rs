@@ -8,12 +8,21 @@
 //! - `reader`: simulated history readers (`--history-readers`).
 //! - `hub`: the hub under load (given, or started here).
 //! - `report`: percentiles and the table / JSON output.
+//! - `fairness`: one attacker beside honest editors (`--attack`), with
+//!   `honest` (the honest editors), `attack` and `attackers` (the attacks),
+//!   `wire` (their connections and frames) and `fair_report` (its report).
 
+mod attack;
+mod attackers;
 mod editor;
+mod fair_report;
+mod fairness;
+mod honest;
 mod hub;
 mod reader;
 mod report;
 mod scenario;
+mod wire;
 
 use clap::Parser;
 use scenario::{Opts, Scenario};
@@ -28,9 +37,16 @@ struct Cli {
     /// fanout (one writer, N-1 watchers, paced), throughput (M writers on
     /// distinct cells, as fast as acks allow), contention (M writers on the
     /// same 4 cells), connections (N idle editors), catchup (an editor that
-    /// missed K edits comes back), snapshot (new editors load a full roster).
+    /// missed K edits comes back), snapshot (new editors load a full roster),
+    /// fairness (honest editors beside one attacker, --attack).
     #[arg(long, default_value = "fanout")]
     scenario: String,
+
+    /// fairness: none, big-parts, big-parts-same, big-parts-rejected,
+    /// big-edits, cursors, parts-budget, non-readers, history-flood or
+    /// slow-readers. Its hub is started here with the default limits.
+    #[arg(long, default_value = "none", value_name = "KIND")]
+    attack: String,
 
     /// Hub to load, ws://HOST:PORT. Default: start `rota --serve` (the
     /// binary beside this one, or ROTA_BIN) on a temporary data dir.
@@ -170,6 +186,9 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if opts.scenario == Scenario::Fairness {
+        std::process::exit(runtime.block_on(fairness(&cli)));
+    }
     let code = runtime.block_on(async {
         let hub = match &cli.server {
             Some(url) => hub::HubUnderTest::remote(url),
@@ -191,4 +210,27 @@ fn main() {
         if report.ok() { 0 } else { 1 }
     });
     std::process::exit(code);
+}
+
+/// The fairness scenario: its own hub, its own report.
+async fn fairness(cli: &Cli) -> i32 {
+    let attack = match attack::Attack::parse(&cli.attack) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("rota-load: --attack: {e}");
+            return 2;
+        }
+    };
+    if cli.server.is_some() {
+        eprintln!("rota-load: fairness starts its own hub (default limits): drop --server");
+        return 2;
+    }
+    let duration = Duration::from_secs_f64(cli.duration.unwrap_or(10.0).max(0.1));
+    let report = fairness::run(attack, duration).await;
+    if cli.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        print!("{}", report.table());
+    }
+    if report.ok() { 0 } else { 1 }
 }

@@ -23,6 +23,8 @@ pub enum Scenario {
     Connections,
     Catchup,
     Snapshot,
+    /// Run by fairness.rs, with a report of its own.
+    Fairness,
 }
 
 impl Scenario {
@@ -34,9 +36,10 @@ impl Scenario {
             "connections" => Scenario::Connections,
             "catchup" => Scenario::Catchup,
             "snapshot" => Scenario::Snapshot,
+            "fairness" => Scenario::Fairness,
             _ => {
                 return Err(format!(
-                    "unknown scenario `{s}`: fanout, contention, throughput, connections, catchup or snapshot"
+                    "unknown scenario `{s}`: fanout, contention, throughput, connections, catchup, snapshot or fairness"
                 ));
             }
         })
@@ -49,6 +52,7 @@ impl Scenario {
             Scenario::Connections => "connections",
             Scenario::Catchup => "catchup",
             Scenario::Snapshot => "snapshot",
+            Scenario::Fairness => "fairness",
         }
     }
 }
@@ -87,6 +91,7 @@ pub async fn run(opts: &Opts, hub: &HubUnderTest) -> Report {
     let result = match opts.scenario {
         Scenario::Catchup => catchup(opts, hub, &mut report).await,
         Scenario::Snapshot => snapshot(opts, hub, &mut report).await,
+        Scenario::Fairness => Err("fairness is run by fairness::run".into()),
         _ => live(opts, hub, &mut report).await,
     };
     if let Err(e) = result {
