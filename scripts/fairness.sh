@@ -24,7 +24,7 @@ before=$1
 after=$2
 shift 2
 duration=10
-attacks="none big-parts big-parts-same big-parts-rejected big-edits cursors parts-budget non-readers history-flood slow-readers"
+attacks="none big-parts big-parts-same big-parts-rejected big-edits cursors parts-budget non-readers history-flood slow-readers-baseline slow-readers"
 while [ $# -gt 0 ]; do
     case $1 in
         --duration) duration=${2:?--duration needs seconds}; shift 2 ;;

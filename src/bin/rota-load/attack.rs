@@ -7,6 +7,7 @@
 use crate::attackers::{
     budget_shapes, cursors, edit_loop, flood_history, hold_parts, import_history, rated,
 };
+use crate::delivery::Acks;
 use crate::editor::Ws;
 use crate::wire::{self, Encoded, PART_BYTES, Style};
 use rota::domain::Op;
@@ -28,9 +29,10 @@ pub enum Attack {
     NonReaders,
     HistoryFlood,
     SlowReaders,
+    SlowReadersBaseline,
 }
 
-const NAMES: [(Attack, &str); 10] = [
+const NAMES: [(Attack, &str); 11] = [
     (Attack::None, "none"),
     (Attack::BigParts, "big-parts"),
     (Attack::BigPartsSame, "big-parts-same"),
@@ -41,6 +43,7 @@ const NAMES: [(Attack, &str); 10] = [
     (Attack::NonReaders, "non-readers"),
     (Attack::HistoryFlood, "history-flood"),
     (Attack::SlowReaders, "slow-readers"),
+    (Attack::SlowReadersBaseline, "slow-readers-baseline"),
 ];
 
 impl Attack {
@@ -73,7 +76,14 @@ impl Attack {
             Attack::NonReaders => NON_READERS + 1,
             Attack::HistoryFlood => HISTORY_FLOODERS,
             Attack::SlowReaders => SLOW_READERS + 1,
+            Attack::SlowReadersBaseline => 1,
         }
+    }
+
+    /// Whether the run measures broadcast delivery: honest readers on the
+    /// big writer's roster, timed from its acks to their changes.
+    pub fn measures_delivery(self) -> bool {
+        matches!(self, Attack::SlowReaders | Attack::SlowReadersBaseline)
     }
 }
 
@@ -191,11 +201,13 @@ fn alternating(n: usize, bad: bool) -> Arc<Vec<Encoded>> {
 }
 
 /// Opens the attack's connections and readies its data (not timed), and
-/// starts its tasks, which wait for `go`.
+/// starts its tasks, which wait for `go`. slow-readers and its baseline
+/// note their writer's acks in `acks`.
 pub async fn launch(
     attack: Attack,
     t: &Target,
     tally: Arc<Tally>,
+    acks: Arc<Acks>,
     go: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
 ) -> Result<Launched, String> {
@@ -210,11 +222,11 @@ pub async fn launch(
                 .map(|(ws, _)| ws)
         }
     };
-    let looped = |ws, edits, tally: &Arc<Tally>| {
+    let looped = |ws, edits, tally: &Arc<Tally>, acks: Option<Arc<Acks>>| {
         tokio::spawn(edit_loop(
             ws,
             edits,
-            tally.clone(),
+            (tally.clone(), acks),
             go.clone(),
             stop.clone(),
         ))
@@ -231,24 +243,25 @@ pub async fn launch(
             tally.connected.fetch_add(1, Relaxed);
             let bad = attack == Attack::BigPartsRejected;
             let edits = alternating(rota::protocol::MAX_OPS_PER_CHANGE_SET, bad);
-            tasks.push(looped(ws, edits, &tally));
+            tasks.push(looped(ws, edits, &tally, None));
         }
         Attack::BigEdits => {
             let ws = one(&t.attack, "big").await?;
             tally.connected.fetch_add(1, Relaxed);
-            tasks.push(looped(ws, alternating(10_000, false), &tally));
+            tasks.push(looped(ws, alternating(10_000, false), &tally, None));
         }
-        Attack::SlowReaders | Attack::NonReaders => {
-            let n = if attack == Attack::SlowReaders {
-                SLOW_READERS
-            } else {
-                NON_READERS
+        Attack::SlowReaders | Attack::SlowReadersBaseline | Attack::NonReaders => {
+            let n = match attack {
+                Attack::SlowReaders => SLOW_READERS,
+                Attack::NonReaders => NON_READERS,
+                _ => 0,
             };
             let sockets = connect_many(t, n, &t.honest, false, &tally).await;
             let ws = one(&t.honest, "writer").await?;
             tally.connected.fetch_add(1, Relaxed);
-            if attack == Attack::SlowReaders {
-                tasks.push(looped(ws, alternating(20_000, false), &tally));
+            if attack.measures_delivery() {
+                let edits = alternating(20_000, false);
+                tasks.push(looped(ws, edits, &tally, Some(acks.clone())));
             } else {
                 let edits = alternating(1000, false);
                 tasks.push(tokio::spawn(rated(

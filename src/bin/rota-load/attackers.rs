@@ -4,13 +4,14 @@
 //! what it got done in the attack's `Tally` (attack.rs opens them).
 
 use crate::attack::{Tally, Target, grid_ops};
+use crate::delivery::Acks;
 use crate::editor::{self, CODES, Ws};
 use crate::wire::{self, Encoded, GRID_DAYS, PART_BYTES, Style};
 use futures_util::{SinkExt, StreamExt};
 use rota::protocol::{ClientMsg, Cursor, HistoryQuery};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -51,26 +52,43 @@ fn cut(s: &str) -> &str {
 }
 
 /// Sends the edits in turn, each once the last is answered, until `stop`.
+/// With `acks`, notes there when each ack was read and its seq: of edits
+/// known to change every cell they name (edits alternating between two
+/// codes, the one before acked too), so that a `change` under that seq is
+/// this edit's.
 pub async fn edit_loop(
     mut ws: Ws,
     edits: Arc<Vec<Encoded>>,
-    tally: Arc<Tally>,
+    (tally, acks): (Arc<Tally>, Option<Arc<Acks>>),
     mut go: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
     if !wait_go(&mut ws, &mut go, &tally).await {
         return;
     }
+    // The first edit changes every cell: they are empty.
+    let mut last_acked = true;
     for op_id in 1u64.. {
         let edit = &edits[op_id as usize % edits.len()];
         let sent = async {
             let bytes = wire::send_frames(&mut ws, edit.frames(op_id, false)).await?;
             tally.bytes_sent.fetch_add(bytes, Relaxed);
-            wire::answer(&mut ws, op_id, Duration::from_secs(300)).await
+            let answer = wire::answer_of(&mut ws, op_id, Duration::from_secs(300)).await?;
+            Ok::<_, String>((answer, Instant::now()))
         };
         tokio::select! {
             r = sent => match r {
-                Ok(a) => booked(&tally, a, edit.ops),
+                Ok((wire::Answer::Acked(seq), at)) => {
+                    if let (Some(acks), Some(seq), true) = (&acks, seq, last_acked) {
+                        acks.record(seq, at);
+                    }
+                    last_acked = true;
+                    booked(&tally, None, edit.ops);
+                }
+                Ok((wire::Answer::Refused(code, message), _)) => {
+                    last_acked = false;
+                    booked(&tally, Some((code, message)), edit.ops);
+                }
                 Err(e) => {
                     tally.error(format!("edit {op_id}: {e}"));
                     return;

@@ -3,6 +3,7 @@
 //! object, and the line of figures that tells each attack's story.
 
 use crate::attack::{Attack, Figures};
+use crate::delivery::Delivery;
 use crate::honest::Outcome;
 use crate::report::Percentiles;
 use serde::Serialize;
@@ -33,6 +34,10 @@ pub struct FairReport {
     pub honest_history_ms: Option<Percentiles>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub honest_rosters_ms: Option<Percentiles>,
+    /// slow-readers and its baseline: the big writer's edits broadcast to
+    /// the honest readers, its ack read -> their change read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
     pub attacker: Figures,
     /// The hub's open connections (its /metrics) just before the honest
     /// run ended, what this run had opened, and the difference: those the
@@ -107,6 +112,17 @@ impl FairReport {
         }
         if let Some(h) = &self.honest_rosters_ms {
             row("honest list_rosters", p(h));
+        }
+        if let Some(d) = &self.delivery {
+            row("honest delivery", p(&d.ms));
+            row(
+                "  (ack -> change)",
+                format!(
+                    "{} readers, {} writer edits; {} read before the ack (as 0 ms), \
+                     {} not read within 30 s of the end",
+                    d.readers, d.edits, d.before_ack, d.undelivered
+                ),
+            );
         }
         let a = &self.attacker;
         row(
@@ -222,8 +238,22 @@ pub fn extra(attack: Attack, r: &FairReport) -> String {
                     .map_or("?".into(), |m| format!("{m:.0}"))
             ));
         }
-        Attack::NonReaders | Attack::SlowReaders => {
+        Attack::NonReaders | Attack::SlowReaders | Attack::SlowReadersBaseline => {
             let mb = |m: Option<f64>| m.map_or("?".into(), |m| format!("{m:.0}"));
+            if let Some(d) = &r.delivery {
+                out.push(format!(
+                    "delivery p50/p99/max {:.1}/{:.1}/{:.1} ms (n={}{})",
+                    d.ms.p50,
+                    d.ms.p99,
+                    d.ms.max,
+                    d.ms.count,
+                    if d.undelivered > 0 {
+                        format!(", {} not read within 30 s", d.undelivered)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
             out.push(format!(
                 "RSS {}/{}/{} MB before/peak/after{}; writer {} edits acked",
                 mb(r.hub_rss_before_mb),

@@ -5,9 +5,12 @@
 //! the rosters `honest` and `attack`, the honest side (honest.rs) beside
 //! one attack (attack.rs), the hub's memory and connections sampled
 //! meanwhile, and the figures for the report (fair_report.rs): honest ack
-//! latency, honest edits refused, the attack's own figures.
+//! latency, honest edits refused, the attack's own figures. slow-readers
+//! and its baseline also run honest readers (delivery.rs) and time the
+//! broadcast of the big writer's edits to them.
 
 use crate::attack::{self, Attack, Tally, Target};
+use crate::delivery::{self, Acks, Readers};
 use crate::fair_report::{FairReport, extra, take_outcome};
 use crate::honest;
 use crate::hub::{self, HubUnderTest};
@@ -130,16 +133,35 @@ async fn drive(
         duration,
         tag: target.tag.clone(),
     };
-    let honest_conns = (HONEST_EDITORS + usize::from(plan.reader)) as u64;
+    let readers_n = if attack.measures_delivery() {
+        delivery::READERS
+    } else {
+        0
+    };
+    let honest_conns = (HONEST_EDITORS + usize::from(plan.reader) + readers_n) as u64;
+    let reading = delivery::Plan {
+        url: target.url.clone(),
+        addr: target.addr.clone(),
+        roster: target.honest.clone(),
+        tag: target.tag.clone(),
+        duration,
+    };
+    let acks = Arc::new(Acks::default());
     let (joined_tx, joined_rx) = oneshot::channel();
     let (honest_go, honest_go_rx) = watch::channel(false);
+    let mut readers = Readers::start(readers_n, &reading, &acks, &honest_go_rx);
     let honest = honest::spawn(plan, joined_tx, honest_go_rx);
     let joined = joined_rx
         .await
         .unwrap_or_else(|_| Err("the honest side ended before joining".into()));
+    let joined = match joined {
+        Ok(()) => readers.joined().await,
+        Err(e) => Err(e),
+    };
     if let Err(e) = joined {
         drop(honest_go);
         let _ = tokio::task::spawn_blocking(move || honest.join()).await;
+        readers.finish().await;
         return Err(e);
     }
     report.hub_rss_before_mb = hub.rss_mb().await;
@@ -155,6 +177,7 @@ async fn drive(
                 attack,
                 &target,
                 tally.clone(),
+                acks.clone(),
                 attack_go_rx,
                 stop_rx.clone(),
             )
@@ -165,6 +188,7 @@ async fn drive(
                     drop(honest_go);
                     let _ = stop.send(true);
                     let _ = tokio::task::spawn_blocking(move || honest.join()).await;
+                    readers.finish().await;
                     return Err(format!("launching the attack: {e}"));
                 }
             };
@@ -189,6 +213,9 @@ async fn drive(
                 .map_err(|e| format!("honest thread: {e}"))?
                 .map_err(|_| "the honest thread panicked".to_string())?;
             let ran = honest_started.elapsed();
+            // The readers end once they have what the writer had acked by
+            // the end (the attack still going meanwhile).
+            let seen = readers.finish().await;
             let _ = stop.send(true);
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             let mut stuck = 0;
@@ -201,7 +228,7 @@ async fn drive(
             if stuck > 0 {
                 failures.push(format!("{stuck} attack tasks did not stop within 30 s"));
             }
-            Ok((outcome, warmup, ran, failures))
+            Ok((outcome, seen, warmup, ran, failures))
         }
         .await;
         // Whatever happened, the sampler stops.
@@ -209,8 +236,13 @@ async fn drive(
         r
     };
     let (result, ()) = tokio::join!(flow, sampler);
-    let (outcome, warmup, ran, failures) = result?;
+    let (outcome, seen, warmup, ran, failures) = result?;
     report.failures.extend(failures);
+    if attack.measures_delivery() {
+        let (figures, failures) = delivery::summarise(&acks, seen);
+        report.delivery = Some(figures);
+        report.failures.extend(failures);
+    }
     report.warmup_s = warmup.as_secs_f64();
     report.duration_s = ran.as_secs_f64();
     report.attacker = tally.figures();

@@ -10,10 +10,12 @@
 //! - `report`: percentiles and the table / JSON output.
 //! - `fairness`: one attacker beside honest editors (`--attack`), with
 //!   `honest` (the honest editors), `attack` and `attackers` (the attacks),
-//!   `wire` (their connections and frames) and `fair_report` (its report).
+//!   `wire` (their connections and frames), `delivery` (honest readers
+//!   timing the broadcast, slow-readers) and `fair_report` (its report).
 
 mod attack;
 mod attackers;
+mod delivery;
 mod editor;
 mod fair_report;
 mod fairness;
@@ -43,8 +45,10 @@ struct Cli {
     scenario: String,
 
     /// fairness: none, big-parts, big-parts-same, big-parts-rejected,
-    /// big-edits, cursors, parts-budget, non-readers, history-flood or
-    /// slow-readers. Its hub is started here with the default limits.
+    /// big-edits, cursors, parts-budget, non-readers, history-flood,
+    /// slow-readers or slow-readers-baseline (the same writer and honest
+    /// readers without the 1,500 sockets never read). Its hub is started
+    /// here with the default limits.
     #[arg(long, default_value = "none", value_name = "KIND")]
     attack: String,
 

@@ -207,6 +207,9 @@ pub struct Head {
     pub op_id: Option<u64>,
     #[serde(default)]
     pub req: Option<u64>,
+    /// An ack's seq.
+    #[serde(default)]
+    pub seq: Option<Seq>,
     #[serde(default)]
     pub code: Option<String>,
     #[serde(default)]
@@ -255,6 +258,13 @@ pub async fn next_heads(ws: &mut Ws, within: Duration) -> Result<Vec<Head>, Stri
     heads(&editor::next_text(ws, within).await?)
 }
 
+/// The answer to an edit: acked (under its seq), or refused (code and
+/// message).
+pub enum Answer {
+    Acked(Option<Seq>),
+    Refused(String, String),
+}
+
 /// Waits for the answer to edit `op_id`: Ok(None) for an ack, Ok(Some)
 /// with the code and message of a refusal.
 pub async fn answer(
@@ -262,6 +272,14 @@ pub async fn answer(
     op_id: u64,
     within: Duration,
 ) -> Result<Option<(String, String)>, String> {
+    Ok(match answer_of(ws, op_id, within).await? {
+        Answer::Acked(_) => None,
+        Answer::Refused(code, message) => Some((code, message)),
+    })
+}
+
+/// Waits for the answer to edit `op_id`, an ack with its seq.
+pub async fn answer_of(ws: &mut Ws, op_id: u64, within: Duration) -> Result<Answer, String> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -270,13 +288,59 @@ pub async fn answer(
                 continue;
             }
             if h.kind == "ack" {
-                return Ok(None);
+                return Ok(Answer::Acked(h.seq));
             }
-            if let Some(r) = h.refusal() {
-                return Ok(Some(r));
+            if let Some((code, message)) = h.refusal() {
+                return Ok(Answer::Refused(code, message));
             }
         }
     }
+}
+
+/// The seqs of the `change` messages in a frame (a `batch` taken apart),
+/// read without decoding the changes; other messages (small) are parsed,
+/// as is a change not laid out as the hub lays it out.
+pub fn change_seqs(text: &str) -> Result<Vec<Seq>, String> {
+    let items = if protocol::is_batch_frame(text) {
+        let Some(ranges) = protocol::split_batch(text) else {
+            return parsed_change_seqs(text);
+        };
+        let mut items = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            items.push(text.get(r).ok_or("batch split inside a character")?);
+        }
+        items
+    } else {
+        vec![text]
+    };
+    let mut seqs = Vec::new();
+    for item in items {
+        match protocol::change_frame_seq(item) {
+            Some(seq) => seqs.push(seq),
+            // Not a change (or not laid out as expected): parsed.
+            None => seqs.extend(parsed_change_seqs(item)?),
+        }
+    }
+    Ok(seqs)
+}
+
+/// `change_seqs` the slow way: the message parsed (changes skipped).
+fn parsed_change_seqs(text: &str) -> Result<Vec<Seq>, String> {
+    #[derive(serde::Deserialize)]
+    struct Item {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        seq: Option<Seq>,
+        #[serde(default)]
+        msgs: Vec<Item>,
+    }
+    let top: Item =
+        serde_json::from_str(text).map_err(|e| format!("bad message from the hub: {e}"))?;
+    let change = |i: &Item| (i.kind == "change").then_some(i.seq).flatten();
+    let mut seqs: Vec<Seq> = top.msgs.iter().filter_map(change).collect();
+    seqs.extend(change(&top));
+    Ok(seqs)
 }
 
 /// Setting up a roster: the three codes and the staff named.
@@ -354,5 +418,31 @@ mod tests {
         let err = r#"{"type":"error","code":"busy","message":"m","op_id":8}"#;
         let h = &heads(err).unwrap()[0];
         assert_eq!(h.refusal(), Some(("busy".into(), "m".into())));
+        assert_eq!(heads(text).unwrap()[0].seq, Some(5));
+    }
+
+    #[test]
+    fn change_seqs_are_found_whole_in_batches_and_the_slow_way() {
+        let change = |seq: Seq| {
+            protocol::encode(&ServerMsg::Change(protocol::ChangeSet {
+                seq,
+                user: "u".into(),
+                client: "c".into(),
+                op_id: 1,
+                at: 0,
+                note: None,
+                changes: Vec::new(),
+            }))
+        };
+        let ack = r#"{"type":"ack","op_id":3,"seq":5,"at":0}"#.to_string();
+        assert_eq!(change_seqs(&change(4)).unwrap(), vec![4]);
+        assert_eq!(change_seqs(&ack).unwrap(), Vec::<Seq>::new());
+        let frames = [change(4), ack.clone(), change(6)];
+        let batch = protocol::join_frames(frames.iter()).unwrap();
+        assert_eq!(change_seqs(&batch).unwrap(), vec![4, 6]);
+        // Laid out otherwise (spaces): parsed.
+        let spaced = r#"{"type":"batch", "msgs":[{"type":"change", "seq":7, "changes":[]}, {"type":"ack","seq":8}]}"#;
+        assert_eq!(change_seqs(spaced).unwrap(), vec![7]);
+        assert!(change_seqs("{").is_err());
     }
 }

@@ -65,6 +65,9 @@ pub struct Metrics {
     /// Connections closed because their outbound queue overflowed or a write
     /// to them timed out.
     pub broadcast_drops: AtomicU64,
+    /// Times a connection was not read from for the rest of a second for
+    /// sending cursor moves faster than a person moves a cursor.
+    pub reading_paused: AtomicU64,
     /// Upgrades refused for a missing or bad token (HTTP 401).
     pub auth_refused: AtomicU64,
     /// Messages refused because the connection's role does not allow them.
@@ -95,6 +98,7 @@ impl Default for Metrics {
             replays: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
             broadcast_drops: AtomicU64::new(0),
+            reading_paused: AtomicU64::new(0),
             auth_refused: AtomicU64::new(0),
             forbidden: AtomicU64::new(0),
             commit_failures: AtomicU64::new(0),
@@ -183,6 +187,12 @@ impl Metrics {
             "counter",
             "Connections closed because their outbound queue overflowed.",
             self.broadcast_drops.load(Relaxed),
+        );
+        counter(
+            "rota_reading_paused_total",
+            "counter",
+            "Times a connection flooding cursor moves was not read from for the rest of a second.",
+            self.reading_paused.load(Relaxed),
         );
         counter(
             "rota_auth_refused_total",

@@ -18,6 +18,7 @@ mod http;
 mod inbox;
 pub use rota_db::lock;
 mod metrics;
+mod presence;
 mod reader;
 mod ring;
 #[cfg(test)]
@@ -38,10 +39,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// File name of the hub's database inside the data dir.
 pub const STORE_FILE: &str = "hub.sqlite3";
+
+/// Large frames parsed at once (see `Shared::parsing`).
+const PARSERS: usize = 2;
 
 /// The send buffer asked of the kernel for each client's socket (it keeps
 /// twice that for its bookkeeping): what a client that does not read can
@@ -131,8 +134,8 @@ pub const RING_BYTES: usize = 16 << 20;
 pub enum Event {
     /// What one group commit made on the roster.
     Committed(Arc<writer::CommittedGroup>),
-    /// Presence or departure of an editor, relayed as is (not stored).
-    Presence { session: u64, frame: Utf8Bytes },
+    /// Presence and departures of editors, gathered for a tick (not stored).
+    Presence(Arc<presence::PresenceGroup>),
 }
 
 impl ring::Weigh for Event {
@@ -140,7 +143,7 @@ impl ring::Weigh for Event {
         // The frames, and a little for what holds them.
         64 + match self {
             Event::Committed(group) => group.bytes(),
-            Event::Presence { frame, .. } => frame.len(),
+            Event::Presence(group) => group.bytes(),
         }
     }
 }
@@ -153,6 +156,12 @@ pub struct Shared {
     seqs: Mutex<BTreeMap<String, Seq>>,
     /// Who is on each roster now; in memory only.
     presence: Mutex<HashMap<String, BTreeMap<u64, PresenceInfo>>>,
+    /// Presence on its way out, gathered per roster for a tick.
+    gathered: presence::Gatherer,
+    /// Large frames parsed on the blocking pool at once: each parse
+    /// briefly takes three to four times its frame in memory, and a client
+    /// sending many must not make that many times more.
+    pub parsing: Semaphore,
     sessions: AtomicU64,
     /// Each roster's latest snapshot as sent (JSON) and the seq it is at:
     /// editors joining a roster at the same version share one encoding, and
@@ -223,6 +232,8 @@ impl Shared {
             started: Instant::now(),
             seqs: Mutex::new(BTreeMap::new()),
             presence: Mutex::new(HashMap::new()),
+            gathered: presence::Gatherer::default(),
+            parsing: Semaphore::new(PARSERS),
             sessions: AtomicU64::new(0),
             snapshots: Mutex::new(HashMap::new()),
         }

@@ -186,8 +186,11 @@ impl Conn {
                 // Up to 250,000 operations: read on the blocking pool, not
                 // on a runtime thread other connections share.
                 let count = open.ops;
+                let shared = self.shared.clone();
+                let turn = shared.parsing.acquire().await;
                 let again =
                     tokio::task::spawn_blocking(move || read_again(&frames, count, part.ops)).await;
+                drop(turn);
                 let Ok(Some(ops)) = again else {
                     let msg = format!(
                         "edit {op_id}: a part held by the hub could not be read again; \

@@ -135,11 +135,10 @@ pub(in crate::server) fn frames_for(
             }
             mine
         }
-        Event::Presence { session: s, frame } if s != session => {
-            out.push(frame);
+        Event::Presence(group) => {
+            group.frames_for(session, reads_batches, out);
             0
         }
-        Event::Presence { .. } => 0,
     }
 }
 

@@ -119,6 +119,11 @@ struct Conn {
     /// until the next (the latest wins): at most [`PRESENCE_PER_SECOND`].
     presence_rate: PerSecond,
     presence_held: Option<PresenceInfo>,
+    /// Cursor moves received this second, relayed or not.
+    presence_in: PerSecond,
+    /// Not read from until then: it sent cursor moves faster than
+    /// [`PRESENCE_READ_PER_SECOND`].
+    paused_until: Option<Instant>,
     /// Edits begun in the current second (see `Config::max_edits_per_sec`).
     edit_rate: PerSecond,
 }
@@ -162,6 +167,12 @@ impl PerSecond {
 /// Most cursor moves a connection has relayed to its roster a second; more
 /// are coalesced (only the latest is sent, when the second is over).
 const PRESENCE_PER_SECOND: u32 = 20;
+
+/// Most cursor moves a connection is read for a second: a key held down
+/// repeats about 30 times a second. Past it the hub reads nothing more from
+/// the connection that second (TCP holds the rest back), so a client
+/// flooding moves costs the hub no more than this to parse and drop.
+const PRESENCE_READ_PER_SECOND: u32 = 100;
 
 /// What a connection is given to reach the rest of the hub.
 pub struct Links {
@@ -214,6 +225,8 @@ pub async fn serve(
         errors: 0,
         errors_since: Instant::now(),
         presence_rate: PerSecond::new(),
+        presence_in: PerSecond::new(),
+        paused_until: None,
         presence_held: None,
         edit_rate: PerSecond::new(),
     };
@@ -296,7 +309,9 @@ impl Conn {
                     self.send(Message::Text(frame)).await
                 }
                 msg = self.ws.next(),
-                    if self.in_flight < MAX_IN_FLIGHT && self.reads_waiting < MAX_READS_WAITING =>
+                    if self.in_flight < MAX_IN_FLIGHT
+                        && self.reads_waiting < MAX_READS_WAITING
+                        && self.paused_until.is_none() =>
                 match msg {
                     Some(Ok(msg)) => Box::pin(self.incoming(msg)).await,
                     Some(Err(e)) => {
@@ -306,6 +321,10 @@ impl Conn {
                     None => return None,
                 },
                 _ = ticker.tick() => self.keepalive().await,
+                _ = sleep_until_due(self.paused_until), if self.paused_until.is_some() => {
+                    self.paused_until = None;
+                    Ok(())
+                }
                 _ = tokio::time::sleep_until(self.presence_rate.next_second().into()),
                     if self.presence_held.is_some() =>
                 {
@@ -481,6 +500,8 @@ impl Conn {
             // parsing on one of the runtime's few threads would hold up every
             // other connection it serves.
             let frame = frame.clone();
+            let shared = self.shared.clone();
+            let _turn = shared.parsing.acquire().await;
             tokio::task::spawn_blocking(move || protocol::decode_client(frame.as_str()))
                 .await
                 .map_err(|_| shutting_down())?
@@ -624,10 +645,11 @@ impl Conn {
                 session: self.session,
                 user: m.author.user.to_string(),
             });
-            m.publish.send(Event::Presence {
-                session: self.session,
-                frame: frame.into(),
-            });
+            // Through the same gathering as its moves: it replaces a move
+            // still waiting, so no cursor follows the departure.
+            self.shared
+                .gathered
+                .relay(&m.roster, self.session, frame.into(), &m.publish);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `presence`: where this editor's cursor is, relayed to its roster.
+//! `presence`: where this editor's cursor is, relayed to its roster (gathered
+//! per roster for a tick by `server::presence`).
 
 use super::*;
 
@@ -25,6 +26,10 @@ impl Conn {
         {
             return self.error(codes::BAD_MESSAGE, e, None).await;
         }
+        if !self.presence_in.allow(PRESENCE_READ_PER_SECOND) {
+            Metrics::inc(&self.shared.metrics.reading_paused);
+            self.paused_until = Some(self.presence_in.next_second());
+        }
         let info = PresenceInfo {
             session: self.session,
             user: m.author.user.to_string(),
@@ -45,9 +50,8 @@ impl Conn {
         };
         self.shared.set_presence(&m.roster, info.clone());
         let frame = protocol::encode(&ServerMsg::Presence(info)).into();
-        m.publish.send(Event::Presence {
-            session: self.session,
-            frame,
-        });
+        self.shared
+            .gathered
+            .relay(&m.roster, self.session, frame, &m.publish);
     }
 }
