@@ -325,9 +325,6 @@ impl AccountsFile {
                 "its version is {version:?}; this rota reads version 1"
             )));
         }
-        // Files from before the handshake get its table on first open.
-        conn.execute_batch(HANDSHAKE)
-            .map_err(|e| AccountsError::Sqlite(path.to_path_buf(), e))?;
         Ok(AccountsFile {
             conn,
             path: path.to_path_buf(),
@@ -338,6 +335,9 @@ impl AccountsFile {
     /// number, which a running hub marks seen (see [`AccountsFile::seen`])
     /// once nothing it acknowledges is checked against older accounts.
     pub fn announce_change(&self) -> Result<i64> {
+        self.conn
+            .execute_batch(HANDSHAKE)
+            .map_err(|e| self.sqlite(e))?;
         self.conn
             .query_row(
                 "INSERT INTO handshake(id, changes) VALUES (1, 1) \
@@ -361,6 +361,9 @@ impl AccountsFile {
     /// The hub has taken up every change up to `n`.
     pub fn mark_seen(&self, n: i64) -> Result<()> {
         self.conn
+            .execute_batch(HANDSHAKE)
+            .map_err(|e| self.sqlite(e))?;
+        self.conn
             .execute(
                 "INSERT INTO handshake(id, seen) VALUES (1, ?1) \
                  ON CONFLICT(id) DO UPDATE SET seen = max(seen, excluded.seen)",
@@ -370,7 +373,20 @@ impl AccountsFile {
             .map_err(|e| self.sqlite(e))
     }
 
+    /// A field of the handshake; 0 in a file that has none yet (it is made
+    /// by the first write, so reading never writes).
     fn handshake_field(&self, field: &str) -> Result<i64> {
+        let exists: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'handshake'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        if !exists {
+            return Ok(0);
+        }
         self.conn
             .query_row(&format!("SELECT {field} FROM handshake"), [], |r| r.get(0))
             .optional()

@@ -226,7 +226,12 @@ async fn drive(
                 }
             }
             if stuck > 0 {
-                failures.push(format!("{stuck} attack tasks did not stop within 30 s"));
+                // Not a failure: a task blocked writing to a socket the hub
+                // has stopped reading (as it does to a flood) cannot see the
+                // stop; it is aborted.
+                eprintln!(
+                    "rota-load: {stuck} attack task(s) still blocked writing after 30 s; aborted"
+                );
             }
             Ok((outcome, seen, warmup, ran, failures))
         }

@@ -43,8 +43,14 @@ impl Gate {
     /// watching it; the watcher ends when the gate is dropped.
     pub fn open(dir: &Path) -> Result<Arc<Gate>, AccountsError> {
         let file = AccountsFile::open_in(dir)?;
-        let accounts = file.load()?;
+        // The version before the read: a change made meanwhile is read
+        // again by the watcher, never lost.
         let version = file.data_version()?;
+        let announced = file.changes()?;
+        let accounts = file.load()?;
+        // What a flag announced before this hub had a writer is in force
+        // now: nothing was acknowledged under the old accounts.
+        file.mark_seen(announced)?;
         let gate = Arc::new(Gate {
             file: Mutex::new(file),
             current: RwLock::new(Arc::new(accounts)),

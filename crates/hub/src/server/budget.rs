@@ -19,6 +19,9 @@ pub struct HeldFrames {
     pub frames: Vec<Utf8Bytes>,
     /// Dropped to make room: the edit is refused at its next part.
     pub dropped: bool,
+    /// Taken by its connection for submission (being read again): no
+    /// longer the budget's to drop, though counted until released.
+    pub taken: bool,
 }
 
 pub type Frames = Arc<Mutex<HeldFrames>>;
@@ -61,10 +64,22 @@ impl PartsBudget {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mine = inner.holders.get(&session).map_or(0, |h| h.bytes) + n;
         let my_addr = inner.per_addr.get(&addr).copied().unwrap_or(0) + n;
-        while inner.total + n > limit {
-            let Some(victim) = inner.victim(session, addr, mine, my_addr) else {
+        // Who would make room, chosen first and dropped only if they do:
+        // nobody's edit is dropped for a part then refused anyway.
+        let mut chosen: Vec<u64> = Vec::new();
+        let mut less: HashMap<IpAddr, usize> = HashMap::new();
+        let mut freed = 0;
+        while inner.total - freed + n > limit {
+            let Some((victim, bytes, its_addr)) =
+                inner.victim(session, addr, mine, my_addr, &chosen, &less)
+            else {
                 return false;
             };
+            chosen.push(victim);
+            freed += bytes;
+            *less.entry(its_addr).or_default() += bytes;
+        }
+        for victim in chosen {
             inner.drop_holder(victim);
         }
         inner.total += n;
@@ -93,23 +108,34 @@ impl Inner {
     /// than `my_addr`, or of the same address holding more than `mine`; the
     /// address holding most first, then its largest. Never an equal: two
     /// holding the same do not take turns dropping each other.
-    fn victim(&self, session: u64, addr: IpAddr, mine: usize, my_addr: usize) -> Option<u64> {
+    /// Those in `chosen` are counted as gone already (their addresses
+    /// holding `less`). Holders whose frames are being submitted are not
+    /// the budget's to drop. Returns the victim, its bytes and address.
+    fn victim(
+        &self,
+        session: u64,
+        addr: IpAddr,
+        mine: usize,
+        my_addr: usize,
+        chosen: &[u64],
+        less: &HashMap<IpAddr, usize>,
+    ) -> Option<(u64, usize, IpAddr)> {
+        let held_by = |a: &IpAddr| {
+            self.per_addr.get(a).copied().unwrap_or(0) - less.get(a).copied().unwrap_or(0)
+        };
         self.holders
             .iter()
-            .filter(|(s, _)| **s != session)
+            .filter(|(s, _)| **s != session && !chosen.contains(s))
             .filter(|(_, h)| {
-                let theirs = self.per_addr.get(&h.addr).copied().unwrap_or(0);
                 if h.addr == addr {
                     h.bytes > mine
                 } else {
-                    theirs > my_addr
+                    held_by(&h.addr) > my_addr
                 }
             })
-            .max_by_key(|(s, h)| {
-                let theirs = self.per_addr.get(&h.addr).copied().unwrap_or(0);
-                (theirs, h.bytes, std::cmp::Reverse(**s))
-            })
-            .map(|(s, _)| *s)
+            .filter(|(_, h)| h.frames.lock().is_ok_and(|f| !f.taken))
+            .max_by_key(|(s, h)| (held_by(&h.addr), h.bytes, std::cmp::Reverse(**s)))
+            .map(|(s, h)| (*s, h.bytes, h.addr))
     }
 
     /// Drops `session`'s held frames now (their memory goes back at once)
@@ -172,11 +198,39 @@ mod tests {
         assert!(b.take(&metric, 5, ip(2), &frames[0], 10, 100));
         assert!(frames[4].lock().unwrap().dropped || frames[2].lock().unwrap().dropped);
         assert!(metric.load(Ordering::Relaxed) <= 100);
+        // Room that cannot be made is not half made: nobody is dropped for
+        // a part that is refused anyway.
+        let before: Vec<bool> = frames.iter().map(|f| f.lock().unwrap().dropped).collect();
+        assert!(!b.take(&metric, 7, ip(4), &Frames::default(), 95, 100));
+        let after: Vec<bool> = frames.iter().map(|f| f.lock().unwrap().dropped).collect();
+        assert_eq!(before, after);
         b.release(&metric, 5);
         b.release(&metric, 9);
         b.release(&metric, 2);
         b.release(&metric, 3);
         b.release(&metric, 4);
         assert_eq!(metric.load(Ordering::Relaxed), 0, "all given back");
+    }
+
+    /// Room that cannot be made whole is not made in part: address 2's
+    /// edits would make some room for a newcomer, not enough, so nobody's
+    /// edit is dropped for a part refused anyway.
+    #[test]
+    fn nobody_is_dropped_for_a_part_refused_anyway() {
+        let metric = AtomicU64::new(0);
+        let b = PartsBudget::default();
+        let frames: Vec<Frames> = (0..3).map(|_| Frames::default()).collect();
+        assert!(b.take(&metric, 1, ip(1), &frames[0], 30, 100));
+        assert!(b.take(&metric, 2, ip(2), &frames[1], 30, 100));
+        assert!(b.take(&metric, 3, ip(2), &frames[2], 30, 100));
+        assert!(!b.take(&metric, 9, ip(3), &Frames::default(), 50, 100));
+        assert!(frames.iter().all(|f| !f.lock().unwrap().dropped));
+        assert_eq!(metric.load(Ordering::Relaxed), 90);
+        // Whose frames are being submitted is not dropped either.
+        for f in &frames {
+            f.lock().unwrap().taken = true;
+        }
+        assert!(!b.take(&metric, 9, ip(3), &Frames::default(), 20, 100));
+        assert!(frames.iter().all(|f| !f.lock().unwrap().dropped));
     }
 }

@@ -68,14 +68,26 @@ impl Drop for Held {
     }
 }
 
+/// Frames shorter than this are copied before they are held.
+const COPY_BELOW: usize = 64 * 1024;
+
 /// Adds `frame` to an edit's held frames; false when the budget dropped
-/// them meanwhile to make room for another's.
-fn hold(frames: &Frames, frame: Utf8Bytes) -> bool {
+/// them meanwhile to make room for another's. A frame as received is a
+/// slice of the connection's read buffer and keeps that buffer alive: a
+/// large frame is most of the buffer grown to hold it, and is held as it
+/// is (a copy would double it while the buffer stays), but a small one is
+/// copied, or a part of 100 bytes would pin a buffer of 64 KiB the budget
+/// never counted.
+fn hold(frames: &Frames, frame: &Utf8Bytes) -> bool {
     let mut held = frames.lock().unwrap_or_else(|p| p.into_inner());
     if held.dropped {
         return false;
     }
-    held.frames.push(frame);
+    held.frames.push(if frame.len() < COPY_BELOW {
+        Utf8Bytes::from(frame.as_str().to_owned())
+    } else {
+        frame.clone()
+    });
     true
 }
 
@@ -83,7 +95,11 @@ fn hold(frames: &Frames, frame: Utf8Bytes) -> bool {
 /// dropped them.
 fn take_held(frames: &Frames) -> Option<Vec<Utf8Bytes>> {
     let mut held = frames.lock().unwrap_or_else(|p| p.into_inner());
-    (!held.dropped).then(|| std::mem::take(&mut held.frames))
+    if held.dropped {
+        return None;
+    }
+    held.taken = true;
+    Some(std::mem::take(&mut held.frames))
 }
 
 /// Whether the budget dropped an edit's held frames.
@@ -174,20 +190,25 @@ impl Conn {
                 open.bytes += part.bytes;
                 if part.more {
                     open.ops += part.ops.len();
-                    if !hold(&open.frames, part.frame) {
+                    if !hold(&open.frames, &part.frame) {
                         return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
                     }
                     self.assembly = Some(open);
                     return Ok(());
                 }
+                // The turn to parse first, then the frames: while it waits
+                // its frames stay held (and counted), so if the budget drops
+                // them meanwhile it frees what it counts, and the edit is
+                // refused, never applied.
+                let shared = self.shared.clone();
+                let turn = shared.parsing.acquire().await;
                 let Some(frames) = take_held(&open.frames) else {
+                    drop(turn);
                     return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
                 };
                 // Up to 250,000 operations: read on the blocking pool, not
                 // on a runtime thread other connections share.
                 let count = open.ops;
-                let shared = self.shared.clone();
-                let turn = shared.parsing.acquire().await;
                 let again =
                     tokio::task::spawn_blocking(move || read_again(&frames, count, part.ops)).await;
                 drop(turn);
@@ -254,7 +275,7 @@ impl Conn {
                         let held = Held::new(&self.shared, self.session, self.peer);
                         let frames = Frames::default();
                         if !held.take(&frames, part.bytes, self.config.max_assembly_bytes)
-                            || !hold(&frames, part.frame)
+                            || !hold(&frames, &part.frame)
                         {
                             return self.refuse_frame(op_id, codes::BUSY, busy(op_id)).await;
                         }

@@ -339,7 +339,7 @@ impl Conn {
                     Some(ending) => Err(Some(ending)),
                     None => self.tell_role().await,
                 },
-                _ = sleep_until_due(self.hello.due()), if self.member.is_none() => Err(Some(Ending(
+                _ = sleep_until_due(Some(self.hello.due())), if self.member.is_none() => Err(Some(Ending(
                     close::NO_HELLO,
                     format!("no hello within {} s", self.config.hello_timeout.as_secs_f64()),
                 ))),
