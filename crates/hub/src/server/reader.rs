@@ -29,7 +29,7 @@ const READERS: usize = 2;
 const HEAVY_SHARE: f64 = 0.1;
 /// The share light connections' reads may take, together: only ever
 /// reached by very many connections each reading a little.
-const LIGHT_SHARE: f64 = 0.4;
+const LIGHT_SHARE: f64 = 0.2;
 /// Reader time a class may spend at once before its share applies.
 const BURST: Duration = Duration::from_millis(100);
 /// A connection whose recent reader time (halving each second) is under
