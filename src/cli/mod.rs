@@ -259,6 +259,12 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub outbound_queue: usize,
 
+    /// Store files and writer threads: rosters in different ones commit in
+    /// parallel (a new roster goes to the one with fewest). A data dir with
+    /// more files keeps them all.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub writers: usize,
+
     /// Cap the hub's database at this many MiB; edits past it are refused
     /// (storage_failed) and nothing stored is harmed. Default: no cap.
     #[arg(long, value_name = "MIB")]

@@ -68,6 +68,7 @@ pub async fn serve(cli: &Cli) -> i32 {
     config.max_assembly_bytes = cli.max_parts_mb.max(1).saturating_mul(1 << 20);
     config.max_edits_per_sec = cli.max_edits_per_sec.max(1);
     config.outbound_queue = cli.outbound_queue.max(16);
+    config.writers = cli.writers.clamp(1, 64);
     config.max_db_bytes = cli.max_db_mb.map(|mb| mb.saturating_mul(1 << 20));
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     config.tls = tls;

@@ -1067,9 +1067,10 @@ async fn pipeline_until_closed(
     }
 }
 
-/// The latest commit time of `client`'s batches in the hub's change log.
+/// The latest commit time of `client`'s batches in the hub's change log
+/// of roster `ward`.
 fn last_commit_of(dir: &std::path::Path, client: &str) -> Option<i64> {
-    let db = rusqlite::Connection::open(dir.join(rota::server::STORE_FILE)).unwrap();
+    let db = rusqlite::Connection::open(store_of(dir, "ward")).unwrap();
     db.query_row(
         "SELECT max(at) FROM batches WHERE client = ?1",
         [client],

@@ -286,7 +286,7 @@ async fn a_rotation_line_lays_its_pattern_over_the_range_and_is_logged_with_the_
     assert_eq!(cells_of(&cells), want);
 
     // One change set, logged under the user with the file's name.
-    let db = rusqlite::Connection::open(ctx.hub_dir.path().join(rota::server::STORE_FILE)).unwrap();
+    let db = rusqlite::Connection::open(store_of(ctx.hub_dir.path(), "default")).unwrap();
     let rows: Vec<(u64, String, Option<String>)> = db
         .prepare("SELECT seq, user, note FROM batches WHERE changes LIKE '[[{\"kind\":\"cell\"%'")
         .unwrap()

@@ -300,8 +300,7 @@ fn the_scripts_take_the_demo_as_the_editor_does() {
     );
     assert!(text.lines().count() > 100, "{text}");
     // Written by "demo", not by whoever came first.
-    let db =
-        rusqlite::Connection::open(dir.path().join("demo").join(rota::server::STORE_FILE)).unwrap();
+    let db = rusqlite::Connection::open(store_of(&dir.path().join("demo"), "demo")).unwrap();
     let users: Vec<String> = db
         .prepare("SELECT DISTINCT user FROM batches")
         .unwrap()

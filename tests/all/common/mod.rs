@@ -561,23 +561,50 @@ pub fn view_cells(e: &SyncEngine) -> Vec<CellRow> {
     cells
 }
 
+/// The store file (of the hub's shards in `dir`) that holds `roster`.
+pub fn store_of(dir: &Path, roster: &str) -> PathBuf {
+    rota::server::writers::store_files(dir)
+        .into_iter()
+        .find(|file| {
+            let db = rusqlite::Connection::open(file).unwrap();
+            db.query_row(
+                "SELECT count(*) FROM rosters WHERE name = ?1",
+                [roster],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                > 0
+        })
+        .unwrap_or_else(|| panic!("no store file in {} holds roster {roster}", dir.display()))
+}
+
 /// The hub's change log as (client, op_id, seq), one per change.
 pub fn change_log(dir: &Path) -> Vec<(String, u64, u64)> {
-    let db = rusqlite::Connection::open(dir.join(rota::server::STORE_FILE)).unwrap();
-    let mut stmt = db
-        .prepare("SELECT client, op_id, seq, count FROM batches ORDER BY roster, seq")
-        .unwrap();
-    let batches: Vec<(String, u64, u64, usize)> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get::<_, i64>(1)? as u64,
-                r.get::<_, i64>(2)? as u64,
-                r.get::<_, i64>(3)? as usize,
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
+    let mut batches: Vec<(String, String, u64, u64, usize)> = Vec::new();
+    // Every store file (shard) of the hub, rosters in name order.
+    for file in rota::server::writers::store_files(dir) {
+        let db = rusqlite::Connection::open(file).unwrap();
+        let mut stmt = db
+            .prepare("SELECT roster, client, op_id, seq, count FROM batches")
+            .unwrap();
+        batches.extend(
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)? as u64,
+                    r.get::<_, i64>(4)? as usize,
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap),
+        );
+    }
+    batches.sort_by(|a, b| (&a.0, a.3).cmp(&(&b.0, b.3)));
+    let batches: Vec<(String, u64, u64, usize)> = batches
+        .into_iter()
+        .map(|(_, client, op_id, seq, count)| (client, op_id, seq, count))
         .collect();
     batches
         .into_iter()

@@ -501,3 +501,52 @@ async fn a_connection_flooding_cursor_moves_is_read_no_faster_than_a_person_move
     assert!(matches!(last, ServerMsg::Presence(_)));
     hub.stop().await.unwrap();
 }
+
+/// Issue 25, big edits: rosters in different store files commit in
+/// parallel. While one roster's store file cannot be written (another
+/// process holds its write lock: as a long commit would), an edit on a
+/// roster of another shard is acknowledged at once; the held roster's edit
+/// is applied once the lock goes. With one writer for every roster (checked
+/// with `writers = 1`), the other edit waited too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_held_up_in_its_store_does_not_hold_up_another_roster() {
+    use rota::server::writers::home_shard;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new(dir.path().to_path_buf());
+    let shards = config.writers;
+    assert!(shards > 1);
+    let big = "big-ward";
+    let other = (0..)
+        .map(|i| format!("ward-{i}"))
+        .find(|n| home_shard(n, shards) != home_shard(big, shards))
+        .unwrap();
+    let hub = Hub::start_with(config).await;
+    super::store::seed_roster(&hub.url(), big).await;
+    super::store::seed_roster(&hub.url(), &other).await;
+    let (mut a, _) = Client::join(&hub.url(), "ann", "c-ann", big, 0).await;
+    let (mut b, _) = Client::join(&hub.url(), "bob", "c-bob", &other, 0).await;
+    // Hold the big roster's store file.
+    let lock = rusqlite::Connection::open(store_of(dir.path(), big)).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let edit = |op_id| ClientMsg::Edit {
+        op_id,
+        ops: vec![set("s1", "2026-12-01", Some("N"), 0)],
+        note: None,
+        force: false,
+        more: false,
+        part: None,
+    };
+    a.send(&edit(7)).await;
+    b.send(&edit(9)).await;
+    let other_ack = tokio::time::timeout(Duration::from_secs(3), b.answer())
+        .await
+        .expect("the other roster's edit is not held up by the held store");
+    assert!(
+        matches!(other_ack, ServerMsg::Ack { op_id: 9, .. }),
+        "{other_ack:?}"
+    );
+    lock.execute_batch("ROLLBACK").unwrap();
+    let held = a.answer().await;
+    assert!(matches!(held, ServerMsg::Ack { op_id: 7, .. }), "{held:?}");
+    hub.stop().await.unwrap();
+}

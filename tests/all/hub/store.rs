@@ -27,7 +27,7 @@ pub(super) async fn stored_hub(dir: &std::path::Path) -> std::path::PathBuf {
         assert!(ack_seq(&ack) > 0, "{ack:?}");
     }
     hub.stop().await.unwrap();
-    dir.join(rota::server::STORE_FILE)
+    store_of(dir, "default")
 }
 
 /// An emptied store, or a file that is no database, is refused at start

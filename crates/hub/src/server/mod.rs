@@ -25,6 +25,7 @@ mod ring;
 mod sim;
 mod stream;
 mod writer;
+pub mod writers;
 
 pub use lock::{DataDirLock, LockInfo};
 pub use metrics::Metrics;
@@ -81,6 +82,9 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Most edit batches in one group commit.
     pub max_group: usize,
+    /// Store files (shards) and writer threads: rosters in different ones
+    /// commit in parallel. A data dir that has more keeps them all.
+    pub writers: usize,
     /// Most edits one connection may begin a second; past it an edit is
     /// refused with `rate_limited` (nothing applied).
     pub max_edits_per_sec: u32,
@@ -114,6 +118,7 @@ impl Config {
             write_timeout: Duration::from_secs(10),
             outbound_queue: 4096,
             max_group: 1024,
+            writers: 4,
             roster_idle: Duration::from_secs(60),
             max_assembly_bytes: 256 << 20,
             max_edits_per_sec: 5000,
@@ -366,7 +371,7 @@ impl std::error::Error for ServeError {}
 /// to, so that they cost nothing beyond their store even when no one joins
 /// again. Ends at shutdown (the writer ends once every sender is gone).
 async fn sweep_rosters(
-    writer: mpsc::Sender<writer::Cmd>,
+    writers: Arc<writers::Writers>,
     idle: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -376,8 +381,10 @@ async fn sweep_rosters(
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                if writer.send(writer::Cmd::Sweep).await.is_err() {
-                    return;
+                for writer in writers.all() {
+                    if writer.send(writer::Cmd::Sweep).await.is_err() {
+                        return;
+                    }
                 }
             }
             _ = stop.changed() => return,
@@ -401,8 +408,8 @@ pub struct Hub {
     config: Config,
     lock: DataDirLock,
     shared: Arc<Shared>,
-    writer_tx: mpsc::Sender<writer::Cmd>,
-    writer_done: tokio::sync::oneshot::Receiver<()>,
+    writers: Arc<writers::Writers>,
+    writers_done: Vec<tokio::sync::oneshot::Receiver<()>>,
     reads: Arc<reader::Reads>,
 }
 
@@ -415,53 +422,19 @@ impl Hub {
             err,
         })?;
         let lock = DataDirLock::acquire(&config.data_dir, &addr.to_string())?;
-        let mut store = crate::store::Store::open(&config.data_dir.join(STORE_FILE))
-            .map_err(ServeError::Store)?;
-        if let Some(bytes) = config.max_db_bytes {
-            store.set_max_bytes(bytes).map_err(ServeError::Store)?;
-        }
-        // Opened after the store, which created and migrated the file.
-        let reads = reader::start(&config.data_dir.join(STORE_FILE)).map_err(ServeError::Store)?;
         let gate = auth::Gate::open(&config.data_dir).map_err(ServeError::Accounts)?;
         let shared = Arc::new(Shared::new(gate));
-        let writer = writer::Writer::new(
-            store,
-            shared.clone(),
-            config.outbound_queue,
-            config.max_group,
-            config.roster_idle,
-        )
-        .map_err(ServeError::Store)?;
-        let (writer_tx, writer_rx) = mpsc::channel(4096);
-        // Weak: the gate must not keep the writer alive past the hub.
-        let weak = writer_tx.downgrade();
-        shared.gate.set_barrier(Box::new(move || {
-            let Some(tx) = weak.upgrade() else {
-                return;
-            };
-            let (done, passed) = tokio::sync::oneshot::channel();
-            if tx.blocking_send(writer::Cmd::Barrier(done)).is_ok() {
-                let _ = passed.blocking_recv();
-            }
-        }));
-        let (writer_done_tx, writer_done) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("rota-writer".into())
-            .spawn(move || {
-                writer.run(writer_rx);
-                let _ = writer_done_tx.send(());
-            })
-            .map_err(|err| ServeError::Io {
-                what: "starting the writer thread".into(),
-                err,
-            })?;
+        let started = writers::start(&config.data_dir, config.writers, &config, &shared)?;
+        // Opened after the stores, which created and migrated the files.
+        let reads =
+            reader::start(&writers::store_files(&config.data_dir)).map_err(ServeError::Store)?;
         Ok(Hub {
             listener,
             config,
             lock,
             shared,
-            writer_tx,
-            writer_done,
+            writers: started.writers,
+            writers_done: started.done,
             reads,
         })
     }
@@ -473,8 +446,8 @@ impl Hub {
             config,
             lock,
             shared,
-            writer_tx,
-            writer_done,
+            writers,
+            writers_done,
             reads,
         } = self;
         let addr = listener
@@ -487,7 +460,7 @@ impl Hub {
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
         let limit = Arc::new(Semaphore::new(config.max_connections));
         tokio::spawn(sweep_rosters(
-            writer_tx.clone(),
+            writers.clone(),
             config.roster_idle,
             stop_rx.clone(),
         ));
@@ -518,7 +491,7 @@ impl Hub {
             let shared = shared.clone();
             let links = conn::Links {
                 shared: shared.clone(),
-                writer: writer_tx.clone(),
+                writers: writers.clone(),
                 reads: reads.clone(),
                 config: config.clone(),
             };
@@ -572,7 +545,7 @@ impl Hub {
         drop(listener);
         let _ = stop_tx.send(true);
         drop(alive_tx);
-        drop(writer_tx);
+        drop(writers);
         drop(reads);
         if tokio::time::timeout(Duration::from_secs(10), alive_rx.recv())
             .await
@@ -580,12 +553,14 @@ impl Hub {
         {
             tracing::warn!("some editors did not close within 10 s");
         }
-        // The writer ends once every sender is gone and its queue is committed.
-        if tokio::time::timeout(Duration::from_secs(30), writer_done)
+        // Each writer ends once every sender is gone and its queue is
+        // committed.
+        let all_done = futures_util::future::join_all(writers_done);
+        if tokio::time::timeout(Duration::from_secs(30), all_done)
             .await
             .is_err()
         {
-            tracing::error!("the writer did not finish within 30 s");
+            tracing::error!("the writers did not finish within 30 s");
         }
         drop(lock);
         tracing::info!("hub stopped");

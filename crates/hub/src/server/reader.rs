@@ -17,7 +17,6 @@
 use crate::store::{Reader, StoreError};
 use rota_core::protocol::{self, HistoryQuery, ServerMsg};
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -92,6 +91,8 @@ pub struct Read {
 pub enum ReadWhat {
     History {
         roster: String,
+        /// The store file (shard) that holds the roster.
+        shard: usize,
         query: HistoryQuery,
     },
     /// Only the rosters in `visible` (None: all).
@@ -253,17 +254,20 @@ impl Drop for Reads {
 
 /// Starts the pool's threads on the store at `path`; they stop when the
 /// returned handle (shared by the connections) is dropped.
-pub fn start(path: &Path) -> Result<Arc<Reads>, StoreError> {
+pub fn start(paths: &[std::path::PathBuf]) -> Result<Arc<Reads>, StoreError> {
     let pool = Arc::new(Pool {
         queues: Mutex::new(Queues::new(Instant::now())),
         ready: Condvar::new(),
     });
     for i in 0..READERS {
-        let reader = Reader::open(path)?;
+        let readers = paths
+            .iter()
+            .map(|p| Reader::open(p))
+            .collect::<Result<Vec<_>, _>>()?;
         let pool = pool.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("rota-reader-{i}"))
-            .spawn(move || serve(reader, &pool));
+            .spawn(move || serve(&readers, &pool));
         if let Err(e) = spawned {
             tracing::error!("starting reader thread {i}: {e}");
         }
@@ -271,7 +275,7 @@ pub fn start(path: &Path) -> Result<Arc<Reads>, StoreError> {
     Ok(Arc::new(Reads { pool }))
 }
 
-fn serve(reader: Reader, pool: &Pool) {
+fn serve(readers: &[Reader], pool: &Pool) {
     loop {
         let (session, read, class) = {
             let Ok(mut q) = pool.queues.lock() else {
@@ -297,7 +301,7 @@ fn serve(reader: Reader, pool: &Pool) {
             }
         };
         let started = Instant::now();
-        let msg = answer(&reader, read.what, read.req);
+        let msg = answer(readers, read.what, read.req);
         read.reply.send(protocol::encode(&msg).into());
         let took = started.elapsed();
         if let Ok(mut q) = pool.queues.lock() {
@@ -306,17 +310,44 @@ fn serve(reader: Reader, pool: &Pool) {
     }
 }
 
-fn answer(reader: &Reader, what: ReadWhat, req: Option<u64>) -> ServerMsg {
+fn answer(readers: &[Reader], what: ReadWhat, req: Option<u64>) -> ServerMsg {
     let answered = match what {
-        ReadWhat::History { roster, query } => reader
-            .history(&roster, &query)
-            .map(|(entries, next)| ServerMsg::History { req, entries, next }),
-        ReadWhat::ListRosters { visible } => reader.list_rosters().map(|mut rosters| {
-            if let Some(visible) = visible {
-                rosters.retain(|r| visible.contains(&r.name));
+        ReadWhat::History {
+            roster,
+            shard,
+            query,
+        } => match readers.get(shard) {
+            Some(reader) => reader
+                .history(&roster, &query)
+                .map(|(entries, next)| ServerMsg::History { req, entries, next }),
+            // A roster given a shard this pool has no file of is not stored
+            // yet: it has no history.
+            None => Ok(ServerMsg::History {
+                req,
+                entries: Vec::new(),
+                next: None,
+            }),
+        },
+        ReadWhat::ListRosters { visible } => {
+            let mut rosters = Vec::new();
+            let mut failed = None;
+            for reader in readers {
+                match reader.list_rosters() {
+                    Ok(r) => rosters.extend(r),
+                    Err(e) => failed = Some(e),
+                }
             }
-            ServerMsg::Rosters { req, rosters }
-        }),
+            match failed {
+                Some(e) => Err(e),
+                None => {
+                    rosters.sort_by(|a, b| a.name.cmp(&b.name));
+                    if let Some(visible) = visible {
+                        rosters.retain(|r| visible.contains(&r.name));
+                    }
+                    Ok(ServerMsg::Rosters { req, rosters })
+                }
+            }
+        }
     };
     answered.unwrap_or_else(|e| storage_error(req, &e))
 }

@@ -207,6 +207,8 @@ pub struct Writer {
     max_group: usize,
     /// How long a roster nobody listens to stays in memory.
     roster_idle: Duration,
+    /// Rosters in memory as last put in the hub's figure.
+    loaded_reported: usize,
 }
 
 impl Writer {
@@ -232,6 +234,7 @@ impl Writer {
             queue,
             max_group,
             roster_idle,
+            loaded_reported: 0,
         })
     }
 
@@ -250,10 +253,20 @@ impl Writer {
             let since = *slot.unwatched_since.get_or_insert(now);
             now.duration_since(since) < idle
         });
-        self.shared.metrics.rosters_loaded.store(
-            self.rosters.len() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        self.report_loaded(self.rosters.len());
+    }
+
+    /// Puts this writer's count of rosters in memory into the hub's figure
+    /// (the sum over its writers), as a change from what it put last.
+    fn report_loaded(&mut self, now: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let figure = &self.shared.metrics.rosters_loaded;
+        if now >= self.loaded_reported {
+            figure.fetch_add((now - self.loaded_reported) as u64, Relaxed);
+        } else {
+            figure.fetch_sub((self.loaded_reported - now) as u64, Relaxed);
+        }
+        self.loaded_reported = now;
     }
 
     /// Runs until every sender of `rx` is gone, then returns after the last
@@ -309,10 +322,7 @@ impl Writer {
         self.sweep(name);
         // Counted as it will be once this join's roster is loaded.
         let loaded = self.rosters.len() + usize::from(!self.rosters.contains_key(name));
-        self.shared
-            .metrics
-            .rosters_loaded
-            .store(loaded as u64, std::sync::atomic::Ordering::Relaxed);
+        self.report_loaded(loaded);
         let store = &self.store;
         let slot = slot_of(&mut self.rosters, self.queue, name, || {
             store.load_roster(name)
@@ -465,16 +475,25 @@ impl Writer {
 /// applied nor stored, and the connection is closed on the same change.
 fn access_gone(accounts: &crate::accounts::Accounts, e: &Edit) -> Option<Outcome> {
     let role = super::auth::role_of(accounts, e.who.as_ref(), &e.roster);
-    if role.is_some_and(|r| r >= rota_core::domain::Role::needed_for(&e.ops)) {
+    let need = rota_core::domain::Role::needed_for(&e.ops);
+    if role.is_some_and(|r| r >= need) {
         return None;
     }
-    let msg = ServerMsg::Error {
-        code: protocol::codes::FORBIDDEN.into(),
-        message: format!(
+    let message = match role {
+        Some(r) => format!(
+            "edit {}: it takes the {need} role on roster `{}` and you are a {r} now (changed \
+             before it was applied); nothing applied",
+            e.op_id, e.roster
+        ),
+        None => format!(
             "edit {}: your access to roster `{}` was taken away before it was applied; \
              nothing applied",
             e.op_id, e.roster
         ),
+    };
+    let msg = ServerMsg::Error {
+        code: protocol::codes::FORBIDDEN.into(),
+        message,
         op_id: Some(e.op_id),
         req: None,
     };

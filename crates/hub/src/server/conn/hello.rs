@@ -65,6 +65,7 @@ impl Conn {
         {
             return self.forbidden(m, None, None).await;
         }
+        self.writer = self.writers.for_roster(&roster);
         let (reply, answer) = oneshot::channel();
         let cmd = Cmd::Join {
             roster: roster.clone(),
@@ -125,10 +126,15 @@ impl Conn {
         // Not yet any account's: an id used before the hub had accounts is
         // the name's that used it, not the first account to claim it.
         if self.shared.gate.current().client_owner(client_id).is_none() {
-            let path = self.config.data_dir.join(super::super::STORE_FILE);
+            let files = super::super::writers::store_files(&self.config.data_dir);
             let (id, u) = (client_id.to_string(), user.to_string());
-            let used = tokio::task::spawn_blocking(move || {
-                crate::store::other_user_of_client(&path, &id, &u)
+            let used = tokio::task::spawn_blocking(move || -> crate::store::Result<_> {
+                for path in files {
+                    if let Some(other) = crate::store::other_user_of_client(&path, &id, &u)? {
+                        return Ok(Some(other));
+                    }
+                }
+                Ok(None)
             })
             .await;
             match used {

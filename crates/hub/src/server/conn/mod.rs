@@ -86,7 +86,9 @@ struct Conn {
     access: watch::Receiver<u64>,
     session: u64,
     shared: Arc<Shared>,
+    /// The writer of its roster (set at its hello).
     writer: mpsc::Sender<Cmd>,
+    writers: Arc<super::writers::Writers>,
     config: Arc<Config>,
     /// Where the writer answers this connection's edits.
     direct_tx: inbox::Sender,
@@ -177,7 +179,7 @@ const PRESENCE_READ_PER_SECOND: u32 = 100;
 /// What a connection is given to reach the rest of the hub.
 pub struct Links {
     pub shared: Arc<Shared>,
-    pub writer: mpsc::Sender<Cmd>,
+    pub writers: Arc<super::writers::Writers>,
     pub reads: Arc<super::reader::Reads>,
     pub config: Arc<Config>,
 }
@@ -191,10 +193,14 @@ pub async fn serve(
 ) {
     let Links {
         shared,
-        writer,
+        writers,
         reads,
         config,
     } = links;
+    // Until its hello names a roster: the first writer (sent nothing).
+    let Some(writer) = writers.all().first().cloned() else {
+        return;
+    };
     let session = shared.next_session();
     let hello_timeout = config.hello_timeout;
     // Every answer is to one of at most MAX_IN_FLIGHT edits or
@@ -208,6 +214,7 @@ pub async fn serve(
         session,
         shared: shared.clone(),
         writer,
+        writers,
         config,
         direct_tx,
         answers,

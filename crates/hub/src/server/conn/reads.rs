@@ -23,7 +23,12 @@ impl Conn {
         if let Some(why) = self.refusal(Role::Viewer, "read history") {
             return self.forbidden(why, None, req).await;
         }
-        let what = ReadWhat::History { roster, query };
+        let shard = self.writers.shard_of(&roster);
+        let what = ReadWhat::History {
+            roster,
+            shard,
+            query,
+        };
         self.send_to_readers(what, req).await
     }
 

@@ -1,0 +1,175 @@
+//! Rosters committed in parallel: the store is split into a few files
+//! (shards), each written by a writer thread of its own ([`super::writer`]),
+//! and every roster lives in one of them. SQLite commits one transaction at
+//! a time per file, and one writer thread does one group at a time, so with
+//! a single file a 10,000-cell edit on one roster made every editor of every
+//! other roster wait for its commit. A roster's guarantees are its writer's
+//! as before (all or nothing, a gap-free seq, acknowledged after commit);
+//! only rosters in different shards commit side by side.
+//!
+//! Where a roster lives: the shard whose file holds it (read at start), or,
+//! for a roster not yet stored, the shard its name hashes to (FNV-1a, so the
+//! same on every run and version), where its first commit puts it. Nothing
+//! is remembered for a name that is never stored: joining made-up names
+//! costs no memory. Two rosters in one shard still commit one after the
+//! other: with 4 shards, a quarter of all pairs.
+
+use super::writer::{self, Cmd};
+use super::{STORE_FILE, ServeError, Shared};
+use crate::store::Store;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// The file of shard `i` in the data dir `dir`: the first is the store file
+/// of hubs from before shards, so their rosters stay where they are.
+pub fn shard_file(dir: &Path, i: usize) -> PathBuf {
+    if i == 0 {
+        dir.join(STORE_FILE)
+    } else {
+        dir.join(format!("hub-{i}.sqlite3"))
+    }
+}
+
+/// Every shard file of the data dir `dir` that exists, first to last.
+pub fn store_files(dir: &Path) -> Vec<PathBuf> {
+    (0..)
+        .map(|i| shard_file(dir, i))
+        .take_while(|p| p.exists())
+        .collect()
+}
+
+/// The writers, and which one holds each roster.
+pub struct Writers {
+    senders: Vec<mpsc::Sender<Cmd>>,
+    /// The shard of each roster stored when the hub started, where that is
+    /// not the one its name hashes to (a store from before shards, or
+    /// another number of them).
+    stored: HashMap<String, usize>,
+}
+
+/// FNV-1a of `name`: a hash that never changes with the platform or Rust.
+fn fnv1a(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Writers started, and what tells when each has finished.
+pub struct Started {
+    pub writers: Arc<Writers>,
+    pub done: Vec<oneshot::Receiver<()>>,
+}
+
+impl Writers {
+    /// The shard holding `roster`, or that will.
+    pub fn shard_of(&self, roster: &str) -> usize {
+        placed(&self.stored, self.senders.len(), roster)
+    }
+
+    /// The writer of `roster`.
+    pub fn for_roster(&self, roster: &str) -> mpsc::Sender<Cmd> {
+        self.senders[self.shard_of(roster)].clone()
+    }
+
+    /// Every writer (for what all of them must do: sweep, pass a barrier).
+    pub fn all(&self) -> &[mpsc::Sender<Cmd>] {
+        &self.senders
+    }
+}
+
+/// Opens the data dir's `shards` store files (creating the missing ones)
+/// and starts a writer on each.
+pub fn start(
+    dir: &Path,
+    shards: usize,
+    config: &super::Config,
+    shared: &Arc<Shared>,
+) -> Result<Started, ServeError> {
+    let shards = shards.max(1).max(store_files(dir).len());
+    let mut stored = HashMap::new();
+    let mut senders = Vec::with_capacity(shards);
+    let mut done = Vec::with_capacity(shards);
+    for i in 0..shards {
+        let mut store = Store::open(&shard_file(dir, i)).map_err(ServeError::Store)?;
+        if let Some(bytes) = config.max_db_bytes {
+            store.set_max_bytes(bytes).map_err(ServeError::Store)?;
+        }
+        for info in store.list_rosters().map_err(ServeError::Store)? {
+            if placed(&HashMap::new(), shards, &info.name) != i {
+                stored.entry(info.name).or_insert(i);
+            }
+        }
+        let writer = writer::Writer::new(
+            store,
+            shared.clone(),
+            config.outbound_queue,
+            config.max_group,
+            config.roster_idle,
+        )
+        .map_err(ServeError::Store)?;
+        let (tx, rx) = mpsc::channel(4096);
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("rota-writer-{i}"))
+            .spawn(move || {
+                writer.run(rx);
+                let _ = done_tx.send(());
+            })
+            .map_err(|err| ServeError::Io {
+                what: "starting a writer thread".into(),
+                err,
+            })?;
+        senders.push(tx);
+        done.push(done_rx);
+    }
+    let writers = Arc::new(Writers { senders, stored });
+    // Weak: the gate must not keep the writers alive past the hub.
+    let weak: Vec<_> = writers.senders.iter().map(|s| s.downgrade()).collect();
+    shared.gate.set_barrier(Box::new(move || {
+        for w in &weak {
+            let Some(tx) = w.upgrade() else {
+                continue;
+            };
+            let (passed_tx, passed) = oneshot::channel();
+            if tx.blocking_send(Cmd::Barrier(passed_tx)).is_ok() {
+                let _ = passed.blocking_recv();
+            }
+        }
+    }));
+    Ok(Started { writers, done })
+}
+
+/// The shard a roster not yet stored goes to, of `shards`.
+pub fn home_shard(roster: &str, shards: usize) -> usize {
+    placed(&HashMap::new(), shards, roster)
+}
+
+/// Where `roster` is among `shards`: where it was stored, else where its
+/// name hashes to.
+fn placed(stored: &HashMap<String, usize>, shards: usize, roster: &str) -> usize {
+    match stored.get(roster) {
+        Some(i) => *i,
+        None => (fnv1a(roster) % shards.max(1) as u64) as usize,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_roster_is_where_it_was_stored_else_where_its_name_hashes() {
+        // FNV-1a's published values: the placement never changes.
+        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
+        let stored = HashMap::from([("old".to_string(), 0)]);
+        assert_eq!(placed(&stored, 4, "old"), 0);
+        let spread: std::collections::BTreeSet<usize> = (0..40)
+            .map(|i| placed(&stored, 4, &format!("ward-{i}")))
+            .collect();
+        assert_eq!(spread.len(), 4, "new rosters spread over every shard");
+        assert_eq!(placed(&stored, 1, "anything"), 0);
+    }
+}
