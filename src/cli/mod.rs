@@ -260,8 +260,8 @@ pub struct Cli {
     pub outbound_queue: usize,
 
     /// Store files and writer threads: rosters in different ones commit in
-    /// parallel (a new roster goes to the one with fewest). A data dir with
-    /// more files keeps them all.
+    /// parallel (a new roster goes to the one its name hashes to). A data
+    /// dir with more files keeps them all. --max-db-mb applies to each.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub writers: usize,
 

@@ -149,3 +149,25 @@ async fn a_damaged_change_log_row_is_answered_with_a_snapshot() {
         other => panic!("expected a snapshot, got {other:?}"),
     }
 }
+
+/// A roster found in two store files (a file copied or restored over
+/// another's place) is refused at start, naming both: never served from
+/// one while the other's history is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_in_two_store_files_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = stored_hub(dir.path()).await;
+    let files = rota::server::writers::store_files(dir.path());
+    let other = files.iter().find(|f| **f != path).unwrap().clone();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", other.display()));
+    }
+    std::fs::copy(&path, &other).unwrap();
+    let why = refused(dir.path()).await;
+    assert!(
+        why.contains("roster `default` is in two store files"),
+        "{why}"
+    );
+    assert!(why.contains(&path.display().to_string()), "{why}");
+    assert!(why.contains(&other.display().to_string()), "{why}");
+}

@@ -426,8 +426,7 @@ impl Hub {
         let shared = Arc::new(Shared::new(gate));
         let started = writers::start(&config.data_dir, config.writers, &config, &shared)?;
         // Opened after the stores, which created and migrated the files.
-        let reads =
-            reader::start(&writers::store_files(&config.data_dir)).map_err(ServeError::Store)?;
+        let reads = reader::start(&started.files).map_err(ServeError::Store)?;
         Ok(Hub {
             listener,
             config,

@@ -32,11 +32,38 @@ pub fn shard_file(dir: &Path, i: usize) -> PathBuf {
     }
 }
 
+/// The shard number of a file named as [`shard_file`] names them.
+fn shard_number(name: &str) -> Option<usize> {
+    if name == STORE_FILE {
+        return Some(0);
+    }
+    let n = name.strip_prefix("hub-")?.strip_suffix(".sqlite3")?;
+    if n.starts_with('0') || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok().filter(|n| *n > 0)
+}
+
+/// How many shards the data dir `dir` has files for: one past the highest
+/// numbered (a gap, say a file moved away, still counts its place).
+fn shards_on_disk(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| shard_number(&e.file_name().to_string_lossy()))
+                .map(|n| n + 1)
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
 /// Every shard file of the data dir `dir` that exists, first to last.
 pub fn store_files(dir: &Path) -> Vec<PathBuf> {
-    (0..)
+    (0..shards_on_disk(dir))
         .map(|i| shard_file(dir, i))
-        .take_while(|p| p.exists())
+        .filter(|p| p.exists())
         .collect()
 }
 
@@ -60,6 +87,8 @@ fn fnv1a(name: &str) -> u64 {
 pub struct Started {
     pub writers: Arc<Writers>,
     pub done: Vec<oneshot::Receiver<()>>,
+    /// Their files, shard by shard (for the readers).
+    pub files: Vec<PathBuf>,
 }
 
 impl Writers {
@@ -87,18 +116,32 @@ pub fn start(
     config: &super::Config,
     shared: &Arc<Shared>,
 ) -> Result<Started, ServeError> {
-    let shards = shards.max(1).max(store_files(dir).len());
+    let shards = shards.max(1).max(shards_on_disk(dir));
     let mut stored = HashMap::new();
+    let mut found: HashMap<String, usize> = HashMap::new();
+    let mut files = Vec::with_capacity(shards);
     let mut senders = Vec::with_capacity(shards);
     let mut done = Vec::with_capacity(shards);
     for i in 0..shards {
-        let mut store = Store::open(&shard_file(dir, i)).map_err(ServeError::Store)?;
+        let file = shard_file(dir, i);
+        let mut store = Store::open(&file).map_err(ServeError::Store)?;
+        files.push(file);
         if let Some(bytes) = config.max_db_bytes {
             store.set_max_bytes(bytes).map_err(ServeError::Store)?;
         }
-        for info in store.list_rosters().map_err(ServeError::Store)? {
-            if placed(&HashMap::new(), shards, &info.name) != i {
-                stored.entry(info.name).or_insert(i);
+        for name in store.roster_names().map_err(ServeError::Store)? {
+            if let Some(first) = found.insert(name.clone(), i) {
+                return Err(ServeError::Store(crate::store::StoreError::Corrupt(
+                    format!(
+                        "roster `{name}` is in two store files, {} and {}: keep the one with its \
+                     history (move the other away), then start again",
+                        shard_file(dir, first).display(),
+                        shard_file(dir, i).display()
+                    ),
+                )));
+            }
+            if placed(&HashMap::new(), shards, &name) != i {
+                stored.insert(name, i);
             }
         }
         let writer = writer::Writer::new(
@@ -128,17 +171,27 @@ pub fn start(
     // Weak: the gate must not keep the writers alive past the hub.
     let weak: Vec<_> = writers.senders.iter().map(|s| s.downgrade()).collect();
     shared.gate.set_barrier(Box::new(move || {
+        // Every writer is asked first, then waited for: the wait is the
+        // longest group in progress, not their sum.
+        let mut passed = Vec::new();
         for w in &weak {
             let Some(tx) = w.upgrade() else {
                 continue;
             };
-            let (passed_tx, passed) = oneshot::channel();
+            let (passed_tx, passed_rx) = oneshot::channel();
             if tx.blocking_send(Cmd::Barrier(passed_tx)).is_ok() {
-                let _ = passed.blocking_recv();
+                passed.push(passed_rx);
             }
         }
+        for p in passed {
+            let _ = p.blocking_recv();
+        }
     }));
-    Ok(Started { writers, done })
+    Ok(Started {
+        writers,
+        done,
+        files,
+    })
 }
 
 /// The shard a roster not yet stored goes to, of `shards`.
@@ -158,6 +211,35 @@ fn placed(stored: &HashMap<String, usize>, shards: usize, roster: &str) -> usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shard_files_are_found_by_name_gaps_and_all() {
+        assert_eq!(shard_number("hub.sqlite3"), Some(0));
+        assert_eq!(shard_number("hub-2.sqlite3"), Some(2));
+        for not in [
+            "hub-0.sqlite3",
+            "hub-02.sqlite3",
+            "hub-x.sqlite3",
+            "hub-2.sqlite3-wal",
+            "accounts.sqlite3",
+        ] {
+            assert_eq!(shard_number(not), None, "{not}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "hub.sqlite3",
+            "hub-2.sqlite3",
+            "hub-2.sqlite3-wal",
+            "accounts.sqlite3",
+        ] {
+            std::fs::write(dir.path().join(f), b"").unwrap();
+        }
+        assert_eq!(shards_on_disk(dir.path()), 3, "hub-1 missing still counts");
+        assert_eq!(
+            store_files(dir.path()),
+            vec![shard_file(dir.path(), 0), shard_file(dir.path(), 2)]
+        );
+    }
 
     #[test]
     fn a_roster_is_where_it_was_stored_else_where_its_name_hashes() {

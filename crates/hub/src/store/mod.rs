@@ -343,4 +343,16 @@ impl Store {
     pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
         Reads(&self.conn).list_rosters()
     }
+
+    /// Every roster this file holds anything of: state, or only answers
+    /// (a roster whose every edit was refused or changed nothing).
+    pub fn roster_names(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM rosters UNION SELECT DISTINCT roster FROM answers")?;
+        let names = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(names)
+    }
 }
