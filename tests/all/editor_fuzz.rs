@@ -267,6 +267,9 @@ fn key_of(f: &Finding) -> Key {
         What::Amount {
             unit, value, bound, ..
         } => (4u8, unit, value.to_bits(), bound_bits(bound)).hash(&mut h),
+        What::Request {
+            wish, weight, has, ..
+        } => (5u8, wish, weight, has).hash(&mut h),
     }
     h.finish()
 }

@@ -118,6 +118,7 @@ fn staffing_under_and_over_by_date_weekday_and_group() {
                     group: Some("Nurses".into()),
                     from: None,
                     to: None,
+                    weights: None,
                 },
             ),
             period(day(0), day(2)),
@@ -141,6 +142,7 @@ fn staffing_under_and_over_by_date_weekday_and_group() {
                 group: None,
                 from: Some(day(1)),
                 to: Some(day(1)),
+                weights: None,
             },
         )],
     );
@@ -334,6 +336,7 @@ fn plain_check(r: &Roster) -> BTreeSet<Key> {
                 group,
                 from,
                 to,
+                ..
             } => {
                 for &x in &dates {
                     use chrono::Datelike;
@@ -518,6 +521,7 @@ fn any_rule() -> impl Strategy<Value = Op> {
                     group: nurses.then(|| "Nurses".to_string()),
                     from: None,
                     to: None,
+                    weights: None,
                 }
             )),
         (code.clone(), code).prop_map(|(a, b)| rule(
@@ -938,7 +942,7 @@ fn check_instances(which: std::ops::RangeInclusive<u64>) {
                     What::Run { days, .. } => days.to_string(),
                     What::Amount { value, unit, .. } if *unit == "hours" => format!("{value:.3}"),
                     What::Amount { value, .. } => format!("{value:.0}"),
-                    What::Sequence { .. } => String::new(),
+                    What::Sequence { .. } | What::Request { .. } => String::new(),
                 };
                 (
                     f.rule.clone(),

@@ -482,6 +482,9 @@ pub struct Snapshot {
     pub staff: Vec<Staff>,
     pub codes: Vec<ShiftCode>,
     pub rules: Vec<Rule>,
+    /// Staff requests (protocol 1.3); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<crate::domain::Request>,
     pub cells: SnapshotCells,
 }
 
@@ -493,6 +496,7 @@ impl Snapshot {
             staff: r.staff(),
             codes: r.codes(),
             rules: r.rules(),
+            requests: r.requests(),
             cells: SnapshotCells::from_cells(r.cells()),
         }
     }
@@ -531,6 +535,16 @@ impl Snapshot {
                     rule: Some(rule.clone()),
                 },
                 stamp(rule.seq),
+            );
+        }
+        for q in &self.requests {
+            r.apply_accepted(
+                &Change::Request {
+                    staff: q.staff.clone(),
+                    date: q.date,
+                    request: Some(q.clone()),
+                },
+                stamp(q.seq),
             );
         }
         for (staff, date, code, cseq) in self.cells.iter() {

@@ -135,6 +135,14 @@ pub fn record_change(kind: &str, key: &str, value: &str) -> Result<Change, Strin
         "settings" => Change::Settings {
             settings: serde_json::from_str(value).map_err(bad)?,
         },
+        "request" => {
+            let r: rota_core::domain::Request = serde_json::from_str(value).map_err(bad)?;
+            Change::Request {
+                staff: r.staff.clone(),
+                date: r.date,
+                request: Some(r),
+            }
+        }
         other => return Err(format!("unknown record kind `{other}`")),
     })
 }
@@ -214,6 +222,16 @@ impl<'c> Writer<'c> {
             Change::Rule { id, rule: None } => {
                 self.del_entity.execute(params![roster, "rule", id])?;
             }
+            Change::Request {
+                request: Some(r), ..
+            } => {
+                let key = change.target().key();
+                put("request", &key, json(r))?;
+            }
+            Change::Request { request: None, .. } => {
+                let key = change.target().key();
+                self.del_entity.execute(params![roster, "request", key])?;
+            }
         }
         Ok(())
     }
@@ -247,6 +265,14 @@ pub fn write_snapshot(tx: &Transaction, roster: &str, snap: &Snapshot) -> rusqli
         let change = Change::Rule {
             id: r.id.clone(),
             rule: Some(r.clone()),
+        };
+        w.write(roster, &change, (r.seq, "", "", 0))?;
+    }
+    for r in &snap.requests {
+        let change = Change::Request {
+            staff: r.staff.clone(),
+            date: r.date,
+            request: Some(r.clone()),
         };
         w.write(roster, &change, (r.seq, "", "", 0))?;
     }

@@ -175,6 +175,9 @@ fn describe(engine: &SyncEngine, op_id: u64) -> String {
                 rota_core::domain::Target::Staff { id } => name(&id),
                 rota_core::domain::Target::Code { code } => format!("code {code}"),
                 rota_core::domain::Target::Rule { id } => format!("rule {id}"),
+                rota_core::domain::Target::Request { staff, date } => {
+                    format!("{}'s request on {date}", name(&staff))
+                }
                 _ => "the settings".into(),
             })
             .collect();

@@ -19,6 +19,8 @@ pub struct Summary {
     pub codes: usize,
     pub rules: usize,
     pub settings: usize,
+    /// Requests added, changed or withdrawn.
+    pub requests: usize,
 }
 
 impl Summary {
@@ -33,7 +35,7 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let staff = self.staff_added + self.staff_changed + self.staff_removed;
-        let others = staff + self.codes + self.rules + self.settings;
+        let others = staff + self.codes + self.rules + self.settings + self.requests;
         let mut parts = Vec::new();
         if self.cells() > 0 || others == 0 {
             parts.push(format!(
@@ -58,6 +60,9 @@ impl fmt::Display for Summary {
         }
         if self.rules > 0 {
             parts.push(plural(self.rules, "rule"));
+        }
+        if self.requests > 0 {
+            parts.push(plural(self.requests, "request"));
         }
         if self.settings > 0 {
             parts.push("the settings".into());
@@ -141,6 +146,7 @@ enum Key<'a> {
     Code(&'a str),
     Rule(&'a str),
     Settings,
+    Request(&'a str, Date),
 }
 
 fn key_of(c: &Change) -> Key<'_> {
@@ -150,6 +156,7 @@ fn key_of(c: &Change) -> Key<'_> {
         Change::Code { code, .. } => Key::Code(code),
         Change::Rule { id, .. } => Key::Rule(id),
         Change::Settings { .. } => Key::Settings,
+        Change::Request { staff, date, .. } => Key::Request(staff, *date),
     }
 }
 
@@ -230,6 +237,27 @@ fn describe_one(before: &Roster, change: Change, sum: &mut Summary) -> Option<Li
                 ));
             }
             Some(Line::Record(format!("settings: {}", said.join(", "))))
+        }
+        Change::Request {
+            staff,
+            date,
+            request,
+        } => {
+            let old = before.request(&staff, date);
+            let text = match (old, &request) {
+                (None, None) => return None,
+                (None, Some(r)) => format!("request {staff} {date}: {}", r.describe()),
+                (Some(o), None) => format!("request {staff} {date}: {} withdrawn", o.wish),
+                (Some(o), Some(r)) => {
+                    format!(
+                        "request {staff} {date}: {} -> {}",
+                        o.describe(),
+                        r.describe()
+                    )
+                }
+            };
+            sum.requests += 1;
+            Some(Line::Record(text))
         }
     }
 }

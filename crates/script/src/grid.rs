@@ -222,6 +222,7 @@ fn warnings(out: &mut String, found: &[rota_core::domain::rules::Finding], list:
                 "count of shifts, hours or weekends out of bounds",
                 "counts of shifts, hours or weekends out of bounds",
             ),
+            What::Request { .. } => ("request not met", "requests not met"),
         };
         match kinds.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += 1,

@@ -399,6 +399,7 @@ pub fn plan(inst: &Instance, start: Date, roster: &Roster) -> Plan {
             group: None,
             from: Some(d),
             to: Some(d),
+            weights: None,
         };
         put_rule(
             &mut plan,

@@ -677,6 +677,7 @@ pub fn staffing(id: &str, code: &str, min: u32, max: Option<u32>) -> rota::domai
             group: None,
             from: None,
             to: None,
+            weights: None,
         },
     )
 }

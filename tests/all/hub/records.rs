@@ -268,6 +268,7 @@ async fn codes_rules_and_settings_travel_like_cells_live_in_catch_up_and_across_
                     group: Some("Nurses".into()),
                     from: Some(d("2026-12-01")),
                     to: Some(d("2026-12-31")),
+                    weights: None,
                 },
             ),
             rule(

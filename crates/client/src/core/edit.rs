@@ -338,6 +338,21 @@ pub(super) fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
             Op::SetTimeZone { .. } => Op::SetTimeZone {
                 zone: view.time_zone().map(str::to_string),
             },
+            Op::PutRequest { request, .. } => match view.request(&request.staff, request.date) {
+                Some(old) => Op::PutRequest {
+                    request: old.clone(),
+                    base: None,
+                },
+                None => Op::RemoveRequest {
+                    staff: request.staff.clone(),
+                    date: request.date,
+                    base: None,
+                },
+            },
+            Op::RemoveRequest { staff, date, .. } => Op::PutRequest {
+                request: view.request(staff, *date)?.clone(),
+                base: None,
+            },
         };
         inv.push(back);
     }

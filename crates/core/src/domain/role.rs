@@ -9,7 +9,7 @@ use super::Op;
 pub enum Role {
     /// Reads the roster, sees presence and history.
     Viewer,
-    /// Also changes cells.
+    /// Also changes cells and enters requests for anyone.
     Editor,
     /// Also manages staff, codes, rules, settings and the roster's users.
     Admin,
@@ -38,10 +38,16 @@ impl std::fmt::Display for Role {
 }
 
 impl Role {
-    /// The role an edit needs: cells take an editor; staff, codes, rules
-    /// and settings take an admin.
+    /// The role an edit needs: cells and requests (anyone's: a phone call
+    /// to the ward) take an editor; staff, codes, rules and settings take
+    /// an admin.
     pub fn needed_for(ops: &[Op]) -> Role {
-        if ops.iter().all(|op| matches!(op, Op::SetCell { .. })) {
+        if ops.iter().all(|op| {
+            matches!(
+                op,
+                Op::SetCell { .. } | Op::PutRequest { .. } | Op::RemoveRequest { .. }
+            )
+        }) {
             Role::Editor
         } else {
             Role::Admin

@@ -2,6 +2,7 @@
 //! part of the wire protocol (docs/protocol.md), so new fields get `#[serde(default)]`.
 
 use super::Seq;
+pub use super::request::{MAX_NOTE_CHARS, MAX_WEIGHT, Request, Wish};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -153,6 +154,11 @@ pub enum RuleKind {
         from: Option<Date>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<Date>,
+        /// What each person short of `min` and over `max` costs (the
+        /// benchmark's cover weights): such a rule is soft, and its
+        /// findings count in the roster's soft score.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weights: Option<CoverWeights>,
     },
     /// `first` may not be followed the next day by `then` (no early after a night).
     ForbiddenSequence { first: String, then: String },
@@ -174,6 +180,14 @@ pub enum RuleKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         group: Option<String>,
     },
+}
+
+/// The cost of each person a staffing rule is short of its minimum
+/// (`under`) and over its maximum (`over`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverWeights {
+    pub under: u32,
+    pub over: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -396,6 +410,19 @@ pub enum Op {
     SetTimeZone {
         zone: Option<String>,
     },
+    /// Adds or replaces a person's request for a date.
+    PutRequest {
+        request: Request,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Seq>,
+    },
+    /// Withdraws a person's request for a date.
+    RemoveRequest {
+        staff: String,
+        date: Date,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Seq>,
+    },
 }
 
 /// The resulting state of one thing an accepted batch changed. This is what
@@ -424,6 +451,12 @@ pub enum Change {
     Settings {
         settings: Settings,
     },
+    /// `request: null` means the request was withdrawn.
+    Request {
+        staff: String,
+        date: Date,
+        request: Option<Request>,
+    },
 }
 
 impl Change {
@@ -440,6 +473,10 @@ impl Change {
             Change::Code { code, .. } => Target::Code { code: code.clone() },
             Change::Rule { id, .. } => Target::Rule { id: id.clone() },
             Change::Settings { .. } => Target::Settings,
+            Change::Request { staff, date, .. } => Target::Request {
+                staff: staff.clone(),
+                date: *date,
+            },
         }
     }
 }
@@ -453,6 +490,7 @@ pub enum Target {
     Code { code: String },
     Rule { id: String },
     Settings,
+    Request { staff: String, date: Date },
 }
 
 impl Op {
@@ -477,6 +515,14 @@ impl Op {
             Op::SetConflictMode { .. } | Op::SetPeriod { .. } | Op::SetTimeZone { .. } => {
                 Target::Settings
             }
+            Op::PutRequest { request, .. } => Target::Request {
+                staff: request.staff.clone(),
+                date: request.date,
+            },
+            Op::RemoveRequest { staff, date, .. } => Target::Request {
+                staff: staff.clone(),
+                date: *date,
+            },
         }
     }
 
@@ -537,6 +583,15 @@ impl Op {
                 }
             }
             Op::SetTimeZone { zone } => opt(zone, f),
+            Op::PutRequest { request, .. } => {
+                f(&request.staff);
+                if let Some(c) = request.wish.code() {
+                    f(c);
+                }
+                f(&request.note);
+                f(&request.by);
+            }
+            Op::RemoveRequest { staff, .. } => f(staff),
             Op::SetConflictMode { .. } | Op::SetPeriod { .. } => {}
         }
     }
@@ -550,7 +605,9 @@ impl Op {
             | Op::PutCode { base, .. }
             | Op::RemoveCode { base, .. }
             | Op::PutRule { base, .. }
-            | Op::RemoveRule { base, .. } => base.is_some(),
+            | Op::RemoveRule { base, .. }
+            | Op::PutRequest { base, .. }
+            | Op::RemoveRequest { base, .. } => base.is_some(),
             _ => false,
         }
     }
@@ -564,7 +621,9 @@ impl Op {
             | Op::PutCode { base, .. }
             | Op::RemoveCode { base, .. }
             | Op::PutRule { base, .. }
-            | Op::RemoveRule { base, .. } => *base = Some(seq),
+            | Op::RemoveRule { base, .. }
+            | Op::PutRequest { base, .. }
+            | Op::RemoveRequest { base, .. } => *base = Some(seq),
             Op::AddStaff { .. }
             | Op::SetConflictMode { .. }
             | Op::SetPeriod { .. }
@@ -582,12 +641,15 @@ impl Target {
             Target::Code { .. } => "code",
             Target::Rule { .. } => "rule",
             Target::Settings => "settings",
+            Target::Request { .. } => "request",
         }
     }
     /// A stable key within the entity kind.
     pub fn key(&self) -> String {
         match self {
-            Target::Cell { staff, date } => format!("{staff}/{date}"),
+            Target::Cell { staff, date } | Target::Request { staff, date } => {
+                format!("{staff}/{date}")
+            }
             Target::Staff { id } | Target::Rule { id } => id.clone(),
             Target::Code { code } => code.clone(),
             Target::Settings => String::new(),

@@ -464,6 +464,7 @@ mod tests {
             staff: Vec::new(),
             codes: Vec::new(),
             rules: Vec::new(),
+            requests: Vec::new(),
             cells: crate::protocol::SnapshotCells(vec![(
                 HOSTILE.into(),
                 date("2026-12-01"),

@@ -190,6 +190,12 @@ impl Form {
                     err("to", format!("to {t} is before from {f}"));
                 }
                 let group = Some(self.value("group").to_string()).filter(|g| !g.is_empty());
+                // The form has no field for cover weights (an imported
+                // benchmark's): a rule edited here keeps its own.
+                let weights = roster.rule(self.value("id")).and_then(|r| match &r.kind {
+                    RuleKind::Staffing { weights, .. } => *weights,
+                    _ => None,
+                });
                 self.rule_op(RuleKind::Staffing {
                     code,
                     min: min.unwrap_or(0),
@@ -198,6 +204,7 @@ impl Form {
                     group,
                     from,
                     to,
+                    weights,
                 })
             }
             FormKind::Sequence => {

@@ -139,6 +139,7 @@ pub fn describe_rule(kind: &RuleKind) -> String {
             group,
             from,
             to,
+            weights,
         } => {
             let mut s = match max {
                 Some(m) => format!("staffing {code}: {min} to {m} a day"),
@@ -153,6 +154,12 @@ pub fn describe_rule(kind: &RuleKind) -> String {
             }
             if from.is_some() || to.is_some() {
                 s.push_str(&format!(" ({}..{})", opt(from), opt(to)));
+            }
+            if let Some(w) = weights {
+                s.push_str(&format!(
+                    ", each short costs {}, each over {}",
+                    w.under, w.over
+                ));
             }
             s
         }

@@ -220,6 +220,7 @@ impl Form {
                     group,
                     from,
                     to,
+                    ..
                 }),
             ) => fields.extend(staffing_fields(
                 code,

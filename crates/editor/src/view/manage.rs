@@ -404,6 +404,7 @@ pub(super) fn what_record(op: &rota_core::domain::Op) -> String {
         Target::Rule { id } => format!("rule {id}"),
         Target::Settings => "settings".into(),
         Target::Cell { staff, date } => format!("{staff} on {date}"),
+        Target::Request { staff, date } => format!("{staff}'s request on {date}"),
     }
 }
 
@@ -426,6 +427,8 @@ pub(super) fn mine_record(op: &rota_core::domain::Op) -> String {
             format!("time zone {}", zone.as_deref().unwrap_or("(none)"))
         }
         Op::SetCell { code, .. } => code.clone().unwrap_or_else(|| "(empty)".into()),
+        Op::PutRequest { request, .. } => request.describe(),
+        Op::RemoveRequest { .. } => "withdrawn".into(),
     }
 }
 

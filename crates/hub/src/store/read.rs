@@ -442,6 +442,7 @@ pub(super) fn after_value(change: &Change) -> serde_json::Value {
         Change::Code { def, .. } => serde_json::to_value(def),
         Change::Rule { rule, .. } => serde_json::to_value(rule),
         Change::Settings { settings } => serde_json::to_value(settings),
+        Change::Request { request, .. } => serde_json::to_value(request),
     };
     v.unwrap_or_default()
 }
@@ -481,6 +482,18 @@ pub(super) fn change_from_row(
         "settings" => Change::Settings {
             settings: serde_json::from_str(after).map_err(bad)?,
         },
+        "request" => {
+            let (Some(staff), Some(date)) = (staff, date) else {
+                return Err(StoreError::Corrupt(format!(
+                    "request `{key}` without staff or date"
+                )));
+            };
+            Change::Request {
+                staff,
+                date,
+                request: serde_json::from_str(after).map_err(bad)?,
+            }
+        }
         other => {
             return Err(StoreError::Corrupt(format!(
                 "unknown entity kind `{other}`"

@@ -55,6 +55,24 @@ impl Roster {
                     stamp,
                 };
             }
+            Change::Request {
+                staff,
+                date,
+                request,
+            } => match request {
+                Some(r) => {
+                    self.requests.insert(
+                        (staff.clone(), *date),
+                        Entry {
+                            value: r.clone(),
+                            stamp,
+                        },
+                    );
+                }
+                None => {
+                    self.requests.remove(&(staff.clone(), *date));
+                }
+            },
         }
     }
 
@@ -190,6 +208,14 @@ impl Roster {
                 Undo::Code(code, prev) => restore(&mut self.codes, code, prev),
                 Undo::Rule(id, prev) => restore(&mut self.rules, id, prev),
                 Undo::Settings(prev) => self.settings = prev,
+                Undo::Request(key, prev) => match prev {
+                    Some(e) => {
+                        self.requests.insert(key, e);
+                    }
+                    None => {
+                        self.requests.remove(&key);
+                    }
+                },
             }
         }
     }
@@ -316,6 +342,10 @@ impl Roster {
                 let zone = zone.clone();
                 self.write_settings(b, |s| s.time_zone = zone);
                 Ok(())
+            }
+            Op::PutRequest { request, base } => self.op_put_request(i, request, *base, b),
+            Op::RemoveRequest { staff, date, base } => {
+                self.op_remove_request(i, staff, *date, *base, b)
             }
         }
     }
@@ -584,6 +614,23 @@ impl Roster {
                 i,
                 "in_use",
                 format!("shift code `{code}` is in {cells}"),
+            ));
+        }
+        let asked = self
+            .requests
+            .values()
+            .filter(|e| e.value.wish.code() == Some(code))
+            .count();
+        if asked > 0 {
+            let what = if asked == 1 {
+                "1 request; change or withdraw it first".to_string()
+            } else {
+                format!("{asked} requests; change or withdraw them first")
+            };
+            return Err(problem(
+                i,
+                "in_use",
+                format!("shift code `{code}` is named by {what}"),
             ));
         }
         let prev = self.codes.remove(code);

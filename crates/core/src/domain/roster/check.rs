@@ -74,10 +74,23 @@ impl Roster {
                 max,
                 from,
                 to,
+                weights,
                 ..
             } => {
                 code_known(code)?;
                 bounds(Some(f64::from(*min)), max.map(f64::from))?;
+                if let Some(w) = weights
+                    && (w.under > MAX_WEIGHT || w.over > MAX_WEIGHT)
+                {
+                    return Err(problem(
+                        i,
+                        "invalid_value",
+                        format!(
+                            "cover weights {} and {} must be at most {MAX_WEIGHT}",
+                            w.under, w.over
+                        ),
+                    ));
+                }
                 if let (Some(f), Some(t)) = (from, to)
                     && f > t
                 {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 mod apply;
 mod check;
+mod requests;
 #[cfg(test)]
 mod tests;
 
@@ -117,6 +118,7 @@ enum Undo {
     Code(String, Option<Entry<ShiftCode>>),
     Rule(String, Option<Entry<Rule>>),
     Settings(Entry<Settings>),
+    Request((String, Date), Option<Entry<Request>>),
 }
 
 /// Work in progress while a batch is applied.
@@ -134,6 +136,8 @@ pub struct Roster {
     staff: BTreeMap<String, Entry<Staff>>,
     codes: BTreeMap<String, Entry<ShiftCode>>,
     rules: BTreeMap<String, Entry<Rule>>,
+    /// Staff requests by person, then date.
+    requests: BTreeMap<(String, Date), Entry<Request>>,
     /// Keyed with foldhash: hashing staff ids with SipHash was a tenth of
     /// applying a large batch.
     cells: HashMap<String, Row<CellEntry>, foldhash::fast::RandomState>,
@@ -154,6 +158,7 @@ impl Default for Roster {
             staff: BTreeMap::new(),
             codes: BTreeMap::new(),
             rules: BTreeMap::new(),
+            requests: BTreeMap::new(),
             cells: HashMap::default(),
             cell_count: 0,
             code_names: Default::default(),
@@ -233,6 +238,44 @@ impl Roster {
             .map(|e| with_seq(&e.value, e.stamp.seq, |r, q| r.seq = q))
             .collect()
     }
+    /// Every request, by person then date.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests
+            .values()
+            .map(|e| with_seq(&e.value, e.stamp.seq, |r, q| r.seq = q))
+            .collect()
+    }
+    /// How many requests there are.
+    pub fn request_count(&self) -> usize {
+        self.requests.len()
+    }
+    /// A person's request for a date.
+    pub fn request(&self, staff: &str, date: Date) -> Option<&Request> {
+        self.requests
+            .get(&(staff.to_string(), date))
+            .map(|e| &e.value)
+    }
+    /// A person's requests from `from` to `to` (both included), by date.
+    pub fn requests_of(&self, staff: &str, from: Date, to: Date) -> impl Iterator<Item = &Request> {
+        let range = (staff.to_string(), from)..=(staff.to_string(), to.max(from));
+        self.requests
+            .range(range)
+            .map(|(_, e)| &e.value)
+            .filter(move |r| r.date <= to)
+    }
+    /// Everyone's requests for one date, by person.
+    pub fn requests_on(&self, date: Date) -> impl Iterator<Item = &Request> {
+        self.requests
+            .values()
+            .map(|e| &e.value)
+            .filter(move |r| r.date == date)
+    }
+    /// Who entered a request and when (its stamp).
+    pub fn request_stamp(&self, staff: &str, date: Date) -> Option<&Stamp> {
+        self.requests
+            .get(&(staff.to_string(), date))
+            .map(|e| &e.stamp)
+    }
     pub fn settings(&self) -> Settings {
         with_seq(&self.settings.value, self.settings.stamp.seq, |s, q| {
             s.seq = q
@@ -248,6 +291,10 @@ impl Roster {
             Target::Code { code } => self.codes.get(code).map_or(0, |e| e.stamp.seq),
             Target::Rule { id } => self.rules.get(id).map_or(0, |e| e.stamp.seq),
             Target::Settings => self.settings.stamp.seq,
+            Target::Request { staff, date } => self
+                .requests
+                .get(&(staff.clone(), *date))
+                .map_or(0, |e| e.stamp.seq),
         }
     }
 
@@ -276,6 +323,12 @@ impl Roster {
                     .map(|e| with_seq(&e.value, 0, |r, q| r.seq = q)),
             ),
             Target::Settings => to_json(&with_seq(&self.settings.value, 0, |s, q| s.seq = q)),
+            Target::Request { staff, date } => to_json(
+                &self
+                    .requests
+                    .get(&(staff.clone(), *date))
+                    .map(|e| with_seq(&e.value, 0, |r, q| r.seq = q)),
+            ),
         }
     }
 

@@ -208,3 +208,144 @@ fn writing_the_same_value_changes_nothing() {
     assert!(a.changes.is_empty());
     assert_eq!((a.seq, r.seq()), (2, 2));
 }
+
+fn wish_off(c: Option<&str>) -> Wish {
+    Wish::Off {
+        code: c.map(String::from),
+    }
+}
+fn put_request(staff: &str, date: &str, wish: Wish, weight: u32) -> Op {
+    Op::PutRequest {
+        request: Request {
+            weight,
+            ..Request::new(staff, d(date), wish)
+        },
+        base: None,
+    }
+}
+
+#[test]
+fn a_request_is_added_changed_and_withdrawn_each_as_a_versioned_change() {
+    let mut r = setup();
+    let a = r
+        .apply_batch(
+            &[put_request("s1", "2027-03-02", wish_off(Some("N")), 2)],
+            &author("c1"),
+            2,
+        )
+        .unwrap();
+    assert_eq!(a.changes.len(), 1);
+    let got = r.request("s1", d("2027-03-02")).cloned().unwrap();
+    assert_eq!((got.weight, got.by.as_str()), (2, "ann"));
+    let target = Target::Request {
+        staff: "s1".into(),
+        date: d("2027-03-02"),
+    };
+    assert_eq!(r.version(&target), a.seq);
+    // The same request again changes nothing.
+    let again = r
+        .apply_batch(
+            &[put_request("s1", "2027-03-02", wish_off(Some("N")), 2)],
+            &author("c1"),
+            3,
+        )
+        .unwrap();
+    assert!(again.changes.is_empty());
+    // A new wish replaces it; withdrawing removes it, with what it was.
+    r.apply_batch(
+        &[put_request(
+            "s1",
+            "2027-03-02",
+            Wish::On { code: "D".into() },
+            1,
+        )],
+        &author("c1"),
+        4,
+    )
+    .unwrap();
+    let gone = r
+        .apply_batch(
+            &[Op::RemoveRequest {
+                staff: "s1".into(),
+                date: d("2027-03-02"),
+                base: None,
+            }],
+            &author("c1"),
+            5,
+        )
+        .unwrap();
+    assert_eq!(gone.changes[0].before["want"], "on");
+    assert!(r.request("s1", d("2027-03-02")).is_none());
+    assert_eq!(r.request_count(), 0);
+}
+
+#[test]
+fn a_bad_request_is_refused_naming_it_and_the_batch_leaves_nothing() {
+    let mut r = setup();
+    let before = r.requests();
+    for (op, code) in [
+        (
+            put_request("nobody", "2027-03-02", wish_off(None), 1),
+            "unknown_staff",
+        ),
+        (
+            put_request("s1", "2027-03-02", Wish::On { code: "X".into() }, 1),
+            "unknown_code",
+        ),
+        (
+            put_request("s1", "2027-03-02", wish_off(None), 0),
+            "invalid_value",
+        ),
+        (
+            put_request("s1", "2027-03-02", wish_off(None), MAX_WEIGHT + 1),
+            "invalid_value",
+        ),
+        (
+            Op::RemoveRequest {
+                staff: "s1".into(),
+                date: d("2027-03-02"),
+                base: None,
+            },
+            "not_found",
+        ),
+    ] {
+        let ok = put_request("s1", "2027-03-03", wish_off(None), 1);
+        match r.apply_batch(&[ok, op], &author("c1"), 2) {
+            Err(Rejection::Invalid(p)) => {
+                assert_eq!((p[0].op, p[0].code.as_str()), (1, code), "{p:?}")
+            }
+            other => panic!("expected {code}, got {other:?}"),
+        }
+        assert_eq!(r.requests(), before, "nothing of the refused batch stays");
+    }
+}
+
+#[test]
+fn a_stale_request_write_is_a_conflict_and_a_code_asked_for_cannot_be_removed() {
+    let mut r = setup();
+    r.apply_batch(
+        &[put_request("s1", "2027-03-02", wish_off(Some("N")), 1)],
+        &author("c1"),
+        2,
+    )
+    .unwrap();
+    let stale = Op::PutRequest {
+        request: Request::new("s1", d("2027-03-02"), wish_off(None)),
+        base: Some(0),
+    };
+    assert!(matches!(
+        r.apply_batch(&[stale], &author("c2"), 3),
+        Err(Rejection::Conflict(c)) if matches!(c[0].target, Target::Request { .. })
+    ));
+    let remove = Op::RemoveCode {
+        code: "N".into(),
+        base: None,
+    };
+    match r.apply_batch(&[remove], &author("c1"), 4) {
+        Err(Rejection::Invalid(p)) => {
+            assert_eq!(p[0].code, "in_use");
+            assert!(p[0].message.contains("1 request"), "{}", p[0].message);
+        }
+        other => panic!("expected in_use, got {other:?}"),
+    }
+}

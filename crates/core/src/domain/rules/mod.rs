@@ -18,13 +18,16 @@
 //! from the first date (the whole span without one). `min` applies to
 //! shifts, hours and weekends; runs are limited by `max`.
 
-use super::{Date, LimitMeasure, Roster, Rule, RuleKind, Staff, Target};
+use super::{CoverWeights, Date, LimitMeasure, Roster, Rule, RuleKind, Staff, Target};
 use chrono::Datelike;
 use std::collections::{BTreeMap, BTreeSet};
 
 mod eval;
+mod requests;
 #[cfg(test)]
 mod tests;
+
+pub use requests::SoftScore;
 
 use eval::*;
 
@@ -82,6 +85,13 @@ pub enum What {
         code: Option<String>,
         value: f64,
         bound: Bound,
+    },
+    /// `name`'s request (`wish`, "off N") is not met: the cell has `has`.
+    Request {
+        name: String,
+        wish: String,
+        weight: u32,
+        has: Option<String>,
     },
 }
 
@@ -166,6 +176,12 @@ impl Finding {
                 };
                 format!("{name}: {} {unit} from {a} to {b}, {bound}", amount(*value))
             }
+            What::Request {
+                name,
+                wish,
+                weight,
+                has,
+            } => requests::request_message(name, wish, *weight, has, &a),
         }
     }
 }
@@ -212,6 +228,9 @@ pub struct Findings {
     /// as bits by index: what a frame asks once a cell.
     named: BTreeMap<Date, Vec<u64>>,
     count: usize,
+    /// Unmet requests by person: soft findings, kept apart from the rules'
+    /// (they are not counted in `len`, nor do they warn a person).
+    unmet: BTreeMap<String, Vec<Finding>>,
     /// The coverage rows (see [`Findings::coverage_rows`]).
     rows: Vec<CoverageRow>,
 }
@@ -303,6 +322,7 @@ impl Findings {
             index: Default::default(),
             named: BTreeMap::new(),
             count: 0,
+            unmet: BTreeMap::new(),
             rows: Vec::new(),
         };
         f.index = f
@@ -349,6 +369,7 @@ impl Findings {
         }
         f.by_person = by_person;
         f.recount();
+        f.read_unmet(roster);
         f
     }
 
@@ -424,13 +445,21 @@ impl Findings {
             file(&mut self.named, d, named_bits(&self.index, &found));
             file(&mut self.by_date, d, found);
         }
-        for id in people {
-            if let Some(&p) = self.index.get(id) {
+        for id in &people {
+            if let Some(&p) = self.index.get(*id) {
                 file(
                     &mut self.by_person,
                     id.to_string(),
                     person_findings(&cx, p, span),
                 );
+            }
+        }
+        if roster.request_count() > 0 {
+            for id in people {
+                if let Some(&p) = self.index.get(id) {
+                    let found = self.unmet_of_person(roster, p);
+                    file(&mut self.unmet, id.to_string(), found);
+                }
             }
         }
         self.recount();
