@@ -527,6 +527,7 @@ fn rules_ops() -> Vec<Op> {
                     group: Some(format!("Group {g}")),
                     from: None,
                     to: None,
+                    weights: None,
                 },
             );
         }
