@@ -241,6 +241,7 @@ fn main() {
         limits: protocol::Limits::current(),
         account: None,
         role: Some("admin".into()),
+        staff: None,
     };
     bench("encode welcome with that snapshot", 50, || {
         black_box(protocol::encode(black_box(&welcome)));
@@ -276,6 +277,7 @@ fn main() {
         limits: protocol::Limits::current(),
         account: None,
         role: Some("admin".into()),
+        staff: None,
     };
     bench("encode welcome with 2,000 missed changes", 200, || {
         black_box(protocol::encode(black_box(&catchup)));

@@ -12,8 +12,17 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 async fn main() {
     let started = std::time::Instant::now();
     let cli = Cli::parse();
-    let editor =
-        !(cli.serve || cli.sync || cli.check || cli.apply.is_some() || cli.export.is_some());
+    if let Err(m) = cli::flags_fit(&cli) {
+        eprintln!("rota: {m}");
+        std::process::exit(cli::exit::USAGE);
+    }
+    let editor = !(cli.serve
+        || cli.sync
+        || cli.check
+        || cli.publish
+        || cli.diff_published
+        || cli.apply.is_some()
+        || cli.export.is_some());
     if !editor {
         // The editor logs to a file in its data dir, never onto its screen.
         cli::init_logging(
@@ -42,6 +51,10 @@ async fn main() {
         cli::apply::apply(&cli, file).await
     } else if cli.check {
         cli::check::check(&cli).await
+    } else if cli.publish {
+        cli::publish::publish(&cli).await
+    } else if cli.diff_published {
+        cli::publish::diff_published(&cli).await
     } else if let Some(format) = &cli.export {
         cli::export::export(&cli, format).await
     } else {

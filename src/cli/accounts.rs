@@ -47,7 +47,7 @@ fn wanted(cli: &Cli) -> Result<Wanted, String> {
 }
 
 fn bad_role(r: &str) -> String {
-    format!("--role `{r}`: use viewer, editor, admin, owner or none")
+    format!("--role `{r}`: use staff, viewer, editor, admin, owner or none")
 }
 
 /// Runs the account flag given. Returns the exit status.
@@ -136,10 +136,17 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
     if let Some(name) = &cli.add_user {
         let grant = match wanted(cli).map_err(Failure::Usage)? {
             Wanted::Owner(true) => Grant::Owner,
+            Wanted::Role(roster, Some(Role::Staff)) => match &cli.staff {
+                Some(staff) => Grant::Staff {
+                    roster,
+                    staff: staff.clone(),
+                },
+                None => return Err(Failure::Usage(staff_needs_row())),
+            },
             Wanted::Role(roster, Some(role)) => Grant::Role { roster, role },
             _ => {
                 return Err(Failure::Usage(
-                    "--add-user needs a role: --role owner, or --role viewer|editor|admin with --roster".into(),
+                    "--add-user needs a role: --role owner, or --role staff|viewer|editor|admin with --roster".into(),
                 ));
             }
         };
@@ -156,6 +163,11 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
                     "not an owner of"
                 };
                 eprintln!("rota: {name} is now {now} this hub");
+            }
+            Wanted::Role(roster, Some(Role::Staff)) if cli.staff.is_some() => {
+                let staff = cli.staff.as_deref().unwrap_or_default();
+                file.set_staff(name, &roster, staff)?;
+                eprintln!("rota: {name} is now staff of roster {roster}, as staff row {staff}");
             }
             Wanted::Role(roster, role) => {
                 file.set_role(name, &roster, role)?;
@@ -184,7 +196,14 @@ fn describe(grant: &Grant) -> String {
     match grant {
         Grant::Owner => "owner of this hub".into(),
         Grant::Role { roster, role } => format!("{role} of roster {roster}"),
+        Grant::Staff { roster, staff } => {
+            format!("staff of roster {roster}, as staff row {staff}")
+        }
     }
+}
+
+fn staff_needs_row() -> String {
+    "--role staff is bound to one staff row: say whose with --staff ID (the id in the roster's first column)".into()
 }
 
 /// The token alone on standard output (for scripts), what it is on stderr.
@@ -205,7 +224,14 @@ fn listing(users: &[crate::accounts::UserInfo]) -> String {
         let mut roles: Vec<String> = u
             .roles
             .iter()
-            .map(|(roster, role)| format!("{role} of {roster}"))
+            .map(
+                |(roster, role)| match u.staff.iter().find(|(r, _)| r == roster) {
+                    Some((_, staff)) if *role == Role::Staff => {
+                        format!("staff of {roster} (row {staff})")
+                    }
+                    _ => format!("{role} of {roster}"),
+                },
+            )
             .collect();
         if u.owner {
             roles.insert(0, "owner".into());

@@ -195,25 +195,22 @@ async fn run(
     }
     // A role too small for the file is refused here, before anything is
     // queued (the hub would refuse it; a queued edit would wait forever).
+    let access = engine.access();
     if online
-        && let Some(role) = engine
-            .access()
-            .role
-            .as_deref()
-            .and_then(crate::domain::Role::parse)
-        && role < crate::domain::Role::needed_for(&plan.ops)
+        && let Some(role) = access.role.as_deref().and_then(crate::domain::Role::parse)
+        && !role.allows(&plan.ops, access.staff.as_deref())
     {
         progress.clear();
         let need = crate::domain::Role::needed_for(&plan.ops);
         eprintln!(
-            "rota: {file}: nothing applied: it changes {} on roster {}, which takes the {need} role; you are {} (ask an admin of the roster)",
+            "rota: {file}: nothing applied: it changes {} on roster {}: {} (ask an admin of the roster)",
             if need == crate::domain::Role::Editor {
-                "cells"
+                "cells or requests"
             } else {
                 "staff, shift codes, rules or settings"
             },
             super::roster_name(cli),
-            role.with_article()
+            role.why_not(&plan.ops, access.staff.as_deref())
         );
         return exit::REFUSED;
     }
@@ -230,10 +227,7 @@ async fn run(
             return exit::OK;
         }
         Err(EditError::Invalid(problems)) => {
-            let errors: Vec<LineError> = problems
-                .into_iter()
-                .map(|p| LineError::new(plan.line_of(p.op), p.message))
-                .collect();
+            let errors: Vec<LineError> = problems.into_iter().map(|p| plan.error(p)).collect();
             return report_bad_input(file, errors);
         }
         Err(e) => {
@@ -284,8 +278,7 @@ async fn run(
             let _ = engine.dismiss(op_id);
             eprintln!("rota: {file}: nothing applied: the hub refused it ({code}: {message})");
             for p in problems {
-                let e = LineError::new(plan.line_of(p.op), p.message);
-                eprintln!("  {}", e.display(file));
+                eprintln!("  {}", plan.error(p).display(file));
             }
             if code == crate::protocol::codes::FORBIDDEN {
                 exit::REFUSED

@@ -1,5 +1,6 @@
 //! `rota --export csv|json|ics|txt`: write the hub's roster out, whole or a
-//! selection (`--from`, `--to`, `--staff`), to standard output or `--out`.
+//! selection (`--from`, `--to`, `--staff`), to standard output or `--out`;
+//! `--export csv --requests`: its requests.
 //! When the hub cannot be reached, the local copy is written (and said so)
 //! if there is one.
 
@@ -29,6 +30,12 @@ pub async fn export(cli: &Cli, format: &str) -> i32 {
             return exit::USAGE;
         }
     };
+    if cli.requests && kind != Kind::Csv {
+        eprintln!(
+            "rota: --requests goes with --export csv (--export json writes the requests with the roster)"
+        );
+        return exit::USAGE;
+    }
     let (from, to) = match (date_flag("--from", &cli.from), date_flag("--to", &cli.to)) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => {
@@ -66,6 +73,7 @@ pub async fn export(cli: &Cli, format: &str) -> i32 {
     };
     stop(engine).await;
     let roster = match roster {
+        Ok(r) if cli.published => r.published_view(),
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -105,6 +113,7 @@ fn write_out(cli: &Cli, kind: Kind, roster: &Roster, sel: &Selection) -> Result<
         return write_per_person(dir, roster, name, sel);
     }
     let text = match kind {
+        Kind::Csv if cli.requests => csv::export_requests(roster, sel),
         Kind::Csv => csv::export(roster, sel),
         Kind::Json => json::export(roster, name, sel),
         Kind::Ics => ics::export(roster, name, sel, now_ms()),

@@ -14,6 +14,7 @@ pub mod check;
 pub mod edit;
 pub mod export;
 pub mod out;
+pub mod publish;
 pub mod serve;
 pub mod sync;
 
@@ -72,12 +73,13 @@ pub struct Cli {
     pub queue: bool,
 
     /// Print the roster's rule findings (staffing under or over, forbidden
-    /// sequences, per-person limits) and exit 0 when there are none, 1 when
-    /// there are.
+    /// sequences, per-person limits), then its unmet requests and soft
+    /// score, and exit 0 when there are no rule findings, 1 when there are
+    /// (unmet requests never change it).
     #[arg(long, conflicts_with_all = ["serve", "sync", "apply"])]
     pub check: bool,
 
-    /// With --check: the findings as JSON.
+    /// With --check: the findings, unmet requests and soft score as JSON.
     #[arg(long, requires = "check")]
     pub json: bool,
 
@@ -91,22 +93,51 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", requires = "export")]
     pub out: Option<PathBuf>,
 
-    /// With --export: the first date to include.
-    #[arg(long, value_name = "DATE", requires = "export")]
+    /// With --export: the first date to include. With --publish: the
+    /// first date to publish.
+    #[arg(long, value_name = "DATE")]
     pub from: Option<String>,
 
-    /// With --export: the last date to include.
-    #[arg(long, value_name = "DATE", requires = "export")]
+    /// With --export: the last date to include. With --publish: the last
+    /// date to publish.
+    #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
 
+    /// Publish the roster's cells from --from to --to as its staff are to
+    /// see them (admins), as the next numbered publication.
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check"])]
+    pub publish: bool,
+
+    /// With --publish: a note kept with the publication ("March, final").
+    #[arg(long, value_name = "TEXT", requires = "publish")]
+    pub note: Option<String>,
+
+    /// List the cells whose code differs from what staff were shown at
+    /// the last publication of their date ("published -> now").
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish"])]
+    pub diff_published: bool,
+
+    /// With --export: write what staff see (each date as its last
+    /// publication left it), not the draft.
+    #[arg(long, requires = "export")]
+    pub published: bool,
+
     /// With --export: only this person (staff id or unique display name).
-    #[arg(long, value_name = "NAME", requires = "export")]
+    /// With --role staff (--add-user, --set-role): the staff id of the
+    /// row the user is bound to.
+    #[arg(long, value_name = "NAME")]
     pub staff: Option<String>,
 
     /// With --export txt: list every rule warning under the grid (without
     /// it, how many of each kind).
     #[arg(long, requires = "export")]
     pub warnings: bool,
+
+    /// With --export csv: write the staff's requests
+    /// (staff,date,request,weight,note) instead of the cells; --apply
+    /// reads them back.
+    #[arg(long, requires = "export")]
+    pub requests: bool,
 
     /// With the editor: open a roster the hub does not have yet, to set it
     /// up (without it, a roster that does not exist is an error, so that a
@@ -148,8 +179,8 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", requires_all = ["serve", "role"], group = "account")]
     pub set_role: Option<String>,
 
-    /// The role for --add-user or --set-role: viewer, editor, admin, owner
-    /// (the whole hub) or none.
+    /// The role for --add-user or --set-role: staff (with --staff), viewer,
+    /// editor, admin, owner (the whole hub) or none.
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
 
@@ -685,6 +716,22 @@ pub async fn stop(engine: SyncEngine) {
     tokio::task::spawn_blocking(move || engine.shutdown())
         .await
         .ok();
+}
+
+/// `--staff` says whose rows an export covers, or which row a staff role
+/// is bound to: anywhere else it would be quietly ignored, so it is refused.
+pub fn flags_fit(cli: &Cli) -> Result<(), String> {
+    if (cli.from.is_some() || cli.to.is_some()) && cli.export.is_none() && !cli.publish {
+        return Err("--from and --to go with --export or --publish".into());
+    }
+    let fits = cli.export.is_some() || cli.add_user.is_some() || cli.set_role.is_some();
+    if cli.staff.is_some() && !fits {
+        return Err(
+            "--staff goes with --export (whose rows), or with --add-user/--set-role and --role staff (the row the user is bound to)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -616,6 +616,15 @@ async fn the_account_flags_manage_a_running_hub() {
             "no user `nobody`",
         ),
         (vec!["--revoke-token", "0123"], "no token `0123`"),
+        // Issue 22: the staff role names its row.
+        (
+            vec!["--add-user", "sue", "--role", "staff", "--roster", "ward"],
+            "--role staff is bound to one staff row: say whose with --staff ID",
+        ),
+        (
+            vec!["--set-role", "ed", "--role", "staff", "--roster", "ward"],
+            "say whose with --staff ID",
+        ),
         // Issue 25, hole 7: names that display as another's.
         (
             vec!["--add-user", "olga\u{200B}", "--role", "owner"],
@@ -869,6 +878,7 @@ async fn admins_manage_the_rosters_users_over_the_protocol() {
         user: user.into(),
         role: role.map(str::to_string),
         create,
+        staff: None,
     };
     ada.send(&set("nia", Some("viewer"), true)).await;
     let (list, token) = users(ada.answer().await);
@@ -1181,5 +1191,134 @@ async fn nothing_is_acknowledged_after_the_flag_that_took_it_away_returns() {
     let code =
         taken_away_mid_flight(open.path(), c, &["--add-user", "olga", "--role", "owner"]).await;
     assert_eq!(code, close::UNAUTHORIZED);
+    hub.stop().await.unwrap();
+}
+
+/// Issue 22: a staff account, bound to one row, enters and withdraws its
+/// own requests and nothing else, and reads only its own row's history;
+/// editors enter anyone's requests, viewers none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_write_only_their_own_requests_and_read_only_their_own_history() {
+    use rota::domain::{Request, Wish};
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut acc) = hub_with_accounts(dir.path()).await;
+    let sue = acc
+        .file
+        .add_user(
+            "sue",
+            Grant::Staff {
+                roster: "ward".into(),
+                staff: "s1".into(),
+            },
+        )
+        .unwrap();
+    let ask = |staff: &str, wish: &str| Op::PutRequest {
+        request: Request::new(staff, d("2026-12-24"), Wish::parse(wish).unwrap()),
+        base: None,
+    };
+    let (mut c, w) = Client::hello_as(&hub.url(), &sue, "sue", "c-sue", "ward").await;
+    let ServerMsg::Welcome {
+        role, staff, seq, ..
+    } = w
+    else {
+        panic!("{w:?}")
+    };
+    assert_eq!(
+        (role.as_deref(), staff.as_deref()),
+        (Some("staff"), Some("s1"))
+    );
+
+    let own = ack_seq(&c.edit(1, vec![ask("s1", "off")]).await);
+    assert!(own > seq);
+    for (op_id, ops) in [
+        (2, vec![ask("s2", "off")]),
+        (3, vec![set("s1", "2026-12-02", Some("D"), 0)]),
+        (
+            4,
+            vec![ask("s1", "on D"), set("s1", "2026-12-03", Some("D"), 0)],
+        ),
+        (
+            5,
+            vec![Op::RemoveRequest {
+                staff: "s2".into(),
+                date: d("2026-12-24"),
+                base: None,
+            }],
+        ),
+    ] {
+        let answer = c.edit(op_id, ops).await;
+        let (code, message, id) = error_code(&answer);
+        assert_eq!((code, id), (codes::FORBIDDEN, Some(op_id)), "{message}");
+        assert!(message.contains("nothing of it is applied"), "{message}");
+    }
+    let withdraw = Op::RemoveRequest {
+        staff: "s1".into(),
+        date: d("2026-12-24"),
+        base: Some(own),
+    };
+    let gone = ack_seq(&c.edit(6, vec![withdraw]).await);
+    assert_eq!(gone, own + 1, "nothing refused was applied in between");
+
+    // History: their own row's only, and only about that row.
+    c.send(&ClientMsg::History {
+        req: Some(1),
+        query: HistoryQuery {
+            staff: Some("s1".into()),
+            ..Default::default()
+        },
+    })
+    .await;
+    match c.answer().await {
+        ServerMsg::History { entries, .. } => {
+            assert!(!entries.is_empty());
+            assert!(
+                entries.iter().all(|e| e.staff.as_deref() == Some("s1")),
+                "{entries:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    for query in [
+        HistoryQuery::default(),
+        HistoryQuery {
+            staff: Some("s2".into()),
+            ..Default::default()
+        },
+        HistoryQuery {
+            date: Some(d("2026-12-01")),
+            ..Default::default()
+        },
+    ] {
+        c.send(&ClientMsg::History {
+            req: Some(2),
+            query,
+        })
+        .await;
+        let answer = c.answer().await;
+        let (code, message, _) = error_code(&answer);
+        assert_eq!(code, codes::FORBIDDEN, "{message}");
+        assert!(message.contains("your own row"), "{message}");
+    }
+
+    // The editor enters anyone's request; the viewer none.
+    let (mut ed, _) = Client::hello_as(&hub.url(), &acc.editor, "ed", "c-ed", "ward").await;
+    ack_seq(&ed.edit(1, vec![ask("s2", "on D")]).await);
+    let (mut vi, _) = Client::hello_as(&hub.url(), &acc.viewer, "vi", "c-vi", "ward").await;
+    let answer = vi.edit(1, vec![ask("s1", "off")]).await;
+    assert_eq!(error_code(&answer).0, codes::FORBIDDEN);
+
+    // Bound to another row while connected: told, and judged by it.
+    acc.file.set_staff("sue", "ward", "s2").unwrap();
+    let told = c.recv_until(|m| matches!(m, ServerMsg::Role { .. })).await;
+    assert_eq!(
+        told,
+        ServerMsg::Role {
+            role: "staff".into(),
+            staff: Some("s2".into())
+        }
+    );
+    let answer = c.edit(7, vec![ask("s1", "off")]).await;
+    assert_eq!(error_code(&answer).0, codes::FORBIDDEN);
+    ack_seq(&c.edit(8, vec![ask("s2", "off N")]).await);
     hub.stop().await.unwrap();
 }

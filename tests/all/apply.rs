@@ -881,8 +881,17 @@ fn expected_counts(text: &str) -> (usize, usize, usize, usize) {
                     off.insert((f[0].to_string(), d.to_string()));
                 }
             }
-            "SECTION_COVER" if f[2].parse::<i64>().unwrap() > 0 => {
-                cover.insert((f[0].to_string(), f[1].to_string()));
+            // A rule when being under costs something (and something is
+            // required), or being over does (a requirement of 0 too).
+            "SECTION_COVER" => {
+                let (need, under, over): (i64, i64, i64) = (
+                    f[2].parse().unwrap(),
+                    f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                );
+                if (need > 0 && under > 0) || over > 0 {
+                    cover.insert((f[0].to_string(), f[1].to_string()));
+                }
             }
             _ => {}
         }

@@ -840,3 +840,61 @@ async fn a_code_typed_far_away_changes_no_warning_and_undo_says_what() {
         warnings
     );
 }
+
+/// A request typed at `R` in one editor goes through the engine to the
+/// hub and the other editor (who entered it: the account); a code that
+/// stops meeting it makes it an unmet request in both (a soft finding,
+/// not a rule warning); undo withdraws it and shows its cell.
+#[tokio::test]
+async fn a_request_typed_in_one_editor_reaches_the_other_and_undo_withdraws_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    let mut bob = editor(&hub.url(), "bob", dir.path()).await;
+    assert!(
+        !bob.state.layout.requests,
+        "no requests, no column for them"
+    );
+    ann.keys("R");
+    ann.type_text("off N 2, school run");
+    ann.keys("enter");
+    assert!(
+        ann.message().contains(
+            "request of Amara Okafor on Tue 1 Dec 2026: off N, weight 2, school run (met)"
+        ),
+        "{}",
+        ann.message()
+    );
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    bob.until("ann's request", |s| {
+        s.view.read(|r| r.request("s1", today()).is_some())
+    })
+    .await;
+    let r = bob
+        .state
+        .view
+        .read(|r| r.request("s1", today()).cloned())
+        .expect("a request");
+    assert_eq!(
+        (r.wish.to_string(), r.weight, r.note.as_str(), r.by.as_str()),
+        ("off N".to_string(), 2, "school run", "ann")
+    );
+    assert!(bob.state.layout.requests, "the grid makes room for marks");
+    // Bob puts Amara on N that day: the request is unmet, for both.
+    bob.type_text("N");
+    assert_eq!(bob.state.findings.unmet_of("s1").len(), 1);
+    ann.until("bob's N, unmet", |s| s.findings.unmet_of("s1").len() == 1)
+        .await;
+    assert_eq!(ann.state.findings.len(), 0, "not a rule warning");
+    // Undo in ann (moved away first): withdrawn, the cursor back on it.
+    ann.keys("j l");
+    ann.keys("u");
+    assert!(ann.message().starts_with("undone:"), "{}", ann.message());
+    assert_eq!(ann.at(), ("s1".to_string(), today()), "shows its cell");
+    assert!(ann.state.view.read(|r| r.request("s1", today()).is_none()));
+    bob.until("withdrawn", |s| {
+        s.view.read(|r| r.request("s1", today()).is_none())
+    })
+    .await;
+    assert_eq!(bob.state.findings.unmet_count(), 0);
+    assert!(!bob.state.layout.requests);
+}

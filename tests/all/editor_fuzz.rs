@@ -1,13 +1,13 @@
 //! The real editor driven by random keys, as a person in a hurry would:
 //! moves, codes (typed with Shift and after `i`), clears, undo and redo,
 //! panels (history, conflicts, warnings, help, filter, manage and its
-//! forms), blocks, pastes, jumps, resizes, mouse clicks and Esc, weighted
-//! toward real use. Keys go through the real key map and `update`; effects
-//! are carried out by the editor's own `perform` against a real sync
-//! engine joined to a real hub on 127.0.0.1, while a second editor writes
-//! the same roster. The engine's events and the effects' results reach the
-//! editor in either order (as the app loop may take them), and time passes
-//! on a clock of the test's.
+//! forms, requests), staff requests typed at `R`, blocks, pastes, jumps,
+//! resizes, mouse clicks and Esc, weighted toward real use. Keys go through
+//! the real key map and `update`; effects are carried out by the editor's
+//! own `perform` against a real sync engine joined to a real hub on
+//! 127.0.0.1, while a second editor writes the same roster. The engine's
+//! events and the effects' results reach the editor in either order (as the
+//! app loop may take them), and time passes on a clock of the test's.
 //!
 //! After every key: no panic; no panel waits on the hub past its time; the
 //! rule findings equal a fresh evaluation and change only where an edit
@@ -110,6 +110,19 @@ fn steps(rng: &mut Rng, s: &State) -> Vec<Step> {
             });
             return out;
         }
+        Mode::Request(_) => {
+            // A request typed whole (or nothing: it withdraws), a typo now
+            // and then; Enter, or Esc.
+            let mut out = vec![named(KeyCode::Backspace); rng.below(3)];
+            let typed = *rng.pick(&["off", "off N 2, swap", "on D", "", "maybe", "off 9"]);
+            out.extend(typed.chars().map(key));
+            out.push(if rng.chance(80) {
+                named(KeyCode::Enter)
+            } else {
+                named(KeyCode::Esc)
+            });
+            return out;
+        }
         Mode::Normal => {}
         _ => {
             // A panel: its keys, and now and then out of it.
@@ -164,7 +177,9 @@ fn steps(rng: &mut Rng, s: &State) -> Vec<Step> {
             Step::Key(KeyCode::Char('r'), KeyModifiers::CONTROL)
         }],
         64..=75 => {
-            let mut out = vec![key(*rng.pick(&['H', 'c', 'e', '?', 'f', 'm', 'z', 'H']))];
+            let mut out = vec![key(
+                *rng.pick(&['H', 'c', 'e', '?', 'f', 'm', 'z', 'H', 'R', 'W'])
+            )];
             if rng.chance(30) {
                 out.push(named(KeyCode::Tab));
             }

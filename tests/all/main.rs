@@ -18,6 +18,8 @@ mod hub;
 mod load;
 mod model;
 mod planning;
+mod publish_scripts;
+mod requests_scripts;
 mod rules;
 mod screens;
 mod sync;

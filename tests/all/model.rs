@@ -4,7 +4,9 @@
 //! said so; a resend is answered as the first time; no answer ever comes
 //! from another roster or another edit. Random step sequences (proptest)
 //! run against one real hub on 127.0.0.1; each case uses rosters and client
-//! ids of its own. `ROTA_MODEL_CASES` sets how many cases run.
+//! ids of its own. `ROTA_MODEL_CASES` sets how many cases run. Edits
+//! carry staff requests beside cells (issue 22): put, and withdrawn, which
+//! is invalid (the edit refused whole) when there is none at that point.
 
 use crate::common;
 
@@ -21,7 +23,12 @@ const CODES: [&str; 3] = ["D", "N", "ZZ"]; // ZZ is no code of the roster
 const STAFF: u8 = 3;
 const DAYS: u8 = 4;
 
-type Cell = (u8, u8, u8); // staff 1..=3, day, code index
+/// staff 1..=3, day, what: a code index into [`CODES`] (0, 1; 2 is no code
+/// of the roster), or [`ASK`] (a request: off that day) or [`WITHDRAW`]
+/// (the request withdrawn).
+type Cell = (u8, u8, u8);
+const ASK: u8 = 3;
+const WITHDRAW: u8 = 4;
 
 #[derive(Clone, Debug)]
 struct EditSpec {
@@ -70,7 +77,11 @@ enum Step {
 }
 
 fn cell() -> impl Strategy<Value = Cell> {
-    (1..=STAFF, 0..DAYS, prop_oneof![8 => 0u8..2, 1 => Just(2u8)])
+    (
+        1..=STAFF,
+        0..DAYS,
+        prop_oneof![8 => 0u8..2, 1 => Just(2u8), 1 => Just(ASK), 1 => Just(WITHDRAW)],
+    )
 }
 
 fn edit(min_parts: usize) -> impl Strategy<Value = EditSpec> {
@@ -118,11 +129,26 @@ fn date(day: u8) -> Date {
 fn ops_of(cells: &[Cell]) -> Vec<Op> {
     cells
         .iter()
-        .map(|&(s, d, c)| Op::SetCell {
-            staff: format!("s{s}"),
-            date: date(d),
-            code: Some(CODES[c as usize].into()),
-            base: 0,
+        .map(|&(s, d, c)| match c {
+            ASK => Op::PutRequest {
+                request: rota::domain::Request::new(
+                    &format!("s{s}"),
+                    date(d),
+                    rota::domain::Wish::Off { code: None },
+                ),
+                base: None,
+            },
+            WITHDRAW => Op::RemoveRequest {
+                staff: format!("s{s}"),
+                date: date(d),
+                base: None,
+            },
+            c => Op::SetCell {
+                staff: format!("s{s}"),
+                date: date(d),
+                code: Some(CODES[c as usize].into()),
+                base: 0,
+            },
         })
         .collect()
 }
@@ -168,6 +194,8 @@ type Answered = (Vec<Cell>, Option<ServerMsg>);
 struct Model {
     seqs: [u64; ROSTERS],
     cells: [BTreeMap<(u8, u8), u8>; ROSTERS],
+    /// Who has a request on which day.
+    requests: [std::collections::BTreeSet<(u8, u8)>; ROSTERS],
     /// The content and the answer given, per (roster, client, op id).
     answers: HashMap<AnswerKey, Answered>,
 }
@@ -184,14 +212,24 @@ impl Model {
                 return Expect::Same(Box::new(answer.clone()));
             }
         }
-        let expect = if e.cells.iter().any(|&(_, _, c)| c == 2) {
+        // Applied in order on copies: a refused edit leaves nothing.
+        let mut cells = self.cells[e.roster].clone();
+        let mut requests = self.requests[e.roster].clone();
+        let (mut changed, mut invalid) = (false, false);
+        for &(s, d, c) in &e.cells {
+            match c {
+                2 => invalid = true,
+                ASK => changed |= requests.insert((s, d)),
+                WITHDRAW if requests.remove(&(s, d)) => changed = true,
+                WITHDRAW => invalid = true,
+                c => changed |= cells.insert((s, d), c) != Some(c),
+            }
+        }
+        let expect = if invalid {
             Expect::Rejected
         } else {
-            let cells = &mut self.cells[e.roster];
-            let mut changed = false;
-            for &(s, d, c) in &e.cells {
-                changed |= cells.insert((s, d), c) != Some(c);
-            }
+            self.cells[e.roster] = cells;
+            self.requests[e.roster] = requests;
             if changed {
                 self.seqs[e.roster] += 1;
             }
@@ -395,11 +433,22 @@ impl Case {
                     Some(((staff, day), code as u8))
                 })
                 .collect();
+            let requests: std::collections::BTreeSet<(u8, u8)> = snap
+                .requests
+                .iter()
+                .filter_map(|q| {
+                    let staff: u8 = q.staff.strip_prefix('s')?.parse().ok()?;
+                    let day = (0..=DAYS).find(|&x| date(x) == q.date)?;
+                    Some((staff, day))
+                })
+                .collect();
             let want_seq = self.model.seqs[r];
-            if (seq, &cells) != (want_seq, &self.model.cells[r]) {
+            let want = (want_seq, &self.model.cells[r], &self.model.requests[r]);
+            if (seq, &cells, &requests) != want {
                 return Err(fail(format!(
-                    "roster {r}: hub at seq {seq} with {cells:?}, model at {want_seq} with {:?}",
-                    self.model.cells[r]
+                    "roster {r}: hub at seq {seq} with {cells:?} and requests {requests:?}, \
+                     model at {want_seq} with {:?} and {:?}",
+                    self.model.cells[r], self.model.requests[r]
                 )));
             }
         }

@@ -680,9 +680,9 @@ async fn rota_check_prints_the_findings_and_exits_by_them() {
     let (code, json) = check(true);
     assert_eq!(code, Some(1));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v[0]["rule"], "max-6");
-    assert_eq!(v[0]["staff"][0], "s0");
-    assert_eq!(v[0]["first"], "2026-12-01");
+    assert_eq!(v["findings"][0]["rule"], "max-6");
+    assert_eq!(v["findings"][0]["staff"][0], "s0");
+    assert_eq!(v["findings"][0]["first"], "2026-12-01");
 }
 
 /// What a finding is about, for comparing with the instance reading:
@@ -698,7 +698,8 @@ fn nrp_expected(text: &str, staff: &[String], cells: &[Vec<String>]) -> BTreeSet
     let mut minutes: std::collections::HashMap<String, i64> = Default::default();
     let mut follows: Vec<(String, String)> = Vec::new();
     let mut people: Vec<Vec<String>> = Vec::new();
-    let mut cover: std::collections::BTreeMap<(String, i64), i64> = Default::default();
+    // (shift, day) -> (requirement, under weight, over weight).
+    let mut cover: std::collections::BTreeMap<(String, i64), (i64, i64, i64)> = Default::default();
     for l in text.lines().map(str::trim) {
         if l.is_empty() || l.starts_with('#') {
             continue;
@@ -720,11 +721,9 @@ fn nrp_expected(text: &str, staff: &[String], cells: &[Vec<String>]) -> BTreeSet
             }
             "SECTION_STAFF" => people.push(f),
             "SECTION_COVER" => {
-                let need: i64 = f[2].parse().unwrap();
-                if need > 0 {
-                    // A later line for the same shift and day wins.
-                    cover.insert((f[1].clone(), f[0].parse().unwrap()), need);
-                }
+                // A later line for the same shift and day wins.
+                let n = |i: usize| f[i].parse::<i64>().unwrap();
+                cover.insert((f[1].clone(), f[0].parse().unwrap()), (n(2), n(3), n(4)));
             }
             _ => {}
         }
@@ -732,15 +731,26 @@ fn nrp_expected(text: &str, staff: &[String], cells: &[Vec<String>]) -> BTreeSet
     let start = d("2026-01-05");
     let date = |i: i64| Date(start.0 + chrono::Duration::days(i));
     let mut out = BTreeSet::new();
-    for ((shift, day), need) in &cover {
-        let n = cells
-            .iter()
-            .filter(|row| row[*day as usize] == *shift)
-            .count() as i64;
-        if n < *need {
+    for ((shift, day), (need, under, over)) in &cover {
+        let on: Vec<usize> = (0..cells.len())
+            .filter(|p| cells[*p][*day as usize] == *shift)
+            .collect();
+        let n = on.len() as i64;
+        // Under the requirement is a finding when it costs something, and
+        // so is over it (a requirement of 0 included); the people over it
+        // are named, the first of them in the key.
+        if *under > 0 && n < *need {
             out.insert((
                 format!("cover:{shift}:{}", date(*day)),
                 String::new(),
+                *day,
+                *day,
+                n.to_string(),
+            ));
+        } else if *over > 0 && n > *need {
+            out.insert((
+                format!("cover:{shift}:{}", date(*day)),
+                staff[on[0]].clone(),
                 *day,
                 *day,
                 n.to_string(),

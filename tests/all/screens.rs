@@ -1132,6 +1132,7 @@ fn each_form_says_what_is_wrong() {
         user: u.into(),
         role: r.into(),
         owner,
+        staff: None,
     };
     s.users = rota::tui::state::UsersList {
         users: vec![
@@ -1329,6 +1330,7 @@ fn a_new_token_is_shown_whole_at_any_width_and_gone_at_the_next_key() {
                 user: "zoe".into(),
                 role: "editor".into(),
                 owner: false,
+                staff: None,
             }],
             token: Some(("zoe".into(), token.clone())),
             ..Default::default()
@@ -1556,4 +1558,507 @@ fn a_long_message_on_a_tiny_screen_is_read_whole() {
     let shown = t.split_whitespace().collect::<Vec<_>>().join(" ");
     let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(shown.contains(&said), "{t}");
+}
+
+// ----- staff requests: marks, the status line, the prompt, the panels -----
+
+/// A request of `staff` for `date`: `wish` as typed (`off N`), a weight
+/// and a note.
+fn ask(staff: &str, date: &str, wish: &str, weight: u32, note: &str) -> Op {
+    Op::PutRequest {
+        request: rota::domain::Request {
+            weight,
+            note: note.into(),
+            ..rota::domain::Request::new(
+                staff,
+                d(date),
+                rota::domain::Wish::parse(wish).expect("a wish"),
+            )
+        },
+        base: None,
+    }
+}
+
+/// The small roster (s1: D N OFF D N OFF D from 1 Dec; s2: N OFF D ...;
+/// s3: OFF D N ...) with requests entered by sam: s1 off on the 1st (has
+/// D: unmet), off on the 3rd (OFF: met), on D on the 4th (met, weight
+/// 3); s2 on N on the 1st (met), off OFF on the 2nd (unmet); s3 on N on
+/// the 2nd (has D: unmet).
+fn with_requests() -> Roster {
+    let mut r = small();
+    apply(
+        &mut r,
+        &[
+            ask("s1", "2026-12-01", "off", 2, "school run"),
+            ask("s1", "2026-12-03", "off", 1, ""),
+            ask("s1", "2026-12-04", "on D", 3, ""),
+            ask("s2", "2026-12-01", "on N", 1, ""),
+            ask("s2", "2026-12-02", "off OFF", 1, "swap"),
+            ask("s3", "2026-12-02", "on N", 1, ""),
+        ],
+        "sam",
+    );
+    r
+}
+
+/// The line of the screen a person is on.
+fn person_row(t: &str, name: &str) -> String {
+    t.lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A cell with a request carries a mark after its code and state glyph,
+/// `=` met and `?` not, in a column of its own (codes of any width stay
+/// whole, the blank between dates stays); the totals count each person's
+/// unmet requests on the dates shown; with and without colour.
+#[test]
+fn a_request_marks_its_cell_met_or_not_and_the_totals_count_the_unmet() {
+    let plain = state_of(small(), Config::default(), (100, 16));
+    let mut s = state_of(with_requests(), Config::default(), (100, 16));
+    assert_eq!(
+        s.col_cols(),
+        plain.col_cols() + 1,
+        "a column more for the mark"
+    );
+    // A pending edit on a cell with a request: both marks show.
+    update(
+        &mut s,
+        Action::Outbox(vec![entry(
+            5,
+            vec![set("s1", "2026-12-03", Some("OFF"))],
+            EntryState::Pending,
+        )]),
+    );
+    for colour in [false, true] {
+        let buf = render(&s, colour);
+        let cell = |staff: &str, date: &str| cell_text(&buf, &s, staff, d(date));
+        assert_eq!(cell("s1", "2026-12-01"), "D?    ", "unmet (the cursor's)");
+        assert_eq!(cell("s1", "2026-12-03"), "OFF*= ", "pending, met");
+        assert_eq!(cell("s1", "2026-12-04"), "D=    ", "met");
+        assert_eq!(cell("s2", "2026-12-01"), "N=    ");
+        assert_eq!(cell("s2", "2026-12-02"), "OFF?  ");
+        assert_eq!(cell("s3", "2026-12-02"), "D?    ");
+        assert_eq!(cell("s4", "2026-12-02"), "N     ", "no request, no mark");
+        // Met and not met differ without colour in style too.
+        let (x, y) = cell_xy(&s, "s3", d("2026-12-02"));
+        let unmet = &buf[(x + 1, y)];
+        let (x, y) = cell_xy(&s, "s2", d("2026-12-01"));
+        let met = &buf[(x + 1, y)];
+        assert!(unmet.modifier.contains(Modifier::BOLD), "{unmet:?}");
+        assert_ne!(unmet.modifier, met.modifier);
+        let t = text(&buf);
+        if !colour {
+            insta::assert_snapshot!("requests_marked", t);
+        }
+        // The totals: the unmet requests on screen after hours.
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[1].ends_with("worked   unmet"), "{t}");
+        assert!(lines[2].ends_with("shf   hrs  req"), "{t}");
+        assert!(person_row(&t, "Amara Okafor").ends_with("56   1?"), "{t}");
+        assert!(person_row(&t, "Ben Hughes").ends_with("56   1?"), "{t}");
+        assert!(person_row(&t, "Chloe Martin").ends_with("56   1?"), "{t}");
+        assert!(person_row(&t, "Dev Patel").ends_with("56"), "{t}");
+    }
+    // An edit that meets a request takes its count away (the findings
+    // kept up to date edit by edit, as the app loop does after an edit).
+    let mut r = with_requests();
+    apply(&mut r, &[set("s3", "2026-12-02", Some("N"))], "ann");
+    let s = state_of(r, Config::default(), (100, 16));
+    let t = text(&render(&s, false));
+    assert!(person_row(&t, "Chloe Martin").ends_with("56"), "{t}");
+    assert_eq!(
+        cell_text(&render(&s, false), &s, "s3", d("2026-12-02")),
+        "N=    "
+    );
+}
+
+/// Four-column Japanese codes keep every character beside a request's
+/// mark, in both ambiguous-width settings.
+#[test]
+fn a_request_mark_never_cuts_a_wide_code() {
+    let mut r = Roster::default();
+    let mut ops: Vec<Op> = ["○", "日勤", "夜"]
+        .iter()
+        .map(|c| Op::PutCode {
+            code: ShiftCode::new(c, 8.0, true),
+            base: None,
+        })
+        .collect();
+    ops.push(Op::AddStaff {
+        id: "s0".into(),
+        name: "山田 花子".into(),
+        group: String::new(),
+        order: Some(0),
+    });
+    for (day, code) in ["日勤", "○", "夜"].iter().enumerate() {
+        ops.push(set("s0", &format!("2026-12-0{}", day + 1), Some(code)));
+    }
+    ops.push(ask("s0", "2026-12-01", "on 日勤", 1, ""));
+    ops.push(ask("s0", "2026-12-02", "off ○", 2, ""));
+    ops.push(ask("s0", "2026-12-03", "off", 1, ""));
+    apply(&mut r, &ops, "admin");
+    for wide in [false, true] {
+        let config = Config {
+            ambiguous_wide: wide,
+            ..Config::default()
+        };
+        let s = state_of(r.clone(), config, (110, 10));
+        let t = text(&render(&s, false));
+        let row = person_row(&t, "山田 花子");
+        // (An ambiguous ○ drawn two wide reads as "○ " here.)
+        let circle = if wide { "○ ?" } else { "○?" };
+        assert!(
+            row.contains("日勤=") && row.contains(circle) && row.contains("夜?"),
+            "wide {wide}: {row}"
+        );
+    }
+}
+
+/// The status line says the cursor's request (met or not, wish, weight,
+/// note, who entered it): whole when the line can hold it (the key hints
+/// give way), else shortened at a word, never cut inside one.
+#[test]
+fn the_status_line_says_the_cells_request_whole_or_shortened_at_a_word() {
+    let whole = "unmet request off (weight 2, school run; by sam)";
+    for (w, h) in [(120, 16), (80, 24)] {
+        let s = state_of(with_requests(), Config::default(), (w, h));
+        let t = text(&render(&s, false));
+        let status = t.lines().last().unwrap_or_default().to_string();
+        assert!(status.ends_with(whole), "{w}x{h}: {status}");
+        assert!(status.contains("Tue 1 Dec"), "{status}");
+    }
+    // Narrower: as many of its words as fit, and "…".
+    for w in [60, 50] {
+        let s = state_of(with_requests(), Config::default(), (w, 16));
+        let t = text(&render(&s, false));
+        let status = t.lines().last().unwrap_or_default().to_string();
+        let said = status
+            .split(" · ")
+            .last()
+            .unwrap_or_default()
+            .trim_end_matches('…')
+            .to_string();
+        assert!(
+            said.starts_with("unmet request off") && status.ends_with('…'),
+            "{w}: {status}"
+        );
+        assert!(
+            whole.starts_with(&said) && whole[said.len()..].starts_with(' '),
+            "cut inside a word at {w}: {status}"
+        );
+    }
+    // A met request, and a cell without one.
+    let mut s = state_of(with_requests(), Config::default(), (120, 16));
+    press_all(&mut s, "j");
+    let t = text(&render(&s, false));
+    assert!(
+        t.lines()
+            .last()
+            .unwrap_or_default()
+            .ends_with("met request on N (weight 1; by sam)"),
+        "{t}"
+    );
+    press_all(&mut s, "j j");
+    let t = text(&render(&s, false));
+    assert!(!t.lines().last().unwrap_or_default().contains("request"));
+}
+
+/// `R` opens one prompt that enters, changes and withdraws the cursor's
+/// request: filled in with the request there is; what cannot be read is
+/// said and nothing is sent (the text stays to be put right); empty
+/// withdraws; Esc leaves.
+#[test]
+fn one_key_enters_changes_and_withdraws_a_request() {
+    use rota::domain::{Request, Wish};
+    let mut s = state_of(small(), Config::default(), (100, 16));
+    // On s2, 1 Dec (N): a new request.
+    press(&mut s, "j");
+    let typed: Vec<String> = "off N 2, school run"
+        .chars()
+        .map(|c| {
+            if c == ' ' {
+                "space".into()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let mut keys = vec!["R"];
+    keys.extend(typed.iter().map(String::as_str));
+    let status = |s: &State| {
+        text(&render(s, false))
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let edits = edits_of(&mut s, &keys);
+    assert!(edits.is_empty(), "nothing before Enter");
+    assert!(status(&s).contains("REQUEST"), "{}", status(&s));
+    assert!(
+        status(&s).contains("off N 2, school run▏"),
+        "{}",
+        status(&s)
+    );
+    let (edits, said) = edits_said(&mut s, &["enter"]);
+    let want = Request {
+        weight: 2,
+        note: "school run".into(),
+        ..Request::new(
+            "s2",
+            today(),
+            Wish::Off {
+                code: Some("N".into()),
+            },
+        )
+    };
+    assert_eq!(
+        edits,
+        vec![vec![Op::PutRequest {
+            request: want,
+            base: None
+        }]]
+    );
+    assert!(
+        said.contains("request of Ben Hughes on Tue 1 Dec 2026: off N, weight 2, school run"),
+        "{said}"
+    );
+    assert!(said.contains("not met: has N"), "{said}");
+    // What cannot be read: said, nothing sent, still typed.
+    let mut keys = vec!["R"];
+    keys.extend(["m", "a", "y", "b", "e", "enter"]);
+    assert!(edits_of(&mut s, &keys).is_empty());
+    let said = s.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(
+        said.contains("`maybe`: a request starts with on or off"),
+        "{said}"
+    );
+    assert!(said.contains("nothing sent"), "{said}");
+    assert!(status(&s).contains("REQUEST"), "still typing");
+    for (text, why) in [
+        ("on", "needs the code"),
+        ("on X", "no shift code `X`"),
+        ("off N 5", "weight 5"),
+        ("off school run", "no shift code `school`"),
+    ] {
+        let mut keys: Vec<String> = vec!["esc".into(), "R".into()];
+        keys.extend(text.chars().map(|c| {
+            if c == ' ' {
+                "space".into()
+            } else {
+                c.to_string()
+            }
+        }));
+        keys.push("enter".into());
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        assert!(edits_of(&mut s, &keys).is_empty(), "{text}");
+        let said = s.message.clone().map(|m| m.0).unwrap_or_default();
+        assert!(said.contains(why), "{text}: {said}");
+    }
+    // Empty where there is no request: nothing to withdraw.
+    assert!(edits_of(&mut s, &["esc", "R", "enter"]).is_empty());
+    let said = s.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(said.contains("nothing to withdraw"), "{said}");
+    // Where there is one: filled in; changed; emptied, withdrawn.
+    let mut s = state_of(with_requests(), Config::default(), (100, 16));
+    press(&mut s, "R");
+    assert!(status(&s).contains("off 2, school run▏"), "{}", status(&s));
+    let edits = edits_of(&mut s, &["backspace", "backspace", "backspace", "enter"]);
+    let [ops] = edits.as_slice() else {
+        panic!("one edit: {edits:?}");
+    };
+    assert!(
+        matches!(&ops[..], [Op::PutRequest { request, .. }] if request.note == "school" && request.weight == 2),
+        "{ops:?}"
+    );
+    let edits = edits_of(&mut s, &["R", "ctrl-u", "enter"]);
+    assert_eq!(
+        edits,
+        vec![vec![Op::RemoveRequest {
+            staff: "s1".into(),
+            date: today(),
+            base: None
+        }]]
+    );
+    // Esc leaves, sending nothing.
+    assert!(edits_of(&mut s, &["R", "x", "esc"]).is_empty());
+    assert!(!status(&s).contains("REQUEST"));
+}
+
+/// The edits a key sequence asks for, and what each says it does.
+fn edits_said(s: &mut State, keys: &[&str]) -> (Vec<Vec<Op>>, String) {
+    use crossterm::event::KeyEvent;
+    let (mut out, mut said) = (Vec::new(), String::new());
+    for k in keys {
+        let combo = rota::tui::keymap::KeyCombo::parse(k).expect("a key");
+        if let Some(a) = rota::tui::keys::action_for(s, KeyEvent::new(combo.code, combo.mods)) {
+            for e in update(s, a) {
+                if let rota::tui::action::Effect::Edit { ops, what } = e {
+                    out.push(ops);
+                    said = what;
+                }
+            }
+        }
+    }
+    (out, said)
+}
+
+/// A viewer is told at the key, as for a code, and nothing is typed or
+/// sent; the list of requests is theirs to read.
+#[test]
+fn a_viewer_is_refused_a_request_at_its_key() {
+    let mut s = state_of(with_requests(), Config::default(), (100, 16));
+    s.access.role = Some("viewer".into());
+    let edits = edits_of(&mut s, &["R", "o", "f", "f", "enter"]);
+    assert!(edits.is_empty());
+    let t = text(&render(&s, false));
+    assert!(!t.lines().last().unwrap_or_default().contains("REQUEST"));
+    press(&mut s, "R");
+    let said = s.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(
+        said.contains(
+            "to enter or withdraw requests on roster ward-a takes the editor role; you are a viewer"
+        ),
+        "{said}"
+    );
+    press(&mut s, "W");
+    let t = text(&render(&s, false));
+    assert!(t.contains("3 requests (1 unmet) of Amara Okafor"), "{t}");
+}
+
+/// Unmet requests are listed in the warnings panel after the rule
+/// warnings, marked as requests with their weights; they are not counted
+/// as rule warnings and block nothing; Enter goes to one.
+#[test]
+fn unmet_requests_are_listed_after_the_rule_warnings_with_their_weights() {
+    let mut r = planned();
+    apply(
+        &mut r,
+        &[
+            ask("s1", "2026-12-01", "off", 2, "school run"),
+            ask("s3", "2026-12-02", "on N", 1, ""),
+        ],
+        "sam",
+    );
+    let rules = {
+        let s = state_of(planned(), Config::default(), (120, 50));
+        s.findings.len()
+    };
+    let mut s = state_of(r, Config::default(), (120, 50));
+    assert_eq!(s.findings.len(), rules, "not rule warnings");
+    let t = text(&render(&s, false));
+    assert!(
+        t.lines()
+            .next()
+            .unwrap_or_default()
+            .contains(&format!("^ {rules} warnings")),
+        "{t}"
+    );
+    press(&mut s, "e");
+    let t = text(&render(&s, false));
+    let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("rule warnings, 2 unmet requests on the dates shown (Tab: all)"),
+        "{t}"
+    );
+    let amara = flat
+        .find("? Amara Okafor asked for off on Tue 1 Dec (weight 2), has D [request]")
+        .unwrap_or_else(|| panic!("{t}"));
+    let chloe = flat
+        .find("? Chloe Martin asked for on N on Wed 2 Dec (weight 1), has D [request]")
+        .unwrap_or_else(|| panic!("{t}"));
+    let last_rule = flat.rfind("• ").expect("rule warnings");
+    assert!(last_rule < amara && amara < chloe, "after the rules: {t}");
+    // Enter on the last: the cursor goes to Chloe's cell.
+    press_all(&mut s, "G enter");
+    assert_eq!(s.person().map(|p| p.id.as_str()), Some("s3"));
+    assert_eq!(s.cursor_date(), d("2026-12-02"));
+}
+
+/// `W` lists the cursor's person's requests (each with its date, wish,
+/// weight, met or not, note and who entered it), Tab the cursor's date's;
+/// j k move within the list and no further, Enter goes to one, Esc closes.
+#[test]
+fn the_requests_panel_lists_a_persons_or_a_dates_requests() {
+    let mut s = state_of(with_requests(), Config::default(), (80, 24));
+    press(&mut s, "W");
+    let t = text(&render(&s, false));
+    insta::assert_snapshot!("requests_of_a_person_80x24", t);
+    let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("3 requests (1 unmet) of Amara Okafor"), "{t}");
+    for line in [
+        "? Tue 1 Dec 2026 · off · weight 2 · unmet (has D) · school run · by sam",
+        "= Thu 3 Dec 2026 · off · weight 1 · met · by sam",
+        "= Fri 4 Dec 2026 · on D · weight 3 · met · by sam",
+    ] {
+        assert!(flat.contains(line), "{line}\n{t}");
+    }
+    assert!(t.lines().last().unwrap_or_default().contains("REQUESTS"));
+    // The date's: Amara's and Ben's on 1 Dec.
+    press(&mut s, "tab");
+    let t = text(&render(&s, false));
+    insta::assert_snapshot!("requests_on_a_date_80x24", t);
+    let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("2 requests (1 unmet) on Tue 1 Dec"), "{t}");
+    assert!(
+        flat.contains("= Ben Hughes · on N · weight 1 · met · by sam"),
+        "{t}"
+    );
+    // Down past the end stays on the last; Enter goes to Ben's cell.
+    press_all(&mut s, "j j j j pgdn enter");
+    assert_eq!(s.person().map(|p| p.id.as_str()), Some("s2"));
+    assert_eq!(s.cursor_date(), today());
+    let t = text(&render(&s, false));
+    assert!(!t.contains("requests (1 unmet)"), "closed: {t}");
+    // A person with none says so; Esc closes.
+    press_all(&mut s, "j j W");
+    let t = text(&render(&s, false));
+    assert!(t.contains("Dev Patel has no requests"), "{t}");
+    press(&mut s, "esc");
+    let t = text(&render(&s, false));
+    assert!(!t.contains("has no requests"), "{t}");
+}
+
+/// Issue 22: a member of staff (bound to row s1) enters a request on
+/// their own row, is told at the key on another's row and at a code, and
+/// the status line says what they may do.
+#[test]
+fn a_member_of_staff_enters_their_own_requests_only() {
+    let mut s = state_of(with_requests(), Config::default(), (100, 16));
+    s.access.role = Some("staff".into());
+    s.access.staff = Some("s1".into());
+    let t = text(&render(&s, false));
+    assert!(
+        t.lines().last().unwrap_or_default().contains("STAFF"),
+        "{t}"
+    );
+    // s1's cell on 2 Dec: no request yet there.
+    let edits = edits_of(&mut s, &["l", "R"]);
+    assert!(edits.is_empty());
+    let t = text(&render(&s, false));
+    assert!(
+        t.lines().last().unwrap_or_default().contains("REQUEST"),
+        "{:?} {t}",
+        s.message
+    );
+    let edits = edits_of(&mut s, &["ctrl-u", "o", "f", "f", "enter"]);
+    assert_eq!(edits.len(), 1, "{:?}", s.message);
+    assert!(matches!(
+        &edits[0][0],
+        Op::PutRequest { request, .. } if request.staff == "s1"
+    ));
+    // Another's row: refused at the key, nothing sent.
+    let edits = edits_of(&mut s, &["j", "R", "o", "f", "f", "enter"]);
+    assert!(edits.is_empty());
+    press(&mut s, "R");
+    let said = s.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(
+        said.contains("you enter and withdraw your own requests only (row s1)"),
+        "{said}"
+    );
+    // A code: refused as for a viewer.
+    let edits = edits_of(&mut s, &["k", "D"]);
+    assert!(edits.is_empty(), "{edits:?}");
 }

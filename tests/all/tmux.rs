@@ -851,3 +851,111 @@ async fn a_planners_first_hour_on_the_largest_instance() {
 fn words(screen: &str) -> String {
     screen.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Staff requests with the real binary, at 200x50 and 80x24: ann enters
+/// one with `R`; bob sees its cell marked met (`=`, the cell is empty),
+/// then unmet (`?`) when ann puts the night there, counted in his totals,
+/// said whole in his status line, listed by `W` and by `e`; ann's `R`
+/// again is filled in with it, and emptied (Ctrl-u) it withdraws it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_entered_in_one_editor_is_marked_said_and_listed_in_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let t = Tmux::new("requests");
+    let ann = editor_args(&hub.url(), "ann", &dir_of(dir.path(), "ann"));
+    let bob = editor_args(&hub.url(), "bob", &dir_of(dir.path(), "bob"));
+    t.start_sized("ann", &ann, (200, 50));
+    t.start_sized("bob", &bob, (80, 24));
+    for name in ["ann", "bob"] {
+        t.wait(name, "connected", |s| {
+            s.contains("● connected") && s.contains("Person 1")
+        })
+        .await;
+    }
+    let row = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("Person 1"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    t.keys("ann", &["R"]);
+    t.wait("ann", "the prompt", |s| status_line(s).contains("REQUEST"))
+        .await;
+    t.keys("ann", &["-l", "off N 2, school run"]);
+    t.keys("ann", &["Enter"]);
+    t.wait("ann", "sent and saved", |s| {
+        words(s).contains("request of Person 1 on") && s.contains("✓ all saved")
+    })
+    .await;
+    let said = "request off N (weight 2, school run; by ann)";
+    // (Ann's cursor is there too: `·@=`.)
+    t.wait("bob", "the mark, met", |s| {
+        row(s).contains('=') && status_line(s).ends_with(&format!("met {said}"))
+    })
+    .await;
+    // Ann puts the night there: unmet.
+    t.keys("ann", &["N"]);
+    let screen = t
+        .wait("bob", "unmet, counted, said", |s| {
+            row(s).contains("N?") && status_line(s).ends_with(&format!("unmet {said}"))
+        })
+        .await;
+    assert!(
+        row(&screen).ends_with("1?"),
+        "the totals count it:\n{screen}"
+    );
+    assert!(
+        screen.lines().nth(1).unwrap_or_default().ends_with("unmet"),
+        "{screen}"
+    );
+    t.keys("bob", &["W"]);
+    t.wait("bob", "the person's requests", |s| {
+        words(s).contains("· off N · weight 2 · unmet (has N) · school run · by ann")
+            && status_line(s).contains("REQUESTS")
+    })
+    .await;
+    t.keys("bob", &["Tab"]);
+    t.wait("bob", "the date's requests", |s| {
+        words(s).contains("? Person 1 · off N · weight 2 · unmet (has N)")
+    })
+    .await;
+    // (Esc and a key at once read as Alt and the key: one at a time.)
+    t.keys("bob", &["Escape"]);
+    t.wait("bob", "closed", |s| status_line(s).contains("NORMAL"))
+        .await;
+    t.keys("bob", &["e"]);
+    t.wait("bob", "the warnings list", |s| {
+        let w = words(s);
+        w.contains("? Person 1 asked for off N on") && w.contains("(weight 2), has N [request]")
+    })
+    .await;
+    t.keys("bob", &["Escape"]);
+    t.wait("bob", "closed", |s| status_line(s).contains("NORMAL"))
+        .await;
+    // Ann: back to the cell; R is filled in; emptied, Enter withdraws.
+    t.keys("ann", &["h", "R"]);
+    t.wait("ann", "filled in", |s| {
+        status_line(s).contains("off N 2, school run▏")
+    })
+    .await;
+    t.keys("ann", &["C-u"]);
+    t.wait("ann", "rubbed out", |s| {
+        words(s).contains("empty: Enter withdraws the request")
+    })
+    .await;
+    t.keys("ann", &["Enter"]);
+    t.wait("ann", "withdrawn", |s| {
+        words(s).contains("withdrew the request of Person 1")
+    })
+    .await;
+    t.wait("bob", "no mark, no count", |s| {
+        !row(s).contains('?') && !status_line(s).contains("request")
+    })
+    .await;
+    for name in ["ann", "bob"] {
+        t.keys(name, &["q"]);
+        t.wait(name, "rota to exit", |s| s.contains("rota exited 0"))
+            .await;
+    }
+}

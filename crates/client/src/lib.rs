@@ -629,6 +629,7 @@ impl SyncEngine {
         user: &str,
         role: Option<&str>,
         create: bool,
+        staff: Option<&str>,
     ) -> Result<(), String> {
         let r = self
             .shared
@@ -638,6 +639,7 @@ impl SyncEngine {
                 user: user.to_string(),
                 role: role.map(str::to_string),
                 create,
+                staff: staff.map(str::to_string),
             });
         self.shared.wake.notify_one();
         r

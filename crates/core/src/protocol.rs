@@ -20,8 +20,9 @@ pub use frames::{
 /// Protocol version spoken by this build. Peers must agree on the major part;
 /// a minor part of 1 or more in a client's `hello` means it reads `batch`
 /// frames (protocol 1.1). 1.2 numbers the parts of an edit sent in parts
-/// (`part`) and echoes a request's `req` in its answer.
-pub const PROTOCOL_VERSION: &str = "1.2";
+/// (`part`) and echoes a request's `req` in its answer. 1.3 adds staff
+/// requests (`put_request`, `remove_request`, the `request` change).
+pub const PROTOCOL_VERSION: &str = "1.3";
 /// Largest text frame the hub will act on. Larger ones are answered with a
 /// `too_large` error (up to [`HARD_MAX_MESSAGE_BYTES`], where the socket closes).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -183,6 +184,9 @@ pub enum ClientMsg {
         role: Option<String>,
         #[serde(default, skip_serializing_if = "is_false")]
         create: bool,
+        /// With role `staff`: the staff row the user is bound to (1.3).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staff: Option<String>,
     },
 }
 
@@ -300,16 +304,23 @@ pub enum ServerMsg {
         /// a hub without.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         account: Option<String>,
-        /// What this connection may do on the roster now: `viewer`,
-        /// `editor` or `admin` (everyone is an admin on a hub without
-        /// accounts). A change while connected comes as a `role` message.
+        /// What this connection may do on the roster now: `staff`,
+        /// `viewer`, `editor` or `admin` (everyone is an admin on a hub
+        /// without accounts). A change while connected comes as a `role`
+        /// message.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         role: Option<String>,
+        /// With the `staff` role: the staff row it is bound to (protocol 1.3).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staff: Option<String>,
     },
     /// This connection's role on its roster changed (an admin changed it);
     /// the next message is judged by it.
     Role {
         role: String,
+        /// With the `staff` role: the staff row it is bound to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staff: Option<String>,
     },
     /// An accepted batch of another editor, in seq order, no gaps.
     Change(ChangeSet),
@@ -430,6 +441,8 @@ pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
         account: Option<String>,
         #[serde(default)]
         role: Option<String>,
+        #[serde(default)]
+        staff: Option<String>,
     }
     if frames::is_batch_frame(text)
         && let Ok(body) = serde_json::from_str::<BatchBody>(text)
@@ -455,6 +468,7 @@ pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
             limits: w.limits,
             account: w.account,
             role: w.role,
+            staff: w.staff,
         });
     }
     serde_json::from_str(text)
@@ -485,6 +499,10 @@ pub struct Snapshot {
     /// Staff requests (protocol 1.3); absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<crate::domain::Request>,
+    /// Publications (protocol 1.3), oldest first, each with the cells it is
+    /// still the last publication of; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publications: Vec<crate::domain::Publication>,
     pub cells: SnapshotCells,
 }
 
@@ -497,6 +515,7 @@ impl Snapshot {
             codes: r.codes(),
             rules: r.rules(),
             requests: r.requests(),
+            publications: r.publications(),
             cells: SnapshotCells::from_cells(r.cells()),
         }
     }
@@ -545,6 +564,14 @@ impl Snapshot {
                     request: Some(q.clone()),
                 },
                 stamp(q.seq),
+            );
+        }
+        for p in &self.publications {
+            r.apply_accepted(
+                &Change::Publication {
+                    publication: p.clone(),
+                },
+                stamp(p.seq),
             );
         }
         for (staff, date, code, cseq) in self.cells.iter() {
@@ -701,6 +728,9 @@ pub struct RosterUser {
     /// changed only on the hub's machine).
     #[serde(default, skip_serializing_if = "is_false")]
     pub owner: bool,
+    /// With the `staff` role: the staff row they are bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

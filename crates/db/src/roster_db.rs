@@ -77,7 +77,8 @@ pub fn load(conn: &Connection, roster: &str) -> Result<Roster, DbError> {
     let mut out = Roster::default();
     let mut names = Names::default();
     let mut stmt = conn.prepare_cached(
-        "SELECT kind, key, value, seq, user, client, at FROM entities WHERE roster = ?1",
+        "SELECT kind, key, value, seq, user, client, at FROM entities WHERE roster = ?1
+         ORDER BY seq, kind, key",
     )?;
     let mut rows = stmt.query([roster])?;
     while let Some(row) = rows.next()? {
@@ -134,6 +135,9 @@ pub fn record_change(kind: &str, key: &str, value: &str) -> Result<Change, Strin
         },
         "settings" => Change::Settings {
             settings: serde_json::from_str(value).map_err(bad)?,
+        },
+        "publication" => Change::Publication {
+            publication: serde_json::from_str(value).map_err(bad)?,
         },
         "request" => {
             let r: rota_core::domain::Request = serde_json::from_str(value).map_err(bad)?;
@@ -232,6 +236,10 @@ impl<'c> Writer<'c> {
                 let key = change.target().key();
                 self.del_entity.execute(params![roster, "request", key])?;
             }
+            Change::Publication { publication } => {
+                let key = change.target().key();
+                put("publication", &key, json(publication))?;
+            }
         }
         Ok(())
     }
@@ -275,6 +283,12 @@ pub fn write_snapshot(tx: &Transaction, roster: &str, snap: &Snapshot) -> rusqli
             request: Some(r.clone()),
         };
         w.write(roster, &change, (r.seq, "", "", 0))?;
+    }
+    for p in &snap.publications {
+        let change = Change::Publication {
+            publication: p.clone(),
+        };
+        w.write(roster, &change, (p.seq, "", "", 0))?;
     }
     for (staff, date, code, seq) in snap.cells.iter() {
         let change = Change::Cell {

@@ -54,6 +54,10 @@ pub enum Command {
     EnterCode,
     /// List the rule warnings.
     Warnings,
+    /// Enter, change or withdraw the request of the cell under the cursor.
+    Request,
+    /// List the requests of the cursor's person (or date).
+    Requests,
 }
 
 /// A key in a text prompt (code entry, jump).
@@ -66,6 +70,8 @@ pub enum Input {
     Esc,
     Up,
     Down,
+    /// Rub out all that is typed (Ctrl-u, at the request prompt).
+    Clear,
 }
 
 /// A key in a panel (help, conflicts, history, a question).

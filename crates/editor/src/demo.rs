@@ -36,6 +36,7 @@ pub fn demo_ops(today: Date) -> Result<Vec<Op>, String> {
         .map(|(_, mut op)| {
             match &mut op {
                 Op::SetCell { date, .. } => *date = (*date).add_days(shift),
+                Op::PutRequest { request, .. } => request.date = request.date.add_days(shift),
                 Op::SetPeriod { from, to } => {
                     *from = (*from).add_days(shift);
                     *to = (*to).add_days(shift);

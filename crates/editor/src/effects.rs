@@ -83,7 +83,13 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
         Effect::AskUsers { req } => not_asked(req, engine.users(req)),
         Effect::SetRole { req, change } => not_asked(
             req,
-            engine.set_role(req, &change.user, change.role.as_deref(), change.create),
+            engine.set_role(
+                req,
+                &change.user,
+                change.role.as_deref(),
+                change.create,
+                None,
+            ),
         ),
         Effect::Reconnect => {
             engine.reconnect_now();

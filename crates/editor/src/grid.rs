@@ -4,7 +4,7 @@
 //! visible person's row in the view), so a frame costs the same for 10
 //! staff or 500.
 
-use super::state::{CodeLook, FLASH_STRONG_MS, Line, Mark, State, text_cols};
+use super::state::{CodeLook, FLASH_STRONG_MS, Line, Mark, State, TOTALS_COLS, text_cols};
 use super::theme::Theme;
 use chrono::Datelike;
 use ratatui::buffer::{Buffer, CellDiffOption};
@@ -26,6 +26,9 @@ pub mod glyph {
     /// A colleague's cursor is on the cell (who: `@AB` by the name).
     pub const OTHER: char = '@';
     pub const EMPTY: &str = "·";
+    /// A staff request on the cell, met by its code; not met.
+    pub const MET: char = '=';
+    pub const UNMET: char = '?';
     /// Coverage (and totals) under a minimum, over a maximum.
     pub const UNDER: char = '-';
     pub const OVER: char = '+';
@@ -163,7 +166,11 @@ impl Widget for Grid<'_> {
                 buf,
                 totals_x,
                 area.y,
-                "worked",
+                if s.layout.requests {
+                    "worked   unmet"
+                } else {
+                    "worked"
+                },
                 area.right(),
                 t.heading,
                 wide,
@@ -172,7 +179,11 @@ impl Widget for Grid<'_> {
                 buf,
                 totals_x,
                 area.y + 1,
-                "shf   hrs",
+                if s.layout.requests {
+                    "shf   hrs  req"
+                } else {
+                    "shf   hrs"
+                },
                 area.right(),
                 t.dim,
                 wide,
@@ -193,6 +204,9 @@ impl Widget for Grid<'_> {
                     let tot = self.person_line(buf, area, y, *p, &cols, first_col, &code_styles);
                     if s.totals_cols() > 0 {
                         self.totals(buf, totals_x, area.right(), y, *p, &cols, tot);
+                        if s.layout.requests {
+                            self.unmet(buf, totals_x + TOTALS_COLS, area.right(), y, *p, &cols);
+                        }
                     }
                 }
             }
@@ -318,6 +332,22 @@ impl Grid<'_> {
                 && let Some(slot) = codes.get_mut(i)
             {
                 *slot = code;
+            }
+        }
+        // The requests on the dates shown (a roster without any has no
+        // column for them).
+        let mut asks: Vec<Option<bool>> = vec![None; cols.len()];
+        if s.layout.requests {
+            for r in self.roster.requests_of(&person.id, first.date, last.date) {
+                if let Some(i) = s
+                    .layout
+                    .col_of(r.date)
+                    .and_then(|c| c.checked_sub(first_col))
+                    && let Some(slot) = asks.get_mut(i)
+                {
+                    let code = codes.get(i).copied().flatten();
+                    *slot = Some(crate::requests::met(r, code, &s.layout));
+                }
             }
         }
         let marks = s.marks.get(&person.id);
@@ -457,18 +487,34 @@ impl Grid<'_> {
                 }
             };
             // The glyph right after the code; the last column stays blank.
+            let mut end = end;
             if let Some(g) = mark {
                 let mut tmp = [0u8; 4];
                 let g = g.encode_utf8(&mut tmp);
                 // The glyphs are ASCII but a colleague's initial: straight in.
-                match buf.cell_mut((end, y)) {
+                end = match buf.cell_mut((end, y)) {
                     Some(cell) if g.len() == 1 && end < col.x + col_w - 1 => {
                         cell.set_symbol(g);
                         cell.set_style(style);
+                        end + 1
                     }
-                    _ => {
-                        put_text(buf, end, y, g, col.x + col_w - 1, style, wide);
-                    }
+                    _ => put_text(buf, end, y, g, col.x + col_w - 1, style, wide),
+                };
+            }
+            // A request's mark after that: met or not (its own column, so
+            // a code and its state glyph keep theirs).
+            if let Some(met) = asks.get(i).copied().flatten() {
+                let (g, look) = if met {
+                    (glyph::MET, t.met)
+                } else {
+                    (glyph::UNMET, t.unmet)
+                };
+                if end < col.x + col_w - 1
+                    && let Some(cell) = buf.cell_mut((end, y))
+                {
+                    let mut tmp = [0u8; 4];
+                    cell.set_symbol(g.encode_utf8(&mut tmp));
+                    cell.set_style(style.patch(look));
                 }
             }
         }
@@ -536,6 +582,28 @@ impl Grid<'_> {
         if let Some(g) = mark {
             let mut tmp = [0u8; 4];
             put_text(buf, end, y, g.encode_utf8(&mut tmp), right, style, false);
+        }
+    }
+
+    /// A person's unmet requests over the dates on screen (soft findings,
+    /// as the warnings panel lists them), after the totals: `2?`; nothing
+    /// when all are met.
+    fn unmet(&self, buf: &mut Buffer, x: u16, right: u16, y: u16, p: usize, cols: &[Col]) {
+        let s = self.state;
+        let (Some(person), Some(first), Some(last)) =
+            (s.layout.staff.get(p), cols.first(), cols.last())
+        else {
+            return;
+        };
+        let n = s
+            .findings
+            .unmet_of(&person.id)
+            .iter()
+            .filter(|f| f.first >= first.date && f.first <= last.date)
+            .count();
+        if n > 0 {
+            let text = format!("{:>4}", format!("{n}{}", glyph::UNMET));
+            put_text(buf, x, y, &text, right, self.theme.unmet, false);
         }
     }
 

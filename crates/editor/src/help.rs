@@ -36,6 +36,13 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
         "marks".into(),
         "how each cell stands (also without colour)".into(),
     ));
+    // The request keys as they are here (a code may take R or W).
+    let key = |cmd| state.key_label(cmd).unwrap_or_else(|| "?".into());
+    let request_key = key(crate::action::Command::Request);
+    let requests_key = key(crate::action::Command::Requests);
+    let met = format!(
+        "a staff request here, met by the code ({request_key} changes it, {requests_key} lists them)"
+    );
     let legend = [
         ("D".to_string(), "saved on the hub"),
         (
@@ -62,6 +69,11 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
             format!("D{}", glyph::WARNING),
             "breaks a rule here: a run, a sequence, over a date's maximum (bold); ! steps through the warnings, e lists them",
         ),
+        (format!("D{}", glyph::MET), met.as_str()),
+        (
+            format!("N{}", glyph::UNMET),
+            "a staff request here, not met (never blocks; e lists it after the rule warnings)",
+        ),
         (glyph::EMPTY.into(), "empty"),
         (
             "dim".into(),
@@ -78,6 +90,10 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
         (
             format!("40{}  {}", glyph::OVER, glyph::UNDER),
             "totals column: over or under a shifts or hours limit",
+        ),
+        (
+            format!("2{}", glyph::UNMET),
+            "totals column: unmet requests on the dates shown",
         ),
     ];
     for (g, what) in legend {

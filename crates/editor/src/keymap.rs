@@ -84,6 +84,18 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "list the rule warnings (Enter goes to one)",
     ),
     (
+        Command::Request,
+        "request",
+        &["R", "f3"],
+        "the cell's request (off, off N 2, on N); empty withdraws",
+    ),
+    (
+        Command::Requests,
+        "requests",
+        &["W", "f4"],
+        "list the person's requests (Tab: the date's; Enter goes to one)",
+    ),
+    (
         Command::Select,
         "select",
         &["v"],
@@ -479,6 +491,16 @@ pub const MODE_HELP: &[(&str, &str, &str)] = &[
         "keep mine / keep theirs / dismiss a rejected edit / next / close",
     ),
     ("history", "j k / n / Esc", "scroll / older page / close"),
+    (
+        "request",
+        "R, type, Enter",
+        "off · off N 2 · on E, school run (weight 1-3, note after a comma); empty withdraws; Ctrl-u clears; Esc cancels",
+    ),
+    (
+        "requests",
+        "W, j k, Tab, Enter",
+        "a person's requests, or (Tab) a date's: move, switch, go to one",
+    ),
     ("undo", "y / n", "undo over someone else's change, or not"),
     (
         "block",

@@ -53,9 +53,29 @@ pub fn lookup(cx: &KeyContext<'_>, key: KeyEvent) -> Option<Action> {
     }
     match cx.mode {
         Mode::Normal => normal(cx, key.code, mods),
-        Mode::Entry { .. } | Mode::Jump { .. } | Mode::Pattern { .. } | Mode::Find { .. } => {
-            text_input(key.code, mods)
+        // Ctrl-u rubs out a request typed (or filled in) whole.
+        Mode::Request(_) if ctrl && key.code == KeyCode::Char('u') => {
+            Some(Action::Input(Input::Clear))
         }
+        Mode::Entry { .. }
+        | Mode::Jump { .. }
+        | Mode::Pattern { .. }
+        | Mode::Find { .. }
+        | Mode::Request(_) => text_input(key.code, mods),
+        Mode::Requests(_) => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('W') | KeyCode::F(4) => {
+                Some(Action::Panel(PanelKey::Close))
+            }
+            KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
+            KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
+            KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::Panel(PanelKey::PageDown)),
+            KeyCode::PageUp => Some(Action::Panel(PanelKey::PageUp)),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Panel(PanelKey::Home)),
+            KeyCode::End | KeyCode::Char('G') => Some(Action::Panel(PanelKey::End)),
+            KeyCode::Tab | KeyCode::BackTab => Some(Action::Panel(PanelKey::NextTab)),
+            KeyCode::Enter => Some(Action::Panel(PanelKey::Choose)),
+            _ => None,
+        },
         Mode::Warnings(_) => match key.code {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('e') => {
                 Some(Action::Panel(PanelKey::Close))

@@ -50,6 +50,9 @@ pub struct Layout {
     pub code_cols: u16,
     /// Display columns of the names column.
     pub name_cols: u16,
+    /// The roster holds staff requests: each date has a column more for
+    /// a request's mark, and the totals a count of unmet ones.
+    pub requests: bool,
 }
 
 /// Days shown before and after today when the roster holds no cells near.
@@ -58,6 +61,9 @@ const DAYS_AFTER_TODAY: i64 = 42;
 const MAX_NAME_COLS: usize = 24;
 /// The totals column: worked shifts, hours, a glyph.
 pub const TOTALS_COLS: u16 = 10;
+/// The totals column's part for requests (a roster with some): a space
+/// and the unmet requests on screen (`2?`).
+pub const REQUEST_TOTALS_COLS: u16 = 4;
 
 impl Layout {
     pub fn build(
@@ -163,6 +169,7 @@ impl Layout {
             codes,
             code_cols,
             name_cols,
+            requests: roster.request_count() > 0,
         }
     }
 

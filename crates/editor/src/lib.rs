@@ -10,6 +10,8 @@
 //! - [`update`]: an action in, the state changed, effects out (pure).
 //! - [`view`], [`grid`], [`theme`]: drawing, borrowing the state.
 //! - [`forms`]: the forms that manage staff, codes and rules (pure).
+//! - [`requests`]: staff requests as the prompt reads them and the
+//!   status line and panel say them (pure).
 //! - [`block`]: block edits (fill, clear, paste, patterns) as one edit each.
 //! - [`effects`]: carries effects out against the engine, results back as
 //!   actions (the app loop runs it on a thread of its own; tests call it).
@@ -28,6 +30,7 @@ pub mod help;
 pub mod keymap;
 pub mod keys;
 pub mod layout;
+pub mod requests;
 pub mod state;
 pub mod term;
 pub mod theme;

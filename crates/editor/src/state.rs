@@ -6,7 +6,8 @@
 use super::config::{Advance, Config};
 use super::keymap::Keymap;
 pub use super::layout::{
-    CodeLook, Filter, Layout, Line, Person, REACH_YEARS, TOTALS_COLS, count_code, reach, totals_of,
+    CodeLook, Filter, Layout, Line, Person, REACH_YEARS, REQUEST_TOTALS_COLS, TOTALS_COLS,
+    count_code, reach, totals_of,
 };
 use super::typing::{same_char, starts_with_typed};
 use crossterm::event::{KeyCode, KeyModifiers};
@@ -60,6 +61,30 @@ pub enum Mode {
     Manage(super::forms::Manage),
     /// The rule warnings, listed.
     Warnings(WarningsPanel),
+    /// Typing the request of the cell under the cursor (`R`).
+    Request(RequestPrompt),
+    /// A person's or a date's requests, listed (`W`).
+    Requests(RequestsPanel),
+}
+
+/// The request prompt: for whom, which date, and what is typed so far
+/// (`off N 2, school run`; empty withdraws).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestPrompt {
+    pub staff: String,
+    pub date: Date,
+    pub typed: String,
+}
+
+/// The list of requests: of a person (the cursor's when opened) or of a
+/// date (Tab switches), and the line selected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestsPanel {
+    pub listing: crate::requests::Listing,
+    /// The person and date of the cursor when opened, for Tab.
+    pub staff: String,
+    pub date: Date,
+    pub selected: usize,
 }
 
 /// The list of rule warnings: of the dates on screen, or all of them.
@@ -355,9 +380,10 @@ impl State {
     }
 
     /// Columns a date takes on screen: the code, one for the state glyph
-    /// (right after the code), one blank between dates.
+    /// (right after the code), one for a request's mark when the roster
+    /// has requests, one blank between dates.
     pub fn col_cols(&self) -> u16 {
-        self.layout.code_cols + 2
+        self.layout.code_cols + 2 + u16::from(self.layout.requests)
     }
 
     /// Lines of people the grid shows (the screen less header, two date
@@ -395,8 +421,13 @@ impl State {
     /// Columns of the totals column at the right (0 when the screen is too
     /// narrow to spare them beside a week of dates).
     pub fn totals_cols(&self) -> u16 {
-        let need = self.name_cols() + 1 + TOTALS_COLS + 7 * self.col_cols();
-        if self.size.0 >= need { TOTALS_COLS } else { 0 }
+        let cols = if self.layout.requests {
+            TOTALS_COLS + REQUEST_TOTALS_COLS
+        } else {
+            TOTALS_COLS
+        };
+        let need = self.name_cols() + 1 + cols + 7 * self.col_cols();
+        if self.size.0 >= need { cols } else { 0 }
     }
 
     /// Dates the grid shows.
@@ -433,6 +464,13 @@ impl State {
 
     pub fn cursor_date(&self) -> Date {
         self.layout.date(self.cursor.col)
+    }
+
+    /// The request of the cell under the cursor, if it has one.
+    pub fn cursor_request(&self) -> Option<rota_core::domain::Request> {
+        let p = self.person()?;
+        let d = self.cursor_date();
+        self.view.read(|r| r.request(&p.id, d).cloned())
     }
 
     /// The code in the cell under the cursor.
@@ -668,28 +706,45 @@ impl State {
     }
 
     /// Why this editor's role does not allow an edit of `ops` (None: it
-    /// does, or the role is not known yet). Cells take an editor, anything
-    /// else an admin, as the hub judges.
+    /// does, or the role is not known yet). Cells and requests take an
+    /// editor, anything else an admin, as the hub judges; a member of
+    /// staff enters and withdraws their own row's requests only.
     pub fn refusal(&self, ops: &[rota_core::domain::Op]) -> Option<String> {
         use rota_core::domain::Role;
+        let requests = ops.iter().all(|op| {
+            matches!(
+                op,
+                rota_core::domain::Op::PutRequest { .. }
+                    | rota_core::domain::Op::RemoveRequest { .. }
+            )
+        });
         let role = Role::parse(self.role()?)?;
+        let own = self.access.staff.as_deref();
+        if role.allows(ops, own) {
+            return None;
+        }
         let need = Role::needed_for(ops);
         let what = match need {
+            Role::Editor if requests => "enter or withdraw requests",
             Role::Editor => "change cells",
             _ => "change staff, shift codes, rules or settings",
         };
-        (role < need).then(|| {
-            format!(
+        Some(match own.filter(|_| role == Role::Staff && requests) {
+            Some(me) => format!(
+                "on roster {} you enter and withdraw your own requests only (row {me}); another's takes the {need} role",
+                self.roster_name
+            ),
+            None => format!(
                 "to {what} on roster {} takes the {need} role; you are {} (ask an admin of the roster)",
                 self.roster_name,
                 role.with_article()
-            )
+            ),
         })
     }
 
-    /// Whether the role allows cell edits (unknown: yes, the hub decides).
+    /// Whether the role allows changing cells.
     pub fn may_edit_cells(&self) -> bool {
-        self.role() != Some("viewer")
+        !matches!(self.role(), Some("viewer" | "staff"))
     }
 
     /// Whether the role allows managing staff, codes and rules.

@@ -19,6 +19,9 @@ pub struct Theme {
     pub flash_faint: Style,
     /// A cell a rule finding concerns.
     pub warning: Style,
+    /// A request's mark: met, unmet (the glyphs differ too).
+    pub met: Style,
+    pub unmet: Style,
     /// Coverage under a minimum, over a maximum, within the bounds.
     pub under: Style,
     pub over: Style,
@@ -60,6 +63,8 @@ impl Theme {
                 flash_strong: m(Modifier::BOLD | Modifier::UNDERLINED),
                 flash_faint: m(Modifier::UNDERLINED),
                 warning: m(Modifier::BOLD),
+                met: Style::default(),
+                unmet: m(Modifier::BOLD),
                 under: m(Modifier::BOLD | Modifier::REVERSED),
                 over: m(Modifier::BOLD),
                 within: m(Modifier::DIM),
@@ -97,6 +102,10 @@ impl Theme {
                 .add_modifier(Modifier::BOLD),
             warning: Style::default()
                 .fg(Color::LightRed)
+                .add_modifier(Modifier::BOLD),
+            met: Style::default().fg(Color::Green),
+            unmet: Style::default()
+                .fg(Color::LightMagenta)
                 .add_modifier(Modifier::BOLD),
             under: Style::default()
                 .fg(Color::White)

@@ -84,6 +84,8 @@ pub type Result<T> = std::result::Result<T, AccountsError>;
 struct UserRec {
     owner: bool,
     roles: BTreeMap<String, Role>,
+    /// The staff row each roster's staff role is bound to.
+    staff: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -101,6 +103,8 @@ pub struct UserInfo {
     pub roles: Vec<(String, Role)>,
     /// Token ids and whether each is revoked.
     pub tokens: Vec<(String, bool)>,
+    /// (roster, staff id) where they have the staff role.
+    pub staff: Vec<(String, String)>,
 }
 
 /// Everything the hub checks a connection against, read whole from the
@@ -154,6 +158,16 @@ impl Accounts {
             return Some(Role::Admin);
         }
         u.roles.get(roster).copied()
+    }
+
+    /// The staff row `user` is bound to on `roster`, when their role there
+    /// is staff.
+    pub fn staff_row(&self, user: &str, roster: &str) -> Option<&str> {
+        let u = self.users.get(user)?;
+        if u.owner || u.roles.get(roster) != Some(&Role::Staff) {
+            return None;
+        }
+        u.staff.get(roster).map(String::as_str)
     }
 
     /// `user`'s roles by roster (an owner's are not listed: they have all).
@@ -257,6 +271,18 @@ CREATE TABLE IF NOT EXISTS handshake(
     changes INTEGER NOT NULL DEFAULT 0,
     seen INTEGER NOT NULL DEFAULT 0
 );
+";
+
+/// Which staff row a staff role is bound to, per user and roster. Made by
+/// the first write that needs it (so an older rota's hub reads the file as
+/// before: it knows no `staff` role, which grants nothing there).
+const STAFF_ROWS: &str = "
+CREATE TABLE IF NOT EXISTS staff_rows(
+    user TEXT NOT NULL,
+    roster TEXT NOT NULL,
+    staff TEXT NOT NULL,
+    PRIMARY KEY (user, roster)
+) WITHOUT ROWID;
 ";
 
 /// The accounts file, open.
@@ -429,6 +455,7 @@ impl AccountsFile {
                 UserRec {
                     owner,
                     roles: BTreeMap::new(),
+                    staff: BTreeMap::new(),
                 },
             );
         }
@@ -444,6 +471,28 @@ impl AccountsFile {
             // A role this rota does not know grants nothing.
             if let (Some(u), Some(role)) = (acc.users.get_mut(&user), Role::parse(&role)) {
                 u.roles.insert(roster, role);
+            }
+        }
+        let has_staff_rows: bool = self.conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'staff_rows'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_staff_rows {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT user, roster, staff FROM staff_rows")?;
+            for row in stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })? {
+                let (user, roster, staff) = row?;
+                if let Some(u) = acc.users.get_mut(&user) {
+                    u.staff.insert(roster, staff);
+                }
             }
         }
         let mut stmt = self
@@ -543,9 +592,18 @@ impl AccountsFile {
             params![name, owner, now_ms()],
         )
         .map_err(|e| AccountsError::Sqlite(path.clone(), e))?;
-        if let Grant::Role { roster, role } = &grant {
-            put_role(&tx, name, roster, Some(*role))
-                .map_err(|e| AccountsError::Sqlite(path.clone(), e))?;
+        match &grant {
+            Grant::Owner => {}
+            Grant::Role { roster, role } => {
+                put_role(&tx, name, roster, Some(*role))
+                    .map_err(|e| AccountsError::Sqlite(path.clone(), e))?;
+            }
+            Grant::Staff { roster, staff } => {
+                check_staff_row(roster, staff)?;
+                put_role(&tx, name, roster, Some(Role::Staff))
+                    .and_then(|()| put_staff_row(&tx, name, roster, Some(staff)))
+                    .map_err(|e| AccountsError::Sqlite(path.clone(), e))?;
+            }
         }
         let token = issue_token(&tx, name, &path)?;
         tx.commit()
@@ -553,12 +611,50 @@ impl AccountsFile {
         Ok(token)
     }
 
-    /// Gives `user` the role `role` on `roster` (None: no role there).
+    /// Gives `user` the role `role` on `roster` (None: no role there). The
+    /// staff role keeps the row it is bound to; a user who has none there
+    /// needs [`AccountsFile::set_staff`].
     pub fn set_role(&mut self, user: &str, roster: &str, role: Option<Role>) -> Result<()> {
         self.must_exist(user)?;
         rota_core::domain::check_roster_name(roster)
             .map_err(|m| AccountsError::Invalid(format!("--roster: {m}")))?;
-        put_role(&self.conn, user, roster, role).map_err(|e| self.sqlite(e))
+        if role == Some(Role::Staff) {
+            let bound = self
+                .load()?
+                .users
+                .get(user)
+                .and_then(|u| u.staff.get(roster).cloned());
+            let Some(staff) = bound else {
+                return Err(AccountsError::Invalid(format!(
+                    "the staff role is bound to one staff row: say whose with --staff ID (user `{user}`, roster `{roster}`)"
+                )));
+            };
+            return self.set_staff(user, roster, &staff);
+        }
+        let path = self.path.clone();
+        let sql = |e| AccountsError::Sqlite(path.clone(), e);
+        let tx = self.conn.transaction().map_err(sql)?;
+        put_role(&tx, user, roster, role)
+            .and_then(|()| put_staff_row(&tx, user, roster, None))
+            .map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+
+    /// Gives `user` the staff role on `roster`, bound to the staff row
+    /// `staff`: they read the roster, and enter and withdraw that row's
+    /// requests only.
+    pub fn set_staff(&mut self, user: &str, roster: &str, staff: &str) -> Result<()> {
+        self.must_exist(user)?;
+        rota_core::domain::check_roster_name(roster)
+            .map_err(|m| AccountsError::Invalid(format!("--roster: {m}")))?;
+        check_staff_row(roster, staff)?;
+        let path = self.path.clone();
+        let sql = |e| AccountsError::Sqlite(path.clone(), e);
+        let tx = self.conn.transaction().map_err(sql)?;
+        put_role(&tx, user, roster, Some(Role::Staff))
+            .and_then(|()| put_staff_row(&tx, user, roster, Some(staff)))
+            .map_err(sql)?;
+        tx.commit().map_err(sql)
     }
 
     /// Makes `user` an owner of the whole hub, or not.
@@ -608,6 +704,9 @@ impl AccountsFile {
         let tx = self.conn.transaction().map_err(sql)?;
         tx.execute("DELETE FROM roles WHERE user = ?1", [user])
             .map_err(sql)?;
+        tx.execute_batch(STAFF_ROWS).map_err(sql)?;
+        tx.execute("DELETE FROM staff_rows WHERE user = ?1", [user])
+            .map_err(sql)?;
         tx.execute(
             "UPDATE tokens SET revoked = ?2 WHERE user = ?1 AND revoked IS NULL",
             params![user, now_ms()],
@@ -654,6 +753,12 @@ impl AccountsFile {
                 name: name.clone(),
                 owner: u.owner,
                 roles: u.roles.iter().map(|(r, role)| (r.clone(), *role)).collect(),
+                staff: u
+                    .staff
+                    .iter()
+                    .filter(|(r, _)| u.roles.get(*r) == Some(&Role::Staff))
+                    .map(|(r, s)| (r.clone(), s.clone()))
+                    .collect(),
                 tokens: tokens
                     .iter()
                     .filter(|(_, t)| &t.user == name)
@@ -675,6 +780,40 @@ pub enum Grant {
         roster: String,
         role: Role,
     },
+    /// The staff role on `roster`, bound to the staff row `staff`.
+    Staff {
+        roster: String,
+        staff: String,
+    },
+}
+
+/// A staff role's roster and row, checked.
+fn check_staff_row(roster: &str, staff: &str) -> Result<()> {
+    rota_core::domain::check_roster_name(roster)
+        .map_err(|m| AccountsError::Invalid(format!("--roster: {m}")))?;
+    rota_core::domain::check_id("--staff", staff).map_err(AccountsError::Invalid)
+}
+
+/// Binds (Some) or unbinds (None) `user`'s staff role on `roster`.
+fn put_staff_row(
+    conn: &Connection,
+    user: &str,
+    roster: &str,
+    staff: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute_batch(STAFF_ROWS)?;
+    match staff {
+        Some(staff) => conn.execute(
+            "INSERT INTO staff_rows(user, roster, staff) VALUES (?1, ?2, ?3)
+             ON CONFLICT(user, roster) DO UPDATE SET staff = excluded.staff",
+            params![user, roster, staff],
+        ),
+        None => conn.execute(
+            "DELETE FROM staff_rows WHERE user = ?1 AND roster = ?2",
+            params![user, roster],
+        ),
+    }
+    .map(drop)
 }
 
 fn put_role(

@@ -21,6 +21,7 @@ pub struct Summary {
     pub settings: usize,
     /// Requests added, changed or withdrawn.
     pub requests: usize,
+    pub publications: usize,
 }
 
 impl Summary {
@@ -35,7 +36,8 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let staff = self.staff_added + self.staff_changed + self.staff_removed;
-        let others = staff + self.codes + self.rules + self.settings + self.requests;
+        let others =
+            staff + self.codes + self.rules + self.settings + self.requests + self.publications;
         let mut parts = Vec::new();
         if self.cells() > 0 || others == 0 {
             parts.push(format!(
@@ -63,6 +65,9 @@ impl fmt::Display for Summary {
         }
         if self.requests > 0 {
             parts.push(plural(self.requests, "request"));
+        }
+        if self.publications > 0 {
+            parts.push(plural(self.publications, "publication"));
         }
         if self.settings > 0 {
             parts.push("the settings".into());
@@ -147,6 +152,7 @@ enum Key<'a> {
     Rule(&'a str),
     Settings,
     Request(&'a str, Date),
+    Publication(u32),
 }
 
 fn key_of(c: &Change) -> Key<'_> {
@@ -157,6 +163,7 @@ fn key_of(c: &Change) -> Key<'_> {
         Change::Rule { id, .. } => Key::Rule(id),
         Change::Settings { .. } => Key::Settings,
         Change::Request { staff, date, .. } => Key::Request(staff, *date),
+        Change::Publication { publication } => Key::Publication(publication.number),
     }
 }
 
@@ -258,6 +265,14 @@ fn describe_one(before: &Roster, change: Change, sum: &mut Summary) -> Option<Li
             };
             sum.requests += 1;
             Some(Line::Record(text))
+        }
+        Change::Publication { publication } => {
+            sum.publications += 1;
+            Some(Line::Record(format!(
+                "{} ({} cells)",
+                publication.describe(),
+                publication.cells.len()
+            )))
         }
     }
 }

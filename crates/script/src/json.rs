@@ -1,10 +1,13 @@
 //! JSON in and out. `--apply` reads a list of protocol operations (the `op`
-//! objects of docs/protocol.md: cells, staff, codes, rules, conflict mode),
-//! or a whole roster as `--export json` writes it. Each operation is
-//! reported at the line its object starts on.
+//! objects of docs/protocol.md: cells, staff, codes, rules, requests,
+//! conflict mode), or a whole roster as `--export json` writes it (with its
+//! `requests`). Each operation, and each request of a roster, is reported
+//! at the line its object starts on.
 
 use super::{LineError, Lines, Plan, Selection};
-use rota_core::domain::{Date, Op, Roster, Rule, Seq, Settings, ShiftCode, Staff};
+use rota_core::domain::{
+    Date, MAX_NOTE_CHARS, MAX_WEIGHT, Op, Request, Roster, Rule, Seq, Settings, ShiftCode, Staff,
+};
 use serde::{Deserialize, Serialize};
 
 /// A roster as `--export json` writes it.
@@ -23,6 +26,13 @@ pub struct Exported {
     pub rules: Vec<Rule>,
     #[serde(default)]
     pub cells: Vec<ExportedCell>,
+    /// Staff requests (`by` and `seq` are written, and ignored when read:
+    /// the hub sets them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<Request>,
+    /// The input line of each request (when read from a file).
+    #[serde(skip)]
+    pub request_lines: Vec<usize>,
     /// The rule findings of what was exported (read back, they are
     /// ignored: they follow from the roster).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -66,11 +76,10 @@ pub fn parse(text: &str) -> Result<(Input, Vec<LineError>), Vec<LineError>> {
     })?;
     match value {
         serde_json::Value::Array(items) => Ok(parse_ops(text, items)),
-        serde_json::Value::Object(_) => {
+        serde_json::Value::Object(map) => {
             let mut de = serde_json::Deserializer::from_str(text);
-            serde_path_to_error::deserialize::<_, Exported>(&mut de)
-                .map(|r| (Input::Roster(Box::new(r)), Vec::new()))
-                .map_err(|e| {
+            let mut file =
+                serde_path_to_error::deserialize::<_, Exported>(&mut de).map_err(|e| {
                     vec![LineError::new(
                         e.inner().line(),
                         format!(
@@ -79,7 +88,34 @@ pub fn parse(text: &str) -> Result<(Input, Vec<LineError>), Vec<LineError>> {
                             e.inner()
                         ),
                     )]
+                })?;
+            // Each request at the line its object starts on.
+            let starts: Vec<usize> = top_key_offset(text, "requests")
+                .map(|at| {
+                    element_starts(&text[at..])
+                        .into_iter()
+                        .map(|o| o + at)
+                        .collect()
                 })
+                .unwrap_or_default();
+            let mut lines = Lines::new(text);
+            file.request_lines = (0..file.requests.len())
+                .map(|i| starts.get(i).map_or(0, |&o| lines.at(o)))
+                .collect();
+            let mut errors = Vec::new();
+            if let Some(serde_json::Value::Array(requests)) = map.get("requests") {
+                for (i, r) in requests.iter().enumerate() {
+                    let line = file.request_lines.get(i).copied().unwrap_or(0);
+                    for m in check_request(&format!("requests[{i}]"), r) {
+                        errors.push(LineError::new(line, m));
+                    }
+                }
+            }
+            if errors.is_empty() {
+                Ok((Input::Roster(Box::new(file)), Vec::new()))
+            } else {
+                Err(errors)
+            }
         }
         _ => Err(vec![LineError::new(
             1,
@@ -95,7 +131,18 @@ fn parse_ops(text: &str, items: Vec<serde_json::Value>) -> (Input, Vec<LineError
     let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let line = starts.get(i).map_or(0, |&o| lines.at(o));
+        let request_errors = match (item.get("op"), item.get("request")) {
+            (Some(serde_json::Value::String(op)), Some(r)) if op == "put_request" => {
+                check_request("request", r)
+            }
+            _ => Vec::new(),
+        };
         match serde_path_to_error::deserialize::<_, Op>(item) {
+            Ok(_) if !request_errors.is_empty() => {
+                for m in request_errors {
+                    errors.push(LineError::new(line, format!("operation {}: {m}", i + 1)));
+                }
+            }
             Ok(op) => ops.push((line, op)),
             Err(e) => {
                 let path = e.path().to_string();
@@ -112,6 +159,91 @@ fn parse_ops(text: &str, items: Vec<serde_json::Value>) -> (Input, Vec<LineError
         }
     }
     (Input::Ops(ops), errors)
+}
+
+/// What a request object may hold (`by` and `seq` as exported).
+const REQUEST_FIELDS: [&str; 8] = [
+    "staff", "date", "want", "code", "weight", "note", "by", "seq",
+];
+
+/// What the types let through in a request object at `path` and the
+/// roster would not take, or would drop unsaid: an unknown field (a typo
+/// such as `wieght` would leave the weight at 1), a weight out of 1 to
+/// [`MAX_WEIGHT`], a note too long. Each names the field and its value.
+fn check_request(path: &str, v: &serde_json::Value) -> Vec<String> {
+    let Some(obj) = v.as_object() else {
+        return Vec::new(); // the types say what is wrong
+    };
+    let mut out = Vec::new();
+    for (k, value) in obj {
+        if !REQUEST_FIELDS.contains(&k.as_str()) {
+            out.push(format!(
+                "field `{path}.{k}`: unknown field (value {value}); a request has staff, date, want, code, weight and note"
+            ));
+        }
+    }
+    if let Some(w) = obj.get("weight").and_then(serde_json::Value::as_u64)
+        && !(1..=u64::from(MAX_WEIGHT)).contains(&w)
+    {
+        out.push(format!(
+            "field `{path}.weight`: {w} is not a weight from 1 to {MAX_WEIGHT}"
+        ));
+    }
+    if let Some(note) = obj.get("note").and_then(serde_json::Value::as_str) {
+        let n = note.trim().chars().count();
+        if n > MAX_NOTE_CHARS {
+            out.push(format!(
+                "field `{path}.note`: `{}…` is {n} characters; at most {MAX_NOTE_CHARS}",
+                note.chars().take(20).collect::<String>()
+            ));
+        }
+    }
+    out
+}
+
+/// The byte offset of the value of `key` in the text's top-level object.
+/// The text is known to be valid JSON.
+fn top_key_offset(text: &str, key: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let (mut start, mut last) = (0usize, None::<(usize, usize)>);
+    let mut after_key = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => {
+                    in_string = false;
+                    if depth == 1 {
+                        last = Some((start, i));
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if after_key && !b.is_ascii_whitespace() {
+            return Some(i);
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                start = i + 1;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b':' if depth == 1 => {
+                // The key just read: compare it as JSON reads it.
+                let name =
+                    last.and_then(|(a, z)| serde_json::from_str::<String>(&text[a - 1..=z]).ok());
+                after_key = name.as_deref() == Some(key);
+            }
+            b',' if depth == 1 => last = None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Byte offsets where each element of the top-level array starts. The text
@@ -252,6 +384,27 @@ pub fn plan_roster(file: &Exported, roster: &Roster) -> Plan {
             },
         );
     }
+    for (i, r) in file.requests.iter().enumerate() {
+        let same = roster.request(&r.staff, r.date).is_some_and(|cur| {
+            (&cur.wish, cur.weight, cur.note.trim()) == (&r.wish, r.weight, r.note.trim())
+        });
+        if !same {
+            plan.places.insert(plan.ops.len(), format!("requests[{i}]"));
+            let request = Request {
+                by: String::new(),
+                seq: 0,
+                ..r.clone()
+            };
+            let line = file.request_lines.get(i).copied().unwrap_or(0);
+            plan.push(
+                line,
+                Op::PutRequest {
+                    request,
+                    base: None,
+                },
+            );
+        }
+    }
     plan
 }
 
@@ -277,6 +430,8 @@ pub fn export(roster: &Roster, name: &str, sel: &Selection) -> String {
                 code,
             })
             .collect(),
+        requests: sel.requests(roster),
+        request_lines: Vec::new(),
         warnings: sel
             .findings(roster)
             .into_iter()

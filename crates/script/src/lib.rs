@@ -21,7 +21,7 @@ pub mod ics;
 pub mod json;
 pub mod nrp;
 
-use rota_core::domain::{Author, ChangeRecord, Date, Op, Rejection, Roster, Staff};
+use rota_core::domain::{Author, ChangeRecord, Date, Op, Problem, Rejection, Roster, Staff};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -110,6 +110,9 @@ pub struct Plan {
     pub lines: Vec<usize>,
     /// What the reader chose to leave out or assume, for the user.
     pub notes: Vec<String>,
+    /// Where in the input an op came from, when a line is not enough (a
+    /// JSON field path such as `requests[3]`): said before its problems.
+    pub places: HashMap<usize, String>,
 }
 
 impl Plan {
@@ -121,6 +124,16 @@ impl Plan {
     /// The input line of op `i`.
     pub fn line_of(&self, i: usize) -> usize {
         self.lines.get(i).copied().unwrap_or(0)
+    }
+
+    /// A problem the roster found with op `problem.op`, at its line (and
+    /// place, when it has one).
+    pub fn error(&self, problem: Problem) -> LineError {
+        let message = match self.places.get(&problem.op) {
+            Some(place) => format!("{place}: {}", problem.message),
+            None => problem.message,
+        };
+        LineError::new(self.line_of(problem.op), message)
     }
 
     /// Bases every write on `roster`'s current versions (what the script
@@ -140,10 +153,9 @@ impl Plan {
             Ok(applied) => Ok(applied.changes),
             // Forced: staleness is never reported here.
             Err(Rejection::Conflict(_)) => Ok(Vec::new()),
-            Err(Rejection::Invalid(problems)) => Err(problems
-                .into_iter()
-                .map(|p| LineError::new(self.line_of(p.op), p.message))
-                .collect()),
+            Err(Rejection::Invalid(problems)) => {
+                Err(problems.into_iter().map(|p| self.error(p)).collect())
+            }
         }
     }
 }
@@ -231,6 +243,22 @@ impl Selection {
             })
             .filter(|f| self.staff.as_ref().is_none_or(|id| f.staff.contains(id)))
             .cloned()
+            .collect()
+    }
+
+    /// The requests of its active staff on its dates, in the editor's
+    /// order of staff, then by date.
+    pub fn requests(&self, roster: &Roster) -> Vec<rota_core::domain::Request> {
+        let from = self.from.unwrap_or(Date(chrono::NaiveDate::MIN));
+        let to = self.to.unwrap_or(Date(chrono::NaiveDate::MAX));
+        self.staff(roster)
+            .iter()
+            .flat_map(|s| {
+                roster
+                    .requests_of(&s.id, from, to)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 

@@ -13,15 +13,24 @@
 //!   `limit:ID:shifts:CODE` for each shift they may work fewer times than
 //!   the horizon has days (0: never);
 //! - days off: the leave code `AL` on those days;
-//! - cover: staffing rules `cover:CODE:DATE` with the requirement as `min`
-//!   (a requirement of 0 is no rule).
+//! - shift-on and shift-off requests: requests `on CODE` and `off CODE`
+//!   with the file's weight (one per person and date; a weight of 0 costs
+//!   nothing and is left out, said in a note);
+//! - cover: soft staffing rules `cover:CODE:DATE` with the file's weights
+//!   (`WeightForUnder`, `WeightForOver`): `min` = the requirement (when
+//!   being under costs something) and `max` = the requirement (when being
+//!   over does), so a requirement of 0 with an over weight is a rule with
+//!   `max` 0. A row that costs nothing either way is no rule.
 //!
-//! Shift-on and shift-off requests are wishes, not roster facts: counted and
-//! left out.
+//! With these, a roster's soft score (`Findings::soft_score`) is the
+//! benchmark's objective: unmet requests' weights, plus each person short
+//! of a cover times its under weight and each person over times its over
+//! weight.
 
 use super::{LineError, Plan};
 use rota_core::domain::{
-    Date, LimitMeasure, Op, Roster, Rule, RuleKind, ShiftCode, check_code, check_id,
+    CoverWeights, Date, LimitMeasure, MAX_WEIGHT, Op, Request, Roster, Rule, RuleKind, ShiftCode,
+    Wish, check_code, check_id,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -36,7 +45,21 @@ pub struct Instance {
     /// (line, staff id, day index)
     pub days_off: Vec<(usize, String, u32)>,
     pub cover: Vec<Cover>,
-    pub requests: usize,
+    /// Shift-on and shift-off requests, in file order.
+    pub requests: Vec<ShiftRequest>,
+}
+
+/// A line of `SECTION_SHIFT_ON_REQUESTS` (`on`) or
+/// `SECTION_SHIFT_OFF_REQUESTS`: `EmployeeID,Day,ShiftID,Weight`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShiftRequest {
+    pub line: usize,
+    pub staff: String,
+    pub day: u32,
+    pub shift: String,
+    pub weight: u32,
+    /// To work the shift (true), or not to.
+    pub on: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,6 +90,10 @@ pub struct Cover {
     pub day: u32,
     pub shift: String,
     pub requirement: u32,
+    /// What each person short of the requirement costs.
+    pub under: u32,
+    /// What each person over it costs.
+    pub over: u32,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -76,7 +103,8 @@ enum Section {
     Shifts,
     Staff,
     DaysOff,
-    Requests,
+    /// Shift-on (true) or shift-off requests.
+    Requests(bool),
     Cover,
 }
 
@@ -99,7 +127,8 @@ pub fn parse(text: &str) -> Result<Instance, Vec<LineError>> {
                 "SECTION_SHIFTS" => Section::Shifts,
                 "SECTION_STAFF" => Section::Staff,
                 "SECTION_DAYS_OFF" => Section::DaysOff,
-                "SECTION_SHIFT_ON_REQUESTS" | "SECTION_SHIFT_OFF_REQUESTS" => Section::Requests,
+                "SECTION_SHIFT_ON_REQUESTS" => Section::Requests(true),
+                "SECTION_SHIFT_OFF_REQUESTS" => Section::Requests(false),
                 "SECTION_COVER" => Section::Cover,
                 other => {
                     errors.push(LineError::new(line, format!("unknown section `{other}`")));
@@ -118,10 +147,7 @@ pub fn parse(text: &str) -> Result<Instance, Vec<LineError>> {
             Section::Shifts => shift(line, &fields).map(|s| inst.shifts.push(s)),
             Section::Staff => person(line, &fields).map(|p| inst.staff.push(p)),
             Section::DaysOff => days_off(line, &fields).map(|v| inst.days_off.extend(v)),
-            Section::Requests => {
-                inst.requests += 1;
-                Ok(())
-            }
+            Section::Requests(on) => request(line, &fields, on).map(|r| inst.requests.push(r)),
             Section::Cover => cover(line, &fields).map(|c| inst.cover.push(c)),
         };
         if let Err(m) = r {
@@ -224,15 +250,53 @@ fn days_off(line: usize, f: &[&str]) -> Result<Vec<(usize, String, u32)>, String
     Ok(out)
 }
 
-fn cover(line: usize, f: &[&str]) -> Result<Cover, String> {
-    if f.len() < 3 {
-        return Err("expected Day,ShiftID,Requirement,WeightForUnder,WeightForOver".into());
+fn request(line: usize, f: &[&str], on: bool) -> Result<ShiftRequest, String> {
+    if f.len() != 4 {
+        return Err(format!(
+            "expected 4 fields (EmployeeID,Day,ShiftID,Weight), found {}",
+            f.len()
+        ));
     }
+    let weight = number("Weight", f[3])?;
+    if weight > MAX_WEIGHT {
+        return Err(format!(
+            "Weight `{}` is more than the {MAX_WEIGHT} a request may weigh",
+            f[3]
+        ));
+    }
+    Ok(ShiftRequest {
+        line,
+        staff: f[0].to_string(),
+        day: number("day", f[1])?,
+        shift: f[2].to_string(),
+        weight,
+        on,
+    })
+}
+
+fn cover(line: usize, f: &[&str]) -> Result<Cover, String> {
+    if f.len() != 5 {
+        return Err(format!(
+            "expected 5 fields (Day,ShiftID,Requirement,WeightForUnder,WeightForOver), found {}",
+            f.len()
+        ));
+    }
+    let weight = |what: &str, s: &str| {
+        let w = number(what, s)?;
+        if w > MAX_WEIGHT {
+            return Err(format!(
+                "{what} `{s}` is more than the {MAX_WEIGHT} a cover weight may be"
+            ));
+        }
+        Ok(w)
+    };
     Ok(Cover {
         line,
         day: number("day", f[0])?,
         shift: f[1].to_string(),
         requirement: number("requirement", f[2])?,
+        under: weight("WeightForUnder", f[3])?,
+        over: weight("WeightForOver", f[4])?,
     })
 }
 
@@ -294,6 +358,33 @@ fn check_references(inst: &Instance, errors: &mut Vec<LineError>) {
         }
         in_horizon(c.day, c.line, errors);
     }
+    // One request per person and date: the roster keeps no more.
+    let mut first: HashMap<(&str, u32), usize> = HashMap::new();
+    for r in &inst.requests {
+        if !staff.contains(r.staff.as_str()) {
+            errors.push(LineError::new(
+                r.line,
+                format!("unknown staff `{}`", r.staff),
+            ));
+        }
+        if !shifts.contains(r.shift.as_str()) {
+            errors.push(LineError::new(
+                r.line,
+                format!("unknown shift `{}`", r.shift),
+            ));
+        }
+        in_horizon(r.day, r.line, errors);
+        if let Some(line) = first.insert((r.staff.as_str(), r.day), r.line) {
+            errors.push(LineError::new(
+                r.line,
+                format!(
+                    "a second request of `{}` for day {} (the first is at line {line}): a roster keeps one request per person and date",
+                    r.staff, r.day
+                ),
+            ));
+            first.insert((r.staff.as_str(), r.day), line);
+        }
+    }
 }
 
 /// The operations that lay the instance onto `roster` from `start`. What
@@ -306,10 +397,11 @@ pub fn plan(inst: &Instance, start: Date, roster: &Roster) -> Plan {
             "day 0 of these instances is a Monday, and {start} is not: weekend limits count Saturdays and Sundays from it"
         ));
     }
-    if inst.requests > 0 {
+    let free = inst.requests.iter().filter(|r| r.weight == 0).count();
+    if free > 0 {
         plan.notes.push(format!(
-            "left out {} shift-on/off requests (wishes, not roster facts)",
-            inst.requests
+            "left out {free} request{} of weight 0 (an unmet one would cost nothing)",
+            if free == 1 { "" } else { "s" }
         ));
     }
     let date = |day: u32| start.add_days(i64::from(day));
@@ -383,23 +475,35 @@ pub fn plan(inst: &Instance, start: Date, roster: &Roster) -> Plan {
             );
         }
     }
+    // A later row for the same shift and day wins.
     let mut cover: HashMap<(String, u32), &Cover> = HashMap::new();
-    for c in inst.cover.iter().filter(|c| c.requirement > 0) {
+    for c in &inst.cover {
         cover.insert((c.shift.clone(), c.day), c);
     }
     let mut cover: Vec<&Cover> = cover.into_values().collect();
     cover.sort_by_key(|c| c.line);
     for c in cover {
+        // Under the requirement costs `under` a person, over it `over`: a
+        // bound that costs nothing is left off, and a row that costs
+        // nothing either way is no rule.
+        let min = if c.under > 0 { c.requirement } else { 0 };
+        let max = (c.over > 0).then_some(c.requirement);
+        if min == 0 && max.is_none() {
+            continue;
+        }
         let d = date(c.day);
         let kind = RuleKind::Staffing {
             code: c.shift.clone(),
-            min: c.requirement,
-            max: None,
+            min,
+            max,
             weekdays: Vec::new(),
             group: None,
             from: Some(d),
             to: Some(d),
-            weights: None,
+            weights: Some(CoverWeights {
+                under: c.under,
+                over: c.over,
+            }),
         };
         put_rule(
             &mut plan,
@@ -408,6 +512,34 @@ pub fn plan(inst: &Instance, start: Date, roster: &Roster) -> Plan {
             format!("cover:{}:{d}", c.shift),
             kind,
         );
+    }
+    for r in inst.requests.iter().filter(|r| r.weight > 0) {
+        let wish = if r.on {
+            Wish::On {
+                code: r.shift.clone(),
+            }
+        } else {
+            Wish::Off {
+                code: Some(r.shift.clone()),
+            }
+        };
+        let request = Request {
+            weight: r.weight,
+            ..Request::new(&r.staff, date(r.day), wish)
+        };
+        let same = roster.request(&r.staff, request.date).is_some_and(|cur| {
+            (&cur.wish, cur.weight, cur.note.as_str())
+                == (&request.wish, request.weight, request.note.as_str())
+        });
+        if !same {
+            plan.push(
+                r.line,
+                Op::PutRequest {
+                    request,
+                    base: None,
+                },
+            );
+        }
     }
     plan
 }
@@ -516,11 +648,13 @@ mod tests {
         let count = |f: &dyn Fn(&Op) -> bool| plan.ops.iter().filter(|o| f(o)).count();
         assert_eq!(count(&|o| matches!(o, Op::PutCode { .. })), 3);
         assert_eq!(count(&|o| matches!(o, Op::AddStaff { .. })), 2);
-        // follow N->D, 4 limits each plus N=0 and N=3 restricted, 2 covers.
+        // follow N->D, 4 limits each plus N=0 and N=3 restricted, 3 covers
+        // (N on day 0 wants nobody, and each person there costs 1).
         assert_eq!(
             count(&|o| matches!(o, Op::PutRule { .. })),
-            1 + 4 + 1 + 4 + 1 + 2
+            1 + 4 + 1 + 4 + 1 + 3
         );
+        assert_eq!(count(&|o| matches!(o, Op::PutRequest { .. })), 1);
         assert_eq!(count(&|o| matches!(o, Op::SetCell { .. })), 2);
         assert!(plan.ops.contains(&Op::SetCell {
             staff: "A".into(),
@@ -528,8 +662,139 @@ mod tests {
             code: Some("AL".into()),
             base: 0
         }));
-        assert!(plan.notes.iter().any(|n| n.contains("1 shift-on/off")));
         assert!(!plan.notes.iter().any(|n| n.contains("Monday")));
+    }
+
+    #[test]
+    fn requests_are_kept_with_their_weights_and_cover_weights_go_into_the_rules() {
+        let text = format!("{SMALL}SECTION_SHIFT_OFF_REQUESTS\nB,1,N,3\nB,2,D,1\n");
+        let inst = parse(&text).unwrap();
+        let start: Date = "2026-11-30".parse().unwrap();
+        let plan = plan(&inst, start, &Roster::default());
+        let requests: Vec<(&Request, usize)> = plan
+            .ops
+            .iter()
+            .zip(&plan.lines)
+            .filter_map(|(o, l)| match o {
+                Op::PutRequest { request, base } => {
+                    assert_eq!(*base, None);
+                    Some((request, *l))
+                }
+                _ => None,
+            })
+            .collect();
+        let want = [
+            ("A", "2026-12-02", "on D", 2, 17),
+            ("B", "2026-12-01", "off N", 3, 24),
+            ("B", "2026-12-02", "off D", 1, 25),
+        ];
+        assert_eq!(requests.len(), want.len(), "{requests:?}");
+        for ((r, line), (staff, date, wish, weight, l)) in requests.iter().zip(want) {
+            assert_eq!(r.staff, staff);
+            assert_eq!(r.date.to_string(), date);
+            assert_eq!(r.wish.to_string(), wish);
+            assert_eq!((r.weight, r.note.as_str(), *line), (weight, "", l));
+        }
+        // Cover: min = max = requirement with the file's weights; a
+        // requirement of 0 with an over weight is a rule too (max 0).
+        let rules: Vec<&Rule> = plan
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::PutRule { rule, .. } if rule.id.starts_with("cover:") => Some(rule),
+                _ => None,
+            })
+            .collect();
+        let cover = |code: &str, min: u32, max: u32, date: &str| Rule {
+            id: format!("cover:{code}:{date}"),
+            kind: RuleKind::Staffing {
+                code: code.into(),
+                min,
+                max: Some(max),
+                weekdays: Vec::new(),
+                group: None,
+                from: Some(date.parse().unwrap()),
+                to: Some(date.parse().unwrap()),
+                weights: Some(CoverWeights {
+                    under: 100,
+                    over: 1,
+                }),
+            },
+            seq: 0,
+        };
+        assert_eq!(
+            rules,
+            [
+                &cover("D", 2, 2, "2026-11-30"),
+                &cover("N", 0, 0, "2026-11-30"),
+                &cover("N", 1, 1, "2026-12-01"),
+            ]
+        );
+        assert!(
+            !plan.notes.iter().any(|n| n.contains("request")),
+            "{:?}",
+            plan.notes
+        );
+        // Laid onto a roster, the plan is all valid, and a second import
+        // changes nothing.
+        let mut roster = Roster::default();
+        let author = rota_core::domain::Author {
+            user: "importer".into(),
+            client: "c".into(),
+        };
+        roster.apply_batch(&plan.ops, &author, 1).unwrap();
+        assert_eq!(roster.request_count(), 3);
+        assert_eq!(
+            roster
+                .request("B", "2026-12-01".parse().unwrap())
+                .map(|r| r.weight),
+            Some(3)
+        );
+        assert_eq!(super::plan(&inst, start, &roster).ops, Vec::new());
+    }
+
+    #[test]
+    fn bad_requests_and_cover_rows_are_reported_at_their_lines() {
+        let text = "SECTION_HORIZON\n7\nSECTION_SHIFTS\nD,480,\n\
+                    SECTION_STAFF\nA,D=7,2400,0,5,1,1,1\n\
+                    SECTION_SHIFT_ON_REQUESTS\nA,1,D,2\nZ,1,D,1\nA,9,D,1\nA,2,Q,1\nA,3,D\n\
+                    A,4,D,x\nA,5,D,5000\n\
+                    SECTION_SHIFT_OFF_REQUESTS\nA,1,D,1\n\
+                    SECTION_COVER\n0,D,1\n1,D,1,100,-3\n";
+        let errors = parse(text).unwrap_err();
+        let got: Vec<(usize, &str)> = errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        let lines: Vec<usize> = got.iter().map(|g| g.0).collect();
+        assert_eq!(lines, [9, 10, 11, 12, 13, 14, 16, 18, 19], "{got:?}");
+        let has = |line: usize, words: &[&str]| {
+            let m = got.iter().find(|g| g.0 == line).unwrap().1;
+            assert!(words.iter().all(|w| m.contains(w)), "line {line}: {m}");
+        };
+        has(9, &["unknown staff `Z`"]);
+        has(10, &["day 9", "past the horizon"]);
+        has(11, &["unknown shift `Q`"]);
+        has(12, &["expected 4 fields", "found 3"]);
+        has(13, &["Weight `x`"]);
+        has(14, &["5000", "1000"]);
+        has(16, &["`A`", "day 1", "line 8"]);
+        has(18, &["expected 5 fields", "found 3"]);
+        has(19, &["WeightForOver `-3`"]);
+        // A request of weight 0 costs nothing: left out, and said.
+        let zero = "SECTION_HORIZON\n7\nSECTION_SHIFTS\nD,480,\n\
+                    SECTION_STAFF\nA,D=7,2400,0,5,1,1,1\n\
+                    SECTION_SHIFT_ON_REQUESTS\nA,1,D,0\n";
+        let inst = parse(zero).unwrap();
+        let plan = plan(&inst, "2026-11-30".parse().unwrap(), &Roster::default());
+        assert!(!plan.ops.iter().any(|o| matches!(o, Op::PutRequest { .. })));
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("1 request of weight 0")),
+            "{:?}",
+            plan.notes
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod input;
 mod limits;
 mod parts;
 mod records;
+mod requests;
 mod sessions;
 mod store;
 

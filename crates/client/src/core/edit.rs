@@ -353,6 +353,8 @@ pub(super) fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
                 request: view.request(staff, *date)?.clone(),
                 base: None,
             },
+            // What staff were shown cannot be taken back: publish again.
+            Op::Publish { .. } => return None,
         };
         inv.push(back);
     }

@@ -161,8 +161,10 @@ pub struct Core {
 pub struct Access {
     /// The account's name on a hub with accounts; None on one without.
     pub account: Option<String>,
-    /// `viewer`, `editor` or `admin`; None until the hub has said.
+    /// `staff`, `viewer`, `editor` or `admin`; None until the hub has said.
     pub role: Option<String>,
+    /// The staff row a `staff` role is bound to.
+    pub staff: Option<String>,
 }
 
 impl Core {

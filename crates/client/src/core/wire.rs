@@ -160,16 +160,22 @@ impl Core {
                 presence,
                 account,
                 role,
+                staff,
                 ..
             } => {
-                self.set_access(Access { account, role });
+                self.set_access(Access {
+                    account,
+                    role,
+                    staff,
+                });
                 self.on_welcome(seq, session, changes, snapshot.map(|s| *s), presence)
             }
-            ServerMsg::Role { role } => {
+            ServerMsg::Role { role, staff } => {
                 let account = self.access.account.clone();
                 self.set_access(Access {
                     account,
                     role: Some(role),
+                    staff,
                 });
                 Ok(())
             }

@@ -4,6 +4,7 @@
 //! The hub (`server`) and the client engine apply the same [`Op`]s through
 //! [`Roster::apply_batch`], so both sides agree on what an edit means.
 
+mod publication;
 mod request;
 mod role;
 mod roster;

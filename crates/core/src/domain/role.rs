@@ -7,6 +7,10 @@ use super::Op;
 /// What a user may do on one roster, each role including the ones before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
+    /// One member of staff, bound to their row: reads the roster, enters
+    /// and withdraws their own requests, reads the history of their own
+    /// row. (A viewer, bound to no row, has no requests of their own.)
+    Staff,
     /// Reads the roster, sees presence and history.
     Viewer,
     /// Also changes cells and enters requests for anyone.
@@ -16,7 +20,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
+    pub const ALL: [Role; 4] = [Role::Staff, Role::Viewer, Role::Editor, Role::Admin];
 
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
@@ -24,6 +28,7 @@ impl Role {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Staff => "staff",
             Role::Viewer => "viewer",
             Role::Editor => "editor",
             Role::Admin => "admin",
@@ -54,9 +59,40 @@ impl Role {
         }
     }
 
+    /// Whether this role, bound to the staff row `own` (the staff role's),
+    /// may make an edit of `ops`: when it is the role the edit needs or
+    /// above, or when it is staff and every op is a request of its own
+    /// row's.
+    pub fn allows(self, ops: &[Op], own: Option<&str>) -> bool {
+        if self >= Role::needed_for(ops) {
+            return true;
+        }
+        let Some(me) = own.filter(|_| self == Role::Staff) else {
+            return false;
+        };
+        ops.iter().all(|op| match op {
+            Op::PutRequest { request, .. } => request.staff == me,
+            Op::RemoveRequest { staff, .. } => staff == me,
+            _ => false,
+        })
+    }
+
+    /// Why this role (bound to `own`) may not make an edit of `ops`, in
+    /// words: "it takes the editor role; you are a viewer".
+    pub fn why_not(self, ops: &[Op], own: Option<&str>) -> String {
+        let need = Role::needed_for(ops);
+        match own.filter(|_| self == Role::Staff) {
+            Some(me) if need == Role::Editor => format!(
+                "as staff you may enter only your own requests (staff `{me}`); it takes the {need} role"
+            ),
+            _ => format!("it takes the {need} role; you are {}", self.with_article()),
+        }
+    }
+
     /// "a viewer", "an editor", "an admin".
     pub fn with_article(self) -> String {
         match self {
+            Role::Staff => "a staff member".into(),
             Role::Viewer => "a viewer".into(),
             Role::Editor => "an editor".into(),
             Role::Admin => "an admin".into(),
@@ -80,4 +116,50 @@ pub fn check_user_name(name: &str) -> Result<(), String> {
         ));
     }
     super::check_visible("user name", name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Request, Wish};
+
+    fn ask(staff: &str) -> Op {
+        Op::PutRequest {
+            request: Request::new(
+                staff,
+                "2027-03-02".parse().unwrap(),
+                Wish::Off { code: None },
+            ),
+            base: None,
+        }
+    }
+
+    #[test]
+    fn staff_may_write_only_their_own_requests_and_viewers_none() {
+        let cell = Op::SetCell {
+            staff: "ann".into(),
+            date: "2027-03-02".parse().unwrap(),
+            code: None,
+            base: 0,
+        };
+        let withdraw = |s: &str| Op::RemoveRequest {
+            staff: s.into(),
+            date: "2027-03-02".parse().unwrap(),
+            base: None,
+        };
+        let staff = Role::Staff;
+        assert!(staff.allows(&[ask("ann"), withdraw("ann")], Some("ann")));
+        assert!(!staff.allows(&[ask("ann"), ask("bob")], Some("ann")));
+        assert!(!staff.allows(&[withdraw("bob")], Some("ann")));
+        assert!(!staff.allows(std::slice::from_ref(&cell), Some("ann")));
+        assert!(!staff.allows(&[ask("ann")], None), "unbound: nothing");
+        assert!(!Role::Viewer.allows(&[ask("ann")], Some("ann")));
+        assert!(Role::Editor.allows(&[ask("bob"), cell], None));
+        assert!(
+            staff
+                .why_not(&[ask("bob")], Some("ann"))
+                .contains("own requests")
+        );
+        assert_eq!(Role::parse("staff"), Some(Role::Staff));
+    }
 }

@@ -2,6 +2,7 @@
 //! part of the wire protocol (docs/protocol.md), so new fields get `#[serde(default)]`.
 
 use super::Seq;
+pub use super::publication::{MAX_PUBLICATION_NOTE, Publication};
 pub use super::request::{MAX_NOTE_CHARS, MAX_WEIGHT, Request, Wish};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -423,6 +424,14 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         base: Option<Seq>,
     },
+    /// Publishes the cells from `from` to `to` as they are (admins): the
+    /// next publication, numbered.
+    Publish {
+        from: Date,
+        to: Date,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
 }
 
 /// The resulting state of one thing an accepted batch changed. This is what
@@ -457,6 +466,10 @@ pub enum Change {
         date: Date,
         request: Option<Request>,
     },
+    /// A publication, with the cells it fixed.
+    Publication {
+        publication: Publication,
+    },
 }
 
 impl Change {
@@ -477,6 +490,9 @@ impl Change {
                 staff: staff.clone(),
                 date: *date,
             },
+            Change::Publication { publication } => Target::Publication {
+                number: publication.number,
+            },
         }
     }
 }
@@ -491,6 +507,7 @@ pub enum Target {
     Rule { id: String },
     Settings,
     Request { staff: String, date: Date },
+    Publication { number: u32 },
 }
 
 impl Op {
@@ -523,6 +540,8 @@ impl Op {
                 staff: staff.clone(),
                 date: *date,
             },
+            // The number is the hub's to give: 0 names "the next".
+            Op::Publish { .. } => Target::Publication { number: 0 },
         }
     }
 
@@ -592,6 +611,7 @@ impl Op {
                 f(&request.by);
             }
             Op::RemoveRequest { staff, .. } => f(staff),
+            Op::Publish { note, .. } => f(note),
             Op::SetConflictMode { .. } | Op::SetPeriod { .. } => {}
         }
     }
@@ -625,6 +645,7 @@ impl Op {
             | Op::PutRequest { base, .. }
             | Op::RemoveRequest { base, .. } => *base = Some(seq),
             Op::AddStaff { .. }
+            | Op::Publish { .. }
             | Op::SetConflictMode { .. }
             | Op::SetPeriod { .. }
             | Op::SetTimeZone { .. } => {}
@@ -642,6 +663,7 @@ impl Target {
             Target::Rule { .. } => "rule",
             Target::Settings => "settings",
             Target::Request { .. } => "request",
+            Target::Publication { .. } => "publication",
         }
     }
     /// A stable key within the entity kind.
@@ -653,6 +675,8 @@ impl Target {
             Target::Staff { id } | Target::Rule { id } => id.clone(),
             Target::Code { code } => code.clone(),
             Target::Settings => String::new(),
+            // Zero-padded: the store lists them in order by key.
+            Target::Publication { number } => format!("{number:010}"),
         }
     }
 }

@@ -174,6 +174,8 @@ pub struct WelcomeHead {
     pub account: Option<String>,
     /// Its role on the roster.
     pub role: Option<String>,
+    /// The staff row a staff role is bound to.
+    pub staff: Option<String>,
 }
 
 /// Where a joining client starts from, in whatever form the hub has it.
@@ -202,6 +204,7 @@ pub fn encode_welcome<F: AsRef<str>>(head: WelcomeHead, body: WelcomeBody<'_, F>
             limits: Limits::current(),
             account: head.account.clone(),
             role: head.role.clone(),
+            staff: head.staff.clone(),
         })
     };
     match body {
@@ -354,6 +357,7 @@ mod tests {
             }],
             account: Some(HOSTILE.into()),
             role: Some("editor".into()),
+            staff: None,
         }
     }
 
@@ -371,6 +375,7 @@ mod tests {
             limits: Limits::current(),
             account: h.account,
             role: h.role,
+            staff: h.staff,
         }
     }
 
@@ -465,6 +470,7 @@ mod tests {
             codes: Vec::new(),
             rules: Vec::new(),
             requests: Vec::new(),
+            publications: Vec::new(),
             cells: crate::protocol::SnapshotCells(vec![(
                 HOSTILE.into(),
                 date("2026-12-01"),

@@ -192,6 +192,8 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
                 selected: 0,
             });
         }
+        Command::Request => open_request(state),
+        Command::Requests => open_requests(state),
         Command::Manage => {
             state.mode = Mode::Manage(crate::forms::Manage {
                 tab: crate::forms::Tab::Staff,
@@ -395,7 +397,7 @@ pub(super) fn entry_input(state: &mut State, input: Input, fx: &mut Vec<Effect>)
             }
             return;
         }
-        Input::Up | Input::Down => return,
+        Input::Up | Input::Down | Input::Clear => return,
     }
     let cands = state.candidates(&typed);
     match cands.as_slice() {
@@ -719,6 +721,7 @@ pub(super) fn paste_text(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
     match &mut state.mode {
         Mode::Jump { query, .. } | Mode::Find { query } => query.push_str(&first_line),
         Mode::Pattern { typed } => typed.push_str(&first_line),
+        Mode::Request(p) => p.typed.push_str(&first_line),
         Mode::Manage(m) => {
             if let Some(f) = &mut m.form
                 && f.editable(f.focus)

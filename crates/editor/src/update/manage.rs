@@ -381,6 +381,7 @@ pub(super) fn manage_input(state: &mut State, input: Input, fx: &mut Vec<Effect>
             say(state, "closed: nothing changed".into());
             return;
         }
+        Input::Clear => return,
         Input::Enter if matches!(form.kind, FormKind::User { .. }) => {
             match form.role_change() {
                 Ok(change) => {

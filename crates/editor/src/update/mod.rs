@@ -5,7 +5,8 @@
 //!
 //! One room a mode: [`grid`] (commands, moves, typing codes, the mouse),
 //! [`prompts`] (jump, find, pattern), [`panels`] (help, conflicts, history,
-//! filter, warnings), [`manage`] (staff, codes, rules and users forms),
+//! filter, warnings), [`requests`] (the request prompt and the requests
+//! panel), [`manage`] (staff, codes, rules and users forms),
 //! [`sync`] (what the engine tells).
 
 mod asking;
@@ -13,6 +14,7 @@ mod grid;
 mod manage;
 mod panels;
 mod prompts;
+mod requests;
 mod sync;
 
 pub use grid::show_date;
@@ -20,6 +22,7 @@ pub use panels::listed_warnings;
 pub use prompts::{
     JumpTarget, bare_day, jump_matches, jump_targets, parse_jump_date, parse_jump_date_in,
 };
+pub use requests::listed_requests;
 pub use sync::{recheck, relayout};
 
 use super::action::Command;
@@ -30,6 +33,7 @@ use grid::*;
 use manage::*;
 use panels::*;
 use prompts::*;
+use requests::*;
 use rota_core::domain::Target;
 use sync::*;
 
@@ -75,6 +79,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             Mode::Pattern { .. } => pattern_input(state, input, &mut fx),
             Mode::Find { .. } => find_input(state, input, &mut fx),
             Mode::Manage(_) => manage_input(state, input, &mut fx),
+            Mode::Request(_) => request_input(state, input, &mut fx),
             _ => entry_input(state, input, &mut fx),
         },
         Action::Panel(key) => panel(state, key, &mut fx),
@@ -140,7 +145,9 @@ fn reveal_cell(state: &mut State, targets: Option<&[Target]>, fx: &mut Vec<Effec
         .into_iter()
         .flatten()
         .filter_map(|t| match t {
-            Target::Cell { staff, date } => Some((state.layout.person_index(staff), *date)),
+            Target::Cell { staff, date } | Target::Request { staff, date } => {
+                Some((state.layout.person_index(staff), *date))
+            }
             _ => None,
         })
         .min_by_key(|(person, date)| (person.unwrap_or(usize::MAX), *date))

@@ -36,6 +36,7 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         }
         (Mode::Manage(_), k) => manage_key(state, k, fx),
         (Mode::Warnings(_), k) => warnings_key(state, k, fx),
+        (Mode::Requests(_), k) => super::requests::requests_key(state, k, fx),
         // No further than the help's last line at the panel's bottom.
         (Mode::Help { scroll }, PanelKey::Down) => *scroll = (*scroll + 1).min(help_end),
         (Mode::Help { scroll }, PanelKey::Up) => *scroll = scroll.saturating_sub(1),
@@ -95,11 +96,12 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
     }
 }
 
-/// Puts the cursor on the first cell a conflicted or rejected edit writes.
+/// Puts the cursor on the first cell a conflicted or rejected edit writes
+/// (or whose request it writes).
 pub(super) fn show_trouble(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
     let target = state.troubles().get(index).and_then(|e| {
         e.ops.iter().find_map(|op| match op.target() {
-            Target::Cell { staff, date } => Some((staff, date)),
+            Target::Cell { staff, date } | Target::Request { staff, date } => Some((staff, date)),
             _ => None,
         })
     });
@@ -155,13 +157,15 @@ pub(super) fn next_warning(state: &mut State, fx: &mut Vec<Effect>) {
     warn(state, format!("{} of {n}: {}", i + 1, f.message()));
 }
 
-/// The findings the warnings panel lists: of the dates on screen, or all.
+/// The findings the warnings panel lists: of the dates on screen, or all;
+/// the rules' first, then the unmet requests (soft: never blocking).
 pub fn listed_warnings(state: &State, all: bool) -> Vec<&rota_core::domain::rules::Finding> {
     let (first, last) = state.dates_shown();
     state
         .findings
         .all()
         .into_iter()
+        .chain(state.findings.unmet_requests())
         .filter(|f| all || (f.first <= last && f.last >= first))
         .collect()
 }

@@ -33,6 +33,7 @@ pub(super) fn jump_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) 
         Input::Up => selected = selected.saturating_sub(1),
         Input::Down => selected += 1,
         Input::Tab => selected += 1,
+        Input::Clear => return,
         Input::Esc => {
             state.mode = Mode::Normal;
             return;
@@ -246,7 +247,7 @@ pub(super) fn find_input(state: &mut State, input: Input, fx: &mut Vec<Effect>) 
             find(state, &q, true, fx);
             return;
         }
-        Input::Up => return,
+        Input::Up | Input::Clear => return,
     }
     let q = query.clone();
     find(state, &q, false, fx);

@@ -65,6 +65,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
         Mode::Jump { query, selected } => panels::jump(buf, area, state, theme, query, *selected),
         Mode::Filter { selected } => panels::filter(buf, area, state, theme, *selected),
         Mode::Warnings(w) => panels::warnings(buf, area, state, theme, w),
+        Mode::Requests(p) => panels::requests(buf, area, state, theme, p),
         Mode::Manage(m) => manage::panel(buf, area, state, theme, m),
         _ => {}
     }
@@ -358,6 +359,17 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                 "a name or date: jump (G for a name from g)",
             ]),
         ),
+        Mode::Normal if state.role() == Some("staff") => (
+            "STAFF".into(),
+            v(&[
+                "your own requests only",
+                "R request",
+                "W requests",
+                "H history",
+                "? help",
+                "q quit",
+            ]),
+        ),
         Mode::Normal if !state.may_edit_cells() => (
             "VIEW".into(),
             v(&[
@@ -494,6 +506,51 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
             "FILTER".into(),
             v(&["j/k choose", "Enter show", "Esc close"]),
         ),
+        Mode::Request(p) => {
+            let reading = if p.typed.trim().is_empty() {
+                if state.view.read(|r| r.request(&p.staff, p.date).is_some()) {
+                    "empty: Enter withdraws the request".to_string()
+                } else {
+                    crate::requests::SYNTAX_SHORT.to_string()
+                }
+            } else {
+                let current = state.view.read(|r| r.request(&p.staff, p.date).cloned());
+                match state
+                    .view
+                    .read(|r| crate::requests::parse(&p.typed, r, current.as_ref()))
+                {
+                    Ok(t) => format!("asks {}", t.describe()),
+                    Err(e) => e,
+                }
+            };
+            (
+                "REQUEST".into(),
+                [
+                    // Nothing typed: what to type goes with the cursor.
+                    Some(if p.typed.is_empty() {
+                        format!("▏ {reading}")
+                    } else {
+                        format!("{}▏", p.typed)
+                    }),
+                    (!p.typed.is_empty()).then_some(reading),
+                    Some("Enter saves".to_string()),
+                    (!p.typed.is_empty()).then(|| "Ctrl-u clears".to_string()),
+                    Some("Esc".to_string()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            )
+        }
+        Mode::Requests(_) => (
+            "REQUESTS".into(),
+            v(&[
+                "j/k choose",
+                "Enter go to it",
+                "Tab person/date",
+                "Esc close",
+            ]),
+        ),
         Mode::Warnings(_) => (
             "WARNINGS".into(),
             v(&[
@@ -567,6 +624,7 @@ fn typing(mode: &Mode) -> bool {
             | Mode::Jump { .. }
             | Mode::Pattern { .. }
             | Mode::Find { .. }
+            | Mode::Request(_)
             | Mode::ConfirmUndo { .. }
     ) || matches!(mode, Mode::Manage(m) if m.form.is_some() || m.confirm_remove)
 }
@@ -598,7 +656,12 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> Option<(Str
         Some((m, _)) if said_fits => text_cols(m, false),
         _ => hints.first().map_or(0, |h| text_cols(h, false)),
     };
-    let info = cell_info(state, room.saturating_sub(need + 2));
+    let (mut info, whole) = cell_info(state, room.saturating_sub(need + 2));
+    // The cell's request is said whole when it can be: in the grid, with
+    // nothing said on the line, the hints give way to it.
+    if !whole && !said_fits && matches!(state.mode, Mode::Normal) && state.prefix.is_none() {
+        info = cell_info(state, room.saturating_sub(1)).0;
+    }
     let info_cols = text_cols(&info, false) as u16;
     let right = if info.is_empty() {
         area.right()
@@ -677,12 +740,14 @@ fn message_area(buf: &mut Buffer, area: Rect, text: &str, warn: bool, t: &Theme)
 }
 
 /// The cell under the cursor: who, when, what, how it stands, whether its
-/// date is outside the planning period; in at most `room` columns (the
-/// least needed parts left out first; nothing when not even the date
-/// fits).
-fn cell_info(state: &State, room: usize) -> String {
+/// date is outside the planning period, and its request (met or not, its
+/// weight, note and who entered it); in at most `room` columns (the least
+/// needed parts left out first, the request last and then shortened at a
+/// word; nothing when not even the date fits). The flag: no part of the
+/// request was left out.
+fn cell_info(state: &State, room: usize) -> (String, bool) {
     let Some(p) = state.person() else {
-        return fit_segments(&["no staff yet".to_string()], "", room);
+        return (fit_segments(&["no staff yet".to_string()], "", room), true);
     };
     let date = state.cursor_date();
     let code = state.cursor_code();
@@ -715,6 +780,34 @@ fn cell_info(state: &State, room: usize) -> String {
     };
     // A long name as the grid shortens it (Mary Ann O.) before it goes.
     let short = rota_core::text::short_name(&p.name, state.name_cols() as usize);
+    let fits = |c: &String| text_cols(c, false) <= room;
+    // (At the request prompt the request is what is typed.)
+    let request = state
+        .cursor_request()
+        .filter(|_| !matches!(state.mode, Mode::Request(_)));
+    if let Some(r) = &request {
+        let req = crate::requests::status_text(r, code.as_deref(), &state.layout);
+        let with = [
+            format!("{} · {day} · {what}{out} · {req}", p.name),
+            format!("{} · {day} · {code_text}{stands}{out} · {req}", p.name),
+            format!("{} · {day} · {code_text}{stands} · {req}", p.name),
+            format!("{short} · {day} · {code_text}{stands} · {req}"),
+            format!("{day} · {code_text}{stands} · {req}"),
+        ];
+        if let Some(c) = with.into_iter().find(fits) {
+            return (c, true);
+        }
+        // Shortened at a word, when at least what is wished shows whole.
+        let lead = format!("{day} · {code_text}{stands} · ");
+        let left = room.saturating_sub(text_cols(&lead, false));
+        let wished = req.split(" (").next().unwrap_or_default();
+        if text_cols(wished, false) < left {
+            return (
+                format!("{lead}{}", rota_core::text::fit_words(&req, left)),
+                false,
+            );
+        }
+    }
     let candidates = [
         format!("{} · {day} · {what}{out}", p.name),
         format!("{} · {day} · {code_text}{stands}{out}", p.name),
@@ -723,10 +816,10 @@ fn cell_info(state: &State, room: usize) -> String {
         format!("{short} · {day} · {code_text}{stands}"),
         format!("{day} · {code_text}{stands}"),
     ];
-    candidates
-        .into_iter()
-        .find(|c| text_cols(c, false) <= room)
-        .unwrap_or_default()
+    (
+        candidates.into_iter().find(fits).unwrap_or_default(),
+        request.is_none(),
+    )
 }
 
 /// A box in the middle of the screen, cleared, with a title.

@@ -1,12 +1,15 @@
 //! The panels drawn over the grid: help, conflicts, a cell's history, the
-//! jump list, the filter, and the list of rule warnings. Every line is
-//! wrapped to the panel's width; a panel larger than the screen scrolls.
+//! jump list, the filter, the list of rule warnings, and the list of
+//! requests. Every line is wrapped to the panel's width; a panel larger
+//! than the screen scrolls.
 
 use super::{panel_box, panel_lines, when, wrap_all};
-use crate::grid::put_text;
-use crate::state::{HistoryPanel, State, WarningsPanel};
+use crate::grid::{glyph, put_text};
+use crate::state::{HistoryPanel, RequestsPanel, State, WarningsPanel};
 use crate::theme::Theme;
-use crate::update::{JumpTarget, bare_day, jump_targets, listed_warnings, show_date};
+use crate::update::{
+    JumpTarget, bare_day, jump_targets, listed_requests, listed_warnings, show_date,
+};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -346,16 +349,26 @@ pub fn warning_line(f: &Finding) -> String {
     format!("{}  [{}]", f.message(), f.rule)
 }
 
+/// Whether a finding is an unmet request (soft), not a rule's.
+fn is_request(f: &Finding) -> bool {
+    matches!(f.what, rota_core::domain::rules::What::Request { .. })
+}
+
 pub(super) fn warnings(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, w: &WarningsPanel) {
     let listed = listed_warnings(state, w.all);
     let total = state.findings.len();
+    let unmet = listed.iter().filter(|f| is_request(f)).count();
+    let rules = listed.len() - unmet;
+    // Unmet requests are named when there are any (soft: after the rules').
+    let asks = match (state.findings.unmet_count(), w.all) {
+        (0, _) => String::new(),
+        (n, true) => format!(", {n} unmet requests"),
+        (_, false) => format!(", {unmet} unmet requests"),
+    };
     let title = if w.all {
-        format!("all {total} rule warnings (Tab: the dates on screen)")
+        format!("all {total} rule warnings{asks} (Tab: the dates on screen)")
     } else {
-        format!(
-            "{} of {total} rule warnings on the dates shown (Tab: all)",
-            listed.len()
-        )
+        format!("{rules} of {total} rule warnings{asks} on the dates shown (Tab: all)")
     };
     let width = area.width.saturating_sub(4).clamp(30, 120).min(area.width);
     let room = width.saturating_sub(4) as usize;
@@ -363,7 +376,7 @@ pub(super) fn warnings(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, w
     let inner = panel_box(buf, area, width, h, &title, t);
     if listed.is_empty() {
         let none = if w.all {
-            "No rule warnings: every rule holds over the planning period."
+            "No rule warnings and no unmet requests: every rule holds over the planning period."
         } else {
             "None on the dates shown (Tab lists all)."
         };
@@ -391,9 +404,101 @@ pub(super) fn warnings(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, w
             if y >= inner.bottom() {
                 return;
             }
-            let lead = if j == 0 { "• " } else { "  " };
-            let end = put_text(buf, inner.x, y, lead, inner.right(), t.panel, false);
+            // An unmet request is marked as the cells mark it.
+            let lead = match (j, is_request(f)) {
+                (0, true) => format!("{} ", glyph::UNMET),
+                (0, false) => "• ".into(),
+                _ => "  ".into(),
+            };
+            let end = put_text(buf, inner.x, y, &lead, inner.right(), t.panel, false);
             put_text(buf, end, y, l, inner.right(), style, false);
+            y += 1;
+        }
+    }
+}
+
+pub(super) fn requests(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p: &RequestsPanel) {
+    use crate::requests::Listing;
+    let listed = listed_requests(state, &p.listing);
+    let n = listed.len();
+    let name = |id: &str| {
+        state
+            .view
+            .read(|r| r.staff_member(id).map(|s| s.name.clone()))
+            .unwrap_or_else(|| id.to_string())
+    };
+    let unmet = listed.iter().filter(|l| !l.met).count();
+    let count = format!(
+        "{}{}",
+        rota_script::diff::plural(n, "request"),
+        if unmet > 0 {
+            format!(" ({unmet} unmet)")
+        } else {
+            String::new()
+        }
+    );
+    let day = |d: rota_core::domain::Date| d.0.format("%a %-d %b").to_string();
+    let (title, none) = match &p.listing {
+        Listing::Person(id) => (
+            format!("{count} of {} (Tab: all on {})", name(id), day(p.date)),
+            format!(
+                "{} has no requests. R enters one on the cursor's cell.",
+                name(id)
+            ),
+        ),
+        Listing::Date(d) => (
+            format!("{count} on {} (Tab: all of {})", day(*d), name(&p.staff)),
+            format!(
+                "No requests on {}. R enters one on the cursor's cell.",
+                show_date(*d)
+            ),
+        ),
+    };
+    let width = area.width.saturating_sub(4).clamp(30, 110).min(area.width);
+    let room = width.saturating_sub(4) as usize;
+    // As tall as its lines, no taller than the screen less four.
+    let wrapped: usize = if listed.is_empty() {
+        wrap(&none, width.saturating_sub(2) as usize).len()
+    } else {
+        listed.iter().map(|l| wrap(&l.text, room).len()).sum()
+    };
+    let h = (wrapped as u16 + 2)
+        .min(area.height.saturating_sub(4))
+        .max(3);
+    let inner = panel_box(buf, area, width, h, &title, t);
+    if listed.is_empty() {
+        panel_lines(buf, inner, &wrap(&none, inner.width as usize), 0, t.panel);
+        return;
+    }
+    // From the selected line back, as many as fit above it.
+    let rows = inner.height as usize;
+    let selected = p.selected.min(n - 1);
+    let height = |i: usize| wrap(&listed[i].text, room).len();
+    let mut start = selected;
+    let mut used = height(selected);
+    while start > 0 && used + height(start - 1) <= rows {
+        start -= 1;
+        used += height(start);
+    }
+    let mut y = inner.y;
+    for (i, l) in listed.iter().enumerate().skip(start) {
+        let style = if i == selected {
+            t.panel.add_modifier(Modifier::REVERSED)
+        } else {
+            t.panel
+        };
+        for (j, part) in wrap(&l.text, room).iter().enumerate() {
+            if y >= inner.bottom() {
+                return;
+            }
+            // Marked as the cells mark them: met or not.
+            let lead = match (j, l.met) {
+                (0, true) => format!("{} ", glyph::MET),
+                (0, false) => format!("{} ", glyph::UNMET),
+                _ => "  ".into(),
+            };
+            let end = put_text(buf, inner.x, y, &lead, inner.right(), t.panel, false);
+            put_text(buf, end, y, part, inner.right(), style, false);
             y += 1;
         }
     }

@@ -190,21 +190,39 @@ impl Gate {
         user: &str,
         roster: &str,
         role: Option<Role>,
+        staff: Option<&str>,
     ) -> Result<(), AccountsError> {
-        self.change(true, |f| f.set_role(user, roster, role))
+        self.change(true, |f| match (role, staff) {
+            (Some(Role::Staff), Some(staff)) => f.set_staff(user, roster, staff),
+            _ => f.set_role(user, roster, role),
+        })
     }
 
-    /// A new user with `role` on `roster`; their token. Blocking.
-    pub fn add_user(&self, user: &str, roster: &str, role: Role) -> Result<String, AccountsError> {
-        self.change(true, |f| {
-            f.add_user(
-                user,
-                crate::accounts::Grant::Role {
-                    roster: roster.to_string(),
-                    role,
-                },
-            )
-        })
+    /// A new user with `role` on `roster` (the staff role bound to the row
+    /// `staff`); their token. Blocking.
+    pub fn add_user(
+        &self,
+        user: &str,
+        roster: &str,
+        role: Role,
+        staff: Option<&str>,
+    ) -> Result<String, AccountsError> {
+        let grant = match (role, staff) {
+            (Role::Staff, Some(staff)) => crate::accounts::Grant::Staff {
+                roster: roster.to_string(),
+                staff: staff.to_string(),
+            },
+            (Role::Staff, None) => {
+                return Err(AccountsError::Invalid(
+                    "staff: the staff role is bound to one staff row; say whose".into(),
+                ));
+            }
+            (role, _) => crate::accounts::Grant::Role {
+                roster: roster.to_string(),
+                role,
+            },
+        };
+        self.change(true, |f| f.add_user(user, grant))
     }
 }
 
@@ -231,6 +249,13 @@ pub fn role_of(accounts: &Accounts, who: Option<&Identity>, roster: &str) -> Opt
         None if !accounts.enabled() => Some(Role::Admin),
         None => None,
     }
+}
+
+/// The staff row `who` is bound to on `roster`, when their role there is
+/// staff (and their token still valid).
+pub fn staff_row_of(accounts: &Accounts, who: Option<&Identity>, roster: &str) -> Option<String> {
+    let id = who.filter(|id| accounts.still_valid(id))?;
+    accounts.staff_row(&id.user, roster).map(str::to_string)
 }
 
 /// Which rosters a list may name for `who`: None for all.

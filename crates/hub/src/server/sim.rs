@@ -384,6 +384,7 @@ impl World {
                 presence: Vec::new(),
                 account: None,
                 role: Some("admin".into()),
+                staff: None,
             };
             let welcome = welcome_text(&self.hub.shared, head, joined.start);
             s.member = Some(joined.events);

@@ -475,15 +475,16 @@ impl Writer {
 /// applied nor stored, and the connection is closed on the same change.
 fn access_gone(accounts: &crate::accounts::Accounts, e: &Edit) -> Option<Outcome> {
     let role = super::auth::role_of(accounts, e.who.as_ref(), &e.roster);
-    let need = rota_core::domain::Role::needed_for(&e.ops);
-    if role.is_some_and(|r| r >= need) {
+    let own = super::auth::staff_row_of(accounts, e.who.as_ref(), &e.roster);
+    if role.is_some_and(|r| r.allows(&e.ops, own.as_deref())) {
         return None;
     }
     let message = match role {
         Some(r) => format!(
-            "edit {}: it takes the {need} role on roster `{}` and you are a {r} now (changed \
-             before it was applied); nothing applied",
-            e.op_id, e.roster
+            "edit {}: on roster `{}` {} now (changed before it was applied); nothing applied",
+            e.op_id,
+            e.roster,
+            r.why_not(&e.ops, own.as_deref())
         ),
         None => format!(
             "edit {}: your access to roster `{}` was taken away before it was applied; \

@@ -443,6 +443,7 @@ pub(super) fn after_value(change: &Change) -> serde_json::Value {
         Change::Rule { rule, .. } => serde_json::to_value(rule),
         Change::Settings { settings } => serde_json::to_value(settings),
         Change::Request { request, .. } => serde_json::to_value(request),
+        Change::Publication { publication } => serde_json::to_value(publication),
     };
     v.unwrap_or_default()
 }
@@ -481,6 +482,9 @@ pub(super) fn change_from_row(
         },
         "settings" => Change::Settings {
             settings: serde_json::from_str(after).map_err(bad)?,
+        },
+        "publication" => Change::Publication {
+            publication: serde_json::from_str(after).map_err(bad)?,
         },
         "request" => {
             let (Some(staff), Some(date)) = (staff, date) else {

@@ -73,6 +73,9 @@ impl Roster {
                     self.requests.remove(&(staff.clone(), *date));
                 }
             },
+            Change::Publication { publication } => {
+                self.fix_publication(publication, stamp);
+            }
         }
     }
 
@@ -208,6 +211,7 @@ impl Roster {
                 Undo::Code(code, prev) => restore(&mut self.codes, code, prev),
                 Undo::Rule(id, prev) => restore(&mut self.rules, id, prev),
                 Undo::Settings(prev) => self.settings = prev,
+                Undo::Publication(u) => self.unfix(*u),
                 Undo::Request(key, prev) => match prev {
                     Some(e) => {
                         self.requests.insert(key, e);
@@ -347,6 +351,7 @@ impl Roster {
             Op::RemoveRequest { staff, date, base } => {
                 self.op_remove_request(i, staff, *date, *base, b)
             }
+            Op::Publish { from, to, note } => self.op_publish(i, *from, *to, note, b),
         }
     }
 

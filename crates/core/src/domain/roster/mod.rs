@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 mod apply;
 mod check;
+mod publish;
 mod requests;
 #[cfg(test)]
 mod tests;
@@ -119,6 +120,7 @@ enum Undo {
     Rule(String, Option<Entry<Rule>>),
     Settings(Entry<Settings>),
     Request((String, Date), Option<Entry<Request>>),
+    Publication(Box<publish::Unfix>),
 }
 
 /// Work in progress while a batch is applied.
@@ -138,6 +140,12 @@ pub struct Roster {
     rules: BTreeMap<String, Entry<Rule>>,
     /// Staff requests by person, then date.
     requests: BTreeMap<(String, Date), Entry<Request>>,
+    /// Publications by number (their cells are in `published_cells`).
+    publications: BTreeMap<u32, Entry<Publication>>,
+    /// Each published date's last publication.
+    published_on: BTreeMap<Date, u32>,
+    /// What staff see: each published cell holding a code, by person.
+    published_cells: HashMap<String, BTreeMap<Date, Arc<str>>, foldhash::fast::RandomState>,
     /// Keyed with foldhash: hashing staff ids with SipHash was a tenth of
     /// applying a large batch.
     cells: HashMap<String, Row<CellEntry>, foldhash::fast::RandomState>,
@@ -159,6 +167,9 @@ impl Default for Roster {
             codes: BTreeMap::new(),
             rules: BTreeMap::new(),
             requests: BTreeMap::new(),
+            publications: BTreeMap::new(),
+            published_on: BTreeMap::new(),
+            published_cells: HashMap::default(),
             cells: HashMap::default(),
             cell_count: 0,
             code_names: Default::default(),
@@ -295,6 +306,9 @@ impl Roster {
                 .requests
                 .get(&(staff.clone(), *date))
                 .map_or(0, |e| e.stamp.seq),
+            Target::Publication { number } => {
+                self.publications.get(number).map_or(0, |e| e.stamp.seq)
+            }
         }
     }
 
@@ -328,6 +342,12 @@ impl Roster {
                     .requests
                     .get(&(staff.clone(), *date))
                     .map(|e| with_seq(&e.value, 0, |r, q| r.seq = q)),
+            ),
+            Target::Publication { number } => to_json(
+                &self
+                    .publications
+                    .get(number)
+                    .map(|e| with_seq(&e.value, 0, |p, q| p.seq = q)),
             ),
         }
     }

@@ -155,8 +155,7 @@ impl Conn {
             }
             return self.refuse_frame(op_id, code, msg).await;
         }
-        let need = Role::needed_for(&part.ops);
-        if let Some(why) = self.refusal(need, "make this edit") {
+        if let Some(why) = self.edit_refusal(&part.ops) {
             Metrics::inc(&self.shared.metrics.forbidden);
             let msg = format!("edit {op_id}: {why}; nothing of it is applied");
             return self.refuse_frame(op_id, codes::FORBIDDEN, msg).await;

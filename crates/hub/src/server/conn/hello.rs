@@ -89,6 +89,7 @@ impl Conn {
         };
         let presence = self.shared.presence_of(&roster, MAX_PRESENCE_LISTED);
         self.shared.set_presence(&roster, me);
+        let staff = auth::staff_row_of(&self.shared.gate.current(), self.who.as_ref(), &roster);
         let welcome = welcome_text(
             &self.shared,
             WelcomeHead {
@@ -98,6 +99,7 @@ impl Conn {
                 presence,
                 account: self.who.as_ref().map(|w| w.user.clone()),
                 role: Some(role.as_str().to_string()),
+                staff: staff.clone(),
             },
             joined.start,
         );
@@ -115,6 +117,7 @@ impl Conn {
             publish: joined.publish,
             latest: joined.latest,
             told_role: Some(role),
+            told_staff: staff,
         });
         self.send(Message::Text(welcome.into())).await
     }

@@ -73,6 +73,8 @@ struct Member {
     latest: Arc<AtomicU64>,
     /// The role this connection was last told it has (welcome, `role`).
     told_role: Option<Role>,
+    /// The staff row a staff role is bound to, as last told.
+    told_staff: Option<String>,
 }
 
 /// Why the connection ends, and the close frame the editor gets.
@@ -560,7 +562,8 @@ impl Conn {
                 user,
                 role,
                 create,
-            } => Box::pin(self.set_role(req, user, role, create)).await,
+                staff,
+            } => Box::pin(self.set_role(req, user, role, create, staff)).await,
             ClientMsg::ListRosters { req } => self.list_rosters(req).await,
         }
     }

@@ -15,7 +15,7 @@ impl Conn {
                 .error(codes::NOT_JOINED, "send hello first".into(), None)
                 .await;
         }
-        if let Some(why) = self.refusal(Role::Viewer, "send presence") {
+        if let Some(why) = self.refusal(Role::Staff, "send presence") {
             return self.forbidden(why, None, None).await;
         }
         let Some(m) = &self.member else {

@@ -20,7 +20,7 @@ impl Conn {
             return self.error_about(codes::BAD_MESSAGE, m, None, req).await;
         }
         let roster = m.roster.clone();
-        if let Some(why) = self.refusal(Role::Viewer, "read history") {
+        if let Some(why) = self.history_refusal(&query) {
             return self.forbidden(why, None, req).await;
         }
         let shard = self.writers.shard_of(&roster);

@@ -27,6 +27,45 @@ impl Conn {
         }
     }
 
+    /// Why this connection may not make an edit of `ops` on its roster
+    /// (staff: only their own row's requests).
+    pub(super) fn edit_refusal(&self, ops: &[rota_core::domain::Op]) -> Option<String> {
+        let roster = &self.member.as_ref()?.roster;
+        let accounts = self.shared.gate.current();
+        let Some(role) = auth::role_of(&accounts, self.who.as_ref(), roster) else {
+            return Some(format!("you have no role on roster `{roster}`"));
+        };
+        let own = auth::staff_row_of(&accounts, self.who.as_ref(), roster);
+        (!role.allows(ops, own.as_deref()))
+            .then(|| format!("on roster `{roster}` {}", role.why_not(ops, own.as_deref())))
+    }
+
+    /// Why this connection may not read the history `query` asks: a staff
+    /// member reads only their own row's.
+    pub(super) fn history_refusal(
+        &self,
+        query: &rota_core::protocol::HistoryQuery,
+    ) -> Option<String> {
+        let roster = &self.member.as_ref()?.roster;
+        let accounts = self.shared.gate.current();
+        match auth::role_of(&accounts, self.who.as_ref(), roster) {
+            None => Some(format!("you have no role on roster `{roster}`")),
+            Some(Role::Staff) => {
+                let own = auth::staff_row_of(&accounts, self.who.as_ref(), roster);
+                match own {
+                    Some(me) if query.staff.as_deref() == Some(me.as_str()) => None,
+                    Some(me) => Some(format!(
+                        "as staff you read the history of your own row only: ask with staff `{me}`"
+                    )),
+                    None => Some(format!(
+                        "your staff role on roster `{roster}` is bound to no row"
+                    )),
+                }
+            }
+            Some(_) => None,
+        }
+    }
+
     /// Why this connection may not manage its roster's users: (code, message).
     pub(super) fn users_refusal(&self) -> Option<(&'static str, String)> {
         if self.member.is_none() {
@@ -67,13 +106,12 @@ impl Conn {
         let Some(m) = &self.member else {
             return Ok(());
         };
-        let users = self
-            .shared
-            .gate
-            .current()
+        let accounts = self.shared.gate.current();
+        let users = accounts
             .users_of(&m.roster)
             .into_iter()
             .map(|(user, role, owner)| protocol::RosterUser {
+                staff: accounts.staff_row(&user, &m.roster).map(str::to_string),
                 user,
                 role: role.as_str().to_string(),
                 owner,
@@ -91,6 +129,7 @@ impl Conn {
         user: String,
         role: Option<String>,
         create: bool,
+        staff: Option<String>,
     ) -> Result<(), Option<Ending>> {
         if let Some(why) = self.users_refusal() {
             return self.refuse_users_request(why, req).await;
@@ -102,7 +141,9 @@ impl Conn {
             None => None,
             Some((_, Some(r))) => Some(r),
             Some((r, None)) => {
-                let m = format!("role: `{r}` is not a role; use viewer, editor, admin or null");
+                let m = format!(
+                    "role: `{r}` is not a role; use staff (with staff), viewer, editor, admin or null"
+                );
                 return self.error_about(codes::BAD_MESSAGE, m, None, req).await;
             }
         };
@@ -115,11 +156,15 @@ impl Conn {
         }
         let gate = self.shared.gate.clone();
         let done = tokio::task::spawn_blocking(move || match (create, role) {
-            (true, Some(role)) => gate.add_user(&user, &roster, role).map(Some),
+            (true, Some(role)) => gate
+                .add_user(&user, &roster, role, staff.as_deref())
+                .map(Some),
             (true, None) => Err(crate::accounts::AccountsError::Invalid(
                 "role: a new user needs a role".into(),
             )),
-            (false, role) => gate.set_role(&user, &roster, role).map(|()| None),
+            (false, role) => gate
+                .set_role(&user, &roster, role, staff.as_deref())
+                .map(|()| None),
         })
         .await;
         match done {
@@ -142,18 +187,22 @@ impl Conn {
         let Some(m) = &self.member else {
             return Ok(());
         };
-        let role = auth::role_of(&self.shared.gate.current(), self.who.as_ref(), &m.roster);
-        if role == m.told_role {
+        let accounts = self.shared.gate.current();
+        let role = auth::role_of(&accounts, self.who.as_ref(), &m.roster);
+        let staff = auth::staff_row_of(&accounts, self.who.as_ref(), &m.roster);
+        if role == m.told_role && staff == m.told_staff {
             return Ok(());
         }
         if let Some(m) = &mut self.member {
             m.told_role = role;
+            m.told_staff = staff.clone();
         }
         let Some(role) = role else {
             return Ok(());
         };
         let frame = protocol::encode(&ServerMsg::Role {
             role: role.as_str().to_string(),
+            staff,
         });
         self.send(Message::Text(frame.into())).await
     }
