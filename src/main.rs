@@ -21,6 +21,7 @@ async fn main() {
         || cli.check
         || cli.publish
         || cli.diff_published
+        || cli.mine
         || cli.apply.is_some()
         || cli.export.is_some());
     if !editor {
@@ -55,6 +56,8 @@ async fn main() {
         cli::publish::publish(&cli).await
     } else if cli.diff_published {
         cli::publish::diff_published(&cli).await
+    } else if cli.mine {
+        cli::mine::mine(&cli).await
     } else if let Some(format) = &cli.export {
         cli::export::export(&cli, format).await
     } else {

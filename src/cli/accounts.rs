@@ -17,6 +17,7 @@ pub fn asked(cli: &Cli) -> bool {
         || cli.revoke_token.is_some()
         || cli.remove_user.is_some()
         || cli.list_users
+        || cli.calendar_url.is_some()
 }
 
 /// What --role (with or without --roster) means.
@@ -132,14 +133,52 @@ impl From<AccountsError> for Failure {
     }
 }
 
+/// The staff id `name` (an id or a unique display name) stands for on
+/// `roster`, read from the data dir's store (read-only: a running hub may
+/// be writing it). A staff role or a calendar feed bound to a row the
+/// roster does not have would show its user nothing, and say nothing why.
+fn staff_row(dir: &std::path::Path, roster: &str, name: &str) -> Result<String, Failure> {
+    let found = crate::server::writers::store_files(dir)
+        .iter()
+        .filter_map(|f| crate::store::load_roster_at(f, roster).ok())
+        .find(|r| r.seq() > 0);
+    let Some(r) = found else {
+        return Err(Failure::Usage(format!(
+            "no roster `{roster}` in {} yet: make it first (rota --apply, or the editor's --create), then bind staff to its rows",
+            dir.display()
+        )));
+    };
+    let staff = r.staff();
+    crate::script::StaffNames::new(&staff)
+        .resolve(name)
+        .map(str::to_string)
+        .map_err(|e| {
+            let some: Vec<String> = staff
+                .iter()
+                .filter(|s| s.active)
+                .take(5)
+                .map(|s| format!("{} ({})", s.id, s.name))
+                .collect();
+            Failure::Usage(format!(
+                "--staff: {e} on roster `{roster}`; give a staff id or display name as the roster has them (e.g. {})",
+                some.join(", ")
+            ))
+        })
+}
+
 fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
+    let dir = file
+        .path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     if let Some(name) = &cli.add_user {
         let grant = match wanted(cli).map_err(Failure::Usage)? {
             Wanted::Owner(true) => Grant::Owner,
             Wanted::Role(roster, Some(Role::Staff)) => match &cli.staff {
                 Some(staff) => Grant::Staff {
+                    staff: staff_row(&dir, &roster, staff)?,
                     roster,
-                    staff: staff.clone(),
                 },
                 None => return Err(Failure::Usage(staff_needs_row())),
             },
@@ -165,8 +204,8 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
                 eprintln!("rota: {name} is now {now} this hub");
             }
             Wanted::Role(roster, Some(Role::Staff)) if cli.staff.is_some() => {
-                let staff = cli.staff.as_deref().unwrap_or_default();
-                file.set_staff(name, &roster, staff)?;
+                let staff = staff_row(&dir, &roster, cli.staff.as_deref().unwrap_or_default())?;
+                file.set_staff(name, &roster, &staff)?;
                 eprintln!("rota: {name} is now staff of roster {roster}, as staff row {staff}");
             }
             Wanted::Role(roster, role) => {
@@ -181,13 +220,58 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
         let token = file.new_token(name)?;
         show_token(&format!("another token for {name}"), &token);
     } else if let Some(id) = &cli.revoke_token {
-        let user = file.revoke_token(id)?;
-        eprintln!("rota: revoked {user}'s token; a running hub closes its connections now");
+        match file.revoke_token(id) {
+            Ok(user) => {
+                eprintln!("rota: revoked {user}'s token; a running hub closes its connections now")
+            }
+            Err(AccountsError::Invalid(m)) => match file.revoke_calendar(id)? {
+                Some((roster, staff)) => eprintln!(
+                    "rota: revoked the calendar feed of {staff} on roster {roster}; its address answers 404 now"
+                ),
+                None => return Err(Failure::Accounts(AccountsError::Invalid(m))),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    } else if let Some(staff) = &cli.calendar_url {
+        let roster = cli.roster.clone().unwrap_or_default();
+        let staff = &staff_row(&dir, &roster, staff)?;
+        let key = file.new_calendar(&roster, staff)?;
+        let path = format!("/calendar/{key}.ics");
+        let scheme = if cli.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let dir = file.path().parent().map(std::path::Path::to_path_buf);
+        match dir.as_deref().and_then(rota_db::lock::holder) {
+            Some(hub) => {
+                eprintln!(
+                    "rota: a calendar feed of {staff}'s published shifts on roster {roster}. Its address follows; it is shown only this once (subscribe to it in a phone's calendar; --revoke-token {} closes it):",
+                    key.split('_').next().unwrap_or_default()
+                );
+                println!("{scheme}://{}{path}", hub.addr);
+            }
+            None => {
+                eprintln!(
+                    "rota: a calendar feed of {staff}'s published shifts on roster {roster}, at this path on the hub's address ({scheme}://HOST:PORT), shown only this once:"
+                );
+                println!("{path}");
+            }
+        }
     } else if let Some(name) = &cli.remove_user {
         file.remove_user(name)?;
         eprintln!("rota: removed {name}; their tokens are revoked");
     } else if cli.list_users {
         print!("{}", listing(&file.list()?));
+        for c in file.calendars()? {
+            println!(
+                "calendar {}{}\t{} on roster {}",
+                c.id,
+                if c.revoked { " (revoked)" } else { "" },
+                c.staff,
+                c.roster
+            );
+        }
     }
     Ok(())
 }
@@ -203,7 +287,7 @@ fn describe(grant: &Grant) -> String {
 }
 
 fn staff_needs_row() -> String {
-    "--role staff is bound to one staff row: say whose with --staff ID (the id in the roster's first column)".into()
+    "--role staff is bound to one staff row: say whose with --staff (their staff id, or their name as the roster shows it)".into()
 }
 
 /// The token alone on standard output (for scripts), what it is on stderr.

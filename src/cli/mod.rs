@@ -13,6 +13,7 @@ pub mod apply;
 pub mod check;
 pub mod edit;
 pub mod export;
+pub mod mine;
 pub mod out;
 pub mod publish;
 pub mod serve;
@@ -117,6 +118,15 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish"])]
     pub diff_published: bool,
 
+    /// One person's published shifts from today, with times, hours and
+    /// totals: yours (a staff account) or --staff ID's.
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish"])]
+    pub mine: bool,
+
+    /// With --mine: how many weeks from today.
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "mine")]
+    pub weeks: u32,
+
     /// With --export: write what staff see (each date as its last
     /// publication left it), not the draft.
     #[arg(long, requires = "export")]
@@ -189,7 +199,8 @@ pub struct Cli {
     pub new_token: Option<String>,
 
     /// With --serve: revoke a token (its id, as --list-users shows, or the
-    /// whole token), and exit. A running hub closes its connections at once.
+    /// whole token), or a calendar feed (its id), and exit. A running hub
+    /// closes its connections (or the feed) at once.
     #[arg(long, value_name = "ID", requires = "serve", group = "account")]
     pub revoke_token: Option<String>,
 
@@ -201,6 +212,12 @@ pub struct Cli {
     /// With --serve: list the hub's users, roles and token ids, and exit.
     #[arg(long, requires = "serve", group = "account")]
     pub list_users: bool,
+
+    /// With --serve and --roster: make a calendar feed of this person's
+    /// published shifts (their staff id) and print its secret address
+    /// once, and exit. --revoke-token revokes it by its id.
+    #[arg(long, value_name = "STAFF", requires_all = ["serve", "roster"], group = "account")]
+    pub calendar_url: Option<String>,
 
     /// Roster to work on (default: the config file's, else `default`).
     #[arg(long, value_name = "NAME")]
@@ -724,7 +741,7 @@ pub fn flags_fit(cli: &Cli) -> Result<(), String> {
     if (cli.from.is_some() || cli.to.is_some()) && cli.export.is_none() && !cli.publish {
         return Err("--from and --to go with --export or --publish".into());
     }
-    let fits = cli.export.is_some() || cli.add_user.is_some() || cli.set_role.is_some();
+    let fits = cli.export.is_some() || cli.mine || cli.add_user.is_some() || cli.set_role.is_some();
     if cli.staff.is_some() && !fits {
         return Err(
             "--staff goes with --export (whose rows), or with --add-user/--set-role and --role staff (the row the user is bound to)"

@@ -83,7 +83,9 @@ async fn publish_with(cli: &Cli, engine: &crate::sync::SyncEngine, from: Date, t
                                 String::new()
                             } else {
                                 format!(
-                                    " {cells} cells elsewhere still differ from what staff see (rota --diff-published)."
+                                    " {} elsewhere still {} from what staff see (rota --diff-published).",
+                                    crate::script::diff::plural(cells, "cell"),
+                                    if cells == 1 { "differs" } else { "differ" }
                                 )
                             }
                         );
@@ -195,8 +197,9 @@ fn print_diff(cli: &Cli, roster: &Roster) {
             last.describe()
         ),
         n => crate::outln!(
-            "Roster {name}: {n} cell{} differ from what staff were shown (last: {}); publish to show them.",
-            if n == 1 { "" } else { "s" },
+            "Roster {name}: {} {} from what staff were shown (last: {}); publish to show them.",
+            crate::script::diff::plural(n, "cell"),
+            if n == 1 { "differs" } else { "differ" },
             last.describe()
         ),
     };

@@ -619,11 +619,11 @@ async fn the_account_flags_manage_a_running_hub() {
         // Issue 22: the staff role names its row.
         (
             vec!["--add-user", "sue", "--role", "staff", "--roster", "ward"],
-            "--role staff is bound to one staff row: say whose with --staff ID",
+            "--role staff is bound to one staff row: say whose with --staff",
         ),
         (
             vec!["--set-role", "ed", "--role", "staff", "--roster", "ward"],
-            "say whose with --staff ID",
+            "say whose with --staff",
         ),
         // Issue 25, hole 7: names that display as another's.
         (
@@ -657,6 +657,63 @@ async fn the_account_flags_manage_a_running_hub() {
         c.edit(1, setup_ops(2)).await,
         ServerMsg::Ack { .. }
     ));
+    // Issue 22: a staff role or a calendar feed names a row the roster has
+    // (its id or its display name), read from the store while the hub runs.
+    for (args, status, says) in [
+        (
+            vec![
+                "--add-user",
+                "zed",
+                "--role",
+                "staff",
+                "--staff",
+                "nosuch",
+                "--roster",
+                "ward",
+            ],
+            2,
+            "unknown staff `nosuch`",
+        ),
+        (
+            vec![
+                "--add-user",
+                "zed",
+                "--role",
+                "staff",
+                "--staff",
+                "s1",
+                "--roster",
+                "nowhere",
+            ],
+            2,
+            "no roster `nowhere`",
+        ),
+        (
+            vec!["--calendar-url", "nobody", "--roster", "ward"],
+            2,
+            "unknown staff `nobody`",
+        ),
+        (
+            vec![
+                "--add-user",
+                "kim",
+                "--role",
+                "staff",
+                "--staff",
+                "Person 2",
+                "--roster",
+                "ward",
+            ],
+            0,
+            "staff of roster ward, as staff row s2",
+        ),
+    ] {
+        let mut all = vec!["--serve", "--data", &data];
+        all.extend(args.iter());
+        let (got, _, err) = rota_bin(&all, &[]).await;
+        assert_eq!(got, status, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
     let client_data = dir.path().join("client");
     let csv = dir.path().join("week.csv");
     std::fs::write(&csv, "staff,date,code\ns1,2026-12-01,D\n").unwrap();
@@ -1321,4 +1378,46 @@ async fn staff_write_only_their_own_requests_and_read_only_their_own_history() {
     assert_eq!(error_code(&answer).0, codes::FORBIDDEN);
     ack_seq(&c.edit(8, vec![ask("s2", "off N")]).await);
     hub.stop().await.unwrap();
+}
+
+/// Issue 22 (found by a new-user trial): the copy of the roster an editor
+/// keeps names its own edits by the account, as the hub and every other
+/// editor do, not by the login name it was started with; and a request
+/// sent again unchanged by someone else changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_stamps_its_own_edits_with_its_account() {
+    use rota::domain::{Request, Wish};
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, acc) = hub_with_accounts(dir.path()).await;
+    // Started as "root" (a login name), connected with ed's token.
+    let ed = ward_engine(&hub, "root", &dir.path().join("ed"), &acc.editor);
+    wait_connected(&ed).await;
+    let ask = Op::PutRequest {
+        request: Request::new("s2", d("2026-12-03"), Wish::Off { code: None }),
+        base: None,
+    };
+    ed.edit(vec![ask.clone()]).unwrap();
+    let st = wait_status(&ed, "saved", |s| s.pending == 0).await;
+    let by = |e: &rota::sync::SyncEngine| {
+        e.server_roster()
+            .request("s2", d("2026-12-03"))
+            .map(|r| r.by.clone())
+    };
+    assert_eq!(by(&ed).as_deref(), Some("ed"), "{st:?}");
+    assert_eq!(
+        ed.server_roster()
+            .cell("s1", d("2026-12-01"))
+            .map(|(_, s)| s.user.to_string())
+            .as_deref(),
+        Some("olga")
+    );
+    // Ada sends the same request again: nothing changes, it stays Ed's.
+    let (mut ada, _) = Client::hello_as(&hub.url(), &acc.admin, "ada", "c-ada", "ward").await;
+    let seq = match ada.edit(1, vec![ask]).await {
+        ServerMsg::Ack { seq, .. } => seq,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(seq, st.seq, "nothing to write");
+    assert_eq!(by(&ed).as_deref(), Some("ed"));
+    ed.shutdown();
 }

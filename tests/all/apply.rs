@@ -632,7 +632,7 @@ async fn a_file_larger_than_a_batch_is_applied_as_one_change_set() {
 /// `python3` able to import `icalendar`: as installed (.ci/run installs
 /// it), or else installed here once with pip into the target dir, so that
 /// `cargo test` needs nothing installed by hand.
-fn python_with_icalendar() -> Command {
+pub(crate) fn python_with_icalendar() -> Command {
     let deps = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pydeps");
     let python = || {
         let mut c = Command::new("python3");

@@ -898,3 +898,205 @@ async fn a_request_typed_in_one_editor_reaches_the_other_and_undo_withdraws_it()
     assert_eq!(bob.state.findings.unmet_count(), 0);
     assert!(!bob.state.layout.requests);
 }
+
+/// Issue 22: ann (an admin, on a hub without accounts) publishes the
+/// planning period from the editor (`P`, Enter, a note, Enter, `y`): one
+/// publication goes through the engine to the hub and reaches bob's
+/// editor, whose grid makes room for the marks; a cell ann changes after
+/// it is an unpublished change in both, and bob's `]` takes him to it.
+#[tokio::test]
+async fn a_publication_from_one_editor_reaches_the_other_and_a_change_after_it_is_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    let mut bob = editor(&hub.url(), "bob", dir.path()).await;
+    ann.type_text("D");
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    assert!(!bob.state.layout.publishes && !ann.state.layout.publishes);
+    ann.keys("P enter");
+    ann.type_text("December");
+    ann.keys("enter");
+    assert!(
+        matches!(&ann.state.mode, Mode::Publish(_)),
+        "asks first: {:?}",
+        ann.state.mode
+    );
+    ann.keys("y");
+    assert!(
+        ann.message()
+            .starts_with("published Sun 1 Nov to Thu 31 Dec 2026 (1 cell) as publication 1"),
+        "{}",
+        ann.message()
+    );
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    bob.until("ann's publication", |s| s.layout.publishes).await;
+    let published = bob.state.view.read(|r| {
+        (
+            r.last_publication()
+                .map(|p| (p.number, p.note.clone(), p.by.clone())),
+            r.published_cell("s1", today()).map(str::to_string),
+        )
+    });
+    assert_eq!(
+        published,
+        (
+            Some((1, "December".to_string(), "ann".to_string())),
+            Some("D".to_string())
+        )
+    );
+    assert!(bob.state.unpublished.is_empty());
+    // Ann changes the cell: unpublished, at once in hers, then in bob's.
+    ann.keys("h");
+    ann.type_text("N");
+    assert_eq!(ann.state.unpublished.len(), 1);
+    bob.until("ann's change, unpublished", |s| s.unpublished.len() == 1)
+        .await;
+    bob.keys("G ]");
+    assert_eq!(bob.at(), ("s1".to_string(), today()));
+    assert_eq!(
+        bob.message(),
+        "1 of 1: Amara Okafor Tue 1 Dec: published D, now N"
+    );
+}
+
+/// Issue 22: an admin's users tab, on a hub with accounts, adds a member
+/// of staff bound to a row: the role typed is `staff`, the form asks for
+/// the row (the cursor's person, Ben), and the hub binds the new user to
+/// it; the list shows the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_tab_adds_a_member_of_staff_bound_to_a_row_on_the_hub() {
+    use rota::accounts::{AccountsFile, Grant, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let token = AccountsFile::open_in(dir.path())
+        .unwrap()
+        .add_user(
+            "ann",
+            Grant::Role {
+                roster: "default".into(),
+                role: Role::Admin,
+            },
+        )
+        .unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (mut c, _) = Client::hello_as(&hub.url(), &token, "ann", "c-setup", "default").await;
+    let ack = c
+        .edit(1, common::editor::four_people(&[("D", ""), ("N", "")]))
+        .await;
+    assert!(ack_seq(&ack) > 0, "{ack:?}");
+    let mut config = engine_config(&hub.url(), "ann", &dir.path().join("ann"));
+    config.token = Some(token);
+    let engine = rota::sync::SyncEngine::start(config).expect("engine starts");
+    wait_connected(&engine).await;
+    let mut ann = Ed::new(engine, today());
+    ann.until("the roster", |s| s.layout.staff.len() == 4).await;
+    ann.keys("j m tab tab tab tab");
+    ann.until("the users", |s| {
+        s.users.users.iter().any(|u| u.user == "ann")
+    })
+    .await;
+    ann.keys("a");
+    ann.type_text("kim");
+    ann.keys("tab backspace backspace backspace backspace backspace backspace");
+    ann.type_text("staff");
+    ann.keys("enter");
+    ann.until("kim, bound to Ben's row", |s| {
+        s.users
+            .users
+            .iter()
+            .any(|u| u.user == "kim" && u.role == "staff" && u.staff.as_deref() == Some("s2"))
+    })
+    .await;
+    assert!(
+        ann.state
+            .users
+            .token
+            .as_ref()
+            .is_some_and(|(u, _)| u == "kim"),
+        "the new user's token is shown once"
+    );
+    let lines = rota::tui::forms::user_lines(&ann.state.users.users);
+    assert!(
+        lines
+            .iter()
+            .any(|(_, l)| l.starts_with("kim") && l.contains("staff (row s2)")),
+        "{lines:?}"
+    );
+    let accounts = AccountsFile::open_in(dir.path()).unwrap().load().unwrap();
+    assert_eq!(accounts.staff_row("kim", "default"), Some("s2"));
+}
+
+/// Found by issue 22's trial: undoing a request said "undone: Amara
+/// Okafor's request on 2026-12-16", an ISO date unlike the rest of the
+/// editor, and not what came back. It is said as a cell's undo is: who,
+/// the date as the editor writes it, and the request that came back (or
+/// that it is withdrawn); redo too.
+#[tokio::test]
+async fn undoing_a_request_says_what_came_back_as_a_cells_undo_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    ann.keys("R");
+    ann.type_text("off N 2, school run");
+    ann.keys("enter R ctrl-u");
+    ann.type_text("off 3");
+    ann.keys("enter");
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    ann.keys("u");
+    assert_eq!(
+        ann.message(),
+        "undone: Amara Okafor, Tue 1 Dec: request off N (weight 2, school run)"
+    );
+    ann.keys("u");
+    assert_eq!(
+        ann.message(),
+        "undone: Amara Okafor, Tue 1 Dec: request withdrawn"
+    );
+    ann.keys("ctrl-r");
+    assert_eq!(
+        ann.message(),
+        "redone: Amara Okafor, Tue 1 Dec: request off N (weight 2, school run)"
+    );
+}
+
+/// Found by issue 22's trial: `H` on a cell with a request showed each
+/// request entered or changed as `(empty) → (empty)`. From the real hub,
+/// a request's changes are said as a request's, the cell's as a cell's.
+#[tokio::test]
+async fn a_cells_history_from_the_hub_says_its_request_changes_as_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, mut ann) = hub_and_editor(dir.path(), "ann").await;
+    ann.type_text("D");
+    ann.keys("h R");
+    ann.type_text("off N 2, school run");
+    ann.keys("enter R ctrl-u");
+    ann.type_text("off 3");
+    ann.keys("enter R ctrl-u enter");
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    ann.keys("H");
+    ann.until(
+        "history",
+        |s| matches!(&s.mode, Mode::History(p) if p.waiting.is_none() && !p.entries.is_empty()),
+    )
+    .await;
+    let Mode::History(p) = &ann.state.mode else {
+        unreachable!()
+    };
+    let said: Vec<String> = p
+        .entries
+        .iter()
+        .map(rota::tui::view::history_change)
+        .collect();
+    assert_eq!(
+        said,
+        vec![
+            "request withdrawn: off",
+            "request: off N (weight 2, school run) → off (weight 3)",
+            "request: off N (weight 2, school run)",
+            "(empty) → D",
+        ],
+        "newest first"
+    );
+    let line = rota::tui::view::history_line(&ann.state, &p.entries[1]);
+    assert!(
+        line.contains("ann") && line.ends_with("→ off (weight 3)"),
+        "{line}"
+    );
+}

@@ -14,7 +14,10 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("rota-tls", &[]),
     ("rota-db", &["rota-core"]),
     ("rota-script", &["rota-core"]),
-    ("rota-hub", &["rota-core", "rota-db", "rota-tls"]),
+    (
+        "rota-hub",
+        &["rota-core", "rota-db", "rota-tls", "rota-script"],
+    ),
     ("rota-client", &["rota-core", "rota-db", "rota-tls"]),
     ("rota-editor", &["rota-core", "rota-client", "rota-script"]),
     (

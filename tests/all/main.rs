@@ -9,6 +9,7 @@ mod common;
 mod accounts;
 mod apply;
 mod binary;
+mod calendar;
 mod docs;
 mod editor;
 mod editor_fuzz;

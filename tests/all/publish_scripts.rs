@@ -114,3 +114,72 @@ async fn publish_then_diff_and_export_what_staff_see() {
     let (_, snap) = ctx.snapshot("default").await;
     assert_eq!(snap.publications.len(), 1, "only the one publication");
 }
+
+/// `rota --mine`: a person's published shifts from today, with hours and
+/// totals; a draft change is not in it until it is published; dates not
+/// yet published are said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mine_lists_a_persons_published_shifts_from_today() {
+    let ctx = Ctx::new(2).await;
+    let today = rota::domain::Date(chrono::Local::now().date_naive());
+    let day = |n: i64| today.add_days(n).to_string();
+    let (mut ed, _) = Client::join(&ctx.hub.url(), "ed", "c-ed", "default", 0).await;
+    // The roster plans a year around today (setup_ops), so these dates
+    // are in its period.
+    ack_seq(
+        &ed.edit(
+            1,
+            vec![
+                rota::domain::Op::SetPeriod {
+                    from: today.add_days(-30),
+                    to: today.add_days(60),
+                },
+                set("s1", &day(1), Some("D"), 0),
+                set("s1", &day(2), Some("N"), 0),
+                set("s1", &day(3), Some("OFF"), 0),
+                set("s2", &day(1), Some("N"), 0),
+            ],
+        )
+        .await,
+    );
+    let out = ctx
+        .run(&["--publish", "--from", &day(0), "--to", &day(6)])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    ack_seq(&ed.edit(2, vec![set("s1", &day(1), Some("N"), 0)]).await);
+
+    let out = ctx
+        .run(&["--mine", "--staff", "Person 1", "--weeks", "2"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = out.stdout;
+    let line_of = |n: i64| {
+        let d = today.add_days(n).0.format("%a %-d %b %Y").to_string();
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&d))
+            .map(|l| l.split_whitespace().skip(4).collect::<Vec<_>>().join(" "))
+    };
+    assert!(
+        text.starts_with("Person 1 (s1), roster default: published shifts"),
+        "{text}"
+    );
+    assert_eq!(
+        line_of(1).as_deref(),
+        Some("D 8 h"),
+        "published, not the draft's N: {text}"
+    );
+    assert_eq!(line_of(2).as_deref(), Some("N 8 h"), "{text}");
+    assert_eq!(line_of(3).as_deref(), Some("OFF not worked"), "{text}");
+    assert!(text.contains("2 shifts, 16 h worked."), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Not yet published from {}",
+            today.add_days(7).0.format("%a %-d %b %Y")
+        )),
+        "{text}"
+    );
+    // Whose? Without --staff on an account bound to no row: said, exit 2.
+    let out = ctx.run(&["--mine"]).await;
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("Say --staff ID"), "{}", out.stderr);
+}

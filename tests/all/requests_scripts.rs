@@ -769,7 +769,9 @@ async fn bad_requests_are_named_with_their_value_and_nothing_is_applied() {
     let out = ctx.run(&["--apply", &json]).await;
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("field `requests[0]") && out.stderr.contains("`maybe`"),
+        out.stderr.contains(&format!(
+            "{json}:3: field `requests[0].want`: \"maybe\" is not `on` or `off`"
+        )),
         "{}",
         out.stderr
     );
@@ -819,6 +821,154 @@ async fn bad_requests_are_named_with_their_value_and_nothing_is_applied() {
             .contains(&format!("{ops}:3: no request of `s2` on 2026-12-09")),
         "{}",
         out.stderr
+    );
+    unchanged().await;
+    ctx.hub.stop().await.unwrap();
+}
+
+/// Every bad field of a JSON file is reported in one run, each at the line
+/// of the field, by its path and with its value (`want` with the values it
+/// may take), for operations and for a roster's requests alike; the
+/// operations and requests that can be read are still checked against the
+/// roster, and nothing is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_errors_name_the_line_path_and_value_of_every_bad_field() {
+    let ctx = Ctx::new(2).await;
+    let (seq, _) = ctx.snapshot("default").await;
+    let unchanged = || async {
+        let (now, snap) = ctx.snapshot("default").await;
+        assert_eq!((now, snap.requests.len()), (seq, 0), "nothing applied");
+    };
+    // Each expected line: (line, the message from its start, words in it).
+    let expect = |stderr: &str, file: &str, want: &[(usize, &str, &[&str])], total: usize| {
+        for (line, start, words) in want {
+            let at = format!("{file}:{line}: {start}");
+            let said = stderr
+                .lines()
+                .find(|l| l.starts_with(&at))
+                .unwrap_or_else(|| panic!("no `{at}` in\n{stderr}"));
+            for w in *words {
+                assert!(said.contains(w), "`{w}` not in `{said}`");
+            }
+        }
+        let summary = format!("{total} problems; nothing applied");
+        assert!(stderr.contains(&summary), "{stderr}");
+    };
+
+    let ops = ctx.file(
+        "ops.json",
+        r#"[
+ {"op": "put_request", "request": {"staff": "s1", "date": "2026-12-02", "want": "off"}},
+ {"op": "set_cell", "staff": "s1", "date": "2026-12-32", "code": "D"},
+ {"op": "put_request", "request": {"staff": "s1", "date": "2026-12-03", "want": "maybe"}},
+ {"op": "put_request", "request": {"staff": "s1", "date": "2026-12-04", "want": "on"}},
+ {"op": "put_request",
+  "request": {"staff": "s2", "date": "2026-12-05", "want": "off",
+              "weight": "2"}},
+ {"op": "put_request", "request": {"staff": "s2", "date": "2026-12-06", "want": "off", "weight": 0, "wieght": 3}},
+ {"op": "put_code", "code": {"code": "X", "hours": "7"}}
+]"#,
+    );
+    let out = ctx.run(&["--apply", &ops]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let allowed: &[&str] = &["`on` with a code", "`off` with an optional code"];
+    expect(
+        &out.stderr,
+        &ops,
+        &[
+            (
+                3,
+                "operation 2: field `date`: bad date `2026-12-32`: no such day",
+                &[],
+            ),
+            (
+                4,
+                "operation 3: field `request.want`: \"maybe\" is not ",
+                allowed,
+            ),
+            (
+                5,
+                "operation 4: field `request.code` is missing: ",
+                &["`on` needs a code"],
+            ),
+            (
+                8,
+                "operation 5: field `request.weight`: \"2\" is not a weight",
+                &["1 to 1000"],
+            ),
+            (
+                9,
+                "operation 6: field `request.weight`: 0 is not a weight from 1 to 1000",
+                &[],
+            ),
+            (
+                9,
+                "operation 6: field `request.wieght`: unknown field (value 3)",
+                &[],
+            ),
+            (
+                10,
+                "operation 7: field `code.hours`: ",
+                &["string \"7\"", "expected f64"],
+            ),
+        ],
+        7,
+    );
+    unchanged().await;
+
+    // A roster as exported: every bad request (and cell) at once, and the
+    // requests that could be read checked against the roster meanwhile.
+    let roster = ctx.file(
+        "roster.json",
+        r#"{"roster": "default", "staff": [], "codes": [], "rules": [],
+ "cells": [{"staff": "s1", "date": "2026-12-01", "code": "D"}, {"staff": "s1", "date": "2026-12-1", "code": "D"}],
+ "requests": [
+  {"staff": "s1", "date": "2026-12-02", "want": "off"},
+  {"staff": "s1", "date": "2026-12-03", "want": "maybe"},
+  {"staff": "s1", "date": "2026-12-04", "want": "on"},
+  {"staff": "s2", "date": "2026-12-05", "want": "off", "weight": "2"},
+  {"staff": "s2", "date": "2026-12-32", "want": "off"},
+  {"staff": 7, "date": "2026-12-06", "want": "off", "weight": 5000},
+  {"staff": "zed", "date": "2026-12-07", "want": "off"}
+ ]
+}"#,
+    );
+    let out = ctx.run(&["--apply", &roster]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    expect(
+        &out.stderr,
+        &roster,
+        &[
+            (
+                2,
+                "field `cells[1].date`: bad date `2026-12-1`: expected YYYY-MM-DD",
+                &[],
+            ),
+            (5, "field `requests[1].want`: \"maybe\" is not ", allowed),
+            (
+                6,
+                "field `requests[2].code` is missing: ",
+                &["`on` needs a code"],
+            ),
+            (
+                7,
+                "field `requests[3].weight`: \"2\" is not a weight",
+                &["1 to 1000"],
+            ),
+            (
+                8,
+                "field `requests[4].date`: bad date `2026-12-32`: no such day",
+                &[],
+            ),
+            (9, "field `requests[5].staff`: 7 is not a staff id", &[]),
+            (
+                9,
+                "field `requests[5].weight`: 5000 is not a weight from 1 to 1000",
+                &[],
+            ),
+            (10, "requests[6]: no staff `zed`", &[]),
+        ],
+        8,
     );
     unchanged().await;
     ctx.hub.stop().await.unwrap();

@@ -888,17 +888,27 @@ async fn a_request_entered_in_one_editor_is_marked_said_and_listed_in_the_other(
         words(s).contains("request of Person 1 on") && s.contains("✓ all saved")
     })
     .await;
-    let said = "request off N (weight 2, school run; by ann)";
+    // Whole at 200 columns; at 80, who entered it and the note give way,
+    // each whole, and the person's name stays.
+    t.wait("ann", "said whole", |s| {
+        status_line(s).ends_with("met request off N (weight 2, school run; by ann)")
+    })
+    .await;
     // (Ann's cursor is there too: `·@=`.)
     t.wait("bob", "the mark, met", |s| {
-        row(s).contains('=') && status_line(s).ends_with(&format!("met {said}"))
+        row(s).contains('=')
+            && status_line(s).contains("Person 1 ·")
+            && status_line(s).ends_with("met request off N (weight 2)")
     })
     .await;
     // Ann puts the night there: unmet.
     t.keys("ann", &["N"]);
     let screen = t
         .wait("bob", "unmet, counted, said", |s| {
-            row(s).contains("N?") && status_line(s).ends_with(&format!("unmet {said}"))
+            row(s).contains("N?")
+                && status_line(s).contains("Person 1 ·")
+                && status_line(s).contains("· unmet request off N (weight 2")
+                && status_line(s).ends_with(')')
         })
         .await;
     assert!(
@@ -954,6 +964,184 @@ async fn a_request_entered_in_one_editor_is_marked_said_and_listed_in_the_other(
     })
     .await;
     for name in ["ann", "bob"] {
+        t.keys(name, &["q"]);
+        t.wait(name, "rota to exit", |s| s.contains("rota exited 0"))
+            .await;
+    }
+}
+
+/// Issue 22, with the real binary at 80x24: an admin publishes the
+/// planning period (`P`, the range filled in, Enter, a note, Enter, the
+/// question whole, `y`); changes a published cell; sees it marked `#`
+/// and counted in the header; `]` steps to it and says what staff were
+/// shown there and what it is now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_publishes_changes_a_cell_and_steps_to_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 3).await;
+    let t = Tmux::new("publish");
+    let ann = editor_args(&hub.url(), "ann", &dir_of(dir.path(), "ann"));
+    t.start_sized("ann", &ann, (80, 24));
+    t.wait("ann", "connected", |s| {
+        s.contains("● connected") && s.contains("Person 1")
+    })
+    .await;
+    let row = |s: &str, who: &str| {
+        s.lines()
+            .find(|l| l.starts_with(who))
+            .unwrap_or_default()
+            .to_string()
+    };
+    // Person 1 and Person 2 on today: D and N (the first code sets the
+    // planning period: today's month).
+    t.keys("ann", &["D"]);
+    t.keys("ann", &["j", "h", "N"]);
+    t.wait("ann", "saved", |s| {
+        s.contains("✓ all saved") && row(s, "Person 2").contains('N')
+    })
+    .await;
+    t.keys("ann", &["P"]);
+    t.wait("ann", "the range, filled in", |s| {
+        status_line(s).contains("PUBLISH") && status_line(s).contains(" to ")
+    })
+    .await;
+    t.keys("ann", &["Enter"]);
+    t.wait("ann", "the note", |s| words(s).contains("a note for staff"))
+        .await;
+    t.keys("ann", &["-l", "first"]);
+    t.keys("ann", &["Enter"]);
+    t.wait("ann", "the question, whole", |s| {
+        words(s).contains("(2 cells) as publication 1? y/n") && status_line(s).contains("PUBLISH?")
+    })
+    .await;
+    t.keys("ann", &["y"]);
+    t.wait("ann", "published and saved", |s| {
+        words(s).contains("(2 cells) as publication 1: first") && s.contains("✓ all saved")
+    })
+    .await;
+    // Person 1's D, today, made N: marked and counted.
+    t.keys("ann", &["k", "h", "N"]);
+    let screen = t
+        .wait("ann", "the mark and the count", |s| {
+            header(s).contains("# 1 unpublished")
+                && row(s, "Person 1").contains("N#")
+                && s.contains("✓ all saved")
+        })
+        .await;
+    assert!(!row(&screen, "Person 2").contains('#'), "{screen}");
+    // From elsewhere (the last person), `]` goes to it and says it.
+    t.keys("ann", &["G", "]"]);
+    t.wait("ann", "stepped to it", |s| {
+        let w = words(s);
+        w.contains("1 of 1: Person 1")
+            && w.contains(": published D, now N")
+            && status_line(s).contains("Person 1")
+    })
+    .await;
+    t.keys("ann", &["q"]);
+    t.wait("ann", "rota to exit", |s| s.contains("rota exited 0"))
+        .await;
+}
+
+/// Issue 22's new-user trial, with the real binary on a hub with
+/// accounts, at 80x24 and 200x50: a member of staff (bound to Person 3's
+/// row) opens on their own row; on another's row `R` names them, not
+/// their id, and `H` is refused at the key in a plain sentence; on their
+/// own row a request entered and changed shows in `H` as a request, never
+/// as `(empty) → (empty)`; undone, it says what came back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_staff_opens_on_their_row_and_reads_its_requests_history() {
+    use rota::accounts::{AccountsFile, Grant};
+    let dir = tempfile::tempdir().unwrap();
+    let hub_dir = dir.path().join("hub");
+    let hub = Hub::start(&hub_dir).await;
+    seed(&hub.url(), 4).await;
+    let token = AccountsFile::open_in(&hub_dir)
+        .unwrap()
+        .add_user(
+            "cleo",
+            Grant::Staff {
+                roster: "default".into(),
+                staff: "s3".into(),
+            },
+        )
+        .unwrap();
+    // The hub takes the new accounts file in within its watch interval.
+    let closed = async { while Client::raw_as(&hub.url(), None).await.is_ok() {} };
+    tokio::time::timeout(WAIT, closed)
+        .await
+        .expect("the hub takes on accounts");
+    let t = Tmux::new("staff");
+    for (name, size) in [("narrow", (80, 24)), ("wide", (200, 50))] {
+        let mut args = editor_args(&hub.url(), "cleo", &dir_of(dir.path(), name));
+        args.extend(["--token".to_string(), token.clone()]);
+        t.start_sized(name, &args, size);
+        t.wait(name, "connected, on their own row", |s| {
+            s.contains("● connected")
+                && status_line(s).contains("STAFF")
+                && status_line(s).contains("Person 3 ·")
+        })
+        .await;
+        // Another's row: told in names, at the key.
+        t.keys(name, &["k", "R"]);
+        t.wait(name, "R refused, naming them", |s| {
+            words(s).contains("you enter and withdraw your own requests only (Person 3)")
+        })
+        .await;
+        t.keys(name, &["H"]);
+        let s = t
+            .wait(name, "H refused at the key", |s| {
+                words(s).contains("as staff you see the history of your own row only (Person 3)")
+            })
+            .await;
+        assert!(!status_line(&s).contains("HISTORY"), "{s}");
+    }
+    // Their own row: a request entered, changed; H says them as requests.
+    let name = "narrow";
+    t.keys(name, &["j", "R"]);
+    t.wait(name, "the prompt", |s| status_line(s).contains("REQUEST"))
+        .await;
+    t.keys(name, &["-l", "off N 2, school run"]);
+    t.keys(name, &["Enter"]);
+    t.wait(name, "sent and saved", |s| {
+        words(s).contains("request of Person 3 on") && s.contains("✓ all saved")
+    })
+    .await;
+    t.keys(name, &["R", "C-u"]);
+    t.keys(name, &["-l", "off 3"]);
+    t.keys(name, &["Enter"]);
+    t.wait(name, "changed and saved", |s| {
+        words(s).contains("changed the request of Person 3") && s.contains("✓ all saved")
+    })
+    .await;
+    t.keys(name, &["H"]);
+    let s = t
+        .wait(name, "the history, as requests", |s| {
+            words(s).contains("cleo request: off N (weight 2, school run) → off (weight 3)")
+        })
+        .await;
+    assert!(
+        words(&s).contains("cleo request: off N (weight 2, school run)"),
+        "{s}"
+    );
+    assert!(!s.contains("(empty) → (empty)"), "{s}");
+    t.keys(name, &["Escape"]);
+    t.wait(name, "closed", |s| status_line(s).contains("STAFF"))
+        .await;
+    t.keys(name, &["u"]);
+    t.wait(name, "undone, said as a cell's undo", |s| {
+        words(s).contains("undone: Person 3, ")
+            && words(s).contains(": request off N (weight 2, school run)")
+    })
+    .await;
+    // The wide one sees it too (a staff member's own request).
+    t.wait("wide", "the request marked", |s| {
+        s.lines()
+            .any(|l| l.starts_with("Person 3") && (l.contains('?') || l.contains('=')))
+    })
+    .await;
+    for name in ["narrow", "wide"] {
         t.keys(name, &["q"]);
         t.wait(name, "rota to exit", |s| s.contains("rota exited 0"))
             .await;

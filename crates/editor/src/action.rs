@@ -58,6 +58,12 @@ pub enum Command {
     Request,
     /// List the requests of the cursor's person (or date).
     Requests,
+    /// Step to the next (previous) cell that differs from what staff were
+    /// shown.
+    NextUnpublished,
+    PreviousUnpublished,
+    /// Publish the block's dates, or a range asked for (admins).
+    Publish,
 }
 
 /// A key in a text prompt (code entry, jump).
@@ -202,4 +208,6 @@ pub struct RoleChange {
     pub role: Option<String>,
     /// A new user: the hub answers with their token.
     pub create: bool,
+    /// With the `staff` role: the staff row they are bound to.
+    pub staff: Option<String>,
 }

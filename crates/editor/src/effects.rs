@@ -88,7 +88,7 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
                 &change.user,
                 change.role.as_deref(),
                 change.create,
-                None,
+                change.staff.as_deref(),
             ),
         ),
         Effect::Reconnect => {
@@ -127,7 +127,23 @@ fn describe(engine: &SyncEngine, op_id: u64) -> String {
             _ => None,
         })
         .collect();
-    let records = entry.ops.len() - cells.len();
+    // A request's edit: whose, when, and what it asks now (or withdrawn).
+    let requests: Vec<(&String, rota_core::domain::Date, String)> = entry
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::PutRequest { request, .. } => Some((
+                &request.staff,
+                request.date,
+                format!("request {}", crate::requests::wish_text(request)),
+            )),
+            Op::RemoveRequest { staff, date, .. } => {
+                Some((staff, *date, "request withdrawn".to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    let records = entry.ops.len() - cells.len() - requests.len();
     let name = |id: &str| {
         engine
             .with_view(|v| v.staff_member(id).map(|s| s.name.clone()))
@@ -171,19 +187,36 @@ fn describe(engine: &SyncEngine, op_id: u64) -> String {
             ));
         }
     }
+    match requests.as_slice() {
+        [] => {}
+        [(staff, date, what)] => parts.push(format!("{}, {}: {what}", name(staff), day(*date))),
+        many => {
+            let mut people: Vec<&String> = many.iter().map(|r| r.0).collect();
+            people.sort();
+            people.dedup();
+            parts.push(format!(
+                "{} of {}",
+                rota_script::diff::plural(many.len(), "request"),
+                rota_script::diff::plural(people.len(), "person"),
+            ));
+        }
+    }
     if records > 0 {
         let what: Vec<String> = entry
             .ops
             .iter()
-            .filter(|op| !matches!(op, Op::SetCell { .. }))
+            .filter(|op| {
+                !matches!(
+                    op,
+                    Op::SetCell { .. } | Op::PutRequest { .. } | Op::RemoveRequest { .. }
+                )
+            })
             .take(3)
             .map(|op| match op.target() {
                 rota_core::domain::Target::Staff { id } => name(&id),
                 rota_core::domain::Target::Code { code } => format!("code {code}"),
                 rota_core::domain::Target::Rule { id } => format!("rule {id}"),
-                rota_core::domain::Target::Request { staff, date } => {
-                    format!("{}'s request on {date}", name(&staff))
-                }
+                rota_core::domain::Target::Publication { .. } => "a publication".into(),
                 _ => "the settings".into(),
             })
             .collect();

@@ -29,6 +29,9 @@ pub mod glyph {
     /// A staff request on the cell, met by its code; not met.
     pub const MET: char = '=';
     pub const UNMET: char = '?';
+    /// The cell differs from what staff were shown (its date's last
+    /// publication): for editors, in a roster that publishes.
+    pub const UNPUBLISHED: char = '#';
     /// Coverage (and totals) under a minimum, over a maximum.
     pub const UNDER: char = '-';
     pub const OVER: char = '+';
@@ -352,6 +355,13 @@ impl Grid<'_> {
         }
         let marks = s.marks.get(&person.id);
         let flashes = s.flashes.get(&person.id);
+        // The cells that differ from what staff were shown (kept edit by
+        // edit: one lookup a line).
+        let unpublished = if s.marks_unpublished() {
+            s.unpublished.row(&person.id)
+        } else {
+            None
+        };
         // Which of the visible dates a finding concerns for this person:
         // their own findings' dates, and dates where staffing over names
         // them. Worked out once a line, not once a cell.
@@ -500,6 +510,17 @@ impl Grid<'_> {
                     }
                     _ => put_text(buf, end, y, g, col.x + col_w - 1, style, wide),
                 };
+            }
+            // Unpublished after that (its own column: a code and its state
+            // glyph keep theirs).
+            if unpublished.is_some_and(|row| row.contains_key(&col.date))
+                && end < col.x + col_w - 1
+                && let Some(cell) = buf.cell_mut((end, y))
+            {
+                let mut tmp = [0u8; 4];
+                cell.set_symbol(glyph::UNPUBLISHED.encode_utf8(&mut tmp));
+                cell.set_style(style.patch(t.unpublished));
+                end += 1;
             }
             // A request's mark after that: met or not (its own column, so
             // a code and its state glyph keep theirs).

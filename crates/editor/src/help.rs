@@ -43,6 +43,10 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
     let met = format!(
         "a staff request here, met by the code ({request_key} changes it, {requests_key} lists them)"
     );
+    let step = key(crate::action::Command::NextUnpublished);
+    let unpublished = format!(
+        "differs from what staff were shown (for editors; the header counts them, {step} steps through them)"
+    );
     let legend = [
         ("D".to_string(), "saved on the hub"),
         (
@@ -74,6 +78,7 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
             format!("N{}", glyph::UNMET),
             "a staff request here, not met (never blocks; e lists it after the rule warnings)",
         ),
+        (format!("N{}", glyph::UNPUBLISHED), unpublished.as_str()),
         (glyph::EMPTY.into(), "empty"),
         (
             "dim".into(),

@@ -96,6 +96,24 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "list the person's requests (Tab: the date's; Enter goes to one)",
     ),
     (
+        Command::NextUnpublished,
+        "next_unpublished",
+        &["]"],
+        "next change staff were not shown (# marks them)",
+    ),
+    (
+        Command::PreviousUnpublished,
+        "previous_unpublished",
+        &["["],
+        "previous change staff were not shown",
+    ),
+    (
+        Command::Publish,
+        "publish",
+        &["P", "f5"],
+        "publish the block's dates or a range (admins)",
+    ),
+    (
         Command::Select,
         "select",
         &["v"],
@@ -500,6 +518,11 @@ pub const MODE_HELP: &[(&str, &str, &str)] = &[
         "requests",
         "W, j k, Tab, Enter",
         "a person's requests, or (Tab) a date's: move, switch, go to one",
+    ),
+    (
+        "publish",
+        "P, dates, Enter, a note, Enter, y",
+        "1/3 to 28/3 (filled in with the planning period; a block's dates without asking); the note is optional; y publishes, n or Esc does not; Ctrl-u clears",
     ),
     ("undo", "y / n", "undo over someone else's change, or not"),
     (

@@ -5,7 +5,7 @@
 
 use super::action::{Action, Input, PanelKey};
 use super::keymap::Keymap;
-use super::state::{Mode, State};
+use super::state::{Mode, PublishPrompt, State};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// The key event's modifiers as bindings compare them: Shift is part of
@@ -53,15 +53,23 @@ pub fn lookup(cx: &KeyContext<'_>, key: KeyEvent) -> Option<Action> {
     }
     match cx.mode {
         Mode::Normal => normal(cx, key.code, mods),
-        // Ctrl-u rubs out a request typed (or filled in) whole.
-        Mode::Request(_) if ctrl && key.code == KeyCode::Char('u') => {
+        // Ctrl-u rubs out a request typed (or filled in) whole, and the
+        // publish prompt's range or note.
+        Mode::Request(_) | Mode::Publish(_) if ctrl && key.code == KeyCode::Char('u') => {
             Some(Action::Input(Input::Clear))
         }
+        // The publish question: y publishes, n or Esc does not.
+        Mode::Publish(PublishPrompt::Confirm { .. }) => match key.code {
+            KeyCode::Char('y') => Some(Action::Panel(PanelKey::Yes)),
+            KeyCode::Char('n') | KeyCode::Esc => Some(Action::Panel(PanelKey::No)),
+            _ => None,
+        },
         Mode::Entry { .. }
         | Mode::Jump { .. }
         | Mode::Pattern { .. }
         | Mode::Find { .. }
-        | Mode::Request(_) => text_input(key.code, mods),
+        | Mode::Request(_)
+        | Mode::Publish(_) => text_input(key.code, mods),
         Mode::Requests(_) => match key.code {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('W') | KeyCode::F(4) => {
                 Some(Action::Panel(PanelKey::Close))

@@ -53,6 +53,9 @@ pub struct Layout {
     /// The roster holds staff requests: each date has a column more for
     /// a request's mark, and the totals a count of unmet ones.
     pub requests: bool,
+    /// The roster has published: each date has a column more for the mark
+    /// of a cell that differs from what staff were shown (for editors).
+    pub publishes: bool,
 }
 
 /// Days shown before and after today when the roster holds no cells near.
@@ -170,6 +173,7 @@ impl Layout {
             code_cols,
             name_cols,
             requests: roster.request_count() > 0,
+            publishes: roster.publishes(),
         }
     }
 

@@ -12,6 +12,9 @@
 //! - [`forms`]: the forms that manage staff, codes and rules (pure).
 //! - [`requests`]: staff requests as the prompt reads them and the
 //!   status line and panel say them (pure).
+//! - [`publish`]: the unpublished changes (kept edit by edit), the
+//!   publish prompt's range, and how both are said (pure).
+//! - [`dates`]: dates as people type them (pure).
 //! - [`block`]: block edits (fill, clear, paste, patterns) as one edit each.
 //! - [`effects`]: carries effects out against the engine, results back as
 //!   actions (the app loop runs it on a thread of its own; tests call it).
@@ -22,6 +25,7 @@ pub mod action;
 pub mod block;
 pub mod colour;
 pub mod config;
+pub mod dates;
 mod demo;
 pub mod effects;
 pub mod forms;
@@ -30,6 +34,7 @@ pub mod help;
 pub mod keymap;
 pub mod keys;
 pub mod layout;
+pub mod publish;
 pub mod requests;
 pub mod state;
 pub mod term;

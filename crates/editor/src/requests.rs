@@ -36,6 +36,35 @@ impl Typed {
     }
 }
 
+/// The most columns of what was typed an error says again.
+const ECHO_COLS: usize = 30;
+
+/// What was typed, as an error says it again: whole and quoted when
+/// short; else its first words and "…"; a word longer than that, by its
+/// length. Never the whole of a long text.
+fn echo(text: &str) -> String {
+    let cols = |t: &str| rota_core::text::text_cols(t, false);
+    if cols(text) <= ECHO_COLS {
+        return format!("`{text}`");
+    }
+    let first = text.split(' ').next().unwrap_or_default();
+    if cols(first) < ECHO_COLS {
+        format!("`{}`", rota_core::text::fit_words(text, ECHO_COLS))
+    } else {
+        format!("a word of {} characters", text.chars().count())
+    }
+}
+
+/// The first word of a text and "…" (as an example of where it goes).
+fn echo_start(text: &str) -> String {
+    let first = text.split(' ').next().unwrap_or_default();
+    if rota_core::text::text_cols(first, false) <= ECHO_COLS {
+        format!("{first}…")
+    } else {
+        "…".into()
+    }
+}
+
 /// How the prompt is filled in for a request there is: `off N 2, school
 /// run` (the weight when not 1, the note after a comma).
 pub fn prompt_text(r: &Request) -> String {
@@ -72,13 +101,23 @@ pub fn parse(text: &str, roster: &Roster, current: Option<&Request>) -> Result<T
         "off" => false,
         _ => {
             return Err(format!(
-                "`{first}`: a request starts with on or off ({SYNTAX})"
+                "{}: a request starts with on or off ({SYNTAX})",
+                echo(first)
             ));
         }
     };
     let number = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit());
     let mut code = None;
     match words.peek().copied() {
+        // (A word too long to be said again is no code either.)
+        Some(w) if rota_core::text::text_cols(w, false) > ECHO_COLS => {
+            let how = if on {
+                "on needs a code: on E, then a note after a comma"
+            } else {
+                "a note goes after a comma: off, …"
+            };
+            return Err(format!("{} is no shift code; {how}", echo(w)));
+        }
         Some(w) if on || !number(w) => {
             code = Some(
                 roster
@@ -123,10 +162,21 @@ pub fn parse(text: &str, roster: &Roster, current: Option<&Request>) -> Result<T
         (None, false) if weighed => rest.join(" "),
         (Some(n), false) if weighed => format!("{}, {n}", rest.join(" ")),
         _ => {
-            return Err(format!(
-                "`{}` is not understood here: write {SYNTAX}",
-                rest.join(" ")
-            ));
+            // Words after the code: a note without its comma. What is
+            // said is never the whole text again.
+            let rest = rest.join(" ");
+            let n = rest.chars().count() + note.map_or(0, |n| n.chars().count() + 2);
+            let on_off = if on { "on" } else { "off" };
+            let lead = match &code {
+                Some(c) => format!("{on_off} {c}"),
+                None => on_off.to_string(),
+            };
+            let comma = format!("a note goes after a comma: {lead}, {}", echo_start(&rest));
+            return Err(if n > MAX_NOTE_CHARS {
+                format!("the note is {n} characters; at most {MAX_NOTE_CHARS}; and {comma}")
+            } else {
+                format!("{} is not understood here: {comma}", echo(&rest))
+            });
         }
     };
     if note.chars().count() > MAX_NOTE_CHARS {
@@ -149,6 +199,39 @@ pub fn parse(text: &str, roster: &Roster, current: Option<&Request>) -> Result<T
     })
 }
 
+/// A request as history and undo say it: "off N (weight 2, school run)"
+/// (who entered it is said beside it).
+pub fn wish_text(r: &Request) -> String {
+    let mut s = format!("{} (weight {}", r.wish, r.weight);
+    if !r.note.is_empty() {
+        s.push_str(", ");
+        s.push_str(&r.note);
+    }
+    s.push(')');
+    s
+}
+
+/// A request's change as the history panel says it, from the records
+/// before and after (JSON as the hub keeps them; null: none):
+/// "request: off N (weight 2) → off (weight 3)", "request: on E (weight
+/// 1)", "request withdrawn: off N".
+pub fn history_text(before: &serde_json::Value, after: &serde_json::Value) -> String {
+    // None: no request; Some(None): one that cannot be read.
+    let read = |v: &serde_json::Value| {
+        (!v.is_null()).then(|| serde_json::from_value::<Request>(v.clone()).ok())
+    };
+    let said = |r: &Option<Request>| r.as_ref().map_or_else(|| "a request".into(), wish_text);
+    match (read(before), read(after)) {
+        (Some(b), Some(a)) => format!("request: {} → {}", said(&b), said(&a)),
+        (None, Some(a)) => format!("request: {}", said(&a)),
+        (Some(b), None) => format!(
+            "request withdrawn: {}",
+            b.map_or_else(|| "a request".into(), |r| r.wish.to_string())
+        ),
+        (None, None) => "request: none".into(),
+    }
+}
+
 /// Whether a code is a worked one (an unknown code counts as worked, as
 /// the rules take it).
 fn worked(layout: &Layout) -> impl Fn(&str) -> bool + '_ {
@@ -165,6 +248,23 @@ pub fn met(r: &Request, code: Option<&str>, layout: &Layout) -> bool {
 pub fn status_text(r: &Request, code: Option<&str>, layout: &Layout) -> String {
     let how = if met(r, code, layout) { "met" } else { "unmet" };
     format!("{how} request {}", r.describe())
+}
+
+/// The cell's request as the status line says it, then with fewer of its
+/// parts, each whole: without who entered it, without its note, without
+/// its weight ("unmet request off N"). Never empty.
+pub fn status_texts(r: &Request, code: Option<&str>, layout: &Layout) -> Vec<String> {
+    let how = if met(r, code, layout) { "met" } else { "unmet" };
+    let mut out = vec![status_text(r, code, layout)];
+    let mut fewer = |text: String| {
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    };
+    fewer(format!("{how} request {}", wish_text(r)));
+    fewer(format!("{how} request {} (weight {})", r.wish, r.weight));
+    fewer(format!("{how} request {}", r.wish));
+    out
 }
 
 /// How a request stands against its cell, for the panel: "met", "unmet
@@ -314,6 +414,19 @@ mod tests {
         assert!(err("on N please").contains("`please` is not understood"));
         assert!(err(&format!("off, {}", "x".repeat(201))).contains("at most 200"));
         assert!(err("off, a\tb").contains("control character"));
+        // A long text is never said again whole.
+        let long = ["school run then the dentist"; 9].join(" and ");
+        let e = err(&format!("on D {long}"));
+        assert!(e.contains("the note is 283 characters; at most 200"), "{e}");
+        assert!(e.contains("after a comma: on D, school…"), "{e}");
+        assert!(e.matches("dentist").count() <= 1, "{e}");
+        let e = err("on D run then the dentist");
+        assert!(
+            e.contains("`run then the dentist` is not understood"),
+            "{e}"
+        );
+        let e = err(&format!("{} N", "x".repeat(300)));
+        assert!(e.starts_with("a word of 300 characters:"), "{e}");
         // An imported request's weight is kept as it is.
         let mut heavy = Request::new(
             "s1",

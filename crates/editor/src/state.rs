@@ -65,6 +65,25 @@ pub enum Mode {
     Request(RequestPrompt),
     /// A person's or a date's requests, listed (`W`).
     Requests(RequestsPanel),
+    /// Publishing a date range (`P`): its dates, a note, then yes or no.
+    Publish(PublishPrompt),
+}
+
+/// The publish prompt, stage by stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublishPrompt {
+    /// Typing the range (filled in with the planning period).
+    Range { typed: String },
+    /// Typing the note staff are told (optional).
+    Note { from: Date, to: Date, typed: String },
+    /// Asking: y publishes, n or Esc does not.
+    Confirm {
+        from: Date,
+        to: Date,
+        note: String,
+        /// The question, as asked ("Publish … as publication 3? y/n").
+        question: String,
+    },
 }
 
 /// The request prompt: for whom, which date, and what is typed so far
@@ -240,6 +259,9 @@ pub struct State {
     pub dirty: bool,
     /// The roster's rule findings, kept up to date edit by edit.
     pub findings: Findings,
+    /// The cells that differ from what staff were shown, kept up to date
+    /// edit by edit as the findings are.
+    pub unpublished: crate::publish::Unpublished,
     /// The finding `!` last stepped to.
     pub finding_at: Option<usize>,
     /// How coverage shows; None: per code when the rows fit in a third of
@@ -296,8 +318,9 @@ impl State {
         today: Date,
         now: i64,
     ) -> State {
-        let (layout, findings) = view.read(|r| {
+        let (layout, findings, unpublished) = view.read(|r| {
             let findings = Findings::new(r);
+            let unpublished = crate::publish::Unpublished::new(r);
             (
                 Layout::build(
                     r,
@@ -308,6 +331,7 @@ impl State {
                     &BTreeSet::new(),
                 ),
                 findings,
+                unpublished,
             )
         });
         let keymap = Keymap::new(&config.keys);
@@ -348,6 +372,7 @@ impl State {
             quit: false,
             dirty: true,
             findings,
+            unpublished,
             finding_at: None,
             coverage_shown: None,
             anchor: None,
@@ -380,10 +405,28 @@ impl State {
     }
 
     /// Columns a date takes on screen: the code, one for the state glyph
-    /// (right after the code), one for a request's mark when the roster
-    /// has requests, one blank between dates.
+    /// (right after the code), one for the unpublished mark when the roster
+    /// publishes and this editor sees the draft, one for a request's mark
+    /// when the roster has requests, one blank between dates.
     pub fn col_cols(&self) -> u16 {
-        self.layout.code_cols + 2 + u16::from(self.layout.requests)
+        self.layout.code_cols
+            + 2
+            + u16::from(self.marks_unpublished())
+            + u16::from(self.layout.requests)
+    }
+
+    /// Whether the grid marks the cells that differ from what staff were
+    /// shown: in a roster that publishes, for who sees the draft (an
+    /// editor or an admin, or on a hub without accounts; staff and
+    /// viewers see what was published).
+    pub fn marks_unpublished(&self) -> bool {
+        self.layout.publishes && self.sees_draft()
+    }
+
+    /// Whether this editor's role sees the draft (the roster's cells as
+    /// they are): editors and admins (and a role not said yet).
+    pub fn sees_draft(&self) -> bool {
+        !matches!(self.role(), Some("viewer" | "staff"))
     }
 
     /// Lines of people the grid shows (the screen less header, two date
@@ -724,15 +767,20 @@ impl State {
             return None;
         }
         let need = Role::needed_for(ops);
+        let publishes = ops
+            .iter()
+            .any(|op| matches!(op, rota_core::domain::Op::Publish { .. }));
         let what = match need {
             Role::Editor if requests => "enter or withdraw requests",
             Role::Editor => "change cells",
+            _ if publishes => "publish",
             _ => "change staff, shift codes, rules or settings",
         };
         Some(match own.filter(|_| role == Role::Staff && requests) {
             Some(me) => format!(
-                "on roster {} you enter and withdraw your own requests only (row {me}); another's takes the {need} role",
-                self.roster_name
+                "on roster {} you enter and withdraw your own requests only ({}); another's takes the {need} role",
+                self.roster_name,
+                self.name_of(me)
             ),
             None => format!(
                 "to {what} on roster {} takes the {need} role; you are {} (ask an admin of the roster)",
@@ -740,6 +788,34 @@ impl State {
                 role.with_article()
             ),
         })
+    }
+
+    /// A person's name (their id when the roster has no one by it).
+    pub fn name_of(&self, staff: &str) -> String {
+        self.view
+            .read(|r| r.staff_member(staff).map(|s| s.name.clone()))
+            .unwrap_or_else(|| staff.to_string())
+    }
+
+    /// The row a member of staff is bound to (None for any other role).
+    pub fn own_row(&self) -> Option<&str> {
+        self.access
+            .staff
+            .as_deref()
+            .filter(|_| self.role() == Some("staff"))
+    }
+
+    /// Why this editor may not read the history of `staff`'s cells (None:
+    /// it may): a member of staff reads their own row's only, as the hub
+    /// judges.
+    pub fn history_refusal(&self, staff: &str) -> Option<String> {
+        match self.own_row() {
+            Some(me) if me != staff => Some(format!(
+                "as staff you see the history of your own row only ({})",
+                self.name_of(me)
+            )),
+            _ => None,
+        }
     }
 
     /// Whether the role allows changing cells.

@@ -22,6 +22,8 @@ pub struct Theme {
     /// A request's mark: met, unmet (the glyphs differ too).
     pub met: Style,
     pub unmet: Style,
+    /// The mark of a cell that differs from what staff were shown.
+    pub unpublished: Style,
     /// Coverage under a minimum, over a maximum, within the bounds.
     pub under: Style,
     pub over: Style,
@@ -65,6 +67,7 @@ impl Theme {
                 warning: m(Modifier::BOLD),
                 met: Style::default(),
                 unmet: m(Modifier::BOLD),
+                unpublished: m(Modifier::BOLD),
                 under: m(Modifier::BOLD | Modifier::REVERSED),
                 over: m(Modifier::BOLD),
                 within: m(Modifier::DIM),
@@ -106,6 +109,9 @@ impl Theme {
             met: Style::default().fg(Color::Green),
             unmet: Style::default()
                 .fg(Color::LightMagenta)
+                .add_modifier(Modifier::BOLD),
+            unpublished: Style::default()
+                .fg(Color::LightCyan)
                 .add_modifier(Modifier::BOLD),
             under: Style::default()
                 .fg(Color::White)

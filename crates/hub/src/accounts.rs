@@ -23,6 +23,9 @@ pub use rota_core::domain::MAX_USER_CHARS;
 
 pub use rota_core::domain::Role;
 
+mod calendars;
+pub use calendars::CalendarInfo;
+
 /// Who a connection is: the account its token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -114,6 +117,8 @@ pub struct Accounts {
     users: HashMap<String, UserRec>,
     tokens: HashMap<String, TokenRec>,
     clients: HashMap<String, String>,
+    /// Calendar feeds by id.
+    calendars: HashMap<String, calendars::CalRec>,
 }
 
 impl Accounts {
@@ -524,6 +529,7 @@ impl AccountsFile {
             let (client, user) = row?;
             acc.clients.insert(client, user);
         }
+        self.load_calendars(&mut acc)?;
         Ok(acc)
     }
 

@@ -6,7 +6,8 @@
 //! [`accounts`] users, roles and hashed tokens; [`embedded`] a hub an
 //! editor starts on its own data dir, on a runtime of its own.
 //!
-//! Depends on rota-core, rota-db and rota-tls; never on the client or the
+//! Depends on rota-core, rota-db, rota-tls and rota-script (its pure
+//! iCalendar writer, for the calendar feed); never on the client or the
 //! editor (its simulation test drives the client's sync core as a
 //! dev-dependency only).
 

@@ -340,9 +340,16 @@ impl Core {
 
     // ----- the view -----
 
+    /// Who this client's edits are by: on a hub with accounts the account
+    /// (as the hub stamps them, so that the copy here says what every
+    /// other editor's does), else the user name given.
     fn author(&self) -> Author {
+        let user = match &self.access.account {
+            Some(account) if **account != *self.user => Arc::from(account.as_str()),
+            _ => self.user.clone(),
+        };
         Author {
-            user: self.user.clone(),
+            user,
             client: self.client.clone(),
         }
     }

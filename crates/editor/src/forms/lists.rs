@@ -8,10 +8,12 @@ pub fn user_lines(users: &[rota_core::protocol::RosterUser]) -> Vec<(String, Str
         .iter()
         .map(|u| {
             let owner = if u.owner { "owner of the hub" } else { "" };
-            (
-                u.user.clone(),
-                format!("{:<24} {:<8} {owner}", u.user, u.role),
-            )
+            // A member of staff with the row they are bound to.
+            let role = match &u.staff {
+                Some(row) => format!("{} (row {row})", u.role),
+                None => u.role.clone(),
+            };
+            (u.user.clone(), format!("{:<24} {role:<8} {owner}", u.user))
         })
         .collect()
 }

@@ -137,6 +137,28 @@ fn field(name: &'static str, value: impl Into<String>, hint: &'static str) -> Fi
     }
 }
 
+/// A few of the roster's staff ids with their names, for a message: "s1
+/// Amara Okafor, s2 Ben Hughes, s3 Chloe Martin, …".
+fn some_ids(roster: &Roster) -> String {
+    let staff: Vec<Staff> = roster
+        .staff_by_group()
+        .into_iter()
+        .filter(|s| s.active)
+        .collect();
+    if staff.is_empty() {
+        return "the roster has no staff yet".into();
+    }
+    let mut ids: Vec<String> = staff
+        .iter()
+        .take(3)
+        .map(|s| format!("{} {}", s.id, s.name))
+        .collect();
+    if staff.len() > 3 {
+        ids.push("…".into());
+    }
+    ids.join(", ")
+}
+
 fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(T::to_string).unwrap_or_default()
 }
@@ -289,9 +311,10 @@ impl Form {
         }
     }
 
-    /// A new user (None), or `existing`'s role on the roster.
+    /// A new user (None), or `existing`'s role on the roster (a member
+    /// of staff's with the row they are bound to).
     pub fn user(existing: Option<&rota_core::protocol::RosterUser>) -> Form {
-        Form {
+        let mut form = Form {
             kind: FormKind::User {
                 existing: existing.map(|u| u.user.clone()),
             },
@@ -304,13 +327,35 @@ impl Form {
                 field(
                     "role",
                     existing.map_or("editor", |u| u.role.as_str()),
-                    "viewer, editor, admin, or none",
+                    "staff, viewer, editor, admin, or none",
                 ),
             ],
             focus: usize::from(existing.is_some()),
             base: None,
             errors: Vec::new(),
             notes: Vec::new(),
+        };
+        form.fit_user_fields(existing.and_then(|u| u.staff.as_deref()));
+        form
+    }
+
+    /// A user form asks for the staff row while the role typed is
+    /// `staff` (filled in with `row` when it comes), and not otherwise.
+    pub fn fit_user_fields(&mut self, row: Option<&str>) {
+        if !matches!(self.kind, FormKind::User { .. }) {
+            return;
+        }
+        let has = self.fields.iter().any(|f| f.name == "staff");
+        let wants = self.value("role") == "staff";
+        if wants && !has {
+            self.fields.push(field(
+                "staff",
+                row.unwrap_or_default(),
+                "the id of their row, as the staff tab lists it",
+            ));
+        } else if !wants && has {
+            self.fields.retain(|f| f.name != "staff");
+            self.focus = self.focus.min(self.fields.len().saturating_sub(1));
         }
     }
 
@@ -343,8 +388,9 @@ impl Form {
         }
     }
 
-    /// What a user form asks for, or what is wrong with it.
-    pub fn role_change(&self) -> Result<RoleChange, Vec<(usize, String)>> {
+    /// What a user form asks for, or what is wrong with it (a staff row
+    /// the roster does not have among them).
+    pub fn role_change(&self, roster: &Roster) -> Result<RoleChange, Vec<(usize, String)>> {
         let FormKind::User { existing } = &self.kind else {
             return Err(vec![(0, "not a user form".into())]);
         };
@@ -363,16 +409,35 @@ impl Form {
             r => {
                 errors.push((
                     self.index("role"),
-                    format!("`{r}`: use viewer, editor, admin or none"),
+                    format!("`{r}`: use staff, viewer, editor, admin or none"),
                 ));
                 None
             }
         };
+        let staff = (role.as_deref() == Some("staff")).then(|| self.value("staff").to_string());
+        match staff.as_deref() {
+            Some("") => errors.push((
+                self.index("staff"),
+                format!(
+                    "a member of staff is bound to a row: which? ({})",
+                    some_ids(roster)
+                ),
+            )),
+            Some(id) if roster.staff_member(id).is_none_or(|s| !s.active) => errors.push((
+                self.index("staff"),
+                format!(
+                    "no one with the id `{id}` on this roster: an id as the staff tab lists it ({})",
+                    some_ids(roster)
+                ),
+            )),
+            _ => {}
+        }
         if errors.is_empty() {
             Ok(RoleChange {
                 user,
                 role,
                 create: existing.is_none(),
+                staff,
             })
         } else {
             Err(errors)
@@ -405,7 +470,7 @@ impl Form {
     /// form makes no edit: see [`Form::role_change`].)
     pub fn check(&self, roster: &Roster) -> Result<Vec<Op>, Vec<(usize, String)>> {
         if matches!(self.kind, FormKind::User { .. }) {
-            return Err(self.role_change().err().unwrap_or_default());
+            return Err(self.role_change(roster).err().unwrap_or_default());
         }
         let mut errors: Vec<(usize, String)> = Vec::new();
         let ops = self.build(roster, &mut errors);

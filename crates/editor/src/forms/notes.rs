@@ -66,6 +66,19 @@ impl Form {
                 group_note("group", &mut out, false)
             }
             FormKind::Staffing | FormKind::Limit => group_note("group", &mut out, true),
+            // Whose row a member of staff is bound to, by name.
+            FormKind::User { .. } if self.fields.iter().any(|f| f.name == "staff") => {
+                let id = self.value("staff");
+                if let Some(s) = roster.staff_member(id).filter(|s| s.active) {
+                    out.push((
+                        self.index("staff"),
+                        format!(
+                            "bound to {} ({id}): they see the roster as published and enter their own requests only",
+                            s.name
+                        ),
+                    ));
+                }
+            }
             FormKind::Code { existing: None } => {
                 let code = self.value("code");
                 if code.is_empty() || check_code(code).is_err() {

@@ -194,6 +194,9 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
         }
         Command::Request => open_request(state),
         Command::Requests => open_requests(state),
+        Command::NextUnpublished => step_unpublished(state, true, fx),
+        Command::PreviousUnpublished => step_unpublished(state, false, fx),
+        Command::Publish => open_publish(state),
         Command::Manage => {
             state.mode = Mode::Manage(crate::forms::Manage {
                 tab: crate::forms::Tab::Staff,
@@ -722,6 +725,9 @@ pub(super) fn paste_text(state: &mut State, text: &str, fx: &mut Vec<Effect>) {
         Mode::Jump { query, .. } | Mode::Find { query } => query.push_str(&first_line),
         Mode::Pattern { typed } => typed.push_str(&first_line),
         Mode::Request(p) => p.typed.push_str(&first_line),
+        Mode::Publish(PublishPrompt::Range { typed } | PublishPrompt::Note { typed, .. }) => {
+            typed.push_str(&first_line)
+        }
         Mode::Manage(m) => {
             if let Some(f) = &mut m.form
                 && f.editable(f.focus)

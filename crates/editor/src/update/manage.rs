@@ -13,14 +13,34 @@ use rota_core::domain::Op;
 pub(super) fn recheck_form(state: &mut State) {
     let view = state.view.clone();
     let command_keys = command_keys(state);
+    let row = user_row(state);
     if let Mode::Manage(m) = &mut state.mode
         && let Some(f) = &mut m.form
     {
+        // The role typed is staff: the row is asked for (and not else).
+        f.fit_user_fields(row.as_deref());
         view.read(|r| {
             f.errors = f.check(r).err().unwrap_or_default();
             f.notes = f.notes(r, &command_keys);
         });
     }
+}
+
+/// The row a user form's staff field is filled in with when the role
+/// typed becomes `staff`: the user's own when they have one, else the
+/// cursor's person.
+fn user_row(state: &State) -> Option<String> {
+    let Mode::Manage(m) = &state.mode else {
+        return None;
+    };
+    let Some(crate::forms::FormKind::User { existing }) = m.form.as_ref().map(|f| &f.kind) else {
+        return None;
+    };
+    existing
+        .as_ref()
+        .and_then(|u| state.users.users.iter().find(|x| x.user == *u))
+        .and_then(|u| u.staff.clone())
+        .or_else(|| state.person().map(|p| p.id.clone()))
 }
 
 /// The grid's keys a new code's first character would take over: the
@@ -292,6 +312,7 @@ fn remove(state: &mut State, tab: Tab, k: String, fx: &mut Vec<Effect>) {
             user: k,
             role: None,
             create: false,
+            staff: None,
         };
         super::asking::set_role(state, change, fx);
         return;
@@ -383,7 +404,7 @@ pub(super) fn manage_input(state: &mut State, input: Input, fx: &mut Vec<Effect>
         }
         Input::Clear => return,
         Input::Enter if matches!(form.kind, FormKind::User { .. }) => {
-            match form.role_change() {
+            match view.read(|r| form.role_change(r)) {
                 Ok(change) => {
                     m.form = None;
                     super::asking::set_role(state, change, fx);

@@ -6,7 +6,8 @@
 //! One room a mode: [`grid`] (commands, moves, typing codes, the mouse),
 //! [`prompts`] (jump, find, pattern), [`panels`] (help, conflicts, history,
 //! filter, warnings), [`requests`] (the request prompt and the requests
-//! panel), [`manage`] (staff, codes, rules and users forms),
+//! panel), [`publish`] (the unpublished changes and the publish prompt),
+//! [`manage`] (staff, codes, rules and users forms),
 //! [`sync`] (what the engine tells).
 
 mod asking;
@@ -14,6 +15,7 @@ mod grid;
 mod manage;
 mod panels;
 mod prompts;
+mod publish;
 mod requests;
 mod sync;
 
@@ -33,6 +35,7 @@ use grid::*;
 use manage::*;
 use panels::*;
 use prompts::*;
+use publish::*;
 use requests::*;
 use rota_core::domain::Target;
 use sync::*;
@@ -80,6 +83,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             Mode::Find { .. } => find_input(state, input, &mut fx),
             Mode::Manage(_) => manage_input(state, input, &mut fx),
             Mode::Request(_) => request_input(state, input, &mut fx),
+            Mode::Publish(_) => publish_input(state, input),
             _ => entry_input(state, input, &mut fx),
         },
         Action::Panel(key) => panel(state, key, &mut fx),

@@ -37,6 +37,7 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         (Mode::Manage(_), k) => manage_key(state, k, fx),
         (Mode::Warnings(_), k) => warnings_key(state, k, fx),
         (Mode::Requests(_), k) => super::requests::requests_key(state, k, fx),
+        (Mode::Publish(_), k) => super::publish::publish_key(state, k, fx),
         // No further than the help's last line at the panel's bottom.
         (Mode::Help { scroll }, PanelKey::Down) => *scroll = (*scroll + 1).min(help_end),
         (Mode::Help { scroll }, PanelKey::Up) => *scroll = scroll.saturating_sub(1),
@@ -117,6 +118,11 @@ pub(super) fn open_history(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(person) = state.person().cloned() else {
         return;
     };
+    // Said at the key: the hub would refuse it.
+    if let Some(why) = state.history_refusal(&person.id) {
+        warn(state, why);
+        return;
+    }
     let date = state.cursor_date();
     let connected = matches!(state.conn, ConnState::Connected { .. });
     state.mode = Mode::History(HistoryPanel {

@@ -187,7 +187,21 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
             super::asking::users_list(state, req, users, token)
         }
         SyncEvent::RequestFailed { req, message } => super::asking::failed(state, req, message),
-        SyncEvent::Access(access) => state.access = access,
+        SyncEvent::Access(access) => {
+            let bound_before = state.own_row().map(str::to_string);
+            state.access = access;
+            // A role that sees the draft (or no longer does) has a column
+            // more (or less) for the unpublished marks.
+            state.scroll_to_cursor();
+            // A member of staff starts on their own row (on the same
+            // date): when the hub first says whose it is, or another.
+            if let Some(row) = state.own_row().map(str::to_string)
+                && bound_before.as_deref() != Some(row.as_str())
+                && let Some(person) = state.layout.person_index(&row)
+            {
+                move_to(state, Some(person), None, fx);
+            }
+        }
         // The editor never asks for the list of rosters.
         SyncEvent::Rosters { .. } => {}
     }
@@ -198,8 +212,14 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
 pub fn recheck(state: &mut State, targets: Option<&[Target]>) {
     let view = state.view.clone();
     view.read(|r| match targets {
-        Some(t) => state.findings.update(r, t),
-        None => state.findings = rota_core::domain::rules::Findings::new(r),
+        Some(t) => {
+            state.findings.update(r, t);
+            state.unpublished.update(r, t);
+        }
+        None => {
+            state.findings = rota_core::domain::rules::Findings::new(r);
+            state.unpublished = crate::publish::Unpublished::new(r);
+        }
     });
     state.finding_at = None;
     // Who has warnings changes with every edit.

@@ -24,7 +24,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use rota_client::ConnState;
 use rota_core::text::{fit_segments, wrap};
 
-pub use panels::{help_lines, warning_line};
+pub use panels::{help_lines, history_change, history_line, warning_line};
 
 /// The smallest screen the editor draws on.
 pub const MIN_SIZE: (u16, u16) = (20, 5);
@@ -147,7 +147,8 @@ struct Item {
 }
 
 /// The header, its items each whole or left out, in this order: roster,
-/// connection, saved, conflicts, rejected, selection, filter, warnings,
+/// connection, saved, conflicts, rejected, warnings, unpublished changes,
+/// selection, filter,
 /// who else is here, who this is, the dates on screen, the planning
 /// period, why not connected.
 fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
@@ -193,6 +194,18 @@ fn header(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) {
     if warnings > 0 {
         let s = if warnings == 1 { "" } else { "s" };
         add(format!("^ {warnings} warning{s}"), bold, 1);
+    }
+    // The cells staff were shown otherwise (for who sees the draft).
+    let unpublished = state.unpublished.len();
+    if unpublished > 0 && state.marks_unpublished() {
+        add(
+            format!(
+                "{} {unpublished} unpublished",
+                super::grid::glyph::UNPUBLISHED
+            ),
+            bold,
+            1,
+        );
     }
     if let Some(b) = state.selection() {
         add(
@@ -392,9 +405,8 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                 "? help",
             ]),
         ),
-        Mode::Normal => (
-            "NORMAL".into(),
-            v(&[
+        Mode::Normal => {
+            let mut hints = v(&[
                 "? help",
                 "type a code",
                 "x clear",
@@ -404,8 +416,18 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                 "e warnings",
                 "c conflicts",
                 "q quit",
-            ]),
-        ),
+            ]);
+            // The key that steps through the changes staff were not
+            // shown, while there are some.
+            if state.marks_unpublished()
+                && !state.unpublished.is_empty()
+                && let Some(k) = state.key_label(crate::action::Command::NextUnpublished)
+            {
+                let at = hints.len().min(6);
+                hints.insert(at, format!("{k} unpublished"));
+            }
+            ("NORMAL".into(), hints)
+        }
         Mode::Entry { typed, .. } => {
             let cands: Vec<String> = state
                 .candidates(typed)
@@ -507,6 +529,7 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
             v(&["j/k choose", "Enter show", "Esc close"]),
         ),
         Mode::Request(p) => {
+            let typed_room = typed_cols(cols);
             let reading = if p.typed.trim().is_empty() {
                 if state.view.read(|r| r.request(&p.staff, p.date).is_some()) {
                     "empty: Enter withdraws the request".to_string()
@@ -523,6 +546,12 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                     Err(e) => e,
                 }
             };
+            // What cannot be read, once said above the line (at Enter),
+            // is not said again in it.
+            let said = state
+                .message
+                .as_ref()
+                .is_some_and(|(m, _)| m.contains(&reading));
             (
                 "REQUEST".into(),
                 [
@@ -530,9 +559,9 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                     Some(if p.typed.is_empty() {
                         format!("▏ {reading}")
                     } else {
-                        format!("{}▏", p.typed)
+                        typed_tail(&p.typed, typed_room)
                     }),
-                    (!p.typed.is_empty()).then_some(reading),
+                    (!p.typed.is_empty() && !said).then_some(reading),
                     Some("Enter saves".to_string()),
                     (!p.typed.is_empty()).then(|| "Ctrl-u clears".to_string()),
                     Some("Esc".to_string()),
@@ -542,6 +571,7 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                 .collect(),
             )
         }
+        Mode::Publish(p) => publish_hints(state, p),
         Mode::Requests(_) => (
             "REQUESTS".into(),
             v(&[
@@ -615,6 +645,92 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
     }
 }
 
+/// Columns what is typed at a prompt shows in, on a status line of
+/// `cols`: about half of what the mode's name leaves (the rest is for
+/// how it reads and the cursor's cell).
+fn typed_cols(cols: usize) -> usize {
+    (cols.saturating_sub(12) / 2).max(10)
+}
+
+/// What is typed, then the cursor (`▏`), in at most `cols` columns: when
+/// longer, its end, scrolled ("…the dentist▏"), as a text field shows it.
+fn typed_tail(typed: &str, cols: usize) -> String {
+    let whole = format!("{typed}▏");
+    if text_cols(&whole, false) <= cols {
+        return whole;
+    }
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = text_cols("…▏", false);
+    for c in typed.chars().rev() {
+        let w = text_cols(c.encode_utf8(&mut [0; 4]), false);
+        if used + w > cols {
+            break;
+        }
+        used += w;
+        tail.push(c);
+    }
+    tail.reverse();
+    format!("…{}▏", tail.into_iter().collect::<String>())
+}
+
+/// The publish prompt's mode and hints: what is typed and how it reads
+/// (the range's dates, or what is wrong), or the question.
+fn publish_hints(state: &State, p: &crate::state::PublishPrompt) -> (String, Vec<String>) {
+    use crate::state::PublishPrompt;
+    match p {
+        PublishPrompt::Range { typed } => {
+            let period = state.view.read(|r| r.period());
+            let reading = match crate::publish::parse_range(typed, state.cursor_date(), period) {
+                Ok((from, to)) => format!(
+                    "{} ({})",
+                    crate::publish::range_text(from, to),
+                    rota_script::diff::plural((to.0 - from.0).num_days() as usize + 1, "date")
+                ),
+                Err(e) => e,
+            };
+            // Once said above the line (at Enter), not again in it.
+            let said = state
+                .message
+                .as_ref()
+                .is_some_and(|(m, _)| m.contains(&reading));
+            (
+                "PUBLISH".into(),
+                [
+                    Some(typed_tail(typed, typed_cols(state.size.0 as usize))),
+                    (!said).then_some(reading),
+                    Some("Enter: then a note".into()),
+                    Some("Ctrl-u clears".into()),
+                    Some("Esc".into()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            )
+        }
+        PublishPrompt::Note { from, to, typed } => (
+            "PUBLISH".into(),
+            [
+                Some(if typed.is_empty() {
+                    "▏ a note for staff (optional)".to_string()
+                } else {
+                    format!(
+                        "note: {}",
+                        typed_tail(typed, typed_cols(state.size.0 as usize).saturating_sub(6))
+                    )
+                }),
+                Some(crate::publish::range_text(*from, *to)),
+                Some("Enter: then y/n".to_string()),
+                (!typed.is_empty()).then(|| "Ctrl-u clears".to_string()),
+                Some("Esc".to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        ),
+        PublishPrompt::Confirm { question, .. } => ("PUBLISH?".into(), vec![question.clone()]),
+    }
+}
+
 /// Whether the mode's first hint is what is being typed (or asked), so
 /// that what was said goes above the status line, never over it.
 fn typing(mode: &Mode) -> bool {
@@ -625,6 +741,7 @@ fn typing(mode: &Mode) -> bool {
             | Mode::Pattern { .. }
             | Mode::Find { .. }
             | Mode::Request(_)
+            | Mode::Publish(_)
             | Mode::ConfirmUndo { .. }
     ) || matches!(mode, Mode::Manage(m) if m.form.is_some() || m.confirm_remove)
 }
@@ -656,7 +773,13 @@ fn status(buf: &mut Buffer, area: Rect, state: &State, t: &Theme) -> Option<(Str
         Some((m, _)) if said_fits => text_cols(m, false),
         _ => hints.first().map_or(0, |h| text_cols(h, false)),
     };
-    let (mut info, whole) = cell_info(state, room.saturating_sub(need + 2));
+    // (While publishing, the cursor's cell is not what matters: the range is.)
+    let publishing = matches!(state.mode, Mode::Publish(_));
+    let (mut info, whole) = if publishing {
+        (String::new(), true)
+    } else {
+        cell_info(state, room.saturating_sub(need + 2))
+    };
     // The cell's request is said whole when it can be: in the grid, with
     // nothing said on the line, the hints give way to it.
     if !whole && !said_fits && matches!(state.mode, Mode::Normal) && state.prefix.is_none() {
@@ -741,10 +864,11 @@ fn message_area(buf: &mut Buffer, area: Rect, text: &str, warn: bool, t: &Theme)
 
 /// The cell under the cursor: who, when, what, how it stands, whether its
 /// date is outside the planning period, and its request (met or not, its
-/// weight, note and who entered it); in at most `room` columns (the least
-/// needed parts left out first, the request last and then shortened at a
-/// word; nothing when not even the date fits). The flag: no part of the
-/// request was left out.
+/// weight, note and who entered it); in at most `room` columns, each part
+/// whole or left out: the code's label and the period first, then the
+/// request's who, note and weight (the person's name kept while it can
+/// be), then the name; nothing when not even the date fits. The flag: no
+/// part of the request was left out.
 fn cell_info(state: &State, room: usize) -> (String, bool) {
     let Some(p) = state.person() else {
         return (fit_segments(&["no staff yet".to_string()], "", room), true);
@@ -786,26 +910,31 @@ fn cell_info(state: &State, room: usize) -> (String, bool) {
         .cursor_request()
         .filter(|_| !matches!(state.mode, Mode::Request(_)));
     if let Some(r) = &request {
-        let req = crate::requests::status_text(r, code.as_deref(), &state.layout);
-        let with = [
-            format!("{} · {day} · {what}{out} · {req}", p.name),
-            format!("{} · {day} · {code_text}{stands}{out} · {req}", p.name),
-            format!("{} · {day} · {code_text}{stands} · {req}", p.name),
-            format!("{short} · {day} · {code_text}{stands} · {req}"),
-            format!("{day} · {code_text}{stands} · {req}"),
-        ];
-        if let Some(c) = with.into_iter().find(fits) {
+        // The request, then with fewer of its parts: who entered it, its
+        // note, its weight give way, each whole.
+        let reqs = crate::requests::status_texts(r, code.as_deref(), &state.layout);
+        let with = |req: &str| {
+            [
+                format!("{} · {day} · {what}{out} · {req}", p.name),
+                format!("{} · {day} · {code_text}{stands}{out} · {req}", p.name),
+                format!("{} · {day} · {code_text}{stands} · {req}", p.name),
+                format!("{short} · {day} · {code_text}{stands} · {req}"),
+            ]
+        };
+        if let Some(c) = with(&reqs[0]).into_iter().find(fits) {
             return (c, true);
         }
-        // Shortened at a word, when at least what is wished shows whole.
-        let lead = format!("{day} · {code_text}{stands} · ");
-        let left = room.saturating_sub(text_cols(&lead, false));
-        let wished = req.split(" (").next().unwrap_or_default();
-        if text_cols(wished, false) < left {
-            return (
-                format!("{lead}{}", rota_core::text::fit_words(&req, left)),
-                false,
-            );
+        // The person stays while the request gives way; then the
+        // request's least parts with the date alone.
+        let named = reqs[1..].iter().flat_map(|req| {
+            let [.., full, short] = with(req);
+            [full, short]
+        });
+        let dated = reqs
+            .iter()
+            .map(|req| format!("{day} · {code_text}{stands} · {req}"));
+        if let Some(c) = named.chain(dated).find(fits) {
+            return (c, false);
         }
     }
     let candidates = [
@@ -833,8 +962,16 @@ fn panel_box(buf: &mut Buffer, area: Rect, w: u16, h: u16, title: &str, t: &Them
         height: h,
     };
     Clear.render(r, buf);
-    // A title longer than the box is shortened at a word.
+    // A title longer than the box gives way at whole parts: a last part in
+    // parentheses (a hint) first, then words.
     let room = w.saturating_sub(4) as usize;
+    let mut title = title.to_string();
+    while text_cols(&title, false) > room {
+        match title.strip_suffix(')').and_then(|t| t.rfind(" (")) {
+            Some(i) => title.truncate(i),
+            None => break,
+        }
+    }
     let title = fit_segments(
         &title.split(' ').map(str::to_string).collect::<Vec<_>>(),
         " ",

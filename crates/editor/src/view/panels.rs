@@ -177,6 +177,40 @@ fn conflict_line(
             None => format!("  {name}, {}: mine {mine}", show_date(*date)),
         };
     }
+    // A request: as a cell's, by name and date, mine and theirs as requests.
+    if let rota_core::domain::Target::Request { staff, date } = op.target() {
+        let said = |r: Option<rota_core::domain::Request>| {
+            r.map_or_else(
+                || "request withdrawn".to_string(),
+                |r| format!("request {}", crate::requests::wish_text(&r)),
+            )
+        };
+        let mine = said(match op {
+            rota_core::domain::Op::PutRequest { request, .. } => Some(request.clone()),
+            _ => None,
+        });
+        let mut line = format!(
+            "  {}, {}: ",
+            state.name_of(&staff),
+            date.0.format("%a %-d %b")
+        );
+        match conflicts.iter().find(|c| c.target == op.target()) {
+            Some(c) => {
+                let theirs = match serde_json::from_value(c.value.clone()) {
+                    Ok(r) => said(Some(r)),
+                    Err(_) if c.value.is_null() => "no request".to_string(),
+                    Err(_) => "a request".to_string(),
+                };
+                line.push_str(&format!(
+                    "mine {mine}, theirs {theirs} ({}, {})",
+                    c.user,
+                    when(state, c.at)
+                ));
+            }
+            None => line.push_str(&format!("mine {mine}")),
+        }
+        return line;
+    }
     // A person, a code, a rule or a setting changed from a form.
     let target = op.target();
     let theirs = conflicts.iter().find(|c| c.target == target);
@@ -198,26 +232,7 @@ pub(super) fn history(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p:
         .read(|r| r.staff_member(&p.staff).map(|s| s.name.clone()))
         .unwrap_or_else(|| p.staff.clone());
     let title = format!("history: {name}, {} (newest first)", show_date(p.date));
-    let mut lines: Vec<String> = Vec::new();
-    for e in &p.entries {
-        let show = |v: &serde_json::Value| {
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| "(empty)".into())
-        };
-        let note = e
-            .note
-            .as_deref()
-            .map(|n| format!("  [{n}]"))
-            .unwrap_or_default();
-        lines.push(format!(
-            "{:<13} {:<10} {} → {}{note}",
-            when(state, e.at),
-            e.user,
-            show(&e.before),
-            show(&e.after)
-        ));
-    }
+    let mut lines: Vec<String> = p.entries.iter().map(|e| history_line(state, e)).collect();
     if let Some(problem) = &p.problem {
         lines.push(problem.clone());
     } else if p.waiting.is_some() {
@@ -239,6 +254,62 @@ pub(super) fn history(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p:
         .scroll
         .min(lines.len().saturating_sub(inner.height as usize));
     panel_lines(buf, inner, &lines, scroll, t.panel);
+}
+
+/// One change of a cell's history as the panel lists it: when, who, what
+/// changed, and the edit's note (a script's file).
+pub fn history_line(state: &State, e: &rota_core::protocol::HistoryEntry) -> String {
+    let note = e
+        .note
+        .as_deref()
+        .map(|n| format!("  [{n}]"))
+        .unwrap_or_default();
+    format!(
+        "{:<13} {:<10} {}{note}",
+        when(state, e.at),
+        e.user,
+        history_change(e)
+    )
+}
+
+/// What one history entry changed: a cell's code before → after ("(empty)
+/// → D"); a request's wish, as a request ("request: off N (weight 2) → off
+/// (weight 3)", "request withdrawn: off N"); a publication's dates; any
+/// other record as the conflict panel says it.
+pub fn history_change(e: &rota_core::protocol::HistoryEntry) -> String {
+    use super::manage::their_record;
+    match e.entity.as_str() {
+        "cell" => {
+            let code = |v: &serde_json::Value| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| "(empty)".into())
+            };
+            format!("{} → {}", code(&e.before), code(&e.after))
+        }
+        "request" => crate::requests::history_text(&e.before, &e.after),
+        "publication" => {
+            match serde_json::from_value::<rota_core::domain::Publication>(e.after.clone()) {
+                Ok(p) => {
+                    let mut s = format!(
+                        "published {} (publication {})",
+                        crate::publish::range_text(p.from, p.to),
+                        p.number
+                    );
+                    if !p.note.is_empty() {
+                        s.push_str(&format!(": {}", p.note));
+                    }
+                    s
+                }
+                Err(_) => "a publication".into(),
+            }
+        }
+        other => format!(
+            "{other}: {} → {}",
+            their_record(&e.before),
+            their_record(&e.after)
+        ),
+    }
 }
 
 /// What the jump list offers for `query`, as it shows them: the date it
@@ -354,24 +425,85 @@ fn is_request(f: &Finding) -> bool {
     matches!(f.what, rota_core::domain::rules::What::Request { .. })
 }
 
+/// The warnings panel's title in at most `room` columns: as many of its
+/// parts as fit, each whole (the hint goes first, then the words shorten),
+/// counts of one in the singular. `rules`: the rule warnings listed (all
+/// of them, `total`, with `all`); `unmet`: the unmet requests listed,
+/// named when the roster has any (`requests`).
+pub fn warnings_title(
+    all: bool,
+    rules: usize,
+    total: usize,
+    unmet: usize,
+    requests: bool,
+    room: usize,
+) -> String {
+    use rota_script::diff::plural;
+    let asks = |what: &str| {
+        if requests {
+            format!(", {}", plural(unmet, what))
+        } else {
+            String::new()
+        }
+    };
+    let (long, short) = (asks("unmet request"), asks("unmet"));
+    let candidates = if all {
+        let all_of = |what: &str| match total {
+            1 => plural(1, what),
+            n => format!("all {}", plural(n, what)),
+        };
+        vec![
+            format!(
+                "{}{long} (Tab: the dates on screen)",
+                all_of("rule warning")
+            ),
+            format!("{}{long} (Tab: on screen)", all_of("rule warning")),
+            format!("{}{long}", all_of("rule warning")),
+            format!("{}{long}", all_of("warning")),
+            format!("{}{short}", all_of("warning")),
+            plural(total, "warning"),
+        ]
+    } else {
+        let of_total = |what: &str| format!("{rules} of {}", plural(total, what));
+        vec![
+            format!(
+                "{}{long} on the dates shown (Tab: all)",
+                of_total("rule warning")
+            ),
+            format!("{}{long} on the dates shown", of_total("rule warning")),
+            format!("{}{long} on screen", of_total("warning")),
+            format!("{}{short} on screen", of_total("warning")),
+            format!("{}{short}", of_total("warning")),
+            format!("{rules} of {total}"),
+        ]
+    };
+    let last = candidates.last().cloned().unwrap_or_default();
+    candidates
+        .into_iter()
+        .find(|c| rota_core::text::text_cols(c, false) <= room)
+        .unwrap_or(last)
+}
+
 pub(super) fn warnings(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, w: &WarningsPanel) {
     let listed = listed_warnings(state, w.all);
     let total = state.findings.len();
     let unmet = listed.iter().filter(|f| is_request(f)).count();
     let rules = listed.len() - unmet;
-    // Unmet requests are named when there are any (soft: after the rules').
-    let asks = match (state.findings.unmet_count(), w.all) {
-        (0, _) => String::new(),
-        (n, true) => format!(", {n} unmet requests"),
-        (_, false) => format!(", {unmet} unmet requests"),
-    };
-    let title = if w.all {
-        format!("all {total} rule warnings{asks} (Tab: the dates on screen)")
-    } else {
-        format!("{rules} of {total} rule warnings{asks} on the dates shown (Tab: all)")
-    };
     let width = area.width.saturating_sub(4).clamp(30, 120).min(area.width);
     let room = width.saturating_sub(4) as usize;
+    let asks = if w.all {
+        state.findings.unmet_count()
+    } else {
+        unmet
+    };
+    let title = warnings_title(
+        w.all,
+        rules,
+        total,
+        asks,
+        state.findings.unmet_count() > 0,
+        room,
+    );
     let h = area.height.saturating_sub(4).max(3);
     let inner = panel_box(buf, area, width, h, &title, t);
     if listed.is_empty() {

@@ -34,9 +34,9 @@ pub fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(rota_core::protocol::HARD_MAX_MESSAGE_BYTES))
 }
 
-struct Head {
+pub(super) struct Head {
     method: String,
-    path: String,
+    pub(super) path: String,
     upgrade_ws: bool,
     key: Option<String>,
     version_ok: bool,
@@ -44,6 +44,9 @@ struct Head {
     http11: bool,
     /// The token of an `Authorization: Bearer` header.
     bearer: Option<String>,
+    /// `If-None-Match` and `If-Modified-Since`, for the calendar feed.
+    pub(super) if_none_match: Option<String>,
+    pub(super) if_modified_since: Option<String>,
     /// Bytes read past the end of the head (a client that did not wait).
     rest: Vec<u8>,
 }
@@ -148,6 +151,10 @@ pub async fn route(mut stream: HubStream, shared: &Shared, local: bool) -> Route
             Routed::Done
         }
         ("GET", "/ws") => upgrade(stream, head, shared).await,
+        ("GET", p) if p.starts_with("/calendar/") => {
+            super::calendar::serve(&mut stream, &head, shared).await;
+            Routed::Done
+        }
         (_, "/health" | "/metrics" | "/ws") => {
             respond(
                 &mut stream,
@@ -289,6 +296,8 @@ async fn read_head(stream: &mut HubStream) -> Result<Option<Head>, u16> {
         version_ok: header("sec-websocket-version") == Some("13"),
         http11: req.version.is_some_and(|v| v >= 1),
         bearer: header("authorization").and_then(bearer_token),
+        if_none_match: header("if-none-match").map(str::to_string),
+        if_modified_since: header("if-modified-since").map(str::to_string),
         rest: buf[end..].to_vec(),
     }))
 }
@@ -305,6 +314,7 @@ fn bearer_token(value: &str) -> Option<String> {
 fn status_text(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        304 => "Not Modified",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -317,9 +327,20 @@ fn status_text(status: u16) -> &'static str {
 }
 
 pub async fn respond(stream: &mut HubStream, status: u16, content_type: &str, body: &str) {
+    respond_with(stream, status, content_type, "", body).await;
+}
+
+/// [`respond`] with more header lines (`extra`: each ending in CRLF).
+pub async fn respond_with(
+    stream: &mut HubStream,
+    status: u16,
+    content_type: &str,
+    extra: &str,
+    body: &str,
+) {
     // One write: head and body arrive together.
     let answer = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
         status_text(status),
         body.len()
     );

@@ -13,6 +13,7 @@
 
 pub mod auth;
 mod budget;
+mod calendar;
 mod conn;
 mod http;
 mod inbox;
@@ -178,6 +179,8 @@ pub struct Shared {
     per_address: Mutex<HashMap<std::net::IpAddr, usize>>,
     /// What edits arriving in parts hold, shared fairly.
     pub parts: budget::PartsBudget,
+    /// Where the calendar feed reads rosters (set once the stores are open).
+    feeds: std::sync::OnceLock<calendar::Feeds>,
 }
 
 /// One connection counted against its address's limit, given back when
@@ -241,6 +244,7 @@ impl Shared {
             parsing: Semaphore::new(PARSERS),
             sessions: AtomicU64::new(0),
             snapshots: Mutex::new(HashMap::new()),
+            feeds: std::sync::OnceLock::new(),
         }
     }
 
@@ -427,6 +431,10 @@ impl Hub {
         let started = writers::start(&config.data_dir, config.writers, &config, &shared)?;
         // Opened after the stores, which created and migrated the files.
         let reads = reader::start(&started.files).map_err(ServeError::Store)?;
+        let _ = shared.feeds.set(calendar::Feeds::new(
+            started.writers.placement(),
+            started.files.clone(),
+        ));
         Ok(Hub {
             listener,
             config,

@@ -102,6 +102,15 @@ impl Writers {
         self.senders[self.shard_of(roster)].clone()
     }
 
+    /// Where each roster lives, without the writers (holding a sender would
+    /// keep a writer from ending when the hub stops).
+    pub fn placement(&self) -> Placement {
+        Placement {
+            stored: self.stored.clone(),
+            shards: self.senders.len(),
+        }
+    }
+
     /// Every writer (for what all of them must do: sweep, pass a barrier).
     pub fn all(&self) -> &[mpsc::Sender<Cmd>] {
         &self.senders
@@ -201,6 +210,20 @@ pub fn home_shard(roster: &str, shards: usize) -> usize {
 
 /// Where `roster` is among `shards`: where it was stored, else where its
 /// name hashes to.
+/// Which shard holds each roster, apart from the writers.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    stored: HashMap<String, usize>,
+    shards: usize,
+}
+
+impl Placement {
+    /// The shard holding `roster`, or that will.
+    pub fn shard_of(&self, roster: &str) -> usize {
+        placed(&self.stored, self.shards, roster)
+    }
+}
+
 fn placed(stored: &HashMap<String, usize>, shards: usize, roster: &str) -> usize {
     match stored.get(roster) {
         Some(i) => *i,

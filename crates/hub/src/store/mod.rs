@@ -25,7 +25,7 @@ mod write;
 
 use log::*;
 use read::*;
-pub use read::{Reader, load_roster_in, other_user_of_client};
+pub use read::{Reader, load_roster_at, load_roster_in, other_user_of_client};
 use schema::*;
 
 #[derive(Debug)]

@@ -226,6 +226,20 @@ impl Reads<'_> {
     }
 }
 
+/// Loads `name` from the store file at `path`, on a read-only connection
+/// of its own, in one transaction (the calendar feed's read).
+pub fn load_roster_at(path: &Path, name: &str) -> Result<Roster> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let tx = conn.unchecked_transaction()?;
+    let roster = load_roster_from(&tx, name)?;
+    tx.finish()?;
+    Ok(roster)
+}
+
 pub(super) fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> {
     let seq: Option<i64> = conn
         .query_row("SELECT seq FROM rosters WHERE name = ?1", [name], |r| {

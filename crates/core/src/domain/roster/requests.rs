@@ -57,12 +57,16 @@ impl Roster {
             ..request.clone()
         };
         if let Some(cur) = self.requests.get(&key) {
+            // The same wish, weight and note, whoever sends it again (a
+            // script run twice, by another user): nothing to write, and
+            // the request stays who entered it.
             if (Request {
                 seq: 0,
+                by: value.by.clone(),
                 ..cur.value.clone()
             }) == value
             {
-                return Ok(()); // already holds it: nothing to write
+                return Ok(());
             }
             if let Some(base) = base {
                 note_conflict(

@@ -399,17 +399,27 @@ impl Findings {
     /// rules), or cells that move the first or last date, reads all.
     pub fn update(&mut self, roster: &Roster, changed: &[Target]) {
         let span = roster.period().map(|p| (p.from, p.to));
-        let only_cells = changed.iter().all(|t| matches!(t, Target::Cell { .. }));
+        // A request changes only its person's unmet requests.
+        let only_cells = changed
+            .iter()
+            .all(|t| matches!(t, Target::Cell { .. } | Target::Request { .. }));
         if span != self.span || !only_cells {
             *self = Findings::new(roster);
             return;
         }
         let mut dates = BTreeSet::new();
         let mut people = BTreeSet::new();
+        let mut asked = BTreeSet::new();
         for t in changed {
-            if let Target::Cell { staff, date } = t {
-                dates.insert(*date);
-                people.insert(staff.as_str());
+            match t {
+                Target::Cell { staff, date } => {
+                    dates.insert(*date);
+                    people.insert(staff.as_str());
+                }
+                Target::Request { staff, .. } => {
+                    asked.insert(staff.as_str());
+                }
+                _ => {}
             }
         }
         let Some(span) = span else {
@@ -454,12 +464,10 @@ impl Findings {
                 );
             }
         }
-        if roster.request_count() > 0 {
-            for id in people {
-                if let Some(&p) = self.index.get(id) {
-                    let found = self.unmet_of_person(roster, p);
-                    file(&mut self.unmet, id.to_string(), found);
-                }
+        for id in people.into_iter().chain(asked) {
+            if let Some(&p) = self.index.get(id) {
+                let found = self.unmet_of_person(roster, p);
+                file(&mut self.unmet, id.to_string(), found);
             }
         }
         self.recount();

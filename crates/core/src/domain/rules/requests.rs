@@ -245,6 +245,38 @@ mod tests {
                 "after {staff} {date} {code:?}"
             );
         }
+        // Requests entered, changed and withdrawn: kept up to date by
+        // person, as a whole evaluation finds them.
+        let asks = [
+            Op::PutRequest {
+                request: Request {
+                    weight: 3,
+                    ..Request::new("bob", d("2027-03-05"), Wish::On { code: "E".into() })
+                },
+                base: None,
+            },
+            Op::PutRequest {
+                request: Request::new("ann", d("2027-03-02"), Wish::Off { code: None }),
+                base: None,
+            },
+            Op::RemoveRequest {
+                staff: "bob".into(),
+                date: d("2027-03-02"),
+                base: None,
+            },
+        ];
+        for op in asks {
+            let a = r
+                .apply_batch(std::slice::from_ref(&op), &author, 3)
+                .unwrap();
+            let changed: Vec<Target> = a.changes.iter().map(|c| c.target()).collect();
+            f.update(&r, &changed);
+            assert_eq!(f, Findings::new(&r), "after {op:?}");
+        }
+        // Bob's on E on the 5th (3) is unmet; Ann's 2nd is now "off" (met,
+        // empty), Bob's off N withdrawn.
+        assert_eq!((f.unmet_count(), f.soft_score().requests), (1, 3));
+
         let msg = f.unmet_requests()[0].message();
         assert!(msg.contains("asked for") && msg.contains("weight"), "{msg}");
     }

@@ -55,7 +55,7 @@ impl Conn {
                 match own {
                     Some(me) if query.staff.as_deref() == Some(me.as_str()) => None,
                     Some(me) => Some(format!(
-                        "as staff you read the history of your own row only: ask with staff `{me}`"
+                        "as staff you read only your own row's history (your row: {me})"
                     )),
                     None => Some(format!(
                         "your staff role on roster `{roster}` is bound to no row"
