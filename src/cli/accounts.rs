@@ -137,14 +137,19 @@ impl From<AccountsError> for Failure {
 /// `roster`, read from the data dir's store (read-only: a running hub may
 /// be writing it). A staff role or a calendar feed bound to a row the
 /// roster does not have would show its user nothing, and say nothing why.
-fn staff_row(dir: &std::path::Path, roster: &str, name: &str) -> Result<String, Failure> {
+fn staff_row(
+    dir: &std::path::Path,
+    roster: &str,
+    name: &str,
+    flag: &str,
+) -> Result<String, Failure> {
     let found = crate::server::writers::store_files(dir)
         .iter()
         .filter_map(|f| crate::store::load_roster_at(f, roster).ok())
         .find(|r| r.seq() > 0);
     let Some(r) = found else {
         return Err(Failure::Usage(format!(
-            "no roster `{roster}` in {} yet: make it first (rota --apply, or the editor's --create), then bind staff to its rows",
+            "{flag}: no roster `{roster}` in {} yet: make it first (rota --apply, or the editor's --create)",
             dir.display()
         )));
     };
@@ -153,14 +158,25 @@ fn staff_row(dir: &std::path::Path, roster: &str, name: &str) -> Result<String, 
         .resolve(name)
         .map(str::to_string)
         .map_err(|e| {
-            let some: Vec<String> = staff
+            // Those whose id or name holds what was typed, else the first.
+            let typed = name.to_lowercase();
+            let near: Vec<&rota_core::domain::Staff> = staff
                 .iter()
-                .filter(|s| s.active)
+                .filter(|s| {
+                    s.active
+                        && (s.name.to_lowercase().contains(&typed)
+                            || s.id.to_lowercase().contains(&typed))
+                })
                 .take(5)
-                .map(|s| format!("{} ({})", s.id, s.name))
                 .collect();
+            let (lead, some) = if near.is_empty() {
+                ("e.g.", staff.iter().filter(|s| s.active).take(5).collect())
+            } else {
+                ("did you mean", near)
+            };
+            let some: Vec<String> = some.iter().map(|s| format!("{} ({})", s.name, s.id)).collect();
             Failure::Usage(format!(
-                "--staff: {e} on roster `{roster}`; give a staff id or display name as the roster has them (e.g. {})",
+                "{flag}: {e} on roster `{roster}`; give a staff id or display name as the roster has them ({lead} {})",
                 some.join(", ")
             ))
         })
@@ -177,7 +193,7 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
             Wanted::Owner(true) => Grant::Owner,
             Wanted::Role(roster, Some(Role::Staff)) => match &cli.staff {
                 Some(staff) => Grant::Staff {
-                    staff: staff_row(&dir, &roster, staff)?,
+                    staff: staff_row(&dir, &roster, staff, "--staff")?,
                     roster,
                 },
                 None => return Err(Failure::Usage(staff_needs_row())),
@@ -204,7 +220,12 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
                 eprintln!("rota: {name} is now {now} this hub");
             }
             Wanted::Role(roster, Some(Role::Staff)) if cli.staff.is_some() => {
-                let staff = staff_row(&dir, &roster, cli.staff.as_deref().unwrap_or_default())?;
+                let staff = staff_row(
+                    &dir,
+                    &roster,
+                    cli.staff.as_deref().unwrap_or_default(),
+                    "--staff",
+                )?;
                 file.set_staff(name, &roster, &staff)?;
                 eprintln!("rota: {name} is now staff of roster {roster}, as staff row {staff}");
             }
@@ -225,16 +246,23 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
                 eprintln!("rota: revoked {user}'s token; a running hub closes its connections now")
             }
             Err(AccountsError::Invalid(m)) => match file.revoke_calendar(id)? {
-                Some((roster, staff)) => eprintln!(
+                Some((roster, staff, false)) => eprintln!(
                     "rota: revoked the calendar feed of {staff} on roster {roster}; its address answers 404 now"
                 ),
-                None => return Err(Failure::Accounts(AccountsError::Invalid(m))),
+                Some((roster, staff, true)) => eprintln!(
+                    "rota: the calendar feed of {staff} on roster {roster} was revoked already; its address answers 404"
+                ),
+                None => {
+                    return Err(Failure::Accounts(AccountsError::Invalid(format!(
+                        "{m}, nor a calendar feed: give a token's or a feed's id as --list-users shows it (a feed's whole address works too)"
+                    ))));
+                }
             },
             Err(e) => return Err(e.into()),
         }
     } else if let Some(staff) = &cli.calendar_url {
         let roster = cli.roster.clone().unwrap_or_default();
-        let staff = &staff_row(&dir, &roster, staff)?;
+        let staff = &staff_row(&dir, &roster, staff, "--calendar-url")?;
         let key = file.new_calendar(&roster, staff)?;
         let path = format!("/calendar/{key}.ics");
         let scheme = if cli.tls_cert.is_some() {
@@ -245,11 +273,23 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
         let dir = file.path().parent().map(std::path::Path::to_path_buf);
         match dir.as_deref().and_then(rota_db::lock::holder) {
             Some(hub) => {
+                let addr = match hub.addr.rsplit_once(':') {
+                    // Listening on every address: a phone needs one of
+                    // them (or the machine's name) in place of 0.0.0.0.
+                    Some((host, port)) if host == "0.0.0.0" || host == "[::]" => {
+                        eprintln!(
+                            "rota: the hub listens on every address ({}): put this machine's name or address in place of HOST",
+                            hub.addr
+                        );
+                        format!("HOST:{port}")
+                    }
+                    _ => hub.addr.clone(),
+                };
                 eprintln!(
                     "rota: a calendar feed of {staff}'s published shifts on roster {roster}. Its address follows; it is shown only this once (subscribe to it in a phone's calendar; --revoke-token {} closes it):",
                     key.split('_').next().unwrap_or_default()
                 );
-                println!("{scheme}://{}{path}", hub.addr);
+                println!("{scheme}://{addr}{path}");
             }
             None => {
                 eprintln!(

@@ -37,7 +37,16 @@ pub async fn mine(cli: &Cli) -> i32 {
     };
     let staff = roster.staff();
     let id = match (&cli.staff, bound) {
-        (Some(name), _) => match StaffNames::new(&staff).resolve(name) {
+        (Some(name), Some(me)) => match StaffNames::new(&staff).resolve(name) {
+            Ok(id) if id == me => me,
+            _ => {
+                eprintln!(
+                    "rota: --mine: as staff you see your own shifts only (leave out --staff)"
+                );
+                return exit::REFUSED;
+            }
+        },
+        (Some(name), None) => match StaffNames::new(&staff).resolve(name) {
             Ok(id) => id.to_string(),
             Err(e) => {
                 eprintln!("rota: --staff: {e}");
@@ -53,8 +62,12 @@ pub async fn mine(cli: &Cli) -> i32 {
             return exit::USAGE;
         }
     };
+    if cli.weeks == 0 || cli.weeks > 260 {
+        eprintln!("rota: --weeks {}: give 1 to 260 weeks", cli.weeks);
+        return exit::USAGE;
+    }
     let today = Date(chrono::Local::now().date_naive());
-    let days = i64::from(cli.weeks.clamp(1, 260)) * 7;
+    let days = i64::from(cli.weeks) * 7;
     print_mine(cli, &roster, &id, today, today.add_days(days - 1));
     exit::OK
 }
@@ -74,19 +87,25 @@ fn print_mine(cli: &Cli, roster: &Roster, id: &str, from: Date, to: Date) {
         day(from),
         day(to)
     );
-    let (mut shifts, mut hours) = (0u32, 0.0f64);
-    let mut unpublished: Option<Date> = None;
+    let (mut shifts, mut hours, mut paid) = (0u32, 0.0f64, 0.0f64);
+    // Runs of dates never published: (first, last).
+    let mut unpublished: Vec<(Date, Date)> = Vec::new();
     let mut any = false;
     let mut d = from;
     while d <= to {
         if roster.publishes() && roster.published_by(d).is_none() {
-            unpublished.get_or_insert(d);
+            match unpublished.last_mut() {
+                Some((_, last)) if last.add_days(1) == d => *last = d,
+                _ => unpublished.push((d, d)),
+            }
         }
         if let Some(code) = view.cell(id, d).and_then(|(c, _)| c) {
             any = true;
             let def = view.code(code);
             let label = def.map_or("", |c| c.label.as_str());
+            // A night ends the next morning: `20:00-08:00 (+1)`.
             let times = match def.and_then(|c| c.start.clone().zip(c.end.clone())) {
+                Some((a, b)) if b <= a => format!("{a}-{b} (+1)"),
                 Some((a, b)) => format!("{a}-{b}"),
                 None => String::new(),
             };
@@ -94,12 +113,15 @@ fn print_mine(cli: &Cli, roster: &Roster, id: &str, from: Date, to: Date) {
             if worked {
                 shifts += 1;
                 hours += h;
+            } else {
+                paid += h;
             }
-            // Hours count for worked shifts; leave and days off say so.
+            // Hours count for worked shifts; paid leave says its hours.
             let h = match (worked, h > 0.0) {
                 (true, true) => format!("{h} h"),
                 (true, false) => String::new(),
-                (false, _) => "not worked".into(),
+                (false, true) => format!("{h} h, not worked"),
+                (false, false) => "not worked".into(),
             };
             let line = format!(
                 "  {:<16} {:<4} {:<20} {:<11} {h}",
@@ -117,15 +139,34 @@ fn print_mine(cli: &Cli, roster: &Roster, id: &str, from: Date, to: Date) {
     if !any {
         crate::outln!("  no shifts");
     }
+    let round = |h: f64| (h * 10.0).round() / 10.0;
     crate::outln!(
-        "{shifts} shift{}, {} h worked.",
+        "{shifts} shift{}, {} h worked{}. Days not listed: no shift.",
         if shifts == 1 { "" } else { "s" },
-        (hours * 10.0).round() / 10.0
+        round(hours),
+        if paid > 0.0 {
+            format!("; {} h paid leave or other time", round(paid))
+        } else {
+            String::new()
+        }
     );
-    if let Some(u) = unpublished {
+    if !unpublished.is_empty() {
+        let runs: Vec<String> = unpublished
+            .iter()
+            .map(|(a, b)| {
+                if a == b {
+                    day(*a)
+                } else {
+                    format!("{} to {}", day(*a), day(*b))
+                }
+            })
+            .collect();
         crate::outln!(
-            "Not yet published from {}: those dates show nothing until they are.",
-            day(u)
+            "Not yet published: {} (nothing shows there until it is).",
+            runs.join(", ")
         );
+    }
+    if let Some(p) = roster.last_publication() {
+        crate::outln!("Last {}.", p.describe());
     }
 }

@@ -214,7 +214,7 @@ pub struct Cli {
     pub list_users: bool,
 
     /// With --serve and --roster: make a calendar feed of this person's
-    /// published shifts (their staff id) and print its secret address
+    /// published shifts (staff id or display name) and print its secret address
     /// once, and exit. --revoke-token revokes it by its id.
     #[arg(long, value_name = "STAFF", requires_all = ["serve", "roster"], group = "account")]
     pub calendar_url: Option<String>,
@@ -744,7 +744,7 @@ pub fn flags_fit(cli: &Cli) -> Result<(), String> {
     let fits = cli.export.is_some() || cli.mine || cli.add_user.is_some() || cli.set_role.is_some();
     if cli.staff.is_some() && !fits {
         return Err(
-            "--staff goes with --export (whose rows), or with --add-user/--set-role and --role staff (the row the user is bound to)"
+            "--staff goes with --export or --mine (whose rows), or with --add-user/--set-role and --role staff (the row the user is bound to)"
                 .into(),
         );
     }

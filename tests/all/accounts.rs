@@ -1421,3 +1421,63 @@ async fn an_engine_stamps_its_own_edits_with_its_account() {
     assert_eq!(by(&ed).as_deref(), Some("ed"));
     ed.shutdown();
 }
+
+/// Issue 22: `rota --mine` on a staff account lists that account's own
+/// row, without being told whose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mine_on_a_staff_account_is_that_accounts_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut acc) = hub_with_accounts(dir.path()).await;
+    let sue = acc
+        .file
+        .add_user(
+            "sue",
+            Grant::Staff {
+                roster: "ward".into(),
+                staff: "s2".into(),
+            },
+        )
+        .unwrap();
+    let data = dir.path().join("sue");
+    let (status, out, err) = rota_bin(
+        &[
+            "--mine",
+            "--server",
+            &hub.url(),
+            "--roster",
+            "ward",
+            "--data",
+            data.to_str().unwrap(),
+            "--timeout",
+            "10",
+        ],
+        &[("ROTA_TOKEN", sue.trim())],
+    )
+    .await;
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(out.starts_with("Person 2 (s2), roster ward:"), "{out}");
+    // Another's shifts: refused, said.
+    let (status, out, err) = rota_bin(
+        &[
+            "--mine",
+            "--staff",
+            "s1",
+            "--server",
+            &hub.url(),
+            "--roster",
+            "ward",
+            "--data",
+            data.to_str().unwrap(),
+            "--timeout",
+            "10",
+        ],
+        &[("ROTA_TOKEN", sue.trim())],
+    )
+    .await;
+    assert_eq!(status, 6, "{out}{err}");
+    assert!(
+        err.contains("as staff you see your own shifts only"),
+        "{err}"
+    );
+    hub.stop().await.unwrap();
+}

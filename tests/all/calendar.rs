@@ -147,6 +147,34 @@ async fn a_persons_calendar_feed_follows_publications_and_closes_when_revoked() 
         304,
         "a repeat request"
     );
+    // A weak validator matches as well; HEAD has the head alone.
+    assert_eq!(get(Some(format!("W/{etag}"))).await.unwrap().0, 304);
+    let head_url = url.clone();
+    let head = tokio::task::spawn_blocking(move || {
+        let script = "import sys, urllib.request as u\n\
+            r = u.urlopen(u.Request(sys.argv[1], method='HEAD'), timeout=20)\n\
+            print(r.status, r.headers.get('ETag'), len(r.read()))";
+        let out = std::process::Command::new("python3")
+            .args(["-c", script, &head_url])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+    .await
+    .unwrap();
+    assert_eq!(head, format!("200 {etag} 0"));
+    // Published again unchanged: the same feed, 304.
+    let again = Op::Publish {
+        from: d("2027-01-04"),
+        to: d("2027-01-05"),
+        note: String::new(),
+    };
+    ack_seq(&c.edit(9, vec![again]).await);
+    assert_eq!(
+        get(Some(etag.clone())).await.unwrap().0,
+        304,
+        "nothing of ann's changed"
+    );
 
     // A draft change is not in the feed until it is published.
     ack_seq(

@@ -169,12 +169,16 @@ async fn mine_lists_a_persons_published_shifts_from_today() {
         "published, not the draft's N: {text}"
     );
     assert_eq!(line_of(2).as_deref(), Some("N 8 h"), "{text}");
-    assert_eq!(line_of(3).as_deref(), Some("OFF not worked"), "{text}");
-    assert!(text.contains("2 shifts, 16 h worked."), "{text}");
+    assert_eq!(line_of(3).as_deref(), Some("OFF 8 h, not worked"), "{text}");
+    assert!(
+        text.contains("2 shifts, 16 h worked; 8 h paid leave or other time."),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
-            "Not yet published from {}",
-            today.add_days(7).0.format("%a %-d %b %Y")
+            "Not yet published: {} to {}",
+            today.add_days(7).0.format("%a %-d %b %Y"),
+            today.add_days(13).0.format("%a %-d %b %Y")
         )),
         "{text}"
     );

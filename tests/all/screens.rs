@@ -2996,3 +2996,27 @@ fn a_conflict_over_a_request_is_said_in_names_and_requests() {
         "{flat}"
     );
 }
+
+/// Found by a new-user trial: publishing while the hub is not connected
+/// said "published" and left the publication queued. It is refused, at
+/// the key and at the question, saying why; nothing is sent.
+#[test]
+fn publishing_is_refused_while_the_hub_is_not_connected() {
+    let mut s = state_of(small(), Config::default(), (100, 16));
+    // The question asked while connected, answered after the hub went.
+    press_all(&mut s, "P enter enter");
+    s.conn = rota::sync::ConnState::Retrying {
+        retry_in: std::time::Duration::from_secs(2),
+        reason: "connection refused".into(),
+    };
+    let edits = edits_of(&mut s, &["y"]);
+    assert!(edits.is_empty(), "{edits:?}");
+    let m = s.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(
+        m.contains("nothing published: the hub is not connected"),
+        "{m}"
+    );
+    let edits = edits_of(&mut s, &["P", "enter", "enter", "y"]);
+    assert!(edits.is_empty(), "{edits:?}");
+    assert_eq!(s.mode, rota::tui::state::Mode::Normal);
+}

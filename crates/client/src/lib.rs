@@ -759,6 +759,31 @@ impl SyncEngine {
         r
     }
 
+    /// [`SyncEngine::undo`] (`anyway`: [`SyncEngine::undo_anyway`]) with the
+    /// operations it queued, read before the edit can be sent: on a quick
+    /// hub its ack may empty the outbox before the caller could look.
+    pub fn undo_ops(&self, anyway: bool) -> Result<Option<(u64, Vec<Op>)>, UndoError> {
+        let r = {
+            let mut core = self.shared.core();
+            core.undo(anyway)
+                .map(|id| id.map(|id| (id, core.ops_of(id).unwrap_or_default())))
+        };
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// [`SyncEngine::redo`] with the operations it queued (as
+    /// [`SyncEngine::undo_ops`]).
+    pub fn redo_ops(&self) -> Result<Option<(u64, Vec<Op>)>, UndoError> {
+        let r = {
+            let mut core = self.shared.core();
+            core.redo()
+                .map(|id| id.map(|id| (id, core.ops_of(id).unwrap_or_default())))
+        };
+        self.shared.wake.notify_one();
+        r
+    }
+
     pub fn can_undo(&self) -> bool {
         self.shared.core().can_undo()
     }

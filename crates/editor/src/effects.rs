@@ -25,35 +25,28 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
                 Err(e) => vec![Action::Failed(e.to_string())],
             }
         }
-        Effect::Undo { anyway } => {
-            let r = if anyway {
-                engine.undo_anyway()
-            } else {
-                engine.undo()
-            };
-            match r {
-                Ok(Some(op)) => {
-                    let targets = targets_of(engine, op);
-                    vec![Action::Edited {
-                        op_id: Some(op),
-                        what: format!("undone: {}", describe(engine, op)),
-                        targets,
-                        reveal: true,
-                    }]
-                }
-                Ok(None) => vec![Action::Failed("nothing to undo".into())],
-                Err(UndoError::ChangedSince(t)) => {
-                    vec![Action::UndoChangedSince(changed_since(engine, &t))]
-                }
-                Err(e) => vec![Action::Failed(e.to_string())],
-            }
-        }
-        Effect::Redo => match engine.redo() {
-            Ok(Some(op)) => {
-                let targets = targets_of(engine, op);
+        Effect::Undo { anyway } => match engine.undo_ops(anyway) {
+            Ok(Some((op, ops))) => {
+                let targets = Some(ops.iter().map(|o| o.target()).collect());
                 vec![Action::Edited {
                     op_id: Some(op),
-                    what: format!("redone: {}", describe(engine, op)),
+                    what: format!("undone: {}", describe(engine, &ops)),
+                    targets,
+                    reveal: true,
+                }]
+            }
+            Ok(None) => vec![Action::Failed("nothing to undo".into())],
+            Err(UndoError::ChangedSince(t)) => {
+                vec![Action::UndoChangedSince(changed_since(engine, &t))]
+            }
+            Err(e) => vec![Action::Failed(e.to_string())],
+        },
+        Effect::Redo => match engine.redo_ops() {
+            Ok(Some((op, ops))) => {
+                let targets = Some(ops.iter().map(|o| o.target()).collect());
+                vec![Action::Edited {
+                    op_id: Some(op),
+                    what: format!("redone: {}", describe(engine, &ops)),
                     targets,
                     reveal: true,
                 }]
@@ -110,15 +103,12 @@ fn not_asked(req: u64, r: Result<(), String>) -> Vec<Action> {
 
 /// What an edit of this editor's (an undo, a redo) sets, in a few words:
 /// "Ann Lee, Tue 1 Dec: N", "12 cells of 3 people, Tue 1 Dec to Fri 4 Dec",
-/// "code E".
-fn describe(engine: &SyncEngine, op_id: u64) -> String {
+/// "code E". Read from the operations the undo queued, never from the
+/// outbox afterwards (a quick hub's ack may have emptied it by then).
+fn describe(engine: &SyncEngine, ops: &[rota_core::domain::Op]) -> String {
     use chrono::Datelike;
     use rota_core::domain::Op;
-    let Some(entry) = engine.outbox().into_iter().find(|e| e.op_id == op_id) else {
-        return "on the hub already".into();
-    };
-    let cells: Vec<(&String, rota_core::domain::Date, &Option<String>)> = entry
-        .ops
+    let cells: Vec<(&String, rota_core::domain::Date, &Option<String>)> = ops
         .iter()
         .filter_map(|op| match op {
             Op::SetCell {
@@ -128,8 +118,7 @@ fn describe(engine: &SyncEngine, op_id: u64) -> String {
         })
         .collect();
     // A request's edit: whose, when, and what it asks now (or withdrawn).
-    let requests: Vec<(&String, rota_core::domain::Date, String)> = entry
-        .ops
+    let requests: Vec<(&String, rota_core::domain::Date, String)> = ops
         .iter()
         .filter_map(|op| match op {
             Op::PutRequest { request, .. } => Some((
@@ -143,7 +132,7 @@ fn describe(engine: &SyncEngine, op_id: u64) -> String {
             _ => None,
         })
         .collect();
-    let records = entry.ops.len() - cells.len() - requests.len();
+    let records = ops.len() - cells.len() - requests.len();
     let name = |id: &str| {
         engine
             .with_view(|v| v.staff_member(id).map(|s| s.name.clone()))
@@ -202,8 +191,7 @@ fn describe(engine: &SyncEngine, op_id: u64) -> String {
         }
     }
     if records > 0 {
-        let what: Vec<String> = entry
-            .ops
+        let what: Vec<String> = ops
             .iter()
             .filter(|op| {
                 !matches!(
@@ -259,16 +247,6 @@ fn changed_since(engine: &SyncEngine, targets: &[rota_core::domain::Target]) -> 
         ),
     };
     format!("{what}: undo anyway, over theirs?")
-}
-
-/// What an edit still in the outbox writes (None once it has left: then
-/// the findings are read again in full).
-fn targets_of(engine: &SyncEngine, op_id: u64) -> Option<Vec<rota_core::domain::Target>> {
-    engine
-        .outbox()
-        .into_iter()
-        .find(|e| e.op_id == op_id)
-        .map(|e| e.ops.iter().map(|op| op.target()).collect())
 }
 
 /// What the engine knew before the editor listened: the connection, who

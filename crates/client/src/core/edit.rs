@@ -150,6 +150,14 @@ impl Core {
     }
 
     /// Makes the last undone edit again.
+    /// The operations of the outbox's edit `op_id`, while it is there.
+    pub fn ops_of(&self, op_id: u64) -> Option<Vec<Op>> {
+        self.outbox
+            .iter()
+            .find(|e| e.op_id == op_id)
+            .map(|e| e.ops.clone())
+    }
+
     pub fn redo(&mut self) -> Result<Option<u64>, UndoError> {
         let Some(item) = self.redo.pop() else {
             return Ok(None);

@@ -73,7 +73,7 @@ impl Form {
                     out.push((
                         self.index("staff"),
                         format!(
-                            "bound to {} ({id}): they see the roster as published and enter their own requests only",
+                            "bound to {} ({id}): they enter and withdraw their own requests only",
                             s.name
                         ),
                     ));

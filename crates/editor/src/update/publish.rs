@@ -30,6 +30,10 @@ pub(super) fn open_publish(state: &mut State) {
         warn(state, why);
         return;
     }
+    if let Some(why) = offline(state) {
+        warn(state, why);
+        return;
+    }
     if let Some(b) = state.selection() {
         let (from, to) = (state.layout.date(b.left), state.layout.date(b.right));
         // A publication is of everyone on its dates: the block's people
@@ -131,6 +135,15 @@ fn next_stage(state: &mut State, p: PublishPrompt) {
     }
 }
 
+/// Why a publication cannot go now: it says what staff see when the hub
+/// takes it, so it is never left queued while offline (as `rota
+/// --publish` never queues one).
+fn offline(state: &State) -> Option<String> {
+    (!matches!(state.conn, rota_client::ConnState::Connected { .. })).then(|| {
+        "nothing published: the hub is not connected, and a publication is never queued (it says what staff see when the hub takes it); publish again once connected".to_string()
+    })
+}
+
 /// The answer to the publish question: y sends the publication (one
 /// edit), n or Esc sends nothing.
 pub(super) fn publish_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
@@ -149,6 +162,10 @@ pub(super) fn publish_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>
             PanelKey::Yes,
         ) => {
             state.mode = Mode::Normal;
+            if let Some(why) = offline(state) {
+                warn(state, why);
+                return;
+            }
             // "Publish … as publication 3? y/n" as done.
             let done = question
                 .trim_start_matches("Publish ")
@@ -181,9 +198,7 @@ pub(super) fn step_unpublished(state: &mut State, forward: bool, fx: &mut Vec<Ef
             .map_or_else(|| "not an editor".to_string(), Role::with_article);
         warn(
             state,
-            format!(
-                "you see the roster as it was published; what changed since is for its editors and admins (you are {you})"
-            ),
+            format!("unpublished changes are for the roster's editors and admins (you are {you})"),
         );
         return;
     }

@@ -76,19 +76,22 @@ impl AccountsFile {
         Ok(format!("{id}_{secret}"))
     }
 
-    /// Revokes the feed `id` (its public part, or the whole key). Returns
-    /// whose it was: (roster, staff); Ok(None) when no feed has that id.
-    pub fn revoke_calendar(&mut self, id: &str) -> Result<Option<(String, String)>> {
-        let id = split_feed(id).map_or(id, |(id, _)| id);
+    /// Revokes the feed `id` (its public part, the whole key, or the
+    /// address: what a person who lost their phone sends). Returns whose it
+    /// was, (roster, staff), and whether it was revoked before; Ok(None)
+    /// when no feed has that id.
+    pub fn revoke_calendar(&mut self, id: &str) -> Result<Option<(String, String, bool)>> {
+        let key = id.rsplit('/').next().unwrap_or(id).trim_end_matches(".ics");
+        let id = split_feed(key).map_or(key, |(id, _)| id);
         if !self.has_calendars()? {
             return Ok(None);
         }
-        let whose: Option<(String, String)> = self
+        let whose: Option<(String, String, bool)> = self
             .conn
             .query_row(
-                "SELECT roster, staff FROM calendars WHERE id = ?1",
+                "SELECT roster, staff, revoked IS NOT NULL FROM calendars WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(|e| self.sqlite(e))?;
@@ -190,7 +193,13 @@ mod tests {
         assert_eq!(acc.calendar(&wrong), None, "another secret");
         assert_eq!(
             f.revoke_calendar(id).unwrap(),
-            Some(("ward-3".to_string(), "ann".to_string()))
+            Some(("ward-3".to_string(), "ann".to_string(), false))
+        );
+        // Again, by the address: found, and said to be revoked already.
+        let address = format!("https://hub.example:8443/calendar/{key}.ics");
+        assert_eq!(
+            f.revoke_calendar(&address).unwrap(),
+            Some(("ward-3".to_string(), "ann".to_string(), true))
         );
         assert_eq!(f.load().unwrap().calendar(&key), None);
         assert_eq!(f.revoke_calendar("ffff").unwrap(), None);

@@ -8,7 +8,7 @@
 //! the person's feed really changes.
 
 use super::Shared;
-use super::http::{Head, respond, respond_with};
+use super::http::{Head, respond, respond_head};
 use super::stream::HubStream;
 use super::writers::Placement;
 use rota_script::{Selection, ics};
@@ -45,11 +45,20 @@ pub async fn serve(stream: &mut HubStream, head: &Head, shared: &Shared) {
         .trim_start_matches("/calendar/")
         .trim_end_matches(".ics")
         .to_string();
-    let accounts = shared.gate.current();
-    let Some((roster, staff)) = accounts
-        .calendar(&key)
-        .map(|(r, s)| (r.to_string(), s.to_string()))
-    else {
+    let whose = |a: &crate::accounts::Accounts| {
+        a.calendar(&key)
+            .map(|(r, s)| (r.to_string(), s.to_string()))
+    };
+    let mut found = whose(&shared.gate.current());
+    if found.is_none() {
+        // Perhaps a feed made a moment ago: the file, read again (as for
+        // a token).
+        let gate = shared.gate.clone();
+        if let Ok(fresh) = tokio::task::spawn_blocking(move || gate.fresh()).await {
+            found = whose(&fresh);
+        }
+    }
+    let Some((roster, staff)) = found else {
         // The same answer for a mistyped, revoked or made-up address.
         let body = "no such calendar: the address is mistyped or was revoked\n";
         respond(stream, 404, "text/plain", body).await;
@@ -80,24 +89,22 @@ pub async fn serve(stream: &mut HubStream, head: &Head, shared: &Shared) {
         "ETag: {}\r\nLast-Modified: {}\r\nCache-Control: private, no-cache\r\n",
         feed.etag, feed.modified
     );
+    // A weak validator (W/"…") matches too: If-None-Match compares weakly
+    // (RFC 9110 13.1.2).
     let unchanged = match (&head.if_none_match, &head.if_modified_since) {
-        (Some(tags), _) => tags
-            .split(',')
-            .any(|t| t.trim() == feed.etag || t.trim() == "*"),
+        (Some(tags), _) => tags.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == feed.etag
+        }),
         (None, Some(since)) => *since == feed.modified,
         (None, None) => false,
     };
+    let with_body = head.method != "HEAD";
+    let kind = "text/calendar; charset=utf-8";
     if unchanged {
-        respond_with(stream, 304, "text/calendar; charset=utf-8", &validators, "").await;
+        respond_head(stream, 304, kind, &validators, "", false).await;
     } else {
-        respond_with(
-            stream,
-            200,
-            "text/calendar; charset=utf-8",
-            &validators,
-            &feed.body,
-        )
-        .await;
+        respond_head(stream, 200, kind, &validators, &feed.body, with_body).await;
     }
 }
 
@@ -118,7 +125,17 @@ fn feed(file: Option<PathBuf>, roster: &str, staff: &str) -> Result<Feed, String
         staff: Some(staff.to_string()),
     };
     let body = ics::export(&view, roster, &sel, at);
-    let digest = Sha256::digest(body.as_bytes());
+    // The ETag leaves out what a publication that changed nothing of this
+    // person's changes all the same (each event's stamp and version): a
+    // phone asking again is told 304 until a shift of theirs changes.
+    let mut hasher = Sha256::new();
+    for line in body.split("\r\n") {
+        if !(line.starts_with("DTSTAMP:") || line.starts_with("SEQUENCE:")) {
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
+    }
+    let digest = hasher.finalize();
     let etag = format!(
         "\"{}\"",
         digest[..12]

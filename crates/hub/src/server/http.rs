@@ -35,7 +35,7 @@ pub fn ws_config() -> WebSocketConfig {
 }
 
 pub(super) struct Head {
-    method: String,
+    pub(super) method: String,
     pub(super) path: String,
     upgrade_ws: bool,
     key: Option<String>,
@@ -151,7 +151,7 @@ pub async fn route(mut stream: HubStream, shared: &Shared, local: bool) -> Route
             Routed::Done
         }
         ("GET", "/ws") => upgrade(stream, head, shared).await,
-        ("GET", p) if p.starts_with("/calendar/") => {
+        ("GET" | "HEAD", p) if p.starts_with("/calendar/") => {
             super::calendar::serve(&mut stream, &head, shared).await;
             Routed::Done
         }
@@ -338,11 +338,25 @@ pub async fn respond_with(
     extra: &str,
     body: &str,
 ) {
+    respond_head(stream, status, content_type, extra, body, true).await;
+}
+
+/// [`respond_with`], the body left out when `with_body` is false (a HEAD
+/// request: the same head, its Content-Length the body's).
+pub async fn respond_head(
+    stream: &mut HubStream,
+    status: u16,
+    content_type: &str,
+    extra: &str,
+    body: &str,
+    with_body: bool,
+) {
     // One write: head and body arrive together.
     let answer = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{}",
         status_text(status),
-        body.len()
+        body.len(),
+        if with_body { body } else { "" }
     );
     let _ = stream.write_all(answer.as_bytes()).await;
     let _ = stream.shutdown().await;
