@@ -1100,3 +1100,112 @@ async fn a_cells_history_from_the_hub_says_its_request_changes_as_requests() {
         "{line}"
     );
 }
+
+/// Issue 22: a member of staff whose published shifts changed is told so
+/// when they next open the editor; a draft change is not a change of
+/// theirs until it is published; nothing is said the first time, nor
+/// when nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_staff_is_told_how_their_shifts_changed_since_they_last_looked() {
+    use rota::accounts::{AccountsFile, Grant, Role};
+    use rota::domain::Op;
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = AccountsFile::open_in(dir.path()).unwrap();
+    let admin = file
+        .add_user(
+            "ann",
+            Grant::Role {
+                roster: "default".into(),
+                role: Role::Admin,
+            },
+        )
+        .unwrap();
+    let kim = file
+        .add_user(
+            "kim",
+            Grant::Staff {
+                roster: "default".into(),
+                staff: "s2".into(),
+            },
+        )
+        .unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let (mut c, _) = Client::hello_as(&hub.url(), &admin, "ann", "c-setup", "default").await;
+    let mut ops = common::editor::four_people(&[("D", ""), ("N", "")]);
+    ops.push(set("s2", "2026-12-03", Some("D"), 0));
+    ops.push(set("s2", "2026-12-04", Some("D"), 0));
+    ops.push(Op::Publish {
+        from: d("2026-12-01"),
+        to: d("2026-12-31"),
+        note: String::new(),
+    });
+    ack_seq(&c.edit(1, ops).await);
+    let data = dir.path().join("kim");
+    let open = |data: &std::path::Path| {
+        let mut config = engine_config(&hub.url(), "kim", data);
+        config.token = Some(kim.clone());
+        rota::sync::SyncEngine::start(config).expect("engine starts")
+    };
+    // The first look: nothing to compare, nothing said.
+    let engine = open(&data);
+    wait_connected(&engine).await;
+    let mut ed = Ed::new(engine, today());
+    ed.until("bound to Ben's row", |s| s.own_row() == Some("s2"))
+        .await;
+    ed.until("compared", |s| s.shifts_checked).await;
+    assert!(
+        !ed.message().contains("your shifts changed"),
+        "{}",
+        ed.message()
+    );
+    close(ed);
+
+    // A draft change, then a published one, then one of someone else's.
+    ack_seq(&c.edit(2, vec![set("s2", "2026-12-04", Some("N"), 0)]).await);
+    ack_seq(&c.edit(3, vec![set("s2", "2026-12-03", Some("N"), 0)]).await);
+    let publish = Op::Publish {
+        from: d("2026-12-03"),
+        to: d("2026-12-03"),
+        note: "nights".into(),
+    };
+    ack_seq(&c.edit(4, vec![publish]).await);
+    ack_seq(&c.edit(5, vec![set("s1", "2026-12-05", Some("N"), 0)]).await);
+    let publish = Op::Publish {
+        from: d("2026-12-05"),
+        to: d("2026-12-05"),
+        note: String::new(),
+    };
+    ack_seq(&c.edit(6, vec![publish]).await);
+    let engine = open(&data);
+    wait_connected(&engine).await;
+    let mut ed = Ed::new(engine, today());
+    ed.until("told", |s| {
+        s.message
+            .as_ref()
+            .is_some_and(|(m, _)| m.contains("your shifts changed"))
+    })
+    .await;
+    assert_eq!(
+        ed.message(),
+        "your shifts changed since you last looked: Thu 3 Dec D -> N"
+    );
+    close(ed);
+    // Opened again with nothing new: nothing said.
+    let engine = open(&data);
+    wait_connected(&engine).await;
+    let mut ed = Ed::new(engine, today());
+    ed.until("compared", |s| s.shifts_checked).await;
+    assert!(
+        !ed.message().contains("your shifts changed"),
+        "{}",
+        ed.message()
+    );
+    hub.stop().await.unwrap();
+}
+
+/// Stops an editor's engine, so that its data dir can be opened again.
+fn close(ed: Ed) {
+    if let Ok(engine) = std::sync::Arc::try_unwrap(ed.engine) {
+        engine.shutdown();
+    }
+}

@@ -467,7 +467,8 @@ fn the_history_panel_lists_changes_newest_first() {
 
 #[test]
 fn help_lists_every_key_of_the_key_map() {
-    let mut s = state_of(small(), Config::default(), (100, 50));
+    // Tall enough for every command's line on the help's first page.
+    let mut s = state_of(small(), Config::default(), (100, 52));
     update(&mut s, Action::Do(rota::tui::action::Command::Help));
     let t = text(&render(&s, true));
     insta::assert_snapshot!("help", t);
@@ -3019,4 +3020,100 @@ fn publishing_is_refused_while_the_hub_is_not_connected() {
     let edits = edits_of(&mut s, &["P", "enter", "enter", "y"]);
     assert!(edits.is_empty(), "{edits:?}");
     assert_eq!(s.mode, rota::tui::state::Mode::Normal);
+}
+
+/// `small()` with a timed code, published from 1 to 5 December (`E`
+/// 07:00-15:00 on Amara's 3 Dec), then changed in the draft: what staff
+/// see is the publication's.
+fn with_shifts() -> Roster {
+    let mut r = small();
+    let mut early = ShiftCode::new("E", 8.0, true);
+    early.label = "Early".into();
+    early.start = Some("07:00".into());
+    early.end = Some("15:00".into());
+    apply(
+        &mut r,
+        &[
+            Op::PutCode {
+                code: early,
+                base: None,
+            },
+            set("s1", "2026-12-03", Some("E")),
+        ],
+        "admin",
+    );
+    apply(
+        &mut r,
+        &[Op::Publish {
+            from: d("2026-12-01"),
+            to: d("2026-12-05"),
+            note: "first week".into(),
+        }],
+        "admin",
+    );
+    apply(&mut r, &[set("s1", "2026-12-01", Some("N"))], "admin");
+    r
+}
+
+/// Issue 22: `M` lists the cursor's person's published shifts from today
+/// for four weeks, as `rota --mine` prints them; it fits 80x24 and
+/// scrolls on a shorter screen; Esc closes.
+#[test]
+fn the_shifts_panel_lists_a_persons_published_shifts() {
+    let mut s = state_of(with_shifts(), Config::default(), (80, 24));
+    press(&mut s, "M");
+    let t = text(&render(&s, false));
+    insta::assert_snapshot!("shifts_of_a_person_80x24", t);
+    let flat = flat_words(&t.replace('│', " "));
+    for words in [
+        "shifts of Amara Okafor (Esc closes)",
+        "Amara Okafor (s1): published shifts from Tue 1 Dec 2026 to Mon 28 Dec 2026",
+        // As published (D), not the draft's N.
+        "Tue 1 Dec 2026 D",
+        "Thu 3 Dec 2026 E Early 07:00-15:00 8 h",
+        "Not yet published: Sun 6 Dec 2026 to Mon 28 Dec 2026",
+        "Last publication 1, Tue 1 Dec 2026 to Sat 5 Dec 2026, by admin: first week.",
+    ] {
+        assert!(flat.contains(words), "{words}\n{t}");
+    }
+    assert!(!flat.contains("Tue 1 Dec 2026 N"), "{t}");
+    assert!(t.lines().last().unwrap_or_default().contains("SHIFTS"));
+    // Every line within the screen, no word cut at its edge.
+    assert!(t.lines().all(|l| l.chars().count() <= 80), "{t}");
+    press(&mut s, "esc");
+    assert_eq!(s.mode, rota::tui::state::Mode::Normal);
+    // Another person's, on a shorter screen: scrolls to its end and back.
+    update(&mut s, Action::Resize(80, 12));
+    press_all(&mut s, "j f6");
+    let t = text(&render(&s, false));
+    assert!(t.contains("shifts of Ben Hughes, lines 1–6 of"), "{t}");
+    press_all(&mut s, "G");
+    let t = text(&render(&s, false));
+    assert!(t.contains("Last publication 1, Tue 1 Dec 2026"), "{t}");
+    assert!(t.contains("lines 7–12 of 12"), "{t}");
+    press_all(&mut s, "k g j");
+    let t = text(&render(&s, false));
+    assert!(t.contains("lines 2–7 of"), "{t}");
+    press(&mut s, "M");
+    assert_eq!(s.mode, rota::tui::state::Mode::Normal);
+}
+
+/// Issue 22: a member of staff sees their own row's shifts, whatever row
+/// the cursor is on.
+#[test]
+fn a_member_of_staff_sees_their_own_shifts() {
+    let mut s = state_of(with_shifts(), Config::default(), (80, 24));
+    s.access.role = Some("staff".into());
+    s.access.staff = Some("s1".into());
+    press_all(&mut s, "j j M");
+    assert_eq!(s.person().map(|p| p.id.as_str()), Some("s3"));
+    let t = text(&render(&s, false));
+    let flat = flat_words(&t.replace('│', " "));
+    assert!(flat.contains("Amara Okafor (s1): published shifts"), "{t}");
+    assert!(!flat.contains("(s3)"), "{t}");
+    // An editor sees the cursor's person's.
+    s.access.role = Some("editor".into());
+    press_all(&mut s, "esc M");
+    let flat = flat_words(&text(&render(&s, false)).replace('│', " "));
+    assert!(flat.contains("(s3): published shifts"), "{flat}");
 }

@@ -759,6 +759,17 @@ impl SyncEngine {
         r
     }
 
+    /// A value this client keeps for itself in its local file, by key
+    /// (what a member of staff last saw of their shifts).
+    pub fn kept(&self, key: &str) -> Option<String> {
+        self.shared.core().kept(key)
+    }
+
+    /// Keeps a value in the local file (see [`SyncEngine::kept`]).
+    pub fn keep(&self, key: &str, value: &str) -> Result<(), String> {
+        self.shared.core().keep(key, value)
+    }
+
     /// [`SyncEngine::undo`] (`anyway`: [`SyncEngine::undo_anyway`]) with the
     /// operations it queued, read before the edit can be sent: on a quick
     /// hub its ack may empty the outbox before the caller could look.

@@ -374,6 +374,28 @@ impl LocalStore {
     }
 
     /// The cached roster as of the file's last seq.
+    /// A value this client keeps for itself beside the roster (what a
+    /// member of staff last saw of their shifts), by key.
+    pub fn kept(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [format!("kept:{key}")],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Keeps `value` under `key` (see [`LocalStore::kept`]).
+    pub fn keep(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+            rusqlite::params![format!("kept:{key}"), value],
+        )?;
+        Ok(())
+    }
+
     pub fn load_roster(&self) -> Result<Roster> {
         let seq = last_seq_in(&self.conn).map_err(|e| match e {
             LocalError::Sqlite { err, .. } => self.err(err),

@@ -58,6 +58,9 @@ pub enum Command {
     Request,
     /// List the requests of the cursor's person (or date).
     Requests,
+    /// List the published shifts of the cursor's person (staff: their
+    /// own) from today, as `rota --mine` prints them.
+    Shifts,
     /// Step to the next (previous) cell that differs from what staff were
     /// shown.
     NextUnpublished,
@@ -163,11 +166,22 @@ pub enum Action {
         req: u64,
         message: String,
     },
+    /// A member of staff's published shifts changed since they last
+    /// looked: what, in a sentence.
+    ShiftsChanged(String),
 }
 
 /// What `update` asks the app loop to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
+    /// Compare a member of staff's published shifts from today with what
+    /// this editor last showed them, keep what it shows now, and say what
+    /// changed.
+    CheckShifts {
+        staff: String,
+        /// Today, as the editor has it.
+        from: rota_core::domain::Date,
+    },
     Edit {
         ops: Vec<Op>,
         what: String,

@@ -89,7 +89,62 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             Vec::new()
         }
         Effect::Suspend | Effect::Redraw => Vec::new(),
+        Effect::CheckShifts { staff, from } => check_shifts(engine, &staff, from),
     }
+}
+
+/// A member of staff's published shifts from today, as this editor shows
+/// them now, against what it kept when they last looked; what it shows
+/// now is kept. The first time there is nothing to compare: nothing said.
+fn check_shifts(engine: &SyncEngine, staff: &str, today: rota_core::domain::Date) -> Vec<Action> {
+    let view = engine.server_roster().published_view();
+    let far = today.add_days(366 * 5);
+    let now: std::collections::BTreeMap<String, String> = view
+        .row_between(staff, today, far)
+        .filter_map(|(d, c, _)| c.map(|c| (d.to_string(), c.to_string())))
+        .collect();
+    let key = format!("seen-shifts:{}:{staff}", engine.config().roster);
+    let kept = engine.kept(&key);
+    let _ = engine.keep(&key, &serde_json::to_string(&now).unwrap_or_default());
+    let Some(before) = kept
+        .and_then(|k| serde_json::from_str::<std::collections::BTreeMap<String, String>>(&k).ok())
+    else {
+        return Vec::new();
+    };
+    let mut changed = Vec::new();
+    let dates: std::collections::BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+    for d in dates {
+        let Ok(date) = d.parse::<rota_core::domain::Date>() else {
+            continue;
+        };
+        if date < today {
+            continue;
+        }
+        let (was, is) = (before.get(d), now.get(d));
+        if was != is {
+            let code = |c: Option<&String>| c.map_or("nothing".to_string(), String::clone);
+            changed.push(format!(
+                "{} {} -> {}",
+                date.0.format("%a %-d %b"),
+                code(was),
+                code(is)
+            ));
+        }
+    }
+    if changed.is_empty() {
+        return Vec::new();
+    }
+    let n = changed.len();
+    let shown: Vec<String> = changed.into_iter().take(6).collect();
+    let more = if n > shown.len() {
+        format!(" and {} more", n - shown.len())
+    } else {
+        String::new()
+    };
+    vec![Action::ShiftsChanged(format!(
+        "your shifts changed since you last looked: {}{more}",
+        shown.join(", ")
+    ))]
 }
 
 /// A question the engine could not put to the hub (offline...): said at

@@ -96,6 +96,12 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "list the person's requests (Tab: the date's; Enter goes to one)",
     ),
     (
+        Command::Shifts,
+        "shifts",
+        &["M", "f6"],
+        "the person's published shifts from today, 4 weeks (staff: yours)",
+    ),
+    (
         Command::NextUnpublished,
         "next_unpublished",
         &["]"],
@@ -518,6 +524,11 @@ pub const MODE_HELP: &[(&str, &str, &str)] = &[
         "requests",
         "W, j k, Tab, Enter",
         "a person's requests, or (Tab) a date's: move, switch, go to one",
+    ),
+    (
+        "shifts",
+        "M, j k, PgDn PgUp, g G",
+        "a person's published shifts from today (staff: yours): scroll; Esc closes",
     ),
     (
         "publish",

@@ -84,6 +84,18 @@ pub fn lookup(cx: &KeyContext<'_>, key: KeyEvent) -> Option<Action> {
             KeyCode::Enter => Some(Action::Panel(PanelKey::Choose)),
             _ => None,
         },
+        Mode::Shifts(_) => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('M') | KeyCode::F(6) => {
+                Some(Action::Panel(PanelKey::Close))
+            }
+            KeyCode::Char('j') | KeyCode::Down => Some(Action::Panel(PanelKey::Down)),
+            KeyCode::Char('k') | KeyCode::Up => Some(Action::Panel(PanelKey::Up)),
+            KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::Panel(PanelKey::PageDown)),
+            KeyCode::PageUp => Some(Action::Panel(PanelKey::PageUp)),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Panel(PanelKey::Home)),
+            KeyCode::End | KeyCode::Char('G') => Some(Action::Panel(PanelKey::End)),
+            _ => None,
+        },
         Mode::Warnings(_) => match key.code {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('e') => {
                 Some(Action::Panel(PanelKey::Close))

@@ -12,6 +12,8 @@
 //! - [`forms`]: the forms that manage staff, codes and rules (pure).
 //! - [`requests`]: staff requests as the prompt reads them and the
 //!   status line and panel say them (pure).
+//! - [`shifts`]: a person's published shifts from today, as the shifts
+//!   panel (`M`) and `rota --mine` say them (pure).
 //! - [`publish`]: the unpublished changes (kept edit by edit), the
 //!   publish prompt's range, and how both are said (pure).
 //! - [`dates`]: dates as people type them (pure).
@@ -36,6 +38,7 @@ pub mod keys;
 pub mod layout;
 pub mod publish;
 pub mod requests;
+pub mod shifts;
 pub mod state;
 pub mod term;
 pub mod theme;

@@ -65,6 +65,8 @@ pub enum Mode {
     Request(RequestPrompt),
     /// A person's or a date's requests, listed (`W`).
     Requests(RequestsPanel),
+    /// A person's published shifts from today, as `rota --mine` (`M`).
+    Shifts(ShiftsPanel),
     /// Publishing a date range (`P`): its dates, a note, then yes or no.
     Publish(PublishPrompt),
 }
@@ -104,6 +106,15 @@ pub struct RequestsPanel {
     pub staff: String,
     pub date: Date,
     pub selected: usize,
+}
+
+/// A person's published shifts: whose, from which date (the editor's
+/// today when opened), and how far scrolled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShiftsPanel {
+    pub staff: String,
+    pub from: Date,
+    pub scroll: usize,
 }
 
 /// The list of rule warnings: of the dates on screen, or all of them.
@@ -224,6 +235,9 @@ pub struct State {
     pub conn: ConnState,
     /// When the connection was last lost (Unix ms), for "offline since".
     pub offline_since: Option<i64>,
+    /// A member of staff's shifts were compared with what they last saw
+    /// (once a session, when first connected and bound to a row).
+    pub shifts_checked: bool,
     /// When the next connection attempt is due (Unix ms).
     pub retry_at: Option<i64>,
     pub outbox: Vec<OutboxEntry>,
@@ -355,6 +369,7 @@ impl State {
                 reason: "not connected yet".into(),
             },
             offline_since: None,
+            shifts_checked: false,
             retry_at: None,
             outbox: Vec::new(),
             marks: HashMap::new(),

@@ -150,6 +150,16 @@ impl Core {
     }
 
     /// Makes the last undone edit again.
+    /// A value kept in the local store (see `LocalStore::kept`).
+    pub fn kept(&self, key: &str) -> Option<String> {
+        self.store.kept(key).ok().flatten()
+    }
+
+    /// Keeps a value in the local store.
+    pub fn keep(&self, key: &str, value: &str) -> Result<(), String> {
+        self.store.keep(key, value).map_err(|e| e.to_string())
+    }
+
     /// The operations of the outbox's edit `op_id`, while it is there.
     pub fn ops_of(&self, op_id: u64) -> Option<Vec<Op>> {
         self.outbox

@@ -194,6 +194,7 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
         }
         Command::Request => open_request(state),
         Command::Requests => open_requests(state),
+        Command::Shifts => open_shifts(state),
         Command::NextUnpublished => step_unpublished(state, true, fx),
         Command::PreviousUnpublished => step_unpublished(state, false, fx),
         Command::Publish => open_publish(state),

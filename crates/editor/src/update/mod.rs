@@ -24,7 +24,7 @@ pub use panels::listed_warnings;
 pub use prompts::{
     JumpTarget, bare_day, jump_matches, jump_targets, parse_jump_date, parse_jump_date_in,
 };
-pub use requests::listed_requests;
+pub use requests::{listed_requests, listed_shifts};
 pub use sync::{recheck, relayout};
 
 use super::action::Command;
@@ -137,6 +137,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Failed(m) => warn(state, m),
         Action::UndoChangedSince(question) => state.mode = Mode::ConfirmUndo { question },
         Action::NotAsked { req, message } => asking::failed(state, req, message),
+        Action::ShiftsChanged(m) => say(state, m),
     }
     keep_to_role(state, &mut fx);
     fx

@@ -37,6 +37,7 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
         (Mode::Manage(_), k) => manage_key(state, k, fx),
         (Mode::Warnings(_), k) => warnings_key(state, k, fx),
         (Mode::Requests(_), k) => super::requests::requests_key(state, k, fx),
+        (Mode::Shifts(_), k) => super::requests::shifts_key(state, k),
         (Mode::Publish(_), k) => super::publish::publish_key(state, k, fx),
         // No further than the help's last line at the panel's bottom.
         (Mode::Help { scroll }, PanelKey::Down) => *scroll = (*scroll + 1).min(help_end),

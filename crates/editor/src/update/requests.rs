@@ -1,6 +1,7 @@
 //! `update` for staff requests: the prompt that enters, changes or
 //! withdraws the request of the cursor's cell (`R`), and the panel that
-//! lists a person's or a date's requests (`W`).
+//! lists a person's or a date's requests (`W`); and the panel of a
+//! person's published shifts (`M`).
 
 use super::*;
 use crate::action::{Effect, Input, PanelKey};
@@ -211,6 +212,56 @@ pub(super) fn requests_key(state: &mut State, key: PanelKey, fx: &mut Vec<Effect
         _ => {}
     }
     state.mode = Mode::Requests(p);
+}
+
+/// `M`: the published shifts of the cursor's person (a member of staff:
+/// their own row's, wherever the cursor is) from the editor's today.
+pub(super) fn open_shifts(state: &mut State) {
+    let staff = match (state.own_row(), state.person()) {
+        (Some(me), _) => me.to_string(),
+        (None, Some(p)) => p.id.clone(),
+        (None, None) => {
+            warn(state, "no staff in this roster yet".into());
+            return;
+        }
+    };
+    state.mode = Mode::Shifts(ShiftsPanel {
+        staff,
+        from: state.today,
+        scroll: 0,
+    });
+}
+
+/// The lines of the shifts panel (see [`crate::shifts::lines`]).
+pub fn listed_shifts(state: &State, p: &ShiftsPanel) -> Vec<String> {
+    state
+        .view
+        .read(|r| crate::shifts::lines(r, &p.staff, p.from))
+}
+
+/// Keys in the shifts panel: scroll, close.
+pub(super) fn shifts_key(state: &mut State, key: PanelKey) {
+    let Mode::Shifts(p) = &state.mode else {
+        return;
+    };
+    let mut p = p.clone();
+    let end = crate::shifts::max_scroll(&listed_shifts(state, &p), state.size);
+    let page = (state.size.1 as usize / 2).max(1);
+    match key {
+        PanelKey::Close => {
+            state.mode = Mode::Normal;
+            return;
+        }
+        PanelKey::Down => p.scroll += 1,
+        PanelKey::Up => p.scroll = p.scroll.saturating_sub(1),
+        PanelKey::PageDown => p.scroll += page,
+        PanelKey::PageUp => p.scroll = p.scroll.saturating_sub(page),
+        PanelKey::Home => p.scroll = 0,
+        PanelKey::End => p.scroll = end,
+        _ => {}
+    }
+    p.scroll = p.scroll.min(end);
+    state.mode = Mode::Shifts(p);
 }
 
 /// The cursor to a request's cell, its line said.

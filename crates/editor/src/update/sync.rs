@@ -39,6 +39,7 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                     refresh_desk(state);
                     // The hub learns where this editor's cursor is.
                     share_cursor(state, fx);
+                    check_shifts(state, fx);
                 }
                 ConnState::Retrying { retry_in, reason } => {
                     // A quit waiting for the hub waits no more: said so,
@@ -201,9 +202,25 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
             {
                 move_to(state, Some(person), None, fx);
             }
+            check_shifts(state, fx);
         }
         // The editor never asks for the list of rosters.
         SyncEvent::Rosters { .. } => {}
+    }
+}
+
+/// Once a session, when connected and bound to a row: a member of staff
+/// is told how their published shifts changed since they last looked.
+fn check_shifts(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.shifts_checked || !matches!(state.conn, ConnState::Connected { .. }) {
+        return;
+    }
+    if let Some(staff) = state.own_row().map(str::to_string) {
+        state.shifts_checked = true;
+        fx.push(Effect::CheckShifts {
+            staff,
+            from: state.today,
+        });
     }
 }
 

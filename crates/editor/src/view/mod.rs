@@ -66,6 +66,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme) {
         Mode::Filter { selected } => panels::filter(buf, area, state, theme, *selected),
         Mode::Warnings(w) => panels::warnings(buf, area, state, theme, w),
         Mode::Requests(p) => panels::requests(buf, area, state, theme, p),
+        Mode::Shifts(p) => panels::shifts(buf, area, state, theme, p),
         Mode::Manage(m) => manage::panel(buf, area, state, theme, m),
         _ => {}
     }
@@ -580,6 +581,10 @@ fn mode_hints(state: &State, cols: usize) -> (String, Vec<String>) {
                 "Tab person/date",
                 "Esc close",
             ]),
+        ),
+        Mode::Shifts(_) => (
+            "SHIFTS".into(),
+            v(&["j/k scroll", "g/G top/end", "Esc close"]),
         ),
         Mode::Warnings(_) => (
             "WARNINGS".into(),

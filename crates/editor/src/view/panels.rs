@@ -1,14 +1,14 @@
 //! The panels drawn over the grid: help, conflicts, a cell's history, the
-//! jump list, the filter, the list of rule warnings, and the list of
-//! requests. Every line is wrapped to the panel's width; a panel larger
+//! jump list, the filter, the list of rule warnings, the list of
+//! requests, and a person's published shifts. Every line is wrapped to the panel's width; a panel larger
 //! than the screen scrolls.
 
 use super::{panel_box, panel_lines, when, wrap_all};
 use crate::grid::{glyph, put_text};
-use crate::state::{HistoryPanel, RequestsPanel, State, WarningsPanel};
+use crate::state::{HistoryPanel, RequestsPanel, ShiftsPanel, State, WarningsPanel};
 use crate::theme::Theme;
 use crate::update::{
-    JumpTarget, bare_day, jump_targets, listed_requests, listed_warnings, show_date,
+    JumpTarget, bare_day, jump_targets, listed_requests, listed_shifts, listed_warnings, show_date,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -634,4 +634,25 @@ pub(super) fn requests(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p
             y += 1;
         }
     }
+}
+
+/// A person's published shifts from today, as `rota --mine` prints them;
+/// sized as the requests panel, scrolled as the help.
+pub(super) fn shifts(buf: &mut Buffer, area: Rect, state: &State, t: &Theme, p: &ShiftsPanel) {
+    let listed = listed_shifts(state, p);
+    let (width, lines, shown) = crate::shifts::panel(&listed, (area.width, area.height));
+    let scroll = p.scroll.min(lines.len().saturating_sub(shown));
+    let name = state.name_of(&p.staff);
+    let title = if shown >= lines.len() {
+        format!("shifts of {name} (Esc closes)")
+    } else {
+        format!(
+            "shifts of {name}, lines {}–{} of {} (j k, PgDn PgUp, g G; Esc closes)",
+            scroll + 1,
+            (scroll + shown).min(lines.len()),
+            lines.len()
+        )
+    };
+    let inner = panel_box(buf, area, width, shown as u16 + 2, &title, t);
+    panel_lines(buf, inner, &lines, scroll, t.panel);
 }

@@ -167,6 +167,9 @@ impl Conn {
                         "ops: more than {MAX_OPS_PER_CHANGE_SET} operations in one edit \
                          (its parts together); split it into several edits"
                     );
+                    // What it held is given back before the refusal is
+                    // said (a client may count on it at once).
+                    drop(open);
                     return self.refuse_frame(op_id, codes::TOO_MANY_OPS, msg).await;
                 }
                 let max = self.config.max_edit_bytes;
@@ -174,15 +177,18 @@ impl Conn {
                     let msg = format!(
                         "edit {op_id}: its parts together pass {max} bytes; split it into several edits"
                     );
+                    drop(open);
                     return self.refuse_frame(op_id, codes::TOO_LARGE, msg).await;
                 }
                 if was_dropped(&open.frames) {
+                    drop(open);
                     return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
                 }
                 if !open
                     .held
                     .take(&open.frames, part.bytes, self.config.max_assembly_bytes)
                 {
+                    drop(open);
                     return self.refuse_frame(op_id, codes::BUSY, busy(op_id)).await;
                 }
                 open.next_part += 1;
@@ -190,6 +196,7 @@ impl Conn {
                 if part.more {
                     open.ops += part.ops.len();
                     if !hold(&open.frames, &part.frame) {
+                        drop(open);
                         return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
                     }
                     self.assembly = Some(open);
@@ -203,6 +210,7 @@ impl Conn {
                 let turn = shared.parsing.acquire().await;
                 let Some(frames) = take_held(&open.frames) else {
                     drop(turn);
+                    drop(open);
                     return self.refuse_frame(op_id, codes::BUSY, dropped(op_id)).await;
                 };
                 // Up to 250,000 operations: read on the blocking pool, not
@@ -212,6 +220,7 @@ impl Conn {
                     tokio::task::spawn_blocking(move || read_again(&frames, count, part.ops)).await;
                 drop(turn);
                 let Ok(Some(ops)) = again else {
+                    drop(open);
                     let msg = format!(
                         "edit {op_id}: a part held by the hub could not be read again; \
                          nothing of it is applied"
@@ -239,6 +248,7 @@ impl Conn {
                         .map_or("without a number".into(), |n| n.to_string()),
                     open.next_part
                 );
+                drop(open);
                 self.refuse_frame(op_id, codes::BAD_MESSAGE, msg).await
             }
             // An unnumbered frame under the op id of an edit whose earlier
