@@ -75,10 +75,13 @@ async fn publish_with(cli: &Cli, engine: &crate::sync::SyncEngine, from: Date, t
                 match roster.last_publication() {
                     Some(p) => {
                         let cells = roster.unpublished().len();
+                        // The cells it fixed (that hold a code), as staff see them.
+                        let fixed = roster.publications().last().map_or(0, |p| p.cells.len());
                         crate::outln!(
-                            "Published roster {} at seq {seq}: {}.{}",
+                            "Published roster {} at seq {seq}: {} ({}).{}",
                             super::roster_name(cli),
                             p.describe(),
+                            crate::script::diff::plural(fixed, "shift"),
                             if cells == 0 {
                                 String::new()
                             } else {

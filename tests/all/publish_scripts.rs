@@ -39,8 +39,9 @@ async fn publish_then_diff_and_export_what_staff_see() {
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout
-            .contains("publication 1, Tue 1 Dec 2026 to Mon 14 Dec 2026, by script: first half"),
+        out.stdout.contains(
+            "publication 1, Tue 1 Dec 2026 to Mon 14 Dec 2026, by script: first half (2 shifts)."
+        ),
         "{}",
         out.stdout
     );

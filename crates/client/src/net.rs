@@ -323,7 +323,8 @@ async fn connect(shared: &Shared, config: &SyncConfig, url: &str) -> Result<Ws, 
             Ok(ws)
         }
         ServerMsg::Error { code, message, .. } if code == protocol::codes::FORBIDDEN => {
-            Err(Refusal::Refused(format!("the hub refused: {message}")))
+            // Said as the hub says it: whoever shows it says who refused.
+            Err(Refusal::Refused(message))
         }
         ServerMsg::Error { code, message, .. } => {
             Err(failed(format!("the hub refused: {code}: {message}")))
