@@ -6,11 +6,10 @@
 //! the hub's roster (or the local copy, saying so, when the hub cannot be
 //! reached).
 
-use super::{Cli, Unreached, connect, exit, roster_exists, start_engine, stop};
+use super::{Cli, exit, start_engine, stop};
 use crate::domain::rules::{Finding, Findings, SoftScore, What};
 use crate::domain::{Date, Roster, RuleKind};
 use serde::Serialize;
-use std::time::Duration;
 
 /// Exit status when the roster has findings.
 pub const FINDINGS: i32 = 1;
@@ -59,21 +58,13 @@ pub async fn check(cli: &Cli) -> i32 {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let timeout = Duration::from_secs(cli.timeout.max(1));
-    let roster = match connect(&engine, timeout).await {
-        Ok(_) => match roster_exists(&engine, timeout).await {
-            Ok(()) => Ok(engine.server_roster()),
-            Err(code) => Err(code),
-        },
-        Err(Unreached::Unreachable(reason)) if engine.status().seq > 0 => {
-            eprintln!(
-                "rota: hub unreachable ({reason}); checking the local copy (roster at seq {})",
-                engine.status().seq
-            );
-            Ok(engine.server_roster())
-        }
-        Err(e) => Err(e.report(" and this machine has no copy of the roster")),
-    };
+    let roster = super::read_roster(
+        cli,
+        &engine,
+        "checking",
+        " and this machine has no copy of the roster",
+    )
+    .await;
     stop(engine).await;
     let roster = match roster {
         Ok(r) => r,

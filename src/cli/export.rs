@@ -4,12 +4,11 @@
 //! When the hub cannot be reached, the local copy is written (and said so)
 //! if there is one.
 
-use super::{Cli, Unreached, connect, exit, roster_exists, start_engine, stop};
+use super::{Cli, exit, start_engine, stop};
 use crate::clock::now_ms;
 use crate::domain::{Date, Roster};
 use crate::script::{Selection, StaffNames, csv, grid, ics, json};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -53,24 +52,11 @@ pub async fn export(cli: &Cli, format: &str) -> i32 {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let timeout = Duration::from_secs(cli.timeout.max(1));
-    let roster = match connect(&engine, timeout).await {
-        Ok(_) => match roster_exists(&engine, timeout).await {
-            Ok(()) => Ok(engine.server_roster()),
-            Err(code) => Err(code),
-        },
-        Err(Unreached::Unreachable(reason)) if engine.status().seq > 0 => {
-            eprintln!(
-                "rota: hub unreachable ({reason}); writing the local copy (roster at seq {})",
-                engine.status().seq
-            );
-            Ok(engine.server_roster())
-        }
-        Err(e) => Err(e.report(&format!(
-            " and this machine has no copy of roster {}",
-            super::roster_name(cli)
-        ))),
-    };
+    let no_copy = format!(
+        " and this machine has no copy of roster {}",
+        super::roster_name(cli)
+    );
+    let roster = super::read_roster(cli, &engine, "writing", &no_copy).await;
     stop(engine).await;
     let roster = match roster {
         Ok(r) if cli.published => r.published_view(),

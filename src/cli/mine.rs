@@ -4,31 +4,22 @@
 //! ID`. What staff see: each date as its last publication left it (a
 //! roster that never published, as it is).
 
-use super::{Cli, Unreached, connect, exit, roster_exists, start_engine, stop};
+use super::{Cli, exit, start_engine, stop};
 use crate::domain::{Date, Roster};
 use crate::script::StaffNames;
-use std::time::Duration;
 
 pub async fn mine(cli: &Cli) -> i32 {
     let engine = match start_engine(cli) {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let timeout = Duration::from_secs(cli.timeout.max(1));
-    let roster = match connect(&engine, timeout).await {
-        Ok(_) => match roster_exists(&engine, timeout).await {
-            Ok(()) => Ok(engine.server_roster()),
-            Err(code) => Err(code),
-        },
-        Err(Unreached::Unreachable(reason)) if engine.status().seq > 0 => {
-            eprintln!(
-                "rota: hub unreachable ({reason}); from the local copy (roster at seq {})",
-                engine.status().seq
-            );
-            Ok(engine.server_roster())
-        }
-        Err(e) => Err(e.report(" and this machine has no copy of the roster")),
-    };
+    let roster = super::read_roster(
+        cli,
+        &engine,
+        "listing shifts from",
+        " and this machine has no copy of the roster",
+    )
+    .await;
     let bound = engine.access().staff;
     stop(engine).await;
     let roster = match roster {
@@ -73,100 +64,10 @@ pub async fn mine(cli: &Cli) -> i32 {
 }
 
 fn print_mine(cli: &Cli, roster: &Roster, id: &str, from: Date, to: Date) {
-    let view = roster.published_view();
-    let name = view.staff_member(id).map_or(id, |s| s.name.as_str());
-    let day = |d: Date| d.0.format("%a %-d %b %Y").to_string();
-    crate::outln!(
-        "{name} ({id}), roster {}: {} from {} to {}",
-        super::roster_name(cli),
-        if roster.publishes() {
-            "published shifts"
-        } else {
-            "shifts (the roster does not publish)"
-        },
-        day(from),
-        day(to)
-    );
-    let (mut shifts, mut hours, mut paid) = (0u32, 0.0f64, 0.0f64);
-    // Runs of dates never published: (first, last).
-    let mut unpublished: Vec<(Date, Date)> = Vec::new();
-    let mut any = false;
-    let mut d = from;
-    while d <= to {
-        if roster.publishes() && roster.published_by(d).is_none() {
-            match unpublished.last_mut() {
-                Some((_, last)) if last.add_days(1) == d => *last = d,
-                _ => unpublished.push((d, d)),
-            }
+    let name = super::roster_name(cli);
+    for line in crate::script::shifts::lines(roster, id, from, to, Some(&name)) {
+        if !crate::outln!("{line}") {
+            return;
         }
-        if let Some(code) = view.cell(id, d).and_then(|(c, _)| c) {
-            any = true;
-            let def = view.code(code);
-            let label = def.map_or("", |c| c.label.as_str());
-            // A night ends the next morning: `20:00-08:00 (+1)`.
-            let times = match def.and_then(|c| c.start.clone().zip(c.end.clone())) {
-                Some((a, b)) if b <= a => format!("{a}-{b} (+1)"),
-                Some((a, b)) => format!("{a}-{b}"),
-                None => String::new(),
-            };
-            let (worked, h) = def.map_or((false, 0.0), |c| (c.worked, c.hours));
-            if worked {
-                shifts += 1;
-                hours += h;
-            } else {
-                paid += h;
-            }
-            // Hours count for worked shifts; paid leave says its hours.
-            let h = match (worked, h > 0.0) {
-                (true, true) => format!("{h} h"),
-                (true, false) => String::new(),
-                (false, true) => format!("{h} h, not worked"),
-                (false, false) => "not worked".into(),
-            };
-            let line = format!(
-                "  {:<16} {:<4} {:<20} {:<11} {h}",
-                day(d),
-                code,
-                label,
-                times
-            );
-            if !crate::outln!("{}", line.trim_end()) {
-                return;
-            }
-        }
-        d = d.add_days(1);
-    }
-    if !any {
-        crate::outln!("  no shifts");
-    }
-    let round = |h: f64| (h * 10.0).round() / 10.0;
-    crate::outln!(
-        "{shifts} shift{}, {} h worked{}. Days not listed: no shift.",
-        if shifts == 1 { "" } else { "s" },
-        round(hours),
-        if paid > 0.0 {
-            format!("; {} h paid leave or other time", round(paid))
-        } else {
-            String::new()
-        }
-    );
-    if !unpublished.is_empty() {
-        let runs: Vec<String> = unpublished
-            .iter()
-            .map(|(a, b)| {
-                if a == b {
-                    day(*a)
-                } else {
-                    format!("{} to {}", day(*a), day(*b))
-                }
-            })
-            .collect();
-        crate::outln!(
-            "Not yet published: {} (nothing shows there until it is).",
-            runs.join(", ")
-        );
-    }
-    if let Some(p) = roster.last_publication() {
-        crate::outln!("Last {}.", p.describe());
     }
 }

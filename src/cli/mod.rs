@@ -711,6 +711,33 @@ pub async fn list_rosters(engine: &SyncEngine, timeout: Duration) -> Result<Vec<
     }
 }
 
+/// The hub's roster for a mode that only reads it: joined and caught up,
+/// or, when the hub cannot be reached and this machine has a copy, that
+/// copy (said, with what is `doing` with it: "checking"). Err: the exit
+/// status, the reason said (`no_copy`: what is missing when there is no
+/// copy either).
+pub async fn read_roster(
+    cli: &Cli,
+    engine: &SyncEngine,
+    doing: &str,
+    no_copy: &str,
+) -> Result<crate::domain::Roster, i32> {
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    match connect(engine, timeout).await {
+        Ok(_) => roster_exists(engine, timeout)
+            .await
+            .map(|()| engine.server_roster()),
+        Err(Unreached::Unreachable(reason)) if engine.status().seq > 0 => {
+            eprintln!(
+                "rota: hub unreachable ({reason}); {doing} the local copy (roster at seq {})",
+                engine.status().seq
+            );
+            Ok(engine.server_roster())
+        }
+        Err(e) => Err(e.report(no_copy)),
+    }
+}
+
 /// The sync engine for the client flags, or the exit status to end with
 /// (the reason is already printed).
 pub fn start_engine(cli: &Cli) -> Result<SyncEngine, i32> {

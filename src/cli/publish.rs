@@ -3,7 +3,7 @@
 //! publication; `rota --diff-published`: what staff were shown that the
 //! roster no longer says (what a publication now would change for them).
 
-use super::{Cli, Unreached, connect, exit, roster_exists, start_engine, stop};
+use super::{Cli, connect, exit, roster_exists, start_engine, stop};
 use crate::domain::{Date, Op, Role, Roster};
 use crate::sync::SyncEvent;
 use std::time::Duration;
@@ -148,21 +148,13 @@ pub async fn diff_published(cli: &Cli) -> i32 {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let timeout = Duration::from_secs(cli.timeout.max(1));
-    let roster = match connect(&engine, timeout).await {
-        Ok(_) => match roster_exists(&engine, timeout).await {
-            Ok(()) => Ok(engine.server_roster()),
-            Err(code) => Err(code),
-        },
-        Err(Unreached::Unreachable(reason)) if engine.status().seq > 0 => {
-            eprintln!(
-                "rota: hub unreachable ({reason}); comparing the local copy (roster at seq {})",
-                engine.status().seq
-            );
-            Ok(engine.server_roster())
-        }
-        Err(e) => Err(e.report(" and this machine has no copy of the roster")),
-    };
+    let roster = super::read_roster(
+        cli,
+        &engine,
+        "comparing",
+        " and this machine has no copy of the roster",
+    )
+    .await;
     stop(engine).await;
     match roster {
         Ok(r) => {

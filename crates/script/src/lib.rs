@@ -9,6 +9,7 @@
 //! - [`json`]: a list of protocol operations, or an exported roster; export.
 //! - [`nrp`]: the benchmark instances' text format (import only).
 //! - [`ics`]: iCalendar (RFC 5545) export.
+//! - [`shifts`]: a person's own published shifts, as lines.
 //! - [`grid`]: a text grid that fits a page width, week by week.
 //! - [`diff`]: what a set of operations changes, cell by cell.
 //!
@@ -20,6 +21,7 @@ pub mod grid;
 pub mod ics;
 pub mod json;
 pub mod nrp;
+pub mod shifts;
 
 use rota_core::domain::{Author, ChangeRecord, Date, Op, Problem, Rejection, Roster, Staff};
 use std::collections::HashMap;

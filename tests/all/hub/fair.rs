@@ -132,19 +132,6 @@ fn rss_bytes(pid: u32) -> u64 {
     kb * 1024
 }
 
-/// Waits (bounded) until `pred` holds of the hub's metric `name`.
-async fn metric_until(addr: std::net::SocketAddr, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let v = metric(addr, name).await;
-        if pred(v) || tokio::time::Instant::now() > deadline {
-            return v;
-        }
-        // Polling another process's figure: nothing to wait on.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Issue 25, the parts budget: what the hub holds of edits arriving in
 /// parts is counted as it sits in memory (the real binary's resident memory
 /// grows by about the budget, not three times it), and given back when the
@@ -212,7 +199,7 @@ async fn the_parts_budget_is_the_memory_held_and_it_is_given_back() {
         c.send_text(&frame).await;
         holders.push(c);
     }
-    let held = metric_until(addr, "rota_assembling_bytes", |v| {
+    let held = until_metric(addr, "rota_assembling_bytes", |v| {
         v >= (fit - 1) as f64 * frame.len() as f64
     })
     .await;
@@ -225,15 +212,16 @@ async fn the_parts_budget_is_the_memory_held_and_it_is_given_back() {
         grown / 1048576.0
     );
     drop(holders);
-    let left = metric_until(addr, "rota_assembling_bytes", |v| v == 0.0).await;
+    let left = until_metric(addr, "rota_assembling_bytes", |v| v == 0.0).await;
     assert_eq!(left, 0.0, "the budget is given back");
     // The allocator's background threads give freed pages back over about
     // ten seconds; waited out (bounded), not assumed.
+    // No event says so: each look is a read of /proc, paced by a ping of
+    // the hub (a round trip, not a sleep), bounded.
     let deadline = tokio::time::Instant::now() + 3 * WAIT;
     let mut after = rss_bytes(pid);
     while after > before + 8 * 1048576 && tokio::time::Instant::now() < deadline {
-        // The allocator gives memory back on its own schedule.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = metric(addr, "rota_assembling_bytes").await;
         after = rss_bytes(pid);
     }
     eprintln!(

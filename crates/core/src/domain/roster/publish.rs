@@ -161,16 +161,18 @@ impl Roster {
                 ..e.value.clone()
             })
             .collect();
+        // Each publication's place in `out` by number: a snapshot of a
+        // roster published week by week for years is built without a
+        // search a cell.
+        let at: HashMap<u32, usize> = out.iter().enumerate().map(|(i, p)| (p.number, i)).collect();
         let mut ids: Vec<&String> = self.published_cells.keys().collect();
         ids.sort();
         for id in ids {
             for (d, code) in self.published_cells.get(id).into_iter().flatten() {
-                let Some(n) = self.published_on.get(d) else {
+                let Some(i) = self.published_on.get(d).and_then(|n| at.get(n)) else {
                     continue;
                 };
-                if let Some(p) = out.iter_mut().find(|p| p.number == *n) {
-                    p.cells.push((id.clone(), *d, code.to_string()));
-                }
+                out[*i].cells.push((id.clone(), *d, code.to_string()));
             }
         }
         out
