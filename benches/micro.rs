@@ -5,7 +5,7 @@
 
 mod common;
 
-use rota::domain::{Author, Date, Op, Roster, ShiftCode};
+use rota::domain::{Author, Date, Op, Roster, ShiftCode, View};
 use rota::protocol::{self, ChangeSet, ClientMsg, ServerMsg};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -242,6 +242,7 @@ fn main() {
         account: None,
         role: Some("admin".into()),
         staff: None,
+        view: View::Draft,
     };
     bench("encode welcome with that snapshot", 50, || {
         black_box(protocol::encode(black_box(&welcome)));
@@ -278,6 +279,7 @@ fn main() {
         account: None,
         role: Some("admin".into()),
         staff: None,
+        view: View::Draft,
     };
     bench("encode welcome with 2,000 missed changes", 200, || {
         black_box(protocol::encode(black_box(&catchup)));
@@ -331,7 +333,7 @@ fn history_of_an_import() {
                 date: Some(date(k % 366)),
                 ..Default::default()
             };
-            black_box(reader.history("bench", &q).ok());
+            black_box(reader.history("bench", &q, View::Draft).ok());
         },
     );
     bench("history page: one person (100 of 366)", 500, || {
@@ -340,12 +342,12 @@ fn history_of_an_import() {
             staff: Some(format!("s{}", k % 300)),
             ..Default::default()
         };
-        black_box(reader.history("bench", &q).ok());
+        black_box(reader.history("bench", &q, View::Draft).ok());
     });
     bench("history page: the roster (100 newest)", 100, || {
         black_box(
             reader
-                .history("bench", &protocol::HistoryQuery::default())
+                .history("bench", &protocol::HistoryQuery::default(), View::Draft)
                 .ok(),
         );
     });
@@ -355,7 +357,7 @@ fn history_of_an_import() {
             date: Some(date(k % 366)),
             ..Default::default()
         };
-        black_box(reader.history("bench", &q).ok());
+        black_box(reader.history("bench", &q, View::Draft).ok());
     });
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);

@@ -203,6 +203,7 @@ async fn owner_view(url: &str, owner: &str) -> (u64, serde_json::Value) {
         roster: "ward".into(),
         // Ahead of the hub: always a snapshot.
         last_seq: u64::MAX,
+        view: Default::default(),
     })
     .await;
     match c.answer().await {
@@ -491,10 +492,12 @@ async fn revocation_and_role_changes_take_effect_on_open_connections() {
     );
 
     acc.file
-        .set_role("ada", "ward", Some(Role::Viewer))
+        .set_role("ada", "ward", Some(Role::Editor))
         .unwrap();
-    // The admin stays connected, as a viewer now: wait (bounded) until the
-    // hub has taken the change, then a staff edit is refused.
+    // The admin stays connected, as an editor now (sent the draft as
+    // before; a role sent the published view starts over: published.rs):
+    // wait (bounded) until the hub has taken the change, then a rule edit
+    // is refused.
     let refused = async {
         for op_id in 1.. {
             let m = ada
@@ -508,7 +511,7 @@ async fn revocation_and_role_changes_take_effect_on_open_connections() {
     };
     let (code, message) = tokio::time::timeout(WAIT, refused).await.unwrap();
     assert_eq!(code, codes::FORBIDDEN);
-    assert!(message.contains("you are a viewer"), "{message}");
+    assert!(message.contains("you are an editor"), "{message}");
 }
 
 /// A hub without users is open, as the embedded hub of a lone editor is;

@@ -20,6 +20,7 @@ mod load;
 mod model;
 mod planning;
 mod publish_scripts;
+mod published;
 mod requests_scripts;
 mod rules;
 mod screens;

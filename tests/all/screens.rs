@@ -2572,15 +2572,28 @@ fn the_users_tab_binds_a_staff_user_to_a_row() {
     press_all(&mut s, "backspace backspace");
     type_in(&mut s, "zz");
     assert!(
-        flat(&s).contains("no one with the id `zz` on this roster"),
+        flat(&s).contains("unknown staff `zz` (no such id or name) on this"),
         "{}",
         flat(&s)
     );
     assert!(role_changes(&mut s, &["enter"]).is_empty());
     let m = s.message.clone().map(|m| m.0).unwrap_or_default();
     assert!(m.contains("not saved") && m.contains("zz"), "{m}");
+    // A display name stands for its row, as --add-user --staff takes it.
     press_all(&mut s, "backspace backspace");
-    type_in(&mut s, "s4");
+    let name = s
+        .layout
+        .staff
+        .iter()
+        .find(|p| p.id == "s4")
+        .map(|p| p.name.clone());
+    let name = name.unwrap_or_default();
+    type_in(&mut s, &name.to_lowercase());
+    assert!(
+        flat(&s).contains(&format!("bound to {name} (s4)")),
+        "{}",
+        flat(&s)
+    );
     let changes = role_changes(&mut s, &["enter"]);
     assert_eq!(
         changes,

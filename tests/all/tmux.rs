@@ -1147,3 +1147,269 @@ async fn a_member_of_staff_opens_on_their_row_and_reads_its_requests_history() {
             .await;
     }
 }
+
+/// The line of `who`'s row in the grid.
+fn row_of(screen: &str, who: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.starts_with(who))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The cells of `who`'s row as shown (each as a code with its marks,
+/// `D`, `N@#`, `·@=`), without the name and the presence tags beside it.
+fn cells_of(screen: &str, who: &str) -> Vec<String> {
+    row_of(screen, who)
+        .trim_start_matches(who)
+        .split_whitespace()
+        .filter(|c| !c.starts_with('@'))
+        .map(String::from)
+        .collect()
+}
+
+/// Whether `who`'s row shows a cell with `code` (marks aside).
+fn shows(screen: &str, who: &str, code: &str) -> bool {
+    cells_of(screen, who)
+        .iter()
+        .any(|c| c.split(['@', '#', '?', '=', '*', '!']).next() == Some(code))
+}
+
+/// Publishes the planning period from the editor in window `name` (`P`,
+/// the range as filled in, a note, `y`) as publication `n`, and waits until
+/// it is saved.
+async fn publish_in(t: &Tmux, name: &str, n: u32, note: &str) {
+    t.keys(name, &["P"]);
+    t.wait(name, "the range, filled in", |s| {
+        status_line(s).contains("PUBLISH") && status_line(s).contains(" to ")
+    })
+    .await;
+    t.keys(name, &["Enter"]);
+    t.wait(name, "the note", |s| words(s).contains("a note for staff"))
+        .await;
+    t.keys(name, &["-l", note]);
+    t.keys(name, &["Enter"]);
+    let asked = format!("as publication {n}? y/n");
+    t.wait(name, "the question, whole", |s| {
+        words(s).contains(&asked) && status_line(s).contains("PUBLISH?")
+    })
+    .await;
+    t.keys(name, &["y"]);
+    let done = format!("as publication {n}: {note}");
+    t.wait(name, "published and saved", |s| {
+        words(s).contains(&done) && s.contains("✓ all saved")
+    })
+    .await;
+}
+
+/// Runs the binary with `args` off the async threads (the hub in this
+/// process answers meanwhile); returns its exit code, stdout and stderr.
+async fn run_rota(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_rota"))
+            .args(&args)
+            .env("ROTA_CONFIG", "/nonexistent/rota-test-config.toml")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("rota runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("the blocking task ends")
+}
+
+/// Issue 22, end to end with the real binary on a hub with accounts: a
+/// member of staff (sue, Person 1's row, 80x24) in one editor, the
+/// planner (ada, an admin, 200x50) in another. The planner publishes a D:
+/// the staff screen shows it. The planner changes it to N, a draft: the
+/// staff screen never shows the N (a request entered after it reaches the
+/// staff screen, the D still there). The planner publishes again; sue,
+/// opening the editor again, sees the N and is told her shifts changed
+/// since she last looked (D -> N: the D was kept as seen when it came,
+/// found by this test); `rota --mine` prints the N, and the calendar feed
+/// has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_publishes_and_the_staff_member_sees_it() {
+    use rota::accounts::{AccountsFile, Grant, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let hub_dir = dir.path().join("hub");
+    let hub = Hub::start(&hub_dir).await;
+    seed(&hub.url(), 3).await;
+    let ada = AccountsFile::open_in(&hub_dir)
+        .unwrap()
+        .add_user(
+            "ada",
+            Grant::Role {
+                roster: "default".into(),
+                role: Role::Admin,
+            },
+        )
+        .unwrap();
+    let sue = AccountsFile::open_in(&hub_dir)
+        .unwrap()
+        .add_user(
+            "sue",
+            Grant::Staff {
+                roster: "default".into(),
+                staff: "s1".into(),
+            },
+        )
+        .unwrap();
+    // The hub takes the new accounts file in within its watch interval:
+    // until a connection without a token is refused, it may still be open.
+    let closed = async { while Client::raw_as(&hub.url(), None).await.is_ok() {} };
+    tokio::time::timeout(WAIT, closed)
+        .await
+        .expect("the hub takes on accounts");
+    let today = chrono::Local::now().date_naive();
+    let day = today.format("%a %-d %b").to_string();
+
+    let t = Tmux::new("published");
+    let with_token = |user: &str, token: &str| {
+        let mut args = editor_args(&hub.url(), user, &dir_of(dir.path(), user));
+        args.extend(["--token".to_string(), token.to_string()]);
+        args
+    };
+    let planner = with_token("ada", &ada);
+    let staff = with_token("sue", &sue);
+    t.start_sized("ada", &planner, (200, 50));
+    t.start_sized("sue", &staff, (80, 24));
+    t.wait("ada", "connected", |s| {
+        s.contains("● connected") && s.contains("Person 1")
+    })
+    .await;
+    t.wait("sue", "connected, on her own row", |s| {
+        s.contains("● connected")
+            && status_line(s).contains("STAFF")
+            && status_line(s).contains("Person 1 ·")
+    })
+    .await;
+
+    // The planner: D on Person 1, today (where the cursor starts), published.
+    t.keys("ada", &["D"]);
+    t.wait("ada", "D saved", |s| {
+        s.contains("✓ all saved") && shows(s, "Person 1", "D")
+    })
+    .await;
+    publish_in(&t, "ada", 1, "first").await;
+    // Told as it comes (and kept as seen: the next opening compares with it).
+    let told = format!("your shifts changed (just published): {day} nothing -> D");
+    t.wait("sue", "the published D, told", |s| {
+        shows(s, "Person 1", "D") && words(s).contains(&told)
+    })
+    .await;
+    // A key puts the status line back to the cell's account.
+    t.keys("sue", &["Escape"]);
+    t.wait("sue", "the cell said", |s| status_line(s).contains(" · D"))
+        .await;
+
+    // The planner makes it N, a draft; then enters a request of Person 1
+    // on the same cell (off: unmet by a shift), which staff are sent.
+    t.keys("ada", &["h", "N"]);
+    t.wait("ada", "the draft N, marked unpublished", |s| {
+        shows(s, "Person 1", "N")
+            && header(s).contains("# 1 unpublished")
+            && s.contains("✓ all saved")
+    })
+    .await;
+    t.keys("ada", &["h", "R"]);
+    t.wait("ada", "the prompt", |s| status_line(s).contains("REQUEST"))
+        .await;
+    t.keys("ada", &["-l", "off"]);
+    t.keys("ada", &["Enter"]);
+    t.wait("ada", "the request sent and saved", |s| {
+        words(s).contains("request of Person 1 on") && s.contains("✓ all saved")
+    })
+    .await;
+    // The request came after the N: once sue sees it, she would have
+    // seen the N, had it been sent to her.
+    let screen = t
+        .wait("sue", "the request, unmet by the published D", |s| {
+            status_line(s).contains("Person 1 ·")
+                && status_line(s).contains("unmet request off")
+                && cells_of(s, "Person 1").iter().any(|c| c.contains('?'))
+        })
+        .await;
+    assert!(
+        shows(&screen, "Person 1", "D") && !shows(&screen, "Person 1", "N"),
+        "staff see the published D, never the draft N:\n{screen}"
+    );
+    assert!(status_line(&screen).contains(" · D"), "{screen}");
+
+    // Sue leaves; the planner publishes the N; sue opens the editor again.
+    t.keys("sue", &["q"]);
+    t.wait("sue", "rota to exit", |s| s.contains("rota exited 0"))
+        .await;
+    publish_in(&t, "ada", 2, "nights").await;
+    t.start_sized("sue2", &staff, (80, 24));
+    let told = format!("your shifts changed since you last looked: {day} D -> N");
+    let screen = t
+        .wait("sue2", "the published N, and what changed", |s| {
+            s.contains("● connected")
+                && shows(s, "Person 1", "N")
+                && words(s).contains("since you last looked")
+        })
+        .await;
+    assert!(words(&screen).contains(&told), "{told}:\n{screen}");
+
+    // `rota --mine` on sue's account: today's N.
+    let mut mine = editor_args(&hub.url(), "sue", &dir_of(dir.path(), "sue-mine"));
+    mine.extend(["--mine".to_string(), "--token".to_string(), sue.clone()]);
+    let (code, out, err) = run_rota(mine).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Person 1 (s1), roster default: published shifts"),
+        "{out}"
+    );
+    let long_day = today.format("%a %-d %b %Y").to_string();
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(&long_day))
+        .map(|l| l.split_whitespace().skip(4).collect::<Vec<_>>().join(" "));
+    assert_eq!(line.as_deref(), Some("N 8 h"), "{out}");
+
+    // The calendar feed of Person 1: today's N.
+    let (code, url, err) = run_rota(vec![
+        "--serve".into(),
+        "--data".into(),
+        hub_dir.display().to_string(),
+        "--calendar-url".into(),
+        "s1".into(),
+        "--roster".into(),
+        "default".into(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let url = url.trim();
+    let prefix = format!("http://{}", hub.addr);
+    let path = url
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("the feed is on the hub ({prefix}): {url}"));
+    assert!(
+        path.starts_with("/calendar/") && path.ends_with(".ics"),
+        "{url}"
+    );
+    let (status, body) = http_get(hub.addr, path).await;
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<&str> = body.split("BEGIN:VEVENT").skip(1).collect();
+    assert_eq!(events.len(), 1, "one shift published: {body}");
+    let stamp = today.format("%Y%m%d").to_string();
+    let lines: Vec<&str> = events[0].split("\r\n").collect();
+    for want in [
+        format!("UID:default-s1-{stamp}@rota"),
+        format!("DTSTART;VALUE=DATE:{stamp}"),
+        "SUMMARY:N".to_string(),
+    ] {
+        assert!(lines.contains(&want.as_str()), "{want}: {body}");
+    }
+
+    for name in ["ada", "sue2"] {
+        t.keys(name, &["q"]);
+        t.wait(name, "rota to exit", |s| s.contains("rota exited 0"))
+            .await;
+    }
+}

@@ -3,7 +3,9 @@
 //! an example of each; new fields must come with `#[serde(default)]` so older
 //! peers keep working within a major version.
 
-use crate::domain::{Change, Conflict, Date, Op, Problem, Rule, Seq, Settings, ShiftCode, Staff};
+use crate::domain::{
+    Change, Conflict, Date, Op, Problem, Rule, Seq, Settings, ShiftCode, Staff, View,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -22,7 +24,7 @@ pub use frames::{
 /// frames (protocol 1.1). 1.2 numbers the parts of an edit sent in parts
 /// (`part`) and echoes a request's `req` in its answer. 1.3 adds staff
 /// requests (`put_request`, `remove_request`, the `request` change).
-pub const PROTOCOL_VERSION: &str = "1.3";
+pub const PROTOCOL_VERSION: &str = "1.4";
 /// Largest text frame the hub will act on. Larger ones are answered with a
 /// `too_large` error (up to [`HARD_MAX_MESSAGE_BYTES`], where the socket closes).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -108,6 +110,9 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4001;
     /// The connection's account lost its role on the roster it joined.
     pub const FORBIDDEN: u16 = 4003;
+    /// The connection's role changed what it is sent (the draft, or the
+    /// published view): it reconnects and is sent the roster anew.
+    pub const VIEW_CHANGED: u16 = 4012;
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,6 +131,12 @@ pub enum ClientMsg {
         /// The last seq this client has applied (0 for none).
         #[serde(default)]
         last_seq: Seq,
+        /// The view its copy of the roster is (protocol 1.4): `published`
+        /// once it was sent the published view. A hub about to send the
+        /// other view sends the whole roster instead of the changes since
+        /// `last_seq`.
+        #[serde(default, skip_serializing_if = "View::is_draft")]
+        view: View,
     },
     /// A batch of operations, applied all or nothing.
     Edit {
@@ -313,6 +324,11 @@ pub enum ServerMsg {
         /// With the `staff` role: the staff row it is bound to (protocol 1.3).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         staff: Option<String>,
+        /// Which roster this connection is sent (protocol 1.4): `published`
+        /// (staff and viewers) or the draft (absent). In the published view
+        /// seqs have gaps: a batch that changed only draft cells is not sent.
+        #[serde(default, skip_serializing_if = "View::is_draft")]
+        view: View,
     },
     /// This connection's role on its roster changed (an admin changed it);
     /// the next message is judged by it.
@@ -405,10 +421,25 @@ pub enum ServerMsg {
 
 /// Whether a client that said `version` in its hello reads `batch` frames.
 pub fn reads_batches(version: &str) -> bool {
+    minor_of(version).is_some_and(|m| m >= 1)
+}
+
+/// The first protocol whose clients take the published view (its seq gaps,
+/// and publications that set cells).
+pub const VIEWS_SINCE: &str = "1.4";
+
+/// Whether a client that said `version` in its hello takes the published
+/// view.
+pub fn reads_views(version: &str) -> bool {
+    minor_of(version).is_some_and(|m| m >= 4)
+}
+
+/// The minor version of a 1.x `version`.
+fn minor_of(version: &str) -> Option<u32> {
     let mut parts = version.split('.');
     let major: Option<u32> = parts.next().and_then(|p| p.parse().ok());
     let minor: Option<u32> = parts.next().and_then(|p| p.parse().ok());
-    major == Some(1) && minor.is_some_and(|m| m >= 1)
+    minor.filter(|_| major == Some(1))
 }
 
 /// Decodes one text frame from the hub. A `batch`, a `change` and a
@@ -443,6 +474,8 @@ pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
         role: Option<String>,
         #[serde(default)]
         staff: Option<String>,
+        #[serde(default)]
+        view: View,
     }
     if frames::is_batch_frame(text)
         && let Ok(body) = serde_json::from_str::<BatchBody>(text)
@@ -469,6 +502,7 @@ pub fn decode_server(text: &str) -> Result<ServerMsg, serde_json::Error> {
             account: w.account,
             role: w.role,
             staff: w.staff,
+            view: w.view,
         });
     }
     serde_json::from_str(text)
@@ -1064,7 +1098,8 @@ mod tests {
                 client_id: "c1".into(),
                 token: None,
                 roster: "default".into(),
-                last_seq: 0
+                last_seq: 0,
+                view: View::Draft,
             }
         );
     }

@@ -181,6 +181,8 @@ pub enum Effect {
         staff: String,
         /// Today, as the editor has it.
         from: rota_core::domain::Date,
+        /// A publication came while they look (else: they open the roster).
+        live: bool,
     },
     Edit {
         ops: Vec<Op>,

@@ -89,14 +89,20 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
             Vec::new()
         }
         Effect::Suspend | Effect::Redraw => Vec::new(),
-        Effect::CheckShifts { staff, from } => check_shifts(engine, &staff, from),
+        Effect::CheckShifts { staff, from, live } => check_shifts(engine, &staff, from, live),
     }
 }
 
 /// A member of staff's published shifts from today, as this editor shows
-/// them now, against what it kept when they last looked; what it shows
-/// now is kept. The first time there is nothing to compare: nothing said.
-fn check_shifts(engine: &SyncEngine, staff: &str, today: rota_core::domain::Date) -> Vec<Action> {
+/// them now, against what it kept when they last looked (or, `live`, when
+/// the last publication came while they looked); what it shows now is
+/// kept. The first time there is nothing to compare: nothing said.
+fn check_shifts(
+    engine: &SyncEngine,
+    staff: &str,
+    today: rota_core::domain::Date,
+    live: bool,
+) -> Vec<Action> {
     let view = engine.server_roster().published_view();
     let far = today.add_days(366 * 5);
     let now: std::collections::BTreeMap<String, String> = view
@@ -141,8 +147,13 @@ fn check_shifts(engine: &SyncEngine, staff: &str, today: rota_core::domain::Date
     } else {
         String::new()
     };
+    let since = if live {
+        "your shifts changed (just published)"
+    } else {
+        "your shifts changed since you last looked"
+    };
     vec![Action::ShiftsChanged(format!(
-        "your shifts changed since you last looked: {}{more}",
+        "{since}: {}{more}",
         shown.join(", ")
     ))]
 }

@@ -215,6 +215,7 @@ pub async fn join(
         token: None,
         roster: roster.into(),
         last_seq,
+        view: Default::default(),
     };
     let hello_at = Instant::now();
     send(&mut ws, &hello).await?;

@@ -100,6 +100,7 @@ pub async fn hello(ws: &mut Ws, client: &str, roster: &str) -> Result<(), String
         token: None,
         roster: roster.into(),
         last_seq: 0,
+        view: Default::default(),
     };
     editor::send(ws, &msg).await
 }

@@ -236,6 +236,7 @@ impl Client {
             token: None,
             roster: roster.into(),
             last_seq: 0,
+            view: Default::default(),
         })
         .await;
         let first = c.answer().await;
@@ -272,6 +273,7 @@ impl Client {
             token: None,
             roster: roster.into(),
             last_seq,
+            view: Default::default(),
         })
         .await;
         let welcome = c

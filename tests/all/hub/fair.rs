@@ -109,6 +109,7 @@ async fn a_read_is_answered_before_the_queues_of_connections_flooding_reads() {
             token: None,
             roster: "default".into(),
             last_seq: 0,
+            view: Default::default(),
         })
         .await;
     let welcome = honest.answer().await;
@@ -332,6 +333,7 @@ async fn an_honest_edit_in_parts_is_taken_while_others_hold_the_whole_budget() {
             token: None,
             roster: "default".into(),
             last_seq: 0,
+            view: Default::default(),
         })
         .await;
     let welcome = honest.answer().await;
@@ -414,6 +416,7 @@ async fn what_waits_for_a_connection_that_never_reads_is_bounded() {
         token: None,
         roster: "default".into(),
         last_seq: 0,
+        view: Default::default(),
     })
     .await;
     let (mut ed, _) = Client::join(&hub.url(), "ed", "c-ed", "default", 0).await;

@@ -89,6 +89,7 @@ async fn a_cell_holding_an_unknown_code_is_not_served() {
         token: None,
         roster: "default".into(),
         last_seq: 0,
+        view: Default::default(),
     })
     .await;
     let answer = c.recv().await;

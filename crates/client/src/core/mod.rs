@@ -8,7 +8,9 @@
 use super::local::{LocalError, LocalStore};
 use super::{ConnState, EntryState, OutboxEntry, Status, SyncEvent, UndoError};
 use rota_core::clock::now_ms;
-use rota_core::domain::{Author, Change, Conflict, Op, Rejection, Roster, Seq, Stamp, Target};
+use rota_core::domain::{
+    Author, Change, Conflict, Op, Rejection, Roster, Seq, Stamp, Target, View,
+};
 use rota_core::protocol::{self, ChangeSet, ClientMsg, Cursor, PresenceInfo, ServerMsg, Snapshot};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -153,7 +155,13 @@ pub struct Core {
     asked: HashSet<u64>,
     /// Who the hub says this connection is, and its role on the roster.
     access: Access,
+    /// Which roster `server` is a copy of: the draft, or the published
+    /// view (staff and viewers), as the hub last said; kept in the file.
+    copy_of: View,
 }
+
+/// The key under which the local file keeps [`Core::copy_of`].
+const COPY_OF: &str = "view";
 
 /// Who the hub says this editor is, and what it may do (from the welcome,
 /// and `role` messages after).
@@ -204,7 +212,11 @@ impl Core {
             requests: Vec::new(),
             asked: HashSet::new(),
             access: Access::default(),
+            copy_of: View::Draft,
         };
+        if core.store.kept(COPY_OF)?.as_deref() == Some(View::Published.as_str()) {
+            core.copy_of = View::Published;
+        }
         core.rebuild_view();
         core.recount_pending_cells();
         core.last_counts = core.counts();

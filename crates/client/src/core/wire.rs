@@ -20,6 +20,7 @@ impl Core {
             } else {
                 self.server.seq()
             },
+            view: self.copy_of,
         }
     }
 
@@ -161,6 +162,7 @@ impl Core {
                 account,
                 role,
                 staff,
+                view,
                 ..
             } => {
                 self.set_access(Access {
@@ -168,7 +170,14 @@ impl Core {
                     role,
                     staff,
                 });
-                self.on_welcome(seq, session, changes, snapshot.map(|s| *s), presence)
+                let snapshot = snapshot.map(|s| *s);
+                if snapshot.is_none() && view != self.copy_of {
+                    // Changes of the other view would not apply to this
+                    // copy (a hub sends a snapshot then: this one did not).
+                    self.needs_snapshot = true;
+                    return Ok(());
+                }
+                self.on_welcome(seq, session, changes, snapshot, view, presence)
             }
             ServerMsg::Role { role, staff } => {
                 let account = self.access.account.clone();
@@ -300,6 +309,7 @@ impl Core {
         session: u64,
         changes: Option<Vec<ChangeSet>>,
         snapshot: Option<Snapshot>,
+        view: View,
         presence: Vec<PresenceInfo>,
     ) -> Result<(), LocalError> {
         if let Some(snap) = snapshot {
@@ -313,6 +323,10 @@ impl Core {
             drop(snap);
             self.server = server;
             self.needs_snapshot = false;
+            if view != self.copy_of {
+                self.store.keep(COPY_OF, view.as_str())?;
+                self.copy_of = view;
+            }
             self.rebuild_view();
             self.emit(SyncEvent::Resynced { seq });
         }
@@ -335,7 +349,9 @@ impl Core {
         if cs.seq <= self.server.seq() {
             return Ok(()); // already have it
         }
-        if cs.seq != self.server.seq() + 1 {
+        // The published view skips the batches that changed only draft
+        // cells: a gap there is nothing missed.
+        if cs.seq != self.server.seq() + 1 && self.copy_of == View::Draft {
             tracing::warn!(
                 have = self.server.seq(),
                 got = cs.seq,
@@ -350,16 +366,35 @@ impl Core {
             .then(|| self.position(cs.op_id))
             .flatten();
         let settles = mine.map(|i| self.outbox[i].op_id);
-        self.store.record(&cs, settles)?;
         let stamp = Stamp {
             seq: cs.seq,
             user: Arc::from(cs.user.as_str()),
             client: Arc::from(cs.client.as_str()),
             at: cs.at,
         };
-        for change in &cs.changes {
-            self.server.apply_accepted(change, stamp.clone());
-        }
+        let cs = match self.copy_of {
+            View::Draft => {
+                self.store.record(&cs, settles)?;
+                for change in &cs.changes {
+                    self.server.apply_accepted(change, stamp.clone());
+                }
+                cs
+            }
+            View::Published => {
+                // A publication changes the view's cells too: the cache
+                // is told every cell it set or emptied.
+                let mut made = Vec::with_capacity(cs.changes.len());
+                for change in &cs.changes {
+                    made.extend(self.server.apply_viewed(change, stamp.clone()));
+                }
+                let cs = ChangeSet {
+                    changes: made,
+                    ..cs
+                };
+                self.store.record(&cs, settles)?;
+                cs
+            }
+        };
         self.server.set_seq(cs.seq);
         if let Some(i) = mine {
             let first_pending = self.is_first_pending(i);
@@ -443,7 +478,12 @@ impl Core {
         let first_pending = self.is_first_pending(i);
         let note = self.outbox[i].note.clone();
         let mut record = None;
-        if seq == self.server.seq() + 1 {
+        // The published view skips the batches that changed only draft
+        // cells, and staff write no cell: their edit applies to the view.
+        let next = seq == self.server.seq() + 1
+            || (self.copy_of == View::Published && seq > self.server.seq());
+        if next {
+            self.server.set_seq(seq - 1);
             // The hub applied it to the state we hold: do the same.
             // All or nothing: on refusal the roster is unchanged.
             let author = self.author();

@@ -176,6 +176,8 @@ pub struct WelcomeHead {
     pub role: Option<String>,
     /// The staff row a staff role is bound to.
     pub staff: Option<String>,
+    /// Which roster the connection is sent.
+    pub view: crate::domain::View,
 }
 
 /// Where a joining client starts from, in whatever form the hub has it.
@@ -205,6 +207,7 @@ pub fn encode_welcome<F: AsRef<str>>(head: WelcomeHead, body: WelcomeBody<'_, F>
             account: head.account.clone(),
             role: head.role.clone(),
             staff: head.staff.clone(),
+            view: head.view,
         })
     };
     match body {
@@ -356,8 +359,9 @@ mod tests {
                 }),
             }],
             account: Some(HOSTILE.into()),
-            role: Some("editor".into()),
-            staff: None,
+            role: Some("staff".into()),
+            staff: Some(HOSTILE.into()),
+            view: crate::domain::View::Published,
         }
     }
 
@@ -376,6 +380,7 @@ mod tests {
             account: h.account,
             role: h.role,
             staff: h.staff,
+            view: h.view,
         }
     }
 

@@ -351,7 +351,7 @@ impl Form {
             self.fields.push(field(
                 "staff",
                 row.unwrap_or_default(),
-                "the id of their row, as the staff tab lists it",
+                "their row: an id or name as the staff tab lists it",
             ));
         } else if !wants && has {
             self.fields.retain(|f| f.name != "staff");
@@ -414,8 +414,9 @@ impl Form {
                 None
             }
         };
-        let staff = (role.as_deref() == Some("staff")).then(|| self.value("staff").to_string());
-        match staff.as_deref() {
+        let typed = (role.as_deref() == Some("staff")).then(|| self.value("staff").trim());
+        let mut staff = None;
+        match typed {
             Some("") => errors.push((
                 self.index("staff"),
                 format!(
@@ -423,14 +424,22 @@ impl Form {
                     some_ids(roster)
                 ),
             )),
-            Some(id) if roster.staff_member(id).is_none_or(|s| !s.active) => errors.push((
-                self.index("staff"),
-                format!(
-                    "no one with the id `{id}` on this roster: an id as the staff tab lists it ({})",
-                    some_ids(roster)
-                ),
-            )),
-            _ => {}
+            Some(typed) => {
+                // An id, or a display name the roster has once.
+                let all = roster.staff();
+                let active: Vec<_> = all.into_iter().filter(|s| s.active).collect();
+                match rota_script::StaffNames::new(&active).resolve(typed) {
+                    Ok(id) => staff = Some(id.to_string()),
+                    Err(e) => errors.push((
+                        self.index("staff"),
+                        format!(
+                            "{e} on this roster: an id or name as the staff tab lists it ({})",
+                            some_ids(roster)
+                        ),
+                    )),
+                }
+            }
+            None => {}
         }
         if errors.is_empty() {
             Ok(RoleChange {

@@ -68,13 +68,15 @@ impl Form {
             FormKind::Staffing | FormKind::Limit => group_note("group", &mut out, true),
             // Whose row a member of staff is bound to, by name.
             FormKind::User { .. } if self.fields.iter().any(|f| f.name == "staff") => {
-                let id = self.value("staff");
-                if let Some(s) = roster.staff_member(id).filter(|s| s.active) {
+                let active: Vec<_> = roster.staff().into_iter().filter(|s| s.active).collect();
+                let typed = self.value("staff").trim();
+                let found = rota_script::StaffNames::new(&active).resolve(typed).ok();
+                if let Some(s) = found.and_then(|id| roster.staff_member(id)) {
                     out.push((
                         self.index("staff"),
                         format!(
-                            "bound to {} ({id}): they enter and withdraw their own requests only",
-                            s.name
+                            "bound to {} ({}): they enter and withdraw their own requests only",
+                            s.name, s.id
                         ),
                     ));
                 }

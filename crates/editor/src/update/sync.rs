@@ -100,6 +100,21 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
                 }
                 say(state, m);
             }
+            // A publication while a member of staff looks: what it
+            // changed of their shifts is said, and kept as seen.
+            let published = changes
+                .iter()
+                .any(|c| matches!(c.target(), Target::Publication { .. }));
+            if published
+                && state.shifts_checked
+                && let Some(staff) = state.own_row().map(str::to_string)
+            {
+                fx.push(Effect::CheckShifts {
+                    staff,
+                    from: state.today,
+                    live: true,
+                });
+            }
             for c in &changes {
                 match c.target() {
                     Target::Cell { staff, date } => {
@@ -220,6 +235,7 @@ fn check_shifts(state: &mut State, fx: &mut Vec<Effect>) {
         fx.push(Effect::CheckShifts {
             staff,
             from: state.today,
+            live: false,
         });
     }
 }

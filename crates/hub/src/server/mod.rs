@@ -31,7 +31,10 @@ pub mod writers;
 pub use lock::{DataDirLock, LockInfo};
 pub use metrics::Metrics;
 
-use rota_core::domain::Seq;
+use rota_core::domain::{Seq, View};
+
+/// A roster's snapshot as encoded at a seq, shared by its joiners.
+type SharedSnapshot = (Seq, Arc<str>);
 use rota_core::protocol::PresenceInfo;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -172,7 +175,7 @@ pub struct Shared {
     /// Each roster's latest snapshot as sent (JSON) and the seq it is at:
     /// editors joining a roster at the same version share one encoding, and
     /// the writer does not build it again. One per roster.
-    snapshots: Mutex<HashMap<String, (Seq, Arc<str>)>>,
+    snapshots: Mutex<HashMap<(String, View), SharedSnapshot>>,
     /// Who may do what: the accounts, kept current.
     pub gate: Arc<auth::Gate>,
     /// Connections open from each client address (those counted).
@@ -249,19 +252,20 @@ impl Shared {
     }
 
     /// The snapshot of `roster` at `seq`, if one was encoded.
-    fn cached_snapshot(&self, roster: &str, seq: Seq) -> Option<Arc<str>> {
+    fn cached_snapshot(&self, roster: &str, view: View, seq: Seq) -> Option<Arc<str>> {
         let cache = self.snapshots.lock().ok()?;
         cache
-            .get(roster)
+            .get(&(roster.to_string(), view))
             .filter(|(s, _)| *s == seq)
             .map(|(_, json)| json.clone())
     }
 
-    fn cache_snapshot(&self, roster: &str, seq: Seq, json: Arc<str>) {
+    fn cache_snapshot(&self, roster: &str, view: View, seq: Seq, json: Arc<str>) {
         if let Ok(mut cache) = self.snapshots.lock() {
-            let newer = cache.get(roster).is_none_or(|(s, _)| *s <= seq);
+            let key = (roster.to_string(), view);
+            let newer = cache.get(&key).is_none_or(|(s, _)| *s <= seq);
             if newer {
-                cache.insert(roster.to_string(), (seq, json));
+                cache.insert(key, (seq, json));
             }
         }
     }

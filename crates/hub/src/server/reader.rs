@@ -94,6 +94,8 @@ pub enum ReadWhat {
         /// The store file (shard) that holds the roster.
         shard: usize,
         query: HistoryQuery,
+        /// What the asking connection is shown.
+        view: rota_core::domain::View,
     },
     /// Only the rosters in `visible` (None: all).
     ListRosters {
@@ -316,9 +318,10 @@ fn answer(readers: &[Reader], what: ReadWhat, req: Option<u64>) -> ServerMsg {
             roster,
             shard,
             query,
+            view,
         } => match readers.get(shard) {
             Some(reader) => reader
-                .history(&roster, &query)
+                .history(&roster, &query, view)
                 .map(|(entries, next)| ServerMsg::History { req, entries, next }),
             // A roster given a shard this pool has no file of is not stored
             // yet: it has no history.

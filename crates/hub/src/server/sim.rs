@@ -16,6 +16,10 @@
 //! with random delays, cut by partitions and restarts. What is not covered
 //! here (the async connection task, TCP itself) the live-hub tests cover.
 //!
+//! Editors publish now and then, and one more editor is sent the published
+//! view (as staff are): it must end up holding what staff see, and never
+//! be sent a draft cell once the roster has published.
+//!
 //! `cargo test -p rota-hub --lib sim` runs 200 seeds; `ROTA_SIM_SEEDS=5000` runs more,
 //! `ROTA_SIM_SEED=N` one seed with its whole trace printed.
 
@@ -27,7 +31,7 @@ use crate::store::Store;
 use rota_client::core::Core;
 use rota_client::local::LocalStore;
 use rota_client::{ConnState, EntryState};
-use rota_core::domain::{Author, Date, Op};
+use rota_core::domain::{Author, Date, Op, View};
 use rota_core::protocol::{self, ClientMsg, ServerMsg};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -66,6 +70,8 @@ impl Rng {
 #[derive(Clone, Copy, Debug)]
 struct Plan {
     editors: usize,
+    /// More editors, sent the published view, that only make requests.
+    watchers: usize,
     /// Ticks of edits and faults, before healing.
     ticks: u64,
     /// Most ticks a frame takes to arrive.
@@ -79,6 +85,7 @@ struct Plan {
 
 const PLAN: Plan = Plan {
     editors: 3,
+    watchers: 1,
     ticks: 240,
     max_latency: 6,
     edit_per_mille: 60,
@@ -102,6 +109,7 @@ struct Session {
     session: u64,
     editor: usize,
     member: Option<ring::Receiver<Event>>,
+    view: View,
     author: Option<Author>,
     reads_batches: bool,
     direct_tx: super::inbox::Sender,
@@ -149,6 +157,8 @@ enum Phase {
 
 struct Editor {
     core: Core,
+    /// Sent the published view (a member of staff).
+    view: View,
     link: Option<u64>,
     phase: Phase,
     client_id: String,
@@ -183,15 +193,21 @@ impl World {
         }
         .expect("temp dir");
         let hub = Hub::open(&dir.path().join("hub"));
-        let editors = (0..plan.editors)
+        let editors = (0..plan.editors + plan.watchers)
             .map(|i| {
                 let path = dir.path().join(format!("editor-{i}.sqlite3"));
                 let store = LocalStore::open(&path).expect("local store");
                 let client_id = store.client_id().to_string();
                 let (events, _) = tokio::sync::broadcast::channel(16);
                 let core = Core::open(store, &format!("ed{i}"), events).expect("core");
+                let view = if i < plan.editors {
+                    View::Draft
+                } else {
+                    View::Published
+                };
                 Editor {
                     core,
+                    view,
                     link: None,
                     phase: Phase::Down { retry_at: 0 },
                     client_id,
@@ -279,6 +295,7 @@ impl World {
                 session: self.hub.next_session,
                 editor: i,
                 member: None,
+                view: self.editors[i].view,
                 author: None,
                 reads_batches: false,
                 direct_tx,
@@ -323,6 +340,7 @@ impl World {
                     client_id,
                     roster,
                     last_seq,
+                    view: held,
                     ..
                 }) => {
                     let (reply, answer) = oneshot::channel();
@@ -334,6 +352,8 @@ impl World {
                     cmds.push(Cmd::Join {
                         roster,
                         last_seq,
+                        view: s.view,
+                        held,
                         reply,
                     });
                     joins.push((link, answer));
@@ -383,8 +403,12 @@ impl World {
                 session: s.session,
                 presence: Vec::new(),
                 account: None,
-                role: Some("admin".into()),
+                role: Some(match s.view {
+                    View::Draft => "admin".into(),
+                    View::Published => "viewer".into(),
+                }),
                 staff: None,
+                view: s.view,
             };
             let welcome = welcome_text(&self.hub.shared, head, joined.start);
             s.member = Some(joined.events);
@@ -408,7 +432,7 @@ impl World {
                     loop {
                         match m.try_recv() {
                             Ok(ev) => {
-                                frames_for(ev, s.session, s.reads_batches, &mut events);
+                                frames_for(ev, s.session, s.reads_batches, s.view, &mut events);
                             }
                             Err(ring::TryRecvError::Lagged(_)) => {
                                 lagged = true;
@@ -472,6 +496,12 @@ impl World {
                 }
                 (Phase::Welcoming, other) => panic!("ed{i}: expected a welcome, got {other:?}"),
                 (_, msg) => {
+                    if e.view == View::Published
+                        && e.core.server().publishes()
+                        && let Some(cell) = draft_cell(&msg)
+                    {
+                        panic!("ed{i}, sent the published view, was sent a draft cell: {cell}");
+                    }
                     let what = summary(&msg, &self.client_ids);
                     if let ServerMsg::Ack { op_id, .. } = &msg {
                         e.acked.insert(*op_id);
@@ -513,15 +543,36 @@ impl World {
     fn random_edit(&mut self, i: usize) {
         let staff = STAFF[self.rng.below(3) as usize];
         let date = DATES[self.rng.below(3) as usize];
-        let code = CODES[self.rng.below(4) as usize];
-        let op = Op::SetCell {
-            staff: staff.into(),
-            date: date.parse::<Date>().expect("a date"),
-            code: code.map(str::to_string),
-            base: 0,
+        let day = date.parse::<Date>().expect("a date");
+        let (op, what) = if self.editors[i].view == View::Published {
+            // Staff write only requests.
+            let wish = rota_core::domain::Wish::parse("off").expect("a wish");
+            let request = rota_core::domain::Request::new(staff, day, wish);
+            let op = Op::PutRequest {
+                request,
+                base: None,
+            };
+            (op, format!("request {staff} {date}"))
+        } else if self.rng.chance(120) {
+            let to = DATES[self.rng.below(3) as usize].max(date);
+            let op = Op::Publish {
+                from: day,
+                to: to.parse::<Date>().expect("a date"),
+                note: String::new(),
+            };
+            (op, format!("publish {date} to {to}"))
+        } else {
+            let code = CODES[self.rng.below(4) as usize];
+            let op = Op::SetCell {
+                staff: staff.into(),
+                date: day,
+                code: code.map(str::to_string),
+                base: 0,
+            };
+            (op, format!("{staff} {date} {code:?}"))
         };
         if let Ok(Some(op_id)) = self.editors[i].core.edit(vec![op], None, true) {
-            self.log(format!("ed{i} edit {op_id}: {staff} {date} {code:?}"));
+            self.log(format!("ed{i} edit {op_id}: {what}"));
         }
     }
 
@@ -613,6 +664,42 @@ fn summary(msg: &ServerMsg, client_ids: &[String]) -> Option<String> {
     }
 }
 
+/// A cell change in what the hub sent, said.
+fn draft_cell(msg: &ServerMsg) -> Option<String> {
+    let sets: Vec<&rota_core::protocol::ChangeSet> = match msg {
+        ServerMsg::Change(cs) => vec![cs],
+        ServerMsg::Batch { msgs } => msgs
+            .iter()
+            .filter_map(|m| match m {
+                ServerMsg::Change(cs) => Some(cs),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    sets.iter().find_map(|cs| {
+        cs.changes
+            .iter()
+            .find(|c| matches!(c, rota_core::domain::Change::Cell { .. }))
+            .map(|c| format!("seq {}: {c:?}", cs.seq))
+    })
+}
+
+/// A roster as a snapshot, its cells those holding a code, unversioned
+/// (the published view keeps no emptied cell, a copy of it may; and a
+/// cell a publication left as it was keeps its version in the copy).
+fn shown(r: &rota_core::domain::Roster) -> Result<serde_json::Value, String> {
+    let mut snap = rota_core::protocol::Snapshot::of(r);
+    let cells: Vec<(&str, Date, Option<&str>, u64)> = r
+        .cells()
+        .into_iter()
+        .filter(|(_, _, c, _)| c.is_some())
+        .map(|(s, d, c, _)| (s, d, c, 0))
+        .collect();
+    snap.cells = rota_core::protocol::SnapshotCells::from_cells(cells);
+    serde_json::to_value(snap).map_err(|e| e.to_string())
+}
+
 /// Runs one seed: the world as it ended (its trace), and why it failed.
 fn run(seed: u64, plan: Plan) -> (World, Result<(), String>) {
     let mut w = World::new(seed, plan);
@@ -658,7 +745,17 @@ fn check(w: &World) -> Result<(), String> {
     let hub = w.hub.roster();
     let want =
         serde_json::to_value(rota_core::protocol::Snapshot::of(&hub)).map_err(|e| e.to_string())?;
+    let staff_see = shown(&hub.published_view())?;
     for (i, e) in w.editors.iter().enumerate() {
+        if e.view == View::Published {
+            let got = shown(e.core.server())?;
+            if got != staff_see {
+                return Err(format!(
+                    "ed{i}, sent the published view, differs from what staff see:\n  ed{i}: {got}\n  staff see: {staff_see}"
+                ));
+            }
+            continue;
+        }
         let got = serde_json::to_value(rota_core::protocol::Snapshot::of(e.core.server()))
             .map_err(|e| e.to_string())?;
         if got != want || e.core.server().seq() != hub.seq() {

@@ -10,8 +10,9 @@ use super::ring;
 use super::{Event, Metrics, Shared};
 use crate::store::{AnswerKey, Group, Store, StoreError};
 use rota_core::clock::now_ms;
-use rota_core::domain::{Applied, Author, Op, Rejection, Roster, Seq};
+use rota_core::domain::{Applied, Author, Change, Op, Rejection, Roster, Seq, View, view_changes};
 use rota_core::protocol::{self, ChangeSet, ServerMsg, Snapshot};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,6 +27,10 @@ pub enum Cmd {
     Join {
         roster: String,
         last_seq: Seq,
+        /// The view the connection is to be sent, and the view its copy at
+        /// `last_seq` is (another than `view`: it is sent a snapshot).
+        view: View,
+        held: View,
         reply: oneshot::Sender<Result<Joined, String>>,
     },
     Edit(Edit),
@@ -75,7 +80,8 @@ pub enum Start {
     Changes(Vec<ChangeSet>),
     /// The changes missed, as the `change` frames broadcast (from memory).
     Frames(Vec<Utf8Bytes>),
-    /// The whole roster, for the connection to encode (and share).
+    /// The whole roster (as its view shows it), for the connection to
+    /// encode (and share).
     Snapshot(Snapshot),
     /// The whole roster, already encoded for an earlier joiner at this seq.
     SharedSnapshot(Arc<str>),
@@ -87,8 +93,9 @@ pub enum Start {
 pub struct CommittedGroup {
     pub batches: Vec<Committed>,
     /// The batches' `change` frames as one `batch` frame (protocol 1.1),
-    /// built by the first connection that needs it and shared by the rest.
-    joined: OnceLock<Option<Utf8Bytes>>,
+    /// per view, built by the first connection that needs it and shared by
+    /// the rest.
+    joined: [OnceLock<Option<Utf8Bytes>>; 2],
 }
 
 impl CommittedGroup {
@@ -96,24 +103,29 @@ impl CommittedGroup {
     pub fn bytes(&self) -> usize {
         self.batches
             .iter()
-            .map(|b| b.ack.len() + b.frame.as_ref().map_or(0, |f| f.len()))
+            .map(|b| {
+                let draft = b.frame.as_ref().map_or(0, |f| f.len());
+                let own_view = b.view_frame.as_ref().filter(|v| !b.shares_frame(v));
+                b.ack.len() + draft + own_view.map_or(0, |f| f.len())
+            })
             .sum()
     }
 
     pub fn new(batches: Vec<Committed>) -> CommittedGroup {
         CommittedGroup {
             batches,
-            joined: OnceLock::new(),
+            joined: [OnceLock::new(), OnceLock::new()],
         }
     }
 
-    /// Every `change` frame of the group in one frame, for a connection
-    /// that authored none of its batches: the frame itself when there is one,
-    /// a `batch` frame when there are more, None when none changed anything.
-    pub fn joined_changes(&self) -> Option<Utf8Bytes> {
-        self.joined
+    /// Every `change` frame of the group `view` is sent, in one frame, for
+    /// a connection that authored none of its batches: the frame itself
+    /// when there is one, a `batch` frame when there are more, None when
+    /// none changed anything it shows.
+    pub fn joined_changes(&self, view: View) -> Option<Utf8Bytes> {
+        self.joined[view as usize]
             .get_or_init(|| {
-                protocol::join_frames(self.batches.iter().filter_map(|c| c.frame.as_ref()))
+                protocol::join_frames(self.batches.iter().filter_map(|c| c.frame_for(view)))
             })
             .clone()
     }
@@ -127,7 +139,28 @@ pub struct Committed {
     /// The `change` for the others; None when the batch changed nothing
     /// (only its author hears, by its ack).
     pub frame: Option<Utf8Bytes>,
+    /// The `change` for the published view: the same bytes as `frame` when
+    /// it shows all of the batch, None when it shows none of it (a batch of
+    /// draft cells once the roster publishes).
+    pub view_frame: Option<Utf8Bytes>,
     pub ack: Utf8Bytes,
+}
+
+impl Committed {
+    /// What a connection sent `view` is told of this batch by others.
+    pub fn frame_for(&self, view: View) -> Option<&Utf8Bytes> {
+        match view {
+            View::Draft => self.frame.as_ref(),
+            View::Published => self.view_frame.as_ref(),
+        }
+    }
+
+    /// Whether `view_frame` is `frame` itself (one encoding, shared).
+    fn shares_frame(&self, view_frame: &Utf8Bytes) -> bool {
+        self.frame
+            .as_ref()
+            .is_some_and(|f| f.as_str().as_ptr() == view_frame.as_str().as_ptr())
+    }
 }
 
 struct Slot {
@@ -140,7 +173,7 @@ struct Slot {
     /// consecutive seqs, oldest first: an editor that missed only these
     /// catches up from memory, without a read of the change log or encoding
     /// them again.
-    recent: VecDeque<(Seq, Utf8Bytes)>,
+    recent: VecDeque<Recent>,
     recent_bytes: usize,
     /// Since when no connection has listened to the roster (None: someone
     /// does): after `Config::roster_idle` the slot is let go.
@@ -150,21 +183,41 @@ struct Slot {
 /// Most bytes of recent change sets kept per roster.
 const RECENT_BYTES: usize = 16 << 20;
 
+/// A batch kept for catch-ups: its frame for each view.
+struct Recent {
+    seq: Seq,
+    frame: Utf8Bytes,
+    /// None: the published view is not sent this batch.
+    view_frame: Option<Utf8Bytes>,
+    /// The bytes held for it (a view frame that is the frame counts once).
+    bytes: usize,
+}
+
 impl Slot {
-    /// Keeps a committed `change` frame for catch-ups (a reference to the
+    /// Keeps a committed batch's frames for catch-ups (references to the
     /// broadcast bytes: nothing is copied on the writer's path).
-    fn remember(&mut self, seq: Seq, frame: &Utf8Bytes, max_len: usize) {
-        let contiguous = self.recent.back().is_none_or(|(last, _)| *last + 1 == seq);
+    fn remember(&mut self, c: &Committed, max_len: usize) {
+        let Some(frame) = &c.frame else {
+            return;
+        };
+        let contiguous = self.recent.back().is_none_or(|r| r.seq + 1 == c.seq);
         if !contiguous || !protocol::is_change_frame(frame.as_str()) {
             // Never a gap in the window: start it again from here.
             self.forget();
             return;
         }
-        self.recent_bytes += frame.len();
-        self.recent.push_back((seq, frame.clone()));
+        let own_view = c.view_frame.as_ref().filter(|v| !c.shares_frame(v));
+        let bytes = frame.len() + own_view.map_or(0, |v| v.len());
+        self.recent_bytes += bytes;
+        self.recent.push_back(Recent {
+            seq: c.seq,
+            frame: frame.clone(),
+            view_frame: c.view_frame.clone(),
+            bytes,
+        });
         while self.recent.len() > max_len || self.recent_bytes > RECENT_BYTES {
             match self.recent.pop_front() {
-                Some((_, old)) => self.recent_bytes -= old.len(),
+                Some(old) => self.recent_bytes -= old.bytes,
                 None => break,
             }
         }
@@ -175,19 +228,22 @@ impl Slot {
         self.recent_bytes = 0;
     }
 
-    /// The change sets after `last_seq` up to the roster's seq, if all of
-    /// them are still in memory.
-    fn recent_since(&self, last_seq: Seq) -> Option<Vec<Utf8Bytes>> {
-        let first = self.recent.front()?.0;
-        let last = self.recent.back()?.0;
+    /// The change sets `view` is sent after `last_seq` up to the roster's
+    /// seq, if all of them are still in memory.
+    fn recent_since(&self, last_seq: Seq, view: View) -> Option<Vec<Utf8Bytes>> {
+        let first = self.recent.front()?.seq;
+        let last = self.recent.back()?.seq;
         if first > last_seq + 1 || last != self.roster.seq() {
             return None;
         }
         Some(
             self.recent
                 .iter()
-                .filter(|(seq, _)| *seq > last_seq)
-                .map(|(_, frame)| frame.clone())
+                .filter(|r| r.seq > last_seq)
+                .filter_map(|r| match view {
+                    View::Draft => Some(r.frame.clone()),
+                    View::Published => r.view_frame.clone(),
+                })
                 .collect(),
         )
     }
@@ -301,11 +357,15 @@ impl Writer {
                 Cmd::Join {
                     roster,
                     last_seq,
+                    view,
+                    held,
                     reply,
                 } => {
                     // A joiner sees only committed state: flush first.
                     self.commit_edits(std::mem::take(&mut edits));
-                    let joined = self.join(&roster, last_seq).map_err(|e| e.to_string());
+                    let joined = self
+                        .join(&roster, last_seq, view, held)
+                        .map_err(|e| e.to_string());
                     let _ = reply.send(joined);
                 }
                 Cmd::Sweep => self.sweep(""),
@@ -318,7 +378,15 @@ impl Writer {
         self.commit_edits(edits);
     }
 
-    fn join(&mut self, name: &str, last_seq: Seq) -> Result<Joined, StoreError> {
+    fn join(
+        &mut self,
+        name: &str,
+        last_seq: Seq,
+        view: View,
+        held: View,
+    ) -> Result<Joined, StoreError> {
+        // A copy of the other view cannot take this view's changes.
+        let last_seq = if held == view { last_seq } else { Seq::MAX };
         self.sweep(name);
         // Counted as it will be once this join's roster is loaded.
         let loaded = self.rosters.len() + usize::from(!self.rosters.contains_key(name));
@@ -332,7 +400,7 @@ impl Writer {
         let publish = slot.events.clone();
         let latest = slot.latest.clone();
         let frames = (last_seq < seq)
-            .then(|| slot.recent_since(last_seq))
+            .then(|| slot.recent_since(last_seq, view))
             .flatten();
         let start = if last_seq == seq {
             Start::Changes(Vec::new())
@@ -347,10 +415,13 @@ impl Writer {
                 None // the client is ahead of this hub: it must start over
             };
             match delta {
-                Some(changes) => Start::Changes(changes),
-                None => match self.shared.cached_snapshot(name, seq) {
+                Some(changes) => Start::Changes(viewed(changes, view, slot.roster.publishes())),
+                None => match self.shared.cached_snapshot(name, view, seq) {
                     Some(json) => Start::SharedSnapshot(json),
-                    None => Start::Snapshot(Snapshot::of(&slot.roster)),
+                    None => Start::Snapshot(match view {
+                        View::Draft => Snapshot::of(&slot.roster),
+                        View::Published => Snapshot::of(&slot.roster.published_view()),
+                    }),
                 },
             }
         };
@@ -414,10 +485,8 @@ impl Writer {
         for outcome in outcomes {
             match outcome {
                 Outcome::Broadcast(roster, committed) => {
-                    if let Some(slot) = self.rosters.get_mut(&roster)
-                        && let Some(frame) = &committed.frame
-                    {
-                        slot.remember(committed.seq, frame, self.queue);
+                    if let Some(slot) = self.rosters.get_mut(&roster) {
+                        slot.remember(&committed, self.queue);
                     }
                     match groups.iter_mut().find(|(name, _)| *name == roster) {
                         Some((_, batches)) => batches.push(committed),
@@ -586,7 +655,13 @@ fn apply_edit(
             metrics
                 .ops_accepted
                 .fetch_add(e.ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            Ok(committed_outcome(e, applied, ack, at))
+            Ok(committed_outcome(
+                e,
+                applied,
+                slot.roster.publishes(),
+                ack,
+                at,
+            ))
         }
         Err(rejection) => {
             Metrics::inc(match rejection {
@@ -686,32 +761,68 @@ fn slot_of<'a>(
         .ok_or_else(|| StoreError::Corrupt(format!("roster `{name}` vanished")))
 }
 
-fn committed_outcome(e: &Edit, applied: Applied, ack: String, at: i64) -> Outcome {
+/// The batch's frames and ack. The published view's frame is the draft's
+/// own bytes unless the batch holds draft cells it must not be sent
+/// (`publishes`: the roster has published, this batch included): then it is
+/// encoded once without them, or is None when nothing is left.
+fn committed_outcome(e: &Edit, applied: Applied, publishes: bool, ack: String, at: i64) -> Outcome {
     // Even when nothing changed (every write already held its value), the
     // ack goes through the roster's ordered stream: it names the current
     // seq, and must not reach its author before the batches that made it
     // current (a direct reply could overtake them).
-    let frame = (!applied.changes.is_empty()).then(|| {
-        protocol::encode(&ServerMsg::Change(ChangeSet {
+    let (frame, view_frame) = if applied.changes.is_empty() {
+        (None, None)
+    } else {
+        let changes: Vec<Change> = applied.changes.into_iter().map(|c| c.change).collect();
+        let set = |changes: Vec<Change>| ChangeSet {
             seq: applied.seq,
             user: e.author.user.to_string(),
             client: e.author.client.to_string(),
             op_id: e.op_id,
             at,
             note: e.note.clone(),
-            changes: applied.changes.into_iter().map(|c| c.change).collect(),
-        }))
-        .into()
-    });
+            changes,
+        };
+        let shown = match view_changes(&changes, publishes) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(shown) => Some(shown),
+        };
+        let frame: Utf8Bytes = protocol::encode(&ServerMsg::Change(set(changes))).into();
+        let view_frame = match shown {
+            None => Some(frame.clone()),
+            Some(shown) if shown.is_empty() => None,
+            Some(shown) => Some(protocol::encode(&ServerMsg::Change(set(shown))).into()),
+        };
+        (Some(frame), view_frame)
+    };
     Outcome::Broadcast(
         e.roster.clone(),
         Committed {
             seq: applied.seq,
             session: e.session,
             frame,
+            view_frame,
             ack: ack.into(),
         },
     )
+}
+
+/// What of the change sets `changes` the published view is sent (see
+/// [`view_changes`]): those left with no change are left out.
+fn viewed(changes: Vec<ChangeSet>, view: View, publishes: bool) -> Vec<ChangeSet> {
+    if view == View::Draft || !publishes {
+        return changes;
+    }
+    changes
+        .into_iter()
+        .filter_map(|cs| {
+            let shown = view_changes(&cs.changes, true).into_owned();
+            (!shown.is_empty()).then_some(ChangeSet {
+                changes: shown,
+                ..cs
+            })
+        })
+        .collect()
 }
 
 /// The answer to a rejected edit, bounded: the first conflicts or problems

@@ -9,7 +9,7 @@
 //! laid out in the change log, in parts), [`read`] (history and catch-up
 //! from the log, rosters loaded and checked).
 
-use rota_core::domain::{Applied, Author, Change, Date, Roster, Seq};
+use rota_core::domain::{Applied, Author, Change, Date, Roster, Seq, View};
 use rota_core::protocol::{ChangeSet, HistoryCursor, HistoryEntry, HistoryQuery, RosterInfo};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::BTreeSet;
@@ -336,7 +336,7 @@ impl Store {
         roster: &str,
         q: &HistoryQuery,
     ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
-        Reads(&self.conn).history(roster, q)
+        Reads(&self.conn).history(roster, q, View::Draft)
     }
 
     /// Every roster, with its seq and counts.

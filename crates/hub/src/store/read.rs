@@ -22,14 +22,16 @@ impl Reader {
         Ok(Reader { conn })
     }
 
-    /// One page of history, read in one transaction (one view of the store).
+    /// One page of history, read in one transaction (one view of the store),
+    /// as the connection's `view` may see it.
     pub fn history(
         &self,
         roster: &str,
         q: &HistoryQuery,
+        view: View,
     ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
         let tx = self.conn.unchecked_transaction()?;
-        let page = Reads(&tx).history(roster, q)?;
+        let page = Reads(&tx).history(roster, q, view)?;
         tx.finish()?;
         Ok(page)
     }
@@ -45,13 +47,22 @@ pub(super) struct Reads<'c>(pub(super) &'c Connection);
 impl Reads<'_> {
     /// One page of the change log, newest first. The batches that can hold
     /// a match are found by staff or date; their changes are then filtered
-    /// one by one, so a page reads no more batches than it needs.
+    /// one by one, so a page reads no more batches than it needs. Read for
+    /// the published view of a roster that publishes, it holds no cell:
+    /// staff and viewers are never shown the draft, not even its past.
     pub fn history(
         &self,
         roster: &str,
         q: &HistoryQuery,
+        view: View,
     ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
         let limit = q.page_size();
+        let no_cells = view == View::Published
+            && self.0.query_row(
+                "SELECT EXISTS(SELECT 1 FROM entities WHERE roster = ?1 AND kind = 'publication')",
+                [roster],
+                |r| r.get::<_, bool>(0),
+            )?;
         let cursor = q
             .before
             .as_deref()
@@ -125,7 +136,8 @@ impl Reads<'_> {
         let wanted = |c: &Change| -> bool {
             let (staff, date) = staff_and_date(c);
             let dated = q.date.is_some() || q.from.is_some() || q.to.is_some();
-            q.staff.as_deref().is_none_or(|s| staff == Some(s))
+            !(no_cells && matches!(c, Change::Cell { .. }))
+                && q.staff.as_deref().is_none_or(|s| staff == Some(s))
                 && (!dated || date.is_some())
                 && q.date.is_none_or(|d| date == Some(d))
                 && q.from.is_none_or(|f| date.is_some_and(|d| d >= f))

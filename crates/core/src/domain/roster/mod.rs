@@ -13,6 +13,8 @@ mod apply;
 mod check;
 mod publish;
 mod requests;
+mod view;
+pub use view::{View, view_changes};
 #[cfg(test)]
 mod tests;
 

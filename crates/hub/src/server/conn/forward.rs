@@ -42,7 +42,8 @@ pub(super) async fn send_fragmented(
 impl Conn {
     /// What an event puts on this editor's wire (see [`frames_for`]).
     pub(super) fn frames_for(&mut self, ev: Event, out: &mut Vec<Utf8Bytes>) {
-        let mine = frames_for(ev, self.session, self.reads_batches, out);
+        let view = self.member.as_ref().map_or(View::Draft, |m| m.view);
+        let mine = frames_for(ev, self.session, self.reads_batches, view, out);
         self.in_flight = self.in_flight.saturating_sub(mine);
     }
 
@@ -99,14 +100,15 @@ impl Conn {
     }
 }
 
-/// What an event puts on the wire of the editor `session`: its own batches'
-/// acks and the others' changes, in seq order; to a 1.1 editor
-/// (`reads_batches`), as one frame. Returns how many of the batches were
-/// its own (answers to its edits).
+/// What an event puts on the wire of the editor `session`, sent `view`:
+/// its own batches' acks and the others' changes that view shows, in seq
+/// order; to a 1.1 editor (`reads_batches`), as one frame. Returns how many
+/// of the batches were its own (answers to its edits).
 pub(in crate::server) fn frames_for(
     ev: Event,
     session: u64,
     reads_batches: bool,
+    view: View,
     out: &mut Vec<Utf8Bytes>,
 ) -> usize {
     match ev {
@@ -118,14 +120,14 @@ pub(in crate::server) fn frames_for(
                 .count();
             if reads_batches && mine == 0 {
                 // The same frame for every editor that wrote none of it.
-                out.extend(group.joined_changes());
+                out.extend(group.joined_changes(view));
                 return 0;
             }
             let own = group.batches.iter().filter_map(|c| {
                 if c.session == session {
                     Some(&c.ack)
                 } else {
-                    c.frame.as_ref()
+                    c.frame_for(view)
                 }
             });
             if reads_batches {
@@ -146,7 +148,7 @@ pub(in crate::server) fn frames_for(
 /// encoded once per roster version and shared; encoded parts are put in,
 /// not encoded again.
 pub(in crate::server) fn welcome_text(shared: &Shared, head: WelcomeHead, start: Start) -> String {
-    let (roster, seq) = (head.roster.clone(), head.seq);
+    let (roster, seq, view) = (head.roster.clone(), head.seq, head.view);
     let roster = roster.as_str();
     match start {
         Start::Changes(c) => protocol::encode_welcome::<&str>(head, WelcomeBody::Changes(c)),
@@ -154,7 +156,7 @@ pub(in crate::server) fn welcome_text(shared: &Shared, head: WelcomeHead, start:
         Start::Snapshot(snap) => {
             // Encoding a snapshot cannot fail (string keys only).
             let json: Arc<str> = serde_json::to_string(&snap).unwrap_or_default().into();
-            shared.cache_snapshot(roster, seq, json.clone());
+            shared.cache_snapshot(roster, view, seq, json.clone());
             protocol::encode_welcome::<&str>(head, WelcomeBody::Snapshot(&json))
         }
         Start::SharedSnapshot(json) => {

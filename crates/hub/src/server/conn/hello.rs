@@ -15,7 +15,7 @@ impl Conn {
         user: String,
         client_id: String,
         roster: String,
-        last_seq: Seq,
+        (last_seq, held): (Seq, View),
     ) -> Result<(), Option<Ending>> {
         if self.member.is_some() {
             return self
@@ -65,11 +65,22 @@ impl Conn {
         {
             return self.forbidden(m, None, None).await;
         }
+        let view = View::of(Some(role));
+        if view == View::Published && !protocol::reads_views(version) {
+            let m = format!(
+                "as {} on roster `{roster}` you are shown what was published, which this rota (protocol {version}) cannot show: upgrade rota to protocol {} or later",
+                role.with_article(),
+                protocol::VIEWS_SINCE
+            );
+            return self.forbidden(m, None, None).await;
+        }
         self.writer = self.writers.for_roster(&roster);
         let (reply, answer) = oneshot::channel();
         let cmd = Cmd::Join {
             roster: roster.clone(),
             last_seq,
+            view,
+            held,
             reply,
         };
         if self.writer.send(cmd).await.is_err() {
@@ -100,6 +111,7 @@ impl Conn {
                 account: self.who.as_ref().map(|w| w.user.clone()),
                 role: Some(role.as_str().to_string()),
                 staff: staff.clone(),
+                view,
             },
             joined.start,
         );
@@ -118,6 +130,7 @@ impl Conn {
             latest: joined.latest,
             told_role: Some(role),
             told_staff: staff,
+            view,
         });
         self.send(Message::Text(welcome.into())).await
     }

@@ -34,7 +34,7 @@ use super::writer::{Cmd, Edit, Joined, Start};
 use super::{Config, Event, Metrics, Shared};
 use crate::accounts::{Identity, Role};
 use futures_util::{SinkExt, StreamExt};
-use rota_core::domain::{Author, Op, Seq, check_roster_name};
+use rota_core::domain::{Author, Op, Seq, View, check_roster_name};
 use rota_core::protocol::{
     self, ClientMsg, DecodeError, FrameHeader, MAX_IN_FLIGHT, MAX_MESSAGE_BYTES, MAX_NOTE_CHARS,
     MAX_OP_STRING_CHARS, MAX_OPS_PER_BATCH, MAX_OPS_PER_CHANGE_SET, PresenceInfo, ServerMsg,
@@ -75,6 +75,10 @@ struct Member {
     told_role: Option<Role>,
     /// The staff row a staff role is bound to, as last told.
     told_staff: Option<String>,
+    /// What it is sent: the draft or the published view (by its role; a
+    /// change of role that changes this ends the connection, to start over
+    /// with the other view).
+    view: View,
 }
 
 /// Why the connection ends, and the close frame the editor gets.
@@ -529,10 +533,12 @@ impl Conn {
                 token: _,
                 roster,
                 last_seq,
+                view,
             } => {
                 // Boxed: once per connection, and the largest state of all;
                 // unboxed it would size every connection's task.
-                Box::pin(self.hello(&protocol, user, client_id, roster, last_seq)).await
+                let at = (last_seq, view);
+                Box::pin(self.hello(&protocol, user, client_id, roster, at)).await
             }
             ClientMsg::Edit {
                 op_id,

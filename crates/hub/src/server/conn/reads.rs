@@ -19,7 +19,7 @@ impl Conn {
         if let Err(m) = query.check() {
             return self.error_about(codes::BAD_MESSAGE, m, None, req).await;
         }
-        let roster = m.roster.clone();
+        let (roster, view) = (m.roster.clone(), m.view);
         if let Some(why) = self.history_refusal(&query) {
             return self.forbidden(why, None, req).await;
         }
@@ -28,6 +28,7 @@ impl Conn {
             roster,
             shard,
             query,
+            view,
         };
         self.send_to_readers(what, req).await
     }

@@ -204,7 +204,21 @@ impl Conn {
             role: role.as_str().to_string(),
             staff,
         });
-        self.send(Message::Text(frame.into())).await
+        self.send(Message::Text(frame.into())).await?;
+        let was = self.member.as_ref().map_or(View::Draft, |m| m.view);
+        if View::of(Some(role)) != was {
+            // What it holds is the other view: it starts over. (A short
+            // reason: a close frame holds 123 bytes.)
+            let now = match View::of(Some(role)) {
+                View::Draft => "the roster as it is now",
+                View::Published => "only what was published",
+            };
+            return Err(Some(Ending(
+                close::VIEW_CHANGED,
+                format!("as {} you now see {now}: reconnect", role.with_article()),
+            )));
+        }
+        Ok(())
     }
 
     /// Whether this connection has lost its leave since it was checked: its
