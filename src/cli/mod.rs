@@ -616,7 +616,12 @@ impl Unreached {
                 eprintln!("rota: the hub refused this client: {reason}");
                 // The hub's reason says what to do when it is not the
                 // token or the role (a client id of another account's).
-                if reason.contains("token") || reason.contains("role") {
+                if reason.contains("you may open") {
+                    // Most often the roster: none given, `default` asked.
+                    eprintln!(
+                        "rota: name the roster you have a role on with --roster NAME, or ask an admin of the roster for a role"
+                    );
+                } else if reason.contains("token") || reason.contains("role") {
                     eprintln!(
                         "rota: check the token (--token, ROTA_TOKEN or the config file's `token`), or ask an admin of the roster for a role"
                     );

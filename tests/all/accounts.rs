@@ -1484,3 +1484,46 @@ async fn mine_on_a_staff_account_is_that_accounts_row() {
     );
     hub.stop().await.unwrap();
 }
+
+/// Issue 22 (a new-user trial): `rota --mine` on a staff account without
+/// `--roster` asks for `default`, where the account has no role: told to
+/// name the roster, not to check a token that is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_not_given_is_said_as_the_roster_not_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, mut acc) = hub_with_accounts(dir.path()).await;
+    let sue = acc
+        .file
+        .add_user(
+            "sue",
+            Grant::Staff {
+                roster: "ward".into(),
+                staff: "s1".into(),
+            },
+        )
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path().display().to_string();
+    let url = hub.url();
+    let (code, _, stderr) = rota_bin(
+        &["--mine", "--server", &url, "--data", &data],
+        &[("ROTA_TOKEN", &sue)],
+    )
+    .await;
+    assert_eq!(code, 6, "{stderr}");
+    assert!(
+        stderr.contains("name the roster you have a role on with --roster NAME"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("check the token"), "{stderr}");
+    let (code, stdout, stderr) = rota_bin(
+        &[
+            "--mine", "--server", &url, "--data", &data, "--roster", "ward",
+        ],
+        &[("ROTA_TOKEN", &sue)],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.is_empty());
+    hub.stop().await.unwrap();
+}

@@ -3130,3 +3130,55 @@ fn a_member_of_staff_sees_their_own_shifts() {
     let flat = flat_words(&text(&render(&s, false)).replace('│', " "));
     assert!(flat.contains("(s3): published shifts"), "{flat}");
 }
+
+/// Found by a new-user trial: a role changed by an admin while the editor
+/// was open was said only as "connected again". A role that changes what
+/// the editor is sent (the draft, or what was published) is said, and
+/// said again once connected anew (the hub starts the connection over).
+#[test]
+fn a_changed_role_is_said_and_said_again_once_connected_anew() {
+    let mut s = state_of(with_requests(), Config::default(), (100, 16));
+    let editor = rota::sync::Access {
+        account: Some("chloe".into()),
+        role: Some("editor".into()),
+        staff: None,
+    };
+    update(&mut s, Action::Sync(SyncEvent::Access(editor)));
+    let staff = rota::sync::Access {
+        account: Some("chloe".into()),
+        role: Some("staff".into()),
+        staff: Some("s3".into()),
+    };
+    update(&mut s, Action::Sync(SyncEvent::Access(staff)));
+    let said = |s: &State| s.message.clone().map(|m| m.0).unwrap_or_default();
+    let news =
+        "your role on this roster is now staff (Chloe Martin's row): you see what was published";
+    assert!(said(&s).contains(news), "{}", said(&s));
+    let gone = ConnState::Retrying {
+        retry_in: std::time::Duration::from_millis(100),
+        reason: "the hub closed the connection".into(),
+    };
+    update(&mut s, Action::Sync(SyncEvent::Connection(gone)));
+    update(
+        &mut s,
+        Action::Sync(SyncEvent::Connection(ConnState::Connected {
+            session: 2,
+            seq: 9,
+        })),
+    );
+    assert!(said(&s).contains(news), "{}", said(&s));
+    // Said once: a later reconnection is only that.
+    let gone = ConnState::Retrying {
+        retry_in: std::time::Duration::from_millis(100),
+        reason: "the hub closed the connection".into(),
+    };
+    update(&mut s, Action::Sync(SyncEvent::Connection(gone)));
+    update(
+        &mut s,
+        Action::Sync(SyncEvent::Connection(ConnState::Connected {
+            session: 3,
+            seq: 9,
+        })),
+    );
+    assert_eq!(said(&s), "connected again");
+}

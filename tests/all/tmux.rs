@@ -1277,24 +1277,29 @@ async fn a_planner_publishes_and_the_staff_member_sees_it() {
     let planner = with_token("ada", &ada);
     let staff = with_token("sue", &sue);
     t.start_sized("ada", &planner, (200, 50));
-    t.start_sized("sue", &staff, (80, 24));
     t.wait("ada", "connected", |s| {
         s.contains("● connected") && s.contains("Person 1")
     })
     .await;
-    t.wait("sue", "connected, on her own row", |s| {
-        s.contains("● connected")
-            && status_line(s).contains("STAFF")
-            && status_line(s).contains("Person 1 ·")
-    })
-    .await;
-
-    // The planner: D on Person 1, today (where the cursor starts), published.
+    // The planner: D on Person 1, today (where the cursor starts), a draft
+    // of a roster that never published.
     t.keys("ada", &["D"]);
     t.wait("ada", "D saved", |s| {
         s.contains("✓ all saved") && shows(s, "Person 1", "D")
     })
     .await;
+    // Sue opens it: before any publication staff see the roster as it is.
+    t.start_sized("sue", &staff, (80, 24));
+    t.wait("sue", "connected, on her own row, the D", |s| {
+        s.contains("● connected")
+            && status_line(s).contains("STAFF")
+            && status_line(s).contains("Person 1 ·")
+            && shows(s, "Person 1", "D")
+    })
+    .await;
+    // Published: the D is news to her as a published shift (what she saw
+    // of a roster that never published is not what was published: found
+    // by a new-user trial, told nothing before).
     publish_in(&t, "ada", 1, "first").await;
     // Told as it comes (and kept as seen: the next opening compares with it).
     let told = format!("your shifts changed (just published): {day} nothing -> D");

@@ -103,12 +103,19 @@ fn check_shifts(
     today: rota_core::domain::Date,
     live: bool,
 ) -> Vec<Action> {
-    let view = engine.server_roster().published_view();
-    let far = today.add_days(366 * 5);
-    let now: std::collections::BTreeMap<String, String> = view
-        .row_between(staff, today, far)
-        .filter_map(|(d, c, _)| c.map(|c| (d.to_string(), c.to_string())))
-        .collect();
+    // What was published only: a roster that never published shows its
+    // staff the roster as it is, which no one published to them.
+    let roster = engine.server_roster();
+    let mut now = std::collections::BTreeMap::new();
+    let mut d = today;
+    for _ in 0..366 * 5 {
+        if roster.published_by(d).is_some()
+            && let Some(code) = roster.published_cell(staff, d)
+        {
+            now.insert(d.to_string(), code.to_string());
+        }
+        d = d.add_days(1);
+    }
     let key = format!("seen-shifts:{}:{staff}", engine.config().roster);
     let kept = engine.kept(&key);
     let _ = engine.keep(&key, &serde_json::to_string(&now).unwrap_or_default());

@@ -238,6 +238,9 @@ pub struct State {
     /// A member of staff's shifts were compared with what they last saw
     /// (once a session, when first connected and bound to a row).
     pub shifts_checked: bool,
+    /// A new role that changes what the editor is sent, to be said again
+    /// once connected anew (the hub starts the connection over for it).
+    pub role_news: Option<String>,
     /// When the next connection attempt is due (Unix ms).
     pub retry_at: Option<i64>,
     pub outbox: Vec<OutboxEntry>,
@@ -370,6 +373,7 @@ impl State {
             },
             offline_since: None,
             shifts_checked: false,
+            role_news: None,
             retry_at: None,
             outbox: Vec::new(),
             marks: HashMap::new(),

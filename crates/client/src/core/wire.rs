@@ -382,16 +382,22 @@ impl Core {
             }
             View::Published => {
                 // A publication changes the view's cells too: the cache
-                // is told every cell it set or emptied.
+                // is told every cell it set or emptied (the editor is
+                // told the publication, as sent).
                 let mut made = Vec::with_capacity(cs.changes.len());
                 for change in &cs.changes {
                     made.extend(self.server.apply_viewed(change, stamp.clone()));
                 }
-                let cs = ChangeSet {
+                let stored = ChangeSet {
+                    seq: cs.seq,
+                    user: cs.user.clone(),
+                    client: cs.client.clone(),
+                    op_id: cs.op_id,
+                    at: cs.at,
+                    note: cs.note.clone(),
                     changes: made,
-                    ..cs
                 };
-                self.store.record(&cs, settles)?;
+                self.store.record(&stored, settles)?;
                 cs
             }
         };

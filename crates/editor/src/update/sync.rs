@@ -20,7 +20,9 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
             match &c {
                 ConnState::Connected { .. } => {
                     // What was said of being offline is no longer true.
-                    if state
+                    if let Some(news) = state.role_news.take() {
+                        say(state, news);
+                    } else if state
                         .message
                         .as_ref()
                         .is_some_and(|(m, _)| m == RECONNECTING || m.starts_with(OFFLINE))
@@ -205,7 +207,18 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
         SyncEvent::RequestFailed { req, message } => super::asking::failed(state, req, message),
         SyncEvent::Access(access) => {
             let bound_before = state.own_row().map(str::to_string);
+            let role_before = state.access.role.clone();
+            let sent_draft = state.sees_draft();
             state.access = access;
+            if let (Some(before), Some(now)) = (role_before, state.access.role.clone())
+                && before != now
+            {
+                let news = role_news(state, &now);
+                if state.sees_draft() != sent_draft {
+                    state.role_news = Some(news.clone());
+                }
+                say(state, news);
+            }
             // A role that sees the draft (or no longer does) has a column
             // more (or less) for the unpublished marks.
             state.scroll_to_cursor();
@@ -222,6 +235,23 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
         // The editor never asks for the list of rosters.
         SyncEvent::Rosters { .. } => {}
     }
+}
+
+/// "your role on this roster is now staff (Chloe Martin's row): you see
+/// what was published and enter your own requests".
+fn role_news(state: &State, role: &str) -> String {
+    let what = match role {
+        "staff" => "you see what was published and enter your own requests",
+        "viewer" => "you see what was published; nothing can be changed",
+        "editor" => "you see the roster as it is and change cells and requests",
+        "admin" => "you see the roster as it is, change anything and publish",
+        _ => "",
+    };
+    let whose = match state.own_row() {
+        Some(row) if role == "staff" => format!(" ({}'s row)", state.name_of(row)),
+        _ => String::new(),
+    };
+    format!("your role on this roster is now {role}{whose}: {what}")
 }
 
 /// Once a session, when connected and bound to a row: a member of staff
