@@ -158,3 +158,25 @@ fn bad_flags_are_refused_with_a_reason() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("STAFFxDAYS"));
 }
+
+/// Issue 22: staff editors are sent each publication and never a draft
+/// cell; every publication and draft edit reached every observer.
+#[test]
+fn published_sends_staff_the_publications_and_no_draft_cell() {
+    let (code, r, err) = load(&["--scenario", "published", "--clients", "6", "--runs", "3"]);
+    assert_eq!(code, 0, "{r}\n{err}");
+    assert_eq!(r["scenario"], "published");
+    assert_eq!(
+        (r["staff"].as_u64(), r["rounds"].as_u64()),
+        (Some(5), Some(3))
+    );
+    assert_eq!(r["staff_draft_cells"], 0, "{r}");
+    assert_eq!(r["staff_draft_frames"], 0, "{r}");
+    assert_eq!(r["staff_other_changes"], 0, "{r}");
+    assert_eq!(r["lost"], 0, "{r}");
+    // Every publication reached every member of staff, every draft edit
+    // every editor: 3 rounds x 5 each.
+    assert_eq!(r["published_ms"]["count"], 15);
+    assert_eq!(r["draft_ms"]["count"], 15);
+    assert_eq!(r["staff_frames"], 15);
+}

@@ -41,6 +41,18 @@ impl HubUnderTest {
     /// Starts `rota --serve` as `start_own` does, with `extra` flags instead
     /// of the lifted edit rate: the hub's own limits otherwise.
     pub fn start_with(max_connections: usize, extra: &[String]) -> Result<HubUnderTest, String> {
+        HubUnderTest::start_prepared(max_connections, extra, |_| Ok(()))
+    }
+
+    /// Starts `rota --serve` as `start_with` does, once `prepare` has
+    /// written what the hub must find in its data dir when it starts (the
+    /// published scenario's accounts: a hub reads its accounts file at
+    /// start, and one with users asks every connection for a token).
+    pub fn start_prepared(
+        max_connections: usize,
+        extra: &[String],
+        prepare: impl FnOnce(&std::path::Path) -> Result<(), String>,
+    ) -> Result<HubUnderTest, String> {
         let bin = rota_binary()?;
         let dir = std::env::temp_dir().join(format!(
             "rota-load-{}-{}",
@@ -50,6 +62,10 @@ impl HubUnderTest {
                 .map_or(0, |d| d.as_nanos())
         ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if let Err(e) = prepare(&dir) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
         let mut child = Command::new(&bin)
             .args(["--serve", "--listen", "127.0.0.1:0", "--log-level", "warn"])
             .arg("--max-connections")

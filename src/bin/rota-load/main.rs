@@ -12,6 +12,9 @@
 //!   `honest` (the honest editors), `attack` and `attackers` (the attacks),
 //!   `wire` (their connections and frames), `delivery` (honest readers
 //!   timing the broadcast, slow-readers) and `fair_report` (its report).
+//! - `published`: staff sent the published view beside editors sent the
+//!   draft (issue 22), with `viewer` (their connections, and what each
+//!   was sent) and `pub_report` (its report).
 
 mod attack;
 mod attackers;
@@ -21,9 +24,12 @@ mod fair_report;
 mod fairness;
 mod honest;
 mod hub;
+mod pub_report;
+mod published;
 mod reader;
 mod report;
 mod scenario;
+mod viewer;
 mod wire;
 
 use clap::Parser;
@@ -40,7 +46,9 @@ struct Cli {
     /// distinct cells, as fast as acks allow), contention (M writers on the
     /// same 4 cells), connections (N idle editors), catchup (an editor that
     /// missed K edits comes back), snapshot (new editors load a full roster),
-    /// fairness (honest editors beside one attacker, --attack).
+    /// fairness (honest editors beside one attacker, --attack), published
+    /// (a 200-cell publication fanned out to N-1 staff editors, alternated
+    /// with the same edit as a draft to N-1 editors).
     #[arg(long, default_value = "fanout")]
     scenario: String,
 
@@ -57,9 +65,10 @@ struct Cli {
     #[arg(long, value_name = "URL")]
     server: Option<String>,
 
-    /// Editors connected at once.
-    #[arg(long, default_value_t = 50)]
-    clients: usize,
+    /// Editors connected at once (default 50; published: 200 per roster,
+    /// the admin and N-1 staff or editors).
+    #[arg(long, value_name = "N")]
+    clients: Option<usize>,
 
     /// How many of them write (throughput, contention).
     #[arg(long, default_value_t = 50)]
@@ -92,9 +101,10 @@ struct Cli {
     #[arg(long, value_name = "STAFFxDAYS")]
     roster_size: Option<String>,
 
-    /// Repetitions for catchup and snapshot.
-    #[arg(long, default_value_t = 5)]
-    runs: usize,
+    /// Repetitions for catchup and snapshot (default 5), rounds for
+    /// published (default 50).
+    #[arg(long, value_name = "N")]
+    runs: Option<usize>,
 
     /// Roster name (default: a new one per run).
     #[arg(long)]
@@ -155,7 +165,7 @@ fn opts(cli: &Cli) -> Result<Opts, String> {
     rota::domain::check_roster_name(&roster)?;
     Ok(Opts {
         scenario,
-        clients: cli.clients.max(1),
+        clients: cli.clients.unwrap_or(50).max(1),
         writers: cli.writers,
         edits,
         duration,
@@ -164,7 +174,7 @@ fn opts(cli: &Cli) -> Result<Opts, String> {
         window: cli.window.clamp(1, rota::protocol::MAX_IN_FLIGHT),
         staff,
         days,
-        runs: cli.runs,
+        runs: cli.runs.unwrap_or(5),
         roster,
         history_readers: cli.history_readers,
         import: cli.import,
@@ -192,6 +202,9 @@ fn main() {
     };
     if opts.scenario == Scenario::Fairness {
         std::process::exit(runtime.block_on(fairness(&cli)));
+    }
+    if opts.scenario == Scenario::Published {
+        std::process::exit(runtime.block_on(published(&cli)));
     }
     let code = runtime.block_on(async {
         let hub = match &cli.server {
@@ -231,6 +244,25 @@ async fn fairness(cli: &Cli) -> i32 {
     }
     let duration = Duration::from_secs_f64(cli.duration.unwrap_or(10.0).max(0.1));
     let report = fairness::run(attack, duration).await;
+    if cli.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        print!("{}", report.table());
+    }
+    if report.ok() { 0 } else { 1 }
+}
+
+/// The published scenario: its own hub (its accounts written before it
+/// starts), its own report.
+async fn published(cli: &Cli) -> i32 {
+    if cli.server.is_some() {
+        eprintln!(
+            "rota-load: published starts its own hub (its accounts are made before it starts): drop --server"
+        );
+        return 2;
+    }
+    let clients = cli.clients.unwrap_or(200).max(2);
+    let report = published::run(clients, cli.runs.unwrap_or(50)).await;
     if cli.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {

@@ -25,6 +25,8 @@ pub enum Scenario {
     Snapshot,
     /// Run by fairness.rs, with a report of its own.
     Fairness,
+    /// Run by published.rs, with a report of its own.
+    Published,
 }
 
 impl Scenario {
@@ -37,9 +39,10 @@ impl Scenario {
             "catchup" => Scenario::Catchup,
             "snapshot" => Scenario::Snapshot,
             "fairness" => Scenario::Fairness,
+            "published" => Scenario::Published,
             _ => {
                 return Err(format!(
-                    "unknown scenario `{s}`: fanout, contention, throughput, connections, catchup, snapshot or fairness"
+                    "unknown scenario `{s}`: fanout, contention, throughput, connections, catchup, snapshot, fairness or published"
                 ));
             }
         })
@@ -53,6 +56,7 @@ impl Scenario {
             Scenario::Catchup => "catchup",
             Scenario::Snapshot => "snapshot",
             Scenario::Fairness => "fairness",
+            Scenario::Published => "published",
         }
     }
 }
@@ -92,6 +96,7 @@ pub async fn run(opts: &Opts, hub: &HubUnderTest) -> Report {
         Scenario::Catchup => catchup(opts, hub, &mut report).await,
         Scenario::Snapshot => snapshot(opts, hub, &mut report).await,
         Scenario::Fairness => Err("fairness is run by fairness::run".into()),
+        Scenario::Published => Err("published is run by published::run".into()),
         _ => live(opts, hub, &mut report).await,
     };
     if let Err(e) = result {
