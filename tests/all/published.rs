@@ -430,3 +430,73 @@ async fn a_staff_engine_keeps_the_published_view_live_and_on_disk() {
         .collect();
     assert_eq!(shown, want);
 }
+
+/// Found by a new-user trial: an editor made a viewer kept the draft on
+/// screen until the hub sent the published view, and in its file: opened
+/// offline, it showed the draft and took edits. The copy becomes the
+/// published view as soon as the new role is heard, and the file keeps
+/// the role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_made_a_viewer_keeps_no_draft_on_screen_or_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = ward(dir.path()).await;
+    let url = w.hub.url();
+    let (mut ada, _) = Client::hello_as(&url, &w.admin, "ada", "c-ada", "ward").await;
+    ack_seq(
+        &ada.edit(1, vec![set("s1", "2026-12-02", Some("N"), 0)])
+            .await,
+    );
+    ack_seq(&ada.edit(2, vec![publish("2026-12-01", "2026-12-07")]).await);
+    let last = ack_seq(
+        &ada.edit(3, vec![set("s2", "2026-12-02", Some("D"), 0)])
+            .await,
+    );
+    let data = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut c = engine_config(&url, "ed", data.path());
+        c.roster = "ward".into();
+        c.token = Some(w.editor.clone());
+        rota::sync::SyncEngine::start(c).unwrap()
+    };
+    let shown = |e: &rota::sync::SyncEngine| -> Vec<CellRow> {
+        view_cells(e)
+            .into_iter()
+            .filter(|(_, _, c)| c.is_some())
+            .collect()
+    };
+    let engine = start();
+    wait_synced(&engine, last).await;
+    assert_eq!(shown(&engine).len(), 3, "the editor sees the draft");
+    let mut events = engine.subscribe();
+    w.file.set_role("ed", "ward", Some(Role::Viewer)).unwrap();
+    let (_, told) = engine
+        .wait_until(WAIT, |_| engine.access().role.as_deref() == Some("viewer"))
+        .await;
+    assert!(told, "the new role is heard");
+    assert_eq!(shown(&engine), published_cells(), "no draft once a viewer");
+    // Connected again at once, never said to be offline for it.
+    let connected = async {
+        loop {
+            match events.recv().await {
+                Ok(rota::sync::SyncEvent::Connection(rota::sync::ConnState::Retrying {
+                    reason,
+                    ..
+                })) => panic!("said to be offline: {reason}"),
+                Ok(rota::sync::SyncEvent::Connection(rota::sync::ConnState::Connected {
+                    ..
+                })) => break,
+                Ok(_) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, connected)
+        .await
+        .expect("connected again");
+    assert_eq!(shown(&engine), published_cells());
+    drop(engine);
+    w.hub.stop().await.unwrap();
+    let engine = start();
+    assert_eq!(shown(&engine), published_cells(), "nor in the file");
+    assert_eq!(engine.access().role.as_deref(), Some("viewer"));
+}

@@ -237,6 +237,14 @@ async fn session(
                         }
                     }
                     Some(Ok(Message::Close(frame))) => {
+                        // A new role that sees another view: back at once,
+                        // to be sent it (nothing is lost, nothing to say).
+                        if frame
+                            .as_ref()
+                            .is_some_and(|f| u16::from(f.code) == protocol::close::VIEW_CHANGED)
+                        {
+                            return Ended::Again("the role's view changed".into());
+                        }
                         let why = frame
                             .map(|f| format!(" ({} {})", u16::from(f.code), f.reason))
                             .unwrap_or_default();

@@ -162,6 +162,9 @@ pub struct Core {
 
 /// The key under which the local file keeps [`Core::copy_of`].
 const COPY_OF: &str = "view";
+/// The keys of the role (and staff row) the hub last said.
+const ROLE: &str = "role";
+const STAFF_ROW: &str = "staff-row";
 
 /// Who the hub says this editor is, and what it may do (from the welcome,
 /// and `role` messages after).
@@ -217,6 +220,9 @@ impl Core {
         if core.store.kept(COPY_OF)?.as_deref() == Some(View::Published.as_str()) {
             core.copy_of = View::Published;
         }
+        let kept = |k: &str| core.store.kept(k).map(|v| v.filter(|v| !v.is_empty()));
+        core.access.role = kept(ROLE)?;
+        core.access.staff = kept(STAFF_ROW)?;
         core.rebuild_view();
         core.recount_pending_cells();
         core.last_counts = core.counts();
@@ -316,6 +322,14 @@ impl Core {
 
     fn set_access(&mut self, access: Access) {
         if access != self.access {
+            // Kept in the file: opened offline, the editor offers what the
+            // role allows (a viewer is not shown an editor's keys).
+            if access.role != self.access.role || access.staff != self.access.staff {
+                let _ = self.store.keep(ROLE, access.role.as_deref().unwrap_or(""));
+                let _ = self
+                    .store
+                    .keep(STAFF_ROW, access.staff.as_deref().unwrap_or(""));
+            }
             self.access = access.clone();
             self.emit(SyncEvent::Access(access));
         }

@@ -181,12 +181,13 @@ impl Core {
             }
             ServerMsg::Role { role, staff } => {
                 let account = self.access.account.clone();
+                let view = View::of(rota_core::domain::Role::parse(&role));
                 self.set_access(Access {
                     account,
                     role: Some(role),
                     staff,
                 });
-                Ok(())
+                self.change_view(view)
             }
             ServerMsg::Change(cs) => self.on_change(cs),
             ServerMsg::Ack {
@@ -342,6 +343,32 @@ impl Core {
         self.presence = presence.into_iter().map(|p| (p.session, p)).collect();
         self.set_conn(ConnState::Connected { session, seq });
         self.outbox_changed();
+        Ok(())
+    }
+
+    /// A new role sees `view`. From the draft to what was published, the
+    /// copy (and the file) become the published view at once: it is known
+    /// here (the draft holds the published layer), and nothing of the
+    /// draft stays to be shown, offline or not. The other way, the draft is
+    /// not known: a snapshot is asked for (the hub starts the connection
+    /// over too).
+    fn change_view(&mut self, view: View) -> Result<(), LocalError> {
+        if view == self.copy_of {
+            return Ok(());
+        }
+        match view {
+            View::Published => {
+                let seq = self.server.seq();
+                let snap = Snapshot::of(&self.server.published_view());
+                self.store.replace(&snap, seq)?;
+                self.store.keep(COPY_OF, view.as_str())?;
+                self.server = snap.to_roster(seq);
+                self.copy_of = view;
+                self.rebuild_view();
+                self.emit(SyncEvent::Resynced { seq });
+            }
+            View::Draft => self.needs_snapshot = true,
+        }
         Ok(())
     }
 
