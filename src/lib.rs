@@ -11,6 +11,8 @@
 //!   one home for the hub's store and the client's local file.
 //! - `rota-tls` ([`tls`]): certificates and rustls configs.
 //! - `rota-script` ([`script`]): apply, import and export formats. Pure.
+//! - `rota-fill` ([`fill`]): the rules compiled for search, their exact
+//!   score, and the assisted fill's search. Pure.
 //! - `rota-hub` ([`server`], [`store`], [`accounts`], `embedded`): the hub.
 //! - `rota-client` ([`sync`]): the sync engine. No UI, no hub inside.
 //! - `rota-editor` ([`tui`]): the editor's state, keys, update and view.
@@ -28,6 +30,7 @@ pub use rota_client as sync;
 pub use rota_core::{clock, domain, protocol, text};
 pub use rota_db::{roster_db, sqlite_file};
 pub use rota_editor as tui;
+pub use rota_fill as fill;
 pub use rota_hub::{accounts, server, store};
 pub use rota_script as script;
 pub use rota_tls as tls;

@@ -22,6 +22,7 @@ async fn main() {
         || cli.publish
         || cli.diff_published
         || cli.mine
+        || cli.fill
         || cli.apply.is_some()
         || cli.export.is_some());
     if !editor {
@@ -58,6 +59,8 @@ async fn main() {
         cli::publish::diff_published(&cli).await
     } else if cli.mine {
         cli::mine::mine(&cli).await
+    } else if cli.fill {
+        cli::fill::fill(&cli).await
     } else if let Some(format) = &cli.export {
         cli::export::export(&cli, format).await
     } else {

@@ -13,6 +13,7 @@ pub mod apply;
 pub mod check;
 pub mod edit;
 pub mod export;
+pub mod fill;
 pub mod mine;
 pub mod out;
 pub mod publish;
@@ -58,8 +59,9 @@ pub struct Cli {
     #[arg(long, value_name = "DATE", requires = "apply")]
     pub start: Option<String>,
 
-    /// With --apply: print what would change, cell by cell, and change nothing.
-    #[arg(long, requires = "apply")]
+    /// With --apply: print what would change, cell by cell, and change
+    /// nothing. With --fill: fill and print the scores, send nothing.
+    #[arg(long)]
     pub dry_run: bool,
 
     /// With --apply: apply over cells changed on the hub since the file was
@@ -91,7 +93,9 @@ pub struct Cli {
 
     /// With --export: the file to write (replaced whole). For ics, an
     /// existing directory gets one file per person, named by staff id.
-    #[arg(long, value_name = "PATH", requires = "export")]
+    /// With --fill: write the filled cells there as --apply CSV instead of
+    /// sending them.
+    #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 
     /// With --export: the first date to include. With --publish: the
@@ -122,6 +126,18 @@ pub struct Cli {
     /// totals: yours (a staff account) or --staff ID's.
     #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish"])]
     pub mine: bool,
+
+    /// Fill the empty cells of the planning period (or of --from to --to;
+    /// only the rows of --staff when given) so that no rule is broken and the soft score is as
+    /// low as the search finds within --seconds; cells already set are
+    /// kept. Sent to the hub as one edit (--dry-run: only the scores;
+    /// --out FILE: as --apply CSV).
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish", "diff_published", "mine"])]
+    pub fill: bool,
+
+    /// With --fill: how long the search runs, in seconds.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "fill")]
+    pub seconds: u64,
 
     /// With --mine: how many weeks from today.
     #[arg(long, value_name = "N", default_value_t = 4, requires = "mine")]
@@ -770,15 +786,26 @@ pub async fn stop(engine: SyncEngine) {
 /// `--staff` says whose rows an export covers, or which row a staff role
 /// is bound to: anywhere else it would be quietly ignored, so it is refused.
 pub fn flags_fit(cli: &Cli) -> Result<(), String> {
-    if (cli.from.is_some() || cli.to.is_some()) && cli.export.is_none() && !cli.publish {
-        return Err("--from and --to go with --export or --publish".into());
+    if (cli.from.is_some() || cli.to.is_some()) && cli.export.is_none() && !cli.publish && !cli.fill
+    {
+        return Err("--from and --to go with --export, --publish or --fill".into());
     }
-    let fits = cli.export.is_some() || cli.mine || cli.add_user.is_some() || cli.set_role.is_some();
+    let fits = cli.export.is_some()
+        || cli.mine
+        || cli.fill
+        || cli.add_user.is_some()
+        || cli.set_role.is_some();
     if cli.staff.is_some() && !fits {
         return Err(
-            "--staff goes with --export or --mine (whose rows), or with --add-user/--set-role and --role staff (the row the user is bound to)"
+            "--staff goes with --export, --mine or --fill (whose rows), or with --add-user/--set-role and --role staff (the row the user is bound to)"
                 .into(),
         );
+    }
+    if cli.dry_run && cli.apply.is_none() && !cli.fill {
+        return Err("--dry-run goes with --apply or --fill".into());
+    }
+    if cli.out.is_some() && cli.export.is_none() && !cli.fill {
+        return Err("--out goes with --export or --fill".into());
     }
     Ok(())
 }

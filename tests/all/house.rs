@@ -14,6 +14,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("rota-tls", &[]),
     ("rota-db", &["rota-core"]),
     ("rota-script", &["rota-core"]),
+    ("rota-fill", &["rota-core"]),
     (
         "rota-hub",
         &["rota-core", "rota-db", "rota-tls", "rota-script"],
@@ -27,6 +28,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "rota-db",
             "rota-tls",
             "rota-script",
+            "rota-fill",
             "rota-hub",
             "rota-client",
             "rota-editor",

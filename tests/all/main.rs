@@ -13,6 +13,7 @@ mod calendar;
 mod docs;
 mod editor;
 mod editor_fuzz;
+mod fill;
 mod fuzz;
 mod house;
 mod hub;

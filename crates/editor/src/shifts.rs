@@ -115,7 +115,7 @@ mod tests {
         let l = lines(&r, "s1", day("2026-12-01"));
         assert_eq!(
             l[0],
-            "Ann Lee (s1): shifts (the roster does not publish) from Tue 1 Dec 2026 to Mon 28 Dec 2026"
+            "Ann Lee (s1): shifts as planned (nothing published yet: they may change) from Tue 1 Dec 2026 to Mon 28 Dec 2026"
         );
         assert!(l[1].starts_with("  Tue 1 Dec 2026 "), "{l:?}");
         assert!(l[1].contains("N    Night") && l[1].ends_with("20:00-08:00 (+1) 12 h"));

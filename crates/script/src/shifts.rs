@@ -26,7 +26,7 @@ pub fn lines(
         if roster.publishes() {
             "published shifts"
         } else {
-            "shifts (the roster does not publish)"
+            "shifts as planned (nothing published yet: they may change)"
         },
         day(from),
         day(to)

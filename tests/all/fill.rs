@@ -1,0 +1,149 @@
+//! Issue 23, the assisted fill from a script: `rota --fill` on a benchmark
+//! instance imported into a real hub. It keeps every cell set before it,
+//! sends its cells as one edit (or writes them as `--apply` CSV, or only
+//! says the scores), and its score is what `--check` then reports.
+
+use crate::common::*;
+use crate::requests_scripts::Ctx;
+
+/// The cells holding a code, sorted.
+fn codes(snap: &rota::protocol::Snapshot) -> Vec<CellRow> {
+    let mut out: Vec<CellRow> = snap
+        .cells
+        .iter()
+        .filter(|(_, _, c, _)| c.is_some())
+        .map(|(s, d, c, _)| (s.to_string(), *d, c.as_deref().map(str::to_string)))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A number after `label` in `text` ("soft score 812" -> 812).
+fn number_after(text: &str, label: &str) -> u64 {
+    let at = text.find(label).map(|i| i + label.len());
+    let digits: String = at
+        .map(|i| {
+            text[i..]
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect()
+        })
+        .unwrap_or_default();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fill_keeps_set_cells_and_sends_one_edit_that_check_scores_the_same() {
+    let ctx = Ctx::new(0).await;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nrp/Instance1.txt");
+    let out = ctx
+        .run(&[
+            "--apply",
+            path.to_str().unwrap(),
+            "--format",
+            "nrp",
+            "--start",
+            "2027-01-04",
+            "--roster",
+            "Instance1",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (seq, before) = ctx.snapshot("Instance1").await;
+    let set = codes(&before);
+
+    // A dry run says the scores and sends nothing.
+    let fill = ["--fill", "--seconds", "1", "--roster", "Instance1"];
+    let dry = ctx.run(&[&fill[..], &["--dry-run"]].concat()).await;
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout.contains("Before: ") && dry.stdout.contains("After: "),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("nothing sent"), "{}", dry.stdout);
+    assert_eq!(ctx.snapshot("Instance1").await.0, seq);
+
+    // --out writes what --apply takes.
+    let csv = ctx.file("fill.csv", "");
+    let wrote = ctx.run(&[&fill[..], &["--out", &csv]].concat()).await;
+    assert_eq!(wrote.code, 0, "{}", wrote.stderr);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with("staff,date,code\n") && text.lines().count() > 1,
+        "{text}"
+    );
+    assert_eq!(ctx.snapshot("Instance1").await.0, seq);
+
+    // Sent: one edit; every cell set before is as it was.
+    let sent = ctx.run(&fill).await;
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    assert!(sent.stdout.contains("(one edit)"), "{}", sent.stdout);
+    let (after_seq, after) = ctx.snapshot("Instance1").await;
+    assert_eq!(after_seq, seq + 1, "one edit, one seq");
+    let now = codes(&after);
+    for cell in &set {
+        assert!(now.contains(cell), "a set cell changed: {cell:?}");
+    }
+    assert!(now.len() > set.len());
+    // What it said after is what --check finds in the roster it sent.
+    let said = sent
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("After:"))
+        .unwrap_or_default();
+    let check = ctx
+        .run(&["--check", "--roster", "Instance1", "--json"])
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
+    assert_eq!(
+        v["soft_score"]["total"].as_u64(),
+        Some(number_after(said, "soft score"))
+    );
+    let soft_rules: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !f["rule"].as_str().unwrap_or("").starts_with("cover"))
+        .map(|f| f["rule"].to_string())
+        .collect();
+    let hard = if said.contains("no rule broken") {
+        0
+    } else {
+        number_after(said, "After:") as usize
+    };
+    assert_eq!(soft_rules.len(), hard, "{soft_rules:?}\n{said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fill_flags_that_do_not_fit_are_refused() {
+    let ctx = Ctx::new(2).await;
+    let out = ctx.run(&["--fill", "--staff", "nobody", "--dry-run"]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--staff: unknown staff `nobody`"),
+        "{}",
+        out.stderr
+    );
+    let out = ctx
+        .run(&["--fill", "--from", "2026-12-20", "--to", "2026-12-10"])
+        .await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("--to 2026-12-10 is before --from 2026-12-20"),
+        "{}",
+        out.stderr
+    );
+    let out = ctx.run(&["--check", "--dry-run"]).await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--dry-run goes with --apply or --fill"),
+        "{}",
+        out.stderr
+    );
+}
