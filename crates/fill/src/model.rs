@@ -51,10 +51,12 @@ impl Score {
         self.hard.saturating_mul(w) + self.soft()
     }
 
-    /// How two scores rank: fewer hard findings first, then the lower soft
-    /// score.
-    pub fn rank(&self) -> (u64, u64, u64) {
-        (self.hard, self.hard_amount, self.soft())
+    /// How two scores rank: no rule broken first, then the nearer to none
+    /// (findings and how far off they are, together: a grid half filled
+    /// with a few more findings than the empty one is nearer), then the
+    /// lower soft score.
+    pub fn rank(&self) -> (u64, u64) {
+        (self.hard + self.hard_amount, self.soft())
     }
 
     fn add(&mut self, o: Score) {
@@ -388,6 +390,11 @@ impl Model {
             counts,
             score,
         }
+    }
+
+    /// Day `d`'s weekday, Monday 0.
+    pub fn weekday(&self, d: usize) -> usize {
+        (self.monday0 + d) % 7
     }
 
     fn counts_for(&self, rule: &Staffing, p: usize, e: u16) -> bool {

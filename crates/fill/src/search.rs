@@ -1,8 +1,10 @@
-//! The search: simulated annealing over the free cells, with two cheap
-//! moves scored incrementally by the model (a cell given another code or
-//! emptied; two people's cells on one date swapped, which keeps the date's
-//! staffing as it is). It is anytime: the best grid so far is kept and
-//! handed back whenever it is stopped.
+//! The search: simulated annealing over the free cells, with cheap moves
+//! scored incrementally by the model: a cell given another code or
+//! emptied; a block of days given one code; a weekend off; two people's
+//! cells swapped on one date or over a few days (which keeps each date's
+//! staffing as it is). A rule finding's weight oscillates (see `fill`). It
+//! is anytime: the best grid so far is kept and handed back whenever it is
+//! stopped.
 
 use crate::model::{Grid, Model, Score};
 
@@ -80,14 +82,23 @@ pub fn fill(
     let mut w = 200.0f64;
     let cycle = 4_000_000u64.max(model.free.len() as u64 * 2_000);
     let mut undo: Vec<(usize, usize, u16)> = Vec::new();
+    // While rules are broken, the best grid is copied at most once every
+    // CHECK_EVERY moves, at a check, if the grid is still better then (a
+    // copy of a 150 x 364 roster each time a move improves on it cost more
+    // than the moves); once none is, at once.
+    let mut better = false;
     loop {
-        if moves.is_multiple_of(CHECK_EVERY)
-            && !go_on(Progress {
+        if moves.is_multiple_of(CHECK_EVERY) {
+            if better && g.score.rank() < best.score.rank() {
+                best = g.clone();
+            }
+            better = false;
+            if !go_on(Progress {
                 best: best.score,
                 moves,
-            })
-        {
-            break;
+            }) {
+                break;
+            }
         }
         moves += 1;
         let t = (moves % cycle) as f64 / cycle as f64;
@@ -99,7 +110,7 @@ pub fn fill(
         let before = g.score.cost_with(weight);
         let (p, d) = model.free[rng.below(model.free.len())];
         undo.clear();
-        match rng.below(8) {
+        match rng.below(10) {
             // Swap with another free person the same day: the day's cover
             // stays as it is.
             0..=2 if by_day[d].len() > 1 => {
@@ -111,8 +122,42 @@ pub fn fill(
                 undo.push((p, d, model.set(&mut g, p, d, b)));
                 undo.push((q, d, model.set(&mut g, q, d, a)));
             }
+            // Two people's rows swapped over two to seven days, where both
+            // are free: each day's cover stays as it is; their runs and
+            // totals move.
+            3 => {
+                let q = model.free[rng.below(model.free.len())].0;
+                if q == p {
+                    continue;
+                }
+                let end = (d + 2 + rng.below(6)).min(model.days);
+                let both: Vec<usize> = (d..end).filter(|k| free[p][*k] && free[q][*k]).collect();
+                for k in both {
+                    let (a, b) = (g.rows[p][k], g.rows[q][k]);
+                    if a != b {
+                        undo.push((p, k, model.set(&mut g, p, k, b)));
+                        undo.push((q, k, model.set(&mut g, q, k, a)));
+                    }
+                }
+                if undo.is_empty() {
+                    continue;
+                }
+            }
+            // A weekend off (its Saturday and Sunday, where free): what a
+            // limit on weekends worked asks, which one cell never gives.
+            6 => {
+                let sat = d + (5 + 7 - model.weekday(d)) % 7;
+                for k in [sat, sat + 1] {
+                    if k < model.days && free[p][k] && g.rows[p][k] != 0 {
+                        undo.push((p, k, model.set(&mut g, p, k, 0)));
+                    }
+                }
+                if undo.is_empty() {
+                    continue;
+                }
+            }
             // A block: two to five days of one code (or off), where free.
-            3 | 4 => {
+            4 | 5 => {
                 let len = 2 + rng.below(4);
                 let e = model.choices[rng.below(model.choices.len())];
                 let end = (d + len).min(model.days);
@@ -132,8 +177,16 @@ pub fn fill(
             continue;
         }
         if g.score.rank() < best.score.rank() {
-            best = g.clone();
+            // Once no rule is broken every best counts: copied at once.
+            if g.score.hard == 0 {
+                best = g.clone();
+            } else {
+                better = true;
+            }
         }
+    }
+    if g.score.rank() < best.score.rank() {
+        best = g;
     }
     Filled { grid: best, moves }
 }
