@@ -106,12 +106,60 @@ pub async fn check(cli: &Cli) -> i32 {
                 return exit::LOCAL;
             }
         }
+    } else if cli.score {
+        let name = super::roster_name(cli);
+        let hard = hard_findings(&roster, &all);
+        crate::cli::out::write(&score_text(&name, &hard, score));
+        return if hard.is_empty() { exit::OK } else { FINDINGS };
     } else {
         let checked = checked_requests(&roster, &findings);
         let name = super::roster_name(cli);
         crate::cli::out::write(&text(&roster, &name, &all, (&unmet, checked), score));
     }
     if all.is_empty() { exit::OK } else { FINDINGS }
+}
+
+/// The findings of rules that must hold: all but those of staffing rules
+/// with weights (the benchmark's cover, counted in the soft score).
+fn hard_findings<'a>(roster: &Roster, all: &[&'a Finding]) -> Vec<&'a Finding> {
+    let soft: Vec<String> = roster
+        .rules()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                RuleKind::Staffing {
+                    weights: Some(_),
+                    ..
+                }
+            )
+        })
+        .map(|r| r.id)
+        .collect();
+    all.iter()
+        .copied()
+        .filter(|f| !soft.contains(&f.rule))
+        .collect()
+}
+
+/// `--check --score`: the rules broken, each a line, then the score.
+fn score_text(name: &str, hard: &[&Finding], score: SoftScore) -> String {
+    let mut out = String::new();
+    for f in hard {
+        out.push_str(&format!("{}  [{}]\n", f.message(), f.rule));
+    }
+    out.push_str(&match hard.len() {
+        0 => format!("No rule broken in roster {name}.\n"),
+        n => format!("{n} rule{} broken in roster {name}.\n", plural(n)),
+    });
+    out.push_str(&format!(
+        "Score: {} (requests {}, cover under {}, cover over {}).\n",
+        score.total(),
+        score.requests,
+        score.under,
+        score.over
+    ));
+    out
 }
 
 /// How many requests are checked: those of active staff in the dates

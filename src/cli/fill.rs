@@ -57,9 +57,25 @@ async fn fill_with(cli: &Cli, engine: &crate::sync::SyncEngine, roster: &Roster)
     );
     crate::outln!("Before: {}", said(&start.score));
     let seconds = cli.seconds;
-    let until = Instant::now() + Duration::from_secs(seconds);
+    let began = Instant::now();
+    let until = began + Duration::from_secs(seconds);
     let searched = tokio::task::spawn_blocking(move || {
-        let filled = crate::fill::fill(&model, start, 1, |_| Instant::now() < until);
+        // The best so far is said at 1, 10 and 60 s (those within the
+        // time given): the search is anytime.
+        let mut marks = [1u64, 10, 60]
+            .into_iter()
+            .filter(|m| *m < seconds)
+            .peekable();
+        let filled = crate::fill::fill(&model, start, 1, |p| {
+            let now = Instant::now();
+            if let Some(&m) = marks.peek()
+                && now.duration_since(began) >= Duration::from_secs(m)
+            {
+                marks.next();
+                crate::outln!("At {m} s: {}", said(&p.best));
+            }
+            now < until
+        });
         (model, filled)
     })
     .await;

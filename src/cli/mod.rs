@@ -82,6 +82,12 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["serve", "sync", "apply"])]
     pub check: bool,
 
+    /// With --check: the score only, as the benchmark counts it: the rules
+    /// broken (hard; cover with weights is soft), then the soft score split
+    /// by kind (requests, cover under, cover over).
+    #[arg(long, requires = "check")]
+    pub score: bool,
+
     /// With --check: the findings, unmet requests and soft score as JSON.
     #[arg(long, requires = "check")]
     pub json: bool,

@@ -117,6 +117,43 @@ async fn fill_keeps_set_cells_and_sends_one_edit_that_check_scores_the_same() {
         number_after(said, "After:") as usize
     };
     assert_eq!(soft_rules.len(), hard, "{soft_rules:?}\n{said}");
+
+    // --check --score: the rules broken and the score split by kind, as
+    // the fill said.
+    let score = ctx
+        .run(&["--check", "--score", "--roster", "Instance1"])
+        .await;
+    assert_eq!(
+        score.code,
+        if hard == 0 { 0 } else { 1 },
+        "{}",
+        score.stderr
+    );
+    let last = score.stdout.lines().last().unwrap_or_default();
+    let split = said.split("soft score ").nth(1).unwrap_or_default();
+    let split = split.split(" (").take(2).collect::<Vec<_>>().join(" (");
+    let split = split.split(')').next().unwrap_or_default();
+    assert_eq!(last, format!("Score: {split})."), "{}", score.stdout);
+    let broken = score.stdout.lines().filter(|l| l.ends_with(']')).count();
+    assert_eq!(broken, hard, "{}", score.stdout);
+    assert!(
+        !score.stdout.contains("[cover"),
+        "cover is soft: {}",
+        score.stdout
+    );
+}
+
+/// The search is anytime: the best so far is said at 1 s when it runs
+/// longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fill_says_the_best_so_far_as_it_goes() {
+    let ctx = Ctx::new(3).await;
+    let out = ctx.run(&["--fill", "--seconds", "2", "--dry-run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines.iter().position(|l| l.starts_with("At 1 s: "));
+    let after = lines.iter().position(|l| l.starts_with("After: "));
+    assert!(at.is_some() && at < after, "{}", out.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

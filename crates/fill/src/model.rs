@@ -83,22 +83,20 @@ const HARD_WEIGHT: u64 = 1000;
 /// One rule about one person's row.
 #[derive(Clone, Debug)]
 enum PersonRule {
-    /// `first` then `then` on the next day.
-    Sequence { first: u16, then: u16 },
     /// Runs of worked (or off) days.
     Runs {
         worked: bool,
         min: Option<f64>,
         max: Option<f64>,
     },
-    /// A count or sum over each period.
+    /// A count or sum over each period of a set ([`Model::period_sets`]).
     Amount {
         measure: LimitMeasure,
         min: Option<f64>,
         max: Option<f64>,
         /// Only this code (shifts).
         only: Option<u16>,
-        periods: Vec<(usize, usize)>,
+        set: usize,
     },
 }
 
@@ -147,6 +145,17 @@ pub struct Model {
     groups: Vec<u16>,
     person_rules: Vec<Vec<PersonRule>>,
     staffing: Vec<Staffing>,
+    /// Per day, the staffing rules in force that day (a benchmark instance
+    /// has a rule per shift and day: 11,648 on Instance24, 32 a day).
+    staffing_on: Vec<Vec<usize>>,
+    /// The distinct ways limits cut the period into periods (the whole
+    /// period, weeks, ...): a row is tallied once per way, not once per
+    /// limit (a benchmark instance has a limit per shift type per person).
+    period_sets: Vec<Vec<(usize, usize)>>,
+    /// How many forbidden-sequence rules forbid code entry `a` followed by
+    /// `b`, at `a * (codes + 1) + b` (empty when there are none; a rule
+    /// naming a code the roster lacks forbids nothing).
+    follows: Vec<u16>,
     asks: Vec<Vec<Ask>>,
     /// The weekday of day 0, Monday 0.
     monday0: usize,
@@ -163,7 +172,8 @@ pub struct Grid {
     pub rows: Vec<Vec<u16>>,
     /// Per person, the score of their row (rules and requests).
     person: Vec<Score>,
-    /// Per day, per staffing rule: people on its code (in its group).
+    /// Per day, per staffing rule in force that day (as `staffing_on`):
+    /// people on its code (in its group).
     counts: Vec<Vec<u32>>,
     /// The whole score, kept as moves are made.
     pub score: Score,
@@ -232,6 +242,31 @@ impl Model {
                 });
             }
         }
+        let width = codes.len() + 1;
+        let mut follows = Vec::new();
+        for rule in &rules {
+            if let RuleKind::ForbiddenSequence { first, then } = &rule.kind {
+                let (a, b) = (entry(first), entry(then));
+                if a == u16::MAX || b == u16::MAX {
+                    continue;
+                }
+                if follows.is_empty() {
+                    follows = vec![0u16; width * width];
+                }
+                follows[a as usize * width + b as usize] += 1;
+            }
+        }
+        let mut period_sets: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut set_of = |period_days: Option<u32>| {
+            let cut = periods(days, period_days);
+            match period_sets.iter().position(|s| *s == cut) {
+                Some(i) => i,
+                None => {
+                    period_sets.push(cut);
+                    period_sets.len() - 1
+                }
+            }
+        };
         let person_rules = people
             .iter()
             .map(|s| {
@@ -239,12 +274,8 @@ impl Model {
                 for rule in &rules {
                     match &rule.kind {
                         RuleKind::Staffing { .. } => {}
-                        RuleKind::ForbiddenSequence { first, then } => {
-                            out.push(PersonRule::Sequence {
-                                first: entry(first),
-                                then: entry(then),
-                            });
-                        }
+                        // Everyone's: counted in `follows`.
+                        RuleKind::ForbiddenSequence { .. } => {}
                         RuleKind::Limit {
                             measure,
                             min,
@@ -275,7 +306,7 @@ impl Model {
                                     min: *min,
                                     max: *max,
                                     only: code.as_deref().map(entry),
-                                    periods: periods(days, *period_days),
+                                    set: set_of(*period_days),
                                 },
                             });
                         }
@@ -343,6 +374,13 @@ impl Model {
                 .map(|i| i as u16 + 1),
         );
         let monday0 = first.0.weekday().num_days_from_monday() as usize;
+        let staffing_on = (0..days)
+            .map(|d| {
+                (0..staffing.len())
+                    .filter(|k| staffing[*k].applies[d])
+                    .collect()
+            })
+            .collect();
         let model = Model {
             first,
             days,
@@ -353,6 +391,9 @@ impl Model {
             groups,
             person_rules,
             staffing,
+            staffing_on,
+            period_sets,
+            follows,
             asks,
             monday0,
             free,
@@ -367,21 +408,27 @@ impl Model {
         let person: Vec<Score> = (0..self.people.len())
             .map(|p| self.person_score(p, &rows[p]))
             .collect();
-        let mut counts = vec![vec![0u32; self.staffing.len()]; self.days];
-        for (d, day) in counts.iter_mut().enumerate() {
-            for (k, rule) in self.staffing.iter().enumerate() {
-                day[k] = (0..self.people.len())
-                    .filter(|p| self.counts_for(rule, *p, rows[*p][d]))
-                    .count() as u32;
-            }
-        }
+        let counts: Vec<Vec<u32>> = self
+            .staffing_on
+            .iter()
+            .enumerate()
+            .map(|(d, on)| {
+                on.iter()
+                    .map(|k| {
+                        (0..self.people.len())
+                            .filter(|p| self.counts_for(&self.staffing[*k], *p, rows[*p][d]))
+                            .count() as u32
+                    })
+                    .collect()
+            })
+            .collect();
         let mut score = Score::default();
         for s in &person {
             score.add(*s);
         }
         for (d, day) in counts.iter().enumerate() {
-            for (k, rule) in self.staffing.iter().enumerate() {
-                score.add(staffing_score(rule, d, day[k]));
+            for (j, k) in self.staffing_on[d].iter().enumerate() {
+                score.add(staffing_score(&self.staffing[*k], d, day[j]));
             }
         }
         Grid {
@@ -421,16 +468,17 @@ impl Model {
         g.score.sub(g.person[p]);
         g.score.add(now);
         g.person[p] = now;
-        for (k, rule) in self.staffing.iter().enumerate() {
+        for (j, k) in self.staffing_on[d].iter().enumerate() {
+            let rule = &self.staffing[*k];
             let (a, b) = (self.counts_for(rule, p, was), self.counts_for(rule, p, e));
             if a == b {
                 continue;
             }
-            let n = g.counts[d][k];
+            let n = g.counts[d][j];
             let m = if b { n + 1 } else { n.saturating_sub(1) };
             g.score.sub(staffing_score(rule, d, n));
             g.score.add(staffing_score(rule, d, m));
-            g.counts[d][k] = m;
+            g.counts[d][j] = m;
         }
         was
     }
@@ -438,17 +486,23 @@ impl Model {
     /// One person's row scored: their rules, and their requests.
     fn person_score(&self, p: usize, row: &[u16]) -> Score {
         let mut s = Score::default();
+        let mut tallies: Vec<Option<Vec<Tally>>> = vec![None; self.period_sets.len()];
+        // Forbidden sequences: one pass, a table look-up a pair of days.
+        if !self.follows.is_empty() {
+            let n = self.codes.len() + 1;
+            for w in row.windows(2) {
+                let (a, b) = (w[0] as usize, w[1] as usize);
+                if a != 0
+                    && let Some(k) = self.follows.get(a * n + b)
+                {
+                    s.hard += u64::from(*k);
+                    s.hard_amount += u64::from(*k);
+                }
+            }
+        }
         let last = self.days.saturating_sub(1);
         for rule in &self.person_rules[p] {
             match rule {
-                PersonRule::Sequence { first, then } => {
-                    for w in row.windows(2) {
-                        if w[0] != 0 && w[0] == *first && w[1] == *then {
-                            s.hard += 1;
-                            s.hard_amount += 1;
-                        }
-                    }
-                }
                 PersonRule::Runs { worked, min, max } => {
                     self.runs(row, *worked, *min, *max, last, &mut s)
                 }
@@ -457,10 +511,11 @@ impl Model {
                     min,
                     max,
                     only,
-                    periods,
+                    set,
                 } => {
-                    for &(a, b) in periods {
-                        let v = self.measure(row, *measure, *only, a, b);
+                    let tallied = tallies[*set].get_or_insert_with(|| self.tally(row, *set));
+                    for t in tallied.iter() {
+                        let v = self.measure(t, *measure, *only);
                         if let Some(m) = max.filter(|m| v > *m) {
                             s.hard += 1;
                             s.hard_amount += (v - m).ceil() as u64;
@@ -550,44 +605,69 @@ impl Model {
         }
     }
 
-    /// What an amount counts from day `a` to day `b`.
-    fn measure(
-        &self,
-        row: &[u16],
-        measure: LimitMeasure,
-        only: Option<u16>,
-        a: usize,
-        b: usize,
-    ) -> f64 {
-        let cells = row[a.min(row.len())..(b + 1).min(row.len())]
+    /// A row tallied over each period of set `set`: the days of each code,
+    /// and the weekends with a worked day.
+    fn tally(&self, row: &[u16], set: usize) -> Vec<Tally> {
+        self.period_sets[set]
             .iter()
-            .enumerate()
-            .map(|(k, e)| (a + k, *e))
-            .filter(|(_, e)| *e != 0);
+            .map(|&(a, b)| {
+                let mut t = Tally {
+                    days: vec![0; self.codes.len() + 1],
+                    hours: 0.0,
+                    weekends: 0,
+                };
+                let mut last_weekend = None;
+                for (i, e) in row.iter().enumerate().take(b + 1).skip(a) {
+                    if let Some(n) = t.days.get_mut(*e as usize) {
+                        *n += 1;
+                    }
+                    // Added day by day, as the evaluator adds them: the
+                    // same sum to the last bit (7.5 h, 8.333... h).
+                    if let Some(h) = (*e as usize).checked_sub(1).and_then(|i| self.hours.get(i)) {
+                        t.hours += h;
+                    }
+                    if *e != 0 && self.is_worked(*e) {
+                        // Each weekend named by its Sunday.
+                        let id = match self.weekday(i) {
+                            5 => Some(i + 1),
+                            6 => Some(i),
+                            _ => None,
+                        };
+                        if id.is_some() && id != last_weekend {
+                            t.weekends += 1;
+                            last_weekend = id;
+                        }
+                    }
+                }
+                t
+            })
+            .collect()
+    }
+
+    /// What an amount counts over a tallied period.
+    fn measure(&self, t: &Tally, measure: LimitMeasure, only: Option<u16>) -> f64 {
+        let on = |e: usize| t.days.get(e).copied().unwrap_or(0);
         match measure {
-            LimitMeasure::Shifts => cells
-                .filter(|(_, e)| match only {
-                    Some(want) => *e == want,
-                    None => self.is_worked(*e),
-                })
-                .count() as f64,
-            LimitMeasure::Hours => cells
-                .filter_map(|(_, e)| (e as usize).checked_sub(1).and_then(|i| self.hours.get(i)))
-                .sum(),
-            _ => {
-                let mut weekends: Vec<usize> = cells
-                    .filter(|(_, e)| self.is_worked(*e))
-                    .filter_map(|(i, _)| match (self.monday0 + i) % 7 {
-                        5 => Some(i + 1),
-                        6 => Some(i),
-                        _ => None,
-                    })
-                    .collect();
-                weekends.dedup();
-                weekends.len() as f64
-            }
+            LimitMeasure::Shifts => match only {
+                Some(want) => f64::from(on(want as usize)),
+                None => (1..t.days.len())
+                    .filter(|e| self.worked[e - 1])
+                    .map(|e| f64::from(on(e)))
+                    .sum(),
+            },
+            LimitMeasure::Hours => t.hours,
+            _ => f64::from(t.weekends),
         }
     }
+}
+
+/// One period of a row, tallied: days by code entry (0: empty), and
+/// weekends worked.
+#[derive(Clone, Debug)]
+struct Tally {
+    days: Vec<u32>,
+    hours: f64,
+    weekends: u32,
 }
 
 /// A staffing rule's cost on day `d` with `n` people on it.
@@ -673,22 +753,36 @@ mod tests {
         let bound = || proptest::option::of(0u32..6).prop_map(|b| b.map(f64::from));
         prop_oneof![
             (
-                0usize..3,
-                0u32..3,
-                proptest::option::of(0u32..4),
-                any::<bool>(),
-                any::<bool>()
+                (
+                    0usize..3,
+                    0u32..3,
+                    proptest::option::of(0u32..4),
+                    any::<bool>(),
+                    any::<bool>()
+                ),
+                (
+                    proptest::option::of(0u8..7),
+                    proptest::option::of(0i64..DAYS),
+                    0i64..6
+                ),
             )
-                .prop_map(|(c, min, max, weighted, grouped)| RuleKind::Staffing {
-                    code: ["D", "N", "X"][c].into(),
-                    min,
-                    max,
-                    weekdays: Vec::new(),
-                    group: grouped.then(|| "a".to_string()),
-                    from: None,
-                    to: None,
-                    weights: weighted.then_some(CoverWeights { under: 3, over: 2 }),
-                }),
+                .prop_map(
+                    |((c, min, max, weighted, grouped), (weekday, from, len))| {
+                        RuleKind::Staffing {
+                            code: ["D", "N", "X"][c].into(),
+                            min,
+                            max,
+                            weekdays: weekday
+                                .and_then(|w| chrono::Weekday::try_from(w).ok())
+                                .into_iter()
+                                .collect(),
+                            group: grouped.then(|| "a".to_string()),
+                            from: from.map(day),
+                            to: from.map(|f| day(f + len)),
+                            weights: weighted.then_some(CoverWeights { under: 3, over: 2 }),
+                        }
+                    }
+                ),
             (0usize..3, 0usize..3).prop_map(|(a, b)| RuleKind::ForbiddenSequence {
                 first: ["D", "N", "E"][a].into(),
                 then: ["D", "N", "E"][b].into(),
