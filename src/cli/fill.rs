@@ -42,17 +42,31 @@ async fn fill_with(cli: &Cli, engine: &crate::sync::SyncEngine, roster: &Roster)
         }
     };
     let name = roster_name(cli);
+    // Found wanting only after the search, the file would cost the search.
+    if let Some(dir) = cli.out.as_deref().and_then(std::path::Path::parent)
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        eprintln!("rota: --out: no directory {}", dir.display());
+        return exit::USAGE;
+    }
     let Some((model, start)) = Model::new(roster, &scope) else {
         eprintln!(
             "rota: roster {name} has no planning period to fill: set one (the editor's settings tab, or an `--apply` of set_period)"
         );
         return exit::USAGE;
     };
+    let (first, last) = (model.first, model.first.add_days(model.days as i64 - 1));
+    let from = scope.from.map_or(first, |f| f.max(first));
+    let to = scope.to.map_or(last, |t| t.min(last));
+    let people = scope.staff.as_ref().map_or(model.people.len(), Vec::len);
+    let day = |d: Date| d.0.format("%a %-d %b %Y").to_string();
     crate::outln!(
-        "Filling {} empty cells of roster {name} ({} people, {} days) for {} s.",
+        "Filling {} empty cells of roster {name} ({} people, {} to {}) for {} s.",
         model.free.len(),
-        model.people.len(),
-        model.days,
+        people,
+        day(from),
+        day(to),
         cli.seconds
     );
     crate::outln!("Before: {}", said(&start.score));
@@ -85,15 +99,28 @@ async fn fill_with(cli: &Cli, engine: &crate::sync::SyncEngine, roster: &Roster)
     };
     let score = filled.grid.score;
     crate::outln!("After:  {} ({} moves)", said(&score), filled.moves);
-    if let Some(best) = best_known(&name)
-        && score.hard == 0
-    {
-        let gap = (score.soft() as f64 - best as f64) / best as f64 * 100.0;
-        crate::outln!("Best known for this benchmark instance: {best} (this is {gap:+.1}%).");
+    if let Some(best) = best_known(&name) {
+        if score.hard == 0 {
+            let gap = (score.soft() as f64 - best as f64) / best as f64 * 100.0;
+            crate::outln!("Best known for this benchmark instance: {best} (this is {gap:+.1}%).");
+        } else {
+            crate::outln!(
+                "Best known for this benchmark instance: {best} (not compared: rules are broken)."
+            );
+        }
     }
     let ops = cells_of(&model, &filled.grid.rows, roster);
+    let empty = model.free.len() - ops.len();
+    let rest = if empty == 0 {
+        String::new()
+    } else {
+        format!("; the other {empty} stay empty (days off)")
+    };
     if cli.dry_run {
-        crate::outln!("Dry run: {} cells would be set; nothing sent.", ops.len());
+        crate::outln!(
+            "Dry run: {} cells would be set{rest}; nothing sent.",
+            ops.len()
+        );
         return exit::OK;
     }
     if let Some(path) = &cli.out {
@@ -117,7 +144,19 @@ async fn fill_with(cli: &Cli, engine: &crate::sync::SyncEngine, roster: &Roster)
         crate::outln!("Nothing to send: no empty cell was filled.");
         return exit::OK;
     }
-    send(cli, engine, ops).await
+    // Filled from the local copy while the hub was away: a fill is never
+    // queued (it would meet what others set meanwhile as a conflict, long
+    // after it was made).
+    if !matches!(
+        engine.status().conn,
+        crate::sync::ConnState::Connected { .. }
+    ) {
+        eprintln!(
+            "rota: the hub is unreachable: nothing sent (a fill is never queued); --out FILE keeps the cells to --apply later"
+        );
+        return exit::UNREACHABLE;
+    }
+    send(cli, engine, ops, &rest).await
 }
 
 /// "no rule broken; soft score 1,234 (requests 800, cover under 400,
@@ -168,6 +207,9 @@ fn scope(cli: &Cli, roster: &Roster) -> Result<Scope, String> {
                 let id = names.resolve(name).map_err(|e| format!("--staff: {e}"))?;
                 ids.push(id.to_string());
             }
+            if ids.is_empty() {
+                return Err("--staff: give one or more staff ids or names, comma-separated".into());
+            }
             Some(ids)
         }
     };
@@ -216,7 +258,7 @@ fn write_csv(path: &std::path::Path, ops: &[Op]) -> Result<(), String> {
 }
 
 /// Sends the filled cells as one edit and waits for the hub's answer.
-async fn send(cli: &Cli, engine: &crate::sync::SyncEngine, ops: Vec<Op>) -> i32 {
+async fn send(cli: &Cli, engine: &crate::sync::SyncEngine, ops: Vec<Op>, rest: &str) -> i32 {
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let n = ops.len();
     let mut events = engine.subscribe();
@@ -236,7 +278,7 @@ async fn send(cli: &Cli, engine: &crate::sync::SyncEngine, ops: Vec<Op>) -> i32 
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Ok(SyncEvent::Acked { op_id: id, seq, .. })) if id == op_id => {
                 crate::outln!(
-                    "Filled {n} cells of roster {} at seq {seq} (one edit).",
+                    "Filled {n} cells of roster {} at seq {seq} (one edit){rest}.",
                     roster_name(cli)
                 );
                 return exit::OK;

@@ -105,12 +105,12 @@ pub struct Cli {
     pub out: Option<PathBuf>,
 
     /// With --export: the first date to include. With --publish: the
-    /// first date to publish.
+    /// first date to publish. With --fill: the first date to fill.
     #[arg(long, value_name = "DATE")]
     pub from: Option<String>,
 
     /// With --export: the last date to include. With --publish: the last
-    /// date to publish.
+    /// date to publish. With --fill: the last date to fill.
     #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
 
@@ -142,7 +142,8 @@ pub struct Cli {
     pub fill: bool,
 
     /// With --fill: how long the search runs, in seconds.
-    #[arg(long, value_name = "N", default_value_t = 10, requires = "fill")]
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "fill",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub seconds: u64,
 
     /// With --mine: how many weeks from today.
@@ -155,6 +156,7 @@ pub struct Cli {
     pub published: bool,
 
     /// With --export: only this person (staff id or unique display name).
+    /// With --fill: only these people (ids or names, comma-separated).
     /// With --role staff (--add-user, --set-role): the staff id of the
     /// row the user is bound to.
     #[arg(long, value_name = "NAME")]
@@ -812,6 +814,12 @@ pub fn flags_fit(cli: &Cli) -> Result<(), String> {
     }
     if cli.out.is_some() && cli.export.is_none() && !cli.fill {
         return Err("--out goes with --export or --fill".into());
+    }
+    if cli.fill && cli.dry_run && cli.out.is_some() {
+        return Err(
+            "--fill takes --dry-run (print the scores) or --out FILE (write the cells), not both"
+                .into(),
+        );
     }
     Ok(())
 }

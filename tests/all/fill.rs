@@ -183,4 +183,88 @@ async fn fill_flags_that_do_not_fit_are_refused() {
         "{}",
         out.stderr
     );
+    // Found by a new-user trial: --seconds 0 (and 2^64 - 1, which
+    // panicked), an empty --staff, --dry-run with --out (no file was
+    // written), and --out into no directory (said after the search).
+    for (args, said) in [
+        (vec!["--fill", "--seconds", "0"], "--seconds"),
+        (
+            vec!["--fill", "--seconds", "18446744073709551615"],
+            "--seconds",
+        ),
+        (vec!["--fill", "--staff", ""], "--staff: give one or more"),
+        (vec!["--fill", "--dry-run", "--out", "x.csv"], "not both"),
+        (
+            vec!["--fill", "--out", "/nonexistent/dir/x.csv"],
+            "--out: no directory",
+        ),
+    ] {
+        let out = ctx.run(&args).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(said), "{args:?}: {}", out.stderr);
+        assert!(
+            !out.stdout.contains("Filling"),
+            "refused before the search: {}",
+            out.stdout
+        );
+    }
+    // --to before the planning period fills nothing (it filled it all).
+    let out = ctx
+        .run(&["--fill", "--to", "2026-11-01", "--dry-run"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("Filling 0 empty cells"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Found by a new-user trial: with the hub away the fill was made on the
+/// local copy, queued without being asked, and said after 30 s that it
+/// had no answer. A fill is never queued: said at once, nothing queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fill_with_the_hub_away_sends_nothing_and_says_so_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    let url = hub.url();
+    seed(&url, 3).await;
+    // Someone on D every day: something to fill.
+    let (mut c, _) = Client::join(&url, "ada", "c-ada", "default", 0).await;
+    ack_seq(&c.edit(1, vec![staffing("one-d", "D", 1, None)]).await);
+    let data = dir.path().join("local");
+    let run = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend(["--server", &url, "--user", "script", "--data"].map(String::from));
+        all.push(data.display().to_string());
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+                .args(&all)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+    // A local copy first, then the hub goes.
+    let (code, _, err) = run(&["--sync"]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    hub.stop().await.unwrap();
+    let (code, out, err) = run(&["--fill", "--seconds", "1"]).await.unwrap();
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert!(
+        err.contains("nothing sent (a fill is never queued)"),
+        "{err}"
+    );
+    assert!(out.contains("After:"), "filled on the local copy: {out}");
+    // Nothing waits in the outbox.
+    let (code, out, err) = run(&["--sync", "--timeout", "1"]).await.unwrap();
+    assert!(
+        !out.contains("sent") || out.contains("nothing"),
+        "{code} {out}\n{err}"
+    );
 }

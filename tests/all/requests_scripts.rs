@@ -61,11 +61,17 @@ impl Ctx {
 
     /// Runs the binary as user `script` on this hub (bounded by --timeout).
     pub(crate) async fn run(&self, args: &[&str]) -> Out {
+        self.run_on(&self.hub.url(), args).await
+    }
+
+    /// [`Ctx::run`] against the hub at `url` (one that is not there), with
+    /// this context's local file.
+    pub(crate) async fn run_on(&self, url: &str, args: &[&str]) -> Out {
         let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         all.extend(
             [
                 "--server",
-                &self.hub.url(),
+                url,
                 "--user",
                 "script",
                 "--timeout",

@@ -51,12 +51,12 @@ impl Score {
         self.hard.saturating_mul(w) + self.soft()
     }
 
-    /// How two scores rank: no rule broken first, then the nearer to none
-    /// (findings and how far off they are, together: a grid half filled
-    /// with a few more findings than the empty one is nearer), then the
-    /// lower soft score.
-    pub fn rank(&self) -> (u64, u64) {
-        (self.hard + self.hard_amount, self.soft())
+    /// How two scores rank: the fewer rule findings, then the less far
+    /// off they are, then the lower soft score. A fill never hands back
+    /// more findings than it started with (a new-user trial had 150 become
+    /// 438 on Instance24, and sent).
+    pub fn rank(&self) -> (u64, u64, u64) {
+        (self.hard, self.hard_amount, self.soft())
     }
 
     fn add(&mut self, o: Score) {
@@ -347,20 +347,22 @@ impl Model {
                 }
             }
         }
-        let from = scope
-            .from
-            .map_or(0, |f| (f.0 - first.0).num_days().max(0) as usize);
+        // Day indices of the scope within the period (a scope wholly
+        // before or after it holds no day).
+        let from = scope.from.map_or(0, |f| (f.0 - first.0).num_days().max(0));
         let to = scope
             .to
-            .map_or(days.saturating_sub(1), |t| {
-                (t.0 - first.0).num_days().max(-1) as usize
-            })
-            .min(days.saturating_sub(1));
+            .map_or(days as i64 - 1, |t| (t.0 - first.0).num_days())
+            .min(days as i64 - 1);
         let mut free = Vec::new();
         for (p, s) in people.iter().enumerate() {
             if scope.staff.as_ref().is_some_and(|ids| !ids.contains(&s.id)) {
                 continue;
             }
+            if to < from {
+                continue;
+            }
+            let (from, to) = (from as usize, to as usize);
             for (d, was_set) in set[p].iter().enumerate().take(to + 1).skip(from) {
                 if !was_set {
                     free.push((p, d));
@@ -939,5 +941,31 @@ mod tests {
                 prop_assert_eq!(grid.score, model.grid(grid.rows.clone()).score);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod rank {
+    use super::Score;
+
+    /// Found by a new-user trial (Instance24's 150 rule findings became
+    /// 438 when the best was ranked by findings and their amount together,
+    /// and the fill was sent): fewer findings rank first, however far off.
+    #[test]
+    fn fewer_rule_findings_rank_first_however_far_off() {
+        let empty = Score {
+            hard: 150,
+            hard_amount: 150 * 140,
+            ..Score::default()
+        };
+        let filled = Score {
+            hard: 438,
+            hard_amount: 600,
+            under: 1,
+            ..Score::default()
+        };
+        assert!(empty.rank() < filled.rank());
+        let fewer_soft = Score { under: 0, ..filled };
+        assert!(fewer_soft.rank() < filled.rank());
     }
 }
