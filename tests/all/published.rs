@@ -54,6 +54,20 @@ async fn ward(dir: &std::path::Path) -> Ward {
     }
 }
 
+/// A sync engine on roster `ward` as `user` with `token`, its file in
+/// `data`.
+fn ward_engine(
+    url: &str,
+    user: &str,
+    data: &std::path::Path,
+    token: &str,
+) -> rota::sync::SyncEngine {
+    let mut c = engine_config(url, user, data);
+    c.roster = "ward".into();
+    c.token = Some(token.to_string());
+    rota::sync::SyncEngine::start(c).unwrap()
+}
+
 /// Connects with `token` and says hello at `last_seq` holding `held`.
 async fn hello_at(
     url: &str,
@@ -365,12 +379,7 @@ async fn a_staff_engine_keeps_the_published_view_live_and_on_disk() {
     let w = ward(dir.path()).await;
     let url = w.hub.url();
     let data = tempfile::tempdir().unwrap();
-    let start = || {
-        let mut c = engine_config(&url, "sue", data.path());
-        c.roster = "ward".into();
-        c.token = Some(w.staff.clone());
-        rota::sync::SyncEngine::start(c).unwrap()
-    };
+    let start = || ward_engine(&url, "sue", data.path(), &w.staff);
     let engine = start();
     let mut events = engine.subscribe();
     let (mut ada, _) = Client::hello_as(&url, &w.admin, "ada", "c-ada", "ward").await;
@@ -452,12 +461,7 @@ async fn an_editor_made_a_viewer_keeps_no_draft_on_screen_or_on_disk() {
             .await,
     );
     let data = tempfile::tempdir().unwrap();
-    let start = || {
-        let mut c = engine_config(&url, "ed", data.path());
-        c.roster = "ward".into();
-        c.token = Some(w.editor.clone());
-        rota::sync::SyncEngine::start(c).unwrap()
-    };
+    let start = || ward_engine(&url, "ed", data.path(), &w.editor);
     let shown = |e: &rota::sync::SyncEngine| -> Vec<CellRow> {
         view_cells(e)
             .into_iter()

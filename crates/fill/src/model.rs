@@ -7,6 +7,7 @@
 //! over by their weights).
 
 use chrono::Datelike;
+use rota_core::domain::rules::periods;
 use rota_core::domain::{CoverWeights, Date, LimitMeasure, Roster, RuleKind, Staff, Wish};
 
 /// What to fill: the dates (within the planning period) and, if given,
@@ -696,18 +697,6 @@ fn staffing_score(rule: &Staffing, d: usize, n: u32) -> Score {
         }
     }
     s
-}
-
-/// The periods a limit is counted over (as the evaluator's).
-fn periods(span_days: usize, days: Option<u32>) -> Vec<(usize, usize)> {
-    let n = days
-        .filter(|n| *n > 0)
-        .map_or(span_days, |n| n as usize)
-        .max(1);
-    (0..span_days)
-        .step_by(n)
-        .map(|a| (a, (a + n - 1).min(span_days.saturating_sub(1))))
-        .collect()
 }
 
 #[cfg(test)]

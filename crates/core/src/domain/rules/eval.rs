@@ -348,7 +348,7 @@ impl Limit<'_> {
 
 /// The periods a limit is counted over, as day indices: windows of `days`
 /// from the first date (the last may be shorter), or the whole span.
-pub(super) fn periods(span_days: usize, days: Option<u32>) -> Vec<(usize, usize)> {
+pub fn periods(span_days: usize, days: Option<u32>) -> Vec<(usize, usize)> {
     let n = days
         .filter(|n| *n > 0)
         .map_or(span_days, |n| n as usize)

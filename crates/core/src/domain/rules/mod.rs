@@ -23,6 +23,7 @@ use chrono::Datelike;
 use std::collections::{BTreeMap, BTreeSet};
 
 mod eval;
+pub use eval::periods;
 mod requests;
 #[cfg(test)]
 mod tests;
