@@ -1,5 +1,5 @@
-//! `rota --fill [--from D] [--to D] [--staff IDS] [--seconds N] [--dry-run]
-//! [--out FILE]`: fill the empty cells of a range so that no rule is broken
+//! `rota --fill [--from D] [--to D] [--staff IDS] [--seconds N] [--threads N]
+//! [--dry-run] [--out FILE]`: fill the empty cells of a range so that no rule is broken
 //! and the soft score is as low as the search finds in the time given;
 //! cells already set are kept. The result goes to the hub as one edit (all
 //! or nothing, conflicts like any edit), or to a CSV file `--apply` takes,
@@ -71,18 +71,25 @@ async fn fill_with(cli: &Cli, engine: &crate::sync::SyncEngine, roster: &Roster)
     );
     crate::outln!("Before: {}", said(&start.score));
     let seconds = cli.seconds;
+    let threads = cli.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
     let began = Instant::now();
     let until = began + Duration::from_secs(seconds);
     let searched = tokio::task::spawn_blocking(move || {
         // The best so far is said at 1, 10 and 60 s (those within the
         // time given): the search is anytime.
-        let mut marks = [1u64, 10, 60]
-            .into_iter()
-            .filter(|m| *m < seconds)
-            .peekable();
-        let filled = crate::fill::fill(&model, start, 1, |p| {
+        let marks = std::sync::Mutex::new(
+            [1u64, 10, 60]
+                .into_iter()
+                .filter(|m| *m < seconds)
+                .peekable(),
+        );
+        let filled = crate::fill::fill_parallel(&model, start, 1, threads, |p| {
             let now = Instant::now();
-            if let Some(&m) = marks.peek()
+            if let Ok(mut marks) = marks.lock()
+                && let Some(&m) = marks.peek()
                 && now.duration_since(began) >= Duration::from_secs(m)
             {
                 marks.next();

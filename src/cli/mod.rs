@@ -146,6 +146,11 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub seconds: u64,
 
+    /// With --fill: how many threads search (default: every core).
+    #[arg(long, value_name = "N", requires = "fill",
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+
     /// With --mine: how many weeks from today.
     #[arg(long, value_name = "N", default_value_t = 4, requires = "mine")]
     pub weeks: u32,

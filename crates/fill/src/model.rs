@@ -10,6 +10,9 @@ use chrono::Datelike;
 use rota_core::domain::rules::periods;
 use rota_core::domain::{CoverWeights, Date, LimitMeasure, Roster, RuleKind, Staff, Wish};
 
+mod facts;
+pub(crate) use facts::Limits;
+
 /// What to fill: the dates (within the planning period) and, if given,
 /// only these people (ids).
 #[derive(Clone, Debug, Default)]
@@ -471,6 +474,13 @@ impl Model {
         g.score.sub(g.person[p]);
         g.score.add(now);
         g.person[p] = now;
+        self.recount(g, p, d, was, e);
+        was
+    }
+
+    /// Day `d`'s staffing counts and their score, person `p` having gone
+    /// from `was` to `e` there.
+    fn recount(&self, g: &mut Grid, p: usize, d: usize, was: u16, e: u16) {
         for (j, k) in self.staffing_on[d].iter().enumerate() {
             let rule = &self.staffing[*k];
             let (a, b) = (self.counts_for(rule, p, was), self.counts_for(rule, p, e));
@@ -483,7 +493,6 @@ impl Model {
             g.score.add(staffing_score(rule, d, m));
             g.counts[d][j] = m;
         }
-        was
     }
 
     /// One person's row scored: their rules, and their requests.
