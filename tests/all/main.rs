@@ -20,6 +20,7 @@ mod hub;
 mod load;
 mod model;
 mod planning;
+mod proposals;
 mod publish_scripts;
 mod published;
 mod requests_scripts;

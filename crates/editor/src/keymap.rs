@@ -120,6 +120,24 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "publish the block's dates or a range (admins)",
     ),
     (
+        Command::Fill,
+        "fill",
+        &["ctrl-f", "f7"],
+        "propose a fill of the block's empty cells (or the planning period's)",
+    ),
+    (
+        Command::AcceptProposals,
+        "accept_proposals",
+        &["+"],
+        "accept the proposals in the block (or all of them)",
+    ),
+    (
+        Command::DiscardProposals,
+        "discard_proposals",
+        &["-"],
+        "discard the proposals in the block (or all of them)",
+    ),
+    (
         Command::Select,
         "select",
         &["v"],

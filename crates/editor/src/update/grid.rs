@@ -198,6 +198,9 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
         Command::NextUnpublished => step_unpublished(state, true, fx),
         Command::PreviousUnpublished => step_unpublished(state, false, fx),
         Command::Publish => open_publish(state),
+        Command::Fill => super::fill::start(state, fx),
+        Command::AcceptProposals => super::fill::accept(state, fx),
+        Command::DiscardProposals => super::fill::discard(state, fx),
         Command::Manage => {
             state.mode = Mode::Manage(crate::forms::Manage {
                 tab: crate::forms::Tab::Staff,

@@ -1,0 +1,170 @@
+//! Issue 23, the fill in the editor: two editors on a real hub. One fills
+//! (ctrl-f, the search off the screen's thread), the other sees the
+//! proposals, writes a proposed cell of its own (no longer proposed),
+//! accepts a block of them (`+`, one edit) and undoes that; the first
+//! discards the rest (`-`). The hub holds exactly the cells people set or
+//! accepted, and proposals reach no staff member.
+
+use crate::common;
+
+use common::editor::Ed;
+use common::*;
+use rota::domain::{Date, Op, Roster};
+use rota::tui::config::Config;
+
+/// Tuesday 1 December 2026, as the editors see it.
+fn today() -> Date {
+    d("2026-12-01")
+}
+
+/// Instance1 (8 people, 14 days) laid from Monday 30 November 2026.
+fn instance_ops() -> Vec<Op> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nrp/Instance1.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    let inst = rota::script::nrp::parse(&text).unwrap();
+    rota::script::nrp::plan(&inst, d("2026-11-30"), &Roster::default()).ops
+}
+
+async fn editor(url: &str, user: &str, dir: &std::path::Path, people: usize) -> Ed {
+    let engine = start_engine(url, user, &dir.join(user));
+    wait_connected(&engine).await;
+    let config = Config {
+        fill_seconds: 1,
+        ..Config::default()
+    };
+    let mut ed = Ed::with_config(engine, today(), config);
+    ed.until("the roster", |s| s.layout.staff.len() == people)
+        .await;
+    ed
+}
+
+fn proposals(ed: &Ed) -> usize {
+    ed.state.view.read(|r| r.proposal_count())
+}
+
+fn filled(cells: &[CellRow]) -> Vec<CellRow> {
+    cells.iter().filter(|c| c.2.is_some()).cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "admin-client", "default", 0).await;
+    let ack = admin.edit(1, instance_ops()).await;
+    assert!(ack_seq(&ack) > 0, "{ack:?}");
+    let (_, imported) = hub_cells(&hub.url()).await;
+    let imported = filled(&imported);
+    let people = 8;
+    let mut ann = editor(&hub.url(), "ann", dir.path(), people).await;
+    let mut bob = editor(&hub.url(), "bob", dir.path(), people).await;
+
+    // Ann fills the planning period: proposals, one edit, nothing saved.
+    ann.keys("ctrl-f");
+    assert!(ann.message().contains("proposes"), "{}", ann.message());
+    assert!(ann.state.filling.is_none(), "the search ended");
+    let made = proposals(&ann);
+    assert!(made > 20, "{made} proposals");
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(filled(&cells), imported, "a proposal is no cell");
+
+    // Bob sees them; he writes one proposed cell himself: no longer
+    // proposed, for either of them.
+    bob.until("ann's proposals", |s| {
+        s.view.read(|r| r.proposal_count()) == made
+    })
+    .await;
+    let (mine_staff, mine_date, _) = bob
+        .state
+        .view
+        .read(|r| rota::tui::fill::proposals_in(r, None, today(), today()))
+        .into_iter()
+        .next()
+        .expect("a proposal today");
+    let row = bob
+        .state
+        .layout
+        .staff
+        .iter()
+        .position(|p| p.id == mine_staff)
+        .unwrap();
+    bob.keys("g g");
+    for _ in 0..row {
+        bob.keys("j");
+    }
+    assert_eq!(bob.at(), (mine_staff.clone(), mine_date));
+    let code = bob.state.view.read(|r| r.codes()[0].code.clone());
+    bob.keys("i");
+    bob.type_text(&code);
+    bob.keys("enter");
+    assert_eq!(bob.shows(&mine_staff, mine_date), Some(code.clone()));
+    ann.until("bob's cell, no longer proposed", |s| {
+        s.view.read(|r| {
+            r.proposal(&mine_staff, mine_date).is_none() && r.proposal_count() == made - 1
+        })
+    })
+    .await;
+
+    // Bob accepts a block: the first two people, today and the next two
+    // days; exactly its proposals become cells, as one edit.
+    bob.keys("t g g");
+    let ids: Vec<String> = bob.state.layout.staff[..2]
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
+    let block = bob
+        .state
+        .view
+        .read(|r| rota::tui::fill::proposals_in(r, Some(&ids), today(), today().add_days(2)));
+    assert!(!block.is_empty());
+    bob.keys("v l l j");
+    bob.keys("+");
+    assert!(bob.message().starts_with("accepted"), "{}", bob.message());
+    bob.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    let mut want = imported.clone();
+    want.push((mine_staff.clone(), mine_date, Some(code.clone())));
+    want.extend(
+        block
+            .iter()
+            .map(|(s, d, c)| (s.clone(), *d, Some(c.clone()))),
+    );
+    want.sort();
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(
+        filled(&cells),
+        want,
+        "the hub holds exactly what was set or accepted"
+    );
+    let left = made - 1 - block.len();
+    ann.until("the rest still proposed", |s| {
+        s.view.read(|r| r.proposal_count()) == left
+    })
+    .await;
+
+    // Undo takes the accepted cells back and proposes them again.
+    bob.keys("u");
+    assert!(bob.message().starts_with("undone"), "{}", bob.message());
+    bob.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    assert_eq!(proposals(&bob), left + block.len());
+    for (s, d, _) in &block {
+        assert_eq!(bob.shows(s, *d), None);
+    }
+
+    // Ann discards every proposal: none left anywhere, no cell changed.
+    ann.until("the undo", |s| {
+        s.view.read(|r| r.proposal_count()) == left + block.len()
+    })
+    .await;
+    ann.keys("-");
+    assert!(ann.message().starts_with("discarded"), "{}", ann.message());
+    bob.until("none left", |s| s.view.read(|r| r.proposal_count()) == 0)
+        .await;
+    let mut want = imported.clone();
+    want.push((mine_staff, mine_date, Some(code)));
+    want.sort();
+    let (_, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(filled(&cells), want);
+    hub.stop().await.unwrap();
+}
