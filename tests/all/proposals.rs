@@ -168,3 +168,126 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
     assert_eq!(filled(&cells), want);
     hub.stop().await.unwrap();
 }
+
+/// Connects with `token` as `user` on roster `ward`, saying a seq the hub
+/// never gave (it answers with a snapshot).
+async fn snapshot_as(url: &str, token: &str, user: &str) -> rota::protocol::Snapshot {
+    use rota::protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
+    let mut c = Client::raw_as(url, Some(token)).await.expect("upgraded");
+    c.send(&ClientMsg::Hello {
+        protocol: PROTOCOL_VERSION.into(),
+        user: user.into(),
+        client_id: format!("c-{user}-snap"),
+        token: None,
+        roster: "ward".into(),
+        last_seq: u64::MAX,
+        view: Default::default(),
+    })
+    .await;
+    match c.answer().await {
+        ServerMsg::Welcome {
+            snapshot: Some(s), ..
+        } => *s,
+        other => panic!("expected a snapshot, got {other:?}"),
+    }
+}
+
+/// Proposals reach editors only: a batch of proposals alone is not sent to
+/// staff at all, a mixed one without its proposals (even before the roster
+/// ever publishes, when staff see draft cells), and neither a staff
+/// member's snapshot nor their history holds one; an editor's snapshot
+/// does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_reach_editors_and_never_staff() {
+    use rota::accounts::{AccountsFile, Grant, Role};
+    use rota::domain::Change;
+    use rota::protocol::{ClientMsg, HistoryQuery, ServerMsg};
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = AccountsFile::open_in(dir.path()).unwrap();
+    let owner = file.add_user("olga", Grant::Owner).unwrap();
+    let editor = file
+        .add_user(
+            "ed",
+            Grant::Role {
+                roster: "ward".into(),
+                role: Role::Editor,
+            },
+        )
+        .unwrap();
+    let staff = file
+        .add_user(
+            "sue",
+            Grant::Staff {
+                roster: "ward".into(),
+                staff: "s1".into(),
+            },
+        )
+        .unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let url = hub.url();
+    let (mut olga, _) = Client::hello_as(&url, &owner, "olga", "c-olga", "ward").await;
+    ack_seq(&olga.edit(1, setup_ops(3)).await);
+    let (mut ed, _) = Client::hello_as(&url, &editor, "ed", "c-ed", "ward").await;
+    let (mut sue, _) = Client::hello_as(&url, &staff, "sue", "c-sue", "ward").await;
+    let propose = |s: &str, date: &str, code: &str| Op::Propose {
+        staff: s.into(),
+        date: d(date),
+        code: Some(code.into()),
+    };
+    ack_seq(
+        &ed.edit(
+            1,
+            vec![
+                propose("s1", "2026-12-01", "D"),
+                propose("s2", "2026-12-01", "N"),
+            ],
+        )
+        .await,
+    );
+    let mixed = ack_seq(
+        &ed.edit(
+            2,
+            vec![
+                set("s1", "2026-12-02", Some("N"), 0),
+                propose("s3", "2026-12-02", "D"),
+            ],
+        )
+        .await,
+    );
+    // The first thing staff hear is the mixed batch, without its proposal.
+    let ServerMsg::Change(cs) = sue.recv_until(|m| matches!(m, ServerMsg::Change(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(cs.seq, mixed, "{cs:?}");
+    assert!(
+        cs.changes
+            .iter()
+            .all(|c| !matches!(c, Change::Proposal { .. })),
+        "{cs:?}"
+    );
+    assert!(cs.changes.iter().any(|c| matches!(c, Change::Cell { .. })));
+    // Snapshots: none for staff, three for the editor.
+    assert!(snapshot_as(&url, &staff, "sue").await.proposals.is_empty());
+    assert_eq!(snapshot_as(&url, &editor, "ed").await.proposals.len(), 3);
+    // History: none for staff.
+    sue.send(&ClientMsg::History {
+        req: Some(9),
+        query: HistoryQuery {
+            staff: Some("s1".into()),
+            ..Default::default()
+        },
+    })
+    .await;
+    let ServerMsg::History { entries, .. } = sue
+        .recv_until(|m| matches!(m, ServerMsg::History { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(!entries.is_empty());
+    assert!(
+        entries.iter().all(|e| e.entity != "proposal"),
+        "{entries:?}"
+    );
+    hub.stop().await.unwrap();
+}
