@@ -291,3 +291,81 @@ async fn proposals_reach_editors_and_never_staff() {
     );
     hub.stop().await.unwrap();
 }
+
+/// The fill runs beside the editor's other work, never holding it up, and
+/// stops when told (Esc), ending with the best it found: through the app's
+/// own effects worker, on a real engine and hub. An edit sent after the
+/// fill began is answered while the fill still runs (it was given a
+/// minute), then the stop ends it at once with its proposals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fill_runs_beside_other_work_and_esc_stops_it_with_the_best_so_far() {
+    use rota::tui::action::{Action, Effect};
+    use rota::tui::fill::{Ask, Outcome};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "admin-client", "default", 0).await;
+    ack_seq(&admin.edit(1, instance_ops()).await);
+    let engine = start_engine(&hub.url(), "ann", &dir.path().join("ann"));
+    wait_connected(&engine).await;
+    let (seq, _) = hub_cells(&hub.url()).await;
+    wait_synced(&engine, seq).await;
+    let engine = std::sync::Arc::new(engine);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker = rota::tui::effects::Worker::start(engine.clone(), tx).unwrap();
+    worker.send(Effect::Fill(Ask {
+        from: d("2026-11-30"),
+        to: d("2026-12-13"),
+        staff: None,
+        seconds: 60,
+    }));
+    worker.send(Effect::Edit {
+        ops: vec![set("A", "2026-12-10", Some("D"), 0)],
+        what: "a cell".into(),
+    });
+    // The edit is answered, and the search says how it goes, before the
+    // fill ends (it was given 60 s).
+    let (mut edited, mut progressed) = (false, false);
+    while !(edited && progressed) {
+        match next(&mut rx).await {
+            Action::Edited { what, .. } => edited = what == "a cell",
+            Action::FillProgress(_) => progressed = true,
+            Action::FillDone(o) => panic!("the fill ended unasked: {o:?}"),
+            _ => {}
+        }
+    }
+    worker.send(Effect::StopFill);
+    // Within `next`'s 20 s, not the minute it was given.
+    let outcome = loop {
+        if let Action::FillDone(o) = next(&mut rx).await {
+            break o;
+        }
+    };
+    let Outcome::Proposed {
+        ops,
+        cells,
+        stopped,
+        before,
+        after,
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(stopped, "said stopped");
+    assert!(cells > 0 && !ops.is_empty());
+    assert!(after.rank() <= before.rank(), "{before:?} -> {after:?}");
+    // Nothing proposed on the cell the edit wrote meanwhile.
+    assert!(ops.iter().all(|op| !matches!(op,
+        Op::Propose { staff, date, .. } if staff == "A" && *date == d("2026-12-10"))));
+    worker.finish();
+    hub.stop().await.unwrap();
+}
+
+/// The worker's next action, within 20 s.
+async fn next(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<rota::tui::action::Action>,
+) -> rota::tui::action::Action {
+    tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv())
+        .await
+        .expect("an action in time")
+        .expect("the worker's channel")
+}

@@ -325,6 +325,45 @@ fn without_colour_every_state_still_shows() {
     }
 }
 
+/// Issue 23: a code proposed for an empty cell shows in it, marked `>` and
+/// styled apart (with and without colour), and is not counted in the
+/// totals: the row reads as the same row with the cell empty.
+#[test]
+fn a_proposed_code_shows_in_its_empty_cell_marked_and_uncounted() {
+    let mut empty = small();
+    apply(&mut empty, &[set("s2", "2026-12-03", None)], "ann");
+    let mut proposed = empty.clone();
+    let propose = Op::Propose {
+        staff: "s2".into(),
+        date: d("2026-12-03"),
+        code: Some("N".into()),
+    };
+    apply(&mut proposed, &[propose], "ann");
+    for colour in [true, false] {
+        let s0 = state_of(empty.clone(), Config::default(), (120, 12));
+        let s1 = state_of(proposed.clone(), Config::default(), (120, 12));
+        let (b0, b1) = (render(&s0, colour), render(&s1, colour));
+        assert_eq!(cell_text(&b0, &s0, "s2", d("2026-12-03")).trim_end(), "·");
+        assert_eq!(cell_text(&b1, &s1, "s2", d("2026-12-03")).trim_end(), "N>");
+        let (x, y) = cell_xy(&s1, "s2", d("2026-12-03"));
+        assert!(b1[(x, y)].modifier.contains(Modifier::UNDERLINED));
+        let row = |b: &Buffer| text(b).lines().nth(y as usize).unwrap_or("").to_string();
+        let (x, _) = cell_xy(&s0, "s2", d("2026-12-03"));
+        let cut = |line: String| {
+            let chars: Vec<char> = line.chars().collect();
+            let (a, b) = (x as usize, x as usize + 2);
+            let rest: String = chars[b.min(chars.len())..].iter().collect();
+            let head: String = chars[..a.min(chars.len())].iter().collect();
+            (head, rest)
+        };
+        assert_eq!(
+            cut(row(&b1)),
+            cut(row(&b0)),
+            "the row but the cell, totals and all"
+        );
+    }
+}
+
 #[test]
 fn the_header_in_each_connection_state() {
     let mut s = state_of(small(), Config::default(), (120, 10));
