@@ -9,6 +9,7 @@
 //! - [`check`]: `--check`, the roster's rule findings.
 
 pub mod accounts;
+pub mod answer;
 pub mod apply;
 pub mod check;
 pub mod edit;
