@@ -70,12 +70,34 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
     let (_, cells) = hub_cells(&hub.url()).await;
     assert_eq!(filled(&cells), imported, "a proposal is no cell");
 
-    // Bob sees them; he writes one proposed cell himself: no longer
-    // proposed, for either of them.
+    // Bob sees them. His own fill of everything works round them: it never
+    // withdraws a colleague's proposal (a new-user trial lost 50 so).
     bob.until("ann's proposals", |s| {
         s.view.read(|r| r.proposal_count()) == made
     })
     .await;
+    let anns = bob.state.view.read(|r| r.proposals());
+    bob.keys("ctrl-f");
+    let added = proposals(&bob) - made;
+    for p in &anns {
+        assert_eq!(
+            bob.state
+                .view
+                .read(|r| r.proposal(&p.staff, p.date).map(str::to_string)),
+            Some(p.code.clone()),
+            "{} {} kept",
+            p.staff,
+            p.date
+        );
+    }
+    if added > 0 {
+        bob.keys("u");
+        assert!(bob.message().contains("proposal"), "{}", bob.message());
+    }
+    bob.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    assert_eq!(proposals(&bob), made);
+    // He writes one proposed cell himself: no longer proposed, for either
+    // of them.
     let (mine_staff, mine_date, _) = bob
         .state
         .view
@@ -146,17 +168,47 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
     // Undo takes the accepted cells back and proposes them again.
     bob.keys("u");
     assert!(bob.message().starts_with("undone"), "{}", bob.message());
+    assert!(
+        bob.message().contains("proposal") && !bob.message().contains("settings"),
+        "{}",
+        bob.message()
+    );
     bob.until("saved", |s| s.counts() == (0, 0, 0)).await;
     assert_eq!(proposals(&bob), left + block.len());
     for (s, d, _) in &block {
         assert_eq!(bob.shows(s, *d), None);
     }
 
-    // Ann discards every proposal: none left anywhere, no cell changed.
+    // `x` on one proposed cell discards that proposal only.
     ann.until("the undo", |s| {
         s.view.read(|r| r.proposal_count()) == left + block.len()
     })
     .await;
+    let (one_staff, one_date, _) = block[0].clone();
+    let row = ann
+        .state
+        .layout
+        .staff
+        .iter()
+        .position(|p| p.id == one_staff)
+        .unwrap();
+    ann.keys("t g g");
+    for _ in 0..row {
+        ann.keys("j");
+    }
+    while ann.at().1 < one_date {
+        ann.keys("l");
+    }
+    assert_eq!(ann.at(), (one_staff.clone(), one_date));
+    ann.keys("x");
+    assert!(ann.message().starts_with("discarded"), "{}", ann.message());
+    assert_eq!(proposals(&ann), left + block.len() - 1);
+    assert!(
+        ann.state
+            .view
+            .read(|r| r.proposal(&one_staff, one_date).is_none())
+    );
+    // Ann discards every proposal: none left anywhere, no cell changed.
     ann.keys("-");
     assert!(ann.message().starts_with("discarded"), "{}", ann.message());
     bob.until("none left", |s| s.view.read(|r| r.proposal_count()) == 0)

@@ -362,6 +362,24 @@ fn a_proposed_code_shows_in_its_empty_cell_marked_and_uncounted() {
             "the row but the cell, totals and all"
         );
     }
+    // The status line names the proposal, not "empty"; a request on the
+    // cell is marked as the proposal would meet it.
+    let ask = Op::PutRequest {
+        request: rota::domain::Request::new(
+            "s2",
+            d("2026-12-03"),
+            rota::domain::Wish::parse("on N").expect("a wish"),
+        ),
+        base: None,
+    };
+    apply(&mut proposed, &[ask], "ann");
+    let mut s = state_of(proposed, Config::default(), (120, 12));
+    s.cursor.person = s.layout.person_index("s2").expect("s2");
+    s.cursor.col = s.layout.col_of(d("2026-12-03")).expect("shown");
+    let buf = render(&s, false);
+    let status = text(&buf).lines().last().unwrap_or("").to_string();
+    assert!(status.contains("N proposed"), "{status}");
+    assert_eq!(cell_text(&buf, &s, "s2", d("2026-12-03")).trim_end(), "N>=");
 }
 
 #[test]
@@ -507,7 +525,7 @@ fn the_history_panel_lists_changes_newest_first() {
 #[test]
 fn help_lists_every_key_of_the_key_map() {
     // Tall enough for every command's line on the help's first page.
-    let mut s = state_of(small(), Config::default(), (100, 52));
+    let mut s = state_of(small(), Config::default(), (100, 56));
     update(&mut s, Action::Do(rota::tui::action::Command::Help));
     let t = text(&render(&s, true));
     insta::assert_snapshot!("help", t);
@@ -1454,7 +1472,7 @@ fn at_80_columns_what_is_read_is_never_cut() {
         t.contains("totals column"),
         "the legend's last line shows:\n{t}"
     );
-    assert!(t.contains("breaks a rule"), "{t}");
+    assert!(t.contains("proposed by a fill"), "{t}");
     insta::assert_snapshot!("help_end_80x24", t);
 }
 

@@ -121,7 +121,19 @@ pub fn fill_search(
         to: Some(ask.to),
         staff: ask.staff.clone(),
     };
-    let roster = engine.view_reader().read(|r| r.clone());
+    let mut roster = engine.view_reader().read(|r| r.clone());
+    // Cells already proposed (a colleague's fill, or this editor's last)
+    // are kept as proposed: the search works round them as round the
+    // cells people set, and never withdraws them (`-` discards them first
+    // to fill there again).
+    for p in roster.proposals() {
+        roster.load_cell(
+            &p.staff,
+            p.date,
+            Some(&p.code),
+            rota_core::domain::Stamp::none(),
+        );
+    }
     let Some((model, start)) = rota_fill::Model::new(&roster, &scope) else {
         send(Action::FillDone(fill::Outcome::Refused(
             "nothing to fill: the roster has no planning period (set one: m, then the settings tab)"
@@ -131,7 +143,7 @@ pub fn fill_search(
     };
     if model.free.is_empty() {
         send(Action::FillDone(fill::Outcome::Refused(
-            "nothing to fill: no empty cell there (within the planning period)".into(),
+            "nothing to fill: no empty cell there that is not proposed already (within the planning period; - discards proposals)".into(),
         )));
         return;
     }
@@ -156,17 +168,12 @@ pub fn fill_search(
     // Proposed against the roster as it is now: a cell written while the
     // search ran is no longer free (and the hub withdraws a proposal on a
     // written cell anyway).
-    let now = engine.view_reader().read(|r| r.clone());
-    let (mut ops, cells) = fill::proposal_ops(&model, &filled.grid.rows, &now);
-    ops.retain(|op| match op {
-        rota_core::domain::Op::Propose { staff, date, .. } => {
-            now.cell(staff, *date).and_then(|(c, _)| c).is_none()
-        }
-        _ => true,
-    });
+    let ops = engine
+        .view_reader()
+        .read(|now| fill::proposal_ops(&model, &filled.grid.rows, now));
     send(Action::FillDone(fill::Outcome::Proposed {
+        cells: ops.len(),
         ops,
-        cells,
         before,
         after: filled.grid.score,
         stopped,
@@ -285,7 +292,13 @@ fn describe(engine: &SyncEngine, ops: &[rota_core::domain::Op]) -> String {
             _ => None,
         })
         .collect();
-    let records = ops.len() - cells.len() - requests.len();
+    // Proposals: how many proposed, how many withdrawn.
+    let (proposed, withdrawn) = ops.iter().fold((0, 0), |(p, w), op| match op {
+        Op::Propose { code: Some(_), .. } => (p + 1, w),
+        Op::Propose { code: None, .. } => (p, w + 1),
+        _ => (p, w),
+    });
+    let records = ops.len() - cells.len() - requests.len() - proposed - withdrawn;
     let name = |id: &str| {
         engine
             .with_view(|v| v.staff_member(id).map(|s| s.name.clone()))
@@ -343,13 +356,25 @@ fn describe(engine: &SyncEngine, ops: &[rota_core::domain::Op]) -> String {
             ));
         }
     }
+    if proposed > 0 {
+        parts.push(rota_script::diff::plural(proposed, "proposal"));
+    }
+    if withdrawn > 0 {
+        parts.push(format!(
+            "{} withdrawn",
+            rota_script::diff::plural(withdrawn, "proposal")
+        ));
+    }
     if records > 0 {
         let what: Vec<String> = ops
             .iter()
             .filter(|op| {
                 !matches!(
                     op,
-                    Op::SetCell { .. } | Op::PutRequest { .. } | Op::RemoveRequest { .. }
+                    Op::SetCell { .. }
+                        | Op::PutRequest { .. }
+                        | Op::RemoveRequest { .. }
+                        | Op::Propose { .. }
                 )
             })
             .take(3)

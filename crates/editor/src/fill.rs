@@ -45,33 +45,34 @@ pub enum Outcome {
 }
 
 /// The edit proposing a fill's result: each free cell the search gave a
-/// code, proposed; a free cell it left empty that held a proposal, that
-/// proposal withdrawn (a fill of a range replaces what was proposed there).
-pub fn proposal_ops(model: &Model, rows: &[Vec<u16>], roster: &Roster) -> (Vec<Op>, usize) {
+/// code, proposed, unless the cell holds a code or a proposal in `roster`
+/// (the roster as it is now: someone may have written it meanwhile). A
+/// fill never withdraws a proposal: it worked round them.
+pub fn proposal_ops(model: &Model, rows: &[Vec<u16>], roster: &Roster) -> Vec<Op> {
     let mut ops = Vec::new();
-    let mut cells = 0;
     for &(p, d) in &model.free {
         let Some(person) = model.people.get(p) else {
             continue;
         };
         let date = model.first.add_days(d as i64);
         let e = rows.get(p).and_then(|r| r.get(d)).copied().unwrap_or(0);
-        let code = (e > 0)
+        let Some(code) = (e > 0)
             .then(|| model.codes.get(e as usize - 1).cloned())
-            .flatten();
-        if code.is_some() {
-            cells += 1;
-        }
-        if code.as_deref() == roster.proposal(&person.id, date) {
+            .flatten()
+        else {
             continue;
+        };
+        let taken = roster.cell(&person.id, date).and_then(|(c, _)| c).is_some()
+            || roster.proposal(&person.id, date).is_some();
+        if !taken {
+            ops.push(Op::Propose {
+                staff: person.id.clone(),
+                date,
+                code: Some(code),
+            });
         }
-        ops.push(Op::Propose {
-            staff: person.id.clone(),
-            date,
-            code,
-        });
     }
-    (ops, cells)
+    ops
 }
 
 /// The proposals on the people `staff` (None: everyone) from `from` to

@@ -362,7 +362,12 @@ impl Grid<'_> {
                     .and_then(|c| c.checked_sub(first_col))
                     && let Some(slot) = asks.get_mut(i)
                 {
-                    let code = codes.get(i).copied().flatten();
+                    // Of a proposed cell, as the proposal would meet it.
+                    let code = codes
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .or(proposed.get(i).copied().flatten());
                     *slot = Some(crate::requests::met(r, code, &s.layout));
                 }
             }
@@ -423,13 +428,12 @@ impl Grid<'_> {
             let mut mark: Option<char> = None;
             // An empty cell's proposal shows in its place, marked (never
             // counted in the totals: nothing is saved).
-            let code = match (code, proposed.get(i).copied().flatten()) {
+            let (code, is_proposed) = match (code, proposed.get(i).copied().flatten()) {
                 (None, Some(p)) => {
                     style = style.patch(t.proposed);
-                    mark = Some(glyph::PROPOSED);
-                    Some(p)
+                    (Some(p), true)
                 }
-                (code, _) => code,
+                (code, _) => (code, false),
             };
             match marks.and_then(|m| m.get(&col.date)) {
                 Some(Mark::Conflict { .. }) => {
@@ -456,6 +460,10 @@ impl Grid<'_> {
                     style = style.patch(t.other_cursor(&o.user));
                     mark = Some(glyph::OTHER);
                 }
+            }
+            // Proposed: after a colleague's cursor (which shows over it).
+            if mark.is_none() && is_proposed {
+                mark = Some(glyph::PROPOSED);
             }
             if mark.is_none()
                 && let Some((at, _)) = flashes.and_then(|f| f.get(&col.date))

@@ -123,7 +123,7 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         Command::Fill,
         "fill",
         &["ctrl-f", "f7"],
-        "propose a fill of the block's empty cells (or the planning period's)",
+        "fill the block's empty cells with proposals (Esc stops)",
     ),
     (
         Command::AcceptProposals,

@@ -100,10 +100,26 @@ pub(super) fn done(state: &mut State, outcome: Outcome, fx: &mut Vec<Effect>) {
     }
 }
 
+/// The cursor's cell is empty and holds a proposal.
+pub(super) fn proposal_here(state: &State) -> bool {
+    let (Some(p), date) = (state.person(), state.cursor_date()) else {
+        return false;
+    };
+    state.view.read(|r| {
+        r.cell(&p.id, date).and_then(|(c, _)| c).is_none() && r.proposal(&p.id, date).is_some()
+    })
+}
+
 /// The proposals a key covers, or why there are none.
 fn proposals(state: &mut State) -> Result<Vec<(String, Date, String)>, String> {
     if let Some(why) = cell_refusal(state) {
         return Err(why);
+    }
+    if state.filling.is_some() {
+        return Err(
+            "a fill is running: Esc stops it (its proposals come first), then accept or discard"
+                .into(),
+        );
     }
     let (staff, from, to) = covered(state);
     let found = state
@@ -128,6 +144,25 @@ pub(super) fn accept(state: &mut State, fx: &mut Vec<Effect>) {
             fx.push(Effect::Edit { ops, what });
         }
     }
+}
+
+/// `x` on a proposed (empty) cell: its proposal withdrawn.
+pub(super) fn discard_here(state: &mut State, fx: &mut Vec<Effect>) {
+    let (Some(p), date) = (state.person(), state.cursor_date()) else {
+        return;
+    };
+    let id = p.id.clone();
+    let Some(code) = state
+        .view
+        .read(|r| r.proposal(&id, date).map(str::to_string))
+    else {
+        return;
+    };
+    let ops = fill::discard_ops(&[(id, date, code.clone())]);
+    fx.push(Effect::Edit {
+        ops,
+        what: format!("discarded the proposed {code}"),
+    });
 }
 
 /// `-`: the proposals are withdrawn, as one edit.

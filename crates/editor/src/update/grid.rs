@@ -63,6 +63,11 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
                 selected: 0,
             };
         }
+        // On an empty cell that holds a proposal (and no block), `x`
+        // discards the proposal.
+        Command::Clear if state.selection().is_none() && super::fill::proposal_here(state) => {
+            super::fill::discard_here(state, fx)
+        }
         Command::Clear => set_code(state, None, fx),
         Command::CoverFold => {
             use crate::state::CoverageShown::*;
