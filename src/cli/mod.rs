@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod answer;
 pub mod apply;
+pub mod backup;
 pub mod check;
 pub mod edit;
 pub mod export;
@@ -233,6 +234,21 @@ pub struct Cli {
     /// revoked), and exit.
     #[arg(long, value_name = "NAME", requires = "serve", group = "account")]
     pub remove_user: Option<String>,
+
+    /// Back up the hub's data dir (--data) into PATH, a new directory:
+    /// every store file and the accounts, copied with SQLite's online
+    /// backup API (a running hub's editors wait at most a moment), and
+    /// manifest.json (each file's size and SHA-256, each roster's seq).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish", "diff_published", "mine", "fill", "restore"])]
+    pub backup: Option<PathBuf>,
+
+    /// Restore a backup (--backup's directory) into the data dir (--data),
+    /// no hub running on it: every file is checked first (SHA-256, SQLite's
+    /// integrity check, each roster's change log gap free up to its seq),
+    /// then the files it replaces are moved to replaced-TIME in the data
+    /// dir, never deleted.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish", "diff_published", "mine", "fill"])]
+    pub restore: Option<PathBuf>,
 
     /// With --serve: list the hub's users, roles and token ids, and exit.
     #[arg(long, requires = "serve", group = "account")]

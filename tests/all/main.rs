@@ -8,6 +8,7 @@ mod common;
 
 mod accounts;
 mod apply;
+mod backup;
 mod binary;
 mod calendar;
 mod docs;
