@@ -144,3 +144,77 @@ async fn a_damaged_backup_or_a_running_hub_is_refused_and_nothing_is_replaced() 
     assert!(cells.contains(&("s1".into(), d("2026-01-05"), Some("D".into()))));
     hub.stop().await.unwrap();
 }
+
+/// The backups (`rota-backup-*`) in `dir`, oldest first.
+fn backups_in(dir: &std::path::Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with("rota-backup-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// The real binary's hub takes a backup every second into --backup-dir,
+/// each with its manifest naming the roster, and keeps the last two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_backs_up_on_its_schedule_and_keeps_the_last_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, backups) = (dir.path().join("hub"), dir.path().join("backups"));
+    let args: Vec<std::ffi::OsString> = vec![
+        "--serve".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--data".into(),
+        data.clone().into(),
+        "--backup-dir".into(),
+        backups.clone().into(),
+        "--backup-every".into(),
+        "1s".into(),
+        "--backup-keep".into(),
+        "2".into(),
+    ];
+    let (_hub, line) = spawn_rota_line(args);
+    let addr = line
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let url = format!("ws://{addr}/ws");
+    let (mut admin, _) = Client::join(&url, "admin", "c-admin", "default", 0).await;
+    ack_seq(&admin.edit(1, setup_ops(2)).await);
+    // Until the first backup that holds the roster has been pruned: three
+    // or more taken, two kept.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut first_with_roster: Option<String> = None;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "backups seen: {:?}",
+            backups_in(&backups)
+        );
+        let now = backups_in(&backups);
+        assert!(now.len() <= 3, "kept more than asked: {now:?}");
+        if first_with_roster.is_none() {
+            first_with_roster = now
+                .iter()
+                .find(|b| {
+                    std::fs::read_to_string(backups.join(b).join(rota::backup::MANIFEST))
+                        .is_ok_and(|m| m.contains("\"default\""))
+                })
+                .cloned();
+        }
+        if let Some(first) = &first_with_roster
+            && !now.contains(first)
+            && now.len() == 2
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
