@@ -421,3 +421,44 @@ async fn next(
         .expect("an action in time")
         .expect("the worker's channel")
 }
+
+/// `q` while a fill runs asks first (the search would be dropped), and the
+/// search's progress does not write over that question; `+` waits too.
+#[test]
+fn q_while_filling_asks_first_and_progress_keeps_the_question() {
+    use rota::tui::action::{Action, Command};
+    use rota::tui::update::update;
+    let mut s = rota::tui::state::State::new(
+        "default",
+        "ann",
+        rota::sync::ViewReader::detached(Roster::default()),
+        Config::default(),
+        today(),
+        0,
+    );
+    update(&mut s, Action::Resize(100, 30));
+    s.filling = Some(None);
+    update(&mut s, Action::Do(Command::Quit));
+    assert!(!s.quit, "not at the first q");
+    let asked = s.message.clone().expect("a question");
+    assert!(asked.1 && asked.0.contains("q again"), "{asked:?}");
+    let progress = rota::tui::fill::Progress {
+        best: Default::default(),
+        before: Default::default(),
+        moves: 1,
+        millis: 250,
+    };
+    update(&mut s, Action::FillProgress(progress.clone()));
+    assert_eq!(s.message.as_ref(), Some(&asked), "the question stays");
+    update(&mut s, Action::Do(Command::AcceptProposals));
+    assert!(
+        s.message
+            .as_ref()
+            .is_some_and(|(m, _)| m.contains("a fill is running")),
+        "{:?}",
+        s.message
+    );
+    update(&mut s, Action::Do(Command::Quit));
+    update(&mut s, Action::Do(Command::Quit));
+    assert!(s.quit, "q twice quits");
+}

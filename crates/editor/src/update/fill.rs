@@ -62,7 +62,10 @@ pub(super) fn progress(state: &mut State, p: Progress) {
     if state.filling.is_none() {
         return;
     }
-    say(state, fill::progress_text(&p));
+    // A warning (q asked while filling, + refused) stays until a key.
+    if !state.message.as_ref().is_some_and(|(_, warned)| *warned) {
+        say(state, fill::progress_text(&p));
+    }
     state.filling = Some(Some(p));
 }
 

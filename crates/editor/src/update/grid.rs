@@ -578,6 +578,16 @@ pub fn show_date(d: Date) -> String {
 }
 
 pub(super) fn quit(state: &mut State) {
+    // A fill's search would be dropped: asked once.
+    if state.filling.is_some() && !state.quit_armed {
+        state.quit_armed = true;
+        warn(
+            state,
+            "a fill is running: q again quits and drops it (Esc stops it and proposes the best so far)"
+                .into(),
+        );
+        return;
+    }
     let (pending, conflicted, _) = state.counts();
     let unsaved = pending + conflicted;
     if unsaved == 0 || state.quit_armed {
