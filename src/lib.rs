@@ -31,6 +31,6 @@ pub use rota_core::{clock, domain, protocol, text};
 pub use rota_db::{roster_db, sqlite_file};
 pub use rota_editor as tui;
 pub use rota_fill as fill;
-pub use rota_hub::{accounts, server, store};
+pub use rota_hub::{accounts, backup, server, store};
 pub use rota_script as script;
 pub use rota_tls as tls;

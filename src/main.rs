@@ -45,7 +45,11 @@ async fn main() {
             eprintln!("rota: the demo roster was not made or checked now: {e}");
         }
     }
-    let code = if cli.serve {
+    let code = if let Some(to) = &cli.backup {
+        cli::backup::backup(&cli, to)
+    } else if let Some(from) = &cli.restore {
+        cli::backup::restore(&cli, from)
+    } else if cli.serve {
         cli::serve::serve(&cli).await
     } else if cli.sync {
         cli::sync::sync(&cli).await

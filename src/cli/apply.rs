@@ -4,14 +4,14 @@
 //! command started, so nothing changed since is overwritten unless
 //! `--force`.
 
+use super::answer::{Answer, wait_for_answer};
 use super::{Cli, Unreached, connect, exit, start_engine, stop};
 use crate::domain::{Conflict, Date, Roster};
 use crate::script::diff;
 use crate::script::{Format, LineError, Plan, csv, json, nrp};
-use crate::sync::{EditError, EntryState, SyncEngine, SyncEvent, Withdrawal};
+use crate::sync::{EditError, SyncEngine, Withdrawal};
 use std::io::{IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast;
 
 /// Inputs with more lines than this show progress (when stderr is a terminal).
 const PROGRESS_LINES: usize = 2000;
@@ -241,7 +241,21 @@ async fn run(
         );
         return exit::OK;
     }
-    let answer = wait_for_answer(engine, &mut events, op_id, timeout, progress, interrupt).await;
+    let started = Instant::now();
+    let answer = wait_for_answer(
+        engine,
+        &mut events,
+        op_id,
+        tokio::time::Instant::now() + timeout,
+        || {
+            progress.show(&format!(
+                "waiting for the hub to commit the edit ({:.1}s)",
+                started.elapsed().as_secs_f64()
+            ))
+        },
+        interrupt.wait(),
+    )
+    .await;
     progress.log("answered");
     progress.clear();
     match answer {
@@ -403,65 +417,6 @@ fn conflict_line(file: &str, plan: &Plan, c: &Conflict) -> String {
     e.display(file).to_string()
 }
 
-enum Answer {
-    Acked {
-        seq: u64,
-        overwritten: Vec<Conflict>,
-    },
-    Conflicted(Vec<Conflict>),
-    Rejected(String, String, Vec<crate::domain::Problem>),
-    TimedOut,
-    /// Ctrl-C (SIGINT) while waiting.
-    Interrupted,
-}
-
-/// Waits (bounded) for the hub's answer to edit `op_id`. A lost connection
-/// is retried by the engine meanwhile; the edit is sent again and the hub
-/// answers it once.
-async fn wait_for_answer(
-    engine: &SyncEngine,
-    events: &mut broadcast::Receiver<SyncEvent>,
-    op_id: u64,
-    timeout: Duration,
-    progress: &Progress,
-    interrupt: &Interrupt,
-) -> Answer {
-    let started = Instant::now();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            ev = events.recv() => match ev {
-                Ok(SyncEvent::Acked { op_id: id, seq, overwritten }) if id == op_id => {
-                    return Answer::Acked { seq, overwritten };
-                }
-                Ok(SyncEvent::Conflicted { op_id: id, conflicts }) if id == op_id => {
-                    return Answer::Conflicted(conflicts);
-                }
-                Ok(SyncEvent::Rejected { op_id: id, code, message, problems }) if id == op_id => {
-                    return Answer::Rejected(code, message, problems);
-                }
-                Ok(_) => {}
-                // Events were missed: read where the edit stands instead.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if let Some(a) = answer_from_outbox(engine, op_id) {
-                        return a;
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => {
-                    return answer_from_outbox(engine, op_id).unwrap_or(Answer::TimedOut);
-                }
-            },
-            _ = tick.tick() => progress.show(&format!(
-                "waiting for the hub to commit the edit ({:.1}s)",
-                started.elapsed().as_secs_f64()
-            )),
-            _ = tokio::time::sleep_until(deadline) => return Answer::TimedOut,
-            _ = interrupt.wait() => return Answer::Interrupted,
-        }
-    }
-}
-
 /// Ctrl-C (SIGINT) during `--apply`: heard from the start (so it never
 /// kills the process half way), acted on where it is safe.
 struct Interrupt {
@@ -498,24 +453,6 @@ impl Interrupt {
             return;
         }
         notified.await;
-    }
-}
-
-fn answer_from_outbox(engine: &SyncEngine, op_id: u64) -> Option<Answer> {
-    match engine.outbox().into_iter().find(|e| e.op_id == op_id) {
-        None => Some(Answer::Acked {
-            seq: engine.status().seq,
-            overwritten: Vec::new(),
-        }),
-        Some(e) => match e.state {
-            EntryState::Pending => None,
-            EntryState::Conflict { conflicts } => Some(Answer::Conflicted(conflicts)),
-            EntryState::Rejected {
-                code,
-                message,
-                problems,
-            } => Some(Answer::Rejected(code, message, problems)),
-        },
     }
 }
 

@@ -9,7 +9,9 @@
 //! - [`check`]: `--check`, the roster's rule findings.
 
 pub mod accounts;
+pub mod answer;
 pub mod apply;
+pub mod backup;
 pub mod check;
 pub mod edit;
 pub mod export;
@@ -238,6 +240,34 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", requires = "serve", group = "account")]
     pub remove_user: Option<String>,
 
+    /// Back up the hub's data dir (--data) into PATH, a new directory:
+    /// every store file and the accounts, copied with SQLite's online
+    /// backup API (a running hub's editors wait at most a moment), and
+    /// manifest.json (each file's size and SHA-256, each roster's seq).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish", "diff_published", "mine", "fill", "restore"])]
+    pub backup: Option<PathBuf>,
+
+    /// Restore a backup (--backup's directory) into the data dir (--data),
+    /// no hub running on it: every file is checked first (SHA-256, SQLite's
+    /// integrity check, each roster's change log gap free up to its seq),
+    /// then the files it replaces are moved to replaced-TIME in the data
+    /// dir, never deleted.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish", "diff_published", "mine", "fill"])]
+    pub restore: Option<PathBuf>,
+
+    /// With --serve: take a backup (as --backup does) into a new directory
+    /// under DIR every --backup-every, keeping the last --backup-keep.
+    #[arg(long, value_name = "DIR", requires_all = ["serve", "backup_every"])]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How often --backup-dir takes a backup: 30s, 15m, 1h, 1d.
+    #[arg(long, value_name = "DURATION", requires = "backup_dir", value_parser = parse_every)]
+    pub backup_every: Option<Duration>,
+
+    /// How many backups --backup-dir keeps (the oldest go).
+    #[arg(long, value_name = "N", default_value_t = 24, requires = "backup_dir")]
+    pub backup_keep: usize,
+
     /// With --serve: list the hub's users, roles and token ids, and exit.
     #[arg(long, requires = "serve", group = "account")]
     pub list_users: bool,
@@ -370,6 +400,31 @@ impl Cli {
     pub fn server(&self) -> Option<&str> {
         self.server.as_deref().filter(|_| !self.demo)
     }
+}
+
+/// A duration as `--backup-every` takes it: a whole number and s, m, h or
+/// d, at least 1 s.
+fn parse_every(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}`: a whole number and a unit (30s, 15m, 1h, 1d)"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3_600),
+        "d" => n.saturating_mul(86_400),
+        _ => {
+            return Err(format!(
+                "`{s}`: the unit is s, m, h or d (30s, 15m, 1h, 1d)"
+            ));
+        }
+    };
+    if secs == 0 {
+        return Err(format!("`{s}`: at least 1s"));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 /// The platform's data dir for rota, e.g. ~/.local/share/rota on Linux.

@@ -3,9 +3,10 @@
 //! publication; `rota --diff-published`: what staff were shown that the
 //! roster no longer says (what a publication now would change for them).
 
+use super::answer::{Answer, wait_for_answer};
 use super::{Cli, connect, exit, roster_exists, start_engine, stop};
 use crate::domain::{Date, Op, Role, Roster};
-use crate::sync::SyncEvent;
+
 use std::time::Duration;
 
 pub async fn publish(cli: &Cli) -> i32 {
@@ -68,60 +69,69 @@ async fn publish_with(cli: &Cli, engine: &crate::sync::SyncEngine, from: Date, t
         }
     };
     let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok(SyncEvent::Acked { op_id: id, seq, .. })) if id == op_id => {
-                let roster = engine.server_roster();
-                match roster.last_publication() {
-                    Some(p) => {
-                        let cells = roster.unpublished().len();
-                        // The cells it fixed (that hold a code), as staff see them.
-                        let fixed = roster.publications().last().map_or(0, |p| p.cells.len());
-                        crate::outln!(
-                            "Published roster {} at seq {seq}: {} ({}).{}",
-                            super::roster_name(cli),
-                            p.describe(),
-                            crate::script::diff::plural(fixed, "shift"),
-                            if cells == 0 {
-                                String::new()
-                            } else {
-                                format!(
-                                    " {} elsewhere still {} from what staff see (rota --diff-published).",
-                                    crate::script::diff::plural(cells, "cell"),
-                                    if cells == 1 { "differs" } else { "differ" }
-                                )
-                            }
-                        );
-                    }
-                    None => {
-                        crate::outln!("Published roster {} at seq {seq}.", super::roster_name(cli));
-                    }
+    let answer = wait_for_answer(
+        engine,
+        &mut events,
+        op_id,
+        deadline,
+        || {},
+        std::future::pending(),
+    )
+    .await;
+    match answer {
+        Answer::Acked { seq, .. } => {
+            let roster = engine.server_roster();
+            match roster.last_publication() {
+                Some(p) => {
+                    let cells = roster.unpublished().len();
+                    // The cells it fixed (that hold a code), as staff see them.
+                    let fixed = roster.publications().last().map_or(0, |p| p.cells.len());
+                    crate::outln!(
+                        "Published roster {} at seq {seq}: {} ({}).{}",
+                        super::roster_name(cli),
+                        p.describe(),
+                        crate::script::diff::plural(fixed, "shift"),
+                        if cells == 0 {
+                            String::new()
+                        } else {
+                            format!(
+                                " {} elsewhere still {} from what staff see (rota --diff-published).",
+                                crate::script::diff::plural(cells, "cell"),
+                                if cells == 1 { "differs" } else { "differ" }
+                            )
+                        }
+                    );
                 }
-                return exit::OK;
+                None => {
+                    crate::outln!("Published roster {} at seq {seq}.", super::roster_name(cli));
+                }
             }
-            Ok(Ok(SyncEvent::Rejected {
-                op_id: id,
-                code,
-                message,
-                ..
-            })) if id == op_id => {
-                let _ = engine.dismiss(op_id);
-                eprintln!("rota: nothing published: the hub refused it ({code}: {message})");
-                return if code == crate::protocol::codes::FORBIDDEN {
-                    exit::REFUSED
-                } else {
-                    exit::USAGE
-                };
+            exit::OK
+        }
+        Answer::Conflicted(conflicts) => {
+            let _ = engine.keep_theirs(op_id);
+            eprintln!(
+                "rota: nothing published: {} changed meanwhile; publish again",
+                crate::script::diff::plural(conflicts.len(), "record")
+            );
+            exit::CONFLICT
+        }
+        Answer::Rejected(code, message, _) => {
+            let _ = engine.dismiss(op_id);
+            eprintln!("rota: nothing published: the hub refused it ({code}: {message})");
+            if code == crate::protocol::codes::FORBIDDEN {
+                exit::REFUSED
+            } else {
+                exit::USAGE
             }
-            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(_)) | Err(_) => {
-                // Sent, perhaps applied: the outbox settles it on the next sync.
-                eprintln!(
-                    "rota: no answer from the hub within {} s: the publication stays in the outbox and `rota --sync` finishes it (applied once at most)",
-                    timeout.as_secs()
-                );
-                return exit::UNREACHABLE;
-            }
+        }
+        Answer::TimedOut | Answer::Interrupted => {
+            // Sent, perhaps applied: the outbox settles it on the next sync.
+            eprintln!(
+                "rota: no answer from the hub within {} s: the publication stays in the outbox and `rota --sync` finishes it (applied once at most)",
+                timeout.as_secs()
+            );
+            exit::UNREACHABLE
         }
     }
 }

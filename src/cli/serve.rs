@@ -91,6 +91,14 @@ pub async fn serve(cli: &Cli) -> i32 {
         "rota hub listening on {scheme}://{addr}/ws (data: {})",
         data_dir.display()
     );
+    if let (Some(dir), Some(every)) = (&cli.backup_dir, cli.backup_every) {
+        tokio::spawn(super::backup::every(
+            data_dir.clone(),
+            dir.clone(),
+            every,
+            cli.backup_keep.max(1),
+        ));
+    }
     hub.serve(shutdown).await;
     0
 }

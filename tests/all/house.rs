@@ -20,7 +20,10 @@ const MAY_USE: &[(&str, &[&str])] = &[
         &["rota-core", "rota-db", "rota-tls", "rota-script"],
     ),
     ("rota-client", &["rota-core", "rota-db", "rota-tls"]),
-    ("rota-editor", &["rota-core", "rota-client", "rota-script"]),
+    (
+        "rota-editor",
+        &["rota-core", "rota-client", "rota-script", "rota-fill"],
+    ),
     (
         "rota",
         &[

@@ -8,6 +8,7 @@ mod common;
 
 mod accounts;
 mod apply;
+mod backup;
 mod binary;
 mod calendar;
 mod docs;
@@ -20,6 +21,7 @@ mod hub;
 mod load;
 mod model;
 mod planning;
+mod proposals;
 mod publish_scripts;
 mod published;
 mod requests_scripts;

@@ -325,6 +325,63 @@ fn without_colour_every_state_still_shows() {
     }
 }
 
+/// Issue 23: a code proposed for an empty cell shows in it, marked `>` and
+/// styled apart (with and without colour), and is not counted in the
+/// totals: the row reads as the same row with the cell empty.
+#[test]
+fn a_proposed_code_shows_in_its_empty_cell_marked_and_uncounted() {
+    let mut empty = small();
+    apply(&mut empty, &[set("s2", "2026-12-03", None)], "ann");
+    let mut proposed = empty.clone();
+    let propose = Op::Propose {
+        staff: "s2".into(),
+        date: d("2026-12-03"),
+        code: Some("N".into()),
+    };
+    apply(&mut proposed, &[propose], "ann");
+    for colour in [true, false] {
+        let s0 = state_of(empty.clone(), Config::default(), (120, 12));
+        let s1 = state_of(proposed.clone(), Config::default(), (120, 12));
+        let (b0, b1) = (render(&s0, colour), render(&s1, colour));
+        assert_eq!(cell_text(&b0, &s0, "s2", d("2026-12-03")).trim_end(), "·");
+        assert_eq!(cell_text(&b1, &s1, "s2", d("2026-12-03")).trim_end(), "N>");
+        let (x, y) = cell_xy(&s1, "s2", d("2026-12-03"));
+        assert!(b1[(x, y)].modifier.contains(Modifier::UNDERLINED));
+        let row = |b: &Buffer| text(b).lines().nth(y as usize).unwrap_or("").to_string();
+        let (x, _) = cell_xy(&s0, "s2", d("2026-12-03"));
+        let cut = |line: String| {
+            let chars: Vec<char> = line.chars().collect();
+            let (a, b) = (x as usize, x as usize + 2);
+            let rest: String = chars[b.min(chars.len())..].iter().collect();
+            let head: String = chars[..a.min(chars.len())].iter().collect();
+            (head, rest)
+        };
+        assert_eq!(
+            cut(row(&b1)),
+            cut(row(&b0)),
+            "the row but the cell, totals and all"
+        );
+    }
+    // The status line names the proposal, not "empty"; a request on the
+    // cell is marked as the proposal would meet it.
+    let ask = Op::PutRequest {
+        request: rota::domain::Request::new(
+            "s2",
+            d("2026-12-03"),
+            rota::domain::Wish::parse("on N").expect("a wish"),
+        ),
+        base: None,
+    };
+    apply(&mut proposed, &[ask], "ann");
+    let mut s = state_of(proposed, Config::default(), (120, 12));
+    s.cursor.person = s.layout.person_index("s2").expect("s2");
+    s.cursor.col = s.layout.col_of(d("2026-12-03")).expect("shown");
+    let buf = render(&s, false);
+    let status = text(&buf).lines().last().unwrap_or("").to_string();
+    assert!(status.contains("N proposed"), "{status}");
+    assert_eq!(cell_text(&buf, &s, "s2", d("2026-12-03")).trim_end(), "N>=");
+}
+
 #[test]
 fn the_header_in_each_connection_state() {
     let mut s = state_of(small(), Config::default(), (120, 10));
@@ -468,7 +525,7 @@ fn the_history_panel_lists_changes_newest_first() {
 #[test]
 fn help_lists_every_key_of_the_key_map() {
     // Tall enough for every command's line on the help's first page.
-    let mut s = state_of(small(), Config::default(), (100, 52));
+    let mut s = state_of(small(), Config::default(), (100, 56));
     update(&mut s, Action::Do(rota::tui::action::Command::Help));
     let t = text(&render(&s, true));
     insta::assert_snapshot!("help", t);
@@ -1415,7 +1472,7 @@ fn at_80_columns_what_is_read_is_never_cut() {
         t.contains("totals column"),
         "the legend's last line shows:\n{t}"
     );
-    assert!(t.contains("breaks a rule"), "{t}");
+    assert!(t.contains("proposed by a fill"), "{t}");
     insta::assert_snapshot!("help_end_80x24", t);
 }
 

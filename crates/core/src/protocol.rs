@@ -23,8 +23,11 @@ pub use frames::{
 /// a minor part of 1 or more in a client's `hello` means it reads `batch`
 /// frames (protocol 1.1). 1.2 numbers the parts of an edit sent in parts
 /// (`part`) and echoes a request's `req` in its answer. 1.3 adds staff
-/// requests (`put_request`, `remove_request`, the `request` change).
-pub const PROTOCOL_VERSION: &str = "1.4";
+/// requests (`put_request`, `remove_request`, the `request` change). 1.4
+/// sends staff and viewers the published view. 1.5 adds proposals
+/// (`propose`, the `proposal` change, a snapshot's `proposals`), sent to
+/// editors only.
+pub const PROTOCOL_VERSION: &str = "1.5";
 /// Largest text frame the hub will act on. Larger ones are answered with a
 /// `too_large` error (up to [`HARD_MAX_MESSAGE_BYTES`], where the socket closes).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -537,6 +540,10 @@ pub struct Snapshot {
     /// still the last publication of; absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub publications: Vec<crate::domain::Publication>,
+    /// Codes proposed for empty cells (protocol 1.5); absent when there
+    /// are none, and always from the published view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposals: Vec<crate::domain::Proposed>,
     pub cells: SnapshotCells,
 }
 
@@ -550,6 +557,7 @@ impl Snapshot {
             rules: r.rules(),
             requests: r.requests(),
             publications: r.publications(),
+            proposals: r.proposals(),
             cells: SnapshotCells::from_cells(r.cells()),
         }
     }
@@ -610,6 +618,16 @@ impl Snapshot {
         }
         for (staff, date, code, cseq) in self.cells.iter() {
             r.load_cell(staff, *date, code.as_deref(), stamp(*cseq));
+        }
+        for p in &self.proposals {
+            r.apply_accepted(
+                &Change::Proposal {
+                    staff: p.staff.clone(),
+                    date: p.date,
+                    code: Some(p.code.clone()),
+                },
+                stamp(p.seq),
+            );
         }
         r.set_seq(seq);
         r.compact();

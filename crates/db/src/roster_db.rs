@@ -147,6 +147,14 @@ pub fn record_change(kind: &str, key: &str, value: &str) -> Result<Change, Strin
                 request: Some(r),
             }
         }
+        "proposal" => {
+            let p: rota_core::domain::Proposed = serde_json::from_str(value).map_err(bad)?;
+            Change::Proposal {
+                staff: p.staff,
+                date: p.date,
+                code: Some(p.code),
+            }
+        }
         other => return Err(format!("unknown record kind `{other}`")),
     })
 }
@@ -236,6 +244,24 @@ impl<'c> Writer<'c> {
                 let key = change.target().key();
                 self.del_entity.execute(params![roster, "request", key])?;
             }
+            Change::Proposal {
+                staff,
+                date,
+                code: Some(code),
+            } => {
+                let key = change.target().key();
+                let p = rota_core::domain::Proposed {
+                    staff: staff.clone(),
+                    date: *date,
+                    code: code.clone(),
+                    seq: 0,
+                };
+                put("proposal", &key, json(&p))?;
+            }
+            Change::Proposal { code: None, .. } => {
+                let key = change.target().key();
+                self.del_entity.execute(params![roster, "proposal", key])?;
+            }
             Change::Publication { publication } => {
                 let key = change.target().key();
                 put("publication", &key, json(publication))?;
@@ -287,6 +313,14 @@ pub fn write_snapshot(tx: &Transaction, roster: &str, snap: &Snapshot) -> rusqli
     for p in &snap.publications {
         let change = Change::Publication {
             publication: p.clone(),
+        };
+        w.write(roster, &change, (p.seq, "", "", 0))?;
+    }
+    for p in &snap.proposals {
+        let change = Change::Proposal {
+            staff: p.staff.clone(),
+            date: p.date,
+            code: Some(p.code.clone()),
         };
         w.write(roster, &change, (p.seq, "", "", 0))?;
     }

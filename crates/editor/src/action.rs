@@ -67,6 +67,13 @@ pub enum Command {
     PreviousUnpublished,
     /// Publish the block's dates, or a range asked for (admins).
     Publish,
+    /// Propose a fill of the block's empty cells (or the planning
+    /// period's): the search runs off the screen's thread.
+    Fill,
+    /// Accept the proposals in the block (or all of them) as one edit.
+    AcceptProposals,
+    /// Discard the proposals in the block (or all of them).
+    DiscardProposals,
 }
 
 /// A key in a text prompt (code entry, jump).
@@ -169,6 +176,10 @@ pub enum Action {
     /// A member of staff's published shifts changed since they last
     /// looked: what, in a sentence.
     ShiftsChanged(String),
+    /// The fill's search: the best so far.
+    FillProgress(crate::fill::Progress),
+    /// The fill's search ended (its time up, or stopped): what it proposes.
+    FillDone(crate::fill::Outcome),
 }
 
 /// What `update` asks the app loop to do.
@@ -212,6 +223,11 @@ pub enum Effect {
     },
     /// Stop waiting out the backoff.
     Reconnect,
+    /// Run the fill's search (off the screen's thread), its progress and
+    /// outcome coming back as actions.
+    Fill(crate::fill::Ask),
+    /// Stop the fill's search: it ends with the best so far.
+    StopFill,
     Suspend,
     Redraw,
 }

@@ -36,6 +36,7 @@ struct File {
     mouse: Option<bool>,
     ambiguous_wide: Option<bool>,
     advance: Option<Advance>,
+    fill_seconds: Option<u64>,
     #[serde(default)]
     colours: BTreeMap<String, String>,
     #[serde(default)]
@@ -66,6 +67,8 @@ pub struct Config {
     /// for terminals that do.
     pub ambiguous_wide: bool,
     pub advance: Advance,
+    /// How long the fill (ctrl-f) searches unless Esc stops it.
+    pub fill_seconds: u64,
     /// Colours per code, over the roster's own.
     pub colours: BTreeMap<String, Color>,
     /// Keys bound to commands in place of their defaults.
@@ -84,6 +87,7 @@ impl Default for Config {
             mouse: true,
             ambiguous_wide: false,
             advance: Advance::Right,
+            fill_seconds: FILL_SECONDS,
             colours: BTreeMap::new(),
             keys: BTreeMap::new(),
         }
@@ -137,6 +141,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     }
 }
 
+/// How long the fill searches unless the config says (Esc stops it
+/// sooner, keeping the best so far), and the most the config may say.
+pub const FILL_SECONDS: u64 = 20;
+pub const MAX_FILL_SECONDS: u64 = 3_600;
+
 /// Parses a config file's text; `path` names it in errors.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let error = |line: usize, key: &str, message: String| ConfigError {
@@ -160,6 +169,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         mouse: file.mouse.unwrap_or(true),
         ambiguous_wide: file.ambiguous_wide.unwrap_or(false),
         advance: file.advance.unwrap_or_default(),
+        fill_seconds: match file.fill_seconds {
+            None => FILL_SECONDS,
+            Some(s) if (1..=MAX_FILL_SECONDS).contains(&s) => s,
+            Some(s) => {
+                return Err(error(
+                    line_of_key(text, "", "fill_seconds"),
+                    "fill_seconds",
+                    format!("{s} seconds: give 1 to {MAX_FILL_SECONDS}"),
+                ));
+            }
+        },
         ..Config::default()
     };
     for (code, colour) in file.colours {
@@ -335,6 +355,9 @@ history = ["ctrl-h", "f2"]
             ("user = \"a\"\ncolour = 3\n", 2, "colour"),
             ("server = \"http://x\"\n", 1, "server"),
             ("[keys]\nundo = \"x\"\n", 2, "keys.undo"),
+            ("user = \"a\"\nfill_seconds = 0\n", 2, "fill_seconds"),
+            ("fill_seconds = 90000\n", 1, "fill_seconds"),
+            ("fill_seconds = -3\n", 1, "fill_seconds"),
         ];
         for (text, line, key) in cases {
             let e = parse(&p(), text).expect_err(text);

@@ -4,9 +4,12 @@
 //! up a frame; tests call it directly.
 
 use super::action::{Action, Effect};
+use crate::fill;
 use rota_client::{SyncEngine, UndoError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Does one effect; returns what came of it. Terminal effects (suspend,
@@ -90,7 +93,91 @@ pub fn perform(engine: &SyncEngine, effect: Effect) -> Vec<Action> {
         }
         Effect::Suspend | Effect::Redraw => Vec::new(),
         Effect::CheckShifts { staff, from, live } => check_shifts(engine, &staff, from, live),
+        // Here (tests) the search runs to its time; the app's worker runs
+        // it on a thread of its own, which Esc stops.
+        Effect::Fill(ask) => {
+            let mut out = Vec::new();
+            fill_search(engine, &ask, &AtomicBool::new(false), &mut |a| out.push(a));
+            out
+        }
+        Effect::StopFill => Vec::new(),
     }
+}
+
+/// How often the search says its best so far.
+const FILL_PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs a fill's search on the roster as this editor has it (its pending
+/// edits included) until its time is up or `stop` is set, saying its
+/// progress now and then; ends with what it proposes.
+pub fn fill_search(
+    engine: &SyncEngine,
+    ask: &fill::Ask,
+    stop: &AtomicBool,
+    send: &mut dyn FnMut(Action),
+) {
+    let scope = rota_fill::Scope {
+        from: Some(ask.from),
+        to: Some(ask.to),
+        staff: ask.staff.clone(),
+    };
+    let mut roster = engine.view_reader().read(|r| r.clone());
+    // Cells already proposed (a colleague's fill, or this editor's last)
+    // are kept as proposed: the search works round them as round the
+    // cells people set, and never withdraws them (`-` discards them first
+    // to fill there again).
+    for p in roster.proposals() {
+        roster.load_cell(
+            &p.staff,
+            p.date,
+            Some(&p.code),
+            rota_core::domain::Stamp::none(),
+        );
+    }
+    let Some((model, start)) = rota_fill::Model::new(&roster, &scope) else {
+        send(Action::FillDone(fill::Outcome::Refused(
+            "nothing to fill: the roster has no planning period (set one: m, then the settings tab)"
+                .into(),
+        )));
+        return;
+    };
+    if model.free.is_empty() {
+        send(Action::FillDone(fill::Outcome::Refused(
+            "nothing to fill: no empty cell there that is not proposed already (within the planning period; - discards proposals)".into(),
+        )));
+        return;
+    }
+    let before = start.score;
+    let began = Instant::now();
+    let until = began + Duration::from_secs(ask.seconds);
+    let mut said = began;
+    let filled = rota_fill::fill(&model, start, 1, |p| {
+        let now = Instant::now();
+        if now.duration_since(said) >= FILL_PROGRESS_EVERY {
+            said = now;
+            send(Action::FillProgress(fill::Progress {
+                best: p.best,
+                before,
+                moves: p.moves,
+                millis: now.duration_since(began).as_millis() as u64,
+            }));
+        }
+        now < until && !stop.load(Ordering::Relaxed)
+    });
+    let stopped = stop.load(Ordering::Relaxed);
+    // Proposed against the roster as it is now: a cell written while the
+    // search ran is no longer free (and the hub withdraws a proposal on a
+    // written cell anyway).
+    let ops = engine
+        .view_reader()
+        .read(|now| fill::proposal_ops(&model, &filled.grid.rows, now));
+    send(Action::FillDone(fill::Outcome::Proposed {
+        cells: ops.len(),
+        ops,
+        before,
+        after: filled.grid.score,
+        stopped,
+    }));
 }
 
 /// A member of staff's published shifts from today, as this editor shows
@@ -205,7 +292,13 @@ fn describe(engine: &SyncEngine, ops: &[rota_core::domain::Op]) -> String {
             _ => None,
         })
         .collect();
-    let records = ops.len() - cells.len() - requests.len();
+    // Proposals: how many proposed, how many withdrawn.
+    let (proposed, withdrawn) = ops.iter().fold((0, 0), |(p, w), op| match op {
+        Op::Propose { code: Some(_), .. } => (p + 1, w),
+        Op::Propose { code: None, .. } => (p, w + 1),
+        _ => (p, w),
+    });
+    let records = ops.len() - cells.len() - requests.len() - proposed - withdrawn;
     let name = |id: &str| {
         engine
             .with_view(|v| v.staff_member(id).map(|s| s.name.clone()))
@@ -263,13 +356,25 @@ fn describe(engine: &SyncEngine, ops: &[rota_core::domain::Op]) -> String {
             ));
         }
     }
+    if proposed > 0 {
+        parts.push(rota_script::diff::plural(proposed, "proposal"));
+    }
+    if withdrawn > 0 {
+        parts.push(format!(
+            "{} withdrawn",
+            rota_script::diff::plural(withdrawn, "proposal")
+        ));
+    }
     if records > 0 {
         let what: Vec<String> = ops
             .iter()
             .filter(|op| {
                 !matches!(
                     op,
-                    Op::SetCell { .. } | Op::PutRequest { .. } | Op::RemoveRequest { .. }
+                    Op::SetCell { .. }
+                        | Op::PutRequest { .. }
+                        | Op::RemoveRequest { .. }
+                        | Op::Propose { .. }
                 )
             })
             .take(3)
@@ -358,22 +463,49 @@ pub struct Worker {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// The fill running on its own thread (one at a time): its stop flag.
+struct Filling {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
 impl Worker {
     pub fn start(engine: Arc<SyncEngine>, out: UnboundedSender<Action>) -> std::io::Result<Worker> {
         let (tx, rx) = mpsc::channel::<Effect>();
         let thread = std::thread::Builder::new()
             .name("rota-editor-effects".into())
             .spawn(move || {
+                let mut filling: Option<Filling> = None;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     batch.extend(rx.try_iter());
                     for effect in coalesce(batch) {
-                        for action in perform(&engine, effect) {
-                            if out.send(action).is_err() {
-                                return;
+                        match effect {
+                            Effect::Fill(ask) => {
+                                if let Some(f) = filling.take() {
+                                    f.stop.store(true, Ordering::Relaxed);
+                                    let _ = f.thread.join();
+                                }
+                                filling = start_fill(&engine, ask, &out);
+                            }
+                            Effect::StopFill => {
+                                if let Some(f) = &filling {
+                                    f.stop.store(true, Ordering::Relaxed);
+                                }
+                            }
+                            effect => {
+                                for action in perform(&engine, effect) {
+                                    if out.send(action).is_err() {
+                                        return;
+                                    }
+                                }
                             }
                         }
                     }
+                }
+                if let Some(f) = filling.take() {
+                    f.stop.store(true, Ordering::Relaxed);
+                    let _ = f.thread.join();
                 }
             })?;
         Ok(Worker {
@@ -393,6 +525,33 @@ impl Worker {
         self.tx.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// Starts a fill's search on a thread of its own (it would hold up every
+/// other effect for its whole time on the worker's).
+fn start_fill(
+    engine: &Arc<SyncEngine>,
+    ask: fill::Ask,
+    out: &UnboundedSender<Action>,
+) -> Option<Filling> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (engine, to, flag) = (engine.clone(), out.clone(), stop.clone());
+    let spawned = std::thread::Builder::new()
+        .name("rota-editor-fill".into())
+        .spawn(move || {
+            fill_search(&engine, &ask, &flag, &mut |a| {
+                let _ = to.send(a);
+            });
+        });
+    match spawned {
+        Ok(thread) => Some(Filling { stop, thread }),
+        Err(e) => {
+            let _ = out.send(Action::FillDone(fill::Outcome::Refused(format!(
+                "the fill could not start: {e}"
+            ))));
+            None
         }
     }
 }

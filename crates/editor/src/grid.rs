@@ -32,6 +32,8 @@ pub mod glyph {
     /// The cell differs from what staff were shown (its date's last
     /// publication): for editors, in a roster that publishes.
     pub const UNPUBLISHED: char = '#';
+    /// The code shown is proposed (a fill's), not saved: `+` accepts it.
+    pub const PROPOSED: char = '>';
     /// Coverage (and totals) under a minimum, over a maximum.
     pub const UNDER: char = '-';
     pub const OVER: char = '+';
@@ -337,6 +339,18 @@ impl Grid<'_> {
                 *slot = code;
             }
         }
+        // The codes proposed for the empty cells shown.
+        let mut proposed: Vec<Option<&str>> = vec![None; cols.len()];
+        if self.roster.proposal_count() > 0 {
+            for (date, code) in self.roster.proposals_of(&person.id, first.date, last.date) {
+                if let Some(i) = s.layout.col_of(date).and_then(|c| c.checked_sub(first_col))
+                    && let Some(slot) = proposed.get_mut(i)
+                    && codes.get(i).copied().flatten().is_none()
+                {
+                    *slot = Some(code);
+                }
+            }
+        }
         // The requests on the dates shown (a roster without any has no
         // column for them).
         let mut asks: Vec<Option<bool>> = vec![None; cols.len()];
@@ -348,7 +362,12 @@ impl Grid<'_> {
                     .and_then(|c| c.checked_sub(first_col))
                     && let Some(slot) = asks.get_mut(i)
                 {
-                    let code = codes.get(i).copied().flatten();
+                    // Of a proposed cell, as the proposal would meet it.
+                    let code = codes
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .or(proposed.get(i).copied().flatten());
                     *slot = Some(crate::requests::met(r, code, &s.layout));
                 }
             }
@@ -407,6 +426,15 @@ impl Grid<'_> {
                 super::state::count_code(&mut totals, look);
             }
             let mut mark: Option<char> = None;
+            // An empty cell's proposal shows in its place, marked (never
+            // counted in the totals: nothing is saved).
+            let (code, is_proposed) = match (code, proposed.get(i).copied().flatten()) {
+                (None, Some(p)) => {
+                    style = style.patch(t.proposed);
+                    (Some(p), true)
+                }
+                (code, _) => (code, false),
+            };
             match marks.and_then(|m| m.get(&col.date)) {
                 Some(Mark::Conflict { .. }) => {
                     style = style.patch(t.conflict);
@@ -432,6 +460,10 @@ impl Grid<'_> {
                     style = style.patch(t.other_cursor(&o.user));
                     mark = Some(glyph::OTHER);
                 }
+            }
+            // Proposed: after a colleague's cursor (which shows over it).
+            if mark.is_none() && is_proposed {
+                mark = Some(glyph::PROPOSED);
             }
             if mark.is_none()
                 && let Some((at, _)) = flashes.and_then(|f| f.get(&col.date))

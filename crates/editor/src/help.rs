@@ -47,6 +47,12 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
     let unpublished = format!(
         "differs from what staff were shown (for editors; the header counts them, {step} steps through them)"
     );
+    let fill = key(crate::action::Command::Fill);
+    let accept = key(crate::action::Command::AcceptProposals);
+    let discard = key(crate::action::Command::DiscardProposals);
+    let proposed = format!(
+        "proposed by a fill ({fill}), not saved; every editor sees it: {accept} accepts, {discard} (or x on it) discards (underlined)"
+    );
     let legend = [
         ("D".to_string(), "saved on the hub"),
         (
@@ -79,6 +85,7 @@ pub fn entries(state: &State) -> Vec<(String, String)> {
             "a staff request here, not met (never blocks; e lists it after the rule warnings)",
         ),
         (format!("N{}", glyph::UNPUBLISHED), unpublished.as_str()),
+        (format!("D{}", glyph::PROPOSED), proposed.as_str()),
         (glyph::EMPTY.into(), "empty"),
         (
             "dim".into(),

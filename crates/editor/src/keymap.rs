@@ -120,6 +120,24 @@ const COMMANDS: &[(Command, &str, &[&str], &str)] = &[
         "publish the block's dates or a range (admins)",
     ),
     (
+        Command::Fill,
+        "fill",
+        &["ctrl-f", "f7"],
+        "fill the block's empty cells with proposals (Esc stops)",
+    ),
+    (
+        Command::AcceptProposals,
+        "accept_proposals",
+        &["+"],
+        "accept the proposals in the block (or all of them)",
+    ),
+    (
+        Command::DiscardProposals,
+        "discard_proposals",
+        &["-"],
+        "discard the proposals in the block (or all of them)",
+    ),
+    (
         Command::Select,
         "select",
         &["v"],

@@ -1,7 +1,8 @@
 //! rota-editor: the live roster grid in the terminal, in The Elm
 //! Architecture. It reaches the roster only through the sync engine's
 //! public API (rota-client) and the domain's types (rota-core); the engine
-//! never sees the UI. It never reaches the hub, the store or the command
+//! never sees the UI. The fill's search (rota-fill, pure) runs on a thread
+//! of the editor's own. It never reaches the hub, the store or the command
 //! line: the binary's `cli::edit` runs its loop.
 //!
 //! - [`state`]: what is shown and where the cursor is.
@@ -16,6 +17,8 @@
 //!   panel (`M`) and `rota --mine` say them (pure).
 //! - [`publish`]: the unpublished changes (kept edit by edit), the
 //!   publish prompt's range, and how both are said (pure).
+//! - [`fill`]: the fill as the editor asks for it, and the edits that
+//!   propose, accept and discard (pure; the search is rota-fill's).
 //! - [`dates`]: dates as people type them (pure).
 //! - [`block`]: block edits (fill, clear, paste, patterns) as one edit each.
 //! - [`effects`]: carries effects out against the engine, results back as
@@ -30,6 +33,7 @@ pub mod config;
 pub mod dates;
 mod demo;
 pub mod effects;
+pub mod fill;
 pub mod forms;
 pub mod grid;
 pub mod help;

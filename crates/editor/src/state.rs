@@ -292,6 +292,8 @@ pub struct State {
     pub filter: Filter,
     /// What `/` last looked for (`n` looks again).
     pub last_find: Option<String>,
+    /// A fill's search is running: its best so far (None until it says).
+    pub filling: Option<Option<crate::fill::Progress>>,
 }
 
 /// How the coverage rows under the grid show.
@@ -398,6 +400,7 @@ impl State {
             register: Vec::new(),
             filter: Filter::Everyone,
             last_find: None,
+            filling: None,
             config,
         };
         if let Some(col) = s.layout.col_of(today) {

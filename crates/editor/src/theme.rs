@@ -24,6 +24,8 @@ pub struct Theme {
     pub unmet: Style,
     /// The mark of a cell that differs from what staff were shown.
     pub unpublished: Style,
+    /// A code proposed for an empty cell (a fill's), not saved.
+    pub proposed: Style,
     /// Coverage under a minimum, over a maximum, within the bounds.
     pub under: Style,
     pub over: Style,
@@ -68,6 +70,7 @@ impl Theme {
                 met: Style::default(),
                 unmet: m(Modifier::BOLD),
                 unpublished: m(Modifier::BOLD),
+                proposed: m(Modifier::DIM | Modifier::UNDERLINED),
                 under: m(Modifier::BOLD | Modifier::REVERSED),
                 over: m(Modifier::BOLD),
                 within: m(Modifier::DIM),
@@ -113,6 +116,9 @@ impl Theme {
             unpublished: Style::default()
                 .fg(Color::LightCyan)
                 .add_modifier(Modifier::BOLD),
+            proposed: Style::default()
+                .fg(Color::LightBlue)
+                .add_modifier(Modifier::ITALIC | Modifier::UNDERLINED),
             under: Style::default()
                 .fg(Color::White)
                 .bg(Color::Red)

@@ -4,7 +4,8 @@
 //! readers for history, and the broadcast; [`store`] its SQLite store
 //! (schema, migrations, the change log, answers by client and op id);
 //! [`accounts`] users, roles and hashed tokens; [`embedded`] a hub an
-//! editor starts on its own data dir, on a runtime of its own.
+//! editor starts on its own data dir, on a runtime of its own; [`backup`]
+//! online backups of a data dir and their checked restore.
 //!
 //! Depends on rota-core, rota-db, rota-tls and rota-script (its pure
 //! iCalendar writer, for the calendar feed); never on the client or the
@@ -12,6 +13,7 @@
 //! dev-dependency only).
 
 pub mod accounts;
+pub mod backup;
 pub mod embedded;
 pub mod server;
 pub mod store;

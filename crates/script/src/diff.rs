@@ -152,6 +152,7 @@ enum Key<'a> {
     Rule(&'a str),
     Settings,
     Request(&'a str, Date),
+    Proposal(&'a str, Date),
     Publication(u32),
 }
 
@@ -163,6 +164,7 @@ fn key_of(c: &Change) -> Key<'_> {
         Change::Rule { id, .. } => Key::Rule(id),
         Change::Settings { .. } => Key::Settings,
         Change::Request { staff, date, .. } => Key::Request(staff, *date),
+        Change::Proposal { staff, date, .. } => Key::Proposal(staff, *date),
         Change::Publication { publication } => Key::Publication(publication.number),
     }
 }
@@ -244,6 +246,15 @@ fn describe_one(before: &Roster, change: Change, sum: &mut Summary) -> Option<Li
                 ));
             }
             Some(Line::Record(format!("settings: {}", said.join(", "))))
+        }
+        Change::Proposal { staff, date, code } => {
+            let text = match (before.proposal(&staff, date), code) {
+                (None, None) => return None,
+                (None, Some(c)) => format!("proposal {staff} {date}: {c}"),
+                (Some(o), None) => format!("proposal {staff} {date}: {o} withdrawn"),
+                (Some(o), Some(c)) => format!("proposal {staff} {date}: {o} -> {c}"),
+            };
+            Some(Line::Record(text))
         }
         Change::Request {
             staff,

@@ -256,7 +256,7 @@ pub async fn launch(
                 Attack::NonReaders => NON_READERS,
                 _ => 0,
             };
-            let sockets = connect_many(t, n, &t.honest, false, &tally).await;
+            let sockets = connect_many(t, n, &t.honest, None, &tally).await;
             let ws = one(&t.honest, "writer").await?;
             tally.connected.fetch_add(1, Relaxed);
             if attack.measures_delivery() {
@@ -280,7 +280,7 @@ pub async fn launch(
             }));
         }
         Attack::Cursors => {
-            for (k, ws) in connect_many(t, CURSORS, &t.honest, true, &tally)
+            for (k, ws) in connect_many(t, CURSORS, &t.honest, Some(Style::Flooder), &tally)
                 .await
                 .into_iter()
                 .enumerate()
@@ -297,7 +297,8 @@ pub async fn launch(
         Attack::PartsBudget => {
             let shapes = Arc::new(budget_shapes());
             let (placed_tx, mut placed_rx) = mpsc::unbounded_channel();
-            let socks = connect_many(t, PARTS_HOLDERS, &t.attack, true, &tally).await;
+            let socks =
+                connect_many(t, PARTS_HOLDERS, &t.attack, Some(Style::Client), &tally).await;
             let n = socks.len();
             for ws in socks {
                 let (shapes, placed) = (shapes.clone(), placed_tx.clone());
@@ -315,7 +316,7 @@ pub async fn launch(
         }
         Attack::HistoryFlood => {
             import_history(t).await?;
-            for (k, ws) in connect_many(t, HISTORY_FLOODERS, &t.attack, true, &tally)
+            for (k, ws) in connect_many(t, HISTORY_FLOODERS, &t.attack, Some(Style::Client), &tally)
                 .await
                 .into_iter()
                 .enumerate()
@@ -336,7 +337,15 @@ pub async fn launch(
 /// Opens `n` connections on `roster`, `CONNECT_CONCURRENCY` at once:
 /// joined (welcome read), or (not `join`) sockets never read that only
 /// said hello. Those the hub refuses are counted.
-async fn connect_many(t: &Target, n: usize, roster: &str, join: bool, tally: &Tally) -> Vec<Ws> {
+/// Opens `n` connections to `roster`: joined, opened as `join` says; or
+/// (None) said hello on and never read.
+async fn connect_many(
+    t: &Target,
+    n: usize,
+    roster: &str,
+    join: Option<Style>,
+    tally: &Tally,
+) -> Vec<Ws> {
     let mut out = Vec::with_capacity(n);
     let ids: Vec<usize> = (0..n).collect();
     for batch in ids.chunks(CONNECT_CONCURRENCY) {
@@ -344,8 +353,8 @@ async fn connect_many(t: &Target, n: usize, roster: &str, join: bool, tally: &Ta
             let (t, roster) = (t.clone(), roster.to_string());
             let client = format!("{}-x{i}", t.tag);
             tokio::spawn(async move {
-                if join {
-                    return wire::join(&t.url, &t.addr, &client, &roster, Style::Client)
+                if let Some(style) = join {
+                    return wire::join(&t.url, &t.addr, &client, &roster, style)
                         .await
                         .map(|(ws, _)| ws);
                 }

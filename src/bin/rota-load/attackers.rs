@@ -186,9 +186,15 @@ pub async fn cursors(
             }),
         };
         let frame = rota::protocol::encode_client(&msg);
-        if let Err(e) = sink.send(Message::Text(frame.into())).await {
-            tally.error(format!("cursor: {e}"));
-            break;
+        // A send waits while the hub does not read (its socket's buffers
+        // full): the end of the run must not wait for it.
+        let mut ending = stop.clone();
+        tokio::select! {
+            sent = sink.send(Message::Text(frame.into())) => if let Err(e) = sent {
+                tally.error(format!("cursor: {e}"));
+                break;
+            },
+            _ = ending.wait_for(|s| *s) => break,
         }
         moved += 1;
         if moved.is_multiple_of(64) {

@@ -48,6 +48,12 @@ pub enum Style {
     /// A socket the attacker never reads: small buffers both sides of
     /// the WebSocket and SO_RCVBUF set before connecting.
     NeverRead,
+    /// A socket the attacker floods the hub through: as the real client,
+    /// with a small SO_SNDBUF. What a flooder buffers of its own flood is
+    /// its own machine's work; on loopback, autotuned, it filled 4 MiB per
+    /// socket, and the 2 cores the hub and the honest editors share spent
+    /// 1.4 of them writing it.
+    Flooder,
 }
 
 /// Opens a WebSocket to `url` (the hub at `addr`, `host:port`).
@@ -65,6 +71,12 @@ pub async fn open(url: &str, addr: &str, style: Style) -> Result<Ws, String> {
     .map_err(|e| format!("socket: {e}"))?;
     let config = match style {
         Style::Client => WebSocketConfig::default(),
+        Style::Flooder => {
+            socket
+                .set_send_buffer_size(16 * 1024)
+                .map_err(|e| format!("SO_SNDBUF: {e}"))?;
+            WebSocketConfig::default()
+        }
         Style::NeverRead => {
             socket
                 .set_recv_buffer_size(4096)

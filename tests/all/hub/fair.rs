@@ -493,6 +493,52 @@ async fn a_connection_flooding_cursor_moves_is_read_no_faster_than_a_person_move
     hub.stop().await.unwrap();
 }
 
+/// Issue 25, cursors: a connection flooding cursor moves is not sent every
+/// other editor's moves twenty times a second (a hundred such connections
+/// made the honest editors wait 3.4 times their baseline): ticks of others'
+/// moves are held back from it, it is sent the whole presence once a second
+/// instead, so it still ends with each editor's latest cursor, and it is
+/// sent each departure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flooding_cursor_moves_is_sent_the_others_moves_once_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_staff(dir.path(), 2).await;
+    let (mut flood, _) = Client::join(&hub.url(), "flo", "c-flo", "default", 1).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 1).await;
+    for day in 0..250 {
+        flood.send(&super::limits::cursor_on(day)).await;
+    }
+    // Bob moves at a person's pace (pacing, not synchronisation) until a
+    // tick of his moves was held back from the flooder.
+    let mut pace = tokio::time::interval(Duration::from_millis(30));
+    let held_back = tokio::time::timeout(Duration::from_secs(20), async {
+        for day in 0u32.. {
+            pace.tick().await;
+            bob.send(&super::limits::cursor_on(day % 200)).await;
+            if metric(hub.addr, "rota_presence_slowed_total").await > 0.0 {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(held_back.is_ok(), "no tick of bob's moves was held back");
+    bob.send(&super::limits::cursor_on(333)).await;
+    // The whole presence reaches the flooder within about a second.
+    let bob_at_333 = |m: &ServerMsg| {
+        matches!(m, ServerMsg::Presence(p) if p.user == "bob" && p.cursor.as_ref()
+            .is_some_and(|c| c.date == d("2026-01-01").add_days(333)))
+    };
+    let seen = flood.recv_until(bob_at_333).await;
+    assert!(bob_at_333(&seen));
+    // And bob's departure.
+    drop(bob);
+    let left = flood
+        .recv_until(|m| matches!(m, ServerMsg::Left { user, .. } if user == "bob"))
+        .await;
+    assert!(matches!(left, ServerMsg::Left { .. }));
+    hub.stop().await.unwrap();
+}
+
 /// Issue 25, big edits: rosters in different store files commit in
 /// parallel. While one roster's store file cannot be written (another
 /// process holds its write lock: as a long commit would), an edit on a

@@ -371,6 +371,11 @@ pub(super) fn inverse_ops(view: &Roster, ops: &[Op]) -> Option<Vec<Op>> {
                 request: view.request(staff, *date)?.clone(),
                 base: None,
             },
+            Op::Propose { staff, date, .. } => Op::Propose {
+                staff: staff.clone(),
+                date: *date,
+                code: view.proposal(staff, *date).map(str::to_string),
+            },
             // What staff were shown cannot be taken back: publish again.
             Op::Publish { .. } => return None,
         };

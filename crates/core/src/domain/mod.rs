@@ -13,7 +13,9 @@ pub mod rules;
 mod types;
 
 pub use role::{MAX_USER_CHARS, Role, check_user_name};
-pub use roster::{Applied, Author, ChangeRecord, Names, Roster, Stamp, View, view_changes};
+pub use roster::{
+    Applied, Author, ChangeRecord, Names, Proposed, Roster, Stamp, View, view_changes,
+};
 pub use types::*;
 
 /// Sequence number of an accepted write within one roster (1, 2, 3, ...).

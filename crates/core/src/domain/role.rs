@@ -43,14 +43,17 @@ impl std::fmt::Display for Role {
 }
 
 impl Role {
-    /// The role an edit needs: cells and requests (anyone's: a phone call
-    /// to the ward) take an editor; staff, codes, rules and settings take
-    /// an admin.
+    /// The role an edit needs: cells, proposals and requests (anyone's: a
+    /// phone call to the ward) take an editor; staff, codes, rules and
+    /// settings take an admin.
     pub fn needed_for(ops: &[Op]) -> Role {
         if ops.iter().all(|op| {
             matches!(
                 op,
-                Op::SetCell { .. } | Op::PutRequest { .. } | Op::RemoveRequest { .. }
+                Op::SetCell { .. }
+                    | Op::Propose { .. }
+                    | Op::PutRequest { .. }
+                    | Op::RemoveRequest { .. }
             )
         }) {
             Role::Editor

@@ -424,6 +424,16 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         base: Option<Seq>,
     },
+    /// Proposes a code for an empty cell (a fill's result, for the team to
+    /// accept or discard), or withdraws the proposal (`null`). A proposal
+    /// lives only while its cell is empty: proposed for a cell holding a
+    /// code, it is withdrawn instead; a code written to the cell withdraws
+    /// it. Editors see proposals; staff and viewers never do.
+    Propose {
+        staff: String,
+        date: Date,
+        code: Option<String>,
+    },
     /// Publishes the cells from `from` to `to` as they are (admins): the
     /// next publication, numbered.
     Publish {
@@ -466,6 +476,13 @@ pub enum Change {
         date: Date,
         request: Option<Request>,
     },
+    /// A cell's proposal (see [`Op::Propose`]); `code: null` means
+    /// withdrawn (or accepted: the cell then holds a code).
+    Proposal {
+        staff: String,
+        date: Date,
+        code: Option<String>,
+    },
     /// A publication, with the cells it fixed.
     Publication {
         publication: Publication,
@@ -490,6 +507,10 @@ impl Change {
                 staff: staff.clone(),
                 date: *date,
             },
+            Change::Proposal { staff, date, .. } => Target::Proposal {
+                staff: staff.clone(),
+                date: *date,
+            },
             Change::Publication { publication } => Target::Publication {
                 number: publication.number,
             },
@@ -507,6 +528,7 @@ pub enum Target {
     Rule { id: String },
     Settings,
     Request { staff: String, date: Date },
+    Proposal { staff: String, date: Date },
     Publication { number: u32 },
 }
 
@@ -537,6 +559,10 @@ impl Op {
                 date: request.date,
             },
             Op::RemoveRequest { staff, date, .. } => Target::Request {
+                staff: staff.clone(),
+                date: *date,
+            },
+            Op::Propose { staff, date, .. } => Target::Proposal {
                 staff: staff.clone(),
                 date: *date,
             },
@@ -611,6 +637,10 @@ impl Op {
                 f(&request.by);
             }
             Op::RemoveRequest { staff, .. } => f(staff),
+            Op::Propose { staff, code, .. } => {
+                f(staff);
+                opt(code, f);
+            }
             Op::Publish { note, .. } => f(note),
             Op::SetConflictMode { .. } | Op::SetPeriod { .. } => {}
         }
@@ -645,6 +675,7 @@ impl Op {
             | Op::PutRequest { base, .. }
             | Op::RemoveRequest { base, .. } => *base = Some(seq),
             Op::AddStaff { .. }
+            | Op::Propose { .. }
             | Op::Publish { .. }
             | Op::SetConflictMode { .. }
             | Op::SetPeriod { .. }
@@ -663,13 +694,16 @@ impl Target {
             Target::Rule { .. } => "rule",
             Target::Settings => "settings",
             Target::Request { .. } => "request",
+            Target::Proposal { .. } => "proposal",
             Target::Publication { .. } => "publication",
         }
     }
     /// A stable key within the entity kind.
     pub fn key(&self) -> String {
         match self {
-            Target::Cell { staff, date } | Target::Request { staff, date } => {
+            Target::Cell { staff, date }
+            | Target::Request { staff, date }
+            | Target::Proposal { staff, date } => {
                 format!("{staff}/{date}")
             }
             Target::Staff { id } | Target::Rule { id } => id.clone(),

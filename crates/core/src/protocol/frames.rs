@@ -476,6 +476,7 @@ mod tests {
             rules: Vec::new(),
             requests: Vec::new(),
             publications: Vec::new(),
+            proposals: Vec::new(),
             cells: crate::protocol::SnapshotCells(vec![(
                 HOSTILE.into(),
                 date("2026-12-01"),

@@ -63,6 +63,11 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
                 selected: 0,
             };
         }
+        // On an empty cell that holds a proposal (and no block), `x`
+        // discards the proposal.
+        Command::Clear if state.selection().is_none() && super::fill::proposal_here(state) => {
+            super::fill::discard_here(state, fx)
+        }
         Command::Clear => set_code(state, None, fx),
         Command::CoverFold => {
             use crate::state::CoverageShown::*;
@@ -198,6 +203,9 @@ pub(super) fn command(state: &mut State, cmd: Command, fx: &mut Vec<Effect>) {
         Command::NextUnpublished => step_unpublished(state, true, fx),
         Command::PreviousUnpublished => step_unpublished(state, false, fx),
         Command::Publish => open_publish(state),
+        Command::Fill => super::fill::start(state, fx),
+        Command::AcceptProposals => super::fill::accept(state, fx),
+        Command::DiscardProposals => super::fill::discard(state, fx),
         Command::Manage => {
             state.mode = Mode::Manage(crate::forms::Manage {
                 tab: crate::forms::Tab::Staff,
@@ -570,6 +578,16 @@ pub fn show_date(d: Date) -> String {
 }
 
 pub(super) fn quit(state: &mut State) {
+    // A fill's search would be dropped: asked once.
+    if state.filling.is_some() && !state.quit_armed {
+        state.quit_armed = true;
+        warn(
+            state,
+            "a fill is running: q again quits and drops it (Esc stops it and proposes the best so far)"
+                .into(),
+        );
+        return;
+    }
     let (pending, conflicted, _) = state.counts();
     let unsaved = pending + conflicted;
     if unsaved == 0 || state.quit_armed {

@@ -7,10 +7,12 @@
 //! [`prompts`] (jump, find, pattern), [`panels`] (help, conflicts, history,
 //! filter, warnings), [`requests`] (the request prompt and the requests
 //! panel), [`publish`] (the unpublished changes and the publish prompt),
-//! [`manage`] (staff, codes, rules and users forms),
+//! [`manage`] (staff, codes, rules and users forms), [`fill`] (the fill,
+//! its proposals accepted or discarded),
 //! [`sync`] (what the engine tells).
 
 mod asking;
+mod fill;
 mod grid;
 mod manage;
 mod panels;
@@ -116,9 +118,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             Some(_) => {
                 say(state, what);
                 // Staff or codes changed: the grid's rows and codes too.
-                let records = targets
-                    .as_ref()
-                    .is_none_or(|t| t.iter().any(|t| !matches!(t, Target::Cell { .. })));
+                let records = targets.as_ref().is_none_or(|t| {
+                    t.iter()
+                        .any(|t| !matches!(t, Target::Cell { .. } | Target::Proposal { .. }))
+                });
                 if records {
                     relayout(state);
                 }
@@ -138,6 +141,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::UndoChangedSince(question) => state.mode = Mode::ConfirmUndo { question },
         Action::NotAsked { req, message } => asking::failed(state, req, message),
         Action::ShiftsChanged(m) => say(state, m),
+        Action::FillProgress(p) => fill::progress(state, p),
+        Action::FillDone(outcome) => fill::done(state, outcome, &mut fx),
     }
     keep_to_role(state, &mut fx);
     fx

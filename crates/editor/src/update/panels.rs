@@ -22,6 +22,14 @@ pub(super) fn panel(state: &mut State, key: PanelKey, fx: &mut Vec<Effect>) {
             state.message = None;
             state.prefix = None;
             state.anchor = None;
+            // Esc stops a fill's search: it ends with the best so far.
+            if state.filling.is_some() {
+                fx.push(Effect::StopFill);
+                say(
+                    state,
+                    "stopping the fill: it proposes the best it found".into(),
+                );
+            }
         }
         (Mode::Filter { selected }, PanelKey::Down) => {
             *selected = (*selected + 1).min(choices.len().saturating_sub(1))

@@ -405,6 +405,7 @@ pub(super) fn what_record(op: &rota_core::domain::Op) -> String {
         Target::Settings => "settings".into(),
         Target::Cell { staff, date } => format!("{staff} on {date}"),
         Target::Request { staff, date } => format!("{staff}'s request on {date}"),
+        Target::Proposal { staff, date } => format!("the proposal for {staff} on {date}"),
         Target::Publication { .. } => "the publication".into(),
     }
 }
@@ -430,6 +431,10 @@ pub(super) fn mine_record(op: &rota_core::domain::Op) -> String {
         Op::SetCell { code, .. } => code.clone().unwrap_or_else(|| "(empty)".into()),
         Op::PutRequest { request, .. } => request.describe(),
         Op::RemoveRequest { .. } => "withdrawn".into(),
+        Op::Propose { code, .. } => match code {
+            Some(c) => format!("{c} proposed"),
+            None => "proposal withdrawn".into(),
+        },
         Op::Publish { from, to, .. } => format!("published {from} to {to}"),
     }
 }

@@ -895,7 +895,20 @@ fn cell_info(state: &State, room: usize) -> (String, bool) {
         .view
         .read(|r| r.period())
         .is_some_and(|period| !period.contains(date));
-    let code_text = code.clone().unwrap_or_else(|| "empty".into());
+    // An empty cell's proposal is said as one, not as empty.
+    let proposed = code
+        .is_none()
+        .then(|| {
+            state
+                .view
+                .read(|r| r.proposal(&p.id, date).map(str::to_string))
+        })
+        .flatten();
+    let code_text = match (&code, &proposed) {
+        (Some(c), _) => c.clone(),
+        (None, Some(c)) => format!("{c} proposed (+ accepts)"),
+        (None, None) => "empty".into(),
+    };
     let day = date.0.format("%a %-d %b").to_string();
     let mut what = match (&code, &label) {
         (Some(c), Some(l)) => format!("{c} {l}"),

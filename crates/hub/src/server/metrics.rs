@@ -68,6 +68,9 @@ pub struct Metrics {
     /// Times a connection was not read from for the rest of a second for
     /// sending cursor moves faster than a person moves a cursor.
     pub reading_paused: AtomicU64,
+    /// Ticks of others' cursor moves not sent to a connection flooding its
+    /// own (it is sent the whole presence once a second instead).
+    pub presence_slowed: AtomicU64,
     /// Upgrades refused for a missing or bad token (HTTP 401).
     pub auth_refused: AtomicU64,
     /// Messages refused because the connection's role does not allow them.
@@ -99,6 +102,7 @@ impl Default for Metrics {
             protocol_errors: AtomicU64::new(0),
             broadcast_drops: AtomicU64::new(0),
             reading_paused: AtomicU64::new(0),
+            presence_slowed: AtomicU64::new(0),
             auth_refused: AtomicU64::new(0),
             forbidden: AtomicU64::new(0),
             commit_failures: AtomicU64::new(0),
@@ -193,6 +197,12 @@ impl Metrics {
             "counter",
             "Times a connection flooding cursor moves was not read from for the rest of a second.",
             self.reading_paused.load(Relaxed),
+        );
+        counter(
+            "rota_presence_slowed_total",
+            "counter",
+            "Ticks of others' cursor moves not sent to a connection flooding its own (sent the whole presence once a second instead).",
+            self.presence_slowed.load(Relaxed),
         );
         counter(
             "rota_auth_refused_total",

@@ -17,10 +17,19 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 /// this late.
 pub const TICK: Duration = Duration::from_millis(50);
 
+/// What an editor's frame says: it moved, or it went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Moved,
+    Left,
+}
+
 /// One tick's presence on one roster: the latest `presence` or `left` frame
 /// of each editor (session) that moved or went.
 pub struct PresenceGroup {
     pub frames: Vec<(u64, Utf8Bytes)>,
+    /// The sessions whose frame is a `left`.
+    pub left: Vec<u64>,
     /// Every frame as one `batch` frame, for the editors whose own
     /// session is not among them (built once, shared).
     joined: OnceLock<Option<Utf8Bytes>>,
@@ -53,10 +62,26 @@ impl PresenceGroup {
             out.extend(others.cloned());
         }
     }
+
+    /// The departures of others only (to an editor flooding cursor moves,
+    /// which is sent the others' moves at most once a second, as a whole
+    /// state, but must never keep a cursor of someone who left).
+    pub fn departures_for(&self, session: u64, batches: bool, out: &mut Vec<Utf8Bytes>) {
+        let left = self
+            .frames
+            .iter()
+            .filter(|(s, _)| *s != session && self.left.contains(s))
+            .map(|(_, f)| f);
+        if batches {
+            out.extend(protocol::join_frames(left));
+        } else {
+            out.extend(left.cloned());
+        }
+    }
 }
 
 struct Pending {
-    frames: BTreeMap<u64, Utf8Bytes>,
+    frames: BTreeMap<u64, (Utf8Bytes, Kind)>,
     publish: ring::Sender<Event>,
 }
 
@@ -67,25 +92,25 @@ pub struct Gatherer {
 }
 
 impl Gatherer {
-    /// Keeps `frame` (a `presence` or `left` of editor `session`) for the
-    /// roster's next tick, replacing that editor's earlier one; the first
-    /// of a tick starts it. Needs a tokio runtime.
+    /// Keeps `frame` (a `presence` or `left` of editor `session`, as
+    /// `kind` says) for the roster's next tick, replacing that editor's
+    /// earlier one; the first of a tick starts it. Needs a tokio runtime.
     pub fn relay(
         &self,
         roster: &str,
-        session: u64,
+        (session, kind): (u64, Kind),
         frame: Utf8Bytes,
         publish: &ring::Sender<Event>,
     ) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = pending.get_mut(roster) {
-            p.frames.insert(session, frame);
+            p.frames.insert(session, (frame, kind));
             return;
         }
         pending.insert(
             roster.to_string(),
             Pending {
-                frames: BTreeMap::from([(session, frame)]),
+                frames: BTreeMap::from([(session, (frame, kind))]),
                 publish: publish.clone(),
             },
         );
@@ -107,8 +132,15 @@ impl Gatherer {
             .unwrap_or_else(|p| p.into_inner())
             .remove(roster);
         if let Some(p) = taken {
+            let left = p
+                .frames
+                .iter()
+                .filter(|(_, (_, k))| *k == Kind::Left)
+                .map(|(s, _)| *s)
+                .collect();
             let group = PresenceGroup {
-                frames: p.frames.into_iter().collect(),
+                frames: p.frames.into_iter().map(|(s, (f, _))| (s, f)).collect(),
+                left,
                 joined: OnceLock::new(),
             };
             p.publish.send(Event::Presence(Arc::new(group)));
@@ -135,10 +167,15 @@ mod tests {
         for round in 0..10 {
             for session in 1..=30u64 {
                 let f = format!(r#"{{"type":"presence","session":{session},"round":{round}}}"#);
-                g.relay("ward", session, frame(&f), &ring);
+                g.relay("ward", (session, Kind::Moved), frame(&f), &ring);
             }
         }
-        g.relay("ward", 7, frame(r#"{"type":"left","session":7}"#), &ring);
+        g.relay(
+            "ward",
+            (7, Kind::Left),
+            frame(r#"{"type":"left","session":7}"#),
+            &ring,
+        );
         assert!(rx.try_recv().is_err(), "nothing before the tick");
         let Ok(Event::Presence(group)) = rx.recv().await else {
             panic!("one presence event at the tick");
@@ -158,5 +195,12 @@ mod tests {
         let mut out = Vec::new();
         group.frames_for(99, false, &mut out);
         assert_eq!(out.len(), 30, "to a 1.0 editor, frame by frame");
+        let mut out = Vec::new();
+        group.departures_for(3, true, &mut out);
+        assert_eq!(out.len(), 1, "the departure alone");
+        assert!(out[0].as_str().contains(r#""type":"left""#), "{:?}", out[0]);
+        let mut out = Vec::new();
+        group.departures_for(7, true, &mut out);
+        assert!(out.is_empty(), "not its own");
     }
 }

@@ -16,9 +16,10 @@
 //! with random delays, cut by partitions and restarts. What is not covered
 //! here (the async connection task, TCP itself) the live-hub tests cover.
 //!
-//! Editors publish now and then, and one more editor is sent the published
-//! view (as staff are): it must end up holding what staff see, and never
-//! be sent a draft cell once the roster has published.
+//! Editors publish and propose now and then, and one more editor is sent
+//! the published view (as staff are): it must end up holding what staff
+//! see, never be sent a proposal, and never a draft cell once the roster
+//! has published. The draft editors end with the hub's proposals too.
 //!
 //! `cargo test -p rota-hub --lib sim` runs 200 seeds; `ROTA_SIM_SEEDS=5000` runs more,
 //! `ROTA_SIM_SEED=N` one seed with its whole trace printed.
@@ -31,7 +32,7 @@ use crate::store::Store;
 use rota_client::core::Core;
 use rota_client::local::LocalStore;
 use rota_client::{ConnState, EntryState};
-use rota_core::domain::{Author, Date, Op, View};
+use rota_core::domain::{Author, Change, Date, Op, View};
 use rota_core::protocol::{self, ClientMsg, ServerMsg};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -498,9 +499,14 @@ impl World {
                 (_, msg) => {
                     if e.view == View::Published
                         && e.core.server().publishes()
-                        && let Some(cell) = draft_cell(&msg)
+                        && let Some(cell) = sent(&msg, |c| matches!(c, Change::Cell { .. }))
                     {
                         panic!("ed{i}, sent the published view, was sent a draft cell: {cell}");
+                    }
+                    if e.view == View::Published
+                        && let Some(p) = sent(&msg, |c| matches!(c, Change::Proposal { .. }))
+                    {
+                        panic!("ed{i}, sent the published view, was sent a proposal: {p}");
                     }
                     let what = summary(&msg, &self.client_ids);
                     if let ServerMsg::Ack { op_id, .. } = &msg {
@@ -553,6 +559,14 @@ impl World {
                 base: None,
             };
             (op, format!("request {staff} {date}"))
+        } else if self.rng.chance(150) {
+            let code = CODES[self.rng.below(4) as usize];
+            let op = Op::Propose {
+                staff: staff.into(),
+                date: day,
+                code: code.map(str::to_string),
+            };
+            (op, format!("propose {staff} {date} {code:?}"))
         } else if self.rng.chance(120) {
             let to = DATES[self.rng.below(3) as usize].max(date);
             let op = Op::Publish {
@@ -664,8 +678,8 @@ fn summary(msg: &ServerMsg, client_ids: &[String]) -> Option<String> {
     }
 }
 
-/// A cell change in what the hub sent, said.
-fn draft_cell(msg: &ServerMsg) -> Option<String> {
+/// A change `what` picks in what the hub sent, said.
+fn sent(msg: &ServerMsg, what: impl Fn(&Change) -> bool) -> Option<String> {
     let sets: Vec<&rota_core::protocol::ChangeSet> = match msg {
         ServerMsg::Change(cs) => vec![cs],
         ServerMsg::Batch { msgs } => msgs
@@ -680,7 +694,7 @@ fn draft_cell(msg: &ServerMsg) -> Option<String> {
     sets.iter().find_map(|cs| {
         cs.changes
             .iter()
-            .find(|c| matches!(c, rota_core::domain::Change::Cell { .. }))
+            .find(|c| what(c))
             .map(|c| format!("seq {}: {c:?}", cs.seq))
     })
 }

@@ -810,13 +810,13 @@ fn committed_outcome(e: &Edit, applied: Applied, publishes: bool, ack: String, a
 /// What of the change sets `changes` the published view is sent (see
 /// [`view_changes`]): those left with no change are left out.
 fn viewed(changes: Vec<ChangeSet>, view: View, publishes: bool) -> Vec<ChangeSet> {
-    if view == View::Draft || !publishes {
+    if view == View::Draft {
         return changes;
     }
     changes
         .into_iter()
         .filter_map(|cs| {
-            let shown = view_changes(&cs.changes, true).into_owned();
+            let shown = view_changes(&cs.changes, publishes).into_owned();
             (!shown.is_empty()).then_some(ChangeSet {
                 changes: shown,
                 ..cs

@@ -4,12 +4,12 @@
 use super::*;
 
 /// The staff member and the date a change is filed under in the change log:
-/// a cell and a request have both, a staff record its id, the rest neither.
+/// a cell, a request and a proposal have all three, a staff record its id, the rest neither.
 pub(super) fn staff_and_date(change: &Change) -> (Option<&str>, Option<Date>) {
     match change {
-        Change::Cell { staff, date, .. } | Change::Request { staff, date, .. } => {
-            (Some(staff), Some(*date))
-        }
+        Change::Cell { staff, date, .. }
+        | Change::Request { staff, date, .. }
+        | Change::Proposal { staff, date, .. } => (Some(staff), Some(*date)),
         Change::Staff { staff } => (Some(&staff.id), None),
         _ => (None, None),
     }

@@ -136,7 +136,14 @@ impl Reads<'_> {
         let wanted = |c: &Change| -> bool {
             let (staff, date) = staff_and_date(c);
             let dated = q.date.is_some() || q.from.is_some() || q.to.is_some();
-            !(no_cells && matches!(c, Change::Cell { .. }))
+            // Staff see no draft cell once the roster publishes, and
+            // never a proposal.
+            let hidden = match c {
+                Change::Cell { .. } => no_cells,
+                Change::Proposal { .. } => view == View::Published,
+                _ => false,
+            };
+            !hidden
                 && q.staff.as_deref().is_none_or(|s| staff == Some(s))
                 && (!dated || date.is_some())
                 && q.date.is_none_or(|d| date == Some(d))
@@ -469,6 +476,7 @@ pub(super) fn after_value(change: &Change) -> serde_json::Value {
         Change::Rule { rule, .. } => serde_json::to_value(rule),
         Change::Settings { settings } => serde_json::to_value(settings),
         Change::Request { request, .. } => serde_json::to_value(request),
+        Change::Proposal { code, .. } => serde_json::to_value(code),
         Change::Publication { publication } => serde_json::to_value(publication),
     };
     v.unwrap_or_default()
@@ -512,6 +520,18 @@ pub(super) fn change_from_row(
         "publication" => Change::Publication {
             publication: serde_json::from_str(after).map_err(bad)?,
         },
+        "proposal" => {
+            let (Some(staff), Some(date)) = (staff, date) else {
+                return Err(StoreError::Corrupt(format!(
+                    "proposal `{key}` without staff or date"
+                )));
+            };
+            Change::Proposal {
+                staff,
+                date,
+                code: serde_json::from_str(after).map_err(bad)?,
+            }
+        }
         "request" => {
             let (Some(staff), Some(date)) = (staff, date) else {
                 return Err(StoreError::Corrupt(format!(

@@ -73,6 +73,9 @@ impl Roster {
                     self.requests.remove(&(staff.clone(), *date));
                 }
             },
+            Change::Proposal { staff, date, code } => {
+                self.accept_proposal(staff, *date, code.as_deref(), stamp);
+            }
             Change::Publication { publication } => {
                 self.fix_publication(publication, stamp);
             }
@@ -220,6 +223,14 @@ impl Roster {
                         self.requests.remove(&key);
                     }
                 },
+                Undo::Proposal(key, prev) => match prev {
+                    Some(e) => {
+                        self.proposals.insert(key, e);
+                    }
+                    None => {
+                        self.proposals.remove(&key);
+                    }
+                },
             }
         }
     }
@@ -351,6 +362,9 @@ impl Roster {
             Op::RemoveRequest { staff, date, base } => {
                 self.op_remove_request(i, staff, *date, *base, b)
             }
+            Op::Propose { staff, date, code } => {
+                self.op_propose(i, staff, *date, code.as_deref(), b)
+            }
             Op::Publish { from, to, note } => self.op_publish(i, *from, *to, note, b),
         }
     }
@@ -455,6 +469,11 @@ impl Roster {
                 code: code.clone(),
             },
         });
+        // A cell someone writes is no longer proposed (accepting a proposal
+        // is writing its code).
+        if code.is_some() {
+            self.put_proposal(staff, date, None, b);
+        }
         Ok(())
     }
 

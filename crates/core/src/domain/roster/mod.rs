@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 mod apply;
 mod check;
+mod proposals;
 mod publish;
+pub use proposals::Proposed;
 mod requests;
 mod view;
 pub use view::{View, view_changes};
@@ -122,6 +124,7 @@ enum Undo {
     Rule(String, Option<Entry<Rule>>),
     Settings(Entry<Settings>),
     Request((String, Date), Option<Entry<Request>>),
+    Proposal((String, Date), Option<Entry<Arc<str>>>),
     Publication(Box<publish::Unfix>),
 }
 
@@ -142,6 +145,8 @@ pub struct Roster {
     rules: BTreeMap<String, Entry<Rule>>,
     /// Staff requests by person, then date.
     requests: BTreeMap<(String, Date), Entry<Request>>,
+    /// Codes proposed for empty cells, by person then date.
+    proposals: BTreeMap<(String, Date), Entry<Arc<str>>>,
     /// Publications by number (their cells are in `published_cells`).
     publications: BTreeMap<u32, Entry<Publication>>,
     /// Each published date's last publication.
@@ -169,6 +174,7 @@ impl Default for Roster {
             codes: BTreeMap::new(),
             rules: BTreeMap::new(),
             requests: BTreeMap::new(),
+            proposals: BTreeMap::new(),
             publications: BTreeMap::new(),
             published_on: BTreeMap::new(),
             published_cells: HashMap::default(),
@@ -308,6 +314,10 @@ impl Roster {
                 .requests
                 .get(&(staff.clone(), *date))
                 .map_or(0, |e| e.stamp.seq),
+            Target::Proposal { staff, date } => self
+                .proposals
+                .get(&(staff.clone(), *date))
+                .map_or(0, |e| e.stamp.seq),
             Target::Publication { number } => {
                 self.publications.get(number).map_or(0, |e| e.stamp.seq)
             }
@@ -345,6 +355,7 @@ impl Roster {
                     .get(&(staff.clone(), *date))
                     .map(|e| with_seq(&e.value, 0, |r, q| r.seq = q)),
             ),
+            Target::Proposal { staff, date } => to_json(&self.proposal(staff, *date)),
             Target::Publication { number } => to_json(
                 &self
                     .publications

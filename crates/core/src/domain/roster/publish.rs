@@ -229,15 +229,19 @@ impl Roster {
     }
 
     /// The roster as its staff see it: the records as they are, each cell
-    /// as published (dates never published: empty). A roster that never
-    /// published is shown as it is.
+    /// as published (dates never published: empty), no proposal. A roster
+    /// that never published is shown as it is, but for its proposals.
     pub fn published_view(&self) -> Roster {
         if !self.publishes() {
-            return self.clone();
+            return Roster {
+                proposals: BTreeMap::new(),
+                ..self.clone()
+            };
         }
         let mut view = Roster {
             cells: HashMap::default(),
             cell_count: 0,
+            proposals: BTreeMap::new(),
             ..self.clone()
         };
         for (staff, row) in &self.published_cells {

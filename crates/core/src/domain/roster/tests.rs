@@ -349,3 +349,133 @@ fn a_stale_request_write_is_a_conflict_and_a_code_asked_for_cannot_be_removed() 
         other => panic!("expected in_use, got {other:?}"),
     }
 }
+
+fn propose(staff: &str, date: &str, c: Option<&str>) -> Op {
+    Op::Propose {
+        staff: staff.into(),
+        date: d(date),
+        code: c.map(String::from),
+    }
+}
+
+/// A proposal lives only while its cell is empty: proposed for an empty
+/// cell it is kept; proposed for a written cell it is not; a code written
+/// to its cell withdraws it in the same batch (every replica learns it from
+/// the changes alone); a proposal names a known person and code.
+#[test]
+fn a_proposal_lives_only_while_its_cell_is_empty() {
+    let mut r = setup();
+    r.apply_batch(&[set("s1", "2026-12-02", Some("D"), 0)], &author("c1"), 2)
+        .unwrap();
+    let applied = r
+        .apply_batch(
+            &[
+                propose("s1", "2026-12-01", Some("N")),
+                propose("s1", "2026-12-02", Some("N")),
+            ],
+            &author("c1"),
+            3,
+        )
+        .unwrap();
+    assert_eq!(r.proposal("s1", d("2026-12-01")), Some("N"));
+    assert_eq!(r.proposal("s1", d("2026-12-02")), None, "its cell holds D");
+    assert_eq!(r.proposal_count(), 1);
+    assert_eq!(applied.changes.len(), 1, "{:?}", applied.changes);
+    // Writing the cell (accepting it, or anyone else) withdraws it.
+    let applied = r
+        .apply_batch(&[set("s1", "2026-12-01", Some("D"), 0)], &author("c2"), 4)
+        .unwrap();
+    let kinds: Vec<_> = applied.changes.iter().map(|c| c.change.target()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            Target::Cell {
+                staff: "s1".into(),
+                date: d("2026-12-01")
+            },
+            Target::Proposal {
+                staff: "s1".into(),
+                date: d("2026-12-01")
+            }
+        ]
+    );
+    assert_eq!(r.proposal_count(), 0);
+    // A replica applying the changes agrees.
+    let mut copy = setup();
+    copy.apply_accepted(
+        &Change::Proposal {
+            staff: "s1".into(),
+            date: d("2026-12-01"),
+            code: Some("N".into()),
+        },
+        Stamp::none(),
+    );
+    for c in &applied.changes {
+        copy.apply_accepted(&c.change, Stamp::none());
+    }
+    assert_eq!(copy.proposal_count(), 0);
+    // Unknown people and codes are refused, the batch whole.
+    for bad in [
+        propose("nobody", "2026-12-03", Some("D")),
+        propose("s1", "2026-12-03", Some("Q")),
+    ] {
+        let before = r.proposal_count();
+        assert!(
+            r.apply_batch(
+                &[propose("s1", "2026-12-04", Some("D")), bad],
+                &author("c1"),
+                5
+            )
+            .is_err()
+        );
+        assert_eq!(r.proposal_count(), before, "nothing half applied");
+    }
+}
+
+/// Staff and viewers never see a proposal: not in the changes they are
+/// sent (before the roster publishes too), nor in their view.
+#[test]
+fn proposals_are_never_in_the_published_view() {
+    let mut r = setup();
+    let applied = r
+        .apply_batch(
+            &[
+                set("s1", "2026-12-02", Some("D"), 0),
+                propose("s1", "2026-12-01", Some("N")),
+            ],
+            &author("c1"),
+            2,
+        )
+        .unwrap();
+    let changes: Vec<Change> = applied.changes.into_iter().map(|c| c.change).collect();
+    for publishes in [false, true] {
+        let shown = view_changes(&changes, publishes);
+        assert!(
+            !shown.iter().any(|c| matches!(c, Change::Proposal { .. })),
+            "{shown:?}"
+        );
+    }
+    let cells = |cs: &[Change]| {
+        cs.iter()
+            .filter(|c| matches!(c, Change::Cell { .. }))
+            .count()
+    };
+    assert_eq!(
+        cells(&view_changes(&changes, false)),
+        1,
+        "the cell, before publishing"
+    );
+    assert_eq!(r.published_view().proposal_count(), 0);
+    assert_eq!(r.proposal_count(), 1);
+}
+
+/// A snapshot carries the proposals and gives them back.
+#[test]
+fn a_snapshot_keeps_the_proposals() {
+    let mut r = setup();
+    r.apply_batch(&[propose("s1", "2026-12-01", Some("N"))], &author("c1"), 2)
+        .unwrap();
+    let back = crate::protocol::Snapshot::of(&r).to_roster(r.seq());
+    assert_eq!(back.proposals(), r.proposals());
+    assert_eq!(back.proposal("s1", d("2026-12-01")), Some("N"));
+}

@@ -45,21 +45,18 @@ impl View {
     }
 }
 
-/// What the published view is sent of a batch's `changes`: all of them
-/// until the roster publishes; after (`publishes`: the roster has a
-/// publication once the batch is applied), all but its cells. Borrowed
-/// when nothing is left out.
+/// What the published view is sent of a batch's `changes`: never a
+/// proposal; all the rest until the roster publishes; after (`publishes`:
+/// the roster has a publication once the batch is applied), all but its
+/// cells. Borrowed when nothing is left out.
 pub fn view_changes(changes: &[Change], publishes: bool) -> Cow<'_, [Change]> {
-    if !publishes || !changes.iter().any(|c| matches!(c, Change::Cell { .. })) {
+    let hidden = |c: &Change| {
+        matches!(c, Change::Proposal { .. }) || (publishes && matches!(c, Change::Cell { .. }))
+    };
+    if !changes.iter().any(hidden) {
         return Cow::Borrowed(changes);
     }
-    Cow::Owned(
-        changes
-            .iter()
-            .filter(|c| !matches!(c, Change::Cell { .. }))
-            .cloned()
-            .collect(),
-    )
+    Cow::Owned(changes.iter().filter(|c| !hidden(c)).cloned().collect())
 }
 
 impl Roster {
@@ -169,6 +166,7 @@ mod tests {
     #[derive(Clone, Debug)]
     enum Step {
         Set(usize, i64, Option<usize>),
+        Propose(usize, i64, Option<usize>),
         Publish(i64, i64),
     }
 
@@ -176,6 +174,8 @@ mod tests {
         prop_oneof![
             4 => (0..3usize, 0..10i64, proptest::option::of(0..3usize))
                 .prop_map(|(s, day, c)| Step::Set(s, day, c)),
+            2 => (0..3usize, 0..10i64, proptest::option::of(0..3usize))
+                .prop_map(|(s, day, c)| Step::Propose(s, day, c)),
             1 => (0..10i64, 0..4i64).prop_map(|(a, len)| Step::Publish(a, a + len)),
         ]
     }
@@ -183,9 +183,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
-        /// For any draft edits and publications, the view kept from what
-        /// it is sent equals what staff see of the roster, and once the
-        /// roster publishes it is sent no draft cell.
+        /// For any draft edits, proposals and publications, the view kept
+        /// from what it is sent equals what staff see of the roster, it is
+        /// never sent a proposal, once the roster publishes it is sent no
+        /// draft cell; and no proposal stands on a written cell.
         #[test]
         fn the_view_kept_from_what_it_is_sent_is_what_staff_see(
             steps in proptest::collection::vec(step(), 1..40),
@@ -205,6 +206,11 @@ mod tests {
                             code: c.map(|c| codes_[c].to_string()),
                             base: 0,
                         },
+                        Step::Propose(i, day, c) => Op::Propose {
+                            staff: staff[*i].into(),
+                            date: d(*day),
+                            code: c.map(|c| codes_[c].to_string()),
+                        },
                         Step::Publish(a, b) => Op::Publish {
                             from: d(*a),
                             to: d(*b),
@@ -219,6 +225,10 @@ mod tests {
                     applied.changes.into_iter().map(|c| c.change).collect();
                 let sent = view_changes(&changes, hub.publishes());
                 for c in sent.iter() {
+                    prop_assert!(
+                        !matches!(c, Change::Proposal { .. }),
+                        "a proposal was sent: {:?}", c
+                    );
                     if hub.publishes() {
                         prop_assert!(
                             !matches!(c, Change::Cell { .. }),
@@ -229,6 +239,11 @@ mod tests {
                     view.apply_viewed(c, stamp);
                 }
                 prop_assert_eq!(codes(&view), codes(&hub.published_view()));
+                prop_assert_eq!(view.proposal_count(), 0);
+                // A proposal's cell is always empty.
+                for p in hub.proposals() {
+                    prop_assert!(hub.cell(&p.staff, p.date).and_then(|(c, _)| c).is_none());
+                }
                 prop_assert_eq!(view.publications().len(), hub.publications().len());
             }
         }

@@ -42,6 +42,12 @@ pub(super) async fn send_fragmented(
 impl Conn {
     /// What an event puts on this editor's wire (see [`frames_for`]).
     pub(super) fn frames_for(&mut self, ev: Event, out: &mut Vec<Utf8Bytes>) {
+        if let Event::Presence(group) = &ev
+            && self.presence_slowed.is_some()
+        {
+            self.slowed_presence(group, out);
+            return;
+        }
         let view = self.member.as_ref().map_or(View::Draft, |m| m.view);
         let mine = frames_for(ev, self.session, self.reads_batches, view, out);
         self.in_flight = self.in_flight.saturating_sub(mine);

@@ -132,6 +132,9 @@ struct Conn {
     /// Not read from until then: it sent cursor moves faster than
     /// [`PRESENCE_READ_PER_SECOND`].
     paused_until: Option<Instant>,
+    /// Set while it floods cursor moves: others' presence goes to it at
+    /// most once a second (see `presence::Slowed`).
+    presence_slowed: Option<presence::Slowed>,
     /// Edits begun in the current second (see `Config::max_edits_per_sec`).
     edit_rate: PerSecond,
 }
@@ -240,6 +243,7 @@ pub async fn serve(
         presence_rate: PerSecond::new(),
         presence_in: PerSecond::new(),
         paused_until: None,
+        presence_slowed: None,
         presence_held: None,
         edit_rate: PerSecond::new(),
     };
@@ -663,9 +667,12 @@ impl Conn {
             });
             // Through the same gathering as its moves: it replaces a move
             // still waiting, so no cursor follows the departure.
-            self.shared
-                .gathered
-                .relay(&m.roster, self.session, frame.into(), &m.publish);
+            self.shared.gathered.relay(
+                &m.roster,
+                (self.session, crate::server::presence::Kind::Left),
+                frame.into(),
+                &m.publish,
+            );
         }
     }
 }

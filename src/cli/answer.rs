@@ -1,0 +1,87 @@
+//! Waiting for the hub's answer to one edit a command sent (`--apply`,
+//! `--publish`, `--fill`): acknowledged, a conflict, refused, or no answer
+//! in time. One way for every command: events first, and where events were
+//! missed (the broadcast lagged or closed), the outbox says where the edit
+//! stands.
+
+use crate::domain::{Conflict, Problem};
+use crate::sync::{EntryState, SyncEngine, SyncEvent};
+use std::future::Future;
+use tokio::sync::broadcast;
+
+/// How an edit ended, as far as the command waited.
+pub enum Answer {
+    Acked {
+        seq: u64,
+        overwritten: Vec<Conflict>,
+    },
+    Conflicted(Vec<Conflict>),
+    Rejected(String, String, Vec<Problem>),
+    TimedOut,
+    /// `stop` came first (Ctrl-C while waiting).
+    Interrupted,
+}
+
+/// Waits until `deadline` for the hub's answer to edit `op_id`, calling
+/// `tick` every quarter second (a progress line) and giving up when `stop`
+/// completes. A lost connection is retried by the engine meanwhile; the
+/// edit is sent again and the hub answers it once.
+pub async fn wait_for_answer(
+    engine: &SyncEngine,
+    events: &mut broadcast::Receiver<SyncEvent>,
+    op_id: u64,
+    deadline: tokio::time::Instant,
+    mut tick: impl FnMut(),
+    stop: impl Future<Output = ()>,
+) -> Answer {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(250));
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(SyncEvent::Acked { op_id: id, seq, overwritten }) if id == op_id => {
+                    return Answer::Acked { seq, overwritten };
+                }
+                Ok(SyncEvent::Conflicted { op_id: id, conflicts }) if id == op_id => {
+                    return Answer::Conflicted(conflicts);
+                }
+                Ok(SyncEvent::Rejected { op_id: id, code, message, problems }) if id == op_id => {
+                    return Answer::Rejected(code, message, problems);
+                }
+                Ok(_) => {}
+                // Events were missed: read where the edit stands instead.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(a) = answer_from_outbox(engine, op_id) {
+                        return a;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    return answer_from_outbox(engine, op_id).unwrap_or(Answer::TimedOut);
+                }
+            },
+            _ = ticks.tick() => tick(),
+            _ = tokio::time::sleep_until(deadline) => return Answer::TimedOut,
+            _ = &mut stop => return Answer::Interrupted,
+        }
+    }
+}
+
+/// Where edit `op_id` stands in the outbox: gone from it (acknowledged), a
+/// conflict, refused, or still pending (None).
+fn answer_from_outbox(engine: &SyncEngine, op_id: u64) -> Option<Answer> {
+    match engine.outbox().into_iter().find(|e| e.op_id == op_id) {
+        None => Some(Answer::Acked {
+            seq: engine.status().seq,
+            overwritten: Vec::new(),
+        }),
+        Some(e) => match e.state {
+            EntryState::Pending => None,
+            EntryState::Conflict { conflicts } => Some(Answer::Conflicted(conflicts)),
+            EntryState::Rejected {
+                code,
+                message,
+                problems,
+            } => Some(Answer::Rejected(code, message, problems)),
+        },
+    }
+}
