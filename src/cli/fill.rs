@@ -6,11 +6,11 @@
 //! or nowhere (`--dry-run`): the scores before and after are printed
 //! either way.
 
+use super::answer::{Answer, wait_for_answer};
 use super::{Cli, exit, read_roster, roster_name, start_engine, stop};
 use crate::domain::{Date, Op, Roster};
 use crate::fill::{Model, Scope, Score};
 use crate::script::StaffNames;
-use crate::sync::SyncEvent;
 use std::time::{Duration, Instant};
 
 /// The best known objective of each Shift Scheduling Benchmark instance
@@ -281,48 +281,46 @@ async fn send(cli: &Cli, engine: &crate::sync::SyncEngine, ops: Vec<Op>, rest: &
         }
     };
     let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok(SyncEvent::Acked { op_id: id, seq, .. })) if id == op_id => {
-                crate::outln!(
-                    "Filled {n} cells of roster {} at seq {seq} (one edit){rest}.",
-                    roster_name(cli)
-                );
-                return exit::OK;
+    match wait_for_answer(
+        engine,
+        &mut events,
+        op_id,
+        deadline,
+        || {},
+        std::future::pending(),
+    )
+    .await
+    {
+        Answer::Acked { seq, .. } => {
+            crate::outln!(
+                "Filled {n} cells of roster {} at seq {seq} (one edit){rest}.",
+                roster_name(cli)
+            );
+            exit::OK
+        }
+        Answer::Conflicted(conflicts) => {
+            let _ = engine.keep_theirs(op_id);
+            eprintln!(
+                "rota: nothing filled: {} of the cells were set by someone meanwhile; run --fill again",
+                conflicts.len()
+            );
+            exit::CONFLICT
+        }
+        Answer::Rejected(code, message, _) => {
+            let _ = engine.dismiss(op_id);
+            eprintln!("rota: nothing filled: the hub refused it ({code}: {message})");
+            if code == crate::protocol::codes::FORBIDDEN {
+                exit::REFUSED
+            } else {
+                exit::CONFLICT
             }
-            Ok(Ok(SyncEvent::Conflicted {
-                op_id: id,
-                conflicts,
-            })) if id == op_id => {
-                let _ = engine.keep_theirs(op_id);
-                eprintln!(
-                    "rota: nothing filled: {} of the cells were set by someone meanwhile; run --fill again",
-                    conflicts.len()
-                );
-                return exit::CONFLICT;
-            }
-            Ok(Ok(SyncEvent::Rejected {
-                op_id: id,
-                code,
-                message,
-                ..
-            })) if id == op_id => {
-                let _ = engine.dismiss(op_id);
-                eprintln!("rota: nothing filled: the hub refused it ({code}: {message})");
-                return if code == crate::protocol::codes::FORBIDDEN {
-                    exit::REFUSED
-                } else {
-                    exit::CONFLICT
-                };
-            }
-            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(_)) | Err(_) => {
-                eprintln!(
-                    "rota: no answer from the hub within {} s: the fill stays in the outbox and `rota --sync` finishes it (applied once at most)",
-                    timeout.as_secs()
-                );
-                return exit::UNREACHABLE;
-            }
+        }
+        Answer::TimedOut | Answer::Interrupted => {
+            eprintln!(
+                "rota: no answer from the hub within {} s: the fill stays in the outbox and `rota --sync` finishes it (applied once at most)",
+                timeout.as_secs()
+            );
+            exit::UNREACHABLE
         }
     }
 }
