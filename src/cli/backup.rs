@@ -123,7 +123,12 @@ pub fn restore(cli: &Cli, from: &Path) -> i32 {
             exit::OK
         }
         Err(e) => {
-            eprintln!("rota: --restore: {e}");
+            let said = if e.contains("nothing replaced") {
+                e
+            } else {
+                format!("{e}; nothing replaced")
+            };
+            eprintln!("rota: --restore: {said}");
             exit::LOCAL
         }
     }

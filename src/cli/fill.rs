@@ -50,7 +50,20 @@ async fn fill_with(cli: &Cli, engine: &crate::sync::SyncEngine, roster: &Roster)
         eprintln!("rota: --out: no directory {}", dir.display());
         return exit::USAGE;
     }
-    let Some((model, start)) = Model::new(roster, &scope) else {
+    // Cells an editor's fill proposed are kept as proposed: the search works
+    // round them, as the editor's does (a new-user trial accepted leftover
+    // proposals beside a command-line fill: 67 rules broken).
+    let proposed = roster.proposal_count();
+    let mut with_proposals = roster.clone();
+    for p in roster.proposals() {
+        with_proposals.load_cell(
+            &p.staff,
+            p.date,
+            Some(&p.code),
+            crate::domain::Stamp::none(),
+        );
+    }
+    let Some((model, start)) = Model::new(&with_proposals, &scope) else {
         eprintln!(
             "rota: roster {name} has no planning period to fill: set one (the editor's settings tab, or an `--apply` of set_period)"
         );
@@ -69,6 +82,11 @@ async fn fill_with(cli: &Cli, engine: &crate::sync::SyncEngine, roster: &Roster)
         day(to),
         cli.seconds
     );
+    if proposed > 0 {
+        crate::outln!(
+            "{proposed} cells hold an editor's proposals: kept as proposed and counted as if accepted (discard them in the editor, `-`, to fill there)."
+        );
+    }
     crate::outln!("Before: {}", said(&start.score));
     let seconds = cli.seconds;
     let threads = cli.threads.map_or_else(

@@ -265,8 +265,9 @@ pub struct Cli {
     pub backup_every: Option<Duration>,
 
     /// How many backups --backup-dir keeps (the oldest go).
-    #[arg(long, value_name = "N", default_value_t = 24, requires = "backup_dir")]
-    pub backup_keep: usize,
+    #[arg(long, value_name = "N", default_value_t = 24, requires = "backup_dir",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub backup_keep: u64,
 
     /// With --serve: list the hub's users, roles and token ids, and exit.
     #[arg(long, requires = "serve", group = "account")]

@@ -96,7 +96,7 @@ pub async fn serve(cli: &Cli) -> i32 {
             data_dir.clone(),
             dir.clone(),
             every,
-            cli.backup_keep.max(1),
+            usize::try_from(cli.backup_keep.max(1)).unwrap_or(usize::MAX),
         ));
     }
     hub.serve(shutdown).await;

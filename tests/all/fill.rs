@@ -268,3 +268,79 @@ async fn fill_with_the_hub_away_sends_nothing_and_says_so_at_once() {
         "{code} {out}\n{err}"
     );
 }
+
+/// Found by a new-user trial: `rota --fill` filled round nothing of what an
+/// editor had proposed, and the proposals left on its days off were then
+/// accepted into a roster breaking 67 rules. It works round proposals as
+/// the editor's fill does: they stay, their cells stay empty, and it says
+/// so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fill_works_round_an_editors_proposals() {
+    let ctx = Ctx::new(0).await;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nrp/Instance1.txt");
+    let out = ctx
+        .run(&[
+            "--apply",
+            path.to_str().unwrap(),
+            "--format",
+            "nrp",
+            "--start",
+            "2027-01-04",
+            "--roster",
+            "Instance1",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (_, before) = ctx.snapshot("Instance1").await;
+    let staff: Vec<String> = before.staff.iter().map(|s| s.id.clone()).collect();
+    // Proposals on two empty cells, as an editor's fill leaves them.
+    let empty: Vec<(String, rota::domain::Date)> = staff
+        .iter()
+        .flat_map(|s| (0..14).map(move |i| (s.clone(), d("2027-01-04").add_days(i))))
+        .filter(|(s, day)| {
+            !before
+                .cells
+                .iter()
+                .any(|(cs, cd, c, _)| &**cs == s.as_str() && cd == day && c.is_some())
+        })
+        .take(2)
+        .collect();
+    let code = before.codes.iter().find(|c| c.worked).unwrap().code.clone();
+    let ops: Vec<rota::domain::Op> = empty
+        .iter()
+        .map(|(s, day)| rota::domain::Op::Propose {
+            staff: s.clone(),
+            date: *day,
+            code: Some(code.clone()),
+        })
+        .collect();
+    let (mut ed, _) = Client::join(&ctx.hub.url(), "ed", "c-ed", "Instance1", 0).await;
+    ack_seq(&ed.edit(1, ops).await);
+    let sent = ctx
+        .run(&["--fill", "--seconds", "1", "--roster", "Instance1"])
+        .await;
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    assert!(
+        sent.stdout.contains("2 cells hold an editor's proposals"),
+        "{}",
+        sent.stdout
+    );
+    let (_, after) = ctx.snapshot("Instance1").await;
+    for (s, day) in &empty {
+        assert!(
+            after
+                .proposals
+                .iter()
+                .any(|p| &p.staff == s && p.date == *day),
+            "the proposal on {s} {day} stays"
+        );
+        assert!(
+            !after
+                .cells
+                .iter()
+                .any(|(cs, cd, c, _)| &**cs == s.as_str() && cd == day && c.is_some()),
+            "{s} {day} is not filled over its proposal"
+        );
+    }
+}

@@ -357,7 +357,10 @@ fn describe(engine: &SyncEngine, ops: &[rota_core::domain::Op]) -> String {
         }
     }
     if proposed > 0 {
-        parts.push(rota_script::diff::plural(proposed, "proposal"));
+        parts.push(format!(
+            "{} proposed",
+            rota_script::diff::plural(proposed, "cell")
+        ));
     }
     if withdrawn > 0 {
         parts.push(format!(

@@ -149,7 +149,14 @@ pub fn progress_text(p: &Progress) -> String {
     )
 }
 
-fn thousands(n: u64) -> String {
+/// "25,048 cells", "1 cell".
+pub fn count(n: usize, word: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {word}{s}", thousands(n as u64))
+}
+
+/// 1234567 as "1,234,567".
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

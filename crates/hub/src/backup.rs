@@ -187,7 +187,19 @@ fn check_file(path: &Path, entry: &FileEntry) -> Result<(), String> {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if ok != "ok" {
-        return Err(format!("{}: integrity check: {ok}", path.display()));
+        // SQLite lists every page it finds wrong: the first line says it.
+        let mut lines = ok.lines().filter(|l| !l.trim_start().starts_with("***"));
+        let first = lines.next().unwrap_or("damaged");
+        let more = lines.count();
+        let rest = if more > 0 {
+            format!(" (and {more} more problems)")
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "{}: SQLite's integrity check: {first}{rest}",
+            path.display()
+        ));
     }
     if entry.name == crate::accounts::ACCOUNTS_FILE {
         return Ok(());
@@ -226,8 +238,12 @@ pub fn restore(from: &Path, data: &Path) -> Result<Restored, String> {
             from.join(MANIFEST).display()
         )
     })?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: {e}", from.join(MANIFEST).display()))?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: {e} (is it a rota backup, whole?)",
+            from.join(MANIFEST).display()
+        )
+    })?;
     for entry in &manifest.files {
         let name_ok = entry.name == crate::server::STORE_FILE
             || entry.name == crate::accounts::ACCOUNTS_FILE

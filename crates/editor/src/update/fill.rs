@@ -94,7 +94,7 @@ pub(super) fn done(state: &mut State, outcome: Outcome, fx: &mut Vec<Effect>) {
             }
             let what = format!(
                 "fill {how}proposes {} ({}; was {}): + accepts, - discards",
-                plural(cells, "cell"),
+                fill::count(cells, "cell"),
                 fill::score_text(&after),
                 fill::score_text(&before)
             );
@@ -143,7 +143,7 @@ pub(super) fn accept(state: &mut State, fx: &mut Vec<Effect>) {
         Err(why) => warn(state, why),
         Ok(found) => {
             let ops: Vec<Op> = state.view.read(|r| fill::accept_ops(r, &found));
-            let what = format!("accepted {}", plural(found.len(), "proposed cell"));
+            let what = format!("accepted {}", fill::count(found.len(), "proposed cell"));
             fx.push(Effect::Edit { ops, what });
         }
     }
@@ -174,7 +174,7 @@ pub(super) fn discard(state: &mut State, fx: &mut Vec<Effect>) {
         Err(why) => warn(state, why),
         Ok(found) => {
             let ops = fill::discard_ops(&found);
-            let what = format!("discarded {}", plural(found.len(), "proposed cell"));
+            let what = format!("discarded {}", fill::count(found.len(), "proposed cell"));
             fx.push(Effect::Edit { ops, what });
         }
     }
