@@ -169,7 +169,10 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
     bob.keys("u");
     assert!(bob.message().starts_with("undone"), "{}", bob.message());
     assert!(
-        bob.message().contains("proposal") && !bob.message().contains("settings"),
+        bob.message().ends_with(&format!(
+            "{} proposed",
+            rota::tui::fill::count(block.len(), "cell")
+        )) && !bob.message().contains("settings"),
         "{}",
         bob.message()
     );
