@@ -35,9 +35,9 @@ fn number_after(text: &str, label: &str) -> u64 {
         .unwrap_or_else(|_| panic!("no number after {label:?} in {text}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fill_keeps_set_cells_and_sends_one_edit_that_check_scores_the_same() {
-    let ctx = Ctx::new(0).await;
+/// Instance1 laid into roster `Instance1` from Monday 4 January 2027, as
+/// a user imports it.
+async fn import_instance1(ctx: &Ctx) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nrp/Instance1.txt");
     let out = ctx
@@ -53,6 +53,12 @@ async fn fill_keeps_set_cells_and_sends_one_edit_that_check_scores_the_same() {
         ])
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fill_keeps_set_cells_and_sends_one_edit_that_check_scores_the_same() {
+    let ctx = Ctx::new(0).await;
+    import_instance1(&ctx).await;
     let (seq, before) = ctx.snapshot("Instance1").await;
     let set = codes(&before);
 
@@ -277,21 +283,7 @@ async fn fill_with_the_hub_away_sends_nothing_and_says_so_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fill_works_round_an_editors_proposals() {
     let ctx = Ctx::new(0).await;
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nrp/Instance1.txt");
-    let out = ctx
-        .run(&[
-            "--apply",
-            path.to_str().unwrap(),
-            "--format",
-            "nrp",
-            "--start",
-            "2027-01-04",
-            "--roster",
-            "Instance1",
-        ])
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    import_instance1(&ctx).await;
     let (_, before) = ctx.snapshot("Instance1").await;
     let staff: Vec<String> = before.staff.iter().map(|s| s.id.clone()).collect();
     // Proposals on two empty cells, as an editor's fill leaves them.

@@ -420,22 +420,7 @@ impl Roster {
         base: Seq,
         b: &mut Batch,
     ) -> Result<(), Problem> {
-        match self.staff.get(staff) {
-            None => return Err(problem(i, "unknown_staff", format!("no staff `{staff}`"))),
-            Some(s) if !s.value.active => {
-                return Err(problem(
-                    i,
-                    "staff_removed",
-                    format!("staff `{staff}` has been removed"),
-                ));
-            }
-            Some(_) => {}
-        }
-        if let Some(c) = code
-            && !self.codes.contains_key(c)
-        {
-            return Err(problem(i, "unknown_code", format!("no shift code `{c}`")));
-        }
+        self.writable(i, staff, code.as_deref())?;
         let current = self.cells.get(staff).and_then(|row| row.get(&date));
         if let Some(cur) = current {
             if cur.value.as_deref() == code.as_deref() {
@@ -521,6 +506,33 @@ impl Roster {
     }
 
     /// The current record of a staff member, after the base-version check.
+    /// What a cell, a request or a proposal names must be there: a person
+    /// on the roster (not removed) and, if given, a code it knows.
+    pub(super) fn writable(
+        &self,
+        i: usize,
+        staff: &str,
+        code: Option<&str>,
+    ) -> Result<(), Problem> {
+        match self.staff.get(staff) {
+            None => return Err(problem(i, "unknown_staff", format!("no staff `{staff}`"))),
+            Some(s) if !s.value.active => {
+                return Err(problem(
+                    i,
+                    "staff_removed",
+                    format!("staff `{staff}` has been removed"),
+                ));
+            }
+            Some(_) => {}
+        }
+        if let Some(c) = code
+            && !self.codes.contains_key(c)
+        {
+            return Err(problem(i, "unknown_code", format!("no shift code `{c}`")));
+        }
+        Ok(())
+    }
+
     pub(super) fn existing_staff(
         &self,
         i: usize,

@@ -68,22 +68,7 @@ impl Roster {
         code: Option<&str>,
         b: &mut Batch,
     ) -> Result<(), Problem> {
-        match self.staff.get(staff) {
-            None => return Err(problem(i, "unknown_staff", format!("no staff `{staff}`"))),
-            Some(s) if !s.value.active => {
-                return Err(problem(
-                    i,
-                    "staff_removed",
-                    format!("staff `{staff}` has been removed"),
-                ));
-            }
-            Some(_) => {}
-        }
-        if let Some(c) = code
-            && !self.codes.contains_key(c)
-        {
-            return Err(problem(i, "unknown_code", format!("no shift code `{c}`")));
-        }
+        self.writable(i, staff, code)?;
         // Someone wrote the cell since the proposal was made: it is no
         // longer proposed (the fill keeps every cell people set).
         let set = self

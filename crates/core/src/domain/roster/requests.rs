@@ -12,22 +12,7 @@ impl Roster {
         b: &mut Batch,
     ) -> Result<(), Problem> {
         let staff = &request.staff;
-        match self.staff.get(staff) {
-            None => return Err(problem(i, "unknown_staff", format!("no staff `{staff}`"))),
-            Some(s) if !s.value.active => {
-                return Err(problem(
-                    i,
-                    "staff_removed",
-                    format!("staff `{staff}` has been removed"),
-                ));
-            }
-            Some(_) => {}
-        }
-        if let Some(c) = request.wish.code()
-            && !self.codes.contains_key(c)
-        {
-            return Err(problem(i, "unknown_code", format!("no shift code `{c}`")));
-        }
+        self.writable(i, staff, request.wish.code())?;
         if request.weight == 0 || request.weight > MAX_WEIGHT {
             return Err(problem(
                 i,
