@@ -159,6 +159,18 @@ fn backups_in(dir: &std::path::Path) -> Vec<String> {
     found
 }
 
+/// The path of the hub's next backup, as its log says it (by `deadline`).
+async fn next_backup(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    deadline: tokio::time::Instant,
+    backups: &std::path::Path,
+) -> String {
+    tokio::time::timeout_at(deadline, rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("backups seen: {:?}", backups_in(backups)))
+        .expect("the hub's log")
+}
+
 /// The real binary's hub takes a backup every second into --backup-dir,
 /// each with its manifest naming the roster, and keeps the last two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +190,30 @@ async fn a_hub_backs_up_on_its_schedule_and_keeps_the_last_ones() {
         "--backup-keep".into(),
         "2".into(),
     ];
-    let (_hub, line) = spawn_rota_line(args);
+    // The hub logs each backup (`backup into PATH (N files)`) on stderr,
+    // after pruning: those lines are the events waited for.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args(&args)
+        .args(["--log-level", "info"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let _hub = ChildGuard(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let (tx, mut backed_up) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for l in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if let Some(rest) = l.split("backup into ").nth(1)
+                && let Some((path, _)) = rest.split_once(" (")
+                && tx.send(path.to_string()).is_err()
+            {
+                return;
+            }
+        }
+    });
     let addr = line
         .split("://")
         .nth(1)
@@ -188,33 +223,31 @@ async fn a_hub_backs_up_on_its_schedule_and_keeps_the_last_ones() {
     let url = format!("ws://{addr}/ws");
     let (mut admin, _) = Client::join(&url, "admin", "c-admin", "default", 0).await;
     ack_seq(&admin.edit(1, setup_ops(2)).await);
-    // Until the first backup that holds the roster has been pruned: three
-    // or more taken, two kept.
+    // The first backup that holds the roster, then two more: it is pruned,
+    // and the last two are kept.
     let deadline = tokio::time::Instant::now() + WAIT;
-    let mut first_with_roster: Option<String> = None;
-    loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "backups seen: {:?}",
-            backups_in(&backups)
-        );
-        let now = backups_in(&backups);
-        assert!(now.len() <= 3, "kept more than asked: {now:?}");
-        if first_with_roster.is_none() {
-            first_with_roster = now
-                .iter()
-                .find(|b| {
-                    std::fs::read_to_string(backups.join(b).join(rota::backup::MANIFEST))
-                        .is_ok_and(|m| m.contains("\"default\""))
-                })
-                .cloned();
+    let first = loop {
+        let path = std::path::PathBuf::from(next_backup(&mut backed_up, deadline, &backups).await);
+        let manifest = std::fs::read_to_string(path.join(rota::backup::MANIFEST)).unwrap();
+        if manifest.contains("\"default\"") {
+            break path;
         }
-        if let Some(first) = &first_with_roster
-            && !now.contains(first)
-            && now.len() == 2
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    };
+    let (second, third) = (
+        next_backup(&mut backed_up, deadline, &backups).await,
+        next_backup(&mut backed_up, deadline, &backups).await,
+    );
+    let kept: Vec<std::path::PathBuf> = backups_in(&backups)
+        .iter()
+        .map(|b| backups.join(b))
+        .collect();
+    assert!(!kept.contains(&first), "the oldest pruned: {kept:?}");
+    assert_eq!(
+        kept,
+        vec![
+            std::path::PathBuf::from(second),
+            std::path::PathBuf::from(third)
+        ],
+        "the last two kept"
+    );
 }
