@@ -646,6 +646,20 @@ async fn the_account_flags_manage_a_running_hub() {
             vec!["--add-user", "\u{0435}d", "--role", "owner"],
             "looks the same as the user `ed`",
         ),
+        // Found by a new user: case, and an accent as a combining mark.
+        (
+            vec!["--add-user", "ED", "--role", "owner"],
+            "looks the same as the user `ed`",
+        ),
+        (
+            vec!["--add-user", "e\u{0301}d", "--role", "owner"],
+            "looks the same as the user `ed`",
+        ),
+        // A Cyrillic а in a Latin name that is like no other.
+        (
+            vec!["--add-user", "\u{0430}dminnia", "--role", "owner"],
+            "mixes scripts",
+        ),
     ] {
         let mut all = vec!["--serve", "--data", &data];
         all.extend(args.iter());
@@ -1022,6 +1036,20 @@ async fn health_names_rosters_only_to_an_owner_or_the_hubs_machine() {
     let hub = Hub::start(dir.path()).await;
     let (_, body) = http_get(hub.addr, "/health").await;
     assert!(body.contains("\"ward\""), "{body}");
+    // But not through a proxy on that machine (found by a new user): a
+    // request it forwarded says so, and is from anywhere.
+    for header in [
+        "X-Forwarded-For: 203.0.113.9\r\n",
+        "Forwarded: for=203.0.113.9\r\n",
+        "X-Real-IP: 203.0.113.9\r\n",
+    ] {
+        let (status, body) = http_get_with(hub.addr, "/health", header).await;
+        assert_eq!(status, 200, "{header}");
+        assert!(
+            !body.contains("ward") && body.contains("\"ready\""),
+            "{header}: {body}"
+        );
+    }
 }
 
 /// Issue 25, hole 2: a client id used before the hub had accounts belongs

@@ -239,6 +239,30 @@ pub fn check_user_name(name: &str) -> Result<()> {
     rota_core::domain::check_user_name(name).map_err(AccountsError::Invalid)
 }
 
+/// A new account's name is in one script (Japanese's Han and kana count as
+/// one): a Cyrillic а in a Latin name reads as Latin to everyone.
+fn check_one_script(name: &str) -> Result<()> {
+    use unicode_security::MixedScript;
+    if !name.is_single_script() {
+        return Err(AccountsError::Invalid(format!(
+            "user name `{name}` mixes scripts (a Cyrillic or Greek letter among Latin ones reads as Latin): write it in one"
+        )));
+    }
+    Ok(())
+}
+
+/// What two account names that read alike have in common: Unicode's
+/// confusable skeleton (UTS #39) of the name in lower case with its
+/// accents taken off, so that `οlga` (Greek omicron), `OLGA` and `ólga`
+/// all read as `olga`.
+fn reads_as(name: &str) -> String {
+    let skeleton: String = unicode_security::skeleton(&name.to_lowercase()).collect();
+    skeleton
+        .chars()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect()
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rota_accounts(version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS users(
@@ -533,12 +557,11 @@ impl AccountsFile {
         Ok(acc)
     }
 
-    /// An existing user whose name looks the same as `name` but is not it
-    /// (`οlga` with a Greek omicron beside `olga`): Unicode's confusable
-    /// skeletons (UTS #39) compared.
+    /// An existing user whose name reads the same as `name` but is not it
+    /// (`οlga` with a Greek omicron, `OLGA` or `ólga` beside `olga`):
+    /// [`reads_as`] compared.
     fn lookalike(&self, name: &str) -> Result<Option<String>> {
-        let skeleton = |s: &str| unicode_security::skeleton(s).collect::<String>();
-        let want = skeleton(name);
+        let want = reads_as(name);
         let mut stmt = self
             .conn
             .prepare("SELECT name FROM users")
@@ -548,7 +571,7 @@ impl AccountsFile {
             .map_err(|e| self.sqlite(e))?;
         for other in names {
             let other = other.map_err(|e| self.sqlite(e))?;
-            if other != name && skeleton(&other) == want {
+            if other != name && reads_as(&other) == want {
                 return Ok(Some(other));
             }
         }
@@ -584,9 +607,10 @@ impl AccountsFile {
         }
         if let Some(other) = self.lookalike(name)? {
             return Err(AccountsError::Invalid(format!(
-                "user name `{name}` looks the same as the user `{other}` (Unicode's confusables): choose a name that reads differently"
+                "user name `{name}` looks the same as the user `{other}` (Unicode's confusables, case and accents): choose a name that reads differently"
             )));
         }
+        check_one_script(name)?;
         let path = self.path.clone();
         let tx = self
             .conn

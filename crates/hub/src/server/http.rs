@@ -44,6 +44,9 @@ pub(super) struct Head {
     http11: bool,
     /// The token of an `Authorization: Bearer` header.
     bearer: Option<String>,
+    /// Forwarded by a proxy (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`):
+    /// from anywhere, whatever address the connection came from.
+    forwarded: bool,
     /// `If-None-Match` and `If-Modified-Since`, for the calendar feed.
     pub(super) if_none_match: Option<String>,
     pub(super) if_modified_since: Option<String>,
@@ -97,11 +100,13 @@ pub async fn over_limit(
         return;
     };
     let head = tokio::time::timeout(PROBE_TIMEOUT, read_head(&mut stream)).await;
-    let (path, bearer) = match &head {
-        Ok(Ok(Some(h))) if h.method == "GET" => {
-            (h.path.split('?').next().unwrap_or(""), h.bearer.as_deref())
-        }
-        _ => ("", None),
+    let (path, bearer, local) = match &head {
+        Ok(Ok(Some(h))) if h.method == "GET" => (
+            h.path.split('?').next().unwrap_or(""),
+            h.bearer.as_deref(),
+            local && !h.forwarded,
+        ),
+        _ => ("", None, false),
     };
     match path {
         "/health" => {
@@ -117,8 +122,9 @@ pub async fn over_limit(
 }
 
 /// Whether `/health` may say each roster's seq to this request: on a hub
-/// without accounts, to a loopback client (`local`), or with an owner's
-/// token; else it says only that the hub is up and ready.
+/// without accounts, to a loopback client (`local`) whose request no proxy
+/// forwarded, or with an owner's token; else it says only that the hub is
+/// up and ready.
 fn health_detail(shared: &Shared, bearer: Option<&str>, local: bool) -> bool {
     let accounts = shared.gate.current();
     !accounts.enabled()
@@ -141,6 +147,7 @@ pub async fn route(mut stream: HubStream, shared: &Shared, local: bool) -> Route
     let path = head.path.split('?').next().unwrap_or("");
     match (head.method.as_str(), path) {
         ("GET", "/health") => {
+            let local = local && !head.forwarded;
             let body = shared.health_json(health_detail(shared, head.bearer.as_deref(), local));
             respond(&mut stream, 200, "application/json", &body).await;
             Routed::Done
@@ -296,6 +303,9 @@ async fn read_head(stream: &mut HubStream) -> Result<Option<Head>, u16> {
         version_ok: header("sec-websocket-version") == Some("13"),
         http11: req.version.is_some_and(|v| v >= 1),
         bearer: header("authorization").and_then(bearer_token),
+        forwarded: ["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|h| header(h).is_some()),
         if_none_match: header("if-none-match").map(str::to_string),
         if_modified_since: header("if-modified-since").map(str::to_string),
         rest: buf[end..].to_vec(),

@@ -15,6 +15,7 @@ pub mod auth;
 mod budget;
 mod calendar;
 mod conn;
+mod cpu;
 mod http;
 mod inbox;
 pub use rota_db::lock;
