@@ -46,6 +46,25 @@ async fn editor(url: &str, user: &str, dir: &std::path::Path) -> Ed {
     ed
 }
 
+/// A roster planned for a period that has not begun (a benchmark imported
+/// for next year) opens on the period's first day, not on a blank today
+/// (found by a new user, who had to know to press Home).
+#[tokio::test]
+async fn a_roster_planned_later_opens_on_its_periods_first_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    roster(&hub.url()).await;
+    let (mut c, _) = Client::join(&hub.url(), "admin", "admin-client", "default", 0).await;
+    let period = Op::SetPeriod {
+        from: d("2027-01-04"),
+        to: d("2027-02-28"),
+    };
+    assert!(ack_seq(&c.edit(2, vec![period]).await) > 0);
+    let ed = editor(&hub.url(), "ann", dir.path()).await;
+    assert_eq!(ed.at().1, d("2027-01-04"), "opens on the period's start");
+    // Inside its period (the other tests' roster), it opens on today.
+}
+
 #[tokio::test]
 async fn moves_keep_to_the_grid_and_scroll_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -403,7 +403,14 @@ impl State {
             filling: None,
             config,
         };
-        if let Some(col) = s.layout.col_of(today) {
+        // Today, or the planning period's first day when today is not in
+        // it (a roster planned for next month or next year).
+        let open_on = s
+            .view
+            .read(|r| r.period())
+            .filter(|p| today < p.from || today > p.to)
+            .map_or(today, |p| p.from);
+        if let Some(col) = s.layout.col_of(open_on) {
             s.cursor.col = col;
             s.show_near_left(col);
         }
