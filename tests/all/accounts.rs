@@ -355,10 +355,11 @@ async fn no_token_or_a_bad_one_gets_401_before_the_upgrade() {
                     "{what}"
                 );
                 let body = String::from_utf8(resp.body().clone().unwrap_or_default()).unwrap();
-                let want = if token.is_none() {
-                    "send a token"
-                } else {
-                    "refused"
+                // A revoked token's holder is told so (found by a new user).
+                let want = match what {
+                    "none" => "send a token",
+                    "revoked" => "the token was revoked",
+                    _ => "the token was refused",
                 };
                 assert!(body.contains(want), "{what}: {body}");
             }
@@ -829,7 +830,7 @@ async fn the_account_flags_manage_a_running_hub() {
     // hang: refused is its own status, with no offer to queue the edit.
     let (status, out, err) = apply(ed).await;
     assert_eq!(status, 6, "{out}{err}");
-    assert!(err.contains("the token was refused"), "{err}");
+    assert!(err.contains("the token was revoked"), "{err}");
     assert!(
         !err.contains("unreachable") && !err.contains("--queue"),
         "{err}"

@@ -717,7 +717,7 @@ async fn the_editor_shows_a_refused_token_and_a_revocation() {
         .await;
     // The hub's reason, whole, above the status line.
     assert!(
-        words(&s).contains("refused by the hub: the token was refused"),
+        words(&s).contains("refused by the hub: the token was revoked"),
         "{s}"
     );
     t.keys("ann", &["q"]);

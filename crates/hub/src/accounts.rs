@@ -40,8 +40,11 @@ pub struct Identity {
 pub enum AuthError {
     /// No `Authorization: Bearer` header.
     Missing,
-    /// Not a token of this hub, or a revoked one.
+    /// Not a token of this hub (or its secret is wrong).
     Refused,
+    /// A token of this hub, its secret right, that was revoked (or whose
+    /// user was removed): said only to one who holds the whole token.
+    Revoked,
 }
 
 impl std::fmt::Display for AuthError {
@@ -53,6 +56,9 @@ impl std::fmt::Display for AuthError {
             AuthError::Refused => {
                 f.write_str("the token was refused: it is mistyped, revoked or not of this hub")
             }
+            AuthError::Revoked => f.write_str(
+                "the token was revoked (or its user removed): ask an admin of this hub for a new one",
+            ),
         }
     }
 }
@@ -134,8 +140,11 @@ impl Accounts {
         let (id, secret) = split_token(token).ok_or(AuthError::Refused)?;
         let rec = self.tokens.get(id).ok_or(AuthError::Refused)?;
         let matches = constant_time_eq(&hash_secret(secret), &rec.hash);
-        if !matches || rec.revoked || !self.users.contains_key(&rec.user) {
+        if !matches {
             return Err(AuthError::Refused);
+        }
+        if rec.revoked || !self.users.contains_key(&rec.user) {
+            return Err(AuthError::Revoked);
         }
         Ok(Identity {
             user: rec.user.clone(),
@@ -916,7 +925,11 @@ mod tests {
         assert_eq!(acc.authenticate(Some("rota_x_y")), Err(AuthError::Refused));
         f.revoke_token(&who.token_id).unwrap();
         let acc = f.load().unwrap();
-        assert_eq!(acc.authenticate(Some(&token)), Err(AuthError::Refused));
+        // Its holder is told it was revoked (found by a new user, told
+        // only "mistyped, revoked or not of this hub"); a guess is not.
+        assert_eq!(acc.authenticate(Some(&token)), Err(AuthError::Revoked));
+        assert!(AuthError::Revoked.to_string().contains("revoked"));
+        assert_eq!(acc.authenticate(Some(&wrong)), Err(AuthError::Refused));
         assert!(!acc.still_valid(&who));
     }
 
@@ -991,7 +1004,7 @@ mod tests {
         let t = f.add_user("ann", editor_of("w")).unwrap();
         f.remove_user("ann").unwrap();
         let acc = f.load().unwrap();
-        assert_eq!(acc.authenticate(Some(&t)), Err(AuthError::Refused));
+        assert_eq!(acc.authenticate(Some(&t)), Err(AuthError::Revoked));
         let list = f.list().unwrap();
         assert!(list.is_empty());
     }
