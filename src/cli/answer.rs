@@ -22,6 +22,37 @@ pub enum Answer {
     Interrupted,
 }
 
+/// What a command says when the hub refused its one edit (nothing of it
+/// applied, `what` naming it: "filled", "published"), and its exit
+/// status: refused for a role that does not allow it, else `otherwise`.
+pub fn refused(
+    engine: &SyncEngine,
+    op_id: u64,
+    what: &str,
+    code: &str,
+    message: &str,
+    otherwise: i32,
+) -> i32 {
+    let _ = engine.dismiss(op_id);
+    eprintln!("rota: nothing {what}: the hub refused it ({code}: {message})");
+    if code == crate::protocol::codes::FORBIDDEN {
+        super::exit::REFUSED
+    } else {
+        otherwise
+    }
+}
+
+/// What a command says when no answer came in time (`what`: "the fill",
+/// "the publication"): sent, perhaps applied, the outbox settles it on the
+/// next sync.
+pub fn unanswered(what: &str, timeout: std::time::Duration) -> i32 {
+    eprintln!(
+        "rota: no answer from the hub within {} s: {what} stays in the outbox and `rota --sync` finishes it (applied once at most)",
+        timeout.as_secs()
+    );
+    super::exit::UNREACHABLE
+}
+
 /// Waits until `deadline` for the hub's answer to edit `op_id`, calling
 /// `tick` every quarter second (a progress line) and giving up when `stop`
 /// completes. A lost connection is retried by the engine meanwhile; the

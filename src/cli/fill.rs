@@ -6,7 +6,7 @@
 //! or nowhere (`--dry-run`): the scores before and after are printed
 //! either way.
 
-use super::answer::{Answer, wait_for_answer};
+use super::answer::{self, Answer, wait_for_answer};
 use super::{Cli, exit, read_roster, roster_name, start_engine, stop};
 use crate::domain::{Date, Op, Roster};
 use crate::fill::{Model, Scope, Score};
@@ -325,20 +325,8 @@ async fn send(cli: &Cli, engine: &crate::sync::SyncEngine, ops: Vec<Op>, rest: &
             exit::CONFLICT
         }
         Answer::Rejected(code, message, _) => {
-            let _ = engine.dismiss(op_id);
-            eprintln!("rota: nothing filled: the hub refused it ({code}: {message})");
-            if code == crate::protocol::codes::FORBIDDEN {
-                exit::REFUSED
-            } else {
-                exit::CONFLICT
-            }
+            answer::refused(engine, op_id, "filled", &code, &message, exit::CONFLICT)
         }
-        Answer::TimedOut | Answer::Interrupted => {
-            eprintln!(
-                "rota: no answer from the hub within {} s: the fill stays in the outbox and `rota --sync` finishes it (applied once at most)",
-                timeout.as_secs()
-            );
-            exit::UNREACHABLE
-        }
+        Answer::TimedOut | Answer::Interrupted => answer::unanswered("the fill", timeout),
     }
 }

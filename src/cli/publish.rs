@@ -3,7 +3,7 @@
 //! publication; `rota --diff-published`: what staff were shown that the
 //! roster no longer says (what a publication now would change for them).
 
-use super::answer::{Answer, wait_for_answer};
+use super::answer::{self, Answer, wait_for_answer};
 use super::{Cli, connect, exit, roster_exists, start_engine, stop};
 use crate::domain::{Date, Op, Role, Roster};
 
@@ -117,22 +117,10 @@ async fn publish_with(cli: &Cli, engine: &crate::sync::SyncEngine, from: Date, t
             exit::CONFLICT
         }
         Answer::Rejected(code, message, _) => {
-            let _ = engine.dismiss(op_id);
-            eprintln!("rota: nothing published: the hub refused it ({code}: {message})");
-            if code == crate::protocol::codes::FORBIDDEN {
-                exit::REFUSED
-            } else {
-                exit::USAGE
-            }
+            answer::refused(engine, op_id, "published", &code, &message, exit::USAGE)
         }
-        Answer::TimedOut | Answer::Interrupted => {
-            // Sent, perhaps applied: the outbox settles it on the next sync.
-            eprintln!(
-                "rota: no answer from the hub within {} s: the publication stays in the outbox and `rota --sync` finishes it (applied once at most)",
-                timeout.as_secs()
-            );
-            exit::UNREACHABLE
-        }
+        // Sent, perhaps applied: the outbox settles it on the next sync.
+        Answer::TimedOut | Answer::Interrupted => answer::unanswered("the publication", timeout),
     }
 }
 
