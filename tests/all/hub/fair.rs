@@ -587,3 +587,93 @@ async fn a_roster_held_up_in_its_store_does_not_hold_up_another_roster() {
     assert!(matches!(held, ServerMsg::Ack { op_id: 7, .. }), "{held:?}");
     hub.stop().await.unwrap();
 }
+
+/// The value of a counter in the hub's /metrics.
+async fn counter(hub: &Hub, name: &str) -> u64 {
+    let (status, body) = hub.http_get("/metrics").await;
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{body}"))
+}
+
+/// The nice values of this process's threads whose names start `prefix`.
+fn background_threads_nice(prefix: &str) -> Vec<i32> {
+    let mut nice = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis; nice is field 19.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if let Some(n) = after.split_whitespace().nth(16) {
+            nice.push(n.parse().unwrap());
+        }
+    }
+    nice
+}
+
+/// Issue 25, big edits: a big group with nobody else on its store file is
+/// committed at a lower CPU priority (others' one-cell edits run first
+/// when they want a core), and at the writer's own as soon as another
+/// connection edits a roster of that file, so those waiting for its commit
+/// do not wait for a niced thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_edit_is_committed_at_low_priority_only_while_nobody_else_uses_its_file() {
+    use rota::server::writers::home_shard;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path()).await;
+    let shards = Config::new(dir.path().to_path_buf()).writers;
+    let other = (0..)
+        .map(|i| format!("ward-{i}"))
+        .find(|n| home_shard(n, shards) != home_shard("default", shards))
+        .unwrap();
+    let (mut a, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    ack_seq(&a.edit(1, setup_ops(10)).await);
+    let first = rota::domain::Date(chrono::Local::now().date_naive()).add_days(-366);
+    let big = |code: &str| -> Vec<Op> {
+        (0..3_000)
+            .map(|i| Op::SetCell {
+                staff: format!("s{}", i % 10 + 1),
+                date: first.add_days(i / 10),
+                code: Some(code.into()),
+                base: 0,
+            })
+            .collect()
+    };
+    const NAME: &str = "rota_background_groups_total";
+    assert_eq!(counter(&hub, NAME).await, 0, "no big group yet");
+
+    // Alone on the file: in the background, on a niced thread.
+    ack_seq(&a.edit(2, big("D")).await);
+    assert_eq!(counter(&hub, NAME).await, 1);
+    let nice = background_threads_nice("rota-bgwriter-");
+    assert!(!nice.is_empty(), "a background thread was started");
+    assert!(nice.iter().all(|n| *n == 10), "niced: {nice:?}");
+
+    // Someone editing another file changes nothing.
+    let (mut b, _) = Client::join(&hub.url(), "bob", "c-bob", &other, 0).await;
+    ack_seq(&b.edit(1, setup_ops(1)).await);
+    ack_seq(&a.edit(3, big("N")).await);
+    assert_eq!(counter(&hub, NAME).await, 2);
+
+    // Someone else on the same file: at the writer's own priority.
+    let (mut c, _) = Client::join(&hub.url(), "cat", "c-cat", "default", 0).await;
+    let one = c
+        .edit(
+            1,
+            vec![set("s1", &first.add_days(400).to_string(), Some("D"), 0)],
+        )
+        .await;
+    ack_seq(&one);
+    ack_seq(&a.edit(4, big("OFF")).await);
+    assert_eq!(counter(&hub, NAME).await, 2, "not niced with cat about");
+
+    // What the background commits is stored like the rest.
+    let (_, _, snap) = join_snapshot(&hub.url(), "dan", "c-dan").await;
+    let off = snap.cells.iter().filter(|c| c.2.as_deref() == Some("OFF"));
+    assert_eq!(off.count(), 3_000, "every cell of the last big edit");
+    hub.stop().await.unwrap();
+}

@@ -76,6 +76,9 @@ pub struct Metrics {
     /// Messages refused because the connection's role does not allow them.
     pub forbidden: AtomicU64,
     pub commit_failures: AtomicU64,
+    /// Groups committed on a writer's background thread (a big group with
+    /// nobody else on its store file: `server/background.rs`).
+    pub background_groups: AtomicU64,
     pub commit_batch_size: Histogram,
     pub commit_seconds: Histogram,
 }
@@ -106,6 +109,7 @@ impl Default for Metrics {
             auth_refused: AtomicU64::new(0),
             forbidden: AtomicU64::new(0),
             commit_failures: AtomicU64::new(0),
+            background_groups: AtomicU64::new(0),
             commit_batch_size: Histogram::new(&BATCH_BOUNDS),
             commit_seconds: Histogram::new(&SECONDS_BOUNDS),
         }
@@ -221,6 +225,12 @@ impl Metrics {
             "counter",
             "Group commits that failed.",
             self.commit_failures.load(Relaxed),
+        );
+        counter(
+            "rota_background_groups_total",
+            "counter",
+            "Big groups committed at a lower CPU priority, nobody else editing their store file.",
+            self.background_groups.load(Relaxed),
         );
         if let Some(rss) = resident_bytes {
             counter(

@@ -12,6 +12,7 @@
 //! broadcast ring is bounded.
 
 pub mod auth;
+mod background;
 mod budget;
 mod calendar;
 mod conn;

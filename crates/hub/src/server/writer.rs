@@ -6,8 +6,8 @@
 //! (joining a roster) run after the pending group has committed, so nobody
 //! ever sees state that is not durable.
 
-use super::ring;
 use super::{Event, Metrics, Shared};
+use super::{background, ring};
 use crate::store::{AnswerKey, Group, Store, StoreError};
 use rota_core::clock::now_ms;
 use rota_core::domain::{Applied, Author, Change, Op, Rejection, Roster, Seq, View, view_changes};
@@ -265,6 +265,9 @@ pub struct Writer {
     roster_idle: Duration,
     /// Rosters in memory as last put in the hub's figure.
     loaded_reported: usize,
+    /// Who edited rosters of this writer's file last, for whether a big
+    /// group may be committed in the background.
+    editors: background::LastEditors,
 }
 
 impl Writer {
@@ -291,6 +294,7 @@ impl Writer {
             max_group,
             roster_idle,
             loaded_reported: 0,
+            editors: background::LastEditors::default(),
         })
     }
 
@@ -326,18 +330,25 @@ impl Writer {
     }
 
     /// Runs until every sender of `rx` is gone, then returns after the last
-    /// group has committed.
-    pub fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
-        let mut cmds = Vec::with_capacity(self.max_group);
+    /// group has committed. `name`: the thread's, for its background one.
+    pub fn run(self, mut rx: mpsc::Receiver<Cmd>, name: &str) {
+        let mut writer = self;
+        let mut background = background::Background::new(name);
+        let mut cmds = Vec::with_capacity(writer.max_group);
         while let Some(first) = rx.blocking_recv() {
             cmds.push(first);
-            while cmds.len() < self.max_group {
+            while cmds.len() < writer.max_group {
                 match rx.try_recv() {
                     Ok(cmd) => cmds.push(cmd),
                     Err(_) => break,
                 }
             }
-            self.process(&mut cmds);
+            if !background::fits(&cmds, &writer.editors, Instant::now()) {
+                writer.process(&mut cmds);
+                continue;
+            }
+            Metrics::inc(&writer.shared.metrics.background_groups);
+            writer = background.process(writer, std::mem::take(&mut cmds));
         }
         tracing::debug!("writer: all senders gone, stopping");
     }
@@ -349,11 +360,15 @@ impl Writer {
         self.process(&mut cmds);
     }
 
-    fn process(&mut self, cmds: &mut Vec<Cmd>) {
+    pub(super) fn process(&mut self, cmds: &mut Vec<Cmd>) {
         let mut edits = Vec::new();
+        let now = Instant::now();
         for cmd in cmds.drain(..) {
             match cmd {
-                Cmd::Edit(e) => edits.push(e),
+                Cmd::Edit(e) => {
+                    self.editors.saw(e.session, now);
+                    edits.push(e);
+                }
                 Cmd::Join {
                     roster,
                     last_seq,

@@ -163,10 +163,11 @@ pub fn start(
         .map_err(ServeError::Store)?;
         let (tx, rx) = mpsc::channel(4096);
         let (done_tx, done_rx) = oneshot::channel::<()>();
+        let name = format!("rota-writer-{i}");
         std::thread::Builder::new()
-            .name(format!("rota-writer-{i}"))
+            .name(name.clone())
             .spawn(move || {
-                writer.run(rx);
+                writer.run(rx, &name);
                 let _ = done_tx.send(());
             })
             .map_err(|err| ServeError::Io {
