@@ -230,6 +230,13 @@ async fn run(
             let errors: Vec<LineError> = problems.into_iter().map(|p| plan.error(p)).collect();
             return report_bad_input(file, errors);
         }
+        Err(EditError::TooLarge { ops, max }) => {
+            eprintln!(
+                "rota: {file}: {ops} operations, more than the {max} one edit may hold: \
+                 split the file (by staff or dates) and apply each part; nothing applied"
+            );
+            return exit::USAGE;
+        }
         Err(e) => {
             eprintln!("rota: {e}");
             return exit::LOCAL;

@@ -1339,3 +1339,29 @@ async fn scripts_take_the_config_files_server_and_roster_and_say_so() {
     let out = run(&["--export", "txt"]).await;
     assert!(out.stdout.starts_with("Roster ward9"), "{}", out.stdout);
 }
+
+/// A file of more operations than one edit may hold is bad input (exit 2,
+/// naming the file, the count and the most), not a local store's failure;
+/// nothing is queued or applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_more_operations_than_an_edit_holds_is_bad_input() {
+    let ctx = Ctx::new(700).await;
+    // 700 people x 365 days = 255,500 cells.
+    let mut text = String::from("staff,date,code\n");
+    for i in 1..=700 {
+        text.push_str(&format!("s{i},2026-01-01..2026-12-31,D\n"));
+    }
+    let file = ctx.file("too-big.csv", &text);
+    let out = ctx.run(&["--apply", &file]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "rota: {file}: 255500 operations, more than the 250000 one edit may hold"
+        )) && out.stderr.contains("nothing applied"),
+        "{}",
+        out.stderr
+    );
+    let (seq, cells) = hub_cells(&ctx.hub.url()).await;
+    assert_eq!((seq, cells.len()), (1, 0));
+    ctx.hub.stop().await.unwrap();
+}

@@ -204,3 +204,22 @@ fn every_test_the_docs_name_exists_where_they_say() {
     }
     assert!(named > 30, "the docs' references were read: {named}");
 }
+
+/// docs/protocol.md names every metric the hub's `/metrics` serves.
+#[test]
+fn every_metric_is_in_the_protocol_doc() {
+    let served = rota::server::Metrics::default().render(Some(1));
+    let doc = std::fs::read_to_string("docs/protocol.md").unwrap();
+    let names: Vec<&str> = served
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.len() > 15, "{served}");
+    for name in names {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "{name} is served at /metrics but not named in docs/protocol.md"
+        );
+    }
+}

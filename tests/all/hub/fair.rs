@@ -653,11 +653,18 @@ async fn a_big_edit_is_committed_at_low_priority_only_while_nobody_else_uses_its
     assert!(!nice.is_empty(), "a background thread was started");
     assert!(nice.iter().all(|n| *n == 10), "niced: {nice:?}");
 
+    // The same client on a new connection (a script run again) is no one
+    // else.
+    drop(a);
+    let (mut a, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 0).await;
+    ack_seq(&a.edit(3, big("N")).await);
+    assert_eq!(counter(&hub, NAME).await, 2);
+
     // Someone editing another file changes nothing.
     let (mut b, _) = Client::join(&hub.url(), "bob", "c-bob", &other, 0).await;
     ack_seq(&b.edit(1, setup_ops(1)).await);
-    ack_seq(&a.edit(3, big("N")).await);
-    assert_eq!(counter(&hub, NAME).await, 2);
+    ack_seq(&a.edit(4, big("D")).await);
+    assert_eq!(counter(&hub, NAME).await, 3);
 
     // Someone else on the same file: at the writer's own priority.
     let (mut c, _) = Client::join(&hub.url(), "cat", "c-cat", "default", 0).await;
@@ -668,8 +675,8 @@ async fn a_big_edit_is_committed_at_low_priority_only_while_nobody_else_uses_its
         )
         .await;
     ack_seq(&one);
-    ack_seq(&a.edit(4, big("OFF")).await);
-    assert_eq!(counter(&hub, NAME).await, 2, "not niced with cat about");
+    ack_seq(&a.edit(5, big("OFF")).await);
+    assert_eq!(counter(&hub, NAME).await, 3, "not niced with cat about");
 
     // What the background commits is stored like the rest.
     let (_, _, snap) = join_snapshot(&hub.url(), "dan", "c-dan").await;

@@ -62,7 +62,7 @@ impl std::fmt::Display for EditError {
             EditError::TooLarge { ops, max } => {
                 write!(
                     f,
-                    "edit has {ops} operations; at most {max} fit in one batch"
+                    "edit of {ops} operations, more than the {max} one edit may hold"
                 )
             }
             EditError::Store(e) => write!(f, "edit not saved: {e}"),

@@ -5,8 +5,8 @@
 //!
 //! A writer hands a group of [`BACKGROUND_OPS`] operations or more to a
 //! thread of its own at nice +10 when every edit in it comes from one
-//! connection and no other connection has edited a roster of its file for
-//! [`OTHERS_QUIET`]. The kernel then runs the other rosters' writers, the
+//! client (its client id: a script run again is the same client) and no
+//! other client has edited a roster of its file for [`OTHERS_QUIET`]. The kernel then runs the other rosters' writers, the
 //! connections and the reads before it whenever they want a core, and the
 //! big group takes what is left (on an idle machine, all of it). The
 //! writer's guarantees do not move: the same code commits the group, on one
@@ -26,67 +26,70 @@
 //! stay on the writer's thread.
 
 use super::writer::{Cmd, Writer};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The operations in a group from which it may go to the background.
 pub const BACKGROUND_OPS: usize = 2_000;
-/// How long no other connection must have edited a roster of the file.
+/// How long no other client must have edited a roster of the file.
 pub const OTHERS_QUIET: Duration = Duration::from_secs(2);
 /// The background thread's nice value (the writer's is the hub's, 0).
 const NICE: i32 = 10;
 
-/// The two connections (sessions) that edited the file last, newest first,
-/// each with when: enough to tell when any connection other than a given
-/// one last edited.
+/// The two clients that edited the file last, newest first, each with
+/// when: enough to tell when any client other than a given one last
+/// edited.
 #[derive(Default)]
 pub struct LastEditors {
-    last: [Option<(u64, Instant)>; 2],
+    last: [Option<(Arc<str>, Instant)>; 2],
 }
 
 impl LastEditors {
-    /// `session` edited at `at`.
-    pub fn saw(&mut self, session: u64, at: Instant) {
-        match self.last[0] {
-            Some((s, _)) if s == session => self.last[0] = Some((session, at)),
-            _ => self.last = [Some((session, at)), self.last[0]],
+    /// `client` edited at `at`.
+    pub fn saw(&mut self, client: &Arc<str>, at: Instant) {
+        match &mut self.last[0] {
+            Some((c, when)) if **c == **client => *when = at,
+            _ => {
+                let newest = self.last[0].take();
+                self.last = [Some((client.clone(), at)), newest];
+            }
         }
     }
 
-    /// When a connection other than `session` last edited, if one has.
-    pub fn other_than(&self, session: u64) -> Option<Instant> {
+    /// When a client other than `client` last edited, if one has.
+    pub fn other_than(&self, client: &str) -> Option<Instant> {
         self.last
             .iter()
             .flatten()
-            .find(|(s, _)| *s != session)
+            .find(|(c, _)| **c != *client)
             .map(|(_, at)| *at)
     }
 }
 
 /// Whether `cmds` may be committed in the background: edits only (a join
-/// or an accounts barrier waits on the group), all from one connection,
-/// [`BACKGROUND_OPS`] or more operations in all, and no other connection's
+/// or an accounts barrier waits on the group), all from one client,
+/// [`BACKGROUND_OPS`] or more operations in all, and no other client's
 /// edit on the file for [`OTHERS_QUIET`] before `now`.
 pub fn fits(cmds: &[Cmd], editors: &LastEditors, now: Instant) -> bool {
-    let mut session = None;
+    let mut client: Option<&str> = None;
     let mut ops = 0;
     for cmd in cmds {
         let Cmd::Edit(e) = cmd else {
             return false;
         };
-        if session.is_some_and(|s| s != e.session) {
+        if client.is_some_and(|c| c != &*e.author.client) {
             return false;
         }
-        session = Some(e.session);
+        client = Some(&e.author.client);
         ops += e.ops.len();
     }
-    let Some(session) = session else {
+    let Some(client) = client else {
         return false;
     };
     ops >= BACKGROUND_OPS
         && editors
-            .other_than(session)
+            .other_than(client)
             .is_none_or(|at| now.saturating_duration_since(at) >= OTHERS_QUIET)
 }
 
@@ -227,19 +230,20 @@ mod tests {
     fn the_last_other_editor_is_known_whoever_edits_in_between() {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
+        let id = |c: &str| -> Arc<str> { c.into() };
         let mut e = LastEditors::default();
-        assert_eq!(e.other_than(1), None);
-        e.saw(1, at(0));
-        assert_eq!(e.other_than(1), None);
-        assert_eq!(e.other_than(2), Some(at(0)));
-        e.saw(1, at(5));
-        e.saw(2, at(10));
-        e.saw(2, at(20));
-        assert_eq!(e.other_than(2), Some(at(5)));
-        assert_eq!(e.other_than(1), Some(at(20)));
-        e.saw(3, at(30));
-        assert_eq!(e.other_than(3), Some(at(20)));
-        assert_eq!(e.other_than(2), Some(at(30)));
-        assert_eq!(e.other_than(9), Some(at(30)));
+        assert_eq!(e.other_than("a"), None);
+        e.saw(&id("a"), at(0));
+        assert_eq!(e.other_than("a"), None);
+        assert_eq!(e.other_than("b"), Some(at(0)));
+        e.saw(&id("a"), at(5));
+        e.saw(&id("b"), at(10));
+        e.saw(&id("b"), at(20));
+        assert_eq!(e.other_than("b"), Some(at(5)));
+        assert_eq!(e.other_than("a"), Some(at(20)));
+        e.saw(&id("c"), at(30));
+        assert_eq!(e.other_than("c"), Some(at(20)));
+        assert_eq!(e.other_than("b"), Some(at(30)));
+        assert_eq!(e.other_than("z"), Some(at(30)));
     }
 }

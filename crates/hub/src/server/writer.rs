@@ -366,7 +366,7 @@ impl Writer {
         for cmd in cmds.drain(..) {
             match cmd {
                 Cmd::Edit(e) => {
-                    self.editors.saw(e.session, now);
+                    self.editors.saw(&e.author.client, now);
                     edits.push(e);
                 }
                 Cmd::Join {
