@@ -76,6 +76,14 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
         s.view.read(|r| r.proposal_count()) == made
     })
     .await;
+    assert!(
+        bob.message().contains(&format!(
+            "ann proposed {}: + accepts",
+            rota::tui::fill::count(made, "cell")
+        )),
+        "told whose they are: {}",
+        bob.message()
+    );
     let anns = bob.state.view.read(|r| r.proposals());
     bob.keys("ctrl-f");
     let added = proposals(&bob) - made;
@@ -164,6 +172,13 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
         s.view.read(|r| r.proposal_count()) == left
     })
     .await;
+    assert_eq!(
+        ann.message(),
+        format!(
+            "bob accepted {}",
+            rota::tui::fill::count(block.len(), "proposal")
+        )
+    );
 
     // Undo takes the accepted cells back and proposes them again.
     bob.keys("u");
@@ -216,6 +231,11 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
     assert!(ann.message().starts_with("discarded"), "{}", ann.message());
     bob.until("none left", |s| s.view.read(|r| r.proposal_count()) == 0)
         .await;
+    assert!(
+        bob.message().starts_with("ann discarded") && bob.message().ends_with("proposals"),
+        "{}",
+        bob.message()
+    );
     let mut want = imported.clone();
     want.push((mine_staff, mine_date, Some(code)));
     want.sort();

@@ -220,6 +220,8 @@ fn every_state(colour_config: Config) -> State {
             note: None,
             count: 1,
             cells: 1,
+            proposed: 0,
+            withdrawn: 0,
             changes: vec![Change::Cell {
                 staff: "s3".into(),
                 date: d("2026-12-01"),
@@ -380,6 +382,84 @@ fn a_proposed_code_shows_in_its_empty_cell_marked_and_uncounted() {
     let status = text(&buf).lines().last().unwrap_or("").to_string();
     assert!(status.contains("N proposed"), "{status}");
     assert_eq!(cell_text(&buf, &s, "s2", d("2026-12-03")).trim_end(), "N>=");
+}
+
+/// Issue 23: a colleague's proposals arriving, accepted or discarded are
+/// said in the status line, whatever their number (a fill's thousands come
+/// without their changes listed), not as "changed 0 cells and 5000 other
+/// records".
+#[test]
+fn a_colleagues_proposals_are_said_as_they_come_and_go() {
+    let mut s = state_of(small(), Config::default(), (120, 12));
+    let proposal = |staff: &str, date: &str, code: Option<&str>| Change::Proposal {
+        staff: staff.into(),
+        date: d(date),
+        code: code.map(String::from),
+    };
+    let mut said = |changes: Vec<Change>, count: usize| {
+        let cells = count_of(&changes, |c| matches!(c, Change::Cell { .. }));
+        let proposed = count_of(&changes, |c| {
+            matches!(c, Change::Proposal { code: Some(_), .. })
+        });
+        let withdrawn = count_of(&changes, |c| {
+            matches!(c, Change::Proposal { code: None, .. })
+        });
+        let listed = changes.len() == count;
+        update(
+            &mut s,
+            Action::Sync(SyncEvent::Remote {
+                seq: 30,
+                user: "bob".into(),
+                note: None,
+                count,
+                cells: if listed { cells } else { 0 },
+                proposed: if listed { proposed } else { count },
+                withdrawn: if listed { withdrawn } else { 0 },
+                changes: if listed { changes } else { Vec::new() },
+            }),
+        );
+        let buf = render(&s, false);
+        text(&buf).lines().last().unwrap_or_default().to_string()
+    };
+    let status = said(
+        vec![
+            proposal("s1", "2026-12-02", Some("N")),
+            proposal("s2", "2026-12-02", Some("D")),
+            proposal("s3", "2026-12-02", Some("D")),
+        ],
+        3,
+    );
+    assert!(
+        status.contains("bob proposed 3 cells: + accepts, - discards"),
+        "{status}"
+    );
+    let status = said(
+        vec![
+            proposal("s1", "2026-12-02", None),
+            Change::Cell {
+                staff: "s1".into(),
+                date: d("2026-12-02"),
+                code: Some("N".into()),
+            },
+        ],
+        2,
+    );
+    assert!(status.contains("bob accepted 1 proposal"), "{status}");
+    let status = said(
+        vec![
+            proposal("s2", "2026-12-02", None),
+            proposal("s3", "2026-12-02", None),
+        ],
+        2,
+    );
+    assert!(status.contains("bob discarded 2 proposals"), "{status}");
+    let status = said(Vec::new(), 5_000);
+    assert!(status.contains("bob proposed 5,000 cells"), "{status}");
+    assert!(!status.contains("other record"), "{status}");
+}
+
+fn count_of(changes: &[Change], f: impl Fn(&Change) -> bool) -> usize {
+    changes.iter().filter(|c| f(c)).count()
 }
 
 #[test]
@@ -2245,6 +2325,8 @@ fn unpublished_changes_are_marked_and_counted_for_editors() {
             }],
             count: 1,
             cells: 1,
+            proposed: 0,
+            withdrawn: 0,
             seq: 20,
             note: None,
         }),

@@ -252,6 +252,11 @@ pub enum SyncEvent {
         count: usize,
         /// How many of them were to cells.
         cells: usize,
+        /// How many proposed a code for a cell (an assisted fill's).
+        proposed: usize,
+        /// How many withdrew a proposal (discarded, or accepted: the batch
+        /// then writes the cell too).
+        withdrawn: usize,
         /// Its changes, when at most [`REMOTE_EVENT_CHANGES`]; empty for a
         /// larger batch (read the view: it holds them all).
         changes: Vec<Change>,

@@ -447,11 +447,15 @@ impl Core {
         }
         self.lay_remote(&cs.changes, &stamp);
         let count = cs.changes.len();
-        let cells = cs
-            .changes
-            .iter()
-            .filter(|c| matches!(c, Change::Cell { .. }))
-            .count();
+        let (mut cells, mut proposed, mut withdrawn) = (0, 0, 0);
+        for c in &cs.changes {
+            match c {
+                Change::Cell { .. } => cells += 1,
+                Change::Proposal { code: Some(_), .. } => proposed += 1,
+                Change::Proposal { code: None, .. } => withdrawn += 1,
+                _ => {}
+            }
+        }
         // A broadcast channel keeps its last events until newer ones push
         // them out: a colleague's 183,000-cell batch kept 30 MB alive in
         // every engine. Large batches are told without their changes.
@@ -466,6 +470,8 @@ impl Core {
             note: cs.note,
             count,
             cells,
+            proposed,
+            withdrawn,
             changes,
         });
         Ok(())

@@ -89,12 +89,16 @@ pub(super) fn sync_event(state: &mut State, e: SyncEvent, fx: &mut Vec<Effect>) 
             changes,
             count,
             cells,
+            proposed,
+            withdrawn,
             ..
         } => {
             // A batch too large to be listed (an import): lay the grid out
             // again; its cells are not highlighted one by one.
             let mut records = changes.len() < count;
-            if records {
+            if proposed + withdrawn > 0 {
+                say(state, proposals_said(&user, proposed, withdrawn, cells));
+            } else if records {
                 let others = count - cells.min(count);
                 let mut m = format!("{user} changed {}", plural(cells, "cell"));
                 if others > 0 {
@@ -432,5 +436,27 @@ pub(super) fn set_outbox(state: &mut State, entries: Vec<OutboxEntry>) {
                 index: index.min(n - 1),
             };
         }
+    }
+}
+
+/// What a colleague's batch did to proposals: proposed cells (an assisted
+/// fill, or an accept undone), or withdrew proposals, accepting them when
+/// it wrote cells too.
+fn proposals_said(user: &str, proposed: usize, withdrawn: usize, cells: usize) -> String {
+    if proposed > 0 {
+        format!(
+            "{user} proposed {}: + accepts, - discards",
+            crate::fill::count(proposed, "cell")
+        )
+    } else if cells > 0 {
+        format!(
+            "{user} accepted {}",
+            crate::fill::count(withdrawn, "proposal")
+        )
+    } else {
+        format!(
+            "{user} discarded {}",
+            crate::fill::count(withdrawn, "proposal")
+        )
     }
 }
