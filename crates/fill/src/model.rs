@@ -286,12 +286,9 @@ impl Model {
                             max,
                             period_days,
                             code,
-                            staff,
-                            group,
+                            ..
                         } => {
-                            if staff.as_ref().is_some_and(|id| *id != s.id)
-                                || group.as_ref().is_some_and(|g| *g != s.group)
-                            {
+                            if !rule.kind.limits(s) {
                                 continue;
                             }
                             out.push(match measure {

@@ -183,6 +183,21 @@ pub enum RuleKind {
     },
 }
 
+impl RuleKind {
+    /// Whether a limit holds `s` to it: one naming a person holds that
+    /// person, one naming a group its members, one naming neither
+    /// everyone. Every other kind of rule is not a person's.
+    pub fn limits(&self, s: &Staff) -> bool {
+        match self {
+            RuleKind::Limit { staff, group, .. } => {
+                staff.as_ref().is_none_or(|id| *id == s.id)
+                    && group.as_ref().is_none_or(|g| *g == s.group)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The cost of each person a staffing rule is short of its minimum
 /// (`under`) and over its maximum (`over`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -908,6 +923,53 @@ pub fn check_time(what: &str, t: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A limit holds the person it names, the members of the group it
+    /// names (both: that person, if a member), else everyone; no other
+    /// kind of rule is a person's.
+    #[test]
+    fn a_limit_holds_whom_it_names() {
+        let person = |id: &str, group: &str| Staff {
+            id: id.into(),
+            name: id.into(),
+            group: group.into(),
+            order: 0,
+            active: true,
+            seq: 0,
+        };
+        let limit = |staff: Option<&str>, group: Option<&str>| RuleKind::Limit {
+            measure: LimitMeasure::Shifts,
+            min: None,
+            max: Some(5.0),
+            period_days: None,
+            code: None,
+            staff: staff.map(String::from),
+            group: group.map(String::from),
+        };
+        let (ann, bob) = (person("ann", "nurses"), person("bob", "porters"));
+        let cases = [
+            (limit(None, None), true, true),
+            (limit(Some("ann"), None), true, false),
+            (limit(None, Some("porters")), false, true),
+            (limit(Some("ann"), Some("porters")), false, false),
+            (limit(Some("bob"), Some("porters")), false, true),
+            (
+                RuleKind::ForbiddenSequence {
+                    first: "N".into(),
+                    then: "D".into(),
+                },
+                false,
+                false,
+            ),
+        ];
+        for (rule, holds_ann, holds_bob) in cases {
+            assert_eq!(
+                (rule.limits(&ann), rule.limits(&bob)),
+                (holds_ann, holds_bob),
+                "{rule:?}"
+            );
+        }
+    }
 
     /// Issue 25, hole 7: a name with a character that is not seen, or that
     /// turns text around, is refused, the character named by code point.

@@ -121,12 +121,9 @@ pub(super) fn person_findings(cx: &Ctx, p: usize, span: (Date, Date)) -> Vec<Fin
                 max,
                 period_days,
                 code,
-                staff,
-                group,
+                ..
             } => {
-                if staff.as_ref().is_some_and(|id| *id != s.id)
-                    || group.as_ref().is_some_and(|g| *g != s.group)
-                {
+                if !rule.kind.limits(s) {
                     continue;
                 }
                 let limit = Limit {
