@@ -53,17 +53,9 @@ async fn fill_with(cli: &Cli, engine: &crate::sync::SyncEngine, roster: &Roster)
     // Cells an editor's fill proposed are kept as proposed: the search works
     // round them, as the editor's does (a new-user trial accepted leftover
     // proposals beside a command-line fill: 67 rules broken).
+    // (Model::new counts a proposed cell as set.)
     let proposed = roster.proposal_count();
-    let mut with_proposals = roster.clone();
-    for p in roster.proposals() {
-        with_proposals.load_cell(
-            &p.staff,
-            p.date,
-            Some(&p.code),
-            crate::domain::Stamp::none(),
-        );
-    }
-    let Some((model, start)) = Model::new(&with_proposals, &scope) else {
+    let Some((model, start)) = Model::new(roster, &scope) else {
         eprintln!(
             "rota: roster {name} has no planning period to fill: set one (the editor's settings tab, or an `--apply` of set_period)"
         );

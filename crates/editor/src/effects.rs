@@ -121,19 +121,11 @@ pub fn fill_search(
         to: Some(ask.to),
         staff: ask.staff.clone(),
     };
-    let mut roster = engine.view_reader().read(|r| r.clone());
+    let roster = engine.view_reader().read(|r| r.clone());
     // Cells already proposed (a colleague's fill, or this editor's last)
-    // are kept as proposed: the search works round them as round the
-    // cells people set, and never withdraws them (`-` discards them first
+    // are kept as proposed: Model::new counts them as set, so the search
+    // works round them and never withdraws them (`-` discards them first
     // to fill there again).
-    for p in roster.proposals() {
-        roster.load_cell(
-            &p.staff,
-            p.date,
-            Some(&p.code),
-            rota_core::domain::Stamp::none(),
-        );
-    }
     let Some((model, start)) = rota_fill::Model::new(&roster, &scope) else {
         send(Action::FillDone(fill::Outcome::Refused(
             "nothing to fill: the roster has no planning period (set one: m, then the settings tab)"

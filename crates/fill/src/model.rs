@@ -184,7 +184,8 @@ pub struct Grid {
 }
 
 impl Model {
-    /// The roster compiled; None when it has no planning period.
+    /// The roster compiled; None when it has no planning period. A cell
+    /// holding a proposal counts as set to the proposed code.
     pub fn new(roster: &Roster, scope: &Scope) -> Option<(Model, Grid)> {
         let period = roster.period()?;
         let (first, last) = (period.from, period.to);
@@ -346,6 +347,29 @@ impl Model {
                         .map_or(0, |i| i as u16 + 1);
                     set[p][i] = true;
                 }
+            }
+        }
+        // A proposed code (an editor's fill, a colleague's) counts as set:
+        // the search works round it as round the cells people set, and
+        // never withdraws it (discarding it first frees the cell).
+        let index: std::collections::HashMap<&str, usize> = people
+            .iter()
+            .enumerate()
+            .map(|(p, s)| (s.id.as_str(), p))
+            .collect();
+        for proposal in roster.proposals() {
+            let Some(&p) = index.get(proposal.staff.as_str()) else {
+                continue;
+            };
+            let i = (proposal.date.0 - first.0).num_days();
+            let Some(i) = usize::try_from(i).ok().filter(|i| *i < days) else {
+                continue;
+            };
+            if !set[p][i] {
+                rows[p][i] = codes
+                    .binary_search_by(|k| k.as_str().cmp(&proposal.code))
+                    .map_or(0, |c| c as u16 + 1);
+                set[p][i] = true;
             }
         }
         // Day indices of the scope within the period (a scope wholly
