@@ -485,3 +485,96 @@ fn q_while_filling_asks_first_and_progress_keeps_the_question() {
     update(&mut s, Action::Do(Command::Quit));
     assert!(s.quit, "q twice quits");
 }
+
+/// Undoing a fill after a colleague discarded part of it withdraws only
+/// what is still proposed, and says so: "undone: N proposals withdrawn"
+/// counts the proposals that were there, not every one the fill made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undoing_a_fill_a_colleague_partly_discarded_withdraws_and_counts_what_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    let (mut admin, _) = Client::join(&hub.url(), "admin", "admin-client", "default", 0).await;
+    assert!(ack_seq(&admin.edit(1, instance_ops()).await) > 0);
+    let people = 8;
+    let mut ann = editor(&hub.url(), "ann", dir.path(), people).await;
+    let mut bob = editor(&hub.url(), "bob", dir.path(), people).await;
+    ann.keys("ctrl-f");
+    let made = proposals(&ann);
+    assert!(made > 20, "{made} proposals");
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    bob.until("ann's proposals", |s| {
+        s.view.read(|r| r.proposal_count()) == made
+    })
+    .await;
+    // Bob discards one of them.
+    let (staff, date, _) = bob
+        .state
+        .view
+        .read(|r| rota::tui::fill::proposals_in(r, None, today(), today()))
+        .into_iter()
+        .next()
+        .expect("a proposal today");
+    let row = bob
+        .state
+        .layout
+        .staff
+        .iter()
+        .position(|p| p.id == staff)
+        .unwrap();
+    bob.keys("t g g");
+    for _ in 0..row {
+        bob.keys("j");
+    }
+    assert_eq!(bob.at(), (staff.clone(), date));
+    bob.keys("x");
+    assert!(bob.message().starts_with("discarded"), "{}", bob.message());
+    ann.until("bob's discard", |s| {
+        s.view.read(|r| r.proposal_count()) == made - 1
+    })
+    .await;
+    // Ann undoes her fill: asked first (bob changed one since), then only
+    // the proposals left are withdrawn.
+    ann.keys("u");
+    if matches!(ann.state.mode, rota::tui::state::Mode::ConfirmUndo { .. }) {
+        ann.keys("y");
+    }
+    assert_eq!(
+        ann.message(),
+        format!(
+            "undone: {} withdrawn",
+            rota::tui::fill::count(made - 1, "proposal")
+        )
+    );
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    assert_eq!(proposals(&ann), 0);
+    bob.until("none left", |s| s.view.read(|r| r.proposal_count()) == 0)
+        .await;
+
+    // Ann fills again and bob discards it all: her undo has nothing left
+    // to do, and says so rather than withdrawing nothing by name.
+    ann.keys("ctrl-f");
+    let made = proposals(&ann);
+    assert!(made > 20, "{made} proposals");
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    bob.until("ann's proposals", |s| {
+        s.view.read(|r| r.proposal_count()) == made
+    })
+    .await;
+    bob.keys("-");
+    assert!(bob.message().starts_with("discarded"), "{}", bob.message());
+    ann.until("all discarded", |s| {
+        s.view.read(|r| r.proposal_count()) == 0
+    })
+    .await;
+    ann.keys("u");
+    if matches!(ann.state.mode, rota::tui::state::Mode::ConfirmUndo { .. }) {
+        ann.keys("y");
+    }
+    assert!(
+        ann.message().starts_with("nothing left to undo"),
+        "{}",
+        ann.message()
+    );
+    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    hub.stop().await.unwrap();
+}

@@ -397,6 +397,9 @@ impl Status {
 pub enum UndoError {
     /// Someone else changed these since; undo anyway only if the user says so.
     ChangedSince(Vec<Target>),
+    /// Everything the edit did is gone already (its proposals discarded
+    /// by others): nothing was sent, and it is off the undo stack.
+    NothingLeft,
     Edit(EditError),
 }
 
@@ -407,6 +410,10 @@ impl std::fmt::Display for UndoError {
                 f,
                 "{} of the things this undo would restore changed since (someone else edited them)",
                 t.len()
+            ),
+            UndoError::NothingLeft => write!(
+                f,
+                "nothing left to undo: what it did is gone already (its proposals discarded)"
             ),
             UndoError::Edit(e) => write!(f, "{e}"),
         }

@@ -141,8 +141,28 @@ impl Core {
         if !changed.is_empty() && !anyway {
             return Err(UndoError::ChangedSince(changed));
         }
+        // A proposal someone has discarded since is not withdrawn again:
+        // the undo (and what it says it did) is what is left of the edit.
+        let inverse: Vec<Op> = item
+            .inverse
+            .iter()
+            .filter(|op| match op {
+                Op::Propose {
+                    staff,
+                    date,
+                    code: None,
+                } => self.view().proposal(staff, *date).is_some(),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        if inverse.is_empty() {
+            self.undo.pop();
+            self.redo.push(item);
+            return Err(UndoError::NothingLeft);
+        }
         let op_id = self
-            .edit_inner(item.inverse.clone(), How::session("undo", false))
+            .edit_inner(inverse, How::session("undo", false))
             .map_err(UndoError::Edit)?;
         self.undo.pop();
         self.redo.push(item);
