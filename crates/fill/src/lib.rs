@@ -16,6 +16,8 @@ pub mod parallel;
 mod rebuild;
 pub mod search;
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 pub use model::{Model, Scope, Score};

@@ -732,10 +732,10 @@ fn staffing_score(rule: &Staffing, d: usize, n: u32) -> Score {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::compiled;
     use proptest::prelude::*;
     use rota_core::domain::rules::Findings;
-    use rota_core::domain::{Author, Op, Request, Rule, ShiftCode};
-    use std::sync::Arc;
+    use rota_core::domain::{Op, Request, Rule, ShiftCode};
 
     const STAFF: [&str; 4] = ["s1", "s2", "s3", "s4"];
     const CODES: [Option<&str>; 5] = [Some("D"), Some("N"), Some("E"), Some("OFF"), None];
@@ -866,13 +866,8 @@ mod tests {
                 order: None,
             });
         }
-        let author = Author {
-            user: Arc::from("t"),
-            client: Arc::from("c"),
-        };
-        let mut r = Roster::default();
-        let applied = r.apply_batch_with(&ops, &author, 1, true);
-        assert!(applied.is_ok(), "{applied:?}");
+        let author = crate::testing::author();
+        let mut r = crate::testing::roster_of(&ops);
         // Rules one by one: one the roster refuses (a limit with neither
         // bound) is left out.
         for (i, k) in rules.iter().enumerate() {
@@ -944,9 +939,7 @@ mod tests {
             moves in proptest::collection::vec((0usize..4, 0..DAYS, 0usize..5), 1..20),
         ) {
             let r = roster(&rules, &cells, &asks);
-            let Some((model, mut grid)) = Model::new(&r, &Scope::default()) else {
-                panic!("a roster with a period compiles");
-            };
+            let (model, mut grid) = compiled(&r);
             prop_assert_eq!(ours(grid.score), evaluated(&r));
             let mut moved = cells.clone();
             for (s, d, c) in moves {

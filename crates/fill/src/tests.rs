@@ -3,14 +3,14 @@
 //! the rule evaluator (`rota_core::domain::rules`), not by the model; and
 //! of the search's stopping and its threads.
 
-use crate::model::{Model, Scope};
+use crate::model::Model;
 use crate::parallel::fill_parallel;
 use crate::search::fill;
+use crate::testing::{author, compiled};
 use rota_core::domain::rules::Findings;
 use rota_core::domain::{
-    Author, CoverWeights, Date, LimitMeasure, Op, Request, Roster, Rule, RuleKind, ShiftCode, Wish,
+    CoverWeights, Date, LimitMeasure, Op, Request, Roster, Rule, RuleKind, ShiftCode, Wish,
 };
-use std::sync::Arc;
 
 const DAYS: i64 = 28;
 const PEOPLE: usize = 8;
@@ -18,13 +18,6 @@ const PEOPLE: usize = 8;
 fn day(i: i64) -> Date {
     // A Monday, as day 0 of the benchmark's instances.
     "2027-01-04".parse::<Date>().map(|d| d.add_days(i)).unwrap()
-}
-
-fn author() -> Author {
-    Author {
-        user: Arc::from("t"),
-        client: Arc::from("c"),
-    }
 }
 
 fn rule(id: String, kind: RuleKind) -> Op {
@@ -198,9 +191,7 @@ fn hard_findings(r: &Roster) -> Vec<String> {
 #[test]
 fn a_fill_of_an_instance_breaks_no_rule_by_the_evaluator_and_keeps_set_cells() {
     let r = instance();
-    let Some((model, start)) = Model::new(&r, &Scope::default()) else {
-        panic!("a period");
-    };
+    let (model, start) = compiled(&r);
     // An empty roster breaks rules: nobody works their hours.
     assert!(start.score.hard >= PEOPLE as u64, "{:?}", start.score);
     let filled = fill(&model, start.clone(), 5, |p| p.moves < 3_000);
@@ -225,9 +216,7 @@ fn a_fill_of_an_instance_breaks_no_rule_by_the_evaluator_and_keeps_set_cells() {
 #[test]
 fn the_search_stops_when_told() {
     let r = instance();
-    let Some((model, start)) = Model::new(&r, &Scope::default()) else {
-        panic!("a period");
-    };
+    let (model, start) = compiled(&r);
     let mut asked = 0;
     let filled = fill(&model, start.clone(), 1, |_| {
         asked += 1;
@@ -245,9 +234,7 @@ fn the_search_stops_when_told() {
 #[test]
 fn more_threads_rank_no_worse_than_the_first_alone() {
     let r = instance();
-    let Some((model, start)) = Model::new(&r, &Scope::default()) else {
-        panic!("a period");
-    };
+    let (model, start) = compiled(&r);
     let budget = 6_000;
     let alone = fill(&model, start.clone(), 9, |p| p.thread_moves < budget);
     let one = fill_parallel(&model, start.clone(), 9, 1, |p| p.thread_moves < budget);

@@ -2,11 +2,10 @@
 
 mod unit {
     use super::super::*;
-    use crate::model::Scope;
+    use crate::testing::{compiled, roster_of};
     use rota_core::domain::{
-        Author, CoverWeights, Date, LimitMeasure, Op, Roster, Rule, RuleKind, ShiftCode,
+        CoverWeights, Date, LimitMeasure, Op, Roster, Rule, RuleKind, ShiftCode,
     };
-    use std::sync::Arc;
 
     fn day(i: i64) -> Date {
         "2027-03-01".parse::<Date>().map(|d| d.add_days(i)).unwrap()
@@ -87,21 +86,12 @@ mod unit {
                 base: 0,
             });
         }
-        let author = Author {
-            user: Arc::from("t"),
-            client: Arc::from("c"),
-        };
-        let mut r = Roster::default();
-        let applied = r.apply_batch_with(&ops, &author, 1, true);
-        assert!(applied.is_ok(), "{applied:?}");
-        r
+        roster_of(&ops)
     }
 
     fn run(seed: u64, budget: u64) -> (Model, Grid, Filled) {
         let r = ward();
-        let Some((model, start)) = Model::new(&r, &Scope::default()) else {
-            panic!("the ward has a period");
-        };
+        let (model, start) = compiled(&r);
         let filled = fill(&model, start.clone(), seed, |p| p.moves < budget);
         (model, start, filled)
     }
@@ -138,8 +128,8 @@ mod unit {
 mod rank_tests {
     use super::super::*;
     use crate::model::Scope;
-    use rota_core::domain::{Author, Date, LimitMeasure, Op, Roster, Rule, RuleKind, ShiftCode};
-    use std::sync::Arc;
+    use crate::testing::{compiled, roster_of};
+    use rota_core::domain::{Date, LimitMeasure, Op, Rule, RuleKind, ShiftCode};
 
     /// Found by a new-user trial (Instance24: 150 rule findings became
     /// 438, and were sent): a fill never hands back more rule findings
@@ -191,15 +181,8 @@ mod rank_tests {
             None,
             Some(1.0),
         ));
-        let author = Author {
-            user: Arc::from("t"),
-            client: Arc::from("c"),
-        };
-        let mut r = Roster::default();
-        assert!(r.apply_batch_with(&ops, &author, 1, true).is_ok());
-        let Some((model, start)) = Model::new(&r, &Scope::default()) else {
-            panic!("a period");
-        };
+        let r = roster_of(&ops);
+        let (model, start) = compiled(&r);
         assert_eq!(start.score.hard, 3);
         let filled = fill(&model, start.clone(), 3, |p| p.moves < 200_000);
         assert_eq!(filled.grid.score.hard, 3, "{:?}", filled.grid.score);
@@ -210,7 +193,6 @@ mod rank_tests {
     /// all of it. A scope wholly outside the period holds no cell.
     #[test]
     fn a_scope_outside_the_period_holds_no_cell() {
-        let mut r = Roster::default();
         let ops = vec![
             Op::SetPeriod {
                 from: "2027-03-01".parse().unwrap(),
@@ -223,11 +205,7 @@ mod rank_tests {
                 order: None,
             },
         ];
-        let author = Author {
-            user: Arc::from("t"),
-            client: Arc::from("c"),
-        };
-        assert!(r.apply_batch_with(&ops, &author, 1, true).is_ok());
+        let r = roster_of(&ops);
         for (from, to) in [(None, Some("2027-02-01")), (Some("2027-04-01"), None)] {
             let scope = Scope {
                 from: from.map(|d: &str| d.parse().unwrap()),
