@@ -43,6 +43,31 @@ fn proposals(ed: &Ed) -> usize {
     ed.state.view.read(|r| r.proposal_count())
 }
 
+/// Moves `ed`'s cursor to a proposed cell of today (the first person's
+/// with one) and says which.
+fn to_a_proposal_today(ed: &mut Ed) -> (String, Date) {
+    let (staff, date, _) = ed
+        .state
+        .view
+        .read(|r| rota::tui::fill::proposals_in(r, None, today(), today()))
+        .into_iter()
+        .next()
+        .expect("a proposal today");
+    let row = ed
+        .state
+        .layout
+        .staff
+        .iter()
+        .position(|p| p.id == staff)
+        .unwrap();
+    ed.keys("t g g");
+    for _ in 0..row {
+        ed.keys("j");
+    }
+    assert_eq!(ed.at(), (staff.clone(), date));
+    (staff, date)
+}
+
 fn filled(cells: &[CellRow]) -> Vec<CellRow> {
     cells.iter().filter(|c| c.2.is_some()).cloned().collect()
 }
@@ -106,25 +131,7 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
     assert_eq!(proposals(&bob), made);
     // He writes one proposed cell himself: no longer proposed, for either
     // of them.
-    let (mine_staff, mine_date, _) = bob
-        .state
-        .view
-        .read(|r| rota::tui::fill::proposals_in(r, None, today(), today()))
-        .into_iter()
-        .next()
-        .expect("a proposal today");
-    let row = bob
-        .state
-        .layout
-        .staff
-        .iter()
-        .position(|p| p.id == mine_staff)
-        .unwrap();
-    bob.keys("g g");
-    for _ in 0..row {
-        bob.keys("j");
-    }
-    assert_eq!(bob.at(), (mine_staff.clone(), mine_date));
+    let (mine_staff, mine_date) = to_a_proposal_today(&mut bob);
     let code = bob.state.view.read(|r| r.codes()[0].code.clone());
     bob.keys("i");
     bob.type_text(&code);
@@ -507,25 +514,7 @@ async fn undoing_a_fill_a_colleague_partly_discarded_withdraws_and_counts_what_i
     })
     .await;
     // Bob discards one of them.
-    let (staff, date, _) = bob
-        .state
-        .view
-        .read(|r| rota::tui::fill::proposals_in(r, None, today(), today()))
-        .into_iter()
-        .next()
-        .expect("a proposal today");
-    let row = bob
-        .state
-        .layout
-        .staff
-        .iter()
-        .position(|p| p.id == staff)
-        .unwrap();
-    bob.keys("t g g");
-    for _ in 0..row {
-        bob.keys("j");
-    }
-    assert_eq!(bob.at(), (staff.clone(), date));
+    to_a_proposal_today(&mut bob);
     bob.keys("x");
     assert!(bob.message().starts_with("discarded"), "{}", bob.message());
     ann.until("bob's discard", |s| {
