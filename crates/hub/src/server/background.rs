@@ -6,11 +6,11 @@
 //! A writer hands a group of [`BACKGROUND_OPS`] operations or more to a
 //! thread of its own at nice +10 when every edit in it comes from one
 //! client (its client id: a script run again is the same client) and no
-//! other client has edited a roster of its file for [`OTHERS_QUIET`]. The kernel then runs the other rosters' writers, the
-//! connections and the reads before it whenever they want a core, and the
-//! big group takes what is left (on an idle machine, all of it). The
-//! writer's guarantees do not move: the same code commits the group, on one
-//! thread at a time.
+//! other client has edited a roster of its file for [`OTHERS_QUIET`]. The
+//! kernel then runs the other rosters' writers, the connections and the
+//! reads before it whenever they want a core, and the big group takes what
+//! is left (on an idle machine, all of it). The writer's guarantees do not
+//! move: the same code commits the group, on one thread at a time.
 //!
 //! Why only then: whoever waits for that group's commit would wait for the
 //! niced thread too, a priority inversion. Everyone on the same store file
@@ -26,6 +26,7 @@
 //! stay on the writer's thread.
 
 use super::writer::{Cmd, Writer};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -127,7 +128,11 @@ impl Background {
         let Some(thread) = self.thread() else {
             return here(writer, cmds);
         };
+        // Counted before it goes (the writer goes with it); taken back if
+        // it cannot.
+        writer.metrics().background_groups.fetch_add(1, Relaxed);
         if let Err(mpsc::SendError((writer, cmds))) = thread.jobs.send((writer, cmds)) {
+            writer.metrics().background_groups.fetch_sub(1, Relaxed);
             // The thread is gone (it ends only by a panic, seen below).
             self.unavailable = true;
             return here(writer, cmds);

@@ -347,10 +347,14 @@ impl Writer {
                 writer.process(&mut cmds);
                 continue;
             }
-            Metrics::inc(&writer.shared.metrics.background_groups);
             writer = background.process(writer, std::mem::take(&mut cmds));
         }
         tracing::debug!("writer: all senders gone, stopping");
+    }
+
+    /// The hub's figures (a background thread counts its groups there).
+    pub(super) fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
     }
 
     /// One turn of the run loop over `cmds`, in order: the deterministic
