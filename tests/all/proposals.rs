@@ -43,16 +43,8 @@ fn proposals(ed: &Ed) -> usize {
     ed.state.view.read(|r| r.proposal_count())
 }
 
-/// Moves `ed`'s cursor to a proposed cell of today (the first person's
-/// with one) and says which.
-fn to_a_proposal_today(ed: &mut Ed) -> (String, Date) {
-    let (staff, date, _) = ed
-        .state
-        .view
-        .read(|r| rota::tui::fill::proposals_in(r, None, today(), today()))
-        .into_iter()
-        .next()
-        .expect("a proposal today");
+/// Moves `ed`'s cursor to `staff`'s cell on `date` (on or after today).
+fn to_cell(ed: &mut Ed, staff: &str, date: Date) {
     let row = ed
         .state
         .layout
@@ -64,8 +56,45 @@ fn to_a_proposal_today(ed: &mut Ed) -> (String, Date) {
     for _ in 0..row {
         ed.keys("j");
     }
-    assert_eq!(ed.at(), (staff.clone(), date));
+    while ed.at().1 < date {
+        ed.keys("l");
+    }
+    assert_eq!(ed.at(), (staff.to_string(), date));
+}
+
+/// Moves `ed`'s cursor to a proposed cell of today (the first person's
+/// with one) and says which.
+fn to_a_proposal_today(ed: &mut Ed) -> (String, Date) {
+    let (staff, date, _) = ed
+        .state
+        .view
+        .read(|r| rota::tui::fill::proposals_in(r, None, today(), today()))
+        .into_iter()
+        .next()
+        .expect("a proposal today");
+    to_cell(ed, &staff, date);
     (staff, date)
+}
+
+/// `filler` fills the planning period (its proposals saved), and `other`
+/// sees them all; how many.
+async fn fill_seen_by(filler: &mut Ed, other: &mut Ed) -> usize {
+    filler.keys("ctrl-f");
+    assert!(
+        filler.message().contains("proposes"),
+        "{}",
+        filler.message()
+    );
+    assert!(filler.state.filling.is_none(), "the search ended");
+    let made = proposals(filler);
+    assert!(made > 20, "{made} proposals");
+    filler.until("saved", |s| s.counts() == (0, 0, 0)).await;
+    other
+        .until("the proposals", |s| {
+            s.view.read(|r| r.proposal_count()) == made
+        })
+        .await;
+    made
 }
 
 fn filled(cells: &[CellRow]) -> Vec<CellRow> {
@@ -210,21 +239,7 @@ async fn one_editor_fills_the_other_accepts_part_and_the_hub_holds_exactly_that(
     })
     .await;
     let (one_staff, one_date, _) = block[0].clone();
-    let row = ann
-        .state
-        .layout
-        .staff
-        .iter()
-        .position(|p| p.id == one_staff)
-        .unwrap();
-    ann.keys("t g g");
-    for _ in 0..row {
-        ann.keys("j");
-    }
-    while ann.at().1 < one_date {
-        ann.keys("l");
-    }
-    assert_eq!(ann.at(), (one_staff.clone(), one_date));
+    to_cell(&mut ann, &one_staff, one_date);
     ann.keys("x");
     assert!(ann.message().starts_with("discarded"), "{}", ann.message());
     assert_eq!(proposals(&ann), left + block.len() - 1);
@@ -505,14 +520,7 @@ async fn undoing_a_fill_a_colleague_partly_discarded_withdraws_and_counts_what_i
     let people = 8;
     let mut ann = editor(&hub.url(), "ann", dir.path(), people).await;
     let mut bob = editor(&hub.url(), "bob", dir.path(), people).await;
-    ann.keys("ctrl-f");
-    let made = proposals(&ann);
-    assert!(made > 20, "{made} proposals");
-    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
-    bob.until("ann's proposals", |s| {
-        s.view.read(|r| r.proposal_count()) == made
-    })
-    .await;
+    let made = fill_seen_by(&mut ann, &mut bob).await;
     // Bob discards one of them.
     to_a_proposal_today(&mut bob);
     bob.keys("x");
@@ -541,14 +549,7 @@ async fn undoing_a_fill_a_colleague_partly_discarded_withdraws_and_counts_what_i
 
     // Ann fills again and bob discards it all: her undo has nothing left
     // to do, and says so rather than withdrawing nothing by name.
-    ann.keys("ctrl-f");
-    let made = proposals(&ann);
-    assert!(made > 20, "{made} proposals");
-    ann.until("saved", |s| s.counts() == (0, 0, 0)).await;
-    bob.until("ann's proposals", |s| {
-        s.view.read(|r| r.proposal_count()) == made
-    })
-    .await;
+    fill_seen_by(&mut ann, &mut bob).await;
     bob.keys("-");
     assert!(bob.message().starts_with("discarded"), "{}", bob.message());
     ann.until("all discarded", |s| {
