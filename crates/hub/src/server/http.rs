@@ -104,7 +104,7 @@ pub async fn over_limit(
         Ok(Ok(Some(h))) if h.method == "GET" => (
             h.path.split('?').next().unwrap_or(""),
             h.bearer.as_deref(),
-            local && !h.forwarded,
+            h.is_local(local),
         ),
         _ => ("", None, false),
     };
@@ -147,7 +147,7 @@ pub async fn route(mut stream: HubStream, shared: &Shared, local: bool) -> Route
     let path = head.path.split('?').next().unwrap_or("");
     match (head.method.as_str(), path) {
         ("GET", "/health") => {
-            let local = local && !head.forwarded;
+            let local = head.is_local(local);
             let body = shared.health_json(health_detail(shared, head.bearer.as_deref(), local));
             respond(&mut stream, 200, "application/json", &body).await;
             Routed::Done
@@ -258,6 +258,15 @@ async fn upgrade(mut stream: HubStream, head: Head, shared: &Shared) -> Routed {
 
 /// Reads up to the blank line ending the request head. `Ok(None)`: the peer
 /// went away; `Err(status)`: a head we will not serve.
+impl Head {
+    /// Whether the request comes from this machine: over loopback
+    /// (`loopback`, the connection's address) and forwarded by no proxy (a
+    /// proxy on this machine forwards requests from anywhere).
+    fn is_local(&self, loopback: bool) -> bool {
+        loopback && !self.forwarded
+    }
+}
+
 async fn read_head(stream: &mut HubStream) -> Result<Option<Head>, u16> {
     // Read straight into the buffer: a chunk on the stack would be held in
     // every connection's task while it waits.
