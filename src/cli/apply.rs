@@ -149,6 +149,11 @@ async fn run(
     if !errors.is_empty() {
         return report_bad_input(file, errors);
     }
+    // Checked here so that a dry run says it too.
+    let max = crate::protocol::MAX_OPS_PER_CHANGE_SET;
+    if plan.ops.len() > max {
+        return too_large(file, plan.ops.len(), max);
+    }
     for note in &plan.notes {
         eprintln!("rota: {file}: note: {note}");
     }
@@ -230,13 +235,7 @@ async fn run(
             let errors: Vec<LineError> = problems.into_iter().map(|p| plan.error(p)).collect();
             return report_bad_input(file, errors);
         }
-        Err(EditError::TooLarge { ops, max }) => {
-            eprintln!(
-                "rota: {file}: {ops} operations, more than the {max} one edit may hold: \
-                 split the file (by staff or dates) and apply each part; nothing applied"
-            );
-            return exit::USAGE;
-        }
+        Err(EditError::TooLarge { ops, max }) => return too_large(file, ops, max),
         Err(e) => {
             eprintln!("rota: {e}");
             return exit::LOCAL;
@@ -389,6 +388,15 @@ fn plan(parsed: &Parsed, roster: &Roster) -> Result<Plan, Vec<LineError>> {
 
 /// Prints every problem as `FILE:LINE: what`, in line order, and returns
 /// the bad-input status.
+/// A file of more operations than one edit may hold: bad input.
+fn too_large(file: &str, ops: usize, max: usize) -> i32 {
+    eprintln!(
+        "rota: {file}: {ops} operations, more than the {max} one edit may hold: \
+         split the file (by staff or dates) and apply each part; nothing applied"
+    );
+    exit::USAGE
+}
+
 fn report_bad_input(file: &str, mut errors: Vec<LineError>) -> i32 {
     errors.sort_by_key(|e| e.line);
     let mut err = std::io::stderr().lock();

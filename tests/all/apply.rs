@@ -1352,15 +1352,18 @@ async fn a_file_of_more_operations_than_an_edit_holds_is_bad_input() {
         text.push_str(&format!("s{i},2026-01-01..2026-12-31,D\n"));
     }
     let file = ctx.file("too-big.csv", &text);
-    let out = ctx.run(&["--apply", &file]).await;
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr.contains(&format!(
-            "rota: {file}: 255500 operations, more than the 250000 one edit may hold"
-        )) && out.stderr.contains("nothing applied"),
-        "{}",
-        out.stderr
-    );
+    // A dry run says so too (a new user's dry run said it would apply it).
+    for args in [vec!["--apply", &file], vec!["--apply", &file, "--dry-run"]] {
+        let out = ctx.run(&args).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "rota: {file}: 255500 operations, more than the 250000 one edit may hold"
+            )) && out.stderr.contains("nothing applied"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
     let (seq, cells) = hub_cells(&ctx.hub.url()).await;
     assert_eq!((seq, cells.len()), (1, 0));
     ctx.hub.stop().await.unwrap();
