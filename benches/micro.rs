@@ -136,20 +136,21 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("rota-bench-micro-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
-    let mut store = match rota::store::Store::open(&dir.join("hub.sqlite3")) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot open a store in {}: {e}", dir.display());
-            return;
-        }
-    };
+    let mut store =
+        match rota::store::Store::open(&rota::store::Place::File(dir.join("hub.sqlite3"))) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cannot open a store in {}: {e}", dir.display());
+                return;
+            }
+        };
     let mut on_disk = Roster::default();
     let commit = |store: &mut rota::store::Store, roster: &mut Roster, ops: &[Op]| {
         let applied = match roster.apply_batch_with(ops, &author(), 0, true) {
             Ok(a) => a,
             Err(_) => return,
         };
-        if let Ok(group) = store.group() {
+        if let Ok(mut group) = store.group() {
             let _ = group.put_applied("bench", &applied, &author(), 1, None, 0);
             let _ = group.commit();
         }
@@ -192,7 +193,7 @@ fn main() {
         100,
         || {
             g += 1;
-            let Ok(group) = store.group() else { return };
+            let Ok(mut group) = store.group() else { return };
             for i in 0..500 {
                 op_id += 1;
                 let client = format!("c{}", i % 50);
@@ -305,7 +306,7 @@ fn history_of_an_import() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("hub.sqlite3");
-    let Ok(mut store) = rota::store::Store::open(&path) else {
+    let Ok(mut store) = rota::store::Store::open(&rota::store::Place::File(path.clone())) else {
         eprintln!("cannot open a store in {}", dir.display());
         return;
     };
@@ -314,12 +315,12 @@ fn history_of_an_import() {
         let Ok(applied) = roster.apply_batch_with(&ops, &author(), 0, true) else {
             return;
         };
-        if let Ok(group) = store.group() {
+        if let Ok(mut group) = store.group() {
             let _ = group.put_applied("bench", &applied, &author(), 1, Some("import"), 0);
             let _ = group.commit();
         }
     }
-    let Ok(reader) = rota::store::Reader::open(&path) else {
+    let Ok(mut reader) = rota::store::Reader::open(&rota::store::Place::File(path)) else {
         return;
     };
     let mut k = 0usize;

@@ -139,11 +139,12 @@ impl From<AccountsError> for Failure {
 /// roster does not have would show its user nothing, and say nothing why.
 fn staff_row(
     dir: &std::path::Path,
+    database: Option<&str>,
     roster: &str,
     name: &str,
     flag: &str,
 ) -> Result<String, Failure> {
-    let found = crate::server::writers::store_files(dir)
+    let found = crate::server::writers::places(dir, database)
         .iter()
         .filter_map(|f| crate::store::load_roster_at(f, roster).ok())
         .find(|r| r.seq() > 0);
@@ -193,7 +194,7 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
             Wanted::Owner(true) => Grant::Owner,
             Wanted::Role(roster, Some(Role::Staff)) => match &cli.staff {
                 Some(staff) => Grant::Staff {
-                    staff: staff_row(&dir, &roster, staff, "--staff")?,
+                    staff: staff_row(&dir, cli.database.as_deref(), &roster, staff, "--staff")?,
                     roster,
                 },
                 None => return Err(Failure::Usage(staff_needs_row())),
@@ -222,6 +223,7 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
             Wanted::Role(roster, Some(Role::Staff)) if cli.staff.is_some() => {
                 let staff = staff_row(
                     &dir,
+                    cli.database.as_deref(),
                     &roster,
                     cli.staff.as_deref().unwrap_or_default(),
                     "--staff",
@@ -262,7 +264,13 @@ fn act(cli: &Cli, file: &mut AccountsFile) -> Result<(), Failure> {
         }
     } else if let Some(staff) = &cli.calendar_url {
         let roster = cli.roster.clone().unwrap_or_default();
-        let staff = &staff_row(&dir, &roster, staff, "--calendar-url")?;
+        let staff = &staff_row(
+            &dir,
+            cli.database.as_deref(),
+            &roster,
+            staff,
+            "--calendar-url",
+        )?;
         let key = file.new_calendar(&roster, staff)?;
         let path = format!("/calendar/{key}.ics");
         let scheme = if cli.tls_cert.is_some() {

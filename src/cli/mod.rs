@@ -377,6 +377,13 @@ pub struct Cli {
     /// (storage_failed) and nothing stored is harmed. Default: no cap.
     #[arg(long, value_name = "MIB")]
     pub max_db_mb: Option<u64>,
+
+    /// Keep rosters, their change log and the answers to edits in this
+    /// PostgreSQL database instead of SQLite files in the data dir
+    /// (postgres://USER[:PASSWORD]@HOST:PORT/DB; also ROTA_DATABASE). Its
+    /// tables are made on first use. Accounts stay in --data.
+    #[arg(long, value_name = "URL", env = "ROTA_DATABASE")]
+    pub database: Option<String>,
 }
 
 impl Cli {

@@ -49,6 +49,19 @@ pub async fn serve(cli: &Cli) -> i32 {
             return 2;
         }
     }
+    if cli.database.is_some() {
+        let sqlite_only = [
+            ("--max-db-mb", cli.max_db_mb.is_some()),
+            ("--backup-dir", cli.backup_dir.is_some()),
+        ];
+        if let Some((flag, _)) = sqlite_only.iter().find(|(_, given)| *given) {
+            eprintln!(
+                "rota: {flag} is for the SQLite store; with --database, the database's own \
+                 limits and backups (pg_dump, replicas) apply: see README"
+            );
+            return 2;
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -70,6 +83,7 @@ pub async fn serve(cli: &Cli) -> i32 {
     config.outbound_queue = cli.outbound_queue.max(16);
     config.writers = cli.writers.clamp(1, 64);
     config.max_db_bytes = cli.max_db_mb.map(|mb| mb.saturating_mul(1 << 20));
+    config.database = cli.database.clone();
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     config.tls = tls;
     config.ping_interval = config
@@ -87,8 +101,12 @@ pub async fn serve(cli: &Cli) -> i32 {
     // sent as soon as the line appears still means a graceful stop.
     let shutdown = shutdown_signal();
     // Tests and scripts read this line to find the port when listening on :0.
+    let rosters = match &cli.database {
+        Some(url) => format!(", rosters: {}", crate::store::Place::Database(url.clone())),
+        None => String::new(),
+    };
     println!(
-        "rota hub listening on {scheme}://{addr}/ws (data: {})",
+        "rota hub listening on {scheme}://{addr}/ws (data: {}{rosters})",
         data_dir.display()
     );
     if let (Some(dir), Some(every)) = (&cli.backup_dir, cli.backup_every) {

@@ -192,7 +192,9 @@ fn every_test_the_docs_name_exists_where_they_say() {
                 .collect();
             let file = format!("{file}.rs");
             let mut candidates = vec![root.join("tests/all").join(&file)];
-            for krate in ["core", "db", "tls", "script", "hub", "client", "editor"] {
+            for krate in [
+                "core", "db", "tls", "script", "hub", "client", "editor", "testpg",
+            ] {
                 candidates.push(root.join("crates").join(krate).join("src").join(&file));
             }
             let found = candidates.iter().any(|p| {

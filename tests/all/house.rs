@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 const MAY_USE: &[(&str, &[&str])] = &[
     ("rota-core", &[]),
     ("rota-tls", &[]),
+    ("rota-testpg", &[]),
     ("rota-db", &["rota-core"]),
     ("rota-script", &["rota-core"]),
     ("rota-fill", &["rota-core"]),
@@ -40,8 +41,13 @@ const MAY_USE: &[(&str, &[&str])] = &[
 ];
 
 /// Test-only edges: the hub's simulation drives the client's sync core
-/// against the real writer.
-const DEV: &[(&str, &str)] = &[("rota-hub", "rota-client")];
+/// against the real writer; the hub's store suite and the integration
+/// tests run against a real PostgreSQL server (rota-testpg).
+const DEV: &[(&str, &str)] = &[
+    ("rota-hub", "rota-client"),
+    ("rota-hub", "rota-testpg"),
+    ("rota", "rota-testpg"),
+];
 
 fn metadata() -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO"))
@@ -154,14 +160,20 @@ fn a_rosters_tables_are_defined_once() {
             }
         }
     }
+    // Once for SQLite (the hub's files and the editor's local file share
+    // it), once for PostgreSQL (the hub's database).
     for table in ["entities", "cells"] {
-        let at: Vec<_> = defined.iter().filter(|(t, _)| *t == table).collect();
-        assert_eq!(at.len(), 1, "table {table} defined at {at:?}");
-        assert!(
-            at[0].1.ends_with("crates/db/src/roster_db.rs"),
-            "{table} in {:?}",
-            at[0].1
-        );
+        let mut at: Vec<_> = defined
+            .iter()
+            .filter(|(t, _)| *t == table)
+            .map(|(_, p)| p.clone())
+            .collect();
+        at.sort();
+        let want = [
+            root.join("crates/db/src/roster_db.rs"),
+            root.join("crates/hub/src/store/pg/schema.rs"),
+        ];
+        assert_eq!(at, want, "table {table}");
     }
 }
 

@@ -71,28 +71,19 @@ impl std::fmt::Display for DbError {
 }
 
 /// Loads the records and cells of `roster` (its seq is the caller's: each
-/// file keeps it its own way). Every stamp's names are shared through one
-/// table of names, not allocated a cell at a time.
+/// file keeps it its own way).
 pub fn load(conn: &Connection, roster: &str) -> Result<Roster, DbError> {
-    let mut out = Roster::default();
-    let mut names = Names::default();
+    let mut out = Loader::default();
     let mut stmt = conn.prepare_cached(
         "SELECT kind, key, value, seq, user, client, at FROM entities WHERE roster = ?1
          ORDER BY seq, kind, key",
     )?;
     let mut rows = stmt.query([roster])?;
     while let Some(row) = rows.next()? {
-        let kind: String = row.get(0)?;
-        let key: String = row.get(1)?;
-        let value: String = row.get(2)?;
-        let change = record_change(&kind, &key, &value).map_err(DbError::Corrupt)?;
-        let stamp = names.stamp(
-            row.get::<_, i64>(3)? as Seq,
-            row.get(4)?,
-            row.get(5)?,
-            row.get(6)?,
-        );
-        out.apply_accepted(&change, stamp);
+        let (kind, key, value): (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let stamp = (row.get::<_, i64>(3)?, row.get(4)?, row.get(5)?, row.get(6)?);
+        out.record(&kind, &key, &value, stamp)
+            .map_err(DbError::Corrupt)?;
     }
     let mut stmt = conn.prepare_cached(
         "SELECT staff, date, code, seq, user, client, at FROM cells WHERE roster = ?1
@@ -100,21 +91,70 @@ pub fn load(conn: &Connection, roster: &str) -> Result<Roster, DbError> {
     )?;
     let mut rows = stmt.query([roster])?;
     while let Some(row) = rows.next()? {
-        let staff: String = row.get(0)?;
-        let text: String = row.get(1)?;
-        let date: Date = text
-            .parse()
-            .map_err(|m| DbError::Corrupt(format!("cell {staff}/{text}: {m}")))?;
-        let code: Option<String> = row.get(2)?;
-        let stamp = names.stamp(
-            row.get::<_, i64>(3)? as Seq,
-            row.get(4)?,
-            row.get(5)?,
-            row.get(6)?,
-        );
-        out.apply_accepted(&Change::Cell { staff, date, code }, stamp);
+        let (staff, date, code): (String, String, Option<String>) =
+            (row.get(0)?, row.get(1)?, row.get(2)?);
+        let stamp = (row.get::<_, i64>(3)?, row.get(4)?, row.get(5)?, row.get(6)?);
+        out.cell(staff, &date, code, stamp)
+            .map_err(DbError::Corrupt)?;
     }
-    Ok(out)
+    Ok(out.finish())
+}
+
+/// A stored stamp as read: seq, user, client, time (ms).
+pub type StampRow = (i64, String, String, i64);
+
+/// A roster built from stored rows, whichever database they come from:
+/// records first (in seq order), then cells. Every stamp's names are
+/// shared through one table of names, not allocated a cell at a time.
+#[derive(Default)]
+pub struct Loader {
+    out: Roster,
+    names: Names,
+}
+
+impl Loader {
+    /// A record row: `kind` its entity kind, `value` its JSON.
+    pub fn record(
+        &mut self,
+        kind: &str,
+        key: &str,
+        value: &str,
+        stamp: StampRow,
+    ) -> Result<(), String> {
+        let change = record_change(kind, key, value)?;
+        let (seq, user, client, at) = stamp;
+        let stamp = self.names.stamp(seq as Seq, user, client, at);
+        self.out.apply_accepted(&change, stamp);
+        Ok(())
+    }
+
+    /// A cell row (`date` as stored, `YYYY-MM-DD`).
+    pub fn cell(
+        &mut self,
+        staff: String,
+        date: &str,
+        code: Option<String>,
+        stamp: StampRow,
+    ) -> Result<(), String> {
+        let parsed: Date = date
+            .parse()
+            .map_err(|m| format!("cell {staff}/{date}: {m}"))?;
+        let (seq, user, client, at) = stamp;
+        let stamp = self.names.stamp(seq as Seq, user, client, at);
+        self.out.apply_accepted(
+            &Change::Cell {
+                staff,
+                date: parsed,
+                code,
+            },
+            stamp,
+        );
+        Ok(())
+    }
+
+    pub fn finish(self) -> Roster {
+        self.out
+    }
 }
 
 /// The change a record stands for: `kind` is its entity kind (staff, code,
@@ -204,13 +244,8 @@ impl<'c> Writer<'c> {
     ) -> rusqlite::Result<()> {
         let (seq, user, client, at) = stamp;
         let seq = seq as i64;
-        let mut put = |kind: &str, key: &str, value: String| {
-            self.put_entity
-                .execute(params![roster, kind, key, value, seq, user, client, at])
-                .map(drop)
-        };
-        match change {
-            Change::Cell { staff, date, code } => {
+        match record_write(change) {
+            RecordWrite::Cell { staff, date, code } => {
                 self.date.clear();
                 // Writing into a String cannot fail.
                 let _ = write!(self.date, "{date}");
@@ -218,56 +253,92 @@ impl<'c> Writer<'c> {
                     roster, staff, self.date, code, seq, user, client, at
                 ])?;
             }
-            Change::Staff { staff } => put("staff", &staff.id, json(staff))?,
-            Change::Code {
-                code,
-                def: Some(def),
-            } => put("code", code, json(def))?,
-            Change::Rule {
-                id,
-                rule: Some(rule),
-            } => put("rule", id, json(rule))?,
-            Change::Settings { settings } => put("settings", "", json(settings))?,
-            Change::Code { code, def: None } => {
-                self.del_entity.execute(params![roster, "code", code])?;
+            RecordWrite::Put { kind, key, value } => {
+                self.put_entity
+                    .execute(params![roster, kind, key, value, seq, user, client, at])?;
             }
-            Change::Rule { id, rule: None } => {
-                self.del_entity.execute(params![roster, "rule", id])?;
-            }
-            Change::Request {
-                request: Some(r), ..
-            } => {
-                let key = change.target().key();
-                put("request", &key, json(r))?;
-            }
-            Change::Request { request: None, .. } => {
-                let key = change.target().key();
-                self.del_entity.execute(params![roster, "request", key])?;
-            }
-            Change::Proposal {
-                staff,
-                date,
-                code: Some(code),
-            } => {
-                let key = change.target().key();
-                let p = rota_core::domain::Proposed {
-                    staff: staff.clone(),
-                    date: *date,
-                    code: code.clone(),
-                    seq: 0,
-                };
-                put("proposal", &key, json(&p))?;
-            }
-            Change::Proposal { code: None, .. } => {
-                let key = change.target().key();
-                self.del_entity.execute(params![roster, "proposal", key])?;
-            }
-            Change::Publication { publication } => {
-                let key = change.target().key();
-                put("publication", &key, json(publication))?;
+            RecordWrite::Delete { kind, key } => {
+                self.del_entity.execute(params![roster, kind, key])?;
             }
         }
         Ok(())
+    }
+}
+
+/// What an accepted change does to the tables, whichever database holds
+/// them: a cell written (its code, or none), a record put as JSON, or a
+/// record deleted.
+pub enum RecordWrite<'a> {
+    Cell {
+        staff: &'a str,
+        date: Date,
+        code: Option<&'a str>,
+    },
+    Put {
+        kind: &'static str,
+        key: std::borrow::Cow<'a, str>,
+        value: String,
+    },
+    Delete {
+        kind: &'static str,
+        key: std::borrow::Cow<'a, str>,
+    },
+}
+
+/// The write `change` makes (see [`RecordWrite`]).
+pub fn record_write(change: &Change) -> RecordWrite<'_> {
+    use std::borrow::Cow::{Borrowed, Owned};
+    let put = |kind, key, value| RecordWrite::Put { kind, key, value };
+    let target = || Owned(change.target().key());
+    match change {
+        Change::Cell { staff, date, code } => RecordWrite::Cell {
+            staff,
+            date: *date,
+            code: code.as_deref(),
+        },
+        Change::Staff { staff } => put("staff", Borrowed(staff.id.as_str()), json(staff)),
+        Change::Code {
+            code,
+            def: Some(def),
+        } => put("code", Borrowed(code.as_str()), json(def)),
+        Change::Rule {
+            id,
+            rule: Some(rule),
+        } => put("rule", Borrowed(id.as_str()), json(rule)),
+        Change::Settings { settings } => put("settings", Borrowed(""), json(settings)),
+        Change::Code { code, def: None } => RecordWrite::Delete {
+            kind: "code",
+            key: Borrowed(code.as_str()),
+        },
+        Change::Rule { id, rule: None } => RecordWrite::Delete {
+            kind: "rule",
+            key: Borrowed(id.as_str()),
+        },
+        Change::Request {
+            request: Some(r), ..
+        } => put("request", target(), json(r)),
+        Change::Request { request: None, .. } => RecordWrite::Delete {
+            kind: "request",
+            key: target(),
+        },
+        Change::Proposal {
+            staff,
+            date,
+            code: Some(code),
+        } => {
+            let p = rota_core::domain::Proposed {
+                staff: staff.clone(),
+                date: *date,
+                code: code.clone(),
+                seq: 0,
+            };
+            put("proposal", target(), json(&p))
+        }
+        Change::Proposal { code: None, .. } => RecordWrite::Delete {
+            kind: "proposal",
+            key: target(),
+        },
+        Change::Publication { publication } => put("publication", target(), json(publication)),
     }
 }
 

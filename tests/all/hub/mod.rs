@@ -9,6 +9,7 @@ use rota::protocol::{ClientMsg, HistoryQuery, MAX_MESSAGE_BYTES, MAX_OPS_PER_BAT
 use rota::server::Config;
 use std::time::Duration;
 
+mod database;
 mod editing;
 mod fair;
 mod input;

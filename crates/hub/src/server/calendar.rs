@@ -11,19 +11,19 @@ use super::Shared;
 use super::http::{Head, respond, respond_head};
 use super::stream::HubStream;
 use super::writers::Placement;
+use crate::store::Place;
 use rota_script::{Selection, ics};
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 
-/// Where rosters are read from: the store files, and which holds each.
+/// Where rosters are read from: the stores, and which holds each.
 pub struct Feeds {
     placement: Placement,
-    files: Vec<PathBuf>,
+    places: Vec<Place>,
 }
 
 impl Feeds {
-    pub fn new(placement: Placement, files: Vec<PathBuf>) -> Feeds {
-        Feeds { placement, files }
+    pub fn new(placement: Placement, places: Vec<Place>) -> Feeds {
+        Feeds { placement, places }
     }
 }
 
@@ -68,8 +68,8 @@ pub async fn serve(stream: &mut HubStream, head: &Head, shared: &Shared) {
         respond(stream, 503, "text/plain", "the hub is starting\n").await;
         return;
     };
-    let file = feeds.files.get(feeds.placement.shard_of(&roster)).cloned();
-    let made = tokio::task::spawn_blocking(move || feed(file, &roster, &staff)).await;
+    let place = feeds.places.get(feeds.placement.store_of(&roster)).cloned();
+    let made = tokio::task::spawn_blocking(move || feed(place, &roster, &staff)).await;
     let feed = match made {
         Ok(Ok(feed)) => feed,
         Ok(Err(why)) => {
@@ -109,9 +109,9 @@ pub async fn serve(stream: &mut HubStream, head: &Head, shared: &Shared) {
 }
 
 /// Reads the roster and writes `staff`'s published shifts.
-fn feed(file: Option<PathBuf>, roster: &str, staff: &str) -> Result<Feed, String> {
-    let file = file.ok_or("no store file holds the roster")?;
-    let loaded = crate::store::load_roster_at(&file, roster).map_err(|e| e.to_string())?;
+fn feed(place: Option<Place>, roster: &str, staff: &str) -> Result<Feed, String> {
+    let place = place.ok_or("no store holds the roster")?;
+    let loaded = crate::store::load_roster_at(&place, roster).map_err(|e| e.to_string())?;
     let view = loaded.published_view();
     // The stamp of every event: the last publication's time, so the body
     // (and its ETag) changes only when the person's feed does.

@@ -111,7 +111,13 @@ pub async fn over_limit(
     match path {
         "/health" => {
             let body = shared.health_json(health_detail(shared, bearer, local));
-            respond(&mut stream, 200, "application/json", &body).await
+            respond(
+                &mut stream,
+                shared.health_status(),
+                "application/json",
+                &body,
+            )
+            .await
         }
         "/metrics" => {
             let body = shared.metrics.render(resident_bytes());
@@ -149,7 +155,13 @@ pub async fn route(mut stream: HubStream, shared: &Shared, local: bool) -> Route
         ("GET", "/health") => {
             let local = head.is_local(local);
             let body = shared.health_json(health_detail(shared, head.bearer.as_deref(), local));
-            respond(&mut stream, 200, "application/json", &body).await;
+            respond(
+                &mut stream,
+                shared.health_status(),
+                "application/json",
+                &body,
+            )
+            .await;
             Routed::Done
         }
         ("GET", "/metrics") => {

@@ -19,6 +19,7 @@ mod conn;
 mod cpu;
 mod http;
 mod inbox;
+mod listen;
 pub use rota_db::lock;
 mod metrics;
 mod presence;
@@ -108,6 +109,9 @@ pub struct Config {
     /// Cap on the store's size; writes past it are refused with
     /// `storage_failed` as on a full disk. None: no cap.
     pub max_db_bytes: Option<u64>,
+    /// Keep rosters in this PostgreSQL database (`postgres://…`) rather
+    /// than in SQLite files in the data dir.
+    pub database: Option<String>,
 }
 
 impl Config {
@@ -130,6 +134,7 @@ impl Config {
             max_edits_per_sec: 5000,
             max_edit_bytes: rota_core::protocol::MAX_EDIT_BYTES,
             max_db_bytes: None,
+            database: None,
             tls: None,
         }
     }
@@ -186,6 +191,11 @@ pub struct Shared {
     pub parts: budget::PartsBudget,
     /// Where the calendar feed reads rosters (set once the stores are open).
     feeds: std::sync::OnceLock<calendar::Feeds>,
+    /// Why the hub's database cannot be reached, while it cannot (None:
+    /// it can, or the hub keeps SQLite files). Set by whoever finds out
+    /// (a failed commit, the listener's lost connection), cleared by a
+    /// commit or a connection made again.
+    database_down: Mutex<Option<String>>,
 }
 
 /// One connection counted against its address's limit, given back when
@@ -250,7 +260,40 @@ impl Shared {
             sessions: AtomicU64::new(0),
             snapshots: Mutex::new(HashMap::new()),
             feeds: std::sync::OnceLock::new(),
+            database_down: Mutex::new(None),
         }
+    }
+
+    /// The database cannot be reached, for `why`: `/health` says the hub
+    /// is not ready (it acknowledges nothing) until it can again.
+    fn database_lost(&self, why: String) {
+        if let Ok(mut down) = self.database_down.lock() {
+            if down.is_none() {
+                tracing::error!(
+                    "the database cannot be reached: {why}; nothing is acknowledged until it can"
+                );
+            }
+            *down = Some(why);
+        }
+    }
+
+    /// The database was reached again.
+    fn database_back(&self) {
+        if let Ok(mut down) = self.database_down.lock()
+            && down.take().is_some()
+        {
+            tracing::info!("the database is reached again: the hub is ready");
+        }
+    }
+
+    /// Why the hub is not ready, if it is not.
+    fn not_ready(&self) -> Option<String> {
+        self.database_down.lock().ok().and_then(|d| d.clone())
+    }
+
+    /// `/health`'s status code: 503 while not ready, for load balancers.
+    fn health_status(&self) -> u16 {
+        if self.not_ready().is_some() { 503 } else { 200 }
     }
 
     /// The snapshot of `roster` at `seq`, if one was encoded.
@@ -311,13 +354,23 @@ impl Shared {
     /// `/health`: whether the hub is up and ready, to anyone; with
     /// `detail`, its figures and each roster's seq too.
     fn health_json(&self, detail: bool) -> String {
+        let why = self.not_ready();
+        let (status, ready) = match why {
+            Some(_) => ("not ready", false),
+            None => ("ok", true),
+        };
         if !detail {
-            return serde_json::json!({ "status": "ok", "ready": true }).to_string();
+            let mut body = serde_json::json!({ "status": status, "ready": ready });
+            if why.is_some() {
+                body["why"] = "the hub's database cannot be reached".into();
+            }
+            return body.to_string();
         }
         let seqs = self.seqs.lock().map(|s| s.clone()).unwrap_or_default();
         serde_json::json!({
-            "status": "ok",
-            "ready": true,
+            "status": status,
+            "ready": ready,
+            "why": why,
             "version": env!("CARGO_PKG_VERSION"),
             "protocol": rota_core::protocol::PROTOCOL_VERSION,
             "uptime_s": self.started.elapsed().as_secs(),
@@ -434,12 +487,22 @@ impl Hub {
         let lock = DataDirLock::acquire(&config.data_dir, &addr.to_string())?;
         let gate = auth::Gate::open(&config.data_dir).map_err(ServeError::Accounts)?;
         let shared = Arc::new(Shared::new(gate));
-        let started = writers::start(&config.data_dir, config.writers, &config, &shared)?;
+        // Off the runtime: a database's client blocks on a runtime of its own.
+        let started = crate::store::pg::off_runtime(|| writers::start(&config, &shared))?;
+        if let Some(url) = &config.database {
+            listen::start(url.clone(), &started.writers, &shared).map_err(|err| {
+                ServeError::Io {
+                    what: "starting the thread that hears of other hubs' commits".into(),
+                    err,
+                }
+            })?;
+        }
         // Opened after the stores, which created and migrated the files.
-        let reads = reader::start(&started.files).map_err(ServeError::Store)?;
+        let reads = crate::store::pg::off_runtime(|| reader::start(&started.places))
+            .map_err(ServeError::Store)?;
         let _ = shared.feeds.set(calendar::Feeds::new(
             started.writers.placement(),
-            started.files.clone(),
+            started.places.clone(),
         ));
         Ok(Hub {
             listener,

@@ -26,7 +26,7 @@
 //! twenty flooders, and this one 8 to 10 ms; docs/performance.md.)
 
 use super::cpu;
-use crate::store::{Reader, StoreError};
+use crate::store::{Place, Reader, StoreError};
 use rota_core::protocol::{self, HistoryQuery, ServerMsg};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
@@ -107,7 +107,7 @@ pub struct Read {
 pub enum ReadWhat {
     History {
         roster: String,
-        /// The store file (shard) that holds the roster.
+        /// The store that holds the roster (see `Placement::store_of`).
         shard: usize,
         query: HistoryQuery,
         /// What the asking connection is shown.
@@ -346,20 +346,20 @@ impl Drop for Reads {
 
 /// Starts the pool's threads on the store at `path`; they stop when the
 /// returned handle (shared by the connections) is dropped.
-pub fn start(paths: &[std::path::PathBuf]) -> Result<Arc<Reads>, StoreError> {
+pub fn start(places: &[Place]) -> Result<Arc<Reads>, StoreError> {
     let pool = Arc::new(Pool {
         queues: Mutex::new(Queues::new(Instant::now())),
         ready: Condvar::new(),
     });
     for i in 0..READERS {
-        let readers = paths
+        let readers = places
             .iter()
-            .map(|p| Reader::open(p))
+            .map(Reader::open)
             .collect::<Result<Vec<_>, _>>()?;
         let pool = pool.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("rota-reader-{i}"))
-            .spawn(move || serve(&readers, &pool));
+            .spawn(move || serve(readers, &pool));
         if let Err(e) = spawned {
             tracing::error!("starting reader thread {i}: {e}");
         }
@@ -367,7 +367,7 @@ pub fn start(paths: &[std::path::PathBuf]) -> Result<Arc<Reads>, StoreError> {
     Ok(Arc::new(Reads { pool }))
 }
 
-fn serve(readers: &[Reader], pool: &Pool) {
+fn serve(mut readers: Vec<Reader>, pool: &Pool) {
     loop {
         let (session, read, class, advanced) = {
             let Ok(mut q) = pool.queues.lock() else {
@@ -395,7 +395,7 @@ fn serve(readers: &[Reader], pool: &Pool) {
             }
         };
         let started = cpu::now();
-        let msg = answer(readers, read.what, read.req);
+        let msg = answer(&mut readers, read.what, read.req);
         read.reply.send(protocol::encode(&msg).into());
         let took = cpu::since(started);
         if let Ok(mut q) = pool.queues.lock() {
@@ -404,14 +404,14 @@ fn serve(readers: &[Reader], pool: &Pool) {
     }
 }
 
-fn answer(readers: &[Reader], what: ReadWhat, req: Option<u64>) -> ServerMsg {
+fn answer(readers: &mut [Reader], what: ReadWhat, req: Option<u64>) -> ServerMsg {
     let answered = match what {
         ReadWhat::History {
             roster,
             shard,
             query,
             view,
-        } => match readers.get(shard) {
+        } => match readers.get_mut(shard) {
             Some(reader) => reader
                 .history(&roster, &query, view)
                 .map(|(entries, next)| ServerMsg::History { req, entries, next }),
@@ -426,7 +426,7 @@ fn answer(readers: &[Reader], what: ReadWhat, req: Option<u64>) -> ServerMsg {
         ReadWhat::ListRosters { visible } => {
             let mut rosters = Vec::new();
             let mut failed = None;
-            for reader in readers {
+            for reader in readers.iter_mut() {
                 match reader.list_rosters() {
                     Ok(r) => rosters.extend(r),
                     Err(e) => failed = Some(e),

@@ -124,8 +124,9 @@ struct Hub {
 impl Hub {
     fn open(dir: &Path) -> Hub {
         std::fs::create_dir_all(dir).expect("hub dir");
-        let store = Store::open(&dir.join(STORE_FILE)).expect("store opens");
+        let store = crate::store::sqlite::Store::open(&dir.join(STORE_FILE)).expect("store opens");
         store.without_fsync().expect("pragma");
+        let store = Store::Sqlite(store);
         let gate = auth::Gate::open(dir).expect("accounts open");
         let shared = Arc::new(Shared::new(gate));
         let writer = Writer::new(store, shared.clone(), 4096, 1024, Duration::from_secs(60))
@@ -140,7 +141,7 @@ impl Hub {
     }
 
     fn roster(&self) -> rota_core::domain::Roster {
-        Store::open(&self.dir.join(STORE_FILE))
+        crate::store::sqlite::Store::open(&self.dir.join(STORE_FILE))
             .and_then(|s| s.load_roster(ROSTER))
             .expect("the hub's roster loads")
     }

@@ -10,7 +10,7 @@ use super::{Event, Metrics, Shared};
 use super::{background, ring};
 use crate::store::{AnswerKey, Group, Store, StoreError};
 use rota_core::clock::now_ms;
-use rota_core::domain::{Applied, Author, Change, Op, Rejection, Roster, Seq, View, view_changes};
+use rota_core::domain::{Applied, Author, Op, Rejection, Roster, Seq, View, view_changes};
 use rota_core::protocol::{self, ChangeSet, ServerMsg, Snapshot};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -41,6 +41,16 @@ pub enum Cmd {
     /// accounts gate waits on it after a change, so that every later group
     /// is checked against the new accounts.
     Barrier(oneshot::Sender<()>),
+    /// Another hub on the same database committed `roster` up to `seq`:
+    /// if it is held here and behind, read what it missed from the change
+    /// log and hand it to its listeners.
+    CatchUp {
+        roster: String,
+        seq: Seq,
+    },
+    /// The same for every roster held (after the database connection that
+    /// hears of other hubs' commits was down).
+    CatchUpAll,
 }
 
 pub struct Edit {
@@ -272,7 +282,7 @@ pub struct Writer {
 
 impl Writer {
     pub fn new(
-        store: Store,
+        mut store: Store,
         shared: Arc<Shared>,
         queue: usize,
         max_group: usize,
@@ -392,6 +402,17 @@ impl Writer {
                     self.commit_edits(std::mem::take(&mut edits));
                     let _ = done.send(());
                 }
+                Cmd::CatchUp { roster, seq } => {
+                    self.commit_edits(std::mem::take(&mut edits));
+                    self.catch_up(&roster, seq);
+                }
+                Cmd::CatchUpAll => {
+                    self.commit_edits(std::mem::take(&mut edits));
+                    let held: Vec<String> = self.rosters.keys().cloned().collect();
+                    for roster in held {
+                        self.catch_up(&roster, Seq::MAX);
+                    }
+                }
             }
         }
         self.commit_edits(edits);
@@ -410,7 +431,7 @@ impl Writer {
         // Counted as it will be once this join's roster is loaded.
         let loaded = self.rosters.len() + usize::from(!self.rosters.contains_key(name));
         self.report_loaded(loaded);
-        let store = &self.store;
+        let store = &mut self.store;
         let slot = slot_of(&mut self.rosters, self.queue, name, || {
             store.load_roster(name)
         })?;
@@ -467,39 +488,79 @@ impl Writer {
         // that an account flag was told is in force.
         let accounts = self.shared.gate.current();
         let result = (|| -> Result<(), StoreError> {
-            let group = self.store.group()?;
+            let mut group = self.store.group()?;
             for e in &edits {
                 if let Some(refused) = access_gone(&accounts, e) {
                     outcomes.push(refused);
                     continue;
                 }
                 if let Some(earlier) =
-                    answered_before(&mut self.answered, &group, &self.shared.metrics, e)?
+                    answered_before(&mut self.answered, &mut group, &self.shared.metrics, e)?
                 {
                     outcomes.push(earlier);
                     continue;
                 }
+                if !touched.contains(&e.roster) {
+                    touched.insert(e.roster.clone());
+                    claim(
+                        &mut self.rosters,
+                        &mut group,
+                        self.queue,
+                        &e.roster,
+                        &mut outcomes,
+                    )?;
+                }
                 outcomes.push(apply_edit(
                     &mut self.rosters,
-                    &group,
+                    &mut group,
                     &self.shared.metrics,
                     self.queue,
                     e,
                     at,
-                    &mut touched,
                 )?);
             }
             group.commit()
         })();
         if let Err(err) = result {
+            if err.is_unreachable() {
+                self.shared.database_lost(err.to_string());
+            }
             self.fail_group(&edits, &touched, &err);
             return;
         }
+        self.shared.database_back();
         let metrics = &self.shared.metrics;
         metrics.commit_batch_size.observe(edits.len() as f64);
         metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
+        self.deliver(outcomes);
+    }
+
+    /// Brings `roster`, if held here, up to `seq` (another hub's commit)
+    /// from the change log, and hands what it missed to its listeners.
+    fn catch_up(&mut self, roster: &str, seq: Seq) {
+        let Some(slot) = self.rosters.get_mut(roster) else {
+            return; // loaded afresh when next used
+        };
+        let held = slot.roster.seq();
+        if seq <= held {
+            return; // this hub's own commit, or one already caught up on
+        }
+        let mut outcomes = Vec::new();
+        match self.store.changes_since(roster, held, usize::MAX) {
+            Ok(Some(sets)) => take_in(slot, sets, roster, &mut outcomes),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("catching up on roster {roster} after seq {held}: {e}");
+                return;
+            }
+        }
+        self.deliver(outcomes);
+    }
+
+    /// Answers and broadcasts what a group (or a catch-up) did, in order.
+    fn deliver(&mut self, outcomes: Vec<Outcome>) {
         let mut groups: Vec<(String, Vec<Committed>)> = Vec::new();
         for outcome in outcomes {
             match outcome {
@@ -598,7 +659,7 @@ fn access_gone(accounts: &crate::accounts::Accounts, e: &Edit) -> Option<Outcome
 /// None for an edit never answered, which is counted as answered from here.
 fn answered_before(
     answered: &mut Answered,
-    group: &Group,
+    group: &mut Group,
     metrics: &Metrics,
     e: &Edit,
 ) -> Result<Option<Outcome>, StoreError> {
@@ -638,21 +699,79 @@ fn answer_key(e: &Edit) -> AnswerKey<'_> {
     }
 }
 
+/// A roster's first edit in a group claims it. Where other hubs write it
+/// too (a shared database), the claim names the seq they left it at: what
+/// this hub missed is read from the change log, applied and handed on to
+/// its listeners before the group's own edits, which then build on it.
+fn claim(
+    rosters: &mut HashMap<String, Slot>,
+    group: &mut Group,
+    queue: usize,
+    roster: &str,
+    outcomes: &mut Vec<Outcome>,
+) -> Result<(), StoreError> {
+    let Some(stored) = group.claim(roster)? else {
+        return Ok(()); // this writer alone writes it
+    };
+    let slot = slot_of(rosters, queue, roster, || group.load_roster(roster))?;
+    let held = slot.roster.seq();
+    if stored < held {
+        // The database is behind this hub (restored under it?): refuse,
+        // and read the roster afresh.
+        return Err(StoreError::Moved {
+            roster: roster.to_string(),
+            stored,
+            held,
+        });
+    }
+    if stored > held {
+        let sets = group.changes_since(roster, held)?;
+        take_in(slot, sets, roster, outcomes);
+    }
+    Ok(())
+}
+
+/// Applies batches another hub committed to the roster held in `slot`,
+/// and queues them for its listeners (as nobody's own: session 0).
+fn take_in(slot: &mut Slot, sets: Vec<ChangeSet>, roster: &str, outcomes: &mut Vec<Outcome>) {
+    for set in sets {
+        if set.seq <= slot.roster.seq() {
+            continue;
+        }
+        let stamp = rota_core::domain::Stamp {
+            seq: set.seq,
+            user: set.user.as_str().into(),
+            client: set.client.as_str().into(),
+            at: set.at,
+        };
+        for change in &set.changes {
+            slot.roster.apply_accepted(change, stamp.clone());
+        }
+        slot.roster.set_seq(set.seq);
+        let seq = set.seq;
+        let (frame, view_frame) = frames_of(set, slot.roster.publishes());
+        outcomes.push(Outcome::Broadcast(
+            roster.to_string(),
+            Committed {
+                seq,
+                session: 0,
+                frame,
+                view_frame,
+                ack: Utf8Bytes::default(),
+            },
+        ));
+    }
+}
+
 fn apply_edit(
     rosters: &mut HashMap<String, Slot>,
-    group: &Group,
+    group: &mut Group,
     metrics: &Metrics,
     queue: usize,
     e: &Edit,
     at: i64,
-    touched: &mut HashSet<String>,
 ) -> Result<Outcome, StoreError> {
-    let slot = slot_of(rosters, queue, &e.roster, || {
-        crate::store::load_roster_in(group, &e.roster)
-    })?;
-    if !touched.contains(&e.roster) {
-        touched.insert(e.roster.clone());
-    }
+    let slot = slot_of(rosters, queue, &e.roster, || group.load_roster(&e.roster))?;
     match slot.roster.apply_batch_with(&e.ops, &e.author, at, e.force) {
         Ok(applied) => {
             group.put_applied(
@@ -714,7 +833,7 @@ struct Answered {
 const ANSWERED_CLIENTS: usize = 100_000;
 
 impl Answered {
-    fn may_have(&mut self, group: &Group, e: &Edit) -> Result<bool, StoreError> {
+    fn may_have(&mut self, group: &mut Group, e: &Edit) -> Result<bool, StoreError> {
         if e.op_id > i64::MAX as u64 {
             return Ok(true); // stored as a negative number: always look
         }
@@ -792,27 +911,16 @@ fn committed_outcome(e: &Edit, applied: Applied, publishes: bool, ack: String, a
     let (frame, view_frame) = if applied.changes.is_empty() {
         (None, None)
     } else {
-        let changes: Vec<Change> = applied.changes.into_iter().map(|c| c.change).collect();
-        let set = |changes: Vec<Change>| ChangeSet {
+        let set = ChangeSet {
             seq: applied.seq,
             user: e.author.user.to_string(),
             client: e.author.client.to_string(),
             op_id: e.op_id,
             at,
             note: e.note.clone(),
-            changes,
+            changes: applied.changes.into_iter().map(|c| c.change).collect(),
         };
-        let shown = match view_changes(&changes, publishes) {
-            Cow::Borrowed(_) => None,
-            Cow::Owned(shown) => Some(shown),
-        };
-        let frame: Utf8Bytes = protocol::encode(&ServerMsg::Change(set(changes))).into();
-        let view_frame = match shown {
-            None => Some(frame.clone()),
-            Some(shown) if shown.is_empty() => None,
-            Some(shown) => Some(protocol::encode(&ServerMsg::Change(set(shown))).into()),
-        };
-        (Some(frame), view_frame)
+        frames_of(set, publishes)
     };
     Outcome::Broadcast(
         e.roster.clone(),
@@ -824,6 +932,29 @@ fn committed_outcome(e: &Edit, applied: Applied, publishes: bool, ack: String, a
             ack: ack.into(),
         },
     )
+}
+
+/// A batch's `change` frame, and the published view's: the same bytes
+/// when it shows all of the batch, None when it shows none of it.
+fn frames_of(set: ChangeSet, publishes: bool) -> (Option<Utf8Bytes>, Option<Utf8Bytes>) {
+    let shown = match view_changes(&set.changes, publishes) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(shown) => Some(shown),
+    };
+    let msg = ServerMsg::Change(set);
+    let frame: Utf8Bytes = protocol::encode(&msg).into();
+    let view_frame = match (shown, msg) {
+        (None, _) => Some(frame.clone()),
+        (Some(shown), ServerMsg::Change(set)) if !shown.is_empty() => Some(
+            protocol::encode(&ServerMsg::Change(ChangeSet {
+                changes: shown,
+                ..set
+            }))
+            .into(),
+        ),
+        (Some(_), _) => None,
+    };
+    (Some(frame), view_frame)
 }
 
 /// What of the change sets `changes` the published view is sent (see

@@ -16,7 +16,7 @@
 
 use super::writer::{self, Cmd};
 use super::{STORE_FILE, ServeError, Shared};
-use crate::store::Store;
+use crate::store::{Place, Store};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,6 +74,9 @@ pub struct Writers {
     /// not the one its name hashes to (a store from before shards, or
     /// another number of them).
     stored: HashMap<String, usize>,
+    /// Whether one store (a database) holds every roster, whichever
+    /// writer writes it.
+    one_store: bool,
 }
 
 /// FNV-1a of `name`: a hash that never changes with the platform or Rust.
@@ -87,8 +90,8 @@ fn fnv1a(name: &str) -> u64 {
 pub struct Started {
     pub writers: Arc<Writers>,
     pub done: Vec<oneshot::Receiver<()>>,
-    /// Their files, shard by shard (for the readers).
-    pub files: Vec<PathBuf>,
+    /// The stores, shard by shard, or the one database (for the readers).
+    pub places: Vec<Place>,
 }
 
 impl Writers {
@@ -108,6 +111,16 @@ impl Writers {
         Placement {
             stored: self.stored.clone(),
             shards: self.senders.len(),
+            one_store: self.one_store,
+        }
+    }
+
+    /// Which of [`Started::places`] holds `roster`.
+    pub fn store_of(&self, roster: &str) -> usize {
+        if self.one_store {
+            0
+        } else {
+            self.shard_of(roster)
         }
     }
 
@@ -117,28 +130,36 @@ impl Writers {
     }
 }
 
-/// Opens the data dir's `shards` store files (creating the missing ones)
-/// and starts a writer on each.
-pub fn start(
-    dir: &Path,
-    shards: usize,
-    config: &super::Config,
-    shared: &Arc<Shared>,
-) -> Result<Started, ServeError> {
-    let shards = shards.max(1).max(shards_on_disk(dir));
+/// Opens the hub's stores and starts a writer on each: the data dir's
+/// store files (`config.writers` of them, or as many as it has, creating
+/// the missing ones), or as many connections to the database, which holds
+/// every roster (a roster's writer is then the one its name hashes to).
+pub fn start(config: &super::Config, shared: &Arc<Shared>) -> Result<Started, ServeError> {
+    let dir = &config.data_dir;
+    let shards = match &config.database {
+        Some(_) => config.writers.max(1),
+        None => config.writers.max(1).max(shards_on_disk(dir)),
+    };
     let mut stored = HashMap::new();
     let mut found: HashMap<String, usize> = HashMap::new();
-    let mut files = Vec::with_capacity(shards);
+    let mut places = Vec::with_capacity(shards);
     let mut senders = Vec::with_capacity(shards);
     let mut done = Vec::with_capacity(shards);
     for i in 0..shards {
-        let file = shard_file(dir, i);
-        let mut store = Store::open(&file).map_err(ServeError::Store)?;
-        files.push(file);
+        let place = match &config.database {
+            Some(url) => Place::Database(url.clone()),
+            None => Place::File(shard_file(dir, i)),
+        };
+        let mut store = Store::open(&place).map_err(ServeError::Store)?;
         if let Some(bytes) = config.max_db_bytes {
             store.set_max_bytes(bytes).map_err(ServeError::Store)?;
         }
-        for name in store.roster_names().map_err(ServeError::Store)? {
+        // Every roster of a database is where its name hashes to.
+        let names = match &config.database {
+            None => store.roster_names().map_err(ServeError::Store)?,
+            Some(_) => Vec::new(),
+        };
+        for name in names {
             if let Some(first) = found.insert(name.clone(), i) {
                 return Err(ServeError::Store(crate::store::StoreError::Corrupt(
                     format!(
@@ -152,6 +173,9 @@ pub fn start(
             if placed(&HashMap::new(), shards, &name) != i {
                 stored.insert(name, i);
             }
+        }
+        if config.database.is_none() || places.is_empty() {
+            places.push(place);
         }
         let writer = writer::Writer::new(
             store,
@@ -177,7 +201,11 @@ pub fn start(
         senders.push(tx);
         done.push(done_rx);
     }
-    let writers = Arc::new(Writers { senders, stored });
+    let writers = Arc::new(Writers {
+        senders,
+        stored,
+        one_store: config.database.is_some(),
+    });
     // Weak: the gate must not keep the writers alive past the hub.
     let weak: Vec<_> = writers.senders.iter().map(|s| s.downgrade()).collect();
     shared.gate.set_barrier(Box::new(move || {
@@ -200,7 +228,7 @@ pub fn start(
     Ok(Started {
         writers,
         done,
-        files,
+        places,
     })
 }
 
@@ -216,12 +244,32 @@ pub fn home_shard(roster: &str, shards: usize) -> usize {
 pub struct Placement {
     stored: HashMap<String, usize>,
     shards: usize,
+    one_store: bool,
 }
 
 impl Placement {
-    /// The shard holding `roster`, or that will.
-    pub fn shard_of(&self, roster: &str) -> usize {
-        placed(&self.stored, self.shards, roster)
+    /// Which of [`Started::places`] holds `roster`.
+    pub fn store_of(&self, roster: &str) -> usize {
+        if self.one_store {
+            0
+        } else {
+            placed(&self.stored, self.shards, roster)
+        }
+    }
+}
+
+/// Where the hub's rosters are read from, beside its writers: the data
+/// dir's store files, or the database.
+pub fn read_places(config: &super::Config) -> Vec<Place> {
+    places(&config.data_dir, config.database.as_deref())
+}
+
+/// The stores of a hub on the data dir `dir` and, if given, the database
+/// at `database` (which then holds every roster).
+pub fn places(dir: &Path, database: Option<&str>) -> Vec<Place> {
+    match database {
+        Some(url) => vec![Place::Database(url.to_string())],
+        None => store_files(dir).into_iter().map(Place::File).collect(),
     }
 }
 

@@ -1,37 +1,36 @@
-//! The hub's durable store: one SQLite file (WAL, `synchronous=FULL`) holding
-//! every roster's current state, the change log and the answers given to each
-//! batch (for idempotent resends). Owns the schema and its migrations. Knows
-//! nothing of sockets or tasks: the server's writer thread is its only user.
+//! The hub's durable store: every roster's current state, the change log
+//! and the answers given to each batch (for idempotent resends), in one of
+//! two databases behind one interface:
+//! - [`sqlite`]: SQLite files in the data dir (WAL, `synchronous=FULL`),
+//!   the default, needing nothing installed;
+//! - [`pg`]: a PostgreSQL database (`--database postgres://…`), for those
+//!   who outgrow one machine.
 //!
-//! One room a seam: [`schema`] (the tables and the migrations that made
-//! them), [`write`] (a group of batches committed as one transaction: the
-//! roster's rows, the change log, the answers), [`log`] (how a batch is
-//! laid out in the change log, in parts), [`read`] (history and catch-up
-//! from the log, rosters loaded and checked).
+//! [`Store`] is a writer's (group commits, catch-up), [`Reader`] a reader
+//! thread's (history, lists); [`Place`] says where a store is. Both kinds
+//! pass one suite of tests (`suite`). Knows nothing of sockets or tasks: the
+//! server's writer and reader threads are its users. Blocking.
+//!
+//! Shared by both kinds: how a batch is filed ([`batch`]) and how a page of
+//! history is gathered from the batches read ([`history`]).
 
-use rota_core::domain::{Applied, Author, Change, Date, Roster, Seq, View};
-use rota_core::protocol::{ChangeSet, HistoryCursor, HistoryEntry, HistoryQuery, RosterInfo};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::collections::BTreeSet;
+use rota_core::domain::{Applied, Author, Roster, Seq, View};
+use rota_core::protocol::{ChangeSet, HistoryEntry, HistoryQuery, RosterInfo};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-mod log;
-mod read;
-mod schema;
+mod batch;
+mod history;
+pub mod pg;
+pub mod sqlite;
 #[cfg(test)]
-mod tests;
-mod write;
-
-use log::*;
-use read::*;
-pub use read::{Reader, load_roster_at, load_roster_in, other_user_of_client};
-use schema::*;
+mod suite;
 
 #[derive(Debug)]
 pub enum StoreError {
     Sqlite(rusqlite::Error),
-    /// The file was written by a newer rota with a schema this one does not know.
+    Postgres(postgres::Error),
+    /// The database was written by a newer rota with a schema this one does not know.
     TooNew {
         found: i64,
         known: i64,
@@ -42,16 +41,46 @@ pub enum StoreError {
     Damaged(String),
     /// The store is at its size cap (`--max-db-mb`): nothing more is written.
     Full(String),
-    /// An error about the store file at this path.
-    At(std::path::PathBuf, Box<StoreError>),
+    /// Another hub on the same database wrote the roster since this one
+    /// read it: the group is refused (its edits may be sent again) and the
+    /// roster read afresh.
+    Moved {
+        roster: String,
+        stored: Seq,
+        held: Seq,
+    },
+    /// An error about the store at this place (a file, or a database).
+    At(String, Box<StoreError>),
 }
 
 impl StoreError {
     /// Names the file the error is about.
     pub fn at(self, path: &Path) -> StoreError {
+        self.at_place(&path.display().to_string())
+    }
+
+    /// Names the store (a file or a database) the error is about.
+    pub fn at_place(self, place: &str) -> StoreError {
         match self {
             at @ StoreError::At(..) => at,
-            other => StoreError::At(path.to_path_buf(), Box::new(other)),
+            other => StoreError::At(place.to_string(), Box::new(other)),
+        }
+    }
+
+    /// Whether the database could not be reached (the connection lost or
+    /// refused, the server shutting down), rather than a statement failing.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Postgres(e) => match e.as_db_error() {
+                None => true,
+                // Connection exceptions and operator intervention.
+                Some(db) => {
+                    let code = db.code().code();
+                    code.starts_with("08") || code.starts_with("57P")
+                }
+            },
+            StoreError::At(_, e) => e.is_unreachable(),
+            _ => false,
         }
     }
 
@@ -61,7 +90,10 @@ impl StoreError {
             StoreError::Corrupt(_) | StoreError::Damaged(_) => true,
             StoreError::Sqlite(e) => rota_db::sqlite_file::is_damage(e),
             StoreError::At(_, e) => e.is_damage(),
-            StoreError::TooNew { .. } | StoreError::Full(_) => false,
+            StoreError::Postgres(_)
+            | StoreError::TooNew { .. }
+            | StoreError::Full(_)
+            | StoreError::Moved { .. } => false,
         }
     }
 }
@@ -70,6 +102,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Sqlite(e) => write!(f, "store: {e}"),
+            StoreError::Postgres(e) => write!(f, "database: {}", pg::describe(e)),
             StoreError::TooNew { found, known } => write!(
                 f,
                 "store schema version {found} is newer than this rota knows ({known}); upgrade rota"
@@ -77,7 +110,16 @@ impl fmt::Display for StoreError {
             StoreError::Corrupt(m) => write!(f, "store: damaged row: {m}"),
             StoreError::Damaged(m) => write!(f, "store is damaged: {m}"),
             StoreError::Full(m) => write!(f, "store is full: {m}"),
-            StoreError::At(path, e) => write!(f, "{}: {e}", path.display()),
+            StoreError::Moved {
+                roster,
+                stored,
+                held,
+            } => write!(
+                f,
+                "roster `{roster}` was changed by another hub (seq {stored}, this hub had {held}); \
+                 it is read again: send the edit again"
+            ),
+            StoreError::At(place, e) => write!(f, "{place}: {e}"),
         }
     }
 }
@@ -90,29 +132,19 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-pub type Result<T> = std::result::Result<T, StoreError>;
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Postgres(e)
+    }
+}
 
-/// Most changes a batch keeps in its `changes` column, and in each part of a
-/// larger batch.
-const PART_CHANGES: usize = 64;
-/// Fewest changes in a part that ends with a run (not the batch).
-const MIN_PART_CHANGES: usize = 16;
+pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The answer stored for a batch, and the fingerprint of the edit it
 /// answered (None for answers stored before fingerprints were kept).
 pub struct StoredAnswer {
     pub answer: String,
     pub fingerprint: Option<Vec<u8>>,
-}
-
-/// SQLite page cache of the hub's store, in KiB.
-const CACHE_KIB: i64 = 64 * 1024;
-
-pub struct Store {
-    conn: Connection,
-    path: std::path::PathBuf,
-    /// The cap on the file and its WAL together, if any.
-    max_bytes: Option<u64>,
 }
 
 /// What names a batch for ever: its roster, its client and the client's op
@@ -123,236 +155,259 @@ pub struct AnswerKey<'a> {
     pub op_id: u64,
 }
 
-/// One group commit: many batches, one transaction, one fsync.
-pub struct Group<'a> {
-    tx: rusqlite::Transaction<'a>,
-    /// What this group did to each roster, written once at commit rather
-    /// than once per batch: its seq, and history's index.
-    touched: std::cell::RefCell<Vec<Touched>>,
+/// Where a store is: a SQLite file, or a PostgreSQL database (its URL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    File(PathBuf),
+    Database(String),
 }
 
-/// The batches one group wrote on one roster.
-struct Touched {
-    roster: String,
-    /// The span of seqs (consecutive: nothing else writes the roster meanwhile).
-    first: i64,
-    last: i64,
-    /// The time of its first batch (the roster's creation, should it be new).
-    at: i64,
-    staff: BTreeSet<String>,
-    dates: BTreeSet<Date>,
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::File(path) => write!(f, "{}", path.display()),
+            Place::Database(url) => f.write_str(&pg::without_password(url)),
+        }
+    }
+}
+
+/// A writer's store: one SQLite file, or a connection to the database.
+pub enum Store {
+    Sqlite(sqlite::Store),
+    Postgres(Box<pg::Store>),
+}
+
+/// One group commit: many batches, one transaction.
+pub enum Group<'a> {
+    Sqlite(sqlite::Group<'a>),
+    Postgres(Box<pg::Group<'a>>),
+}
+
+/// A reader thread's connection: it sees only committed state.
+pub enum Reader {
+    Sqlite(sqlite::Reader),
+    Postgres(Box<pg::Reader>),
 }
 
 impl Store {
-    /// Opens (creating or migrating) the store at `path`.
-    ///
-    /// A file that exists was made whole (see `create_whole`); an empty
-    /// one, one that is not a database, or one whose pages do not pass
-    /// SQLite's `quick_check` is refused, naming the file and what is
-    /// wrong: a hub never starts afresh on a store it could not read.
-    pub fn open(path: &Path) -> Result<Store> {
-        Store::open_checked(path).map_err(|e| e.at(path))
-    }
-
-    fn open_checked(path: &Path) -> Result<Store> {
-        match rota_db::sqlite_file::is_empty(path) {
-            Ok(Some(true)) => {
-                return Err(StoreError::Damaged(
-                    "the file is empty (0 bytes); restore it from a backup, or move it away to start an empty hub".into(),
-                ));
-            }
-            Ok(Some(false)) => {}
-            // A new store is made whole, migrated, before it is opened.
-            Ok(None) => rota_db::sqlite_file::create_whole(path, migrate)
-                .map_err(|e| StoreError::Damaged(format!("cannot create it: {e}")))?,
-            Err(e) => return Err(StoreError::Damaged(format!("cannot read it: {e}"))),
+    /// Opens (creating or migrating) the store at `place`.
+    pub fn open(place: &Place) -> Result<Store> {
+        match place {
+            Place::File(path) => sqlite::Store::open(path).map(Store::Sqlite),
+            Place::Database(url) => pg::Store::connect(url).map(|s| Store::Postgres(Box::new(s))),
         }
-        let mut conn = Connection::open(path)?;
-        // WAL with synchronous=FULL: a commit returns only once the WAL is
-        // fsynced, so an acknowledged edit survives kill -9 and power loss.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        // A large page cache (pages are allocated only as used): with the
-        // default 2 MiB, a big batch re-reads the cells and change-log
-        // B-trees from the OS for every row and takes several times longer.
-        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        quick_check(&conn)?;
-        migrate(&mut conn)?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-            max_bytes: None,
-        })
     }
 
-    /// Commits without fsync: for the deterministic simulation, whose
-    /// restarts reopen the file in the same process (the OS still has every
-    /// commit); thousands of seeds would otherwise wait on the disk.
-    #[cfg(test)]
-    pub fn without_fsync(&self) -> Result<()> {
-        self.conn.pragma_update(None, "synchronous", "OFF")?;
-        Ok(())
-    }
-
-    /// Caps the database at about `bytes`: a write past it fails (as on a full
-    /// disk) and its whole group is refused, leaving what is stored intact.
-    ///
-    /// The WAL counts too: a group is not begun while the file and its WAL
-    /// together are at the cap (after a checkpoint has tried to fold the
-    /// WAL back in), so a reader that keeps the WAL from being reset cannot
-    /// make the store outgrow it.
+    /// Caps a SQLite store at about `bytes` (see [`sqlite::Store::set_max_bytes`]);
+    /// a database keeps its own limits.
     pub fn set_max_bytes(&mut self, bytes: u64) -> Result<()> {
-        let page: i64 = self
-            .conn
-            .pragma_query_value(None, "page_size", |r| r.get(0))?;
-        let pages = (bytes / page.max(512) as u64).max(1) as i64;
-        self.conn.pragma_update(None, "max_page_count", pages)?;
-        self.max_bytes = Some(bytes);
-        Ok(())
-    }
-
-    /// The store's file and its WAL, in bytes.
-    pub fn size_on_disk(&self) -> u64 {
-        let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
-        let wal = std::path::PathBuf::from(format!("{}-wal", self.path.display()));
-        len(&self.path) + len(&wal)
-    }
-
-    /// Refuses to begin a group when the file and its WAL are at the cap.
-    fn check_room(&self) -> Result<()> {
-        let Some(max) = self.max_bytes else {
-            return Ok(());
-        };
-        if self.size_on_disk() < max {
-            return Ok(());
+        match self {
+            Store::Sqlite(s) => s.set_max_bytes(bytes),
+            Store::Postgres(_) => Ok(()),
         }
-        // Fold the WAL back into the file and start it afresh, if no reader
-        // holds it (without waiting for one: this is the writer's thread);
-        // then look again.
-        let _ = self.conn.busy_timeout(std::time::Duration::ZERO);
-        let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
-        let _ = self.conn.busy_timeout(std::time::Duration::from_secs(5));
-        let size = self.size_on_disk();
-        if size < max {
-            return Ok(());
-        }
-        Err(StoreError::Full(format!(
-            "the store and its WAL hold {} KiB, at the limit of {} KiB (--max-db-mb)",
-            size / 1024,
-            max / 1024
-        )))
     }
 
     pub fn group(&mut self) -> Result<Group<'_>> {
-        self.check_room()?;
-        Ok(Group {
-            tx: self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?,
-            touched: Default::default(),
+        Ok(match self {
+            Store::Sqlite(s) => Group::Sqlite(s.group()?),
+            Store::Postgres(s) => Group::Postgres(Box::new(s.group()?)),
         })
     }
 
     /// Loads a roster's current state; an unknown roster loads empty. What
-    /// is loaded is checked (see `load_roster_from`); a damaged roster is an
-    /// error naming the file.
-    pub fn load_roster(&self, name: &str) -> Result<Roster> {
-        load_roster_from(&self.conn, name).map_err(|e| e.at(&self.path))
+    /// is loaded is checked; a damaged roster is an error naming the store.
+    pub fn load_roster(&mut self, name: &str) -> Result<Roster> {
+        match self {
+            Store::Sqlite(s) => s.load_roster(name),
+            Store::Postgres(s) => s.load_roster(name),
+        }
     }
 
     /// The batches after `seq`, in order, or `None` when there are more than
-    /// `max_changes` changes (a snapshot is then cheaper).
-    ///
-    /// A batch that cannot be read (a damaged row or page) is logged with
-    /// the file's name and answered as `None` too: the editor then gets a
-    /// snapshot of the roster's current state instead of no answer.
+    /// `max_changes` changes (a snapshot is then cheaper), or when they
+    /// cannot be read (logged: the editor then gets a snapshot).
     pub fn changes_since(
-        &self,
+        &mut self,
         roster: &str,
         seq: Seq,
         max_changes: usize,
     ) -> Result<Option<Vec<ChangeSet>>> {
-        match self.read_changes_since(roster, seq, max_changes) {
-            Err(e) if e.is_damage() => {
-                tracing::error!(
-                    "{}: the change log of roster {roster} after seq {seq} cannot be read ({e}); sending a snapshot instead",
-                    self.path.display()
-                );
-                Ok(None)
-            }
-            other => other,
+        match self {
+            Store::Sqlite(s) => s.changes_since(roster, seq, max_changes),
+            Store::Postgres(s) => s.changes_since(roster, seq, max_changes),
         }
     }
 
-    fn read_changes_since(
-        &self,
-        roster: &str,
-        seq: Seq,
-        max_changes: usize,
-    ) -> Result<Option<Vec<ChangeSet>>> {
-        // The counts first: a long gap is answered without reading its batches.
-        let total: i64 = self.conn.query_row(
-            "SELECT coalesce(sum(count), 0) FROM batches WHERE roster = ?1 AND seq > ?2",
-            params![roster, seq as i64],
-            |r| r.get(0),
-        )?;
-        if total as usize > max_changes {
-            return Ok(None);
+    /// Every roster, with its seq and counts.
+    pub fn list_rosters(&mut self) -> Result<Vec<RosterInfo>> {
+        match self {
+            Store::Sqlite(s) => s.list_rosters(),
+            Store::Postgres(s) => s.list_rosters(),
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, user, client, op_id, at, note, changes, parts
-             FROM batches WHERE roster = ?1 AND seq > ?2 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query(params![roster, seq as i64])?;
-        let mut sets = Vec::new();
-        while let Some(row) = rows.next()? {
-            let seq = row.get::<_, i64>(0)? as Seq;
-            let stored = StoredChanges {
-                roster,
-                seq: seq as i64,
-                json: row.get(6)?,
-                parts: row.get(7)?,
-            };
-            let logged = stored.read_all::<serde::de::IgnoredAny>(&self.conn)?;
-            sets.push(ChangeSet {
-                seq,
-                user: row.get(1)?,
-                client: row.get(2)?,
-                op_id: row.get::<_, i64>(3)? as u64,
-                at: row.get(4)?,
-                note: row.get(5)?,
-                changes: logged.into_iter().map(|(_, c, _)| c).collect(),
-            });
+    }
+
+    /// Every roster this store holds anything of: state, or only answers
+    /// (a roster whose every edit was refused or changed nothing).
+    pub fn roster_names(&mut self) -> Result<Vec<String>> {
+        match self {
+            Store::Sqlite(s) => s.roster_names(),
+            Store::Postgres(s) => s.roster_names(),
         }
-        Ok(Some(sets))
     }
 
     /// One page of the change log, newest first, read on the writer's own
     /// connection: for tests; the hub reads with [`Reader::history`].
     #[cfg(test)]
     pub fn history(
-        &self,
+        &mut self,
         roster: &str,
         q: &HistoryQuery,
     ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
-        Reads(&self.conn).history(roster, q, View::Draft)
+        match self {
+            Store::Sqlite(s) => s.history(roster, q),
+            Store::Postgres(s) => s.history(roster, q, View::Draft),
+        }
+    }
+}
+
+impl Group<'_> {
+    /// Claims `roster` for this group before its first edit is applied:
+    /// the roster's stored seq when another writer (another hub on the
+    /// same database) may have moved it, held locked until the group ends;
+    /// None where this writer alone writes it (a SQLite file).
+    pub fn claim(&mut self, roster: &str) -> Result<Option<Seq>> {
+        match self {
+            Group::Sqlite(_) => Ok(None),
+            Group::Postgres(g) => g.claim(roster).map(Some),
+        }
     }
 
-    /// Every roster, with its seq and counts.
-    pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
-        Reads(&self.conn).list_rosters()
+    /// The answer given earlier to the batch `key` names.
+    pub fn find_answer(&mut self, key: &AnswerKey<'_>) -> Result<Option<StoredAnswer>> {
+        match self {
+            Group::Sqlite(g) => g.find_answer(key),
+            Group::Postgres(g) => g.find_answer(key),
+        }
     }
 
-    /// Every roster this file holds anything of: state, or only answers
-    /// (a roster whose every edit was refused or changed nothing).
-    pub fn roster_names(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name FROM rosters UNION SELECT DISTINCT roster FROM answers")?;
-        let names = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(names)
+    /// Stores the answer to a batch under its roster, client and op id,
+    /// with the fingerprint of its content.
+    pub fn put_answer(
+        &mut self,
+        key: &AnswerKey<'_>,
+        fingerprint: &[u8],
+        answer: &str,
+        at: i64,
+    ) -> Result<()> {
+        match self {
+            Group::Sqlite(g) => g.put_answer(key, fingerprint, answer, at),
+            Group::Postgres(g) => {
+                g.put_answer(key, fingerprint, answer, at);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes an accepted batch: current state, roster seq and change log.
+    pub fn put_applied(
+        &mut self,
+        roster: &str,
+        applied: &Applied,
+        author: &Author,
+        op_id: u64,
+        note: Option<&str>,
+        at: i64,
+    ) -> Result<()> {
+        match self {
+            Group::Sqlite(g) => g.put_applied(roster, applied, author, op_id, note, at),
+            Group::Postgres(g) => g.put_applied(roster, applied, author, op_id, note, at),
+        }
+    }
+
+    /// The highest op id `client` has an answer for on `roster` (0 for
+    /// none), among those stored as non-negative numbers.
+    pub fn highest_answered(&mut self, roster: &str, client: &str) -> Result<u64> {
+        match self {
+            Group::Sqlite(g) => g.highest_answered(roster, client),
+            Group::Postgres(g) => g.highest_answered(roster, client),
+        }
+    }
+
+    /// The batches of `roster` after `seq`, read inside the group: after a
+    /// claim found another writer's, those to catch up on, in order.
+    pub fn changes_since(&mut self, roster: &str, seq: Seq) -> Result<Vec<ChangeSet>> {
+        match self {
+            Group::Sqlite(g) => g.changes_since(roster, seq),
+            Group::Postgres(g) => g.changes_since(roster, seq),
+        }
+    }
+
+    /// Loads a roster inside the group (it sees the group's own writes).
+    pub fn load_roster(&mut self, name: &str) -> Result<Roster> {
+        match self {
+            Group::Sqlite(g) => sqlite::load_roster_in(g, name),
+            Group::Postgres(g) => g.load_roster(name),
+        }
+    }
+
+    /// Writes what is left (each roster's seq, history's index), then
+    /// commits: acknowledged only once this returns.
+    pub fn commit(self) -> Result<()> {
+        match self {
+            Group::Sqlite(g) => g.commit(),
+            Group::Postgres(g) => (*g).commit(),
+        }
+    }
+}
+
+impl Reader {
+    /// Opens the store at `place` (already created and migrated) to read.
+    pub fn open(place: &Place) -> Result<Reader> {
+        match place {
+            Place::File(path) => sqlite::Reader::open(path).map(Reader::Sqlite),
+            Place::Database(url) => pg::Reader::connect(url).map(|r| Reader::Postgres(Box::new(r))),
+        }
+    }
+
+    /// One page of history, read in one transaction (one view of the store),
+    /// as the connection's `view` may see it.
+    pub fn history(
+        &mut self,
+        roster: &str,
+        q: &HistoryQuery,
+        view: View,
+    ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
+        match self {
+            Reader::Sqlite(r) => r.history(roster, q, view),
+            Reader::Postgres(r) => r.history(roster, q, view),
+        }
+    }
+
+    pub fn list_rosters(&mut self) -> Result<Vec<RosterInfo>> {
+        match self {
+            Reader::Sqlite(r) => r.list_rosters(),
+            Reader::Postgres(r) => r.list_rosters(),
+        }
+    }
+}
+
+/// Loads `name` from the store at `place`, on a connection of its own, in
+/// one transaction (the calendar feed's read).
+pub fn load_roster_at(place: &Place, name: &str) -> Result<Roster> {
+    match place {
+        Place::File(path) => sqlite::load_roster_at(path, name),
+        Place::Database(url) => pg::off_runtime(|| pg::Reader::connect(url)?.load_roster(name)),
+    }
+}
+
+/// Who used `client` in the change log under another name than `user` (a
+/// client id from before the hub had accounts is that name's). Asked once
+/// per client id, when an account first says hello with it.
+pub fn other_user_of_client(place: &Place, client: &str, user: &str) -> Result<Option<String>> {
+    match place {
+        Place::File(path) => sqlite::other_user_of_client(path, client, user),
+        Place::Database(url) => {
+            pg::off_runtime(|| pg::Reader::connect(url)?.other_user_of_client(client, user))
+        }
     }
 }

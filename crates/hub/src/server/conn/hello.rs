@@ -142,11 +142,11 @@ impl Conn {
         // Not yet any account's: an id used before the hub had accounts is
         // the name's that used it, not the first account to claim it.
         if self.shared.gate.current().client_owner(client_id).is_none() {
-            let files = super::super::writers::store_files(&self.config.data_dir);
+            let places = super::super::writers::read_places(&self.config);
             let (id, u) = (client_id.to_string(), user.to_string());
             let used = tokio::task::spawn_blocking(move || -> crate::store::Result<_> {
-                for path in files {
-                    if let Some(other) = crate::store::other_user_of_client(&path, &id, &u)? {
+                for place in places {
+                    if let Some(other) = crate::store::other_user_of_client(&place, &id, &u)? {
                         return Ok(Some(other));
                     }
                 }

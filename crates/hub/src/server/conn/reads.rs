@@ -23,7 +23,7 @@ impl Conn {
         if let Some(why) = self.history_refusal(&query) {
             return self.forbidden(why, None, req).await;
         }
-        let shard = self.writers.shard_of(&roster);
+        let shard = self.writers.store_of(&roster);
         let what = ReadWhat::History {
             roster,
             shard,

@@ -56,19 +56,13 @@ impl Reads<'_> {
         q: &HistoryQuery,
         view: View,
     ) -> Result<(Vec<HistoryEntry>, Option<String>)> {
-        let limit = q.page_size();
-        let no_cells = view == View::Published
-            && self.0.query_row(
-                "SELECT EXISTS(SELECT 1 FROM entities WHERE roster = ?1 AND kind = 'publication')",
-                [roster],
-                |r| r.get::<_, bool>(0),
-            )?;
-        let cursor = q
-            .before
-            .as_deref()
-            .and_then(HistoryCursor::parse)
-            .map(|c| (c.seq.min(i64::MAX as Seq) as i64, i64::from(c.index)));
-        let top = cursor.map_or(i64::MAX, |(seq, _)| seq);
+        let publishes = self.0.query_row(
+            "SELECT EXISTS(SELECT 1 FROM entities WHERE roster = ?1 AND kind = 'publication')",
+            [roster],
+            |r| r.get::<_, bool>(0),
+        )?;
+        let mut page = Page::new(q, view, publishes);
+        let top = page.top();
         let (from, to) = (q.from.map(|d| d.to_string()), q.to.map(|d| d.to_string()));
         // The spans of seqs that may hold what is asked, newest first: each
         // group commit that touched the staff member or date names the seqs
@@ -133,97 +127,36 @@ impl Reads<'_> {
              WHERE roster = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
         )?;
         let filter = PartFilter::of(q);
-        let wanted = |c: &Change| -> bool {
-            let (staff, date) = staff_and_date(c);
-            let dated = q.date.is_some() || q.from.is_some() || q.to.is_some();
-            // Staff see no draft cell once the roster publishes, and
-            // never a proposal.
-            let hidden = match c {
-                Change::Cell { .. } => no_cells,
-                Change::Proposal { .. } => view == View::Published,
-                _ => false,
-            };
-            !hidden
-                && q.staff.as_deref().is_none_or(|s| staff == Some(s))
-                && (!dated || date.is_some())
-                && q.date.is_none_or(|d| date == Some(d))
-                && q.from.is_none_or(|f| date.is_some_and(|d| d >= f))
-                && q.to.is_none_or(|t| date.is_some_and(|d| d <= t))
-        };
-        // One more than a page, to know whether there is a next.
-        let mut found: Vec<(i64, usize, HistoryEntry)> = Vec::new();
         'spans: while let Some(span) = spans.next()? {
             let (first, last): (i64, i64) = (span.get(0)?, span.get(1)?);
             let mut rows = batches.query(params![roster, first, last.min(top)])?;
             while let Some(row) = rows.next()? {
                 let seq: i64 = row.get(0)?;
-                let (user, client, op_id, at, note) = (
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, i64>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                );
+                let by = history::Author {
+                    user: row.get(1)?,
+                    client: row.get(2)?,
+                    op_id: row.get(3)?,
+                    at: row.get(4)?,
+                    note: row.get(5)?,
+                };
                 let stored = StoredChanges {
                     roster,
                     seq,
                     json: row.get(6)?,
                     parts: row.get(7)?,
                 };
-                let below = cursor
-                    .filter(|(cs, _)| *cs == seq)
-                    .map(|(_, ci)| ci.max(0) as usize);
                 let full = stored.newest_first::<serde_json::Value>(
                     self.0,
                     &filter,
-                    below,
-                    |idx, change, before| {
-                        if !wanted(&change) {
-                            return true;
-                        }
-                        let target = change.target();
-                        let (staff, date) = staff_and_date(&change);
-                        found.push((
-                            seq,
-                            idx,
-                            HistoryEntry {
-                                seq: seq as Seq,
-                                entity: target.entity().to_string(),
-                                key: target.key(),
-                                staff: staff.map(str::to_string),
-                                date,
-                                before,
-                                after: after_value(&change),
-                                user: user.clone(),
-                                client: client.clone(),
-                                op_id: op_id as u64,
-                                at,
-                                note: note.clone(),
-                            },
-                        ));
-                        // One more than a page, to know whether there is a next.
-                        found.len() <= limit
-                    },
+                    page.below(seq),
+                    |idx, change, before| page.offer(seq, idx, change, before, &by),
                 )?;
                 if full {
                     break 'spans;
                 }
             }
         }
-        let more = found.len() > limit;
-        found.truncate(limit);
-        let next = more
-            .then(|| {
-                found.last().map(|(seq, idx, _)| {
-                    HistoryCursor {
-                        seq: *seq as Seq,
-                        index: *idx as u32,
-                    }
-                    .to_string()
-                })
-            })
-            .flatten();
-        Ok((found.into_iter().map(|(_, _, e)| e).collect(), next))
+        Ok(page.finish())
     }
 
     pub fn list_rosters(&self) -> Result<Vec<RosterInfo>> {
@@ -275,28 +208,6 @@ pub(super) fn load_roster_from(conn: &Connection, name: &str) -> Result<Roster> 
     roster.set_seq(seq as Seq);
     check_loaded(&roster, name)?;
     Ok(roster)
-}
-
-/// What a roster's stored state must hold together: every cell's person
-/// and code exist (a hand-edited or damaged store may not).
-pub(super) fn check_loaded(roster: &Roster, name: &str) -> Result<()> {
-    let codes: BTreeSet<String> = roster.codes().into_iter().map(|c| c.code).collect();
-    let staff: BTreeSet<String> = roster.staff().into_iter().map(|s| s.id).collect();
-    for (person, date, code, _) in roster.cells() {
-        if !staff.contains(person) {
-            return Err(StoreError::Corrupt(format!(
-                "roster {name}: a cell of {date} belongs to `{person}`, who is not on the roster"
-            )));
-        }
-        if let Some(c) = code
-            && !codes.contains(c)
-        {
-            return Err(StoreError::Corrupt(format!(
-                "roster {name}: {person} on {date} holds code `{c}`, which the roster does not have"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// SQLite's check of every page's structure; anything but "ok" is damage.
@@ -456,30 +367,6 @@ impl StoredChanges<'_> {
             .collect::<std::result::Result<Vec<(i64, usize)>, _>>()?;
         Ok(parts)
     }
-}
-
-pub(super) fn decode_changes<T: serde::de::DeserializeOwned>(
-    seq: Seq,
-    json: &str,
-) -> Result<Vec<T>> {
-    serde_json::from_str(json)
-        .map_err(|e| StoreError::Corrupt(format!("change log batch {seq}: {e}")))
-}
-
-/// What a change made its target: a code (or null) for a cell, the record
-/// (or null) for the others.
-pub(super) fn after_value(change: &Change) -> serde_json::Value {
-    let v = match change {
-        Change::Cell { code, .. } => serde_json::to_value(code),
-        Change::Staff { staff } => serde_json::to_value(staff),
-        Change::Code { def, .. } => serde_json::to_value(def),
-        Change::Rule { rule, .. } => serde_json::to_value(rule),
-        Change::Settings { settings } => serde_json::to_value(settings),
-        Change::Request { request, .. } => serde_json::to_value(request),
-        Change::Proposal { code, .. } => serde_json::to_value(code),
-        Change::Publication { publication } => serde_json::to_value(publication),
-    };
-    v.unwrap_or_default()
 }
 
 pub(super) fn change_from_row(

@@ -133,6 +133,11 @@ impl Group<'_> {
         Ok(max.map_or(0, |m| m as u64))
     }
 
+    /// The batches of `roster` after `seq`, in this group's transaction.
+    pub fn changes_since(&self, roster: &str, seq: Seq) -> Result<Vec<ChangeSet>> {
+        Ok(changes_in(&self.tx, roster, seq, usize::MAX)?.unwrap_or_default())
+    }
+
     /// Writes each roster's seq and history's index rows, then commits.
     pub fn commit(self) -> Result<()> {
         let mut put_roster = self.tx.prepare_cached(

@@ -3,39 +3,6 @@
 
 use super::*;
 
-/// The staff member and the date a change is filed under in the change log:
-/// a cell, a request and a proposal have all three, a staff record its id, the rest neither.
-pub(super) fn staff_and_date(change: &Change) -> (Option<&str>, Option<Date>) {
-    match change {
-        Change::Cell { staff, date, .. }
-        | Change::Request { staff, date, .. }
-        | Change::Proposal { staff, date, .. } => (Some(staff), Some(*date)),
-        Change::Staff { staff } => (Some(&staff.id), None),
-        _ => (None, None),
-    }
-}
-
-/// Who wrote a batch, and why.
-pub(super) struct BatchMeta<'a> {
-    pub(super) user: &'a str,
-    pub(super) client: &'a str,
-    pub(super) op_id: u64,
-    pub(super) at: i64,
-    pub(super) note: Option<&'a str>,
-}
-
-/// A batch's changes as the log keeps them: `[[change, before], ...]`.
-pub(super) struct Logged<I>(I);
-
-impl<'a, I> serde::Serialize for Logged<I>
-where
-    I: Iterator<Item = (&'a Change, &'a serde_json::Value)> + Clone,
-{
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.clone())
-    }
-}
-
 /// Writes one batch's row to the change log as schema 2 did, for migration
 /// 3 (which must do what it did when it shipped).
 pub(super) fn log_batch_schema_2<'a>(

@@ -1,0 +1,304 @@
+//! The store in PostgreSQL (`--database postgres://…`): the same records
+//! as the SQLite store (rosters, their records and cells, the change log,
+//! history's index, the answers), in tables of its own ([`schema`]), through
+//! the synchronous `postgres` client (rust-postgres) on the writer's and
+//! readers' own threads. Every connection sets `synchronous_commit = on`: a
+//! group is acknowledged only once the database has made it durable.
+//!
+//! What the database decides, so that several hubs may share it: each
+//! roster's seq (a group claims a roster, under a lock held to its commit,
+//! before it applies an edit to it: [`Group::claim`]); the uniqueness of a
+//! batch's seq and of an answer's (roster, client, op id), by primary keys.
+//!
+//! One room a seam: [`schema`] (the tables, migrations), [`group`] (a group
+//! commit, its writes gathered and sent in a few statements at commit),
+//! [`read`] (loading, catch-up, history, lists: on a transaction or a
+//! reader's connection).
+
+use super::{Result, StoreError};
+use postgres::{Client, NoTls, Statement};
+use std::collections::HashMap;
+
+mod group;
+mod read;
+mod schema;
+
+pub use group::Group;
+pub use read::Reader;
+
+/// Runs `f` on a thread of its own, outside any async runtime: the
+/// synchronous client blocks on a runtime of its own, which Tokio refuses
+/// inside another's (the hub's start, a task's blocking section). Its
+/// connections may then be used on any thread without one.
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Connects to the database at `url`, saying which one when it cannot.
+fn connect(url: &str) -> Result<Client> {
+    let config: postgres::Config = url.parse().map_err(|e| {
+        StoreError::Damaged(format!(
+            "`{}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB): {}",
+            without_password(url),
+            describe(&e)
+        ))
+    })?;
+    let mut client = config
+        .connect(NoTls)
+        .map_err(|e| StoreError::Postgres(e).at_place(&without_password(url)))?;
+    // Durable before acknowledged, whatever the server's default.
+    client.batch_execute("SET synchronous_commit TO on")?;
+    Ok(client)
+}
+
+/// What went wrong, as PostgreSQL said it (the client's own words for
+/// errors from the server are only "db error").
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} ({})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                s.push_str(": ");
+                s.push_str(detail);
+            }
+            s
+        }
+        None => {
+            let mut s = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                s.push_str(": ");
+                s.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            s
+        }
+    }
+}
+
+/// `url` with its password, if any, left out (for messages and logs).
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some(split) => split,
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// A column of a row read back, as a store error (naming the column) when
+/// it does not hold what the schema says: never a panic on what a
+/// database holds.
+pub(super) trait Col {
+    fn col<'a, T: postgres::types::FromSql<'a>>(&'a self, i: usize) -> Result<T>;
+}
+
+impl Col for postgres::Row {
+    fn col<'a, T: postgres::types::FromSql<'a>>(&'a self, i: usize) -> Result<T> {
+        self.try_get(i).map_err(|e| {
+            let name = self.columns().get(i).map_or("?", |c| c.name());
+            StoreError::Corrupt(format!("column `{name}`: {}", describe(&e)))
+        })
+    }
+}
+
+/// A writer's connection, and the statements it has prepared.
+pub struct Store {
+    conn: Conn,
+    prepared: Prepared,
+}
+
+/// A connection that is made again when it was lost (the database
+/// restarted, the network dropped it): the next use after that tries
+/// once, and fails (so does what it was for) while the database is away.
+pub(super) struct Conn {
+    url: String,
+    /// The URL without its password, for messages.
+    place: String,
+    client: Client,
+}
+
+impl Conn {
+    pub(super) fn open(url: &str) -> Result<Conn> {
+        Ok(Conn {
+            url: url.to_string(),
+            place: without_password(url),
+            client: connect(url)?,
+        })
+    }
+
+    /// The client, connected again first if the connection was lost;
+    /// whether it was.
+    pub(super) fn live(&mut self) -> Result<(&mut Client, bool)> {
+        let lost = self.client.is_closed();
+        if lost {
+            self.client = connect(&self.url)?;
+            tracing::info!("{}: connected to the database again", self.place);
+        }
+        Ok((&mut self.client, lost))
+    }
+}
+
+/// Statements prepared once per connection, by their SQL.
+#[derive(Default)]
+pub(super) struct Prepared(HashMap<&'static str, Statement>);
+
+impl Prepared {
+    pub(super) fn get(
+        &mut self,
+        conn: &mut impl postgres::GenericClient,
+        sql: &'static str,
+    ) -> Result<Statement> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = conn.prepare(sql)?;
+        self.0.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+impl Store {
+    /// Connects to the database at `url`, creating or migrating its tables.
+    pub fn connect(url: &str) -> Result<Store> {
+        let mut conn = Conn::open(url)?;
+        schema::migrate(&mut conn.client).map_err(|e| e.at_place(&conn.place))?;
+        Ok(Store {
+            conn,
+            prepared: Prepared::default(),
+        })
+    }
+
+    /// The client, and its prepared statements (forgotten with a lost
+    /// connection: they were the old one's).
+    fn client(&mut self) -> Result<&mut Client> {
+        let (client, lost) = self.conn.live()?;
+        if lost {
+            self.prepared = Prepared::default();
+        }
+        Ok(client)
+    }
+
+    pub fn group(&mut self) -> Result<Group<'_>> {
+        let (client, lost) = self.conn.live()?;
+        if lost {
+            self.prepared = Prepared::default();
+        }
+        Group::begin(client, &mut self.prepared)
+    }
+
+    pub fn load_roster(&mut self, name: &str) -> Result<rota_core::domain::Roster> {
+        let place = self.conn.place.clone();
+        let mut tx = self.client()?.transaction()?;
+        let roster = read::load_roster(&mut tx, name).map_err(|e| e.at_place(&place))?;
+        tx.commit()?;
+        Ok(roster)
+    }
+
+    pub fn changes_since(
+        &mut self,
+        roster: &str,
+        seq: rota_core::domain::Seq,
+        max_changes: usize,
+    ) -> Result<Option<Vec<rota_core::protocol::ChangeSet>>> {
+        let place = self.conn.place.clone();
+        let mut tx = self.client()?.transaction()?;
+        match read::changes_since(&mut tx, roster, seq, max_changes) {
+            Err(e) if e.is_damage() => {
+                tracing::error!(
+                    "{place}: the change log of roster {roster} after seq {seq} cannot be read ({e}); sending a snapshot instead"
+                );
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
+    pub fn list_rosters(&mut self) -> Result<Vec<rota_core::protocol::RosterInfo>> {
+        read::list_rosters(self.client()?)
+    }
+
+    pub fn roster_names(&mut self) -> Result<Vec<String>> {
+        let rows = self.client()?.query(
+            "SELECT name FROM rosters UNION SELECT DISTINCT roster FROM answers",
+            &[],
+        )?;
+        rows.iter().map(|r| r.col(0)).collect()
+    }
+
+    /// One page of history on the writer's own connection (for tests).
+    #[cfg(test)]
+    pub fn history(
+        &mut self,
+        roster: &str,
+        q: &rota_core::protocol::HistoryQuery,
+        view: rota_core::domain::View,
+    ) -> Result<(Vec<rota_core::protocol::HistoryEntry>, Option<String>)> {
+        let mut tx = self.client()?.transaction()?;
+        read::history(&mut tx, roster, q, view)
+    }
+}
+
+/// A connection that hears of every group committed by any hub on the
+/// database (`LISTEN rota`; [`Group::commit`] notifies "seq roster").
+pub struct Listener {
+    client: Client,
+}
+
+impl Listener {
+    pub fn connect(url: &str) -> Result<Listener> {
+        let mut client = connect(url)?;
+        client.batch_execute("LISTEN rota")?;
+        Ok(Listener { client })
+    }
+
+    /// The next commit heard of (its roster and seq), or None when none
+    /// came within `wait`. An error means the connection is lost: what was
+    /// committed meanwhile must be read, not waited for.
+    pub fn next(
+        &mut self,
+        wait: std::time::Duration,
+    ) -> Result<Option<(String, rota_core::domain::Seq)>> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut notes = self.client.notifications();
+        let mut heard = notes.timeout_iter(wait);
+        while let Some(n) = heard.next()? {
+            let parsed = n
+                .payload()
+                .split_once(' ')
+                .and_then(|(seq, roster)| Some((roster.to_string(), seq.parse().ok()?)));
+            match parsed {
+                Some(note) => return Ok(Some(note)),
+                None => tracing::warn!("ignoring a notification on `rota`: {:?}", n.payload()),
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_password_is_never_shown() {
+        assert_eq!(
+            without_password("postgres://ann:s3cret@db:5432/rota"),
+            "postgres://ann:***@db:5432/rota"
+        );
+        assert_eq!(
+            without_password("postgres://ann@db/rota"),
+            "postgres://ann@db/rota"
+        );
+        assert_eq!(without_password("not a url"), "not a url");
+    }
+}

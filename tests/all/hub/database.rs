@@ -1,0 +1,250 @@
+//! Hubs on PostgreSQL (`--database`), against a real server (rota-testpg):
+//! one hub keeps what it acknowledged across a restart and serves history
+//! and lists from the database; two hubs on one database hand each
+//! other's edits to their editors, in order, and never give one seq twice.
+
+use super::*;
+
+/// A hub's config on a data dir of its own and the database at `url`.
+fn on_database(dir: &std::path::Path, url: &str) -> Config {
+    let mut config = Config::new(dir.to_path_buf());
+    config.database = Some(url.to_string());
+    config
+}
+
+fn change_seq(m: &ServerMsg) -> Option<u64> {
+    match m {
+        ServerMsg::Change(cs) => Some(cs.seq),
+        _ => None,
+    }
+}
+
+/// Edits from two editors, acknowledged and seen by each other; then the
+/// hub restarts on a new data dir (nothing of the roster is in it): the
+/// roster, its history and the list come from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_on_postgres_keeps_what_it_acknowledged_across_a_restart() {
+    let url = rota_testpg::fresh_database("hub");
+    let first_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(on_database(first_dir.path(), &url)).await;
+    assert_eq!(seed(&hub.url(), 2).await, 1);
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "default", 1).await;
+    let mut acked = Vec::new();
+    for day in 1..=5 {
+        let date = format!("2026-12-0{day}");
+        acked.push(ack_seq(
+            &ann.edit(day, vec![set("s1", &date, Some("D"), 0)]).await,
+        ));
+        let seen = bob.recv_until(|m| change_seq(m).is_some()).await;
+        assert_eq!(change_seq(&seen), acked.last().copied());
+        acked.push(ack_seq(
+            &bob.edit(day, vec![set("s2", &date, Some("N"), 0)]).await,
+        ));
+    }
+    assert_eq!(acked, (2..=11).collect::<Vec<u64>>(), "gap-free seqs");
+    // A resend is answered as before, from the database.
+    assert_eq!(
+        ack_seq(
+            &ann.edit(1, vec![set("s1", "2026-12-01", Some("D"), 0)])
+                .await
+        ),
+        2
+    );
+    hub.stop().await.unwrap();
+    assert!(
+        !first_dir.path().join("hub.sqlite3").exists(),
+        "no SQLite store beside the database"
+    );
+
+    let second_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(on_database(second_dir.path(), &url)).await;
+    let (mut carl, seq, snapshot) = join_snapshot(&hub.url(), "carl", "c-carl").await;
+    assert_eq!(seq, 11);
+    let cells: Vec<_> = snapshot.cells.iter().filter(|c| c.2.is_some()).collect();
+    assert_eq!(cells.len(), 10);
+    carl.send(&ClientMsg::History {
+        req: Some(7),
+        query: HistoryQuery {
+            staff: Some("s2".into()),
+            limit: Some(3),
+            ..Default::default()
+        },
+    })
+    .await;
+    match carl.answer().await {
+        ServerMsg::History { req, entries, next } => {
+            assert_eq!(req, Some(7));
+            let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, vec![11, 9, 7], "newest first");
+            assert!(entries.iter().all(|e| e.user == "bob"));
+            assert!(next.is_some());
+        }
+        other => panic!("expected history, got {other:?}"),
+    }
+    carl.send(&ClientMsg::ListRosters { req: Some(8) }).await;
+    match carl.answer().await {
+        ServerMsg::Rosters { rosters, .. } => {
+            assert_eq!(rosters.len(), 1);
+            assert_eq!((rosters[0].name.as_str(), rosters[0].seq), ("default", 11));
+        }
+        other => panic!("expected rosters, got {other:?}"),
+    }
+    // And it goes on from where it was.
+    assert_eq!(
+        ack_seq(
+            &carl
+                .edit(1, vec![set("s1", "2026-12-09", Some("D"), 0)])
+                .await
+        ),
+        12
+    );
+    hub.stop().await.unwrap();
+}
+
+/// Two hubs on one database: an editor on each. Each sees the other's
+/// edits, in order, with no gap, as they are committed; a hub whose copy
+/// of the roster is behind catches up before it applies an edit, so no
+/// seq is given twice and every acknowledged edit is in the log once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_on_one_database_hand_each_other_their_edits_in_order() {
+    let url = rota_testpg::fresh_database("two_hubs");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Hub::start_with(on_database(dir_a.path(), &url)).await;
+    let b = Hub::start_with(on_database(dir_b.path(), &url)).await;
+    assert_eq!(seed(&a.url(), 2).await, 1);
+    let (mut ann, _) = Client::join(&a.url(), "ann", "c-ann", "default", 1).await;
+    let (mut bob, _) = Client::join(&b.url(), "bob", "c-bob", "default", 1).await;
+    let mut acked = Vec::new();
+    for day in 1..=6u64 {
+        let date = format!("2026-12-0{day}");
+        // Ann's edit on hub A reaches Bob on hub B...
+        let mine = ack_seq(&ann.edit(day, vec![set("s1", &date, Some("D"), 0)]).await);
+        let seen = bob.recv_until(|m| change_seq(m).is_some()).await;
+        assert_eq!(
+            change_seq(&seen),
+            Some(mine),
+            "bob sees ann's edit, in order"
+        );
+        // ...and Bob's on hub B reaches Ann on hub A.
+        let his = ack_seq(&bob.edit(day, vec![set("s2", &date, Some("N"), 0)]).await);
+        let seen = ann.recv_until(|m| change_seq(m).is_some()).await;
+        assert_eq!(
+            change_seq(&seen),
+            Some(his),
+            "ann sees bob's edit, in order"
+        );
+        acked.extend([mine, his]);
+    }
+    assert_eq!(acked, (2..=13).collect::<Vec<u64>>());
+    // Both edit at once, many times over: every ack a new seq, and each
+    // editor is told of every seq, its own by ack and the other hub's by
+    // change, in seq order with no gap.
+    let writes = |mut c: Client, staff: &'static str| async move {
+        for i in 0..20u64 {
+            let date = format!("2027-01-{:02}", i + 1);
+            c.send(&ClientMsg::Edit {
+                op_id: 100 + i,
+                ops: vec![set(staff, &date, Some("D"), 0)],
+                note: None,
+                force: true,
+                more: false,
+                part: None,
+            })
+            .await;
+        }
+        let (mut mine, mut seen) = (Vec::new(), Vec::new());
+        while seen.len() < 40 {
+            match c.recv().await {
+                ServerMsg::Ack { seq, .. } => {
+                    mine.push(seq);
+                    seen.push(seq);
+                }
+                ServerMsg::Change(cs) => seen.push(cs.seq),
+                ServerMsg::Presence(_) | ServerMsg::Left { .. } => {}
+                other => panic!("{staff}: {other:?}"),
+            }
+        }
+        (mine, seen)
+    };
+    let ((a_mine, a_seen), (b_mine, b_seen)) = tokio::join!(writes(ann, "s1"), writes(bob, "s2"));
+    let mut all: Vec<u64> = a_mine.iter().chain(&b_mine).copied().collect();
+    all.sort();
+    assert_eq!(
+        all,
+        (14..=53).collect::<Vec<u64>>(),
+        "each seq once, no gap"
+    );
+    assert_eq!(
+        a_seen,
+        (14..=53).collect::<Vec<u64>>(),
+        "ann told of all, in order"
+    );
+    assert_eq!(
+        b_seen,
+        (14..=53).collect::<Vec<u64>>(),
+        "bob told of all, in order"
+    );
+    let (_, seq_a, snap_a) = join_snapshot(&a.url(), "x", "c-x").await;
+    let (_, seq_b, snap_b) = join_snapshot(&b.url(), "y", "c-y").await;
+    assert_eq!((seq_a, seq_b), (53, 53));
+    assert_eq!(snap_a, snap_b, "both hubs hold the same roster");
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
+
+/// The database goes away under a hub: an edit is refused as not stored
+/// (naming its op id) and `/health` says the hub is not ready (503); once
+/// the database is back the hub recovers by itself: the same edit sent
+/// again is acknowledged, `/health` is ready, and nothing acknowledged
+/// before is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_whose_database_goes_away_stops_acknowledging_and_recovers_by_itself() {
+    let server = rota_testpg::OwnServer::start("restart").unwrap();
+    let url = server.fresh_database("rota").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(on_database(dir.path(), &url)).await;
+    assert_eq!(seed(&hub.url(), 2).await, 1);
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let before = vec![set("s1", "2026-12-01", Some("D"), 0)];
+    assert_eq!(ack_seq(&ann.edit(1, before).await), 2);
+    let (status, body) = hub.http_get("/health").await;
+    assert_eq!(status, 200, "{body}");
+
+    tokio::task::block_in_place(|| server.pause()).unwrap();
+    let edit = vec![set("s2", "2026-12-01", Some("N"), 0)];
+    match ann.edit(2, edit.clone()).await {
+        ServerMsg::Error {
+            code,
+            op_id,
+            message,
+            ..
+        } => {
+            assert_eq!(code, rota::protocol::codes::STORAGE);
+            assert_eq!(op_id, Some(2));
+            assert!(message.contains("nothing was applied"), "{message}");
+        }
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+    let (status, body) = hub.http_get("/health").await;
+    assert_eq!(status, 503, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["ready"], false, "{body}");
+    assert!(
+        health["why"].as_str().is_some_and(|w| !w.is_empty()),
+        "{body}"
+    );
+
+    tokio::task::block_in_place(|| server.resume()).unwrap();
+    assert_eq!(
+        ack_seq(&ann.edit(2, edit).await),
+        3,
+        "sent again, stored once"
+    );
+    let (status, body) = hub.http_get("/health").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, seq, snapshot) = join_snapshot(&hub.url(), "x", "c-x").await;
+    assert_eq!(seq, 3);
+    assert_eq!(snapshot.cells.iter().filter(|c| c.2.is_some()).count(), 2);
+    hub.stop().await.unwrap();
+}
