@@ -49,6 +49,8 @@ async fn main() {
         cli::backup::backup(&cli, to)
     } else if let Some(from) = &cli.restore {
         cli::backup::restore(&cli, from)
+    } else if cli.migrate {
+        cli::migrate::migrate(&cli)
     } else if cli.serve {
         cli::serve::serve(&cli).await
     } else if cli.sync {

@@ -16,6 +16,7 @@ pub mod check;
 pub mod edit;
 pub mod export;
 pub mod fill;
+pub mod migrate;
 pub mod mine;
 pub mod out;
 pub mod publish;
@@ -107,14 +108,23 @@ pub struct Cli {
     pub out: Option<PathBuf>,
 
     /// With --export: the first date to include. With --publish: the
-    /// first date to publish. With --fill: the first date to fill.
+    /// first date to publish. With --fill: the first date to fill. With
+    /// --migrate: the data dir of the hub to move.
     #[arg(long, value_name = "DATE")]
     pub from: Option<String>,
 
     /// With --export: the last date to include. With --publish: the last
-    /// date to publish. With --fill: the last date to fill.
+    /// date to publish. With --fill: the last date to fill. With
+    /// --migrate: the database to move it into.
     #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
+
+    /// Move a SQLite hub's rosters (--from DIR, its data dir, no hub
+    /// running) into an empty PostgreSQL database (--to postgres://...):
+    /// all or nothing, each roster checked (counts and a digest of its
+    /// state); the files are left as they were.
+    #[arg(long, conflicts_with_all = ["serve", "sync", "apply", "export", "check", "publish", "diff_published", "mine", "fill", "backup", "restore"])]
+    pub migrate: bool,
 
     /// Publish the roster's cells from --from to --to as its staff are to
     /// see them (admins), as the next numbered publication.
@@ -862,9 +872,13 @@ pub async fn stop(engine: SyncEngine) {
 /// `--staff` says whose rows an export covers, or which row a staff role
 /// is bound to: anywhere else it would be quietly ignored, so it is refused.
 pub fn flags_fit(cli: &Cli) -> Result<(), String> {
-    if (cli.from.is_some() || cli.to.is_some()) && cli.export.is_none() && !cli.publish && !cli.fill
+    if (cli.from.is_some() || cli.to.is_some())
+        && cli.export.is_none()
+        && !cli.publish
+        && !cli.fill
+        && !cli.migrate
     {
-        return Err("--from and --to go with --export, --publish or --fill".into());
+        return Err("--from and --to go with --export, --publish, --fill or --migrate".into());
     }
     let fits = cli.export.is_some()
         || cli.mine

@@ -123,6 +123,13 @@ struct Cli {
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+
+    /// Another hub on the same database (ws://HOST:PORT), repeatable: the
+    /// editors are spread over --server and these in turn, editor i on hub
+    /// i mod hubs (fanout's one writer, editor 0, on --server), for
+    /// fanout, throughput, contention and connections.
+    #[arg(long, value_name = "URL")]
+    also: Vec<String>,
 }
 
 fn parse_size(s: &str) -> Result<(usize, usize), String> {
@@ -178,6 +185,11 @@ fn opts(cli: &Cli) -> Result<Opts, String> {
         roster,
         history_readers: cli.history_readers,
         import: cli.import,
+        also: cli
+            .also
+            .iter()
+            .map(|u| hub::HubUnderTest::remote(u).map(|h| h.url.clone()))
+            .collect::<Result<_, _>>()?,
     })
 }
 

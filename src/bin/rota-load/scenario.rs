@@ -78,6 +78,8 @@ pub struct Opts {
     pub roster: String,
     pub history_readers: usize,
     pub import: bool,
+    /// Other hubs on the same database: editors are spread over them.
+    pub also: Vec<String>,
 }
 
 /// How many editors connect at once.
@@ -217,9 +219,10 @@ fn codes_of(e: &Editor) -> HashMap<Cell, String> {
         .collect()
 }
 
+/// Connects `n` editors, editor i to `urls[i % urls.len()]`.
 async fn connect_all(
     opts: &Opts,
-    url: &str,
+    urls: &[String],
     n: usize,
 ) -> Result<(Vec<(Editor, editor::Ws)>, Vec<u32>), String> {
     let mut out = Vec::with_capacity(n);
@@ -227,7 +230,7 @@ async fn connect_all(
     let indexes: Vec<usize> = (0..n).collect();
     for batch in indexes.chunks(CONNECT_CONCURRENCY) {
         let joins = batch.iter().map(|&i| {
-            let url = url.to_string();
+            let url = urls[i % urls.len().max(1)].clone();
             let roster = opts.roster.clone();
             tokio::spawn(
                 async move { editor::join(&url, &format!("{roster}-c{i}"), &roster, 0).await },
@@ -264,7 +267,10 @@ async fn live(opts: &Opts, hub: &HubUnderTest, report: &mut Report) -> Result<()
         report.import_s = Some(started.elapsed().as_secs_f64());
     }
     report.hub_rss_start_mb = hub.rss_mb().await;
-    let (editors, connect) = connect_all(opts, &hub.url, n).await?;
+    let urls: Vec<String> = std::iter::once(hub.url.clone())
+        .chain(opts.also.iter().cloned())
+        .collect();
+    let (editors, connect) = connect_all(opts, &urls, n).await?;
     report.connect_ms = Percentiles::of_micros(connect);
     if opts.scenario == Scenario::Connections {
         // Let the hub settle its buffers, then weigh it.

@@ -248,3 +248,111 @@ async fn a_hub_whose_database_goes_away_stops_acknowledging_and_recovers_by_itse
     assert_eq!(snapshot.cells.iter().filter(|c| c.2.is_some()).count(), 2);
     hub.stop().await.unwrap();
 }
+
+/// Runs the real binary with `args`; its exit code, stdout and stderr.
+fn rota(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args(args)
+        .output()
+        .expect("rota runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `rota --migrate` moves a SQLite hub's rosters into an empty database:
+/// a hub on the database then serves the same rosters (state, history,
+/// answers to resends) as the hub on the files did. It refuses a database
+/// that holds rosters, a data dir a hub runs on, and bad arguments, each
+/// saying what and where, writing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_hub_moves_into_postgres_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let hub = Hub::start(dir.path()).await;
+    assert_eq!(seed(&hub.url(), 3).await, 1);
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    // A large edit (kept in parts in SQLite), small ones, another roster,
+    // and an edit refused (an answer with no change).
+    let big: Vec<Op> = (1..=28)
+        .flat_map(|day| {
+            ["s1", "s2", "s3"].map(|s| set(s, &format!("2026-02-{day:02}"), Some("D"), 0))
+        })
+        .collect();
+    assert_eq!(ack_seq(&ann.edit(1, big).await), 2);
+    let small = vec![set("s2", "2026-02-03", Some("N"), 0)];
+    assert_eq!(ack_seq(&ann.edit(2, small.clone()).await), 3);
+    let refused = ann
+        .edit(3, vec![set("nobody", "2026-02-03", Some("N"), 0)])
+        .await;
+    assert!(matches!(refused, ServerMsg::Rejected { .. }), "{refused:?}");
+    let (mut other, _) = Client::join(&hub.url(), "bob", "c-bob", "ward-2", 0).await;
+    assert_eq!(ack_seq(&other.edit(1, setup_ops(2)).await), 1);
+    let (_, _, before) = join_snapshot(&hub.url(), "x", "c-x").await;
+    let history = ClientMsg::History {
+        req: Some(1),
+        query: HistoryQuery {
+            staff: Some("s2".into()),
+            limit: Some(5),
+            ..Default::default()
+        },
+    };
+    ann.send(&history).await;
+    let history_before = ann.answer().await;
+
+    // Not while the hub runs on it.
+    let url = rota_testpg::fresh_database("migrate");
+    let (code, _, err) = rota(&["--migrate", "--from", &data, "--to", &url]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a hub is running on it"), "{err}");
+    hub.stop().await.unwrap();
+    // Bad arguments.
+    let (code, _, err) = rota(&["--migrate", "--from", &data]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--to postgres://"), "{err}");
+    let (code, _, err) = rota(&["--migrate", "--from", "/nonexistent/rota", "--to", &url]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("/nonexistent/rota") && err.contains("no hub store"),
+        "{err}"
+    );
+
+    let (code, out, err) = rota(&["--migrate", "--from", &data, "--to", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("default: seq 3, 3 staff, 84 cells, 3 batches, 4 answers"),
+        "{out}"
+    );
+    assert!(out.contains("ward-2: seq 1"), "{out}");
+    assert!(out.contains("moved 2 roster(s)"), "{out}");
+    // Once only: the database holds rosters now.
+    let (code, _, err) = rota(&["--migrate", "--from", &data, "--to", &url]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("already holds 2 roster(s)"), "{err}");
+
+    let pg_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(on_database(pg_dir.path(), &url)).await;
+    let (_, seq, after) = join_snapshot(&hub.url(), "x", "c-x").await;
+    assert_eq!(seq, 3);
+    assert_eq!(after, before, "the same roster");
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 3).await;
+    ann.send(&history).await;
+    assert_eq!(ann.answer().await, history_before, "the same history");
+    // A resend is answered as the hub on the files answered it.
+    assert_eq!(ack_seq(&ann.edit(2, small).await), 3);
+    assert!(matches!(
+        ann.edit(3, vec![set("nobody", "2026-02-03", Some("N"), 0)])
+            .await,
+        ServerMsg::Rejected { .. }
+    ));
+    assert_eq!(
+        ack_seq(
+            &ann.edit(4, vec![set("s3", "2026-02-09", Some("N"), 0)])
+                .await
+        ),
+        4
+    );
+    hub.stop().await.unwrap();
+}

@@ -12,7 +12,8 @@
 //! server's writer and reader threads are its users. Blocking.
 //!
 //! Shared by both kinds: how a batch is filed ([`batch`]) and how a page of
-//! history is gathered from the batches read ([`history`]).
+//! history is gathered from the batches read ([`history`]). [`copy`] moves
+//! a SQLite hub's rosters into a database (`rota --migrate`).
 
 use rota_core::domain::{Applied, Author, Roster, Seq, View};
 use rota_core::protocol::{ChangeSet, HistoryEntry, HistoryQuery, RosterInfo};
@@ -20,6 +21,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod batch;
+pub mod copy;
 mod history;
 pub mod pg;
 pub mod sqlite;

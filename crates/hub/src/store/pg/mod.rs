@@ -20,10 +20,12 @@ use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
 
 mod group;
+mod import;
 mod read;
 mod schema;
 
 pub use group::Group;
+pub use import::Importer;
 pub use read::Reader;
 
 /// Runs `f` on a thread of its own, outside any async runtime: the

@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::BTreeSet;
 use std::path::Path;
 
+mod export;
 mod log;
 mod read;
 mod schema;
