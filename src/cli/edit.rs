@@ -7,7 +7,7 @@
 use crate::cli::{self, Cli, exit};
 use crate::clock::now_ms;
 use crate::domain::Date;
-use crate::sync::{HubAddr, SyncConfig, SyncEngine};
+use crate::sync::{SyncConfig, SyncEngine};
 use crossterm::event::{Event, EventStream, MouseButton, MouseEventKind};
 use futures_util::StreamExt;
 use rota_editor::action::{Action, Effect};
@@ -92,10 +92,7 @@ async fn open(cli: &Cli, engine: &SyncEngine, config: &SyncConfig) -> Result<(),
             if has_copy(engine) {
                 return Ok(());
             }
-            let hub = match &config.hub {
-                HubAddr::Url(u) => u.clone(),
-                HubAddr::Local(d) => format!("the local hub of {}", d.display()),
-            };
+            let hub = config.hub.describe();
             eprintln!(
                 "rota: cannot reach {hub} ({reason}), and this machine has no copy of roster `{}` yet.\n\
                  Start the hub (`rota --serve`) or check --server (or `server` in the config file), then run rota again.",

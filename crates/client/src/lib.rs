@@ -41,6 +41,10 @@ use tokio::sync::{Notify, broadcast, watch};
 pub enum HubAddr {
     /// A hub at this WebSocket URL.
     Url(String),
+    /// Hubs sharing one database, at these URLs: joined in turn, the next
+    /// at once when one cannot be reached (a failover), the first naming
+    /// the local copy.
+    Several(Vec<String>),
     /// The hub that owns this data dir: joined when one runs, otherwise
     /// started inside this process on a loopback port.
     Local(PathBuf),
@@ -48,8 +52,27 @@ pub enum HubAddr {
 
 impl HubAddr {
     /// Parses `--server`: `ws://HOST:PORT` or `wss://HOST:PORT` (TLS; `/ws`
-    /// implied), or `HOST:PORT` for ws://.
+    /// implied), or `HOST:PORT` for ws://; several, comma-separated, for
+    /// hubs sharing one database.
     pub fn parse_server(s: &str) -> Result<HubAddr, String> {
+        if s.contains(',') {
+            let mut urls = Vec::new();
+            for one in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match HubAddr::parse_server(one)? {
+                    HubAddr::Url(u) if !urls.contains(&u) => urls.push(u),
+                    _ => {}
+                }
+            }
+            return match urls.len() {
+                0 => Err(format!("--server `{s}`: no hub address in it")),
+                1 => Ok(HubAddr::Url(urls.remove(0))),
+                _ => Ok(HubAddr::Several(urls)),
+            };
+        }
+        Self::parse_one(s)
+    }
+
+    fn parse_one(s: &str) -> Result<HubAddr, String> {
         let s = s.trim();
         let (scheme, rest) = if let Some(r) = s.strip_prefix("ws://") {
             ("ws", r)
@@ -79,14 +102,26 @@ impl HubAddr {
         Ok(HubAddr::Url(format!("{scheme}://{host}{path}")))
     }
 
-    /// A file-name-safe key naming this hub in the local store's name.
+    /// A file-name-safe key naming this hub in the local store's name
+    /// (hubs sharing a database: the first's, so keep it first).
     fn key(&self) -> String {
+        let of = |u: &str| {
+            let rest = u.split_once("://").map_or(u, |(_, r)| r);
+            safe_name(rest.trim_end_matches("/ws"))
+        };
         match self {
             HubAddr::Local(_) => "local".into(),
-            HubAddr::Url(u) => {
-                let rest = u.split_once("://").map_or(u.as_str(), |(_, r)| r);
-                safe_name(rest.trim_end_matches("/ws"))
-            }
+            HubAddr::Url(u) => of(u),
+            HubAddr::Several(urls) => urls.first().map_or_else(|| "local".into(), |u| of(u)),
+        }
+    }
+
+    /// How people read it: the URL, the URLs, or the local hub.
+    pub fn describe(&self) -> String {
+        match self {
+            HubAddr::Url(u) => u.clone(),
+            HubAddr::Several(urls) => urls.join(", "),
+            HubAddr::Local(d) => format!("the local hub of {}", d.display()),
         }
     }
 }
@@ -918,5 +953,39 @@ impl SyncEngine {
 impl Drop for SyncEngine {
     fn drop(&mut self) {
         self.stop_now();
+    }
+}
+
+#[cfg(test)]
+mod hub_addr_tests {
+    use super::HubAddr;
+
+    /// `--server` takes one hub, or several (comma-separated, repeats
+    /// dropped) sharing a database; each is checked as one would be.
+    #[test]
+    fn several_hubs_are_parsed_each_as_one_would_be() {
+        let url = |u: &str| u.to_string();
+        assert_eq!(
+            HubAddr::parse_server("a:1, wss://b:2 ,a:1"),
+            Ok(HubAddr::Several(vec![
+                url("ws://a:1/ws"),
+                url("wss://b:2/ws")
+            ]))
+        );
+        assert_eq!(
+            HubAddr::parse_server("a:1,"),
+            Ok(HubAddr::Url(url("ws://a:1/ws")))
+        );
+        assert!(
+            HubAddr::parse_server(" , ")
+                .unwrap_err()
+                .contains("no hub address")
+        );
+        let bad = HubAddr::parse_server("a:1,http://b:2").unwrap_err();
+        assert!(bad.contains("http://b:2"), "{bad}");
+        // The local copy is named after the first.
+        let two = HubAddr::parse_server("a:1,b:2").unwrap();
+        assert_eq!(two.key(), HubAddr::parse_server("a:1").unwrap().key());
+        assert_eq!(two.describe(), "ws://a:1/ws, ws://b:2/ws");
     }
 }

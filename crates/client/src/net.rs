@@ -39,6 +39,8 @@ enum Ended {
 pub(crate) async fn run(shared: Arc<Shared>, config: SyncConfig, mut stop: watch::Receiver<bool>) {
     let mut embedded: Option<Embedded> = None;
     let mut attempt: u32 = 0;
+    // Which of several hubs is tried, and how many in a row failed at once.
+    let (mut hub, mut passed) = (0usize, 0usize);
     loop {
         if *stop.borrow() {
             break;
@@ -53,7 +55,7 @@ pub(crate) async fn run(shared: Arc<Shared>, config: SyncConfig, mut stop: watch
         }
         shared.core().set_conn(ConnState::Connecting { attempt });
         let may_host = shared.may_host.load(std::sync::atomic::Ordering::SeqCst);
-        let ended = match resolve(&shared, &config, &mut embedded, may_host).await {
+        let ended = match resolve(&shared, &config, &mut embedded, may_host, hub).await {
             Ok(url) => session(&shared, &config, &url, &mut stop, &mut attempt).await,
             Err(reason) => Ended::Lost(reason),
         };
@@ -77,6 +79,20 @@ pub(crate) async fn run(shared: Arc<Shared>, config: SyncConfig, mut stop: watch
         };
         if *stop.borrow() {
             break;
+        }
+        if let HubAddr::Several(urls) = &config.hub {
+            // Another hub on the same database: tried at once, each once,
+            // before the backoff (connected since: a new round).
+            if attempt == 0 {
+                passed = 0;
+            }
+            hub = (hub + 1) % urls.len();
+            if passed + 1 < urls.len() {
+                passed += 1;
+                tracing::debug!("trying the next hub at once: {reason}");
+                continue;
+            }
+            passed = 0;
         }
         let delay = backoff(&config, attempt);
         tracing::debug!(?delay, "not connected: {reason}");
@@ -128,9 +144,16 @@ async fn resolve(
     config: &SyncConfig,
     embedded: &mut Option<Embedded>,
     may_host: bool,
+    hub: usize,
 ) -> Result<String, String> {
     let dir = match &config.hub {
         HubAddr::Url(u) => return Ok(u.clone()),
+        HubAddr::Several(urls) => {
+            return urls
+                .get(hub % urls.len().max(1))
+                .cloned()
+                .ok_or_else(|| "no hub address".to_string());
+        }
         HubAddr::Local(dir) => dir,
     };
     if let Some(e) = embedded {

@@ -356,3 +356,63 @@ async fn a_sqlite_hub_moves_into_postgres_whole() {
     );
     hub.stop().await.unwrap();
 }
+
+/// The real binary as a hub on the database at `url`, data dir `dir`.
+fn spawn_hub_on(dir: &std::path::Path, url: &str) -> (ChildGuard, String) {
+    let (child, line) = spawn_rota_line(
+        [
+            "--serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            url,
+            "--data",
+            dir.to_str().unwrap(),
+        ]
+        .map(std::ffi::OsString::from),
+    );
+    let addr = line
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, format!("ws://{addr}"))
+}
+
+/// An editor given two hubs on one database (`--server A,B`) whose hub is
+/// killed (-9) moves to the other at once: what it had acknowledged is
+/// kept, what it edited meanwhile is applied once, and it carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_whose_hub_is_killed_moves_to_another_and_loses_nothing() {
+    let url = rota_testpg::fresh_database("failover");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut a, at_a) = spawn_hub_on(dir_a.path(), &url);
+    let (_b, at_b) = spawn_hub_on(dir_b.path(), &url);
+    assert_eq!(seed(&format!("{at_b}/ws"), 2).await, 1);
+    let data = tempfile::tempdir().unwrap();
+    let mut config = engine_config(&format!("{at_a}/ws"), "ann", data.path());
+    config.hub = rota::sync::HubAddr::parse_server(&format!("{at_a},{at_b}")).unwrap();
+    assert!(matches!(config.hub, rota::sync::HubAddr::Several(_)));
+    // Backing off as a person's editor would: the move must not wait on it.
+    config.backoff_min = Duration::from_secs(30);
+    config.backoff_max = Duration::from_secs(60);
+    let ann = rota::sync::SyncEngine::start(config).unwrap();
+    wait_connected(&ann).await;
+    let day = |i: u64| format!("2026-12-{:02}", i + 1);
+    for i in 0..5 {
+        ann.edit(vec![set("s1", &day(i), Some("D"), 0)]).unwrap();
+    }
+    wait_synced(&ann, 6).await;
+    a.0.kill().unwrap(); // SIGKILL
+    let _ = a.0.wait();
+    for i in 5..10 {
+        ann.edit(vec![set("s1", &day(i), Some("N"), 0)]).unwrap();
+    }
+    wait_synced(&ann, 11).await;
+    let (seq, cells) = hub_cells(&format!("{at_b}/ws")).await;
+    assert_eq!(seq, 11, "ten edits, ten seqs: none applied twice");
+    let set_cells: Vec<_> = cells.iter().filter(|c| c.2.is_some()).collect();
+    assert_eq!(set_cells.len(), 10);
+    assert!(set_cells.iter().all(|c| c.0 == "s1"));
+}
