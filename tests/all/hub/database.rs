@@ -4,6 +4,7 @@
 //! other's edits to their editors, in order, and never give one seq twice.
 
 use super::*;
+use rota::sync::SyncEngine;
 
 /// A hub's config on a data dir of its own and the database at `url`.
 fn on_database(dir: &std::path::Path, url: &str) -> Config {
@@ -397,7 +398,7 @@ async fn an_editor_whose_hub_is_killed_moves_to_another_and_loses_nothing() {
     // Backing off as a person's editor would: the move must not wait on it.
     config.backoff_min = Duration::from_secs(30);
     config.backoff_max = Duration::from_secs(60);
-    let ann = rota::sync::SyncEngine::start(config).unwrap();
+    let ann = SyncEngine::start(config).unwrap();
     wait_connected(&ann).await;
     let day = |i: u64| format!("2026-12-{:02}", i + 1);
     for i in 0..5 {
@@ -415,4 +416,154 @@ async fn an_editor_whose_hub_is_killed_moves_to_another_and_loses_nothing() {
     let set_cells: Vec<_> = cells.iter().filter(|c| c.2.is_some()).collect();
     assert_eq!(set_cells.len(), 10);
     assert!(set_cells.iter().all(|c| c.0 == "s1"));
+}
+
+/// Three hubs on one database under six editors (two starting on each
+/// hub, each given all three): one hub killed (-9) mid-load, then the
+/// database stopped and started mid-load. Every editor ends saved and
+/// caught up; the hubs hold every edit, each in the log once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hubs_under_load_lose_nothing_to_a_killed_hub_or_a_database_restart() {
+    let server = rota_testpg::OwnServer::start("three").unwrap();
+    let url = server.fresh_database("rota").unwrap();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut hubs: Vec<(ChildGuard, String)> =
+        dirs.iter().map(|d| spawn_hub_on(d.path(), &url)).collect();
+    let at: Vec<String> = hubs.iter().map(|h| h.1.clone()).collect();
+    assert_eq!(seed(&format!("{}/ws", at[1]), 6).await, 1);
+    let data = tempfile::tempdir().unwrap();
+    let editors: Vec<SyncEngine> = (0..6)
+        .map(|i| {
+            // Each starts on hub i % 3 and knows the others.
+            let order: Vec<&str> = (0..3).map(|k| at[(i + k) % 3].as_str()).collect();
+            let mut c = engine_config(
+                &format!("{}/ws", order[0]),
+                &format!("u{i}"),
+                &data.path().join(format!("e{i}")),
+            );
+            c.hub = rota::sync::HubAddr::parse_server(&order.join(",")).unwrap();
+            SyncEngine::start(c).unwrap()
+        })
+        .collect();
+    for e in &editors {
+        wait_connected(e).await;
+    }
+    let day = |n: usize| format!("2027-03-{:02}", n + 1);
+    let write = |from: usize, to: usize| {
+        for (i, e) in editors.iter().enumerate() {
+            for n in from..to {
+                let code = ["D", "N"][n % 2];
+                e.edit(vec![set(&format!("s{}", i + 1), &day(n), Some(code), 0)])
+                    .unwrap();
+            }
+        }
+    };
+    let all_saved = || async {
+        for e in &editors {
+            wait_status(e, "saved", |s| {
+                s.pending == 0 && matches!(s.conn, rota::sync::ConnState::Connected { .. })
+            })
+            .await;
+        }
+    };
+    write(0, 10);
+    all_saved().await;
+    // Hub 0 killed while its editors have edits on the way.
+    write(10, 20);
+    hubs[0].0.0.kill().unwrap();
+    let _ = hubs[0].0.0.wait();
+    all_saved().await;
+    // The database stopped with edits on the way, then back.
+    write(20, 25);
+    tokio::task::block_in_place(|| server.pause()).unwrap();
+    write(25, 30);
+    tokio::task::block_in_place(|| server.resume()).unwrap();
+    all_saved().await;
+    let last = format!("{}/ws", at[2]);
+    // Every editor is told of every edit (a hub that missed notifications
+    // while the database was away reads them once it listens again).
+    for e in &editors {
+        wait_status(e, "told of every edit", |s| s.seq > 6 * 30).await;
+    }
+    let (seq, cells) = hub_cells(&last).await;
+    let set_cells = cells.iter().filter(|c| c.2.is_some()).count();
+    assert_eq!(set_cells, 6 * 30, "every edit is held");
+    assert_eq!(seq, 1 + 6 * 30, "one seq per edit: none applied twice");
+    for e in &editors {
+        assert_eq!(view_cells(e), cells, "every editor converged");
+    }
+    // Each editor's edits are in the log once each.
+    let (mut reader, _) = Client::join(&last, "audit", "c-audit", "default", seq).await;
+    for i in 0..6 {
+        reader
+            .send(&ClientMsg::History {
+                req: Some(i as u64),
+                query: HistoryQuery {
+                    staff: Some(format!("s{}", i + 1)),
+                    limit: Some(500),
+                    ..Default::default()
+                },
+            })
+            .await;
+        let entries = match reader.answer().await {
+            ServerMsg::History { entries, .. } => entries,
+            other => panic!("history: {other:?}"),
+        };
+        let mut ops: Vec<(String, u64)> = entries
+            .iter()
+            .filter(|e| e.date.is_some())
+            .map(|e| (e.client.clone(), e.op_id))
+            .collect();
+        let n = ops.len();
+        ops.sort();
+        ops.dedup();
+        assert_eq!((n, ops.len()), (30, 30), "s{}: 30 edits, each once", i + 1);
+    }
+    drop(hubs);
+}
+
+/// A group that failed with the database away is not served afterwards:
+/// while the roster cannot be read again, a joining editor is told so
+/// rather than given the failed edit as if stored; once the database is
+/// back, the joiner gets what is stored, and the failed edit sent again is
+/// stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_group_is_never_shown_to_a_joiner_as_stored() {
+    let server = rota_testpg::OwnServer::start("phantom").unwrap();
+    let url = server.fresh_database("rota").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(on_database(dir.path(), &url)).await;
+    assert_eq!(seed(&hub.url(), 2).await, 1);
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    tokio::task::block_in_place(|| server.pause()).unwrap();
+    let edit = vec![set("s1", "2026-12-01", Some("D"), 0)];
+    assert!(matches!(
+        ann.edit(1, edit.clone()).await,
+        ServerMsg::Error { .. }
+    ));
+    // Bob joins while the database is away: never a welcome at seq 2.
+    let mut bob = Client::raw(&hub.url()).await;
+    bob.send(&ClientMsg::Hello {
+        protocol: rota::protocol::PROTOCOL_VERSION.into(),
+        user: "bob".into(),
+        client_id: "c-bob".into(),
+        token: None,
+        roster: "default".into(),
+        last_seq: 0,
+        view: Default::default(),
+    })
+    .await;
+    match bob.recv().await {
+        ServerMsg::Welcome { seq, .. } => assert_eq!(seq, 1, "only what is stored"),
+        ServerMsg::Error { code, .. } => assert_eq!(code, rota::protocol::codes::STORAGE),
+        other => panic!("{other:?}"),
+    }
+    tokio::task::block_in_place(|| server.resume()).unwrap();
+    let (_, seq, snapshot) = join_snapshot(&hub.url(), "carl", "c-carl").await;
+    assert_eq!(seq, 1);
+    assert!(snapshot.cells.iter().all(|c| c.2.is_none()));
+    assert_eq!(ack_seq(&ann.edit(1, edit).await), 2);
+    let (_, seq, _) = join_snapshot(&hub.url(), "dora", "c-dora").await;
+    assert_eq!(seq, 2);
+    hub.stop().await.unwrap();
 }

@@ -188,6 +188,10 @@ struct Slot {
     /// Since when no connection has listened to the roster (None: someone
     /// does): after `Config::roster_idle` the slot is let go.
     unwatched_since: Option<Instant>,
+    /// A group touching the roster failed: `roster` may hold its edits,
+    /// which were never stored. Nothing reads or builds on it until it is
+    /// read again ([`Writer::revive`]).
+    stale: bool,
 }
 
 /// Most bytes of recent change sets kept per roster.
@@ -278,6 +282,9 @@ pub struct Writer {
     /// Who edited rosters of this writer's file last, for whether a big
     /// group may be committed in the background.
     editors: background::LastEditors,
+    /// Whether a roster may be stale (a group failed since the last
+    /// [`Writer::revive`] that left none): most groups skip the look.
+    any_stale: bool,
 }
 
 impl Writer {
@@ -305,6 +312,7 @@ impl Writer {
             roster_idle,
             loaded_reported: 0,
             editors: background::LastEditors::default(),
+            any_stale: false,
         })
     }
 
@@ -425,6 +433,11 @@ impl Writer {
         view: View,
         held: View,
     ) -> Result<Joined, StoreError> {
+        let revived = self.revive();
+        self.deliver(revived);
+        if self.rosters.get(name).is_some_and(|s| s.stale) {
+            return Err(StoreError::Stale(name.to_string()));
+        }
         // A copy of the other view cannot take this view's changes.
         let last_seq = if held == view { last_seq } else { Seq::MAX };
         self.sweep(name);
@@ -479,6 +492,8 @@ impl Writer {
         if edits.is_empty() {
             return;
         }
+        let revived = self.revive();
+        self.deliver(revived);
         let started = Instant::now();
         let at = now_ms();
         let mut outcomes = Vec::with_capacity(edits.len());
@@ -540,8 +555,10 @@ impl Writer {
     /// Brings `roster`, if held here, up to `seq` (another hub's commit)
     /// from the change log, and hands what it missed to its listeners.
     fn catch_up(&mut self, roster: &str, seq: Seq) {
-        let Some(slot) = self.rosters.get_mut(roster) else {
-            return; // loaded afresh when next used
+        let revived = self.revive();
+        self.deliver(revived);
+        let Some(slot) = self.rosters.get_mut(roster).filter(|s| !s.stale) else {
+            return; // loaded afresh, or read again, when next used
         };
         let held = slot.roster.seq();
         if seq <= held {
@@ -557,6 +574,63 @@ impl Writer {
             }
         }
         self.deliver(outcomes);
+    }
+
+    /// Reads every stale roster again (see [`Slot::stale`]), under a claim
+    /// so that nothing commits to it meanwhile, and queues for its
+    /// listeners the batches stored since the last they were sent (another
+    /// hub's, or a commit whose answer was lost with the connection). A
+    /// roster that cannot be read now stays stale: it is not joined nor
+    /// written until it can be.
+    fn revive(&mut self) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        if !self.any_stale {
+            return outcomes;
+        }
+        let stale: Vec<String> = self
+            .rosters
+            .iter()
+            .filter(|(_, s)| s.stale)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in stale {
+            let Some(slot) = self.rosters.get_mut(&name) else {
+                continue;
+            };
+            let sent = slot.latest.load(Ordering::Acquire);
+            let read = (|| {
+                let mut group = self.store.group()?;
+                group.claim(&name)?;
+                let fresh = group.load_roster(&name)?;
+                let sets = group.changes_since(&name, sent)?;
+                group.commit()?;
+                Ok::<_, StoreError>((fresh, sets))
+            })();
+            match read {
+                Ok((fresh, sets)) => {
+                    let publishes = fresh.publishes();
+                    for set in sets.into_iter().filter(|s| s.seq <= fresh.seq()) {
+                        let seq = set.seq;
+                        let (frame, view_frame) = frames_of(set, publishes);
+                        outcomes.push(Outcome::Broadcast(
+                            name.clone(),
+                            Committed {
+                                seq,
+                                session: 0,
+                                frame,
+                                view_frame,
+                                ack: Utf8Bytes::default(),
+                            },
+                        ));
+                    }
+                    slot.roster = fresh;
+                    slot.stale = false;
+                }
+                Err(e) => tracing::error!("reading roster {name} again failed: {e}"),
+            }
+        }
+        self.any_stale = self.rosters.values().any(|s| s.stale);
+        outcomes
     }
 
     /// Answers and broadcasts what a group (or a catch-up) did, in order.
@@ -606,12 +680,12 @@ impl Writer {
         for name in touched {
             if let Some(slot) = self.rosters.get_mut(name) {
                 slot.forget();
-                match self.store.load_roster(name) {
-                    Ok(roster) => slot.roster = roster,
-                    Err(e) => tracing::error!("reloading roster {name} failed: {e}"),
-                }
+                slot.stale = true;
+                self.any_stale = true;
             }
         }
+        let revived = self.revive();
+        self.deliver(revived);
         for e in edits {
             let msg = storage_error(Some(e.op_id), err);
             e.reply.send(protocol::encode(&msg).into());
@@ -710,6 +784,9 @@ fn claim(
     roster: &str,
     outcomes: &mut Vec<Outcome>,
 ) -> Result<(), StoreError> {
+    if rosters.get(roster).is_some_and(|s| s.stale) {
+        return Err(StoreError::Stale(roster.to_string()));
+    }
     let Some(stored) = group.claim(roster)? else {
         return Ok(()); // this writer alone writes it
     };
@@ -882,15 +959,19 @@ fn slot_of<'a>(
 ) -> Result<&'a mut Slot, StoreError> {
     if !rosters.contains_key(name) {
         let events = ring::channel(queue, super::RING_BYTES);
+        let roster = load()?;
+        let seq = roster.seq();
         rosters.insert(
             name.to_string(),
             Slot {
-                roster: load()?,
+                roster,
                 events,
-                latest: Arc::new(AtomicU64::new(0)),
+                // What its listeners hold: what is stored when it loads.
+                latest: Arc::new(AtomicU64::new(seq)),
                 recent: VecDeque::new(),
                 recent_bytes: 0,
                 unwatched_since: None,
+                stale: false,
             },
         );
     }

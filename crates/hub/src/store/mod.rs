@@ -51,6 +51,9 @@ pub enum StoreError {
         stored: Seq,
         held: Seq,
     },
+    /// A roster a failed commit touched could not be read again yet: it is
+    /// neither joined nor written until it can be.
+    Stale(String),
     /// An error about the store at this place (a file, or a database).
     At(String, Box<StoreError>),
 }
@@ -95,6 +98,7 @@ impl StoreError {
             StoreError::Postgres(_)
             | StoreError::TooNew { .. }
             | StoreError::Full(_)
+            | StoreError::Stale(_)
             | StoreError::Moved { .. } => false,
         }
     }
@@ -120,6 +124,10 @@ impl fmt::Display for StoreError {
                 f,
                 "roster `{roster}` was changed by another hub (seq {stored}, this hub had {held}); \
                  it is read again: send the edit again"
+            ),
+            StoreError::Stale(roster) => write!(
+                f,
+                "roster `{roster}` could not be read again after a failed commit; try again shortly"
             ),
             StoreError::At(place, e) => write!(f, "{place}: {e}"),
         }

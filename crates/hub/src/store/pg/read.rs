@@ -24,7 +24,20 @@ impl Reader {
     }
 
     /// Runs `read` in one read-only transaction: one view of the database.
-    fn read<T>(&mut self, read: impl FnOnce(&mut postgres::Transaction) -> Result<T>) -> Result<T> {
+    /// A connection the database dropped since the last read (a restart)
+    /// is found out only by using it: the read is then made once more, on
+    /// a new connection.
+    fn read<T>(&mut self, read: impl Fn(&mut postgres::Transaction) -> Result<T>) -> Result<T> {
+        match self.read_once(&read) {
+            Err(e) if e.is_unreachable() && self.conn.client.is_closed() => self.read_once(&read),
+            other => other,
+        }
+    }
+
+    fn read_once<T>(
+        &mut self,
+        read: &impl Fn(&mut postgres::Transaction) -> Result<T>,
+    ) -> Result<T> {
         let mut tx = self
             .conn
             .live()?
