@@ -21,8 +21,14 @@
 //! see, never be sent a proposal, and never a draft cell once the roster
 //! has published. The draft editors end with the hub's proposals too.
 //!
-//! `cargo test -p rota-hub --lib sim` runs 200 seeds; `ROTA_SIM_SEEDS=5000` runs more,
-//! `ROTA_SIM_SEED=N` one seed with its whole trace printed.
+//! A second run puts two hubs on one store file, each its own writer, as
+//! hubs on one database are: editors join either; each hub claims the
+//! roster before a group and catches up from the change log on what the
+//! other committed; notifications of commits arrive late or are lost.
+//!
+//! `cargo test -p rota-hub --lib sim` runs 200 seeds of one hub and 150 of
+//! two; `ROTA_SIM_SEEDS=5000` runs more, `ROTA_SIM_SEED=N` one seed with
+//! its whole trace printed.
 
 use super::conn::{frames_for, welcome_text};
 use super::ring;
@@ -78,6 +84,13 @@ struct Plan {
     cut_per_mille: u64,
     /// Per tick.
     restart_per_mille: u64,
+    /// Hubs sharing the store file (each a writer of its own, claiming the
+    /// roster before each group, as hubs on one database do).
+    hubs: usize,
+    /// Per notification of another hub's commit, while faults last: lost
+    /// (as with a dropped listening connection, after which the hub reads
+    /// every roster it holds a little later).
+    lost_note_per_mille: u64,
 }
 
 const PLAN: Plan = Plan {
@@ -88,6 +101,15 @@ const PLAN: Plan = Plan {
     edit_per_mille: 60,
     cut_per_mille: 8,
     restart_per_mille: 6,
+    hubs: 1,
+    lost_note_per_mille: 0,
+};
+
+/// Two hubs on one store: editors join either, and move on a cut.
+const TWO_HUBS: Plan = Plan {
+    hubs: 2,
+    lost_note_per_mille: 100,
+    ..PLAN
 };
 
 /// Most ticks healing may take before the run is called stuck.
@@ -122,10 +144,14 @@ struct Hub {
 }
 
 impl Hub {
-    fn open(dir: &Path) -> Hub {
+    fn open(dir: &Path, shared_store: bool) -> Hub {
         std::fs::create_dir_all(dir).expect("hub dir");
-        let store = crate::store::sqlite::Store::open(&dir.join(STORE_FILE)).expect("store opens");
+        let mut store =
+            crate::store::sqlite::Store::open(&dir.join(STORE_FILE)).expect("store opens");
         store.without_fsync().expect("pragma");
+        if shared_store {
+            store.share();
+        }
         let store = Store::Sqlite(store);
         let gate = auth::Gate::open(dir).expect("accounts open");
         let shared = Arc::new(Shared::new(gate));
@@ -158,6 +184,8 @@ struct Editor {
     /// Sent the published view (a member of staff).
     view: View,
     link: Option<u64>,
+    /// The hub it is (or was last) connected to.
+    hub: usize,
     phase: Phase,
     client_id: String,
     /// Op ids the hub acknowledged to this editor.
@@ -168,7 +196,13 @@ struct World {
     rng: Rng,
     tick: u64,
     plan: Plan,
-    hub: Hub,
+    hubs: Vec<Hub>,
+    /// Notifications of commits on their way to other hubs: when they
+    /// arrive, to which hub, and the seq (None: read every roster held,
+    /// after a lost notification).
+    notes: Vec<(u64, usize, Option<u64>)>,
+    /// The roster's seq each hub last told the others of.
+    told: Vec<u64>,
     editors: Vec<Editor>,
     links: BTreeMap<u64, Link>,
     next_link: u64,
@@ -190,7 +224,9 @@ impl World {
             tempfile::tempdir()
         }
         .expect("temp dir");
-        let hub = Hub::open(&dir.path().join("hub"));
+        let hubs = (0..plan.hubs.max(1))
+            .map(|_| Hub::open(&dir.path().join("hub"), plan.hubs > 1))
+            .collect::<Vec<Hub>>();
         let editors = (0..plan.editors + plan.watchers)
             .map(|i| {
                 let path = dir.path().join(format!("editor-{i}.sqlite3"));
@@ -207,6 +243,7 @@ impl World {
                     core,
                     view,
                     link: None,
+                    hub: 0,
                     phase: Phase::Down { retry_at: 0 },
                     client_id,
                     acked: BTreeSet::new(),
@@ -219,7 +256,9 @@ impl World {
             rng: Rng(seed),
             tick: 0,
             plan,
-            hub,
+            told: vec![0; hubs.len()],
+            hubs,
+            notes: Vec::new(),
             editors,
             links: BTreeMap::new(),
             next_link: 0,
@@ -259,7 +298,8 @@ impl World {
             return;
         };
         self.links.remove(&link);
-        self.hub.sessions.remove(&link);
+        let h = self.editors[i].hub;
+        self.hubs[h].sessions.remove(&link);
         let retry_at = self.tick + 1 + self.rng.below(20);
         let e = &mut self.editors[i];
         e.phase = Phase::Down { retry_at };
@@ -271,26 +311,46 @@ impl World {
     }
 
     fn restart_hub(&mut self) {
+        let h = if self.hubs.len() > 1 {
+            self.rng.below(self.hubs.len() as u64) as usize
+        } else {
+            0
+        };
         for i in 0..self.editors.len() {
-            self.cut(i, "hub restarted");
+            if self.editors[i].hub == h {
+                self.cut(i, "hub restarted");
+            }
         }
-        let dir = self.hub.dir.clone();
+        let dir = self.hubs[h].dir.clone();
         // Dropped first: a hub that crashed holds nothing any more.
-        let old = std::mem::replace(&mut self.hub, Hub::open(&dir));
+        let fresh = Hub::open(&dir, self.hubs.len() > 1);
+        let old = std::mem::replace(&mut self.hubs[h], fresh);
         drop(old);
-        self.log("hub restarted".into());
+        self.notes.retain(|n| n.1 != h);
+        if self.hubs.len() > 1 {
+            self.log(format!("hub {h} restarted"));
+        } else {
+            self.log("hub restarted".into());
+        }
     }
 
     fn connect(&mut self, i: usize) {
         let link = self.next_link;
         self.next_link += 1;
         self.links.insert(link, Link::default());
-        self.hub.next_session += 1;
+        let h = if self.hubs.len() > 1 {
+            self.rng.below(self.hubs.len() as u64) as usize
+        } else {
+            0
+        };
+        self.editors[i].hub = h;
+        let hub = &mut self.hubs[h];
+        hub.next_session += 1;
         let (direct_tx, _reads, answers) = super::inbox::inbox();
-        self.hub.sessions.insert(
+        hub.sessions.insert(
             link,
             Session {
-                session: self.hub.next_session,
+                session: hub.next_session,
                 editor: i,
                 member: None,
                 view: self.editors[i].view,
@@ -306,17 +366,40 @@ impl World {
         e.core.set_conn(ConnState::Connecting { attempt: 1 });
         let hello = protocol::encode_client(&e.core.hello(ROSTER));
         self.send_up(link, hello);
-        self.log(format!("ed{i} connects (link {link})"));
+        if self.hubs.len() > 1 {
+            self.log(format!("ed{i} connects to hub {h} (link {link})"));
+        } else {
+            self.log(format!("ed{i} connects (link {link})"));
+        }
     }
 
     /// The hub takes what has arrived, as one group, and answers.
-    fn hub_turn(&mut self) {
+    fn hub_turn(&mut self, h: usize) {
         let mut cmds = Vec::new();
-        let mut joins: Vec<(u64, oneshot::Receiver<Result<Joined, String>>)> = Vec::new();
+        // Other hubs' commits heard of by now.
         let tick = self.tick;
+        let due: Vec<Option<u64>> = self
+            .notes
+            .iter()
+            .filter(|n| n.1 == h && n.0 <= tick)
+            .map(|n| n.2)
+            .collect();
+        self.notes.retain(|n| !(n.1 == h && n.0 <= tick));
+        for seq in due {
+            cmds.push(match seq {
+                Some(seq) => Cmd::CatchUp {
+                    roster: ROSTER.into(),
+                    seq,
+                },
+                None => Cmd::CatchUpAll,
+            });
+        }
+        let mut joins: Vec<(u64, oneshot::Receiver<Result<Joined, String>>)> = Vec::new();
+        let mine: BTreeSet<u64> = self.hubs[h].sessions.keys().copied().collect();
         let arrived: Vec<(u64, String)> = self
             .links
             .iter_mut()
+            .filter(|(id, _)| mine.contains(id))
             .flat_map(|(id, l)| {
                 let mut got = Vec::new();
                 while l.up.front().is_some_and(|(at, _)| *at <= tick) {
@@ -328,7 +411,7 @@ impl World {
             })
             .collect();
         for (link, frame) in arrived {
-            let Some(s) = self.hub.sessions.get_mut(&link) else {
+            let Some(s) = self.hubs[h].sessions.get_mut(&link) else {
                 continue;
             };
             match protocol::decode_client(&frame) {
@@ -386,13 +469,24 @@ impl World {
             }
         }
         if !cmds.is_empty() {
-            self.hub.writer.step(cmds);
+            self.hubs[h].writer.step(cmds);
         }
+        self.tell_others(h);
         for (link, mut answer) in joins {
-            let Ok(Ok(joined)) = answer.try_recv() else {
-                panic!("the writer did not answer a join in its turn");
+            let joined = match answer.try_recv() {
+                Ok(Ok(joined)) => joined,
+                // A roster that could not be read again: the joiner is
+                // told to come back (as its connection would be closed).
+                Ok(Err(why)) => {
+                    if let Some(i) = self.hubs[h].sessions.get(&link).map(|s| s.editor) {
+                        self.cut(i, &format!("join refused: {why}"));
+                    }
+                    continue;
+                }
+                Err(_) => panic!("the writer did not answer a join in its turn"),
             };
-            let Some(s) = self.hub.sessions.get_mut(&link) else {
+            let shared = self.hubs[h].shared.clone();
+            let Some(s) = self.hubs[h].sessions.get_mut(&link) else {
                 continue;
             };
             let head = rota_core::protocol::WelcomeHead {
@@ -408,19 +502,19 @@ impl World {
                 staff: None,
                 view: s.view,
             };
-            let welcome = welcome_text(&self.hub.shared, head, joined.start);
+            let welcome = welcome_text(&shared, head, joined.start);
             s.member = Some(joined.events);
             self.send_down(link, welcome.into());
         }
         // Each connection forwards its answers and its roster's events; in
         // which order the two are taken is up to chance, as in the hub's
         // select.
-        let links: Vec<u64> = self.hub.sessions.keys().copied().collect();
+        let links: Vec<u64> = self.hubs[h].sessions.keys().copied().collect();
         for link in links {
             let direct_first = self.rng.chance(500);
             let mut out = Vec::new();
             let mut lagged = false;
-            if let Some(s) = self.hub.sessions.get_mut(&link) {
+            if let Some(s) = self.hubs[h].sessions.get_mut(&link) {
                 let mut direct = Vec::new();
                 while let Some((_, f)) = s.answers.try_recv() {
                     direct.push(f);
@@ -451,9 +545,42 @@ impl World {
             for f in out {
                 self.send_down(link, f);
             }
-            if lagged && let Some(s) = self.hub.sessions.get(&link) {
+            if lagged && let Some(s) = self.hubs[h].sessions.get(&link) {
                 let i = s.editor;
                 self.cut(i, "fell a whole ring behind");
+            }
+        }
+    }
+
+    /// After hub `h`'s turn: the other hubs are told of a new seq, each
+    /// after a delay; while faults last a notification may be lost, and the
+    /// hub then reads every roster it holds a little later.
+    fn tell_others(&mut self, h: usize) {
+        if self.hubs.len() < 2 {
+            return;
+        }
+        let seq = self.hubs[h]
+            .shared
+            .seqs
+            .lock()
+            .ok()
+            .and_then(|s| s.get(ROSTER).copied())
+            .unwrap_or(0);
+        if seq <= self.told[h] {
+            return;
+        }
+        self.told[h] = seq;
+        for g in 0..self.hubs.len() {
+            if g == h {
+                continue;
+            }
+            let at = self.tick + self.latency();
+            if self.faults && self.rng.chance(self.plan.lost_note_per_mille) {
+                let later = at + self.latency() * 4;
+                self.notes.push((later, g, None));
+                self.log(format!("hub {g} misses seq {seq} of hub {h}"));
+            } else {
+                self.notes.push((at, g, Some(seq)));
             }
         }
     }
@@ -632,14 +759,27 @@ impl World {
         // Who moves first each tick is up to chance too.
         let hub_first = self.rng.chance(500);
         if hub_first {
-            self.hub_turn();
+            self.hubs_turn();
         }
         let first = self.rng.below(self.editors.len() as u64) as usize;
         for k in 0..self.editors.len() {
             self.editor_turn((first + k) % self.editors.len());
         }
         if !hub_first {
-            self.hub_turn();
+            self.hubs_turn();
+        }
+    }
+
+    /// Each hub takes its turn, in an order left to chance.
+    fn hubs_turn(&mut self) {
+        let n = self.hubs.len();
+        let first = if n > 1 {
+            self.rng.below(n as u64) as usize
+        } else {
+            0
+        };
+        for k in 0..n {
+            self.hub_turn((first + k) % n);
         }
     }
 
@@ -652,6 +792,7 @@ impl World {
                 .links
                 .values()
                 .all(|l| l.up.is_empty() && l.down.is_empty())
+            && self.notes.is_empty()
     }
 }
 
@@ -753,7 +894,7 @@ fn run(seed: u64, plan: Plan) -> (World, Result<(), String>) {
 /// Every editor holds the hub's roster; the change log holds each
 /// acknowledged edit once and no edit twice.
 fn check(w: &World) -> Result<(), String> {
-    let hub = w.hub.roster();
+    let hub = w.hubs[0].roster();
     let want =
         serde_json::to_value(rota_core::protocol::Snapshot::of(&hub)).map_err(|e| e.to_string())?;
     let staff_see = shown(&hub.published_view())?;
@@ -777,7 +918,8 @@ fn check(w: &World) -> Result<(), String> {
             ));
         }
     }
-    let db = rusqlite::Connection::open(w.hub.dir.join(STORE_FILE)).map_err(|e| e.to_string())?;
+    let db =
+        rusqlite::Connection::open(w.hubs[0].dir.join(STORE_FILE)).map_err(|e| e.to_string())?;
     let mut stmt = db
         .prepare("SELECT client, op_id, COUNT(*) FROM batches GROUP BY client, op_id")
         .map_err(|e| e.to_string())?;
@@ -840,14 +982,33 @@ fn fail(seed: u64, why: &str, w: &World, whole: bool) -> ! {
 
 #[test]
 fn editors_and_the_hub_converge_under_faults_with_each_edit_logged_once() {
+    storm(PLAN, 200);
+}
+
+/// Two hubs on one store (as on one database): each claims the roster
+/// before a group and catches up from the change log on what the other
+/// committed; notifications of the other's commits arrive late or are
+/// lost (then the hub reads every roster it holds a little later). The
+/// same end: every editor holds the stored roster, each acknowledged edit
+/// is in the log once. What this cannot model: PostgreSQL itself (its
+/// locks, `LISTEN`/`NOTIFY`, a commit whose answer is lost): the tests in
+/// tests/all/hub/database.rs run those on a real server.
+#[test]
+fn two_hubs_on_one_store_converge_under_faults_with_each_edit_logged_once() {
+    storm(TWO_HUBS, 150);
+}
+
+/// Runs `default` seeds of `plan` (`ROTA_SIM_SEEDS` more, `ROTA_SIM_SEED`
+/// one with its trace) and checks the storm was one.
+fn storm(plan: Plan, default: u64) {
     if let Some(seed) = env_u64("ROTA_SIM_SEED") {
-        match run(seed, PLAN) {
+        match run(seed, plan) {
             (w, Ok(())) => println!("{}", w.trace.join("\n")),
             (w, Err(why)) => fail(seed, &why, &w, true),
         }
         return;
     }
-    let seeds = env_u64("ROTA_SIM_SEEDS").unwrap_or(200);
+    let seeds = env_u64("ROTA_SIM_SEEDS").unwrap_or(default);
     // Seeds are independent: shared between the machine's cores.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     let totals = std::thread::scope(|scope| {
@@ -856,15 +1017,13 @@ fn editors_and_the_hub_converge_under_faults_with_each_edit_logged_once() {
                 scope.spawn(move || {
                     let (mut acked, mut restarts, mut cuts) = (0usize, 0usize, 0usize);
                     for seed in (t..seeds).step_by(threads as usize) {
-                        match run(seed, PLAN) {
+                        match run(seed, plan) {
                             (w, Ok(())) => {
                                 acked += w.editors.iter().map(|e| e.acked.len()).sum::<usize>();
                                 restarts += w
                                     .trace
                                     .iter()
-                                    .filter(|l| {
-                                        l.ends_with(" hub restarted") && !l.contains("cut:")
-                                    })
+                                    .filter(|l| l.ends_with(" restarted") && !l.contains("cut:"))
                                     .count();
                                 cuts += w
                                     .trace

@@ -287,7 +287,7 @@ impl Group<'_> {
     /// None where this writer alone writes it (a SQLite file).
     pub fn claim(&mut self, roster: &str) -> Result<Option<Seq>> {
         match self {
-            Group::Sqlite(_) => Ok(None),
+            Group::Sqlite(g) => g.claim(roster),
             Group::Postgres(g) => g.claim(roster).map(Some),
         }
     }

@@ -44,11 +44,16 @@ pub struct Store {
     path: std::path::PathBuf,
     /// The cap on the file and its WAL together, if any.
     max_bytes: Option<u64>,
+    /// Whether another writer may write the file too (the simulation's
+    /// second hub): groups then claim a roster as on a shared database.
+    shared: bool,
 }
 
 /// One group commit: many batches, one transaction, one fsync.
 pub struct Group<'a> {
     tx: rusqlite::Transaction<'a>,
+    /// See [`Store::share`].
+    shared: bool,
     /// What this group did to each roster, written once at commit rather
     /// than once per batch: its seq, and history's index.
     touched: std::cell::RefCell<Vec<Touched>>,
@@ -106,6 +111,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             max_bytes: None,
+            shared: false,
         })
     }
 
@@ -116,6 +122,14 @@ impl Store {
     pub fn without_fsync(&self) -> Result<()> {
         self.conn.pragma_update(None, "synchronous", "OFF")?;
         Ok(())
+    }
+
+    /// Lets another writer write the file too (the simulation's second
+    /// hub): each group's claim of a roster then reads its stored seq, in
+    /// the group's transaction, which holds the file's write lock.
+    #[cfg(test)]
+    pub fn share(&mut self) {
+        self.shared = true;
     }
 
     /// Caps the database at about `bytes`: a write past it fails (as on a full
@@ -170,6 +184,7 @@ impl Store {
     pub fn group(&mut self) -> Result<Group<'_>> {
         self.check_room()?;
         Ok(Group {
+            shared: self.shared,
             tx: self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?,

@@ -133,6 +133,21 @@ impl Group<'_> {
         Ok(max.map_or(0, |m| m as u64))
     }
 
+    /// The roster's stored seq when another writer may write the file too
+    /// (see [`Store::share`]); None where this writer alone does.
+    pub fn claim(&self, roster: &str) -> Result<Option<Seq>> {
+        if !self.shared {
+            return Ok(None);
+        }
+        let seq: Option<i64> = self
+            .tx
+            .query_row("SELECT seq FROM rosters WHERE name = ?1", [roster], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(Some(seq.unwrap_or(0) as Seq))
+    }
+
     /// The batches of `roster` after `seq`, in this group's transaction.
     pub fn changes_since(&self, roster: &str, seq: Seq) -> Result<Vec<ChangeSet>> {
         Ok(changes_in(&self.tx, roster, seq, usize::MAX)?.unwrap_or_default())
