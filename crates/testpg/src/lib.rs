@@ -194,6 +194,16 @@ pub struct OwnServer {
 impl OwnServer {
     /// Makes (initdb) and starts a new server on a free loopback port.
     pub fn start(name: &str) -> Result<OwnServer, String> {
+        OwnServer::start_with(name, None)
+    }
+
+    /// The same, offering TLS with this certificate and key (PEM): clients
+    /// may connect with TLS or without.
+    pub fn start_tls(name: &str, cert: &str, key: &str) -> Result<OwnServer, String> {
+        OwnServer::start_with(name, Some((cert, key)))
+    }
+
+    fn start_with(name: &str, tls: Option<(&str, &str)>) -> Result<OwnServer, String> {
         let bin = match binaries() {
             Some(bin) => bin,
             None => {
@@ -246,11 +256,32 @@ impl OwnServer {
             ));
         }
         let port = free_port()?;
+        let mut options =
+            format!("-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200");
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            let files = [("server.crt", cert), ("server.key", key)];
+            for (file, pem) in files {
+                let path = Path::new(&data).join(file);
+                std::fs::write(&path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                if is_root() {
+                    let out = Command::new("chown")
+                        .arg("postgres:postgres")
+                        .arg(&path)
+                        .output()
+                        .map_err(|e| format!("chown: {e}"))?;
+                    if !out.status.success() {
+                        return Err(format!("chown {}: failed", path.display()));
+                    }
+                }
+            }
+            options.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        }
         let server = OwnServer {
             log: dir.join("log").to_string_lossy().to_string(),
-            options: format!(
-                "-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200"
-            ),
+            options,
             base: format!("postgres://rota@127.0.0.1:{port}"),
             bin,
             dir,

@@ -567,3 +567,68 @@ async fn a_failed_group_is_never_shown_to_a_joiner_as_stored() {
     assert_eq!(seq, 2);
     hub.stop().await.unwrap();
 }
+
+/// A hub reaches its database over TLS when the URL asks
+/// (`sslmode=require`), checking the server's certificate against the CA
+/// file `sslrootcert=` names (libpq's words): its connections are
+/// encrypted; with a CA that did not sign the server's certificate it
+/// refuses to start, naming the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_reaches_its_database_over_tls_and_checks_the_certificate() {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let server = rota_testpg::OwnServer::start_tls(
+        "tls",
+        &made.cert.pem(),
+        &made.signing_key.serialize_pem(),
+    )
+    .unwrap();
+    let plain = server.fresh_database("rota").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("db-ca.pem");
+    std::fs::write(&ca, made.cert.pem()).unwrap();
+    let url = format!("{plain}?sslmode=require&sslrootcert={}", ca.display());
+    let hub = Hub::start_with(on_database(&dir.path().join("hub"), &url)).await;
+    assert_eq!(seed(&hub.url(), 2).await, 1);
+    let encrypted: i64 = rota::store::pg::off_runtime(|| {
+        let mut admin = postgres::Client::connect(&plain, postgres::NoTls).unwrap();
+        admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.datname = 'rota' AND s.ssl AND a.pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    });
+    let unencrypted: i64 = rota::store::pg::off_runtime(|| {
+        let mut admin = postgres::Client::connect(&plain, postgres::NoTls).unwrap();
+        admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.datname = 'rota' AND NOT s.ssl AND a.pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    });
+    assert!(
+        encrypted >= 4,
+        "the hub's connections are encrypted: {encrypted}"
+    );
+    assert_eq!(unencrypted, 0, "none in clear");
+    hub.stop().await.unwrap();
+
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let wrong = dir.path().join("other-ca.pem");
+    std::fs::write(&wrong, other.cert.pem()).unwrap();
+    let bad = format!("{plain}?sslmode=require&sslrootcert={}", wrong.display());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused =
+        match rota::server::Hub::bind(listener, on_database(&dir.path().join("hub2"), &bad)) {
+            Ok(_) => panic!("a hub started on a database whose certificate it cannot check"),
+            Err(e) => e.to_string(),
+        };
+    assert!(refused.contains("postgres://rota@127.0.0.1"), "{refused}");
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+}

@@ -41,20 +41,80 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 /// Connects to the database at `url`, saying which one when it cannot.
+///
+/// TLS as the URL asks, in libpq's words: `sslmode=disable` never,
+/// `prefer` (the default) when the server offers it, `require`,
+/// `verify-ca` or `verify-full` always. The server's certificate is always
+/// checked, against the CA file `sslrootcert=` (or `PGSSLROOTCERT`) names,
+/// else the system's roots: a connection encrypted to whoever answers
+/// would be no safer than none.
 fn connect(url: &str) -> Result<Client> {
+    let place = without_password(url);
+    let (url, ca) = tls_params(url);
     let config: postgres::Config = url.parse().map_err(|e| {
         StoreError::Damaged(format!(
-            "`{}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB): {}",
-            without_password(url),
+            "`{place}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB): {}",
             describe(&e)
         ))
     })?;
-    let mut client = config
-        .connect(NoTls)
-        .map_err(|e| StoreError::Postgres(e).at_place(&without_password(url)))?;
+    let connected = match config.get_ssl_mode() {
+        postgres::config::SslMode::Disable => config.connect(NoTls),
+        postgres::config::SslMode::Prefer => match tls(ca.as_deref()) {
+            Ok(tls) => config.connect(tls),
+            // Nothing to check a certificate against: plain, as preferring
+            // allows; `require` refuses instead.
+            Err(_) if ca.is_none() => config.connect(NoTls),
+            Err(e) => return Err(e.at_place(&place)),
+        },
+        _ => config.connect(tls(ca.as_deref()).map_err(|e| e.at_place(&place))?),
+    };
+    let mut client = connected.map_err(|e| StoreError::Postgres(e).at_place(&place))?;
     // Durable before acknowledged, whatever the server's default.
     client.batch_execute("SET synchronous_commit TO on")?;
     Ok(client)
+}
+
+/// `url` as the driver reads it, and the CA file it names: libpq's
+/// `sslrootcert` is taken out (the driver knows no such setting), and
+/// `sslmode=verify-ca` or `verify-full` read as `require` (every
+/// certificate is checked here). Without `sslrootcert`, `PGSSLROOTCERT`.
+fn tls_params(url: &str) -> (String, Option<std::path::PathBuf>) {
+    let env = || std::env::var_os("PGSSLROOTCERT").map(std::path::PathBuf::from);
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), env());
+    };
+    let mut ca = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) => ca = Some(std::path::PathBuf::from(path)),
+            Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require"),
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, ca.or_else(env))
+}
+
+/// The TLS connector for the database: rustls, the server's certificate
+/// checked against the CA file `ca`, else the system's roots.
+fn tls(ca: Option<&std::path::Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let config = rota_tls::client_config(ca).map_err(|e| {
+        StoreError::Damaged(match ca {
+            Some(_) => format!("TLS to the database: {e}"),
+            None => "TLS to the database: no system root certificates found; name the \
+                     database server's CA file with sslrootcert=FILE in the URL (or \
+                     PGSSLROOTCERT), or connect with sslmode=disable"
+                .to_string(),
+        })
+    })?;
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(
+        (*config).clone(),
+    ))
 }
 
 /// What went wrong, as PostgreSQL said it (the client's own words for
@@ -302,5 +362,21 @@ mod tests {
             "postgres://ann@db/rota"
         );
         assert_eq!(without_password("not a url"), "not a url");
+    }
+
+    /// libpq's TLS settings are read as the driver cannot: `sslrootcert`
+    /// taken out, `verify-full` read as `require`, the rest kept.
+    #[test]
+    fn libpq_tls_settings_are_read_for_the_driver() {
+        let (url, ca) = super::tls_params(
+            "postgres://a@db/rota?sslmode=verify-full&sslrootcert=/etc/db-ca.pem&application_name=x",
+        );
+        assert_eq!(
+            url,
+            "postgres://a@db/rota?sslmode=require&application_name=x"
+        );
+        assert_eq!(ca.as_deref(), Some(std::path::Path::new("/etc/db-ca.pem")));
+        let (url, _) = super::tls_params("postgres://a@db/rota?sslrootcert=/ca.pem");
+        assert_eq!(url, "postgres://a@db/rota");
     }
 }
