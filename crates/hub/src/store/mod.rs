@@ -406,7 +406,7 @@ impl Reader {
 pub fn load_roster_at(place: &Place, name: &str) -> Result<Roster> {
     match place {
         Place::File(path) => sqlite::load_roster_at(path, name),
-        Place::Database(url) => pg::off_runtime(|| pg::Reader::connect(url)?.load_roster(name)),
+        Place::Database(url) => pg::pool::with_reader(url, |r| r.load_roster(name)),
     }
 }
 
@@ -417,7 +417,7 @@ pub fn other_user_of_client(place: &Place, client: &str, user: &str) -> Result<O
     match place {
         Place::File(path) => sqlite::other_user_of_client(path, client, user),
         Place::Database(url) => {
-            pg::off_runtime(|| pg::Reader::connect(url)?.other_user_of_client(client, user))
+            pg::pool::with_reader(url, |r| r.other_user_of_client(client, user))
         }
     }
 }

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 
 mod group;
 mod import;
+pub mod pool;
 mod read;
 mod schema;
 
