@@ -214,13 +214,7 @@ async fn a_hub_backs_up_on_its_schedule_and_keeps_the_last_ones() {
             }
         }
     });
-    let addr = line
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    let url = format!("ws://{addr}/ws");
+    let url = format!("ws://{}/ws", listening_at(&line));
     let (mut admin, _) = Client::join(&url, "admin", "c-admin", "default", 0).await;
     ack_seq(&admin.edit(1, setup_ops(2)).await);
     // The first backup that holds the roster, then two more: it is pruned,

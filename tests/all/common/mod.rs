@@ -248,6 +248,31 @@ impl Client {
         (c, first)
     }
 
+    /// Connects and says hello for `roster` (no token); returns the client
+    /// and the first answer, whatever it is.
+    pub async fn hello(
+        url: &str,
+        user: &str,
+        client_id: &str,
+        roster: &str,
+    ) -> (Client, ServerMsg) {
+        let mut c = Client::raw(url).await;
+        c.client_id = client_id.into();
+        c.user = user.into();
+        c.send(&ClientMsg::Hello {
+            protocol: PROTOCOL_VERSION.into(),
+            user: user.into(),
+            client_id: client_id.into(),
+            token: None,
+            roster: roster.into(),
+            last_seq: 0,
+            view: Default::default(),
+        })
+        .await;
+        let first = c.recv().await;
+        (c, first)
+    }
+
     /// Connects and joins `roster`; returns the client and the welcome.
     pub async fn join(
         url: &str,
@@ -473,14 +498,16 @@ impl Drop for ChildGuard {
 pub fn spawn_hub_binary(dir: &Path) -> (ChildGuard, SocketAddr) {
     let args = ["--serve", "--listen", "127.0.0.1:0", "--data"].map(std::ffi::OsString::from);
     let (child, line) = spawn_rota_line(args.into_iter().chain([dir.as_os_str().to_owned()]));
-    let addr = line
-        .split("://")
+    (child, listening_at(&line).parse().unwrap())
+}
+
+/// The address (`HOST:PORT`) in a hub's "listening on ws://HOST:PORT/ws" line.
+pub fn listening_at(line: &str) -> String {
+    line.split("://")
         .nth(1)
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .parse()
-        .unwrap();
-    (child, addr)
+        .to_string()
 }
 
 /// The real binary with `args` (logging warnings only), once it has

@@ -372,13 +372,7 @@ fn spawn_hub_on(dir: &std::path::Path, url: &str) -> (ChildGuard, String) {
         ]
         .map(std::ffi::OsString::from),
     );
-    let addr = line
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    (child, format!("ws://{addr}"))
+    (child, format!("ws://{}", listening_at(&line)))
 }
 
 /// An editor given two hubs on one database (`--server A,B`) whose hub is
@@ -542,18 +536,7 @@ async fn a_failed_group_is_never_shown_to_a_joiner_as_stored() {
         ServerMsg::Error { .. }
     ));
     // Bob joins while the database is away: never a welcome at seq 2.
-    let mut bob = Client::raw(&hub.url()).await;
-    bob.send(&ClientMsg::Hello {
-        protocol: rota::protocol::PROTOCOL_VERSION.into(),
-        user: "bob".into(),
-        client_id: "c-bob".into(),
-        token: None,
-        roster: "default".into(),
-        last_seq: 0,
-        view: Default::default(),
-    })
-    .await;
-    match bob.recv().await {
+    match Client::hello(&hub.url(), "bob", "c-bob", "default").await.1 {
         ServerMsg::Welcome { seq, .. } => assert_eq!(seq, 1, "only what is stored"),
         ServerMsg::Error { code, .. } => assert_eq!(code, rota::protocol::codes::STORAGE),
         other => panic!("{other:?}"),

@@ -152,13 +152,7 @@ async fn the_parts_budget_is_the_memory_held_and_it_is_given_back() {
     .map(std::ffi::OsString::from);
     let (child, line) =
         spawn_rota_line(args.into_iter().chain([dir.path().as_os_str().to_owned()]));
-    let addr: std::net::SocketAddr = line
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap()
-        .parse()
-        .unwrap();
+    let addr: std::net::SocketAddr = listening_at(&line).parse().unwrap();
     let url = format!("ws://{addr}/ws");
     seed(&url, 3).await;
     let pid = child.0.id();

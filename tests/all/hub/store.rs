@@ -81,18 +81,7 @@ async fn a_cell_holding_an_unknown_code_is_not_served() {
         assert_eq!(n, 1);
     }
     let hub = Hub::start(dir.path()).await;
-    let mut c = Client::raw(&hub.url()).await;
-    c.send(&ClientMsg::Hello {
-        protocol: rota::protocol::PROTOCOL_VERSION.into(),
-        user: "bob".into(),
-        client_id: "c-bob".into(),
-        token: None,
-        roster: "default".into(),
-        last_seq: 0,
-        view: Default::default(),
-    })
-    .await;
-    let answer = c.recv().await;
+    let (_c, answer) = Client::hello(&hub.url(), "bob", "c-bob", "default").await;
     assert!(matches!(answer, ServerMsg::Error { .. }), "{answer:?}");
     let text = format!("{answer:?}");
     assert!(

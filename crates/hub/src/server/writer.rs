@@ -610,18 +610,7 @@ impl Writer {
                 Ok((fresh, sets)) => {
                     let publishes = fresh.publishes();
                     for set in sets.into_iter().filter(|s| s.seq <= fresh.seq()) {
-                        let seq = set.seq;
-                        let (frame, view_frame) = frames_of(set, publishes);
-                        outcomes.push(Outcome::Broadcast(
-                            name.clone(),
-                            Committed {
-                                seq,
-                                session: 0,
-                                frame,
-                                view_frame,
-                                ack: Utf8Bytes::default(),
-                            },
-                        ));
+                        outcomes.push(nobodys(&name, set, publishes));
                     }
                     slot.roster = fresh;
                     slot.stale = false;
@@ -825,19 +814,25 @@ fn take_in(slot: &mut Slot, sets: Vec<ChangeSet>, roster: &str, outcomes: &mut V
             slot.roster.apply_accepted(change, stamp.clone());
         }
         slot.roster.set_seq(set.seq);
-        let seq = set.seq;
-        let (frame, view_frame) = frames_of(set, slot.roster.publishes());
-        outcomes.push(Outcome::Broadcast(
-            roster.to_string(),
-            Committed {
-                seq,
-                session: 0,
-                frame,
-                view_frame,
-                ack: Utf8Bytes::default(),
-            },
-        ));
+        outcomes.push(nobodys(roster, set, slot.roster.publishes()));
     }
+}
+
+/// A batch stored by another writer (or before a failure), for every
+/// listener of `roster` as nobody's own (session 0: no ack to give).
+fn nobodys(roster: &str, set: ChangeSet, publishes: bool) -> Outcome {
+    let seq = set.seq;
+    let (frame, view_frame) = frames_of(set, publishes);
+    Outcome::Broadcast(
+        roster.to_string(),
+        Committed {
+            seq,
+            session: 0,
+            frame,
+            view_frame,
+            ack: Utf8Bytes::default(),
+        },
+    )
 }
 
 fn apply_edit(

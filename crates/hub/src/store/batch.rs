@@ -85,3 +85,55 @@ pub(super) fn after_value(change: &Change) -> serde_json::Value {
     };
     v.unwrap_or_default()
 }
+
+/// The batches one group wrote on one roster: the span of their seqs
+/// (consecutive: the roster is the group's until it commits), the time of
+/// the first (the roster's creation, should it be new), and the staff and
+/// dates they touched, for history's index, written once at commit.
+pub(super) struct Touched {
+    pub(super) roster: String,
+    pub(super) first: i64,
+    pub(super) last: i64,
+    pub(super) at: i64,
+    pub(super) staff: BTreeSet<String>,
+    pub(super) dates: BTreeSet<Date>,
+}
+
+impl Touched {
+    /// Counts batch `seq` of `roster`, and its changes' staff and dates,
+    /// in the group's record `touched`.
+    pub(super) fn note<'c>(
+        touched: &mut Vec<Touched>,
+        roster: &str,
+        seq: i64,
+        at: i64,
+        changes: impl Iterator<Item = &'c Change>,
+    ) {
+        let i = match touched.iter().position(|t| t.roster == roster) {
+            Some(i) => i,
+            None => {
+                touched.push(Touched {
+                    roster: roster.to_string(),
+                    first: seq,
+                    last: seq,
+                    at,
+                    staff: BTreeSet::new(),
+                    dates: BTreeSet::new(),
+                });
+                touched.len() - 1
+            }
+        };
+        let t = &mut touched[i];
+        t.first = t.first.min(seq);
+        t.last = t.last.max(seq);
+        for change in changes {
+            let (staff, date) = staff_and_date(change);
+            if let Some(s) = staff
+                && !t.staff.contains(s)
+            {
+                t.staff.insert(s.to_string());
+            }
+            t.dates.extend(date);
+        }
+    }
+}

@@ -4,14 +4,14 @@
 //! statement over arrays (`unnest`) before it commits: a group of 200
 //! one-cell edits is a handful of statements, not a thousand.
 
-use super::super::batch::{BatchMeta, Logged, staff_and_date};
+use super::super::batch::{Logged, Touched};
 use super::super::{AnswerKey, Result, StoreError, StoredAnswer};
 use super::{Col, Prepared};
 use postgres::{Client, Transaction};
 use rota_core::domain::{Applied, Author, Date, Roster, Seq};
 use rota_core::protocol::ChangeSet;
 use rota_db::roster_db::{RecordWrite, record_write};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 pub struct Group<'a> {
     tx: Transaction<'a>,
@@ -56,15 +56,6 @@ struct AnswerRow {
     fingerprint: Vec<u8>,
     answer: String,
     at: i64,
-}
-
-struct Touched {
-    roster: String,
-    first: i64,
-    last: i64,
-    at: i64,
-    staff: BTreeSet<String>,
-    dates: BTreeSet<Date>,
 }
 
 /// Builds a column of `rows` for an array parameter.
@@ -212,66 +203,22 @@ impl<'a> Group<'a> {
                 }
             }
         }
-        let meta = BatchMeta {
-            user,
-            client,
-            op_id,
-            at,
-            note,
-        };
         let logged = applied.changes.iter().map(|r| (&r.change, &r.before));
         let changes = serde_json::to_string(&Logged(logged.clone()))
             .map_err(|e| StoreError::Corrupt(format!("batch {seq} could not be encoded: {e}")))?;
         self.batches.push(LogRow {
             roster: roster.to_string(),
             seq,
-            user: meta.user.to_string(),
-            client: meta.client.to_string(),
-            op_id: meta.op_id as i64,
-            at: meta.at,
-            note: meta.note.map(str::to_string),
+            user: user.to_string(),
+            client: client.to_string(),
+            op_id: op_id as i64,
+            at,
+            note: note.map(str::to_string),
             count: applied.changes.len() as i64,
             changes,
         });
-        self.note_batch(roster, seq, at, logged.map(|(c, _)| c));
+        Touched::note(&mut self.touched, roster, seq, at, logged.map(|(c, _)| c));
         Ok(())
-    }
-
-    /// Counts a batch in this group's span for the roster and its changes'
-    /// staff and dates in history's index.
-    fn note_batch<'c>(
-        &mut self,
-        roster: &str,
-        seq: i64,
-        at: i64,
-        changes: impl Iterator<Item = &'c rota_core::domain::Change>,
-    ) {
-        let i = match self.touched.iter().position(|t| t.roster == roster) {
-            Some(i) => i,
-            None => {
-                self.touched.push(Touched {
-                    roster: roster.to_string(),
-                    first: seq,
-                    last: seq,
-                    at,
-                    staff: BTreeSet::new(),
-                    dates: BTreeSet::new(),
-                });
-                self.touched.len() - 1
-            }
-        };
-        let t = &mut self.touched[i];
-        t.first = t.first.min(seq);
-        t.last = t.last.max(seq);
-        for change in changes {
-            let (staff, date) = staff_and_date(change);
-            if let Some(s) = staff
-                && !t.staff.contains(s)
-            {
-                t.staff.insert(s.to_string());
-            }
-            t.dates.extend(date);
-        }
     }
 
     /// The batches of `roster` after `seq`, in this group's transaction

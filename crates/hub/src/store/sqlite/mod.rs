@@ -59,18 +59,6 @@ pub struct Group<'a> {
     touched: std::cell::RefCell<Vec<Touched>>,
 }
 
-/// The batches one group wrote on one roster.
-struct Touched {
-    roster: String,
-    /// The span of seqs (consecutive: nothing else writes the roster meanwhile).
-    first: i64,
-    last: i64,
-    /// The time of its first batch (the roster's creation, should it be new).
-    at: i64,
-    staff: BTreeSet<String>,
-    dates: BTreeSet<Date>,
-}
-
 impl Store {
     /// Opens (creating or migrating) the store at `path`.
     ///

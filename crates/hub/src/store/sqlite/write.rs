@@ -80,46 +80,14 @@ impl Group<'_> {
         };
         let logged = applied.changes.iter().map(|r| (&r.change, &r.before));
         log_batch(&self.tx, roster, seq, &meta, logged.clone())?;
-        self.note_batch(roster, seq, at, logged.map(|(c, _)| c));
+        Touched::note(
+            &mut self.touched.borrow_mut(),
+            roster,
+            seq,
+            at,
+            logged.map(|(c, _)| c),
+        );
         Ok(())
-    }
-
-    /// Counts a batch in this group's span for the roster and its changes'
-    /// staff and dates in history's index.
-    fn note_batch<'c>(
-        &self,
-        roster: &str,
-        seq: i64,
-        at: i64,
-        changes: impl Iterator<Item = &'c Change>,
-    ) {
-        let mut touched = self.touched.borrow_mut();
-        let i = match touched.iter().position(|t| t.roster == roster) {
-            Some(i) => i,
-            None => {
-                touched.push(Touched {
-                    roster: roster.to_string(),
-                    first: seq,
-                    last: seq,
-                    at,
-                    staff: BTreeSet::new(),
-                    dates: BTreeSet::new(),
-                });
-                touched.len() - 1
-            }
-        };
-        let t = &mut touched[i];
-        t.first = t.first.min(seq);
-        t.last = t.last.max(seq);
-        for change in changes {
-            let (staff, date) = staff_and_date(change);
-            if let Some(s) = staff
-                && !t.staff.contains(s)
-            {
-                t.staff.insert(s.to_string());
-            }
-            t.dates.extend(date);
-        }
     }
 
     /// The highest op id `client` has an answer for on `roster` (0 for
