@@ -34,7 +34,7 @@ pub fn migrate(cli: &Cli) -> i32 {
             h.pid,
             h.addr
         );
-        return exit::USAGE;
+        return 1;
     }
     let _lock = match rota_db::lock::DataDirLock::acquire(&dir, "migrate") {
         Ok(lock) => lock,

@@ -49,6 +49,14 @@ pub async fn serve(cli: &Cli) -> i32 {
             return 2;
         }
     }
+    if let Some(url) = &cli.database
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        eprintln!(
+            "rota: --database `{url}`: expected postgres://USER[:PASSWORD]@HOST:PORT/DB (a PostgreSQL URL)"
+        );
+        return 2;
+    }
     if cli.database.is_some() {
         let sqlite_only = [
             ("--max-db-mb", cli.max_db_mb.is_some()),
@@ -94,7 +102,10 @@ pub async fn serve(cli: &Cli) -> i32 {
         Ok(hub) => hub,
         Err(e) => {
             eprintln!("rota: {e}");
-            return 1;
+            // What it was given does not do (a database URL, TLS to it):
+            // bad input, as a bad flag is.
+            let refused = matches!(&e, server::ServeError::Store(s) if s.is_refusal());
+            return if refused { 2 } else { 1 };
         }
     };
     // Signal handlers go in before the hub says it is ready, so a SIGTERM

@@ -14,6 +14,13 @@ pub async fn sync(cli: &Cli) -> i32 {
     if !queued.is_empty() {
         eprintln!("rota: sending {queued}");
     }
+    let elsewhere = engine.config().queued_elsewhere();
+    for (hub, n) in &elsewhere {
+        eprintln!(
+            "rota: {n} edit(s) of this roster are queued for another hub, {hub}, and are not sent \
+             from here: run with --server ws://{hub} (or name it first among several) to send them"
+        );
+    }
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let code = match connect(&engine, timeout).await {
         Ok(_) if queued.is_empty() && roster_exists(&engine, timeout).await.is_err() => exit::USAGE,
@@ -46,6 +53,12 @@ pub async fn sync(cli: &Cli) -> i32 {
     let code = match engine.recovered() {
         Some(r) if r.incomplete && code == exit::OK => exit::LOCAL,
         _ => code,
+    };
+    // Edits queued under another hub's name are not saved either.
+    let code = if code == exit::OK && !elsewhere.is_empty() {
+        exit::UNREACHABLE
+    } else {
+        code
     };
     stop(engine).await;
     code

@@ -1208,3 +1208,52 @@ async fn whoever_hears_of_a_change_finds_it_on_the_desk() {
     assert!(bob_seen, "bob's arrival on the desk when told");
     assert!(stale.is_empty(), "acked but still on the desk: {stale:?}");
 }
+
+/// Edits queued under one hub's name (another `--server`, or the same hubs
+/// named in another order) are not lost from sight: an engine given
+/// another hub names them, and `--sync` says where they are and does not
+/// report everything saved (exit 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_queued_for_another_hub_are_named_not_reported_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ann");
+    // Nothing listens on port 9 here: the edit stays queued.
+    let away = start_engine("ws://127.0.0.1:9/ws", "ann", &data);
+    away.edit(vec![Op::AddStaff {
+        id: "s9".into(),
+        name: "Nine".into(),
+        group: String::new(),
+        order: None,
+    }])
+    .unwrap();
+    assert_eq!(away.status().pending, 1);
+    drop(away);
+    let hub = Hub::start(&dir.path().join("hub")).await;
+    seed(&hub.url(), 2).await;
+    let other = engine_config(&hub.url(), "ann", &data);
+    assert_eq!(
+        other.queued_elsewhere(),
+        vec![("127.0.0.1:9".to_string(), 1)]
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args([
+            "--sync",
+            "--server",
+            &hub.url(),
+            "--user",
+            "ann",
+            "--roster",
+            "default",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("1 edit(s) of this roster are queued for another hub, 127.0.0.1:9"),
+        "{err}"
+    );
+    hub.stop().await.unwrap();
+}

@@ -126,6 +126,27 @@ impl HubAddr {
     }
 }
 
+/// What [`safe_name`] made `s` of.
+fn from_safe_name(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'_'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn safe_name(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -185,6 +206,45 @@ impl SyncConfig {
             backoff_max: Duration::from_secs(30),
             host: None,
         }
+    }
+
+    /// Edits of this roster and user queued in the local files of other
+    /// hubs (another `--server`, or the same hubs named in another order):
+    /// each hub as its file names it, and how many. They are sent only by
+    /// an engine given that hub (first, among several); nothing else would
+    /// tell a person they are there.
+    pub fn queued_elsewhere(&self) -> Vec<(String, usize)> {
+        let here = self.local_path();
+        let tail = format!(
+            "__{}__{}.sqlite3",
+            safe_name(&self.roster),
+            safe_name(&self.user)
+        );
+        let Ok(entries) = std::fs::read_dir(self.data_dir.join("clients")) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(key) = name.strip_suffix(&tail) else {
+                continue;
+            };
+            if e.path() == here || key == "local" {
+                continue;
+            }
+            let queued = rusqlite::Connection::open_with_flags(
+                e.path(),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .and_then(|c| c.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)));
+            if let Ok(n) = queued
+                && n > 0
+            {
+                found.push((from_safe_name(key), n as usize));
+            }
+        }
+        found.sort();
+        found
     }
 
     /// The local store's file: one per (hub, roster, user).

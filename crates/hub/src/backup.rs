@@ -98,7 +98,8 @@ pub fn backup(data: &Path, to: &Path) -> Result<Manifest, String> {
     let names = data_files(data)?;
     if !names.iter().any(|n| n == crate::server::STORE_FILE) {
         return Err(format!(
-            "{} holds no hub store ({}): nothing to back up",
+            "{} holds no hub store ({}): nothing to back up (a hub on PostgreSQL keeps its \
+             rosters in the database: back that up with pg_dump, see docs/postgres.md)",
             data.display(),
             crate::server::STORE_FILE
         ));

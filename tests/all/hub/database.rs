@@ -306,7 +306,7 @@ async fn a_sqlite_hub_moves_into_postgres_whole() {
     // Not while the hub runs on it.
     let url = rota_testpg::fresh_database("migrate");
     let (code, _, err) = rota(&["--migrate", "--from", &data, "--to", &url]);
-    assert_eq!(code, 2, "{err}");
+    assert_eq!(code, 1, "{err}");
     assert!(err.contains("a hub is running on it"), "{err}");
     hub.stop().await.unwrap();
     // Bad arguments.
@@ -319,6 +319,33 @@ async fn a_sqlite_hub_moves_into_postgres_whole() {
         err.contains("/nonexistent/rota") && err.contains("no hub store"),
         "{err}"
     );
+
+    // Not into a database a hub serves (it would not see what came in).
+    let served = rota_testpg::fresh_database("served");
+    let serving_dir = tempfile::tempdir().unwrap();
+    let serving = Hub::start_with(on_database(serving_dir.path(), &served)).await;
+    let (code, _, err) = rota(&["--migrate", "--from", &data, "--to", &served]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("in use by a running hub"), "{err}");
+    assert!(!err.contains("damaged"), "{err}");
+    serving.stop().await.unwrap();
+    // A database URL that is none is bad input, said so.
+    for bad in ["mysql://rota@127.0.0.1/rota", "postgres//rota@127.0.0.1"] {
+        let (code, _, err) = rota(&[
+            "--serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            &data,
+            "--database",
+            bad,
+        ]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(
+            err.contains("postgres://") && !err.contains("damaged"),
+            "{bad}: {err}"
+        );
+    }
 
     let (code, out, err) = rota(&["--migrate", "--from", &data, "--to", &url]);
     assert_eq!(code, 0, "{out}{err}");
@@ -614,4 +641,30 @@ async fn a_hub_reaches_its_database_over_tls_and_checks_the_certificate() {
         };
     assert!(refused.contains("postgres://rota@127.0.0.1"), "{refused}");
     assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+}
+
+/// After the database restarts while a hub is idle, the hub's first use of
+/// each connection finds it dropped: the first join of a roster not in
+/// memory, the first edit and the first list are each answered all the
+/// same (made again on a new connection), not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_requests_after_a_database_restart_are_answered() {
+    let server = rota_testpg::OwnServer::start("idle").unwrap();
+    let url = server.fresh_database("rota").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(on_database(dir.path(), &url)).await;
+    assert_eq!(seed(&hub.url(), 2).await, 1);
+    let (mut ann, _) = Client::join(&hub.url(), "ann", "c-ann", "default", 1).await;
+    let (mut bob, _) = Client::join(&hub.url(), "bob", "c-bob", "other", 0).await;
+    assert_eq!(ack_seq(&bob.edit(1, setup_ops(1)).await), 1);
+    tokio::task::block_in_place(|| server.pause()).unwrap();
+    tokio::task::block_in_place(|| server.resume()).unwrap();
+    // A roster the writer does not hold: read from the database.
+    let (_, first) = Client::hello(&hub.url(), "carl", "c-carl", "third").await;
+    assert!(matches!(first, ServerMsg::Welcome { .. }), "{first:?}");
+    let edit = vec![set("s1", "2026-12-01", Some("D"), 0)];
+    assert_eq!(ack_seq(&ann.edit(1, edit).await), 2);
+    ann.send(&ClientMsg::ListRosters { req: Some(1) }).await;
+    assert!(matches!(ann.answer().await, ServerMsg::Rosters { .. }));
+    hub.stop().await.unwrap();
 }

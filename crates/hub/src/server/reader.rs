@@ -444,13 +444,16 @@ fn answer(readers: &mut [Reader], what: ReadWhat, req: Option<u64>) -> ServerMsg
             }
         }
     };
-    answered.unwrap_or_else(|e| storage_error(req, &e))
+    answered.unwrap_or_else(|e| {
+        tracing::error!("a read failed: {e}");
+        storage_error(req, &e)
+    })
 }
 
 fn storage_error(req: Option<u64>, e: &StoreError) -> ServerMsg {
     ServerMsg::Error {
         code: protocol::codes::STORAGE.into(),
-        message: format!("the hub could not read this: {e}"),
+        message: format!("the hub could not read this: {}", e.for_editors()),
         op_id: None,
         req,
     }

@@ -400,9 +400,10 @@ impl Writer {
                 } => {
                     // A joiner sees only committed state: flush first.
                     self.commit_edits(std::mem::take(&mut edits));
-                    let joined = self
-                        .join(&roster, last_seq, view, held)
-                        .map_err(|e| e.to_string());
+                    let joined = self.join(&roster, last_seq, view, held).map_err(|e| {
+                        tracing::error!("joining roster {roster}: {e}");
+                        e.for_editors()
+                    });
                     let _ = reply.send(joined);
                 }
                 Cmd::Sweep => self.sweep(""),
@@ -537,10 +538,13 @@ impl Writer {
             group.commit()
         })();
         if let Err(err) = result {
+            // While the database is known to be away, each refused group
+            // is not logged again: the outage was, once.
+            let known = err.is_unreachable() && self.shared.not_ready().is_some();
             if err.is_unreachable() {
                 self.shared.database_lost(err.to_string());
             }
-            self.fail_group(&edits, &touched, &err);
+            self.fail_group(&edits, &touched, &err, known);
             return;
         }
         self.shared.database_back();
@@ -615,6 +619,9 @@ impl Writer {
                     slot.roster = fresh;
                     slot.stale = false;
                 }
+                Err(e) if e.is_unreachable() => {
+                    tracing::debug!("reading roster {name} again failed: {e}")
+                }
                 Err(e) => tracing::error!("reading roster {name} again failed: {e}"),
             }
         }
@@ -660,11 +667,24 @@ impl Writer {
     /// The group did not commit: nothing of it is stored. Forget the memory
     /// state it touched (reloaded from the store on next use) and tell every
     /// author; their batches may be sent again.
-    fn fail_group(&mut self, edits: &[Edit], touched: &HashSet<String>, err: &StoreError) {
-        tracing::error!(
-            "group commit failed, {} batches refused: {err}",
-            edits.len()
-        );
+    fn fail_group(
+        &mut self,
+        edits: &[Edit],
+        touched: &HashSet<String>,
+        err: &StoreError,
+        known: bool,
+    ) {
+        if known {
+            tracing::debug!(
+                "group commit failed, {} batches refused: {err}",
+                edits.len()
+            );
+        } else {
+            tracing::error!(
+                "group commit failed, {} batches refused: {err}",
+                edits.len()
+            );
+        }
         Metrics::inc(&self.shared.metrics.commit_failures);
         for name in touched {
             if let Some(slot) = self.rosters.get_mut(name) {
@@ -1120,7 +1140,10 @@ fn listed_of(all: usize) -> String {
 fn storage_error(op_id: Option<u64>, e: &StoreError) -> ServerMsg {
     ServerMsg::Error {
         code: protocol::codes::STORAGE.into(),
-        message: format!("the hub could not store this, nothing was applied: {e}"),
+        message: format!(
+            "the hub could not store this, nothing was applied: {}",
+            e.for_editors()
+        ),
         op_id,
         req: None,
     }

@@ -104,9 +104,18 @@ pub fn to_database(files: &[PathBuf], url: &str) -> Result<Vec<Moved>> {
     pg::off_runtime(|| {
         let mut target = pg::Store::connect(url)?;
         target.importing(|into| {
+            let serving = into.hubs_connected()?;
+            if serving > 0 {
+                return Err(StoreError::Refused(format!(
+                    "{} is in use by a running hub ({serving} connection(s) named `{}`): \
+                     stop the hubs on it first, or migrate into another database",
+                    pg::without_password(url),
+                    pg::APPLICATION
+                )));
+            }
             let held = into.roster_names()?;
             if !held.is_empty() {
-                return Err(StoreError::Damaged(format!(
+                return Err(StoreError::Refused(format!(
                     "{} already holds {} roster(s) ({}): rota --migrate only fills an empty database",
                     pg::without_password(url),
                     held.len(),

@@ -43,6 +43,11 @@ pub enum StoreError {
     Damaged(String),
     /// The store is at its size cap (`--max-db-mb`): nothing more is written.
     Full(String),
+    /// What the hub was given does not do: a database URL, a TLS setting, a
+    /// database `--migrate` will not write into. Nothing is damaged.
+    Refused(String),
+    /// PostgreSQL (too busy to lend a connection, say), in its own words.
+    Busy(String),
     /// Another hub on the same database wrote the roster since this one
     /// read it: the group is refused (its edits may be sent again) and the
     /// roster read afresh.
@@ -72,6 +77,25 @@ impl StoreError {
         }
     }
 
+    /// What editors are told: the error without the place it is about (a
+    /// store's path, a database's host, port and user are the hub's
+    /// business; its log names them).
+    pub fn for_editors(&self) -> String {
+        match self {
+            StoreError::At(_, e) => e.for_editors(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether it refuses what the hub was given (see [`StoreError::Refused`]).
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            StoreError::Refused(_) => true,
+            StoreError::At(_, e) => e.is_refusal(),
+            _ => false,
+        }
+    }
+
     /// Whether the database could not be reached (the connection lost or
     /// refused, the server shutting down), rather than a statement failing.
     pub fn is_unreachable(&self) -> bool {
@@ -98,6 +122,8 @@ impl StoreError {
             StoreError::Postgres(_)
             | StoreError::TooNew { .. }
             | StoreError::Full(_)
+            | StoreError::Refused(_)
+            | StoreError::Busy(_)
             | StoreError::Stale(_)
             | StoreError::Moved { .. } => false,
         }
@@ -116,6 +142,7 @@ impl fmt::Display for StoreError {
             StoreError::Corrupt(m) => write!(f, "store: damaged row: {m}"),
             StoreError::Damaged(m) => write!(f, "store is damaged: {m}"),
             StoreError::Full(m) => write!(f, "store is full: {m}"),
+            StoreError::Refused(m) | StoreError::Busy(m) => f.write_str(m),
             StoreError::Moved {
                 roster,
                 stored,

@@ -7,14 +7,18 @@
 use super::super::batch::{Logged, Touched};
 use super::super::{AnswerKey, Result, StoreError, StoredAnswer};
 use super::{Col, Prepared};
-use postgres::{Client, Transaction};
+use postgres::Client;
 use rota_core::domain::{Applied, Author, Date, Roster, Seq};
 use rota_core::protocol::ChangeSet;
 use rota_db::roster_db::{RecordWrite, record_write};
 use std::collections::HashMap;
 
 pub struct Group<'a> {
-    tx: Transaction<'a>,
+    /// The connection, inside the group's transaction (begun by
+    /// [`super::Store::group`], ended by [`Group::commit`] or, dropped, by
+    /// a rollback).
+    tx: &'a mut Client,
+    committed: bool,
     prepared: &'a mut Prepared,
     /// Rosters claimed (locked to this group's end), with the seq found.
     claimed: HashMap<String, Seq>,
@@ -64,9 +68,11 @@ fn col<'r, R, T>(rows: &'r [R], f: impl Fn(&'r R) -> T) -> Vec<T> {
 }
 
 impl<'a> Group<'a> {
-    pub(super) fn begin(client: &'a mut Client, prepared: &'a mut Prepared) -> Result<Group<'a>> {
+    /// A group on `client`, whose transaction has begun.
+    pub(super) fn begun(client: &'a mut Client, prepared: &'a mut Prepared) -> Result<Group<'a>> {
         Ok(Group {
-            tx: client.transaction()?,
+            tx: client,
+            committed: false,
             prepared,
             claimed: HashMap::new(),
             cells: HashMap::new(),
@@ -88,13 +94,13 @@ impl<'a> Group<'a> {
         // A lock on the name, not on its row: a roster not yet stored has
         // no row to lock, and two hubs creating it must also take turns.
         let lock = self.prepared.get(
-            &mut self.tx,
+            self.tx,
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
         )?;
         self.tx.execute(&lock, &[&roster])?;
         let read = self
             .prepared
-            .get(&mut self.tx, "SELECT seq FROM rosters WHERE name = $1")?;
+            .get(self.tx, "SELECT seq FROM rosters WHERE name = $1")?;
         let seq = match self.tx.query_opt(&read, &[&roster])? {
             Some(r) => r.col::<i64>(0)? as Seq,
             None => 0,
@@ -114,7 +120,7 @@ impl<'a> Group<'a> {
             }));
         }
         let stmt = self.prepared.get(
-            &mut self.tx,
+            self.tx,
             "SELECT answer, fingerprint FROM answers WHERE roster = $1 AND client = $2 AND op_id = $3",
         )?;
         match self
@@ -147,7 +153,7 @@ impl<'a> Group<'a> {
 
     pub fn highest_answered(&mut self, roster: &str, client: &str) -> Result<u64> {
         let stmt = self.prepared.get(
-            &mut self.tx,
+            self.tx,
             "SELECT max(op_id) FROM answers WHERE roster = $1 AND client = $2 AND op_id >= 0",
         )?;
         let stored: Option<i64> = self.tx.query_one(&stmt, &[&roster, &client])?.col(0)?;
@@ -225,14 +231,14 @@ impl<'a> Group<'a> {
     /// (after its claim: what other hubs wrote, to catch up on).
     pub fn changes_since(&mut self, roster: &str, seq: Seq) -> Result<Vec<ChangeSet>> {
         self.send_writes()?;
-        Ok(super::read::changes_since(&mut self.tx, roster, seq, usize::MAX)?.unwrap_or_default())
+        Ok(super::read::changes_since(self.tx, roster, seq, usize::MAX)?.unwrap_or_default())
     }
 
     /// Loads a roster inside the group: what the group wrote so far is sent
     /// first, so the load sees it.
     pub fn load_roster(&mut self, name: &str) -> Result<Roster> {
         self.send_writes()?;
-        let mut roster = super::read::load_roster(&mut self.tx, name)?;
+        let mut roster = super::read::load_roster(self.tx, name)?;
         if let Some(t) = self.touched.iter().find(|t| t.roster == name) {
             roster.set_seq((t.last as Seq).max(roster.seq()));
         }
@@ -245,7 +251,7 @@ impl<'a> Group<'a> {
         let (gone, put): (Vec<_>, Vec<_>) = records.into_iter().partition(|(_, v)| v.is_none());
         if !gone.is_empty() {
             let stmt = self.prepared.get(
-                &mut self.tx,
+                self.tx,
                 "DELETE FROM entities e USING unnest($1::text[], $2::text[], $3::text[]) AS g(roster, kind, key)
                  WHERE e.roster = g.roster AND e.kind = g.kind AND e.key = g.key",
             )?;
@@ -265,7 +271,7 @@ impl<'a> Group<'a> {
             .collect();
         if !put.is_empty() {
             let stmt = self.prepared.get(
-                &mut self.tx,
+                self.tx,
                 r#"INSERT INTO entities (roster, kind, key, value, seq, "user", client, at)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],
                                       $6::text[], $7::text[], $8::int8[])
@@ -290,7 +296,7 @@ impl<'a> Group<'a> {
         let cells: Vec<_> = std::mem::take(&mut self.cells).into_iter().collect();
         if !cells.is_empty() {
             let stmt = self.prepared.get(
-                &mut self.tx,
+                self.tx,
                 r#"INSERT INTO cells (roster, staff, date, code, seq, "user", client, at)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],
                                       $6::text[], $7::text[], $8::int8[])
@@ -315,7 +321,7 @@ impl<'a> Group<'a> {
         let batches = std::mem::take(&mut self.batches);
         if !batches.is_empty() {
             let stmt = self.prepared.get(
-                &mut self.tx,
+                self.tx,
                 r#"INSERT INTO batches (roster, seq, "user", client, op_id, at, note, count, changes)
                  SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[],
                                       $6::int8[], $7::text[], $8::int8[], $9::text[])"#,
@@ -340,7 +346,7 @@ impl<'a> Group<'a> {
         self.answered.clear();
         if !answers.is_empty() {
             let stmt = self.prepared.get(
-                &mut self.tx,
+                self.tx,
                 "INSERT INTO answers (roster, client, op_id, fingerprint, answer, at)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::bytea[], $5::text[], $6::int8[])",
             )?;
@@ -367,7 +373,7 @@ impl<'a> Group<'a> {
         let touched = std::mem::take(&mut self.touched);
         if !touched.is_empty() {
             let stmt = self.prepared.get(
-                &mut self.tx,
+                self.tx,
                 "INSERT INTO rosters (name, seq, created_at) SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[])
                  ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
             )?;
@@ -383,7 +389,7 @@ impl<'a> Group<'a> {
             // Other hubs hear of the new seqs when this commits (LISTEN
             // rota): "roster seq", the roster's name last, whatever it holds.
             let notify = self.prepared.get(
-                &mut self.tx,
+                self.tx,
                 "SELECT pg_notify('rota', n) FROM unnest($1::text[]) AS n",
             )?;
             let notes = col(t, |t| format!("{} {}", t.last, t.roster));
@@ -418,7 +424,7 @@ impl<'a> Group<'a> {
                 if rows.is_empty() {
                     continue;
                 }
-                let stmt = self.prepared.get(&mut self.tx, sql)?;
+                let stmt = self.prepared.get(self.tx, sql)?;
                 self.tx.execute(
                     &stmt,
                     &[
@@ -430,7 +436,18 @@ impl<'a> Group<'a> {
                 )?;
             }
         }
-        self.tx.commit()?;
+        self.tx.batch_execute("COMMIT")?;
+        self.committed = true;
         Ok(())
+    }
+}
+
+impl Drop for Group<'_> {
+    /// A group not committed leaves nothing: its transaction is rolled
+    /// back (on a lost connection, the database has done so already).
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = self.tx.batch_execute("ROLLBACK");
+        }
     }
 }

@@ -56,6 +56,19 @@ pub struct Importer<'a> {
 }
 
 impl Importer<'_> {
+    /// How many connections of running hubs the database has (rota's own,
+    /// by their `application_name`), this one apart.
+    pub fn hubs_connected(&mut self) -> Result<i64> {
+        self.tx
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = $1
+                   AND pid <> pg_backend_pid()",
+                &[&super::APPLICATION],
+            )?
+            .col(0)
+    }
+
     /// Rosters already held (a database `--migrate` will not write over).
     pub fn roster_names(&mut self) -> Result<Vec<String>> {
         let rows = self.tx.query(
@@ -82,7 +95,7 @@ impl Importer<'_> {
             )?
             .col(0)?;
         if held {
-            return Err(StoreError::Damaged(format!(
+            return Err(StoreError::Refused(format!(
                 "the database already holds roster `{name}`: nothing of it was written"
             )));
         }

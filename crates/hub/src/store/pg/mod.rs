@@ -29,6 +29,9 @@ pub use group::Group;
 pub use import::Importer;
 pub use read::Reader;
 
+/// The `application_name` of rota's connections (unless the URL names one).
+pub const APPLICATION: &str = "rota hub";
+
 /// Runs `f` on a thread of its own, outside any async runtime: the
 /// synchronous client blocks on a runtime of its own, which Tokio refuses
 /// inside another's (the hub's start, a task's blocking section). Its
@@ -52,12 +55,17 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 fn connect(url: &str) -> Result<Client> {
     let place = without_password(url);
     let (url, ca) = tls_params(url);
-    let config: postgres::Config = url.parse().map_err(|e| {
-        StoreError::Damaged(format!(
+    let mut config: postgres::Config = url.parse().map_err(|e| {
+        StoreError::Refused(format!(
             "`{place}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB): {}",
             describe(&e)
         ))
     })?;
+    // Names the hub's connections, for the database's own views and for
+    // `--migrate`, which will not write into a database a hub serves.
+    if config.get_application_name().is_none() {
+        config.application_name(APPLICATION);
+    }
     let connected = match config.get_ssl_mode() {
         postgres::config::SslMode::Disable => config.connect(NoTls),
         postgres::config::SslMode::Prefer => match tls(ca.as_deref()) {
@@ -105,7 +113,7 @@ fn tls_params(url: &str) -> (String, Option<std::path::PathBuf>) {
 /// checked against the CA file `ca`, else the system's roots.
 fn tls(ca: Option<&std::path::Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
     let config = rota_tls::client_config(ca).map_err(|e| {
-        StoreError::Damaged(match ca {
+        StoreError::Refused(match ca {
             Some(_) => format!("TLS to the database: {e}"),
             None => "TLS to the database: no system root certificates found; name the \
                      database server's CA file with sslrootcert=FILE in the URL (or \
@@ -251,20 +259,30 @@ impl Store {
         Ok(client)
     }
 
-    pub fn group(&mut self) -> Result<Group<'_>> {
-        let (client, lost) = self.conn.live()?;
-        if lost {
-            self.prepared = Prepared::default();
+    /// Runs `op` on the connection; when the database dropped it since
+    /// its last use (a restart: found out only by using it), once more on
+    /// a new one. For what may be run twice: reads, and a group's BEGIN.
+    fn retried<T>(&mut self, op: impl Fn(&mut Client) -> Result<T>) -> Result<T> {
+        match op(self.client()?) {
+            Err(e) if e.is_unreachable() && self.conn.client.is_closed() => op(self.client()?),
+            other => other,
         }
-        Group::begin(client, &mut self.prepared)
+    }
+
+    pub fn group(&mut self) -> Result<Group<'_>> {
+        self.retried(|c| Ok(c.batch_execute("BEGIN")?))?;
+        Group::begun(&mut self.conn.client, &mut self.prepared)
     }
 
     pub fn load_roster(&mut self, name: &str) -> Result<rota_core::domain::Roster> {
         let place = self.conn.place.clone();
-        let mut tx = self.client()?.transaction()?;
-        let roster = read::load_roster(&mut tx, name).map_err(|e| e.at_place(&place))?;
-        tx.commit()?;
-        Ok(roster)
+        self.retried(|c| {
+            let mut tx = c.transaction()?;
+            let roster = read::load_roster(&mut tx, name)?;
+            tx.commit()?;
+            Ok(roster)
+        })
+        .map_err(|e| e.at_place(&place))
     }
 
     pub fn changes_since(
@@ -274,8 +292,11 @@ impl Store {
         max_changes: usize,
     ) -> Result<Option<Vec<rota_core::protocol::ChangeSet>>> {
         let place = self.conn.place.clone();
-        let mut tx = self.client()?.transaction()?;
-        match read::changes_since(&mut tx, roster, seq, max_changes) {
+        let read = self.retried(|c| {
+            let mut tx = c.transaction()?;
+            read::changes_since(&mut tx, roster, seq, max_changes)
+        });
+        match read {
             Err(e) if e.is_damage() => {
                 tracing::error!(
                     "{place}: the change log of roster {roster} after seq {seq} cannot be read ({e}); sending a snapshot instead"
@@ -287,15 +308,17 @@ impl Store {
     }
 
     pub fn list_rosters(&mut self) -> Result<Vec<rota_core::protocol::RosterInfo>> {
-        read::list_rosters(self.client()?)
+        self.retried(read::list_rosters)
     }
 
     pub fn roster_names(&mut self) -> Result<Vec<String>> {
-        let rows = self.client()?.query(
-            "SELECT name FROM rosters UNION SELECT DISTINCT roster FROM answers",
-            &[],
-        )?;
-        rows.iter().map(|r| r.col(0)).collect()
+        self.retried(|c| {
+            let rows = c.query(
+                "SELECT name FROM rosters UNION SELECT DISTINCT roster FROM answers",
+                &[],
+            )?;
+            rows.iter().map(|r| r.col(0)).collect()
+        })
     }
 
     /// One page of history on the writer's own connection (for tests).

@@ -51,7 +51,7 @@ pub fn with_reader<T: Send>(
             .wait_timeout_while(state, WAIT, |(_, lent)| *lent >= ONE_OFF)
             .unwrap_or_else(|p| p.into_inner());
         if timeout.timed_out() && state.1 >= ONE_OFF {
-            return Err(StoreError::Damaged(format!(
+            return Err(StoreError::Busy(format!(
                 "{}: all {ONE_OFF} connections for occasional reads stayed busy for {} s",
                 super::without_password(url),
                 WAIT.as_secs()

@@ -3,6 +3,7 @@
 //! shipped: add another.
 
 use super::super::{Result, StoreError};
+use super::Col;
 use postgres::Client;
 
 /// The key of the advisory lock migrations run under: two hubs starting
@@ -87,7 +88,14 @@ pub(super) fn migrate(client: &mut Client) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS rota_schema (version BIGINT NOT NULL)")?;
+    // Looked for first: `IF NOT EXISTS` would have the server say so
+    // (a notice in the hub's log) at every start.
+    let made: bool = tx
+        .query_one("SELECT to_regclass('rota_schema') IS NOT NULL", &[])?
+        .col(0)?;
+    if !made {
+        tx.batch_execute("CREATE TABLE rota_schema (version BIGINT NOT NULL)")?;
+    }
     let found: i64 = match tx.query_opt("SELECT version FROM rota_schema", &[])? {
         Some(row) => row.get(0),
         None => {
