@@ -77,12 +77,12 @@ impl StoreError {
         }
     }
 
-    /// What editors are told: the error without the place it is about (a
-    /// store's path, a database's host, port and user are the hub's
-    /// business; its log names them).
+    /// What editors are told: the error, without the database it is about
+    /// (its host, port and user are the hub's business; its log names
+    /// them). A store file is named: whoever runs a hub on files reads it.
     pub fn for_editors(&self) -> String {
         match self {
-            StoreError::At(_, e) => e.for_editors(),
+            StoreError::At(place, e) if place.starts_with("postgres") => e.for_editors(),
             other => other.to_string(),
         }
     }
