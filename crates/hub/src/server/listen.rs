@@ -70,6 +70,7 @@ fn run(url: &str, writers: &Weak<Writers>, shared: &Weak<Shared>) {
         }
         loop {
             match listener.next(WAIT) {
+                Ok(Some((roster, seq))) if held_here(shared, &roster, seq) => {}
                 Ok(Some((roster, seq))) => {
                     let Some(w) = writers.upgrade() else { return };
                     let _ = w
@@ -89,6 +90,18 @@ fn run(url: &str, writers: &Weak<Writers>, shared: &Weak<Shared>) {
             }
         }
     }
+}
+
+/// Whether this hub holds `roster` up to `seq` already (its own commit,
+/// heard back, or one it caught up on): nothing to do.
+fn held_here(shared: &Weak<Shared>, roster: &str, seq: rota_core::domain::Seq) -> bool {
+    shared.upgrade().is_some_and(|s| {
+        s.seqs
+            .lock()
+            .ok()
+            .and_then(|seqs| seqs.get(roster).copied())
+            .is_some_and(|own| own >= seq)
+    })
 }
 
 /// Tells every writer to check every roster it holds; false once the hub

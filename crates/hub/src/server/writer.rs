@@ -384,6 +384,7 @@ impl Writer {
 
     pub(super) fn process(&mut self, cmds: &mut Vec<Cmd>) {
         let mut edits = Vec::new();
+        let mut catch_ups = Vec::new();
         let now = Instant::now();
         for cmd in cmds.drain(..) {
             match cmd {
@@ -411,20 +412,18 @@ impl Writer {
                     self.commit_edits(std::mem::take(&mut edits));
                     let _ = done.send(());
                 }
-                Cmd::CatchUp { roster, seq } => {
-                    self.commit_edits(std::mem::take(&mut edits));
-                    self.catch_up(&roster, seq);
-                }
+                // After the edits waiting, not before: a catch-up need not
+                // split their group (its claims catch up first anyway).
+                Cmd::CatchUp { roster, seq } => catch_ups.push((roster, seq)),
                 Cmd::CatchUpAll => {
-                    self.commit_edits(std::mem::take(&mut edits));
-                    let held: Vec<String> = self.rosters.keys().cloned().collect();
-                    for roster in held {
-                        self.catch_up(&roster, Seq::MAX);
-                    }
+                    catch_ups.extend(self.rosters.keys().map(|r| (r.clone(), Seq::MAX)));
                 }
             }
         }
         self.commit_edits(edits);
+        for (roster, seq) in catch_ups {
+            self.catch_up(&roster, seq);
+        }
     }
 
     fn join(

@@ -245,8 +245,15 @@ impl<'a> Group<'a> {
         Ok(roster)
     }
 
-    /// Sends the writes gathered so far: records, cells, log rows, answers.
+    /// Sends the writes gathered so far (before a read inside the group):
+    /// records, cells, log rows, answers.
     fn send_writes(&mut self) -> Result<()> {
+        self.send_records()?;
+        self.send_rows(&[])
+    }
+
+    /// Sends the records gathered so far (deleted, then put).
+    fn send_records(&mut self) -> Result<()> {
         let records = std::mem::take(&mut self.records);
         let (gone, put): (Vec<_>, Vec<_>) = records.into_iter().partition(|(_, v)| v.is_none());
         if !gone.is_empty() {
@@ -293,149 +300,112 @@ impl<'a> Group<'a> {
                 ],
             )?;
         }
-        let cells: Vec<_> = std::mem::take(&mut self.cells).into_iter().collect();
-        if !cells.is_empty() {
-            let stmt = self.prepared.get(
-                self.tx,
-                r#"INSERT INTO cells (roster, staff, date, code, seq, "user", client, at)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],
-                                      $6::text[], $7::text[], $8::int8[])
-                 ON CONFLICT (roster, staff, date) DO UPDATE SET code = excluded.code,
-                     seq = excluded.seq, "user" = excluded."user", client = excluded.client,
-                     at = excluded.at"#,
-            )?;
-            self.tx.execute(
-                &stmt,
-                &[
-                    &col(&cells, |(k, _)| k.0.as_str()),
-                    &col(&cells, |(k, _)| k.1.as_str()),
-                    &col(&cells, |(k, _)| k.2.to_string()),
-                    &col(&cells, |(_, v)| v.value.as_deref()),
-                    &col(&cells, |(_, v)| v.seq),
-                    &col(&cells, |(_, v)| v.user.as_str()),
-                    &col(&cells, |(_, v)| v.client.as_str()),
-                    &col(&cells, |(_, v)| v.at),
-                ],
-            )?;
-        }
-        let batches = std::mem::take(&mut self.batches);
-        if !batches.is_empty() {
-            let stmt = self.prepared.get(
-                self.tx,
-                r#"INSERT INTO batches (roster, seq, "user", client, op_id, at, note, count, changes)
-                 SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[],
-                                      $6::int8[], $7::text[], $8::int8[], $9::text[])"#,
-            )?;
-            let b = &batches;
-            self.tx.execute(
-                &stmt,
-                &[
-                    &col(b, |r| r.roster.as_str()),
-                    &col(b, |r| r.seq),
-                    &col(b, |r| r.user.as_str()),
-                    &col(b, |r| r.client.as_str()),
-                    &col(b, |r| r.op_id),
-                    &col(b, |r| r.at),
-                    &col(b, |r| r.note.as_deref()),
-                    &col(b, |r| r.count),
-                    &col(b, |r| r.changes.as_str()),
-                ],
-            )?;
-        }
-        let answers = std::mem::take(&mut self.answers);
-        self.answered.clear();
-        if !answers.is_empty() {
-            let stmt = self.prepared.get(
-                self.tx,
-                "INSERT INTO answers (roster, client, op_id, fingerprint, answer, at)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::bytea[], $5::text[], $6::int8[])",
-            )?;
-            let a = &answers;
-            self.tx.execute(
-                &stmt,
-                &[
-                    &col(a, |r| r.roster.as_str()),
-                    &col(a, |r| r.client.as_str()),
-                    &col(a, |r| r.op_id),
-                    &col(a, |r| r.fingerprint.as_slice()),
-                    &col(a, |r| r.answer.as_str()),
-                    &col(a, |r| r.at),
-                ],
-            )?;
-        }
         Ok(())
     }
 
-    /// Sends what is left, each roster's seq and history's index rows,
-    /// then commits.
+    /// Sends the cells, log rows and answers gathered so far, with each
+    /// of the rosters `touched` its seq, history's index rows and the
+    /// notification to other hubs (none before a read inside the group):
+    /// one statement, each kind of row an `INSERT` of its own in a `WITH`.
+    fn send_rows(&mut self, touched: &[Touched]) -> Result<()> {
+        let cells: Vec<_> = std::mem::take(&mut self.cells).into_iter().collect();
+        let batches = std::mem::take(&mut self.batches);
+        let answers = std::mem::take(&mut self.answers);
+        self.answered.clear();
+        let spans = |t: &Touched, keys: Vec<String>| {
+            keys.into_iter()
+                .map(|k| (t.roster.clone(), k, t.first, t.last))
+                .collect::<Vec<_>>()
+        };
+        let staff: Vec<_> = touched
+            .iter()
+            .flat_map(|t| spans(t, t.staff.iter().cloned().collect()))
+            .collect();
+        let dates: Vec<_> = touched
+            .iter()
+            .flat_map(|t| spans(t, t.dates.iter().map(|d| d.to_string()).collect()))
+            .collect();
+        let stmt = self.prepared.get(
+            self.tx,
+            r#"WITH
+             c AS (INSERT INTO cells (roster, staff, date, code, seq, "user", client, at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],
+                                        $6::text[], $7::text[], $8::int8[])
+                   ON CONFLICT (roster, staff, date) DO UPDATE SET code = excluded.code,
+                       seq = excluded.seq, "user" = excluded."user", client = excluded.client,
+                       at = excluded.at),
+             b AS (INSERT INTO batches (roster, seq, "user", client, op_id, at, note, count, changes)
+                   SELECT * FROM unnest($9::text[], $10::int8[], $11::text[], $12::text[],
+                                        $13::int8[], $14::int8[], $15::text[], $16::int8[],
+                                        $17::text[])),
+             a AS (INSERT INTO answers (roster, client, op_id, fingerprint, answer, at)
+                   SELECT * FROM unnest($18::text[], $19::text[], $20::int8[], $21::bytea[],
+                                        $22::text[], $23::int8[])),
+             r AS (INSERT INTO rosters (name, seq, created_at)
+                   SELECT * FROM unnest($24::text[], $25::int8[], $26::int8[])
+                   ON CONFLICT (name) DO UPDATE SET seq = excluded.seq),
+             s AS (INSERT INTO batch_staff (roster, staff, first, last)
+                   SELECT * FROM unnest($27::text[], $28::text[], $29::int8[], $30::int8[])
+                   ON CONFLICT (roster, staff, first) DO UPDATE SET last = excluded.last),
+             d AS (INSERT INTO batch_dates (roster, date, first, last)
+                   SELECT * FROM unnest($31::text[], $32::text[], $33::int8[], $34::int8[])
+                   ON CONFLICT (roster, date, first) DO UPDATE SET last = excluded.last)
+             SELECT pg_notify('rota', n) FROM unnest($35::text[]) AS n"#,
+        )?;
+        // Other hubs hear of the new seqs when this commits (LISTEN rota):
+        // "seq roster", the roster's name last, whatever it holds.
+        let notes = col(touched, |t| format!("{} {}", t.last, t.roster));
+        let (b, a, t) = (&batches, &answers, touched);
+        self.tx.execute(
+            &stmt,
+            &[
+                &col(&cells, |(k, _)| k.0.as_str()),
+                &col(&cells, |(k, _)| k.1.as_str()),
+                &col(&cells, |(k, _)| k.2.to_string()),
+                &col(&cells, |(_, v)| v.value.as_deref()),
+                &col(&cells, |(_, v)| v.seq),
+                &col(&cells, |(_, v)| v.user.as_str()),
+                &col(&cells, |(_, v)| v.client.as_str()),
+                &col(&cells, |(_, v)| v.at),
+                &col(b, |r| r.roster.as_str()),
+                &col(b, |r| r.seq),
+                &col(b, |r| r.user.as_str()),
+                &col(b, |r| r.client.as_str()),
+                &col(b, |r| r.op_id),
+                &col(b, |r| r.at),
+                &col(b, |r| r.note.as_deref()),
+                &col(b, |r| r.count),
+                &col(b, |r| r.changes.as_str()),
+                &col(a, |r| r.roster.as_str()),
+                &col(a, |r| r.client.as_str()),
+                &col(a, |r| r.op_id),
+                &col(a, |r| r.fingerprint.as_slice()),
+                &col(a, |r| r.answer.as_str()),
+                &col(a, |r| r.at),
+                &col(t, |t| t.roster.as_str()),
+                &col(t, |t| t.last),
+                &col(t, |t| t.at),
+                &col(&staff, |r| r.0.as_str()),
+                &col(&staff, |r| r.1.as_str()),
+                &col(&staff, |r| r.2),
+                &col(&staff, |r| r.3),
+                &col(&dates, |r| r.0.as_str()),
+                &col(&dates, |r| r.1.as_str()),
+                &col(&dates, |r| r.2),
+                &col(&dates, |r| r.3),
+                &notes,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Sends what is left and commits: records first (rare: a code, a
+    /// person), then every other row as one statement, so that a group
+    /// costs begin, claim, that and the commit, whatever it holds.
     pub fn commit(mut self) -> Result<()> {
-        self.send_writes()?;
+        self.send_records()?;
         let touched = std::mem::take(&mut self.touched);
-        if !touched.is_empty() {
-            let stmt = self.prepared.get(
-                self.tx,
-                "INSERT INTO rosters (name, seq, created_at) SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[])
-                 ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-            )?;
-            let t = &touched;
-            self.tx.execute(
-                &stmt,
-                &[
-                    &col(t, |t| t.roster.as_str()),
-                    &col(t, |t| t.last),
-                    &col(t, |t| t.at),
-                ],
-            )?;
-            // Other hubs hear of the new seqs when this commits (LISTEN
-            // rota): "roster seq", the roster's name last, whatever it holds.
-            let notify = self.prepared.get(
-                self.tx,
-                "SELECT pg_notify('rota', n) FROM unnest($1::text[]) AS n",
-            )?;
-            let notes = col(t, |t| format!("{} {}", t.last, t.roster));
-            self.tx.execute(&notify, &[&notes])?;
-            let spans = |t: &Touched, keys: Vec<String>| {
-                keys.into_iter()
-                    .map(|k| (t.roster.clone(), k, t.first, t.last))
-                    .collect::<Vec<_>>()
-            };
-            let staff: Vec<_> = t
-                .iter()
-                .flat_map(|t| spans(t, t.staff.iter().cloned().collect()))
-                .collect();
-            let dates: Vec<_> = t
-                .iter()
-                .flat_map(|t| spans(t, t.dates.iter().map(|d| d.to_string()).collect()))
-                .collect();
-            for (rows, sql) in [
-                (
-                    staff,
-                    "INSERT INTO batch_staff (roster, staff, first, last)
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
-                     ON CONFLICT (roster, staff, first) DO UPDATE SET last = excluded.last",
-                ),
-                (
-                    dates,
-                    "INSERT INTO batch_dates (roster, date, first, last)
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
-                     ON CONFLICT (roster, date, first) DO UPDATE SET last = excluded.last",
-                ),
-            ] {
-                if rows.is_empty() {
-                    continue;
-                }
-                let stmt = self.prepared.get(self.tx, sql)?;
-                self.tx.execute(
-                    &stmt,
-                    &[
-                        &col(&rows, |r| r.0.as_str()),
-                        &col(&rows, |r| r.1.as_str()),
-                        &col(&rows, |r| r.2),
-                        &col(&rows, |r| r.3),
-                    ],
-                )?;
-            }
-        }
+        self.send_rows(&touched)?;
         self.tx.batch_execute("COMMIT")?;
         self.committed = true;
         Ok(())
