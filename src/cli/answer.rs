@@ -45,12 +45,26 @@ pub fn refused(
 /// What a command says when no answer came in time (`what`: "the fill",
 /// "the publication"): sent, perhaps applied, the outbox settles it on the
 /// next sync.
-pub fn unanswered(what: &str, timeout: std::time::Duration) -> i32 {
+pub fn unanswered(what: &str, timeout: std::time::Duration, engine: &SyncEngine) -> i32 {
     eprintln!(
-        "rota: no answer from the hub within {} s: {what} stays in the outbox and `rota --sync` finishes it (applied once at most)",
-        timeout.as_secs()
+        "rota: {}: {what} stays in the outbox and `rota --sync` finishes it (applied once at most)",
+        why_unanswered(engine, timeout)
     );
     super::exit::UNREACHABLE
+}
+
+/// Why no answer came in time: the hub answered that it could not store
+/// the edit (its database away, say) and the engine is waiting to send it
+/// again, or nothing came at all.
+pub fn why_unanswered(engine: &SyncEngine, timeout: std::time::Duration) -> String {
+    match engine.status().conn {
+        crate::sync::ConnState::Retrying { reason, .. } if reason.starts_with("hub: ") => format!(
+            "the hub could not store it within {} s ({})",
+            timeout.as_secs(),
+            reason.trim_start_matches("hub: ")
+        ),
+        _ => format!("no answer from the hub within {} s", timeout.as_secs()),
+    }
 }
 
 /// Waits until `deadline` for the hub's answer to edit `op_id`, calling

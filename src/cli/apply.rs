@@ -324,9 +324,9 @@ async fn run(
         }
         Answer::TimedOut => {
             eprintln!(
-                "rota: {file}: no answer from the hub within {} s; the edit stays in the outbox \
+                "rota: {file}: {}; the edit stays in the outbox \
                  and `rota --sync` finishes it (it is applied once at most)",
-                timeout.as_secs()
+                super::answer::why_unanswered(engine, timeout)
             );
             exit::UNREACHABLE
         }

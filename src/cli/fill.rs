@@ -319,6 +319,6 @@ async fn send(cli: &Cli, engine: &crate::sync::SyncEngine, ops: Vec<Op>, rest: &
         Answer::Rejected(code, message, _) => {
             answer::refused(engine, op_id, "filled", &code, &message, exit::CONFLICT)
         }
-        Answer::TimedOut | Answer::Interrupted => answer::unanswered("the fill", timeout),
+        Answer::TimedOut | Answer::Interrupted => answer::unanswered("the fill", timeout, engine),
     }
 }

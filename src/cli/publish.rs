@@ -120,7 +120,9 @@ async fn publish_with(cli: &Cli, engine: &crate::sync::SyncEngine, from: Date, t
             answer::refused(engine, op_id, "published", &code, &message, exit::USAGE)
         }
         // Sent, perhaps applied: the outbox settles it on the next sync.
-        Answer::TimedOut | Answer::Interrupted => answer::unanswered("the publication", timeout),
+        Answer::TimedOut | Answer::Interrupted => {
+            answer::unanswered("the publication", timeout, &engine)
+        }
     }
 }
 

@@ -231,10 +231,17 @@ impl Client {
         client_id: &str,
         roster: &str,
     ) -> (Client, ServerMsg) {
-        let mut c = Client::raw_as(url, Some(token)).await.expect("upgraded");
-        c.client_id = client_id.into();
-        c.user = user.into();
-        c.send(&ClientMsg::Hello {
+        let c = Client::raw_as(url, Some(token)).await.expect("upgraded");
+        let mut c = c.say_hello(user, client_id, roster).await;
+        let first = c.answer().await;
+        (c, first)
+    }
+
+    /// Says hello for `roster` as `user` with `client_id`, at seq 0.
+    async fn say_hello(mut self, user: &str, client_id: &str, roster: &str) -> Client {
+        self.client_id = client_id.into();
+        self.user = user.into();
+        self.send(&ClientMsg::Hello {
             protocol: PROTOCOL_VERSION.into(),
             user: user.into(),
             client_id: client_id.into(),
@@ -244,8 +251,7 @@ impl Client {
             view: Default::default(),
         })
         .await;
-        let first = c.answer().await;
-        (c, first)
+        self
     }
 
     /// Connects and says hello for `roster` (no token); returns the client
@@ -256,19 +262,8 @@ impl Client {
         client_id: &str,
         roster: &str,
     ) -> (Client, ServerMsg) {
-        let mut c = Client::raw(url).await;
-        c.client_id = client_id.into();
-        c.user = user.into();
-        c.send(&ClientMsg::Hello {
-            protocol: PROTOCOL_VERSION.into(),
-            user: user.into(),
-            client_id: client_id.into(),
-            token: None,
-            roster: roster.into(),
-            last_seq: 0,
-            view: Default::default(),
-        })
-        .await;
+        let c = Client::raw(url).await;
+        let mut c = c.say_hello(user, client_id, roster).await;
         let first = c.recv().await;
         (c, first)
     }

@@ -670,3 +670,76 @@ async fn the_first_requests_after_a_database_restart_are_answered() {
     assert!(matches!(ann.answer().await, ServerMsg::Rosters { .. }));
     hub.stop().await.unwrap();
 }
+
+/// A script whose edit the hub cannot store (its database away) is told
+/// so, not that the hub did not answer; the edit stays queued and is
+/// applied once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_is_told_the_hub_could_not_store_its_edit() {
+    let server = rota_testpg::OwnServer::start("script").unwrap();
+    let url = server.fresh_database("rota").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start_with(on_database(&dir.path().join("hub"), &url)).await;
+    assert_eq!(seed(&hub.url(), 2).await, 1);
+    let file = dir.path().join("week.csv");
+    std::fs::write(&file, "staff,date,code\ns1,2026-12-01,D\n").unwrap();
+    let data = dir.path().join("ann");
+    let apply = |timeout: &str| {
+        let (file, data, server) = (file.clone(), data.clone(), hub.url());
+        let timeout = timeout.to_string();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+                .arg("--apply")
+                .arg(&file)
+                .args(["--server", &server, "--roster", "default", "--user", "ann"])
+                .args(["--timeout", &timeout])
+                .arg("--data")
+                .arg(&data)
+                .output()
+                .unwrap()
+        }
+    };
+    // A first run makes the local copy.
+    let out = apply("10")();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&file, "staff,date,code\ns1,2026-12-02,N\n").unwrap();
+    tokio::task::block_in_place(|| server.pause()).unwrap();
+    let out = tokio::task::spawn_blocking(apply("2")).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("the hub could not store it within 2 s"),
+        "{err}"
+    );
+    assert!(err.contains("stays in the outbox"), "{err}");
+    tokio::task::block_in_place(|| server.resume()).unwrap();
+    let sync = std::process::Command::new(env!("CARGO_BIN_EXE_rota"))
+        .args([
+            "--sync",
+            "--server",
+            &hub.url(),
+            "--roster",
+            "default",
+            "--user",
+            "ann",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        sync.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sync.stderr)
+    );
+    let (seq, cells) = hub_cells(&hub.url()).await;
+    assert_eq!(seq, 3);
+    assert_eq!(cells.iter().filter(|c| c.2.is_some()).count(), 2);
+    hub.stop().await.unwrap();
+}
