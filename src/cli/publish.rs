@@ -121,7 +121,7 @@ async fn publish_with(cli: &Cli, engine: &crate::sync::SyncEngine, from: Date, t
         }
         // Sent, perhaps applied: the outbox settles it on the next sync.
         Answer::TimedOut | Answer::Interrupted => {
-            answer::unanswered("the publication", timeout, &engine)
+            answer::unanswered("the publication", timeout, engine)
         }
     }
 }
