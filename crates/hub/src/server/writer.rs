@@ -433,8 +433,7 @@ impl Writer {
         view: View,
         held: View,
     ) -> Result<Joined, StoreError> {
-        let revived = self.revive();
-        self.deliver(revived);
+        self.revive();
         if self.rosters.get(name).is_some_and(|s| s.stale) {
             return Err(StoreError::Stale(name.to_string()));
         }
@@ -492,8 +491,7 @@ impl Writer {
         if edits.is_empty() {
             return;
         }
-        let revived = self.revive();
-        self.deliver(revived);
+        self.revive();
         let started = Instant::now();
         let at = now_ms();
         let mut outcomes = Vec::with_capacity(edits.len());
@@ -558,8 +556,7 @@ impl Writer {
     /// Brings `roster`, if held here, up to `seq` (another hub's commit)
     /// from the change log, and hands what it missed to its listeners.
     fn catch_up(&mut self, roster: &str, seq: Seq) {
-        let revived = self.revive();
-        self.deliver(revived);
+        self.revive();
         let Some(slot) = self.rosters.get_mut(roster).filter(|s| !s.stale) else {
             return; // loaded afresh, or read again, when next used
         };
@@ -584,12 +581,12 @@ impl Writer {
     /// listeners the batches stored since the last they were sent (another
     /// hub's, or a commit whose answer was lost with the connection). A
     /// roster that cannot be read now stays stale: it is not joined nor
-    /// written until it can be.
-    fn revive(&mut self) -> Vec<Outcome> {
-        let mut outcomes = Vec::new();
+    /// written until it can be. What is read is handed on at once.
+    fn revive(&mut self) {
         if !self.any_stale {
-            return outcomes;
+            return;
         }
+        let mut outcomes = Vec::new();
         let stale: Vec<String> = self
             .rosters
             .iter()
@@ -625,7 +622,7 @@ impl Writer {
             }
         }
         self.any_stale = self.rosters.values().any(|s| s.stale);
-        outcomes
+        self.deliver(outcomes);
     }
 
     /// Answers and broadcasts what a group (or a catch-up) did, in order.
@@ -692,8 +689,7 @@ impl Writer {
                 self.any_stale = true;
             }
         }
-        let revived = self.revive();
-        self.deliver(revived);
+        self.revive();
         for e in edits {
             let msg = storage_error(Some(e.op_id), err);
             e.reply.send(protocol::encode(&msg).into());

@@ -3,7 +3,7 @@
 //! committed only once every roster is written and checked; in chunks of
 //! at most [`CHUNK`] rows a statement.
 
-use super::super::copy::Rows;
+use super::super::copy::{Rows, Stamp};
 use super::super::{Result, StoreError};
 use super::{Col, Store};
 use postgres::Transaction;
@@ -31,6 +31,17 @@ fn put<R>(
         tx.execute(&stmt, &params)?;
     }
     Ok(())
+}
+
+/// A chunk's stamps as the four columns records and cells both end with:
+/// seq, user, client, time.
+fn stamps<R>(rows: &[R], stamp: impl Fn(&R) -> &Stamp) -> [Box<dyn ToSql + Sync>; 4] {
+    [
+        col(rows, |r| stamp(r).seq),
+        col(rows, |r| stamp(r).user.clone()),
+        col(rows, |r| stamp(r).client.clone()),
+        col(rows, |r| stamp(r).at),
+    ]
 }
 
 /// A column of a chunk, boxed as a parameter.
@@ -112,16 +123,14 @@ impl Importer<'_> {
                SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::int8[])"#,
             &rows.entities,
             |c| {
-                vec![
+                let mut cols: Vec<Box<dyn ToSql + Sync>> = vec![
                     Box::new(n.clone()),
                     col(c, |r| r.kind.clone()),
                     col(c, |r| r.key.clone()),
                     col(c, |r| r.value.clone()),
-                    col(c, |r| r.stamp.seq),
-                    col(c, |r| r.stamp.user.clone()),
-                    col(c, |r| r.stamp.client.clone()),
-                    col(c, |r| r.stamp.at),
-                ]
+                ];
+                cols.extend(stamps(c, |r| &r.stamp));
+                cols
             },
         )?;
         put(
@@ -130,16 +139,14 @@ impl Importer<'_> {
                SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::int8[])"#,
             &rows.cells,
             |c| {
-                vec![
+                let mut cols: Vec<Box<dyn ToSql + Sync>> = vec![
                     Box::new(n.clone()),
                     col(c, |r| r.staff.clone()),
                     col(c, |r| r.date.clone()),
                     col(c, |r| r.code.clone()),
-                    col(c, |r| r.stamp.seq),
-                    col(c, |r| r.stamp.user.clone()),
-                    col(c, |r| r.stamp.client.clone()),
-                    col(c, |r| r.stamp.at),
-                ]
+                ];
+                cols.extend(stamps(c, |r| &r.stamp));
+                cols
             },
         )?;
         put(
